@@ -1,0 +1,201 @@
+"""The ``envmon`` command line.
+
+Exit codes: 0 success; 1 operational failure; 2 bad usage, bad configuration or unusable
+input. Errors are printed as one line (or one list) on stderr; ``--debug`` adds the
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from monitor import __version__
+from monitor.errors import EnvmonError
+
+#: Default settings file when neither ``--config`` nor ``$ENVMON_CONFIG`` is given.
+DEFAULT_CONFIG = Path("config/hunnan.toml")
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    if args.config is not None:
+        return Path(args.config)
+    env = os.environ.get("ENVMON_CONFIG")
+    return Path(env) if env else DEFAULT_CONFIG
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    from monitor.settings import load_settings, resolve_ledger_path, summarize
+
+    settings = load_settings(_config_path(args), os.environ)
+    ledger = resolve_ledger_path(args.ledger, settings, os.environ)
+    print(summarize(settings, ledger))
+    return 0
+
+
+def _write_result(frame_csv: str, out: str | None) -> None:
+    if out is None or out == "-":
+        sys.stdout.write(frame_csv)
+    else:
+        Path(out).write_text(frame_csv, encoding="utf-8")
+
+
+def _cmd_calc_aqi(args: argparse.Namespace) -> int:
+    from monitor.calculator.air import compute_aqi_csv
+
+    result = compute_aqi_csv(
+        Path(args.input),
+        standard=args.standard,
+        scale=args.scale,
+        hourly_method=args.hourly_method,
+        missing=args.missing,
+        mda8_windows=args.mda8_windows,
+    )
+    _write_result(result.frame.to_csv(index=False, lineterminator="\n"), args.output)
+    for line in result.warnings:
+        print(f"envmon: warning: {line}", file=sys.stderr)
+    return 0
+
+
+def _cmd_calc_water_class(args: argparse.Namespace) -> int:
+    from monitor.calculator.water import compute_water_class_csv
+
+    result = compute_water_class_csv(Path(args.input), target_reference=args.reference)
+    _write_result(result.frame.to_csv(index=False, lineterminator="\n"), args.output)
+    for line in result.warnings:
+        print(f"envmon: warning: {line}", file=sys.stderr)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``envmon`` (exposed for tests and the README's CLI table)."""
+    parser = argparse.ArgumentParser(
+        prog="envmon",
+        description="Environmental indicator monitoring: official AQI, water class, targets.",
+    )
+    parser.add_argument("--version", action="version", version=f"envmon {__version__}")
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help=f"settings file (default: $ENVMON_CONFIG, else {DEFAULT_CONFIG})",
+    )
+    parser.add_argument(
+        "--ledger",
+        metavar="PATH",
+        help="ledger database (default: from config, else $ENVMON_LEDGER)",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    config = commands.add_parser("config", help="check the settings")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate the settings file and environment; exit 2 listing every problem"
+    )
+    check.set_defaults(handler=_cmd_config_check)
+
+    calc = commands.add_parser("calc", help="compute official figures from a CSV export")
+    calc_commands = calc.add_subparsers(dest="calc_command", metavar="FIGURE", required=True)
+
+    aqi = calc_commands.add_parser(
+        "aqi",
+        help="AQI per HJ 633-2012 / HJ 633-2026, hourly (real-time) or daily",
+        description=(
+            "Input CSV: site,time and any of so2,no2,co,o3,pm10,pm2_5 (1-hour means; µg/m³, "
+            "CO mg/m³). time is ISO 8601, Asia/Shanghai when it has no offset, and labels "
+            "the hour by its end as the national platform does."
+        ),
+    )
+    aqi.add_argument(
+        "--standard",
+        choices=["hj633-2012", "hj633-2026", "auto"],
+        default="auto",
+        help="rule set; auto: HJ 633-2012 up to 2026-02-28, HJ 633-2026 from 2026-03-01",
+    )
+    aqi.add_argument("--scale", choices=["hour", "day"], default="hour")
+    aqi.add_argument(
+        "--hourly-method",
+        choices=["platform", "standard-text"],
+        default="platform",
+        help=(
+            "platform (default): 1-hour values, PM on the 24-hour breakpoints, as the national "
+            "platform publishes; standard-text: HJ 633-2012 §5.1.3 real-time indicators "
+            "(24-hour moving PM, O3 8-hour moving mean) for 2012 hours"
+        ),
+    )
+    aqi.add_argument(
+        "--missing",
+        choices=["present", "hj633-2026"],
+        default="present",
+        help=(
+            "present (default): AQI from the pollutants present, as published; hj633-2026: "
+            "§5.3 — with a pollutant missing, the AQI is given only when above 100"
+        ),
+    )
+    aqi.add_argument(
+        "--mda8-windows",
+        choices=["within-day", "ending-in-day"],
+        default="within-day",
+        help=(
+            "O3 daily max 8-hour windows: within-day (default; the 17 windows whose 8 hours "
+            "all belong to the day, HJ 663-2013) or ending-in-day (24 windows ending on each "
+            "hour of the day, reaching into the previous day)"
+        ),
+    )
+    aqi.add_argument("input", metavar="IN.csv")
+    aqi.add_argument("-o", "--output", metavar="OUT.csv", help="output file (default: stdout)")
+    aqi.set_defaults(handler=_cmd_calc_aqi)
+
+    water = calc_commands.add_parser(
+        "water-class",
+        help="surface-water class per GB 3838-2002, single-factor method (环办〔2011〕22号)",
+        description=(
+            "Input CSV: site,time, optional water_body (river, lake, reservoir; default river) "
+            "and any GB 3838-2002 Table 1 item (mg/L; fecal_coliform per litre)."
+        ),
+    )
+    water.add_argument(
+        "--reference",
+        choices=["I", "II", "III", "IV", "V"],
+        default="III",
+        help="class the exceedance multiples are measured against (default III)",
+    )
+    water.add_argument("input", metavar="IN.csv")
+    water.add_argument("-o", "--output", metavar="OUT.csv", help="output file (default: stdout)")
+    water.set_defaults(handler=_cmd_calc_water_class)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``envmon``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler = args.handler
+    try:
+        return handler(args)
+    except EnvmonError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"envmon: error: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("envmon: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+    except Exception as err:  # the CLI's one broad except: one line, traceback with --debug
+        if args.debug:
+            traceback.print_exc()
+        else:
+            print(
+                f"envmon: internal error: {type(err).__name__}: {err} "
+                "(run with --debug for the traceback and report it)",
+                file=sys.stderr,
+            )
+        return 1

@@ -1,0 +1,366 @@
+"""Daily statistics of hourly air data with the data-validity rules of GB 3095 and HJ 663.
+
+A day is an Asia/Shanghai calendar date. Chinese hourly values are labelled by the end of
+the hour, and the values **labelled 00:00 … 23:00 of a date make that day**: this is what
+reproduces the daily values the national platform publishes (its 23:00 24-hour moving mean
+equals the published daily mean; see ``shared/DESIGN.md`` "Time").
+
+Statistics (GB 3095-2026 §3; HJ 663-2013):
+
+* 24-hour mean of SO2, NO2, CO, PM10, PM2.5 — valid with ≥ 20 hourly values
+  (GB 3095-2026 Table 4; same in GB 3095-2012).
+* O3 8-hour moving mean — the mean of 8 consecutive hourly values, valid with ≥ 6 of them
+  (GB 3095 Table 4); the value labelled 08:00 is the mean of 01:00 … 08:00.
+* O3 daily maximum 8-hour mean (MDA8) — the largest valid 8-hour mean among the day's
+  windows (:class:`Mda8Windows`); valid with ≥ 14 valid windows of the 17 that lie within
+  the day (HJ 663-2013), or, with fewer, when it exceeds the 8-hour limit (160 µg/m³)
+  because an exceedance cannot be undone by more data.
+* O3 daily maximum 1-hour value — HJ 663 sets no count for it; project decision: the same
+  ≥ 20 hourly values as the daily means, or, with fewer, when it exceeds the 1-hour limit
+  (200 µg/m³).
+
+Rounding: statistics are rounded by GB/T 8170 (round half to even) to integers µg/m³ and
+CO to 0.1 mg/m³, as the platform publishes them and as HJ 633-2026 §4.2.2 rates them
+([M] HJ 663-2013 修约; HJ 663-2026 text not obtained). ``round_statistics=False`` keeps
+the full precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from monitor.domain.aqi import CONCENTRATION_DECIMALS, round_half_even
+from monitor.domain.pollutants import Pollutant
+
+#: Time zone whose calendar dates make the days.
+LOCAL_TZ: Final = "Asia/Shanghai"
+
+#: 24-hour mean statistics, in output order.
+DAILY_MEANS: Final = ("so2", "no2", "co", "pm10", "pm2_5")
+#: All daily statistics, in output order.
+DAILY_STATISTICS: Final = (*DAILY_MEANS, "o3_1h_max", "o3_8h_max")
+
+
+class Mda8Windows(StrEnum):
+    """Which 8-hour windows the O3 daily maximum 8-hour mean is taken over.
+
+    ``WITHIN_DAY`` (default) — the 17 windows whose 8 hours all belong to the day: ending
+    at the labels 07:00 … 23:00 of the day in the platform's day convention (HJ 663-2013:
+    windows ending 08–24 h with hours counted 01–24). Needs ≥ 14 valid windows.
+
+    ``ENDING_IN_DAY`` — the 24 windows ending on each hourly label of the day, the early
+    ones reaching into the previous day (one reading of GB 3095-2026 "within a natural day";
+    HJ 663-2026 not obtained, see ``shared/reference/standards.md`` §2.2). Needs ≥ 20 valid
+    windows (project decision, the same share as the 20 of 24 hours of a daily mean).
+    """
+
+    WITHIN_DAY = "within-day"
+    ENDING_IN_DAY = "ending-in-day"
+
+
+@dataclass(frozen=True)
+class ValidityRules:
+    """Minimum data for a valid statistic (GB 3095-2026 Table 4; HJ 663-2013).
+
+    Attributes
+    ----------
+    min_hours_per_day : int
+        Hourly values needed for a 24-hour mean (≥ 20).
+    min_hours_per_8h : int
+        Hourly values needed for an 8-hour mean (≥ 6).
+    min_windows_within_day : int
+        Valid 8-hour means needed for MDA8 with ``WITHIN_DAY`` windows (≥ 14 of 17).
+    min_windows_ending_in_day : int
+        Valid 8-hour means needed for MDA8 with ``ENDING_IN_DAY`` windows (≥ 20 of 24).
+    o3_8h_limit : float
+        O3 8-hour limit above which an incomplete MDA8 is still valid [µg/m³] (160,
+        GB 3095 level 2).
+    o3_1h_limit : float
+        O3 1-hour limit above which an incomplete daily 1-hour max is still valid [µg/m³]
+        (200, GB 3095 level 2).
+    """
+
+    min_hours_per_day: int = 20
+    min_hours_per_8h: int = 6
+    min_windows_within_day: int = 14
+    min_windows_ending_in_day: int = 20
+    o3_8h_limit: float = 160.0
+    o3_1h_limit: float = 200.0
+
+
+DEFAULT_RULES: Final = ValidityRules()
+
+
+def _local_labels(times: pd.Series | pd.DatetimeIndex) -> pd.DatetimeIndex:
+    index = pd.DatetimeIndex(times)
+    if index.tz is None:
+        return index
+    return index.tz_convert(LOCAL_TZ).tz_localize(None)
+
+
+def _check_hourly(frame: pd.DataFrame, labels: pd.DatetimeIndex) -> None:
+    for column in ("site", "time"):
+        if column not in frame.columns:
+            raise ValueError(f"hourly data needs a {column!r} column; got {list(frame.columns)}")
+    if labels.isna().any():
+        raise ValueError("hourly data has missing times; expected an hour label on every row")
+    off_hour = labels != labels.floor("h")
+    if off_hour.any():
+        raise ValueError(
+            f"time {labels[off_hour][0]} is not on the hour; expected hourly labels (HH:00)"
+        )
+    keys = pd.DataFrame({"site": frame["site"].to_numpy(), "t": labels})
+    dup = keys.duplicated()
+    if dup.any():
+        first = keys[dup].iloc[0]
+        raise ValueError(
+            f"site {first['site']!r} has two values labelled {first['t']}; expected one per hour"
+        )
+
+
+def _hour_matrix(
+    values: npt.NDArray[np.float64], row: npt.NDArray[np.intp], hour: npt.NDArray[np.intp], n: int
+) -> npt.NDArray[np.float64]:
+    matrix = np.full((n, 24), np.nan)
+    matrix[row, hour] = values
+    return matrix
+
+
+def daily_statistics(
+    hourly: pd.DataFrame,
+    *,
+    mda8_windows: Mda8Windows = Mda8Windows.WITHIN_DAY,
+    rules: ValidityRules = DEFAULT_RULES,
+    round_statistics: bool = True,
+) -> pd.DataFrame:
+    """Daily statistics per site and date, with their validity.
+
+    Parameters
+    ----------
+    hourly : DataFrame
+        Columns ``site``, ``time`` (hour label, the end of the hour; tz-aware, or naive in
+        Asia/Shanghai) and any of ``so2, no2, co, o3, pm10, pm2_5`` (1-hour means
+        [µg/m³; CO mg/m³]; NaN = missing). One row per site and hour.
+    mda8_windows : Mda8Windows
+        Windows of the O3 daily maximum 8-hour mean.
+    rules : ValidityRules
+        Minimum data counts.
+    round_statistics : bool
+        Round statistics by GB/T 8170 as published (integers; CO 0.1 mg/m³).
+
+    Returns
+    -------
+    DataFrame
+        One row per site and date, sorted: ``site``, ``date`` (datetime64, local midnight),
+        the statistics ``so2, no2, co, pm10, pm2_5, o3_1h_max, o3_8h_max`` (computed from
+        the data present even when invalid; NaN when there is none), ``<statistic>_valid``
+        (bool) and ``<statistic>_count`` (hourly values, or valid 8-hour windows for
+        ``o3_8h_max``).
+
+    Raises
+    ------
+    ValueError
+        If ``site``/``time`` is missing, a time is not on the hour, or a site has two values
+        for one hour.
+
+    Examples
+    --------
+    >>> times = pd.date_range("2026-03-01 00:00", periods=24, freq="h", tz=LOCAL_TZ)
+    >>> hours = pd.DataFrame({"site": "1099A", "time": times, "pm2_5": range(24)})
+    >>> day = daily_statistics(hours)
+    >>> day[["pm2_5", "pm2_5_valid", "pm2_5_count"]].to_dict("records")
+    [{'pm2_5': 12.0, 'pm2_5_valid': True, 'pm2_5_count': 24}]
+    """
+    labels = _local_labels(hourly["time"]) if "time" in hourly.columns else pd.DatetimeIndex([])
+    _check_hourly(hourly, labels)
+    dates = labels.normalize()
+    site_codes, sites = pd.factorize(hourly["site"].to_numpy(), sort=True)
+    day_number = ((dates - dates.min()) // pd.Timedelta(days=1)).to_numpy(dtype=np.int64)
+    n_days = int(day_number.max()) + 2 if len(day_number) else 1
+    key = site_codes.astype(np.int64) * n_days + day_number
+    row, unique_keys = pd.factorize(key, sort=True)
+    n = len(unique_keys)
+    hour = labels.hour.to_numpy().astype(np.intp)
+    row = row.astype(np.intp)
+    out = pd.DataFrame(
+        {
+            "site": sites[unique_keys // n_days],
+            "date": (dates.min() if len(dates) else pd.Timestamp(0))
+            + pd.to_timedelta(unique_keys % n_days, unit="D"),
+        }
+    )
+
+    def series(name: str) -> npt.NDArray[np.float64]:
+        if name not in hourly.columns:
+            return np.full(len(hourly), np.nan)
+        values: npt.NDArray[np.float64] = hourly[name].to_numpy(dtype=float, na_value=np.nan)
+        return values
+
+    def finish(name: str, pollutant: Pollutant, value: npt.NDArray[np.float64]) -> None:
+        if round_statistics:
+            value = round_half_even(value, CONCENTRATION_DECIMALS[pollutant])
+        out[name] = value
+
+    for name in DAILY_MEANS:
+        matrix = _hour_matrix(series(name), row, hour, n)
+        count = (~np.isnan(matrix)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(matrix, axis=1) / count
+        finish(name, Pollutant(name), np.where(count > 0, mean, np.nan))
+        out[f"{name}_valid"] = count >= rules.min_hours_per_day
+        out[f"{name}_count"] = count
+
+    o3 = _hour_matrix(series("o3"), row, hour, n)
+    o3_count = (~np.isnan(o3)).sum(axis=1)
+    o3_max = np.full(n, np.nan)
+    o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
+    finish("o3_1h_max", Pollutant.O3, o3_max)
+    out["o3_1h_max_valid"] = (o3_count >= rules.min_hours_per_day) | (o3_max > rules.o3_1h_limit)
+    out["o3_1h_max_count"] = o3_count
+
+    mda8, windows = _mda8(o3, unique_keys, mda8_windows, rules)
+    finish("o3_8h_max", Pollutant.O3, mda8)
+    needed = (
+        rules.min_windows_within_day
+        if mda8_windows is Mda8Windows.WITHIN_DAY
+        else rules.min_windows_ending_in_day
+    )
+    out["o3_8h_max_valid"] = (windows >= needed) | (mda8 > rules.o3_8h_limit)
+    out["o3_8h_max_count"] = windows
+
+    ordered = ["site", "date", *DAILY_STATISTICS]
+    ordered += [f"{s}_valid" for s in DAILY_STATISTICS] + [f"{s}_count" for s in DAILY_STATISTICS]
+    return out[ordered]
+
+
+def _mda8(
+    o3: npt.NDArray[np.float64],
+    keys: npt.NDArray[np.int64],
+    windows: Mda8Windows,
+    rules: ValidityRules,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Largest valid 8-hour mean of each day row and the number of valid windows."""
+    n = o3.shape[0]
+    # Prepend the previous calendar day's last 7 hours of the same site (if present), so a
+    # window ending at hour h covers columns h .. h+7 of the extended matrix.
+    previous = np.full((n, 7), np.nan)
+    position = np.searchsorted(keys, keys - 1)
+    has_previous = (position < n) & (keys[np.minimum(position, n - 1)] == keys - 1)
+    previous[has_previous] = o3[position[has_previous], 17:]
+    extended = np.concatenate([previous, o3], axis=1)
+    present = ~np.isnan(extended)
+    sums = np.concatenate(
+        [np.zeros((n, 1)), np.cumsum(np.where(present, extended, 0.0), axis=1)], axis=1
+    )
+    counts = np.concatenate([np.zeros((n, 1)), np.cumsum(present, axis=1)], axis=1)
+    first_end = 7 if windows is Mda8Windows.WITHIN_DAY else 0
+    ends = np.arange(first_end, 24) + 7  # column index of each window's last hour
+    window_sum = sums[:, ends + 1] - sums[:, ends - 7]
+    window_count = counts[:, ends + 1] - counts[:, ends - 7]
+    valid = window_count >= rules.min_hours_per_8h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(valid, window_sum / window_count, np.nan)
+    n_valid = valid.sum(axis=1).astype(np.int64)
+    mda8 = np.full(n, np.nan)
+    mda8[n_valid > 0] = np.nanmax(means[n_valid > 0], axis=1)
+    return mda8, n_valid
+
+
+def moving_means(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> pd.DataFrame:
+    """Trailing moving means per site, for the HJ 633-2012 real-time indicators.
+
+    Returns ``so2_24h``, ``pm10_24h``, ``pm2_5_24h`` (mean of the 24 labels ending at the
+    row's label; valid with ≥ ``min_hours_per_day`` values) and ``o3_8h`` (8 labels; ≥
+    ``min_hours_per_8h``), row for row with ``hourly`` (same index). Gaps in time count as
+    missing hours.
+
+    Examples
+    --------
+    >>> times = pd.date_range("2026-01-01 00:00", periods=8, freq="h")
+    >>> hours = pd.DataFrame({"site": "A", "time": times, "o3": [80.0] * 7 + [160.0]})
+    >>> moving_means(hours)["o3_8h"].tolist()[-3:]
+    [80.0, 80.0, 90.0]
+    """
+    labels = _local_labels(hourly["time"]) if "time" in hourly.columns else pd.DatetimeIndex([])
+    _check_hourly(hourly, labels)
+    specs: Mapping[str, tuple[str, str, int]] = {
+        "so2_24h": ("so2", "24h", rules.min_hours_per_day),
+        "pm10_24h": ("pm10", "24h", rules.min_hours_per_day),
+        "pm2_5_24h": ("pm2_5", "24h", rules.min_hours_per_day),
+        "o3_8h": ("o3", "8h", rules.min_hours_per_8h),
+    }
+    frame = pd.DataFrame(
+        {"site": hourly["site"].to_numpy(), "t": labels, "row": np.arange(len(hourly))}
+    )
+    for _, (source, _, _) in specs.items():
+        frame[source] = (
+            hourly[source].to_numpy(dtype=float, na_value=np.nan)
+            if source in hourly.columns
+            else np.nan
+        )
+    frame = frame.sort_values(["site", "t"])
+    result = pd.DataFrame(index=hourly.index)
+    grouped = frame.set_index("t").groupby("site", sort=False)
+    for name, (source, window, minimum) in specs.items():
+        rolled = grouped[source].rolling(window, min_periods=minimum).mean()
+        column = np.full(len(hourly), np.nan)
+        column[frame["row"].to_numpy()] = rolled.to_numpy()
+        result[name] = column
+    return result
+
+
+def area_means(
+    frame: pd.DataFrame,
+    membership: Mapping[str, Sequence[str]],
+    keys: Sequence[str],
+    values: Sequence[str],
+    *,
+    min_sites: int = 1,
+) -> pd.DataFrame:
+    """Area concentrations: the mean of the member sites' values, per key and column.
+
+    The city or district value of a pollutant is the arithmetic mean of its evaluation
+    sites' concentrations; the area AQI is then computed from those means, never as a mean
+    of AQIs (HJ 633-2026 §4.2.2 → HJ 663; [M] HJ 663-2013 "城市尺度").
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Site values: a ``site`` column, the ``keys`` (e.g. ``time`` or ``date``) and the
+        ``values`` columns; NaN (or invalid values set to NaN) are left out of the mean.
+    membership : mapping of area id → site codes
+        Sites that count for each area (a control site belongs to none).
+    keys, values : sequence of str
+        Grouping columns and value columns.
+    min_sites : int
+        Sites with a value needed for an area value (fewer → NaN).
+
+    Returns
+    -------
+    DataFrame
+        ``area``, the keys, each value column (mean) and ``<value>_sites`` (sites used).
+
+    Examples
+    --------
+    >>> sites = pd.DataFrame({"site": ["A", "B", "C"], "date": ["d1"] * 3,
+    ...                       "pm2_5": [30.0, 50.0, None]})
+    >>> area_means(sites, {"city": ["A", "B", "C"]}, ["date"], ["pm2_5"]).to_dict("records")
+    [{'area': 'city', 'date': 'd1', 'pm2_5': 40.0, 'pm2_5_sites': 2}]
+    """
+    pairs = [(area, site) for area, sites in membership.items() for site in sites]
+    links = pd.DataFrame(pairs, columns=["area", "site"])
+    joined = frame[["site", *keys, *values]].merge(links, on="site", how="inner")
+    grouped = joined.groupby(["area", *keys], sort=True)
+    means = grouped[list(values)].mean()
+    counts = grouped[list(values)].count().add_suffix("_sites")
+    out = pd.concat([means, counts], axis=1).reset_index()
+    for value in values:
+        out.loc[out[f"{value}_sites"] < min_sites, value] = np.nan
+    return out[["area", *keys, *[c for v in values for c in (v, f"{v}_sites")]]]
