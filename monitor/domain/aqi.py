@@ -32,6 +32,7 @@ Project decisions where the standards are silent (each documented where it is ap
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -184,15 +185,25 @@ def round_half_even(values: npt.ArrayLike, decimals: int) -> FloatArray:
     >>> round_half_even([2.45, 2.35, 2.451, 0.05], 1).tolist()
     [2.4, 2.4, 2.5, 0.0]
     """
-    x = np.asarray(values, dtype=float)
-    scale = 10.0**decimals
-    scaled = x * scale
-    lower = np.floor(scaled)
-    fraction = scaled - lower
-    tie = np.abs(fraction - 0.5) < 1e-7
-    rounded = np.where(tie, lower + np.mod(lower, 2.0), np.floor(scaled + 0.5))
-    out: FloatArray = rounded / scale
+    rounded = _round_scaled(values, decimals)
+    out: FloatArray = rounded / 10.0**decimals if decimals else rounded
     return out
+
+
+def _round_scaled(values: npt.ArrayLike, decimals: int) -> FloatArray:
+    """``values · 10**decimals`` rounded half to even (see :func:`round_half_even`); new array."""
+    x = np.asarray(values, dtype=float)
+    scaled = x * 10.0**decimals if decimals else x
+    # rint rounds exact binary ties to even; near-ties (decimal ties stored a hair off)
+    # are found by their distance to the nearest integer and sent to the even neighbour.
+    rounded = np.rint(scaled)
+    distance = np.subtract(scaled, rounded)
+    np.abs(distance, out=distance)
+    ties = np.flatnonzero(distance > 0.5 - 1e-7)
+    if ties.size:
+        lower = np.floor(scaled[ties])
+        rounded[ties] = lower + np.mod(lower, 2.0)
+    return rounded
 
 
 def _ceil_index(raw: FloatArray) -> FloatArray:
@@ -261,39 +272,78 @@ def individual_aqi(
     [98.0, 60.0]
     """
     c = np.asarray(concentration, dtype=float)
-    finite_or_nan = np.isfinite(c) | np.isnan(c)
-    if not finite_or_nan.all() or (c < 0).any():
-        bad = c[~finite_or_nan | (c < 0)][0]
+    if np.less(c, 0).any() or np.isinf(c).any():
+        bad = c[(c < 0) | np.isinf(c)][0]
         raise ValueError(
             f"{indicator.value} concentration {bad} {indicator.unit} is not usable; "
             "expected a finite value ≥ 0"
         )
     if round_concentration is None:
         round_concentration = standard is AqiStandard.HJ633_2026
+    decimals = CONCENTRATION_DECIMALS[indicator.pollutant]
+    table = _iaqi_table(standard, indicator)
+    # Fast path: concentrations on the rounding grid (always after GB/T 8170 rounding, and
+    # usually for published data) are rated by table lookup; the table is built with the
+    # very same interpolation, so both paths give identical results.
     if round_concentration:
-        c = round_half_even(c, CONCENTRATION_DECIMALS[indicator.pollutant])
+        grid: FloatArray | None = _round_scaled(c, decimals)
+    else:
+        scaled = c * 10.0**decimals if decimals else c
+        on_grid = np.array_equal(np.rint(scaled), scaled, equal_nan=True)
+        grid = np.array(scaled) if on_grid else None
+    if grid is not None:
+        above_index, missing_index = len(table) - 2, len(table) - 1
+        np.minimum(grid, above_index, out=grid)
+        np.copyto(grid, missing_index, where=np.isnan(grid))
+        index = grid.astype(np.intp)
+        iaqi: FloatArray = table[index]
+        above = index == above_index
+    else:
+        breakpoints = np.asarray(
+            BREAKPOINT_TABLES[standard].concentrations[indicator], dtype=float
+        )
+        points = np.asarray(IAQI_POINTS[: len(breakpoints)])
+        iaqi = _ceil_index(np.interp(c, breakpoints, points))
+        above = c > breakpoints[-1]
+        iaqi[above] = table[-2]
+    fallback_applies = standard is AqiStandard.HJ633_2012 and indicator in _FALLBACK_INDICATORS
+    if fallback_applies and fallback is not None and above.any():
+        replacement = np.broadcast_to(np.asarray(fallback, dtype=float), c.shape)
+        iaqi[above] = replacement[above]
+    return iaqi
+
+
+#: Indicators whose value above the top breakpoint HJ 633-2012 replaces by another IAQI.
+_FALLBACK_INDICATORS: Final = (Indicator.SO2_1H, Indicator.O3_8H)
+
+
+@functools.cache
+def _iaqi_table(standard: AqiStandard, indicator: Indicator) -> FloatArray:
+    """IAQI of every concentration on the rounding grid from 0 to the top breakpoint.
+
+    Index ``i`` holds the IAQI of ``i / 10**decimals``; the last two entries are the value
+    above the top breakpoint (500; 2026: SO2 1-hour 200, O3 8-hour 300; 2012: NaN where a
+    fallback applies) and NaN for a missing concentration.
+    """
+    decimals = CONCENTRATION_DECIMALS[indicator.pollutant]
     breakpoints = np.asarray(BREAKPOINT_TABLES[standard].concentrations[indicator], dtype=float)
     points = np.asarray(IAQI_POINTS[: len(breakpoints)])
-    iaqi = _ceil_index(np.interp(c, breakpoints, points))
-    above = c > breakpoints[-1]
-    if indicator in (Indicator.SO2_1H, Indicator.O3_8H):
+    steps = round(breakpoints[-1] * 10**decimals)
+    grid = np.arange(steps + 1) / 10.0**decimals
+    if indicator in _FALLBACK_INDICATORS:
         if standard is AqiStandard.HJ633_2026:
-            special = (
+            above = (
                 SO2_1H_ABOVE_800_IAQI_2026
                 if indicator is Indicator.SO2_1H
                 else O3_8H_ABOVE_800_IAQI_2026
             )
-            iaqi = np.where(above, special, iaqi)
         else:
-            replacement = (
-                np.full(c.shape, np.nan)
-                if fallback is None
-                else np.broadcast_to(np.asarray(fallback, dtype=float), c.shape)
-            )
-            iaqi = np.where(above, replacement, iaqi)
+            above = np.nan
     else:
-        iaqi = np.where(above, ABOVE_TOP_IAQI, iaqi)
-    return iaqi
+        above = ABOVE_TOP_IAQI
+    table = np.concatenate([_ceil_index(np.interp(grid, breakpoints, points)), [above, np.nan]])
+    table.setflags(write=False)
+    return table
 
 
 # ---------------------------------------------------------------------------------------
@@ -341,9 +391,10 @@ def aqi_level(aqi: npt.ArrayLike) -> npt.NDArray[np.int8]:
     array([1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 0], dtype=int8)
     """
     a = np.asarray(aqi, dtype=float)
-    uppers = np.asarray([lv.upper for lv in AQI_LEVELS[:-1]], dtype=float)
-    level = (np.searchsorted(uppers, a, side="left") + 1).astype(np.int8)
-    return np.where(np.isnan(a), np.int8(0), level).astype(np.int8)
+    level: npt.NDArray[np.int8] = (~np.isnan(a)).astype(np.int8)
+    for lv in AQI_LEVELS[:-1]:
+        level += a > lv.upper
+    return level
 
 
 def _lookup(level: npt.NDArray[np.int8], values: Sequence[str]) -> npt.NDArray[np.object_]:
@@ -413,6 +464,18 @@ def combine_iaqi(
     *,
     missing: MissingPolicy = MissingPolicy.PRESENT,
 ) -> pd.DataFrame:
+    """AQI, level, primary and exceedance pollutants from rated indicators, as a frame.
+
+    See :func:`_combine` for the columns and the rules.
+    """
+    return pd.DataFrame(_combine(rated, missing=missing), copy=False)
+
+
+def _combine(
+    rated: Sequence[RatedIndicator],
+    *,
+    missing: MissingPolicy = MissingPolicy.PRESENT,
+) -> dict[str, npt.NDArray[np.generic]]:
     """AQI, level, primary and exceedance pollutants from rated indicators.
 
     Parameters
@@ -424,7 +487,7 @@ def combine_iaqi(
 
     Returns
     -------
-    DataFrame
+    dict of str → ndarray
         ``aqi`` (float, integer-valued; NaN when none rated or withheld by the policy),
         ``level`` (int8, 0 = none), ``primary_mask`` and ``exceedance_mask`` (pollutant
         bit masks; see :func:`pollutant_names`), ``complete`` (every indicator present).
@@ -437,60 +500,110 @@ def combine_iaqi(
     """
     if not rated:
         raise ValueError("no indicator to rate; expected at least one concentration column")
-    matrix = np.column_stack([r.iaqi for r in rated])
-    present = ~np.isnan(matrix)
-    complete = present.all(axis=1)
-    any_present = present.any(axis=1)
-    aqi = np.full(matrix.shape[0], np.nan)
-    aqi[any_present] = np.nanmax(matrix[any_present], axis=1)
+    n = len(rated[0].iaqi)
+    aqi = np.array(rated[0].iaqi, dtype=float)
+    scratch = np.empty(n, dtype=bool)  # reused: fresh temporaries cost more than the maths
+    any_missing = np.isnan(aqi)
+    for r in rated[1:]:
+        np.fmax(aqi, r.iaqi, out=aqi)  # fmax ignores NaN: the AQI of the present ones
+        np.logical_or(any_missing, np.isnan(r.iaqi, out=scratch), out=any_missing)
+    complete = ~any_missing
     if missing is MissingPolicy.HJ633_2026:
-        aqi = np.where(~complete & (aqi <= GOOD_DAY_MAX_AQI), np.nan, aqi)
-    primary = np.zeros(matrix.shape[0], dtype=np.int64)
-    exceed = np.zeros(matrix.shape[0], dtype=np.int64)
-    with np.errstate(invalid="ignore"):
-        is_primary = (matrix == aqi[:, None]) & (aqi[:, None] > 50)
-        is_exceeding = matrix > 100
-    for j, r in enumerate(rated):
-        bit = _BIT[r.pollutant]
-        primary |= np.where(is_primary[:, j], bit, 0)
-        exceed |= np.where(is_exceeding[:, j], bit, 0)
-    exceed = np.where(np.isnan(aqi), 0, exceed)
-    return pd.DataFrame(
-        {
-            "aqi": aqi,
-            "level": aqi_level(aqi),
-            "primary_mask": primary.astype(np.uint8),
-            "exceedance_mask": exceed.astype(np.uint8),
-            "complete": complete,
-        }
-    )
+        aqi[any_missing & (aqi <= GOOD_DAY_MAX_AQI)] = np.nan
+    primary = np.zeros(n, dtype=np.uint8)
+    exceed = np.zeros(n, dtype=np.uint8)
+    above_50 = aqi > 50
+    for r in rated:
+        bit = np.uint8(_BIT[r.pollutant])
+        np.equal(r.iaqi, aqi, out=scratch)
+        np.logical_and(scratch, above_50, out=scratch)
+        np.bitwise_or(primary, bit, out=primary, where=scratch)
+        np.greater(r.iaqi, 100, out=scratch)
+        np.bitwise_or(exceed, bit, out=exceed, where=scratch)
+    exceed[np.isnan(aqi)] = 0
+    return {
+        "aqi": aqi,
+        "level": aqi_level(aqi),
+        "primary_mask": primary,
+        "exceedance_mask": exceed,
+        "complete": complete,
+    }
+
+
+Columns = dict[str, npt.NDArray[np.generic]]
+
+#: Rows rated per block: temporaries stay small and are reused instead of touching fresh
+#: memory for every intermediate array (which dominates the cost on large inputs).
+BLOCK_ROWS: Final = 1 << 16
+
+_STANDARD_DTYPE: Final = pd.CategoricalDtype([s.value for s in AqiStandard])
 
 
 def _per_standard(
     standard: AqiStandard | npt.ArrayLike,
+    inputs: Mapping[str, FloatArray],
     n: int,
-    compute: Callable[[AqiStandard, npt.NDArray[np.bool_]], pd.DataFrame],
+    compute: Callable[[AqiStandard, Mapping[str, FloatArray]], Columns],
 ) -> pd.DataFrame:
-    """Run ``compute`` once per standard present and stitch the rows back in order."""
+    """Run ``compute`` per standard and per block of rows; assemble one frame in row order."""
     if isinstance(standard, AqiStandard):
-        return compute(standard, np.ones(n, dtype=bool)).reset_index(drop=True)
-    codes = np.asarray(standard, dtype=object)
-    if codes.shape != (n,):
-        raise ValueError(f"expected one standard per row ({n}), got shape {codes.shape}")
-    parts: list[pd.DataFrame] = []
-    for std in AqiStandard:
-        rows = codes == std
-        if rows.any():
-            part = compute(std, rows)
-            part.index = np.flatnonzero(rows)
-            parts.append(part)
-    known = np.isin(codes, list(AqiStandard))
-    if not known.all():
-        raise ValueError(
-            f"unknown AQI standard {codes[~known][0]!r}; expected one of "
-            + ", ".join(s.value for s in AqiStandard)
-        )
-    return pd.concat(parts).sort_index()
+        codes = None
+    else:
+        codes = np.asarray(standard, dtype=object)
+        if codes.shape != (n,):
+            raise ValueError(f"expected one standard per row ({n}), got shape {codes.shape}")
+        known = np.isin(codes, list(AqiStandard))
+        if not known.all():
+            raise ValueError(
+                f"unknown AQI standard {codes[~known][0]!r}; expected one of "
+                + ", ".join(s.value for s in AqiStandard)
+            )
+    out: Columns = {}
+    standard_codes = np.zeros(n, dtype=np.int8)
+    for index, std in enumerate(AqiStandard):
+        if codes is None:
+            if std is not standard:
+                continue
+            rows: npt.NDArray[np.intp] | None = None
+        else:
+            rows = np.flatnonzero(codes == std)
+            if rows.size == 0:
+                continue
+        count = n if rows is None else rows.size
+        for start in range(0, count, BLOCK_ROWS):
+            stop = min(start + BLOCK_ROWS, count)
+            if rows is None:
+                block = {k: v[start:stop] for k, v in inputs.items()}
+            else:
+                block = {k: v[rows[start:stop]] for k, v in inputs.items()}
+            result = compute(std, block)
+            for key, values in result.items():
+                if key not in out:
+                    out[key] = (
+                        np.full(n, np.nan)
+                        if values.dtype.kind == "f"
+                        else np.zeros(n, dtype=values.dtype)
+                    )
+                if rows is None:
+                    out[key][start:stop] = values
+                else:
+                    out[key][rows[start:stop]] = values
+        if rows is None:
+            standard_codes[:] = index
+        else:
+            standard_codes[rows] = index
+    frame = pd.DataFrame(out, copy=False)
+    frame["standard"] = pd.Categorical.from_codes(standard_codes, dtype=_STANDARD_DTYPE)
+    return frame
+
+
+def _inputs(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, FloatArray]:
+    """Float arrays of the named columns present in ``frame`` (pd.NA → NaN)."""
+    return {
+        name: frame[name].to_numpy(dtype=float, na_value=np.nan)
+        for name in names
+        if name in frame.columns
+    }
 
 
 class HourlyMethod(StrEnum):
@@ -515,8 +628,8 @@ MOVING_MEAN_COLUMNS: Final = ("so2_24h", "o3_8h", "pm10_24h", "pm2_5_24h")
 def _column(frame: pd.DataFrame, name: str, rows: npt.NDArray[np.bool_]) -> FloatArray:
     if name not in frame.columns:
         return np.full(int(rows.sum()), np.nan)
-    values: FloatArray = frame[name].to_numpy(dtype=float, na_value=np.nan)[rows]
-    return values
+    values: FloatArray = frame[name].to_numpy(dtype=float, na_value=np.nan)
+    return values if rows.all() else values[rows]
 
 
 def hourly_aqi(
@@ -556,13 +669,20 @@ def hourly_aqi(
     >>> out["aqi"].tolist(), pollutant_names(out["primary_mask"]).tolist()
     ([119.0, 63.0], ['pm2_5', 'o3'])
     """
-    n = len(concentrations)
+    names = (*(p.value for p in POLLUTANTS), *MOVING_MEAN_COLUMNS)
+    inputs = _inputs(concentrations, names)
 
-    def compute(std: AqiStandard, rows: npt.NDArray[np.bool_]) -> pd.DataFrame:
+    def compute(std: AqiStandard, block: Mapping[str, FloatArray]) -> Columns:
+        size = len(next(iter(block.values()))) if block else 0
+
         def col(name: str) -> FloatArray:
-            return _column(concentrations, name, rows)
+            return block[name] if name in block else np.full(size, np.nan)
 
-        so2_24h = individual_aqi(Indicator.SO2_24H, col("so2_24h"), std)
+        so2_24h = (
+            individual_aqi(Indicator.SO2_24H, block["so2_24h"], std)
+            if "so2_24h" in block
+            else None
+        )
         o3_1h = individual_aqi(Indicator.O3_1H, col("o3"), std)
         text = method is HourlyMethod.STANDARD_TEXT and std is AqiStandard.HJ633_2012
         pm10 = col("pm10_24h") if text else col("pm10")
@@ -587,19 +707,16 @@ def hourly_aqi(
                 "iaqi_pm2_5", Pollutant.PM2_5, individual_aqi(Indicator.PM2_5_24H, pm2_5, std)
             ),
         ]
-        if method is HourlyMethod.STANDARD_TEXT:
+        if text:
             o3_8h = individual_aqi(Indicator.O3_8H, col("o3_8h"), std, fallback=o3_1h)
-            if std is AqiStandard.HJ633_2012:
-                rated.append(RatedIndicator("iaqi_o3_8h", Pollutant.O3, o3_8h))
-        result = combine_iaqi(rated, missing=missing)
-        iaqi = pd.DataFrame({r.key: r.iaqi for r in rated})
-        if method is HourlyMethod.STANDARD_TEXT and "iaqi_o3_8h" not in iaqi:
-            iaqi["iaqi_o3_8h"] = np.nan
-        out = pd.concat([iaqi, result], axis=1)
-        out["standard"] = std.value
+            rated.append(RatedIndicator("iaqi_o3_8h", Pollutant.O3, o3_8h))
+        out: Columns = {r.key: r.iaqi for r in rated}
+        if method is HourlyMethod.STANDARD_TEXT and not text:
+            out["iaqi_o3_8h"] = np.full(size, np.nan)
+        out.update(_combine(rated, missing=missing))
         return out
 
-    return _per_standard(standard, n, compute).reset_index(drop=True)
+    return _per_standard(standard, inputs, len(concentrations), compute)
 
 
 #: Daily statistics rated by each version (HJ 633-2012 §5.1.2 and Table 3; HJ 633-2026
@@ -623,6 +740,19 @@ DAILY_INDICATORS: Final[Mapping[AqiStandard, tuple[tuple[str, Indicator], ...]]]
         ("pm2_5", Indicator.PM2_5_24H),
     ),
 }
+
+
+#: Input columns of :func:`daily_aqi` and its IAQI output columns, in output order.
+DAILY_STATISTIC_COLUMNS: Final = ("so2", "no2", "co", "pm10", "pm2_5", "o3_1h_max", "o3_8h_max")
+DAILY_IAQI_COLUMNS: Final = (
+    "iaqi_so2",
+    "iaqi_no2",
+    "iaqi_co",
+    "iaqi_o3_1h",
+    "iaqi_o3_8h",
+    "iaqi_pm10",
+    "iaqi_pm2_5",
+)
 
 
 def daily_aqi(
@@ -667,28 +797,25 @@ def daily_aqi(
     >>> daily_aqi(day, AqiStandard.HJ633_2026)["aqi"].tolist()
     [114.0]
     """
-    n = len(statistics)
+    inputs = _inputs(statistics, DAILY_STATISTIC_COLUMNS)
 
-    def compute(std: AqiStandard, rows: npt.NDArray[np.bool_]) -> pd.DataFrame:
-        o3_1h = individual_aqi(Indicator.O3_1H, _column(statistics, "o3_1h_max", rows), std)
+    def compute(std: AqiStandard, block: Mapping[str, FloatArray]) -> Columns:
+        size = len(next(iter(block.values()))) if block else 0
+
+        def col(name: str) -> FloatArray:
+            return block[name] if name in block else np.full(size, np.nan)
+
+        o3_1h = individual_aqi(Indicator.O3_1H, col("o3_1h_max"), std)
         rated: list[RatedIndicator] = []
         for column, indicator in DAILY_INDICATORS[std]:
-            values = _column(statistics, column, rows)
             fallback = o3_1h if indicator is Indicator.O3_8H else None
-            key = "iaqi_" + column.removesuffix("_max")
+            iaqi = individual_aqi(indicator, col(column), std, fallback=fallback)
             rated.append(
-                RatedIndicator(
-                    key,
-                    indicator.pollutant,
-                    individual_aqi(indicator, values, std, fallback=fallback),
-                )
+                RatedIndicator("iaqi_" + column.removesuffix("_max"), indicator.pollutant, iaqi)
             )
-        result = combine_iaqi(rated, missing=missing)
-        iaqi = pd.DataFrame({r.key: r.iaqi for r in rated})
-        columns = ["iaqi_so2", "iaqi_no2", "iaqi_co", "iaqi_o3_1h", "iaqi_o3_8h"]
-        iaqi = iaqi.reindex(columns=[*columns, "iaqi_pm10", "iaqi_pm2_5"])
-        out = pd.concat([iaqi, result], axis=1)
-        out["standard"] = std.value
+        out: Columns = {key: np.full(size, np.nan) for key in DAILY_IAQI_COLUMNS}
+        out.update({r.key: r.iaqi for r in rated})
+        out.update(_combine(rated, missing=missing))
         return out
 
-    return _per_standard(standard, n, compute).reset_index(drop=True)
+    return _per_standard(standard, inputs, len(statistics), compute)
