@@ -1,0 +1,1031 @@
+"""Settings of envmon: one typed tree of frozen dataclasses, loaded from a TOML file.
+
+The file (``config/hunnan.toml`` for the first deployment) describes the district, its
+areas, air stations, water sections and the targets of the district plan. It holds **no
+secrets**: passwords and tokens come only from ``ENVMON_*`` environment variables and are
+masked in ``repr`` and in ``envmon config check``.
+
+:func:`load_settings` validates eagerly and raises :class:`~monitor.errors.ConfigError`
+listing *every* problem at once: a missing file, a TOML syntax error, unknown keys,
+wrong types, duplicate ids, references to unknown ids, values out of range and secrets
+written in the file. A problem starts with the key path, ``air_stations[3].code``; list
+indexes count from 0 in file order.
+
+Every setting is declared once, as a dataclass field whose metadata carries its help text;
+:func:`settings_reference` lists them all (key, type, default, help), which is what the
+README's settings table is checked against.
+
+Paths
+-----
+The ledger is found by :func:`resolve_ledger_path`, first match wins:
+
+1. ``--ledger PATH`` on the command line (relative: to the current directory);
+2. ``[ledger] path`` in the settings file (relative: **to the settings file's folder**, so
+   the same file means the same ledger whatever directory the daemon starts in);
+3. ``$ENVMON_LEDGER`` (relative: to the current directory);
+4. :data:`DEFAULT_LEDGER`, ``data/envmon.sqlite`` (relative to the current directory).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import difflib
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeAlias, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from monitor.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_LEDGER",
+    "AirStation",
+    "AnnualMeanTarget",
+    "Area",
+    "CountTarget",
+    "DistrictSettings",
+    "GoodDayRatioTarget",
+    "HeavyPollutionDaysTarget",
+    "LedgerSettings",
+    "Milestone",
+    "MilestonesTarget",
+    "RiverClassTarget",
+    "Secret",
+    "SecretSettings",
+    "SettingDoc",
+    "Settings",
+    "Target",
+    "WaterSection",
+    "load_settings",
+    "resolve_ledger_path",
+    "settings_reference",
+    "summarize",
+]
+
+#: Ledger used when neither ``--ledger``, the settings file nor ``$ENVMON_LEDGER`` names one.
+DEFAULT_LEDGER = Path("data/envmon.sqlite")
+
+#: Environment variable naming the ledger when the settings file does not.
+LEDGER_ENV = "ENVMON_LEDGER"
+
+# Key names that hold secrets; such keys are refused in the file.
+_SECRET_KEY = re.compile(r"password|passwd|token|secret|api_?key|credential", re.IGNORECASE)
+
+_ID_PATTERN = (r"[a-z][a-z0-9_]*", "lower-case letters, digits and _, starting with a letter")
+_STATION_CODE = (r"[0-9]{4}A", "four digits and A, as on the national platform (e.g. 1099A)")
+
+Check = Callable[[Any], "str | None"]
+
+
+def setting(
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    pattern: tuple[str, str] | None = None,
+    check: Check | None = None,
+    hint: str = "",
+    min_items: int = 0,
+) -> dict[str, Any]:
+    """Field metadata declaring one setting: its help text and the checks on its value.
+
+    Used as ``name: str = field(default="x", metadata=setting("help"))``.
+    """
+    return {
+        "help": help,
+        "minimum": minimum,
+        "maximum": maximum,
+        "pattern": pattern,
+        "check": check,
+        "hint": hint,
+        "min_items": min_items,
+    }
+
+
+def _check_timezone(value: str) -> str | None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r}; expected an IANA name such as 'Asia/Shanghai'"
+    return None
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+class Secret:
+    """A secret string read from the environment; ``repr`` and ``str`` never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        """The secret itself, for the one call that needs it (a login, a header)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def secret(env: str, help: str) -> dict[str, Any]:
+    """Field metadata declaring a secret: read only from the environment variable
+    ``env``, never from the file."""
+    return {"help": help, "env": env}
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretSettings:
+    """Secrets, from ``ENVMON_*`` environment variables only. Unset means not configured."""
+
+    smtp_password: Secret | None = field(
+        default=None,
+        metadata=secret("ENVMON_SMTP_PASSWORD", "password of the SMTP account that sends reports"),
+    )
+    influxdb_token: Secret | None = field(
+        default=None,
+        metadata=secret(
+            "ENVMON_INFLUXDB_TOKEN", "InfluxDB API token with write access to the bucket"
+        ),
+    )
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> SecretSettings:
+        """Read every declared secret; an unset or empty variable gives ``None``."""
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f.metadata["env"], "")
+            values[f.name] = Secret(raw) if raw else None
+        return cls(**values)
+
+
+# --------------------------------------------------------------------------- the tree
+
+
+@dataclass(frozen=True, kw_only=True)
+class DistrictSettings:
+    """The district the service reports on."""
+
+    name: str = field(metadata=setting("name of the district, in English"))
+    name_zh: str = field(metadata=setting("name of the district, in Chinese"))
+    timezone: str = field(
+        default="Asia/Shanghai",
+        metadata=setting(
+            "IANA time zone of the district's dates (days, months, years)", check=_check_timezone
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerSettings:
+    """Where the ledger (SQLite, the system of record) lives."""
+
+    path: str | None = field(
+        default=None,
+        metadata=setting(
+            "ledger file; relative to this file's folder. Unset: $ENVMON_LEDGER, else "
+            "data/envmon.sqlite. --ledger overrides both"
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Area:
+    """An area results are reported for (the district, the city)."""
+
+    id: str = field(
+        metadata=setting("identifier used by stations, sections and targets", pattern=_ID_PATTERN)
+    )
+    name: str = field(metadata=setting("name, in English"))
+    name_zh: str = field(metadata=setting("name, in Chinese"))
+    note: str = field(
+        default="",
+        metadata=setting("free text: how the area's figures are formed, open questions"),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AirStation:
+    """An air monitoring station (national network site)."""
+
+    code: str = field(
+        metadata=setting("station code on the national platform", pattern=_STATION_CODE)
+    )
+    name_zh: str = field(
+        metadata=setting("station name, in Chinese, as the platform publishes it")
+    )
+    name: str = field(default="", metadata=setting("station name, in English or pinyin"))
+    role: Literal["evaluation", "control"] = field(
+        metadata=setting(
+            "evaluation: counts in its areas' averages; control (对照点): background site, "
+            "never averaged"
+        )
+    )
+    areas: tuple[str, ...] = field(
+        default=(), metadata=setting("ids of the areas the station lies in")
+    )
+    confirmed: bool = field(
+        default=False,
+        metadata=setting(
+            "true when the station's areas are confirmed by a source; false: to confirm"
+        ),
+    )
+    note: str = field(default="", metadata=setting("free text: source, what is to confirm"))
+    latitude: float | None = field(
+        default=None,
+        metadata=setting("latitude [degrees north], only with a source", minimum=-90, maximum=90),
+    )
+    longitude: float | None = field(
+        default=None,
+        metadata=setting(
+            "longitude [degrees east], only with a source", minimum=-180, maximum=180
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaterSection:
+    """A surface-water monitoring section (断面)."""
+
+    id: str = field(metadata=setting("identifier used by targets", pattern=_ID_PATTERN))
+    name_zh: str = field(metadata=setting("section name, in Chinese"))
+    name: str = field(default="", metadata=setting("section name, in English or pinyin"))
+    water_body: Literal["river", "lake", "reservoir"] = field(
+        default="river",
+        metadata=setting(
+            "type of water body; lakes and reservoirs have their own total-phosphorus limits "
+            "(GB 3838-2002 Table 1)"
+        ),
+    )
+    river: str = field(metadata=setting("river or water body the section is on, in Chinese"))
+    level: Literal["national", "provincial", "municipal", "unknown"] = field(
+        default="unknown",
+        metadata=setting(
+            "control level: national (国控), provincial (省控), municipal (市控) or unknown"
+        ),
+    )
+    target_class: Literal["I", "II", "III", "IV", "V"] | None = field(
+        default=None,
+        metadata=setting("target water class (目标类别), GB 3838-2002; unset: not known yet"),
+    )
+    areas: tuple[str, ...] = field(
+        default=(), metadata=setting("ids of the areas the section lies in")
+    )
+    confirmed: bool = field(
+        default=False,
+        metadata=setting("true when level, location and target class are confirmed by a source"),
+    )
+    note: str = field(default="", metadata=setting("free text: source, what is to confirm"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _TargetBase:
+    id: str = field(metadata=setting("identifier of the target", pattern=_ID_PATTERN))
+    name: str = field(metadata=setting("what the plan says, in a few words"))
+    year: int = field(metadata=setting("year the target is for", minimum=2000, maximum=2100))
+    confirmed: bool = field(
+        default=False,
+        metadata=setting("true when the target's wording and scope are confirmed by the plan"),
+    )
+    note: str = field(default="", metadata=setting("free text: source, what is to confirm"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class GoodDayRatioTarget(_TargetBase):
+    """Share of good days (优良天数比例, AQI ≤ 100) in an area, at least ``goal``."""
+
+    kind: Literal["good_day_ratio"] = field(
+        default="good_day_ratio",
+        metadata=setting("target kind: selects which keys this table takes"),
+    )
+    area: str = field(metadata=setting("id of the area"))
+    goal: float = field(
+        metadata=setting(
+            "minimum share of good days among valid days [0–1]",
+            minimum=0,
+            maximum=1,
+            hint="write a share, e.g. 0.80 for 80 %",
+        )
+    )
+    rules: Literal["hj633-2012", "hj633-2026"] = field(
+        metadata=setting("AQI rule set the goal was set under (hj633-2012 or hj633-2026)")
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class AnnualMeanTarget(_TargetBase):
+    """Annual mean concentration of a pollutant in an area, at most ``limit``."""
+
+    kind: Literal["annual_mean"] = field(
+        default="annual_mean", metadata=setting("target kind: selects which keys this table takes")
+    )
+    area: str = field(metadata=setting("id of the area"))
+    pollutant: Literal["pm2_5", "pm10", "so2", "no2"] = field(
+        metadata=setting("pollutant with an annual-mean evaluation item (GB 3095)")
+    )
+    limit: float = field(metadata=setting("maximum annual mean [µg/m³]", minimum=0))
+
+
+@dataclass(frozen=True, kw_only=True)
+class HeavyPollutionDaysTarget(_TargetBase):
+    """Heavy-pollution days (重污染天, AQI > 200) in an area, at most ``max``."""
+
+    kind: Literal["heavy_pollution_days"] = field(
+        default="heavy_pollution_days",
+        metadata=setting("target kind: selects which keys this table takes"),
+    )
+    area: str = field(metadata=setting("id of the area"))
+    max: int = field(
+        metadata=setting("maximum number of heavy-pollution days in the year", minimum=0)
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RiverClassTarget(_TargetBase):
+    """Each listed section meets its own ``target_class``."""
+
+    kind: Literal["river_class"] = field(
+        default="river_class", metadata=setting("target kind: selects which keys this table takes")
+    )
+    sections: tuple[str, ...] = field(metadata=setting("ids of the water sections", min_items=1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Milestone:
+    """One item of a milestones target."""
+
+    name: str = field(metadata=setting("what is to be done (e.g. a river's source treatment)"))
+    due: dt.date | None = field(default=None, metadata=setting("date it is due (YYYY-MM-DD)"))
+    done: dt.date | None = field(
+        default=None, metadata=setting("date it was done (YYYY-MM-DD); unset: open")
+    )
+    confirmed: bool = field(
+        default=False, metadata=setting("true when the item is confirmed by the plan")
+    )
+    note: str = field(default="", metadata=setting("free text"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class MilestonesTarget(_TargetBase):
+    """A list of things to get done, each with optional dates."""
+
+    kind: Literal["milestones"] = field(
+        default="milestones", metadata=setting("target kind: selects which keys this table takes")
+    )
+    items: tuple[Milestone, ...] = field(metadata=setting("the milestones", min_items=1))
+    expected_items: int | None = field(
+        default=None,
+        metadata=setting(
+            "how many items the plan counts, when the list is not complete yet", minimum=1
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class CountTarget(_TargetBase):
+    """A count of things to reach, at least ``goal``."""
+
+    kind: Literal["count"] = field(
+        default="count", metadata=setting("target kind: selects which keys this table takes")
+    )
+    goal: int = field(metadata=setting("how many, at least", minimum=1))
+    unit: str = field(metadata=setting("what is counted (e.g. green factories)"))
+
+
+#: Any target; the ``kind`` key of its table tells which.
+Target: TypeAlias = (
+    GoodDayRatioTarget
+    | AnnualMeanTarget
+    | HeavyPollutionDaysTarget
+    | RiverClassTarget
+    | MilestonesTarget
+    | CountTarget
+)
+
+_TARGET_KINDS: dict[str, type[Any]] = {
+    typing.get_args(typing.get_type_hints(cls)["kind"])[0]: cls for cls in typing.get_args(Target)
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything envmon is configured with. Built by :func:`load_settings`."""
+
+    district: DistrictSettings = field(metadata=setting("[district] the district reported on"))
+    ledger: LedgerSettings = field(
+        default=LedgerSettings(), metadata=setting("[ledger] the SQLite ledger")
+    )
+    areas: tuple[Area, ...] = field(
+        metadata=setting("[[areas]] areas figures are reported for", min_items=1)
+    )
+    air_stations: tuple[AirStation, ...] = field(
+        default=(), metadata=setting("[[air_stations]] air monitoring stations")
+    )
+    water_sections: tuple[WaterSection, ...] = field(
+        default=(), metadata=setting("[[water_sections]] surface-water monitoring sections")
+    )
+    targets: tuple[Target, ...] = field(
+        default=(),
+        metadata=setting("[[targets]] targets of the plan, one table each, told apart by kind"),
+    )
+    # Not read from the file: where it was read from, and the environment's secrets.
+    source: Path = field(default=Path("."), metadata={"internal": True})
+    secrets: SecretSettings = field(default=SecretSettings(), metadata={"internal": True})
+
+    def area(self, area_id: str) -> Area:
+        """The area with this id (``KeyError`` if none)."""
+        for area in self.areas:
+            if area.id == area_id:
+                return area
+        raise KeyError(area_id)
+
+    def stations_in(self, area_id: str) -> tuple[AirStation, ...]:
+        """Every station that lies in the area, control sites included."""
+        return tuple(s for s in self.air_stations if area_id in s.areas)
+
+    def averaged_stations(self, area_id: str) -> tuple[AirStation, ...]:
+        """The stations whose values make the area's average: evaluation stations only."""
+        return tuple(s for s in self.stations_in(area_id) if s.role == "evaluation")
+
+    def section(self, section_id: str) -> WaterSection:
+        """The water section with this id (``KeyError`` if none)."""
+        for section in self.water_sections:
+            if section.id == section_id:
+                return section
+        raise KeyError(section_id)
+
+
+# --------------------------------------------------------------------------- reference
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """One row of the settings reference."""
+
+    key: str  #: key path in the file (``air_stations[].code``) or environment variable name
+    type: str  #: expected type, in words
+    default: str  #: default, or ``required``
+    help: str
+    source: Literal["file", "environment"] = "file"
+
+
+def settings_reference() -> tuple[SettingDoc, ...]:
+    """Every setting, in declaration order: the file's keys, then environment variables."""
+    rows: list[SettingDoc] = []
+    _reference_rows(Settings, "", rows)
+    rows.append(
+        SettingDoc(
+            "ENVMON_CONFIG",
+            "path",
+            "config/hunnan.toml",
+            "settings file when --config is not given",
+            "environment",
+        )
+    )
+    rows.append(
+        SettingDoc(
+            LEDGER_ENV,
+            "path",
+            str(DEFAULT_LEDGER),
+            "ledger file when neither --ledger nor [ledger] path is given",
+            "environment",
+        )
+    )
+    for f in dataclasses.fields(SecretSettings):
+        rows.append(
+            SettingDoc(f.metadata["env"], "secret", "unset", f.metadata["help"], "environment")
+        )
+    return tuple(rows)
+
+
+def _reference_rows(cls: type[Any], prefix: str, rows: list[SettingDoc]) -> None:
+    hints = typing.get_type_hints(cls)
+    # a target's kind comes first and is required: it tells which fields follow
+    fields = sorted(dataclasses.fields(cls), key=lambda f: f.name != "kind")
+    for f in fields:
+        if f.metadata.get("internal"):
+            continue
+        key = f"{prefix}{f.name}"
+        tp = hints[f.name]
+        required = f.default is dataclasses.MISSING or f.name == "kind"
+        default = "required" if required else _default_text(f.default)
+        rows.append(SettingDoc(key, _type_text(tp), default, f.metadata["help"]))
+        inner = _item_type(tp)
+        if inner is not None and _is_target_union(inner):
+            for kind, target_cls in _TARGET_KINDS.items():
+                _reference_rows(target_cls, f"{key}[kind={kind}].", rows)
+        elif inner is not None and dataclasses.is_dataclass(inner):
+            _reference_rows(typing.cast(type[Any], inner), f"{key}[].", rows)
+        elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            _reference_rows(tp, f"{key}.", rows)
+
+
+def _default_text(value: object) -> str:
+    if value is None:
+        return "unset"
+    if value == ():
+        return "[]"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if dataclasses.is_dataclass(value):
+        return "see below"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+# --------------------------------------------------------------------------- type helpers
+
+
+def _item_type(tp: Any) -> Any:
+    """``X`` for ``tuple[X, ...]``, else ``None``."""
+    if typing.get_origin(tp) is tuple:
+        return typing.get_args(tp)[0]
+    return None
+
+
+def _is_union(tp: Any) -> bool:
+    return typing.get_origin(tp) in (Union, types.UnionType)
+
+
+def _is_target_union(tp: Any) -> bool:
+    return _is_union(tp) and all(dataclasses.is_dataclass(a) for a in typing.get_args(tp))
+
+
+def _optional_inner(tp: Any) -> Any:
+    """``X`` for ``X | None``, else ``None``."""
+    if _is_union(tp):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0]
+    return None
+
+
+def _type_text(tp: Any) -> str:
+    inner = _optional_inner(tp)
+    if inner is not None:
+        return f"{_type_text(inner)} (optional)"
+    if typing.get_origin(tp) is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(tp))
+    item = _item_type(tp)
+    if item is not None:
+        if dataclasses.is_dataclass(item) or _is_target_union(item):
+            return "list of tables"
+        return f"list of {_type_text(item)}s"
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return "table"
+    names = {str: "string", int: "integer", float: "number", bool: "boolean", dt.date: "date"}
+    return names.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _toml_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, dict):
+        return "table"
+    if isinstance(value, dt.datetime):
+        return "date-time"
+    if isinstance(value, dt.date):
+        return "date"
+    return "time"
+
+
+def _show(value: object) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({_toml_type(value)})"
+
+
+def _a(text: str) -> str:
+    return ("an " if text[:1] in "aeiou" else "a ") + text
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _Invalid:
+    """Marker for a value that could not be converted (its problem is already recorded)."""
+
+
+_INVALID = _Invalid()
+
+
+class _Loader:
+    """Builds the typed tree from parsed TOML, recording every problem on the way."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}" if path else message)
+
+    # -- structure
+
+    def build(self, cls: type[Any], raw: object, path: str) -> Any:
+        if not isinstance(raw, dict):
+            self.problem(path, f"expected a table, got {_show(raw)}")
+            return _INVALID
+        hints = typing.get_type_hints(cls)
+        known = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+        ok = True
+        suggested: set[str] = set()  # a typo of a required key is one problem, not two
+        for key, value in raw.items():
+            key_path = f"{path}.{key}" if path else key
+            if key in known:
+                continue
+            ok = False
+            if _SECRET_KEY.search(key):
+                self.secret_in_file(key_path)
+                continue
+            secrets = _secret_keys(value, key_path)
+            for secret_path in secrets:
+                self.secret_in_file(secret_path)
+            if not secrets or _has_non_secret(value):
+                close = difflib.get_close_matches(key, list(known), n=1)
+                suggested.update(c for c in close if c not in raw)
+                maybe = f" (did you mean {close[0]!r}?)" if close else ""
+                where = f" in {path}" if path else ""
+                self.problem(
+                    "",
+                    f"unknown key {key_path!r}{where}{maybe}; allowed: {', '.join(known)}",
+                )
+        values: dict[str, Any] = {}
+        for name, f in known.items():
+            key_path = f"{path}.{name}" if path else name
+            if name not in raw:
+                if f.default is dataclasses.MISSING and name not in suggested:
+                    self.problem(
+                        key_path,
+                        f"missing; expected {_a(_type_text(hints[name]))}: {f.metadata['help']}",
+                    )
+                    ok = False
+                continue
+            value = self.convert(raw[name], hints[name], key_path, f.metadata)
+            if value is _INVALID:
+                ok = False
+            else:
+                values[name] = value
+        return cls(**values) if ok else _INVALID
+
+    def secret_in_file(self, path: str) -> None:
+        env = "ENVMON_" + re.sub(r"\[[^]]*\]", "", path).replace(".", "_").upper()
+        self.problem(
+            path,
+            f"secrets come only from environment variables: set {env} and remove the key "
+            "from the file",
+        )
+
+    # -- values
+
+    def convert(self, value: object, tp: Any, path: str, meta: Mapping[str, Any]) -> Any:
+        inner = _optional_inner(tp)
+        if inner is not None:
+            tp = inner
+        item = _item_type(tp)
+        if item is not None:
+            return self.convert_list(value, item, path, meta)
+        if _is_target_union(tp):
+            return self.convert_target(value, path)
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            return self.build(tp, value, path)
+        converted = self.convert_scalar(value, tp, path)
+        if converted is _INVALID:
+            return _INVALID
+        return converted if self.check_value(converted, path, meta) else _INVALID
+
+    def convert_list(self, value: object, item: Any, path: str, meta: Mapping[str, Any]) -> Any:
+        if not isinstance(value, list):
+            self.problem(path, f"expected {_a(_type_text(tuple[item, ...]))}, got {_show(value)}")
+            return _INVALID
+        if len(value) < meta.get("min_items", 0):
+            self.problem(path, f"expected at least {meta['min_items']} item(s), got {len(value)}")
+            return _INVALID
+        items = [self.convert(v, item, f"{path}[{i}]", {}) for i, v in enumerate(value)]
+        if any(v is _INVALID for v in items):
+            return _INVALID
+        return tuple(items)
+
+    def convert_target(self, value: object, path: str) -> Any:
+        kinds = ", ".join(repr(k) for k in _TARGET_KINDS)
+        if not isinstance(value, dict):
+            self.problem(path, f"expected a table, got {_show(value)}")
+            return _INVALID
+        kind = value.get("kind")
+        if kind is None:
+            self.problem(f"{path}.kind", f"missing; expected one of {kinds}")
+            return _INVALID
+        if kind not in _TARGET_KINDS:
+            self.problem(f"{path}.kind", f"unknown kind {_show(kind)}; expected one of {kinds}")
+            return _INVALID
+        return self.build(_TARGET_KINDS[kind], value, path)
+
+    def convert_scalar(self, value: object, tp: Any, path: str) -> Any:
+        if typing.get_origin(tp) is Literal:
+            allowed = typing.get_args(tp)
+            if value in allowed and isinstance(value, str):
+                return value
+            choices = ", ".join(repr(a) for a in allowed)
+            self.problem(path, f"expected one of {choices}, got {_show(value)}")
+            return _INVALID
+        good = (
+            (tp is str and isinstance(value, str))
+            or (tp is bool and isinstance(value, bool))
+            or (tp is int and isinstance(value, int) and not isinstance(value, bool))
+            or (tp is float and isinstance(value, int | float) and not isinstance(value, bool))
+            or (tp is dt.date and type(value) is dt.date)
+        )
+        if not good:
+            expected = _a(_type_text(tp)) + (" (YYYY-MM-DD)" if tp is dt.date else "")
+            self.problem(path, f"expected {expected}, got {_show(value)}")
+            return _INVALID
+        if tp is float:
+            return float(typing.cast(float, value))
+        return value
+
+    def check_value(self, value: Any, path: str, meta: Mapping[str, Any]) -> bool:
+        hint = f"; {meta['hint']}" if meta.get("hint") else ""
+        low, high = meta.get("minimum"), meta.get("maximum")
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if number and ((low is not None and value < low) or (high is not None and value > high)):
+            if low is not None and high is not None:
+                bounds = f"between {low:g} and {high:g}"
+            elif low is not None:
+                bounds = f"at least {low:g}"
+            else:
+                bounds = f"at most {high:g}"
+            shown = f"{value:.0f}" if isinstance(value, float) and value.is_integer() else value
+            self.problem(path, f"{shown} is out of range; expected {bounds}{hint}")
+            return False
+        pattern = meta.get("pattern")
+        if pattern is not None and not re.fullmatch(pattern[0], value):
+            self.problem(path, f"{value!r} is not a valid value; expected {pattern[1]}")
+            return False
+        check = meta.get("check")
+        if check is not None:
+            message = check(value)
+            if message is not None:
+                self.problem(path, message)
+                return False
+        return True
+
+
+def _secret_keys(value: object, path: str) -> list[str]:
+    """Key paths under ``value`` whose names look like secrets."""
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            key_path = f"{path}.{key}"
+            if _SECRET_KEY.search(key):
+                found.append(key_path)
+            else:
+                found.extend(_secret_keys(inner, key_path))
+    elif isinstance(value, list):
+        for i, inner in enumerate(value):
+            found.extend(_secret_keys(inner, f"{path}[{i}]"))
+    return found
+
+
+def _has_non_secret(value: object) -> bool:
+    """Whether ``value`` holds anything besides secret-looking keys."""
+    if isinstance(value, dict):
+        return any(
+            not _SECRET_KEY.search(key) and _has_non_secret(inner) for key, inner in value.items()
+        )
+    if isinstance(value, list):
+        return any(_has_non_secret(inner) for inner in value)
+    return True
+
+
+def _check_references(raw: Mapping[str, Any]) -> list[str]:
+    """Duplicate ids and references to unknown ids, read from the raw file.
+
+    Works on the raw tables so that an item with a type error elsewhere still counts as
+    known: one mistake gives one problem, not a cascade.
+    """
+    problems: list[str] = []
+
+    def items(key: str) -> list[tuple[int, dict[str, Any]]]:
+        value = raw.get(key)
+        if not isinstance(value, list):
+            return []
+        return [(i, v) for i, v in enumerate(value) if isinstance(v, dict)]
+
+    def ids(key: str, id_key: str) -> set[str]:
+        seen: dict[str, int] = {}
+        for i, item in items(key):
+            value = item.get(id_key)
+            if not isinstance(value, str):
+                continue
+            if value in seen:
+                problems.append(
+                    f"{key}[{i}].{id_key}: duplicate {id_key} {value!r}, "
+                    f"already used by {key}[{seen[value]}]"
+                )
+            else:
+                seen[value] = i
+        return set(seen)
+
+    def refs(path: str, value: object, known: set[str], what: str, list_key: str) -> None:
+        values = value if isinstance(value, list) else [value]
+        listed: set[str] = set()
+        for j, ref in enumerate(values):
+            if not isinstance(ref, str):
+                continue
+            ref_path = f"{path}[{j}]" if isinstance(value, list) else path
+            if ref not in known:
+                choices = ", ".join(sorted(known)) or f"none; add [[{list_key}]]"
+                problems.append(f"{ref_path}: unknown {what} {ref!r}; known: {choices}")
+            elif ref in listed:
+                problems.append(f"{ref_path}: {what} {ref!r} is listed twice")
+            listed.add(ref)
+
+    area_ids = ids("areas", "id")
+    ids("air_stations", "code")
+    section_ids = ids("water_sections", "id")
+    ids("targets", "id")
+    for key in ("air_stations", "water_sections"):
+        for i, item in items(key):
+            if "areas" in item:
+                refs(f"{key}[{i}].areas", item["areas"], area_ids, "area", "areas")
+    for i, item in items("targets"):
+        if "area" in item:
+            refs(f"targets[{i}].area", item["area"], area_ids, "area", "areas")
+        if item.get("kind") == "river_class" and "sections" in item:
+            refs(
+                f"targets[{i}].sections",
+                item["sections"],
+                section_ids,
+                "section",
+                "water_sections",
+            )
+    return problems
+
+
+def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
+    """Read and validate the settings file; secrets come from ``environ``.
+
+    Raises
+    ------
+    ConfigError
+        listing every problem found, with ``source`` the file's path.
+    """
+    source = str(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(
+            [
+                f"settings file not found: {path}; choose another with --config PATH or "
+                "$ENVMON_CONFIG"
+            ],
+            source=source,
+        ) from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            [f"not UTF-8 text (byte {err.start}); save the file as UTF-8"], source=source
+        ) from None
+    except OSError as err:
+        raise ConfigError(
+            [f"cannot read the settings file: {err.strerror or err}"], source=source
+        ) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError([f"TOML syntax error: {err}"], source=source) from None
+
+    loader = _Loader()
+    built = loader.build(Settings, raw, "")
+    problems = loader.problems + _check_references(raw)
+    if problems or built is _INVALID:
+        raise ConfigError(problems, source=source)
+    settings: Settings = built
+    # absolute, so that a relative [ledger] path stays right if the cwd changes later
+    absolute = Path(os.path.abspath(path))
+    return dataclasses.replace(
+        settings, source=absolute, secrets=SecretSettings.from_environ(environ)
+    )
+
+
+def resolve_ledger_path(
+    cli_value: str | None, settings: Settings, environ: Mapping[str, str]
+) -> Path:
+    """The ledger file: ``--ledger``, else ``[ledger] path``, else ``$ENVMON_LEDGER``, else
+    :data:`DEFAULT_LEDGER`.
+
+    A relative ``[ledger] path`` is relative to the settings file's folder; the other
+    three are relative to the current directory. ``~`` is expanded in all four. A path
+    from the file is returned absolute, the others as given.
+    """
+    if cli_value:
+        return Path(cli_value).expanduser()
+    if settings.ledger.path:
+        configured = Path(settings.ledger.path).expanduser()
+        # abspath, not resolve(): normalise "config/../data" without following symlinks
+        return Path(os.path.abspath(settings.source.parent / configured))
+    env = environ.get(LEDGER_ENV, "")
+    if env:
+        return Path(env).expanduser()
+    return DEFAULT_LEDGER
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def _target_text(target: Target, settings: Settings) -> str:
+    if isinstance(target, GoodDayRatioTarget):
+        return (
+            f"good-day share ≥ {target.goal:.0%} in {target.area}, {target.year} "
+            f"(goal set under {target.rules.upper().replace('HJ633', 'HJ 633')})"
+        )
+    if isinstance(target, AnnualMeanTarget):
+        return (
+            f"annual mean {target.pollutant} ≤ {target.limit:g} µg/m³ in {target.area}, "
+            f"{target.year}"
+        )
+    if isinstance(target, HeavyPollutionDaysTarget):
+        return f"heavy-pollution days ≤ {target.max} in {target.area}, {target.year}"
+    if isinstance(target, RiverClassTarget):
+        classes = []
+        for section_id in target.sections:
+            cls = settings.section(section_id).target_class
+            classes.append(f"{section_id} {cls or '?'}")
+        return f"sections meet their target class by {target.year}: " + ", ".join(classes)
+    if isinstance(target, MilestonesTarget):
+        done = sum(1 for item in target.items if item.done is not None)
+        expected = f" of {target.expected_items} planned" if target.expected_items else ""
+        return (
+            f"{len(target.items)} milestones listed{expected}, {done} done, "
+            f"by {target.year}: " + ", ".join(item.name for item in target.items)
+        )
+    return f"≥ {target.goal} {target.unit} by {target.year}"
+
+
+def summarize(settings: Settings, ledger: Path) -> str:
+    """What ``envmon config check`` prints when the settings are valid."""
+    district = settings.district
+    lines = [
+        f"settings file: {settings.source}",
+        f"district: {district.name} ({district.name_zh}), time zone {district.timezone}",
+        f"ledger: {ledger}",
+        "",
+        f"areas ({len(settings.areas)}), with their air stations:",
+    ]
+    mark = {True: "", False: "  [to confirm]"}
+    for area in settings.areas:
+        averaged = len(settings.averaged_stations(area.id))
+        lines.append(f"  {area.id}: {area.name} ({area.name_zh}), {averaged} averaged")
+        for station in settings.stations_in(area.id):
+            role = "evaluation" if station.role == "evaluation" else "control, not averaged"
+            lines.append(f"    {station.code} {station.name_zh} ({role}){mark[station.confirmed]}")
+    no_area = [s for s in settings.air_stations if not s.areas]
+    if no_area:
+        lines.append("  stations in no area: " + ", ".join(s.code for s in no_area))
+    lines += ["", f"water sections ({len(settings.water_sections)}):"]
+    for section in settings.water_sections:
+        target_class = section.target_class or "not set"
+        lines.append(
+            f"  {section.id}: {section.name_zh}, {section.river} ({section.water_body}), "
+            f"level {section.level}, target class {target_class}{mark[section.confirmed]}"
+        )
+    lines += ["", f"targets ({len(settings.targets)}):"]
+    for target in settings.targets:
+        lines.append(
+            f"  {target.id} [{target.kind}]: {_target_text(target, settings)}"
+            f"{mark[target.confirmed]}"
+        )
+    lines += ["", "secrets (environment variables only):"]
+    for f in dataclasses.fields(SecretSettings):
+        state = "set (********)" if getattr(settings.secrets, f.name) else "not set"
+        lines.append(f"  {f.metadata['env']}: {state}")
+    unconfirmed = (
+        sum(not s.confirmed for s in settings.air_stations)
+        + sum(not s.confirmed for s in settings.water_sections)
+        + sum(not t.confirmed for t in settings.targets)
+    )
+    lines += ["", f"settings OK; {unconfirmed} item(s) marked to confirm"]
+    return "\n".join(lines)
