@@ -29,7 +29,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from monitor.calculator.table import CalcResult, InputTable, read_input_csv, summarise_problems
+from monitor.calculator.table import (
+    PROBLEM_SEPARATOR,
+    CalcResult,
+    InputTable,
+    read_input_csv,
+    summarise_problems,
+)
 from monitor.domain.aqi import (
     AqiStandard,
     HourlyMethod,
@@ -127,7 +133,8 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]
 
 def _merge_problems(table: InputTable, extra: list[str]) -> pd.Series:
     merged = [
-        "; ".join(p for p in (a, b) if p) for a, b in zip(table.problems, extra, strict=True)
+        PROBLEM_SEPARATOR.join(p for p in (a, b) if p)
+        for a, b in zip(table.problems, extra, strict=True)
     ]
     return pd.Series(merged, index=table.raw.index, dtype=object)
 

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ LOCAL_TZ = "Asia/Shanghai"
 #: Cell texts that mean "no value" in bureau exports (HJ 633: ``NA`` missing, ``/`` not
 #: monitored) — read as missing, not as errors.
 MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "/", "-", "--", "—", "－"})
+
+#: Joins the problems of one row (the messages themselves may contain ";").
+PROBLEM_SEPARATOR: Final = " | "
 
 _OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.I)
 _HOUR_24 = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]24(:00(:00)?)?$")
@@ -133,7 +137,9 @@ def read_input_csv(
         for i in map(int, np.flatnonzero((raw["site"].str.strip() == "").to_numpy())):
             row_problems[i].append("site is empty")
     values, below = _parse_numbers(raw, present, row_problems, allow_below_detection)
-    problems = pd.Series(["; ".join(p) for p in row_problems], index=raw.index, dtype=object)
+    problems = pd.Series(
+        [PROBLEM_SEPARATOR.join(p) for p in row_problems], index=raw.index, dtype=object
+    )
     return InputTable(raw, times, values, below, problems)
 
 
@@ -174,10 +180,15 @@ def _parse_numbers(
         cells = raw[column].astype(str).str.strip()
         missing = cells.str.lower().isin(MISSING_MARKERS)
         numbers = pd.to_numeric(cells.where(~missing), errors="coerce")
-        dl_match = cells.str.extract(_BELOW_DL)
-        dl_text = dl_match[0].fillna(dl_match[1])
-        is_dl = dl_text.notna() & numbers.isna() & ~missing
-        if allow_below_detection:
+        # Only cells that are neither missing nor numbers can be below-detection notes.
+        unparsed = numbers.isna() & ~missing
+        is_dl = pd.Series(False, index=raw.index)
+        dl_text = pd.Series(np.nan, index=raw.index, dtype=object)
+        if unparsed.any():
+            dl_match = cells[unparsed].str.extract(_BELOW_DL)
+            dl_text[unparsed] = dl_match[0].fillna(dl_match[1])
+            is_dl = dl_text.notna() & unparsed
+        if allow_below_detection and is_dl.any():
             numbers = numbers.where(~is_dl, pd.to_numeric(dl_text, errors="coerce"))
         bad = numbers.isna() & ~missing
         for i in map(int, np.flatnonzero(bad.to_numpy())):

@@ -193,6 +193,8 @@ def round_half_even(values: npt.ArrayLike, decimals: int) -> FloatArray:
 def _round_scaled(values: npt.ArrayLike, decimals: int) -> FloatArray:
     """``values · 10**decimals`` rounded half to even (see :func:`round_half_even`); new array."""
     x = np.asarray(values, dtype=float)
+    shape = x.shape
+    x = x.ravel()
     scaled = x * 10.0**decimals if decimals else x
     # rint rounds exact binary ties to even; near-ties (decimal ties stored a hair off)
     # are found by their distance to the nearest integer and sent to the even neighbour.
@@ -203,7 +205,7 @@ def _round_scaled(values: npt.ArrayLike, decimals: int) -> FloatArray:
     if ties.size:
         lower = np.floor(scaled[ties])
         rounded[ties] = lower + np.mod(lower, 2.0)
-    return rounded
+    return rounded.reshape(shape)
 
 
 def _ceil_index(raw: FloatArray) -> FloatArray:
@@ -272,6 +274,8 @@ def individual_aqi(
     [98.0, 60.0]
     """
     c = np.asarray(concentration, dtype=float)
+    shape = c.shape
+    c = c.ravel()
     if np.less(c, 0).any() or np.isinf(c).any():
         bad = c[(c < 0) | np.isinf(c)][0]
         raise ValueError(
@@ -308,9 +312,9 @@ def individual_aqi(
         iaqi[above] = table[-2]
     fallback_applies = standard is AqiStandard.HJ633_2012 and indicator in _FALLBACK_INDICATORS
     if fallback_applies and fallback is not None and above.any():
-        replacement = np.broadcast_to(np.asarray(fallback, dtype=float), c.shape)
+        replacement = np.broadcast_to(np.asarray(fallback, dtype=float), shape).ravel()
         iaqi[above] = replacement[above]
-    return iaqi
+    return iaqi.reshape(shape)
 
 
 #: Indicators whose value above the top breakpoint HJ 633-2012 replaces by another IAQI.

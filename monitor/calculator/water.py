@@ -1,0 +1,293 @@
+"""``envmon calc water-class``: surface-water class of each row of a CSV export.
+
+Input: ``site,time``, optional ``water_body`` (``river`` when absent or empty, ``lake``,
+``reservoir``), optional ``target_class`` (I–V) and any of the 23 canonical item codes of
+:class:`monitor.domain.water_quality.Parameter` [mg/L; ``fecal_coliform`` count/L; ``ph``
+dimensionless]. Values below the detection limit may be written ``0.01L`` or ``<0.01``.
+
+Output: every input column as read (text as in the file), then
+
+=============================  ==============================================================
+``water_class``                ``I`` … ``V`` or ``劣V`` from the evaluated items present
+                               (环办〔2011〕22号, single-factor); empty if none is usable
+``limiting_parameters``        items whose class equals ``water_class``, ``;``-joined
+``exceedance_multiples``       ``code=multiple`` against the ``--reference`` class (default
+                               III), 3 decimals, exceeding items only
+``water_status``               优, 良好, 轻度污染, 中度污染, 重度污染
+``main_pollution_indicators``  worse than III: up to 3 items with the largest multiples vs III
+``parameter_set``              ``21-item``, ``automatic`` or ``partial``
+``reference_items``            classes of total nitrogen and fecal coliform, e.g. ``tn=IV``;
+                               ``tn=not evaluated (river)`` for rivers
+``below_detection``            items reported below the detection limit (rated at half of it)
+``target_met``                 only with a ``target_class`` column: ``true``/``false``
+``exceedance_multiples_target``  only with ``target_class``: multiples against that class
+``input_problems``             what was wrong with the row; its results are then empty
+=============================  ==============================================================
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from monitor.calculator.table import (
+    PROBLEM_SEPARATOR,
+    CalcResult,
+    InputTable,
+    read_input_csv,
+    summarise_problems,
+)
+from monitor.domain.water_quality import (
+    REFERENCE_PARAMETERS,
+    Parameter,
+    ParameterSet,
+    WaterBody,
+    WaterClass,
+    classify_parameters,
+    classify_section,
+    exceedance_multiples,
+    half_detection_limit,
+    label_parameter_set,
+    limiting_parameters,
+    main_pollution_indicators,
+    section_status,
+)
+from monitor.errors import InputError
+
+#: Added columns, in output order (the target columns only with a ``target_class`` input).
+RESULT_COLUMNS = (
+    "water_class",
+    "limiting_parameters",
+    "exceedance_multiples",
+    "water_status",
+    "main_pollution_indicators",
+    "parameter_set",
+    "reference_items",
+    "below_detection",
+    "target_met",
+    "exceedance_multiples_target",
+    "input_problems",
+)
+_TARGET_COLUMNS = ("target_met", "exceedance_multiples_target")
+_CONTROL_COLUMNS = ("site", "time", "water_body", "target_class")
+_CODES = tuple(p.value for p in Parameter)
+
+
+def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> CalcResult:
+    """Rate every row of a CSV file by GB 3838-2002 / 环办〔2011〕22号.
+
+    Parameters
+    ----------
+    path : Path
+        Input CSV (UTF-8 or GBK), see the module docstring.
+    target_reference : str
+        Class I–V the ``exceedance_multiples`` column compares with (default ``III``).
+
+    Returns
+    -------
+    CalcResult
+        The output table (all text) and one warning line per flagged row.
+
+    Raises
+    ------
+    InputError
+        If the file as a whole cannot be used (see
+        :func:`monitor.calculator.table.read_input_csv`), the reference is not I–V, or an
+        input column has the name of an output column.
+    """
+    try:
+        reference = WaterClass.from_code(target_reference)
+    except ValueError as err:
+        raise InputError(f"--reference: {err}") from err
+    if reference is WaterClass.WORSE_THAN_V:
+        raise InputError("--reference: 劣V has no limit; expected I, II, III, IV or V")
+    table = read_input_csv(path, _CODES, allow_below_detection=True)
+    clash = [c for c in RESULT_COLUMNS if c in table.raw.columns]
+    if clash:
+        raise InputError(
+            f"{path}: column(s) {', '.join(clash)} are output columns of this calculation; "
+            "rename or remove them"
+        )
+
+    row_problems = [[p] if p else [] for p in table.problems]
+    bodies = _water_bodies(table.raw, row_problems)
+    targets = _target_classes(table.raw, row_problems)
+    _check_ph(table, row_problems)
+    problems = pd.Series([PROBLEM_SEPARATOR.join(p) for p in row_problems], index=table.raw.index)
+    table = dataclasses.replace(table, problems=problems)
+    ok = (problems == "").to_numpy()
+
+    has_target = "target_class" in table.raw.columns
+    results = pd.DataFrame(
+        "",
+        index=table.raw.index,
+        columns=[c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS],
+    )
+    if ok.any():
+        rows = _rate_rows(
+            half_detection_limit(table.values, table.below_detection).loc[ok],
+            table.below_detection.loc[ok],
+            [bodies[i] for i in np.flatnonzero(ok)],
+            targets[ok] if has_target else None,
+            reference,
+        )
+        results.loc[ok, rows.columns] = rows.to_numpy()
+    results["input_problems"] = problems
+
+    frame = pd.concat([table.raw, results], axis=1)
+    unknown = [c for c in table.raw.columns if c not in _CONTROL_COLUMNS + _CODES]
+    warnings = summarise_problems(table)
+    if unknown:
+        warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
+    return CalcResult(frame, warnings)
+
+
+def _rate_rows(
+    values: pd.DataFrame,
+    below: pd.DataFrame,
+    bodies: list[WaterBody],
+    targets: npt.NDArray[np.float64] | None,
+    reference: WaterClass,
+) -> pd.DataFrame:
+    classes = classify_section(values, bodies)
+    out = pd.DataFrame(index=values.index)
+    out["water_class"] = [_class_code(c) for c in classes]
+    out["limiting_parameters"] = [_join(r) for r in limiting_parameters(values, bodies)]
+    out["exceedance_multiples"] = _format_multiples(
+        exceedance_multiples(values, reference, bodies)
+    )
+    out["water_status"] = [s.label_zh if s else "" for s in section_status(classes)]
+    out["main_pollution_indicators"] = [
+        _join(r) for r in main_pollution_indicators(values, bodies)
+    ]
+    out["parameter_set"] = [
+        "" if s is ParameterSet.NONE else s.value for s in label_parameter_set(values)
+    ]
+    out["reference_items"] = _reference_items(values, bodies)
+    out["below_detection"] = _join_flags(below)
+    if targets is not None:
+        has = ~np.isnan(targets)
+        met = np.where(classes <= targets, "true", "false")
+        out["target_met"] = np.where(has & ~np.isnan(classes), met, "")
+        target_multiples = pd.DataFrame(index=values.index)
+        if has.any():
+            target_multiples = exceedance_multiples(
+                values.loc[has], targets[has], [b for b, h in zip(bodies, has, strict=True) if h]
+            )
+        out["exceedance_multiples_target"] = _format_multiples(
+            target_multiples.reindex(values.index)
+        )
+    return out
+
+
+def _join_flags(flags: pd.DataFrame) -> list[str]:
+    columns = [c for c in _CODES if c in flags.columns]
+    parts = [np.where(flags[c].to_numpy(dtype=bool), c, "").astype(object) for c in columns]
+    return _join_parts(parts, len(flags))
+
+
+def _water_bodies(raw: pd.DataFrame, row_problems: list[list[str]]) -> list[WaterBody]:
+    if "water_body" not in raw.columns:
+        return [WaterBody.RIVER] * len(raw)
+    bodies: list[WaterBody] = []
+    for i, text in enumerate(raw["water_body"]):
+        if not str(text).strip():
+            bodies.append(WaterBody.RIVER)
+            continue
+        try:
+            bodies.append(WaterBody.parse(text))
+        except ValueError:
+            row_problems[i].append(
+                f"water_body {text!r} is not known; expected river, lake or reservoir"
+            )
+            bodies.append(WaterBody.RIVER)
+    return bodies
+
+
+def _target_classes(raw: pd.DataFrame, row_problems: list[list[str]]) -> npt.NDArray[np.float64]:
+    targets = np.full(len(raw), np.nan)
+    if "target_class" not in raw.columns:
+        return targets
+    for i, text in enumerate(raw["target_class"]):
+        if not str(text).strip():
+            continue
+        try:
+            target = WaterClass.from_code(text)
+        except ValueError:
+            target = WaterClass.WORSE_THAN_V
+        if target is WaterClass.WORSE_THAN_V:
+            row_problems[i].append(
+                f"target_class {text!r} is not a target class; expected I, II, III, IV or V"
+            )
+        else:
+            targets[i] = float(target)
+    return targets
+
+
+def _check_ph(table: InputTable, row_problems: list[list[str]]) -> None:
+    if "ph" not in table.values.columns:
+        return
+    ph = table.values["ph"].to_numpy(dtype=np.float64)
+    below = table.below_detection["ph"].to_numpy(dtype=bool)
+    for i in map(int, np.flatnonzero(below)):
+        row_problems[i].append(
+            f"ph {table.raw['ph'].iat[i]!r} is written as below a detection limit; give the pH"
+        )
+    for i in map(int, np.flatnonzero(~below & (ph > 14))):
+        row_problems[i].append(f"ph {table.raw['ph'].iat[i]!r} is outside 0–14")
+
+
+def _class_code(number: float) -> str:
+    return "" if np.isnan(number) else WaterClass(int(number)).code
+
+
+def _join(parameters: Sequence[Parameter]) -> str:
+    return ";".join(p.value for p in parameters)
+
+
+def _format_number(value: float) -> str:
+    return f"{value:.3f}".rstrip("0").rstrip(".")
+
+
+def _format_multiples(multiples: pd.DataFrame) -> list[str]:
+    parts = []
+    for code in multiples.columns:
+        values = multiples[code].to_numpy(dtype=np.float64)
+        has = ~np.isnan(values)
+        text = np.full(len(values), "", dtype=object)
+        text[has] = [f"{code}={_format_number(v)}" for v in values[has]]
+        parts.append(text)
+    return _join_parts(parts, len(multiples))
+
+
+def _join_parts(parts: Sequence[npt.NDArray[np.object_]], n: int) -> list[str]:
+    """Join per-column texts row by row with ``;``, skipping empty ones."""
+    joined = np.full(n, "", dtype=object)
+    for part in parts:
+        both = (joined != "") & (part != "")
+        joined = np.where(both, joined + ";" + part, joined + part)
+    return [str(t) for t in joined]
+
+
+def _reference_items(values: pd.DataFrame, bodies: list[WaterBody]) -> list[str]:
+    columns = [p.value for p in REFERENCE_PARAMETERS if p.value in values.columns]
+    measured = values[columns].notna().to_numpy(dtype=bool)
+    classes = classify_parameters(values[columns], bodies).to_numpy(dtype=np.float64)
+    out: list[str] = []
+    for i, body in enumerate(bodies):
+        items: list[str] = []
+        for j, code in enumerate(columns):
+            if not measured[i, j]:
+                continue
+            if code == Parameter.TN and body is WaterBody.RIVER:
+                # Table 1 item 9 applies to lakes and reservoirs only (环办〔2011〕22号)
+                items.append("tn=not evaluated (river)")
+            else:
+                items.append(f"{code}={_class_code(float(classes[i, j]))}")
+        out.append(";".join(items))
+    return out
