@@ -45,6 +45,43 @@ import pandas as pd
 
 from monitor.domain.pollutants import POLLUTANTS, Indicator, Pollutant
 
+__all__ = [
+    "ABOVE_TOP_IAQI",
+    "AQI_LEVELS",
+    "BLOCK_ROWS",
+    "BREAKPOINT_TABLES",
+    "CONCENTRATION_DECIMALS",
+    "DAILY_IAQI_COLUMNS",
+    "DAILY_INDICATORS",
+    "DAILY_STATISTIC_COLUMNS",
+    "GOOD_DAY_MAX_AQI",
+    "HEAVY_POLLUTION_MIN_AQI",
+    "HJ633_2012_TABLE",
+    "HJ633_2026_EFFECTIVE",
+    "HJ633_2026_TABLE",
+    "IAQI_POINTS",
+    "MOVING_MEAN_COLUMNS",
+    "O3_8H_ABOVE_800_IAQI_2026",
+    "SO2_1H_ABOVE_800_IAQI_2026",
+    "AqiLevel",
+    "AqiStandard",
+    "BreakpointTable",
+    "HourlyMethod",
+    "MissingPolicy",
+    "RatedIndicator",
+    "aqi_level",
+    "combine_iaqi",
+    "daily_aqi",
+    "hourly_aqi",
+    "individual_aqi",
+    "level_categories",
+    "level_colours",
+    "pollutant_names",
+    "round_half_even",
+    "standard_for_date",
+    "standards_for_dates",
+]
+
 FloatArray = npt.NDArray[np.float64]
 
 

@@ -39,6 +39,18 @@ import pandas as pd
 from monitor.domain.aqi import CONCENTRATION_DECIMALS, round_half_even
 from monitor.domain.pollutants import Pollutant
 
+__all__ = [
+    "DAILY_MEANS",
+    "DAILY_STATISTICS",
+    "DEFAULT_RULES",
+    "LOCAL_TZ",
+    "Mda8Windows",
+    "ValidityRules",
+    "area_means",
+    "daily_statistics",
+    "moving_means",
+]
+
 #: Time zone whose calendar dates make the days.
 LOCAL_TZ: Final = "Asia/Shanghai"
 

@@ -13,6 +13,13 @@ from __future__ import annotations
 
 from enum import Enum, StrEnum
 
+__all__ = [
+    "POLLUTANTS",
+    "Averaging",
+    "Indicator",
+    "Pollutant",
+]
+
 
 class Pollutant(StrEnum):
     """The six pollutants of the AQI, in the order the outputs list them."""

@@ -25,6 +25,23 @@ import pandas as pd
 from monitor.domain.aqi import AQI_LEVELS, GOOD_DAY_MAX_AQI, HEAVY_POLLUTION_MIN_AQI
 from monitor.domain.pollutants import Pollutant
 
+__all__ = [
+    "INDEX_LIMITS_GB3095_2012",
+    "INDEX_LIMITS_GB3095_2026",
+    "MIN_DAYS_FEBRUARY",
+    "MIN_DAYS_PER_MONTH",
+    "MIN_DAYS_PER_YEAR",
+    "AnnualValidity",
+    "GoodDayShare",
+    "IndexLimits",
+    "annual_validity",
+    "comprehensive_index",
+    "good_day_share",
+    "heavy_pollution_days",
+    "level_distribution",
+    "percentile",
+]
+
 
 @dataclass(frozen=True)
 class GoodDayShare:
