@@ -81,18 +81,24 @@ def main() -> None:
     hours = make_hours(args.rows)
     envmon_s = time_envmon(hours, args.repeats)
     envmon_rate = args.rows / envmon_s
-    print(f"machine: {platform.machine()} {platform.python_implementation()} "
-          f"{platform.python_version()}, {os.cpu_count()} cores (numpy on one core)")
-    print(f"envmon hourly_aqi: {args.rows:,} station-hours in {envmon_s:.3f} s "
-          f"= {envmon_rate / 1e6:.2f} M station-hours/s")
+    print(
+        f"machine: {platform.machine()} {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} cores (numpy on one core)"
+    )
+    print(
+        f"envmon hourly_aqi: {args.rows:,} station-hours in {envmon_s:.3f} s "
+        f"= {envmon_rate / 1e6:.2f} M station-hours/s"
+    )
     try:
         baseline_s = time_python_aqi(hours.head(args.baseline_rows))
     except ImportError:
         print("baseline python-aqi not installed: pip install -e '.[bench]'")
         return
     baseline_rate = args.baseline_rows / baseline_s
-    print(f"baseline python-aqi 0.6.1 loop: {args.baseline_rows:,} station-hours in "
-          f"{baseline_s:.3f} s = {baseline_rate:,.0f} station-hours/s")
+    print(
+        f"baseline python-aqi 0.6.1 loop: {args.baseline_rows:,} station-hours in "
+        f"{baseline_s:.3f} s = {baseline_rate:,.0f} station-hours/s"
+    )
     print(f"ratio envmon / python-aqi: {envmon_rate / baseline_rate:,.0f}x")
 
 
