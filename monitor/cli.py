@@ -46,9 +46,25 @@ def _write_result(frame_csv: str, out: str | None) -> None:
         Path(out).write_text(frame_csv, encoding="utf-8")
 
 
+def _area_membership(args: argparse.Namespace) -> dict[str, list[str]]:
+    """Area id → codes and Chinese names of the stations averaged for it, from the settings."""
+    from monitor.settings import load_settings
+
+    settings = load_settings(_config_path(args), os.environ)
+    return {
+        area.id: [
+            name
+            for station in settings.averaged_stations(area.id)
+            for name in (station.code, station.name_zh)
+        ]
+        for area in settings.areas
+    }
+
+
 def _cmd_calc_aqi(args: argparse.Namespace) -> int:
     from monitor.calculator.air import compute_aqi_csv
 
+    membership = _area_membership(args) if args.areas else None
     result = compute_aqi_csv(
         Path(args.input),
         standard=args.standard,
@@ -56,6 +72,7 @@ def _cmd_calc_aqi(args: argparse.Namespace) -> int:
         hourly_method=args.hourly_method,
         missing=args.missing,
         mda8_windows=args.mda8_windows,
+        areas=membership,
     )
     _write_result(result.frame.to_csv(index=False, lineterminator="\n"), args.output)
     for line in result.warnings:
@@ -146,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
             "O3 daily max 8-hour windows: within-day (default; the 17 windows whose 8 hours "
             "all belong to the day, HJ 663-2013) or ending-in-day (24 windows ending on each "
             "hour of the day, reaching into the previous day)"
+        ),
+    )
+    aqi.add_argument(
+        "--areas",
+        action="store_true",
+        help=(
+            "also compute each configured area (district, city): the mean of its evaluation "
+            "stations' concentrations, then the AQI; rows with site = the area id"
         ),
     )
     aqi.add_argument("input", metavar="IN.csv")

@@ -18,10 +18,16 @@ Output contract:
   ``colour``.
 
 ``level`` is the AQI level 1–6, ``category`` its official Chinese name (优 … 严重污染).
+
+With ``areas`` (``--areas``), one row per area and hour or day follows the site rows:
+``site`` is the area id, the concentrations are the mean of the member stations' values
+(hourly values; for days, the stations' *valid* daily statistics), the AQI is computed
+from those means, and ``sites`` tells how many stations were averaged.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -37,6 +43,7 @@ from monitor.calculator.table import (
     summarise_problems,
 )
 from monitor.domain.aqi import (
+    CONCENTRATION_DECIMALS,
     AqiStandard,
     HourlyMethod,
     MissingPolicy,
@@ -45,9 +52,16 @@ from monitor.domain.aqi import (
     level_categories,
     level_colours,
     pollutant_names,
+    round_half_even,
     standards_for_dates,
 )
-from monitor.domain.daily import DAILY_STATISTICS, Mda8Windows, daily_statistics, moving_means
+from monitor.domain.daily import (
+    DAILY_STATISTICS,
+    Mda8Windows,
+    area_means,
+    daily_statistics,
+    moving_means,
+)
 from monitor.domain.pollutants import POLLUTANTS, Pollutant
 from monitor.errors import InputError
 
@@ -91,15 +105,22 @@ def compute_aqi_csv(
     hourly_method: str = "platform",
     missing: str = "present",
     mda8_windows: str = "within-day",
+    areas: Mapping[str, Sequence[str]] | None = None,
 ) -> CalcResult:
-    """Read an hourly concentration CSV and compute hourly or daily AQI (see module doc)."""
+    """Read an hourly concentration CSV and compute hourly or daily AQI (see module doc).
+
+    ``areas`` (area id → the site codes or names whose values make its average) adds one row
+    per area and hour or day, with ``site`` = the area id and a ``sites`` column.
+    """
     if standard not in {"auto", *(s.value for s in AqiStandard)}:
         raise InputError(f"unknown standard {standard!r}; expected hj633-2012, hj633-2026 or auto")
     table = read_input_csv(path, POLLUTANT_COLUMNS, aliases=ALIASES)
     if scale == "hour":
-        return _hourly(table, standard, HourlyMethod(hourly_method), MissingPolicy(missing))
+        return _hourly(table, standard, HourlyMethod(hourly_method), MissingPolicy(missing), areas)
     if scale == "day":
-        return _daily(table, standard, MissingPolicy(missing), Mda8Windows(mda8_windows), path)
+        return _daily(
+            table, standard, MissingPolicy(missing), Mda8Windows(mda8_windows), path, areas
+        )
     raise InputError(f"unknown scale {scale!r}; expected hour or day")
 
 
@@ -139,32 +160,37 @@ def _merge_problems(table: InputTable, extra: list[str]) -> pd.Series:
     return pd.Series(merged, index=table.raw.index, dtype=object)
 
 
-def _hourly(
-    table: InputTable, standard: str, method: HourlyMethod, missing: MissingPolicy
-) -> CalcResult:
-    present = [c for c in POLLUTANT_COLUMNS if c in table.values.columns]
-    time_ok = table.times.notna().to_numpy()
-    computable = time_ok if standard == "auto" else np.ones(table.row_count, dtype=bool)
-    standards = _standards(standard, table.times, time_ok)
-    frame = table.values.reset_index(drop=True).copy()
-    series_rows, notes = _on_hour_unique(table)
-    needs_moving = method is HourlyMethod.STANDARD_TEXT or (
+def _needs_moving_means(method: HourlyMethod, frame: pd.DataFrame) -> bool:
+    # HJ 633-2012 replaces SO2 1-hour IAQI above 800 µg/m³ by the 24-hour one.
+    return method is HourlyMethod.STANDARD_TEXT or (
         "so2" in frame and bool((frame["so2"] > 800).any())
     )
-    if needs_moving and series_rows.any():
-        moving = moving_means(_series_frame(table, series_rows).reset_index(drop=True))
-        for column in moving.columns:
-            values = np.full(table.row_count, np.nan)
-            values[series_rows] = moving[column].to_numpy()
-            frame[column] = values
-    result = hourly_aqi(frame, standards, method=method, missing=missing)
+
+
+def _complete(values: pd.DataFrame) -> npt.NDArray[np.bool_]:
+    complete = np.ones(len(values), dtype=bool)
+    for column in POLLUTANT_COLUMNS:
+        complete &= values[column].notna().to_numpy() if column in values else False
+    return complete
+
+
+def _hour_rows(
+    site: npt.ArrayLike,
+    time: npt.ArrayLike,
+    values: pd.DataFrame,
+    standards: npt.NDArray[np.object_],
+    method: HourlyMethod,
+    missing: MissingPolicy,
+    present: list[str],
+) -> pd.DataFrame:
+    """Output rows of ``--scale hour`` for concentrations (and moving means) in ``values``."""
+    result = hourly_aqi(values, standards, method=method, missing=missing)
     level = result["level"].to_numpy()
-    aqi = result["aqi"].to_numpy()
     out = pd.DataFrame(
         {
-            "site": table.raw["site"].to_numpy(),
-            "time": table.raw["time"].to_numpy(),
-            "aqi": format_numbers(aqi),
+            "site": np.asarray(site, dtype=object),
+            "time": np.asarray(time, dtype=object),
+            "aqi": format_numbers(result["aqi"]),
             "level": np.where(level > 0, level.astype(str), ""),
             "category": level_categories(level),
             "primary_pollutants": pollutant_names(result["primary_mask"]),
@@ -174,66 +200,133 @@ def _hourly(
         out[f"iaqi_{column}"] = format_numbers(result[f"iaqi_{column}"])
     if method is HourlyMethod.STANDARD_TEXT:
         out["iaqi_o3_8h"] = format_numbers(result["iaqi_o3_8h"])
-    complete = np.ones(table.row_count, dtype=bool)
-    for column in POLLUTANT_COLUMNS:
-        complete &= table.values[column].notna().to_numpy() if column in table.values else False
-    out["complete"] = np.where(complete, "true", "false")
+    out["complete"] = np.where(_complete(values), "true", "false")
     out["standard"] = result["standard"].to_numpy()
     out["category_en"] = level_categories(level, "en")
     out["colour"] = level_colours(level)
+    return out
+
+
+def _hourly(
+    table: InputTable,
+    standard: str,
+    method: HourlyMethod,
+    missing: MissingPolicy,
+    membership: Mapping[str, Sequence[str]] | None,
+) -> CalcResult:
+    present = [c for c in POLLUTANT_COLUMNS if c in table.values.columns]
+    time_ok = table.times.notna().to_numpy()
+    computable = time_ok if standard == "auto" else np.ones(table.row_count, dtype=bool)
+    frame = table.values.reset_index(drop=True).copy()
+    series_rows, notes = _on_hour_unique(table)
+    if _needs_moving_means(method, frame) and series_rows.any():
+        moving = moving_means(_series_frame(table, series_rows).reset_index(drop=True))
+        for column in moving.columns:
+            values = np.full(table.row_count, np.nan)
+            values[series_rows] = moving[column].to_numpy()
+            frame[column] = values
+    if not computable.any():
+        raise InputError(
+            "no row has a usable time, so --standard auto cannot choose the rules; "
+            + (summarise_problems(table, 1) or ("",))[0]
+        )
+    out = _hour_rows(
+        table.raw["site"].to_numpy(),
+        table.raw["time"].to_numpy(),
+        frame,
+        _standards(standard, table.times, time_ok),
+        method,
+        missing,
+        present,
+    )
     # Without a usable time, --standard auto cannot choose the rule set.
     for column in out.columns[2:]:
         if column != "complete":
             out.loc[~computable, column] = ""
     hourly_notes = [n if not n.startswith("duplicate") else "" for n in notes]
     out["input_problems"] = _merge_problems(table, hourly_notes).to_numpy()
-    if not computable.any():
-        raise InputError(
-            "no row has a usable time, so --standard auto cannot choose the rules; "
-            + (summarise_problems(table, 1) or ("",))[0]
-        )
     warnings = summarise_problems(
         InputTable(
             table.raw, table.times, table.values, table.below_detection, out["input_problems"]
         )
     )
+    if membership is not None:
+        series = _series_frame(table, series_rows).reset_index(drop=True)
+        out = pd.concat(
+            [out, _area_hour_rows(series, membership, standard, method, missing, present)],
+            ignore_index=True,
+        )
     return CalcResult(out, warnings)
 
 
-def _daily(
-    table: InputTable,
+def _area_hour_rows(
+    series: pd.DataFrame,
+    membership: Mapping[str, Sequence[str]],
+    standard: str,
+    method: HourlyMethod,
+    missing: MissingPolicy,
+    present: list[str],
+) -> pd.DataFrame:
+    """Area rows: the member sites' mean concentration per hour, then the AQI."""
+    means = area_means(series, membership, ["time"], present)
+    values = means[present].copy()
+    if _needs_moving_means(method, values) and len(means):
+        moving = moving_means(means.rename(columns={"area": "site"}))
+        values = pd.concat([values, moving], axis=1)
+    times = means["time"]
+    rows = _hour_rows(
+        means["area"].to_numpy(),
+        times.dt.strftime("%Y-%m-%dT%H:%M").to_numpy(),
+        values,
+        _standards(standard, times, np.ones(len(means), dtype=bool)),
+        method,
+        missing,
+        present,
+    )
+    rows["input_problems"] = ""
+    rows["sites"] = format_numbers(_site_counts(means, present))
+    return rows
+
+
+def _site_counts(means: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.int64]:
+    counts: npt.NDArray[np.int64] = (
+        means[[f"{c}_sites" for c in columns]].max(axis=1).to_numpy(dtype=np.int64)
+    )
+    return counts
+
+
+def _round_statistics(stats: pd.DataFrame) -> pd.DataFrame:
+    """Daily statistics rounded as published (GB/T 8170: integers; CO 0.1 mg/m³)."""
+    rounded = stats.copy()
+    for s in DAILY_STATISTICS:
+        pollutant = Pollutant(s.split("_1h")[0].split("_8h")[0])
+        rounded[s] = round_half_even(stats[s], CONCENTRATION_DECIMALS[pollutant])
+    return rounded
+
+
+def _day_rows(
+    keys: pd.DataFrame,
+    stats: pd.DataFrame,
+    valid: pd.DataFrame,
+    counts: pd.DataFrame,
     standard: str,
     missing: MissingPolicy,
-    windows: Mda8Windows,
-    path: Path,
-) -> CalcResult:
-    usable, notes = _on_hour_unique(table)
-    problems = _merge_problems(table, notes)
-    if not usable.any():
-        first = summarise_problems(
-            InputTable(table.raw, table.times, table.values, table.below_detection, problems), 1
-        )
-        raise InputError(
-            f"{path}: no row usable for daily statistics (site and an hourly time needed); "
-            + (first[0] if first else "")
-        )
-    stats = daily_statistics(
-        _series_frame(table, usable).reset_index(drop=True), mda8_windows=windows
-    )
+) -> pd.DataFrame:
+    """Output rows of ``--scale day`` for rounded statistics and their validity."""
     valid_stats = pd.DataFrame(
-        {s: stats[s].where(stats[f"{s}_valid"]) for s in DAILY_STATISTICS}, index=stats.index
+        {s: stats[s].where(valid[s]) for s in DAILY_STATISTICS}, index=stats.index
     )
-    standards = _standards(standard, stats["date"], np.ones(len(stats), dtype=bool))
+    standards = _standards(standard, keys["date"], np.ones(len(keys), dtype=bool))
     result = daily_aqi(valid_stats, standards, missing=missing)
     level = result["level"].to_numpy()
     is_2012 = result["standard"].to_numpy() == AqiStandard.HJ633_2012.value
     out = pd.DataFrame(
-        {"site": stats["site"].to_numpy(), "date": stats["date"].dt.strftime("%Y-%m-%d")}
+        {"site": keys["site"].to_numpy(), "date": keys["date"].dt.strftime("%Y-%m-%d")}
     )
     for s in DAILY_STATISTICS:
         out[s] = format_numbers(stats[s])
     for s in DAILY_STATISTICS:
-        out[f"{s}_valid"] = np.where(stats[f"{s}_valid"], "true", "false")
+        out[f"{s}_valid"] = np.where(valid[s], "true", "false")
     out["aqi"] = format_numbers(result["aqi"])
     out["level"] = np.where(level > 0, level.astype(str), "")
     out["category"] = level_categories(level)
@@ -245,14 +338,72 @@ def _daily(
     for column in [c for c in result.columns if c.startswith("iaqi_")]:
         out[column] = format_numbers(result[column])
     for s in DAILY_STATISTICS:
-        out[f"{s}_count"] = stats[f"{s}_count"].to_numpy()
+        out[f"{s}_count"] = counts[s].to_numpy()
     out["complete"] = np.where(result["complete"], "true", "false")
     out["category_en"] = level_categories(level, "en")
     out["colour"] = level_colours(level)
+    return out
+
+
+def _daily(
+    table: InputTable,
+    standard: str,
+    missing: MissingPolicy,
+    windows: Mda8Windows,
+    path: Path,
+    membership: Mapping[str, Sequence[str]] | None,
+) -> CalcResult:
+    usable, notes = _on_hour_unique(table)
+    problems = _merge_problems(table, notes)
+    if not usable.any():
+        first = summarise_problems(
+            InputTable(table.raw, table.times, table.values, table.below_detection, problems), 1
+        )
+        raise InputError(
+            f"{path}: no row usable for daily statistics (site and an hourly time needed); "
+            + (first[0] if first else "")
+        )
+    exact = daily_statistics(
+        _series_frame(table, usable).reset_index(drop=True),
+        mda8_windows=windows,
+        round_statistics=False,
+    )
+    valid = pd.DataFrame({s: exact[f"{s}_valid"] for s in DAILY_STATISTICS})
+    counts = pd.DataFrame({s: exact[f"{s}_count"] for s in DAILY_STATISTICS})
+    out = _day_rows(exact, _round_statistics(exact), valid, counts, standard, missing)
+    if membership is not None:
+        out = pd.concat(
+            [out, _area_day_rows(exact, valid, membership, standard, missing)],
+            ignore_index=True,
+        )
     warnings = summarise_problems(
         InputTable(table.raw, table.times, table.values, table.below_detection, problems)
     )
     return CalcResult(out, warnings)
+
+
+def _area_day_rows(
+    exact: pd.DataFrame,
+    valid: pd.DataFrame,
+    membership: Mapping[str, Sequence[str]],
+    standard: str,
+    missing: MissingPolicy,
+) -> pd.DataFrame:
+    """Area rows: the mean of the member sites' *valid* daily statistics, then the AQI.
+
+    ``<statistic>_count`` of an area row is the number of sites averaged; the statistic is
+    valid when at least one site's is.
+    """
+    site_values = exact[["site", "date"]].copy()
+    for s in DAILY_STATISTICS:
+        site_values[s] = exact[s].where(valid[s])
+    means = area_means(site_values, membership, ["date"], list(DAILY_STATISTICS))
+    counts = pd.DataFrame({s: means[f"{s}_sites"] for s in DAILY_STATISTICS})
+    area_valid = pd.DataFrame({s: means[s].notna() for s in DAILY_STATISTICS})
+    keys = means[["area", "date"]].rename(columns={"area": "site"})
+    rows = _day_rows(keys, _round_statistics(means), area_valid, counts, standard, missing)
+    rows["sites"] = format_numbers(_site_counts(means, DAILY_STATISTICS))
+    return rows
 
 
 __all__ = ["ALIASES", "POLLUTANT_COLUMNS", "Pollutant", "compute_aqi_csv", "format_numbers"]

@@ -633,6 +633,9 @@ def _per_standard(
             standard_codes[:] = index
         else:
             standard_codes[rows] = index
+    if n == 0:  # still give every column, for callers that select them
+        first = standard if isinstance(standard, AqiStandard) else AqiStandard.HJ633_2026
+        out = compute(first, {k: v[:0] for k, v in inputs.items()})
     frame = pd.DataFrame(out, copy=False)
     frame["standard"] = pd.Categorical.from_codes(standard_codes, dtype=_STANDARD_DTYPE)
     return frame

@@ -292,3 +292,96 @@ def test_stdout_when_no_output_file(tmp_path: Path, capsys: pytest.CaptureFixtur
     source.write_text("site,time,pm2_5\nA,2026-05-01T10:00,80\n", encoding="utf-8")
     assert main(["calc", "aqi", str(source)]) == 0
     assert capsys.readouterr().out.splitlines()[1].startswith("A,2026-05-01T10:00,119,3,")
+
+
+AREA_CONFIG = """\
+[district]
+name = "Test District"
+name_zh = "测试区"
+
+[[areas]]
+id = "district"
+name = "Test District"
+name_zh = "测试区"
+
+[[air_stations]]
+code = "1001A"
+name_zh = "甲站"
+role = "evaluation"
+areas = ["district"]
+
+[[air_stations]]
+code = "1002A"
+name_zh = "乙站"
+role = "evaluation"
+areas = ["district"]
+
+[[air_stations]]
+code = "1003A"
+name_zh = "对照站"
+role = "control"
+areas = ["district"]
+"""
+
+
+def run_areas(tmp_path: Path, text: str, *args: str) -> list[dict[str, str]]:
+    """Run ``calc aqi --areas`` with a three-station config (1003A is a control site)."""
+    config = tmp_path / "areas.toml"
+    config.write_text(AREA_CONFIG, encoding="utf-8")
+    source = tmp_path / "in.csv"
+    source.write_text(text, encoding="utf-8")
+    out = tmp_path / "out.csv"
+    code = main(
+        ["--config", str(config), "calc", "aqi", "--areas", *args, str(source), "-o", str(out)]
+    )
+    assert code == 0
+    return rows(out)
+
+
+def test_area_hour_is_the_aqi_of_the_mean_not_the_mean_of_aqis(tmp_path: Path) -> None:
+    """District hour: the AQI of the sites' mean concentration, never the mean of AQIs."""
+    # HJ 633-2026 Table 3: 1001A PM2.5 30 → 50·30/35 = 42.9 → 43; 1002A PM2.5 90 →
+    # 100 + 50·(90 − 60)/(115 − 60) = 127.3 → 128.
+    # Mean of concentrations 60 → IAQI 100; mean of AQIs would be 85.5.
+    # The control site 1003A (500) is never averaged.
+    text = (
+        "site,time,pm2_5\n"
+        "1001A,2026-05-01T10:00,30\n"
+        "1002A,2026-05-01T10:00,90\n"
+        "1003A,2026-05-01T10:00,500\n"
+    )
+    out = run_areas(tmp_path, text, "--scale", "hour")
+    by_site = {r["site"]: r for r in out}
+    assert by_site["1001A"]["aqi"] == "43"
+    assert by_site["1002A"]["aqi"] == "128"
+    assert (by_site["district"]["aqi"], by_site["district"]["sites"]) == ("100", "2")
+    assert by_site["district"]["time"] == "2026-05-01T10:00"
+
+
+def test_area_station_names_match_as_well_as_codes(tmp_path: Path) -> None:
+    """Sites written by their Chinese names count for the area like their codes."""
+    text = "site,time,pm2_5\n甲站,2026-05-01T10:00,30\n乙站,2026-05-01T10:00,90\n"
+    out = run_areas(tmp_path, text, "--scale", "hour")
+    assert [(r["site"], r["aqi"]) for r in out][-1] == ("district", "100")
+
+
+def test_area_day_uses_only_valid_site_days(tmp_path: Path) -> None:
+    """District day: sites whose daily mean is invalid (< 20 h) are left out of the mean."""
+    lines = ["site,time,pm2_5"]
+    lines += [f"1001A,2026-05-01T{h:02d}:00,40" for h in range(24)]
+    lines += [f"1002A,2026-05-01T{h:02d}:00,200" for h in range(19)]  # invalid day at 1002A
+    out = run_areas(tmp_path, "\n".join(lines) + "\n", "--scale", "day")
+    district = next(r for r in out if r["site"] == "district")
+    assert (district["pm2_5"], district["pm2_5_valid"], district["pm2_5_count"]) == (
+        "40",
+        "true",
+        "1",
+    )
+    # PM2.5 40 under HJ 633-2026: 50 + 50·(40 − 35)/(60 − 35) = 60.
+    assert district["aqi"] == "60"
+
+
+def test_area_without_member_data_gives_no_area_row(tmp_path: Path) -> None:
+    """Sites outside every area: site rows only, no empty or broken area rows."""
+    out = run_areas(tmp_path, "site,time,pm2_5\nX,2026-05-01T10:00,30\n", "--scale", "hour")
+    assert [r["site"] for r in out] == ["X"]
