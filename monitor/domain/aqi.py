@@ -115,13 +115,26 @@ def standard_for_date(day: date) -> AqiStandard:
 
 
 def standards_for_dates(days: pd.Series | pd.DatetimeIndex) -> npt.NDArray[np.object_]:
-    """Vectorised :func:`standard_for_date` for local dates or local datetimes.
+    """Vectorised :func:`standard_for_date` for dates or datetimes.
 
-    Tz-aware datetimes must already be in Asia/Shanghai; only their calendar date counts.
+    Naive values are Asia/Shanghai local times; tz-aware ones (e.g. UTC from storage) are
+    converted to Asia/Shanghai first. Only the local calendar date counts.
+
+    Examples
+    --------
+    >>> utc = pd.Series(pd.to_datetime(["2026-02-28T15:00Z", "2026-02-28T16:00Z"]))
+    >>> [s.value for s in standards_for_dates(utc)]
+    ['hj633-2012', 'hj633-2026']
     """
-    values = pd.to_datetime(pd.Series(days)).dt.tz_localize(None).dt.normalize()
+    values = pd.to_datetime(pd.Series(days))
+    if values.dt.tz is not None:
+        values = values.dt.tz_convert("Asia/Shanghai").dt.tz_localize(None)
+    values = values.dt.normalize()
     is_2026 = (values >= pd.Timestamp(HJ633_2026_EFFECTIVE)).to_numpy()
-    return np.where(is_2026, AqiStandard.HJ633_2026, AqiStandard.HJ633_2012).astype(object)
+    choices = np.empty(2, dtype=object)  # element-wise, so the members stay enum members
+    choices[0], choices[1] = AqiStandard.HJ633_2012, AqiStandard.HJ633_2026
+    out: npt.NDArray[np.object_] = choices[is_2026.astype(np.intp)]
+    return out
 
 
 #: IAQI values at the breakpoints (HJ 633-2012 Table 1, HJ 633-2026 Table 3, first column).
@@ -246,7 +259,7 @@ def _round_scaled(values: npt.ArrayLike, decimals: int) -> FloatArray:
 
 
 def _ceil_index(raw: FloatArray) -> FloatArray:
-    out: FloatArray = np.ceil(raw - _EPS)
+    out: FloatArray = np.ceil(raw - _EPS) + 0.0  # + 0.0 turns ceil(-1e-9) = -0.0 into 0.0
     return out
 
 

@@ -14,7 +14,8 @@ Statistics (GB 3095-2026 §3; HJ 663-2013):
 * O3 daily maximum 8-hour mean (MDA8) — the largest valid 8-hour mean among the day's
   windows (:class:`Mda8Windows`); valid with ≥ 14 valid windows of the 17 that lie within
   the day (HJ 663-2013), or, with fewer, when it exceeds the 8-hour limit (160 µg/m³)
-  because an exceedance cannot be undone by more data.
+  because an exceedance cannot be undone by more data. "Exceeds" compares the value as
+  published (rounded to an integer, GB/T 8170 rounded-value comparison).
 * O3 daily maximum 1-hour value — HJ 663 sets no count for it; project decision: the same
   ≥ 20 hourly values as the daily means, or, with fewer, when it exceeds the 1-hour limit
   (200 µg/m³).
@@ -234,7 +235,9 @@ def daily_statistics(
     o3_max = np.full(n, np.nan)
     o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
     finish("o3_1h_max", Pollutant.O3, o3_max)
-    out["o3_1h_max_valid"] = (o3_count >= rules.min_hours_per_day) | (o3_max > rules.o3_1h_limit)
+    out["o3_1h_max_valid"] = (o3_count >= rules.min_hours_per_day) | _exceeds(
+        o3_max, rules.o3_1h_limit
+    )
     out["o3_1h_max_count"] = o3_count
 
     mda8, windows = _mda8(o3, unique_keys, mda8_windows, rules)
@@ -244,12 +247,20 @@ def daily_statistics(
         if mda8_windows is Mda8Windows.WITHIN_DAY
         else rules.min_windows_ending_in_day
     )
-    out["o3_8h_max_valid"] = (windows >= needed) | (mda8 > rules.o3_8h_limit)
+    out["o3_8h_max_valid"] = (windows >= needed) | _exceeds(mda8, rules.o3_8h_limit)
     out["o3_8h_max_count"] = windows
 
     ordered = ["site", "date", *DAILY_STATISTICS]
     ordered += [f"{s}_valid" for s in DAILY_STATISTICS] + [f"{s}_count" for s in DAILY_STATISTICS]
     return out[ordered]
+
+
+def _exceeds(value: npt.NDArray[np.float64], limit: float) -> npt.NDArray[np.bool_]:
+    """Whether a statistic exceeds a limit, compared as published: rounded to an integer
+    (GB/T 8170 rounded-value comparison), so 200.4 µg/m³ published as 200 does not exceed 200.
+    """
+    exceeds: npt.NDArray[np.bool_] = round_half_even(value, 0) > limit
+    return exceeds
 
 
 def _mda8(
