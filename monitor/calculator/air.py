@@ -142,12 +142,17 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]
     usable &= ~off_hour
     keys = pd.DataFrame({"site": table.raw["site"].str.strip(), "t": times})
     duplicated = usable & keys.duplicated(keep="first").to_numpy()
-    first_line = {}
-    for i in map(int, np.flatnonzero(usable & ~duplicated)):
-        first_line[(keys["site"].iat[i], keys["t"].iat[i])] = i + 2
-    for i in map(int, np.flatnonzero(duplicated)):
-        line = first_line.get((keys["site"].iat[i], keys["t"].iat[i]))
-        notes[i] = f"duplicate of line {line} (same site and hour); ignored"
+    if duplicated.any():
+        line = pd.Series(np.arange(table.row_count) + 2, index=keys.index)
+        first_line = (
+            line[usable].groupby([keys["site"][usable], keys["t"][usable]]).transform("first")
+        )
+        position = np.cumsum(usable) - 1  # row i's place among the usable rows
+        for i in map(int, np.flatnonzero(duplicated)):
+            notes[i] = (
+                f"duplicate of line {first_line.iat[int(position[i])]} "
+                "(same site and hour); ignored"
+            )
     usable &= ~duplicated
     return usable, notes
 

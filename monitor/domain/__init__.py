@@ -73,6 +73,7 @@ from monitor.domain.pollutants import (
     Pollutant,
 )
 from monitor.domain.statistics import (
+    ANNUAL_ITEMS,
     INDEX_LIMITS_GB3095_2012,
     INDEX_LIMITS_GB3095_2026,
     MIN_DAYS_FEBRUARY,
@@ -81,6 +82,7 @@ from monitor.domain.statistics import (
     AnnualValidity,
     GoodDayShare,
     IndexLimits,
+    annual_evaluation,
     annual_validity,
     comprehensive_index,
     good_day_share,
@@ -120,6 +122,7 @@ from monitor.domain.water_quality import (
 
 __all__ = [
     "ABOVE_TOP_IAQI",
+    "ANNUAL_ITEMS",
     "AQI_LEVELS",
     "AUTOMATIC_STATION_PARAMETERS",
     "BLOCK_ROWS",
@@ -175,6 +178,7 @@ __all__ = [
     "WaterBody",
     "WaterClass",
     "WaterStatus",
+    "annual_evaluation",
     "annual_validity",
     "aqi_level",
     "area_means",

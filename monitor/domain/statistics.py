@@ -26,6 +26,7 @@ from monitor.domain.aqi import AQI_LEVELS, GOOD_DAY_MAX_AQI, HEAVY_POLLUTION_MIN
 from monitor.domain.pollutants import Pollutant
 
 __all__ = [
+    "ANNUAL_ITEMS",
     "INDEX_LIMITS_GB3095_2012",
     "INDEX_LIMITS_GB3095_2026",
     "MIN_DAYS_FEBRUARY",
@@ -34,6 +35,7 @@ __all__ = [
     "AnnualValidity",
     "GoodDayShare",
     "IndexLimits",
+    "annual_evaluation",
     "annual_validity",
     "comprehensive_index",
     "good_day_share",
@@ -170,6 +172,77 @@ def annual_validity(dates: pd.Series | pd.DatetimeIndex, valid: npt.ArrayLike) -
         if counts[m] < (MIN_DAYS_FEBRUARY if m == 2 else MIN_DAYS_PER_MONTH)
     )
     return AnnualValidity(int(mask.sum()), short)
+
+
+#: Annual evaluation items (HJ 663: annual mean and/or percentile of daily values):
+#: (item name, daily statistic column, percentile or None for the mean).
+ANNUAL_ITEMS: Final[tuple[tuple[str, str, float | None], ...]] = (
+    ("so2_mean", "so2", None),
+    ("so2_p98", "so2", 98.0),
+    ("no2_mean", "no2", None),
+    ("no2_p98", "no2", 98.0),
+    ("pm10_mean", "pm10", None),
+    ("pm10_p95", "pm10", 95.0),
+    ("pm2_5_mean", "pm2_5", None),
+    ("pm2_5_p95", "pm2_5", 95.0),
+    ("co_p95", "co", 95.0),
+    ("o3_8h_max_p90", "o3_8h_max", 90.0),
+)
+
+
+def annual_evaluation(daily: pd.DataFrame) -> pd.DataFrame:
+    """Annual evaluation items of one year of daily values (one site or area).
+
+    Parameters
+    ----------
+    daily : DataFrame
+        ``date`` and the daily statistics ``so2, no2, co, pm10, pm2_5, o3_8h_max``
+        [µg/m³; CO mg/m³], NaN where the day's value is invalid or missing.
+
+    Returns
+    -------
+    DataFrame
+        One row per item of :data:`ANNUAL_ITEMS` present: ``item``, ``value`` (mean or
+        HJ 663 percentile of the valid daily values), ``valid_days``, ``short_months``
+        (months below 27 days, February 25, as text like ``2;7``) and ``valid`` (GB 3095
+        Table 4 counts met). Items of a missing column are left out.
+
+    Notes
+    -----
+    SO2 and NO2: annual mean and 98th percentile of daily means; PM10 and PM2.5: annual mean
+    and 95th percentile; CO: 95th percentile of daily means; O3: 90th percentile of MDA8
+    ([M] HJ 663-2013 Table 1; standards.md §2.5). A value is given even when the counts are
+    short, with ``valid`` false, so the shortfall is visible rather than hidden.
+
+    Examples
+    --------
+    >>> days = pd.date_range("2025-01-01", "2025-12-31", freq="D")
+    >>> year = pd.DataFrame({"date": days, "pm2_5": 30.0})
+    >>> result = annual_evaluation(year)
+    >>> result["item"].tolist(), result["value"].tolist(), result["valid"].tolist()
+    (['pm2_5_mean', 'pm2_5_p95'], [30.0, 30.0], [True, True])
+    """
+    rows = []
+    for item, column, p in ANNUAL_ITEMS:
+        if column not in daily.columns:
+            continue
+        values = daily[column].to_numpy(dtype=float, na_value=np.nan)
+        present = ~np.isnan(values)
+        validity = annual_validity(daily["date"], present)
+        if p is None:
+            value = float(values[present].mean()) if present.any() else float("nan")
+        else:
+            value = percentile(values, p)
+        rows.append(
+            {
+                "item": item,
+                "value": value,
+                "valid_days": validity.valid_days,
+                "short_months": ";".join(str(m) for m in validity.short_months),
+                "valid": validity.valid,
+            }
+        )
+    return pd.DataFrame(rows, columns=["item", "value", "valid_days", "short_months", "valid"])
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from monitor.domain.pollutants import Pollutant
 from monitor.domain.statistics import (
     INDEX_LIMITS_GB3095_2012,
     INDEX_LIMITS_GB3095_2026,
+    annual_evaluation,
     annual_validity,
     comprehensive_index,
     good_day_share,
@@ -263,3 +264,53 @@ def test_comprehensive_index_needs_all_six() -> None:
     }
     with pytest.raises(ValueError, match="o3"):
         comprehensive_index(partial)
+
+
+def _year(values: dict[str, np.ndarray]) -> pd.DataFrame:
+    days = pd.date_range("2025-01-01", "2025-12-31", freq="D")
+    return pd.DataFrame({"date": days, **values})
+
+
+def test_annual_evaluation_items_follow_hj663() -> None:
+    """SO2/NO2: mean + P98; PM: mean + P95; CO: P95; O3: MDA8 P90 (HJ 663 Table 1)."""
+    ramp = np.arange(1.0, 366.0)  # 1 … 365
+    year = _year(dict.fromkeys(("so2", "no2", "co", "pm10", "pm2_5", "o3_8h_max"), ramp))
+    result = annual_evaluation(year).set_index("item")
+    assert list(result.index) == [
+        "so2_mean",
+        "so2_p98",
+        "no2_mean",
+        "no2_p98",
+        "pm10_mean",
+        "pm10_p95",
+        "pm2_5_mean",
+        "pm2_5_p95",
+        "co_p95",
+        "o3_8h_max_p90",
+    ]
+    # Mean of 1…365 = 183. HJ 663 Appendix A rank k = 1 + (n − 1)·p/100 on sorted values
+    # X(k) = k here: P98 → 1 + 364·0.98 = 357.72; P95 → 346.8; P90 → 328.6.
+    assert result.loc["so2_mean", "value"] == pytest.approx(183.0)
+    assert result.loc["so2_p98", "value"] == pytest.approx(357.72)
+    assert result.loc["pm10_p95", "value"] == pytest.approx(346.8)
+    assert result.loc["co_p95", "value"] == pytest.approx(346.8)
+    assert result.loc["o3_8h_max_p90", "value"] == pytest.approx(328.6)
+    assert result["valid"].all()
+
+
+def test_annual_evaluation_reports_short_months() -> None:
+    """A July with 26 valid days makes the annual mean invalid, and says which month."""
+    values = np.full(365, 40.0)
+    days = pd.date_range("2025-01-01", "2025-12-31", freq="D")
+    values[np.flatnonzero(days.month == 7)[:5]] = np.nan  # July: 31 − 5 = 26 < 27
+    result = annual_evaluation(_year({"pm2_5": values})).set_index("item")
+    assert result.loc["pm2_5_mean", "valid_days"] == 360
+    assert result.loc["pm2_5_mean", "short_months"] == "7"
+    assert not result.loc["pm2_5_mean", "valid"]
+    assert result.loc["pm2_5_mean", "value"] == pytest.approx(40.0)
+
+
+def test_annual_evaluation_skips_absent_columns() -> None:
+    """Only items whose daily column is present are evaluated."""
+    result = annual_evaluation(_year({"o3_8h_max": np.full(365, 100.0)}))
+    assert result["item"].tolist() == ["o3_8h_max_p90"]
