@@ -8,6 +8,10 @@ Error                   When
                         found, so an operator fixes them in one go (CLI exit code 2)
 ``InputError``          a file given on the command line cannot be used as it is (unknown
                         columns only, bad header, empty file …); exit code 2
+``SourceError``         an upstream source failed; ``retryable`` tells whether to retry
+``SourceUnavailable``   timeout, connection error, HTTP 429/5xx (retryable)
+``SourceFormatChanged`` the answer is not in the known format (not retryable)
+``StorageError``        the ledger cannot be opened or written
 ======================  ==================================================================
 
 Domain functions (``monitor.domain``) raise plain :class:`ValueError` with a message that
@@ -41,3 +45,35 @@ class InputError(EnvmonError, ValueError):
     """An input file cannot be used; the message says which value and what was expected."""
 
     exit_code = 2
+
+
+class SourceError(EnvmonError):
+    """An upstream source could not be read. ``retryable`` says whether trying later may help.
+
+    The scheduler records it per source and keeps the other sources running.
+    """
+
+    def __init__(self, source: str, message: str, *, retryable: bool) -> None:
+        self.source = source
+        self.retryable = retryable
+        super().__init__(f"{source}: {message}")
+
+
+class SourceUnavailable(SourceError):
+    """Timeout, connection failure, HTTP 429 or 5xx: try again later."""
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(source, message, retryable=True)
+
+
+class SourceFormatChanged(SourceError):
+    """The source answered, but not in the format the collector knows (changed field names,
+    an HTML error page, truncated JSON): the collector needs attention, retrying won't help.
+    """
+
+    def __init__(self, source: str, message: str) -> None:
+        super().__init__(source, message, retryable=False)
+
+
+class StorageError(EnvmonError):
+    """The ledger cannot be opened or written (disk full, locked, newer schema)."""

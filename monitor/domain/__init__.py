@@ -11,6 +11,7 @@ module             what it implements
 ``statistics``     good-day share, levels, heavy-pollution days, HJ 663 percentiles,
                    annual validity, comprehensive index
 ``water_quality``  GB 3838-2002 classes with the 环办〔2011〕22号 evaluation
+``units``          canonical parameters and units; conversion of source units
 =================  ==========================================================================
 
 Every public name of these modules is re-exported here and listed in ``__all__`` (a test
@@ -90,6 +91,16 @@ from monitor.domain.statistics import (
     level_distribution,
     percentile,
 )
+from monitor.domain.units import (
+    AIR_PARAMETERS,
+    CANONICAL_UNITS,
+    MOLAR_MASS,
+    MOLAR_VOLUME_L,
+    WATER_PARAMETERS,
+    canonical_unit,
+    normalise_unit,
+    to_canonical,
+)
 from monitor.domain.water_quality import (
     AUTOMATIC_STATION_PARAMETERS,
     EVALUATED_PARAMETERS,
@@ -122,11 +133,13 @@ from monitor.domain.water_quality import (
 
 __all__ = [
     "ABOVE_TOP_IAQI",
+    "AIR_PARAMETERS",
     "ANNUAL_ITEMS",
     "AQI_LEVELS",
     "AUTOMATIC_STATION_PARAMETERS",
     "BLOCK_ROWS",
     "BREAKPOINT_TABLES",
+    "CANONICAL_UNITS",
     "CONCENTRATION_DECIMALS",
     "DAILY_IAQI_COLUMNS",
     "DAILY_INDICATORS",
@@ -147,6 +160,8 @@ __all__ = [
     "MIN_DAYS_FEBRUARY",
     "MIN_DAYS_PER_MONTH",
     "MIN_DAYS_PER_YEAR",
+    "MOLAR_MASS",
+    "MOLAR_VOLUME_L",
     "MOVING_MEAN_COLUMNS",
     "O3_8H_ABOVE_800_IAQI_2026",
     "PARAMETERS",
@@ -156,6 +171,7 @@ __all__ = [
     "SO2_1H_ABOVE_800_IAQI_2026",
     "TABLE_1_LIMITS",
     "TABLE_1_TP_LAKE_RESERVOIR",
+    "WATER_PARAMETERS",
     "AnnualValidity",
     "AqiLevel",
     "AqiStandard",
@@ -182,6 +198,7 @@ __all__ = [
     "annual_validity",
     "aqi_level",
     "area_means",
+    "canonical_unit",
     "class_limits",
     "classify_parameter",
     "classify_parameters",
@@ -204,6 +221,7 @@ __all__ = [
     "limiting_parameters",
     "main_pollution_indicators",
     "moving_means",
+    "normalise_unit",
     "percentile",
     "pollutant_names",
     "river_status",
@@ -211,4 +229,5 @@ __all__ = [
     "section_status",
     "standard_for_date",
     "standards_for_dates",
+    "to_canonical",
 ]

@@ -1,0 +1,216 @@
+"""Canonical parameters and units, and conversion of source units to them.
+
+Every observation in envmon carries a canonical parameter name and its canonical unit;
+collectors convert once, at the boundary, with :func:`to_canonical`.
+
+Gas conversions between ppb/ppm and µg/m³ use the reference state of GB 3095-2026 §4.3
+(298.15 K, 1013.25 hPa; molar volume 24.465 L/mol): µg/m³ = ppb × M / 24.465.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = [
+    "AIR_PARAMETERS",
+    "CANONICAL_UNITS",
+    "MOLAR_MASS",
+    "MOLAR_VOLUME_L",
+    "WATER_PARAMETERS",
+    "canonical_unit",
+    "normalise_unit",
+    "to_canonical",
+]
+
+#: Air parameters (1-hour means) and their canonical units.
+AIR_PARAMETERS: Final[Mapping[str, str]] = {
+    "so2": "µg/m³",
+    "no2": "µg/m³",
+    "co": "mg/m³",
+    "o3": "µg/m³",
+    "pm10": "µg/m³",
+    "pm2_5": "µg/m³",
+}
+
+#: Water parameters: the GB 3838-2002 Table 1 items plus the automatic stations' physical
+#: parameters, with canonical units.
+WATER_PARAMETERS: Final[Mapping[str, str]] = {
+    "water_temperature": "°C",
+    "ph": "1",
+    "do": "mg/L",
+    "codmn": "mg/L",
+    "cod": "mg/L",
+    "bod5": "mg/L",
+    "nh3n": "mg/L",
+    "tp": "mg/L",
+    "tn": "mg/L",
+    "cu": "mg/L",
+    "zn": "mg/L",
+    "f": "mg/L",
+    "se": "mg/L",
+    "as": "mg/L",
+    "hg": "mg/L",
+    "cd": "mg/L",
+    "cr6": "mg/L",
+    "pb": "mg/L",
+    "cn": "mg/L",
+    "phenol": "mg/L",
+    "petroleum": "mg/L",
+    "las": "mg/L",
+    "sulfide": "mg/L",
+    "fecal_coliform": "count/L",
+    "conductivity": "µS/cm",
+    "turbidity": "NTU",
+    "chlorophyll_a": "mg/L",
+    "algal_density": "cells/L",
+}
+
+CANONICAL_UNITS: Final[Mapping[str, str]] = {**AIR_PARAMETERS, **WATER_PARAMETERS}
+
+#: Molar volume at 298.15 K and 1013.25 hPa [L/mol] (GB 3095-2026 §4.3 reference state).
+MOLAR_VOLUME_L: Final = 24.465
+#: Molar masses [g/mol] of the gases that sources may report in ppb/ppm.
+MOLAR_MASS: Final[Mapping[str, float]] = {
+    "so2": 64.066,
+    "no2": 46.0055,
+    "co": 28.010,
+    "o3": 47.997,
+}
+
+# Spellings of units seen in exports, normalised (lower case, no spaces) → canonical.
+_SPELLINGS: Final[Mapping[str, str]] = {
+    "µg/m³": "µg/m³",
+    "μg/m³": "µg/m³",
+    "µg/m3": "µg/m³",
+    "μg/m3": "µg/m³",
+    "ug/m3": "µg/m³",
+    "ug/m³": "µg/m³",
+    "ugm-3": "µg/m³",
+    "µgm-3": "µg/m³",
+    "微克/立方米": "µg/m³",
+    "mg/m³": "mg/m³",
+    "mg/m3": "mg/m³",
+    "mgm-3": "mg/m³",
+    "毫克/立方米": "mg/m³",
+    "mg/l": "mg/L",
+    "mgl-1": "mg/L",
+    "毫克/升": "mg/L",
+    "µg/l": "µg/L",
+    "μg/l": "µg/L",
+    "ug/l": "µg/L",
+    "ng/l": "ng/L",
+    "ppb": "ppb",
+    "ppm": "ppm",
+    "°c": "°C",
+    "degc": "°C",
+    "deg c": "°C",
+    "℃": "°C",
+    "c": "°C",
+    "µs/cm": "µS/cm",
+    "μs/cm": "µS/cm",
+    "us/cm": "µS/cm",
+    "ms/cm": "mS/cm",
+    "ntu": "NTU",
+    "fnu": "NTU",
+    "1": "1",
+    "": "",
+    "-": "1",
+    "无量纲": "1",
+    "ph": "1",
+    "std units": "1",
+    "count/l": "count/L",
+    "个/l": "count/L",
+    "cfu/100ml": "count/100mL",
+    "mpn/100ml": "count/100mL",
+    "cells/l": "cells/L",
+    "个/升": "count/L",
+}
+
+# (from, to) → factor, for units that differ by a constant.
+_FACTORS: Final[Mapping[tuple[str, str], float]] = {
+    ("µg/m³", "mg/m³"): 1e-3,
+    ("mg/m³", "µg/m³"): 1e3,
+    ("µg/L", "mg/L"): 1e-3,
+    ("ng/L", "mg/L"): 1e-6,
+    ("mS/cm", "µS/cm"): 1e3,
+    ("count/100mL", "count/L"): 10.0,
+}
+
+
+def normalise_unit(unit: str) -> str:
+    """A unit as written in a source → its canonical spelling.
+
+    Raises
+    ------
+    ValueError
+        If the spelling is unknown.
+
+    Examples
+    --------
+    >>> normalise_unit("ug/m3"), normalise_unit("MG/L"), normalise_unit("℃")
+    ('µg/m³', 'mg/L', '°C')
+    """
+    key = unit.strip().lower().replace(" ", "") if unit.strip().lower() != "deg c" else "deg c"
+    if key in _SPELLINGS:
+        return _SPELLINGS[key]
+    raise ValueError(
+        f"unknown unit {unit!r}; expected one of µg/m³, ug/m3, mg/m3, mg/L, ppb, ppm, °C, "
+        "µS/cm, NTU …"
+    )
+
+
+def canonical_unit(parameter: str) -> str:
+    """The canonical unit of a parameter.
+
+    Raises
+    ------
+    ValueError
+        If the parameter is not a canonical name.
+    """
+    try:
+        return CANONICAL_UNITS[parameter]
+    except KeyError:
+        raise ValueError(
+            f"unknown parameter {parameter!r}; expected a canonical name such as "
+            + ", ".join(list(CANONICAL_UNITS)[:8])
+            + " …"
+        ) from None
+
+
+def to_canonical(parameter: str, values: npt.ArrayLike, unit: str) -> npt.NDArray[np.float64]:
+    """Convert values of ``parameter`` from ``unit`` (any known spelling) to its canonical unit.
+
+    Raises
+    ------
+    ValueError
+        If the parameter or unit is unknown, or no conversion exists (e.g. ppb for PM).
+
+    Examples
+    --------
+    Open-Meteo gives CO in µg/m³; the canonical unit is mg/m³:
+
+    >>> to_canonical("co", [450.0], "µg/m³").tolist()
+    [0.45]
+    >>> to_canonical("no2", [10.0], "ppb").round(1).tolist()
+    [18.8]
+    """
+    target = canonical_unit(parameter)
+    source = normalise_unit(unit) if unit else target
+    x = np.asarray(values, dtype=float)
+    if source == target or (source == "" and target == "1"):
+        return x.copy()
+    if source in ("ppb", "ppm") and parameter in MOLAR_MASS and target in ("µg/m³", "mg/m³"):
+        ug = x * (1000.0 if source == "ppm" else 1.0) * MOLAR_MASS[parameter] / MOLAR_VOLUME_L
+        out: npt.NDArray[np.float64] = ug / 1000.0 if target == "mg/m³" else ug
+        return out
+    factor = _FACTORS.get((source, target))
+    if factor is None:
+        raise ValueError(
+            f"cannot convert {parameter} from {unit!r} to {target}; expected a value in {target}"
+        )
+    converted: npt.NDArray[np.float64] = x * factor
+    return converted

@@ -1,0 +1,96 @@
+"""Shared fixtures: a real HTTP server on 127.0.0.1 that serves recorded responses."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@dataclass
+class Reply:
+    """One scripted answer: status, body, headers, and an optional delay before answering."""
+
+    body: bytes = b""
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    content_type: str = "application/json; charset=utf-8"
+    truncate: bool = False  # send the headers and half the body, then close
+
+
+@dataclass
+class RecordedServer:
+    """A loopback HTTP server answering each path with scripted replies, in order.
+
+    ``routes[path]`` is a list of replies; each request to the path takes the next one, and
+    the last one repeats. Requests are recorded as (path, query string).
+    """
+
+    url: str
+    routes: dict[str, list[Reply]]
+    requests: list[tuple[str, str]]
+
+    def add(self, path: str, *replies: Reply) -> None:
+        """Script the replies for a path (replacing earlier ones)."""
+        self.routes[path] = list(replies)
+
+    def add_file(self, path: str, file: Path, **kwargs: object) -> None:
+        """Serve a recorded file from tests/data for a path."""
+        self.add(path, Reply(body=file.read_bytes(), **kwargs))  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def recorded_server() -> Iterator[RecordedServer]:
+    """Start a real HTTP server on a free loopback port; stop it after the test."""
+    routes: dict[str, list[Reply]] = {}
+    seen: list[tuple[str, str]] = []
+    counters: dict[str, int] = {}
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            with lock:
+                seen.append((path, query))
+                replies = routes.get(path)
+                if not replies:
+                    reply = Reply(body=b"not found", status=404, content_type="text/plain")
+                else:
+                    index = min(counters.get(path, 0), len(replies) - 1)
+                    counters[path] = counters.get(path, 0) + 1
+                    reply = replies[index]
+            if reply.delay:
+                time.sleep(reply.delay)
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            for key, value in reply.headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(reply.body)))
+            self.end_headers()
+            body = reply.body[: len(reply.body) // 2] if reply.truncate else reply.body
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)
+            if reply.truncate:
+                self.close_connection = True
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield RecordedServer(f"http://127.0.0.1:{server.server_port}", routes, seen)
+    finally:
+        server.shutdown()
+        server.server_close()
