@@ -1,0 +1,124 @@
+"""The ledger's SQLite schema, as numbered migrations.
+
+Times are integer seconds since the epoch, UTC. ``period_end`` of an hourly value is the
+end of its hour (the platform's label). Local (Asia/Shanghai, UTC+8 without daylight
+saving since 1991) calendar dates are stored as ``YYYY-MM-DD`` text.
+
+A migration is applied once, in order, inside a transaction; ``schema_version`` records the
+highest applied. A ledger written by a newer envmon (higher version) is refused.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: (version, description, SQL statements). Append only; never edit an applied migration.
+MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
+    (
+        1,
+        "observations with revisions, sources, fetch log, watermarks, derived tables",
+        (
+            """CREATE TABLE sources (
+                source TEXT PRIMARY KEY,
+                collector TEXT NOT NULL,
+                kind TEXT NOT NULL CHECK (kind IN ('measured', 'model')),
+                first_seen INTEGER NOT NULL
+            )""",
+            """CREATE TABLE observations (
+                site TEXT NOT NULL,
+                parameter TEXT NOT NULL,
+                period_end INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                period_start INTEGER NOT NULL,
+                unit TEXT NOT NULL,
+                value REAL,
+                flags TEXT NOT NULL DEFAULT '',
+                ingested_at INTEGER NOT NULL,
+                revision INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (site, parameter, period_end, source)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX observations_by_time ON observations (period_end, site)",
+            """CREATE TABLE observation_revisions (
+                site TEXT NOT NULL,
+                parameter TEXT NOT NULL,
+                period_end INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                value REAL,
+                flags TEXT NOT NULL,
+                ingested_at INTEGER NOT NULL,
+                replaced_at INTEGER NOT NULL,
+                PRIMARY KEY (site, parameter, period_end, source, revision)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE fetch_log (
+                id INTEGER PRIMARY KEY,
+                source TEXT NOT NULL,
+                started_at INTEGER NOT NULL,
+                finished_at INTEGER NOT NULL,
+                requested TEXT NOT NULL,
+                covers_start INTEGER,
+                covers_end INTEGER,
+                status TEXT NOT NULL CHECK (status IN ('ok', 'empty', 'failed')),
+                rows INTEGER NOT NULL DEFAULT 0,
+                inserted INTEGER NOT NULL DEFAULT 0,
+                revised INTEGER NOT NULL DEFAULT 0,
+                error TEXT NOT NULL DEFAULT '',
+                notes TEXT NOT NULL DEFAULT ''
+            )""",
+            "CREATE INDEX fetch_log_by_source ON fetch_log (source, finished_at)",
+            """CREATE TABLE watermarks (
+                source TEXT PRIMARY KEY,
+                period_end INTEGER NOT NULL
+            )""",
+            """CREATE TABLE dirty_days (
+                site TEXT NOT NULL,
+                date TEXT NOT NULL,
+                PRIMARY KEY (site, date)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE hourly_aqi (
+                site TEXT NOT NULL,
+                period_end INTEGER NOT NULL,
+                standard TEXT NOT NULL,
+                official INTEGER NOT NULL,
+                is_area INTEGER NOT NULL,
+                aqi REAL,
+                level INTEGER NOT NULL,
+                primary_pollutants TEXT NOT NULL,
+                iaqi_so2 REAL, iaqi_no2 REAL, iaqi_co REAL, iaqi_o3 REAL,
+                iaqi_pm10 REAL, iaqi_pm2_5 REAL,
+                complete INTEGER NOT NULL,
+                computed_at INTEGER NOT NULL,
+                PRIMARY KEY (site, period_end, standard)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE daily_aqi (
+                site TEXT NOT NULL,
+                date TEXT NOT NULL,
+                standard TEXT NOT NULL,
+                official INTEGER NOT NULL,
+                is_area INTEGER NOT NULL,
+                so2 REAL, no2 REAL, co REAL, pm10 REAL, pm2_5 REAL,
+                o3_1h_max REAL, o3_8h_max REAL,
+                invalid_statistics TEXT NOT NULL,
+                aqi REAL,
+                level INTEGER NOT NULL,
+                primary_pollutants TEXT NOT NULL,
+                exceedance_pollutants TEXT NOT NULL,
+                complete INTEGER NOT NULL,
+                computed_at INTEGER NOT NULL,
+                PRIMARY KEY (site, date, standard)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE water_classes (
+                site TEXT NOT NULL,
+                period_end INTEGER NOT NULL,
+                water_class TEXT NOT NULL,
+                limiting_parameters TEXT NOT NULL,
+                exceedance_multiples TEXT NOT NULL,
+                parameter_set TEXT NOT NULL,
+                computed_at INTEGER NOT NULL,
+                PRIMARY KEY (site, period_end)
+            ) WITHOUT ROWID""",
+        ),
+    ),
+)
+
+LATEST_VERSION: Final = MIGRATIONS[-1][0]

@@ -1,0 +1,452 @@
+"""The ledger: envmon's system of record, an SQLite file in WAL mode.
+
+Observations are upserted by (site, parameter, period end, source). A value or flags that
+differ from what is stored replace it and the earlier one is kept in
+``observation_revisions`` (platforms revise data after review); the same value again
+changes nothing. Every write happens in one transaction together with the fetch log entry,
+the source's watermark and the list of days to re-evaluate, so a process killed mid-write
+leaves the ledger as it was before that write (SQLite's atomic commit).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from monitor.errors import StorageError
+from monitor.ledger.schema import LATEST_VERSION, MIGRATIONS
+
+#: Offset of Asia/Shanghai from UTC [s]; fixed (no daylight saving since 1991).
+LOCAL_OFFSET_S: Final = 8 * 3600
+
+OBSERVATION_KEY: Final = ("site", "parameter", "period_end", "source")
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What one write did: new rows, revised rows (old value kept), rows already identical."""
+
+    inserted: int
+    revised: int
+    unchanged: int
+
+    @property
+    def changed(self) -> int:
+        """Rows inserted or revised."""
+        return self.inserted + self.revised
+
+
+def to_epoch(times: pd.Series) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """Tz-aware times → integer seconds UTC."""
+    utc = pd.to_datetime(times, utc=True)
+    nanoseconds = utc.astype("datetime64[ns, UTC]").astype("int64").to_numpy(dtype=np.int64)
+    return np.floor_divide(nanoseconds, 1_000_000_000, dtype=np.int64)
+
+
+def from_epoch(seconds: pd.Series | np.ndarray[Any, Any]) -> pd.Series:
+    """Integer seconds UTC → tz-aware UTC times."""
+    return pd.Series(pd.to_datetime(np.asarray(seconds, dtype=np.int64), unit="s", utc=True))
+
+
+def _now() -> int:
+    return int(datetime.now(UTC).timestamp())
+
+
+class Ledger:
+    """An open ledger. Use :meth:`open`; close it (or use ``with``) when done."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.connection = connection
+        self.path = path
+
+    # ------------------------------------------------------------------ lifecycle
+
+    @classmethod
+    def open(cls, path: Path) -> Ledger:
+        """Open (creating if needed) the ledger at ``path`` and apply pending migrations.
+
+        Raises
+        ------
+        StorageError
+            If the file cannot be opened, is not an SQLite database, or was written by a
+            newer envmon.
+        """
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")
+            connection.execute("PRAGMA busy_timeout=30000")
+            connection.execute("PRAGMA cache_size=-65536")  # 64 MiB, grown only when used
+        except (OSError, sqlite3.Error) as err:
+            raise StorageError(
+                f"cannot open the ledger {path}: {err}; check the path (--ledger, "
+                "[ledger] path or $ENVMON_LEDGER) and that the folder is writable"
+            ) from err
+        ledger = cls(connection, path)
+        ledger._migrate()
+        return ledger
+
+    def close(self) -> None:
+        """Close the connection."""
+        self.connection.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error)."""
+        try:
+            self.connection.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as err:
+            raise StorageError(f"cannot write to the ledger {self.path}: {err}") from err
+        try:
+            yield self.connection
+        except BaseException:
+            self.connection.execute("ROLLBACK")
+            raise
+        else:
+            self.connection.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        try:
+            with self.transaction() as db:
+                db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+                row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+                current = int(row[0]) if row and row[0] is not None else 0
+                if current > LATEST_VERSION:
+                    raise StorageError(
+                        f"the ledger {self.path} has schema version {current}, newer than this "
+                        f"envmon knows ({LATEST_VERSION}); upgrade envmon"
+                    )
+                for version, _, statements in MIGRATIONS:
+                    if version <= current:
+                        continue
+                    for statement in statements:
+                        db.execute(statement)
+                    db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+        except sqlite3.DatabaseError as err:
+            raise StorageError(f"{self.path} is not a usable envmon ledger: {err}") from err
+
+    @property
+    def schema_version(self) -> int:
+        """The applied schema version."""
+        row = self.connection.execute("SELECT max(version) FROM schema_version").fetchone()
+        return int(row[0])
+
+    # ------------------------------------------------------------------ writing
+
+    def register_source(self, source: str, collector: str, kind: str) -> None:
+        """Record a configured source (name, collector, measured or model)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO sources (source, collector, kind, first_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET collector = excluded.collector, "
+                "kind = excluded.kind",
+                (source, collector, kind, _now()),
+            )
+
+    def write_observations(
+        self,
+        observations: pd.DataFrame,
+        source: str,
+        *,
+        requested: str = "",
+        covers: tuple[datetime | None, datetime | None] = (None, None),
+        started_at: datetime | None = None,
+        notes: Sequence[str] = (),
+    ) -> WriteResult:
+        """Upsert observations of one source and log the fetch, in one transaction.
+
+        Parameters
+        ----------
+        observations : DataFrame
+            Columns of :data:`monitor.collectors.base.OBSERVATION_COLUMNS`.
+        source : str
+            Configured source name.
+        requested, covers, started_at, notes
+            For the fetch log: what was asked, the period asked for (UTC), when the fetch
+            started, remarks of the collector.
+
+        Returns
+        -------
+        WriteResult
+        """
+        now = _now()
+        frame = observations
+        if frame.duplicated(subset=["site", "parameter", "period_end"], keep="last").any():
+            frame = frame.drop_duplicates(subset=["site", "parameter", "period_end"], keep="last")
+        n = len(frame)
+        rows: Iterable[tuple[Any, ...]] = zip(
+            frame["site"].astype(str).tolist(),
+            frame["parameter"].astype(str).tolist(),
+            to_epoch(frame["period_end"]).tolist(),
+            to_epoch(frame["period_start"]).tolist(),
+            frame["unit"].astype(str).tolist(),
+            [None if np.isnan(v) else v for v in frame["value"].to_numpy(dtype=float).tolist()],
+            frame["flags"].astype(str).tolist(),
+            strict=True,
+        )
+        with self.transaction() as db:
+            db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS incoming (site TEXT, parameter TEXT, "
+                "period_end INTEGER, period_start INTEGER, unit TEXT, value REAL, flags TEXT)"
+            )
+            db.execute("DELETE FROM incoming")
+            db.executemany("INSERT INTO incoming VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+            db.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS changed (site TEXT, parameter TEXT, "
+                "period_end INTEGER, period_start INTEGER, unit TEXT, value REAL, flags TEXT, "
+                "existed INTEGER)"
+            )
+            db.execute("DELETE FROM changed")
+            db.execute(
+                "INSERT INTO changed SELECT i.site, i.parameter, i.period_end, i.period_start, "
+                "i.unit, i.value, i.flags, o.site IS NOT NULL FROM incoming i "
+                "LEFT JOIN observations o ON o.site = i.site AND o.parameter = i.parameter "
+                "AND o.period_end = i.period_end AND o.source = ? "
+                "WHERE o.site IS NULL OR o.value IS NOT i.value OR o.flags IS NOT i.flags",
+                (source,),
+            )
+            revised = db.execute(
+                "INSERT INTO observation_revisions SELECT o.site, o.parameter, o.period_end, "
+                "o.source, o.revision, o.value, o.flags, o.ingested_at, ? FROM changed c "
+                "JOIN observations o ON o.site = c.site AND o.parameter = c.parameter "
+                "AND o.period_end = c.period_end AND o.source = ? WHERE c.existed",
+                (now, source),
+            ).rowcount
+            db.execute(
+                "INSERT INTO observations (site, parameter, period_end, source, period_start, "
+                "unit, value, flags, ingested_at) SELECT site, parameter, period_end, ?, "
+                "period_start, unit, value, flags, ? FROM changed WHERE true "
+                "ON CONFLICT (site, parameter, period_end, source) DO UPDATE SET "
+                "value = excluded.value, flags = excluded.flags, unit = excluded.unit, "
+                "period_start = excluded.period_start, ingested_at = excluded.ingested_at, "
+                "revision = observations.revision + 1",
+                (source, now),
+            )
+            inserted = db.execute("SELECT count(*) FROM changed WHERE NOT existed").fetchone()[0]
+            # Days to re-evaluate: the local date of each changed label, and the next day
+            # when the label is late enough to fall in its first 8-hour windows.
+            db.execute(
+                "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
+                "date(period_end + ?, 'unixepoch') FROM changed",
+                (LOCAL_OFFSET_S,),
+            )
+            db.execute(
+                "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
+                "date(period_end + ? + 86400, 'unixepoch') FROM changed "
+                "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17",
+                (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
+            )
+            if n:
+                latest = int(to_epoch(frame["period_end"]).max())
+                db.execute(
+                    "INSERT INTO watermarks (source, period_end) VALUES (?, ?) "
+                    "ON CONFLICT (source) DO UPDATE SET period_end = "
+                    "max(watermarks.period_end, excluded.period_end)",
+                    (source, latest),
+                )
+            self._log_fetch(
+                db,
+                source,
+                requested=requested,
+                covers=covers,
+                started_at=started_at,
+                finished_at=now,
+                status="ok" if n else "empty",
+                rows=n,
+                inserted=int(inserted),
+                revised=int(revised),
+                notes=notes,
+            )
+        return WriteResult(int(inserted), int(revised), n - int(inserted) - int(revised))
+
+    def log_failure(
+        self,
+        source: str,
+        error: str,
+        *,
+        requested: str = "",
+        covers: tuple[datetime | None, datetime | None] = (None, None),
+        started_at: datetime | None = None,
+    ) -> None:
+        """Record a failed fetch: "our fetch failed", as opposed to "nothing at the source"."""
+        with self.transaction() as db:
+            self._log_fetch(
+                db,
+                source,
+                requested=requested,
+                covers=covers,
+                started_at=started_at,
+                finished_at=_now(),
+                status="failed",
+                error=error,
+            )
+
+    @staticmethod
+    def _log_fetch(
+        db: sqlite3.Connection,
+        source: str,
+        *,
+        requested: str,
+        covers: tuple[datetime | None, datetime | None],
+        started_at: datetime | None,
+        finished_at: int,
+        status: str,
+        rows: int = 0,
+        inserted: int = 0,
+        revised: int = 0,
+        error: str = "",
+        notes: Sequence[str] = (),
+    ) -> None:
+        def seconds(moment: datetime | None) -> int | None:
+            return None if moment is None else int(moment.timestamp())
+
+        db.execute(
+            "INSERT INTO fetch_log (source, started_at, finished_at, requested, covers_start, "
+            "covers_end, status, rows, inserted, revised, error, notes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                source,
+                seconds(started_at) or finished_at,
+                finished_at,
+                requested,
+                seconds(covers[0]),
+                seconds(covers[1]),
+                status,
+                rows,
+                inserted,
+                revised,
+                error,
+                "\n".join(notes),
+            ),
+        )
+
+    # ------------------------------------------------------------------ reading
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Run a read query and return a frame (column names from the query)."""
+        cursor = self.connection.execute(sql, params)
+        columns = [d[0] for d in cursor.description]
+        return pd.DataFrame(cursor.fetchall(), columns=columns)
+
+    def observations(
+        self,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        sites: Sequence[str] | None = None,
+        parameters: Sequence[str] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """Stored observations with ``start < period_end <= end`` (UTC), as a frame.
+
+        ``period_start``/``period_end`` come back tz-aware UTC; also ``source``,
+        ``ingested_at`` and ``revision``.
+        """
+        where: list[str] = ["1"]
+        params: list[Any] = []
+        if start is not None:
+            where.append("period_end > ?")
+            params.append(int(start.timestamp()))
+        if end is not None:
+            where.append("period_end <= ?")
+            params.append(int(end.timestamp()))
+        for column, values in (("site", sites), ("parameter", parameters), ("source", sources)):
+            if values is not None:
+                where.append(f"{column} IN ({','.join('?' * len(values))})")
+                params.extend(values)
+        frame = self.query(
+            "SELECT site, parameter, unit, period_start, period_end, value, flags, source, "
+            f"ingested_at, revision FROM observations WHERE {' AND '.join(where)} "
+            "ORDER BY site, parameter, period_end, source",
+            params,
+        )
+        for column in ("period_start", "period_end", "ingested_at"):
+            frame[column] = (
+                from_epoch(frame[column]) if len(frame) else pd.Series(dtype="datetime64[ns, UTC]")
+            )
+        frame["value"] = frame["value"].astype(float)
+        return frame
+
+    def revisions(self, site: str, parameter: str) -> pd.DataFrame:
+        """Earlier values of one site and parameter, oldest first."""
+        return self.query(
+            "SELECT period_end, source, revision, value, flags, ingested_at, replaced_at "
+            "FROM observation_revisions WHERE site = ? AND parameter = ? "
+            "ORDER BY period_end, source, revision",
+            (site, parameter),
+        )
+
+    def watermark(self, source: str) -> datetime | None:
+        """End of the latest period stored for the source (UTC), or None."""
+        row = self.connection.execute(
+            "SELECT period_end FROM watermarks WHERE source = ?", (source,)
+        ).fetchone()
+        return None if row is None else datetime.fromtimestamp(row[0], UTC)
+
+    def dirty_days(self) -> pd.DataFrame:
+        """(site, date) pairs whose derived values must be recomputed."""
+        return self.query("SELECT site, date FROM dirty_days ORDER BY date, site")
+
+    def fetch_log(self, source: str | None = None, limit: int = 100) -> pd.DataFrame:
+        """Latest fetch log entries, newest first."""
+        if source is None:
+            return self.query("SELECT * FROM fetch_log ORDER BY id DESC LIMIT ?", (limit,))
+        return self.query(
+            "SELECT * FROM fetch_log WHERE source = ? ORDER BY id DESC LIMIT ?", (source, limit)
+        )
+
+    # ------------------------------------------------------------------ derived
+
+    def replace_derived(
+        self,
+        table: str,
+        frame: pd.DataFrame,
+        key: Sequence[str],
+        done: pd.DataFrame | None = None,
+    ) -> None:
+        """Write derived rows (replacing rows with the same key) and clear the dirty days
+        in ``done`` (columns site, date), in one transaction."""
+        if table not in {"hourly_aqi", "daily_aqi", "water_classes"}:
+            raise ValueError(f"unknown derived table {table!r}")
+        columns = list(frame.columns)
+        placeholders = ", ".join("?" * len(columns))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
+            f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+        )
+        records = [
+            tuple(None if isinstance(v, float) and np.isnan(v) else v for v in row)
+            for row in frame.itertuples(index=False, name=None)
+        ]
+        with self.transaction() as db:
+            db.executemany(sql, records)
+            if done is not None and len(done):
+                db.executemany(
+                    "DELETE FROM dirty_days WHERE site = ? AND date = ?",
+                    list(zip(done["site"], done["date"], strict=True)),
+                )
+
+    def clear_dirty(self, done: pd.DataFrame) -> None:
+        """Forget dirty days (columns site, date) that were evaluated."""
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM dirty_days WHERE site = ? AND date = ?",
+                list(zip(done["site"], done["date"], strict=True)),
+            )
