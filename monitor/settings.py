@@ -56,11 +56,14 @@ __all__ = [
     "LedgerSettings",
     "Milestone",
     "MilestonesTarget",
+    "ModelPoint",
     "RiverClassTarget",
     "Secret",
     "SecretSettings",
+    "ServiceSettings",
     "SettingDoc",
     "Settings",
+    "SourceSettings",
     "Target",
     "WaterSection",
     "load_settings",
@@ -423,6 +426,98 @@ _TARGET_KINDS: dict[str, type[Any]] = {
 }
 
 
+#: Collectors a source can use (the registry in monitor.collectors has the same keys).
+CollectorName = Literal[
+    "open_meteo", "cnemc_air", "cnemc_sites_archive", "cnemc_water", "usgs_water"
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelPoint:
+    """A point a model source (Open-Meteo) is asked about."""
+
+    site: str = field(
+        metadata=setting("site id the model values are stored under", pattern=_ID_PATTERN)
+    )
+    latitude: float = field(metadata=setting("latitude [degrees north]", minimum=-90, maximum=90))
+    longitude: float = field(
+        metadata=setting("longitude [degrees east]", minimum=-180, maximum=180)
+    )
+    name: str = field(default="", metadata=setting("what the point stands for"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceSettings:
+    """One configured data source: which collector, what to ask, how often."""
+
+    name: str = field(
+        metadata=setting(
+            "source name: used in the ledger, logs, status and `envmon collect NAME`",
+            pattern=_ID_PATTERN,
+        )
+    )
+    collector: CollectorName = field(metadata=setting("the collector that reads the source"))
+    enabled: bool = field(default=True, metadata=setting("false: configured but not scheduled"))
+    interval_minutes: int = field(
+        default=60,
+        metadata=setting("minutes between scheduled collections", minimum=1, maximum=10080),
+    )
+    url: str = field(
+        default="", metadata=setting("endpoint or base URL; empty: the collector's default")
+    )
+    folder: str = field(
+        default="",
+        metadata=setting(
+            "folder of archive files (cnemc_sites_archive); relative to this file's folder"
+        ),
+    )
+    stations: tuple[str, ...] = field(
+        default=(),
+        metadata=setting(
+            "station codes, section names or monitoring-location ids to keep; empty: all"
+        ),
+    )
+    points: tuple[ModelPoint, ...] = field(
+        default=(), metadata=setting("[[sources.points]] model points (open_meteo)")
+    )
+    timeout_seconds: float = field(
+        default=30.0, metadata=setting("seconds to wait for the server", minimum=1, maximum=600)
+    )
+    retries: int = field(
+        default=3,
+        metadata=setting("further attempts after a transient failure", minimum=0, maximum=10),
+    )
+    catch_up_hours: int = field(
+        default=72,
+        metadata=setting(
+            "on first start, how far back to collect [h]; later starts resume from the "
+            "source's watermark",
+            minimum=1,
+            maximum=24 * 366,
+        ),
+    )
+    note: str = field(default="", metadata=setting("free text"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceSettings:
+    """The daemon: where it serves /healthz and /metrics."""
+
+    http_host: str = field(
+        default="127.0.0.1",
+        metadata=setting("address of the health and metrics endpoint (0.0.0.0 in Docker)"),
+    )
+    http_port: int = field(
+        default=8765,
+        metadata=setting(
+            "port of the health and metrics endpoint; 0: none", minimum=0, maximum=65535
+        ),
+    )
+    evaluate_areas: bool = field(
+        default=True, metadata=setting("compute area (district, city) AQI after each ingest")
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything envmon is configured with. Built by :func:`load_settings`."""
@@ -444,6 +539,12 @@ class Settings:
         default=(),
         metadata=setting("[[targets]] targets of the plan, one table each, told apart by kind"),
     )
+    sources: tuple[SourceSettings, ...] = field(
+        default=(), metadata=setting("[[sources]] data sources the daemon collects from")
+    )
+    service: ServiceSettings = field(
+        default=ServiceSettings(), metadata=setting("[service] the daemon")
+    )
     # Not read from the file: where it was read from, and the environment's secrets.
     source: Path = field(default=Path("."), metadata={"internal": True})
     secrets: SecretSettings = field(default=SecretSettings(), metadata={"internal": True})
@@ -462,6 +563,13 @@ class Settings:
     def averaged_stations(self, area_id: str) -> tuple[AirStation, ...]:
         """The stations whose values make the area's average: evaluation stations only."""
         return tuple(s for s in self.stations_in(area_id) if s.role == "evaluation")
+
+    def source_settings(self, name: str) -> SourceSettings:
+        """The source with this name (``KeyError`` if none)."""
+        for item in self.sources:
+            if item.name == name:
+                return item
+        raise KeyError(name)
 
     def section(self, section_id: str) -> WaterSection:
         """The water section with this id (``KeyError`` if none)."""
@@ -864,6 +972,16 @@ def _check_references(raw: Mapping[str, Any]) -> list[str]:
                 problems.append(f"{ref_path}: {what} {ref!r} is listed twice")
             listed.add(ref)
 
+    ids("sources", "name")
+    for i, item in items("sources"):
+        collector = item.get("collector")
+        if collector == "open_meteo" and not item.get("points"):
+            problems.append(
+                f"sources[{i}].points: an open_meteo source needs at least one "
+                "[[sources.points]] with site, latitude and longitude"
+            )
+        if collector == "cnemc_sites_archive" and not (item.get("folder") or item.get("url")):
+            problems.append(f"sources[{i}]: a cnemc_sites_archive source needs a folder or a url")
     area_ids = ids("areas", "id")
     ids("air_stations", "code")
     section_ids = ids("water_sections", "id")
