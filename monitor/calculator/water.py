@@ -129,7 +129,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
         columns=[c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS],
     )
     if ok.any():
-        rows = _rate_rows(
+        rows = rate_samples(
             half_detection_limit(table.values, table.below_detection).loc[ok],
             table.below_detection.loc[ok],
             [bodies[i] for i in np.flatnonzero(ok)],
@@ -147,13 +147,20 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     return CalcResult(frame, warnings)
 
 
-def _rate_rows(
+def rate_samples(
     values: pd.DataFrame,
     below: pd.DataFrame,
     bodies: list[WaterBody],
     targets: npt.NDArray[np.float64] | None,
     reference: WaterClass,
 ) -> pd.DataFrame:
+    """Class, limiting parameters, multiples … of water samples (one row per sample).
+
+    ``values`` has one column per canonical code [mg/L]; ``below`` marks values that were
+    below the detection limit (same shape, or empty); ``bodies`` the water body per row;
+    ``targets`` the target class per row (NaN = none) or None. Used by the CSV calculator
+    and by the daemon's evaluation, so both give the same answer.
+    """
     classes = classify_section(values, bodies)
     out = pd.DataFrame(index=values.index)
     out["water_class"] = [_class_code(c) for c in classes]

@@ -12,6 +12,7 @@ module             what it implements
                    annual validity, comprehensive index
 ``water_quality``  GB 3838-2002 classes with the 环办〔2011〕22号 evaluation
 ``units``          canonical parameters and units; conversion of source units
+``quality``        data-quality flags (negative, implausible, PM2.5 > PM10, stuck, spike)
 =================  ==========================================================================
 
 Every public name of these modules is re-exported here and listed in ``__all__`` (a test
@@ -72,6 +73,21 @@ from monitor.domain.pollutants import (
     Averaging,
     Indicator,
     Pollutant,
+)
+from monitor.domain.quality import (
+    DEFAULT_QUALITY_RULES,
+    EXCLUDING_FLAGS,
+    FLAG_ORDER,
+    FLAG_REASONS,
+    PLAUSIBLE_RANGES,
+    QC_FLAGS,
+    SOURCE_EXCLUDING_FLAGS,
+    SPIKE_JUMPS,
+    STUCK_FLOORS,
+    STUCK_HOURS,
+    QualityRules,
+    excluded,
+    quality_flags,
 )
 from monitor.domain.statistics import (
     ANNUAL_ITEMS,
@@ -146,8 +162,12 @@ __all__ = [
     "DAILY_MEANS",
     "DAILY_STATISTICS",
     "DAILY_STATISTIC_COLUMNS",
+    "DEFAULT_QUALITY_RULES",
     "DEFAULT_RULES",
     "EVALUATED_PARAMETERS",
+    "EXCLUDING_FLAGS",
+    "FLAG_ORDER",
+    "FLAG_REASONS",
     "GOOD_DAY_MAX_AQI",
     "HEAVY_POLLUTION_MIN_AQI",
     "HJ633_2012_TABLE",
@@ -166,9 +186,15 @@ __all__ = [
     "O3_8H_ABOVE_800_IAQI_2026",
     "PARAMETERS",
     "PH_RANGE",
+    "PLAUSIBLE_RANGES",
     "POLLUTANTS",
+    "QC_FLAGS",
     "REFERENCE_PARAMETERS",
     "SO2_1H_ABOVE_800_IAQI_2026",
+    "SOURCE_EXCLUDING_FLAGS",
+    "SPIKE_JUMPS",
+    "STUCK_FLOORS",
+    "STUCK_HOURS",
     "TABLE_1_LIMITS",
     "TABLE_1_TP_LAKE_RESERVOIR",
     "WATER_PARAMETERS",
@@ -188,6 +214,7 @@ __all__ = [
     "ParameterInfo",
     "ParameterSet",
     "Pollutant",
+    "QualityRules",
     "RatedIndicator",
     "RiverAssessment",
     "ValidityRules",
@@ -209,6 +236,7 @@ __all__ = [
     "daily_statistics",
     "exceedance_multiple",
     "exceedance_multiples",
+    "excluded",
     "good_day_share",
     "half_detection_limit",
     "heavy_pollution_days",
@@ -224,6 +252,7 @@ __all__ = [
     "normalise_unit",
     "percentile",
     "pollutant_names",
+    "quality_flags",
     "river_status",
     "round_half_even",
     "section_status",

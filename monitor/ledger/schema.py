@@ -119,6 +119,20 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        2,
+        "quality flags found by envmon's own checks, kept apart from the source's flags",
+        (
+            """CREATE TABLE qc_flags (
+                site TEXT NOT NULL,
+                parameter TEXT NOT NULL,
+                period_end INTEGER NOT NULL,
+                flags TEXT NOT NULL,
+                computed_at INTEGER NOT NULL,
+                PRIMARY KEY (site, parameter, period_end)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final = MIGRATIONS[-1][0]

@@ -422,7 +422,7 @@ class Ledger:
     ) -> None:
         """Write derived rows (replacing rows with the same key) and clear the dirty days
         in ``done`` (columns site, date), in one transaction."""
-        if table not in {"hourly_aqi", "daily_aqi", "water_classes"}:
+        if table not in {"hourly_aqi", "daily_aqi", "water_classes", "qc_flags"}:
             raise ValueError(f"unknown derived table {table!r}")
         columns = list(frame.columns)
         placeholders = ", ".join("?" * len(columns))
@@ -442,6 +442,17 @@ class Ledger:
                     "DELETE FROM dirty_days WHERE site = ? AND date = ?",
                     list(zip(done["site"], done["date"], strict=True)),
                 )
+
+    def delete_qc_flags(self, site_days: pd.DataFrame) -> None:
+        """Forget envmon's QC flags of the given (site, date) days before they are recomputed."""
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM qc_flags WHERE site = ? AND date(period_end + ?, 'unixepoch') = ?",
+                [
+                    (site, LOCAL_OFFSET_S, day)
+                    for site, day in zip(site_days["site"], site_days["date"], strict=True)
+                ],
+            )
 
     def clear_dirty(self, done: pd.DataFrame) -> None:
         """Forget dirty days (columns site, date) that were evaluated."""

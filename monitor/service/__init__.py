@@ -1,0 +1,6 @@
+"""The service layer: the only place that knows every adapter.
+
+``evaluate`` turns stored observations into derived figures, ``pipeline`` runs one
+collection (fetch → ledger → evaluate), ``sources`` builds collectors from the settings,
+``daemon`` schedules it all and serves /healthz and /metrics.
+"""

@@ -1,0 +1,353 @@
+"""Re-evaluate the days touched by new or revised observations.
+
+After every ingest the ledger knows which (site, local date) pairs changed
+(``dirty_days``). This module loads the observations those days need (the day itself and
+the day before, for 8-hour windows and moving means), applies envmon's quality checks
+(flags kept in ``qc_flags``; flagged values are left out of every statistic), and writes:
+
+* ``hourly_aqi`` per site and area (mean of the area's evaluation stations, then the AQI),
+  under **both** HJ 633-2012 and HJ 633-2026, with ``official`` = 1 for the rule set in
+  force on the hour's date (so consistent counterfactual series exist for every day);
+* ``daily_aqi`` likewise, from the GB 3095 / HJ 663 daily statistics with their validity;
+* ``water_classes`` per section reading (GB 3838-2002 single-factor method).
+
+Only measured sources count for stations and areas; model sources (Open-Meteo) are
+evaluated for their own model points only and never enter an area mean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from monitor.calculator.water import rate_samples
+from monitor.domain.aqi import (
+    AqiStandard,
+    daily_aqi,
+    hourly_aqi,
+    pollutant_names,
+    round_half_even,
+    standards_for_dates,
+)
+from monitor.domain.daily import DAILY_STATISTICS, area_means, daily_statistics
+from monitor.domain.quality import excluded, quality_flags
+from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
+from monitor.domain.water_quality import WaterBody, WaterClass
+from monitor.ledger import Ledger, to_epoch
+from monitor.settings import Settings
+
+LOCAL_TZ: Final = "Asia/Shanghai"
+AIR: Final = tuple(AIR_PARAMETERS)
+#: Days evaluated together; bounds memory on long backfills.
+CHUNK_DAYS: Final = 31
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """What one evaluation wrote."""
+
+    site_days: int = 0
+    hourly_rows: int = 0
+    daily_rows: int = 0
+    water_rows: int = 0
+    qc_flagged: int = 0
+
+    def __add__(self, other: EvaluationReport) -> EvaluationReport:
+        return EvaluationReport(
+            self.site_days + other.site_days,
+            self.hourly_rows + other.hourly_rows,
+            self.daily_rows + other.daily_rows,
+            self.water_rows + other.water_rows,
+            self.qc_flagged + other.qc_flagged,
+        )
+
+
+def area_membership(settings: Settings) -> dict[str, list[str]]:
+    """Area id → codes of the evaluation stations averaged for it (control sites excluded)."""
+    return {
+        area.id: [s.code for s in settings.averaged_stations(area.id)] for area in settings.areas
+    }
+
+
+def evaluate_dirty(
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationReport:
+    """Evaluate every dirty day of the ledger, oldest first, in chunks of dates."""
+    dirty = ledger.dirty_days()
+    if dirty.empty:
+        return EvaluationReport()
+    model_sources = set(
+        ledger.query("SELECT source FROM sources WHERE kind = 'model'")["source"].tolist()
+    )
+    membership = area_membership(settings) if settings.service.evaluate_areas else {}
+    bodies = {s.id: s.water_body for s in settings.water_sections}
+    dates = sorted(dirty["date"].unique())
+    report = EvaluationReport()
+    for start in range(0, len(dates), CHUNK_DAYS):
+        chunk_dates = dates[start : start + CHUNK_DAYS]
+        chunk = dirty[dirty["date"].isin(chunk_dates)]
+        report = report + _evaluate_chunk(ledger, chunk, membership, bodies, model_sources)
+        if progress is not None:
+            progress(min(start + CHUNK_DAYS, len(dates)), len(dates))
+    return report
+
+
+def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
+    """UTC bounds (exclusive, inclusive] covering labels from the day before the first date
+    00:00 to the last date 23:00, local."""
+    first = pd.Timestamp(min(dates), tz=LOCAL_TZ) - pd.Timedelta(days=1)
+    last = pd.Timestamp(max(dates), tz=LOCAL_TZ) + pd.Timedelta(hours=23)
+    return (first - pd.Timedelta(hours=1)).to_pydatetime(), last.to_pydatetime()
+
+
+def _latest_per_key(frame: pd.DataFrame) -> pd.DataFrame:
+    """One value per site, parameter and period: the most recently ingested source wins."""
+    ordered = frame.sort_values("ingested_at", kind="stable")
+    return ordered.drop_duplicates(["site", "parameter", "period_end"], keep="last")
+
+
+def _evaluate_chunk(
+    ledger: Ledger,
+    dirty: pd.DataFrame,
+    membership: Mapping[str, Sequence[str]],
+    bodies: Mapping[str, str],
+    model_sources: set[str],
+) -> EvaluationReport:
+    now = int(datetime.now(UTC).timestamp())
+    dates = sorted(dirty["date"].unique())
+    dirty_sites = set(dirty["site"])
+    dirty_areas = {
+        (area, day)
+        for area, members in membership.items()
+        for site, day in zip(dirty["site"], dirty["date"], strict=True)
+        if site in members
+    }
+    sites = dirty_sites | {s for a, _ in dirty_areas for s in membership[a]}
+    start, end = _local_window(dates)
+    obs = ledger.observations(start=start, end=end, sites=sorted(sites))
+    if obs.empty:
+        ledger.clear_dirty(dirty)
+        return EvaluationReport(site_days=len(dirty))
+    obs = _latest_per_key(obs)
+    flags = quality_flags(obs)
+    own = flags.where(flags != obs["flags"], "")  # flags envmon added (text differs)
+    keep = excluded(flags, obs["parameter"])
+    obs = obs.assign(value=obs["value"].where(~keep))
+    obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
+    obs["date"] = obs["local"].dt.strftime("%Y-%m-%d")
+    dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
+    in_dirty = np.fromiter(
+        (k in dirty_keys for k in zip(obs["site"], obs["date"], strict=True)),
+        dtype=bool,
+        count=len(obs),
+    )
+
+    qc = pd.DataFrame(
+        {
+            "site": obs["site"],
+            "parameter": obs["parameter"],
+            "period_end": to_epoch(obs["period_end"]),
+            "flags": flags,
+            "computed_at": now,
+        }
+    )[in_dirty & (own.to_numpy() != "")]
+    ledger.delete_qc_flags(dirty)
+    if len(qc):
+        ledger.replace_derived("qc_flags", qc, ("site", "parameter", "period_end"))
+
+    hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, model_sources, now)
+    water = _water(obs[in_dirty], bodies, now)
+    if len(hourly):
+        ledger.replace_derived("hourly_aqi", hourly, ("site", "period_end", "standard"))
+    if len(water):
+        ledger.replace_derived("water_classes", water, ("site", "period_end"))
+    if len(daily):
+        ledger.replace_derived("daily_aqi", daily, ("site", "date", "standard"), done=dirty)
+    else:
+        ledger.clear_dirty(dirty)
+    return EvaluationReport(len(dirty), len(hourly), len(daily), len(water), len(qc))
+
+
+def _air(
+    obs: pd.DataFrame,
+    dirty_keys: set[tuple[str, str]],
+    dirty_areas: set[tuple[str, str]],
+    membership: Mapping[str, Sequence[str]],
+    model_sources: set[str],
+    now: int,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    air = obs[obs["parameter"].isin(AIR)]
+    if air.empty:
+        return pd.DataFrame(), pd.DataFrame()
+    wide = (
+        air.pivot_table(
+            index=["site", "local"],
+            columns="parameter",
+            values="value",
+            aggfunc="first",
+            dropna=False,
+        )
+        .reset_index()
+        .rename(columns={"local": "time"})
+    )
+    wide.columns.name = None
+    measured = ~air.groupby("site")["source"].agg(lambda s: set(s) <= model_sources)
+    measured_sites = set(measured[measured].index)
+    area_keys = dirty_areas
+    area_wide = pd.DataFrame()
+    present = [p for p in AIR if p in wide.columns]
+    if membership and area_keys:
+        members = {a: [s for s in m if s in measured_sites] for a, m in membership.items()}
+        area_wide = area_means(wide, members, ["time"], present).rename(columns={"area": "site"})
+    hourly_parts = [_hourly_rows(wide, dirty_keys, present, 0, now)]
+    if len(area_wide):
+        hourly_parts.append(_hourly_rows(area_wide, area_keys, present, 1, now))
+    hourly = (
+        pd.concat([p for p in hourly_parts if len(p)], ignore_index=True)
+        if any(len(p) for p in hourly_parts)
+        else pd.DataFrame()
+    )
+
+    stats = daily_statistics(wide[["site", "time", *present]], round_statistics=False)
+    site_days = stats[
+        [
+            k in dirty_keys
+            for k in zip(stats["site"], stats["date"].dt.strftime("%Y-%m-%d"), strict=True)
+        ]
+    ]
+    daily_parts = [_daily_rows(site_days, 0, now)]
+    if membership and area_keys:
+        values = stats[["site", "date"]].copy()
+        for s in DAILY_STATISTICS:
+            values[s] = stats[s].where(stats[f"{s}_valid"])
+        members = {a: [s for s in m if s in measured_sites] for a, m in membership.items()}
+        area_stats = area_means(values, members, ["date"], list(DAILY_STATISTICS)).rename(
+            columns={"area": "site"}
+        )
+        for s in DAILY_STATISTICS:
+            area_stats[f"{s}_valid"] = area_stats[s].notna()
+        keep = [
+            k in area_keys
+            for k in zip(
+                area_stats["site"], area_stats["date"].dt.strftime("%Y-%m-%d"), strict=True
+            )
+        ]
+        daily_parts.append(_daily_rows(area_stats[keep], 1, now))
+    daily = pd.concat(daily_parts, ignore_index=True)
+    return hourly, daily
+
+
+def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
+    """1 where ``standard`` is the rule set in force on the (local) date, else 0."""
+    in_force = standards_for_dates(pd.Series(pd.to_datetime(days)))
+    official: npt.NDArray[np.int64] = (in_force == standard).astype(np.int64)
+    return official
+
+
+def _hourly_rows(
+    wide: pd.DataFrame, keys: set[tuple[str, str]], present: list[str], is_area: int, now: int
+) -> pd.DataFrame:
+    day = wide["time"].dt.strftime("%Y-%m-%d")
+    rows = wide[[k in keys for k in zip(wide["site"], day, strict=True)]].reset_index(drop=True)
+    if rows.empty:
+        return pd.DataFrame()
+    local_day = rows["time"].dt.tz_localize(None).dt.normalize()
+    parts = []
+    for standard in AqiStandard:
+        result = hourly_aqi(rows[present], standard)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "site": rows["site"].to_numpy(),
+                    "period_end": to_epoch(rows["time"]),
+                    "standard": standard.value,
+                    "official": _official(local_day, standard),
+                    "is_area": is_area,
+                    "aqi": result["aqi"].to_numpy(),
+                    "level": result["level"].astype(np.int64).to_numpy(),
+                    "primary_pollutants": pollutant_names(result["primary_mask"]),
+                    **{f"iaqi_{p}": result[f"iaqi_{p}"].to_numpy() for p in AIR},
+                    "complete": result["complete"].astype(np.int64).to_numpy(),
+                    "computed_at": now,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
+    if stats.empty:
+        return pd.DataFrame()
+    stats = stats.reset_index(drop=True)
+    # Rounded as published (GB/T 8170; integers, CO 0.1 mg/m³), then rated.
+    rounded = {s: round_half_even(stats[s], 1 if s == "co" else 0) for s in DAILY_STATISTICS}
+    valid = pd.DataFrame({s: stats[f"{s}_valid"].to_numpy(dtype=bool) for s in DAILY_STATISTICS})
+    inputs = pd.DataFrame({s: np.where(valid[s], rounded[s], np.nan) for s in DAILY_STATISTICS})
+    invalid = [
+        ";".join(s for s in DAILY_STATISTICS if not valid.at[i, s]) for i in range(len(stats))
+    ]
+    dates = stats["date"].dt.strftime("%Y-%m-%d")
+    parts = []
+    for standard in AqiStandard:
+        result = daily_aqi(inputs, standard)
+        parts.append(
+            pd.DataFrame(
+                {
+                    "site": stats["site"].to_numpy(),
+                    "date": dates.to_numpy(),
+                    "standard": standard.value,
+                    "official": _official(stats["date"], standard),
+                    "is_area": is_area,
+                    **{s: rounded[s] for s in DAILY_STATISTICS},
+                    "invalid_statistics": invalid,
+                    "aqi": result["aqi"].to_numpy(),
+                    "level": result["level"].astype(np.int64).to_numpy(),
+                    "primary_pollutants": pollutant_names(result["primary_mask"]),
+                    "exceedance_pollutants": pollutant_names(result["exceedance_mask"])
+                    if standard is AqiStandard.HJ633_2012
+                    else "",
+                    "complete": result["complete"].astype(np.int64).to_numpy(),
+                    "computed_at": now,
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFrame:
+    water = obs[obs["parameter"].isin(WATER_PARAMETERS)]
+    if water.empty:
+        return pd.DataFrame()
+    wide = water.pivot_table(
+        index=["site", "period_end"], columns="parameter", values="value", aggfunc="first"
+    ).reset_index()
+    wide.columns.name = None
+    values = wide.drop(columns=["site", "period_end"])
+    site_bodies = [WaterBody(bodies.get(s, "river")) for s in wide["site"]]
+    rated = rate_samples(
+        values, pd.DataFrame(index=values.index), site_bodies, None, WaterClass.III
+    )
+    out = pd.DataFrame(
+        {
+            "site": wide["site"].to_numpy(),
+            "period_end": to_epoch(wide["period_end"]),
+            "water_class": rated["water_class"].to_numpy(),
+            "limiting_parameters": rated["limiting_parameters"].to_numpy(),
+            "exceedance_multiples": rated["exceedance_multiples"].to_numpy(),
+            "parameter_set": rated["parameter_set"].to_numpy(),
+            "computed_at": now,
+        }
+    )
+    return out[out["water_class"] != ""]
+
+
+__all__ = ["EvaluationReport", "area_membership", "evaluate_dirty"]

@@ -1,0 +1,213 @@
+"""Tables read back from the ledger: ``envmon export`` and ``envmon status``.
+
+Times are ISO 8601 with the +08:00 offset, labelling the hour by its end as the national
+platform does; dates are Asia/Shanghai calendar dates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Final
+
+import numpy as np
+import pandas as pd
+
+from monitor.domain.aqi import level_categories
+from monitor.domain.daily import DAILY_STATISTICS
+from monitor.domain.units import AIR_PARAMETERS
+from monitor.ledger import Ledger
+
+LOCAL_TZ: Final = "Asia/Shanghai"
+
+
+def _local_bounds(first: date, last: date) -> tuple[int, int]:
+    """Epoch bounds (exclusive, inclusive] of labels 00:00 of ``first`` … 23:00 of ``last``."""
+    start = pd.Timestamp(first, tz=LOCAL_TZ) - pd.Timedelta(hours=1)
+    end = pd.Timestamp(last, tz=LOCAL_TZ) + pd.Timedelta(hours=23)
+    return int(start.timestamp()), int(end.timestamp())
+
+
+def _iso_local(seconds: pd.Series) -> pd.Series:
+    times = pd.to_datetime(seconds.astype("int64"), unit="s", utc=True).dt.tz_convert(LOCAL_TZ)
+    return times.dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+
+
+def _site_filter(sites: Sequence[str] | None) -> tuple[str, list[str]]:
+    if not sites:
+        return "", []
+    return f" AND site IN ({','.join('?' * len(sites))})", list(sites)
+
+
+def export_observations(
+    ledger: Ledger, first: date, last: date, sites: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """``site,time,parameter,value,unit,source,flags`` (source flags and envmon's QC flags)."""
+    start, end = _local_bounds(first, last)
+    where, params = _site_filter(sites)
+    frame = ledger.query(
+        "SELECT o.site, o.period_end, o.parameter, o.value, o.unit, o.source, o.flags, "
+        "q.flags AS qc FROM observations o LEFT JOIN qc_flags q ON q.site = o.site AND "
+        "q.parameter = o.parameter AND q.period_end = o.period_end "
+        f"WHERE o.period_end > ? AND o.period_end <= ?{where.replace('site', 'o.site')} "
+        "ORDER BY o.site, o.period_end, o.parameter, o.source",
+        [start, end, *params],
+    )
+    flags = [
+        ";".join(dict.fromkeys(t for t in f"{a};{b or ''}".split(";") if t))
+        for a, b in zip(frame["flags"], frame["qc"], strict=True)
+    ]
+    return pd.DataFrame(
+        {
+            "site": frame["site"],
+            "time": _iso_local(frame["period_end"]) if len(frame) else [],
+            "parameter": frame["parameter"],
+            "value": frame["value"],
+            "unit": frame["unit"],
+            "source": frame["source"],
+            "flags": flags,
+        }
+    )
+
+
+def export_hourly_aqi(
+    ledger: Ledger,
+    first: date,
+    last: date,
+    sites: Sequence[str] | None = None,
+    standard: str = "official",
+) -> pd.DataFrame:
+    """``site,time,aqi,level,category,primary_pollutants,standard`` then the IAQIs."""
+    start, end = _local_bounds(first, last)
+    where, params = _site_filter(sites)
+    which = "official = 1" if standard == "official" else "standard = ?"
+    extra = [] if standard == "official" else [standard]
+    frame = ledger.query(
+        "SELECT site, period_end, aqi, level, primary_pollutants, standard, is_area, complete, "
+        + ", ".join(f"iaqi_{p}" for p in AIR_PARAMETERS)
+        + f" FROM hourly_aqi WHERE {which} AND period_end > ? AND period_end <= ?{where} "
+        "ORDER BY is_area, site, period_end",
+        [*extra, start, end, *params],
+    )
+    level = frame["level"].to_numpy(dtype=np.int8) if len(frame) else np.zeros(0, np.int8)
+    out = pd.DataFrame(
+        {
+            "site": frame["site"],
+            "time": _iso_local(frame["period_end"]) if len(frame) else [],
+            "aqi": frame["aqi"].astype("Int64") if len(frame) else [],
+            "level": pd.Series(level).replace(0, pd.NA).astype("Int64"),
+            "category": level_categories(level),
+            "primary_pollutants": frame["primary_pollutants"],
+            "standard": frame["standard"],
+        }
+    )
+    for p in AIR_PARAMETERS:
+        out[f"iaqi_{p}"] = frame[f"iaqi_{p}"].astype("Int64") if len(frame) else []
+    out["complete"] = frame["complete"].astype(bool) if len(frame) else []
+    out["area"] = frame["is_area"].astype(bool) if len(frame) else []
+    return out
+
+
+def export_daily_aqi(
+    ledger: Ledger,
+    first: date,
+    last: date,
+    sites: Sequence[str] | None = None,
+    standard: str = "official",
+) -> pd.DataFrame:
+    """``site,date,aqi,level,category,primary_pollutants,standard`` then statistics."""
+    where, params = _site_filter(sites)
+    which = "official = 1" if standard == "official" else "standard = ?"
+    extra = [] if standard == "official" else [standard]
+    frame = ledger.query(
+        "SELECT site, date, aqi, level, primary_pollutants, standard, is_area, complete, "
+        f"exceedance_pollutants, invalid_statistics, {', '.join(DAILY_STATISTICS)} "
+        f"FROM daily_aqi WHERE {which} AND date >= ? AND date <= ?{where} "
+        "ORDER BY is_area, site, date",
+        [*extra, first.isoformat(), last.isoformat(), *params],
+    )
+    level = frame["level"].to_numpy(dtype=np.int8) if len(frame) else np.zeros(0, np.int8)
+    out = pd.DataFrame(
+        {
+            "site": frame["site"],
+            "date": frame["date"],
+            "aqi": frame["aqi"].astype("Int64") if len(frame) else [],
+            "level": pd.Series(level).replace(0, pd.NA).astype("Int64"),
+            "category": level_categories(level),
+            "primary_pollutants": frame["primary_pollutants"],
+            "standard": frame["standard"],
+        }
+    )
+    for s in DAILY_STATISTICS:
+        out[s] = frame[s] if len(frame) else []
+    out["invalid_statistics"] = frame["invalid_statistics"] if len(frame) else []
+    out["exceedance_pollutants"] = frame["exceedance_pollutants"] if len(frame) else []
+    out["complete"] = frame["complete"].astype(bool) if len(frame) else []
+    out["area"] = frame["is_area"].astype(bool) if len(frame) else []
+    return out
+
+
+def source_status(ledger: Ledger) -> pd.DataFrame:
+    """Per source: last success, last failure, failures since the last success, watermark."""
+    log = ledger.query("SELECT source, status, finished_at, error FROM fetch_log ORDER BY id")
+    sources = ledger.query("SELECT source, collector, kind FROM sources ORDER BY source")
+    rows = []
+    for source, collector, kind in sources.itertuples(index=False):
+        entries = log[log["source"] == source]
+        ok = entries[entries["status"] != "failed"]
+        failed = entries[entries["status"] == "failed"]
+        last_ok = int(ok["finished_at"].iloc[-1]) if len(ok) else None
+        since_ok = failed[failed["finished_at"] >= (last_ok or 0)] if last_ok else failed
+        mark = ledger.watermark(source)
+        rows.append(
+            {
+                "source": source,
+                "collector": collector,
+                "kind": kind,
+                "last_success": _fmt(last_ok),
+                "last_failure": _fmt(int(failed["finished_at"].iloc[-1]) if len(failed) else None),
+                "failures_since_success": len(since_ok),
+                "last_error": failed["error"].iloc[-1] if len(failed) else "",
+                "latest_data": "" if mark is None else _fmt(int(mark.timestamp())),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _fmt(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    moment = pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(LOCAL_TZ)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+
+
+def site_status(ledger: Ledger, now: datetime) -> pd.DataFrame:
+    """Per site: completeness of the last 24 hours (air: hourly values of the six
+    pollutants present / 144) and QC flags in that window."""
+    end = int(now.timestamp())
+    start = end - 24 * 3600
+    counts = ledger.query(
+        "SELECT site, count(DISTINCT parameter || period_end) AS n, max(period_end) AS latest "
+        "FROM observations WHERE period_end > ? AND period_end <= ? AND parameter IN "
+        f"({','.join('?' * len(AIR_PARAMETERS))}) GROUP BY site ORDER BY site",
+        [start, end, *AIR_PARAMETERS],
+    )
+    flags = ledger.query(
+        "SELECT site, count(*) AS flagged FROM qc_flags WHERE period_end > ? AND period_end <= ? "
+        "GROUP BY site",
+        [start, end],
+    )
+    out = counts.merge(flags, on="site", how="left").fillna({"flagged": 0})
+    out["completeness_24h"] = (out["n"] / (24 * len(AIR_PARAMETERS))).round(3)
+    out["latest"] = [_fmt(int(v)) for v in out["latest"]]
+    out["qc_flags_24h"] = out["flagged"].astype(int)
+    return out[["site", "completeness_24h", "latest", "qc_flags_24h"]]
+
+
+__all__ = [
+    "export_daily_aqi",
+    "export_hourly_aqi",
+    "export_observations",
+    "site_status",
+    "source_status",
+]

@@ -1,0 +1,217 @@
+"""One collection, start to finish: fetch → ledger → evaluate.
+
+Every command that ingests (``collect``, ``backfill``, ``import``) and the daemon go through
+here, so what was ingested is always evaluated: the ledger is never half-done. A source that
+fails part-way keeps what it delivered before the failure (written and evaluated), logs the
+failure in the fetch log, and the error goes up to the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from monitor.collectors.base import Collector
+from monitor.collectors.cnemc_sites_archive import parse_sites_csv_with_notes
+from monitor.collectors.long_csv import parse_long_csv
+from monitor.collectors.xlsx_import import parse_xlsx
+from monitor.errors import InputError, SourceError
+from monitor.ledger import Ledger, WriteResult
+from monitor.service.evaluate import EvaluationReport, evaluate_dirty
+from monitor.settings import Settings, SourceSettings
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+#: ``envmon import --format`` values and the source name their rows are stored under.
+IMPORT_FORMATS = {
+    "cnemc-sites-csv": "import_cnemc_sites_csv",
+    "long-csv": "import_long_csv",
+    "xlsx": "import_xlsx",
+}
+
+
+@dataclass
+class IngestReport:
+    """Counts of one ingest and of the evaluation that followed it."""
+
+    batches: int = 0
+    rows: int = 0
+    inserted: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    empty: int = 0
+    warnings: list[str] = field(default_factory=list)
+    evaluation: EvaluationReport = field(default_factory=EvaluationReport)
+
+    def summary(self) -> str:
+        """One line for the operator."""
+        return (
+            f"{self.rows} observation(s) in {self.batches} batch(es): {self.inserted} new, "
+            f"{self.revised} revised, {self.unchanged} unchanged"
+            + (f", {self.empty} empty" if self.empty else "")
+            + f"; evaluated {self.evaluation.site_days} site-day(s)"
+        )
+
+
+def collection_window(
+    ledger: Ledger, source: SourceSettings, now: datetime
+) -> tuple[datetime, datetime]:
+    """From the source's watermark (or ``catch_up_hours`` back, the first time) to now."""
+    mark = ledger.watermark(source.name)
+    since = mark if mark is not None else now - timedelta(hours=source.catch_up_hours)
+    return since, now
+
+
+def ingest(
+    ledger: Ledger,
+    settings: Settings,
+    source: SourceSettings,
+    collector: Collector,
+    since: datetime | None,
+    until: datetime | None,
+    *,
+    on_batch: Callable[[IngestReport], None] | None = None,
+) -> IngestReport:
+    """Collect from one source into the ledger and evaluate what changed.
+
+    Raises
+    ------
+    SourceError
+        After logging it and evaluating whatever was written before it.
+    """
+    ledger.register_source(source.name, source.collector, collector.kind)
+    report = IngestReport()
+    started = datetime.now(UTC)
+    try:
+        for batch in collector.collect(since, until):
+            result = ledger.write_observations(
+                batch.observations,
+                source.name,
+                requested=batch.requested,
+                covers=batch.covers,
+                started_at=started,
+                notes=batch.notes,
+            )
+            _count(report, len(batch.observations), result)
+            if on_batch is not None:
+                on_batch(report)
+            started = datetime.now(UTC)
+    except SourceError as err:
+        ledger.log_failure(source.name, str(err), covers=(since, until), started_at=started)
+        report.evaluation = evaluate_dirty(ledger, settings)
+        raise
+    report.evaluation = evaluate_dirty(ledger, settings)
+    return report
+
+
+def _count(report: IngestReport, rows: int, result: WriteResult) -> None:
+    report.batches += 1
+    report.rows += rows
+    report.inserted += result.inserted
+    report.revised += result.revised
+    report.unchanged += result.unchanged
+    report.empty += rows == 0
+
+
+def parse_import_file(path: Path, file_format: str) -> tuple[pd.DataFrame, list[str]]:
+    """Read one import file into observations and warnings.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read or used at all.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise InputError(f"{path}: cannot read the file ({err.strerror})") from err
+    if file_format == "cnemc-sites-csv":
+        try:
+            frame, notes = parse_sites_csv_with_notes(data, name=path.name)
+        except SourceError as err:
+            raise InputError(f"{path}: {err}") from err
+        return frame, list(notes)
+    if file_format == "long-csv":
+        return parse_long_csv(data, str(path))
+    if file_format == "xlsx":
+        return parse_xlsx(data, str(path))
+    raise InputError(
+        f"unknown import format {file_format!r}; expected one of {', '.join(IMPORT_FORMATS)}"
+    )
+
+
+def import_files(
+    ledger: Ledger,
+    settings: Settings,
+    file_format: str,
+    paths: Sequence[Path],
+    *,
+    on_file: Callable[[int, IngestReport], None] | None = None,
+) -> IngestReport:
+    """Import files in one format, then evaluate everything they changed.
+
+    Importing the same file twice changes nothing; a corrected file records revisions.
+    """
+    source = IMPORT_FORMATS.get(file_format)
+    if source is None:
+        raise InputError(
+            f"unknown import format {file_format!r}; expected one of {', '.join(IMPORT_FORMATS)}"
+        )
+    ledger.register_source(source, file_format, "measured")
+    report = IngestReport()
+    for done, path in enumerate(paths, start=1):
+        frame, warnings = parse_import_file(path, file_format)
+        report.warnings.extend(f"{path.name}: {w}" for w in warnings)
+        result = ledger.write_observations(frame, source, requested=f"import {path}")
+        _count(report, len(frame), result)
+        if on_file is not None:
+            on_file(done, report)
+    report.evaluation = evaluate_dirty(ledger, settings)
+    return report
+
+
+def backfill(
+    ledger: Ledger,
+    settings: Settings,
+    source: SourceSettings,
+    collector: Collector,
+    first: date,
+    last: date,
+    *,
+    on_day: Callable[[int, IngestReport], None] | None = None,
+) -> IngestReport:
+    """Collect local dates ``first`` … ``last`` day by day, then evaluate once.
+
+    A day whose fetch fails is logged and skipped, so one bad day does not lose the rest;
+    the failures are listed in the report's warnings.
+    """
+    ledger.register_source(source.name, source.collector, collector.kind)
+    report = IngestReport()
+    for index in range((last - first).days + 1):
+        day = first + timedelta(days=index)
+        start = datetime.combine(day, datetime.min.time(), LOCAL) - timedelta(hours=1)
+        end = start + timedelta(hours=24)
+        started = datetime.now(UTC)
+        try:
+            for batch in collector.collect(start.astimezone(UTC), end.astimezone(UTC)):
+                result = ledger.write_observations(
+                    batch.observations,
+                    source.name,
+                    requested=batch.requested,
+                    covers=batch.covers,
+                    started_at=started,
+                    notes=batch.notes,
+                )
+                _count(report, len(batch.observations), result)
+        except SourceError as err:
+            ledger.log_failure(source.name, str(err), covers=(start, end), started_at=started)
+            report.warnings.append(f"{day}: {err}")
+        if on_day is not None:
+            on_day(index + 1, report)
+    report.evaluation = evaluate_dirty(ledger, settings)
+    return report

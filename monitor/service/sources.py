@@ -1,0 +1,91 @@
+"""Build the configured collectors from the settings (the service knows every adapter)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from monitor.collectors import COLLECTORS, cnemc_air, cnemc_water, open_meteo, usgs_water
+from monitor.collectors.base import Collector
+from monitor.collectors.cnemc_air import CnemcAirCollector
+from monitor.collectors.cnemc_sites_archive import CnemcSitesArchiveCollector
+from monitor.collectors.cnemc_water import CnemcWaterCollector
+from monitor.collectors.http import HttpClient
+from monitor.collectors.open_meteo import ModelPoint, OpenMeteoCollector
+from monitor.collectors.usgs_water import UsgsWaterCollector
+from monitor.errors import ConfigError
+from monitor.settings import Settings, SourceSettings
+
+
+def build_collector(source: SourceSettings, settings: Settings) -> Collector:
+    """The collector for one configured source.
+
+    Raises
+    ------
+    ConfigError
+        If the source's settings do not suit its collector.
+    """
+    client = HttpClient(source.name, timeout=source.timeout_seconds, retries=source.retries)
+    name = source.collector
+    if name == OpenMeteoCollector.name:
+        points = [ModelPoint(p.site, p.latitude, p.longitude) for p in source.points]
+        return OpenMeteoCollector(
+            source=source.name,
+            points=points,
+            client=client,
+            url=source.url or open_meteo.DEFAULT_URL,
+        )
+    if name == CnemcAirCollector.name:
+        return CnemcAirCollector(
+            source=source.name,
+            stations=source.stations,
+            client=client,
+            url=source.url or cnemc_air.DEFAULT_URL,
+        )
+    if name == CnemcSitesArchiveCollector.name:
+        folder = None
+        if source.folder:
+            folder = Path(source.folder)
+            if not folder.is_absolute():
+                folder = settings.source.parent / folder
+        return CnemcSitesArchiveCollector(
+            source=source.name,
+            folder=folder,
+            url=source.url or None,
+            stations=source.stations,
+            client=client,
+        )
+    if name == CnemcWaterCollector.name:
+        return CnemcWaterCollector(
+            source=source.name,
+            sections=source.stations,
+            client=client,
+            url=source.url or cnemc_water.DEFAULT_URL,
+        )
+    if name == UsgsWaterCollector.name:
+        if not source.stations:
+            raise ConfigError(
+                [f"sources: {source.name!r} (usgs_water) needs stations = ['USGS-…', …]"],
+                source=str(settings.source),
+            )
+        return UsgsWaterCollector(
+            source=source.name,
+            monitoring_location_ids=source.stations,
+            client=client,
+            url=source.url or usgs_water.DEFAULT_URL,
+        )
+    raise ConfigError(
+        [f"sources: unknown collector {name!r}; known: {', '.join(COLLECTORS)}"],
+        source=str(settings.source),
+    )
+
+
+def find_source(settings: Settings, name: str) -> SourceSettings:
+    """The configured source called ``name``, or a ConfigError listing the known ones."""
+    try:
+        return settings.source_settings(name)
+    except KeyError:
+        known = ", ".join(s.name for s in settings.sources) or "none configured"
+        raise ConfigError(
+            [f"unknown source {name!r}; configured sources: {known}"],
+            source=str(settings.source),
+        ) from None

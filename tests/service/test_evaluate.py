@@ -1,0 +1,206 @@
+"""Evaluation after ingest: derived hourly/daily AQI and water classes from the ledger."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from monitor.calculator.air import compute_aqi_csv
+from monitor.collectors.base import observations
+from monitor.ledger import Ledger
+from monitor.service.evaluate import evaluate_dirty
+from monitor.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "examples" / "synthetic_hourly.csv"
+
+CONFIG = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[air_stations]]
+code = "1099A"
+name_zh = "浑南东路"
+role = "evaluation"
+areas = ["hunnan"]
+
+[[air_stations]]
+code = "2900A"
+name_zh = "裕农路"
+role = "evaluation"
+areas = ["hunnan"]
+
+[[water_sections]]
+id = "hun_test"
+name_zh = "测试断面"
+river = "浑河"
+water_body = "river"
+"""
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Two Hunnan stations averaged for the area, one river section."""
+    path = tmp_path / "envmon.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return load_settings(path, {})
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A fresh ledger."""
+    with Ledger.open(tmp_path / "ledger.sqlite") as opened:
+        yield opened
+
+
+def sample_observations() -> pd.DataFrame:
+    """The synthetic example export in long form, labels as hour ends (Asia/Shanghai)."""
+    wide = pd.read_csv(SAMPLE)
+    long = wide.melt(id_vars=["site", "time"], var_name="parameter", value_name="value")
+    long = long.dropna(subset=["value"])
+    end = pd.to_datetime(long["time"]).dt.tz_localize("Asia/Shanghai")
+    return observations(
+        long["site"].to_numpy(),
+        long["parameter"].to_numpy(),
+        (end - pd.Timedelta(hours=1)).to_numpy(),
+        end.to_numpy(),
+        long["value"].to_numpy(dtype=float),
+    )
+
+
+def test_daily_aqi_in_the_ledger_equals_the_calculator(ledger: Ledger, settings: Settings) -> None:
+    """The daemon's official daily AQI per site equals `envmon calc aqi --scale day`."""
+    ledger.write_observations(sample_observations(), "sample")
+    report = evaluate_dirty(ledger, settings)
+    assert report.site_days > 0
+    stored = ledger.query(
+        "SELECT site, date, aqi, primary_pollutants, standard FROM daily_aqi "
+        "WHERE official = 1 AND is_area = 0 ORDER BY site, date"
+    )
+    expected = compute_aqi_csv(SAMPLE, scale="day").frame
+    assert len(stored) == len(expected) == 8
+    assert stored["aqi"].map(lambda v: f"{v:g}").tolist() == expected["aqi"].tolist()
+    assert stored["standard"].tolist() == expected["standard"].tolist()
+    assert stored["primary_pollutants"].tolist() == expected["primary_pollutants"].tolist()
+    assert ledger.dirty_days().empty
+
+
+def test_area_rows_match_the_calculator_areas(
+    ledger: Ledger, settings: Settings, tmp_path: Path
+) -> None:
+    """Area daily AQI in the ledger equals the calculator's --areas rows."""
+    ledger.write_observations(sample_observations(), "sample")
+    evaluate_dirty(ledger, settings)
+    stored = ledger.query(
+        "SELECT date, aqi FROM daily_aqi WHERE official = 1 AND is_area = 1 AND site = 'hunnan' "
+        "ORDER BY date"
+    )
+    expected = compute_aqi_csv(SAMPLE, scale="day", areas={"hunnan": ["1099A", "2900A"]}).frame
+    area = expected[expected["site"] == "hunnan"]
+    assert stored["aqi"].map(lambda v: f"{v:g}").tolist() == area["aqi"].tolist()
+
+
+def test_both_rule_sets_are_stored_for_every_day(ledger: Ledger, settings: Settings) -> None:
+    """Each site-day has a 2012 and a 2026 row; exactly one is official (by date)."""
+    ledger.write_observations(sample_observations(), "sample")
+    evaluate_dirty(ledger, settings)
+    rows = ledger.query(
+        "SELECT date, standard, official FROM daily_aqi WHERE site = '1099A' "
+        "ORDER BY date, standard"
+    )
+    assert len(rows) == 8
+    official = rows[rows["official"] == 1]
+    assert official[["date", "standard"]].values.tolist() == [
+        ["2026-02-27", "hj633-2012"],
+        ["2026-02-28", "hj633-2012"],
+        ["2026-03-01", "hj633-2026"],
+        ["2026-03-02", "hj633-2026"],
+    ]
+
+
+def test_hourly_rows_cover_each_label(ledger: Ledger, settings: Settings) -> None:
+    """One hourly AQI per site, label and standard; labels are hour ends."""
+    ledger.write_observations(sample_observations(), "sample")
+    evaluate_dirty(ledger, settings)
+    counts = ledger.query(
+        "SELECT site, standard, count(*) AS n FROM hourly_aqi WHERE is_area = 0 "
+        "GROUP BY site, standard"
+    )
+    assert set(counts["n"]) == {96}  # 4 days × 24 labels
+    expected = compute_aqi_csv(SAMPLE, scale="hour").frame
+    first = ledger.query(
+        "SELECT aqi FROM hourly_aqi WHERE site = '1099A' AND official = 1 "
+        "ORDER BY period_end LIMIT 1"
+    )
+    assert f"{first['aqi'].iloc[0]:g}" == expected["aqi"].iloc[0]
+
+
+def test_a_revision_reevaluates_only_its_day(ledger: Ledger, settings: Settings) -> None:
+    """A corrected hour dirties its day only; after evaluation the daily AQI reflects it."""
+    obs = sample_observations()
+    ledger.write_observations(obs, "sample")
+    evaluate_dirty(ledger, settings)
+    target = (
+        (obs["site"] == "1099A")
+        & (obs["parameter"] == "pm2_5")
+        & (
+            obs["period_end"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d %H")
+            == "2026-03-02 10"
+        )
+    )
+    corrected = obs[target].assign(value=obs[target]["value"] + 24.0)  # a plausible correction
+    ledger.write_observations(corrected, "sample")
+    assert ledger.dirty_days().values.tolist() == [["1099A", "2026-03-02"]]
+    report = evaluate_dirty(ledger, settings)
+    assert report.site_days == 1
+    day = ledger.query(
+        "SELECT pm2_5 FROM daily_aqi WHERE site = '1099A' AND date = '2026-03-02' AND official = 1"
+    )
+    pm = obs[(obs["site"] == "1099A") & (obs["parameter"] == "pm2_5")]
+    on_day = (
+        pm["period_end"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d") == "2026-03-02"
+    )
+    day_values = pm[on_day]["value"].to_numpy()
+    # 24 more µg/m³ in one of 24 hours raises the daily mean by exactly 1.
+    assert day["pm2_5"].iloc[0] == pytest.approx(round(day_values.mean() + 1.0))
+
+
+def test_flagged_values_are_left_out_and_recorded(ledger: Ledger, settings: Settings) -> None:
+    """A negative value is flagged in qc_flags and not used in the daily mean."""
+    obs = sample_observations()
+    target = (obs["site"] == "2900A") & (obs["parameter"] == "no2")
+    first = obs[target].index[0]
+    obs.loc[first, "value"] = -50.0
+    ledger.write_observations(obs, "sample")
+    evaluate_dirty(ledger, settings)
+    flags = ledger.query(
+        "SELECT site, parameter, flags FROM qc_flags WHERE flags LIKE '%negative%'"
+    )
+    assert flags[["site", "parameter"]].values.tolist() == [["2900A", "no2"]]
+    day = ledger.query(
+        "SELECT no2 FROM daily_aqi WHERE site = '2900A' AND date = '2026-02-27' AND official = 1"
+    )
+    assert day["no2"].iloc[0] > 0
+
+
+def test_water_readings_get_a_class(ledger: Ledger, settings: Settings) -> None:
+    """A section reading of the automatic-station items gets its GB 3838 class."""
+    end = pd.Timestamp("2026-05-01 08:00", tz="Asia/Shanghai")
+    values = {"ph": 7.6, "do": 5.2, "codmn": 6.5, "nh3n": 1.2, "tp": 0.25}
+    obs = observations("hun_test", list(values), end, end, list(values.values()))
+    ledger.write_observations(obs, "water")
+    report = evaluate_dirty(ledger, settings)
+    assert report.water_rows == 1
+    row = ledger.query("SELECT water_class, parameter_set, limiting_parameters FROM water_classes")
+    # GB 3838-2002 Table 1: CODMn 6.5 (> 6), NH3-N 1.2 (> 1.0) and TP 0.25 (river, > 0.2)
+    # are Class IV; DO 5.2 is Class III; pH inside 6–9 does not limit.
+    assert row.values.tolist() == [["IV", "automatic", "codmn;nh3n;tp"]]
