@@ -10,12 +10,18 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from monitor import __version__
-from monitor.errors import EnvmonError
+from monitor.errors import EnvmonError, InputError
+
+if TYPE_CHECKING:
+    from monitor.settings import Settings
 
 #: Default settings file when neither ``--config`` nor ``$ENVMON_CONFIG`` is given.
 DEFAULT_CONFIG = Path("config/hunnan.toml")
@@ -87,6 +93,159 @@ def _cmd_calc_water_class(args: argparse.Namespace) -> int:
     _write_result(result.frame.to_csv(index=False, lineterminator="\n"), args.output)
     for line in result.warnings:
         print(f"envmon: warning: {line}", file=sys.stderr)
+    return 0
+
+
+def _load(args: argparse.Namespace) -> tuple[Settings, Path]:
+    """Settings and the ledger path, as every ledger command needs them."""
+    from monitor.settings import load_settings, resolve_ledger_path
+
+    settings = load_settings(_config_path(args), os.environ)
+    return settings, resolve_ledger_path(args.ledger, settings, os.environ)
+
+
+def _local_date(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date; expected YYYY-MM-DD") from None
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    import logging
+
+    from monitor.service.daemon import Daemon
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings, ledger = _load(args)
+    return Daemon(settings, ledger).run()
+
+
+def _cmd_collect(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from monitor.ledger import Ledger
+    from monitor.service.pipeline import collection_window, ingest
+    from monitor.service.sources import build_collector, find_source
+
+    settings, path = _load(args)
+    source = find_source(settings, args.source)
+    collector = build_collector(source, settings)
+    while True:
+        with Ledger.open(path) as ledger:
+            since, until = collection_window(ledger, source, datetime.now(UTC))
+            report = ingest(ledger, settings, source, collector, since, until)
+        print(f"{source.name}: {report.summary()}")
+        if args.once:
+            return 0
+        time.sleep(source.interval_minutes * 60)
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    from monitor.ledger import Ledger
+    from monitor.service.pipeline import backfill
+    from monitor.service.progress import Progress
+    from monitor.service.sources import build_collector, find_source
+
+    first = _local_date(args.date_from, "--from")
+    last = _local_date(args.date_to, "--to")
+    if last < first:
+        raise InputError(f"--to {last} is before --from {first}; expected a forward range")
+    settings, path = _load(args)
+    source = find_source(settings, args.source)
+    collector = build_collector(source, settings)
+    days = (last - first).days + 1
+    bar = Progress(days, f"backfill {source.name}")
+    with Ledger.open(path) as ledger:
+        report = backfill(
+            ledger, settings, source, collector, first, last, on_day=lambda n, _: bar.update(n)
+        )
+    print(f"{source.name}: {report.summary()}")
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from monitor.ledger import Ledger
+    from monitor.service.pipeline import import_files
+    from monitor.service.progress import Progress
+
+    settings, path = _load(args)
+    files = [Path(f) for f in args.files]
+    bar = Progress(len(files), f"import {args.format}")
+    with Ledger.open(path) as ledger:
+        report = import_files(
+            ledger, settings, args.format, files, on_file=lambda n, _: bar.update(n)
+        )
+    for line in report.warnings[:20]:
+        print(f"envmon: warning: {line}", file=sys.stderr)
+    if len(report.warnings) > 20:
+        print(f"envmon: warning: … and {len(report.warnings) - 20} more", file=sys.stderr)
+    print(report.summary())
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from monitor.ledger import Ledger
+    from monitor.service.export import site_status, source_status
+
+    settings, path = _load(args)
+    with Ledger.open(path) as ledger:
+        sources = source_status(ledger)
+        sites = site_status(ledger, datetime.now(UTC))
+        dirty = len(ledger.dirty_days())
+    configured = {s.name: s for s in settings.sources}
+    print(f"ledger: {path}")
+    print("sources:")
+    if sources.empty and not configured:
+        print("  none configured and nothing collected yet")
+    seen = set()
+    for row in sources.to_dict("records"):
+        seen.add(str(row["source"]))
+        failures = int(row["failures_since_success"])
+        print(
+            f"  {row['source']} ({row['collector']}, {row['kind']}): "
+            f"{'FAILING' if failures else 'ok'}; last success {row['last_success'] or 'never'}; "
+            f"failures since {failures}; latest data {row['latest_data'] or 'none'}"
+            + (f"; last error: {row['last_error']}" if failures else "")
+        )
+    for name, source in configured.items():
+        if name not in seen:
+            print(f"  {name} ({source.collector}): never collected")
+    print("sites (last 24 h):")
+    if sites.empty:
+        print("  no air observations in the last 24 hours")
+    for row in sites.to_dict("records"):
+        print(
+            f"  {row['site']}: completeness {float(row['completeness_24h']):.0%}, "
+            f"latest {row['latest']}, QC flags {row['qc_flags_24h']}"
+        )
+    if dirty:
+        print(f"{dirty} site-day(s) waiting for evaluation")
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from monitor.ledger import Ledger
+    from monitor.service.export import export_daily_aqi, export_hourly_aqi, export_observations
+
+    first = _local_date(args.date_from, "--from")
+    last = _local_date(args.date_to, "--to")
+    _, path = _load(args)
+    sites = args.site or None
+    with Ledger.open(path) as ledger:
+        if args.what == "observations":
+            frame = export_observations(ledger, first, last, sites)
+        elif args.what == "hourly-aqi":
+            frame = export_hourly_aqi(ledger, first, last, sites, args.standard)
+        else:
+            frame = export_daily_aqi(ledger, first, last, sites, args.standard)
+    sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
     return 0
 
 
@@ -194,6 +353,56 @@ def build_parser() -> argparse.ArgumentParser:
     water.add_argument("input", metavar="IN.csv")
     water.add_argument("-o", "--output", metavar="OUT.csv", help="output file (default: stdout)")
     water.set_defaults(handler=_cmd_calc_water_class)
+
+    run = commands.add_parser(
+        "run",
+        help="the daemon: collect every enabled source on its schedule, evaluate, serve /healthz",
+    )
+    run.set_defaults(handler=_cmd_run)
+
+    collect = commands.add_parser("collect", help="collect one source now and evaluate")
+    collect.add_argument("source", metavar="SOURCE", help="a [[sources]] name from the settings")
+    collect.add_argument(
+        "--once", action="store_true", help="collect once and exit (else repeat on its interval)"
+    )
+    collect.set_defaults(handler=_cmd_collect)
+
+    backfill = commands.add_parser(
+        "backfill", help="collect a past period of one source, day by day, and evaluate"
+    )
+    backfill.add_argument("source", metavar="SOURCE")
+    backfill.add_argument("--from", dest="date_from", metavar="DATE", required=True)
+    backfill.add_argument("--to", dest="date_to", metavar="DATE", required=True)
+    backfill.set_defaults(handler=_cmd_backfill)
+
+    importer = commands.add_parser(
+        "import", help="import files (national archive CSV, long CSV, Excel) and evaluate"
+    )
+    importer.add_argument(
+        "--format", choices=["cnemc-sites-csv", "long-csv", "xlsx"], required=True
+    )
+    importer.add_argument("files", metavar="FILE", nargs="+")
+    importer.set_defaults(handler=_cmd_import)
+
+    status = commands.add_parser(
+        "status", help="per source: last success, failures; per site: completeness, QC flags"
+    )
+    status.set_defaults(handler=_cmd_status)
+
+    export = commands.add_parser("export", help="CSV on stdout from the ledger")
+    export.add_argument("--from", dest="date_from", metavar="DATE", required=True)
+    export.add_argument("--to", dest="date_to", metavar="DATE", required=True)
+    export.add_argument("--site", action="append", metavar="S", help="repeatable; default all")
+    export.add_argument(
+        "--what", choices=["observations", "hourly-aqi", "daily-aqi"], default="observations"
+    )
+    export.add_argument(
+        "--standard",
+        choices=["official", "hj633-2012", "hj633-2026"],
+        default="official",
+        help="AQI rows: the rule set in force on each date (default) or one rule set throughout",
+    )
+    export.set_defaults(handler=_cmd_export)
     return parser
 
 

@@ -510,7 +510,9 @@ class ServiceSettings:
     http_port: int = field(
         default=8765,
         metadata=setting(
-            "port of the health and metrics endpoint; 0: none", minimum=0, maximum=65535
+            "port of the health and metrics endpoint; 0: any free port (logged at start)",
+            minimum=0,
+            maximum=65535,
         ),
     )
     evaluate_areas: bool = field(

@@ -87,7 +87,7 @@ def recorded_server() -> Iterator[RecordedServer]:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield RecordedServer(f"http://127.0.0.1:{server.server_port}", routes, seen)

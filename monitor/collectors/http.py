@@ -60,7 +60,11 @@ class HttpClient:
             wait = None
             try:
                 response = self.session.get(url, params=params, timeout=self.timeout)
-            except (requests.Timeout, requests.ConnectionError) as err:
+            except (
+                requests.Timeout,
+                requests.ConnectionError,
+                requests.exceptions.ChunkedEncodingError,  # connection cut mid-body
+            ) as err:
                 last = f"{type(err).__name__} for {url}: {err}"
             except requests.RequestException as err:
                 raise SourceFormatChanged(self.source, f"request to {url} failed: {err}") from err

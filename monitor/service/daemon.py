@@ -257,8 +257,6 @@ class Daemon:
 
     def _start_server(self) -> None:
         port = self.settings.service.http_port
-        if port == 0 and self.settings.service.http_host == "":
-            return
         daemon = self
 
         class Handler(BaseHTTPRequestHandler):

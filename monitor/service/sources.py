@@ -42,6 +42,11 @@ def build_collector(source: SourceSettings, settings: Settings) -> Collector:
             url=source.url or cnemc_air.DEFAULT_URL,
         )
     if name == CnemcSitesArchiveCollector.name:
+        if source.folder and source.url:
+            raise ConfigError(
+                [f"sources: {source.name!r} has both folder and url; keep one of them"],
+                source=str(settings.source),
+            )
         folder = None
         if source.folder:
             folder = Path(source.folder)

@@ -1,0 +1,646 @@
+"""CNEMC national real-time air platform: measured hourly concentrations of national stations.
+
+Source
+------
+全国城市空气质量实时发布平台, ``https://air.cnemc.cn:18007/`` (data-sources.md §4a). No
+documented public API and no licence text: the JSON endpoints behind the map page are what
+community scrapers use. Default endpoint
+``GET /CityData/GetAQIDataPublishLive?cityName=沈阳市`` — every station of one city for the
+current hour. ``url`` may point at any endpoint that answers a JSON list of station
+records in the same shape over GET (e.g. a mirror). Requests carry the page's
+``Referer`` and ``X-Requested-With`` headers; TLS is verified (scrapers often disable it —
+we don't).
+
+Terms and cadence: government public information, anonymous, no published rate limit
+(community advice: ≥ 1.5 s between calls). An hour is published ≈ 30 min after it ends
+(15:00 data at ≈ 15:30); some hours are never published and values can be revised. Only
+≈ 24 h are online, and this endpoint gives the current hour only: poll at least hourly
+(e.g. at :19 and :41).
+
+Field map
+---------
+:data:`FIELD_MAP` (JSON keys as published; matched without regard to case, since
+scrapers see both spellings). Values arrive as strings; ``—`` (em dash) means missing.
+
+==============  ==========  =====================================
+CNEMC field     parameter   unit (source = stored)
+==============  ==========  =====================================
+``SO2``         ``so2``     µg/m³, 1-hour mean
+``NO2``         ``no2``     µg/m³, 1-hour mean
+``CO``          ``co``      **mg/m³** already, 1-hour mean
+``O3``          ``o3``      µg/m³, 1-hour mean
+``PM10``        ``pm10``    µg/m³, 1-hour mean
+``PM2_5``       ``pm2_5``   µg/m³, 1-hour mean
+==============  ==========  =====================================
+
+Read for the cross-check only (not stored): ``AQI``, ``PrimaryPollutant``, ``O3_8h`` (8-hour
+moving mean, no canonical parameter yet) and ``SO2_24h`` (HJ 633-2012 SO2 > 800 rule).
+Identity: ``StationCode`` (e.g. ``1099A``); ``PositionName`` is the display name.
+
+Time convention
+---------------
+Labels are Beijing time and **hour-ending**: the value labelled 16:00 is the mean of
+15:00–16:00. The label is ``TimePoint`` — ``/Date(ms)/`` (.NET JSON: milliseconds since
+1970-01-01 UTC, optional ``+0800`` suffix) or text — or else ``TimePointStr``
+(``2025年01月01日 08时``). Periods come from :func:`~monitor.collectors.base.hour_ending` and
+are stored in UTC. ``collect(since, until)`` keeps station-hours with
+``since < period_end ≤ until``; ``Batch.covers`` is the hour(s) the answer holds (the live
+endpoint cannot be asked for a period).
+
+Cross-check and QC flags
+------------------------
+Every station-hour's AQI is recomputed from the delivered concentrations with
+:func:`monitor.domain.aqi.hourly_aqi` (platform method, HJ 633-2012 or -2026 by the date of
+the label) and compared with the published ``AQI`` (within :data:`AQI_TOLERANCE`) and
+``PrimaryPollutant`` (each published primary pollutant's recomputed IAQI within the tolerance
+of the published AQI). Verdicts (:class:`Verdict`), written as the ``flags`` of **every**
+observation of that station-hour:
+
+* ``aqi_mismatch`` — published AQI or primary pollutant disagrees with the concentrations;
+* ``o3_swapped`` — they disagree, but agree once ``O3`` and ``O3_8h`` are exchanged: the known
+  archive fault of swapped O3 fields. Values are stored as delivered (not fixed). Detected only
+  when the swap changes the AQI or primary pollutant.
+
+Cell flags: ``source_missing`` (em dash: the record came, the value not; value NaN) and
+``source_invalid`` (text that is no number; value NaN). ``Batch.notes`` hold the verdict
+counts (``aqi_check: station_hours=… consistent=… aqi_mismatch=… o3_swapped=…
+not_compared=…``), one line per disagreeing station-hour, and the configured stations the
+answer lacked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from monitor.collectors.base import (
+    Batch,
+    DataKind,
+    empty_observations,
+    hour_ending,
+    observations,
+)
+from monitor.collectors.http import HttpClient, decode_json
+from monitor.domain.aqi import hourly_aqi, pollutant_names, standards_for_dates
+from monitor.domain.units import to_canonical
+from monitor.errors import SourceFormatChanged
+
+__all__ = [
+    "AQI_TOLERANCE",
+    "CHECK_FIELDS",
+    "DEFAULT_CITY",
+    "DEFAULT_URL",
+    "FIELD_MAP",
+    "MISSING_MARKERS",
+    "REQUEST_HEADERS",
+    "CnemcAirCollector",
+    "Verdict",
+    "check_station_hours",
+    "fetch_station_records",
+    "parse_observations",
+    "parse_station_hours",
+    "station_observations",
+    "summarise_checks",
+]
+
+DEFAULT_URL: Final = "https://air.cnemc.cn:18007/CityData/GetAQIDataPublishLive"
+DEFAULT_CITY: Final = "沈阳市"
+
+#: Headers the platform's own page sends with its JSON calls (data-sources.md §4a).
+REQUEST_HEADERS: Final[Mapping[str, str]] = {
+    "Referer": "https://air.cnemc.cn:18007/",
+    "X-Requested-With": "XMLHttpRequest",
+    "Accept": "application/json, text/javascript, */*; q=0.01",
+}
+
+#: CNEMC field → (canonical parameter, unit the platform publishes it in).
+FIELD_MAP: Final[Mapping[str, tuple[str, str]]] = {
+    "SO2": ("so2", "µg/m³"),
+    "NO2": ("no2", "µg/m³"),
+    "CO": ("co", "mg/m³"),
+    "O3": ("o3", "µg/m³"),
+    "PM10": ("pm10", "µg/m³"),
+    "PM2_5": ("pm2_5", "µg/m³"),
+}
+
+#: Fields read for the AQI cross-check → column name in the station-hours frame. ``AQI``
+#: and ``PrimaryPollutant`` are required; the moving means are used when present.
+CHECK_FIELDS: Final[Mapping[str, str]] = {
+    "AQI": "aqi_published",
+    "PrimaryPollutant": "primary_published",
+    "O3_8h": "o3_8h",
+    "SO2_24h": "so2_24h",
+}
+
+_REQUIRED: Final = ("StationCode", *FIELD_MAP, "AQI", "PrimaryPollutant")
+
+#: Cell texts meaning "no value": em dash in the JSON, ``-`` in the old XML feed.
+MISSING_MARKERS: Final = frozenset({"—", "－", "-", "--", "", "NA", "null"})
+
+#: Largest |recomputed − published| AQI still counted as agreement. The platform shows
+#: rounded concentrations (integers; CO one decimal) but may rate the unrounded values; on
+#: the steepest segment (PM2.5 0–35 µg/m³, 50/35 IAQI per µg/m³) half a unit plus the
+#: round-up of the IAQI moves the result by one.
+AQI_TOLERANCE: Final = 1.0
+
+
+class Verdict(StrEnum):
+    """Outcome of the AQI cross-check of one station-hour (the flag written, if any)."""
+
+    CONSISTENT = "consistent"
+    AQI_MISMATCH = "aqi_mismatch"
+    O3_SWAPPED = "o3_swapped"
+    NOT_COMPARED = "not_compared"  # no published AQI, or no concentration to rate
+
+
+class CnemcAirCollector:
+    """Measured hourly concentrations of national air stations from the CNEMC platform.
+
+    Parameters
+    ----------
+    source : str
+        Configured source name, stored as ``Batch.source`` and used in error messages.
+    stations : sequence of str
+        Station codes to keep (e.g. ``1099A``); empty keeps every station of the answer.
+    url : str
+        Endpoint answering a JSON list of station records over GET.
+    city : str
+        ``cityName`` query parameter (Chinese city name, as the platform expects); empty
+        sends no query.
+    client : HttpClient, optional
+        HTTP client; default ``HttpClient(source)``. The platform's request headers
+        (:data:`REQUEST_HEADERS`) are added to its session.
+
+    Raises
+    ------
+    ValueError
+        If a station code is empty or has blanks around it.
+    """
+
+    name: ClassVar[str] = "cnemc_air"
+    kind: ClassVar[DataKind] = "measured"
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        stations: Sequence[str] = (),
+        url: str = DEFAULT_URL,
+        city: str = DEFAULT_CITY,
+        client: HttpClient | None = None,
+    ) -> None:
+        bad = [code for code in stations if not code or code != code.strip()]
+        if bad:
+            raise ValueError(
+                f"source {source!r}: station code(s) {bad} are empty or padded; "
+                "expected codes such as '1099A'"
+            )
+        self.source = source
+        self.stations = tuple(dict.fromkeys(stations))
+        self.url = url
+        self.city = city
+        self.client = client if client is not None else HttpClient(source)
+        self.client.session.headers.update(REQUEST_HEADERS)
+
+    def collect(self, since: datetime | None, until: datetime | None) -> Iterator[Batch]:
+        """Yield one batch: the station-hours of the answer with ``since < end ≤ until``.
+
+        Raises
+        ------
+        ValueError
+            If ``since`` or ``until`` is naive.
+        SourceUnavailable
+            Timeout, connection failure, HTTP 429/5xx after the client's retries.
+        SourceFormatChanged
+            The answer is not the known JSON (HTML page, truncated, empty, renamed fields,
+            unreadable time label).
+        """
+        lower = _aware(since, "since") if since is not None else None
+        upper = _aware(until, "until") if until is not None else None
+        params = {"cityName": self.city} if self.city else None
+        body, where = fetch_station_records(self.client, self.url, params)
+        hours = parse_station_hours(body, stations=self.stations, source=self.source, where=where)
+        end = hours["period_end"]
+        keep = np.ones(len(hours), dtype=bool)
+        if lower is not None:
+            keep &= (end > lower).to_numpy()
+        if upper is not None:
+            keep &= (end <= upper).to_numpy()
+        hours = hours[keep].reset_index(drop=True)
+        checks = check_station_hours(hours)
+        frame = station_observations(hours, checks)
+        notes = list(summarise_checks(hours, checks))
+        absent = [code for code in self.stations if code not in set(hours["site"])]
+        if absent:
+            notes.append(f"no record in the answer for station(s) {', '.join(absent)}")
+        covers: tuple[datetime | None, datetime | None] = (None, None)
+        if len(hours):
+            covers = (
+                hours["period_start"].min().to_pydatetime(),
+                hours["period_end"].max().to_pydatetime(),
+            )
+        yield Batch(
+            source=self.source,
+            observations=frame,
+            requested=where,
+            kind=self.kind,
+            covers=covers,
+            notes=tuple(notes),
+        )
+
+
+def fetch_station_records(
+    client: HttpClient, url: str, params: Mapping[str, str] | None = None
+) -> tuple[bytes, str]:
+    """GET the station records.
+
+    Returns
+    -------
+    (bytes, str)
+        The body as received, and the URL that was requested (with its query).
+    """
+    response = client.get(url, params)
+    return response.content, response.url
+
+
+# ---------------------------------------------------------------------------------------
+# Parsing (pure)
+
+_NET_DATE: Final = re.compile(r"^/Date\((-?\d+)(?:[+-]\d{4})?\)/$")
+_CHINESE_HOUR: Final = re.compile(r"^(\d{4})年(\d{1,2})月(\d{1,2})日\s*(\d{1,2})时$")
+_ISO_HOUR: Final = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2})?$")
+_SHANGHAI: Final = "Asia/Shanghai"
+
+_VALUE_COLUMNS: Final = tuple(parameter for parameter, _ in FIELD_MAP.values())
+
+
+def parse_station_hours(
+    payload: bytes | str | Sequence[Any],
+    *,
+    stations: Sequence[str] = (),
+    source: str = CnemcAirCollector.name,
+    where: str = "CNEMC answer",
+) -> pd.DataFrame:
+    """Station-hours (one row per record) from a CNEMC JSON answer (pure, no I/O).
+
+    Parameters
+    ----------
+    payload : bytes, str or sequence
+        The body as received (UTF-8 JSON), or the decoded JSON list of records.
+    stations : sequence of str
+        Station codes to keep; empty keeps all.
+    source, where : str
+        Source name and URL, for error messages.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``site``, ``name``, ``period_start``, ``period_end`` (UTC), the six canonical
+        concentrations (canonical units, NaN when missing or invalid), ``<parameter>_flag``
+        (``source_missing`` / ``source_invalid`` / empty), ``o3_8h`` and ``so2_24h`` (NaN when
+        absent), ``aqi_published`` (NaN when missing) and ``primary_published`` (text).
+
+    Raises
+    ------
+    SourceFormatChanged
+        If the answer is not a JSON list of objects, a record lacks a required field
+        (:data:`FIELD_MAP`, ``StationCode``, ``AQI``, ``PrimaryPollutant``, a time label), or
+        a time label cannot be read.
+    """
+    data = _decode(source, payload, where) if isinstance(payload, bytes | str) else payload
+    if not isinstance(data, list):
+        shape = f"an object with keys {sorted(data)}" if isinstance(data, dict) else repr(data)
+        raise SourceFormatChanged(
+            source, f"{where}: got {shape[:200]}; expected a JSON list of station records"
+        )
+    wanted = set(stations)
+    rows: list[dict[str, object]] = []
+    for index, record in enumerate(data):
+        if not isinstance(record, Mapping):
+            raise SourceFormatChanged(
+                source, f"{where}: record {index} is {record!r:.80}; expected a JSON object"
+            )
+        fields = {str(key).lower(): value for key, value in record.items()}
+        code = str(fields.get("stationcode", "")).strip()
+        missing = [name for name in _REQUIRED if name.lower() not in fields]
+        if "timepoint" not in fields and "timepointstr" not in fields:
+            missing.append("TimePoint")
+        if missing:
+            raise SourceFormatChanged(
+                source,
+                f"{where}: record {index} (StationCode {code or '?'}) has no field(s) "
+                f"{missing}; it has {sorted(record)}; expected the documented fields "
+                f"{list(_REQUIRED)} and TimePoint or TimePointStr",
+            )
+        if wanted and code not in wanted:
+            continue
+        row: dict[str, object] = {
+            "site": code,
+            "name": str(fields.get("positionname") or ""),
+            "label": _label(source, where, index, code, fields),
+        }
+        for field, (parameter, unit) in FIELD_MAP.items():
+            value, flag = _cell(fields[field.lower()])
+            row[parameter] = float(to_canonical(parameter, [value], unit)[0])
+            row[f"{parameter}_flag"] = flag
+        for field, column in CHECK_FIELDS.items():
+            if column == "primary_published":
+                row[column] = _text(fields[field.lower()])
+            else:
+                row[column] = _cell(fields.get(field.lower()))[0]
+        rows.append(row)
+    return _station_frame(rows)
+
+
+def _station_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    columns = [
+        "site",
+        "name",
+        *_VALUE_COLUMNS,
+        *(f"{p}_flag" for p in _VALUE_COLUMNS),
+        "o3_8h",
+        "so2_24h",
+        "aqi_published",
+        "primary_published",
+    ]
+    labels = pd.Series([row.pop("label") for row in rows], dtype="datetime64[ns]")
+    frame = pd.DataFrame(rows, columns=columns)
+    start, end = hour_ending(labels)
+    frame.insert(2, "period_start", start.dt.tz_convert("UTC").to_numpy())
+    frame.insert(3, "period_end", end.dt.tz_convert("UTC").to_numpy())
+    for column in (*_VALUE_COLUMNS, "o3_8h", "so2_24h", "aqi_published"):
+        frame[column] = frame[column].astype(float)
+    for column in ("period_start", "period_end"):
+        frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def _decode(source: str, payload: bytes | str, where: str) -> Any:
+    if isinstance(payload, bytes):
+        try:
+            payload = payload.decode("utf-8-sig")
+        except UnicodeDecodeError as err:
+            raise SourceFormatChanged(
+                source, f"{where}: body is not UTF-8 ({err.reason} at byte {err.start})"
+            ) from err
+    return decode_json(source, payload, where)
+
+
+def _cell(value: object) -> tuple[float, str]:
+    """A concentration cell → (value, cell flag)."""
+    if value is None:
+        return np.nan, "source_missing"
+    if isinstance(value, bool):
+        return np.nan, "source_invalid"
+    if isinstance(value, int | float):
+        return (float(value), "") if np.isfinite(value) else (np.nan, "source_invalid")
+    text = str(value).strip()
+    if text in MISSING_MARKERS:
+        return np.nan, "source_missing"
+    try:
+        number = float(text)
+    except ValueError:
+        return np.nan, "source_invalid"
+    return (number, "") if np.isfinite(number) else (np.nan, "source_invalid")
+
+
+def _text(value: object) -> str:
+    text = "" if value is None else str(value).strip()
+    return "" if text in MISSING_MARKERS else text
+
+
+def _label(
+    source: str, where: str, index: int, code: str, fields: Mapping[str, object]
+) -> pd.Timestamp:
+    """Hour label as naive Beijing wall time; TimePoint first, TimePointStr as fallback."""
+    candidates = [
+        (name, fields[name.lower()])
+        for name in ("TimePoint", "TimePointStr")
+        if fields.get(name.lower()) not in (None, "")
+    ]
+    for name, raw in candidates:
+        label = _read_label(str(raw).strip())
+        if label is None:
+            continue
+        if label != label.floor("h"):
+            raise SourceFormatChanged(
+                source,
+                f"{where}: record {index} (StationCode {code}) {name} {raw!r} is not on the "
+                "hour; expected an hourly label",
+            )
+        return label
+    shown = ", ".join(f"{name}={raw!r}" for name, raw in candidates) or "no time label"
+    raise SourceFormatChanged(
+        source,
+        f"{where}: record {index} (StationCode {code}): cannot read {shown}; expected "
+        "'/Date(ms)/', 'yyyy-mm-dd hh:00' or 'yyyy年mm月dd日 hh时' (Beijing time)",
+    )
+
+
+def _read_label(text: str) -> pd.Timestamp | None:
+    net = _NET_DATE.match(text)
+    if net:
+        # .NET JSON dates count milliseconds from 1970-01-01 UTC; a suffix is display only.
+        instant = pd.Timestamp(int(net.group(1)), unit="ms", tz="UTC")
+        return instant.tz_convert(_SHANGHAI).tz_localize(None)
+    chinese = _CHINESE_HOUR.match(text)
+    if chinese:
+        year, month, day, hour = (int(g) for g in chinese.groups())
+        try:
+            return pd.Timestamp(year, month, day) + pd.Timedelta(hours=hour)
+        except ValueError:
+            return None
+    if _ISO_HOUR.match(text):
+        try:
+            return pd.Timestamp(text.replace(" ", "T"))
+        except ValueError:
+            return None
+    return None
+
+
+# ---------------------------------------------------------------------------------------
+# The AQI cross-check (pure)
+
+# Published primary-pollutant words → canonical name; the first match wins, so PM2.5 is
+# tested before PM10 (颗粒物 is a suffix of 细颗粒物).
+_PRIMARY_WORDS: Final = (
+    (("PM2.5", "PM2_5", "PM25", "细颗粒物"), "pm2_5"),
+    (("PM10", "颗粒物"), "pm10"),
+    (("O3", "臭氧"), "o3"),
+    (("SO2", "二氧化硫"), "so2"),
+    (("NO2", "二氧化氮"), "no2"),
+    (("CO", "一氧化碳"), "co"),
+)
+_PRIMARY_SEPARATORS: Final = re.compile(r"[,，、;；/]+")
+
+
+def _primary_set(text: str) -> frozenset[str] | None:
+    """Published primary pollutant text → canonical names; None if a word is unknown."""
+    names: set[str] = set()
+    for token in _PRIMARY_SEPARATORS.split(text.upper().replace(" ", "")):
+        if not token or token in MISSING_MARKERS:
+            continue
+        name = next((n for words, n in _PRIMARY_WORDS if any(w in token for w in words)), None)
+        if name is None:
+            return None
+        names.add(name)
+    return frozenset(names)
+
+
+def check_station_hours(hours: pd.DataFrame) -> pd.DataFrame:
+    """Recompute each station-hour's AQI and compare it with the published one (pure).
+
+    Parameters
+    ----------
+    hours : DataFrame
+        Station-hours from :func:`parse_station_hours`.
+
+    Returns
+    -------
+    DataFrame
+        Same rows and order: ``verdict`` (:class:`Verdict` value), ``aqi_computed`` and
+        ``primary_computed`` (from the delivered values), ``aqi_swapped`` (from O3 and O3_8h
+        exchanged), ``standard``, ``primary_known`` (the published primary text was
+        understood; if not, only the AQI is compared).
+
+    Notes
+    -----
+    Agreement: |recomputed − published AQI| ≤ :data:`AQI_TOLERANCE`; when the published
+    AQI is above 50, every published primary pollutant's recomputed IAQI is within the
+    same tolerance of it; at 50 or below, no primary pollutant is published (HJ 633).
+    """
+    n = len(hours)
+    standard = standards_for_dates(hours["period_end"])
+    delivered = hourly_aqi(hours[[*_VALUE_COLUMNS, "so2_24h"]], standard)
+    swapped_input = hours[[*_VALUE_COLUMNS, "so2_24h"]].assign(o3=hours["o3_8h"])
+    swapped = hourly_aqi(swapped_input, standard)
+    published = hours["aqi_published"].to_numpy(dtype=float)
+    primaries = [_primary_set(text) for text in hours["primary_published"]]
+    known = np.array([p is not None for p in primaries], dtype=bool)
+    agrees = _agrees(delivered, published, primaries)
+    swap_possible = (
+        hours["o3_8h"].notna() & hours["o3"].notna() & (hours["o3_8h"] != hours["o3"])
+    ).to_numpy()
+    agrees_swapped = _agrees(swapped, published, primaries) & swap_possible
+    computed = delivered["aqi"].to_numpy(dtype=float)
+    verdict = np.full(n, Verdict.AQI_MISMATCH.value, dtype=object)
+    verdict[agrees_swapped] = Verdict.O3_SWAPPED.value
+    verdict[agrees] = Verdict.CONSISTENT.value
+    verdict[np.isnan(published) | np.isnan(computed)] = Verdict.NOT_COMPARED.value
+    return pd.DataFrame(
+        {
+            "verdict": verdict,
+            "aqi_computed": computed,
+            "primary_computed": pollutant_names(delivered["primary_mask"]),
+            "aqi_swapped": swapped["aqi"].to_numpy(dtype=float),
+            "standard": delivered["standard"].astype(str).to_numpy(),
+            "primary_known": known,
+        }
+    )
+
+
+def _agrees(
+    rated: pd.DataFrame,
+    published: npt.NDArray[np.float64],
+    primaries: Sequence[frozenset[str] | None],
+) -> npt.NDArray[np.bool_]:
+    """Rows whose recomputed AQI and IAQIs support the published AQI and primary pollutant."""
+    computed = rated["aqi"].to_numpy(dtype=float)
+    ok = np.abs(computed - published) <= AQI_TOLERANCE  # NaN compares False
+    for row in np.flatnonzero(ok).tolist():
+        names = primaries[row]
+        if names is None:  # unknown wording: the AQI alone is compared
+            continue
+        if published[row] <= 50:
+            ok[row] = not names
+            continue
+        iaqi = [float(rated[f"iaqi_{name}"].iloc[row]) for name in names]
+        ok[row] = bool(names) and all(abs(v - published[row]) <= AQI_TOLERANCE for v in iaqi)
+    return ok
+
+
+def station_observations(hours: pd.DataFrame, checks: pd.DataFrame) -> pd.DataFrame:
+    """Observations (long format) from station-hours and their cross-check verdicts (pure).
+
+    Each observation's ``flags`` joins its cell flag and, for ``aqi_mismatch`` and
+    ``o3_swapped`` station-hours, the verdict.
+    """
+    if not len(hours):
+        return empty_observations()
+    verdict = checks["verdict"].to_numpy(dtype=object)
+    hour_flag = np.where(
+        np.isin(verdict, [Verdict.AQI_MISMATCH.value, Verdict.O3_SWAPPED.value]), verdict, ""
+    )
+    frames = []
+    for parameter in _VALUE_COLUMNS:
+        cell = hours[f"{parameter}_flag"].to_numpy(dtype=object)
+        flags = [";".join(f for f in pair if f) for pair in zip(cell, hour_flag, strict=True)]
+        frames.append(
+            observations(
+                hours["site"].to_numpy(dtype=object),
+                parameter,
+                hours["period_start"],
+                hours["period_end"],
+                hours[parameter].to_numpy(dtype=float),
+                flags=np.asarray(flags, dtype=object),
+            )
+        )
+    frame = pd.concat(frames, ignore_index=True)
+    order = {name: i for i, name in enumerate(_VALUE_COLUMNS)}
+    frame = frame.assign(_order=frame["parameter"].map(order))
+    frame = frame.sort_values(["period_end", "site", "_order"], kind="stable")
+    return frame.drop(columns="_order").reset_index(drop=True)
+
+
+def summarise_checks(hours: pd.DataFrame, checks: pd.DataFrame) -> tuple[str, ...]:
+    """Batch notes: verdict counts, then one line per disagreeing station-hour."""
+    counts = checks["verdict"].value_counts()
+    parts = [f"station_hours={len(checks)}"]
+    parts += [f"{v.value}={int(counts.get(v.value, 0))}" for v in Verdict]
+    unknown = int((~checks["primary_known"].astype(bool)).sum())
+    if unknown:
+        parts.append(f"primary_unrecognised={unknown}")
+    lines = ["aqi_check: " + " ".join(parts)]
+    bad = np.flatnonzero(
+        checks["verdict"].isin([Verdict.AQI_MISMATCH.value, Verdict.O3_SWAPPED.value])
+    )
+    for row in bad.tolist():
+        label = hours["period_end"].iloc[row].tz_convert(_SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        primary = hours["primary_published"].iloc[row] or "—"
+        lines.append(
+            f"{checks['verdict'].iloc[row]} {hours['site'].iloc[row]} {label} (Beijing): "
+            f"published AQI {hours['aqi_published'].iloc[row]:g} ({primary}), recomputed "
+            f"{checks['aqi_computed'].iloc[row]:g} ({checks['primary_computed'].iloc[row]}), "
+            f"with O3/O3_8h exchanged {checks['aqi_swapped'].iloc[row]:g}, "
+            f"{checks['standard'].iloc[row]}"
+        )
+    return tuple(lines)
+
+
+def parse_observations(
+    payload: bytes | str | Sequence[Any],
+    *,
+    stations: Sequence[str] = (),
+    source: str = CnemcAirCollector.name,
+    where: str = "CNEMC answer",
+) -> pd.DataFrame:
+    """Observations with cross-check flags from a CNEMC JSON answer (pure, no I/O).
+
+    :func:`parse_station_hours`, :func:`check_station_hours` and
+    :func:`station_observations` in one call.
+    """
+    hours = parse_station_hours(payload, stations=stations, source=source, where=where)
+    return station_observations(hours, check_station_hours(hours))
+
+
+def _aware(moment: datetime, name: str) -> datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{name}={moment.isoformat()} is naive; expected a tz-aware time (UTC)")
+    return moment.astimezone(UTC)

@@ -1,0 +1,366 @@
+"""Generic import of observations from a long CSV file: one value per row.
+
+Source
+------
+Files a district office receives or writes by hand: exports of the provincial/municipal
+platforms, vendor systems and laboratories (data-sources.md §7b), brought into the shared
+long layout. Nothing is downloaded; the operator gives the file.
+
+Layout
+------
+::
+
+    site,time,parameter,value,unit,duration
+    1099A,2026-03-01T16:00,pm2_5,35,ug/m3,
+    1099A,2026-03-01T16:00,co,850,µg/m³,
+    HN-01,2026-03-02T09:30+08:00,nh3n,0.42,mg/L,0
+
+* Header names are case-insensitive; the first four are required, ``unit`` and ``duration``
+  optional (:data:`HEADER_ALIASES` also accepts common Chinese headers). Other columns are
+  ignored with a warning.
+* Encoding UTF-8 (with or without BOM) or GBK/GB18030.
+* ``site``: the site id as the office uses it (station code, section id).
+* ``time``: read as ``envmon calc`` reads it (``monitor.calculator.table.parse_local_times``):
+  ISO 8601, without an offset = Asia/Shanghai wall time, ``24:00`` = 00:00 of the next day.
+  It is the **end** of the measured period, as Chinese hourly data are labelled.
+* ``duration``: length of the period in minutes, default 60 (an hourly value labelled by the
+  end of its hour: period = (time − 1 h, time]). ``0`` is an instantaneous sample (a lab grab
+  sample): period_start == period_end == time. 1440 with ``time`` = 24:00 is a daily value.
+* ``parameter``: a canonical name (``monitor.domain.units.CANONICAL_UNITS``), any case;
+  ``PM2.5`` is accepted for ``pm2_5`` (:data:`PARAMETER_ALIASES`).
+* ``unit``: any spelling :func:`monitor.domain.units.normalise_unit` knows (µg/m³, ug/m3,
+  mg/m3, mg/L, ppb …); values are converted to the canonical unit (CO to mg/m³). Empty =
+  already in the canonical unit.
+* ``value``: a number; a below-detection-limit result written ``0.01L`` or ``<0.01`` is
+  imported as the detection limit with the flag ``below_detection_limit``.
+
+Rows with a problem (unknown parameter, unit that is unknown or does not fit the parameter,
+no value or a value that is not a number, bad time or duration, negative concentration, a
+repeat of an earlier row's site, parameter and time) are **not** imported; each gives one
+warning naming the line (header = line 1), the value and what was expected. A file that
+cannot be used at all (undecodable, empty, a required column missing) raises
+:class:`~monitor.errors.InputError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from monitor.calculator.table import MISSING_MARKERS, PROBLEM_SEPARATOR, parse_local_times
+from monitor.collectors.base import empty_observations, observations
+from monitor.domain.units import CANONICAL_UNITS, to_canonical
+from monitor.errors import InputError
+
+__all__ = [
+    "BELOW_DETECTION_FLAG",
+    "DEFAULT_DURATION_MINUTES",
+    "HEADER_ALIASES",
+    "OPTIONAL_COLUMNS",
+    "PARAMETER_ALIASES",
+    "REQUIRED_COLUMNS",
+    "canonical_parameter",
+    "check_columns",
+    "normalise_header",
+    "parse_long_csv",
+    "rows_to_observations",
+]
+
+REQUIRED_COLUMNS: Final = ("site", "time", "parameter", "value")
+OPTIONAL_COLUMNS: Final = ("unit", "duration")
+
+#: Header spellings (lower case, stripped) → column name; canonical names map to themselves.
+HEADER_ALIASES: Final[Mapping[str, str]] = {
+    "站点": "site",
+    "点位": "site",
+    "断面": "site",
+    "时间": "time",
+    "监测时间": "time",
+    "采样时间": "time",
+    "项目": "parameter",
+    "监测项目": "parameter",
+    "参数": "parameter",
+    "数值": "value",
+    "监测值": "value",
+    "浓度": "value",
+    "单位": "unit",
+    "时长": "duration",
+}
+
+#: Parameter spellings (lower case) accepted besides the canonical names.
+PARAMETER_ALIASES: Final[Mapping[str, str]] = {"pm2.5": "pm2_5", "pm25": "pm2_5"}
+
+DEFAULT_DURATION_MINUTES: Final = 60.0
+BELOW_DETECTION_FLAG: Final = "below_detection_limit"
+
+#: Parameters whose values may be negative (everything else is a concentration or count).
+_MAY_BE_NEGATIVE: Final = frozenset({"water_temperature"})
+# GB/T 8170 practice: the detection limit followed by "L" ("0.01L"), or "<0.01".
+_BELOW_DL = re.compile(r"^(?:<\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(\d+(?:\.\d*)?)\s*L)$")
+
+
+def normalise_header(names: Sequence[object]) -> list[str]:
+    """Header cells → column names: stripped, lower case, Chinese aliases resolved."""
+    out = []
+    for name in names:
+        key = str(name).strip().lstrip("\ufeff").strip().lower()
+        out.append(HEADER_ALIASES.get(key, key))
+    return out
+
+
+def canonical_parameter(text: str) -> str | None:
+    """A parameter as written in a file → its canonical name, or None if unknown."""
+    key = text.strip().lower()
+    key = PARAMETER_ALIASES.get(key, key)
+    return key if key in CANONICAL_UNITS else None
+
+
+def parse_long_csv(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
+    """Observations of a long CSV file (layout in the module docstring), and warnings.
+
+    Parameters
+    ----------
+    data : bytes
+        The file's content.
+    name : str
+        File name, used in warnings and errors.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        Observations (``OBSERVATION_COLUMNS``) of the usable rows, in file order; one
+        warning per row not imported (``"<name> line <n>: <what> …"``) and per ignored column.
+
+    Raises
+    ------
+    InputError
+        If the file cannot be decoded or read as CSV, is empty, has no data rows, or lacks
+        one of ``site, time, parameter, value``.
+    """
+    text = _decode(data, name)
+    if not text.strip():
+        raise InputError(f"{name}: the file is empty; expected a header row and data rows")
+    try:
+        table = pd.read_csv(
+            io.StringIO(text),
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
+        raise InputError(f"{name}: not a readable CSV file ({first})") from err
+    # The header is read as a row, so duplicate names stay visible (pandas would rename them).
+    header = normalise_header(list(table.iloc[0]))
+    warnings = check_columns(header, name)
+    raw = table.iloc[1:].set_axis(header, axis=1)
+    blank = (raw.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
+    lines = np.flatnonzero(~blank.to_numpy()) + 2  # the header is line 1
+    raw = raw[~blank]
+    if raw.empty:
+        raise InputError(f"{name}: the file has a header but no data rows")
+    frame, problems = rows_to_observations(raw, [f"{name} line {n}" for n in lines])
+    return frame, warnings + problems
+
+
+def check_columns(header: Sequence[str], name: str) -> list[str]:
+    """Check a long-layout header; warnings for ignored columns.
+
+    Raises
+    ------
+    InputError
+        If a required column is missing or a column appears twice.
+    """
+    duplicates = sorted({c for c in header if c and list(header).count(c) > 1})
+    if duplicates:
+        raise InputError(f"{name}: duplicate column(s) {', '.join(duplicates)}; keep one of each")
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise InputError(
+            f"{name}: missing column(s) {', '.join(missing)}; the header must contain "
+            f"{', '.join(REQUIRED_COLUMNS)} (found: {', '.join(header) or 'nothing'})"
+        )
+    extra = [c for c in header if c and c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if extra:
+        return [
+            f"{name}: column(s) {', '.join(extra)} ignored; known columns are "
+            f"{', '.join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)}"
+        ]
+    return []
+
+
+def rows_to_observations(
+    rows: pd.DataFrame, where: Sequence[str]
+) -> tuple[pd.DataFrame, list[str]]:
+    """Check long-layout rows and turn the good ones into observations.
+
+    The shared row validation of the long CSV and spreadsheet imports.
+
+    Parameters
+    ----------
+    rows : DataFrame
+        Columns ``site, time, parameter, value`` and optionally ``unit``, ``duration``; cells
+        are text (``time`` as ISO 8601 text, read by ``parse_local_times``).
+    where : sequence of str
+        For each row, where it is in the input (``"data.csv line 5"``), for warnings.
+
+    Returns
+    -------
+    (DataFrame, list of str)
+        Observations of the rows without problems, in input order, and one warning per
+        row not imported: ``"<where>: <problem>[ | <problem>…] (not imported)"``.
+    """
+    n = len(rows)
+    if n != len(where):
+        raise ValueError(f"where has {len(where)} entries; expected one per row ({n})")
+    problems: list[list[str]] = [[] for _ in range(n)]
+
+    def text(column: str) -> pd.Series:
+        if column not in rows:
+            return pd.Series([""] * n, dtype=object)
+        return rows[column].fillna("").astype(str).str.strip().reset_index(drop=True)
+
+    site, time_text, parameter_text = text("site"), text("time"), text("parameter")
+    value_text, unit_text, duration_text = text("value"), text("unit"), text("duration")
+    shown = {
+        "time": _texts(time_text),
+        "value": _texts(value_text),
+        "duration": _texts(duration_text),
+    }
+
+    for i in _positions(site == ""):
+        problems[i].append("site is empty")
+
+    times = parse_local_times(time_text).reset_index(drop=True)
+    for i in _positions(times.isna()):
+        problems[i].append(
+            f"time {shown['time'][i]!r} is not an ISO 8601 time; expected e.g. 2026-03-01T16:00"
+        )
+
+    names = [canonical_parameter(p) for p in _texts(parameter_text)]
+    for i, parameter in enumerate(names):
+        if parameter is None:
+            problems[i].append(
+                f"parameter {parameter_text.iat[i]!r} is unknown; expected a canonical name "
+                "such as pm2_5, pm10, so2, no2, o3, co, do, codmn, nh3n, tp"
+            )
+    parameters = pd.Series(names, dtype=object)
+
+    values, flags = _numbers(shown["value"], value_text, problems)
+    values = _convert_units(values, names, _texts(unit_text), problems)
+
+    for i in _positions(values < 0):
+        if names[i] not in _MAY_BE_NEGATIVE:
+            problems[i].append(
+                f"value {shown['value'][i]!r} is negative; expected a concentration ≥ 0"
+            )
+
+    minutes = pd.to_numeric(duration_text.where(duration_text != ""), errors="coerce")
+    bad_duration = (duration_text != "") & ~((minutes >= 0) & np.isfinite(minutes))
+    for i in _positions(bad_duration):
+        problems[i].append(
+            f"duration {shown['duration'][i]!r} is not a number of minutes ≥ 0; "
+            "expected e.g. 60 (hourly), 1440 (daily) or 0 (sample instant)"
+        )
+    minutes = minutes.where(~bad_duration).fillna(DEFAULT_DURATION_MINUTES)
+
+    ends = times
+    starts = times - pd.to_timedelta(minutes.to_numpy(dtype=float), unit="min")
+    ok = np.array([not p for p in problems], dtype=bool)
+    key = pd.DataFrame({"site": site, "parameter": parameters, "end": ends})
+    repeated = key[ok].duplicated(keep="first")
+    for i in _positions(repeated.reindex(key.index, fill_value=False)):
+        problems[i].append(
+            "repeats the site, parameter and time of an earlier row "
+            f"({site.iat[i]}, {names[i]}, {shown['time'][i]}); the first is kept"
+        )
+        ok[i] = False
+
+    warnings = [
+        f"{where[i]}: {PROBLEM_SEPARATOR.join(p)} (not imported)"
+        for i, p in enumerate(problems)
+        if p
+    ]
+    if not ok.any():
+        return empty_observations(), warnings
+    frame = observations(
+        site[ok].to_numpy(),
+        parameters[ok].to_numpy(),
+        starts[ok].reset_index(drop=True),
+        ends[ok].reset_index(drop=True),
+        values[ok],
+        flags=flags[ok],
+    )
+    return frame, warnings
+
+
+def _texts(column: pd.Series) -> list[str]:
+    return [str(x) for x in column]
+
+
+def _positions(mask: pd.Series | npt.NDArray[np.bool_]) -> list[int]:
+    return [int(i) for i in np.flatnonzero(np.asarray(mask, dtype=bool))]
+
+
+def _numbers(
+    shown: list[str], cells: pd.Series, problems: list[list[str]]
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.object_]]:
+    """Values as floats (NaN where unusable) and flags, noting each bad cell's problem."""
+    numbers = pd.to_numeric(cells.where(cells != ""), errors="coerce").to_numpy(
+        dtype=float, copy=True
+    )
+    flags = np.full(len(cells), "", dtype=object)
+    unparsed = np.isnan(numbers)
+    if unparsed.any():
+        matched = cells[unparsed].str.extract(_BELOW_DL)
+        limit = pd.to_numeric(matched[0].fillna(matched[1]), errors="coerce").to_numpy(float)
+        positions = np.flatnonzero(unparsed)
+        numbers[positions] = limit
+        flags[positions[~np.isnan(limit)]] = BELOW_DETECTION_FLAG
+    for i in _positions(np.isnan(numbers)):
+        if shown[i].lower() in MISSING_MARKERS:
+            problems[i].append(f"no value ({shown[i]!r}); expected a number")
+        else:
+            problems[i].append(
+                f"value {shown[i]!r} is not a number; expected e.g. 35, 0.42, 0.01L or <0.01"
+            )
+    for i in _positions(np.isinf(numbers)):
+        problems[i].append(f"value {shown[i]!r} is not finite; expected a number")
+    return numbers, flags
+
+
+def _convert_units(
+    values: npt.NDArray[np.float64],
+    parameters: list[str | None],
+    units: list[str],
+    problems: list[list[str]],
+) -> npt.NDArray[np.float64]:
+    """Values in canonical units; rows whose unit is unknown or unfit get a problem."""
+    out = values.astype(float, copy=True)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, (parameter, unit) in enumerate(zip(parameters, units, strict=True)):
+        if parameter is not None and unit:
+            groups.setdefault((parameter, unit), []).append(i)
+    for (parameter, unit), positions in groups.items():
+        try:
+            out[positions] = to_canonical(parameter, values[positions], unit)
+        except ValueError as err:
+            for i in positions:
+                problems[i].append(f"unit {unit!r} for {parameter}: {err}")
+    return out
+
+
+def _decode(data: bytes, name: str) -> str:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    raise InputError(f"{name}: cannot decode the file; expected UTF-8 or GBK/GB18030 text")

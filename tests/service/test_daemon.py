@@ -1,0 +1,178 @@
+"""The daemon: scheduled collection, health and metrics, failures isolated, clean stop."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from monitor.ledger import Ledger
+from monitor.service.daemon import Daemon
+from monitor.settings import load_settings
+from tests.conftest import DATA, RecordedServer, Reply
+
+CONFIG = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[ledger]
+path = "ledger.sqlite"
+
+[service]
+http_port = 0
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[air_stations]]
+code = "1099A"
+name_zh = "浑南东路"
+role = "evaluation"
+areas = ["hunnan"]
+
+[[sources]]
+name = "archive"
+collector = "cnemc_sites_archive"
+url = "{url}/air"
+interval_minutes = 60
+catch_up_hours = 48
+
+[[sources]]
+name = "broken"
+collector = "cnemc_air"
+url = "{url}/broken"
+retries = 0
+timeout_seconds = 2
+"""
+
+
+def write_config(tmp_path: Path, server: RecordedServer) -> Path:
+    """A config with one working archive source and one broken live source."""
+    path = tmp_path / "envmon.toml"
+    path.write_text(CONFIG.replace("{url}", server.url), encoding="utf-8")
+    return path
+
+
+def serve_archive(server: RecordedServer) -> None:
+    """Day files of 2026-02-28 and 2026-03-01; anything else 404; /broken answers 500."""
+    for day in ("20260228", "20260301"):
+        server.add_file(
+            f"/air/china_sites_{day}.csv",
+            DATA / "cnemc_sites_archive" / f"china_sites_{day}.csv",
+            content_type="text/csv",
+        )
+    server.add("/broken", Reply(body=b"oops", status=500, content_type="text/plain"))
+
+
+def get(url: str) -> tuple[int, str]:
+    """GET a URL on loopback; return status and body."""
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return response.status, response.read().decode()
+
+
+@pytest.fixture
+def running(tmp_path: Path, recorded_server: RecordedServer) -> Iterator[Daemon]:
+    """A daemon in a thread whose clock stands at 2026-03-02 00:30 Shanghai."""
+    serve_archive(recorded_server)
+    settings = load_settings(write_config(tmp_path, recorded_server), {})
+    daemon = Daemon(
+        settings,
+        tmp_path / "ledger.sqlite",
+        clock=lambda: datetime(2026, 3, 1, 16, 30, tzinfo=UTC),
+    )
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        states = {h.state for h in daemon.health.values()}
+        if daemon.health and "pending" not in states:
+            break
+        time.sleep(0.05)
+    yield daemon
+    daemon.stop_event.set()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+
+
+def test_one_failing_source_does_not_stop_the_other(running: Daemon, tmp_path: Path) -> None:
+    """The archive source ingests and evaluates while the broken one is marked failing."""
+    assert running.health["archive"].state == "ok"
+    assert running.health["broken"].state == "failing"
+    assert "HTTP 500" in running.health["broken"].last_error
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        stored = ledger.query("SELECT count(*) AS n FROM observations")["n"].iloc[0]
+        daily = ledger.query("SELECT count(*) AS n FROM daily_aqi")["n"].iloc[0]
+        failed = ledger.fetch_log("broken")["status"].tolist()
+    assert stored > 0
+    assert daily > 0
+    assert failed[0] == "failed"
+
+
+def test_healthz_and_metrics(running: Daemon) -> None:
+    """/healthz is JSON with per-source states; /metrics is Prometheus text."""
+    assert running.server is not None
+    base = f"http://127.0.0.1:{running.server.server_port}"
+    status, body = get(base + "/healthz")
+    health = json.loads(body)
+    assert status == 200
+    assert health["status"] == "degraded"
+    assert health["sources"]["archive"]["state"] == "ok"
+    assert health["sources"]["broken"]["consecutive_failures"] == 1
+    status, text = get(base + "/metrics")
+    assert "# TYPE envmon_source_failures_total counter" in text
+    assert re.search(r'envmon_source_failures_total\{source="broken"\} 1\.000', text)
+    assert re.search(r'envmon_source_rows_ingested_total\{source="archive"\} [1-9]', text)
+
+
+def test_a_restart_resumes_from_the_watermark(running: Daemon, tmp_path: Path) -> None:
+    """Running the archive job again changes nothing: it resumes after the stored data."""
+    source = running.settings.source_settings("archive")
+    before = running.health["archive"].rows_ingested_total
+    running.collect(source)
+    assert running.health["archive"].rows_ingested_total == before
+
+
+def test_sigterm_finishes_the_current_job_and_exits_0(
+    tmp_path: Path, recorded_server: RecordedServer
+) -> None:
+    """`envmon run` in a real process: SIGTERM during a slow fetch → clean exit 0."""
+    serve_archive(recorded_server)
+    recorded_server.add("/broken", Reply(body=b"slow", status=500, delay=1.5))
+    config = write_config(tmp_path, recorded_server)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(config), "run"],
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stderr is not None
+    port = None
+    deadline = time.monotonic() + 20
+    while port is None and time.monotonic() < deadline:
+        line = process.stderr.readline()
+        found = re.search(r"health on http://127\.0\.0\.1:(\d+)/healthz", line)
+        port = int(found.group(1)) if found else None
+    assert port is not None
+    assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+    while not recorded_server.requests or recorded_server.requests[-1][0] != "/broken":
+        time.sleep(0.05)  # the slow job has started
+    process.send_signal(signal.SIGTERM)
+    rest = process.stderr.read()
+    code = process.wait(timeout=30)
+    process.stderr.close()
+    assert code == 0
+    assert "stopped" in rest

@@ -1,0 +1,199 @@
+"""Ledger commands end to end: import, export, status (real files, real SQLite)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from monitor.calculator.air import compute_aqi_csv
+from monitor.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "examples" / "synthetic_hourly.csv"
+
+CONFIG = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[ledger]
+path = "ledger.sqlite"
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[air_stations]]
+code = "1099A"
+name_zh = "浑南东路"
+role = "evaluation"
+areas = ["hunnan"]
+
+[[air_stations]]
+code = "2900A"
+name_zh = "裕农路"
+role = "evaluation"
+areas = ["hunnan"]
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A settings file whose ledger lives beside it."""
+    path = tmp_path / "envmon.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def long_csv(tmp_path: Path, name: str = "sample.csv", bump: float = 0.0) -> Path:
+    """The synthetic example in the long import layout (site,time,parameter,value,unit)."""
+    wide = pd.read_csv(SAMPLE)
+    long = wide.melt(id_vars=["site", "time"], var_name="parameter", value_name="value")
+    long = long.dropna(subset=["value"])
+    long["unit"] = long["parameter"].map(lambda p: "mg/m3" if p == "co" else "ug/m3")
+    if bump:
+        first = long.index[(long["parameter"] == "no2")][0]
+        long.loc[first, "value"] += bump
+    path = tmp_path / name
+    long.to_csv(path, index=False)
+    return path
+
+
+def run(config: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run envmon with the config; return exit code, stdout, stderr."""
+    code = main(["--config", str(config), *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_import_then_export_daily_aqi_equals_the_calculator(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`import --format long-csv` evaluates; `export --what daily-aqi` equals `calc aqi`."""
+    code, out, _ = run(
+        config, "import", "--format", "long-csv", str(long_csv(tmp_path)), capsys=capsys
+    )
+    assert code == 0
+    assert "1147 new" in out  # 2 sites × 96 hours × 6 pollutants = 1152, 5 PM2.5 missing
+    code, out, _ = run(
+        config,
+        "export",
+        "--from",
+        "2026-02-27",
+        "--to",
+        "2026-03-02",
+        "--what",
+        "daily-aqi",
+        "--site",
+        "1099A",
+        "--site",
+        "2900A",
+        capsys=capsys,
+    )
+    exported = list(csv.DictReader(io.StringIO(out)))
+    expected = compute_aqi_csv(SAMPLE, scale="day").frame
+    assert [r["aqi"] for r in exported] == expected["aqi"].tolist()
+    assert [r["standard"] for r in exported] == expected["standard"].tolist()
+    assert list(exported[0])[:7] == [
+        "site",
+        "date",
+        "aqi",
+        "level",
+        "category",
+        "primary_pollutants",
+        "standard",
+    ]
+
+
+def test_importing_the_same_file_twice_changes_nothing(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The second import reports 0 new, 0 revised; a corrected file records revisions."""
+    path = long_csv(tmp_path)
+    run(config, "import", "--format", "long-csv", str(path), capsys=capsys)
+    _, out, _ = run(config, "import", "--format", "long-csv", str(path), capsys=capsys)
+    assert "0 new, 0 revised, 1147 unchanged" in out
+    corrected = long_csv(tmp_path, "corrected.csv", bump=5.0)
+    _, out, _ = run(config, "import", "--format", "long-csv", str(corrected), capsys=capsys)
+    assert "0 new, 1 revised" in out
+
+
+def test_export_observations_contract(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Observations export: site,time,parameter,value,unit,source,flags; time with +08:00."""
+    run(config, "import", "--format", "long-csv", str(long_csv(tmp_path)), capsys=capsys)
+    _, out, _ = run(
+        config,
+        "export",
+        "--from",
+        "2026-02-27",
+        "--to",
+        "2026-02-27",
+        "--site",
+        "1099A",
+        capsys=capsys,
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0]) == ["site", "time", "parameter", "value", "unit", "source", "flags"]
+    assert rows[0]["time"] == "2026-02-27T00:00:00+08:00"
+    assert rows[-1]["time"] == "2026-02-27T23:00:00+08:00"
+    assert {r["unit"] for r in rows if r["parameter"] == "co"} == {"mg/m³"}
+    assert len(rows) == 24 * 6
+
+
+def test_export_hourly_aqi_contract(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Hourly export: site,time,aqi,level,category,primary_pollutants,standard, as calc."""
+    run(config, "import", "--format", "long-csv", str(long_csv(tmp_path)), capsys=capsys)
+    _, out, _ = run(
+        config,
+        "export",
+        "--from",
+        "2026-02-27",
+        "--to",
+        "2026-03-02",
+        "--site",
+        "1099A",
+        "--what",
+        "hourly-aqi",
+        capsys=capsys,
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert list(rows[0])[:7] == [
+        "site",
+        "time",
+        "aqi",
+        "level",
+        "category",
+        "primary_pollutants",
+        "standard",
+    ]
+    expected = compute_aqi_csv(SAMPLE, scale="hour").frame
+    expected = expected[expected["site"] == "1099A"]
+    assert [r["aqi"] for r in rows] == expected["aqi"].tolist()
+
+
+def test_status_lists_sources_and_sites(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status` names the import source and each site's 24-hour completeness."""
+    run(config, "import", "--format", "long-csv", str(long_csv(tmp_path)), capsys=capsys)
+    code, out, _ = run(config, "status", capsys=capsys)
+    assert code == 0
+    assert "import_long_csv (long-csv, measured): ok" in out
+
+
+def test_bad_dates_exit_2(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A malformed --from is a one-line error with exit code 2."""
+    code, _, err = run(
+        config, "export", "--from", "yesterday", "--to", "2026-01-01", capsys=capsys
+    )
+    assert code == 2
+    assert "--from 'yesterday' is not a date; expected YYYY-MM-DD" in err
