@@ -37,10 +37,22 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
+    from monitor.errors import ConfigError
+    from monitor.service.sources import build_collector
     from monitor.settings import load_settings, resolve_ledger_path, summarize
 
     settings = load_settings(_config_path(args), os.environ)
     ledger = resolve_ledger_path(args.ledger, settings, os.environ)
+    problems: list[str] = []
+    for source in settings.sources:  # every collector must be buildable from its settings
+        try:
+            build_collector(source, settings)
+        except ConfigError as err:
+            problems.extend(err.problems)
+        except ValueError as err:
+            problems.append(f"sources: {source.name!r}: {err}")
+    if problems:
+        raise ConfigError(problems, source=str(settings.source))
     print(summarize(settings, ledger))
     return 0
 

@@ -1138,6 +1138,18 @@ def summarize(settings: Settings, ledger: Path) -> str:
             f"  {target.id} [{target.kind}]: {_target_text(target, settings)}"
             f"{mark[target.confirmed]}"
         )
+    lines += ["", f"sources ({len(settings.sources)}):"]
+    for item in settings.sources:
+        what = item.url or item.folder or "default endpoint"
+        scope = f", {len(item.stations)} station(s)" if item.stations else ""
+        scope += f", {len(item.points)} model point(s)" if item.points else ""
+        state = "" if item.enabled else "  [disabled]"
+        lines.append(
+            f"  {item.name}: {item.collector} every {item.interval_minutes} min, {what}"
+            f"{scope}{state}"
+        )
+    service = settings.service
+    lines.append(f"service: /healthz and /metrics on {service.http_host}:{service.http_port}")
     lines += ["", "secrets (environment variables only):"]
     for f in dataclasses.fields(SecretSettings):
         state = "set (********)" if getattr(settings.secrets, f.name) else "not set"
