@@ -116,6 +116,15 @@ def _load(args: argparse.Namespace) -> tuple[Settings, Path]:
     return settings, resolve_ledger_path(args.ledger, settings, os.environ)
 
 
+def _existing_ledger(path: Path) -> None:
+    """Commands that only read refuse a ledger that does not exist (a mistyped path)."""
+    if not path.exists():
+        raise InputError(
+            f"no ledger at {path}; check --ledger, [ledger] path or $ENVMON_LEDGER, or collect "
+            "or import data first"
+        )
+
+
 def _local_date(text: str, option: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -172,12 +181,43 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     collector = build_collector(source, settings)
     days = (last - first).days + 1
     bar = Progress(days, f"backfill {source.name}")
+    evaluation = _EvaluationBar()
     with Ledger.open(path) as ledger:
         report = backfill(
-            ledger, settings, source, collector, first, last, on_day=lambda n, _: bar.update(n)
+            ledger,
+            settings,
+            source,
+            collector,
+            first,
+            last,
+            on_day=lambda n, _: bar.update(n),
+            on_evaluate=evaluation.update,
         )
     print(f"{source.name}: {report.summary()}")
+    for line in report.warnings:
+        print(f"envmon: failed day {line}", file=sys.stderr)
+    if report.warnings:
+        print(
+            f"envmon: {len(report.warnings)} day(s) failed; run the backfill again for them",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+class _EvaluationBar:
+    """A progress bar for evaluation, created on its first update."""
+
+    def __init__(self) -> None:
+        self.bar: object = None
+
+    def update(self, done: int, total: int) -> None:
+        from monitor.service.progress import Progress
+
+        if self.bar is None:
+            self.bar = Progress(total, "evaluate")
+        assert isinstance(self.bar, Progress)
+        self.bar.update(done)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
@@ -190,7 +230,12 @@ def _cmd_import(args: argparse.Namespace) -> int:
     bar = Progress(len(files), f"import {args.format}")
     with Ledger.open(path) as ledger:
         report = import_files(
-            ledger, settings, args.format, files, on_file=lambda n, _: bar.update(n)
+            ledger,
+            settings,
+            args.format,
+            files,
+            on_file=lambda n, _: bar.update(n),
+            on_evaluate=_EvaluationBar().update,
         )
     for line in report.warnings[:20]:
         print(f"envmon: warning: {line}", file=sys.stderr)
@@ -207,6 +252,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
     from monitor.service.export import site_status, source_status
 
     settings, path = _load(args)
+    _existing_ledger(path)
     with Ledger.open(path) as ledger:
         sources = source_status(ledger)
         sites = site_status(ledger, datetime.now(UTC))
@@ -248,7 +294,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     first = _local_date(args.date_from, "--from")
     last = _local_date(args.date_to, "--to")
+    if last < first:
+        raise InputError(f"--to {last} is before --from {first}; expected a forward range")
     _, path = _load(args)
+    _existing_ledger(path)
     sites = args.site or None
     with Ledger.open(path) as ledger:
         if args.what == "observations":
@@ -258,6 +307,119 @@ def _cmd_export(args: argparse.Namespace) -> int:
         else:
             frame = export_daily_aqi(ledger, first, last, sites, args.standard)
     sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+    return 0
+
+
+def _cmd_progress(args: argparse.Namespace) -> int:
+    import json
+
+    from monitor.ledger import Ledger
+    from monitor.service.progress_targets import compute_progress
+
+    settings, path = _load(args)
+    today = _today()
+    as_of = _local_date(args.as_of, "--as-of") if args.as_of else today
+    year = args.year or as_of.year
+    if args.as_of is None and year != today.year:
+        as_of = date(year, 12, 31) if year < today.year else date(year, 1, 1)
+    known = [t.id for t in settings.targets]
+    if args.target is not None and args.target not in known:
+        raise InputError(
+            f"unknown target {args.target!r}; configured targets: {', '.join(known) or 'none'}"
+        )
+    with Ledger.open(path) as ledger:
+        rows = compute_progress(ledger, settings, as_of=as_of, year=year, target_id=args.target)
+    if args.json:
+        print(json.dumps([r.as_json() for r in rows], ensure_ascii=False, indent=2, default=str))
+        return 0
+    if not rows:
+        print(f"no target for {year} in the settings")
+        return 0
+    print(f"progress as of {min(as_of, date(year, 12, 31))} ({year})")
+    for r in rows:
+        value = (
+            "—"
+            if r.value is None
+            else (
+                f"{r.value * 100:.1f}%"
+                if r.kind in ("good_day_ratio", "river_class")
+                else f"{r.value:g}"
+            )
+        )
+        goal = (
+            "—"
+            if r.goal is None
+            else (
+                f"{r.goal * 100:.0f}%"
+                if r.kind in ("good_day_ratio", "river_class")
+                else f"{r.goal:g}"
+            )
+        )
+        extra = ""
+        if r.budget_remaining is not None:
+            extra += f"  budget {r.budget_remaining}"
+        if r.projection_low is not None and r.projection_high is not None:
+            scale = 100 if r.kind == "good_day_ratio" else 1
+            unit = "%" if r.kind == "good_day_ratio" else ""
+            extra += (
+                f"  projected {r.projection_low * scale:.1f}{unit}–"
+                f"{r.projection_high * scale:.1f}{unit}"
+            )
+        print(f"  {r.id} [{r.variant}] {r.status}: {value} (goal {goal}){extra}")
+        print(f"      {r.explanation_zh if args.lang == 'zh' else r.explanation_en}")
+    return 0
+
+
+def _today() -> date:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def _cmd_indicator_set(args: argparse.Namespace) -> int:
+    from monitor.ledger import Ledger
+    from monitor.service.progress_targets import refresh_progress
+    from monitor.settings import CountTarget, MilestonesTarget
+
+    settings, path = _load(args)
+    day = _local_date(args.date, "--date")
+    target = next((t for t in settings.targets if t.id == args.target), None)
+    if target is None:
+        known = ", ".join(t.id for t in settings.targets) or "none"
+        raise InputError(f"unknown target {args.target!r}; configured targets: {known}")
+    if isinstance(target, CountTarget):
+        try:
+            float(args.value)
+        except ValueError:
+            raise InputError(
+                f"value {args.value!r} is not a number; {target.id} counts {target.unit}"
+            ) from None
+    elif isinstance(target, MilestonesTarget):
+        names = [i.name for i in target.items]
+        if args.item not in names:
+            raise InputError(
+                f"--item {args.item!r} is not an item of {target.id}; items: {', '.join(names)}"
+            )
+        if args.value not in ("not_started", "started", "completed"):
+            raise InputError(
+                f"value {args.value!r} is not a milestone status; expected not_started, "
+                "started or completed"
+            )
+    else:
+        raise InputError(
+            f"{target.id} is a {target.kind} target, computed from data; only count and "
+            "milestones targets take manual values"
+        )
+    with Ledger.open(path) as ledger:
+        ledger.add_indicator_value(
+            target.id, day.isoformat(), args.value, item=args.item or "", note=args.note or ""
+        )
+        refresh_progress(ledger, settings, (day.isoformat(),), _today())
+    print(
+        f"{target.id}: recorded {args.value!r} for {day}"
+        + (f" ({args.item})" if args.item else "")
+    )
     return 0
 
 
@@ -391,7 +553,9 @@ def build_parser() -> argparse.ArgumentParser:
         "import", help="import files (national archive CSV, long CSV, Excel) and evaluate"
     )
     importer.add_argument(
-        "--format", choices=["cnemc-sites-csv", "long-csv", "xlsx"], required=True
+        "--format",
+        choices=["cnemc-sites-csv", "long-csv", "xlsx", "daily-aqi-csv", "indicators-csv"],
+        required=True,
     )
     importer.add_argument("files", metavar="FILE", nargs="+")
     importer.set_defaults(handler=_cmd_import)
@@ -415,6 +579,32 @@ def build_parser() -> argparse.ArgumentParser:
         help="AQI rows: the rule set in force on each date (default) or one rule set throughout",
     )
     export.set_defaults(handler=_cmd_export)
+
+    progress = commands.add_parser(
+        "progress", help="progress toward the plan's targets, and the room left this year"
+    )
+    progress.add_argument("--year", type=int, metavar="Y", help="target year (default: this)")
+    progress.add_argument("--target", metavar="ID", help="one target only")
+    progress.add_argument("--as-of", dest="as_of", metavar="DATE", help="count days up to DATE")
+    progress.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    progress.add_argument(
+        "--lang", choices=["zh", "en"], default="zh", help="language of the explanations"
+    )
+    progress.set_defaults(handler=_cmd_progress)
+
+    indicator = commands.add_parser("indicator", help="manually reported target values")
+    indicator_commands = indicator.add_subparsers(
+        dest="indicator_command", metavar="ACTION", required=True
+    )
+    setter = indicator_commands.add_parser(
+        "set", help="record a value (kept with its time and note: an audit trail)"
+    )
+    setter.add_argument("target", metavar="TARGET")
+    setter.add_argument("value", metavar="VALUE", help="a number, or a milestone status")
+    setter.add_argument("--date", required=True, metavar="D")
+    setter.add_argument("--item", metavar="NAME", help="the milestone item (milestones targets)")
+    setter.add_argument("--note", metavar="TEXT")
+    setter.set_defaults(handler=_cmd_indicator_set)
     return parser
 
 

@@ -197,3 +197,27 @@ def test_bad_dates_exit_2(config: Path, capsys: pytest.CaptureFixture[str]) -> N
     )
     assert code == 2
     assert "--from 'yesterday' is not a date; expected YYYY-MM-DD" in err
+
+
+def test_export_flags_are_empty_not_nan(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Unflagged observations export an empty flags cell."""
+    run(config, "import", "--format", "long-csv", str(long_csv(tmp_path)), capsys=capsys)
+    _, out, _ = run(config, "export", "--from", "2026-02-27", "--to", "2026-02-27", capsys=capsys)
+    flags = {r["flags"] for r in csv.DictReader(io.StringIO(out))}
+    assert "nan" not in flags
+    assert "" in flags
+
+
+def test_reading_commands_refuse_a_missing_ledger(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`status` on a mistyped --ledger path says so instead of creating an empty ledger."""
+    config = tmp_path / "c.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    missing = tmp_path / "typo.sqlite"
+    code = main(["--config", str(config), "--ledger", str(missing), "status"])
+    assert code == 2
+    assert "no ledger at" in capsys.readouterr().err
+    assert not missing.exists()

@@ -56,7 +56,8 @@ Where the files come from
 
 A day file that is not there (absent from the folder, HTTP 404) gives a :class:`Batch` with
 no observations and the note ``missing at source``. Cells that are neither empty nor a
-number (or are negative) are dropped and counted in ``Batch.notes``. A file whose header does
+number are dropped and counted in ``Batch.notes``; negative values are kept (and counted):
+the quality checks flag them. A file whose header does
 not start with ``date,hour,type`` raises :class:`~monitor.errors.SourceFormatChanged` naming
 the file; HTTP 5xx after retries raises :class:`~monitor.errors.SourceUnavailable`.
 """
@@ -241,9 +242,8 @@ def parse_sites_csv_with_notes(
             rows = kinds == kind
             matrix[rows] = to_canonical(parameter, matrix[rows], unit)
     negative = matrix < 0
-    if negative.any():
-        notes.append(f"{name}: {int(negative.sum())} negative value(s) dropped")
-        matrix[negative] = np.nan
+    if negative.any():  # kept: the quality checks flag them and keep them out of statistics
+        notes.append(f"{name}: {int(negative.sum())} negative value(s) kept, to be flagged")
 
     row_index, col_index = np.nonzero(~np.isnan(matrix))
     end_ns = row_ends[row_index]

@@ -113,7 +113,7 @@ def decode_json(source: str, text: str, where: str) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as err:
         raise SourceFormatChanged(
-            source, f"invalid JSON from {where} ({err.msg} at position {err.pos})"
+            source, f"invalid JSON from {where} ({err.msg}, character {err.pos})"
         ) from err
 
 

@@ -35,7 +35,7 @@ Layout
   imported as the detection limit with the flag ``below_detection_limit``.
 
 Rows with a problem (unknown parameter, unit that is unknown or does not fit the parameter,
-no value or a value that is not a number, bad time or duration, negative concentration, a
+no value or a value that is not a number, bad time or duration, a
 repeat of an earlier row's site, parameter and time) are **not** imported; each gives one
 warning naming the line (header = line 1), the value and what was expected. A file that
 cannot be used at all (undecodable, empty, a required column missing) raises
@@ -44,6 +44,7 @@ cannot be used at all (undecodable, empty, a required column missing) raises
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections.abc import Mapping, Sequence
@@ -99,8 +100,6 @@ PARAMETER_ALIASES: Final[Mapping[str, str]] = {"pm2.5": "pm2_5", "pm25": "pm2_5"
 DEFAULT_DURATION_MINUTES: Final = 60.0
 BELOW_DETECTION_FLAG: Final = "below_detection_limit"
 
-#: Parameters whose values may be negative (everything else is a concentration or count).
-_MAY_BE_NEGATIVE: Final = frozenset({"water_temperature"})
 # GB/T 8170 practice: the detection limit followed by "L" ("0.01L"), or "<0.01".
 _BELOW_DL = re.compile(r"^(?:<\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(\d+(?:\.\d*)?)\s*L)$")
 
@@ -146,6 +145,11 @@ def parse_long_csv(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
     text = _decode(data, name)
     if not text.strip():
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
+    broken: list[list[str]] = []
+
+    def skip_bad_line(fields: list[str]) -> None:
+        broken.append(fields)  # a row with the wrong number of cells: reported, not imported
+
     try:
         table = pd.read_csv(
             io.StringIO(text),
@@ -153,13 +157,20 @@ def parse_long_csv(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=False,
+            engine="python",
+            on_bad_lines=skip_bad_line,
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
         raise InputError(f"{name}: not a readable CSV file ({first})") from err
     # The header is read as a row, so duplicate names stay visible (pandas would rename them).
     header = normalise_header(list(table.iloc[0]))
     warnings = check_columns(header, name)
+    warnings += [
+        f"{name}: a row with {len(fields)} cells where the header has {len(header)} was "
+        f"skipped (not imported): {','.join(fields)[:80]!r}"
+        for fields in broken
+    ]
     raw = table.iloc[1:].set_axis(header, axis=1)
     blank = (raw.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
     lines = np.flatnonzero(~blank.to_numpy()) + 2  # the header is line 1
@@ -256,11 +267,8 @@ def rows_to_observations(
     values, flags = _numbers(shown["value"], value_text, problems)
     values = _convert_units(values, names, _texts(unit_text), problems)
 
-    for i in _positions(values < 0):
-        if names[i] not in _MAY_BE_NEGATIVE:
-            problems[i].append(
-                f"value {shown['value'][i]!r} is negative; expected a concentration ≥ 0"
-            )
+    # Negative concentrations are kept: the quality checks flag them ("negative") and leave
+    # them out of every statistic, so nothing delivered is lost.
 
     minutes = pd.to_numeric(duration_text.where(duration_text != ""), errors="coerce")
     bad_duration = (duration_text != "") & ~((minutes >= 0) & np.isfinite(minutes))

@@ -121,16 +121,18 @@ PLAUSIBLE_RANGES: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
 #: detection limit repeats naturally and is not checked.
 STUCK_HOURS: Final[Mapping[str, int]] = MappingProxyType(
     {
-        **dict.fromkeys(("pm2_5", "pm10", "so2", "no2", "o3", "co"), 6),
+        **dict.fromkeys(("pm2_5", "pm10", "so2", "no2", "o3"), 6),
+        # CO is published to 0.1 mg/m³, so calm winter nights repeat a value for hours.
+        "co": 12,
         **dict.fromkeys(("water_temperature", "ph", "do", "conductivity"), 24),
     }
 )
 
 #: Values below this never count as ``stuck`` [µg/m³; CO mg/m³]. Published values are
 #: rounded (integers µg/m³, CO 0.1 mg/m³), so clean-air readings repeat for hours; the floor
-#: is ten rounding steps.
+#: is ten rounding steps (CO: twenty).
 STUCK_FLOORS: Final[Mapping[str, float]] = MappingProxyType(
-    {**dict.fromkeys(("pm2_5", "pm10", "so2", "no2", "o3"), 10.0), "co": 1.0}
+    {**dict.fromkeys(("pm2_5", "pm10", "so2", "no2", "o3"), 10.0), "co": 2.0}
 )
 
 #: Absolute rise above the larger neighbour needed for a ``spike`` [µg/m³; CO mg/m³].

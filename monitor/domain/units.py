@@ -205,12 +205,14 @@ def to_canonical(parameter: str, values: npt.ArrayLike, unit: str) -> npt.NDArra
         return x.copy()
     if source in ("ppb", "ppm") and parameter in MOLAR_MASS and target in ("µg/m³", "mg/m³"):
         ug = x * (1000.0 if source == "ppm" else 1.0) * MOLAR_MASS[parameter] / MOLAR_VOLUME_L
-        out: npt.NDArray[np.float64] = ug / 1000.0 if target == "mg/m³" else ug
+        out: npt.NDArray[np.float64] = np.round(ug / 1000.0 if target == "mg/m³" else ug, 9)
         return out
     factor = _FACTORS.get((source, target))
     if factor is None:
         raise ValueError(
             f"cannot convert {parameter} from {unit!r} to {target}; expected a value in {target}"
         )
-    converted: npt.NDArray[np.float64] = x * factor
+    # Round off float noise (813 × 0.001 = 0.8130000000000001), so a re-import in another
+    # unit spelling is "unchanged", not a revision.
+    converted: npt.NDArray[np.float64] = np.round(x * factor, 9)
     return converted

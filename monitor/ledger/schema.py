@@ -133,6 +133,71 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        3,
+        "official daily AQI, manually reported indicator values, target progress",
+        (
+            """CREATE TABLE official_daily_aqi (
+                area TEXT NOT NULL,
+                date TEXT NOT NULL,
+                aqi REAL,
+                category TEXT NOT NULL DEFAULT '',
+                primary_pollutants TEXT NOT NULL DEFAULT '',
+                dust INTEGER NOT NULL DEFAULT 0,
+                source_file TEXT NOT NULL DEFAULT '',
+                imported_at INTEGER NOT NULL,
+                revision INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (area, date)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE official_daily_aqi_revisions (
+                area TEXT NOT NULL,
+                date TEXT NOT NULL,
+                revision INTEGER NOT NULL,
+                aqi REAL,
+                category TEXT NOT NULL,
+                primary_pollutants TEXT NOT NULL,
+                dust INTEGER NOT NULL,
+                source_file TEXT NOT NULL,
+                imported_at INTEGER NOT NULL,
+                replaced_at INTEGER NOT NULL,
+                PRIMARY KEY (area, date, revision)
+            ) WITHOUT ROWID""",
+            """CREATE TABLE indicator_values (
+                id INTEGER PRIMARY KEY,
+                target TEXT NOT NULL,
+                item TEXT NOT NULL DEFAULT '',
+                date TEXT NOT NULL,
+                value TEXT NOT NULL,
+                note TEXT NOT NULL DEFAULT '',
+                recorded_at INTEGER NOT NULL
+            )""",
+            "CREATE INDEX indicator_values_by_target ON indicator_values (target, item, date)",
+            """CREATE TABLE target_progress (
+                target TEXT NOT NULL,
+                as_of TEXT NOT NULL,
+                variant TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                area TEXT,
+                year INTEGER NOT NULL,
+                standard TEXT,
+                value REAL,
+                goal REAL,
+                status TEXT NOT NULL,
+                budget_remaining INTEGER,
+                required_rate REAL,
+                projection REAL,
+                projection_low REAL,
+                projection_high REAL,
+                valid_days INTEGER,
+                good_days INTEGER,
+                explanation_zh TEXT NOT NULL,
+                explanation_en TEXT NOT NULL,
+                details TEXT NOT NULL DEFAULT '{}',
+                computed_at INTEGER NOT NULL,
+                PRIMARY KEY (target, as_of, variant)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final = MIGRATIONS[-1][0]

@@ -29,6 +29,10 @@ LOCAL_OFFSET_S: Final = 8 * 3600
 
 OBSERVATION_KEY: Final = ("site", "parameter", "period_end", "source")
 
+#: Hours after midnight whose values can change the previous day's quality checks (the
+#: longest air "stuck" run is 12 hours, for CO; a spike needs the next hour).
+QC_LOOKAHEAD_HOURS: Final = 12
+
 
 @dataclass(frozen=True)
 class WriteResult:
@@ -190,14 +194,20 @@ class Ledger:
         if frame.duplicated(subset=["site", "parameter", "period_end"], keep="last").any():
             frame = frame.drop_duplicates(subset=["site", "parameter", "period_end"], keep="last")
         n = len(frame)
+        # Rows in key order: SQLite's B-tree then appends instead of jumping around (a file
+        # lists hour by hour across stations; the key starts with the station).
+        ends = to_epoch(frame["period_end"])
+        order = np.lexsort((ends, frame["parameter"].to_numpy(str), frame["site"].to_numpy(str)))
+        values = frame["value"].to_numpy(dtype=float)[order].astype(object)
+        values[pd.isna(values)] = None
         rows: Iterable[tuple[Any, ...]] = zip(
-            frame["site"].astype(str).tolist(),
-            frame["parameter"].astype(str).tolist(),
-            to_epoch(frame["period_end"]).tolist(),
-            to_epoch(frame["period_start"]).tolist(),
-            frame["unit"].astype(str).tolist(),
-            [None if np.isnan(v) else v for v in frame["value"].to_numpy(dtype=float).tolist()],
-            frame["flags"].astype(str).tolist(),
+            frame["site"].astype(str).to_numpy()[order].tolist(),
+            frame["parameter"].astype(str).to_numpy()[order].tolist(),
+            ends[order].tolist(),
+            to_epoch(frame["period_start"])[order].tolist(),
+            frame["unit"].astype(str).to_numpy()[order].tolist(),
+            values.tolist(),
+            frame["flags"].astype(str).to_numpy()[order].tolist(),
             strict=True,
         )
         with self.transaction() as db:
@@ -251,6 +261,14 @@ class Ledger:
                 "date(period_end + ? + 86400, 'unixepoch') FROM changed "
                 "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17",
                 (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
+            )
+            # ... and the day before when the label is early enough to change that day's
+            # quality checks (stuck runs and spikes look at the following hours).
+            db.execute(
+                "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
+                "date(period_end + ? - 86400, 'unixepoch') FROM changed "
+                "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) < ?",
+                (LOCAL_OFFSET_S, LOCAL_OFFSET_S, QC_LOOKAHEAD_HOURS),
             )
             if n:
                 latest = int(to_epoch(frame["period_end"]).max())
@@ -422,7 +440,13 @@ class Ledger:
     ) -> None:
         """Write derived rows (replacing rows with the same key) and clear the dirty days
         in ``done`` (columns site, date), in one transaction."""
-        if table not in {"hourly_aqi", "daily_aqi", "water_classes", "qc_flags"}:
+        if table not in {
+            "hourly_aqi",
+            "daily_aqi",
+            "water_classes",
+            "qc_flags",
+            "target_progress",
+        }:
             raise ValueError(f"unknown derived table {table!r}")
         columns = list(frame.columns)
         placeholders = ", ".join("?" * len(columns))
@@ -431,10 +455,20 @@ class Ledger:
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
         )
-        records = [
-            tuple(None if isinstance(v, float) and np.isnan(v) else v for v in row)
-            for row in frame.itertuples(index=False, name=None)
-        ]
+        # Column-wise: NaN → None once per column, then rows (NaN per cell was the cost).
+        columns_data = []
+        for column in columns:
+            data = frame[column].to_numpy()
+            if data.dtype.kind == "f":
+                data = data.astype(object)
+                data[pd.isna(data)] = None
+            elif data.dtype.kind in "iub":
+                data = data.astype(np.int64).astype(object)
+            else:
+                data = data.astype(object)
+                data[pd.isna(data)] = None
+            columns_data.append(data.tolist())
+        records = list(zip(*columns_data, strict=True))
         with self.transaction() as db:
             db.executemany(sql, records)
             if done is not None and len(done):
@@ -442,6 +476,60 @@ class Ledger:
                     "DELETE FROM dirty_days WHERE site = ? AND date = ?",
                     list(zip(done["site"], done["date"], strict=True)),
                 )
+
+    def write_official_daily(self, frame: pd.DataFrame, source_file: str) -> WriteResult:
+        """Upsert official (audited) daily AQI of areas; changed values keep the earlier one.
+
+        ``frame`` has ``area, date`` (YYYY-MM-DD), ``aqi``, ``category``,
+        ``primary_pollutants``, ``dust`` (bool).
+        """
+        now = _now()
+        inserted = revised = unchanged = 0
+        with self.transaction() as db:
+            for row in frame.to_dict("records"):
+                value = float(row["aqi"])
+                aqi = None if np.isnan(value) else value
+                area, day = str(row["area"]), str(row["date"])
+                new = (aqi, str(row["category"]), str(row["primary_pollutants"]), int(row["dust"]))
+                old = db.execute(
+                    "SELECT aqi, category, primary_pollutants, dust, source_file, imported_at, "
+                    "revision FROM official_daily_aqi WHERE area = ? AND date = ?",
+                    (area, day),
+                ).fetchone()
+                if old is not None and tuple(old[:4]) == new:
+                    unchanged += 1
+                    continue
+                if old is not None:
+                    db.execute(
+                        "INSERT INTO official_daily_aqi_revisions VALUES "
+                        "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (area, day, old[6], *old[:6], now),
+                    )
+                    revised += 1
+                else:
+                    inserted += 1
+                db.execute(
+                    "INSERT INTO official_daily_aqi (area, date, aqi, category, "
+                    "primary_pollutants, dust, source_file, imported_at, revision) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0) ON CONFLICT (area, date) DO UPDATE SET "
+                    "aqi = excluded.aqi, category = excluded.category, "
+                    "primary_pollutants = excluded.primary_pollutants, dust = excluded.dust, "
+                    "source_file = excluded.source_file, imported_at = excluded.imported_at, "
+                    "revision = official_daily_aqi.revision + 1",
+                    (area, day, *new, source_file, now),
+                )
+        return WriteResult(inserted, revised, unchanged)
+
+    def add_indicator_value(
+        self, target: str, day: str, value: str, *, item: str = "", note: str = ""
+    ) -> None:
+        """Append a manually reported value (the table is an audit trail: never updated)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO indicator_values (target, item, date, value, note, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (target, item, day, value, note, _now()),
+            )
 
     def delete_qc_flags(self, site_days: pd.DataFrame) -> None:
         """Forget envmon's QC flags of the given (site, date) days before they are recomputed."""

@@ -154,7 +154,15 @@ class Daemon:
             with Ledger.open(self.ledger_path) as ledger:
                 collector = build_collector(source, self.settings)
                 since, until = collection_window(ledger, source, now)
-                report = ingest(ledger, self.settings, source, collector, since, until)
+                report = ingest(
+                    ledger,
+                    self.settings,
+                    source,
+                    collector,
+                    since,
+                    until,
+                    should_stop=self.stop_event.is_set,
+                )
                 mark = ledger.watermark(source.name)
         except (SourceError, EnvmonError) as err:
             self._failed(health, str(err))
@@ -171,6 +179,7 @@ class Daemon:
                     health.consecutive_failures,
                 )
             health.state = "ok"
+            health.last_error = ""
             health.last_success = time.time()
             health.consecutive_failures = 0
             health.rows_ingested_total += report.inserted + report.revised
@@ -283,7 +292,14 @@ class Daemon:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer((self.settings.service.http_host, port), Handler)
+        host = self.settings.service.http_host
+        try:
+            self.server = ThreadingHTTPServer((host, port), Handler)
+        except OSError as err:
+            raise EnvmonError(
+                f"cannot serve /healthz on {host}:{port} ({err.strerror}); choose another "
+                "[service] http_port (or http_host) in the settings"
+            ) from err
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, name="http", daemon=True).start()
         log.info(

@@ -40,11 +40,13 @@ from monitor.domain.quality import excluded, quality_flags
 from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
 from monitor.domain.water_quality import WaterBody, WaterClass
 from monitor.ledger import Ledger, to_epoch
+from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
 
 LOCAL_TZ: Final = "Asia/Shanghai"
 AIR: Final = tuple(AIR_PARAMETERS)
-#: Days evaluated together; bounds memory on long backfills.
+#: Site-days evaluated together at most (and 31 days): bounds memory on big backfills.
+CHUNK_SITE_DAYS: Final = 4000
 CHUNK_DAYS: Final = 31
 
 
@@ -57,6 +59,7 @@ class EvaluationReport:
     daily_rows: int = 0
     water_rows: int = 0
     qc_flagged: int = 0
+    dates: tuple[str, ...] = ()
 
     def __add__(self, other: EvaluationReport) -> EvaluationReport:
         return EvaluationReport(
@@ -65,6 +68,7 @@ class EvaluationReport:
             self.daily_rows + other.daily_rows,
             self.water_rows + other.water_rows,
             self.qc_flagged + other.qc_flagged,
+            tuple(sorted(set(self.dates) | set(other.dates))),
         )
 
 
@@ -91,22 +95,54 @@ def evaluate_dirty(
     membership = area_membership(settings) if settings.service.evaluate_areas else {}
     bodies = {s.id: s.water_body for s in settings.water_sections}
     dates = sorted(dirty["date"].unique())
+    sites = max(1, dirty["site"].nunique())
+    step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
     report = EvaluationReport()
-    for start in range(0, len(dates), CHUNK_DAYS):
-        chunk_dates = dates[start : start + CHUNK_DAYS]
+    for start in range(0, len(dates), step):
+        chunk_dates = dates[start : start + step]
         chunk = dirty[dirty["date"].isin(chunk_dates)]
         report = report + _evaluate_chunk(ledger, chunk, membership, bodies, model_sources)
         if progress is not None:
-            progress(min(start + CHUNK_DAYS, len(dates)), len(dates))
+            progress(min(start + step, len(dates)), len(dates))
     return report
 
 
 def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
     """UTC bounds (exclusive, inclusive] covering labels from the day before the first date
-    00:00 to the last date 23:00, local."""
+    00:00 to the first hours after the last date, local."""
     first = pd.Timestamp(min(dates), tz=LOCAL_TZ) - pd.Timedelta(days=1)
-    last = pd.Timestamp(max(dates), tz=LOCAL_TZ) + pd.Timedelta(hours=23)
+    # Through the next day's first hours: quality checks of the last hours look ahead.
+    last = pd.Timestamp(max(dates), tz=LOCAL_TZ) + pd.Timedelta(hours=24 + QC_LOOKAHEAD_HOURS)
     return (first - pd.Timedelta(hours=1)).to_pydatetime(), last.to_pydatetime()
+
+
+def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:
+    """Local calendar dates as YYYY-MM-DD text, formatting each distinct day once."""
+    days = (
+        times.dt.tz_localize(None)
+        if times.dt.tz is None
+        else times.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+    )
+    codes, uniques = pd.factorize(days.dt.normalize())
+    text = np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object)
+    out: npt.NDArray[np.object_] = text[codes] if len(codes) else np.zeros(0, dtype=object)
+    return out
+
+
+def _keyed(
+    sites: pd.Series | npt.NDArray[np.object_],
+    days: npt.ArrayLike,
+    keys: set[tuple[str, str]],
+) -> npt.NDArray[np.bool_]:
+    """Vectorised ``(site, day) in keys``."""
+    if not keys:
+        return np.zeros(len(sites), dtype=bool)
+    index = pd.MultiIndex.from_arrays(
+        [np.asarray(sites, dtype=object), np.asarray(days, dtype=object)]
+    )
+    wanted = pd.MultiIndex.from_tuples(sorted(keys))
+    found: npt.NDArray[np.bool_] = index.isin(wanted)
+    return found
 
 
 def _latest_per_key(frame: pd.DataFrame) -> pd.DataFrame:
@@ -136,20 +172,16 @@ def _evaluate_chunk(
     obs = ledger.observations(start=start, end=end, sites=sorted(sites))
     if obs.empty:
         ledger.clear_dirty(dirty)
-        return EvaluationReport(site_days=len(dirty))
+        return EvaluationReport(site_days=len(dirty), dates=tuple(dates))
     obs = _latest_per_key(obs)
     flags = quality_flags(obs)
     own = flags.where(flags != obs["flags"], "")  # flags envmon added (text differs)
     keep = excluded(flags, obs["parameter"])
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
-    obs["date"] = obs["local"].dt.strftime("%Y-%m-%d")
+    obs["date"] = _date_text(obs["local"])
     dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
-    in_dirty = np.fromiter(
-        (k in dirty_keys for k in zip(obs["site"], obs["date"], strict=True)),
-        dtype=bool,
-        count=len(obs),
-    )
+    in_dirty = _keyed(obs["site"], obs["date"], dirty_keys)
 
     qc = pd.DataFrame(
         {
@@ -174,7 +206,7 @@ def _evaluate_chunk(
         ledger.replace_derived("daily_aqi", daily, ("site", "date", "standard"), done=dirty)
     else:
         ledger.clear_dirty(dirty)
-    return EvaluationReport(len(dirty), len(hourly), len(daily), len(water), len(qc))
+    return EvaluationReport(len(dirty), len(hourly), len(daily), len(water), len(qc), tuple(dates))
 
 
 def _air(
@@ -218,12 +250,7 @@ def _air(
     )
 
     stats = daily_statistics(wide[["site", "time", *present]], round_statistics=False)
-    site_days = stats[
-        [
-            k in dirty_keys
-            for k in zip(stats["site"], stats["date"].dt.strftime("%Y-%m-%d"), strict=True)
-        ]
-    ]
+    site_days = stats[_keyed(stats["site"], _date_text(stats["date"]), dirty_keys)]
     daily_parts = [_daily_rows(site_days, 0, now)]
     if membership and area_keys:
         values = stats[["site", "date"]].copy()
@@ -235,12 +262,7 @@ def _air(
         )
         for s in DAILY_STATISTICS:
             area_stats[f"{s}_valid"] = area_stats[s].notna()
-        keep = [
-            k in area_keys
-            for k in zip(
-                area_stats["site"], area_stats["date"].dt.strftime("%Y-%m-%d"), strict=True
-            )
-        ]
+        keep = _keyed(area_stats["site"], _date_text(area_stats["date"]), area_keys)
         daily_parts.append(_daily_rows(area_stats[keep], 1, now))
     daily = pd.concat(daily_parts, ignore_index=True)
     return hourly, daily
@@ -256,8 +278,7 @@ def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
 def _hourly_rows(
     wide: pd.DataFrame, keys: set[tuple[str, str]], present: list[str], is_area: int, now: int
 ) -> pd.DataFrame:
-    day = wide["time"].dt.strftime("%Y-%m-%d")
-    rows = wide[[k in keys for k in zip(wide["site"], day, strict=True)]].reset_index(drop=True)
+    rows = wide[_keyed(wide["site"], _date_text(wide["time"]), keys)].reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame()
     local_day = rows["time"].dt.tz_localize(None).dt.normalize()
@@ -292,10 +313,13 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
     rounded = {s: round_half_even(stats[s], 1 if s == "co" else 0) for s in DAILY_STATISTICS}
     valid = pd.DataFrame({s: stats[f"{s}_valid"].to_numpy(dtype=bool) for s in DAILY_STATISTICS})
     inputs = pd.DataFrame({s: np.where(valid[s], rounded[s], np.nan) for s in DAILY_STATISTICS})
-    invalid = [
-        ";".join(s for s in DAILY_STATISTICS if not valid.at[i, s]) for i in range(len(stats))
-    ]
-    dates = stats["date"].dt.strftime("%Y-%m-%d")
+    invalid_parts = np.full(len(stats), "", dtype=object)
+    for s_name in DAILY_STATISTICS:
+        invalid_parts = np.where(
+            ~valid[s_name].to_numpy(), invalid_parts + (s_name + ";"), invalid_parts
+        )
+    invalid = [text.rstrip(";") for text in invalid_parts]
+    dates = pd.Series(_date_text(stats["date"]))
     parts = []
     for standard in AqiStandard:
         result = daily_aqi(inputs, standard)

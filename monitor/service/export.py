@@ -53,9 +53,10 @@ def export_observations(
         "ORDER BY o.site, o.period_end, o.parameter, o.source",
         [start, end, *params],
     )
+    qc = frame["qc"].astype(object).where(frame["qc"].notna(), "")
     flags = [
-        ";".join(dict.fromkeys(t for t in f"{a};{b or ''}".split(";") if t))
-        for a, b in zip(frame["flags"], frame["qc"], strict=True)
+        ";".join(dict.fromkeys(t for t in f"{a};{b}".split(";") if t))
+        for a, b in zip(frame["flags"], qc, strict=True)
     ]
     return pd.DataFrame(
         {
@@ -188,7 +189,8 @@ def site_status(ledger: Ledger, now: datetime) -> pd.DataFrame:
     start = end - 24 * 3600
     counts = ledger.query(
         "SELECT site, count(DISTINCT parameter || period_end) AS n, max(period_end) AS latest "
-        "FROM observations WHERE period_end > ? AND period_end <= ? AND parameter IN "
+        "FROM observations WHERE value IS NOT NULL AND period_end > ? AND period_end <= ? "
+        "AND parameter IN "
         f"({','.join('?' * len(AIR_PARAMETERS))}) GROUP BY site ORDER BY site",
         [start, end, *AIR_PARAMETERS],
     )

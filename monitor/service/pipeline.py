@@ -17,21 +17,40 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from monitor.collectors.base import Collector
+from monitor.collectors.bureau_csv import parse_daily_aqi_csv, parse_indicator_csv
 from monitor.collectors.cnemc_sites_archive import parse_sites_csv_with_notes
 from monitor.collectors.long_csv import parse_long_csv
 from monitor.collectors.xlsx_import import parse_xlsx
 from monitor.errors import InputError, SourceError
 from monitor.ledger import Ledger, WriteResult
-from monitor.service.evaluate import EvaluationReport, evaluate_dirty
+from monitor.service.evaluate import EvaluationReport
+from monitor.service.evaluate import evaluate_dirty as _evaluate_dirty
 from monitor.settings import Settings, SourceSettings
 
 LOCAL = ZoneInfo("Asia/Shanghai")
+
+
+def evaluate_dirty(
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> EvaluationReport:
+    """Evaluate the changed days, then refresh the targets' progress for them and today."""
+    report = _evaluate_dirty(ledger, settings, progress=progress)
+    from monitor.service.progress_targets import refresh_progress
+
+    refresh_progress(ledger, settings, report.dates, datetime.now(LOCAL).date())
+    return report
+
 
 #: ``envmon import --format`` values and the source name their rows are stored under.
 IMPORT_FORMATS = {
     "cnemc-sites-csv": "import_cnemc_sites_csv",
     "long-csv": "import_long_csv",
     "xlsx": "import_xlsx",
+    "daily-aqi-csv": "official_daily_aqi",
+    "indicators-csv": "indicator_values",
 }
 
 
@@ -76,8 +95,12 @@ def ingest(
     until: datetime | None,
     *,
     on_batch: Callable[[IngestReport], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> IngestReport:
     """Collect from one source into the ledger and evaluate what changed.
+
+    ``should_stop`` is asked between batches (each batch is committed on its own): when it
+    says yes the collection ends early, and what was written is evaluated.
 
     Raises
     ------
@@ -101,6 +124,9 @@ def ingest(
             if on_batch is not None:
                 on_batch(report)
             started = datetime.now(UTC)
+            if should_stop():
+                report.warnings.append("stopped early on request; the rest comes next run")
+                break
     except SourceError as err:
         ledger.log_failure(source.name, str(err), covers=(since, until), started_at=started)
         report.evaluation = evaluate_dirty(ledger, settings)
@@ -152,6 +178,7 @@ def import_files(
     paths: Sequence[Path],
     *,
     on_file: Callable[[int, IngestReport], None] | None = None,
+    on_evaluate: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Import files in one format, then evaluate everything they changed.
 
@@ -162,16 +189,27 @@ def import_files(
         raise InputError(
             f"unknown import format {file_format!r}; expected one of {', '.join(IMPORT_FORMATS)}"
         )
+    if file_format in ("daily-aqi-csv", "indicators-csv"):
+        return _import_bureau_files(ledger, settings, file_format, paths, on_file=on_file)
     ledger.register_source(source, file_format, "measured")
     report = IngestReport()
     for done, path in enumerate(paths, start=1):
-        frame, warnings = parse_import_file(path, file_format)
+        try:
+            frame, warnings = parse_import_file(path, file_format)
+        except InputError as err:
+            if done > 1:  # never leave what was imported unevaluated
+                evaluate_dirty(ledger, settings, progress=on_evaluate)
+                raise InputError(
+                    f"{err} ({done - 1} file(s) before it were imported and evaluated; "
+                    "fix this file and import it again)"
+                ) from err
+            raise
         report.warnings.extend(f"{path.name}: {w}" for w in warnings)
         result = ledger.write_observations(frame, source, requested=f"import {path}")
         _count(report, len(frame), result)
         if on_file is not None:
             on_file(done, report)
-    report.evaluation = evaluate_dirty(ledger, settings)
+    report.evaluation = evaluate_dirty(ledger, settings, progress=on_evaluate)
     return report
 
 
@@ -184,6 +222,7 @@ def backfill(
     last: date,
     *,
     on_day: Callable[[int, IngestReport], None] | None = None,
+    on_evaluate: Callable[[int, int], None] | None = None,
 ) -> IngestReport:
     """Collect local dates ``first`` … ``last`` day by day, then evaluate once.
 
@@ -213,5 +252,49 @@ def backfill(
             report.warnings.append(f"{day}: {err}")
         if on_day is not None:
             on_day(index + 1, report)
-    report.evaluation = evaluate_dirty(ledger, settings)
+    report.evaluation = evaluate_dirty(ledger, settings, progress=on_evaluate)
+    return report
+
+
+def _import_bureau_files(
+    ledger: Ledger,
+    settings: Settings,
+    file_format: str,
+    paths: Sequence[Path],
+    *,
+    on_file: Callable[[int, IngestReport], None] | None = None,
+) -> IngestReport:
+    """Official daily AQI of areas, or manual indicator values; then refresh progress."""
+    report = IngestReport()
+    dates: set[str] = set()
+    for done, path in enumerate(paths, start=1):
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise InputError(f"{path}: cannot read the file ({err.strerror})") from err
+        if file_format == "daily-aqi-csv":
+            frame, warnings = parse_daily_aqi_csv(data, str(path), [a.id for a in settings.areas])
+            result = ledger.write_official_daily(frame, str(path))
+            _count(report, len(frame), result)
+        else:
+            frame, warnings = parse_indicator_csv(
+                data, str(path), [t.id for t in settings.targets]
+            )
+            for row in frame.to_dict("records"):
+                ledger.add_indicator_value(
+                    str(row["target"]),
+                    str(row["date"]),
+                    str(row["value"]),
+                    item=str(row["item"]),
+                    note=str(row["note"]),
+                )
+            _count(report, len(frame), WriteResult(len(frame), 0, 0))
+        dates |= set(frame["date"].astype(str))
+        report.warnings.extend(warnings)
+        if on_file is not None:
+            on_file(done, report)
+    from monitor.service.progress_targets import refresh_progress
+
+    refresh_progress(ledger, settings, tuple(sorted(dates)), datetime.now(LOCAL).date())
+    report.evaluation = EvaluationReport(dates=tuple(sorted(dates)))
     return report

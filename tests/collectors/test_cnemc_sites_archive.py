@@ -119,10 +119,10 @@ def test_wrong_header_raises_format_changed_naming_the_file() -> None:
 
 
 def test_unparseable_cells_are_dropped_and_counted() -> None:
-    """'abc' and '-5' cells are dropped; the notes count them; the other cells are kept."""
+    """'abc' is dropped and counted; '-5' is kept for the quality checks, and counted."""
     data = b"date,hour,type,A,B\n20260301,0,PM2.5,abc,5\n20260301,1,PM10,-5,7\n"
     frame, notes = parse_sites_csv_with_notes(data, name="x.csv")
-    assert frame["value"].tolist() == [5.0, 7.0]
+    assert frame["value"].tolist() == [5.0, -5.0, 7.0]
     assert any("1 cell(s) that are not numbers" in n for n in notes)
     assert any("1 negative value(s)" in n for n in notes)
 

@@ -83,20 +83,20 @@ def test_bad_rows_are_reported_with_line_numbers_and_not_imported() -> None:
         "A,2026-03-01T16:00,pm10,35,furlongs\n"  # 5 bad unit
         "A,2026-03-01T16:00,so2,abc,ug/m3\n"  # 6 not a number
         "A,yesterday,no2,10,ug/m3\n"  # 7 bad time
-        "A,2026-03-01T16:00,o3,-3,ug/m3\n"  # 8 negative
+        "A,2026-03-01T16:00,o3,-3,ug/m3\n"  # 8 negative: kept, flagged later by the QC
         "A,2026-03-01T16:00,pm2_5,36,ug/m3\n"  # 9 repeat of line 2
         "A,2026-03-01T16:00,pm10,10,ppb\n"  # 10 unit that does not fit PM
     )
     frame, warnings = parse(text)
-    assert len(frame) == 1
-    assert [w.split(":")[0] for w in warnings] == [f"in.csv line {n}" for n in range(4, 11)]
+    assert frame["value"].tolist() == [35.0, -3.0]
+    lines = [4, 5, 6, 7, 9, 10]
+    assert [w.split(":")[0] for w in warnings] == [f"in.csv line {n}" for n in lines]
     assert "'benzene' is unknown" in warnings[0]
     assert "'furlongs'" in warnings[1]
     assert "'abc' is not a number" in warnings[2]
     assert "'yesterday' is not an ISO 8601 time" in warnings[3]
-    assert "'-3' is negative" in warnings[4]
-    assert "repeats" in warnings[5]
-    assert "cannot convert pm10 from 'ppb'" in warnings[6]
+    assert "repeats" in warnings[4]
+    assert "cannot convert pm10 from 'ppb'" in warnings[5]
     assert all(w.endswith("(not imported)") for w in warnings)
 
 
@@ -153,3 +153,16 @@ def test_unusable_files_raise_one_line_input_errors(content: bytes, message: str
         parse_long_csv(content, "in.csv")
     assert str(caught.value).startswith("in.csv: ")
     assert "\n" not in str(caught.value)
+
+
+def test_a_row_with_too_many_cells_is_skipped_not_fatal() -> None:
+    """A row with an extra cell is reported and skipped; the other rows import."""
+    text = (
+        "site,time,parameter,value,unit\n"
+        "A,2026-03-01T16:00,pm2_5,35,ug/m3\n"
+        "A,2026-03-01T17:00,pm2_5,36,ug/m3,oops\n"
+        "A,2026-03-01T18:00,pm2_5,37,ug/m3\n"
+    )
+    frame, warnings = parse(text)
+    assert frame["value"].tolist() == [35.0, 37.0]
+    assert any("a row with 6 cells where the header has 5" in w for w in warnings)

@@ -122,16 +122,25 @@ def test_wide_laboratory_layout_with_the_gb3838_items() -> None:
 
 
 def test_wide_bad_cell_is_reported_with_sheet_row_and_column() -> None:
-    """A negative cell in a wide sheet names the sheet, row and column; its row-mates import."""
+    """A non-numeric cell in a wide sheet names the sheet, row and column; row-mates import."""
+    data = book_bytes(
+        {"lab": [["site", "time", "do", "nh3n"], ["HN-01", "2026-03-02T09:00", 8.1, "abc"]]}
+    )
+    frame, warnings = parse_xlsx(data, "lab.xlsx")
+    assert frame["parameter"].tolist() == ["do"]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("lab.xlsx sheet 'lab' row 2 column nh3n: value 'abc'")
+    assert warnings[0].endswith("(not imported)")
+
+
+def test_wide_negative_cell_is_kept_for_the_quality_checks() -> None:
+    """A negative lab value is imported (the QC flags it), not dropped."""
     data = book_bytes(
         {"lab": [["site", "time", "do", "nh3n"], ["HN-01", "2026-03-02T09:00", 8.1, -1]]}
     )
     frame, warnings = parse_xlsx(data, "lab.xlsx")
-    assert frame["parameter"].tolist() == ["do"]
-    assert warnings == [
-        "lab.xlsx sheet 'lab' row 2 column nh3n: value '-1' is negative; expected a "
-        "concentration ≥ 0 (not imported)"
-    ]
+    assert frame["value"].tolist() == [8.1, -1.0]
+    assert warnings == []
 
 
 def test_every_sheet_with_a_header_is_read_and_others_are_skipped() -> None:

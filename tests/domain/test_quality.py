@@ -171,8 +171,9 @@ def test_pm25_gt_pm10_ignores_unusable_partner() -> None:
         ([50.0] * 3 + [NAN] + [50.0] * 3, "pm2_5", [False] * 7),
         ([10.0] * 6, "so2", [True] * 6),  # at the floor
         ([9.0] * 6, "so2", [False] * 6),  # below the floor: rounded clean air repeats
-        ([1.0] * 6, "co", [True] * 6),
-        ([0.9] * 6, "co", [False] * 6),
+        ([2.0] * 12, "co", [True] * 12),  # CO: 12 hours at or above 2.0 mg/m³
+        ([2.0] * 11, "co", [False] * 11),
+        ([1.9] * 12, "co", [False] * 12),
         ([7.5] * 23, "ph", [False] * 23),
         ([7.5] * 24, "ph", [True] * 24),
         ([0.5] * 30, "nh3n", [False] * 30),  # water chemistry is not checked
@@ -184,7 +185,8 @@ def test_pm25_gt_pm10_ignores_unusable_partner() -> None:
         "nan-breaks",
         "at-floor",
         "below-floor",
-        "co-at-floor",
+        "co-at-floor-12h",
+        "co-11h",
         "co-below-floor",
         "ph-23h",
         "ph-24h",

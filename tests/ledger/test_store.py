@@ -138,12 +138,19 @@ def test_watermark_is_the_latest_period_end(ledger: Ledger) -> None:
 
 
 def test_dirty_days_are_local_dates_of_changed_labels(ledger: Ledger) -> None:
-    """Labels 00:00 and 16:00 mark their date; 17:00 or later also marks the next day."""
+    """A label marks its date; 17:00 or later also the next day (8-hour windows), before
+    06:00 also the day before (its quality checks look ahead)."""
     ledger.write_observations(hours("1099A", "2026-03-01 00:00", [1.0]), "cnemc")
     ledger.write_observations(hours("1099A", "2026-03-02 16:00", [1.0]), "cnemc")
     ledger.write_observations(hours("1099A", "2026-03-05 17:00", [1.0]), "cnemc")
     days = ledger.dirty_days()
-    assert days["date"].tolist() == ["2026-03-01", "2026-03-02", "2026-03-05", "2026-03-06"]
+    assert days["date"].tolist() == [
+        "2026-02-28",
+        "2026-03-01",
+        "2026-03-02",
+        "2026-03-05",
+        "2026-03-06",
+    ]
     ledger.clear_dirty(days)
     ledger.write_observations(hours("1099A", "2026-03-01 00:00", [1.0]), "cnemc")
     assert ledger.dirty_days().empty  # unchanged data dirties nothing

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -154,7 +155,7 @@ def test_a_revision_reevaluates_only_its_day(ledger: Ledger, settings: Settings)
         & (obs["parameter"] == "pm2_5")
         & (
             obs["period_end"].dt.tz_convert("Asia/Shanghai").dt.strftime("%Y-%m-%d %H")
-            == "2026-03-02 10"
+            == "2026-03-02 13"
         )
     )
     corrected = obs[target].assign(value=obs[target]["value"] + 24.0)  # a plausible correction
@@ -204,3 +205,31 @@ def test_water_readings_get_a_class(ledger: Ledger, settings: Settings) -> None:
     # GB 3838-2002 Table 1: CODMn 6.5 (> 6), NH3-N 1.2 (> 1.0) and TP 0.25 (river, > 0.2)
     # are Class IV; DO 5.2 is Class III; pH inside 6–9 does not limit.
     assert row.values.tolist() == [["IV", "automatic", "codmn;nh3n;tp"]]
+
+
+def test_results_do_not_depend_on_arrival_order(tmp_path: Path, settings: Settings) -> None:
+    """A PM2.5 flatline across midnight: day by day and all at once give the same ledger."""
+    end = pd.date_range("2026-03-01 00:00", "2026-03-02 23:00", freq="h", tz="Asia/Shanghai")
+    # 30 + hour, except a flat 80 from 03-01 20:00 to 03-02 04:00 (9 equal hours).
+    flat = ((end.day == 1) & (end.hour >= 20)) | ((end.day == 2) & (end.hour < 5))
+    values = np.where(flat, 80.0, 30.0 + end.hour)
+    obs = observations("1099A", "pm2_5", end - pd.Timedelta(hours=1), end, values)
+    day1 = obs[obs["period_end"] <= pd.Timestamp("2026-03-01 23:00", tz="Asia/Shanghai")]
+    day2 = obs[obs["period_end"] > pd.Timestamp("2026-03-01 23:00", tz="Asia/Shanghai")]
+
+    def run(batches: list[pd.DataFrame], name: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+        with Ledger.open(tmp_path / name) as ledger:
+            for batch in batches:
+                ledger.write_observations(batch, "s")
+                evaluate_dirty(ledger, settings)
+            daily = ledger.query(
+                "SELECT site, date, standard, pm2_5, aqi FROM daily_aqi ORDER BY 1, 2, 3"
+            )
+            flags = ledger.query("SELECT * FROM qc_flags ORDER BY 1, 2, 3")
+        return daily, flags.drop(columns="computed_at")
+
+    together = run([obs], "together.sqlite")
+    in_order = run([day1, day2], "in_order.sqlite")
+    assert len(together[1]) == 9, "the 9-hour flatline crossing midnight is flagged stuck"
+    pd.testing.assert_frame_equal(in_order[0], together[0])
+    pd.testing.assert_frame_equal(in_order[1], together[1])

@@ -1,0 +1,556 @@
+"""Progress of every configured target, from the ledger (the heart of ``envmon progress``).
+
+Good-day ratio targets come in several variants, each a consistent series:
+
+* ``official`` — the rule set in force on each day (HJ 633-2012 to 2026-02-28, HJ 633-2026
+  from 2026-03-01); where the bureau imported the audited official daily AQI of the area
+  (``envmon import --format daily-aqi-csv``) that value decides the day, otherwise the value
+  computed from hourly data stands in, as *provisional*;
+* ``hj633-2012`` and ``hj633-2026`` — every day under one rule set (computed values only:
+  official values exist under the rules in force only);
+* each of those ``+dust_excluded`` when the year has dust-flagged days: non-good days flagged
+  as dust-affected are left out of the count and of the denominator (as MEE's
+  "扣除沙尘影响" figures; [M] the exact day-level mechanics of 环办监测〔2016〕120号 are
+  unverified).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from monitor.domain.aqi import GOOD_DAY_MAX_AQI, HEAVY_POLLUTION_MIN_AQI
+from monitor.domain.statistics import annual_validity
+from monitor.domain.targets import (
+    Progress,
+    Status,
+    count_progress,
+    days_in_year,
+    max_count_progress,
+    milestones_progress,
+    ratio_progress,
+    share_progress,
+)
+from monitor.domain.water_quality import WaterClass
+from monitor.ledger import Ledger
+from monitor.settings import (
+    AnnualMeanTarget,
+    CountTarget,
+    GoodDayRatioTarget,
+    HeavyPollutionDaysTarget,
+    MilestonesTarget,
+    RiverClassTarget,
+    Settings,
+    Target,
+)
+
+STANDARDS = ("official", "hj633-2012", "hj633-2026")
+_CLASS_RANK = {c.code: int(c) for c in WaterClass}
+
+
+@dataclass(frozen=True)
+class TargetProgress:
+    """One row of ``envmon progress``: a target (and variant) as of a date."""
+
+    id: str
+    kind: str
+    name: str
+    area: str | None
+    year: int
+    as_of: str
+    variant: str
+    standard: str | None
+    value: float | None
+    goal: float | None
+    status: str
+    budget_remaining: int | None
+    budget_remaining_valid_only: int | None
+    required_rate: float | None
+    projection: float | None
+    projection_low: float | None
+    projection_high: float | None
+    projection_basis: str | None
+    valid_days: int | None
+    good_days: int | None
+    missing_days: int | None
+    official_days: int | None
+    provisional_days: int | None
+    disagreements: int | None
+    explanation_zh: str
+    explanation_en: str
+    details: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)
+
+
+def _row(
+    target: Target,
+    area: str | None,
+    as_of: date,
+    variant: str,
+    standard: str | None,
+    p: Progress,
+    **extra: Any,
+) -> TargetProgress:
+    return TargetProgress(
+        id=target.id,
+        kind=target.kind,
+        name=target.name,
+        area=area,
+        year=target.year,
+        as_of=as_of.isoformat(),
+        variant=variant,
+        standard=standard,
+        value=p.value,
+        goal=p.goal,
+        status=p.status.value,
+        budget_remaining=p.budget_remaining,
+        budget_remaining_valid_only=p.budget_remaining_valid_only,
+        required_rate=p.required_rate,
+        projection=p.projection,
+        projection_low=p.projection_low,
+        projection_high=p.projection_high,
+        projection_basis=p.projection_basis,
+        valid_days=p.valid_days,
+        good_days=p.good_days,
+        missing_days=p.missing_days,
+        official_days=extra.get("official_days"),
+        provisional_days=extra.get("provisional_days"),
+        disagreements=extra.get("disagreements"),
+        explanation_zh=p.explanation_zh,
+        explanation_en=p.explanation_en,
+        details={**p.details, **extra.get("details", {})},
+    )
+
+
+def area_days(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFrame:
+    """Daily results of an area, one row per date: AQI under each variant, dust, source.
+
+    Columns: ``date`` (datetime64), ``official`` (AQI deciding the day), ``official_source``
+    (``official`` / ``provisional`` / ``""``), ``computed`` (computed under the rules in
+    force), ``hj633-2012``, ``hj633-2026``, ``dust`` (bool), ``pm`` (official primary
+    pollutants contain PM).
+    """
+    computed = ledger.query(
+        "SELECT date, standard, official, aqi FROM daily_aqi WHERE site = ? AND is_area = 1 "
+        "AND date >= ? AND date <= ?",
+        (area, first.isoformat(), last.isoformat()),
+    )
+    imported = ledger.query(
+        "SELECT date, aqi, dust, primary_pollutants FROM official_daily_aqi "
+        "WHERE area = ? AND date >= ? AND date <= ?",
+        (area, first.isoformat(), last.isoformat()),
+    )
+    days = pd.DataFrame({"date": pd.date_range(first, last, freq="D").strftime("%Y-%m-%d")})
+    for standard in ("hj633-2012", "hj633-2026"):
+        part = computed[computed["standard"] == standard][["date", "aqi"]]
+        days = days.merge(part.rename(columns={"aqi": standard}), on="date", how="left")
+    in_force = computed[computed["official"] == 1][["date", "aqi"]].rename(
+        columns={"aqi": "computed"}
+    )
+    days = days.merge(in_force, on="date", how="left")
+    days = days.merge(
+        imported.rename(columns={"aqi": "imported", "primary_pollutants": "imported_primary"}),
+        on="date",
+        how="left",
+    )
+    has_official = days["imported"].notna()
+    days["official"] = days["imported"].where(has_official, days["computed"])
+    days["official_source"] = np.where(
+        has_official, "official", np.where(days["computed"].notna(), "provisional", "")
+    )
+    days["dust"] = days["dust"].fillna(0).astype(bool)
+    days["date"] = pd.to_datetime(days["date"])
+    for column in ("hj633-2012", "hj633-2026", "computed", "imported", "official"):
+        days[column] = days[column].astype(float)
+    return days
+
+
+def _good(aqi: pd.Series) -> np.ndarray[Any, np.dtype[np.float64]]:
+    values = aqi.to_numpy(dtype=float)
+    return np.where(np.isnan(values), np.nan, (values <= GOOD_DAY_MAX_AQI).astype(float))
+
+
+def _history_rates(
+    days: pd.DataFrame, column: str, year: int, as_of: date, dust_excluded: bool
+) -> tuple[list[float], str]:
+    """Good-day rates of the rest of the year (after as_of's month-day) in earlier years,
+    counting a year only when at least half of that period has a valid AQI."""
+    rates, years = [], []
+    for earlier in sorted({d.year for d in days["date"]} - {year}):
+        if earlier >= year:
+            continue
+        try:
+            start = as_of.replace(year=earlier) + timedelta(days=1)
+        except ValueError:  # 29 February
+            start = date(earlier, 3, 1)
+        part = days[(days["date"] >= pd.Timestamp(start)) & (days["date"].dt.year == earlier)]
+        good = _good(part[column])
+        if dust_excluded:
+            good = np.where(part["dust"].to_numpy() & (good == 0.0), np.nan, good)
+        period = (date(earlier, 12, 31) - start).days + 1
+        valid = int((~np.isnan(good)).sum())
+        if period > 0 and valid >= period / 2:
+            rates.append(float(np.nansum(good) / valid))
+            years.append(earlier)
+    basis = f"{years[0]}–{years[-1]}" if len(years) > 1 else (str(years[0]) if years else "")
+    return rates, basis
+
+
+def good_day_progress(
+    ledger: Ledger, target: GoodDayRatioTarget, as_of: date
+) -> list[TargetProgress]:
+    """Every variant of a good-day ratio target."""
+    first = date(target.year - 3, 1, 1)
+    last = date(target.year, 12, 31)
+    days = area_days(ledger, target.area, first, last)
+    in_year = days["date"].dt.year == target.year
+    up_to = in_year & (days["date"] <= pd.Timestamp(as_of))
+    has_dust = bool(days.loc[in_year, "dust"].any())
+    rows = []
+    for standard in STANDARDS:
+        column = "official" if standard == "official" else standard
+        for dust_excluded in (False, True) if has_dust else (False,):
+            good = _good(days[column])
+            if dust_excluded:
+                good = np.where(days["dust"].to_numpy() & (good == 0.0), np.nan, good)
+            rates, basis = _history_rates(days, column, target.year, as_of, dust_excluded)
+            p = ratio_progress(
+                days["date"].dt.date,
+                good,
+                year=target.year,
+                goal=target.goal,
+                as_of=as_of,
+                history_rates=rates,
+                history_basis=basis,
+            )
+            extra: dict[str, Any] = {"details": {"rules_goal_set_under": target.rules}}
+            if standard == "official":
+                sources = days.loc[up_to, "official_source"]
+                both = days.loc[up_to, ["imported", "computed"]].dropna()
+                disagree = int(
+                    (
+                        (both["imported"] <= GOOD_DAY_MAX_AQI)
+                        != (both["computed"] <= GOOD_DAY_MAX_AQI)
+                    ).sum()
+                )
+                extra.update(
+                    official_days=int((sources == "official").sum()),
+                    provisional_days=int((sources == "provisional").sum()),
+                    disagreements=disagree,
+                )
+                extra["details"]["aqi_differences"] = int(
+                    (both["imported"] != both["computed"]).sum()
+                )
+            variant = standard + ("+dust_excluded" if dust_excluded else "")
+            rows.append(_row(target, target.area, as_of, variant, standard, p, **extra))
+    return rows
+
+
+def _official_daily_stats(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFrame:
+    frame = ledger.query(
+        "SELECT date, aqi, so2, no2, co, pm10, pm2_5, invalid_statistics FROM daily_aqi "
+        "WHERE site = ? AND is_area = 1 AND official = 1 AND date >= ? AND date <= ? "
+        "ORDER BY date",
+        (area, first.isoformat(), last.isoformat()),
+    )
+    frame["date"] = pd.to_datetime(frame["date"])
+    return frame
+
+
+def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) -> TargetProgress:
+    """Mean to date of a pollutant's valid daily means, with HJ 663 counts and projection."""
+    frame = _official_daily_stats(ledger, target.area, date(target.year - 3, 1, 1), as_of)
+    pollutant = target.pollutant
+    invalid = (
+        frame["invalid_statistics"]
+        .fillna("")
+        .str.split(";")
+        .apply(lambda parts: pollutant in parts)
+    )
+    values = frame[pollutant].astype(float).where(~invalid)
+    this_year = frame["date"].dt.year == target.year
+    year_values = values[this_year]
+    validity = annual_validity(frame.loc[this_year, "date"], year_values.notna())
+    n_year = days_in_year(target.year)
+    elapsed = max(0, min(n_year, (as_of - date(target.year, 1, 1)).days + 1))
+    remaining = n_year - elapsed
+    if year_values.notna().sum() == 0:
+        p = Progress(
+            None,
+            target.limit,
+            Status.NOT_ASSESSABLE,
+            f"No valid daily {pollutant} mean in {target.year} up to {as_of}.",
+            f"{target.year}年截至{as_of}尚无有效{pollutant}日均值。",
+        )
+        return _row(target, target.area, as_of, "official", "official", p)
+    mean = float(year_values.mean())
+    valid_days = validity.valid_days
+    rest_means = []
+    for earlier in range(target.year - 3, target.year):
+        part = values[(frame["date"].dt.year == earlier) & (frame["date"].dt.dayofyear > elapsed)]
+        if part.notna().sum() >= max(1, remaining // 2):
+            rest_means.append(float(part.mean()))
+    expected_rest = float(np.mean(rest_means)) if rest_means else mean
+    total = valid_days + remaining
+    projection = (mean * valid_days + expected_rest * remaining) / total
+    if rest_means:
+        low = (mean * valid_days + min(rest_means) * remaining) / total
+        high = (mean * valid_days + max(rest_means) * remaining) / total
+        basis = "same period of earlier years"
+    else:
+        sd = float(year_values.std(ddof=1) or 0.0) if valid_days > 1 else 0.0
+        spread = 1.96 * sd / np.sqrt(max(valid_days, 1)) * remaining / total
+        low, high, basis = projection - spread, projection + spread, "year so far"
+    # Even if every remaining day were 0 µg/m³, the mean could not fall below this.
+    floor_mean = mean * valid_days / total
+    if remaining == 0:
+        status = (
+            Status.NOT_ASSESSABLE
+            if not validity.valid
+            else (Status.ACHIEVED if mean <= target.limit else Status.FAILED)
+        )
+    elif floor_mean > target.limit:
+        status = Status.FAILED
+    elif high <= target.limit:
+        status = Status.ON_TRACK
+    elif low > target.limit:
+        status = Status.OFF_TRACK
+    else:
+        status = Status.AT_RISK
+    short = ";".join(str(m) for m in validity.short_months) or "none"
+    p = Progress(
+        mean,
+        target.limit,
+        status,
+        f"{target.year} to {as_of}: mean {pollutant} {mean:.1f} µg/m³ over {valid_days} valid "
+        f"days (limit {target.limit:g}); projected {projection:.1f} ({low:.1f}–{high:.1f}, "
+        f"{basis}). Months short of valid days so far: {short}; a valid annual mean needs 324 "
+        "days, 27 a month (February 25).",
+        f"{target.year}年截至{as_of}：{pollutant}均值{mean:.1f}微克/立方米（有效{valid_days}天，"
+        f"目标不高于{target.limit:g}）；预计年均{projection:.1f}（{low:.1f}–{high:.1f}）。"
+        f"有效天数不足的月份：{short}；年均值有效需324天、每月27天（2月25天）。",
+        projection=projection,
+        projection_low=low,
+        projection_high=high,
+        projection_basis=basis,
+        valid_days=valid_days,
+        days_in_year=n_year,
+        remaining_days=remaining,
+        details={"short_months": list(validity.short_months)},
+    )
+    return _row(target, target.area, as_of, "official", "official", p)
+
+
+def heavy_days_progress(
+    ledger: Ledger, target: HeavyPollutionDaysTarget, as_of: date
+) -> TargetProgress:
+    """Heavy-pollution days (AQI > 200) to date against the maximum."""
+    days = area_days(ledger, target.area, date(target.year - 3, 1, 1), date(target.year, 12, 31))
+    aqi = days["official"]
+    this = (days["date"].dt.year == target.year) & (days["date"] <= pd.Timestamp(as_of))
+    count = int((aqi[this] > HEAVY_POLLUTION_MIN_AQI).sum())
+    assessed = int(aqi[this].notna().sum())
+    history = []
+    day_of_year = (as_of - date(as_of.year, 1, 1)).days + 1
+    for earlier in range(target.year - 3, target.year):
+        part = aqi[(days["date"].dt.year == earlier) & (days["date"].dt.dayofyear > day_of_year)]
+        if part.notna().sum() >= max(1, len(part) // 2):
+            history.append(float((part > HEAVY_POLLUTION_MIN_AQI).sum()))
+    p = max_count_progress(
+        count,
+        target.max,
+        year=target.year,
+        as_of=as_of,
+        what_en="heavy-pollution days (AQI > 200)",
+        what_zh="重污染天数（AQI>200）",
+        assessed_days=assessed,
+        history_counts=history,
+    )
+    return _row(target, target.area, as_of, "official", "official", p)
+
+
+def river_progress(
+    ledger: Ledger, settings: Settings, target: RiverClassTarget, as_of: date
+) -> TargetProgress:
+    """Share of listed sections whose latest valid class in the year meets their target."""
+    start = int(pd.Timestamp(date(target.year, 1, 1), tz="Asia/Shanghai").timestamp())
+    end = int((pd.Timestamp(as_of, tz="Asia/Shanghai") + pd.Timedelta(days=1)).timestamp())
+    readings = ledger.query(
+        "SELECT site, period_end, water_class, limiting_parameters, exceedance_multiples "
+        "FROM water_classes WHERE period_end > ? AND period_end <= ? ORDER BY period_end",
+        (start, end),
+    )
+    meeting = assessed = 0
+    sections: dict[str, Any] = {}
+    monthly: dict[str, list[int]] = {}
+    for section_id in target.sections:
+        section = settings.section(section_id)
+        mine = readings[readings["site"].isin([section.id, section.name_zh])]
+        if section.target_class is None or mine.empty:
+            sections[section_id] = {
+                "latest_class": None if mine.empty else mine["water_class"].iloc[-1],
+                "target_class": section.target_class,
+                "assessable": False,
+            }
+            continue
+        latest = mine.iloc[-1]
+        ok = _CLASS_RANK[latest["water_class"]] <= _CLASS_RANK[section.target_class]
+        assessed += 1
+        meeting += ok
+        sections[section_id] = {
+            "latest_class": latest["water_class"],
+            "target_class": section.target_class,
+            "meets": bool(ok),
+            "limiting_parameters": latest["limiting_parameters"],
+            "exceedance_multiples_vs_class_iii": latest["exceedance_multiples"],
+        }
+        months = (
+            pd.to_datetime(mine["period_end"], unit="s", utc=True)
+            .dt.tz_convert("Asia/Shanghai")
+            .dt.strftime("%Y-%m")
+        )
+        for month, group in mine.groupby(months.to_numpy()):
+            last = group["water_class"].iloc[-1]
+            hit = _CLASS_RANK[last] <= _CLASS_RANK[section.target_class]
+            monthly.setdefault(str(month), [0, 0])
+            monthly[str(month)][0] += int(hit)
+            monthly[str(month)][1] += 1
+    final = as_of >= date(target.year, 12, 31)
+    p = share_progress(
+        meeting, assessed, len(target.sections), year=target.year, as_of=as_of, final=final
+    )
+    return _row(
+        target,
+        None,
+        as_of,
+        "official",
+        None,
+        p,
+        details={"sections": sections, "monthly_meeting_assessed": monthly},
+    )
+
+
+def _indicator_values(ledger: Ledger, target: str, as_of: date) -> pd.DataFrame:
+    return ledger.query(
+        "SELECT item, date, value, note, recorded_at FROM indicator_values WHERE target = ? "
+        "AND date <= ? ORDER BY date, id",
+        (target, as_of.isoformat()),
+    )
+
+
+def milestone_progress(ledger: Ledger, target: MilestonesTarget, as_of: date) -> TargetProgress:
+    """Milestone statuses: the latest reported status per item (settings' ``done`` dates
+    count as completed)."""
+    reported = _indicator_values(ledger, target.id, as_of)
+    statuses, due, items = [], [], {}
+    for item in target.items:
+        mine = reported[reported["item"] == item.name]
+        status = str(mine["value"].iloc[-1]) if len(mine) else "not_started"
+        if item.done is not None and item.done <= as_of:
+            status = "completed"
+        statuses.append(status)
+        due.append(item.due)
+        items[item.name] = status
+    p = milestones_progress(statuses, due, expected=target.expected_items, as_of=as_of)
+    return _row(target, None, as_of, "official", None, p, details={"items": items})
+
+
+def count_target_progress(ledger: Ledger, target: CountTarget, as_of: date) -> TargetProgress:
+    """The latest reported value of a count target in its year."""
+    reported = _indicator_values(ledger, target.id, as_of)
+    reported = reported[reported["date"] >= f"{target.year}-01-01"]
+    value = float(reported["value"].iloc[-1]) if len(reported) else None
+    p = count_progress(
+        value, target.goal, year=target.year, as_of=as_of, what_en=target.unit, what_zh=target.unit
+    )
+    return _row(target, None, as_of, "official", None, p)
+
+
+def compute_progress(
+    ledger: Ledger,
+    settings: Settings,
+    *,
+    as_of: date,
+    year: int | None = None,
+    target_id: str | None = None,
+) -> list[TargetProgress]:
+    """Progress of the configured targets (of ``year``, default ``as_of``'s year)."""
+    year = year or as_of.year
+    cutoff = min(as_of, date(year, 12, 31))
+    rows: list[TargetProgress] = []
+    for target in settings.targets:
+        if target.year != year or (target_id is not None and target.id != target_id):
+            continue
+        if isinstance(target, GoodDayRatioTarget):
+            rows += good_day_progress(ledger, target, cutoff)
+        elif isinstance(target, AnnualMeanTarget):
+            rows.append(annual_mean_progress(ledger, target, cutoff))
+        elif isinstance(target, HeavyPollutionDaysTarget):
+            rows.append(heavy_days_progress(ledger, target, cutoff))
+        elif isinstance(target, RiverClassTarget):
+            rows.append(river_progress(ledger, settings, target, cutoff))
+        elif isinstance(target, MilestonesTarget):
+            rows.append(milestone_progress(ledger, target, cutoff))
+        else:
+            rows.append(count_target_progress(ledger, target, cutoff))
+    return rows
+
+
+def store_progress(ledger: Ledger, rows: list[TargetProgress]) -> None:
+    """Keep progress as a daily series (one row per target, variant and as-of date)."""
+    if not rows:
+        return
+    now = int(datetime.now(UTC).timestamp())
+    frame = pd.DataFrame(
+        [
+            {
+                "target": r.id,
+                "as_of": r.as_of,
+                "variant": r.variant,
+                "kind": r.kind,
+                "area": r.area,
+                "year": r.year,
+                "standard": r.standard,
+                "value": r.value,
+                "goal": r.goal,
+                "status": r.status,
+                "budget_remaining": r.budget_remaining,
+                "required_rate": r.required_rate,
+                "projection": r.projection,
+                "projection_low": r.projection_low,
+                "projection_high": r.projection_high,
+                "valid_days": r.valid_days,
+                "good_days": r.good_days,
+                "explanation_zh": r.explanation_zh,
+                "explanation_en": r.explanation_en,
+                "details": json.dumps(r.details, ensure_ascii=False, default=str),
+                "computed_at": now,
+            }
+            for r in rows
+        ]
+    ).astype(object)
+    frame = frame.where(frame.notna(), None)
+    ledger.replace_derived("target_progress", frame, ("target", "as_of", "variant"))
+
+
+def refresh_progress(
+    ledger: Ledger, settings: Settings, dates: tuple[str, ...], today: date
+) -> int:
+    """Recompute and store progress for the evaluated dates (within each target's year) and
+    for ``today`` (capped at the year's end); returns the rows written."""
+    years = {t.year for t in settings.targets}
+    wanted = {date.fromisoformat(d) for d in dates if int(d[:4]) in years}
+    wanted |= {min(today, date(y, 12, 31)) for y in years if date(y, 1, 1) <= today}
+    rows: list[TargetProgress] = []
+    for as_of in sorted(wanted):
+        rows += compute_progress(ledger, settings, as_of=as_of)
+    store_progress(ledger, rows)
+    return len(rows)
