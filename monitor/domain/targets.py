@@ -135,6 +135,7 @@ def ratio_progress(
     as_of: date,
     history_rates: Sequence[float] = (),
     history_basis: str = "",
+    excluded: npt.ArrayLike | None = None,
 ) -> Progress:
     """Progress of a good-day-share target.
 
@@ -151,6 +152,9 @@ def ratio_progress(
         years, if known — the projection's basis and range.
     history_basis : str
         Which years those are, for the explanation (e.g. ``"2023–2025"``).
+    excluded : array_like of bool, optional
+        Per date: left out of the ratio on purpose (dust-affected non-good days in the
+        dust-excluded variant); counted apart from days without a valid AQI.
 
     Examples
     --------
@@ -169,12 +173,14 @@ def ratio_progress(
     elapsed = max(0, (cutoff - start).days + 1)
     remaining = n_year - elapsed
     frame = pd.DataFrame({"date": pd.to_datetime(pd.Series(list(dates))), "good": good})
+    frame["excluded"] = False if excluded is None else np.asarray(excluded, dtype=bool)
     in_year = (frame["date"].dt.year == year) & (frame["date"].dt.date <= cutoff)
-    values = frame.loc[in_year, "good"].to_numpy(dtype=float)
+    left_out = int(frame.loc[in_year, "excluded"].sum())
+    values = frame.loc[in_year & ~frame["excluded"], "good"].to_numpy(dtype=float)
     valid = int((~np.isnan(values)).sum())
     good_days = int(np.nansum(values))
     non_good = valid - good_days
-    missing = elapsed - valid
+    missing = elapsed - valid - left_out
     g = _fraction(goal)
     allowed = math.floor(n_year * (1 - g))
     budget = allowed - non_good
@@ -183,6 +189,7 @@ def ratio_progress(
     required = None if remaining == 0 else max(0.0, needed / remaining)
     value = good_days / valid if valid else None
     common = {
+        "details": {"excluded_days": left_out} if left_out else {},
         "goal": float(goal),
         "budget_remaining": budget,
         "budget_remaining_valid_only": budget_valid,

@@ -36,7 +36,7 @@ from monitor.domain.targets import (
     ratio_progress,
     share_progress,
 )
-from monitor.domain.water_quality import WaterClass
+from monitor.domain.water_quality import WaterBody, WaterClass, exceedance_multiples
 from monitor.ledger import Ledger
 from monitor.settings import (
     AnnualMeanTarget,
@@ -47,6 +47,7 @@ from monitor.settings import (
     RiverClassTarget,
     Settings,
     Target,
+    WaterSection,
 )
 
 STANDARDS = ("official", "hj633-2012", "hj633-2026")
@@ -219,8 +220,7 @@ def good_day_progress(
         column = "official" if standard == "official" else standard
         for dust_excluded in (False, True) if has_dust else (False,):
             good = _good(days[column])
-            if dust_excluded:
-                good = np.where(days["dust"].to_numpy() & (good == 0.0), np.nan, good)
+            dusty = days["dust"].to_numpy() & (good == 0.0) if dust_excluded else None
             rates, basis = _history_rates(days, column, target.year, as_of, dust_excluded)
             p = ratio_progress(
                 days["date"].dt.date,
@@ -230,6 +230,7 @@ def good_day_progress(
                 as_of=as_of,
                 history_rates=rates,
                 history_basis=basis,
+                excluded=dusty,
             )
             extra: dict[str, Any] = {"details": {"rules_goal_set_under": target.rules}}
             if standard == "official":
@@ -295,7 +296,9 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
     valid_days = validity.valid_days
     rest_means = []
     for earlier in range(target.year - 3, target.year):
-        part = values[(frame["date"].dt.year == earlier) & (frame["date"].dt.dayofyear > elapsed)]
+        part = values[
+            (frame["date"].dt.year == earlier) & (frame["date"].dt.day_of_year > elapsed)
+        ]
         if part.notna().sum() >= max(1, remaining // 2):
             rest_means.append(float(part.mean()))
     expected_rest = float(np.mean(rest_means)) if rest_means else mean
@@ -325,7 +328,10 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
         status = Status.OFF_TRACK
     else:
         status = Status.AT_RISK
-    short = ";".join(str(m) for m in validity.short_months) or "none"
+    # Only months already over can be short; later months are still to come.
+    over = 13 if as_of >= date(target.year, 12, 31) else as_of.month
+    short_months = [m for m in validity.short_months if m < over]
+    short = ";".join(str(m) for m in short_months) or "none"
     p = Progress(
         mean,
         target.limit,
@@ -344,7 +350,7 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
         valid_days=valid_days,
         days_in_year=n_year,
         remaining_days=remaining,
-        details={"short_months": list(validity.short_months)},
+        details={"short_months": short_months},
     )
     return _row(target, target.area, as_of, "official", "official", p)
 
@@ -361,7 +367,7 @@ def heavy_days_progress(
     history = []
     day_of_year = (as_of - date(as_of.year, 1, 1)).days + 1
     for earlier in range(target.year - 3, target.year):
-        part = aqi[(days["date"].dt.year == earlier) & (days["date"].dt.dayofyear > day_of_year)]
+        part = aqi[(days["date"].dt.year == earlier) & (days["date"].dt.day_of_year > day_of_year)]
         if part.notna().sum() >= max(1, len(part) // 2):
             history.append(float((part > HEAVY_POLLUTION_MIN_AQI).sum()))
     p = max_count_progress(
@@ -412,6 +418,10 @@ def river_progress(
             "limiting_parameters": latest["limiting_parameters"],
             "exceedance_multiples_vs_class_iii": latest["exceedance_multiples"],
         }
+        if not ok:
+            sections[section_id]["exceedance_multiples_vs_target"] = _target_multiples(
+                ledger, str(latest["site"]), int(latest["period_end"]), section
+            )
         months = (
             pd.to_datetime(mine["period_end"], unit="s", utc=True)
             .dt.tz_convert("Asia/Shanghai")
@@ -436,6 +446,22 @@ def river_progress(
         p,
         details={"sections": sections, "monthly_meeting_assessed": monthly},
     )
+
+
+def _target_multiples(
+    ledger: Ledger, site: str, period_end: int, section: WaterSection
+) -> dict[str, float]:
+    """Exceedance multiples of one reading against the section's own target class."""
+    reading = ledger.query(
+        "SELECT parameter, value FROM observations WHERE site = ? AND period_end = ? "
+        "ORDER BY ingested_at",
+        (site, period_end),
+    ).drop_duplicates("parameter", keep="last")
+    values = pd.DataFrame([dict(zip(reading["parameter"], reading["value"], strict=True))])
+    target = WaterClass.from_code(str(section.target_class))
+    multiples = exceedance_multiples(values, target, WaterBody(section.water_body))
+    row = multiples.iloc[0] if len(multiples) else pd.Series(dtype=float)
+    return {str(k): round(float(v), 3) for k, v in row.items() if pd.notna(v) and v > 0}
 
 
 def _indicator_values(ledger: Ledger, target: str, as_of: date) -> pd.DataFrame:

@@ -173,3 +173,15 @@ def test_river_share_and_milestones() -> None:
     )
     done = milestones_progress(["completed"] * 8, [None] * 8, expected=8, as_of=date(2026, 9, 1))
     assert done.status is Status.ACHIEVED
+
+
+def test_excluded_days_are_counted_apart_from_missing_days() -> None:
+    """Dust-excluded days leave the ratio but are not called 'without a valid AQI'."""
+    good = [1.0] * 8 + [0.0] * 2
+    excluded = [False] * 8 + [True, False]
+    p = ratio_progress(
+        year_days(2026, 10), good, year=2026, goal=0.8, as_of=date(2026, 1, 10), excluded=excluded
+    )
+    assert (p.good_days, p.valid_days, p.missing_days) == (8, 9, 0)
+    assert p.details == {"excluded_days": 1}
+    assert "1 dust-affected non-good day(s) are left out" in p.explanation_en

@@ -1,0 +1,141 @@
+"""Benchmark: `envmon progress` on a ledger with a year of hourly data for 11 stations.
+
+Run: ``.venv/bin/python -m benchmarks.bench_progress [--keep DIR]``.
+
+Builds a ledger with synthetic hourly data of the 11 Shenyang stations of
+``config/hunnan.toml`` for 2025 (history) and 2026 up to 26 November, evaluates it (hourly
+and daily AQI per station and area, both rule sets), then measures:
+
+* ``envmon progress --as-of 2026-11-26`` as a user runs it (a fresh process, wall time);
+* ``compute_progress`` in process (all targets and variants);
+* the named baseline: reading the area's daily rows for the same years straight from SQLite
+  (``SELECT … FROM daily_aqi``), the floor any progress computation pays.
+
+Aim (issue "Targets"): the command answers in under 2 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from monitor.collectors.base import observations
+from monitor.ledger import Ledger
+from monitor.service.evaluate import evaluate_dirty
+from monitor.service.progress_targets import compute_progress
+from monitor.settings import load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIONS = [
+    "1098A",
+    "1099A",
+    "1100A",
+    "1102A",
+    "1103A",
+    "1104A",
+    "1105A",
+    "1106A",
+    "1108A",
+    "2897A",
+    "2900A",
+]
+MEDIANS = {"so2": 12.0, "no2": 35.0, "co": 0.8, "o3": 65.0, "pm10": 70.0, "pm2_5": 38.0}
+
+
+def build(folder: Path) -> tuple[Path, Path]:
+    """A config and a ledger with the synthetic data, evaluated."""
+    text = (ROOT / "config" / "hunnan.toml").read_text(encoding="utf-8")
+    config = folder / "envmon.toml"
+    config.write_text(text.replace('path = "../data/envmon.sqlite"', 'path = "ledger.sqlite"'))
+    settings = load_settings(config, {})
+    rng = np.random.default_rng(7)
+    end = pd.date_range("2025-01-01 00:00", "2026-11-26 23:00", freq="h", tz="Asia/Shanghai")
+    season = 1 + 0.5 * np.cos((end.day_of_year.to_numpy() - 15) / 365 * 2 * np.pi)
+    with Ledger.open(folder / "ledger.sqlite") as ledger:
+        for station in STATIONS:
+            frames = []
+            for parameter, median in MEDIANS.items():
+                values = median * season * rng.lognormal(0, 0.45, len(end))
+                values = np.round(values, 1 if parameter == "co" else 0)
+                frames.append(
+                    observations(station, parameter, end - pd.Timedelta(hours=1), end, values)
+                )
+            ledger.write_observations(pd.concat(frames, ignore_index=True), "synthetic")
+        evaluate_dirty(ledger, settings)
+    return config, folder / "ledger.sqlite"
+
+
+def main() -> None:
+    """Build, measure, print."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--keep", type=Path, help="build in DIR and keep it")
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="envmon-progress-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    config, ledger_path = build(folder)
+    print(
+        f"built 11 stations × {len(MEDIANS)} pollutants, 2025-01-01 … 2026-11-26, evaluated "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    settings = load_settings(config, {})
+    as_of = date(2026, 11, 26)
+
+    def best(run: object) -> float:
+        times = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            run()  # type: ignore[operator]
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    def in_process() -> None:
+        with Ledger.open(ledger_path) as ledger:
+            rows = compute_progress(ledger, settings, as_of=as_of)
+            assert rows
+
+    def baseline() -> None:
+        with Ledger.open(ledger_path) as ledger:
+            frame = ledger.query(
+                "SELECT date, standard, official, aqi FROM daily_aqi WHERE site = 'hunnan' "
+                "AND is_area = 1 AND date >= '2023-01-01' AND date <= '2026-12-31'"
+            )
+            assert len(frame)
+
+    command = [
+        sys.executable,
+        "-m",
+        "monitor",
+        "--config",
+        str(config),
+        "progress",
+        "--as-of",
+        as_of.isoformat(),
+    ]
+
+    def cli() -> None:
+        subprocess.run(command, check=True, capture_output=True)
+
+    cli_s = best(cli)
+    compute_s = best(in_process)
+    base_s = best(baseline)
+    print(f"envmon progress (fresh process, wall): {cli_s:.3f} s  (aim < 2 s)")
+    print(f"compute_progress in process: {compute_s * 1000:.0f} ms")
+    print(f"baseline: read the area's daily rows from SQLite: {base_s * 1000:.1f} ms")
+    print(f"ratio compute_progress / baseline: {compute_s / base_s:.1f}x")
+    if args.keep is None:
+        shutil.rmtree(folder)
+
+
+if __name__ == "__main__":
+    main()

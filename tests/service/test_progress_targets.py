@@ -1,0 +1,373 @@
+"""Target progress from the ledger: official vs provisional days, rule variants, CLI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from monitor.cli import main
+from monitor.ledger import Ledger
+from monitor.service.progress_targets import TargetProgress, compute_progress
+from monitor.settings import Settings, load_settings
+
+CONFIG = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[ledger]
+path = "ledger.sqlite"
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[water_sections]]
+id = "sec_a"
+name_zh = "甲断面"
+river = "浑河"
+target_class = "III"
+
+[[targets]]
+kind = "good_day_ratio"
+id = "good_days"
+name = "优良天数比例 ≥ 80 %"
+area = "hunnan"
+year = 2026
+goal = 0.80
+rules = "hj633-2012"
+
+[[targets]]
+kind = "heavy_pollution_days"
+id = "heavy"
+name = "重污染天数 ≤ 5"
+area = "hunnan"
+year = 2026
+max = 5
+
+[[targets]]
+kind = "count"
+id = "green"
+name = "新增绿色工厂 ≥ 10"
+year = 2026
+goal = 10
+unit = "new green factories"
+
+[[targets]]
+kind = "milestones"
+id = "rivers"
+name = "河流源头治理"
+year = 2026
+
+[[targets.items]]
+name = "张官河"
+
+[[targets.items]]
+name = "白塔堡河"
+due = 2026-06-30
+
+[[targets]]
+kind = "river_class"
+id = "classes"
+name = "断面达标"
+year = 2026
+sections = ["sec_a"]
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """Settings with one target of each kind."""
+    path = tmp_path / "envmon.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def settings(config: Path) -> Settings:
+    """The loaded settings."""
+    return load_settings(config, {})
+
+
+@pytest.fixture
+def ledger(config: Path) -> Iterator[Ledger]:
+    """The ledger beside the config."""
+    with Ledger.open(config.parent / "ledger.sqlite") as opened:
+        yield opened
+
+
+def put_days(ledger: Ledger, first: date, aqi_2012: list[float], aqi_2026: list[float]) -> None:
+    """Computed area daily AQI rows under both rule sets (official by date)."""
+    rows = []
+    for i, (a12, a26) in enumerate(zip(aqi_2012, aqi_2026, strict=True)):
+        day = first + timedelta(days=i)
+        for standard, aqi in (("hj633-2012", a12), ("hj633-2026", a26)):
+            in_force = "hj633-2026" if day >= date(2026, 3, 1) else "hj633-2012"
+            rows.append(
+                {
+                    "site": "hunnan",
+                    "date": day.isoformat(),
+                    "standard": standard,
+                    "official": int(standard == in_force),
+                    "is_area": 1,
+                    "so2": None,
+                    "no2": None,
+                    "co": None,
+                    "pm10": None,
+                    "pm2_5": None,
+                    "o3_1h_max": None,
+                    "o3_8h_max": None,
+                    "invalid_statistics": "",
+                    "aqi": aqi,
+                    "level": 2,
+                    "primary_pollutants": "pm2_5",
+                    "exceedance_pollutants": "",
+                    "complete": 1,
+                    "computed_at": 0,
+                }
+            )
+    ledger.replace_derived("daily_aqi", pd.DataFrame(rows), ("site", "date", "standard"))
+
+
+def good_day_rows(ledger: Ledger, settings: Settings, as_of: date) -> dict[str, TargetProgress]:
+    """Progress rows of the good-day target by variant."""
+    rows = compute_progress(ledger, settings, as_of=as_of, target_id="good_days")
+    return {r.variant: r for r in rows}
+
+
+def test_the_official_series_switches_rules_on_1_march(ledger: Ledger, settings: Settings) -> None:
+    """PM2.5-type days at AQI 100 (2012) / 114 (2026): good before 1 March only."""
+    n = 60  # 2026-02-01 … 2026-04-01
+    put_days(ledger, date(2026, 2, 1), [100.0] * n, [114.0] * n)
+    rows = good_day_rows(ledger, settings, date(2026, 4, 1))
+    official, all_2012, all_2026 = rows["official"], rows["hj633-2012"], rows["hj633-2026"]
+    assert (official.good_days, official.valid_days) == (28, 60)  # 28 February days good
+    assert (all_2012.good_days, all_2026.good_days) == (60, 0)
+    assert official.provisional_days == 60 and official.official_days == 0
+
+
+def test_an_official_value_decides_the_day(
+    ledger: Ledger,
+    settings: Settings,
+    config: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An imported audited AQI replaces the computed one; disagreements are counted."""
+    put_days(ledger, date(2026, 5, 1), [90.0, 90.0, 120.0], [90.0, 90.0, 120.0])
+    official = tmp_path / "official.csv"
+    official.write_text(
+        "area,date,aqi,category,primary_pollutants,dust\n"
+        "hunnan,2026-05-01,105,轻度污染,pm10,true\n"
+        "hunnan,2026-05-02,90,良,pm10,false\n",
+        encoding="utf-8",
+    )
+    assert (
+        main(["--config", str(config), "import", "--format", "daily-aqi-csv", str(official)]) == 0
+    )
+    capsys.readouterr()
+    rows = good_day_rows(ledger, settings, date(2026, 5, 3))
+    row = rows["official"]
+    assert (row.official_days, row.provisional_days, row.disagreements) == (2, 1, 1)
+    assert (row.good_days, row.valid_days) == (1, 3)
+    # The dust-affected non-good day is left out of the dust-excluded variant.
+    dust = rows["official+dust_excluded"]
+    assert (dust.good_days, dust.valid_days) == (1, 2)
+
+
+def test_progress_json_contract(
+    ledger: Ledger, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`envmon progress --json` lists objects with the contract's fields."""
+    put_days(ledger, date(2026, 1, 1), [50.0] * 10, [50.0] * 10)
+    code = main(["--config", str(config), "progress", "--as-of", "2026-01-10", "--json"])
+    assert code == 0
+    rows = json.loads(capsys.readouterr().out)
+    fields = {
+        "id",
+        "kind",
+        "area",
+        "year",
+        "standard",
+        "value",
+        "goal",
+        "status",
+        "budget_remaining",
+        "required_rate",
+        "projection_low",
+        "projection_high",
+        "valid_days",
+        "good_days",
+        "explanation_zh",
+        "explanation_en",
+    }
+    assert all(fields <= set(row) for row in rows)
+    kinds = {row["kind"] for row in rows}
+    assert kinds == {
+        "good_day_ratio",
+        "heavy_pollution_days",
+        "count",
+        "milestones",
+        "river_class",
+    }
+    good = next(r for r in rows if r["id"] == "good_days" and r["variant"] == "official")
+    assert (good["good_days"], good["valid_days"], good["budget_remaining"]) == (10, 10, 73)
+    heavy = next(r for r in rows if r["id"] == "heavy")
+    assert heavy["budget_remaining"] == 5
+    assert heavy["standard"] == "official"
+
+
+def test_indicator_set_keeps_an_audit_trail(
+    ledger: Ledger, settings: Settings, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each reported value is kept; the latest up to the as-of date counts."""
+    for value, day in (("4", "2026-06-30"), ("7", "2026-09-30")):
+        assert (
+            main(
+                [
+                    "--config",
+                    str(config),
+                    "indicator",
+                    "set",
+                    "green",
+                    value,
+                    "--date",
+                    day,
+                    "--note",
+                    f"report {day}",
+                ]
+            )
+            == 0
+        )
+    trail = ledger.query("SELECT value, note FROM indicator_values WHERE target = 'green'")
+    assert trail.values.tolist() == [["4", "report 2026-06-30"], ["7", "report 2026-09-30"]]
+    (mid,) = compute_progress(ledger, settings, as_of=date(2026, 7, 1), target_id="green")
+    (late,) = compute_progress(ledger, settings, as_of=date(2026, 10, 1), target_id="green")
+    assert (mid.value, late.value) == (4.0, 7.0)
+    capsys.readouterr()
+    assert (
+        main(
+            ["--config", str(config), "indicator", "set", "green", "many", "--date", "2026-10-01"]
+        )
+        == 2
+    )
+    assert "is not a number" in capsys.readouterr().err
+
+
+def test_milestones_overdue_item(
+    ledger: Ledger, settings: Settings, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An item past its due date and not completed puts the milestones off track."""
+    assert (
+        main(
+            [
+                "--config",
+                str(config),
+                "indicator",
+                "set",
+                "rivers",
+                "completed",
+                "--date",
+                "2026-05-01",
+                "--item",
+                "张官河",
+            ]
+        )
+        == 0
+    )
+    (row,) = compute_progress(ledger, settings, as_of=date(2026, 7, 15), target_id="rivers")
+    assert (row.value, row.goal, row.status) == (1.0, 2.0, "off_track")
+    assert row.details["items"] == {"张官河": "completed", "白塔堡河": "not_started"}
+
+
+def test_river_class_latest_reading(ledger: Ledger, settings: Settings) -> None:
+    """The latest valid class in the year decides whether the section meets its target."""
+    rows = pd.DataFrame(
+        [
+            {
+                "site": "sec_a",
+                "period_end": int(datetime(2026, 4, 1, tzinfo=UTC).timestamp()),
+                "water_class": "IV",
+                "limiting_parameters": "nh3n",
+                "exceedance_multiples": "nh3n=0.2",
+                "parameter_set": "automatic",
+                "computed_at": 0,
+            },
+            {
+                "site": "sec_a",
+                "period_end": int(datetime(2026, 5, 1, tzinfo=UTC).timestamp()),
+                "water_class": "III",
+                "limiting_parameters": "do",
+                "exceedance_multiples": "",
+                "parameter_set": "automatic",
+                "computed_at": 0,
+            },
+        ]
+    )
+    ledger.replace_derived("water_classes", rows, ("site", "period_end"))
+    (april,) = compute_progress(ledger, settings, as_of=date(2026, 4, 15), target_id="classes")
+    (may,) = compute_progress(ledger, settings, as_of=date(2026, 5, 15), target_id="classes")
+    assert (april.value, april.status) == (0.0, "at_risk")
+    assert (may.value, may.status) == (1.0, "on_track")
+    assert may.details["monthly_meeting_assessed"] == {"2026-04": [0, 1], "2026-05": [1, 1]}
+
+
+def test_heavy_pollution_days_count_official_days(ledger: Ledger, settings: Settings) -> None:
+    """Days with AQI > 200 count; 200 itself does not."""
+    put_days(ledger, date(2026, 1, 1), [201.0, 200.0, 250.0], [201.0, 200.0, 250.0])
+    (row,) = compute_progress(ledger, settings, as_of=date(2026, 1, 3), target_id="heavy")
+    assert (row.value, row.budget_remaining) == (2.0, 3)
+
+
+def test_failing_section_lists_multiples_against_its_target(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """A Class IV reading at a Class III section: NH3-N 1.5 mg/L is 0.5 × over Class III."""
+    from monitor.collectors.base import observations
+
+    moment = pd.Timestamp("2026-04-01 08:00", tz="Asia/Shanghai")
+    ledger.write_observations(
+        observations("sec_a", ["nh3n", "do"], moment, moment, [1.5, 6.0]), "water"
+    )
+    rows = pd.DataFrame(
+        [
+            {
+                "site": "sec_a",
+                "period_end": int(moment.timestamp()),
+                "water_class": "IV",
+                "limiting_parameters": "nh3n",
+                "exceedance_multiples": "nh3n=0.5",
+                "parameter_set": "automatic",
+                "computed_at": 0,
+            }
+        ]
+    )
+    ledger.replace_derived("water_classes", rows, ("site", "period_end"))
+    (row,) = compute_progress(ledger, settings, as_of=date(2026, 4, 2), target_id="classes")
+    # GB 3838-2002 Table 1: NH3-N Class III limit 1.0 mg/L → (1.5 − 1.0) / 1.0 = 0.5.
+    assert row.details["sections"]["sec_a"]["exceedance_multiples_vs_target"] == {"nh3n": 0.5}
+
+
+def test_annual_mean_target(tmp_path: Path) -> None:
+    """PM2.5 ≤ 35: a mean of 40 over the year so far with no history is off track."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(
+        CONFIG + '\n[[targets]]\nkind = "annual_mean"\nid = "pm"\nname = "PM2.5 ≤ 35"\n'
+        'area = "hunnan"\nyear = 2026\npollutant = "pm2_5"\nlimit = 35\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config, {})
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        put_days(ledger, date(2026, 1, 1), [60.0] * 120, [60.0] * 120)
+        ledger.connection.execute("UPDATE daily_aqi SET pm2_5 = 40")
+        (row,) = compute_progress(ledger, settings, as_of=date(2026, 4, 30), target_id="pm")
+    assert row.value == pytest.approx(40.0)
+    assert row.valid_days == 120
+    assert row.status == "off_track"
+    assert row.details["short_months"] == []
