@@ -258,6 +258,9 @@ def ratio_progress(
         basis,
         remaining,
     )
+    if left_out:
+        en += f" {left_out} dust-affected non-good day(s) are left out."
+        zh += f"扣除沙尘影响的非优良天{left_out}天。"
     return Progress(
         value,
         projection=projection,
