@@ -19,23 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-TYPES = (
-    "AQI",
-    "PM2.5",
-    "PM2.5_24h",
-    "PM10",
-    "PM10_24h",
-    "SO2",
-    "SO2_24h",
-    "NO2",
-    "NO2_24h",
-    "O3",
-    "O3_24h",
-    "O3_8h",
-    "O3_8h_24h",
-    "CO",
-    "CO_24h",
-)
+from monitor.collectors.cnemc_sites_archive import LAYOUT_TYPES
+
+TYPES = LAYOUT_TYPES
 #: 1-hour medians [µg/m³; CO mg/m³] and the file's decimals.
 MEDIANS = {"PM2.5": 35.0, "PM10": 70.0, "SO2": 12.0, "NO2": 35.0, "O3": 65.0, "CO": 0.8}
 MISSING_SHARE = 0.02

@@ -14,6 +14,31 @@ import pytest
 
 DATA = Path(__file__).parent / "data"
 
+#: Settings with the Hunnan area and two of its stations (1099A, 2900A), for tests that need
+#: a district; append sources, sections or targets as a test needs them.
+HUNNAN_TWO_STATIONS = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[air_stations]]
+code = "1099A"
+name_zh = "浑南东路"
+role = "evaluation"
+areas = ["hunnan"]
+
+[[air_stations]]
+code = "2900A"
+name_zh = "裕农路"
+role = "evaluation"
+areas = ["hunnan"]
+"""
+
 
 @dataclass
 class Reply:

@@ -11,35 +11,12 @@ import pytest
 
 from monitor.calculator.air import compute_aqi_csv
 from monitor.cli import main
+from tests.conftest import HUNNAN_TWO_STATIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "synthetic_hourly.csv"
 
-CONFIG = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[[air_stations]]
-code = "1099A"
-name_zh = "浑南东路"
-role = "evaluation"
-areas = ["hunnan"]
-
-[[air_stations]]
-code = "2900A"
-name_zh = "裕农路"
-role = "evaluation"
-areas = ["hunnan"]
-"""
+CONFIG = HUNNAN_TWO_STATIONS.replace("[[areas]]", '[ledger]\npath = "ledger.sqlite"\n\n[[areas]]')
 
 
 @pytest.fixture

@@ -82,6 +82,7 @@ from monitor.errors import SourceFormatChanged, SourceUnavailable
 __all__ = [
     "FIELD_MAP",
     "KNOWN_TYPES",
+    "LAYOUT_TYPES",
     "MISSING_NOTE",
     "SOURCE_NAME",
     "CnemcSitesArchiveCollector",
@@ -100,26 +101,26 @@ FIELD_MAP: Final[Mapping[str, tuple[str, str]]] = {
     "CO": ("co", "mg/m³"),
 }
 
-#: Every ``type`` the national layout is known to carry (data-sources.md §4b).
-KNOWN_TYPES: Final = frozenset(
-    {
-        "AQI",
-        "PM2.5",
-        "PM2.5_24h",
-        "PM10",
-        "PM10_24h",
-        "SO2",
-        "SO2_24h",
-        "NO2",
-        "NO2_24h",
-        "O3",
-        "O3_24h",
-        "O3_8h",
-        "O3_8h_24h",
-        "CO",
-        "CO_24h",
-    }
+#: Every ``type`` the national layout is known to carry, in the files' order
+#: (data-sources.md §4b).
+LAYOUT_TYPES: Final = (
+    "AQI",
+    "PM2.5",
+    "PM2.5_24h",
+    "PM10",
+    "PM10_24h",
+    "SO2",
+    "SO2_24h",
+    "NO2",
+    "NO2_24h",
+    "O3",
+    "O3_24h",
+    "O3_8h",
+    "O3_8h_24h",
+    "CO",
+    "CO_24h",
 )
+KNOWN_TYPES: Final = frozenset(LAYOUT_TYPES)
 
 SOURCE_NAME: Final = "cnemc_sites_archive"
 MISSING_NOTE: Final = "missing at source"

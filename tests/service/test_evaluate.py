@@ -14,38 +14,21 @@ from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import Settings, load_settings
+from tests.conftest import HUNNAN_TWO_STATIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "synthetic_hourly.csv"
 
-CONFIG = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[[air_stations]]
-code = "1099A"
-name_zh = "浑南东路"
-role = "evaluation"
-areas = ["hunnan"]
-
-[[air_stations]]
-code = "2900A"
-name_zh = "裕农路"
-role = "evaluation"
-areas = ["hunnan"]
-
+CONFIG = (
+    HUNNAN_TWO_STATIONS
+    + """
 [[water_sections]]
 id = "hun_test"
 name_zh = "测试断面"
 river = "浑河"
 water_body = "river"
 """
+)
 
 
 @pytest.fixture
