@@ -53,17 +53,20 @@ class SourceError(EnvmonError):
     The scheduler records it per source and keeps the other sources running.
     """
 
-    def __init__(self, source: str, message: str, *, retryable: bool) -> None:
+    def __init__(
+        self, source: str, message: str, *, retryable: bool, status: int | None = None
+    ) -> None:
         self.source = source
         self.retryable = retryable
+        self.status = status  # the HTTP status, when the source answered with one
         super().__init__(f"{source}: {message}")
 
 
 class SourceUnavailable(SourceError):
     """Timeout, connection failure, HTTP 429 or 5xx: try again later."""
 
-    def __init__(self, source: str, message: str) -> None:
-        super().__init__(source, message, retryable=True)
+    def __init__(self, source: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(source, message, retryable=True, status=status)
 
 
 class SourceFormatChanged(SourceError):
@@ -71,8 +74,8 @@ class SourceFormatChanged(SourceError):
     an HTML error page, truncated JSON): the collector needs attention, retrying won't help.
     """
 
-    def __init__(self, source: str, message: str) -> None:
-        super().__init__(source, message, retryable=False)
+    def __init__(self, source: str, message: str, *, status: int | None = None) -> None:
+        super().__init__(source, message, retryable=False, status=status)
 
 
 class StorageError(EnvmonError):

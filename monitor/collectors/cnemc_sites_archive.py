@@ -446,7 +446,7 @@ class CnemcSitesArchiveCollector:
             return address, self.client.get_bytes(address)
         except SourceFormatChanged as err:
             # HttpClient turns every 4xx into SourceFormatChanged; 404 means "no such day".
-            if "HTTP 404 " in str(err):
+            if err.status == 404:
                 return address, None
             raise
 

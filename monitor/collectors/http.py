@@ -56,6 +56,7 @@ class HttpClient:
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         """GET with retries; returns a 2xx response or raises a SourceError subclass."""
         last = ""
+        last_status: int | None = None
         for attempt in range(self.retries + 1):
             wait = None
             try:
@@ -72,12 +73,14 @@ class HttpClient:
                 status = response.status_code
                 if status == 429 or status >= 500:
                     last = f"HTTP {status} from {response.url}"
+                    last_status = status
                     wait = _retry_after(response.headers.get("Retry-After"))
                 elif status >= 400:
                     raise SourceFormatChanged(
                         self.source,
                         f"HTTP {status} from {response.url}: {response.text[:200]!r}; "
                         "check the source's URL and parameters",
+                        status=status,
                     )
                 else:
                     return response
@@ -85,7 +88,9 @@ class HttpClient:
                 cap = min(self.max_delay, self.backoff * 2**attempt)
                 delay = min(self.max_delay, wait) if wait is not None else random.uniform(0, cap)
                 self.sleep(delay)
-        raise SourceUnavailable(self.source, f"{last} (after {self.retries + 1} attempts)")
+        raise SourceUnavailable(
+            self.source, f"{last} (after {self.retries + 1} attempts)", status=last_status
+        )
 
     def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET and decode JSON; an HTML page, empty or truncated body is a format change."""
