@@ -566,14 +566,17 @@ def _combine(
         aqi[any_missing & (aqi <= GOOD_DAY_MAX_AQI)] = np.nan
     primary = np.zeros(n, dtype=np.uint8)
     exceed = np.zeros(n, dtype=np.uint8)
-    above_50 = aqi > 50
+    shifted = np.empty(n, dtype=np.uint8)
+    flags = scratch.view(np.uint8)  # the bool scratch as 0/1 bytes
     for r in rated:
-        bit = np.uint8(_BIT[r.pollutant])
+        shift = _BIT[r.pollutant].bit_length() - 1
         np.equal(r.iaqi, aqi, out=scratch)
-        np.logical_and(scratch, above_50, out=scratch)
-        np.bitwise_or(primary, bit, out=primary, where=scratch)
+        np.left_shift(flags, shift, out=shifted)
+        np.bitwise_or(primary, shifted, out=primary)
         np.greater(r.iaqi, 100, out=scratch)
-        np.bitwise_or(exceed, bit, out=exceed, where=scratch)
+        np.left_shift(flags, shift, out=shifted)
+        np.bitwise_or(exceed, shifted, out=exceed)
+    np.multiply(primary, aqi > 50, out=primary)  # primary pollutants only when AQI > 50
     exceed[np.isnan(aqi)] = 0
     return {
         "aqi": aqi,
