@@ -13,7 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -317,11 +317,13 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     from monitor.service.progress_targets import compute_progress
 
     settings, path = _load(args)
-    today = _today()
-    as_of = _local_date(args.as_of, "--as-of") if args.as_of else today
+    # By default up to the last complete day: today's daily AQI cannot exist yet.
+    last_complete = _today() - timedelta(days=1)
+    as_of = _local_date(args.as_of, "--as-of") if args.as_of else last_complete
     year = args.year or as_of.year
-    if args.as_of is None and year != today.year:
-        as_of = date(year, 12, 31) if year < today.year else date(year, 1, 1)
+    if args.as_of is None and year != last_complete.year:
+        # a past year: all of it; a future year: nothing has elapsed yet
+        as_of = date(year, 12, 31) if year < last_complete.year else date(year - 1, 12, 31)
     known = [t.id for t in settings.targets]
     if args.target is not None and args.target not in known:
         raise InputError(
@@ -335,7 +337,7 @@ def _cmd_progress(args: argparse.Namespace) -> int:
     if not rows:
         print(f"no target for {year} in the settings")
         return 0
-    print(f"progress as of {min(as_of, date(year, 12, 31))} ({year})")
+    print(f"progress as of {max(min(as_of, date(year, 12, 31)), date(year - 1, 12, 31))} ({year})")
     for r in rows:
         value = (
             "—"
@@ -380,7 +382,7 @@ def _today() -> date:
 def _cmd_indicator_set(args: argparse.Namespace) -> int:
     from monitor.ledger import Ledger
     from monitor.service.progress_targets import refresh_progress
-    from monitor.settings import CountTarget, MilestonesTarget
+    from monitor.settings import MilestonesTarget
 
     settings, path = _load(args)
     day = _local_date(args.date, "--date")
@@ -388,29 +390,14 @@ def _cmd_indicator_set(args: argparse.Namespace) -> int:
     if target is None:
         known = ", ".join(t.id for t in settings.targets) or "none"
         raise InputError(f"unknown target {args.target!r}; configured targets: {known}")
-    if isinstance(target, CountTarget):
-        try:
-            float(args.value)
-        except ValueError:
-            raise InputError(
-                f"value {args.value!r} is not a number; {target.id} counts {target.unit}"
-            ) from None
-    elif isinstance(target, MilestonesTarget):
-        names = [i.name for i in target.items]
-        if args.item not in names:
-            raise InputError(
-                f"--item {args.item!r} is not an item of {target.id}; items: {', '.join(names)}"
-            )
-        if args.value not in ("not_started", "started", "completed"):
-            raise InputError(
-                f"value {args.value!r} is not a milestone status; expected not_started, "
-                "started or completed"
-            )
-    else:
-        raise InputError(
-            f"{target.id} is a {target.kind} target, computed from data; only count and "
-            "milestones targets take manual values"
-        )
+    from monitor.collectors.bureau_csv import check_indicator_value
+
+    items = tuple(i.name for i in target.items) if isinstance(target, MilestonesTarget) else ()
+    problems = check_indicator_value(
+        target.kind, args.value, args.item or "", items, target.year, day.isoformat()
+    )
+    if problems:
+        raise InputError(f"{target.id}: " + "; ".join(problems))
     with Ledger.open(path) as ledger:
         ledger.add_indicator_value(
             target.id, day.isoformat(), args.value, item=args.item or "", note=args.note or ""

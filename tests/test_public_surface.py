@@ -12,7 +12,16 @@ import pytest
 import monitor.domain
 
 PACKAGE = Path(monitor.domain.__file__).parent.parent
-DOMAIN_MODULES = ["pollutants", "aqi", "daily", "statistics", "water_quality", "units", "quality"]
+DOMAIN_MODULES = [
+    "pollutants",
+    "aqi",
+    "daily",
+    "statistics",
+    "water_quality",
+    "units",
+    "quality",
+    "targets",
+]
 
 
 def _defined_public_names(path: Path) -> set[str]:

@@ -16,7 +16,7 @@ that cannot be used at all raises :class:`~monitor.errors.InputError`.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
 
 import pandas as pd
@@ -112,24 +112,70 @@ def parse_daily_aqi_csv(
     return pd.DataFrame(rows, columns=columns), warnings
 
 
+def check_indicator_value(
+    kind: str, value: str, item: str, items: Sequence[str], year: int, day: str
+) -> list[str]:
+    """Problems of one manual value for a target of ``kind`` (empty list: usable).
+
+    Count targets take a finite number ≥ 0 and no item; milestones take a status
+    (:data:`MILESTONE_STATUSES`) for one of their items; the date must fall in the
+    target's year. Other kinds are computed from data and take no manual value.
+    """
+    problems = []
+    if kind == "count":
+        try:
+            number = float(value)
+        except ValueError:
+            number = float("nan")
+        if not (number >= 0 and number != float("inf")):
+            problems.append(f"value {value!r} is not a count; expected a finite number ≥ 0")
+        if item:
+            problems.append(f"item {item!r} given, but a count target has no items")
+    elif kind == "milestones":
+        if item not in items:
+            problems.append(
+                f"item {item!r} is not an item of the target; items: {', '.join(items)}"
+                if item
+                else f"an item is needed (one of: {', '.join(items)})"
+            )
+        if value not in MILESTONE_STATUSES:
+            problems.append(
+                f"value {value!r} is not a milestone status; expected "
+                + ", ".join(MILESTONE_STATUSES)
+            )
+    else:
+        problems.append(
+            f"a {kind} target is computed from data; only count and milestones targets "
+            "take manual values"
+        )
+    if not day.startswith(f"{year}-"):
+        problems.append(f"date {day} is outside the target's year {year}")
+    return problems
+
+
 def parse_indicator_csv(
-    data: bytes, name: str, targets: Iterable[str]
+    data: bytes, name: str, targets: Mapping[str, tuple[str, int, Sequence[str]]]
 ) -> tuple[pd.DataFrame, list[str]]:
-    """Manual indicator rows (``target, item, date, value, note``) and warnings."""
+    """Manual indicator rows (``target, item, date, value, note``) and warnings.
+
+    ``targets`` maps a target id to its kind, year and milestone item names; every row is
+    checked as :func:`check_indicator_value` says.
+    """
     frame = _read(data, name, ("target", "date", "value"))
-    known = set(targets)
     rows, warnings = [], []
     for index, record in enumerate(frame.to_dict("records")):
         problems = []
         target = str(record["target"]).strip()
-        if target not in known:
-            problems.append(f"target {target!r} is not a target of the settings")
         day = _date(str(record["date"]))
+        value = str(record["value"]).strip()
+        item = str(record.get("item", "")).strip()
+        if target not in targets:
+            problems.append(f"target {target!r} is not a target of the settings")
         if day is None:
             problems.append(f"date {record['date']!r} is not a date (YYYY-MM-DD)")
-        value = str(record["value"]).strip()
-        if not value:
-            problems.append("value is empty")
+        if target in targets and day is not None:
+            kind, year, items = targets[target]
+            problems += check_indicator_value(kind, value, item, items, year, day)
         if problems:
             warnings.append(
                 f"{name} line {index + 2}: " + " | ".join(problems) + " (not imported)"

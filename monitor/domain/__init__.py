@@ -13,6 +13,7 @@ module             what it implements
 ``water_quality``  GB 3838-2002 classes with the 环办〔2011〕22号 evaluation
 ``units``          canonical parameters and units; conversion of source units
 ``quality``        data-quality flags (negative, implausible, PM2.5 > PM10, stuck, spike)
+``targets``        progress toward targets: budget, required rate, projection, status
 =================  ==========================================================================
 
 Every public name of these modules is re-exported here and listed in ``__all__`` (a test
@@ -107,6 +108,18 @@ from monitor.domain.statistics import (
     level_distribution,
     percentile,
 )
+from monitor.domain.targets import (
+    Z_95,
+    Progress,
+    Status,
+    count_progress,
+    days_in_year,
+    max_count_progress,
+    milestones_progress,
+    ratio_progress,
+    share_progress,
+    wilson_interval,
+)
 from monitor.domain.units import (
     AIR_PARAMETERS,
     CANONICAL_UNITS,
@@ -198,6 +211,7 @@ __all__ = [
     "TABLE_1_LIMITS",
     "TABLE_1_TP_LAKE_RESERVOIR",
     "WATER_PARAMETERS",
+    "Z_95",
     "AnnualValidity",
     "AqiLevel",
     "AqiStandard",
@@ -214,9 +228,11 @@ __all__ = [
     "ParameterInfo",
     "ParameterSet",
     "Pollutant",
+    "Progress",
     "QualityRules",
     "RatedIndicator",
     "RiverAssessment",
+    "Status",
     "ValidityRules",
     "WaterBody",
     "WaterClass",
@@ -232,8 +248,10 @@ __all__ = [
     "classify_section",
     "combine_iaqi",
     "comprehensive_index",
+    "count_progress",
     "daily_aqi",
     "daily_statistics",
+    "days_in_year",
     "exceedance_multiple",
     "exceedance_multiples",
     "excluded",
@@ -248,15 +266,20 @@ __all__ = [
     "level_distribution",
     "limiting_parameters",
     "main_pollution_indicators",
+    "max_count_progress",
+    "milestones_progress",
     "moving_means",
     "normalise_unit",
     "percentile",
     "pollutant_names",
     "quality_flags",
+    "ratio_progress",
     "river_status",
     "round_half_even",
     "section_status",
+    "share_progress",
     "standard_for_date",
     "standards_for_dates",
     "to_canonical",
+    "wilson_interval",
 ]

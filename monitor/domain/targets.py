@@ -17,8 +17,8 @@ With ``N`` days in the year (365 or 366, Asia/Shanghai calendar), the goal ``g``
   ``(ceil(N·g) − G) / R`` (may exceed 1: then the goal is out of reach);
 * projection: the year-end ratio if the remaining days are good at rate ``p`` — from the
   same part of the year in earlier years when they are known (range: their lowest and
-  highest rate), else from the year so far (range: ±1.96 standard deviations of a binomial
-  count with ``p`` estimated from ``V`` days);
+  highest rate), else from the year so far (range: the 95 % Wilson interval of ``p``
+  estimated from ``V`` days, plus the binomial spread of the remaining days);
 * status: ``achieved`` when the goal holds even if every remaining day is non-good;
   ``failed`` when it cannot hold even if every remaining day is good; otherwise
   ``on_track`` (projection range ≥ goal), ``off_track`` (range < goal) or ``at_risk``;
@@ -51,6 +51,7 @@ __all__ = [
     "milestones_progress",
     "ratio_progress",
     "share_progress",
+    "wilson_interval",
 ]
 
 #: Two-sided 95 % normal quantile, for projection ranges.
@@ -105,6 +106,25 @@ class Progress:
     days_in_year: int | None = None
     remaining_days: int | None = None
     details: dict[str, object] = field(default_factory=dict)
+
+
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """Wilson score interval of a proportion; never of zero width at 0 % or 100 %.
+
+    Examples
+    --------
+    >>> low, high = wilson_interval(10, 10)
+    >>> round(low, 3), high
+    (0.722, 1.0)
+    """
+    if trials == 0:
+        return 0.0, 1.0
+    p = successes / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = (
+        z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / (1 + z * z / trials)
+    )
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def days_in_year(year: int) -> int:
@@ -172,11 +192,14 @@ def ratio_progress(
     cutoff = min(max(as_of, start - pd.Timedelta(days=1).to_pytimedelta()), end)
     elapsed = max(0, (cutoff - start).days + 1)
     remaining = n_year - elapsed
-    frame = pd.DataFrame({"date": pd.to_datetime(pd.Series(list(dates))), "good": good})
-    frame["excluded"] = False if excluded is None else np.asarray(excluded, dtype=bool)
-    in_year = (frame["date"].dt.year == year) & (frame["date"].dt.date <= cutoff)
-    left_out = int(frame.loc[in_year, "excluded"].sum())
-    values = frame.loc[in_year & ~frame["excluded"], "good"].to_numpy(dtype=float)
+    stamps = np.asarray(pd.to_datetime(pd.Series(list(dates))).to_numpy(), dtype="datetime64[D]")
+    good_values = np.asarray(good, dtype=float)
+    skipped = (
+        np.zeros(len(stamps), dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
+    )
+    in_year = (stamps >= np.datetime64(start)) & (stamps <= np.datetime64(cutoff))
+    left_out = int((in_year & skipped).sum())
+    values = good_values[in_year & ~skipped]
     valid = int((~np.isnan(values)).sum())
     good_days = int(np.nansum(values))
     non_good = valid - good_days
@@ -217,8 +240,7 @@ def ratio_progress(
         basis = f"same period of {history_basis or 'earlier years'}"
     else:
         rate = good_days / valid
-        spread = Z_95 * math.sqrt(rate * (1 - rate) / valid)
-        low_rate, high_rate = max(0.0, rate - spread), min(1.0, rate + spread)
+        low_rate, high_rate = wilson_interval(good_days, valid)
         basis = "year so far"
     total = valid + remaining
 
@@ -373,9 +395,11 @@ def max_count_progress(
             basis = "same period of earlier years"
         else:
             rate = count / assessed_days
+            low_rate, high_rate = wilson_interval(count, assessed_days)
             proj = count + rate * remaining
             sd = Z_95 * math.sqrt(max(remaining * rate * (1 - rate), 0.0))
-            low, high = max(float(count), proj - sd), proj + sd
+            low = max(float(count), count + low_rate * remaining - sd)
+            high = count + high_rate * remaining + sd
             basis = "year so far"
         if count > maximum:
             status = Status.FAILED

@@ -90,7 +90,7 @@ class Ledger:
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")
             connection.execute("PRAGMA busy_timeout=30000")
-            connection.execute("PRAGMA cache_size=-65536")  # 64 MiB, grown only when used
+            connection.execute("PRAGMA cache_size=-262144")  # 256 MiB, grown only when used
         except (OSError, sqlite3.Error) as err:
             raise StorageError(
                 f"cannot open the ledger {path}: {err}; check the path (--ledger, "
@@ -522,14 +522,24 @@ class Ledger:
 
     def add_indicator_value(
         self, target: str, day: str, value: str, *, item: str = "", note: str = ""
-    ) -> None:
-        """Append a manually reported value (the table is an audit trail: never updated)."""
+    ) -> int:
+        """Append a manually reported value (an audit trail: never updated). The same value
+        and note as the latest entry of that target, item and date add nothing; returns the
+        rows added (0 or 1)."""
         with self.transaction() as db:
+            latest = db.execute(
+                "SELECT value, note FROM indicator_values WHERE target = ? AND item = ? "
+                "AND date = ? ORDER BY id DESC LIMIT 1",
+                (target, item, day),
+            ).fetchone()
+            if latest is not None and tuple(latest) == (value, note):
+                return 0
             db.execute(
                 "INSERT INTO indicator_values (target, item, date, value, note, recorded_at) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (target, item, day, value, note, _now()),
             )
+        return 1
 
     def delete_qc_flags(self, site_days: pd.DataFrame) -> None:
         """Forget envmon's QC flags of the given (site, date) days before they are recomputed."""

@@ -66,15 +66,18 @@ class IngestReport:
     empty: int = 0
     warnings: list[str] = field(default_factory=list)
     evaluation: EvaluationReport = field(default_factory=EvaluationReport)
+    unit: str = "observation"
 
     def summary(self) -> str:
         """One line for the operator."""
-        return (
-            f"{self.rows} observation(s) in {self.batches} batch(es): {self.inserted} new, "
+        text = (
+            f"{self.rows} {self.unit}(s) in {self.batches} batch(es): {self.inserted} new, "
             f"{self.revised} revised, {self.unchanged} unchanged"
             + (f", {self.empty} empty" if self.empty else "")
-            + f"; evaluated {self.evaluation.site_days} site-day(s)"
         )
+        if self.unit == "observation":
+            text += f"; evaluated {self.evaluation.site_days} site-day(s)"
+        return text + "; progress refreshed" if self.unit == "row" else text
 
 
 def collection_window(
@@ -256,6 +259,14 @@ def backfill(
     return report
 
 
+def indicator_targets(settings: Settings) -> dict[str, tuple[str, int, tuple[str, ...]]]:
+    """Target id → (kind, year, milestone item names), for checking manual values."""
+    return {
+        t.id: (t.kind, t.year, tuple(i.name for i in getattr(t, "items", ())))
+        for t in settings.targets
+    }
+
+
 def _import_bureau_files(
     ledger: Ledger,
     settings: Settings,
@@ -277,18 +288,17 @@ def _import_bureau_files(
             result = ledger.write_official_daily(frame, str(path))
             _count(report, len(frame), result)
         else:
-            frame, warnings = parse_indicator_csv(
-                data, str(path), [t.id for t in settings.targets]
-            )
+            frame, warnings = parse_indicator_csv(data, str(path), indicator_targets(settings))
+            added = 0
             for row in frame.to_dict("records"):
-                ledger.add_indicator_value(
+                added += ledger.add_indicator_value(
                     str(row["target"]),
                     str(row["date"]),
                     str(row["value"]),
                     item=str(row["item"]),
                     note=str(row["note"]),
                 )
-            _count(report, len(frame), WriteResult(len(frame), 0, 0))
+            _count(report, len(frame), WriteResult(added, 0, len(frame) - added))
         dates |= set(frame["date"].astype(str))
         report.warnings.extend(warnings)
         if on_file is not None:
@@ -297,4 +307,5 @@ def _import_bureau_files(
 
     refresh_progress(ledger, settings, tuple(sorted(dates)), datetime.now(LOCAL).date())
     report.evaluation = EvaluationReport(dates=tuple(sorted(dates)))
+    report.unit = "row"
     return report

@@ -16,6 +16,7 @@ Good-day ratio targets come in several variants, each a consistent series:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.aqi import GOOD_DAY_MAX_AQI, HEAVY_POLLUTION_MIN_AQI
+from monitor.domain.pollutants import Pollutant
 from monitor.domain.statistics import annual_validity
 from monitor.domain.targets import (
     Progress,
@@ -140,12 +142,20 @@ def area_days(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFram
     pollutants contain PM).
     """
     computed = ledger.query(
-        "SELECT date, standard, official, aqi FROM daily_aqi WHERE site = ? AND is_area = 1 "
-        "AND date >= ? AND date <= ?",
+        "SELECT date, standard, official, aqi, complete FROM daily_aqi WHERE site = ? "
+        "AND is_area = 1 AND date >= ? AND date <= ?",
         (area, first.isoformat(), last.isoformat()),
     )
+    # HJ 633-2026 §5.3: with a pollutant missing, an AQI not above 100 is not published (NA),
+    # so such a day has no valid AQI under the 2026 rules.
+    withheld = (
+        (computed["standard"] == "hj633-2026")
+        & (computed["complete"] == 0)
+        & (computed["aqi"] <= GOOD_DAY_MAX_AQI)
+    )
+    computed.loc[withheld, "aqi"] = np.nan
     imported = ledger.query(
-        "SELECT date, aqi, dust, primary_pollutants FROM official_daily_aqi "
+        "SELECT date, aqi, dust, primary_pollutants, imported_at FROM official_daily_aqi "
         "WHERE area = ? AND date >= ? AND date <= ?",
         (area, first.isoformat(), last.isoformat()),
     )
@@ -162,7 +172,8 @@ def area_days(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFram
         on="date",
         how="left",
     )
-    has_official = days["imported"].notna()
+    # An imported row decides its day, also when its AQI is empty ("no valid AQI that day").
+    has_official = days["imported_at"].notna()
     days["official"] = days["imported"].where(has_official, days["computed"])
     days["official_source"] = np.where(
         has_official, "official", np.where(days["computed"].notna(), "provisional", "")
@@ -184,18 +195,19 @@ def _history_rates(
 ) -> tuple[list[float], str]:
     """Good-day rates of the rest of the year (after as_of's month-day) in earlier years,
     counting a year only when at least half of that period has a valid AQI."""
+    stamps = days["date"].to_numpy(dtype="datetime64[D]")
+    years_of = stamps.astype("datetime64[Y]").astype(int) + 1970
+    good_all = _good(days[column])
+    if dust_excluded:
+        good_all = np.where(days["dust"].to_numpy() & (good_all == 0.0), np.nan, good_all)
     rates, years = [], []
-    for earlier in sorted({d.year for d in days["date"]} - {year}):
-        if earlier >= year:
-            continue
+    for earlier in sorted(int(y) for y in np.unique(years_of) if y < year):
         try:
             start = as_of.replace(year=earlier) + timedelta(days=1)
         except ValueError:  # 29 February
             start = date(earlier, 3, 1)
-        part = days[(days["date"] >= pd.Timestamp(start)) & (days["date"].dt.year == earlier)]
-        good = _good(part[column])
-        if dust_excluded:
-            good = np.where(part["dust"].to_numpy() & (good == 0.0), np.nan, good)
+        part = (stamps >= np.datetime64(start)) & (years_of == earlier)
+        good = good_all[part]
         period = (date(earlier, 12, 31) - start).days + 1
         valid = int((~np.isnan(good)).sum())
         if period > 0 and valid >= period / 2:
@@ -205,13 +217,25 @@ def _history_rates(
     return rates, basis
 
 
+_Cache = dict[tuple[str, int], pd.DataFrame]
+
+
+def _area_year_days(ledger: Ledger, area: str, year: int, cache: _Cache | None) -> pd.DataFrame:
+    """:func:`area_days` of the year and the three before, read once per refresh."""
+    key = (area, year)
+    if cache is not None and key in cache:
+        return cache[key]
+    days = area_days(ledger, area, date(year - 3, 1, 1), date(year, 12, 31))
+    if cache is not None:
+        cache[key] = days
+    return days
+
+
 def good_day_progress(
-    ledger: Ledger, target: GoodDayRatioTarget, as_of: date
+    ledger: Ledger, target: GoodDayRatioTarget, as_of: date, cache: _Cache | None = None
 ) -> list[TargetProgress]:
     """Every variant of a good-day ratio target."""
-    first = date(target.year - 3, 1, 1)
-    last = date(target.year, 12, 31)
-    days = area_days(ledger, target.area, first, last)
+    days = _area_year_days(ledger, target.area, target.year, cache)
     in_year = days["date"].dt.year == target.year
     up_to = in_year & (days["date"] <= pd.Timestamp(as_of))
     has_dust = bool(days.loc[in_year, "dust"].any())
@@ -270,6 +294,7 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
     """Mean to date of a pollutant's valid daily means, with HJ 663 counts and projection."""
     frame = _official_daily_stats(ledger, target.area, date(target.year - 3, 1, 1), as_of)
     pollutant = target.pollutant
+    label = Pollutant(pollutant).label
     invalid = (
         frame["invalid_statistics"]
         .fillna("")
@@ -336,11 +361,11 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
         mean,
         target.limit,
         status,
-        f"{target.year} to {as_of}: mean {pollutant} {mean:.1f} µg/m³ over {valid_days} valid "
+        f"{target.year} to {as_of}: mean {label} {mean:.1f} µg/m³ over {valid_days} valid "
         f"days (limit {target.limit:g}); projected {projection:.1f} ({low:.1f}–{high:.1f}, "
         f"{basis}). Months short of valid days so far: {short}; a valid annual mean needs 324 "
         "days, 27 a month (February 25).",
-        f"{target.year}年截至{as_of}：{pollutant}均值{mean:.1f}微克/立方米（有效{valid_days}天，"
+        f"{target.year}年截至{as_of}：{label}均值{mean:.1f}微克/立方米（有效{valid_days}天，"
         f"目标不高于{target.limit:g}）；预计年均{projection:.1f}（{low:.1f}–{high:.1f}）。"
         f"有效天数不足的月份：{short}；年均值有效需324天、每月27天（2月25天）。",
         projection=projection,
@@ -356,10 +381,10 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
 
 
 def heavy_days_progress(
-    ledger: Ledger, target: HeavyPollutionDaysTarget, as_of: date
+    ledger: Ledger, target: HeavyPollutionDaysTarget, as_of: date, cache: _Cache | None = None
 ) -> TargetProgress:
     """Heavy-pollution days (AQI > 200) to date against the maximum."""
-    days = area_days(ledger, target.area, date(target.year - 3, 1, 1), date(target.year, 12, 31))
+    days = _area_year_days(ledger, target.area, target.year, cache)
     aqi = days["official"]
     this = (days["date"].dt.year == target.year) & (days["date"] <= pd.Timestamp(as_of))
     count = int((aqi[this] > HEAVY_POLLUTION_MIN_AQI).sum())
@@ -387,11 +412,12 @@ def river_progress(
     ledger: Ledger, settings: Settings, target: RiverClassTarget, as_of: date
 ) -> TargetProgress:
     """Share of listed sections whose latest valid class in the year meets their target."""
+    # Readings whose local (Asia/Shanghai) date of period_end lies in 1 January … as_of.
     start = int(pd.Timestamp(date(target.year, 1, 1), tz="Asia/Shanghai").timestamp())
     end = int((pd.Timestamp(as_of, tz="Asia/Shanghai") + pd.Timedelta(days=1)).timestamp())
     readings = ledger.query(
         "SELECT site, period_end, water_class, limiting_parameters, exceedance_multiples "
-        "FROM water_classes WHERE period_end > ? AND period_end <= ? ORDER BY period_end",
+        "FROM water_classes WHERE period_end >= ? AND period_end < ? ORDER BY period_end",
         (start, end),
     )
     meeting = assessed = 0
@@ -476,6 +502,7 @@ def milestone_progress(ledger: Ledger, target: MilestonesTarget, as_of: date) ->
     """Milestone statuses: the latest reported status per item (settings' ``done`` dates
     count as completed)."""
     reported = _indicator_values(ledger, target.id, as_of)
+    reported = reported[reported["date"] >= f"{target.year}-01-01"]
     statuses, due, items = [], [], {}
     for item in target.items:
         mine = reported[reported["item"] == item.name]
@@ -486,16 +513,35 @@ def milestone_progress(ledger: Ledger, target: MilestonesTarget, as_of: date) ->
         due.append(item.due)
         items[item.name] = status
     p = milestones_progress(statuses, due, expected=target.expected_items, as_of=as_of)
-    return _row(target, None, as_of, "official", None, p, details={"items": items})
+    listing_en = "; ".join(
+        f"{name}: {status}" + (f" (due {d})" if d else "")
+        for (name, status), d in zip(items.items(), due, strict=True)
+    )
+    listing_zh = "；".join(
+        f"{name}：{_MILESTONE_ZH[status]}" + (f"（期限{d}）" if d else "")
+        for (name, status), d in zip(items.items(), due, strict=True)
+    )
+    p = dataclasses.replace(
+        p,
+        explanation_en=f"{target.year} to {as_of}: {p.explanation_en} {listing_en}.",
+        explanation_zh=f"{target.year}年截至{as_of}：{p.explanation_zh}{listing_zh}。",
+    )
+    notes = {str(r["item"]): str(r["note"]) for r in reported.to_dict("records") if r["note"]}
+    return _row(target, None, as_of, "official", None, p, details={"items": items, "notes": notes})
+
+
+_MILESTONE_ZH = {"not_started": "未开始", "started": "进行中", "completed": "已完成"}
 
 
 def count_target_progress(ledger: Ledger, target: CountTarget, as_of: date) -> TargetProgress:
     """The latest reported value of a count target in its year."""
     reported = _indicator_values(ledger, target.id, as_of)
     reported = reported[reported["date"] >= f"{target.year}-01-01"]
-    value = float(reported["value"].iloc[-1]) if len(reported) else None
+    numbers = pd.to_numeric(reported["value"], errors="coerce")
+    numbers = numbers[np.isfinite(numbers) & (numbers >= 0)]  # unusable values never count
+    value = float(numbers.iloc[-1]) if len(numbers) else None
     p = count_progress(
-        value, target.goal, year=target.year, as_of=as_of, what_en=target.unit, what_zh=target.unit
+        value, target.goal, year=target.year, as_of=as_of, what_en=target.unit, what_zh=target.name
     )
     return _row(target, None, as_of, "official", None, p)
 
@@ -507,20 +553,25 @@ def compute_progress(
     as_of: date,
     year: int | None = None,
     target_id: str | None = None,
+    cache: _Cache | None = None,
 ) -> list[TargetProgress]:
-    """Progress of the configured targets (of ``year``, default ``as_of``'s year)."""
+    """Progress of the configured targets (of ``year``, default ``as_of``'s year).
+
+    ``cache`` (a dict kept by the caller) lets a series of as-of dates read each area's days
+    once.
+    """
     year = year or as_of.year
-    cutoff = min(as_of, date(year, 12, 31))
+    cutoff = max(min(as_of, date(year, 12, 31)), date(year - 1, 12, 31))
     rows: list[TargetProgress] = []
     for target in settings.targets:
         if target.year != year or (target_id is not None and target.id != target_id):
             continue
         if isinstance(target, GoodDayRatioTarget):
-            rows += good_day_progress(ledger, target, cutoff)
+            rows += good_day_progress(ledger, target, cutoff, cache)
         elif isinstance(target, AnnualMeanTarget):
             rows.append(annual_mean_progress(ledger, target, cutoff))
         elif isinstance(target, HeavyPollutionDaysTarget):
-            rows.append(heavy_days_progress(ledger, target, cutoff))
+            rows.append(heavy_days_progress(ledger, target, cutoff, cache))
         elif isinstance(target, RiverClassTarget):
             rows.append(river_progress(ledger, settings, target, cutoff))
         elif isinstance(target, MilestonesTarget):
@@ -570,13 +621,28 @@ def store_progress(ledger: Ledger, rows: list[TargetProgress]) -> None:
 def refresh_progress(
     ledger: Ledger, settings: Settings, dates: tuple[str, ...], today: date
 ) -> int:
-    """Recompute and store progress for the evaluated dates (within each target's year) and
-    for ``today`` (capped at the year's end); returns the rows written."""
-    years = {t.year for t in settings.targets}
-    wanted = {date.fromisoformat(d) for d in dates if int(d[:4]) in years}
-    wanted |= {min(today, date(y, 12, 31)) for y in years if date(y, 1, 1) <= today}
+    """Recompute and store the daily progress series from the earliest changed date (within
+    each target's year) through the last complete day (yesterday); returns the rows written.
+
+    A change on day D moves every later as-of date, so all of them are recomputed.
+    """
+    last_complete = today - timedelta(days=1)
+    years = sorted({t.year for t in settings.targets})
+    wanted: set[date] = set()
+    changed = sorted(date.fromisoformat(d) for d in dates)
+    for year in years:
+        end = min(last_complete, date(year, 12, 31))
+        in_year = [d for d in changed if d.year == year]
+        start = in_year[0] if in_year else end
+        if end < date(year, 1, 1):
+            continue
+        day = max(start, date(year, 1, 1))
+        while day <= end:
+            wanted.add(day)
+            day += timedelta(days=1)
     rows: list[TargetProgress] = []
+    cache: _Cache = {}
     for as_of in sorted(wanted):
-        rows += compute_progress(ledger, settings, as_of=as_of)
+        rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
     store_progress(ledger, rows)
     return len(rows)

@@ -257,7 +257,7 @@ def test_indicator_set_keeps_an_audit_trail(
         )
         == 2
     )
-    assert "is not a number" in capsys.readouterr().err
+    assert "is not a count; expected a finite number ≥ 0" in capsys.readouterr().err
 
 
 def test_milestones_overdue_item(
@@ -371,3 +371,108 @@ def test_annual_mean_target(tmp_path: Path) -> None:
     assert row.valid_days == 120
     assert row.status == "off_track"
     assert row.details["short_months"] == []
+
+
+@pytest.mark.parametrize("value", ["many", "nan", "inf", "-3"])
+def test_indicators_csv_rejects_unusable_counts(
+    tmp_path: Path, config: Path, ledger: Ledger, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A count that is not a finite number ≥ 0 is reported by line and not imported."""
+    path = tmp_path / "ind.csv"
+    path.write_text(f"target,date,value\ngreen,2026-07-05,{value}\n", encoding="utf-8")
+    assert main(["--config", str(config), "import", "--format", "indicators-csv", str(path)]) == 0
+    assert "line 2" in capsys.readouterr().err
+    assert ledger.query("SELECT count(*) AS n FROM indicator_values")["n"].iloc[0] == 0
+
+
+def test_indicators_csv_twice_adds_nothing(
+    tmp_path: Path, config: Path, ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same manual values imported twice are recorded once."""
+    path = tmp_path / "ind.csv"
+    path.write_text(
+        "target,date,value,item,note\ngreen,2026-07-05,3,,Q2\nrivers,2026-07-05,started,张官河,\n",
+        encoding="utf-8",
+    )
+    for _ in range(2):
+        assert (
+            main(["--config", str(config), "import", "--format", "indicators-csv", str(path)]) == 0
+        )
+    assert ledger.query("SELECT count(*) AS n FROM indicator_values")["n"].iloc[0] == 2
+
+
+def test_stored_series_follows_a_correction(
+    tmp_path: Path, config: Path, ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A corrected official day changes every stored as-of date from that day on."""
+    first = tmp_path / "a.csv"
+    first.write_text(
+        "area,date,aqi\nhunnan,2026-03-01,80\nhunnan,2026-03-02,80\nhunnan,2026-03-03,80\n",
+        encoding="utf-8",
+    )
+    fixed = tmp_path / "b.csv"
+    fixed.write_text("area,date,aqi\nhunnan,2026-03-02,105\n", encoding="utf-8")
+    for path in (first, fixed):
+        assert (
+            main(["--config", str(config), "import", "--format", "daily-aqi-csv", str(path)]) == 0
+        )
+    stored = ledger.query(
+        "SELECT as_of, good_days FROM target_progress WHERE target = 'good_days' "
+        "AND variant = 'official' AND as_of IN ('2026-03-02', '2026-03-03') ORDER BY as_of"
+    )
+    assert stored.values.tolist() == [["2026-03-02", 1], ["2026-03-03", 2]]
+
+
+def test_an_empty_official_aqi_decides_the_day(
+    tmp_path: Path,
+    config: Path,
+    ledger: Ledger,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An official row without an AQI makes the day invalid even if a computed one exists."""
+    put_days(ledger, date(2026, 5, 1), [114.0], [114.0])
+    path = tmp_path / "o.csv"
+    path.write_text("area,date,aqi\nhunnan,2026-05-01,\n", encoding="utf-8")
+    assert main(["--config", str(config), "import", "--format", "daily-aqi-csv", str(path)]) == 0
+    row = good_day_rows(ledger, settings, date(2026, 5, 1))["official"]
+    assert (row.valid_days, row.official_days, row.provisional_days) == (0, 1, 0)
+
+
+def test_incomplete_2026_days_without_high_aqi_are_not_valid(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """HJ 633-2026 §5.3: an incomplete day with AQI ≤ 100 has no AQI (NA) under 2026 rules."""
+    put_days(ledger, date(2026, 5, 1), [40.0, 150.0], [40.0, 150.0])
+    ledger.connection.execute("UPDATE daily_aqi SET complete = 0")
+    rows = good_day_rows(ledger, settings, date(2026, 5, 2))
+    assert (rows["official"].valid_days, rows["official"].good_days) == (1, 0)
+    assert rows["hj633-2012"].valid_days == 2
+
+
+def test_river_readings_of_the_next_year_do_not_count(ledger: Ledger, settings: Settings) -> None:
+    """A reading at 2027-01-01 00:00 (Shanghai) belongs to 2027, not to 2026's result."""
+
+    def reading(moment: str, klass: str) -> dict[str, object]:
+        stamp = int(pd.Timestamp(moment, tz="Asia/Shanghai").timestamp())
+        return {
+            "site": "sec_a",
+            "period_end": stamp,
+            "water_class": klass,
+            "limiting_parameters": "",
+            "exceedance_multiples": "",
+            "parameter_set": "automatic",
+            "computed_at": 0,
+        }
+
+    rows = pd.DataFrame(
+        [
+            reading("2026-01-01 00:00", "II"),
+            reading("2026-12-31 20:00", "IV"),
+            reading("2027-01-01 00:00", "II"),
+        ]
+    )
+    ledger.replace_derived("water_classes", rows, ("site", "period_end"))
+    (row,) = compute_progress(ledger, settings, as_of=date(2026, 12, 31), target_id="classes")
+    assert (row.value, row.status) == (0.0, "failed")
+    assert set(row.details["monthly_meeting_assessed"]) == {"2026-01", "2026-12"}
