@@ -8,6 +8,8 @@ and daily AQI per station and area, both rule sets), then measures:
 
 * ``envmon progress --as-of 2026-11-26`` as a user runs it (a fresh process, wall time);
 * ``compute_progress`` in process (all targets and variants);
+* the stored daily series recomputed for every day of 2026 so far (what a correction of
+  1 January costs);
 * the named baseline: reading the area's daily rows for the same years straight from SQLite
   (``SELECT … FROM daily_aqi``), the floor any progress computation pays.
 
@@ -126,6 +128,15 @@ def main() -> None:
     def cli() -> None:
         subprocess.run(command, check=True, capture_output=True)
 
+    def series() -> None:
+        from monitor.service.progress_targets import refresh_progress
+
+        with Ledger.open(ledger_path) as ledger:
+            refresh_progress(ledger, settings, ("2026-01-01",), date(2026, 11, 27))
+
+    started = time.perf_counter()
+    series()
+    series_s = time.perf_counter() - started
     cli_s = best(cli)
     compute_s = best(in_process)
     base_s = best(baseline)
@@ -133,6 +144,7 @@ def main() -> None:
     print(f"compute_progress in process: {compute_s * 1000:.0f} ms")
     print(f"baseline: read the area's daily rows from SQLite: {base_s * 1000:.1f} ms")
     print(f"ratio compute_progress / baseline: {compute_s / base_s:.1f}x")
+    print(f"daily progress series recomputed for 2026-01-01 … 2026-11-26: {series_s:.1f} s")
     if args.keep is None:
         shutil.rmtree(folder)
 
