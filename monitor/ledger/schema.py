@@ -198,6 +198,30 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        4,
+        "observations keyed by time first: collections arrive hour by hour across stations, "
+        "so new rows append instead of landing all over the B-tree",
+        (
+            """CREATE TABLE observations_v4 (
+                site TEXT NOT NULL,
+                parameter TEXT NOT NULL,
+                period_end INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                period_start INTEGER NOT NULL,
+                unit TEXT NOT NULL,
+                value REAL,
+                flags TEXT NOT NULL DEFAULT '',
+                ingested_at INTEGER NOT NULL,
+                revision INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (period_end, site, parameter, source)
+            ) WITHOUT ROWID""",
+            "INSERT INTO observations_v4 SELECT site, parameter, period_end, source, "
+            "period_start, unit, value, flags, ingested_at, revision FROM observations",
+            "DROP TABLE observations",
+            "ALTER TABLE observations_v4 RENAME TO observations",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final = MIGRATIONS[-1][0]

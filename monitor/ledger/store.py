@@ -27,7 +27,7 @@ from monitor.ledger.schema import LATEST_VERSION, MIGRATIONS
 #: Offset of Asia/Shanghai from UTC [s]; fixed (no daylight saving since 1991).
 LOCAL_OFFSET_S: Final = 8 * 3600
 
-OBSERVATION_KEY: Final = ("site", "parameter", "period_end", "source")
+OBSERVATION_KEY: Final = ("period_end", "site", "parameter", "source")
 
 #: Hours after midnight whose values can change the previous day's quality checks (the
 #: longest air "stuck" run is 12 hours, for CO; a spike needs the next hour).
@@ -194,10 +194,10 @@ class Ledger:
         if frame.duplicated(subset=["site", "parameter", "period_end"], keep="last").any():
             frame = frame.drop_duplicates(subset=["site", "parameter", "period_end"], keep="last")
         n = len(frame)
-        # Rows in key order: SQLite's B-tree then appends instead of jumping around (a file
-        # lists hour by hour across stations; the key starts with the station).
+        # Rows in key order (period end, site, parameter): the B-tree then takes them as
+        # appends, since data arrive hour by hour.
         ends = to_epoch(frame["period_end"])
-        order = np.lexsort((ends, frame["parameter"].to_numpy(str), frame["site"].to_numpy(str)))
+        order = np.lexsort((frame["parameter"].to_numpy(str), frame["site"].to_numpy(str), ends))
         values = frame["value"].to_numpy(dtype=float)[order].astype(object)
         values[pd.isna(values)] = None
         rows: Iterable[tuple[Any, ...]] = zip(
@@ -391,7 +391,7 @@ class Ledger:
         frame = self.query(
             "SELECT site, parameter, unit, period_start, period_end, value, flags, source, "
             f"ingested_at, revision FROM observations WHERE {' AND '.join(where)} "
-            "ORDER BY site, parameter, period_end, source",
+            "ORDER BY period_end, site, parameter, source",  # the key order: no sort
             params,
         )
         for column in ("period_start", "period_end", "ingested_at"):

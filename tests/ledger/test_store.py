@@ -233,3 +233,30 @@ def test_ledger_is_plain_sqlite(tmp_path: Path) -> None:
         ledger.write_observations(hours("1099A", "2026-03-01 01:00", [5.0]), "cnemc")
     with sqlite3.connect(path) as db:
         assert db.execute("SELECT value FROM observations").fetchone()[0] == 5.0
+
+
+def test_an_older_ledger_is_migrated_with_its_data(tmp_path: Path) -> None:
+    """A ledger at schema 3 (observations keyed by site first) opens at the latest schema,
+    with every observation kept."""
+    from monitor.ledger.schema import MIGRATIONS
+
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, _, statements in MIGRATIONS[:3]:
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+        db.execute(
+            "INSERT INTO observations (site, parameter, period_end, source, period_start, unit, "
+            "value, flags, ingested_at) VALUES ('1099A', 'pm2_5', 7200, 'old', 3600, 'µg/m³', "
+            "42.0, '', 1)"
+        )
+    with Ledger.open(path) as ledger:
+        assert ledger.schema_version == LATEST_VERSION
+        rows = ledger.query("SELECT site, value FROM observations").values.tolist()
+        key = ledger.connection.execute(
+            "SELECT name FROM pragma_index_info('sqlite_autoindex_observations_1')"
+        ).fetchall()
+    assert rows == [["1099A", 42.0]]
+    assert [k[0] for k in key][:1] == ["period_end"]
