@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.errors import EnvmonError, InputError
+from monitor.service.progress import Progress
 
 if TYPE_CHECKING:
     from monitor.settings import Settings
@@ -169,7 +170,6 @@ def _cmd_collect(args: argparse.Namespace) -> int:
 def _cmd_backfill(args: argparse.Namespace) -> int:
     from monitor.ledger import Ledger
     from monitor.service.pipeline import backfill
-    from monitor.service.progress import Progress
     from monitor.service.sources import build_collector, find_source
 
     first = _local_date(args.date_from, "--from")
@@ -206,24 +206,20 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
 
 
 class _EvaluationBar:
-    """A progress bar for evaluation, created on its first update."""
+    """A progress bar for evaluation, created on its first update (when the total is known)."""
 
     def __init__(self) -> None:
-        self.bar: object = None
+        self.bar: Progress | None = None
 
     def update(self, done: int, total: int) -> None:
-        from monitor.service.progress import Progress
-
         if self.bar is None:
             self.bar = Progress(total, "evaluate")
-        assert isinstance(self.bar, Progress)
         self.bar.update(done)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
     from monitor.ledger import Ledger
     from monitor.service.pipeline import import_files
-    from monitor.service.progress import Progress
 
     settings, path = _load(args)
     files = [Path(f) for f in args.files]

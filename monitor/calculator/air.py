@@ -43,7 +43,6 @@ from monitor.calculator.table import (
     summarise_problems,
 )
 from monitor.domain.aqi import (
-    CONCENTRATION_DECIMALS,
     AqiStandard,
     HourlyMethod,
     MissingPolicy,
@@ -52,7 +51,6 @@ from monitor.domain.aqi import (
     level_categories,
     level_colours,
     pollutant_names,
-    round_half_even,
     standards_for_dates,
 )
 from monitor.domain.daily import (
@@ -61,6 +59,7 @@ from monitor.domain.daily import (
     area_means,
     daily_statistics,
     moving_means,
+    round_daily_statistics,
 )
 from monitor.domain.pollutants import POLLUTANTS, Pollutant
 from monitor.errors import InputError
@@ -300,15 +299,6 @@ def _site_counts(means: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.
     return counts
 
 
-def _round_statistics(stats: pd.DataFrame) -> pd.DataFrame:
-    """Daily statistics rounded as published (GB/T 8170: integers; CO 0.1 mg/m³)."""
-    rounded = stats.copy()
-    for s in DAILY_STATISTICS:
-        pollutant = Pollutant(s.split("_1h")[0].split("_8h")[0])
-        rounded[s] = round_half_even(stats[s], CONCENTRATION_DECIMALS[pollutant])
-    return rounded
-
-
 def _day_rows(
     keys: pd.DataFrame,
     stats: pd.DataFrame,
@@ -375,7 +365,7 @@ def _daily(
     )
     valid = pd.DataFrame({s: exact[f"{s}_valid"] for s in DAILY_STATISTICS})
     counts = pd.DataFrame({s: exact[f"{s}_count"] for s in DAILY_STATISTICS})
-    out = _day_rows(exact, _round_statistics(exact), valid, counts, standard, missing)
+    out = _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing)
     if membership is not None:
         out = pd.concat(
             [out, _area_day_rows(exact, valid, membership, standard, missing)],
@@ -406,7 +396,7 @@ def _area_day_rows(
     counts = pd.DataFrame({s: means[f"{s}_sites"] for s in DAILY_STATISTICS})
     area_valid = pd.DataFrame({s: means[s].notna() for s in DAILY_STATISTICS})
     keys = means[["area", "date"]].rename(columns={"area": "site"})
-    rows = _day_rows(keys, _round_statistics(means), area_valid, counts, standard, missing)
+    rows = _day_rows(keys, round_daily_statistics(means), area_valid, counts, standard, missing)
     rows["sites"] = format_numbers(_site_counts(means, DAILY_STATISTICS))
     return rows
 

@@ -68,6 +68,7 @@ from monitor.domain.daily import (
     area_means,
     daily_statistics,
     moving_means,
+    round_daily_statistics,
 )
 from monitor.domain.pollutants import (
     POLLUTANTS,
@@ -275,6 +276,7 @@ __all__ = [
     "quality_flags",
     "ratio_progress",
     "river_status",
+    "round_daily_statistics",
     "round_half_even",
     "section_status",
     "share_progress",

@@ -50,6 +50,7 @@ __all__ = [
     "area_means",
     "daily_statistics",
     "moving_means",
+    "round_daily_statistics",
 ]
 
 #: Time zone whose calendar dates make the days.
@@ -261,6 +262,25 @@ def _exceeds(value: npt.NDArray[np.float64], limit: float) -> npt.NDArray[np.boo
     """
     exceeds: npt.NDArray[np.bool_] = round_half_even(value, 0) > limit
     return exceeds
+
+
+def round_daily_statistics(statistics: pd.DataFrame) -> pd.DataFrame:
+    """The statistic columns rounded as published (GB/T 8170: integers µg/m³, CO 0.1 mg/m³).
+
+    Other columns are copied unchanged.
+
+    Examples
+    --------
+    >>> day = pd.DataFrame({"co": [0.85], "pm2_5": [77.5], "o3_8h_max": [90.5]})
+    >>> round_daily_statistics(day).to_dict("records")
+    [{'co': 0.8, 'pm2_5': 78.0, 'o3_8h_max': 90.0}]
+    """
+    rounded = statistics.copy()
+    for name in DAILY_STATISTICS:
+        if name in rounded.columns:
+            pollutant = Pollutant(name.split("_1h")[0].split("_8h")[0])
+            rounded[name] = round_half_even(rounded[name], CONCENTRATION_DECIMALS[pollutant])
+    return rounded
 
 
 def _mda8(

@@ -271,7 +271,7 @@ class Ledger:
                 (LOCAL_OFFSET_S, LOCAL_OFFSET_S, QC_LOOKAHEAD_HOURS),
             )
             if n:
-                latest = int(to_epoch(frame["period_end"]).max())
+                latest = int(ends.max())
                 db.execute(
                     "INSERT INTO watermarks (source, period_end) VALUES (?, ?) "
                     "ON CONFLICT (source) DO UPDATE SET period_end = "

@@ -32,10 +32,14 @@ from monitor.domain.aqi import (
     daily_aqi,
     hourly_aqi,
     pollutant_names,
-    round_half_even,
     standards_for_dates,
 )
-from monitor.domain.daily import DAILY_STATISTICS, area_means, daily_statistics
+from monitor.domain.daily import (
+    DAILY_STATISTICS,
+    area_means,
+    daily_statistics,
+    round_daily_statistics,
+)
 from monitor.domain.quality import excluded, quality_flags
 from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
 from monitor.domain.water_quality import WaterBody, WaterClass
@@ -237,8 +241,9 @@ def _air(
     area_keys = dirty_areas
     area_wide = pd.DataFrame()
     present = [p for p in AIR if p in wide.columns]
+    # Areas average measured stations only (model points never enter an area mean).
+    members = {a: [s for s in m if s in measured_sites] for a, m in membership.items()}
     if membership and area_keys:
-        members = {a: [s for s in m if s in measured_sites] for a, m in membership.items()}
         area_wide = area_means(wide, members, ["time"], present).rename(columns={"area": "site"})
     hourly_parts = [_hourly_rows(wide, dirty_keys, present, 0, now)]
     if len(area_wide):
@@ -256,7 +261,6 @@ def _air(
         values = stats[["site", "date"]].copy()
         for s in DAILY_STATISTICS:
             values[s] = stats[s].where(stats[f"{s}_valid"])
-        members = {a: [s for s in m if s in measured_sites] for a, m in membership.items()}
         area_stats = area_means(values, members, ["date"], list(DAILY_STATISTICS)).rename(
             columns={"area": "site"}
         )
@@ -310,7 +314,8 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
         return pd.DataFrame()
     stats = stats.reset_index(drop=True)
     # Rounded as published (GB/T 8170; integers, CO 0.1 mg/m³), then rated.
-    rounded = {s: round_half_even(stats[s], 1 if s == "co" else 0) for s in DAILY_STATISTICS}
+    published = round_daily_statistics(stats)
+    rounded = {s: published[s].to_numpy(dtype=float) for s in DAILY_STATISTICS}
     valid = pd.DataFrame({s: stats[f"{s}_valid"].to_numpy(dtype=bool) for s in DAILY_STATISTICS})
     inputs = pd.DataFrame({s: np.where(valid[s], rounded[s], np.nan) for s in DAILY_STATISTICS})
     invalid_parts = np.full(len(stats), "", dtype=object)

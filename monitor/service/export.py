@@ -33,10 +33,10 @@ def _iso_local(seconds: pd.Series) -> pd.Series:
     return times.dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
 
 
-def _site_filter(sites: Sequence[str] | None) -> tuple[str, list[str]]:
+def _site_filter(sites: Sequence[str] | None, column: str = "site") -> tuple[str, list[str]]:
     if not sites:
         return "", []
-    return f" AND site IN ({','.join('?' * len(sites))})", list(sites)
+    return f" AND {column} IN ({','.join('?' * len(sites))})", list(sites)
 
 
 def export_observations(
@@ -44,12 +44,12 @@ def export_observations(
 ) -> pd.DataFrame:
     """``site,time,parameter,value,unit,source,flags`` (source flags and envmon's QC flags)."""
     start, end = _local_bounds(first, last)
-    where, params = _site_filter(sites)
+    where, params = _site_filter(sites, "o.site")
     frame = ledger.query(
         "SELECT o.site, o.period_end, o.parameter, o.value, o.unit, o.source, o.flags, "
         "q.flags AS qc FROM observations o LEFT JOIN qc_flags q ON q.site = o.site AND "
         "q.parameter = o.parameter AND q.period_end = o.period_end "
-        f"WHERE o.period_end > ? AND o.period_end <= ?{where.replace('site', 'o.site')} "
+        f"WHERE o.period_end > ? AND o.period_end <= ?{where} "
         "ORDER BY o.site, o.period_end, o.parameter, o.source",
         [start, end, *params],
     )

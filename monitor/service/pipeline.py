@@ -25,6 +25,7 @@ from monitor.errors import InputError, SourceError
 from monitor.ledger import Ledger, WriteResult
 from monitor.service.evaluate import EvaluationReport
 from monitor.service.evaluate import evaluate_dirty as _evaluate_dirty
+from monitor.service.progress_targets import refresh_progress
 from monitor.settings import Settings, SourceSettings
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -38,8 +39,6 @@ def evaluate_dirty(
 ) -> EvaluationReport:
     """Evaluate the changed days, then refresh the targets' progress for them and today."""
     report = _evaluate_dirty(ledger, settings, progress=progress)
-    from monitor.service.progress_targets import refresh_progress
-
     refresh_progress(ledger, settings, report.dates, datetime.now(LOCAL).date())
     return report
 
@@ -303,8 +302,6 @@ def _import_bureau_files(
         report.warnings.extend(warnings)
         if on_file is not None:
             on_file(done, report)
-    from monitor.service.progress_targets import refresh_progress
-
     refresh_progress(ledger, settings, tuple(sorted(dates)), datetime.now(LOCAL).date())
     report.evaluation = EvaluationReport(dates=tuple(sorted(dates)))
     report.unit = "row"
