@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from monitor import __version__
-from monitor.errors import EnvmonError, InputError
+from monitor.errors import ConfigError, EnvmonError, InputError
 from monitor.service.progress import Progress
 
 if TYPE_CHECKING:
+    from monitor.influxdb.writer import InfluxWriter
     from monitor.settings import Settings
 
 #: Default settings file when neither ``--config`` nor ``$ENVMON_CONFIG`` is given.
@@ -38,9 +39,13 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    from monitor.errors import ConfigError
     from monitor.service.sources import build_collector
-    from monitor.settings import load_settings, resolve_ledger_path, summarize
+    from monitor.settings import (
+        load_settings,
+        required_secrets,
+        resolve_ledger_path,
+        summarize,
+    )
 
     settings = load_settings(_config_path(args), os.environ)
     ledger = resolve_ledger_path(args.ledger, settings, os.environ)
@@ -55,7 +60,10 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems, source=str(settings.source))
     print(summarize(settings, ledger))
-    return 0
+    missing = required_secrets(settings)
+    for env, why in missing:
+        print(f"error: {env} is not set: {why}", file=sys.stderr)
+    return 2 if missing else 0
 
 
 def _write_result(frame_csv: str, out: str | None) -> None:
@@ -306,6 +314,70 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _influx_writer(settings: Settings) -> InfluxWriter:
+    """The InfluxDB adapter of the settings; the token must be in the environment."""
+    from monitor.influxdb.writer import InfluxWriter
+
+    if settings.secrets.influxdb_token is None:
+        raise ConfigError(
+            [
+                "ENVMON_INFLUXDB_TOKEN is not set; expected an InfluxDB API token with write "
+                f"access to bucket {settings.influxdb.bucket!r} (for VictoriaMetrics any "
+                "non-empty value)"
+            ],
+            source="environment",
+        )
+    return InfluxWriter(settings.influxdb, settings.secrets.influxdb_token)
+
+
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from monitor.errors import PublishError
+    from monitor.ledger import Ledger
+    from monitor.service.publish import Publisher
+
+    if args.replay and args.date_from is None:
+        raise InputError("--replay needs --from DATE (YYYY-MM-DD): the first day to replay")
+    if not args.replay and (args.date_from or args.date_to):
+        raise InputError("--from and --to go with --replay; without it the outbox is sent")
+    settings, path = _load(args)
+    _existing_ledger(path)
+    with Ledger.open(path) as ledger, _influx_writer(settings) as writer:
+        publisher = Publisher(ledger, settings, writer)
+        try:
+            if args.replay:
+                first = _local_date(args.date_from, "--from")
+                last = _local_date(args.date_to, "--to") if args.date_to else _today()
+                if last < first:
+                    raise InputError(
+                        f"--to {last} is before --from {first}; expected a forward range"
+                    )
+                bar = Progress((last - first).days + 1, "replay")
+                report = publisher.replay(first, last, on_day=lambda n, _: bar.update(n))
+            else:
+                pending, _ = ledger.outbox_stats()
+                drain_bar = Progress(pending, "publish")
+                report = publisher.drain(on_batch=lambda n, _: drain_bar.update(n))
+                publisher.health_round(started_at=time.time())
+        except PublishError as err:
+            pending, _ = ledger.outbox_stats()
+            print(
+                f"envmon: {err}; {pending} site-day(s) still queued: run `envmon publish` "
+                "again later (the daemon retries by itself)",
+                file=sys.stderr,
+            )
+            return 1
+    print(report.summary())
+    return 0
+
+
+def _cmd_influx_check(args: argparse.Namespace) -> int:
+    settings, _ = _load(args)
+    with _influx_writer(settings) as writer:
+        report = writer.check(create_bucket=args.create_bucket)
+    print("\n".join(report.lines))
+    return 0 if report.ok else 1
+
+
 def _cmd_progress(args: argparse.Namespace) -> int:
     import json
 
@@ -542,6 +614,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("files", metavar="FILE", nargs="+")
     importer.set_defaults(handler=_cmd_import)
+
+    publish = commands.add_parser(
+        "publish", help="send the ledger to InfluxDB: what is queued, or --replay a date range"
+    )
+    publish.add_argument(
+        "--replay", action="store_true", help="rebuild a date range from the ledger"
+    )
+    publish.add_argument("--from", dest="date_from", metavar="DATE", help="first day to replay")
+    publish.add_argument(
+        "--to", dest="date_to", metavar="DATE", help="last day to replay (default: today)"
+    )
+    publish.set_defaults(handler=_cmd_publish)
+
+    influx = commands.add_parser("influx", help="the InfluxDB envmon publishes to")
+    influx_commands = influx.add_subparsers(dest="influx_command", required=True)
+    influx_check = influx_commands.add_parser(
+        "check", help="is InfluxDB reachable, the token valid and the bucket present?"
+    )
+    influx_check.add_argument(
+        "--create-bucket", action="store_true", help="create the bucket when it is missing"
+    )
+    influx_check.set_defaults(handler=_cmd_influx_check)
 
     status = commands.add_parser(
         "status", help="per source: last success, failures; per site: completeness, QC flags"

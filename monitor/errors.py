@@ -80,3 +80,30 @@ class SourceFormatChanged(SourceError):
 
 class StorageError(EnvmonError):
     """The ledger cannot be opened or written (disk full, locked, newer schema)."""
+
+
+class PublishError(EnvmonError):
+    """InfluxDB did not take a write (or a check failed).
+
+    ``kind`` says what to do about it:
+
+    * ``unavailable`` — down, overloaded (429/5xx), slow or the connection broke: keep the
+      points queued and try again later (``retry_after`` seconds if the server said);
+    * ``rejected`` — the server refused the data itself (400, 422, 413): isolate and
+      quarantine the bad points, publish the rest;
+    * ``refused`` — the request was refused as a whole (401, 403, 404: token, permission,
+      bucket): nothing can be written until the settings or the server are fixed.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.status = status
+        self.retry_after = retry_after

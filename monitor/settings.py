@@ -53,6 +53,7 @@ __all__ = [
     "DistrictSettings",
     "GoodDayRatioTarget",
     "HeavyPollutionDaysTarget",
+    "InfluxSettings",
     "LedgerSettings",
     "Milestone",
     "MilestonesTarget",
@@ -67,6 +68,7 @@ __all__ = [
     "Target",
     "WaterSection",
     "load_settings",
+    "required_secrets",
     "resolve_ledger_path",
     "settings_reference",
     "summarize",
@@ -520,6 +522,70 @@ class ServiceSettings:
     )
 
 
+def _check_url(value: str) -> str | None:
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
+        return "expected an http:// or https:// URL such as http://localhost:8086"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class InfluxSettings:
+    """The InfluxDB (2.x, 3 Core or VictoriaMetrics) Grafana reads: where envmon publishes.
+
+    The ledger stays the system of record; publishing follows an outbox in the ledger and
+    catches up after an outage. The API token comes only from ``ENVMON_INFLUXDB_TOKEN``.
+    """
+
+    enabled: bool = field(
+        default=False, metadata=setting("true: the daemon publishes to InfluxDB after evaluating")
+    )
+    url: str = field(
+        default="http://localhost:8086",
+        metadata=setting("base URL of the InfluxDB HTTP API", check=_check_url),
+    )
+    org: str = field(default="envmon", metadata=setting("organisation name (InfluxDB 2.x)"))
+    bucket: str = field(
+        default="envmon",
+        metadata=setting("bucket written to; InfluxQL reads it as database of the same name"),
+    )
+    timeout_seconds: float = field(
+        default=20.0,
+        metadata=setting("seconds to wait for one write request", minimum=1, maximum=600),
+    )
+    batch_points: int = field(
+        default=5000,
+        metadata=setting("points per write request", minimum=1, maximum=100_000),
+    )
+    interval_seconds: int = field(
+        default=60,
+        metadata=setting(
+            "seconds between publish rounds of the daemon (it also publishes after each "
+            "evaluation); the heartbeat is written every round",
+            minimum=5,
+            maximum=3600,
+        ),
+    )
+    max_backoff_seconds: int = field(
+        default=600,
+        metadata=setting(
+            "longest wait between attempts while InfluxDB is down or throttling",
+            minimum=5,
+            maximum=86400,
+        ),
+    )
+    retention_days: int = field(
+        default=0,
+        metadata=setting(
+            "retention of a bucket made by `envmon influx check --create-bucket`; 0: forever",
+            minimum=0,
+            maximum=36500,
+        ),
+    )
+    verify_tls: bool = field(
+        default=True, metadata=setting("false: accept a self-signed certificate (https)")
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything envmon is configured with. Built by :func:`load_settings`."""
@@ -546,6 +612,9 @@ class Settings:
     )
     service: ServiceSettings = field(
         default=ServiceSettings(), metadata=setting("[service] the daemon")
+    )
+    influxdb: InfluxSettings = field(
+        default=InfluxSettings(), metadata=setting("[influxdb] where envmon publishes")
     )
     # Not read from the file: where it was read from, and the environment's secrets.
     source: Path = field(default=Path("."), metadata={"internal": True})
@@ -1105,6 +1174,21 @@ def _target_text(target: Target, settings: Settings) -> str:
     return f"≥ {target.goal} {target.unit} by {target.year}"
 
 
+def required_secrets(settings: Settings) -> list[tuple[str, str]]:
+    """Secrets the configured features need but the environment does not give:
+    ``(environment variable, why it is needed)`` pairs; empty when nothing is missing."""
+    missing = []
+    if settings.influxdb.enabled and settings.secrets.influxdb_token is None:
+        missing.append(
+            (
+                "ENVMON_INFLUXDB_TOKEN",
+                f"[influxdb] enabled = true publishes to {settings.influxdb.url}; set it to "
+                "an API token with write access to the bucket",
+            )
+        )
+    return missing
+
+
 def summarize(settings: Settings, ledger: Path) -> str:
     """What ``envmon config check`` prints when the settings are valid."""
     district = settings.district
@@ -1150,10 +1234,23 @@ def summarize(settings: Settings, ledger: Path) -> str:
         )
     service = settings.service
     lines.append(f"service: /healthz and /metrics on {service.http_host}:{service.http_port}")
+    influx = settings.influxdb
+    lines.append(
+        f"influxdb: bucket {influx.bucket} of org {influx.org} at {influx.url}"
+        if influx.enabled
+        else "influxdb: not published ([influxdb] enabled = false)"
+    )
     lines += ["", "secrets (environment variables only):"]
+    needed = dict(required_secrets(settings))
     for f in dataclasses.fields(SecretSettings):
-        state = "set (********)" if getattr(settings.secrets, f.name) else "not set"
-        lines.append(f"  {f.metadata['env']}: {state}")
+        env = f.metadata["env"]
+        if getattr(settings.secrets, f.name):
+            state = "set (********)"
+        elif env in needed:
+            state = f"NOT SET, but required: {needed[env]}"
+        else:
+            state = "not set"
+        lines.append(f"  {env}: {state}")
     unconfirmed = (
         sum(not s.confirmed for s in settings.air_stations)
         + sum(not s.confirmed for s in settings.water_sections)

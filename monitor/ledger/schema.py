@@ -222,6 +222,35 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             "ALTER TABLE observations_v4 RENAME TO observations",
         ),
     ),
+    (
+        5,
+        "outbox of site-days to publish to InfluxDB, and a quarantine for refused points",
+        (
+            # One row per (table, site or target or area, local date) written since it was
+            # last published. Writing it again while it waits queues it again with a higher
+            # seq (INSERT OR REPLACE, AUTOINCREMENT), so a publisher that removes only the
+            # seqs it sent never misses a newer value.
+            """CREATE TABLE outbox (
+                seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                kind TEXT NOT NULL,
+                key TEXT NOT NULL,
+                day TEXT NOT NULL,
+                queued_at INTEGER NOT NULL
+            )""",
+            "CREATE UNIQUE INDEX outbox_by_key ON outbox (kind, key, day)",
+            """CREATE TABLE publish_quarantine (
+                id INTEGER PRIMARY KEY,
+                kind TEXT NOT NULL,
+                key TEXT NOT NULL,
+                day TEXT NOT NULL,
+                line TEXT NOT NULL,
+                status INTEGER NOT NULL,
+                message TEXT NOT NULL,
+                quarantined_at INTEGER NOT NULL
+            )""",
+        ),
+    ),
 )
+
 
 LATEST_VERSION: Final = MIGRATIONS[-1][0]

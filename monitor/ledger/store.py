@@ -249,6 +249,11 @@ class Ledger:
                 (source, now),
             )
             inserted = db.execute("SELECT count(*) FROM changed WHERE NOT existed").fetchone()[0]
+            db.execute(
+                "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) SELECT DISTINCT "
+                "'observations', site, date(period_end + ?, 'unixepoch'), ? FROM changed",
+                (LOCAL_OFFSET_S, now),
+            )
             # Days to re-evaluate: the local date of each changed label, and the next day
             # when the label is late enough to fall in its first 8-hour windows.
             db.execute(
@@ -469,8 +474,10 @@ class Ledger:
                 data[pd.isna(data)] = None
             columns_data.append(data.tolist())
         records = list(zip(*columns_data, strict=True))
+        kind, keys, days = _published_site_days(table, frame)
         with self.transaction() as db:
             db.executemany(sql, records)
+            _queue(db, kind, keys, days)
             if done is not None and len(done):
                 db.executemany(
                     "DELETE FROM dirty_days WHERE site = ? AND date = ?",
@@ -508,6 +515,7 @@ class Ledger:
                     revised += 1
                 else:
                     inserted += 1
+                _queue(db, "official_daily_aqi", [area], [day])
                 db.execute(
                     "INSERT INTO official_daily_aqi (area, date, aqi, category, "
                     "primary_pollutants, dust, source_file, imported_at, revision) "
@@ -544,6 +552,7 @@ class Ledger:
     def delete_qc_flags(self, site_days: pd.DataFrame) -> None:
         """Forget envmon's QC flags of the given (site, date) days before they are recomputed."""
         with self.transaction() as db:
+            _queue(db, "observations", site_days["site"], site_days["date"])  # flags cleared
             db.executemany(
                 "DELETE FROM qc_flags WHERE site = ? AND date(period_end + ?, 'unixepoch') = ?",
                 [
@@ -559,3 +568,72 @@ class Ledger:
                 "DELETE FROM dirty_days WHERE site = ? AND date = ?",
                 list(zip(done["site"], done["date"], strict=True)),
             )
+
+    # ------------------------------------------------------------------ outbox
+
+    def outbox_batch(self, limit: int) -> pd.DataFrame:
+        """The oldest ``limit`` site-days waiting to be published (columns seq, kind, key,
+        day, queued_at), in the order they were queued."""
+        return self.query(
+            "SELECT seq, kind, key, day, queued_at FROM outbox ORDER BY seq LIMIT ?", (limit,)
+        )
+
+    def outbox_done(self, seqs: Sequence[int]) -> None:
+        """Forget published site-days (only these seqs: one queued again since stays)."""
+        with self.transaction() as db:
+            db.executemany("DELETE FROM outbox WHERE seq = ?", [(int(s),) for s in seqs])
+
+    def queue_for_publishing(self, kind: str, keys: pd.DataFrame) -> None:
+        """Queue (columns key, day) site-days of ``kind`` for publishing, e.g. after a
+        replay found the server refusing them; normally the writers queue themselves."""
+        with self.transaction() as db:
+            _queue(db, kind, keys["key"], keys["day"])
+
+    def quarantine(self, rejected: pd.DataFrame, status: int, message: str) -> None:
+        """Keep points the server refused as bad data (columns kind, key, day, line) in
+        ``publish_quarantine`` with its status and message, to look at and replay later."""
+        now = _now()
+        records = [
+            (str(r.kind), str(r.key), str(r.day), str(r.line), int(status), message, now)
+            for r in rejected.itertuples(index=False)
+        ]
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT INTO publish_quarantine (kind, key, day, line, status, message, "
+                "quarantined_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                records,
+            )
+
+    def outbox_stats(self) -> tuple[int, int | None]:
+        """Site-days waiting to be published, and when the oldest was queued (epoch s)."""
+        row = self.connection.execute("SELECT count(*), min(queued_at) FROM outbox").fetchone()
+        return int(row[0]), None if row[1] is None else int(row[1])
+
+    def quarantined(self) -> pd.DataFrame:
+        """Points the server refused, newest first."""
+        return self.query(
+            "SELECT id, kind, key, day, line, status, message, quarantined_at "
+            "FROM publish_quarantine ORDER BY id DESC"
+        )
+
+
+def _queue(db: sqlite3.Connection, kind: str, keys: Iterable[Any], days: Iterable[Any]) -> None:
+    """Queue site-days for publishing (see :meth:`Ledger.outbox_batch`), inside ``db``'s
+    transaction."""
+    now = _now()
+    db.executemany(
+        "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) VALUES (?, ?, ?, ?)",
+        sorted({(kind, str(k), str(d), now) for k, d in zip(keys, days, strict=True)}),
+    )
+
+
+def _published_site_days(table: str, frame: pd.DataFrame) -> tuple[str, list[Any], list[Any]]:
+    """The outbox kind and (key, local date) pairs a derived write changes. QC flags are
+    published with their observations, so they queue the observations' site-days."""
+    if table == "target_progress":
+        return table, frame["target"].tolist(), frame["as_of"].tolist()
+    if "date" in frame.columns:
+        return table, frame["site"].tolist(), frame["date"].tolist()
+    ends = pd.to_numeric(frame["period_end"]).to_numpy(dtype=np.int64) + LOCAL_OFFSET_S
+    days = ends.astype("datetime64[s]").astype("datetime64[D]").astype(str).tolist()
+    return ("observations" if table == "qc_flags" else table), frame["site"].tolist(), days

@@ -1,0 +1,146 @@
+"""InfluxDB line protocol, column by column.
+
+``influxdb-client`` serialises a :class:`~influxdb_client.Point` at about 30,000 points/s
+and a DataFrame at about 75,000 rows/s; publishing a year of a district's data goes through
+millions of points, so :func:`to_lines` builds the same text from whole columns. The output
+is **byte for byte** what ``Point.to_line_protocol()`` gives for the same values (a property
+test checks it), so the client's rules hold:
+
+* tags and fields are sorted by key; a tag whose value is ``None``/NaN/empty is left out;
+* measurement: ``,``, space, ``\\n``, ``\\t``, ``\\r`` escaped; tag keys, tag values and
+  field keys also ``=``; a tag value ending in ``\\`` gets a space appended;
+* string fields are quoted with ``"`` and ``\\`` escaped; non-ASCII text (Chinese site
+  names) is written as is, the payload being UTF-8;
+* float fields are written with :func:`str` and a trailing ``.0`` trimmed (still a float in
+  line protocol: no ``i`` suffix); NaN and ±inf are left out;
+* a row left with no field gives ``""``, which the server would refuse: callers drop it.
+
+Timestamps are integer seconds (precision ``s``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+_MEASUREMENT: Final = str.maketrans(
+    {",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"}
+)
+_KEY: Final = str.maketrans(
+    {",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"}
+)
+_STRING: Final = str.maketrans({'"': r"\"", "\\": r"\\"})
+
+
+def escape_measurement(name: str) -> str:
+    """A measurement name as line protocol writes it.
+
+    >>> escape_measurement("air observation")
+    'air\\\\ observation'
+    """
+    return name.translate(_MEASUREMENT)
+
+
+def escape_key(key: str) -> str:
+    """A tag key or field key as line protocol writes it."""
+    return key.translate(_KEY)
+
+
+def escape_tag_value(value: str) -> str:
+    """A tag value as line protocol writes it.
+
+    >>> print(escape_tag_value("浑南 东路,1=a"))
+    浑南\\ 东路\\,1\\=a
+    """
+    escaped = value.translate(_KEY)
+    return escaped + " " if escaped.endswith("\\") else escaped
+
+
+def _text(value: Any) -> str | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def _per_distinct(column: pd.Series, render: Callable[[str], str], missing: str = "") -> list[str]:
+    """``render`` applied once per distinct text of ``column`` (tags and codes repeat a lot);
+    ``missing`` for None/NaN."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    rendered = [render(text) if (text := _text(u)) is not None else missing for u in uniques]
+    table = np.array([*rendered, missing], dtype=object)  # code -1 (missing) → last entry
+    return list(table[codes])
+
+
+def _tag_renderer(key: str) -> Callable[[str], str]:
+    prefix = f",{escape_key(key)}="
+
+    def render(text: str) -> str:
+        return prefix + escape_tag_value(text) if text else ""
+
+    return render
+
+
+def _string_renderer(key: str) -> Callable[[str], str]:
+    prefix = f"{escape_key(key)}="
+
+    def render(text: str) -> str:
+        return f'{prefix}"{text.translate(_STRING)}"'
+
+    return render
+
+
+def _float_text(value: float) -> str:
+    text = str(value)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def to_lines(
+    measurement: str,
+    frame: pd.DataFrame,
+    *,
+    tags: Sequence[str],
+    floats: Sequence[str] = (),
+    strings: Sequence[str] = (),
+    time: str = "time",
+) -> list[str]:
+    """One line per row of ``frame`` (``""`` for a row with no field left).
+
+    ``tags`` and ``strings`` columns hold text (``None``/NaN: absent); ``floats`` columns
+    hold numbers (NaN: absent); ``time`` holds integer epoch seconds.
+
+    >>> frame = pd.DataFrame({"site": ["1098A", None], "value": [12.0, float("nan")],
+    ...                       "flags": ["", "stuck"], "time": [1700000000, 1700003600]})
+    >>> to_lines("air_observation", frame, tags=["site"], floats=["value"], strings=["flags"])
+    ['air_observation,site=1098A flags="",value=12 1700000000', 'air_observation flags="stuck" 1700003600']
+    """  # noqa: E501
+    head = escape_measurement(measurement)
+    n = len(frame)
+    tag_parts: list[list[str]] = []
+    for key in sorted(tags):
+        tag_parts.append(_per_distinct(frame[key], _tag_renderer(key)))
+    field_parts: list[list[str]] = []
+    float_set = set(floats)
+    for key in sorted([*floats, *strings]):
+        prefix = f"{escape_key(key)}="
+        if key in float_set:
+            data = pd.to_numeric(frame[key], errors="coerce").to_numpy(dtype=np.float64)
+            finite = np.isfinite(data)
+            # Measured values repeat (one decimal place): render each distinct value once.
+            distinct, inverse = np.unique(data[finite], return_inverse=True)
+            rendered = np.array([prefix + _float_text(v) for v in distinct.tolist()], dtype=object)
+            column = np.full(n, "", dtype=object)
+            column[finite] = rendered[inverse]
+            field_parts.append(list(column))
+        else:
+            field_parts.append(_per_distinct(frame[key], _string_renderer(key)))
+    times = [str(int(t)) for t in frame[time].tolist()]
+    tag_text = ["".join(row) for row in zip(*tag_parts, strict=True)] if tag_parts else [""] * n
+    lines = []
+    for tag, fields, stamp in zip(tag_text, zip(*field_parts, strict=True), times, strict=True):
+        joined = ",".join(filter(None, fields))
+        lines.append(f"{head}{tag} {joined} {stamp}" if joined else "")
+    return lines

@@ -1,0 +1,487 @@
+"""Publishing the ledger to InfluxDB: the outbox, replay, health and heartbeat.
+
+The ledger is the system of record; InfluxDB is the copy Grafana reads. Every row written
+to a published table queues its key in the ledger's ``outbox`` (SQLite triggers, schema 5),
+so nothing written can be missed, whatever wrote it. :meth:`Publisher.drain` sends the
+queue oldest first, ``batch_points`` at a time (bounded memory), and removes a key only
+after the server accepted its point; a key written again meanwhile is queued again and
+sent again, so the newest value always reaches InfluxDB (same series and time overwrite).
+
+* Server down, throttling (429) or failing (5xx), connection reset, slow: the batch is
+  retried a few times, honouring ``Retry-After``; then the drain stops with the rest
+  still queued (:class:`~monitor.errors.PublishError` ``unavailable``) and the daemon
+  tries again later with a growing pause.
+* Server refuses the data (400, 413, 422): the batch is split in halves until the bad
+  points are isolated; those go to ``publish_quarantine`` with the server's message, the
+  rest is published.
+* Token, permission or bucket wrong (401, 403, 404): the drain stops; nothing is lost.
+
+:meth:`Publisher.replay` rebuilds InfluxDB for a date range straight from the tables.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import socket
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Final, Protocol
+
+import numpy as np
+import pandas as pd
+
+from monitor import __version__
+from monitor.errors import PublishError
+from monitor.influxdb import points as schema
+from monitor.ledger import Ledger
+from monitor.ledger.store import LOCAL_OFFSET_S
+from monitor.settings import Settings
+
+log = logging.getLogger("envmon.publish")
+
+_IAQI_COLUMNS = tuple(schema.AQI_HOURLY.floats)[2:8]
+
+#: Ledger columns each published table is read with.
+TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
+    "observations": (
+        "site",
+        "parameter",
+        "period_end",
+        "source",
+        "unit",
+        "value",
+        "flags",
+        "revision",
+    ),
+    "hourly_aqi": (
+        "site",
+        "period_end",
+        "standard",
+        "official",
+        "is_area",
+        "aqi",
+        "level",
+        "primary_pollutants",
+        *_IAQI_COLUMNS,
+        "complete",
+    ),
+    "daily_aqi": (
+        "site",
+        "date",
+        "standard",
+        "official",
+        "is_area",
+        "so2",
+        "no2",
+        "co",
+        "pm10",
+        "pm2_5",
+        "o3_1h_max",
+        "o3_8h_max",
+        "invalid_statistics",
+        "aqi",
+        "level",
+        "primary_pollutants",
+        "exceedance_pollutants",
+        "complete",
+    ),
+    "water_classes": (
+        "site",
+        "period_end",
+        "water_class",
+        "limiting_parameters",
+        "exceedance_multiples",
+        "parameter_set",
+    ),
+    "target_progress": (
+        "target",
+        "as_of",
+        "variant",
+        "kind",
+        "area",
+        "standard",
+        "value",
+        "goal",
+        "status",
+        "budget_remaining",
+        "required_rate",
+        "projection",
+        "projection_low",
+        "projection_high",
+        "valid_days",
+        "good_days",
+        "explanation_zh",
+        "explanation_en",
+    ),
+    "official_daily_aqi": ("area", "date", "aqi", "category", "primary_pollutants", "dust"),
+}
+
+#: Column naming the series owner of each table's outbox key.
+_KEY_COLUMN: Final[Mapping[str, str]] = {
+    "target_progress": "target",
+    "official_daily_aqi": "area",
+}
+
+#: How a table's rows of one local date are found: (column, kind of column).
+_DAY_COLUMN: Final[Mapping[str, tuple[str, str]]] = {
+    "observations": ("period_end", "epoch"),
+    "hourly_aqi": ("period_end", "epoch"),
+    "daily_aqi": ("date", "date"),
+    "water_classes": ("period_end", "epoch"),
+    "target_progress": ("as_of", "date"),
+    "official_daily_aqi": ("date", "date"),
+}
+
+#: Points of a site-day of hourly data, roughly (24 hours × 6 pollutants): sets how many
+#: site-days one drain round takes for ``batch_points``.
+SITE_DAY_POINTS: Final = 150
+
+#: Data health looks this far back (a site silent longer reports this age: "at least").
+HEALTH_WINDOW_S: Final = 7 * 86400
+
+
+class LineWriter(Protocol):
+    """What the publisher needs of the InfluxDB adapter."""
+
+    def write(self, lines: Sequence[str]) -> None: ...
+
+
+@dataclass
+class PublishReport:
+    """What a drain or replay did."""
+
+    points: int = 0
+    requests: int = 0
+    quarantined: int = 0
+    dropped: int = 0
+
+    def add(self, other: PublishReport) -> None:
+        self.points += other.points
+        self.requests += other.requests
+        self.quarantined += other.quarantined
+        self.dropped += other.dropped
+
+    def summary(self) -> str:
+        text = f"{self.points} point(s) published in {self.requests} request(s)"
+        if self.quarantined:
+            text += f", {self.quarantined} refused by the server and quarantined"
+        return text
+
+
+@dataclass
+class _Batch:
+    """Lines to send and, per line, the key it came from (for the outbox and quarantine)."""
+
+    lines: list[str]
+    keys: pd.DataFrame  # kind, key, day: the outbox key of each line
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+
+class Publisher:
+    """Sends the ledger to InfluxDB through a :class:`LineWriter`."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        settings: Settings,
+        writer: LineWriter,
+        *,
+        attempts: int = 3,
+        sleep: Callable[[float], None] = time.sleep,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.ledger = ledger
+        self.settings = settings
+        self.writer = writer
+        self.attempts = attempts
+        self.sleep = sleep
+        self.should_stop = should_stop
+        self._rivers = {s.id: s.river for s in settings.water_sections}
+        self._targets = {
+            s.id: s.target_class for s in settings.water_sections if s.target_class is not None
+        }
+
+    # ------------------------------------------------------------------ outbox
+
+    def drain(self, on_batch: Callable[[int, int], None] | None = None) -> PublishReport:
+        """Publish every queued site-day, oldest first. ``on_batch(done, total)`` after each.
+
+        Raises :class:`PublishError` (``unavailable`` or ``refused``) when the server does
+        not take a batch after the retries; everything not yet accepted stays queued."""
+        report = PublishReport()
+        total, _ = self.ledger.outbox_stats()
+        done = 0
+        per_round = max(1, self.settings.influxdb.batch_points // SITE_DAY_POINTS)
+        while not self.should_stop():
+            queued = self.ledger.outbox_batch(per_round)
+            if queued.empty:
+                break
+            for (kind, day), group in queued.groupby(["kind", "day"], sort=False):
+                batch = self._site_day_batch(str(kind), str(day), group["key"].tolist())
+                self._send(batch, report)
+            self.ledger.outbox_done(queued["seq"].tolist())
+            done += len(queued)
+            if on_batch is not None:
+                on_batch(min(done, total), total)
+        return report
+
+    # ------------------------------------------------------------------ replay
+
+    def replay(
+        self, first: date, last: date, on_day: Callable[[int, int], None] | None = None
+    ) -> PublishReport:
+        """Publish every row of the local dates ``first`` … ``last`` straight from the
+        tables, one day at a time; the outbox is left as it is."""
+        report = PublishReport()
+        days = (last - first).days + 1
+        for n in range(days):
+            if self.should_stop():
+                break
+            day = (first + timedelta(days=n)).isoformat()
+            for table in TABLE_COLUMNS:
+                self._send(self._site_day_batch(table, day, None), report)
+            if on_day is not None:
+                on_day(n + 1, days)
+        return report
+
+    def _site_day_batch(self, table: str, day: str, keys: Sequence[str] | None) -> _Batch:
+        """Lines of ``table``'s rows of local date ``day`` (of the sites, targets or areas
+        ``keys``; all when ``None``), each tagged with its outbox key."""
+        rows = self._select(table, day, keys)
+        lines, index = self._lines(table, rows)
+        key_column = _KEY_COLUMN.get(table, "site")
+        return _Batch(
+            lines,
+            pd.DataFrame(
+                {
+                    "kind": table,
+                    "key": rows[key_column].to_numpy()[index] if len(index) else [],
+                    "day": day,
+                }
+            ),
+        )
+
+    def _select(self, table: str, day: str, keys: Sequence[str] | None) -> pd.DataFrame:
+        column, kind = _DAY_COLUMN[table]
+        selected = ", ".join(f"t.{c}" for c in TABLE_COLUMNS[table])
+        join = ""
+        if table == "observations":  # envmon's QC flags travel with their value
+            selected += ", q.flags AS qc_flags"
+            join = (
+                " LEFT JOIN qc_flags q ON q.site = t.site AND q.parameter = t.parameter "
+                "AND q.period_end = t.period_end"
+            )
+        if kind == "epoch":
+            start = int(pd.Timestamp(day).timestamp()) - LOCAL_OFFSET_S
+            # labels 00:00 … 23:00 local make the day (DESIGN.md, Time)
+            where = f"t.{column} >= ? AND t.{column} < ?"
+            params: list[object] = [start, start + 86400]
+        else:
+            where, params = f"t.{column} = ?", [day]
+        frames = []
+        key_column = _KEY_COLUMN.get(table, "site")
+        chunks = [None] if keys is None else [keys[i : i + 500] for i in range(0, len(keys), 500)]
+        for chunk in chunks:
+            sql = f"SELECT {selected} FROM {table} t{join} WHERE {where}"
+            args = list(params)
+            if chunk is not None:
+                sql += f" AND t.{key_column} IN ({', '.join('?' * len(chunk))})"
+                args += list(chunk)
+            frames.append(self.ledger.query(sql, args))
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    # ------------------------------------------------------------------ lines
+
+    def _lines(self, table: str, rows: pd.DataFrame) -> tuple[list[str], np.ndarray]:
+        """Lines of ``rows`` and, per line, the position of its row (empty lines dropped)."""
+        parts: list[tuple[schema.Measurement, pd.DataFrame]]
+        if table == "observations":
+            air, water = schema.observation_points(rows)
+            parts = [(schema.AIR_OBSERVATION, air), (schema.WATER_OBSERVATION, water)]
+        elif table == "hourly_aqi":
+            parts = [(schema.AQI_HOURLY, schema.hourly_aqi_points(rows))]
+        elif table == "daily_aqi":
+            parts = [(schema.AQI_DAILY, schema.daily_aqi_points(rows))]
+        elif table == "water_classes":
+            parts = [
+                (schema.WATER_CLASS, schema.water_class_points(rows, self._rivers, self._targets))
+            ]
+        elif table == "target_progress":
+            parts = [(schema.TARGET_PROGRESS, schema.target_progress_points(rows))]
+        else:
+            parts = [(schema.AQI_DAILY_PUBLISHED, schema.published_daily_points(rows))]
+        lines: list[str] = []
+        index: list[np.ndarray] = []
+        for measurement, frame in parts:
+            if frame.empty:
+                continue
+            made = measurement.lines(frame)
+            keep = np.array([bool(line) for line in made], dtype=bool)
+            lines += [line for line in made if line]
+            index.append(frame.index.to_numpy()[keep])
+        return lines, np.concatenate(index) if index else np.array([], dtype=np.int64)
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, batch: _Batch, report: PublishReport) -> None:
+        """Write a batch in requests of ``batch_points``; points the server refuses as bad
+        data are isolated and quarantined, the rest is published."""
+        size = self.settings.influxdb.batch_points
+        for start in range(0, len(batch), size):
+            part = _Batch(
+                batch.lines[start : start + size],
+                batch.keys.iloc[start : start + size].reset_index(drop=True),
+            )
+            rejected = self._write_isolating(part, report)
+            for keys, status, message in rejected:
+                self.ledger.quarantine(keys, status, message)
+                log.warning("InfluxDB refused %d point(s): %s", len(keys), message)
+                report.quarantined += len(keys)
+            report.points += len(part) - sum(len(r[0]) for r in rejected)
+
+    def _write_isolating(
+        self, batch: _Batch, report: PublishReport
+    ) -> list[tuple[pd.DataFrame, int, str]]:
+        """Write; on a data refusal split in halves until the refused lines are alone."""
+        try:
+            self._write_retrying(batch.lines, report)
+            return []
+        except PublishError as err:
+            if err.kind != "rejected":
+                raise
+            if len(batch) == 1:
+                keys = batch.keys.assign(line=batch.lines)
+                return [(keys, int(err.status or 0), str(err))]
+        middle = len(batch) // 2
+        halves = (slice(0, middle), slice(middle, len(batch)))
+        found = []
+        for half in halves:
+            part = _Batch(batch.lines[half], batch.keys.iloc[half].reset_index(drop=True))
+            found += self._write_isolating(part, report)
+        return found
+
+    def _write_retrying(self, lines: Sequence[str], report: PublishReport) -> None:
+        pause = 1.0
+        cap = float(self.settings.influxdb.max_backoff_seconds)
+        for attempt in range(1, self.attempts + 1):
+            report.requests += 1
+            try:
+                self.writer.write(lines)
+                return
+            except PublishError as err:
+                if err.kind != "unavailable" or attempt == self.attempts or self.should_stop():
+                    raise
+                wait = err.retry_after if err.retry_after is not None else pause
+                wait = min(wait, cap, 60.0) * (1.0 if err.retry_after else random.uniform(1, 2))
+                log.info("InfluxDB unavailable (%s); retrying in %.1f s", err, wait)
+                self.sleep(wait)
+                pause *= 2
+
+    # ------------------------------------------------------------------ health
+
+    def health_round(self, started_at: float, now: float | None = None) -> int:
+        """Write the heartbeat, data health and source health points; returns the count."""
+        now = time.time() if now is None else now
+        stamp = int(now)
+        lines = [
+            *schema.DATA_HEALTH.lines(self._data_health(stamp)),
+            *schema.SOURCE_HEALTH.lines(self._source_health(stamp)),
+            *schema.HEARTBEAT.lines(self._heartbeat(started_at, stamp)),
+        ]
+        lines = [line for line in lines if line]
+        self._write_retrying(lines, PublishReport())
+        return len(lines)
+
+    def _heartbeat(self, started_at: float, stamp: int) -> pd.DataFrame:
+        pending, oldest = self.ledger.outbox_stats()
+        quarantined = self.ledger.query("SELECT count(*) AS n FROM publish_quarantine")
+        return pd.DataFrame(
+            {
+                "instance": [socket.gethostname()],
+                "up": [1.0],
+                "uptime_seconds": [float(max(0, stamp - int(started_at)))],
+                "outbox_pending": [float(pending)],
+                "publish_lag_seconds": [0.0 if oldest is None else float(max(0, stamp - oldest))],
+                "quarantined": [float(quarantined["n"].iloc[0])],
+                "version": [__version__],
+                "time": [stamp],
+            }
+        )
+
+    def _data_health(self, stamp: int) -> pd.DataFrame:
+        since = stamp - HEALTH_WINDOW_S
+        day_ago = stamp - 86400
+        seen = self.ledger.query(
+            "SELECT site, source, max(CASE WHEN value IS NOT NULL THEN period_end END) AS latest,"
+            " sum(period_end > ? AND value IS NOT NULL) AS values_24h,"
+            " count(DISTINCT CASE WHEN period_end > ? AND value IS NOT NULL THEN period_end END)"
+            " AS periods_24h, min(period_end - period_start) AS step"
+            " FROM observations WHERE period_end > ? GROUP BY site, source",
+            (day_ago, day_ago, since),
+        )
+        flagged = self.ledger.query(
+            "SELECT site, count(*) AS qc_flags_24h FROM qc_flags WHERE period_end > ? "
+            "GROUP BY site",
+            (day_ago,),
+        )
+        configured = pd.DataFrame(
+            [
+                (site, source.name)
+                for source in self.settings.sources
+                if source.enabled
+                for site in (*source.stations, *(p.site for p in source.points))
+            ],
+            columns=["site", "source"],
+        )
+        frame = configured.merge(seen, on=["site", "source"], how="outer")
+        frame = frame.merge(flagged, on="site", how="left")
+        latest = pd.to_numeric(frame["latest"], errors="coerce")
+        step = pd.to_numeric(frame["step"], errors="coerce").where(lambda s: s > 0, 3600.0)
+        expected = (86400.0 / step).clip(lower=1.0)
+        periods = pd.to_numeric(frame["periods_24h"], errors="coerce").fillna(0.0)
+        return pd.DataFrame(
+            {
+                "site": frame["site"],
+                "source": frame["source"],
+                "age_seconds": (stamp - latest).fillna(float(HEALTH_WINDOW_S)),
+                "completeness_24h": (periods / expected).clip(upper=1.0),
+                "values_24h": pd.to_numeric(frame["values_24h"], errors="coerce").fillna(0.0),
+                "qc_flags_24h": pd.to_numeric(frame["qc_flags_24h"], errors="coerce").fillna(0.0),
+                "time": stamp,
+            }
+        )
+
+    def _source_health(self, stamp: int) -> pd.DataFrame:
+        names = [s.name for s in self.settings.sources if s.enabled]
+        if not names:
+            return pd.DataFrame(columns=["source", "time"])
+        log_rows = self.ledger.query(
+            "SELECT source, status, rows, error, finished_at FROM fetch_log "
+            "WHERE finished_at > ? ORDER BY id",
+            (stamp - 86400,),
+        )
+        marks = self.ledger.query("SELECT source, period_end FROM watermarks")
+        mark = dict(zip(marks["source"], marks["period_end"], strict=True))
+        records = []
+        for name in names:
+            mine = log_rows[log_rows["source"] == name]
+            last = mine.iloc[-1] if len(mine) else None
+            records.append(
+                {
+                    "source": name,
+                    "age_seconds": float(stamp - mark[name]) if name in mark else np.nan,
+                    "last_fetch_ok": np.nan if last is None else float(last["status"] != "failed"),
+                    "failures_24h": float((mine["status"] == "failed").sum()),
+                    "rows_24h": float(mine["rows"].sum()),
+                    "last_error": ""
+                    if last is None or last["status"] != "failed"
+                    else last["error"],
+                    "time": stamp,
+                }
+            )
+        return pd.DataFrame(records)
