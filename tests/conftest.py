@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ["tests.engines"]
+
 DATA = Path(__file__).parent / "data"
 
 #: Settings with the Hunnan area and two of its stations (1099A, 2900A), for tests that need
