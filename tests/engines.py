@@ -36,7 +36,9 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"{url}: exited with {process.returncode}: {log.read_text()[-2000:]}")
+            raise RuntimeError(
+                f"{url}: exited with {process.returncode}: {log.read_text()[-2000:]}"
+            )
         try:
             requests.get(url, timeout=1)
             return
@@ -46,7 +48,9 @@ def _wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
 
 
 def _binary(name: str, package: str) -> str:
-    path = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None)
+    path = shutil.which(name) or (
+        f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists() else None
+    )
     if path is None:
         pytest.skip(f"{name} is not installed (Debian package {package}; .ci/run installs it)")
     return path
@@ -96,19 +100,20 @@ class VictoriaMetrics:
 
 def _start_victoria(data: Path, log: Path, port: int) -> subprocess.Popen[bytes]:
     binary = _binary("victoria-metrics", "victoria-metrics")
-    return subprocess.Popen(
-        [
-            binary,
-            f"-storageDataPath={data}",
-            f"-httpListenAddr=127.0.0.1:{port}",
-            "-retentionPeriod=100y",
-            "-dedup.minScrapeInterval=1ms",  # one sample per series and time, as InfluxDB
-            "-search.latencyOffset=0s",
-            "-loggerLevel=ERROR",
-        ],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            [
+                binary,
+                f"-storageDataPath={data}",
+                f"-httpListenAddr=127.0.0.1:{port}",
+                "-retentionPeriod=100y",
+                "-dedup.minScrapeInterval=1ms",  # one sample per series and time, as InfluxDB
+                "-search.latencyOffset=0s",
+                "-loggerLevel=ERROR",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def start_victoria_metrics(folder: Path) -> VictoriaMetrics:
@@ -153,7 +158,9 @@ class Influx1:
     def reset(self, database: str = "envmon") -> None:
         """Drop and create the database."""
         for statement in (f'DROP DATABASE "{database}"', f'CREATE DATABASE "{database}"'):
-            requests.post(f"{self.url}/query", data={"q": statement}, timeout=30).raise_for_status()
+            requests.post(
+                f"{self.url}/query", data={"q": statement}, timeout=30
+            ).raise_for_status()
 
     def stop(self) -> None:
         self.process.terminate()
@@ -186,9 +193,10 @@ bind-address = "127.0.0.1:{rpc}"
 """
     )
     log = folder / "influxd.log"
-    process = subprocess.Popen(
-        [binary, "-config", str(config)], stdout=log.open("ab"), stderr=subprocess.STDOUT
-    )
+    with log.open("ab") as out:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [binary, "-config", str(config)], stdout=out, stderr=subprocess.STDOUT
+        )
     server = Influx1(f"http://127.0.0.1:{port}", process)
     _wait_http(f"{server.url}/ping", process, log)
     server.reset()

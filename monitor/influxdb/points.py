@@ -51,6 +51,8 @@ class Measurement:
 
     def lines(self, frame: pd.DataFrame) -> list[str]:
         """Line protocol of the rows of ``frame`` (``""`` for a row with no field)."""
+        if frame.empty:
+            return []
         return to_lines(
             self.name,
             frame,

@@ -6,6 +6,11 @@ after another on a single worker thread, so the ledger has one writer. At start 
 source runs at once, resuming from its watermark (catch-up after downtime). SIGTERM or
 SIGINT lets the current job finish, then the daemon exits with code 0.
 
+With ``[influxdb] enabled``, a publisher thread sends the ledger's outbox to InfluxDB after
+each collection and every ``interval_seconds`` (heartbeat and health points first), backs
+off while InfluxDB is down (collection goes on), and drains the outbox once more at
+shutdown, for at most :data:`FINAL_DRAIN_S` seconds.
+
 A small HTTP server answers ``/healthz`` (JSON, per-source state) and ``/metrics``
 (Prometheus text format: last success, failures, rows ingested, lag). A failing source
 never stops the others; it is logged once when it starts failing and once when it recovers.
@@ -13,6 +18,7 @@ never stops the others; it is logged once when it starts failing and once when i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import signal
@@ -30,9 +36,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
-from monitor.errors import EnvmonError, SourceError
+from monitor.errors import EnvmonError, PublishError, SourceError
+from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
 from monitor.service.pipeline import collection_window, ingest
+from monitor.service.publish import Publisher
 from monitor.service.sources import build_collector
 from monitor.settings import Settings, SourceSettings
 
@@ -40,6 +48,35 @@ log = logging.getLogger("envmon.daemon")
 
 #: Seconds a missed run may start late before it is skipped (then coalesced into one).
 MISFIRE_GRACE_S = 300
+
+#: Seconds the daemon keeps publishing after SIGTERM (Docker's stop grace must be longer).
+FINAL_DRAIN_S = 20.0
+
+
+@dataclass
+class PublishHealth:
+    """What /healthz and /metrics say about publishing to InfluxDB."""
+
+    state: str = "pending"  # pending, ok, failing
+    last_success: float | None = None
+    failures_total: int = 0
+    consecutive_failures: int = 0
+    points_total: int = 0
+    quarantined_total: int = 0
+    pending: int = 0
+    oldest_queued: int | None = None
+    last_error: str = ""
+
+    def as_json(self, now: float) -> dict[str, Any]:
+        """The ``publish`` entry of /healthz."""
+        return {
+            "state": self.state,
+            "last_success": _iso(self.last_success),
+            "consecutive_failures": self.consecutive_failures,
+            "pending_site_days": self.pending,
+            "lag_seconds": None if self.oldest_queued is None else round(now - self.oldest_queued),
+            "last_error": self.last_error,
+        }
 
 
 @dataclass
@@ -87,6 +124,10 @@ class Daemon:
     started_at: float = field(default_factory=time.time)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    publish: PublishHealth | None = None
+    _publish_wakeup: threading.Event = field(default_factory=threading.Event)
+    _publish_stop: threading.Event = field(default_factory=threading.Event)
+    _publisher_thread: threading.Thread | None = None
 
     def sources(self) -> list[SourceSettings]:
         """The enabled sources."""
@@ -104,6 +145,7 @@ class Daemon:
                 source.name, source.collector, source.interval_minutes
             )
         self._start_server()
+        self._start_publisher()
         scheduler = BackgroundScheduler(
             timezone="Asia/Shanghai",
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -136,6 +178,7 @@ class Daemon:
         finally:
             log.info("stopping: letting the current job finish")
             scheduler.shutdown(wait=True)
+            self._stop_publisher()
             if self.server is not None:
                 self.server.shutdown()
                 self.server.server_close()
@@ -185,6 +228,7 @@ class Daemon:
             health.rows_ingested_total += report.inserted + report.revised
             health.latest_data = None if mark is None else mark.timestamp()
         log.debug("source %s: %s", source.name, report.summary())
+        self._publish_wakeup.set()  # publish what the collection and evaluation wrote
 
     def _failed(self, health: SourceHealth, error: str) -> None:
         with self._lock:
@@ -196,6 +240,101 @@ class Daemon:
             health.consecutive_failures += 1
             health.last_error = error
 
+    # ------------------------------------------------------------------ publishing
+
+    def _start_publisher(self) -> None:
+        if not self.settings.influxdb.enabled:
+            return
+        if self.settings.secrets.influxdb_token is None:
+            raise EnvmonError(
+                "[influxdb] enabled = true but ENVMON_INFLUXDB_TOKEN is not set; set it to an "
+                "API token with write access to the bucket (or set enabled = false)"
+            )
+        self.publish = PublishHealth()
+        self._publisher_thread = threading.Thread(
+            target=self._publish_loop, name="publish", daemon=True
+        )
+        self._publisher_thread.start()
+        log.info(
+            "publishing to %s, bucket %s",
+            self.settings.influxdb.url,
+            self.settings.influxdb.bucket,
+        )
+
+    def _stop_publisher(self) -> None:
+        if self._publisher_thread is None:
+            return
+        self._publish_stop.set()
+        self._publish_wakeup.set()
+        self._publisher_thread.join(timeout=FINAL_DRAIN_S + 15)
+
+    def _publish_loop(self) -> None:
+        """The publisher thread: rounds until stopped, then one last bounded drain."""
+        settings = self.settings.influxdb
+        writer = InfluxWriter(settings, self.settings.secrets.influxdb_token)
+        try:
+            with Ledger.open(self.ledger_path) as ledger:
+                publisher = Publisher(
+                    ledger,
+                    self.settings,
+                    writer,
+                    sleep=self._publish_stop.wait,
+                    should_stop=self._publish_stop.is_set,
+                )
+                delay = 0.0
+                while not self._publish_stop.is_set():
+                    self._publish_wakeup.wait(timeout=delay)
+                    self._publish_wakeup.clear()
+                    if self._publish_stop.is_set():
+                        break
+                    delay = self._publish_round(publisher, delay)
+                deadline = time.monotonic() + FINAL_DRAIN_S
+                final = Publisher(
+                    ledger,
+                    self.settings,
+                    writer,
+                    attempts=2,
+                    sleep=lambda s: time.sleep(min(s, max(0.0, deadline - time.monotonic()))),
+                    should_stop=lambda: time.monotonic() > deadline,
+                )
+                self._publish_round(final, 0.0)
+                log.info("publisher stopped; %d site-day(s) left queued", ledger.outbox_stats()[0])
+        except Exception:  # the thread must not die silently (style §9.3)
+            log.exception("publisher thread failed")
+        finally:
+            writer.close()
+
+    def _publish_round(self, publisher: Publisher, delay: float) -> float:
+        """Heartbeat and health, then the outbox; the seconds to wait before the next."""
+        health = self.publish
+        assert health is not None
+        settings = self.settings.influxdb
+        try:
+            publisher.health_round(self.started_at)
+            report = publisher.drain()
+        except PublishError as err:
+            with self._lock:
+                if health.state != "failing":
+                    log.warning("publishing is failing: %s", err)
+                health.state = "failing"
+                health.failures_total += 1
+                health.consecutive_failures += 1
+                health.last_error = str(err)
+                health.pending, health.oldest_queued = publisher.ledger.outbox_stats()
+            grown = min(float(settings.max_backoff_seconds), max(5.0, delay * 2))
+            return max(grown, err.retry_after or 0.0)
+        with self._lock:
+            if health.state == "failing":
+                log.info("publishing recovered after %d failure(s)", health.consecutive_failures)
+            health.state = "ok"
+            health.last_success = time.time()
+            health.consecutive_failures = 0
+            health.last_error = ""
+            health.points_total += report.points
+            health.quarantined_total += report.quarantined
+            health.pending, health.oldest_queued = publisher.ledger.outbox_stats()
+        return float(settings.interval_seconds)
+
     # ------------------------------------------------------------------ HTTP
 
     def healthz(self) -> dict[str, Any]:
@@ -203,12 +342,16 @@ class Daemon:
         now = time.time()
         with self._lock:
             sources = {name: h.as_json(now) for name, h in self.health.items()}
+            publish = None if self.publish is None else self.publish.as_json(now)
         failing = [n for n, h in sources.items() if h["state"] == "failing"]
+        if publish is not None and publish["state"] == "failing":
+            failing.append("publish")
         return {
             "status": "degraded" if failing else "ok",
             "version": __version__,
             "uptime_seconds": round(now - self.started_at),
             "sources": sources,
+            "publish": publish,
         }
 
     def metrics(self) -> str:
@@ -256,12 +399,56 @@ class Daemon:
         ]
         with self._lock:
             healths = list(self.health.values())
+            publish = None if self.publish is None else dataclasses.replace(self.publish)
         for name, kind, help_text, value in series:
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
             for h in healths:
                 v = value(h)
                 if v is not None:
                     lines.append(f'{name}{{source="{_label(h.name)}"}} {v:.3f}')
+        if publish is not None:
+            lag = 0.0 if publish.oldest_queued is None else now - publish.oldest_queued
+            for name, kind, help_text, number in (
+                (
+                    "envmon_publish_points_total",
+                    "counter",
+                    "Points InfluxDB accepted.",
+                    float(publish.points_total),
+                ),
+                (
+                    "envmon_publish_failures_total",
+                    "counter",
+                    "Failed publish rounds.",
+                    float(publish.failures_total),
+                ),
+                (
+                    "envmon_publish_quarantined_total",
+                    "counter",
+                    "Points InfluxDB refused as bad data (kept in the ledger).",
+                    float(publish.quarantined_total),
+                ),
+                (
+                    "envmon_publish_pending_site_days",
+                    "gauge",
+                    "Site-days waiting in the outbox.",
+                    float(publish.pending),
+                ),
+                (
+                    "envmon_publish_lag_seconds",
+                    "gauge",
+                    "Age of the oldest site-day waiting in the outbox.",
+                    lag,
+                ),
+                (
+                    "envmon_publish_last_success_timestamp_seconds",
+                    "gauge",
+                    "Unix time of the last successful publish round.",
+                    publish.last_success,
+                ),
+            ):
+                lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
+                if number is not None:
+                    lines.append(f"{name} {number:.3f}")
         return "\n".join(lines) + "\n"
 
     def _start_server(self) -> None:

@@ -192,7 +192,7 @@ class Publisher:
         writer: LineWriter,
         *,
         attempts: int = 3,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.ledger = ledger
