@@ -130,7 +130,9 @@ def to_lines(
             data = pd.to_numeric(frame[key], errors="coerce").to_numpy(dtype=np.float64)
             finite = np.isfinite(data)
             # Measured values repeat (one decimal place): render each distinct value once.
-            distinct, inverse = np.unique(data[finite], return_inverse=True)
+            # (by bit pattern, so that -0.0 keeps its sign as the client writes it)
+            bits, inverse = np.unique(data[finite].view(np.int64), return_inverse=True)
+            distinct = bits.view(np.float64)
             rendered = np.array([prefix + _float_text(v) for v in distinct.tolist()], dtype=object)
             column = np.full(n, "", dtype=object)
             column[finite] = rendered[inverse]

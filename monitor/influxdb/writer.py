@@ -25,6 +25,7 @@ from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
 from influxdb_client.domain.bucket_retention_rules import BucketRetentionRules
 from influxdb_client.domain.write_precision import WritePrecision
+from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.rest import ApiException
 
 from monitor.errors import PublishError
@@ -209,6 +210,9 @@ class InfluxWriter:
                 f"could not create bucket {bucket!r} (HTTP {err.status}: "
                 f"{_server_message(err.body)})"
             )
+            return report
+        except InfluxDBError as err:  # the org name was not found
+            report.failed(f"could not create bucket {bucket!r}: {err}; check [influxdb] org")
             return report
         retention = f"{days} days" if days else "forever"
         report.passed(f"bucket {bucket!r} created in org {self.settings.org!r}, kept {retention}")
