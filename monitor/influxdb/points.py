@@ -286,6 +286,13 @@ def _flag(condition: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(present, condition.astype(np.float64), np.nan)
 
 
+def _flag_counts(flags: pd.Series) -> np.ndarray:
+    """Number of comma-separated flags in each text (counted once per distinct text)."""
+    codes, distinct = pd.factorize(flags.to_numpy(dtype=object))
+    counts = np.array([float(sum(1 for f in str(t).split(",") if f)) for t in distinct])
+    return counts[codes] if len(distinct) else np.zeros(len(flags))
+
+
 def observation_points(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ledger ``observations`` rows (with ``qc_flags`` from the ``qc_flags`` table, NULL
     when none) → (air_observation, water_observation) frames."""
@@ -300,7 +307,7 @@ def observation_points(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             "revision": pd.to_numeric(rows["revision"], errors="coerce"),
             "flags": rows["flags"].fillna("").astype(str),
             "qc_flags": qc,
-            "qc_count": [float(sum(1 for f in text.split(",") if f)) for text in qc],
+            "qc_count": _flag_counts(qc),
             "time": rows["period_end"].astype(np.int64),
         }
     )
