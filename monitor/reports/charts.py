@@ -248,6 +248,9 @@ def _levels(ax: Axes, report: MonthlyReport, language: str) -> None:
     ax.set_xticks(range(6), labels)
     for i, n in enumerate(counts):
         ax.annotate(str(n), (i, n), ha="center", va="bottom", fontsize=9)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(term("levels", language))
 
 

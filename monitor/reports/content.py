@@ -358,6 +358,7 @@ def build_daily(
     sections: Sequence[WaterSection],
     water: pd.DataFrame,
     fetches: pd.DataFrame,
+    delivered: pd.DataFrame,
     site_hours: pd.DataFrame,
     enabled_sources: Sequence[str] = (),
 ) -> DailyDigest:
@@ -380,7 +381,9 @@ def build_daily(
         ``water_classes`` rows up to the end of the day: ``site, period_end, water_class,
         limiting_parameters, exceedance_multiples``.
     fetches : DataFrame
-        The fetch log of the day: ``source, status, error``.
+        The fetch log of the day (by the time of fetching): ``source, status, error``.
+    delivered : DataFrame
+        Observations per source whose labels fall in the day: ``source, n``.
     site_hours : DataFrame
         Per station: ``site, hours`` (hours with an air value in the day), ``flags`` (QC flag
         names, ``;``-joined) and ``flagged`` (flagged values).
@@ -436,7 +439,7 @@ def build_daily(
         year_series=_cumulative_shares(days, day.year, day),
         goal=goal,
         sections=_sections(sections, water, month=False),
-        silent=_silent(stations, site_hours, fetches, enabled_sources),
+        silent=_silent(stations, site_hours, fetches, delivered, enabled_sources),
         breaches=tuple(breaches),
     )
 
@@ -506,40 +509,34 @@ def _silent(
     stations: Sequence[AirStation],
     site_hours: pd.DataFrame,
     fetches: pd.DataFrame,
+    delivered: pd.DataFrame,
     enabled_sources: Sequence[str],
 ) -> tuple[SilentItem, ...]:
+    """Sources with no data labelled in the day (with their failed fetches, if any) or
+    failing that day; stations without data, short of 20 hours, or with flagged values."""
     items = []
+    counts = dict(zip(delivered["source"].astype(str), delivered["n"].astype(int), strict=True))
     for name in dict.fromkeys([*enabled_sources, *fetches["source"].astype(str)]):
-        mine = fetches[fetches["source"] == name]
-        ok = int((mine["status"] == "ok").sum())
-        failed = mine[mine["status"] == "failed"]
-        if ok:
-            continue
-        if len(failed):
+        failed = fetches[(fetches["source"] == name) & (fetches["status"] == "failed")]
+        ok = fetches[(fetches["source"] == name) & (fetches["status"] != "failed")]
+        if len(failed) and not len(ok):
             items.append(
                 SilentItem("source", name, "failing", f"{len(failed)}|{failed['error'].iloc[-1]}")
             )
-        else:
-            items.append(SilentItem("source", name, "no_data", str(len(mine))))
+        elif counts.get(name, 0) == 0:
+            items.append(SilentItem("source", name, "no_data", "0"))
     hours = site_hours.set_index("site") if len(site_hours) else site_hours
     for station in stations:
         record: Any = hours.loc[station.code] if station.code in hours.index else None
+        label = f"{station.name_zh} ({station.code})"
         n = 0 if record is None else int(record["hours"])
         if n == 0:
-            items.append(SilentItem("site", f"{station.name_zh} ({station.code})", "no_data", "0"))
+            items.append(SilentItem("site", label, "no_data", "0"))
         elif n < MIN_HOURS:
-            items.append(
-                SilentItem("site", f"{station.name_zh} ({station.code})", "incomplete", str(n))
-            )
+            items.append(SilentItem("site", label, "incomplete", str(n)))
         if record is not None and int(record["flagged"]) > 0:
-            items.append(
-                SilentItem(
-                    "site",
-                    f"{station.name_zh} ({station.code})",
-                    "flagged",
-                    f"{int(record['flagged'])}|{record['flags']}",
-                )
-            )
+            detail = f"{int(record['flagged'])}|{record['flags']}"
+            items.append(SilentItem("site", label, "flagged", detail))
     return tuple(items)
 
 

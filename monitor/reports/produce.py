@@ -159,6 +159,11 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
         "finished_at < ? ORDER BY id",
         (start, end),
     )
+    delivered = ledger.query(
+        "SELECT source, count(*) AS n FROM observations WHERE period_end >= ? AND "
+        "period_end < ? GROUP BY source",
+        (start, end),
+    )
     codes = [s.code for s in stations]
     marks = ",".join("?" * len(codes)) or "''"
     params = ",".join("?" * len(AIR_PARAMETERS))
@@ -191,6 +196,7 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
         sections=settings.water_sections,
         water=water,
         fetches=fetches,
+        delivered=delivered,
         site_hours=site_hours,
         enabled_sources=[s.name for s in settings.sources if s.enabled],
     )
@@ -258,6 +264,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are meant to be read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -357,7 +357,7 @@ def _monthly_html(m: MonthlyReport, language: str, images: Mapping[str, str]) ->
         comparison = (
             f"{term('last_year', language)}: {_pct(m.last_year_share)} "
             f"({m.last_year_good_days}/{m.last_year_valid_days}); {term('change', language)} "
-            f"{delta * 100:+.1f}%"
+            f"{term('points', language, value=f'{delta * 100:+.1f}')}"
         )
     level_rows = [
         [
@@ -391,7 +391,7 @@ def _monthly_html(m: MonthlyReport, language: str, images: Mapping[str, str]) ->
     target_rows = [
         [
             _e(r.name),
-            _e(_variant(r.variant, language) if r.kind == "good_day_ratio" else r.kind),
+            _e(_variant(r.variant, language) if r.kind == "good_day_ratio" else "—"),
             _e(status_name(r.status, language)),
             _e(_target_value(r, r.value)),
             _e(_target_value(r, r.goal)),
@@ -563,7 +563,7 @@ def render_text(report: Report, language: str, generated: datetime) -> str:
         ] or [term("none", language)]
         lines += ["", f"## {term('targets', language)}"]
         lines += [
-            f"- {r.name} [{r.variant}] {status_name(r.status, language)}: "
+            f"- {r.name} [{_variant(r.variant, language)}] {status_name(r.status, language)}: "
             f"{_explanation(r, language)}"
             for r in m.targets
         ] or [term("none", language)]

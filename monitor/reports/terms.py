@@ -73,7 +73,7 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
         "数据源采集失败{n}次：{error}",
         "source failed {n} time(s): {error}",
     ),
-    "problem_source_no_data": ("数据源当日无成功采集", "source delivered nothing that day"),
+    "problem_source_no_data": ("数据源当日无数据", "source delivered no data for that day"),
     "problem_site_no_data": ("当日无数据", "no data that day"),
     "problem_site_incomplete": (
         "当日仅{n}小时有数据（日均值有效需20小时）",
@@ -101,6 +101,7 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "levels": ("各级别天数", "Days by level"),
     "last_year": ("去年同期", "Same month last year"),
     "change": ("同比变化", "Change"),
+    "points": ("{value}个百分点", "{value} percentage points"),
     "no_last_year": ("去年同期无数据", "no data for the same month last year"),
     "pollutants": ("污染物浓度", "Pollutant concentrations"),
     "pollutant": ("指标", "Item"),
