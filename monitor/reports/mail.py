@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import secrets
 import smtplib
 import ssl
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
+from email.utils import format_datetime
 
 from monitor.errors import ConfigError, EnvmonError
 from monitor.settings import Secret, SmtpSettings
@@ -65,10 +66,15 @@ def sender_address(smtp: SmtpSettings) -> str:
     )
 
 
-def new_message_id(sender: str) -> str:
-    """A fresh Message-ID in the sender's domain (``envmon.local`` without one)."""
+def new_message_id(sender: str, name: str) -> str:
+    """A fresh Message-ID in the sender's domain (``envmon.local`` without one), naming the
+    report (``daily.2026-05-10``) and short enough not to be folded.
+
+    >>> new_message_id("a@example.org", "daily.2026-05-10").startswith("<daily.2026-05-10.")
+    True
+    """
     domain = sender.rpartition("@")[2] or "envmon.local"
-    return make_msgid("envmon", domain=domain)
+    return f"<{name}.{secrets.token_hex(6)}@{domain}>"
 
 
 def build_message(

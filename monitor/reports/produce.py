@@ -345,7 +345,7 @@ def write_report(
     page = render.render_html(report, language, disk_images, now)
     text = render.render_text(report, language, now)
     previous = ledger.report_entry(kind, period)
-    message_id = previous.message_id if previous else new_message_id(sender)
+    message_id = previous.message_id if previous else new_message_id(sender, f"{kind}.{period}")
     message = build_message(
         subject=render.subject(report, language),
         sender=sender,

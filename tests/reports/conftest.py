@@ -5,8 +5,9 @@ section with target class III, a good-day target for 2026 and a source that neve
 
 * 2026-05-10: hourly observations of 1099A and 2900A go through the real evaluation
   (``evaluate_dirty``): PM2.5 40 ± 1 µg/m³ and PM10 60 ± 1 all day, except 2900A at PM2.5
-  100 ± 1 and PM10 120 ± 1 for the hours labelled 08:00–10:00; other pollutants low. One SO2 value of 1099A is negative (a QC
-  flag). A river reading at 08:00 is class IV (CODMn 6.5, NH3-N 1.2, TP 0.25).
+  100 ± 1 and PM10 120 ± 1 for the hours labelled 08:00–10:00; other pollutants low. One
+  SO2 value of 1099A is negative (a QC flag). A river reading at 08:00 is class IV (CODMn
+  6.5, NH3-N 1.2, TP 0.25).
 * 2026-01-01 … 2026-05-09 and April 2025: area daily rows written directly (both rule
   sets), with the April 2026 statistics below; an audited official AQI of 105 (PM10) for
   2026-04-01 replaces the computed 50.
@@ -14,9 +15,15 @@ section with target class III, a good-day target for 2026 and a source that neve
 
 from __future__ import annotations
 
+import email
+import email.policy
+import socket
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import date, timedelta
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -241,3 +248,83 @@ def ledger(config: Path, settings: Settings) -> Iterator[Ledger]:
     with Ledger.open(config.parent / "ledger.sqlite") as opened:
         fill(opened, settings)
         yield opened
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on (just now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Received:
+    """One message the test SMTP server took."""
+
+    sender: str
+    recipients: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        parsed = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(parsed, EmailMessage)
+        return parsed
+
+
+@dataclass
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1, started and stopped by the test."""
+
+    port: int
+    received: list[Received] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    controller: Any = None
+
+    def start(self, *, password: str | None = None) -> None:
+        from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
+                server.received.append(
+                    Received(
+                        envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
+                    )
+                )
+                return "250 OK"
+
+        def authenticator(
+            smtp: Any, session: Any, envelope: Any, mechanism: str, auth: Any
+        ) -> Any:
+            user = auth.login.decode()
+            given = auth.password.decode()
+            server.logins.append((user, given))
+            return AuthResult(success=given == password, handled=False)
+
+        options: dict[str, Any] = {}
+        if password is not None:
+            options = {
+                "authenticator": authenticator,
+                "auth_require_tls": False,
+                "auth_exclude_mechanism": ["LOGIN"],  # PLAIN only: one answer per attempt
+            }
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    """An SMTP server on a free loopback port, not started yet (``start()`` it)."""
+    server = SmtpServer(free_port())
+    try:
+        yield server
+    finally:
+        server.stop()
