@@ -1277,6 +1277,14 @@ def summarize(settings: Settings, ledger: Path) -> str:
         )
     service = settings.service
     lines.append(f"service: /healthz and /metrics on {service.http_host}:{service.http_port}")
+    reports, smtp = settings.reports, settings.smtp
+    lines.append(
+        f"reports ({reports.language}): daily at {reports.daily_time} to "
+        f"{len(reports.daily_recipients)} recipient(s), monthly on day {reports.monthly_day} at "
+        f"{reports.monthly_time} to {len(reports.monthly_recipients)}; written to "
+        f"{reports.folder}; "
+        + (f"SMTP {smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "SMTP not set")
+    )
     lines += ["", "secrets (environment variables only):"]
     for f in dataclasses.fields(SecretSettings):
         state = "set (********)" if getattr(settings.secrets, f.name) else "not set"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import logging
 import threading
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -27,6 +28,7 @@ from monitor.domain.aqi import AQI_LEVELS, aqi_level
 from monitor.domain.water_quality import WaterClass
 from monitor.reports.content import DailyDigest, MonthlyReport
 from monitor.reports.terms import term
+from monitor.settings import Area
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -132,7 +134,8 @@ def _png(fig: Figure) -> bytes:
 
 
 def _style(language: str) -> Any:
-    family = cjk_font() if language == "zh" else None
+    # also in English: station, area and river names are Chinese
+    family = cjk_font()
     families = [family] if family else []
     return {
         "font.family": "sans-serif",
@@ -146,11 +149,17 @@ def _style(language: str) -> Any:
 def _draw(language: str, draw: Any, *args: Any) -> bytes:
     import matplotlib
 
-    with _lock, matplotlib.rc_context(_style(language)):
+    with _lock, matplotlib.rc_context(_style(language)), warnings.catch_warnings():
+        if cjk_font() is None:  # known and logged: Chinese names show as boxes
+            warnings.filterwarnings("ignore", message="Glyph .* missing from font")
         fig, ax = _figure()
         draw(ax, *args)
         fig.tight_layout()
         return _png(fig)
+
+
+def _area_name(area: Area, language: str) -> str:
+    return area.name_zh if language == "zh" else area.name
 
 
 def _level_colours(values: Sequence[float | None]) -> list[str]:
@@ -197,7 +206,7 @@ def _hours(ax: Axes, digest: DailyDigest, language: str) -> None:
     ax.set_xticks(range(len(labels)), labels, rotation=60, fontsize=7)
     _aqi_bands(ax)
     ax.set_ylabel("AQI")
-    ax.set_title(f"{digest.area.name_zh} {term('hourly', language)}")
+    ax.set_title(f"{_area_name(digest.area, language)} {term('hourly', language)}")
 
 
 def _year(ax: Axes, digest: DailyDigest, language: str) -> None:
@@ -238,7 +247,9 @@ def _days(ax: Axes, report: MonthlyReport, language: str) -> None:
     _bars_with_values(ax, [f"{d.day}" for d in days["date"]], values)
     _aqi_bands(ax)
     ax.set_ylabel("AQI")
-    ax.set_title(f"{report.area.name_zh} {term('daily_aqi', language)} {report.period}")
+    ax.set_title(
+        f"{_area_name(report.area, language)} {term('daily_aqi', language)} {report.period}"
+    )
 
 
 def _levels(ax: Axes, report: MonthlyReport, language: str) -> None:

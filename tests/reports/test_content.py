@@ -172,8 +172,15 @@ def test_build_daily_without_any_row(settings: Settings) -> None:
         hourly=empty(columns=["site", "is_area", "period_end", "aqi", "primary_pollutants"]),
         progress=[],
         sections=settings.water_sections,
-        water=empty(columns=["site", "period_end", "water_class", "limiting_parameters",
-                             "exceedance_multiples"]),
+        water=empty(
+            columns=[
+                "site",
+                "period_end",
+                "water_class",
+                "limiting_parameters",
+                "exceedance_multiples",
+            ]
+        ),
         fetches=empty(columns=["source", "status", "error"]),
         delivered=empty(columns=["source", "n"]),
         site_hours=empty(columns=["site", "hours", "flagged", "flags"]),

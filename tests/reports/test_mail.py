@@ -29,7 +29,13 @@ def _smtp(settings: Settings, server: SmtpServer, **changes: object) -> Settings
 
 def _send_daily(ledger: Ledger, settings: Settings, tmp_path: Path) -> None:
     write_report(
-        ledger, settings, "daily", DAY, tmp_path / "out", send=True, today=date(2026, 5, 11),
+        ledger,
+        settings,
+        "daily",
+        DAY,
+        tmp_path / "out",
+        send=True,
+        today=date(2026, 5, 11),
         now=NOW,
     )
     assert send_report(ledger, settings, "daily", DAY.isoformat()) == "sent"
@@ -136,8 +142,14 @@ def test_an_unreachable_server_is_a_mail_error(smtp_server: SmtpServer) -> None:
     """Nothing listens: a MailError naming the server (never started here)."""
     smtp = SmtpSettings(host="127.0.0.1", port=smtp_server.port, security="none", timeout=5)
     message = build_message(
-        subject="s", sender="a@example.org", recipients=["b@example.org"], text="t",
-        html="<p>t</p>", images={}, message_id="<2@example.org>", date=NOW,
+        subject="s",
+        sender="a@example.org",
+        recipients=["b@example.org"],
+        text="t",
+        html="<p>t</p>",
+        images={},
+        message_id="<2@example.org>",
+        date=NOW,
     )
     with pytest.raises(MailError, match=f"127.0.0.1:{smtp_server.port}"):
         send_message(smtp, None, message, ["b@example.org"])
