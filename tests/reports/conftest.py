@@ -156,7 +156,9 @@ def _air(site: str, pm25: list[float], pm10: list[float], day: date) -> pd.DataF
     return pd.concat(frames, ignore_index=True)
 
 
-def _area_rows(first: date, aqi: list[float], primary: list[str], pm25: list[float]) -> list[dict]:
+def _area_rows(
+    first: date, aqi: list[float], primary: list[str], pm25: list[float]
+) -> list[dict[str, Any]]:
     rows = []
     for i, value in enumerate(aqi):
         day = first + timedelta(days=i)

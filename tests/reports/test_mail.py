@@ -8,6 +8,7 @@ import re
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -22,7 +23,7 @@ from tests.reports.conftest import DAY, EVIL, SmtpServer
 NOW = datetime(2026, 5, 11, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
-def _smtp(settings: Settings, server: SmtpServer, **changes: object) -> Settings:
+def _smtp(settings: Settings, server: SmtpServer, **changes: Any) -> Settings:
     smtp = dataclasses.replace(settings.smtp, port=server.port, **changes)
     return dataclasses.replace(settings, smtp=smtp)
 

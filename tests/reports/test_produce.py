@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,7 +20,7 @@ NOW = datetime(2026, 5, 11, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 TODAY = date(2026, 5, 11)
 
 
-def _at(settings: Settings, server: SmtpServer, **reports: object) -> Settings:
+def _at(settings: Settings, server: SmtpServer, **reports: Any) -> Settings:
     return dataclasses.replace(
         settings,
         smtp=dataclasses.replace(settings.smtp, port=server.port),

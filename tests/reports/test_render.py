@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from datetime import date, datetime
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -95,7 +96,7 @@ def _screenshot(chromium: str, page: Path, out: Path, size: tuple[int, int], tmp
 
 @pytest.mark.parametrize("kind", ["daily", "monthly"])
 def test_headless_chromium_shows_the_report(
-    kind: str, ledger: Ledger, settings: Settings, tmp_path: Path
+    kind: Literal["daily", "monthly"], ledger: Ledger, settings: Settings, tmp_path: Path
 ) -> None:
     """The HTML file opens in headless Chromium; the screenshot has the window's size and
     is not blank: white background, dark text, and the charts' AQI level colours."""
