@@ -570,6 +570,13 @@ class Ledger:
         ).fetchone()
         return None if row is None else ReportLogEntry.from_row(row)
 
+    def last_report_period(self, kind: str) -> str | None:
+        """The latest period of a kind in the send log, or None when there is none."""
+        row = self.connection.execute(
+            "SELECT max(period) FROM report_log WHERE kind = ?", (kind,)
+        ).fetchone()
+        return None if row is None or row[0] is None else str(row[0])
+
     def record_report(
         self,
         kind: str,

@@ -206,8 +206,8 @@ class Daemon:
     def report(self, kind: str, day: date | None = None, *, catch_up: bool = False) -> None:
         """Write the scheduled report (yesterday's digest, last month's report; or ``day``'s)
         and send it when SMTP and recipients are configured; never raises. With
-        ``catch_up``, only when the send log has no entry for it yet (a run missed while the
-        daemon was down)."""
+        ``catch_up`` (a run missed while the daemon was down), only when the send log has
+        earlier reports of the kind and none for this period or a later one."""
         from monitor.reports.produce import (
             default_day,
             period_of,
@@ -224,8 +224,13 @@ class Daemon:
         day = day or default_day(which, today)
         try:
             with Ledger.open(self.ledger_path) as ledger:
-                if catch_up and ledger.report_entry(which, period_of(which, day)) is not None:
-                    return
+                if catch_up:
+                    # a missed run after downtime: only when reports were made before (a
+                    # first start does not send one) and not for a report already made
+                    latest = ledger.last_report_period(which)
+                    period = period_of(which, day)
+                    if latest is None or latest >= period:
+                        return
                 written = write_report(
                     ledger,
                     self.settings,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.ledger import Ledger
+from monitor.reports.produce import write_report
 from monitor.service.daemon import Daemon, last_fire_time, report_triggers
 from monitor.settings import Settings
 from tests.reports.conftest import SmtpServer
@@ -74,12 +75,15 @@ def test_the_daily_job_writes_and_sends_yesterdays_digest(
 def test_missed_runs_are_caught_up_and_failed_sends_retried_once(
     ledger: Ledger, settings: Settings, smtp_server: SmtpServer, config: Path
 ) -> None:
-    """Started at 09:10 on 11 May after downtime: the retry job writes the missed digest
-    (10 May) and monthly report (April); SMTP is down, so both wait. When it is up, the
-    next retry sends each once; further retries send nothing."""
+    """Started at 09:10 on 11 May after downtime (the digest of 9 May and the report of
+    March were made before): the retry job writes the missed digest (10 May) and monthly
+    report (April); SMTP is down, so both wait. When it is up, the next retry sends each
+    once; further retries send nothing."""
     daemon = _daemon(settings, smtp_server, datetime(2026, 5, 11, 9, 10, tzinfo=SHANGHAI))
-    daemon.retry_reports()
     folder = config.parent / "reports"
+    for kind, day in (("daily", date(2026, 5, 9)), ("monthly", date(2026, 3, 1))):
+        write_report(ledger, daemon.settings, kind, day, folder, send=False)
+    daemon.retry_reports()
     assert (folder / "daily-2026-05-10.html").exists()
     assert (folder / "monthly-2026-04.html").exists()
     for kind, period in (("daily", "2026-05-10"), ("monthly", "2026-04")):
@@ -93,6 +97,17 @@ def test_missed_runs_are_caught_up_and_failed_sends_retried_once(
     assert subjects == ["浑南区环境质量日报（2026-05-10）", "浑南区环境质量月报（2026年4月）"]
     recipients = {str(r.message["Subject"]): r.recipients for r in smtp_server.received}
     assert recipients["浑南区环境质量月报（2026年4月）"] == ["leader@example.org"]
+
+
+def test_a_first_start_makes_no_catch_up_report(
+    ledger: Ledger, settings: Settings, smtp_server: SmtpServer, config: Path
+) -> None:
+    """No report made before: the retry job at start writes and sends nothing."""
+    smtp_server.start()
+    daemon = _daemon(settings, smtp_server, datetime(2026, 5, 11, 9, 10, tzinfo=SHANGHAI))
+    daemon.retry_reports()
+    assert not (config.parent / "reports").exists()
+    assert smtp_server.received == []
 
 
 def test_a_report_job_never_raises(
