@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import shutil
 import socket
+import ssl
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -266,6 +269,7 @@ class Received:
     sender: str
     recipients: list[str]
     data: bytes
+    tls: bool = False  #: the session was encrypted (STARTTLS or SMTPS)
 
     @property
     def message(self) -> EmailMessage:
@@ -283,7 +287,10 @@ class SmtpServer:
     logins: list[tuple[str, str]] = field(default_factory=list)
     controller: Any = None
 
-    def start(self, *, password: str | None = None) -> None:
+    def start(
+        self, *, password: str | None = None, tls: str = "", cert: Path | None = None
+    ) -> None:
+        """Listen; ``tls`` "starttls" (required) or "tls" (SMTPS) with ``cert``'s key pair."""
         from aiosmtpd.controller import Controller
         from aiosmtpd.smtp import AuthResult
 
@@ -291,9 +298,16 @@ class SmtpServer:
 
         class Handler:
             async def handle_DATA(self, smtp: Any, session: Any, envelope: Any) -> str:
+                encrypted = (
+                    smtp._tls_protocol is not None  # after STARTTLS
+                    or smtp.transport.get_extra_info("ssl_object") is not None  # SMTPS
+                )
                 server.received.append(
                     Received(
-                        envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content
+                        envelope.mail_from,
+                        list(envelope.rcpt_tos),
+                        envelope.original_content,
+                        tls=encrypted,
                     )
                 )
                 return "250 OK"
@@ -313,6 +327,14 @@ class SmtpServer:
                 "auth_require_tls": False,
                 "auth_exclude_mechanism": ["LOGIN"],  # PLAIN only: one answer per attempt
             }
+        if tls:
+            assert cert is not None
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cert, cert.with_suffix(".key"))
+            if tls == "starttls":
+                options |= {"tls_context": context, "require_starttls": True}
+            else:
+                options |= {"ssl_context": context}
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **options)
         self.controller.start()
 
@@ -330,3 +352,37 @@ def smtp_server() -> Iterator[SmtpServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A self-signed certificate for 127.0.0.1 (``.pem``, key beside it as ``.key``)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed (Debian package openssl; .ci/run installs it)")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = folder / "server.pem", folder / "server.key"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return cert

@@ -54,6 +54,7 @@ def test_mime_structure_headers_and_inline_images(
     assert got.sender == "envmon@hunnan.example.org"
     assert got.recipients == ["officer@example.org", "leader@example.org"]
     assert got.data.isascii()  # 7-bit clean: RFC 2047 subject, base64 bodies
+    assert not got.tls  # security = "none"
     message = got.message
     assert message.get_content_type() == "multipart/alternative"
     plain, related = message.iter_parts()
@@ -162,3 +163,45 @@ def test_sender_address_needs_an_address() -> None:
     assert sender_address(SmtpSettings(user="me@example.org")) == "me@example.org"
     with pytest.raises(ConfigError, match="from_address"):
         sender_address(SmtpSettings(user="me"))
+
+
+def _tls_message() -> EmailMessage:
+    return build_message(
+        subject="加密测试",
+        sender="envmon@example.org",
+        recipients=["a@example.org"],
+        text="t",
+        html="<p>t</p>",
+        images={},
+        message_id="<3@example.org>",
+        date=NOW,
+    )
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_starttls_and_tls_verify_the_server_certificate(
+    security: str,
+    smtp_server: SmtpServer,
+    certificate: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """STARTTLS (the server requires it) and SMTPS: delivered encrypted when the server's
+    certificate is trusted (here through SSL_CERT_FILE, as for a bureau's own CA); refused
+    with a MailError when it is not."""
+    smtp_server.start(tls=security, cert=certificate)
+    smtp = SmtpSettings(
+        host="127.0.0.1",
+        port=smtp_server.port,
+        security=security,
+        timeout=10,  # type: ignore[arg-type]
+    )
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.setenv("SSL_CERT_DIR", str(certificate.parent / "none"))
+    with pytest.raises(MailError, match=r"CERTIFICATE_VERIFY_FAILED|certificate verify failed"):
+        send_message(smtp, None, _tls_message(), ["a@example.org"])
+    assert smtp_server.received == []
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate))
+    assert send_message(smtp, None, _tls_message(), ["a@example.org"]) == ()
+    (got,) = smtp_server.received
+    assert got.tls
+    assert got.message["Subject"] == "加密测试"
