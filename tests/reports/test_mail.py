@@ -8,7 +8,7 @@ import re
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -180,7 +180,7 @@ def _tls_message() -> EmailMessage:
 
 @pytest.mark.parametrize("security", ["starttls", "tls"])
 def test_starttls_and_tls_verify_the_server_certificate(
-    security: str,
+    security: Literal["starttls", "tls"],
     smtp_server: SmtpServer,
     certificate: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -193,7 +193,7 @@ def test_starttls_and_tls_verify_the_server_certificate(
         host="127.0.0.1",
         port=smtp_server.port,
         security=security,
-        timeout=10,  # type: ignore[arg-type]
+        timeout=10,
     )
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.setenv("SSL_CERT_DIR", str(certificate.parent / "none"))

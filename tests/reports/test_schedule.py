@@ -81,8 +81,8 @@ def test_missed_runs_are_caught_up_and_failed_sends_retried_once(
     once; further retries send nothing."""
     daemon = _daemon(settings, smtp_server, datetime(2026, 5, 11, 9, 10, tzinfo=SHANGHAI))
     folder = config.parent / "reports"
-    for kind, day in (("daily", date(2026, 5, 9)), ("monthly", date(2026, 3, 1))):
-        write_report(ledger, daemon.settings, kind, day, folder, send=False)
+    write_report(ledger, daemon.settings, "daily", date(2026, 5, 9), folder, send=False)
+    write_report(ledger, daemon.settings, "monthly", date(2026, 3, 1), folder, send=False)
     daemon.retry_reports()
     assert (folder / "daily-2026-05-10.html").exists()
     assert (folder / "monthly-2026-04.html").exists()
