@@ -62,6 +62,7 @@ __all__ = [
     "report_area",
     "report_folder",
     "send_pending",
+    "send_problems",
     "send_report",
     "write_report",
 ]
@@ -245,6 +246,33 @@ def gather_monthly(
     )
 
 
+def send_problems(settings: Settings, kind: Kind) -> list[str]:
+    """Why the report cannot be sent as configured (empty when it can)."""
+    problems = []
+    recipients = (
+        settings.reports.daily_recipients
+        if kind == "daily"
+        else settings.reports.monthly_recipients
+    )
+    if not recipients:
+        problems.append(
+            f"reports.{kind}_recipients: empty; expected the addresses the {kind} report is "
+            "sent to"
+        )
+    if not settings.smtp.host:
+        problems.append("smtp.host: not set; expected the SMTP server reports are sent via")
+    try:
+        sender_address(settings.smtp)
+    except ConfigError as err:
+        problems.extend(err.problems)
+    if settings.smtp.user and settings.secrets.smtp_password is None:
+        problems.append(
+            f"smtp.user is {settings.smtp.user!r} but ENVMON_SMTP_PASSWORD is not set in the "
+            "environment"
+        )
+    return problems
+
+
 @dataclass(frozen=True)
 class Written:
     """What :func:`write_report` wrote and how the send log stands."""
@@ -311,7 +339,14 @@ def write_report(
     now: datetime | None = None,
 ) -> Written:
     """Build and write the report of ``day`` (daily) or of ``day``'s month (monthly), and
-    record it in the send log (with ``send``: to be sent). Nothing is sent here."""
+    record it in the send log (with ``send``: to be sent). Nothing is sent here.
+
+    Raises
+    ------
+    ConfigError
+        With ``send``, when the settings cannot send it (no recipients, SMTP host, sender
+        address or password) — after the files are written.
+    """
     today = today or today_local()
     now = now or datetime.now(LOCAL)
     language = settings.reports.language
@@ -325,17 +360,11 @@ def write_report(
         images = charts.monthly_charts(report, language)
         recipients = settings.reports.monthly_recipients
     period = report.period
-    if send:
-        if not recipients:
-            raise ConfigError(
-                [
-                    f"reports.{kind}_recipients: empty; expected the addresses the {kind} report "
-                    "is sent to"
-                ]
-            )
+    problems = send_problems(settings, kind) if send else []
+    try:
         sender = sender_address(settings.smtp)
-    else:
-        sender = settings.smtp.from_address or "envmon@localhost"
+    except ConfigError:
+        sender = "envmon@localhost"  # only written, not sent (a problem when sending)
     stem = folder / f"{kind}-{period}"
     disk_images = {
         name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
@@ -370,8 +399,10 @@ def write_report(
         path=str(html_path),
         message_id=message_id,
         recipients=recipients,
-        send=send,
+        send=send and not problems,
     )
+    if problems:  # the files are written; sending cannot work as configured
+        raise ConfigError(problems)
     return Written(kind, period, html_path, text_path, eml_path, pdf, entry)
 
 

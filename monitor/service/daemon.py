@@ -245,7 +245,7 @@ class Daemon:
                     outcome = send_report(ledger, self.settings, kind, written.period)
                     log.info("%s report %s: %s", kind, written.period, outcome)
         except EnvmonError as err:
-            log.warning("%s report: %s (sending is retried)", kind, err)
+            log.warning("%s report: %s", kind, err)
         except Exception as err:  # a scheduled job must not stop the daemon
             log.exception("%s report: unexpected %s: %s", kind, type(err).__name__, err)
 

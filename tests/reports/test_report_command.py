@@ -90,6 +90,26 @@ def test_bad_input_exits_2(
     config.write_text(no_recipients, encoding="utf-8")
     assert _run(config, "monthly", "--date", "2026-04-01", "--out", str(tmp_path), "--send") == 2
     assert "monthly_recipients" in capsys.readouterr().err
+    assert (tmp_path / "monthly-2026-04.html").exists()  # written all the same
+
+
+def test_send_without_smtp_settings_writes_and_exits_2(
+    ledger: Ledger, config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No [smtp] host or sender, a login without ENVMON_SMTP_PASSWORD: every problem named,
+    exit 2, the report on disk and not queued for the daemon."""
+    text = CONFIG.replace('host = "127.0.0.1"', 'host = ""').replace(
+        'from_address = "envmon@hunnan.example.org"', 'user = "envmon"'
+    )
+    config.write_text(text, encoding="utf-8")
+    assert _run(config, "daily", "--date", "2026-05-10", "--out", str(tmp_path), "--send") == 2
+    err = capsys.readouterr().err
+    assert "smtp.host: not set" in err
+    assert "smtp.from_address: not set" in err
+    assert "ENVMON_SMTP_PASSWORD is not set" in err
+    assert (tmp_path / "daily-2026-05-10.html").exists()
+    entry = ledger.report_entry("daily", "2026-05-10")
+    assert entry is not None and entry.status == "written"
 
 
 def test_english_by_setting(
