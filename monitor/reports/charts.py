@@ -170,7 +170,14 @@ def _level_colours(values: Sequence[float | None]) -> list[str]:
 def _bars_with_values(ax: Axes, labels: Sequence[str], values: Sequence[float | None]) -> None:
     heights = [0.0 if v is None else v for v in values]
     bars = ax.bar(range(len(labels)), heights, color=_level_colours(values), edgecolor="#555555")
-    ax.set_xticks(range(len(labels)), labels, rotation=30 if len(labels) > 8 else 0, ha="right")
+    crowded = len(labels) > 8 or sum(len(label) for label in labels) > 8 * len(labels)
+    ax.set_xticks(
+        range(len(labels)),
+        labels,
+        rotation=20 if crowded else 0,
+        ha="right" if crowded else "center",
+        fontsize=8 if crowded else None,
+    )
     for bar, value in zip(bars, values, strict=True):
         text = "—" if value is None else f"{value:.0f}"
         ax.annotate(
