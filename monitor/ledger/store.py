@@ -583,12 +583,6 @@ class Ledger:
         with self.transaction() as db:
             db.executemany("DELETE FROM outbox WHERE seq = ?", [(int(s),) for s in seqs])
 
-    def queue_for_publishing(self, kind: str, keys: pd.DataFrame) -> None:
-        """Queue (columns key, day) site-days of ``kind`` for publishing, e.g. after a
-        replay found the server refusing them; normally the writers queue themselves."""
-        with self.transaction() as db:
-            _queue(db, kind, keys["key"], keys["day"])
-
     def quarantine(self, rejected: pd.DataFrame, status: int, message: str) -> None:
         """Keep points the server refused as bad data (columns kind, key, day, line) in
         ``publish_quarantine`` with its status and message, to look at and replay later."""

@@ -155,13 +155,6 @@ class PublishReport:
     points: int = 0
     requests: int = 0
     quarantined: int = 0
-    dropped: int = 0
-
-    def add(self, other: PublishReport) -> None:
-        self.points += other.points
-        self.requests += other.requests
-        self.quarantined += other.quarantined
-        self.dropped += other.dropped
 
     def summary(self) -> str:
         text = f"{self.points} point(s) published in {self.requests} request(s)"
