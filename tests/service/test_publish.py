@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from monitor.errors import PublishError
+from monitor.influxdb.points import MEASUREMENTS
 from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
 from monitor.service.pipeline import evaluate_dirty
@@ -454,5 +455,8 @@ def test_text_fields_and_float_types_in_influxdb_1(tmp_path: Path, influx1: Infl
     assert [r[0] for r in got["values"]] == mine["period_end"].tolist()
     assert [r[1] for r in got["values"]] == [None if pd.isna(v) else v for v in mine["value"]]
     assert {r[2] for r in got["values"]} == {""}
+    documented = {m.name: set(m.tags) for m in MEASUREMENTS}
+    for series in influx1.query("SHOW TAG KEYS"):  # every point carries all its tags
+        assert {v[0] for v in series["values"]} == documented[series["name"]], series["name"]
     beat = influx1.query("SELECT up, version FROM heartbeat")[0]["values"]
     assert beat[-1][1] == 1.0 and beat[-1][2]
