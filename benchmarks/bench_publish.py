@@ -130,6 +130,16 @@ def main() -> None:
                 f"replay: {replay.points:,} points in {replay_s:.1f} s = "
                 f"{replay.points / replay_s:,.0f} points/s ({replay.requests} requests)"
             )
+            with ledger.transaction() as db:  # queue the whole year, as after a long outage
+                for table, day in (
+                    ("observations", "date(period_end + 28800, 'unixepoch')"),
+                    ("hourly_aqi", "date(period_end + 28800, 'unixepoch')"),
+                    ("daily_aqi", "date"),
+                ):
+                    db.execute(
+                        "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) "
+                        f"SELECT DISTINCT '{table}', site, {day}, 0 FROM {table}"
+                    )
             pending = ledger.outbox_stats()[0]
             t = time.perf_counter()
             drain = Publisher(ledger, settings, writer).drain()

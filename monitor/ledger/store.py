@@ -571,11 +571,13 @@ class Ledger:
 
     # ------------------------------------------------------------------ outbox
 
-    def outbox_batch(self, limit: int) -> pd.DataFrame:
+    def outbox_batch(self, limit: int, after: int = 0) -> pd.DataFrame:
         """The oldest ``limit`` site-days waiting to be published (columns seq, kind, key,
-        day, queued_at), in the order they were queued."""
+        day, queued_at), in the order they were queued, from seq ``after`` on."""
         return self.query(
-            "SELECT seq, kind, key, day, queued_at FROM outbox ORDER BY seq LIMIT ?", (limit,)
+            "SELECT seq, kind, key, day, queued_at FROM outbox WHERE seq > ? ORDER BY seq "
+            "LIMIT ?",
+            (after, limit),
         )
 
     def outbox_done(self, seqs: Sequence[int]) -> None:

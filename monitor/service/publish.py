@@ -26,6 +26,7 @@ import random
 import socket
 import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Final, Protocol
@@ -142,6 +143,10 @@ REPLAY_POINTS: Final = 200_000
 HEALTH_WINDOW_S: Final = 7 * 86400
 
 
+#: Points the server refused: their keys and lines, its status and message.
+_Refused = tuple[pd.DataFrame, int, str]
+
+
 class LineWriter(Protocol):
     """What the publisher needs of the InfluxDB adapter."""
 
@@ -210,21 +215,23 @@ class Publisher:
         not take a request after the retries; everything not yet accepted stays queued."""
         report = PublishReport()
         total, _ = self.ledger.outbox_stats()
-        done = 0
         per_round = max(1, self.settings.influxdb.batch_points // 24)
-        while not self.should_stop():
-            queued = self.ledger.outbox_batch(per_round)
-            if queued.empty:
-                break
-            batches = [
-                self._site_day_batch(str(kind), str(day), group["key"].tolist())
-                for (kind, day), group in queued.groupby(["kind", "day"], sort=False)
-            ]
-            self._send(_concat(batches), report)
-            self.ledger.outbox_done(queued["seq"].tolist())
-            done += len(queued)
-            if on_batch is not None:
-                on_batch(min(done, total), total)
+        done, last_seq = 0, 0
+        with _Pipeline(self, report) as pipeline:
+            while not self.should_stop():
+                queued = self.ledger.outbox_batch(per_round, after=last_seq)
+                if queued.empty:
+                    break
+                last_seq = int(queued["seq"].iloc[-1])
+                batches = [
+                    self._site_day_batch(str(kind), str(day), group["key"].tolist())
+                    for (kind, day), group in queued.groupby(["kind", "day"], sort=False)
+                ]
+                done += len(queued)
+
+                pipeline.submit(
+                    _concat(batches), self._marker(queued["seq"].tolist(), done, total, on_batch)
+                )
         return report
 
     # ------------------------------------------------------------------ replay
@@ -245,6 +252,19 @@ class Publisher:
             for table in TABLE_COLUMNS
         }
         step = max(1, REPLAY_POINTS // max(1, sum(len(k) for k in keys.values()) * 200))
+        with _Pipeline(self, report) as pipeline:
+            self._replay_steps(first, days, step, keys, pipeline, on_day)
+        return report
+
+    def _replay_steps(
+        self,
+        first: date,
+        days: int,
+        step: int,
+        keys: Mapping[str, list[str]],
+        pipeline: _Pipeline,
+        on_day: Callable[[int, int], None] | None,
+    ) -> None:
         for start in range(0, days, step):
             if self.should_stop():
                 break
@@ -255,10 +275,24 @@ class Publisher:
                 for table in TABLE_COLUMNS
                 if keys[table]
             ]
-            self._send(_concat(batches), report)
-            if on_day is not None:
-                on_day(min(days, start + step), days)
-        return report
+            reached = min(days, start + step)
+            pipeline.submit(_concat(batches), _progress(on_day, reached, days))
+
+    def _marker(
+        self,
+        seqs: list[int],
+        done: int,
+        total: int,
+        on_batch: Callable[[int, int], None] | None,
+    ) -> Callable[[], None]:
+        """What to do once a drain round was accepted: mark it published, show progress."""
+
+        def published() -> None:
+            self.ledger.outbox_done(seqs)
+            if on_batch is not None:
+                on_batch(min(done, total), total)
+
+        return published
 
     def _site_day_batch(
         self, table: str, day: str, keys: Sequence[str] | None, last_day: str | None = None
@@ -345,25 +379,29 @@ class Publisher:
 
     # ------------------------------------------------------------------ sending
 
-    def _send(self, batch: _Batch, report: PublishReport) -> None:
-        """Write a batch in requests of ``batch_points``; points the server refuses as bad
-        data are isolated and quarantined, the rest is published."""
+    def _write_batch(self, batch: _Batch, report: PublishReport) -> list[_Refused]:
+        """Write a batch in requests of ``batch_points``; returns the points the server
+        refused as bad data (isolated by splitting), with its status and message. Touches
+        no ledger (it runs on the pipeline's writer thread)."""
         size = self.settings.influxdb.batch_points
+        refused: list[_Refused] = []
         for start in range(0, len(batch), size):
             part = _Batch(
                 batch.lines[start : start + size],
                 batch.keys.iloc[start : start + size].reset_index(drop=True),
             )
             rejected = self._write_isolating(part, report)
-            for keys, status, message in rejected:
-                self.ledger.quarantine(keys, status, message)
-                log.warning("InfluxDB refused %d point(s): %s", len(keys), message)
-                report.quarantined += len(keys)
             report.points += len(part) - sum(len(r[0]) for r in rejected)
+            refused += rejected
+        return refused
 
-    def _write_isolating(
-        self, batch: _Batch, report: PublishReport
-    ) -> list[tuple[pd.DataFrame, int, str]]:
+    def _keep_refused(self, refused: list[_Refused], report: PublishReport) -> None:
+        for keys, status, message in refused:
+            self.ledger.quarantine(keys, status, message)
+            log.warning("InfluxDB refused %d point(s): %s", len(keys), message)
+            report.quarantined += len(keys)
+
+    def _write_isolating(self, batch: _Batch, report: PublishReport) -> list[_Refused]:
         """Write; on a data refusal split in halves until the refused lines are alone."""
         try:
             self._write_retrying(batch.lines, report)
@@ -512,3 +550,51 @@ def _concat(batches: Sequence[_Batch]) -> _Batch:
     return _Batch(
         [line for batch in batches for line in batch.lines], pd.concat(frames, ignore_index=True)
     )
+
+
+class _Pipeline:
+    """Serialise the next batch while the previous one is on the wire: one batch in flight
+    on a writer thread, so reading the ledger and waiting for the server overlap. ``after``
+    runs (on the caller's thread) once its batch was accepted, before the next is sent."""
+
+    def __init__(self, publisher: Publisher, report: PublishReport) -> None:
+        self.publisher = publisher
+        self.report = report
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="publish-write")
+        self._pending: tuple[Future[list[_Refused]], Callable[[], object]] | None = None
+
+    def submit(self, batch: _Batch, after: Callable[[], object]) -> None:
+        self.wait()
+        future = self._pool.submit(self.publisher._write_batch, batch, self.report)
+        self._pending = (future, after)
+
+    def wait(self) -> None:
+        """Wait for the batch in flight; raise its error, or keep its refused points and
+        run its ``after``."""
+        if self._pending is None:
+            return
+        future, after = self._pending
+        self._pending = None
+        refused = future.result()
+        self.publisher._keep_refused(refused, self.report)
+        after()
+
+    def __enter__(self) -> _Pipeline:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if kind is None:
+                self.wait()
+        finally:
+            self._pool.shutdown(wait=True)
+
+
+def _progress(
+    on_day: Callable[[int, int], None] | None, reached: int, days: int
+) -> Callable[[], None]:
+    def show() -> None:
+        if on_day is not None:
+            on_day(reached, days)
+
+    return show
