@@ -222,6 +222,28 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             "ALTER TABLE observations_v4 RENAME TO observations",
         ),
     ),
+    (
+        5,
+        "hj212 readings: every value an HJ 212 data logger pushes, as sent (real-time, "
+        "minute, hourly, daily; every statistic; unknown factor codes kept raw)",
+        (
+            """CREATE TABLE hj212_readings (
+                period_end INTEGER NOT NULL,
+                site TEXT NOT NULL,
+                code TEXT NOT NULL,
+                statistic TEXT NOT NULL,
+                cn TEXT NOT NULL,
+                period_start INTEGER NOT NULL,
+                parameter TEXT NOT NULL,
+                unit TEXT NOT NULL,
+                value REAL,
+                flags TEXT NOT NULL DEFAULT '',
+                mn TEXT NOT NULL,
+                received_at INTEGER NOT NULL,
+                PRIMARY KEY (period_end, site, code, statistic, cn)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 LATEST_VERSION: Final = MIGRATIONS[-1][0]

@@ -293,6 +293,22 @@ class Ledger:
             )
         return WriteResult(int(inserted), int(revised), n - int(inserted) - int(revised))
 
+    def write_hj212_readings(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Store values pushed by HJ 212 data loggers, as sent (``hj212_readings``).
+
+        ``rows`` are ``(period_end, site, code, statistic, cn, period_start, parameter,
+        unit, value, flags, mn, received_at)``, times in UTC epoch seconds. A value sent again
+        for the same key replaces the earlier one (the latest packet wins). Returns the
+        number of rows written.
+        """
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO hj212_readings VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
     def log_failure(
         self,
         source: str,

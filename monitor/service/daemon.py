@@ -31,8 +31,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
 from monitor.errors import EnvmonError, SourceError
+from monitor.hj212.server import Receiver
 from monitor.ledger import Ledger
-from monitor.service.pipeline import collection_window, ingest
+from monitor.service.pipeline import collection_window, evaluate_dirty, ingest
 from monitor.service.sources import build_collector
 from monitor.settings import Settings, SourceSettings
 
@@ -87,6 +88,7 @@ class Daemon:
     started_at: float = field(default_factory=time.time)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    receiver: Receiver | None = None
 
     def sources(self) -> list[SourceSettings]:
         """The enabled sources."""
@@ -104,6 +106,13 @@ class Daemon:
                 source.name, source.collector, source.interval_minutes
             )
         self._start_server()
+        if self.settings.hj212.enabled:
+            self.receiver = Receiver(self.settings.hj212, self.ledger_path)
+            try:
+                self.receiver.start()
+            except EnvmonError:
+                self._stop_server()
+                raise
         scheduler = BackgroundScheduler(
             timezone="Asia/Shanghai",
             executors={"default": ThreadPoolExecutor(max_workers=1)},
@@ -129,18 +138,43 @@ class Daemon:
             len(self.sources()),
             self.ledger_path,
         )
+        if self.receiver is not None:
+            minutes = self.settings.hj212.evaluate_interval_minutes
+            scheduler.add_job(
+                self.evaluate_received,
+                IntervalTrigger(minutes=minutes, timezone="Asia/Shanghai"),
+                id="hj212_evaluate",
+                name="evaluate HJ 212 data",
+            )
         scheduler.start()
         try:
             while not self.stop_event.wait(1.0):
                 pass
         finally:
             log.info("stopping: letting the current job finish")
+            if self.receiver is not None:
+                self.receiver.stop()  # commits what is queued
             scheduler.shutdown(wait=True)
-            if self.server is not None:
-                self.server.shutdown()
-                self.server.server_close()
+            self._stop_server()
             log.info("stopped")
         return 0
+
+    def _stop_server(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def evaluate_received(self) -> None:
+        """Evaluate the days the HJ 212 receiver changed; never raises (a scheduled job)."""
+        try:
+            with Ledger.open(self.ledger_path) as ledger:
+                if not ledger.dirty_days().empty:
+                    report = evaluate_dirty(ledger, self.settings)
+                    log.debug("hj212: evaluated %d site-day(s)", report.site_days)
+        except EnvmonError as err:
+            log.warning("hj212: evaluation failed: %s", err)
+        except Exception:  # the scheduler is the one broad except (style §9.3)
+            log.exception("hj212: unexpected error in the evaluation")
 
     def _on_signal(self, signum: int, frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
@@ -204,12 +238,17 @@ class Daemon:
         with self._lock:
             sources = {name: h.as_json(now) for name, h in self.health.items()}
         failing = [n for n, h in sources.items() if h["state"] == "failing"]
-        return {
+        body: dict[str, Any] = {
             "status": "degraded" if failing else "ok",
             "version": __version__,
             "uptime_seconds": round(now - self.started_at),
             "sources": sources,
         }
+        if self.receiver is not None:
+            body["hj212"] = self.receiver.health()
+            if body["hj212"]["state"] == "failing":
+                body["status"] = "degraded"
+        return body
 
     def metrics(self) -> str:
         """The /metrics document (Prometheus text exposition format 0.0.4)."""
@@ -262,6 +301,8 @@ class Daemon:
                 v = value(h)
                 if v is not None:
                     lines.append(f'{name}{{source="{_label(h.name)}"}} {v:.3f}')
+        if self.receiver is not None:
+            lines += self.receiver.metrics()
         return "\n".join(lines) + "\n"
 
     def _start_server(self) -> None:
