@@ -106,4 +106,4 @@ def test_config_check_reports_missing_secret_and_exit_2(
     out = capsys.readouterr().out
     assert "hj212 receiver: 127.0.0.1:9300, 2 station(s)" in out
     assert "MN W0001 → site hunhe_1, password ENVMON_HJ212_PW_W0001: set" in out
-    assert "secret" not in out
+    assert "-secret" not in out
