@@ -87,8 +87,10 @@ def _crc_table() -> tuple[int, ...]:
 
 
 # After ``crc = (crc >> 8) ^ byte`` the value fits in 8 bits, so the eight rounds that
-# follow are a lookup of that value.
+# follow are a lookup of that value; and only the high byte of the result enters the next
+# step, so the loop carries that byte alone.
 _TABLE: Final = _crc_table()
+_HIGH: Final = bytes(crc >> 8 for crc in _TABLE)
 
 
 def crc16(segment: bytes) -> int:
@@ -103,10 +105,12 @@ def crc16(segment: bytes) -> int:
     >>> f"{crc16(segment):04X}"
     '1C80'
     """
-    crc = 0xFFFF
-    for byte in segment:
-        crc = _TABLE[(crc >> 8) ^ byte]
-    return crc
+    if not segment:
+        return 0xFFFF
+    high, high_table = 0xFF, _HIGH
+    for byte in segment[:-1]:
+        high = high_table[high ^ byte]
+    return _TABLE[high ^ segment[-1]]
 
 
 # --------------------------------------------------------------------------- errors
@@ -389,10 +393,13 @@ def parse_data_time(text: str) -> datetime:
     >>> parse_data_time("20250101080000").isoformat()
     '2025-01-01T00:00:00+00:00'
     """
-    if len(text) != 14 or not text.isdigit():
+    if len(text) != 14 or not text.isascii() or not text.isdigit():
         raise BadSegment(f"DataTime={text[:20]!r}; expected YYYYMMDDhhmmss")
-    try:
-        local = datetime.strptime(text, "%Y%m%d%H%M%S")
+    try:  # not strptime: this runs for every packet
+        local = datetime(
+            int(text[:4]), int(text[4:6]), int(text[6:8]),
+            int(text[8:10]), int(text[10:12]), int(text[12:14]),
+        )  # fmt: skip
     except ValueError:
         raise BadSegment(f"DataTime={text!r} is not a valid date and time") from None
     return (local - _BEIJING).replace(tzinfo=UTC)

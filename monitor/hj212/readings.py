@@ -27,8 +27,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from monitor.domain.units import CANONICAL_UNITS, to_canonical
 from monitor.hj212.codes import CODES, qc_flags, sent_unit
@@ -48,8 +47,7 @@ _CONCENTRATION: Final = frozenset({"Rtd", "Avg", "Min", "Max"})
 _NOT_VALUES: Final = frozenset({"Flag", "EFlag", "SampleTime"})
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+class Reading(NamedTuple):
     """One value of one factor statistic; times are UTC epoch seconds."""
 
     site: str
@@ -170,5 +168,5 @@ def readings(
 
 def is_observation(reading: Reading) -> bool:
     """Whether a reading is stored as a ledger observation: the hourly mean (``CN=2061``,
-    ``Avg``) of a canonical parameter. Everything else stays in ``hj212_readings`` only."""
+    ``Avg``) of a canonical parameter. Every other reading goes to ``hj212_readings``."""
     return reading.cn == "2061" and reading.statistic == "Avg" and reading.parameter != ""

@@ -224,8 +224,8 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
     ),
     (
         5,
-        "hj212 readings: every value an HJ 212 data logger pushes, as sent (real-time, "
-        "minute, hourly, daily; every statistic; unknown factor codes kept raw)",
+        "hj212 readings: values HJ 212 data loggers push that are not hourly observations "
+        "(real-time, minute, daily data; min/max; unknown factor codes kept raw)",
         (
             """CREATE TABLE hj212_readings (
                 period_end INTEGER NOT NULL,

@@ -294,7 +294,9 @@ class Ledger:
         return WriteResult(int(inserted), int(revised), n - int(inserted) - int(revised))
 
     def write_hj212_readings(self, rows: Sequence[tuple[Any, ...]]) -> int:
-        """Store values pushed by HJ 212 data loggers, as sent (``hj212_readings``).
+        """Store values pushed by HJ 212 data loggers that are not hourly observations
+        (``hj212_readings``: real-time, minute and daily data, other statistics, codes
+        without a canonical parameter).
 
         ``rows`` are ``(period_end, site, code, statistic, cn, period_start, parameter,
         unit, value, flags, mn, received_at)``, times in UTC epoch seconds. A value sent again
