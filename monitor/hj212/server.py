@@ -67,6 +67,8 @@ log = logging.getLogger("envmon.hj212")
 MAX_BATCH_PACKETS = 5000
 #: Packets queued for the writer above which connections stop reading (back-pressure).
 MAX_QUEUED_PACKETS: Final = 20000
+#: Seconds between checks of idle and slow connections.
+SWEEP_S: Final = 0.25
 #: Commit latencies kept for the p50/p99 in /metrics.
 LATENCY_WINDOW: Final = 10000
 
@@ -83,7 +85,7 @@ class StationState:
     units: dict[str, str]
     packets: int = 0
     last_packet: float | None = None
-    connections: list[asyncio.StreamWriter] = field(default_factory=list)
+    connections: list[_Connection] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, station: HJ212Station) -> StationState:
@@ -141,7 +143,7 @@ class _Queued:
     station: StationState
     received: float  # time.perf_counter() when its last byte was read
     received_at: int  # epoch seconds
-    ack: tuple[asyncio.StreamWriter, bytes] | None  # where to send which acknowledgement
+    ack: tuple[_Connection, bytes] | None  # where to send which acknowledgement
 
 
 def _reason(error: Exception) -> str:
@@ -177,7 +179,7 @@ class Receiver:
         self._writer: threading.Thread | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
-        self._connections: set[asyncio.StreamWriter] = set()
+        self._connections: set[_Connection] = set()
         self._logged_codes: set[str] = set()
         self.started_at = time.time()
 
@@ -238,100 +240,46 @@ class Receiver:
                 log.exception("HJ 212 receiver stopped on an error")
 
     async def _serve(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
+        self._loop = loop
         self._stopping = asyncio.Event()
-        self._server = await asyncio.start_server(
-            self._handle, self.settings.host, self.settings.port, limit=2**16, backlog=1024
+        self._server = await loop.create_server(
+            lambda: _Connection(self), self.settings.host, self.settings.port, backlog=1024
         )
         self.port = int(self._server.sockets[0].getsockname()[1])
         self._ready.set()
+        sweeper = asyncio.create_task(self._sweep())
         await self._stopping.wait()
+        sweeper.cancel()
         self._server.close()
-        for writer in list(self._connections):
-            writer.close()
+        for connection in list(self._connections):
+            connection.close("shutdown")
         await self._server.wait_closed()
+        for _ in range(100):  # let the transports report their closing
+            if not self._connections:
+                break
+            await asyncio.sleep(0.01)
 
-    # ------------------------------------------------------------------ connections
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _sweep(self) -> None:
+        """Four times a second: close idle and slow connections, resume paused reading."""
         limits = self.settings
-        stats = self.stats
-        with stats.lock:
-            stats.connections_total += 1
-            if stats.connections_open >= limits.max_connections:
-                stats.connections_refused += 1
-                refuse = True
-            else:
-                stats.connections_open += 1
-                refuse = False
-        if refuse:
-            writer.close()
-            return
-        self._connections.add(writer)
-        stations: set[str] = set()
-        reason = "client"
-        try:
-            reason = await self._read_packets(reader, writer, stations)
-        except (ConnectionError, OSError):
-            reason = "reset"
-        finally:
-            self._connections.discard(writer)
-            for mn in stations:
-                with contextlib.suppress(ValueError):
-                    self.stations[mn].connections.remove(writer)
-            with stats.lock:
-                stats.connections_open -= 1
-                stats.connections_closed[reason] += 1
-            writer.close()
-            with contextlib.suppress(ConnectionError, OSError):
-                await writer.wait_closed()
-
-    async def _read_packets(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stations: set[str]
-    ) -> str:
-        """Read until the peer closes or a limit closes the connection; return why."""
-        limits = self.settings
-        framer = Framer(limits.max_packet_bytes)
-        refused = 0
-        started: float | None = None  # when the packet being received began
         loop = asyncio.get_running_loop()
         while True:
+            await asyncio.sleep(SWEEP_S)
             now = loop.time()
-            timeout = limits.idle_timeout_seconds
-            if started is not None:
-                timeout = min(timeout, started + limits.packet_timeout_seconds - now)
-            try:
-                data = await asyncio.wait_for(reader.read(65536), max(timeout, 0.0))
-            except TimeoutError:
-                return "idle" if started is None else "slow_packet"
-            if not data:
-                return "client"
-            received = time.perf_counter()
-            events = framer.feed(data)
-            for event in events:
-                if isinstance(event, Frame):
-                    problem = self._accept(event, writer, received, stations)
-                else:
-                    problem = _reason(event)
-                if problem is not None:
-                    self.stats.count(problem)
-                    refused += 1
-                    if refused >= limits.max_rejected_packets:
-                        return "too_many_refused"
-            if not framer.pending:
-                started = None
-            elif started is None or events:
-                started = loop.time()
-            while self._queued > MAX_QUEUED_PACKETS:  # the writer is behind: stop reading
-                await asyncio.sleep(0.005)
+            behind = self._queued > MAX_QUEUED_PACKETS
+            for connection in list(self._connections):
+                if connection.started is not None:
+                    if now - connection.started > limits.packet_timeout_seconds:
+                        connection.close("slow_packet")
+                elif now - connection.last_read > limits.idle_timeout_seconds:
+                    connection.close("idle")
+                if connection.paused and not behind:
+                    connection.resume()
 
-    def _accept(
-        self,
-        frame: Frame,
-        writer: asyncio.StreamWriter,
-        received: float,
-        stations: set[str],
-    ) -> str | None:
+    # ------------------------------------------------------------------ packets
+
+    def _accept(self, frame: Frame, connection: _Connection, received: float) -> str | None:
         """Check one packet and queue it; return why it is refused, or None."""
         try:
             packet = parse_segment(frame.segment)
@@ -339,21 +287,18 @@ class Receiver:
             return "bad_segment"
         station = self.stations.get(packet.mn)
         if station is None:
-            self._reply(writer, rejection(packet, QN_RTN_MN))
+            connection.send(rejection(packet, QN_RTN_MN))
             return "unknown_mn"
         if not station.password or not hmac.compare_digest(
             packet.pw.encode(), station.password.encode()
         ):
-            self._reply(writer, rejection(packet, QN_RTN_PASSWORD))
+            connection.send(rejection(packet, QN_RTN_PASSWORD))
             return "wrong_password"
-        if packet.mn not in stations:
-            stations.add(packet.mn)
-            station.connections.append(writer)
+        if packet.mn not in connection.stations:
+            connection.stations.add(packet.mn)
+            station.connections.append(connection)
             if len(station.connections) > self.settings.max_connections_per_station:
-                oldest = station.connections.pop(0)
-                oldest.close()
-                with self.stats.lock:
-                    self.stats.connections_closed["replaced"] += 1
+                station.connections.pop(0).close("replaced")
         if packet.cn not in DATA_COMMANDS:
             self.stats.count("other_command")  # nothing to store (replies, heartbeats …)
             return None
@@ -363,22 +308,16 @@ class Receiver:
             return "bad_data_time"
         station.packets += 1
         station.last_packet = time.time()
-        ack = (writer, data_ack(packet)) if packet.wants_ack else None
+        ack = (connection, data_ack(packet)) if packet.wants_ack else None
         with self._queued_lock:
             self._queued += 1
         self._queue.put(_Queued(packet, station, received, int(time.time()), ack))
         return None
 
     @staticmethod
-    def _send_acks(acks: list[tuple[asyncio.StreamWriter, bytes]]) -> None:
-        for writer, data in acks:
-            if not writer.is_closing():
-                writer.write(data)
-
-    @staticmethod
-    def _reply(writer: asyncio.StreamWriter, data: bytes) -> None:
-        if not writer.is_closing():
-            writer.write(data)
+    def _send_acks(acks: list[tuple[_Connection, bytes]]) -> None:
+        for connection, data in acks:
+            connection.send(data)
 
     # ------------------------------------------------------------------ the writer
 
@@ -576,6 +515,96 @@ class Receiver:
                     f'{name}{{mn="{_label(s.mn)}",site="{_label(s.site)}"}} {s.last_packet:.3f}'
                 )
         return lines
+
+
+class _Connection(asyncio.Protocol):
+    """One TCP connection: frames what it reads and hands packets to the receiver."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+        self.framer = Framer(receiver.settings.max_packet_bytes)
+        self.transport: asyncio.Transport | None = None
+        self.stations: set[str] = set()
+        self.refused = 0
+        self.reason = "client"
+        self.counted = False  # in connections_open
+        self.paused = False
+        self.started: float | None = None  # when the packet being received began
+        self.last_read = 0.0
+        self.loop = asyncio.get_running_loop()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        self.last_read = self.loop.time()
+        receiver, stats = self.receiver, self.receiver.stats
+        with stats.lock:
+            stats.connections_total += 1
+            if stats.connections_open >= receiver.settings.max_connections:
+                stats.connections_refused += 1
+                refuse = True
+            else:
+                stats.connections_open += 1
+                self.counted = True
+                refuse = False
+        if refuse:
+            transport.abort()
+            return
+        receiver._connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        received = time.perf_counter()
+        now = self.loop.time()
+        self.last_read = now
+        receiver = self.receiver
+        events = self.framer.feed(data)
+        for event in events:
+            if isinstance(event, Frame):
+                problem = receiver._accept(event, self, received)
+            else:
+                problem = _reason(event)
+            if problem is not None:
+                receiver.stats.count(problem)
+                self.refused += 1
+                if self.refused >= receiver.settings.max_rejected_packets:
+                    self.close("too_many_refused")
+                    return
+        if not self.framer.pending:
+            self.started = None
+        elif self.started is None or events:
+            self.started = now
+        if receiver._queued > MAX_QUEUED_PACKETS:  # the writer is behind: stop reading
+            self.paused = True
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        self.paused = False
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    def send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self, reason: str) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.reason = reason
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        receiver = self.receiver
+        receiver._connections.discard(self)
+        for mn in self.stations:
+            with contextlib.suppress(ValueError):
+                receiver.stations[mn].connections.remove(self)
+        if not self.counted:
+            return
+        reason = "reset" if exc is not None and self.reason == "client" else self.reason
+        with receiver.stats.lock:
+            receiver.stats.connections_open -= 1
+            receiver.stats.connections_closed[reason] += 1
 
 
 def _frame(rows: list[Reading]) -> pd.DataFrame:
