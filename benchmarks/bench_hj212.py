@@ -13,7 +13,10 @@ keeping ``--window`` packets in flight per connection. Measured:
   acknowledgement (client side, so it includes framing, checks, the ledger commit and the
   acknowledgement);
 * p50/p99 latency, server side: from the read that completed a packet to the commit of its
-  rows (``ReceiverStats.latencies``).
+  rows (``ReceiverStats.latencies``), at saturation and under a load paced at ``--rate``
+  packets/s (the aim's condition);
+* the receiver's CPU time per packet (this process only), which stays comparable when other
+  work shares the machine.
 
 Named baseline, measured in the same run with the same load: the same receiver with its
 writer committing **one packet per transaction** (``MAX_BATCH_PACKETS = 1``), the naive
@@ -137,7 +140,9 @@ def run(
         load = (stations, per_station, window, rate)
         process = ctx.Process(target=_client, args=(port, load, child))
         process.start()
+        cpu = time.process_time()  # this process = the receiver (the load is elsewhere)
         acked, seconds = parent.recv()
+        cpu = time.process_time() - cpu
         process.join()
         quantiles = receiver.stats.latency_quantiles() or (float("nan"), float("nan"))
         commits = receiver.stats.commits
@@ -153,6 +158,7 @@ def run(
         "p99_ms": quantiles[1] * 1000,
         "commits": commits,
         "rows": rows,
+        "cpu_us": cpu / max(acked, 1) * 1e6,
     }
 
 
@@ -179,7 +185,8 @@ def main() -> None:
         print(
             f"{name:28s} {r['packets']:6.0f} packets in {r['seconds']:6.2f} s = "
             f"{r['rate']:6.0f} packets/s; received→committed p50 {r['p50_ms']:7.1f} ms, "
-            f"p99 {r['p99_ms']:7.1f} ms; {r['commits']:.0f} commits, {r['rows']:.0f} observations"
+            f"p99 {r['p99_ms']:7.1f} ms; {r['commits']:.0f} commits, {r['rows']:.0f} "
+            f"observations; receiver CPU {r['cpu_us']:.0f} µs/packet"
         )
     ratio = batched["rate"] / naive["rate"]
     print(

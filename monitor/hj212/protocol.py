@@ -32,7 +32,6 @@ is a :class:`ProtocolError`; nothing else escapes on arbitrary bytes.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -308,7 +307,6 @@ class Packet:
 
 
 _HEADER_KEYS: Final = ("QN", "ST", "CN", "PW", "MN", "Flag", "PNUM", "PNO")
-_ITEM_KEY: Final = re.compile(r"([A-Za-z0-9]+)-([A-Za-z]+)")
 
 
 def parse_segment(segment: bytes) -> Packet:
@@ -355,15 +353,18 @@ def parse_segment(segment: bytes) -> Packet:
         flag = int(flag_text)
     fields: dict[str, str] = {}
     items: dict[str, dict[str, str]] = {}
-    for part in re.split(r"[;,]", area):
+    for part in area.replace(",", ";").split(";"):
         if not part:
             continue
         key, sep, value = part.partition("=")
         if not sep:
             raise BadSegment(f"item {part[:40]!r} in CP is not key=value")
-        match = _ITEM_KEY.fullmatch(key)
-        if match:
-            items.setdefault(match.group(1), {})[match.group(2)] = value
+        code, dash, suffix = key.partition("-")
+        if dash and code.isalnum() and suffix.isalpha() and code.isascii() and suffix.isascii():
+            if code in items:
+                items[code][suffix] = value
+            else:
+                items[code] = {suffix: value}
         else:
             fields[key] = value
     return Packet(

@@ -130,10 +130,11 @@ def readings(
     """
     start, end = period(packet, minute_interval_s)
     out: list[Reading] = []
+    cn, st = packet.cn, packet.st
     for code, fields in packet.items.items():
         flags = qc_flags(fields.get("Flag", ""))
-        known = CODES.get(code)
-        unit = (units or {}).get(code) or sent_unit(code, packet.st)
+        unit = (units.get(code) if units else None) or sent_unit(code, st)
+        parameter, canonical, factor = _plan(code, unit)
         for statistic, text in fields.items():
             if statistic in _NOT_VALUES:
                 continue
@@ -141,29 +142,31 @@ def readings(
             row_flags = flags
             if value is None and "source_invalid" not in flags.split(";"):
                 row_flags = ";".join(f for f in ("source_invalid", flags) if f)
-            parameter, row_unit = "", unit
-            if known is not None and known.parameter and statistic in _CONCENTRATION:
-                factor = _factor(known.parameter, unit)
-                if factor is not None:
-                    parameter = known.parameter
-                    row_unit = CANONICAL_UNITS[parameter]
-                    if value is not None and factor != 1.0:
-                        value = round(value * factor, 9)
-            out.append(
-                Reading(
-                    site,
-                    code,
-                    statistic,
-                    packet.cn,
-                    start,
-                    end,
-                    parameter,
-                    row_unit,
-                    value,
-                    row_flags,
+            if parameter and statistic in _CONCENTRATION:
+                if value is not None and factor != 1.0:
+                    value = round(value * factor, 9)
+                out.append(
+                    Reading(site, code, statistic, cn, start, end, parameter, canonical, value,
+                            row_flags)
+                )  # fmt: skip
+            else:
+                out.append(
+                    Reading(site, code, statistic, cn, start, end, "", unit, value, row_flags)
                 )
-            )
     return out
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(code: str, unit: str) -> tuple[str, str, float]:
+    """(canonical parameter, its unit, factor from ``unit``) of a code's concentrations;
+    ('', unit, 1.0) when there is no canonical parameter or no conversion from ``unit``."""
+    known = CODES.get(code)
+    if known is None or known.parameter is None:
+        return "", unit, 1.0
+    factor = _factor(known.parameter, unit)
+    if factor is None:
+        return "", unit, 1.0
+    return known.parameter, CANONICAL_UNITS[known.parameter], factor
 
 
 def is_observation(reading: Reading) -> bool:
