@@ -548,8 +548,8 @@ class HJ212Station:
     name: str = field(default="", metadata=setting("what the station is, free text"))
     password_env: str = field(
         metadata=setting(
-            "name of the environment variable holding the station's access password (PW); "
-            "required when [hj212] is enabled",
+            "environment variable (ENVMON_HJ212_…) holding the station's access password "
+            "(PW); `envmon config check` reports it when unset and [hj212] is enabled",
             pattern=_HJ212_PASSWORD_ENV,
         )
     )
@@ -627,8 +627,8 @@ class HJ212Settings:
     max_rejected_packets: int = field(
         default=5,
         metadata=setting(
-            "refused packets (bad CRC, bad length, unknown MN, wrong password …) after which "
-            "a connection is closed",
+            "refused packets in a row (bad CRC, bad length, garbage, unknown MN, wrong "
+            "password …) after which a connection is closed",
             minimum=1,
         ),
     )

@@ -10,7 +10,7 @@ that gets no acknowledgement sends again, and the same values again change nothi
 
 Limits (``[hj212]`` settings): packet size, idle timeout, time to complete a started packet
 (slow senders), connections in total (more are refused) and per station (a new one closes
-the station's oldest), refused packets per connection (then it is closed). A client that
+the station's oldest), refused packets in a row on a connection (then it is closed). A client that
 sends garbage only ever costs its own connection.
 
 Stored: hourly means (``CN=2061``) of canonical parameters as ledger observations under the
@@ -565,12 +565,14 @@ class _Connection(asyncio.Protocol):
                 problem = receiver._accept(event, self, received)
             else:
                 problem = _reason(event)
-            if problem is not None:
-                receiver.stats.count(problem)
-                self.refused += 1
-                if self.refused >= receiver.settings.max_rejected_packets:
-                    self.close("too_many_refused")
-                    return
+            if problem is None:
+                self.refused = 0  # the limit counts refusals in a row
+                continue
+            receiver.stats.count(problem)
+            self.refused += 1
+            if self.refused >= receiver.settings.max_rejected_packets:
+                self.close("too_many_refused")
+                return
         if not self.framer.pending:
             self.started = None
         elif self.started is None or events:
