@@ -6,6 +6,10 @@ after another on a single worker thread, so the ledger has one writer. At start 
 source runs at once, resuming from its watermark (catch-up after downtime). SIGTERM or
 SIGINT lets the current job finish, then the daemon exits with code 0.
 
+With ``[hj212] enabled`` the HJ 212-2017 receiver (:mod:`monitor.hj212.server`) runs in a
+thread of its own with its own ledger writer; a scheduled job evaluates what it stored every
+``evaluate_interval_minutes``; SIGTERM stops it after committing what it has queued.
+
 A small HTTP server answers ``/healthz`` (JSON, per-source state) and ``/metrics``
 (Prometheus text format: last success, failures, rows ingested, lag). A failing source
 never stops the others; it is logged once when it starts failing and once when it recovers.
