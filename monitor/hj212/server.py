@@ -252,13 +252,14 @@ class Receiver:
         await self._stopping.wait()
         sweeper.cancel()
         self._server.close()
-        for connection in list(self._connections):
-            connection.close("shutdown")
-        await self._server.wait_closed()
-        for _ in range(100):  # let the transports report their closing
+        await asyncio.sleep(0.05)  # connections accepted just before: let them start
+        for _ in range(100):  # close them all and let the transports report it
+            for connection in list(self._connections):
+                connection.close("shutdown")
             if not self._connections:
                 break
             await asyncio.sleep(0.01)
+        await self._server.wait_closed()
 
     async def _sweep(self) -> None:
         """Four times a second: close idle and slow connections, resume paused reading."""
@@ -547,7 +548,8 @@ class _Connection(asyncio.Protocol):
                 stats.connections_open += 1
                 self.counted = True
                 refuse = False
-        if refuse:
+        stopping = receiver._stopping is not None and receiver._stopping.is_set()
+        if refuse or stopping:
             transport.abort()
             return
         receiver._connections.add(self)
@@ -611,15 +613,21 @@ class _Connection(asyncio.Protocol):
 
 def _frame(rows: list[Reading]) -> pd.DataFrame:
     """Observations frame (:data:`~monitor.collectors.base.OBSERVATION_COLUMNS`) of readings."""
+    columns = list(zip(*rows, strict=True))  # Reading fields, transposed in one pass
+    at = Reading._fields.index
     frame = pd.DataFrame(
         {
-            "site": [r.site for r in rows],
-            "parameter": [r.parameter for r in rows],
-            "unit": [r.unit for r in rows],
-            "period_start": pd.to_datetime([r.period_start for r in rows], unit="s", utc=True),
-            "period_end": pd.to_datetime([r.period_end for r in rows], unit="s", utc=True),
-            "value": np.array([np.nan if r.value is None else r.value for r in rows], float),
-            "flags": [r.flags for r in rows],
+            "site": columns[at("site")],
+            "parameter": columns[at("parameter")],
+            "unit": columns[at("unit")],
+            "period_start": pd.to_datetime(
+                np.array(columns[at("period_start")], dtype=np.int64), unit="s", utc=True
+            ),
+            "period_end": pd.to_datetime(
+                np.array(columns[at("period_end")], dtype=np.int64), unit="s", utc=True
+            ),
+            "value": np.array(columns[at("value")], dtype=float),  # None → NaN
+            "flags": columns[at("flags")],
         }
     )
     return frame[list(OBSERVATION_COLUMNS)]

@@ -108,8 +108,11 @@ def test_stop_signal_stops_the_receiver(running: Daemon) -> None:
     assert running.receiver is not None
     port = running.receiver.port or 0
     client = Client(port)
+    client.send(packet())  # an established connection, with a packet in
+    assert len(client.replies_until(1)) == 1
     running.stop_event.set()
     assert client.closed_by_server(timeout=10)
+    assert running.receiver.stats.connections_closed["shutdown"] == 1
     client.close()
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
