@@ -27,10 +27,10 @@ import contextlib
 import hmac
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -160,15 +160,12 @@ class Receiver:
         self,
         settings: HJ212Settings,
         ledger_path: Path,
-        *,
-        on_commit: Callable[[int], None] | None = None,
     ) -> None:
         self.settings = settings
         self.ledger_path = ledger_path
         self.stats = ReceiverStats()
         self.stations = {s.mn: StationState.from_settings(s) for s in settings.stations}
         self.port: int | None = None
-        self.on_commit = on_commit
         self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
         self._queued = 0
         self._queued_lock = threading.Lock()
@@ -341,7 +338,12 @@ class Receiver:
                         done = True
                         break
                     batch.append(more)
-                self._write(ledger, batch)
+                try:
+                    self._write(ledger, batch)
+                except Exception:  # the writer must outlive a bad batch (style §9.3)
+                    log.exception("HJ 212: unexpected error writing %d packet(s)", len(batch))
+                    with self._queued_lock:
+                        self._queued -= len(batch)
         finally:
             ledger.close()
 
@@ -391,7 +393,7 @@ class Receiver:
                     self.settings.source,
                     requested=f"HJ 212 push: {len(batch)} packet(s)",
                 )
-        except EnvmonError as err:  # StorageError: nothing acknowledged, devices resend
+        except (EnvmonError, sqlite3.Error, OSError) as err:  # nothing acknowledged: resent
             with self.stats.lock:
                 self.stats.write_failures += 1
                 self.stats.last_write_error = str(err)
@@ -403,7 +405,7 @@ class Receiver:
         committed = time.perf_counter()
         with self.stats.lock:
             self.stats.packets["accepted"] += len(batch)
-            self.stats.readings_written += len(rows)
+            self.stats.readings_written += len(rows) - len(observations)
             self.stats.observations_written += len(observations)
             self.stats.commits += 1
             self.stats.last_write_error = ""
@@ -418,8 +420,6 @@ class Receiver:
         if acks and self._loop is not None:  # one wake-up of the event loop per commit
             with contextlib.suppress(RuntimeError):  # the loop has ended: nobody to answer
                 self._loop.call_soon_threadsafe(self._send_acks, acks)
-        if self.on_commit is not None:
-            self.on_commit(len(batch))
 
     # ------------------------------------------------------------------ health
 

@@ -368,3 +368,19 @@ def test_stop_closes_connections_and_commits(tmp_path: Path) -> None:
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
     assert len(observations(receiver)) == 1
+
+
+def test_failed_write_is_not_acknowledged_and_degrades_health(
+    start_receiver: StartReceiver,
+) -> None:
+    receiver = start_receiver()
+    with Ledger.open(receiver.ledger_path) as ledger:  # break the ledger under the receiver
+        ledger.connection.execute("DROP TABLE hj212_readings")
+    client = Client(receiver.port or 0)
+    client.send(packet("2011", "DataTime=20250101080030;a34004-Rtd=40.1,a34004-Flag=N"))
+    assert wait_for(lambda: receiver.stats.write_failures == 1)
+    assert client.replies_until(1, timeout=1.5) == []  # not stored: no acknowledgement
+    health = receiver.health()
+    assert health["state"] == "failing"
+    assert "hj212_readings" in health["last_write_error"]
+    assert "envmon_hj212_write_failures_total 1" in receiver.metrics()
