@@ -367,26 +367,26 @@ class Receiver:
         observations = [r for r in rows if is_observation(r)]
         unknown = Counter(r.code for r in rows if r.code not in CODES)
         try:
-            ledger.write_hj212_readings(
-                [
-                    (
-                        r.period_end,
-                        r.site,
-                        r.code,
-                        r.statistic,
-                        r.cn,
-                        r.period_start,
-                        r.parameter,
-                        r.unit,
-                        r.value,
-                        r.flags,
-                        mn,
-                        at,
-                    )
-                    for r, mn, at in zip(rows, mns, received_at, strict=True)
-                    if not is_observation(r)  # those are in observations, with revisions
-                ]
-            )
+            other = [
+                (
+                    r.period_end,
+                    r.site,
+                    r.code,
+                    r.statistic,
+                    r.cn,
+                    r.period_start,
+                    r.parameter,
+                    r.unit,
+                    r.value,
+                    r.flags,
+                    mn,
+                    at,
+                )
+                for r, mn, at in zip(rows, mns, received_at, strict=True)
+                if not is_observation(r)  # those are in observations, with revisions
+            ]
+            if other:
+                ledger.write_hj212_readings(other)
             if observations:
                 ledger.write_observations(
                     _frame(observations),
