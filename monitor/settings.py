@@ -1138,6 +1138,11 @@ def _hj212_secrets(settings: Settings, environ: Mapping[str, str]) -> tuple[Sett
     from monitor.domain.units import normalise_unit
 
     problems: list[str] = []
+    if settings.hj212.source in {item.name for item in settings.sources}:
+        problems.append(
+            f"hj212.source: {settings.hj212.source!r} is also the name of a [[sources]] "
+            "entry; choose a name of its own for the received data"
+        )
     seen: dict[str, int] = {}
     stations = []
     for i, station in enumerate(settings.hj212.stations):

@@ -107,3 +107,14 @@ def test_config_check_reports_missing_secret_and_exit_2(
     assert "hj212 receiver: 127.0.0.1:9300, 2 station(s)" in out
     assert "MN W0001 → site hunhe_1, password ENVMON_HJ212_PW_W0001: set" in out
     assert "-secret" not in out
+
+
+def test_source_name_of_its_own(tmp_path: Path) -> None:
+    text = HJ212.format(enabled="false").replace("port = 9300", 'port = 9300\nsource = "air"')
+    text += '\n[[sources]]\nname = "air"\ncollector = "cnemc_air"\n'
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert list(caught.value.problems) == [
+        "hj212.source: 'air' is also the name of a [[sources]] entry; choose a name of its "
+        "own for the received data"
+    ]
