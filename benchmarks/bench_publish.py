@@ -157,17 +157,17 @@ def main() -> None:
         t = time.perf_counter()
         batch: list[Point] = []
         size = settings.influxdb.batch_points
-        for r in rows.itertuples(index=False):
+        for r in rows.to_dict("records"):
             point = (
                 Point("air_observation")
-                .tag("site", r.site)
-                .tag("parameter", r.parameter)
-                .tag("source", r.source)
-                .tag("unit", r.unit)
-                .field("value", None if pd.isna(r.value) else float(r.value))
-                .field("revision", float(r.revision))
-                .field("flags", r.flags)
-                .time(int(r.period_end), WritePrecision.S)
+                .tag("site", r["site"])
+                .tag("parameter", r["parameter"])
+                .tag("source", r["source"])
+                .tag("unit", r["unit"])
+                .field("value", None if pd.isna(r["value"]) else float(r["value"]))
+                .field("revision", float(r["revision"]))
+                .field("flags", r["flags"])
+                .time(int(r["period_end"]), WritePrecision.S)
             )
             batch.append(point)
             if len(batch) == size:

@@ -519,6 +519,90 @@ def _local_time(seconds: int | None) -> str:
     return datetime.fromtimestamp(seconds, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
 
 
+def _cmd_hj212_send(args: argparse.Namespace) -> int:
+    from monitor.errors import ConfigError
+    from monitor.hj212.client import packets_from_csv, send_packets
+    from monitor.settings import load_settings
+
+    packets = packets_from_csv(Path(args.file), default_cn=args.cn)
+    host, port, envs = args.host, args.port, {}
+    try:
+        settings = load_settings(_config_path(args), os.environ)
+    except ConfigError:
+        if args.password_env is None or host is None or port is None:
+            raise
+    else:
+        host = host if host is not None else settings.hj212.host
+        port = port if port is not None else settings.hj212.port
+        envs = {s.mn: s.password_env for s in settings.hj212.stations}
+
+    def password(mn: str) -> str:
+        name = args.password_env or envs.get(mn)
+        if name is None:
+            raise InputError(
+                f"no password for MN {mn}: give --password-env NAME or list the station in "
+                "[[hj212.stations]] with its password_env"
+            )
+        value = os.environ.get(name, "")
+        if not value:
+            raise InputError(f"environment variable {name} (password of MN {mn}) is not set")
+        return value
+
+    report = send_packets(
+        packets,
+        host=host if host != "0.0.0.0" else "127.0.0.1",
+        port=port,
+        password=password,
+        st=args.st,
+        flag=4 if args.no_ack else 5,
+        timeout=args.timeout,
+    )
+    print(report.summary())
+    return 0 if report.refused == 0 and report.unanswered == 0 else 1
+
+
+def _cmd_hj212_listen(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from monitor.errors import ConfigError
+    from monitor.hj212.server import Receiver
+
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    settings, ledger = _load(args)
+    if not settings.hj212.stations:
+        raise ConfigError(
+            [
+                "hj212.stations: no station registered; add [[hj212.stations]] with mn, site "
+                "and password_env"
+            ],
+            source=str(settings.source),
+        )
+    missing = [s.password_env for s in settings.hj212.stations if s.password is None]
+    if missing:
+        raise ConfigError(
+            [f"hj212: environment variable {name} is not set" for name in missing],
+            source=str(settings.source),
+        )
+    receiver = Receiver(settings.hj212, ledger)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    port = receiver.start()
+    print(f"listening for HJ 212 on {settings.hj212.host}:{port}", file=sys.stderr)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        receiver.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``envmon`` (exposed for tests and the README's CLI table)."""
     parser = argparse.ArgumentParser(
@@ -745,6 +829,37 @@ def build_parser() -> argparse.ArgumentParser:
             help="also email it to the configured recipients (never twice; retried if it fails)",
         )
         sub.set_defaults(handler=_cmd_report)
+    hj212 = commands.add_parser("hj212", help="the HJ 212-2017 receiver and a test client")
+    hj212_commands = hj212.add_subparsers(dest="hj212_command", metavar="ACTION", required=True)
+    send = hj212_commands.add_parser(
+        "send", help="build HJ 212 packets from a CSV and send them (field tests, demos)"
+    )
+    send.add_argument("file", metavar="FILE.csv", help="mn,time,code,value[,cn,flag,statistic]")
+    send.add_argument("--host", help="receiver address (default: [hj212] host)")
+    send.add_argument("--port", type=int, help="receiver port (default: [hj212] port)")
+    send.add_argument(
+        "--password-env",
+        metavar="NAME",
+        help="environment variable holding the password (default: the station's password_env)",
+    )
+    send.add_argument(
+        "--cn",
+        choices=["2011", "2051", "2061", "2031"],
+        default="2061",
+        help="command of rows without a cn column (default 2061, hourly data)",
+    )
+    send.add_argument("--st", default="22", help="system code ST (default 22, air quality)")
+    send.add_argument(
+        "--no-ack", action="store_true", help="send Flag=4: no acknowledgement requested"
+    )
+    send.add_argument(
+        "--timeout", type=float, default=5.0, help="seconds to wait for each answer (default 5)"
+    )
+    send.set_defaults(handler=_cmd_hj212_send)
+    listen = hj212_commands.add_parser(
+        "listen", help="run only the HJ 212 receiver (no scheduled sources) until Ctrl-C"
+    )
+    listen.set_defaults(handler=_cmd_hj212_listen)
     return parser
 
 

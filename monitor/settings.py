@@ -52,6 +52,8 @@ __all__ = [
     "CountTarget",
     "DistrictSettings",
     "GoodDayRatioTarget",
+    "HJ212Settings",
+    "HJ212Station",
     "HeavyPollutionDaysTarget",
     "InfluxSettings",
     "LedgerSettings",
@@ -696,6 +698,127 @@ class SmtpSettings:
     )
 
 
+_HJ212_PASSWORD_ENV = (
+    r"ENVMON_HJ212_[A-Z0-9_]+",
+    "an environment variable name starting with ENVMON_HJ212_ (e.g. ENVMON_HJ212_PW_HN01)",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class HJ212Station:
+    """A data logger allowed to push HJ 212 packets: its MN, the site it reports for."""
+
+    mn: str = field(
+        metadata=setting(
+            "device id (MN) the data logger sends; 24 characters in HJ 212-2017, shorter on "
+            "older devices",
+            pattern=(r"[0-9A-Za-z]{1,24}", "1 to 24 letters or digits"),
+        )
+    )
+    site: str = field(
+        metadata=setting(
+            "site id its observations are stored under (station code, section id …)",
+            pattern=(r"[A-Za-z0-9_]+", "letters, digits and _"),
+        )
+    )
+    name: str = field(default="", metadata=setting("what the station is, free text"))
+    password_env: str = field(
+        metadata=setting(
+            "environment variable (ENVMON_HJ212_…) holding the station's access password "
+            "(PW); `envmon config check` reports it when unset and [hj212] is enabled",
+            pattern=_HJ212_PASSWORD_ENV,
+        )
+    )
+    expected_interval_minutes: int = field(
+        default=60,
+        metadata=setting(
+            "minutes between the station's data packets; /healthz calls it late after twice that",
+            minimum=1,
+            maximum=1440,
+        ),
+    )
+    minute_interval_minutes: int = field(
+        default=10,
+        metadata=setting("period of its minute data (CN=2051) [min]", minimum=1, maximum=60),
+    )
+    units: tuple[str, ...] = field(
+        default=(),
+        metadata=setting(
+            "units the device sends where they differ from the default, as code=unit "
+            "(e.g. a21026=mg/m3)"
+        ),
+    )
+    password: Secret | None = field(default=None, metadata={"internal": True})
+
+
+@dataclass(frozen=True, kw_only=True)
+class HJ212Settings:
+    """The HJ 212-2017 receiver: a TCP server data loggers push their data to."""
+
+    enabled: bool = field(default=False, metadata=setting("true: the daemon runs the receiver"))
+    host: str = field(
+        default="127.0.0.1",
+        metadata=setting("address to listen on (0.0.0.0 to accept stations from the network)"),
+    )
+    port: int = field(
+        default=9212,
+        metadata=setting("TCP port to listen on; 0: any free port", minimum=0, maximum=65535),
+    )
+    source: str = field(
+        default="hj212",
+        metadata=setting("source name of the received data in the ledger", pattern=_ID_PATTERN),
+    )
+    max_packet_bytes: int = field(
+        default=4096,
+        metadata=setting(
+            "largest packet accepted [bytes]; the standard's is 1036 (1024-character data "
+            "segment)",
+            minimum=64,
+            maximum=10011,
+        ),
+    )
+    idle_timeout_seconds: float = field(
+        default=600.0,
+        metadata=setting("a connection silent this long is closed [s]", minimum=1, maximum=86400),
+    )
+    packet_timeout_seconds: float = field(
+        default=30.0,
+        metadata=setting(
+            "a started packet must be complete within this time, else the connection is "
+            "closed (slow senders) [s]",
+            minimum=1,
+            maximum=3600,
+        ),
+    )
+    max_connections: int = field(
+        default=1000,
+        metadata=setting("open connections in total; more are refused", minimum=1),
+    )
+    max_connections_per_station: int = field(
+        default=2,
+        metadata=setting(
+            "open connections per station; a new one closes the station's oldest", minimum=1
+        ),
+    )
+    max_rejected_packets: int = field(
+        default=5,
+        metadata=setting(
+            "refused packets in a row (bad CRC, bad length, garbage, unknown MN, wrong "
+            "password …) after which a connection is closed",
+            minimum=1,
+        ),
+    )
+    evaluate_interval_minutes: int = field(
+        default=5,
+        metadata=setting(
+            "minutes between evaluations of what the receiver stored", minimum=1, maximum=1440
+        ),
+    )
+    stations: tuple[HJ212Station, ...] = field(
+        default=(), metadata=setting("[[hj212.stations]] data loggers allowed to send")
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything envmon is configured with. Built by :func:`load_settings`."""
@@ -731,6 +854,9 @@ class Settings:
     )
     smtp: SmtpSettings = field(
         default=SmtpSettings(), metadata=setting("[smtp] the server report emails go through")
+    )
+    hj212: HJ212Settings = field(
+        default=HJ212Settings(), metadata=setting("[hj212] the HJ 212-2017 receiver")
     )
     # Not read from the file: where it was read from, and the environment's secrets.
     source: Path = field(default=Path("."), metadata={"internal": True})
@@ -1202,6 +1328,49 @@ def _check_references(raw: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+def _hj212_secrets(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, list[str]]:
+    """Check the HJ 212 stations (unique MN, units) and read their passwords from the
+    environment; a missing password is a problem only when the receiver is enabled."""
+    from monitor.domain.units import normalise_unit
+
+    problems: list[str] = []
+    if settings.hj212.source in {item.name for item in settings.sources}:
+        problems.append(
+            f"hj212.source: {settings.hj212.source!r} is also the name of a [[sources]] "
+            "entry; choose a name of its own for the received data"
+        )
+    seen: dict[str, int] = {}
+    stations = []
+    for i, station in enumerate(settings.hj212.stations):
+        path = f"hj212.stations[{i}]"
+        if station.mn in seen:
+            problems.append(
+                f"{path}.mn: duplicate MN {station.mn!r}, already used by "
+                f"hj212.stations[{seen[station.mn]}]"
+            )
+        seen.setdefault(station.mn, i)
+        for j, item in enumerate(station.units):
+            code, sep, unit = item.partition("=")
+            try:
+                if not sep or not code.strip():
+                    raise ValueError("no code")
+                normalise_unit(unit)
+            except ValueError:
+                problems.append(
+                    f"{path}.units[{j}]: {item!r} is not code=unit with a known unit; "
+                    "expected e.g. 'a21026=mg/m3' (µg/m³, mg/m³, mg/L, °C, µS/cm, NTU …)"
+                )
+        raw = environ.get(station.password_env, "")
+        if not raw and settings.hj212.enabled:
+            problems.append(
+                f"{path}.password_env: environment variable {station.password_env} is not "
+                f"set; set it to the access password (PW) of station {station.mn}"
+            )
+        stations.append(dataclasses.replace(station, password=Secret(raw) if raw else None))
+    hj212 = dataclasses.replace(settings.hj212, stations=tuple(stations))
+    return dataclasses.replace(settings, hj212=hj212), problems
+
+
 def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     """Read and validate the settings file; secrets come from ``environ``.
 
@@ -1237,6 +1406,9 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     loader = _Loader()
     built = loader.build(Settings, raw, "")
     problems = loader.problems + _check_references(raw)
+    if built is not _INVALID:
+        built, hj212_problems = _hj212_secrets(built, environ)
+        problems += hj212_problems
     if problems or built is _INVALID:
         raise ConfigError(problems, source=source)
     settings: Settings = built
@@ -1375,6 +1547,18 @@ def summarize(settings: Settings, ledger: Path) -> str:
         f"{reports.folder}; "
         + (f"SMTP {smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "SMTP not set")
     )
+    hj212 = settings.hj212
+    if hj212.enabled or hj212.stations:
+        state = "" if hj212.enabled else "  [disabled]"
+        lines.append(
+            f"hj212 receiver: {hj212.host}:{hj212.port}, {len(hj212.stations)} station(s){state}"
+        )
+        for pusher in hj212.stations:
+            secret_state = "set" if pusher.password else "not set"
+            lines.append(
+                f"  MN {pusher.mn} → site {pusher.site}, password {pusher.password_env}: "
+                f"{secret_state}"
+            )
     lines += ["", "secrets (environment variables only):"]
     needed = dict(required_secrets(settings))
     for f in dataclasses.fields(SecretSettings):

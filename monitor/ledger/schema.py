@@ -272,6 +272,28 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        7,
+        "hj212 readings: values HJ 212 data loggers push that are not hourly observations "
+        "(real-time, minute, daily data; min/max; unknown factor codes kept raw)",
+        (
+            """CREATE TABLE hj212_readings (
+                period_end INTEGER NOT NULL,
+                site TEXT NOT NULL,
+                code TEXT NOT NULL,
+                statistic TEXT NOT NULL,
+                cn TEXT NOT NULL,
+                period_start INTEGER NOT NULL,
+                parameter TEXT NOT NULL,
+                unit TEXT NOT NULL,
+                value REAL,
+                flags TEXT NOT NULL DEFAULT '',
+                mn TEXT NOT NULL,
+                received_at INTEGER NOT NULL,
+                PRIMARY KEY (period_end, site, code, statistic, cn)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 

@@ -298,6 +298,24 @@ class Ledger:
             )
         return WriteResult(int(inserted), int(revised), n - int(inserted) - int(revised))
 
+    def write_hj212_readings(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Store values pushed by HJ 212 data loggers that are not hourly observations
+        (``hj212_readings``: real-time, minute and daily data, other statistics, codes
+        without a canonical parameter).
+
+        ``rows`` are ``(period_end, site, code, statistic, cn, period_start, parameter,
+        unit, value, flags, mn, received_at)``, times in UTC epoch seconds. A value sent again
+        for the same key replaces the earlier one (the latest packet wins). Returns the
+        number of rows written.
+        """
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR REPLACE INTO hj212_readings VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        return len(rows)
+
     def log_failure(
         self,
         source: str,
@@ -575,8 +593,7 @@ class Ledger:
         """The oldest ``limit`` site-days waiting to be published (columns seq, kind, key,
         day, queued_at), in the order they were queued, from seq ``after`` on."""
         return self.query(
-            "SELECT seq, kind, key, day, queued_at FROM outbox WHERE seq > ? ORDER BY seq "
-            "LIMIT ?",
+            "SELECT seq, kind, key, day, queued_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             (after, limit),
         )
 

@@ -16,6 +16,11 @@ Reports: the daily digest at ``[reports] daily_time`` and the monthly report on
 when SMTP and recipients are configured; a retry job every ``retry_minutes`` (also at start)
 catches up a report missed while the daemon was down and sends the pending ones again.
 
+With ``[hj212] enabled`` the HJ 212-2017 receiver (:mod:`monitor.hj212.server`) runs in a
+thread of its own with its own ledger writer; a scheduled job evaluates what it stored every
+``evaluate_interval_minutes`` (then publishes); SIGTERM stops it after committing what it
+has queued.
+
 A small HTTP server answers ``/healthz`` (JSON, per-source state) and ``/metrics``
 (Prometheus text format: last success, failures, rows ingested, lag). A failing source
 never stops the others; it is logged once when it starts failing and once when it recovers.
@@ -44,9 +49,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
 from monitor.errors import EnvmonError, PublishError, SourceError
+from monitor.hj212.server import Receiver
 from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
-from monitor.service.pipeline import collection_window, ingest
+from monitor.service.pipeline import collection_window, evaluate_dirty, ingest
 from monitor.service.publish import Publisher
 from monitor.service.sources import build_collector
 from monitor.settings import Settings, SourceSettings
@@ -135,6 +141,7 @@ class Daemon:
     _publish_wakeup: threading.Event = field(default_factory=threading.Event)
     _publish_stop: threading.Event = field(default_factory=threading.Event)
     _publisher_thread: threading.Thread | None = None
+    receiver: Receiver | None = None
 
     def sources(self) -> list[SourceSettings]:
         """The enabled sources."""
@@ -152,6 +159,13 @@ class Daemon:
                 source.name, source.collector, source.interval_minutes
             )
         self._start_server()
+        if self.settings.hj212.enabled:
+            self.receiver = Receiver(self.settings.hj212, self.ledger_path)
+            try:
+                self.receiver.start()
+            except EnvmonError:
+                self._stop_server()
+                raise
         self._start_publisher()
         scheduler = BackgroundScheduler(
             timezone="Asia/Shanghai",
@@ -182,6 +196,14 @@ class Daemon:
                 # the retry job also catches up reports missed while the daemon was down
                 next_run_time=now if job_id == "reports retry" else None,
             )
+        if self.receiver is not None:
+            minutes = self.settings.hj212.evaluate_interval_minutes
+            scheduler.add_job(
+                self.evaluate_received,
+                IntervalTrigger(minutes=minutes, timezone="Asia/Shanghai"),
+                id="hj212_evaluate",
+                name="evaluate HJ 212 data",
+            )
         log.info(
             "envmon %s started: %d source(s), ledger %s",
             __version__,
@@ -195,12 +217,30 @@ class Daemon:
         finally:
             log.info("stopping: letting the current job finish")
             scheduler.shutdown(wait=True)
-            self._stop_publisher()
-            if self.server is not None:
-                self.server.shutdown()
-                self.server.server_close()
+            if self.receiver is not None:
+                self.receiver.stop()  # commits what is queued
+            self._stop_publisher()  # after the receiver: its last rows are published too
+            self._stop_server()
             log.info("stopped")
         return 0
+
+    def _stop_server(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def evaluate_received(self) -> None:
+        """Evaluate the days the HJ 212 receiver changed; never raises (a scheduled job)."""
+        try:
+            with Ledger.open(self.ledger_path) as ledger:
+                if not ledger.dirty_days().empty:
+                    report = evaluate_dirty(ledger, self.settings)
+                    log.debug("hj212: evaluated %d site-day(s)", report.site_days)
+        except EnvmonError as err:
+            log.warning("hj212: evaluation failed: %s", err)
+        except Exception:  # the scheduler is the one broad except (style §9.3)
+            log.exception("hj212: unexpected error in the evaluation")
+        self._publish_wakeup.set()
 
     def _on_signal(self, signum: int, frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
@@ -430,13 +470,18 @@ class Daemon:
         failing = [n for n, h in sources.items() if h["state"] == "failing"]
         if publish is not None and publish["state"] == "failing":
             failing.append("publish")
-        return {
+        body: dict[str, Any] = {
             "status": "degraded" if failing else "ok",
             "version": __version__,
             "uptime_seconds": round(now - self.started_at),
             "sources": sources,
             "publish": publish,
         }
+        if self.receiver is not None:
+            body["hj212"] = self.receiver.health()
+            if body["hj212"]["state"] == "failing":
+                body["status"] = "degraded"
+        return body
 
     def metrics(self) -> str:
         """The /metrics document (Prometheus text exposition format 0.0.4)."""
@@ -533,6 +578,8 @@ class Daemon:
                 lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
                 if number is not None:
                     lines.append(f"{name} {number:.3f}")
+        if self.receiver is not None:
+            lines += self.receiver.metrics()
         return "\n".join(lines) + "\n"
 
     def _start_server(self) -> None:

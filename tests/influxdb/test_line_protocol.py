@@ -35,7 +35,7 @@ def client_line(row: dict[str, object]) -> str:
         point.tag(key, row[key])
     for key in ("value", "level", "note"):
         point.field(key, row[key])  # the client itself skips None, NaN and ±inf
-    return point.to_line_protocol()
+    return str(point.to_line_protocol())
 
 
 @settings(max_examples=300, deadline=None)

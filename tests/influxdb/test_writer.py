@@ -28,7 +28,7 @@ ORG_ID = "0123456789abcdef"
 def api_error(status: int, body: str = "", headers: dict[str, str] | None = None) -> ApiException:
     err = ApiException(status=status, reason="reason")
     err.body = body
-    err.headers = headers or {}
+    err.headers = headers or {}  # type: ignore[assignment]
     return err
 
 

@@ -85,42 +85,30 @@ def expected_observation_samples(ledger: Ledger) -> dict[tuple[Any, ...], float]
         "SELECT site, parameter, source, unit, period_end, value, revision FROM observations"
     )
     out: dict[tuple[Any, ...], float] = {}
-    for r in rows.itertuples():
-        labels = tuple(
-            sorted(
-                {
-                    "site": r.site,
-                    "parameter": r.parameter,
-                    "source": r.source,
-                    "unit": r.unit,
-                }.items()
-            )
-        )
-        if not pd.isna(r.value):
-            out[("air_observation_value", labels, r.period_end)] = r.value
-        out[("air_observation_revision", labels, r.period_end)] = float(r.revision)
+    for r in rows.to_dict("records"):
+        labels = tuple(sorted({k: r[k] for k in ("site", "parameter", "source", "unit")}.items()))
+        if not pd.isna(r["value"]):
+            out[("air_observation_value", labels, r["period_end"])] = float(r["value"])
+        out[("air_observation_revision", labels, r["period_end"])] = float(r["revision"])
     return out
 
 
 def expected_hourly_aqi_samples(ledger: Ledger) -> dict[tuple[Any, ...], float]:
     rows = ledger.query("SELECT site, standard, is_area, period_end, aqi FROM hourly_aqi")
-    out = {}
-    for r in rows.itertuples():
+    out: dict[tuple[Any, ...], float] = {}
+    for r in rows.to_dict("records"):
+        scope = "area" if r["is_area"] else "site"
         labels = tuple(
-            sorted(
-                {
-                    "site": r.site,
-                    "standard": r.standard,
-                    "scope": "area" if r.is_area else "site",
-                }.items()
-            )
+            sorted({"site": r["site"], "standard": r["standard"], "scope": scope}.items())
         )
-        if not pd.isna(r.aqi):
-            out[("aqi_hourly_aqi", labels, r.period_end)] = r.aqi
+        if not pd.isna(r["aqi"]):
+            out[("aqi_hourly_aqi", labels, r["period_end"])] = float(r["aqi"])
     return out
 
 
-def subset(samples: dict[tuple[Any, ...], float], names: set[str], sites: set[str]) -> dict:
+def subset(
+    samples: dict[tuple[Any, ...], float], names: set[str], sites: set[str]
+) -> dict[tuple[Any, ...], float]:
     return {k: v for k, v in samples.items() if k[0] in names and dict(k[1]).get("site") in sites}
 
 

@@ -1,0 +1,125 @@
+"""The daemon runs the HJ 212 receiver: packets stored and evaluated, /healthz and /metrics."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from monitor.ledger import Ledger
+from monitor.service.daemon import Daemon
+from monitor.settings import load_settings
+from tests.hj212.conftest import Client, packet, wait_for
+
+CONFIG = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[ledger]
+path = "ledger.sqlite"
+
+[service]
+http_port = 0
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[hj212]
+enabled = true
+port = 0
+
+[[hj212.stations]]
+mn = "ABCDEF0123456789ABCDEF01"
+site = "hn01"
+password_env = "ENVMON_HJ212_PW_HN01"
+"""
+
+
+@pytest.fixture
+def running(tmp_path: Path) -> Iterator[Daemon]:
+    path = tmp_path / "envmon.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    settings = load_settings(path, {"ENVMON_HJ212_PW_HN01": "123456"})
+    daemon = Daemon(settings, tmp_path / "ledger.sqlite")
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    assert wait_for(lambda: daemon.receiver is not None and daemon.receiver.port is not None)
+    assert wait_for(lambda: daemon.server is not None)
+    yield daemon
+    daemon.stop_event.set()
+    thread.join(timeout=20)
+    assert not thread.is_alive()
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        body: str = response.read().decode()
+        return body
+
+
+def test_daemon_receives_stores_evaluates_and_reports(running: Daemon, tmp_path: Path) -> None:
+    assert running.receiver is not None and running.server is not None
+    client = Client(running.receiver.port or 0)
+    for hour in range(8, 12):
+        cp = f"DataTime=20250101{hour:02d}0000"
+        client.send(
+            packet(
+                cp=cp + ";a34004-Avg=80,a34004-Flag=N;a34002-Avg=120,a34002-Flag=N",
+                qn=f"202501010900001{hour:02d}",
+            )
+        )
+    assert len(client.replies_until(4)) == 4
+    client.close()
+    running.evaluate_received()  # what the scheduled job does every few minutes
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        hourly = ledger.query(
+            "SELECT period_end, aqi FROM hourly_aqi WHERE site = 'hn01' AND standard = "
+            "'hj633-2012' ORDER BY period_end"
+        )
+        dirty = ledger.dirty_days()
+    # 2025-01-01 08:00 Beijing start → labelled 09:00 Beijing = 01:00 UTC
+    assert hourly["period_end"].tolist()[0] == 1735693200
+    # PM2.5 80 µg/m³ on the 24-hour breakpoints (75→100, 115→150): IAQI 107 (HJ 633-2012)
+    assert hourly["aqi"].tolist()[0] == 107
+    assert dirty.empty
+
+    base = f"http://127.0.0.1:{running.server.server_port}"
+    health = json.loads(get(base + "/healthz"))
+    assert health["status"] == "ok"
+    assert health["hj212"]["packets"]["accepted"] == 4
+    assert health["hj212"]["stations"]["ABCDEF0123456789ABCDEF01"]["site"] == "hn01"
+    assert health["hj212"]["stations"]["ABCDEF0123456789ABCDEF01"]["late"] is False
+    metrics = get(base + "/metrics")
+    assert 'envmon_hj212_packets_total{result="accepted"} 4' in metrics
+    assert re.search(r"envmon_hj212_observations_written_total 8\b", metrics)
+    assert 'envmon_hj212_commit_latency_seconds{quantile="0.99"}' in metrics
+
+
+def test_stop_signal_stops_the_receiver(running: Daemon) -> None:
+    assert running.receiver is not None
+    port = running.receiver.port or 0
+    client = Client(port)
+    client.send(packet())  # an established connection, with a packet in
+    assert len(client.replies_until(1)) == 1
+    running.stop_event.set()
+    assert client.closed_by_server(timeout=10)
+    assert running.receiver.stats.connections_closed["shutdown"] == 1
+    client.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            Client(port).close()
+        except OSError:
+            break
+        time.sleep(0.05)
+    else:
+        pytest.fail("the receiver still accepts connections after the stop")

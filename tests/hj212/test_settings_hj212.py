@@ -1,0 +1,120 @@
+"""The [hj212] settings: stations, passwords from the environment only, problems listed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from monitor.errors import ConfigError
+from monitor.settings import load_settings
+
+BASE = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+"""
+
+HJ212 = """
+[hj212]
+enabled = {enabled}
+port = 9300
+
+[[hj212.stations]]
+mn = "ABCDEF0123456789ABCDEF01"
+site = "hn01"
+password_env = "ENVMON_HJ212_PW_HN01"
+units = ["a21026=mg/m3"]
+
+[[hj212.stations]]
+mn = "W0001"
+site = "hunhe_1"
+password_env = "ENVMON_HJ212_PW_W0001"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "envmon.toml"
+    path.write_text(BASE + text, encoding="utf-8")
+    return path
+
+
+def test_passwords_come_from_the_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, HJ212.format(enabled="true"))
+    env = {"ENVMON_HJ212_PW_HN01": "s3cret", "ENVMON_HJ212_PW_W0001": "other"}
+    settings = load_settings(path, env)
+    first = settings.hj212.stations[0]
+    assert settings.hj212.enabled and settings.hj212.port == 9300
+    assert first.password is not None and first.password.reveal() == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert first.units == ("a21026=mg/m3",)
+
+
+def test_missing_passwords_are_all_reported_when_enabled(tmp_path: Path) -> None:
+    path = write(tmp_path, HJ212.format(enabled="true"))
+    with pytest.raises(ConfigError) as caught:
+        load_settings(path, {})
+    problems = caught.value.problems
+    assert (
+        "hj212.stations[0].password_env: environment variable ENVMON_HJ212_PW_HN01 is not "
+        "set; set it to the access password (PW) of station ABCDEF0123456789ABCDEF01"
+    ) in problems
+    assert any(p.startswith("hj212.stations[1].password_env") for p in problems)
+
+
+def test_disabled_receiver_needs_no_password(tmp_path: Path) -> None:
+    settings = load_settings(write(tmp_path, HJ212.format(enabled="false")), {})
+    assert settings.hj212.stations[0].password is None
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (('password_env = "ENVMON_HJ212_PW_HN01"', 'password = "123"'), "secrets come only"),
+        (("ENVMON_HJ212_PW_HN01", "MY_PASSWORD"), "expected an environment variable name"),
+        (('mn = "W0001"', 'mn = "ABCDEF0123456789ABCDEF01"'), "duplicate MN"),
+        (("a21026=mg/m3", "a21026=furlongs"), "units[0]: 'a21026=furlongs' is not code=unit"),
+        (('mn = "W0001"', 'mn = "W-1"'), "1 to 24 letters or digits"),
+        (("port = 9300", "port = 70000"), "hj212.port: 70000 is out of range"),
+    ],
+)
+def test_bad_hj212_settings(tmp_path: Path, change: tuple[str, str], problem: str) -> None:
+    text = HJ212.format(enabled="false").replace(*change)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert any(problem in p for p in caught.value.problems), caught.value.problems
+
+
+def test_config_check_reports_missing_secret_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, HJ212.format(enabled="true"))
+    monkeypatch.delenv("ENVMON_HJ212_PW_HN01", raising=False)
+    monkeypatch.setenv("ENVMON_HJ212_PW_W0001", "pw-w0001-secret")
+    assert main(["--config", str(path), "config", "check"]) == 2
+    err = capsys.readouterr().err
+    assert "ENVMON_HJ212_PW_HN01 is not set" in err
+    assert "ENVMON_HJ212_PW_W0001" not in err
+    monkeypatch.setenv("ENVMON_HJ212_PW_HN01", "pw-hn01-secret")
+    assert main(["--config", str(path), "config", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "hj212 receiver: 127.0.0.1:9300, 2 station(s)" in out
+    assert "MN W0001 → site hunhe_1, password ENVMON_HJ212_PW_W0001: set" in out
+    assert "-secret" not in out
+
+
+def test_source_name_of_its_own(tmp_path: Path) -> None:
+    text = HJ212.format(enabled="false").replace("port = 9300", 'port = 9300\nsource = "air"')
+    text += '\n[[sources]]\nname = "air"\ncollector = "cnemc_air"\n'
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    assert list(caught.value.problems) == [
+        "hj212.source: 'air' is also the name of a [[sources]] entry; choose a name of its "
+        "own for the received data"
+    ]
