@@ -224,8 +224,9 @@ class Publisher:
                     break
                 last_seq = int(queued["seq"].iloc[-1])
                 batches = [
-                    self._site_day_batch(str(kind), str(day), group["key"].tolist())
-                    for (kind, day), group in queued.groupby(["kind", "day"], sort=False)
+                    self._queued_batch(str(kind), window)
+                    for kind, group in queued.groupby("kind", sort=False)
+                    for window in _day_windows(group)
                 ]
                 done += len(queued)
 
@@ -293,6 +294,21 @@ class Publisher:
                 on_batch(min(done, total), total)
 
         return published
+
+    def _queued_batch(self, table: str, window: pd.DataFrame) -> _Batch:
+        """Lines of the queued site-days ``window`` (columns key, day; consecutive days):
+        one query for the window, then only the queued (key, day) pairs are kept."""
+        keys = sorted(set(window["key"]))
+        batch = self._site_day_batch(table, window["day"].min(), keys, window["day"].max())
+        wanted = set(zip(window["key"], window["day"], strict=True))
+        keep = np.array(
+            [(k, d) in wanted for k, d in zip(batch.keys["key"], batch.keys["day"], strict=True)],
+            dtype=bool,
+        )
+        if keep.all():
+            return batch
+        lines = [line for line, ok in zip(batch.lines, keep, strict=True) if ok]
+        return _Batch(lines, batch.keys[keep].reset_index(drop=True))
 
     def _site_day_batch(
         self, table: str, day: str, keys: Sequence[str] | None, last_day: str | None = None
@@ -598,3 +614,14 @@ def _progress(
             on_day(reached, days)
 
     return show
+
+
+def _day_windows(queued: pd.DataFrame) -> list[pd.DataFrame]:
+    """Queued site-days (columns key, day) split into runs of consecutive days, so each run
+    is read with one query and a scattered queue never reads the days between."""
+    days = pd.to_datetime(queued["day"], format="%Y-%m-%d")
+    order = np.argsort(days.to_numpy(), kind="stable")
+    ordered = queued.iloc[order]
+    stamps = days.iloc[order].to_numpy().astype("datetime64[D]").astype(np.int64)
+    bounds = [0, *(np.flatnonzero(np.diff(stamps) > 1) + 1).tolist(), len(ordered)]
+    return [ordered.iloc[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
