@@ -61,7 +61,7 @@ class Rule:
     params: tuple[float, ...]
     lookback_seconds: int  #: the query's time range: now − lookback … now
     severity: Severity
-    summary_zh: str  #: Go template; ``{{ $values.B }}`` is the reduced value
+    summary_zh: str  #: Go template; ``{{ $values.B.Value }}`` is the reduced value
     summary_en: str
     dashboard: str  #: uid of the dashboard linked
     pending: str = "0s"  #: ``for``: how long the condition must hold before firing
@@ -94,7 +94,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
         dashboards.HEALTH_UID,
     )
     site = "{{ $labels.site }}"
-    value = "{{ $values.B }}"
+    value = "{{ $values.B.Value }}"
     out = [
         Rule(
             "envmon-area-aqi-100",
@@ -309,9 +309,9 @@ def _annotations(rule: Rule, settings: Settings) -> dict[str, str]:
     return {
         "summary": rule.summary_zh if zh else rule.summary_en,
         "description": (
-            f"当前值 {{{{ $values.B }}}}；看板：{link}"
+            f"当前值 {{{{ $values.B.Value }}}}；看板：{link}"
             if zh
-            else f"Value {{{{ $values.B }}}}; dashboard: {link}"
+            else f"Value {{{{ $values.B.Value }}}}; dashboard: {link}"
         ),
         "dashboard": link,
     }
