@@ -327,6 +327,8 @@ def build(spec: Dashboard, settings: Settings) -> dict[str, Any]:
         row_height = max(row_height, panel.height)
     data: dict[str, Any] = to_data(builder.build())
     data["id"] = None
+    for part in ("templating", "annotations"):  # Grafana expects the lists, even empty
+        data.setdefault(part, {}).setdefault("list", [])
     return data
 
 
