@@ -656,7 +656,7 @@ class GrafanaSettings:
         metadata={
             **setting(
                 "addresses the alert e-mails go to (Grafana's SMTP settings send them); "
-                "empty: the contact point has none and Grafana sends nothing"
+                "empty: no contact point, alerts go to Grafana's grafana-default-email"
             ),
             "items": setting("e-mail address", check=_check_email),
         },
