@@ -1,10 +1,14 @@
 """``envmon grafana provision`` and ``envmon grafana check`` over Grafana's HTTP API.
 
-Through ``grafana-client`` (``GrafanaApi.from_url``, service-account token from
-``ENVMON_GRAFANA_TOKEN`` sent as ``Authorization: Bearer``). Everything is addressed by a
-fixed uid and upserted (reference §2.2): GET, then POST when absent, PUT when different,
-nothing when equal — so a second run changes nothing and says so. Alerting writes send
-``X-Disable-Provenance: true`` so the objects stay editable in the UI.
+Plain HTTP through ``requests`` (service-account token from ``ENVMON_GRAFANA_TOKEN`` sent as
+``Authorization: Bearer``); ``grafana-client`` is not used because its HTTP layer
+(``niquests`` → ``urllib3-future``) replaces the ``urllib3`` package of the whole
+environment at interpreter start, under ``requests`` and ``influxdb-client`` too.
+
+Everything is addressed by a fixed uid and upserted (reference §2.2): GET, then POST when
+absent, PUT when different, nothing when equal — so a second run changes nothing and says
+so. Alerting writes send ``X-Disable-Provenance: true`` so the objects stay editable in the
+UI.
 
 Order: datasource (``/api/datasources``), folder (``/api/folders``), dashboards
 (``POST /api/dashboards/db`` with ``folderUid`` and ``overwrite``), contact point, alert
@@ -21,13 +25,10 @@ only when the datasource is created or Grafana reports no stored header value
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from grafana_client.api import GrafanaApi
-from grafana_client.client import GrafanaClientError, GrafanaException
-from niquests.exceptions import RequestException
+import requests
 
 from monitor.errors import ConfigError, EnvmonError
 from monitor.grafana import alerts, dashboards, files
@@ -38,6 +39,10 @@ TIMEOUT_SECONDS: Final = 20.0
 
 class GrafanaError(EnvmonError):
     """Grafana could not be reached, refused the token, or refused an object."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass
@@ -91,46 +96,65 @@ def contains(server: Any, wanted: Any) -> bool:
 
 
 class Grafana:
-    """The calls envmon makes, on top of ``grafana-client``."""
+    """The HTTP calls envmon makes (``/api`` paths of reference §2.2), over ``requests``
+    with ``Authorization: Bearer <service-account token>``."""
 
     def __init__(self, url: str, token: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
         self.url = url.rstrip("/")
-        self.api: Any = GrafanaApi.from_url(self.url, credential=token, timeout=timeout)
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        )
 
-    def call(self, what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """``function(*args, **kwargs)``; failures become :class:`GrafanaError`."""
+    def request(
+        self, method: str, path: str, body: Any = None, *, provenance_off: bool = False
+    ) -> Any:
+        """The JSON answer of ``method path``; an error status or no connection raises
+        :class:`GrafanaError` naming the call and Grafana's message."""
+        headers = {"X-Disable-Provenance": "true"} if provenance_off else {}
         try:
-            return function(*args, **kwargs)
-        except GrafanaException as err:
-            status = getattr(err, "status_code", None)
+            reply = self.session.request(
+                method, self.url + path, json=body, headers=headers, timeout=self.timeout
+            )
+        except requests.RequestException as err:
             raise GrafanaError(
-                f"Grafana at {self.url} refused {what} (HTTP {status}): {err.message}"
+                f"Grafana at {self.url} is not reachable ({method} {path}): {err}"
             ) from err
-        except RequestException as err:
-            raise GrafanaError(f"Grafana at {self.url} is not reachable ({what}): {err}") from err
+        if reply.status_code >= 400:
+            raise GrafanaError(
+                f"Grafana at {self.url} refused {method} {path} "
+                f"(HTTP {reply.status_code}): {_message(reply)}",
+                status=reply.status_code,
+            )
+        return reply.json() if reply.content else None
 
-    def get(self, what: str, function: Callable[..., Any], *args: Any) -> Any | None:
-        """Like :meth:`call`, ``None`` for HTTP 404."""
+    def get(self, path: str) -> Any | None:
+        """``GET path``; ``None`` when Grafana answers 404."""
         try:
-            return function(*args)
-        except GrafanaClientError as err:
-            if getattr(err, "status_code", None) == 404:
+            return self.request("GET", path)
+        except GrafanaError as err:
+            if err.status == 404:
                 return None
-            return self.call(what, function, *args)
-        except (GrafanaException, RequestException):
-            return self.call(what, function, *args)
+            raise
 
     def health(self) -> dict[str, Any]:
-        answer: dict[str, Any] = self.call("GET /api/health", self.api.client.GET, "/health")
+        answer: dict[str, Any] = self.request("GET", "/api/health")
         return answer
 
 
+def _message(reply: requests.Response) -> str:
+    try:
+        return str(reply.json().get("message", reply.text[:200]))
+    except ValueError:
+        return reply.text[:200]
+
+
 def _datasource(grafana: Grafana, settings: Settings, report: Report) -> None:
-    ds = grafana.api.datasource
     body = files.datasource(settings)
     uid = body["uid"]
     token = settings.secrets.influxdb_token
-    current = grafana.get(f"GET datasource {uid}", ds.get_datasource_by_uid, uid)
+    current = grafana.get(f"/api/datasources/uid/{uid}")
     secure = {"httpHeaderValue1": f"Token {token.reveal()}"} if token is not None else None
     if current is None:
         if secure is None:
@@ -141,9 +165,7 @@ def _datasource(grafana: Grafana, settings: Settings, report: Report) -> None:
                 ],
                 source="environment",
             )
-        grafana.call(
-            "POST /api/datasources", ds.create_datasource, {**body, "secureJsonData": secure}
-        )
+        grafana.request("POST", "/api/datasources", {**body, "secureJsonData": secure})
         report.add("datasource", uid, "created")
         return
     stored = bool((current.get("secureJsonFields") or {}).get("httpHeaderValue1"))
@@ -153,29 +175,27 @@ def _datasource(grafana: Grafana, settings: Settings, report: Report) -> None:
     update = dict(body)
     if not stored and secure is not None:
         update["secureJsonData"] = secure
-    grafana.call(f"PUT datasource {uid}", ds.update_datasource_by_uid, uid, update)
+    grafana.request("PUT", f"/api/datasources/uid/{uid}", update)
     report.add("datasource", uid, "updated")
 
 
 def _folder(grafana: Grafana, settings: Settings, report: Report) -> None:
-    api = grafana.api.folder
     uid, title = settings.grafana.folder_uid, settings.grafana.folder
-    current = grafana.get(f"GET folder {uid}", api.get_folder, uid)
+    current = grafana.get(f"/api/folders/{uid}")
     if current is None:
-        grafana.call("POST /api/folders", api.create_folder, title, uid=uid)
+        grafana.request("POST", "/api/folders", {"uid": uid, "title": title})
         report.add("folder", uid, "created")
     elif current.get("title") != title:
-        grafana.call(f"PUT folder {uid}", api.update_folder, uid, title=title, overwrite=True)
+        grafana.request("PUT", f"/api/folders/{uid}", {"title": title, "overwrite": True})
         report.add("folder", uid, "updated")
     else:
         report.add("folder", uid, "unchanged")
 
 
 def _dashboards(grafana: Grafana, settings: Settings, report: Report) -> None:
-    api = grafana.api.dashboard
     folder = settings.grafana.folder_uid
     for uid, board in dashboards.build_all(settings).items():
-        current = grafana.get(f"GET dashboard {uid}", api.get_dashboard, uid)
+        current = grafana.get(f"/api/dashboards/uid/{uid}")
         wanted = {k: v for k, v in board.items() if k not in ("id", "version")}
         if (
             current is not None
@@ -186,66 +206,59 @@ def _dashboards(grafana: Grafana, settings: Settings, report: Report) -> None:
             continue
         payload = {
             "dashboard": board,
-            "folderUid": folder,
+            "folderUid": folder,  # left out, an update would move it to the root
             "overwrite": True,
             "message": "envmon grafana provision",
         }
-        grafana.call(f"POST /api/dashboards/db ({uid})", api.update_dashboard, payload)
+        grafana.request("POST", "/api/dashboards/db", payload)
         report.add("dashboard", uid, "created" if current is None else "updated")
+
+
+_PROVISIONING: Final = "/api/v1/provisioning"
 
 
 def _contact_point(grafana: Grafana, settings: Settings, report: Report) -> None:
     wanted = alerts.contact_point(settings)
     if wanted is None:
         return
-    api = grafana.api.alertingprovisioning
-    existing = grafana.call("GET contact points", api.get_contactpoints) or []
-    current = next((c for c in existing if c.get("uid") == wanted["uid"]), None)
+    uid = wanted["uid"]
+    existing = grafana.request("GET", f"{_PROVISIONING}/contact-points") or []
+    current = next((c for c in existing if c.get("uid") == uid), None)
     if current is None:
-        grafana.call(
-            "POST contact point", api.create_contactpoint, wanted, disable_provenance=True
-        )
-        report.add("contact point", wanted["uid"], "created")
+        grafana.request("POST", f"{_PROVISIONING}/contact-points", wanted, provenance_off=True)
+        report.add("contact point", uid, "created")
     elif contains(current, wanted):
-        report.add("contact point", wanted["uid"], "unchanged")
+        report.add("contact point", uid, "unchanged")
     else:
-        grafana.call(
-            "PUT contact point",
-            api.update_contactpoint,
-            wanted["uid"],
-            wanted,
-            disable_provenance=True,
+        grafana.request(
+            "PUT", f"{_PROVISIONING}/contact-points/{uid}", wanted, provenance_off=True
         )
-        report.add("contact point", wanted["uid"], "updated")
+        report.add("contact point", uid, "updated")
 
 
 def _rules(grafana: Grafana, settings: Settings, report: Report) -> None:
-    api = grafana.api.alertingprovisioning
     folder = settings.grafana.folder_uid
     wanted = [alerts.api_rule(rule, settings) for rule in alerts.rules(settings)]
     for rule in wanted:
         uid = rule["uid"]
-        current = grafana.get(f"GET alert rule {uid}", api.get_alertrule, uid)
+        current = grafana.get(f"{_PROVISIONING}/alert-rules/{uid}")
         if current is None:
-            grafana.call(
-                f"POST alert rule {uid}", api.create_alertrule, rule, disable_provenance=True
-            )
+            grafana.request("POST", f"{_PROVISIONING}/alert-rules", rule, provenance_off=True)
             report.add("alert rule", uid, "created")
         elif contains(current, rule):
             report.add("alert rule", uid, "unchanged")
         else:
-            grafana.call(
-                f"PUT alert rule {uid}", api.update_alertrule, uid, rule, disable_provenance=True
-            )
+            grafana.request("PUT", f"{_PROVISIONING}/alert-rules/{uid}", rule, provenance_off=True)
             report.add("alert rule", uid, "updated")
-    group = grafana.get("GET rule group", api.get_rule_group, folder, alerts.GROUP)
+    group_path = f"{_PROVISIONING}/folder/{folder}/rule-groups/{alerts.GROUP}"
+    group = grafana.get(group_path)
     if group is None:
         return
     ours = {r["uid"] for r in wanted}
     for rule in group.get("rules") or []:
         if rule.get("uid") not in ours:
-            grafana.call(f"DELETE alert rule {rule.get('uid')}", api.delete_alertrule, rule["uid"])
-            report.add("alert rule", str(rule.get("uid")), "deleted")
+            grafana.request("DELETE", f"{_PROVISIONING}/alert-rules/{rule['uid']}")
+            report.add("alert rule", str(rule["uid"]), "deleted")
     interval = alerts.interval_seconds(settings.grafana.evaluation_interval)
     if group.get("interval") != interval:
         body = {
@@ -254,25 +267,17 @@ def _rules(grafana: Grafana, settings: Settings, report: Report) -> None:
             "interval": interval,
             "rules": [r for r in group.get("rules") or [] if r.get("uid") in ours],
         }
-        grafana.call(
-            "PUT rule group",
-            api.update_rule_group,
-            folder,
-            alerts.GROUP,
-            body,
-            disable_provenance=True,
-        )
+        grafana.request("PUT", group_path, body, provenance_off=True)
         report.add("rule group", alerts.GROUP, "updated")
 
 
 def _policy(grafana: Grafana, settings: Settings, report: Report) -> None:
-    api = grafana.api.alertingprovisioning
     wanted = alerts.policy(settings)
-    current = grafana.call("GET policies", api.get_notification_policy_tree)
+    current = grafana.request("GET", f"{_PROVISIONING}/policies")
     if contains(current, wanted):
         report.add("policy", "root", "unchanged")
         return
-    grafana.call("PUT policies", api.set_notification_policy_tree, wanted, disable_provenance=True)
+    grafana.request("PUT", f"{_PROVISIONING}/policies", wanted, provenance_off=True)
     report.add("policy", "root", "updated")
 
 
@@ -327,23 +332,20 @@ def check(settings: Settings, url: str | None = None, now: float | None = None) 
     )
     uid = settings.grafana.datasource_uid
     try:
-        answer = grafana.call(f"datasource {uid} health", grafana.api.datasource.health, uid)
+        answer = grafana.request("GET", f"/api/datasources/uid/{uid}/health")
         out.append(
             Check(f"datasource {uid}", answer.get("status") == "OK", str(answer.get("message")))
         )
     except GrafanaError as err:
         out.append(Check(f"datasource {uid}", False, str(err)))
     for board in dashboards.DASHBOARDS:
-        found = grafana.get(
-            f"GET dashboard {board.uid}", grafana.api.dashboard.get_dashboard, board.uid
-        )
+        found = grafana.get(f"/api/dashboards/uid/{board.uid}")
         out.append(
             Check(f"dashboard {board.uid}", found is not None, "present" if found else "missing")
         )
     stamp = int(time.time() if now is None else now)
-    api = grafana.api.alertingprovisioning
     for rule in alerts.rules(settings):
-        found = grafana.get(f"GET alert rule {rule.uid}", api.get_alertrule, rule.uid)
+        found = grafana.get(f"{_PROVISIONING}/alert-rules/{rule.uid}")
         if found is None:
             out.append(Check(f"alert rule {rule.uid}", False, "missing"))
             continue
@@ -354,9 +356,7 @@ def check(settings: Settings, url: str | None = None, now: float | None = None) 
             "to": str(stamp * 1000),
         }
         try:
-            answer = grafana.call(
-                f"query of {rule.uid}", grafana.api.client.POST, "/ds/query", json=body
-            )
+            answer = grafana.request("POST", "/api/ds/query", body)
             rows = _rows(answer)
             detail = f"present; query returned {rows} value(s)"
             if rows == 0 and rule.no_data == "Alerting":
