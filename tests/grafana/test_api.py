@@ -162,3 +162,20 @@ def test_cli_provision_and_errors(
     assert "dashboard envmon-targets: created" in out and INFLUX_TOKEN not in out
     assert main(["--config", str(config), "grafana", "provision", "--url", url]) == 0
     assert "0 change(s) made" in capsys.readouterr().out
+
+
+def test_evaluation_interval_is_set_on_the_group(
+    tmp_path: Path, grafana: tuple[State, str]
+) -> None:
+    state, url = grafana
+    path = tmp_path / "two.toml"
+    path.write_text(SETTINGS + GRAFANA + 'evaluation_interval = "2m"\n', encoding="utf-8")
+    first = api.provision(settings_for(path), url)
+    assert "rule group envmon: updated" in first.lines()
+    assert state.group_intervals[("envmon", "envmon")] == 120
+    put = [s for s in state.writes() if "/rule-groups/" in s.path]
+    assert [(s.method, s.path) for s in put] == [
+        ("PUT", "/api/v1/provisioning/folder/envmon/rule-groups/envmon")
+    ]
+    assert {r["uid"] for r in put[0].body["rules"]} == set(state.rules)
+    assert api.provision(settings_for(path), url).changed == 0
