@@ -63,10 +63,20 @@ class Rule:
     severity: Severity
     summary_zh: str  #: Go template; ``{{ $values.B.Value }}`` is the reduced value
     summary_en: str
-    dashboard: str  #: uid of the dashboard linked
+    indicator: str  #: catalogue indicator whose panel the rule links to
     pending: str = "0s"  #: ``for``: how long the condition must hold before firing
     no_data: NoData = "OK"
     exec_error: Literal["OK", "Error", "Alerting"] = "Error"
+
+    @property
+    def dashboard(self) -> str:
+        """Uid of the dashboard showing the rule's indicator."""
+        return dashboards.locate(self.indicator)[0]
+
+    @property
+    def panel(self) -> int:
+        """Id of the panel showing the rule's indicator."""
+        return dashboards.locate(self.indicator)[1]
 
     def title(self, language: str) -> str:
         return self.title_zh if language == "zh" else self.title_en
@@ -87,12 +97,6 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
     """Every alert rule for ``settings`` (silence rules per enabled source)."""
     grafana = settings.grafana
     cat = queries.catalogue()
-    air, targets, rivers, health = (
-        dashboards.AIR_UID,
-        dashboards.TARGETS_UID,
-        dashboards.RIVERS_UID,
-        dashboards.HEALTH_UID,
-    )
     site = "{{ $labels.site }}"
     value = "{{ $values.B.Value }}"
     out = [
@@ -107,7 +111,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             "warning",
             f"{site} 小时AQI为 {value}，超过100（轻度污染及以上）。",
             f"{site}: hourly AQI {value}, above 100 (lightly polluted or worse).",
-            air,
+            "aqi_hourly_area",
         ),
         Rule(
             "envmon-area-aqi-200",
@@ -120,7 +124,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             "critical",
             f"{site} 小时AQI为 {value}，超过200（重度污染）。",
             f"{site}: hourly AQI {value}, above 200 (heavily polluted).",
-            air,
+            "aqi_hourly_area",
         ),
         Rule(
             "envmon-site-aqi-200",
@@ -133,7 +137,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             "critical",
             f"站点 {site} 小时AQI为 {value}，超过200（重度污染）。",
             f"Station {site}: hourly AQI {value}, above 200 (heavily polluted).",
-            air,
+            "aqi_hourly_site",
         ),
         Rule(
             "envmon-good-day-budget",
@@ -148,7 +152,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             f"已不超过 {grafana.budget_alert_days} 天。",
             f"Target {{{{ $labels.target }}}}: {value} non-good days still affordable this "
             f"year, at or below {grafana.budget_alert_days}.",
-            targets,
+            "good_day_budget",
         ),
         Rule(
             "envmon-target-status",
@@ -161,7 +165,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             "warning",
             "目标 {{ $labels.target }} 状态代码为 " + value + "（2 有风险，3 偏离目标）。",
             "Target {{ $labels.target }}: status code " + value + " (2 at risk, 3 off track).",
-            targets,
+            "target_status",
         ),
         Rule(
             "envmon-section-class",
@@ -174,7 +178,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             "warning",
             f"{{{{ $labels.river }}}} 断面 {site} 最新水质劣于目标类别。",
             f"Section {site} on {{{{ $labels.river }}}}: latest class worse than its target.",
-            rivers,
+            "water_latest",
         ),
         Rule(
             "envmon-do-low",
@@ -187,7 +191,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             "critical",
             f"断面 {site} 溶解氧为 {value} mg/L，低于3 mg/L（GB 3838-2002 IV类限值）。",
             f"Section {site}: dissolved oxygen {value} mg/L, below 3 mg/L.",
-            rivers,
+            "water_do",
         ),
         Rule(
             "envmon-nh3n-high",
@@ -200,7 +204,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             "critical",
             f"断面 {site} 氨氮为 {value} mg/L，超过V类限值2.0 mg/L（劣V类）。",
             f"Section {site}: NH3-N {value} mg/L, above the Class V limit 2.0 mg/L.",
-            rivers,
+            "water_nh3n",
         ),
     ]
     grace = grafana.silence_grace_minutes * 60
@@ -223,7 +227,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
                 f"（超过采集间隔加宽限 {hours} 小时）。",
                 f"Station {site} of source {source.name}: no new value for {value} s "
                 f"(more than the interval plus grace, {hours} h).",
-                health,
+                "data_freshness",
             ),
             Rule(
                 f"envmon-silent-source-{source.name}"[:40],
@@ -238,7 +242,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
                 f"（超过采集间隔加宽限 {hours} 小时）。",
                 f"Source {source.name}: nothing new collected for {value} s "
                 f"(more than the interval plus grace, {hours} h).",
-                health,
+                "source_state",
             ),
         ]
     out.append(
@@ -254,7 +258,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             f"envmon 服务已 {grafana.heartbeat_minutes} 分钟没有写入心跳：服务或 InfluxDB 停止。",
             f"No heartbeat from envmon for {grafana.heartbeat_minutes} minutes: the service "
             "or InfluxDB is down.",
-            health,
+            "heartbeat",
             no_data="Alerting",
             exec_error="Alerting",
         )
@@ -333,7 +337,14 @@ def api_rule(rule: Rule, settings: Settings) -> dict[str, Any]:
         .exec_err_state(rule.exec_error)
         .for_val(rule.pending)
         .labels({"severity": rule.severity, "envmon": "true"})
-        .annotations({**_annotations(rule, settings), "__dashboardUid__": rule.dashboard})
+        .annotations(
+            {
+                **_annotations(rule, settings),
+                # Grafana wants both or neither (AlertRule.SetDashboardAndPanelFromAnnotations)
+                "__dashboardUid__": rule.dashboard,
+                "__panelId__": str(rule.panel),
+            }
+        )
         .is_paused(False)
     )
     data: dict[str, Any] = to_data(built.build())
@@ -351,6 +362,7 @@ def file_rule(rule: Rule, settings: Settings) -> dict[str, Any]:
         "condition": api["condition"],
         "data": api["data"],
         "dashboardUid": rule.dashboard,
+        "panelId": rule.panel,
         "noDataState": api["noDataState"],
         "execErrState": api["execErrState"],
         "for": api["for"],

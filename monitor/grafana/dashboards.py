@@ -285,6 +285,19 @@ def _panel(
     return builder
 
 
+def locate(indicator: str) -> tuple[str, int]:
+    """(dashboard uid, panel id) of the first panel showing ``indicator``.
+
+    >>> locate("water_do")
+    ('envmon-rivers', 4)
+    """
+    for spec in DASHBOARDS:
+        for n, panel in enumerate(spec.panels, start=1):
+            if indicator in panel.indicators:
+                return spec.uid, n
+    raise KeyError(f"no dashboard shows indicator {indicator!r}")
+
+
 def build(spec: Dashboard, settings: Settings) -> dict[str, Any]:
     """The dashboard JSON of ``spec`` for ``settings``."""
     language = settings.grafana.language

@@ -269,6 +269,17 @@ class Api:
                 raise Refused(400, f"datasource {uid} not found")
         if body["noDataState"] not in ("OK", "NoData", "Alerting"):
             raise Refused(400, "bad noDataState")
+        # Grafana: AlertRule.SetDashboardAndPanelFromAnnotations
+        notes = body.get("annotations") or {}
+        dash, panel = notes.get("__dashboardUid__", ""), notes.get("__panelId__", "")
+        if bool(dash) != bool(panel):
+            raise Refused(
+                400, "both annotations __dashboardUid__ and __panelId__ must be specified"
+            )
+        if panel and not panel.isdigit():
+            raise Refused(400, "annotation __panelId__ must be a valid integer Panel ID")
+        if dash and dash not in self.state.dashboards:
+            raise Refused(400, f"dashboard {dash} not found")
 
     def get_rule(self, match: Any, body: Any) -> Any:
         rule = self.state.rules.get(match.group(1))

@@ -97,6 +97,8 @@ def test_alerting_file(generated: dict[Path, str]) -> None:
         assert "$timeFilter" in rule["data"][0]["model"]["query"]
         assert rule["labels"]["severity"] in ("critical", "warning")
         assert rule["dashboardUid"] in {d.uid for d in dashboards.DASHBOARDS}
+        board = json.loads(generated[Path("dashboards") / f"{rule['dashboardUid']}.json"])
+        assert rule["panelId"] in [p["id"] for p in board["panels"]]
         # labels are env-interpolated (a $ would vanish); annotations only expand ${…}
         assert not any("$" in s for s in _strings(rule["labels"]))
         assert not any("${" in s for s in _strings(rule["annotations"]))
