@@ -69,7 +69,7 @@ class Indicator:
     key: str
     zh: str
     en: str
-    unit: str  #: Grafana unit id (``none``, ``percentunit``, ``s``, ``conμgm3`` …)
+    unit: str  #: Grafana unit id (``none``, ``percentunit``, ``s``, ``conμgm3``, ``suffix: …``)
     query: str  #: key in :func:`monitor.influxdb.queries.catalogue`
     steps: tuple[Step, ...] = (Step(None, "green"),)
     values: tuple[ValueText, ...] = ()
@@ -375,7 +375,7 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
                 f"water_{parameter}",
                 info.name_zh,
                 info.name_en,
-                "none" if p is Parameter.PH else "mg/L",
+                "none" if p is Parameter.PH else "suffix: mg/L",  # Grafana custom unit
                 f"water_parameter_{parameter}",
                 water_steps(p),
                 target=target,
