@@ -516,6 +516,47 @@ def _cmd_indicator_set(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_report(args: argparse.Namespace) -> int:
+    from monitor.ledger import Ledger
+    from monitor.reports.mail import MailError
+    from monitor.reports.produce import default_day, report_folder, send_report, write_report
+
+    settings, path = _load(args)
+    kind = args.report_kind
+    day = _local_date(args.date, "--date") if args.date else default_day(kind, _today())
+    folder = report_folder(settings, args.out)
+    with Ledger.open(path) as ledger:
+        written = write_report(ledger, settings, kind, day, folder, send=args.send)
+        print(f"{kind} report {written.period}: {written.html}")
+        print(f"  plain text {written.text}; email {written.eml}")
+        if written.pdf is not None:
+            print(f"  PDF {written.pdf}")
+        if not args.send:
+            return 0
+        entry = written.entry
+        if entry.status == "sent":
+            print(f"  already sent at {_local_time(entry.sent_at)}; not sent again")
+            return 0
+        try:
+            outcome = send_report(ledger, settings, kind, written.period)
+        except MailError as err:
+            raise MailError(
+                f"{kind} report {written.period} written to {written.html} but not sent: {err}; "
+                "the daemon retries it (or run this command again)"
+            ) from err
+        print(f"  {outcome}: {', '.join(entry.recipients)}")
+    return 0
+
+
+def _local_time(seconds: int | None) -> str:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    if seconds is None:
+        return "?"
+    return datetime.fromtimestamp(seconds, ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``envmon`` (exposed for tests and the README's CLI table)."""
     parser = argparse.ArgumentParser(
@@ -737,6 +778,28 @@ def build_parser() -> argparse.ArgumentParser:
     setter.add_argument("--item", metavar="NAME", help="the milestone item (milestones targets)")
     setter.add_argument("--note", metavar="TEXT")
     setter.set_defaults(handler=_cmd_indicator_set)
+
+    report = commands.add_parser(
+        "report", help="write the daily digest or the monthly report (HTML, text, email)"
+    )
+    report_kinds = report.add_subparsers(dest="report_kind", metavar="KIND", required=True)
+    for kind, what, default in (
+        ("daily", "the day reported", "yesterday"),
+        ("monthly", "any day of the month reported", "last month"),
+    ):
+        sub = report_kinds.add_parser(kind, help=f"the {kind} report")
+        sub.add_argument(
+            "--date", metavar="D", help=f"{what} (YYYY-MM-DD; default {default}, Asia/Shanghai)"
+        )
+        sub.add_argument(
+            "--out", metavar="DIR", help="folder to write to (default: [reports] folder)"
+        )
+        sub.add_argument(
+            "--send",
+            action="store_true",
+            help="also email it to the configured recipients (never twice; retried if it fails)",
+        )
+        sub.set_defaults(handler=_cmd_report)
     return parser
 
 

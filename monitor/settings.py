@@ -59,12 +59,14 @@ __all__ = [
     "Milestone",
     "MilestonesTarget",
     "ModelPoint",
+    "ReportSettings",
     "RiverClassTarget",
     "Secret",
     "SecretSettings",
     "ServiceSettings",
     "SettingDoc",
     "Settings",
+    "SmtpSettings",
     "SourceSettings",
     "Target",
     "WaterSection",
@@ -86,6 +88,9 @@ _SECRET_KEY = re.compile(r"password|passwd|token|secret|api_?key|credential", re
 
 _ID_PATTERN = (r"[a-z][a-z0-9_]*", "lower-case letters, digits and _, starting with a letter")
 _STATION_CODE = (r"[0-9]{4}A", "four digits and A, as on the national platform (e.g. 1099A)")
+
+# An email address as reports are sent to: one @, no spaces or list separators.
+_EMAIL = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+")
 
 Check = Callable[[Any], "str | None"]
 
@@ -708,6 +713,111 @@ class GrafanaSettings:
     )
 
 
+def _check_clock_time(value: str) -> str | None:
+    match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", value)
+    return None if match else f"{value!r} is not a time of day; expected HH:MM, e.g. '08:30'"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportSettings:
+    """The daily digest and the monthly report: when, in which language, to whom."""
+
+    area: str = field(
+        default="",
+        metadata=setting("id of the area reported on; empty: the first [[areas]] entry"),
+    )
+    daily_time: str = field(
+        default="08:30",
+        metadata=setting(
+            "time of day (HH:MM, Asia/Shanghai) the daemon sends yesterday's digest",
+            check=_check_clock_time,
+        ),
+    )
+    monthly_day: int = field(
+        default=1,
+        metadata=setting(
+            "day of the month the daemon sends last month's report", minimum=1, maximum=28
+        ),
+    )
+    monthly_time: str = field(
+        default="09:00",
+        metadata=setting(
+            "time of day (HH:MM, Asia/Shanghai) the monthly report is sent",
+            check=_check_clock_time,
+        ),
+    )
+    language: Literal["zh", "en"] = field(
+        default="zh", metadata=setting("language of reports: zh (official terms) or en")
+    )
+    folder: str = field(
+        default="reports",
+        metadata=setting(
+            "folder reports are written to; relative to this file's folder. --out overrides"
+        ),
+    )
+    daily_recipients: tuple[str, ...] = field(
+        default=(), metadata=setting("email addresses the daily digest is sent to")
+    )
+    monthly_recipients: tuple[str, ...] = field(
+        default=(), metadata=setting("email addresses the monthly report is sent to")
+    )
+    retry_minutes: int = field(
+        default=15,
+        metadata=setting(
+            "minutes between the daemon's attempts to send reports whose sending failed",
+            minimum=1,
+            maximum=1440,
+        ),
+    )
+    max_attempts: int = field(
+        default=96,
+        metadata=setting(
+            "sending attempts per report before the daemon gives up (the file stays)",
+            minimum=1,
+            maximum=10000,
+        ),
+    )
+    pdf: bool = field(
+        default=False,
+        metadata=setting(
+            "also print each report to PDF with headless Chromium (/usr/bin/chromium); "
+            "skipped with a warning when Chromium is absent"
+        ),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class SmtpSettings:
+    """The SMTP account reports are sent from; the password is ENVMON_SMTP_PASSWORD."""
+
+    host: str = field(
+        default="", metadata=setting("SMTP server; empty: reports are written, not sent")
+    )
+    port: int = field(
+        default=587,
+        metadata=setting("SMTP port (587 STARTTLS, 465 TLS, 25 none)", minimum=1, maximum=65535),
+    )
+    security: Literal["none", "starttls", "tls"] = field(
+        default="starttls",
+        metadata=setting(
+            "none (plain, only on a trusted network), starttls (upgrade after connecting) or "
+            "tls (TLS from the start)"
+        ),
+    )
+    user: str = field(
+        default="",
+        metadata=setting("login name; empty: no login. Password from ENVMON_SMTP_PASSWORD"),
+    )
+    from_address: str = field(
+        default="",
+        metadata=setting("sender address of report emails; empty: the user when it is an address"),
+    )
+    timeout: float = field(
+        default=30.0,
+        metadata=setting("seconds to wait for the SMTP server", minimum=1, maximum=600),
+    )
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     """Everything envmon is configured with. Built by :func:`load_settings`."""
@@ -737,6 +847,12 @@ class Settings:
     )
     influxdb: InfluxSettings = field(
         default=InfluxSettings(), metadata=setting("[influxdb] where envmon publishes")
+    )
+    reports: ReportSettings = field(
+        default=ReportSettings(), metadata=setting("[reports] daily digest and monthly report")
+    )
+    smtp: SmtpSettings = field(
+        default=SmtpSettings(), metadata=setting("[smtp] the server report emails go through")
     )
     grafana: GrafanaSettings = field(
         default=GrafanaSettings(), metadata=setting("[grafana] dashboards and alert rules")
@@ -1187,6 +1303,17 @@ def _check_references(raw: Mapping[str, Any]) -> list[str]:
         for i, item in items(key):
             if "areas" in item:
                 refs(f"{key}[{i}].areas", item["areas"], area_ids, "area", "areas")
+    reports = raw.get("reports")
+    if isinstance(reports, dict) and reports.get("area"):
+        refs("reports.area", reports["area"], area_ids, "area", "areas")
+    for key in ("daily_recipients", "monthly_recipients"):
+        listed = reports.get(key) if isinstance(reports, dict) else None
+        for j, address in enumerate(listed if isinstance(listed, list) else []):
+            if isinstance(address, str) and not _EMAIL.fullmatch(address):
+                problems.append(
+                    f"reports.{key}[{j}]: {address!r} is not an email address; "
+                    "expected name@example.org"
+                )
     for i, item in items("targets"):
         if "area" in item:
             refs(f"targets[{i}].area", item["area"], area_ids, "area", "areas")
@@ -1365,6 +1492,14 @@ def summarize(settings: Settings, ledger: Path) -> str:
         f"influxdb: bucket {influx.bucket} of org {influx.org} at {influx.url}"
         if influx.enabled
         else "influxdb: not published ([influxdb] enabled = false)"
+    )
+    reports, smtp = settings.reports, settings.smtp
+    lines.append(
+        f"reports ({reports.language}): daily at {reports.daily_time} to "
+        f"{len(reports.daily_recipients)} recipient(s), monthly on day {reports.monthly_day} at "
+        f"{reports.monthly_time} to {len(reports.monthly_recipients)}; written to "
+        f"{reports.folder}; "
+        + (f"SMTP {smtp.host}:{smtp.port} ({smtp.security})" if smtp.host else "SMTP not set")
     )
     lines += ["", "secrets (environment variables only):"]
     needed = dict(required_secrets(settings))

@@ -10,7 +10,9 @@ alert rules) are written against; the README's "InfluxDB schema" section is gene
   are always written, ``""`` when empty).
 * **Tags identify a series and never change for it**: site, parameter, source, standard …
   Values that can change for the same series and time (flags, classes, status) are fields,
-  so a revision overwrites the point (same series and time: idempotent).
+  so a revision overwrites the point (same series and time: idempotent). Every point of a
+  measurement carries all its tags (InfluxDB 3 fixes a table's tags at its first write), so
+  optional attributes (a section's river, a target's area) are string fields.
 * **Time** is the end of the measured period for hourly values (the national platform's
   label), local midnight (Asia/Shanghai, 00:00+08:00) of the date for daily values and
   target progress, and the moment of writing for health and heartbeat points. Precision: s.
@@ -160,13 +162,14 @@ WATER_CLASS = Measurement(
     "water_class",
     "GB 3838-2002 class of each section reading",
     "end of the sampled period",
-    {"site": "section id", "river": "river of the section (from the settings)"},
+    {"site": "section id"},
     {
         "class_code": "class as a number: 1 (I) … 5 (V), 6 (劣V)",
         "target_class_code": "the section's target class as a number; left out if not set",
         "meets_target": "1 when class_code ≤ target_class_code, else 0; left out if no target",
     },
     {
+        "river": "river of the section (from the settings); empty if not configured",
         "class": "class as written: I … V, 劣V",
         "limiting_parameters": "parameters that set the class, ;-separated",
         "exceedance_multiples": "multiples over Class III (or the target class), as stored",
@@ -191,7 +194,6 @@ TARGET_PROGRESS = Measurement(
         "target": "target id",
         "variant": "official, or a consistent series (hj633-2012, hj633-2026 …)",
         "kind": "target kind (good_day_ratio, river_class, count …)",
-        "area": "area id; absent for targets without an area",
     },
     {
         "value": "current value (a share 0–1 for ratios)",
@@ -208,6 +210,7 @@ TARGET_PROGRESS = Measurement(
     },
     {
         "status": "status as text",
+        "area": "area id; empty for targets without an area",
         "standard": "rule set the value follows",
         "explanation_zh": "explanation, Chinese",
         "explanation_en": "explanation, English",
@@ -286,6 +289,13 @@ def _flag(condition: np.ndarray, present: np.ndarray) -> np.ndarray:
     return np.where(present, condition.astype(np.float64), np.nan)
 
 
+def _flag_counts(flags: pd.Series) -> np.ndarray:
+    """Number of comma-separated flags in each text (counted once per distinct text)."""
+    codes, distinct = pd.factorize(flags.to_numpy(dtype=object))
+    counts = np.array([float(sum(1 for f in str(t).split(",") if f)) for t in distinct])
+    return counts[codes] if len(distinct) else np.zeros(len(flags))
+
+
 def observation_points(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ledger ``observations`` rows (with ``qc_flags`` from the ``qc_flags`` table, NULL
     when none) → (air_observation, water_observation) frames."""
@@ -300,7 +310,7 @@ def observation_points(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             "revision": pd.to_numeric(rows["revision"], errors="coerce"),
             "flags": rows["flags"].fillna("").astype(str),
             "qc_flags": qc,
-            "qc_count": [float(sum(1 for f in text.split(",") if f)) for text in qc],
+            "qc_count": _flag_counts(qc),
             "time": rows["period_end"].astype(np.int64),
         }
     )
@@ -398,7 +408,7 @@ def water_class_points(
     return pd.DataFrame(
         {
             "site": rows["site"],
-            "river": [rivers.get(s) for s in rows["site"]],
+            "river": [rivers.get(s, "") for s in rows["site"]],
             "class_code": code,
             "target_class_code": target,
             "meets_target": _flag(code <= target, has_target),
@@ -418,7 +428,7 @@ def target_progress_points(rows: pd.DataFrame) -> pd.DataFrame:
             "target": rows["target"],
             "variant": rows["variant"],
             "kind": rows["kind"],
-            "area": rows["area"],
+            "area": rows["area"].fillna("").astype(str),
             "status_code": [STATUS_CODES.get(str(s), np.nan) for s in rows["status"]],
             "status": rows["status"].fillna("").astype(str),
             "standard": rows["standard"].fillna("").astype(str),

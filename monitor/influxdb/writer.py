@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 import urllib3
+from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client import InfluxDBClient
 from influxdb_client.client.write_api import SYNCHRONOUS, WriteApi
 from influxdb_client.domain.bucket_retention_rules import BucketRetentionRules
 from influxdb_client.domain.write_precision import WritePrecision
-from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.rest import ApiException
 
 from monitor.errors import PublishError

@@ -250,6 +250,28 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             )""",
         ),
     ),
+    (
+        6,
+        "report_log: the send log of daily digests and monthly reports (one row per report; "
+        "a report is never sent twice)",
+        (
+            """CREATE TABLE report_log (
+                kind TEXT NOT NULL CHECK (kind IN ('daily', 'monthly')),
+                period TEXT NOT NULL,
+                recipients TEXT NOT NULL DEFAULT '',
+                status TEXT NOT NULL
+                    CHECK (status IN ('written', 'pending', 'sending', 'sent', 'failed')),
+                attempts INTEGER NOT NULL DEFAULT 0,
+                written_at INTEGER NOT NULL,
+                claimed_at INTEGER,
+                sent_at INTEGER,
+                message_id TEXT NOT NULL,
+                path TEXT NOT NULL,
+                last_error TEXT NOT NULL DEFAULT '',
+                PRIMARY KEY (kind, period)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 

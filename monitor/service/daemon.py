@@ -11,6 +11,11 @@ each collection and every ``interval_seconds`` (heartbeat and health points firs
 off while InfluxDB is down (collection goes on), and drains the outbox once more at
 shutdown, for at most :data:`FINAL_DRAIN_S` seconds.
 
+Reports: the daily digest at ``[reports] daily_time`` and the monthly report on
+``monthly_day`` at ``monthly_time`` (cron triggers, Asia/Shanghai), written to disk and sent
+when SMTP and recipients are configured; a retry job every ``retry_minutes`` (also at start)
+catches up a report missed while the daemon was down and sends the pending ones again.
+
 A small HTTP server answers ``/healthz`` (JSON, per-source state) and ``/metrics``
 (Prometheus text format: last success, failures, rows ingested, lag). A failing source
 never stops the others; it is logged once when it starts failing and once when it recovers.
@@ -26,13 +31,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
@@ -165,6 +172,16 @@ class Daemon:
                 name=f"collect {source.name}",
                 next_run_time=now,  # catch up at start, from the watermark
             )
+        for job_id, trigger in report_triggers(self.settings).items():
+            scheduler.add_job(
+                self.retry_reports if job_id == "reports retry" else self.report,
+                trigger,
+                args=[] if job_id == "reports retry" else [job_id.split()[1]],
+                id=job_id,
+                name=job_id,
+                # the retry job also catches up reports missed while the daemon was down
+                next_run_time=now if job_id == "reports retry" else None,
+            )
         log.info(
             "envmon %s started: %d source(s), ledger %s",
             __version__,
@@ -229,6 +246,73 @@ class Daemon:
             health.latest_data = None if mark is None else mark.timestamp()
         log.debug("source %s: %s", source.name, report.summary())
         self._publish_wakeup.set()  # publish what the collection and evaluation wrote
+
+    def report(self, kind: str, day: date | None = None, *, catch_up: bool = False) -> None:
+        """Write the scheduled report (yesterday's digest, last month's report; or ``day``'s)
+        and send it when SMTP and recipients are configured; never raises. With
+        ``catch_up`` (a run missed while the daemon was down), only when the send log has
+        earlier reports of the kind and none for this period or a later one."""
+        from monitor.reports.produce import (
+            default_day,
+            period_of,
+            report_folder,
+            send_report,
+            write_report,
+        )
+
+        reports = self.settings.reports
+        recipients = reports.daily_recipients if kind == "daily" else reports.monthly_recipients
+        send = bool(self.settings.smtp.host and recipients)
+        which: Literal["daily", "monthly"] = "daily" if kind == "daily" else "monthly"
+        today = self.clock().astimezone(LOCAL).date()
+        day = day or default_day(which, today)
+        try:
+            with Ledger.open(self.ledger_path) as ledger:
+                if catch_up:
+                    # a missed run after downtime: only when reports were made before (a
+                    # first start does not send one) and not for a report already made
+                    latest = ledger.last_report_period(which)
+                    period = period_of(which, day)
+                    if latest is None or latest >= period:
+                        return
+                written = write_report(
+                    ledger,
+                    self.settings,
+                    which,
+                    day,
+                    report_folder(self.settings, None),
+                    send=send,
+                    today=today,
+                )
+                log.info("%s report %s written to %s", kind, written.period, written.html)
+                if send:
+                    outcome = send_report(ledger, self.settings, kind, written.period)
+                    log.info("%s report %s: %s", kind, written.period, outcome)
+        except EnvmonError as err:
+            log.warning("%s report: %s", kind, err)
+        except Exception as err:  # a scheduled job must not stop the daemon
+            log.exception("%s report: unexpected %s: %s", kind, type(err).__name__, err)
+
+    def retry_reports(self) -> None:
+        """Catch up scheduled reports missed while stopped, then try pending sends again."""
+        from monitor.reports.produce import default_day, send_pending
+
+        now = self.clock().astimezone(LOCAL)
+        for job_id, trigger in report_triggers(self.settings).items():
+            if not isinstance(trigger, CronTrigger):
+                continue
+            kind: Literal["daily", "monthly"] = "daily" if job_id == "report daily" else "monthly"
+            last = last_fire_time(trigger, now, timedelta(days=1 if kind == "daily" else 31))
+            if last is not None:  # the report due at that run, if it was missed
+                self.report(kind, default_day(kind, last.date()), catch_up=True)
+        try:
+            with Ledger.open(self.ledger_path) as ledger:
+                outcomes = send_pending(ledger, self.settings)
+        except EnvmonError as err:
+            log.warning("report retry: %s", err)
+            return
+        for key, outcome in outcomes.items():
+            log.info("report %s: %s", key, outcome)
 
     def _failed(self, health: SourceHealth, error: str) -> None:
         with self._lock:
@@ -494,6 +578,34 @@ class Daemon:
             self.settings.service.http_host,
             self.server.server_port,
         )
+
+
+LOCAL = ZoneInfo("Asia/Shanghai")
+
+
+def last_fire_time(trigger: CronTrigger, now: datetime, window: timedelta) -> datetime | None:
+    """The trigger's latest fire time in (now − window, now], or None."""
+    last = None
+    fire = trigger.get_next_fire_time(None, now - window)
+    while fire is not None and fire <= now:
+        last = fire
+        fire = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+    return last
+
+
+def report_triggers(settings: Settings) -> dict[str, CronTrigger | IntervalTrigger]:
+    """The report jobs (Asia/Shanghai): the daily digest at ``daily_time``, the monthly
+    report on ``monthly_day`` at ``monthly_time``, and the retry of unsent reports."""
+    reports = settings.reports
+    day_h, day_m = (int(x) for x in reports.daily_time.split(":"))
+    month_h, month_m = (int(x) for x in reports.monthly_time.split(":"))
+    return {
+        "report daily": CronTrigger(hour=day_h, minute=day_m, timezone="Asia/Shanghai"),
+        "report monthly": CronTrigger(
+            day=reports.monthly_day, hour=month_h, minute=month_m, timezone="Asia/Shanghai"
+        ),
+        "reports retry": IntervalTrigger(minutes=reports.retry_minutes, timezone="Asia/Shanghai"),
+    }
 
 
 def _label(value: str) -> str:

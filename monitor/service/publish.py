@@ -135,9 +135,8 @@ _DAY_COLUMN: Final[Mapping[str, tuple[str, str]]] = {
     "official_daily_aqi": ("date", "date"),
 }
 
-#: Points of a site-day of hourly data, roughly (24 hours × 6 pollutants): sets how many
-#: site-days one drain round takes for ``batch_points``.
-SITE_DAY_POINTS: Final = 150
+#: Points a replay reads at once, roughly (a few days of a district; bounded memory).
+REPLAY_POINTS: Final = 200_000
 
 #: Data health looks this far back (a site silent longer reports this age: "at least").
 HEALTH_WINDOW_S: Final = 7 * 86400
@@ -156,13 +155,6 @@ class PublishReport:
     points: int = 0
     requests: int = 0
     quarantined: int = 0
-    dropped: int = 0
-
-    def add(self, other: PublishReport) -> None:
-        self.points += other.points
-        self.requests += other.requests
-        self.quarantined += other.quarantined
-        self.dropped += other.dropped
 
     def summary(self) -> str:
         text = f"{self.points} point(s) published in {self.requests} request(s)"
@@ -209,21 +201,26 @@ class Publisher:
     # ------------------------------------------------------------------ outbox
 
     def drain(self, on_batch: Callable[[int, int], None] | None = None) -> PublishReport:
-        """Publish every queued site-day, oldest first. ``on_batch(done, total)`` after each.
+        """Publish every queued site-day, oldest first. ``on_batch(done, total)`` after each
+        round.
 
+        A round takes the oldest ``batch_points // 24`` site-days (bounded memory), sends
+        their points in requests of ``batch_points`` and only then marks them published.
         Raises :class:`PublishError` (``unavailable`` or ``refused``) when the server does
-        not take a batch after the retries; everything not yet accepted stays queued."""
+        not take a request after the retries; everything not yet accepted stays queued."""
         report = PublishReport()
         total, _ = self.ledger.outbox_stats()
         done = 0
-        per_round = max(1, self.settings.influxdb.batch_points // SITE_DAY_POINTS)
+        per_round = max(1, self.settings.influxdb.batch_points // 24)
         while not self.should_stop():
             queued = self.ledger.outbox_batch(per_round)
             if queued.empty:
                 break
-            for (kind, day), group in queued.groupby(["kind", "day"], sort=False):
-                batch = self._site_day_batch(str(kind), str(day), group["key"].tolist())
-                self._send(batch, report)
+            batches = [
+                self._site_day_batch(str(kind), str(day), group["key"].tolist())
+                for (kind, day), group in queued.groupby(["kind", "day"], sort=False)
+            ]
+            self._send(_concat(batches), report)
             self.ledger.outbox_done(queued["seq"].tolist())
             done += len(queued)
             if on_batch is not None:
@@ -236,37 +233,56 @@ class Publisher:
         self, first: date, last: date, on_day: Callable[[int, int], None] | None = None
     ) -> PublishReport:
         """Publish every row of the local dates ``first`` … ``last`` straight from the
-        tables, one day at a time; the outbox is left as it is."""
+        tables, day by day, in requests of ``batch_points``; the outbox is left as it is."""
         report = PublishReport()
         days = (last - first).days + 1
-        for n in range(days):
+        # The sites (targets, areas) of each table, so each day is read by key (the tables
+        # are keyed by site first) instead of scanning the whole table per day.
+        keys = {
+            table: self.ledger.query(
+                f"SELECT DISTINCT {_KEY_COLUMN.get(table, 'site')} AS k FROM {table}"
+            )["k"].tolist()
+            for table in TABLE_COLUMNS
+        }
+        step = max(1, REPLAY_POINTS // max(1, sum(len(k) for k in keys.values()) * 200))
+        for start in range(0, days, step):
             if self.should_stop():
                 break
-            day = (first + timedelta(days=n)).isoformat()
-            for table in TABLE_COLUMNS:
-                self._send(self._site_day_batch(table, day, None), report)
+            day = (first + timedelta(days=start)).isoformat()
+            until = (first + timedelta(days=min(days, start + step) - 1)).isoformat()
+            batches = [
+                self._site_day_batch(table, day, keys[table], until)
+                for table in TABLE_COLUMNS
+                if keys[table]
+            ]
+            self._send(_concat(batches), report)
             if on_day is not None:
-                on_day(n + 1, days)
+                on_day(min(days, start + step), days)
         return report
 
-    def _site_day_batch(self, table: str, day: str, keys: Sequence[str] | None) -> _Batch:
-        """Lines of ``table``'s rows of local date ``day`` (of the sites, targets or areas
-        ``keys``; all when ``None``), each tagged with its outbox key."""
-        rows = self._select(table, day, keys)
+    def _site_day_batch(
+        self, table: str, day: str, keys: Sequence[str] | None, last_day: str | None = None
+    ) -> _Batch:
+        """Lines of ``table``'s rows of the local dates ``day`` … ``last_day`` (default: the
+        one day) of the sites, targets or areas ``keys`` (all when ``None``), each tagged
+        with its outbox key (kind, key, day)."""
+        rows = self._select(table, day, last_day or day, keys)
         lines, index = self._lines(table, rows)
         key_column = _KEY_COLUMN.get(table, "site")
+        column, kind = _DAY_COLUMN[table]
+        if kind == "epoch":
+            local = rows[column].to_numpy(dtype=np.int64)[index] + LOCAL_OFFSET_S
+            days = local.astype("datetime64[s]").astype("datetime64[D]").astype(str)
+        else:
+            days = rows[column].to_numpy()[index]
         return _Batch(
             lines,
-            pd.DataFrame(
-                {
-                    "kind": table,
-                    "key": rows[key_column].to_numpy()[index] if len(index) else [],
-                    "day": day,
-                }
-            ),
+            pd.DataFrame({"kind": table, "key": rows[key_column].to_numpy()[index], "day": days}),
         )
 
-    def _select(self, table: str, day: str, keys: Sequence[str] | None) -> pd.DataFrame:
+    def _select(
+        self, table: str, first: str, last: str, keys: Sequence[str] | None
+    ) -> pd.DataFrame:
         column, kind = _DAY_COLUMN[table]
         selected = ", ".join(f"t.{c}" for c in TABLE_COLUMNS[table])
         join = ""
@@ -277,12 +293,13 @@ class Publisher:
                 "AND q.period_end = t.period_end"
             )
         if kind == "epoch":
-            start = int(pd.Timestamp(day).timestamp()) - LOCAL_OFFSET_S
+            start = int(pd.Timestamp(first).timestamp()) - LOCAL_OFFSET_S
+            end = int(pd.Timestamp(last).timestamp()) - LOCAL_OFFSET_S + 86400
             # labels 00:00 … 23:00 local make the day (DESIGN.md, Time)
             where = f"t.{column} >= ? AND t.{column} < ?"
-            params: list[object] = [start, start + 86400]
+            params: list[object] = [start, end]
         else:
-            where, params = f"t.{column} = ?", [day]
+            where, params = f"t.{column} BETWEEN ? AND ?", [first, last]
         frames = []
         key_column = _KEY_COLUMN.get(table, "site")
         chunks = [None] if keys is None else [keys[i : i + 500] for i in range(0, len(keys), 500)]
@@ -485,3 +502,13 @@ class Publisher:
                 }
             )
         return pd.DataFrame(records)
+
+
+def _concat(batches: Sequence[_Batch]) -> _Batch:
+    """One batch of several, in order."""
+    frames = [batch.keys for batch in batches if len(batch)]
+    if not frames:
+        return _Batch([], pd.DataFrame({"kind": [], "key": [], "day": []}))
+    return _Batch(
+        [line for batch in batches for line in batch.lines], pd.concat(frames, ignore_index=True)
+    )

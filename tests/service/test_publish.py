@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 
 from monitor.errors import PublishError
+from monitor.influxdb.points import MEASUREMENTS
 from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
 from monitor.service.pipeline import evaluate_dirty
@@ -373,10 +374,11 @@ def test_memory_stays_bounded_while_draining_a_long_backlog(tmp_path: Path) -> N
             pass
 
     peaks = []
-    for days in (4, 16):
+    for days in (16, 64):
         folder = tmp_path / f"d{days}"
         folder.mkdir()
-        settings = settings_for(folder, "http://127.0.0.1:9", batch_points=500)
+        # 240 points per request: rounds of 10 site-days, ~10 rounds vs ~40 rounds
+        settings = settings_for(folder, "http://127.0.0.1:9", batch_points=240)
         path = filled_ledger(
             folder, settings, ["m1", "m2"], hours=24 * days, start="2026-06-01 00:00"
         )
@@ -386,7 +388,7 @@ def test_memory_stays_bounded_while_draining_a_long_backlog(tmp_path: Path) -> N
             peaks.append(tracemalloc.get_traced_memory()[1])
             tracemalloc.stop()
             assert ledger.outbox_stats() == (0, None)
-    assert peaks[1] < 1.5 * peaks[0], peaks  # 4× the backlog, about the same peak
+    assert peaks[1] < 1.3 * peaks[0], peaks  # 4× the backlog, about the same peak
 
 
 def test_replay_rebuilds_a_date_range(tmp_path: Path, victoria: VictoriaMetrics) -> None:
@@ -404,7 +406,7 @@ def test_replay_rebuilds_a_date_range(tmp_path: Path, victoria: VictoriaMetrics)
         report = Publisher(ledger, settings, writer).replay(
             date(2026, 6, 20), date(2026, 6, 22), on_day=lambda n, total: days.append(n)
         )
-        assert days == [1, 2, 3]
+        assert days and days[-1] == 3  # progress up to the last day
         assert ledger.outbox_stats() == queued  # a replay leaves the outbox alone
         expected = expected_observation_samples(ledger)
     assert report.points > len(expected) // 2
@@ -453,5 +455,8 @@ def test_text_fields_and_float_types_in_influxdb_1(tmp_path: Path, influx1: Infl
     assert [r[0] for r in got["values"]] == mine["period_end"].tolist()
     assert [r[1] for r in got["values"]] == [None if pd.isna(v) else v for v in mine["value"]]
     assert {r[2] for r in got["values"]} == {""}
+    documented = {m.name: set(m.tags) for m in MEASUREMENTS}
+    for series in influx1.query("SHOW TAG KEYS"):  # every point carries all its tags
+        assert {v[0] for v in series["values"]} == documented[series["name"]], series["name"]
     beat = influx1.query("SELECT up, version FROM heartbeat")[0]["values"]
     assert beat[-1][1] == 1.0 and beat[-1][2]

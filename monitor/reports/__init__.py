@@ -1,0 +1,9 @@
+"""Daily digest and monthly report: contents, charts, HTML/plain text, email.
+
+* :mod:`monitor.reports.content` — the typed report model, built from ledger frames (pure);
+* :mod:`monitor.reports.charts` — PNG charts (matplotlib, Agg, a CJK font, official colours);
+* :mod:`monitor.reports.terms` — the reports' words, Chinese (official terms) and English;
+* :mod:`monitor.reports.render` — HTML (print-friendly) and plain text, Chinese or English;
+* :mod:`monitor.reports.mail` — the SMTP adapter (multipart message, sending);
+* :mod:`monitor.reports.produce` — read the ledger, write the files, keep the send log.
+"""

@@ -1,0 +1,467 @@
+"""Produce a report: read the ledger, build the model, draw, render, write, keep the send log.
+
+Files, in the report folder (``[reports] folder`` or ``--out``)::
+
+    daily-2026-11-25.html    self-contained page (charts as data: URIs), print layout
+    daily-2026-11-25.txt     plain text
+    daily-2026-11-25.eml     the email exactly as sent (sending and retries send this file)
+    daily-2026-11-25.pdf     with ``[reports] pdf = true`` and Chromium installed
+    monthly-2026-10.*        the same for a month
+
+The send log (ledger table ``report_log``) has one row per report: written, pending (to be
+sent; failed attempts counted with the last error), sending, sent (with the time), or
+failed (gave up after ``max_attempts``). A report is written to disk first, whatever
+happens to the mail; a sent report is never sent again; the daemon retries pending ones.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Final, Literal
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+
+from monitor.domain.units import AIR_PARAMETERS
+from monitor.errors import ConfigError, EnvmonError
+from monitor.ledger import Ledger
+from monitor.ledger.store import ReportLogEntry
+from monitor.reports import charts, render
+from monitor.reports.content import (
+    DailyDigest,
+    MonthlyReport,
+    build_daily,
+    build_monthly,
+    month_bounds,
+)
+from monitor.reports.mail import (
+    build_message,
+    content_id,
+    new_message_id,
+    read_message,
+    send_message,
+    sender_address,
+)
+from monitor.service.progress_targets import area_days, compute_progress
+from monitor.settings import Area, Settings
+
+__all__ = [
+    "CHROMIUM",
+    "Kind",
+    "Written",
+    "default_day",
+    "gather_daily",
+    "gather_monthly",
+    "report_area",
+    "report_folder",
+    "send_pending",
+    "send_problems",
+    "send_report",
+    "write_report",
+]
+
+log = logging.getLogger("envmon.reports")
+
+LOCAL: Final = ZoneInfo("Asia/Shanghai")
+#: Headless Chromium, for the optional PDF.
+CHROMIUM: Final = Path("/usr/bin/chromium")
+
+Kind = Literal["daily", "monthly"]
+
+
+def today_local() -> date:
+    """Today in Asia/Shanghai."""
+    return datetime.now(LOCAL).date()
+
+
+def default_day(kind: Kind, today: date) -> date:
+    """Yesterday (daily) or the first day of last month (monthly), given today's date.
+
+    >>> default_day("daily", date(2026, 3, 1)), default_day("monthly", date(2026, 1, 15))
+    (datetime.date(2026, 2, 28), datetime.date(2025, 12, 1))
+    """
+    if kind == "daily":
+        return today - timedelta(days=1)
+    return (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+
+
+def report_area(settings: Settings) -> Area:
+    """The area reported on: ``[reports] area``, else the first configured area."""
+    if settings.reports.area:
+        return settings.area(settings.reports.area)
+    return settings.areas[0]
+
+
+def report_folder(settings: Settings, out: str | None) -> Path:
+    """``--out``, else ``[reports] folder`` (relative to the settings file's folder)."""
+    if out:
+        return Path(out).expanduser()
+    folder = Path(settings.reports.folder).expanduser()
+    return folder if folder.is_absolute() else settings.source.parent / folder
+
+
+def period_of(kind: Kind, day: date) -> str:
+    """The send log's period key: ``YYYY-MM-DD`` or ``YYYY-MM``."""
+    return day.isoformat() if kind == "daily" else day.strftime("%Y-%m")
+
+
+def _day_start(day: date) -> int:
+    return int(pd.Timestamp(day, tz="Asia/Shanghai").timestamp())
+
+
+def _with_primary(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFrame:
+    """:func:`area_days` plus ``primary``: the imported official primary pollutants where
+    the official value decides the day, else the computed ones under the rules in force."""
+    days = area_days(ledger, area, first, last)
+    computed = ledger.query(
+        "SELECT date, primary_pollutants FROM daily_aqi WHERE site = ? AND is_area = 1 AND "
+        "official = 1 AND date >= ? AND date <= ?",
+        (area, first.isoformat(), last.isoformat()),
+    )
+    computed["date"] = pd.to_datetime(computed["date"])
+    days = days.merge(computed, on="date", how="left")
+    imported = days["imported_primary"].fillna("").astype(str)
+    use_imported = (days["official_source"] == "official") & (imported != "")
+    days["primary"] = imported.where(use_imported, days["primary_pollutants"].fillna(""))
+    return days
+
+
+def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
+    """The digest of ``day`` from the ledger."""
+    area = report_area(settings)
+    stations = settings.stations_in(area.id)
+    start = _day_start(day)
+    end = start + 86400
+    days = _with_primary(ledger, area.id, date(day.year, 1, 1), day)
+    daily = ledger.query(
+        "SELECT site, is_area, aqi, primary_pollutants FROM daily_aqi WHERE date = ? AND "
+        "official = 1",
+        (day.isoformat(),),
+    )
+    hourly = ledger.query(
+        "SELECT site, is_area, period_end, aqi, primary_pollutants FROM hourly_aqi WHERE "
+        "official = 1 AND period_end >= ? AND period_end < ?",
+        (start, end),
+    )
+    water = ledger.query(
+        "SELECT site, period_end, water_class, limiting_parameters, exceedance_multiples "
+        "FROM water_classes WHERE period_end < ?",
+        (end,),
+    )
+    fetches = ledger.query(
+        "SELECT source, status, error FROM fetch_log WHERE finished_at >= ? AND "
+        "finished_at < ? ORDER BY id",
+        (start, end),
+    )
+    delivered = ledger.query(
+        "SELECT source, count(*) AS n FROM observations WHERE period_end >= ? AND "
+        "period_end < ? GROUP BY source",
+        (start, end),
+    )
+    codes = [s.code for s in stations]
+    marks = ",".join("?" * len(codes)) or "''"
+    params = ",".join("?" * len(AIR_PARAMETERS))
+    hours = ledger.query(
+        f"SELECT site, count(DISTINCT period_end) AS hours FROM observations WHERE "
+        f"period_end >= ? AND period_end < ? AND value IS NOT NULL AND site IN ({marks}) AND "
+        f"parameter IN ({params}) GROUP BY site",
+        (start, end, *codes, *AIR_PARAMETERS),
+    )
+    flags = ledger.query(
+        f"SELECT site, count(*) AS flagged, group_concat(flags, ';') AS flags FROM qc_flags "
+        f"WHERE period_end >= ? AND period_end < ? AND site IN ({marks}) GROUP BY site",
+        (start, end, *codes),
+    )
+    flags["flags"] = [
+        ";".join(sorted({f for f in str(text).split(";") if f})) for text in flags["flags"]
+    ]
+    site_hours = hours.merge(flags, on="site", how="outer").fillna(
+        {"hours": 0, "flagged": 0, "flags": ""}
+    )
+    progress = compute_progress(ledger, settings, as_of=day, year=day.year)
+    return build_daily(
+        day,
+        area,
+        stations,
+        days=days,
+        daily=daily,
+        hourly=hourly,
+        progress=progress,
+        sections=settings.water_sections,
+        water=water,
+        fetches=fetches,
+        delivered=delivered,
+        site_hours=site_hours,
+        enabled_sources=[s.name for s in settings.sources if s.enabled],
+    )
+
+
+def gather_monthly(
+    ledger: Ledger, settings: Settings, any_day: date, today: date
+) -> MonthlyReport:
+    """The report of ``any_day``'s month from the ledger; targets as of the month's last
+    day, or the last complete day when the month is not over."""
+    area = report_area(settings)
+    first, last = month_bounds(any_day)
+    try:
+        year_before = first.replace(year=first.year - 1)
+    except ValueError:  # pragma: no cover - the first of a month always exists
+        year_before = first - timedelta(days=365)
+    before_first, before_last = month_bounds(year_before)
+    days = _with_primary(ledger, area.id, first, last)
+    before = _with_primary(ledger, area.id, before_first, before_last)
+
+    def stats(a: date, b: date) -> pd.DataFrame:
+        return ledger.query(
+            "SELECT date, so2, no2, co, pm10, pm2_5, o3_8h_max, invalid_statistics FROM "
+            "daily_aqi WHERE site = ? AND is_area = 1 AND official = 1 AND date >= ? AND "
+            "date <= ? ORDER BY date",
+            (area.id, a.isoformat(), b.isoformat()),
+        )
+
+    water = ledger.query(
+        "SELECT site, period_end, water_class, limiting_parameters, exceedance_multiples "
+        "FROM water_classes WHERE period_end >= ? AND period_end < ?",
+        (_day_start(first), _day_start(last) + 86400),
+    )
+    as_of = min(last, today - timedelta(days=1))
+    progress = compute_progress(ledger, settings, as_of=as_of, year=first.year)
+    return build_monthly(
+        first,
+        area,
+        days=days,
+        stats=stats(first, last),
+        last_year_days=before,
+        last_year_stats=stats(before_first, before_last),
+        sections=settings.water_sections,
+        water=water,
+        progress=progress,
+    )
+
+
+def send_problems(settings: Settings, kind: Kind) -> list[str]:
+    """Why the report cannot be sent as configured (empty when it can)."""
+    problems = []
+    recipients = (
+        settings.reports.daily_recipients
+        if kind == "daily"
+        else settings.reports.monthly_recipients
+    )
+    if not recipients:
+        problems.append(
+            f"reports.{kind}_recipients: empty; expected the addresses the {kind} report is "
+            "sent to"
+        )
+    if not settings.smtp.host:
+        problems.append("smtp.host: not set; expected the SMTP server reports are sent via")
+    try:
+        sender_address(settings.smtp)
+    except ConfigError as err:
+        problems.extend(err.problems)
+    if settings.smtp.user and settings.secrets.smtp_password is None:
+        problems.append(
+            f"smtp.user is {settings.smtp.user!r} but ENVMON_SMTP_PASSWORD is not set in the "
+            "environment"
+        )
+    return problems
+
+
+@dataclass(frozen=True)
+class Written:
+    """What :func:`write_report` wrote and how the send log stands."""
+
+    kind: Kind
+    period: str
+    html: Path
+    text: Path
+    eml: Path
+    pdf: Path | None
+    entry: ReportLogEntry
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports are meant to be read
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def print_pdf(html: Path, pdf: Path, chromium: Path = CHROMIUM, timeout: float = 120) -> bool:
+    """Print an HTML file to PDF with headless Chromium; False (logged) when it cannot."""
+    if not chromium.exists():
+        log.warning("no PDF for %s: %s is not installed (Debian package chromium)", html, chromium)
+        return False
+    with tempfile.TemporaryDirectory(prefix="envmon-chromium-") as profile:
+        command = [
+            str(chromium),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-pdf-header-footer",
+            f"--user-data-dir={profile}",
+            f"--print-to-pdf={pdf}",
+            html.resolve().as_uri(),
+        ]
+        try:
+            subprocess.run(command, capture_output=True, timeout=timeout, check=True)
+        except (OSError, subprocess.SubprocessError) as err:
+            log.warning("no PDF for %s: Chromium failed: %s", html, err)
+            return False
+    return pdf.exists() and pdf.stat().st_size > 0
+
+
+def write_report(
+    ledger: Ledger,
+    settings: Settings,
+    kind: Kind,
+    day: date,
+    folder: Path,
+    *,
+    send: bool,
+    today: date | None = None,
+    now: datetime | None = None,
+) -> Written:
+    """Build and write the report of ``day`` (daily) or of ``day``'s month (monthly), and
+    record it in the send log (with ``send``: to be sent). Nothing is sent here.
+
+    Raises
+    ------
+    ConfigError
+        With ``send``, when the settings cannot send it (no recipients, SMTP host, sender
+        address or password) — after the files are written.
+    """
+    today = today or today_local()
+    now = now or datetime.now(LOCAL)
+    language = settings.reports.language
+    report: DailyDigest | MonthlyReport
+    if kind == "daily":
+        report = gather_daily(ledger, settings, day)
+        images = charts.daily_charts(report, language)
+        recipients = settings.reports.daily_recipients
+    else:
+        report = gather_monthly(ledger, settings, day, today)
+        images = charts.monthly_charts(report, language)
+        recipients = settings.reports.monthly_recipients
+    period = report.period
+    problems = send_problems(settings, kind) if send else []
+    try:
+        sender = sender_address(settings.smtp)
+    except ConfigError:
+        sender = "envmon@localhost"  # only written, not sent (a problem when sending)
+    stem = folder / f"{kind}-{period}"
+    disk_images = {
+        name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+        for name, png in images.items()
+    }
+    mail_images = {name: f"cid:{content_id(name)}" for name in images}
+    page = render.render_html(report, language, disk_images, now)
+    text = render.render_text(report, language, now)
+    previous = ledger.report_entry(kind, period)
+    message_id = previous.message_id if previous else new_message_id(sender, f"{kind}.{period}")
+    message = build_message(
+        subject=render.subject(report, language),
+        sender=sender,
+        recipients=recipients,
+        text=text,
+        html=render.render_html(report, language, mail_images, now),
+        images=images,
+        message_id=message_id,
+        date=now,
+    )
+    html_path, text_path, eml_path = (stem.with_suffix(s) for s in (".html", ".txt", ".eml"))
+    _atomic_write(html_path, page.encode("utf-8"))
+    _atomic_write(text_path, text.encode("utf-8"))
+    if previous is None or previous.status not in ("sent", "sending"):
+        _atomic_write(eml_path, message.as_bytes())  # a sent message's file stays as sent
+    pdf = None
+    if settings.reports.pdf and print_pdf(html_path, stem.with_suffix(".pdf")):
+        pdf = stem.with_suffix(".pdf")
+    entry = ledger.record_report(
+        kind,
+        period,
+        path=str(html_path),
+        message_id=message_id,
+        recipients=recipients,
+        send=send and not problems,
+    )
+    if problems:  # the files are written; sending cannot work as configured
+        raise ConfigError(problems)
+    return Written(kind, period, html_path, text_path, eml_path, pdf, entry)
+
+
+def send_report(ledger: Ledger, settings: Settings, kind: str, period: str) -> str:
+    """Send one report of the send log once: ``sent``, ``already sent``, ``busy`` (another
+    process is sending it) or ``not asked to be sent (…)``.
+
+    Raises
+    ------
+    MailError
+        Sending failed; the attempt is counted and the report stays pending.
+    ConfigError
+        The SMTP settings cannot work (counted as a failed attempt as well).
+    """
+    entry = ledger.report_entry(kind, period)
+    if entry is None:
+        raise EnvmonError(f"no {kind} report {period} in the send log; write it first")
+    if entry.status == "sent":
+        return "already sent"
+    if entry.status not in ("pending", "sending"):
+        return f"not asked to be sent ({entry.status})"
+    if not ledger.claim_report(kind, period):
+        return "busy"
+    max_attempts = settings.reports.max_attempts
+    try:
+        eml = Path(entry.path).with_suffix(".eml")
+        try:
+            message = read_message(eml.read_bytes())
+        except OSError as err:
+            raise EnvmonError(f"cannot read the stored message {eml}: {err}") from err
+        refused = send_message(
+            settings.smtp, settings.secrets.smtp_password, message, entry.recipients
+        )
+    except BaseException as err:  # count the attempt, then let the error go on
+        error = str(err) if isinstance(err, EnvmonError) else f"{type(err).__name__}: {err}"
+        ledger.finish_report_send(kind, period, error=error, max_attempts=max_attempts)
+        raise
+    ledger.finish_report_send(kind, period)
+    if refused:
+        log.warning("%s report %s: refused by the server for %s", kind, period, ", ".join(refused))
+    log.info("%s report %s sent to %d recipient(s)", kind, period, len(entry.recipients))
+    return "sent"
+
+
+def send_pending(ledger: Ledger, settings: Settings) -> dict[str, str]:
+    """Try every pending report once (the daemon's retry job); ``{kind period: outcome}``.
+    Never raises for a failed sending: it is counted and logged."""
+    outcomes: dict[str, str] = {}
+    for entry in ledger.reports_to_send():
+        key = f"{entry.kind} {entry.period}"
+        try:
+            outcomes[key] = send_report(ledger, settings, entry.kind, entry.period)
+        except EnvmonError as err:
+            outcomes[key] = f"failed: {err}"
+            log.warning(
+                "%s report %s not sent (attempt %d): %s",
+                entry.kind,
+                entry.period,
+                entry.attempts + 1,
+                err,
+            )
+    return outcomes

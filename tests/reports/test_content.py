@@ -1,0 +1,190 @@
+"""Report contents against numbers computed by hand from the ledger the fixture fills."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pytest
+
+from monitor.domain.statistics import percentile
+from monitor.ledger import Ledger
+from monitor.reports.content import build_daily, limits_for, month_bounds
+from monitor.reports.produce import default_day, gather_daily, gather_monthly
+from monitor.service.progress_targets import compute_progress
+from monitor.settings import Settings
+from tests.reports.conftest import (
+    APRIL,
+    APRIL_2025_PM25,
+    APRIL_PM25,
+    BREACH_HOURS,
+    DAY,
+    EVIL,
+)
+
+
+def test_daily_district_and_sites(ledger: Ledger, settings: Settings) -> None:
+    """District and station AQI of the day, as evaluated from the hourly observations."""
+    digest = gather_daily(ledger, settings, DAY)
+    # 1099A: PM2.5 daily mean 40 → IAQI 50 + (40 − 35)/(60 − 35)·50 = 60 (HJ 633-2026
+    # Table 3, PM2.5 breakpoints 35/60), above the other pollutants' IAQI.
+    sites = {s.site: s for s in digest.sites}
+    assert sites["1099A"].aqi == 60 and sites["1099A"].level == 2
+    assert sites["1099A"].primary == ("PM2.5",)
+    # the control station sent nothing
+    assert sites["1100A"].aqi is None and sites["1100A"].level == 0
+    # the district's value is the area row of the ledger (no official value imported)
+    area = ledger.query(
+        "SELECT aqi FROM daily_aqi WHERE site = 'hunnan' AND date = ? AND official = 1",
+        (DAY.isoformat(),),
+    )
+    assert digest.district.aqi == float(area["aqi"].iloc[0])
+    assert digest.district.basis == "provisional"
+    assert digest.district.primary == ("PM2.5",)
+    assert len(digest.hourly) == 24 and digest.hourly[0][0] == "00:00"
+
+
+def test_daily_good_day_share_budget_and_variants(ledger: Ledger, settings: Settings) -> None:
+    """Good days to date under the rules in force: Jan–Mar 70 of 90, April 24 of 30 (the
+    official 105 on 1 April replaces a computed 50), 1–9 May 9, 10 May good = 104 of 130.
+    Budget = floor(365 × 0.2) − 26 = 73 − 26 = 47 (issue 4)."""
+    digest = gather_daily(ledger, settings, DAY)
+    rows = {r.variant: r for r in digest.good_days}
+    assert {"official", "hj633-2012", "hj633-2026"} <= set(rows)
+    official = rows["official"]
+    assert (official.good_days, official.valid_days, official.budget_remaining) == (104, 130, 47)
+    # the consistent series count 1 April as computed (good)
+    assert rows["hj633-2012"].good_days == 105
+    assert digest.goal == pytest.approx(0.80)
+    assert digest.year_series["official"].iloc[-1] == pytest.approx(104 / 130)
+
+
+def test_daily_rivers_silence_and_breaches(ledger: Ledger, settings: Settings) -> None:
+    """The class IV reading against target III; the silent control station, the flagged
+    negative SO2; the three hours over AQI 100 at 2900A and in the district."""
+    digest = gather_daily(ledger, settings, DAY)
+    (section,) = digest.sections
+    assert (section.latest_class, section.target_class, section.meets) == ("IV", "III", False)
+    assert section.reading == "2026-05-10 08:00"
+    problems = {(i.name, i.problem) for i in digest.silent}
+    assert ("沈阳站 (1100A)", "no_data") in problems
+    assert ("浑南东路 (1099A)", "flagged") in problems
+    assert not any(i.kind == "source" for i in digest.silent)  # cnemc delivered the day
+    breaches = {b.site: b for b in digest.breaches}
+    # 2900A at 09:00: PM2.5 101 → 100 + (101 − 60)/(115 − 60)·50 = 137.3 → 138 (ceil)
+    assert breaches["2900A"].hours == len(BREACH_HOURS)
+    assert (breaches["2900A"].worst, breaches["2900A"].at) == ("138", "2026-05-10 09:00")
+    assert breaches["2900A"].name == EVIL
+    # district at 09:00: (41 + 101)/2 = 71 → 100 + 11/55·50 = 110
+    assert (breaches["hunnan"].hours, breaches["hunnan"].worst) == (3, "110")
+    assert breaches["hun_a"].kind == "water" and breaches["hun_a"].worst == "IV"
+
+
+def test_a_day_without_data_is_reported_as_such(ledger: Ledger, settings: Settings) -> None:
+    """A later day: no AQI, every station and the enabled source silent."""
+    digest = gather_daily(ledger, settings, date(2026, 6, 1))
+    assert digest.district.aqi is None and digest.district.level == 0
+    assert ("cnemc", "no_data") in {(i.name, i.problem) for i in digest.silent}
+    assert digest.breaches == ()
+
+
+def test_monthly_days_levels_and_exceedance(ledger: Ledger, settings: Settings) -> None:
+    """April 2026: 24 good of 30 (1 April official 105, PM10); levels 19/5/6; exceedance
+    days by primary pollutant PM2.5 3, O3 2, PM10 1; April 2025 all 30 good."""
+    report = gather_monthly(ledger, settings, date(2026, 4, 17), today=date(2026, 5, 11))
+    assert report.period == "2026-04"
+    assert (report.good_days, report.valid_days) == (24, 30)
+    assert report.good_share == pytest.approx(0.8)
+    assert dict(report.levels) == {1: 19, 2: 5, 3: 6, 4: 0, 5: 0, 6: 0}
+    assert (report.official_days, report.provisional_days) == (1, 29)
+    assert dict(report.exceedance_by_pollutant) == {"PM2.5": 3, "O3": 2, "PM10": 1}
+    assert report.exceedance_days == 6
+    assert (report.last_year_good_days, report.last_year_valid_days) == (30, 30)
+    assert report.limits == "GB 3095-2026"
+
+
+def test_monthly_pollutants_against_limits(ledger: Ledger, settings: Settings) -> None:
+    """PM2.5 mean and P95 of April's daily means (HJ 663 Appendix A rank interpolation)
+    against GB 3095-2026 transition level 2: annual 30, 24-hour 60 µg/m³."""
+    report = gather_monthly(ledger, settings, APRIL, today=date(2026, 5, 11))
+    lines = {p.label: p for p in report.pollutants}
+    mean = lines["PM2.5"]
+    assert mean.value == pytest.approx(float(np.mean(APRIL_PM25)))  # (600 + 250 + 450)/30
+    assert mean.value == pytest.approx(43.333, abs=1e-3)
+    assert (mean.limit, mean.valid_days) == (30, 30)
+    assert mean.ratio == pytest.approx(43.333 / 30, abs=1e-3)
+    assert mean.last_year == APRIL_2025_PM25
+    assert mean.change == pytest.approx((43.333 - 40) / 40, abs=1e-4)
+    p95 = lines["PM2.5 P95"]
+    assert p95.value == percentile(APRIL_PM25, 95) == 90.0
+    assert p95.limit == 60
+    assert lines["O3-8h P90"].limit == 160
+
+
+def test_monthly_targets_are_the_progress_rows(ledger: Ledger, settings: Settings) -> None:
+    """Every target's status as of the month's last day, as `envmon progress` gives it."""
+    report = gather_monthly(ledger, settings, APRIL, today=date(2026, 5, 11))
+    expected = compute_progress(ledger, settings, as_of=date(2026, 4, 30), year=2026)
+    assert [(r.id, r.variant, r.status) for r in report.targets] == [
+        (r.id, r.variant, r.status) for r in expected
+    ]
+    assert {r.id for r in report.targets} == {"good_days", "rivers"}
+
+
+def test_the_current_month_counts_up_to_yesterday(ledger: Ledger, settings: Settings) -> None:
+    """May 2026 asked on 11 May: targets as of 10 May."""
+    report = gather_monthly(ledger, settings, date(2026, 5, 1), today=date(2026, 5, 11))
+    assert {r.as_of for r in report.targets} == {"2026-05-10"}
+    (section,) = report.sections
+    assert (section.latest_class, section.readings, section.worst_class) == ("IV", 1, "IV")
+
+
+def test_defaults_and_month_bounds() -> None:
+    """Yesterday / last month; month bounds across a leap February; limits by date."""
+    assert default_day("daily", date(2026, 1, 1)) == date(2025, 12, 31)
+    assert default_day("monthly", date(2026, 3, 31)) == date(2026, 2, 1)
+    assert month_bounds(date(2028, 2, 29)) == (date(2028, 2, 1), date(2028, 2, 29))
+    assert limits_for(date(2026, 2, 1)) == "GB 3095-2012"
+
+
+def test_build_daily_without_any_row(settings: Settings) -> None:
+    """The pure builder copes with empty frames (a fresh ledger)."""
+    import pandas as pd
+
+    empty = pd.DataFrame
+    area = settings.areas[0]
+    days = pd.DataFrame(
+        {
+            "date": pd.to_datetime([DAY]),
+            "official": [np.nan],
+            "official_source": [""],
+            "hj633-2012": [np.nan],
+            "hj633-2026": [np.nan],
+            "primary": [""],
+        }
+    )
+    digest = build_daily(
+        DAY,
+        area,
+        settings.stations_in(area.id),
+        days=days,
+        daily=empty(columns=["site", "is_area", "aqi", "primary_pollutants"]),
+        hourly=empty(columns=["site", "is_area", "period_end", "aqi", "primary_pollutants"]),
+        progress=[],
+        sections=settings.water_sections,
+        water=empty(
+            columns=[
+                "site",
+                "period_end",
+                "water_class",
+                "limiting_parameters",
+                "exceedance_multiples",
+            ]
+        ),
+        fetches=empty(columns=["source", "status", "error"]),
+        delivered=empty(columns=["source", "n"]),
+        site_hours=empty(columns=["site", "hours", "flagged", "flags"]),
+        enabled_sources=["cnemc"],
+    )
+    assert digest.district.aqi is None
+    assert len(digest.silent) == 4  # the source and three stations
