@@ -176,8 +176,8 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (0.5,),
             35 * _DAY,
             "warning",
-            f"{{{{ $labels.river }}}} 断面 {site} 最新水质劣于目标类别。",
-            f"Section {site} on {{{{ $labels.river }}}}: latest class worse than its target.",
+            f"断面 {site} 最新水质劣于目标类别（{value} = 未达标）。",
+            f"Section {site}: latest class worse than its target class.",
             "water_latest",
         ),
         Rule(

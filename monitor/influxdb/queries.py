@@ -32,7 +32,8 @@ from monitor.influxdb import points
 
 #: Template variables the dashboards define (name → what it selects).
 TEMPLATE_VARIABLES: Final[Mapping[str, str]] = {
-    "area": "area id (aqi_hourly/aqi_daily site when scope = area; target_progress area)",
+    "area": "area id (aqi_hourly/aqi_daily site when scope = area; the target_progress "
+    "string field area, matched as a field)",
     "site": "air station code",
     "section": "water section id",
 }
@@ -292,8 +293,9 @@ _STATIC: Final[tuple[InfluxQuery, ...]] = (
         points.WATER_CLASS,
         """SELECT last("class_code") AS "class_code",
         last("target_class_code") AS "target_class_code",
-        last("meets_target") AS "meets_target", last("class") AS "class" FROM "water_class"
-        WHERE "site" =~ /^$section$/ AND $timeFilter GROUP BY "site", "river" """,
+        last("meets_target") AS "meets_target", last("class") AS "class",
+        last("river") AS "river" FROM "water_class"
+        WHERE "site" =~ /^$section$/ AND $timeFilter GROUP BY "site" """,
         "latest class of each section against its target class",
         "table",
     ),
@@ -362,7 +364,7 @@ _STATIC: Final[tuple[InfluxQuery, ...]] = (
         points.TARGET_PROGRESS,
         f"""SELECT last("budget_remaining") AS "budget_remaining" FROM "target_progress"
         WHERE "kind" = 'good_day_ratio' AND {_OFFICIAL_PROGRESS} AND $timeFilter
-        GROUP BY "target", "area" """,
+        GROUP BY "target" """,
         "non-good days still affordable, per good-day target (official rules)",
         alert=True,
     ),
@@ -378,7 +380,7 @@ _STATIC: Final[tuple[InfluxQuery, ...]] = (
         "alert_section_class",
         points.WATER_CLASS,
         """SELECT last("meets_target") AS "meets_target" FROM "water_class" WHERE $timeFilter
-        GROUP BY "site", "river" """,
+        GROUP BY "site" """,
         "whether each section's latest class meets its target (1) or not (0)",
         alert=True,
     ),

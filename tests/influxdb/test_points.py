@@ -129,4 +129,3 @@ def test_target_status_codes_order_concern() -> None:
     codes = schema.STATUS_CODES
     assert codes["achieved"] < codes["on_track"] < codes["at_risk"] < codes["off_track"]
     assert codes["off_track"] < codes["failed"]
-
