@@ -378,6 +378,44 @@ def _cmd_influx_check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _cmd_grafana_build(args: argparse.Namespace) -> int:
+    from monitor.grafana import files
+    from monitor.settings import load_settings
+
+    settings = load_settings(_config_path(args), os.environ)
+    report = files.write(settings, Path(args.out))
+    for path, action in report:
+        print(f"{path}: {action}")
+    written = sum(action == "written" for _, action in report)
+    print(f"{written} file(s) written, {len(report) - written} unchanged")
+    return 0
+
+
+def _cmd_grafana_provision(args: argparse.Namespace) -> int:
+    from monitor.grafana import api
+    from monitor.settings import load_settings
+
+    settings = load_settings(_config_path(args), os.environ)
+    report = api.provision(settings, args.url)
+    for line in report.lines():
+        print(line)
+    print(f"{report.changed} change(s) made at {args.url or settings.grafana.url}")
+    return 0
+
+
+def _cmd_grafana_check(args: argparse.Namespace) -> int:
+    from monitor.grafana import api
+    from monitor.settings import load_settings
+
+    settings = load_settings(_config_path(args), os.environ)
+    checks = api.check(settings, args.url)
+    for item in checks:
+        print(f"{'ok  ' if item.ok else 'FAIL'} {item.what}: {item.detail}")
+    failed = sum(not c.ok for c in checks)
+    print(f"{len(checks) - failed} of {len(checks)} check(s) passed")
+    return 1 if failed else 0
+
+
 def _cmd_progress(args: argparse.Namespace) -> int:
     import json
 
@@ -761,6 +799,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--create-bucket", action="store_true", help="create the bucket when it is missing"
     )
     influx_check.set_defaults(handler=_cmd_influx_check)
+
+    grafana = commands.add_parser("grafana", help="Grafana dashboards and alert rules")
+    grafana_commands = grafana.add_subparsers(dest="grafana_command", required=True)
+    grafana_build = grafana_commands.add_parser(
+        "build", help="write dashboards/*.json and config/grafana/provisioning/*"
+    )
+    grafana_build.add_argument(
+        "--out", metavar="DIR", default=".", help="folder to write under (default: .)"
+    )
+    grafana_build.set_defaults(handler=_cmd_grafana_build)
+    for name, handler, text in (
+        ("provision", _cmd_grafana_provision, "push everything to a running Grafana"),
+        ("check", _cmd_grafana_check, "are datasource, dashboards and rules in place?"),
+    ):
+        sub = grafana_commands.add_parser(name, help=text)
+        sub.add_argument("--url", metavar="URL", help="Grafana base URL (default: [grafana] url)")
+        sub.set_defaults(handler=handler)
 
     status = commands.add_parser(
         "status", help="per source: last success, failures; per site: completeness, QC flags"

@@ -52,6 +52,7 @@ __all__ = [
     "CountTarget",
     "DistrictSettings",
     "GoodDayRatioTarget",
+    "GrafanaSettings",
     "HJ212Settings",
     "HJ212Station",
     "HeavyPollutionDaysTarget",
@@ -174,6 +175,13 @@ class SecretSettings:
         default=None,
         metadata=secret(
             "ENVMON_INFLUXDB_TOKEN", "InfluxDB API token with write access to the bucket"
+        ),
+    )
+    grafana_token: Secret | None = field(
+        default=None,
+        metadata=secret(
+            "ENVMON_GRAFANA_TOKEN",
+            "Grafana service-account token for `envmon grafana provision` and `check`",
         ),
     )
 
@@ -593,6 +601,120 @@ class InfluxSettings:
     )
 
 
+def _check_email(value: str) -> str | None:
+    if not re.fullmatch(r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+", value):
+        return f"expected an e-mail address such as officer@example.org, got {value!r}"
+    return None
+
+
+def _check_duration(value: str) -> str | None:
+    if not re.fullmatch(r"[1-9][0-9]*[smhd]", value):
+        return f"expected a duration such as 30s, 5m, 4h or 1d, got {value!r}"
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GrafanaSettings:
+    """Grafana: the dashboards and alert rules `envmon grafana build` generates and
+    `envmon grafana provision` pushes. The service-account token comes only from
+    ``ENVMON_GRAFANA_TOKEN``; Grafana reads InfluxDB with ``ENVMON_INFLUXDB_TOKEN`` from its
+    own environment (never written to a file)."""
+
+    url: str = field(
+        default="http://localhost:3000",
+        metadata=setting(
+            "base URL of Grafana: target of `envmon grafana provision`/`check` and of the "
+            "dashboard links in alert e-mails",
+            check=_check_url,
+        ),
+    )
+    folder: str = field(
+        default="envmon", metadata=setting("folder title of the dashboards and alert rules")
+    )
+    folder_uid: str = field(
+        default="envmon",
+        metadata=setting(
+            "folder uid (fixed, so re-provisioning updates)",
+            pattern=(r"[A-Za-z0-9_-]{1,40}", "letters, digits, - and _, at most 40"),
+        ),
+    )
+    language: Literal["zh", "en"] = field(
+        default="zh", metadata=setting("language of titles, labels and alert texts")
+    )
+    datasource_uid: str = field(
+        default="envmon-influxdb",
+        metadata=setting(
+            "uid of the InfluxDB (InfluxQL) datasource the panels and rules use",
+            pattern=(r"[A-Za-z0-9_-]{1,40}", "letters, digits, - and _, at most 40"),
+        ),
+    )
+    datasource_name: str = field(
+        default="envmon InfluxDB", metadata=setting("display name of the datasource")
+    )
+    influxdb_url: str = field(
+        default="http://influxdb:8086",
+        metadata=setting(
+            "InfluxDB URL as Grafana reaches it (the compose service name in Docker)",
+            check=_check_url,
+        ),
+    )
+    contact_emails: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            **setting(
+                "addresses the alert e-mails go to (Grafana's SMTP settings send them); "
+                "empty: no contact point, alerts go to Grafana's grafana-default-email"
+            ),
+            "items": setting("e-mail address", check=_check_email),
+        },
+    )
+    budget_alert_days: int = field(
+        default=10,
+        metadata=setting(
+            "alert when the non-good days still affordable this year fall to this number",
+            minimum=0,
+            maximum=366,
+        ),
+    )
+    silence_grace_minutes: int = field(
+        default=120,
+        metadata=setting(
+            "a station or source is silent when its newest value is older than its "
+            "collection interval plus this grace (publication delays) [min]",
+            minimum=0,
+            maximum=10080,
+        ),
+    )
+    heartbeat_minutes: int = field(
+        default=10,
+        metadata=setting(
+            "the service is missing when no heartbeat arrived for this long [min]",
+            minimum=2,
+            maximum=1440,
+        ),
+    )
+    evaluation_interval: str = field(
+        default="1m",
+        metadata=setting("how often Grafana evaluates the rules", check=_check_duration),
+    )
+    group_wait: str = field(
+        default="30s",
+        metadata=setting("wait before the first e-mail of a group", check=_check_duration),
+    )
+    group_interval: str = field(
+        default="5m",
+        metadata=setting(
+            "wait before an e-mail about new alerts of a group", check=_check_duration
+        ),
+    )
+    repeat_interval: str = field(
+        default="4h",
+        metadata=setting(
+            "wait before repeating an e-mail about alerts still firing", check=_check_duration
+        ),
+    )
+
+
 def _check_clock_time(value: str) -> str | None:
     match = re.fullmatch(r"([01][0-9]|2[0-3]):([0-5][0-9])", value)
     return None if match else f"{value!r} is not a time of day; expected HH:MM, e.g. '08:30'"
@@ -857,6 +979,9 @@ class Settings:
     )
     hj212: HJ212Settings = field(
         default=HJ212Settings(), metadata=setting("[hj212] the HJ 212-2017 receiver")
+    )
+    grafana: GrafanaSettings = field(
+        default=GrafanaSettings(), metadata=setting("[grafana] dashboards and alert rules")
     )
     # Not read from the file: where it was read from, and the environment's secrets.
     source: Path = field(default=Path("."), metadata={"internal": True})
@@ -1146,7 +1271,8 @@ class _Loader:
         if len(value) < meta.get("min_items", 0):
             self.problem(path, f"expected at least {meta['min_items']} item(s), got {len(value)}")
             return _INVALID
-        items = [self.convert(v, item, f"{path}[{i}]", {}) for i, v in enumerate(value)]
+        each = meta.get("items", {})  # checks of each item, if declared
+        items = [self.convert(v, item, f"{path}[{i}]", each) for i, v in enumerate(value)]
         if any(v is _INVALID for v in items):
             return _INVALID
         return tuple(items)

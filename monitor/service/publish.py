@@ -29,6 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
+from itertools import pairwise
 from typing import Final, Protocol
 
 import numpy as np
@@ -624,4 +625,4 @@ def _day_windows(queued: pd.DataFrame) -> list[pd.DataFrame]:
     ordered = queued.iloc[order]
     stamps = days.iloc[order].to_numpy().astype("datetime64[D]").astype(np.int64)
     bounds = [0, *(np.flatnonzero(np.diff(stamps) > 1) + 1).tolist(), len(ordered)]
-    return [ordered.iloc[a:b] for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [ordered.iloc[a:b] for a, b in pairwise(bounds) if b > a]

@@ -1,0 +1,350 @@
+"""The four dashboards, built from the indicator catalogue with the Grafana SDK.
+
+1. **Targets overview** (``envmon-targets``): good-day share against the goal (official
+   rules and both consistent series), non-good days still affordable, projection range,
+   heavy-pollution days, rivers meeting their target class, river treatment milestones,
+   green factories, a calendar-like daily AQI in the official colours, each target's
+   status and explanation.
+2. **Air quality** (``envmon-air``): area and station AQI coloured by level, pollutant
+   concentrations against their limits, latest level and primary pollutant, level
+   distribution, completeness.
+3. **Rivers** (``envmon-rivers``): class of each section over time in the class colours,
+   parameters against the class limits, exceedance multiples, latest class against target.
+4. **Data health** (``envmon-health``): freshness and completeness per source and site, QC
+   flags, source state, publish lag, the heartbeat.
+
+Titles are Chinese unless ``[grafana] language = "en"``. Variables ``area``, ``site`` and
+``section`` are custom variables listing the configured areas, stations and sections
+(multi-select, "All" by default); a dashboard has those its queries use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from grafana_foundation_sdk.builders import (
+    bargauge,
+    common,
+    stat,
+    statetimeline,
+    table,
+    timeseries,
+)
+from grafana_foundation_sdk.builders import dashboard as dash
+from grafana_foundation_sdk.cog import builder as cogbuilder
+from grafana_foundation_sdk.models import common as common_models
+from grafana_foundation_sdk.models import dashboard as models
+
+from monitor.grafana.catalogue import Indicator, Language, indicators
+from monitor.grafana.models import InfluxQL, datasource_ref, to_data
+from monitor.influxdb import queries
+from monitor.settings import Settings
+
+TARGETS_UID: Final = "envmon-targets"
+AIR_UID: Final = "envmon-air"
+RIVERS_UID: Final = "envmon-rivers"
+HEALTH_UID: Final = "envmon-health"
+
+PanelKind = Literal["timeseries", "bars", "stat", "table", "state", "levels"]
+
+
+@dataclass(frozen=True)
+class Panel:
+    """A panel: the indicators it shows (one query each), how, and its size."""
+
+    indicators: tuple[str, ...]
+    kind: PanelKind
+    width: int = 12
+    height: int = 8
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A dashboard: uid, titles, time range and panels."""
+
+    uid: str
+    zh: str
+    en: str
+    time_from: str
+    panels: tuple[Panel, ...]
+
+    def title(self, language: Language) -> str:
+        return self.zh if language == "zh" else self.en
+
+
+def _p(kind: PanelKind, *keys: str, width: int = 12, height: int = 8) -> Panel:
+    return Panel(keys, kind, width, height)
+
+
+_LEVELS = tuple(f"aqi_level_days_{n}" for n in range(1, 7))
+
+DASHBOARDS: Final[tuple[Dashboard, ...]] = (
+    Dashboard(
+        TARGETS_UID,
+        "目标总览",
+        "Targets overview",
+        "now/y",
+        (
+            _p("timeseries", "good_day_ratio", width=12),
+            _p("stat", "good_day_budget", width=6),
+            _p("stat", "good_day_projection", width=6),
+            _p("stat", "heavy_days_target", width=6),
+            _p("stat", "river_class_target", width=6),
+            _p("stat", "milestones_target", width=6),
+            _p("stat", "count_target", width=6),
+            _p("stat", "heavy_days", width=6),
+            _p("state", "aqi_daily_area", width=24, height=6),
+            _p("state", "aqi_daily_published", width=24, height=5),
+            _p("table", "target_status", width=24, height=8),
+        ),
+    ),
+    Dashboard(
+        AIR_UID,
+        "空气质量",
+        "Air quality",
+        "now-2d",
+        (
+            _p("timeseries", "aqi_hourly_area"),
+            _p("timeseries", "aqi_hourly_site"),
+            _p("table", "aqi_latest"),
+            _p("levels", *_LEVELS),
+            *(_p("timeseries", f"concentration_{p}", width=8) for p in queries.AIR_PARAMETERS),
+            _p("bars", "hour_completeness", width=24, height=6),
+        ),
+    ),
+    Dashboard(
+        RIVERS_UID,
+        "河流水质",
+        "Rivers",
+        "now-90d",
+        (
+            _p("state", "water_class", width=24),
+            _p("table", "water_latest"),
+            _p("table", "water_exceedance"),
+            *(_p("timeseries", f"water_{p}", width=8) for p in queries.WATER_QUERY_PARAMETERS),
+        ),
+    ),
+    Dashboard(
+        HEALTH_UID,
+        "数据健康",
+        "Data health",
+        "now-24h",
+        (
+            _p("table", "data_freshness", width=24),
+            _p("timeseries", "data_age"),
+            _p("table", "source_state"),
+            _p("timeseries", "publish_lag"),
+            _p("bars", "heartbeat"),
+        ),
+    ),
+)
+
+_VARIABLE_LABELS: Final = {
+    "area": ("区域", "Area"),
+    "site": ("站点", "Station"),
+    "section": ("断面", "Section"),
+}
+
+
+def _variable(name: str, settings: Settings, language: Language) -> dash.CustomVariable:
+    if name == "area":
+        pairs = [(a.name_zh if language == "zh" else a.name, a.id) for a in settings.areas]
+    elif name == "site":
+        pairs = [
+            (s.name_zh if language == "zh" else s.name or s.code, s.code)
+            for s in settings.air_stations
+        ]
+    else:
+        pairs = [
+            (s.name_zh if language == "zh" else s.name or s.id, s.id)
+            for s in settings.water_sections
+        ]
+    zh, en = _VARIABLE_LABELS[name]
+    return (
+        dash.CustomVariable(name)
+        .label(zh if language == "zh" else en)
+        .values(",".join(f"{text} : {value}" for text, value in pairs))
+        .multi(True)
+        .include_all(True)
+        .current(models.VariableOption(selected=True, text=["All"], value=["$__all"]))
+    )
+
+
+def _thresholds(indicator: Indicator) -> dash.ThresholdsConfig:
+    return (
+        dash.ThresholdsConfig()
+        .mode(models.ThresholdsMode.ABSOLUTE)
+        .steps([models.Threshold(value=s.start, color=s.colour) for s in indicator.steps])
+    )
+
+
+def _mappings(indicator: Indicator, language: Language) -> list[models.ValueMapping]:
+    if not indicator.values:
+        return []
+    options = {
+        f"{v.value:g}": models.ValueMappingResult(
+            text=v.zh if language == "zh" else v.en, color=v.colour, index=i
+        )
+        for i, v in enumerate(indicator.values)
+    }
+    return [models.ValueMap(options=options)]
+
+
+def _targets(
+    panel: Panel, catalogue: dict[str, Indicator], datasource_uid: str, language: Language
+) -> list[InfluxQL]:
+    out = []
+    cat = queries.catalogue()
+    for n, key in enumerate(panel.indicators):
+        indicator = catalogue[key]
+        query = cat[indicator.query]
+        target = InfluxQL(chr(ord("A") + n), query.text, datasource_uid).result_format(
+            query.format
+        )
+        if len(panel.indicators) > 1:
+            target.alias(f"{indicator.label(language)} $tag_site")
+        out.append(target)
+    return out
+
+
+PanelBuilder = timeseries.Panel | stat.Panel | table.Panel | statetimeline.Panel | bargauge.Panel
+
+
+def _panel(
+    panel: Panel,
+    catalogue: dict[str, Indicator],
+    settings: Settings,
+    panel_id: int,
+    position: models.GridPos,
+) -> PanelBuilder:
+    language = settings.grafana.language
+    first = catalogue[panel.indicators[0]]
+    title = first.label(language)
+    if panel.kind == "levels":
+        title = "AQI级别分布（天）" if language == "zh" else "AQI level distribution (days)"
+    builder: PanelBuilder
+    if panel.kind == "timeseries":
+        builder = timeseries.Panel().thresholds_style(
+            common.GraphThresholdsStyleConfig().mode(
+                common_models.GraphThresholdsStyleMode.DASHED_AND_AREA
+            )
+        )
+    elif panel.kind == "bars":
+        builder = timeseries.Panel().draw_style(common_models.GraphDrawStyle.BARS)
+    elif panel.kind == "stat":
+        builder = stat.Panel().reduce_options(
+            common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+        )
+    elif panel.kind == "state":
+        builder = statetimeline.Panel().show_value(common_models.VisibilityMode.AUTO)
+    elif panel.kind == "levels":
+        builder = bargauge.Panel().reduce_options(
+            common.ReduceDataOptions().calcs(["sum"]).values(False)
+        )
+    else:
+        builder = table.Panel().with_transformation(
+            models.DataTransformerConfig(id_val="merge", options={})
+        )
+    builder = (
+        builder.id(panel_id)
+        .title(title)
+        .datasource(datasource_ref(settings.grafana.datasource_uid))
+        .grid_pos(position)
+        .unit(first.unit)
+        .thresholds(_thresholds(first))
+        .color_scheme(dash.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+    )
+    if first.decimals is not None:
+        builder = builder.decimals(first.decimals)
+    if first.min is not None:
+        builder = builder.min(first.min)
+    if first.max is not None:
+        builder = builder.max(first.max)
+    mappings = _mappings(first, language)
+    if mappings and first.value_fields is None:
+        builder = builder.mappings(mappings)
+    elif mappings:
+        builder = builder.with_override(
+            models.MatcherConfig(id_val="byRegexp", options=first.value_fields),
+            [models.DynamicConfigValue(id_val="mappings", value=to_data(mappings))],
+        )
+    for target in _targets(panel, catalogue, settings.grafana.datasource_uid, language):
+        builder = builder.with_target(target)
+    if panel.kind == "levels":
+        for n, key in enumerate(panel.indicators):
+            builder = builder.with_override(
+                models.MatcherConfig(id_val="byFrameRefID", options=chr(ord("A") + n)),
+                [
+                    models.DynamicConfigValue(
+                        id_val="color",
+                        value={"mode": "fixed", "fixedColor": catalogue[key].steps[0].colour},
+                    )
+                ],
+            )
+    return builder
+
+
+def locate(indicator: str) -> tuple[str, int]:
+    """(dashboard uid, panel id) of the first panel showing ``indicator``.
+
+    >>> locate("water_do")
+    ('envmon-rivers', 4)
+    """
+    for spec in DASHBOARDS:
+        for n, panel in enumerate(spec.panels, start=1):
+            if indicator in panel.indicators:
+                return spec.uid, n
+    raise KeyError(f"no dashboard shows indicator {indicator!r}")
+
+
+def build(spec: Dashboard, settings: Settings) -> dict[str, Any]:
+    """The dashboard JSON of ``spec`` for ``settings``."""
+    language = settings.grafana.language
+    catalogue = indicators(settings.grafana.budget_alert_days)
+    cat = queries.catalogue()
+    used: list[str] = []
+    for panel in spec.panels:
+        for key in panel.indicators:
+            for name in cat[catalogue[key].query].variables:
+                if name not in used:
+                    used.append(name)
+    builder: cogbuilder.Builder[models.Dashboard] = (
+        dash.Dashboard(spec.title(language))
+        .uid(spec.uid)
+        .tags(["envmon"])
+        .timezone(settings.district.timezone)
+        .time(spec.time_from, "now")
+        .refresh("5m")
+        .editable()
+        .link(
+            dash.DashboardLink("envmon")
+            .type(models.DashboardLinkType.DASHBOARDS)
+            .tags(["envmon"])
+            .as_dropdown(False)
+            .include_vars(True)
+            .keep_time(True)
+        )
+    )
+    assert isinstance(builder, dash.Dashboard)
+    for name in ("area", "site", "section"):
+        if name in used:
+            builder = builder.with_variable(_variable(name, settings, language))
+    x = y = row_height = 0
+    for n, panel in enumerate(spec.panels, start=1):
+        if x + panel.width > 24:
+            x, y, row_height = 0, y + row_height, 0
+        position = models.GridPos(h=panel.height, w=panel.width, x=x, y=y)
+        builder = builder.with_panel(_panel(panel, catalogue, settings, n, position))
+        x += panel.width
+        row_height = max(row_height, panel.height)
+    data: dict[str, Any] = to_data(builder.build())
+    data["id"] = None
+    for part in ("templating", "annotations"):  # Grafana expects the lists, even empty
+        data.setdefault(part, {}).setdefault("list", [])
+    return data
+
+
+def build_all(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every dashboard JSON by uid."""
+    return {spec.uid: build(spec, settings) for spec in DASHBOARDS}
