@@ -141,7 +141,9 @@ def test_every_point_reaches_victoriametrics_exactly(
         assert got == expected
         assert len(expected) > 4 * 6 * 48  # values and revisions of every site-hour
         aqi = expected_hourly_aqi_samples(ledger)
-        assert aqi and subset(stored, {"aqi_hourly_aqi"}, {*sites, "hunnan"}) == aqi
+        first, last = min(k[2] for k in aqi), max(k[2] for k in aqi)
+        got_aqi = subset(stored, {"aqi_hourly_aqi"}, {*sites, "hunnan"})
+        assert aqi and {k: v for k, v in got_aqi.items() if first <= k[2] <= last} == aqi
         # a second drain has nothing to send
         assert Publisher(ledger, settings, writer).drain().points == 0
 
