@@ -147,10 +147,7 @@ def test_required_variables_are_empty_in_the_example_and_stop_compose() -> None:
     """Passwords and the token have no default: `${NAME:?…}` in compose and empty in the
     example, so a copied .env.example cannot start a stack with known credentials."""
     required = {
-        name
-        for text in strings(compose_file())
-        for name, op, _ in variables(text)
-        if op == ":?"
+        name for text in strings(compose_file()) for name, op, _ in variables(text) if op == ":?"
     }
     assert required == set(FILLED)
     documented = _documented()
