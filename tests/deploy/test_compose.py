@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
+from monitor.service.daemon import FINAL_DRAIN_S
 from monitor.settings import load_settings, required_secrets, resolve_ledger_path
 from tests.deploy.stack import (
     COMPOSE,
@@ -217,7 +218,11 @@ def test_envmon_starts_after_a_healthy_influxdb_and_stops_gracefully() -> None:
     match = re.fullmatch(r"(\d+)([sm])", envmon["stop_grace_period"])
     assert match
     seconds = int(match.group(1)) * (60 if match.group(2) == "m" else 1)
-    assert seconds >= 60  # one source's fetch with retries; Docker's default is 10 s
+    # the longest fetch of a shipped source (every attempt timing out), the final drain
+    # of the outbox and a margin, before Docker's SIGKILL (its default grace is 10 s)
+    settings = load_settings(ROOT / "config" / "hunnan.toml", {})
+    fetch = max(s.timeout_seconds * (s.retries + 1) for s in settings.sources)
+    assert seconds >= fetch + FINAL_DRAIN_S + 15
     assert "command" not in envmon and "entrypoint" not in envmon  # the image's own
 
 

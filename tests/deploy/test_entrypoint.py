@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from tests.deploy.stack import (
     service_environment,
     stages,
 )
-from tests.engines import free_port
+from tests.engines import free_port, start_victoria_metrics
 
 CONFIG = """\
 [district]
@@ -85,8 +86,6 @@ def _container_environment(tmp_path: Path, server: RecordedServer) -> dict[str, 
     values |= {"INFLUXDB_ADMIN_PASSWORD": "x" * 8, "GF_SECURITY_ADMIN_PASSWORD": "x"}
     service = interpolated(compose_file(), values)["services"]["envmon"]
     environment = service_environment(service)
-    # Publishing is the publisher's own tests' business; "influxdb" does not resolve here.
-    environment["ENVMON_INFLUXDB_ENABLED"] = "false"
     environment["ENVMON_CONFIG"] = str(config)
     environment["ENVMON_HEALTHCHECK_URL"] = f"http://127.0.0.1:{port}/healthz"
     return {
@@ -105,20 +104,29 @@ def _healthcheck_command() -> list[str]:
     return [sys.executable if command[0] == "python" else command[0], *command[1:]]
 
 
-def test_entrypoint_runs_the_daemon_and_stops_cleanly_on_sigterm(
-    tmp_path: Path, recorded_server: RecordedServer
-) -> None:
-    """No arguments → `envmon run` replaces the shell (exec: same PID), listens on 0.0.0.0,
-    passes the image's health check; SIGTERM during a slow fetch → exit 0 within the grace
-    period, after the job, with the ledger on the data folder."""
+def _serve_recorded(server: RecordedServer) -> None:
+    """Two recorded archive days, and a live source that answers slowly with an error."""
     for day in ("20260228", "20260301"):
-        recorded_server.add_file(
+        server.add_file(
             f"/air/china_sites_{day}.csv",
             DATA / "cnemc_sites_archive" / f"china_sites_{day}.csv",
             content_type="text/csv",
         )
-    recorded_server.add("/slow", Reply(body=b"slow", status=500, delay=1.5))
-    environment = _container_environment(tmp_path, recorded_server)
+    server.add("/slow", Reply(body=b"slow", status=500, delay=1.5))
+
+
+@dataclass
+class Run:
+    """What a daemon run through the entrypoint left: exit code and the rest of its log."""
+
+    code: int
+    log: str
+
+
+def _run_until_sigterm(tmp_path: Path, server: RecordedServer, environment: dict[str, str]) -> Run:
+    """Start `sh docker/entrypoint.sh` (no arguments, as CMD would), check it became envmon
+    (exec) and is healthy by the image's own check, SIGTERM it during the slow fetch, and
+    wait at most the compose stop grace period."""
     process = subprocess.Popen(
         ["sh", str(ENTRYPOINT)],
         env=environment,
@@ -146,7 +154,7 @@ def test_entrypoint_runs_the_daemon_and_stops_cleanly_on_sigterm(
         assert set(health["sources"]) == {"archive", "slow"}
         check = subprocess.run(_healthcheck_command(), env=environment, check=False)
         assert check.returncode == 0
-        while not recorded_server.requests or recorded_server.requests[-1][0] != "/slow":
+        while not server.requests or server.requests[-1][0] != "/slow":
             time.sleep(0.05)  # the slow job has started
         process.send_signal(signal.SIGTERM)
         rest = process.stderr.read()
@@ -156,11 +164,47 @@ def test_entrypoint_runs_the_daemon_and_stops_cleanly_on_sigterm(
             process.kill()
             process.wait()
         process.stderr.close()
-    assert code == 0, rest
-    assert "received SIGTERM" in rest and "stopped" in rest
-    assert (tmp_path / "app" / "data" / "envmon.sqlite").is_file()
     closed = subprocess.run(_healthcheck_command(), env=environment, capture_output=True)
     assert closed.returncode != 0  # nothing listens any more: the check fails
+    return Run(code, rest)
+
+
+def test_entrypoint_runs_the_daemon_and_stops_cleanly_on_sigterm(
+    tmp_path: Path, recorded_server: RecordedServer
+) -> None:
+    """No arguments → `envmon run` replaces the shell (exec: same PID), listens on 0.0.0.0,
+    passes the image's health check; SIGTERM during a slow fetch → exit 0 within the grace
+    period, after the job, with the ledger on the data folder."""
+    _serve_recorded(recorded_server)
+    environment = _container_environment(tmp_path, recorded_server)
+    environment["ENVMON_INFLUXDB_ENABLED"] = "false"
+    run = _run_until_sigterm(tmp_path, recorded_server, environment)
+    assert run.code == 0, run.log
+    assert "received SIGTERM" in run.log and "stopped" in run.log
+    assert (tmp_path / "app" / "data" / "envmon.sqlite").is_file()
+
+
+def test_entrypoint_daemon_publishes_where_the_environment_says(
+    tmp_path: Path, recorded_server: RecordedServer
+) -> None:
+    """With the compose environment's ENVMON_INFLUXDB_* pointing at a real VictoriaMetrics
+    (v2 write API, as InfluxDB), the daemon publishes (heartbeat, per-source health) and
+    still exits 0 on SIGTERM within the grace period, nothing left queued."""
+    _serve_recorded(recorded_server)
+    server = start_victoria_metrics(tmp_path / "victoria")
+    try:
+        environment = _container_environment(tmp_path, recorded_server)
+        environment["ENVMON_INFLUXDB_URL"] = server.url
+        assert environment["ENVMON_INFLUXDB_ENABLED"] == "true"  # as compose sets it
+        run = _run_until_sigterm(tmp_path, recorded_server, environment)
+        assert run.code == 0, run.log
+        assert "0 site-day(s) left queued" in run.log
+        published = server.samples()
+    finally:
+        server.stop()
+    names = {name for name, _, _ in published}
+    assert "heartbeat_up" in names, run.log  # measurement heartbeat, field up
+    assert any(("source", "archive") in labels for _, labels, _ in published), names
 
 
 def test_entrypoint_passes_commands_to_envmon(
@@ -169,7 +213,6 @@ def test_entrypoint_passes_commands_to_envmon(
     """`docker compose run --rm envmon config check` → `envmon config check` on the
     container's settings: 0.0.0.0, the stack's InfluxDB, every secret present."""
     environment = _container_environment(tmp_path, recorded_server)
-    environment["ENVMON_INFLUXDB_ENABLED"] = "true"
     result = subprocess.run(
         ["sh", str(ENTRYPOINT), "config", "check"],
         env=environment,
@@ -189,7 +232,6 @@ def test_config_check_in_the_container_names_a_missing_token(
     """Without ENVMON_INFLUXDB_TOKEN, `config check` exits 2 and says which secret is missing
     and why, in one line on stderr."""
     environment = _container_environment(tmp_path, recorded_server)
-    environment["ENVMON_INFLUXDB_ENABLED"] = "true"
     environment["ENVMON_INFLUXDB_TOKEN"] = ""
     result = subprocess.run(
         ["sh", str(ENTRYPOINT), "config", "check"],
