@@ -119,7 +119,12 @@ def _poll(what: str, probe: Any, timeout: float = 120) -> Any:
 def test_every_service_is_healthy(stack: Stack) -> None:
     """`up --wait` returned: each service's health check passes; /healthz answers."""
     listed = stack.compose("ps", "--format", "json")
-    rows = [json.loads(line) for line in listed.stdout.splitlines() if line.strip()]
+    text = listed.stdout.strip()  # a JSON array (older Compose) or one object per line
+    rows = (
+        json.loads(text)
+        if text.startswith("[")
+        else [json.loads(line) for line in text.splitlines() if line.strip()]
+    )
     assert {row["Service"]: row["Health"] for row in rows} == dict.fromkeys(
         ("influxdb", "grafana", "envmon", "mailpit"), "healthy"
     )
