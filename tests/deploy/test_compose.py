@@ -4,6 +4,7 @@ health-gated start, and an envmon service whose settings come out right."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import shutil
 import subprocess
@@ -379,8 +380,8 @@ def _container_settings(environment: dict[str, str]) -> Any:
 
 def test_envmon_settings_in_the_container() -> None:
     """The shipped settings with the service's environment: health on 0.0.0.0 at the port
-    compose publishes, publishing to the stack's InfluxDB, ledger on the data volume, no
-    secret missing."""
+    compose publishes, publishing to the stack's InfluxDB, ledger and reports on the data
+    volume, no secret missing."""
     envmon = _stack()["services"]["envmon"]
     environment = service_environment(envmon)
     settings = _container_settings(environment)
@@ -392,6 +393,9 @@ def test_envmon_settings_in_the_container() -> None:
     assert (settings.influxdb.org, settings.influxdb.bucket) == ("envmon", "envmon")
     ledger = resolve_ledger_path(None, settings, environment)
     assert ledger.parent == Path("/app/data")  # the envmon-data volume
+    # reports are written where the unprivileged user may write: the same volume
+    reports = Path(os.path.normpath(settings.source.parent / settings.reports.folder))
+    assert reports.is_relative_to("/app/data"), reports
     assert required_secrets(settings) == []
 
 
