@@ -28,7 +28,7 @@ The ledger is found by :func:`resolve_ledger_path`, first match wins:
 Containers
 ----------
 A few settings can be set over the file from the environment (:data:`ENV_OVERRIDES`:
-``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``), so that the Docker stack runs the same file
+``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``, ``ENVMON_HJ212_HOST``), so that the Docker stack runs the same file
 as a host install; a bad value is reported under its key, naming the variable.
 """
 
@@ -100,6 +100,7 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "ENVMON_INFLUXDB_URL": ("influxdb", "url"),
     "ENVMON_INFLUXDB_ORG": ("influxdb", "org"),
     "ENVMON_INFLUXDB_BUCKET": ("influxdb", "bucket"),
+    "ENVMON_HJ212_HOST": ("hj212", "host"),
 }
 
 # Key names that hold secrets; such keys are refused in the file.
@@ -1399,7 +1400,11 @@ def _hj212_secrets(settings: Settings, environ: Mapping[str, str]) -> tuple[Sett
     return dataclasses.replace(settings, hj212=hj212), problems
 
 
-_TABLES: dict[str, type[Any]] = {"service": ServiceSettings, "influxdb": InfluxSettings}
+_TABLES: dict[str, type[Any]] = {
+    "service": ServiceSettings,
+    "influxdb": InfluxSettings,
+    "hj212": HJ212Settings,
+}
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
 

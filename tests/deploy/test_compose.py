@@ -386,6 +386,7 @@ def test_envmon_settings_in_the_container() -> None:
     environment = service_environment(envmon)
     settings = _container_settings(environment)
     assert settings.service.http_host == "0.0.0.0"
+    assert settings.hj212.host == "0.0.0.0"  # reachable once its port is published
     published = {entry.rsplit(":", 1)[1] for entry in envmon["ports"]}
     assert str(settings.service.http_port) in published
     assert settings.influxdb.enabled is True
