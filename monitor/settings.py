@@ -28,8 +28,9 @@ The ledger is found by :func:`resolve_ledger_path`, first match wins:
 Containers
 ----------
 A few settings can be set over the file from the environment (:data:`ENV_OVERRIDES`:
-``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``, ``ENVMON_HJ212_HOST``), so that the Docker stack runs the same file
-as a host install; a bad value is reported under its key, naming the variable.
+``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``, ``ENVMON_HJ212_HOST``), so that the Docker
+stack runs the same file as a host install; a bad value is reported under its key, naming
+the variable.
 """
 
 from __future__ import annotations
