@@ -24,6 +24,13 @@ The ledger is found by :func:`resolve_ledger_path`, first match wins:
    the same file means the same ledger whatever directory the daemon starts in);
 3. ``$ENVMON_LEDGER`` (relative: to the current directory);
 4. :data:`DEFAULT_LEDGER`, ``data/envmon.sqlite`` (relative to the current directory).
+
+Containers
+----------
+A few settings can be set over the file from the environment (:data:`ENV_OVERRIDES`:
+``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``, ``ENVMON_HJ212_HOST``), so that the Docker
+stack runs the same file as a host install; a bad value is reported under its key, naming
+the variable.
 """
 
 from __future__ import annotations
@@ -46,6 +53,7 @@ from monitor.errors import ConfigError
 
 __all__ = [
     "DEFAULT_LEDGER",
+    "ENV_OVERRIDES",
     "AirStation",
     "AnnualMeanTarget",
     "Area",
@@ -84,6 +92,18 @@ DEFAULT_LEDGER = Path("data/envmon.sqlite")
 
 #: Environment variable naming the ledger when the settings file does not.
 LEDGER_ENV = "ENVMON_LEDGER"
+
+#: Settings the environment sets over the file: ``variable → (table, key)``. They let one
+#: settings file serve both a host install and a container, where the health endpoint must
+#: listen on 0.0.0.0 and InfluxDB is a service of the compose stack (docker-compose.yml).
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "ENVMON_HTTP_HOST": ("service", "http_host"),
+    "ENVMON_INFLUXDB_ENABLED": ("influxdb", "enabled"),
+    "ENVMON_INFLUXDB_URL": ("influxdb", "url"),
+    "ENVMON_INFLUXDB_ORG": ("influxdb", "org"),
+    "ENVMON_INFLUXDB_BUCKET": ("influxdb", "bucket"),
+    "ENVMON_HJ212_HOST": ("hj212", "host"),
+}
 
 # Key names that hold secrets; such keys are refused in the file.
 _SECRET_KEY = re.compile(r"password|passwd|token|secret|api_?key|credential", re.IGNORECASE)
@@ -1053,6 +1073,16 @@ def settings_reference() -> tuple[SettingDoc, ...]:
             "environment",
         )
     )
+    for env, (table, key) in ENV_OVERRIDES.items():
+        rows.append(
+            SettingDoc(
+                env,
+                _type_text(typing.get_type_hints(_TABLES[table])[key]),
+                "unset",
+                f"sets {table}.{key} over the settings file, for containers",
+                "environment",
+            )
+        )
     for f in dataclasses.fields(SecretSettings):
         rows.append(
             SettingDoc(f.metadata["env"], "secret", "unset", f.metadata["help"], "environment")
@@ -1497,6 +1527,42 @@ def _hj212_secrets(settings: Settings, environ: Mapping[str, str]) -> tuple[Sett
     return dataclasses.replace(settings, hj212=hj212), problems
 
 
+_TABLES: dict[str, type[Any]] = {
+    "service": ServiceSettings,
+    "influxdb": InfluxSettings,
+    "hj212": HJ212Settings,
+}
+_TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Set :data:`ENV_OVERRIDES` given in ``environ`` into the parsed file; return the keys
+    set (``table.key`` → variable). A boolean takes true/false, 1/0, yes/no or on/off; any
+    other text is left for the loader to report."""
+    overridden = {}
+    for env, (table, key) in ENV_OVERRIDES.items():
+        value: object = environ.get(env, "").strip()
+        if not value:
+            continue
+        section = raw.setdefault(table, {})
+        if not isinstance(section, dict):
+            continue  # the loader reports the malformed table
+        if typing.get_type_hints(_TABLES[table])[key] is bool:
+            text = str(value).lower()
+            value = True if text in _TRUE else False if text in _FALSE else value
+        section[key] = value
+        overridden[f"{table}.{key}"] = env
+    return overridden
+
+
+def _name_override(problem: str, overridden: Mapping[str, str]) -> str:
+    """A problem with a value from the environment names the variable it came from."""
+    key, sep, rest = problem.partition(": ")
+    if sep and key in overridden:
+        return f"{key} (from ${overridden[key]}): {rest}"
+    return problem
+
+
 def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     """Read and validate the settings file; secrets come from ``environ``.
 
@@ -1529,9 +1595,11 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     except tomllib.TOMLDecodeError as err:
         raise ConfigError([f"TOML syntax error: {err}"], source=source) from None
 
+    overridden = _apply_environment(raw, environ)
     loader = _Loader()
     built = loader.build(Settings, raw, "")
-    problems = loader.problems + _check_references(raw)
+    problems = [_name_override(p, overridden) for p in loader.problems]
+    problems += _check_references(raw)
     if built is not _INVALID:
         built, hj212_problems = _hj212_secrets(built, environ)
         problems += hj212_problems

@@ -1,0 +1,113 @@
+"""Settings set over the file from the environment (monitor.settings.ENV_OVERRIDES): what
+lets the Docker stack run the shipped settings file unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ConfigError
+from monitor.settings import ENV_OVERRIDES, load_settings, settings_reference
+from tests.conftest import HUNNAN_TWO_STATIONS
+
+FILE = (
+    HUNNAN_TWO_STATIONS
+    + """
+[service]
+http_host = "127.0.0.1"
+http_port = 8765
+
+[influxdb]
+enabled = false
+url = "http://localhost:8086"
+org = "bureau"
+"""
+)
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "envmon.toml"
+    path.write_text(FILE, encoding="utf-8")
+    return path
+
+
+def test_environment_sets_over_the_file(config: Path) -> None:
+    """Each override replaces the file's value; the other keys keep the file's."""
+    settings = load_settings(
+        config,
+        {
+            "ENVMON_HTTP_HOST": "0.0.0.0",
+            "ENVMON_INFLUXDB_ENABLED": "true",
+            "ENVMON_INFLUXDB_URL": "http://influxdb:8086",
+            "ENVMON_INFLUXDB_BUCKET": "district",
+        },
+    )
+    assert settings.service.http_host == "0.0.0.0"
+    assert settings.service.http_port == 8765
+    assert settings.influxdb.enabled is True
+    assert settings.influxdb.url == "http://influxdb:8086"
+    assert settings.influxdb.org == "bureau"  # not overridden
+    assert settings.influxdb.bucket == "district"
+
+
+def test_unset_or_empty_variables_leave_the_file_alone(config: Path) -> None:
+    """An empty variable (``NAME=`` in .env) is no override."""
+    settings = load_settings(config, {"ENVMON_HTTP_HOST": "", "ENVMON_INFLUXDB_ENABLED": " "})
+    assert settings.service.http_host == "127.0.0.1"
+    assert settings.influxdb.enabled is False
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        *[("true", True), ("TRUE", True), ("1", True), ("yes", True), ("on", True)],
+        *[("false", False), ("0", False), ("No", False), ("off", False)],
+    ],
+)
+def test_boolean_words(config: Path, text: str, expected: bool) -> None:
+    """Booleans take the usual words of environment files."""
+    settings = load_settings(config, {"ENVMON_INFLUXDB_ENABLED": text})
+    assert settings.influxdb.enabled is expected
+
+
+def test_overrides_apply_without_the_table_in_the_file(tmp_path: Path) -> None:
+    """A file without [service] or [influxdb] gets the tables from the environment."""
+    path = tmp_path / "envmon.toml"
+    path.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(path, {"ENVMON_HTTP_HOST": "0.0.0.0", "ENVMON_INFLUXDB_ORG": "o"})
+    assert settings.service.http_host == "0.0.0.0"
+    assert settings.influxdb.org == "o"
+
+
+def test_bad_values_name_the_variable_and_are_all_listed(config: Path) -> None:
+    """A wrong value is checked like the file's and reported under its key with the
+    variable's name; every problem at once."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            config,
+            {"ENVMON_INFLUXDB_ENABLED": "ture", "ENVMON_INFLUXDB_URL": "influxdb:8086"},
+        )
+    problems = caught.value.problems
+    assert len(problems) == 2
+    assert problems[0].startswith("influxdb.enabled (from $ENVMON_INFLUXDB_ENABLED): ")
+    assert "'ture'" in problems[0]
+    assert problems[1].startswith("influxdb.url (from $ENVMON_INFLUXDB_URL): expected an http")
+
+
+def test_file_problems_keep_their_plain_key(config: Path) -> None:
+    """A bad value in the file itself is not attributed to the environment."""
+    config.write_text(FILE.replace('url = "http://localhost:8086"', 'url = "x"'), "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, {})
+    assert caught.value.problems[0].startswith("influxdb.url: expected an http")
+
+
+def test_reference_lists_each_override() -> None:
+    """Each override is a row of the settings reference (and so of the README table)."""
+    rows = {row.key: row for row in settings_reference()}
+    for env, (table, key) in ENV_OVERRIDES.items():
+        assert rows[env].source == "environment"
+        assert f"{table}.{key}" in rows[env].help
+    assert rows["ENVMON_INFLUXDB_ENABLED"].type == "boolean"
