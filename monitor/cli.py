@@ -141,16 +141,21 @@ def _local_date(text: str, option: str) -> date:
         raise InputError(f"{option} {text!r} is not a date; expected YYYY-MM-DD") from None
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
+def _log_to_stderr(args: argparse.Namespace) -> None:
+    """Log lines with time, level and logger on stderr (long-running commands)."""
     import logging
-
-    from monitor.service.daemon import Daemon
 
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from monitor.service.daemon import Daemon
+
+    _log_to_stderr(args)
     settings, ledger = _load(args)
     return Daemon(settings, ledger).run()
 
@@ -558,7 +563,6 @@ def _local_time(seconds: int | None) -> str:
 
 
 def _cmd_hj212_send(args: argparse.Namespace) -> int:
-    from monitor.errors import ConfigError
     from monitor.hj212.client import packets_from_csv, send_packets
     from monitor.settings import load_settings
 
@@ -600,18 +604,12 @@ def _cmd_hj212_send(args: argparse.Namespace) -> int:
 
 
 def _cmd_hj212_listen(args: argparse.Namespace) -> int:
-    import logging
     import signal
     import threading
 
-    from monitor.errors import ConfigError
     from monitor.hj212.server import Receiver
 
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _log_to_stderr(args)
     settings, ledger = _load(args)
     if not settings.hj212.stations:
         raise ConfigError(
