@@ -99,6 +99,10 @@ WATER_OBSERVATION = Measurement(
 )
 
 _IAQI = {f"iaqi_{p}": f"IAQI of {p}" for p in ("so2", "no2", "co", "o3", "pm10", "pm2_5")}
+#: The IAQI columns of an hourly AQI row.
+IAQI_COLUMNS: Final = tuple(_IAQI)
+#: The daily statistics of a daily AQI row (GB 3095 / HJ 663).
+DAILY_STATISTICS: Final = ("so2", "no2", "co", "pm10", "pm2_5", "o3_1h_max", "o3_8h_max")
 _AQI_TAGS = {
     "site": "station code, or area id when scope = area",
     "scope": "site or area",
@@ -216,6 +220,9 @@ TARGET_PROGRESS = Measurement(
         "explanation_en": "explanation, English",
     },
 )
+#: The numbers of a target progress row, as stored (status_code is derived).
+PROGRESS_NUMBERS: Final = tuple(k for k in TARGET_PROGRESS.floats if k != "status_code")
+
 DATA_HEALTH = Measurement(
     "data_health",
     "freshness and completeness per site and source, written each publish round",
@@ -334,7 +341,7 @@ def hourly_aqi_points(rows: pd.DataFrame) -> pd.DataFrame:
             "time": rows["period_end"].astype(np.int64),
         }
     )
-    for column in _IAQI:
+    for column in IAQI_COLUMNS:
         frame[column] = pd.to_numeric(rows[column], errors="coerce")
     return frame
 
@@ -361,7 +368,7 @@ def daily_aqi_points(rows: pd.DataFrame) -> pd.DataFrame:
             "time": local_midnight(rows["date"]),
         }
     )
-    for column in ("so2", "no2", "co", "pm10", "pm2_5", "o3_1h_max", "o3_8h_max"):
+    for column in DAILY_STATISTICS:
         frame[column] = pd.to_numeric(rows[column], errors="coerce")
     return frame
 
@@ -437,17 +444,7 @@ def target_progress_points(rows: pd.DataFrame) -> pd.DataFrame:
             "time": local_midnight(rows["as_of"]),
         }
     )
-    for column in (
-        "value",
-        "goal",
-        "budget_remaining",
-        "required_rate",
-        "projection",
-        "projection_low",
-        "projection_high",
-        "valid_days",
-        "good_days",
-    ):
+    for column in PROGRESS_NUMBERS:
         frame[column] = pd.to_numeric(rows[column], errors="coerce")
     return frame
 

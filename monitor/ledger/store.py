@@ -11,7 +11,7 @@ leaves the ledger as it was before that write (SQLite's atomic commit).
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +32,18 @@ OBSERVATION_KEY: Final = ("period_end", "site", "parameter", "source")
 #: Hours after midnight whose values can change the previous day's quality checks (the
 #: longest air "stuck" run is 12 hours, for CO; a spike needs the next hour).
 QC_LOOKAHEAD_HOURS: Final = 12
+
+#: Tables whose rows are published (each an outbox ``kind``): the column naming the series
+#: owner (the outbox ``key``) and the column giving the local date (``period_end``, epoch
+#: seconds, or a ``YYYY-MM-DD`` column). Writers queue by it; the publisher reads by it.
+PUBLISHED_TABLES: Final[Mapping[str, tuple[str, str]]] = {
+    "observations": ("site", "period_end"),
+    "hourly_aqi": ("site", "period_end"),
+    "daily_aqi": ("site", "date"),
+    "water_classes": ("site", "period_end"),
+    "target_progress": ("target", "as_of"),
+    "official_daily_aqi": ("area", "date"),
+}
 
 
 @dataclass(frozen=True)
@@ -756,16 +768,26 @@ def _queue(db: sqlite3.Connection, kind: str, keys: Iterable[Any], days: Iterabl
     )
 
 
+def local_dates(seconds: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``YYYY-MM-DD`` (Asia/Shanghai) of epoch-second labels: the day a label belongs to.
+
+    >>> local_dates(np.array([1767196800 - 1, 1767196800])).tolist()
+    ['2025-12-31', '2026-01-01']
+    """
+    local = np.asarray(seconds, dtype=np.int64) + LOCAL_OFFSET_S
+    return local.astype("datetime64[s]").astype("datetime64[D]").astype(str)
+
+
 def _published_site_days(table: str, frame: pd.DataFrame) -> tuple[str, list[Any], list[Any]]:
     """The outbox kind and (key, local date) pairs a derived write changes. QC flags are
     published with their observations, so they queue the observations' site-days."""
-    if table == "target_progress":
-        return table, frame["target"].tolist(), frame["as_of"].tolist()
-    if "date" in frame.columns:
-        return table, frame["site"].tolist(), frame["date"].tolist()
-    ends = pd.to_numeric(frame["period_end"]).to_numpy(dtype=np.int64) + LOCAL_OFFSET_S
-    days = ends.astype("datetime64[s]").astype("datetime64[D]").astype(str).tolist()
-    return ("observations" if table == "qc_flags" else table), frame["site"].tolist(), days
+    kind = "observations" if table == "qc_flags" else table
+    key, day = PUBLISHED_TABLES[kind]
+    if day == "period_end":
+        days = local_dates(pd.to_numeric(frame["period_end"]).to_numpy()).tolist()
+    else:
+        days = frame[day].tolist()
+    return kind, frame[key].tolist(), days
 
 
 _REPORT_COLUMNS: Final = (

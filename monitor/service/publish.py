@@ -39,12 +39,10 @@ from monitor import __version__
 from monitor.errors import PublishError
 from monitor.influxdb import points as schema
 from monitor.ledger import Ledger
-from monitor.ledger.store import LOCAL_OFFSET_S
+from monitor.ledger.store import LOCAL_OFFSET_S, PUBLISHED_TABLES, local_dates
 from monitor.settings import Settings
 
 log = logging.getLogger("envmon.publish")
-
-_IAQI_COLUMNS = tuple(schema.AQI_HOURLY.floats)[2:8]
 
 #: Ledger columns each published table is read with.
 TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -67,7 +65,7 @@ TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
         "aqi",
         "level",
         "primary_pollutants",
-        *_IAQI_COLUMNS,
+        *schema.IAQI_COLUMNS,
         "complete",
     ),
     "daily_aqi": (
@@ -76,13 +74,7 @@ TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
         "standard",
         "official",
         "is_area",
-        "so2",
-        "no2",
-        "co",
-        "pm10",
-        "pm2_5",
-        "o3_1h_max",
-        "o3_8h_max",
+        *schema.DAILY_STATISTICS,
         "invalid_statistics",
         "aqi",
         "level",
@@ -105,36 +97,12 @@ TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
         "kind",
         "area",
         "standard",
-        "value",
-        "goal",
+        *schema.PROGRESS_NUMBERS,
         "status",
-        "budget_remaining",
-        "required_rate",
-        "projection",
-        "projection_low",
-        "projection_high",
-        "valid_days",
-        "good_days",
         "explanation_zh",
         "explanation_en",
     ),
     "official_daily_aqi": ("area", "date", "aqi", "category", "primary_pollutants", "dust"),
-}
-
-#: Column naming the series owner of each table's outbox key.
-_KEY_COLUMN: Final[Mapping[str, str]] = {
-    "target_progress": "target",
-    "official_daily_aqi": "area",
-}
-
-#: How a table's rows of one local date are found: (column, kind of column).
-_DAY_COLUMN: Final[Mapping[str, tuple[str, str]]] = {
-    "observations": ("period_end", "epoch"),
-    "hourly_aqi": ("period_end", "epoch"),
-    "daily_aqi": ("date", "date"),
-    "water_classes": ("period_end", "epoch"),
-    "target_progress": ("as_of", "date"),
-    "official_daily_aqi": ("date", "date"),
 }
 
 #: Points a replay reads at once, roughly (a few days of a district; bounded memory).
@@ -249,7 +217,7 @@ class Publisher:
         # are keyed by site first) instead of scanning the whole table per day.
         keys = {
             table: self.ledger.query(
-                f"SELECT DISTINCT {_KEY_COLUMN.get(table, 'site')} AS k FROM {table}"
+                f"SELECT DISTINCT {PUBLISHED_TABLES[table][0]} AS k FROM {table}"
             )["k"].tolist()
             for table in TABLE_COLUMNS
         }
@@ -319,13 +287,10 @@ class Publisher:
         with its outbox key (kind, key, day)."""
         rows = self._select(table, day, last_day or day, keys)
         lines, index = self._lines(table, rows)
-        key_column = _KEY_COLUMN.get(table, "site")
-        column, kind = _DAY_COLUMN[table]
-        if kind == "epoch":
-            local = rows[column].to_numpy(dtype=np.int64)[index] + LOCAL_OFFSET_S
-            days = local.astype("datetime64[s]").astype("datetime64[D]").astype(str)
-        else:
-            days = rows[column].to_numpy()[index]
+        key_column, column = PUBLISHED_TABLES[table]
+        days = rows[column].to_numpy()[index]
+        if column == "period_end":
+            days = local_dates(days)
         return _Batch(
             lines,
             pd.DataFrame({"kind": table, "key": rows[key_column].to_numpy()[index], "day": days}),
@@ -334,7 +299,7 @@ class Publisher:
     def _select(
         self, table: str, first: str, last: str, keys: Sequence[str] | None
     ) -> pd.DataFrame:
-        column, kind = _DAY_COLUMN[table]
+        key_column, column = PUBLISHED_TABLES[table]
         selected = ", ".join(f"t.{c}" for c in TABLE_COLUMNS[table])
         join = ""
         if table == "observations":  # envmon's QC flags travel with their value
@@ -343,7 +308,7 @@ class Publisher:
                 " LEFT JOIN qc_flags q ON q.site = t.site AND q.parameter = t.parameter "
                 "AND q.period_end = t.period_end"
             )
-        if kind == "epoch":
+        if column == "period_end":
             start = int(pd.Timestamp(first).timestamp()) - LOCAL_OFFSET_S
             end = int(pd.Timestamp(last).timestamp()) - LOCAL_OFFSET_S + 86400
             # labels 00:00 … 23:00 local make the day (DESIGN.md, Time)
@@ -352,7 +317,6 @@ class Publisher:
         else:
             where, params = f"t.{column} BETWEEN ? AND ?", [first, last]
         frames = []
-        key_column = _KEY_COLUMN.get(table, "site")
         chunks = [None] if keys is None else [keys[i : i + 500] for i in range(0, len(keys), 500)]
         for chunk in chunks:
             sql = f"SELECT {selected} FROM {table} t{join} WHERE {where}"
