@@ -11,7 +11,8 @@ request rate low, so pages are fetched one by one with ``page_delay`` seconds be
 
 Cadence and history
 -------------------
-Automatic stations sample every 4 h (00:00, 04:00 … 20:00 Beijing time). The platform keeps
+Automatic stations report about every 4 h, but sample times in one snapshot differ per
+section (13:00, 14:00, 16:00, 18:00, 19:00 and 20:00 in one real page). The platform keeps
 **no history**: only the latest value per section is shown, and it may change within the
 same monitoring time. So every call of :meth:`CnemcWaterCollector.collect` yields *every*
 reading in the snapshot, whatever ``since``/``until`` say; the ledger keeps the changes as
@@ -19,16 +20,18 @@ revisions. Poll every 20 min to 1 h.
 
 Request
 -------
-The page POSTs a form; this collector sends the same fields as a query string with GET
-(``action, AreaID, RiverID, MNName, PageIndex, PageSize``), because the shared HTTP client
-and the recorded-response server only speak GET. ASP.NET handlers that read
-``Request[...]`` accept both; **verify live** (data-sources.md §9), and switch to POST once
-``HttpClient`` has a ``post``. ``AreaID`` is a GB/T 2260 area code (Liaoning ``210000``,
-Shenyang ``210100``; empty = nationwide), ``RiverID`` a basin/river id from
-``getArea_RiverDic``. A cold ``getRealDatas`` answers ``-1``: the collector then loads the
-page and ``getArea_RiverDic`` once (the documented warm-up) and asks again. It sends
-``Referer``, ``Origin`` and ``X-Requested-With`` as the page does, with envmon's own
-User-Agent.
+As the page and every public client do: ``POST`` of the form ``action=getRealDatas, AreaID,
+RiverID, MNName, PageIndex, PageSize`` (no evidence that GET works, so none is sent).
+``AreaID`` is a GB/T 2260 area code (Liaoning ``210000``, Shenyang ``210100``; empty =
+nationwide), ``RiverID`` a basin/river id from ``getArea_RiverDic``. A cold session gets
+the text ``-1`` (HTTP 200) instead of data until it has loaded ``Main.html`` and POSTed
+``action=getArea_RiverDic``: the collector does this warm-up first (cookies kept in its
+session), and treats a later ``-1`` as "session not ready" — warm up again (``warmups``
+times), then :class:`~monitor.errors.SourceUnavailable`; ``-1`` is never data. A too large
+``PageSize`` is truncated by the platform: 500 by default, and fewer rows than ``records``
+announces is noted in the batch. Requests are paced (``page_delay`` between every step)
+and retried by :class:`~monitor.collectors.http.HttpClient`. The page's ``Referer``,
+``Origin`` and ``X-Requested-With`` are sent with envmon's own User-Agent.
 
 Response (JSON; the only form supported)
 ----------------------------------------
@@ -65,8 +68,10 @@ Other indicator columns (TOC …) are ignored and counted in the batch notes.
 Missing values and flags
 ------------------------
 ``--`` (or an empty cell) = the source delivered no number: the observation is written
-with value NaN. Water-class code 7 (未监测, not monitored) puts ``not_monitored`` on every
-observation of the row. The station status (站点情况, or a status word in place of a
+with value NaN. A cell whose title says ``当天质控不合格`` (rejected by the day's quality
+control) gets ``source_qc_failed`` (and ``source_invalid`` too if it shows a number, so it
+stays out of statistics). Water-class code 7 (未监测, not monitored) puts ``not_monitored``
+and code ``-1`` (not assessed) ``not_assessed`` on every observation of the row. The station status (站点情况, or a status word in place of a
 value) maps to ``maintenance`` (维护, 运维, 调试, 校准, 检修) or ``source_invalid`` (停运,
 故障, 异常, 无效, 断电, 离线); ``正常`` is no flag; an unknown status word gives no flag and
 is named in the batch notes. A cell that is neither a number, ``--`` nor a status word is
@@ -79,11 +84,13 @@ sample closest to the fetch time (the injectable clock ``now``): a ``12-31 20:00
 fetched on 1 January belongs to the previous year, a ``01-01 00:00`` sample fetched a few
 minutes early by a slow clock to the next. This is the "more than ~180 days in the
 future → last year" rule of §5, made symmetric. A full ``YYYY-MM-DD HH:MM`` label is
-accepted as it is. Each value is one **sample** of the 4-hourly cycle, not a mean, so
-``period_start == period_end ==`` the sample instant, converted to UTC.
+accepted as it is. Each value is one **sample**, not a mean over a period, and samples are
+not on a fixed grid, so ``period_start == period_end ==`` the sample instant, converted to
+UTC.
 
-Writes observations (``monitor.collectors.base``): ``site`` = section name as published
-(断面名称), canonical ``parameter`` and ``unit``, the instant, ``value``, ``flags``.
+Writes observations (``monitor.collectors.base``): ``site`` = the configured section id
+when the published name (断面名称) is mapped (``section_ids``), else the published name;
+canonical ``parameter`` and ``unit``, the instant, ``value``, ``flags``.
 """
 
 from __future__ import annotations

@@ -63,6 +63,7 @@ def build_collector(source: SourceSettings, settings: Settings) -> Collector:
         return CnemcWaterCollector(
             source=source.name,
             sections=source.stations,
+            section_ids=section_ids(settings),
             client=client,
             url=source.url or cnemc_water.DEFAULT_URL,
         )
@@ -82,6 +83,11 @@ def build_collector(source: SourceSettings, settings: Settings) -> Collector:
         [f"sources: unknown collector {name!r}; known: {', '.join(COLLECTORS)}"],
         source=str(settings.source),
     )
+
+
+def section_ids(settings: Settings) -> dict[str, str]:
+    """Published section name (``name_zh``) → configured section id, for cnemc_water."""
+    return {section.name_zh: section.id for section in settings.water_sections}
 
 
 def find_source(settings: Settings, name: str) -> SourceSettings:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from pathlib import Path
 from urllib.parse import parse_qs
 
 import pandas as pd
@@ -31,7 +32,11 @@ from monitor.collectors.cnemc_water import (
 from monitor.collectors.http import HttpClient
 from monitor.domain.units import WATER_PARAMETERS
 from monitor.errors import SourceFormatChanged, SourceUnavailable
-from tests.conftest import DATA, Reply
+from monitor.ledger import Ledger
+from monitor.service.pipeline import ingest
+from monitor.service.sources import build_collector
+from monitor.settings import Settings, load_settings
+from tests.conftest import DATA, HUNNAN_TWO_STATIONS, Reply
 
 FILES = DATA / "cnemc_water"
 ENDPOINT = "/GJZ/Ajax/Publish.ashx"
@@ -668,3 +673,88 @@ def test_sections_filter_by_id_or_published_name(real: Platform, wanted: str) ->
     batch = _real(real, sections=[wanted], section_ids={"大伙房水库": "dahuofang_reservoir"})
     assert set(batch.observations["site"]) == {"dahuofang_reservoir"}
     assert not any("not in the snapshot" in note for note in batch.notes)
+
+
+# ------------------------------------------------------------------ one identity per section
+
+SECTION_CONFIG = HUNNAN_TWO_STATIONS + """
+[[water_sections]]
+id = "dahuofang_reservoir"
+name_zh = "大伙房水库"
+water_body = "reservoir"
+river = "浑河"
+target_class = "II"
+
+[[sources]]
+name = "cnemc_water"
+collector = "cnemc_water"
+stations = ["大伙房水库"]
+url = "{url}"
+"""
+
+
+def _settings(tmp_path: Path, platform: Platform) -> Settings:
+    path = tmp_path / "envmon.toml"
+    path.write_text(SECTION_CONFIG.format(url=platform.url + ENDPOINT), encoding="utf-8")
+    return load_settings(path, {})
+
+
+def test_ingest_stores_a_section_under_its_configured_id(tmp_path: Path, real: Platform) -> None:
+    """Through the real pipeline: the published 大伙房水库 is stored as dahuofang_reservoir,
+    and its water class is evaluated under that id (issue 15: one identity)."""
+    settings = _settings(tmp_path, real)
+    source = settings.source_settings("cnemc_water")
+    collector = build_collector(source, settings)
+    assert isinstance(collector, CnemcWaterCollector)
+    collector._now = lambda: REAL_FETCHED
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ingest(ledger, settings, source, collector, None, None)
+        stored = ledger.observations()
+        classes = ledger.query("SELECT site FROM water_classes")
+    assert set(stored["site"]) == {"dahuofang_reservoir"}
+    assert len(stored) == 11
+    assert set(classes["site"]) == {"dahuofang_reservoir"}
+
+
+def test_rows_stored_under_the_published_name_are_moved_once(
+    tmp_path: Path, real: Platform
+) -> None:
+    """Rows an earlier envmon stored under 大伙房水库 (with a revision) move to the id at the
+    next ingest, are re-evaluated and queued for publishing; nothing is lost or doubled."""
+    settings = _settings(tmp_path, real)
+    source = settings.source_settings("cnemc_water")
+    table = parse_real_datas(json.loads((FILES / REAL).read_text("utf-8")))
+    old, _ = parse_observations([table], fetched_at=REAL_FETCHED, sections=["大伙房水库"])
+    assert set(old["site"]) == {"大伙房水库"}
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.write_observations(old, "cnemc_water")
+        revised = old.assign(value=old["value"] + 1.0)
+        ledger.write_observations(revised, "cnemc_water")  # one revision per reading
+        ledger.clear_dirty(ledger.dirty_days())
+        moved = ledger.adopt_site_aliases("cnemc_water", {"大伙房水库": "dahuofang_reservoir"})
+        assert moved == 11
+        assert ledger.adopt_site_aliases("cnemc_water", {"大伙房水库": "dahuofang_reservoir"}) == 0
+        stored = ledger.observations()
+        assert set(stored["site"]) == {"dahuofang_reservoir"}
+        assert len(stored) == 11
+        # NaN + 1 is NaN: the algal-density reading ('--') was not revised, the 10 others were
+        assert int((stored["revision"] == 1).sum()) == 10
+        assert len(ledger.revisions("dahuofang_reservoir", "tp")) == 1
+        assert set(ledger.dirty_days()["site"]) == {"dahuofang_reservoir"}
+        outbox = ledger.query("SELECT key, day FROM outbox WHERE kind = 'observations'")
+        assert ("dahuofang_reservoir", "2026-08-21") in set(outbox.itertuples(index=False))
+        alias = ledger.query("SELECT source, alias, site, moved FROM site_aliases")
+        assert alias.to_dict("records") == [
+            {
+                "source": "cnemc_water",
+                "alias": "大伙房水库",
+                "site": "dahuofang_reservoir",
+                "moved": 11,
+            }
+        ]
+        # the next ingest through the pipeline keeps the one identity
+        collector = build_collector(source, settings)
+        assert isinstance(collector, CnemcWaterCollector)
+        collector._now = lambda: REAL_FETCHED
+        ingest(ledger, settings, source, collector, None, None)
+        assert set(ledger.observations()["site"]) == {"dahuofang_reservoir"}
