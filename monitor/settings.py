@@ -533,6 +533,15 @@ class SourceSettings:
             maximum=24 * 366,
         ),
     )
+    max_history_hours: int = field(
+        default=24,
+        metadata=setting(
+            "cnemc_air: most missed hours filled per run from the platform's history "
+            "(it keeps 24 h); the rest follow on the next run; 0: no catch-up",
+            minimum=0,
+            maximum=24,
+        ),
+    )
     note: str = field(default="", metadata=setting("free text"))
 
 

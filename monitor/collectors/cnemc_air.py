@@ -77,6 +77,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Final
+from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -116,13 +117,11 @@ __all__ = [
 DEFAULT_URL: Final = "https://air.cnemc.cn:18007/CityData/GetAQIDataPublishLive"
 DEFAULT_CITY: Final = "沈阳市"
 #: One hour of every national station: POST form ``date=YYYY-MM-DD HH:00:00`` (Beijing).
-HOUR_HISTORY_URL: Final = (
-    "https://air.cnemc.cn:18007/HourChangesPublish/GetAQIHistoryByConditionHis"
-)
+_HOUR_HISTORY_PATH: Final = "/HourChangesPublish/GetAQIHistoryByConditionHis"
+HOUR_HISTORY_URL: Final = "https://air.cnemc.cn:18007" + _HOUR_HISTORY_PATH
 #: The last 24 hours of one station: POST ``?stationCode=1099A`` with an empty form.
-STATION_HISTORY_URL: Final = (
-    "https://air.cnemc.cn:18007/HourChangesPublish/GetAqiHistoryByCondition"
-)
+_STATION_HISTORY_PATH: Final = "/HourChangesPublish/GetAqiHistoryByCondition"
+STATION_HISTORY_URL: Final = "https://air.cnemc.cn:18007" + _STATION_HISTORY_PATH
 #: Hours the platform keeps online: the latest hour and the 23 before it (a survey of the
 #: endpoints on 2026-10-09 got 1601 stations for those and an empty list for older dates).
 HISTORY_WINDOW_HOURS: Final = 24
@@ -194,9 +193,10 @@ class CnemcAirCollector:
     client : HttpClient, optional
         HTTP client; default ``HttpClient(source)``. The platform's request headers
         (:data:`REQUEST_HEADERS`) are added to its session.
-    hour_history_url, station_history_url : str
-        The platform's history endpoints (:data:`HOUR_HISTORY_URL`,
-        :data:`STATION_HISTORY_URL`), used to fill hours missed since ``since``.
+    hour_history_url, station_history_url : str, optional
+        The platform's history endpoints, used to fill hours missed since ``since``;
+        default: their paths on the host of ``url`` (:data:`HOUR_HISTORY_URL`,
+        :data:`STATION_HISTORY_URL` for the default ``url``).
     max_history_hours : int
         Most missed hours filled per call (0: no catch-up); the rest follow next call.
     request_delay : float
@@ -219,8 +219,8 @@ class CnemcAirCollector:
         url: str = DEFAULT_URL,
         city: str = DEFAULT_CITY,
         client: HttpClient | None = None,
-        hour_history_url: str = HOUR_HISTORY_URL,
-        station_history_url: str = STATION_HISTORY_URL,
+        hour_history_url: str | None = None,
+        station_history_url: str | None = None,
         max_history_hours: int = 24,
         request_delay: float = 1.5,
     ) -> None:
@@ -236,8 +236,8 @@ class CnemcAirCollector:
         self.city = city
         self.client = client if client is not None else HttpClient(source)
         self.client.session.headers.update(REQUEST_HEADERS)
-        self.hour_history_url = hour_history_url
-        self.station_history_url = station_history_url
+        self.hour_history_url = hour_history_url or urljoin(url, _HOUR_HISTORY_PATH)
+        self.station_history_url = station_history_url or urljoin(url, _STATION_HISTORY_PATH)
         self.max_history_hours = max(0, max_history_hours)
         self.request_delay = request_delay
 
@@ -293,8 +293,15 @@ class CnemcAirCollector:
                 if pending is not None:
                     yield pending
                 pending = batch
-            rest = [*failed, *rest]
-            if rest:
+            if failed:
+                # never hold live data back on a failing history endpoint: report the gap
+                notes.append(
+                    f"gap: {len(failed) + len(rest)} hour(s) {_span([*failed, *rest])} not "
+                    f"filled: the history request failed ({len(done)} filled); they stay open "
+                    "unless imported from an archive (cnemc_sites_archive)"
+                )
+                rest = []
+            elif rest:
                 notes.append(
                     f"gap: {len(rest)} hour(s) {_span(rest)} still to fill from the history "
                     f"(max_history_hours={self.max_history_hours} per run, {len(done)} filled "

@@ -40,6 +40,7 @@ def build_collector(source: SourceSettings, settings: Settings) -> Collector:
             stations=source.stations,
             client=client,
             url=source.url or cnemc_air.DEFAULT_URL,
+            max_history_hours=source.max_history_hours,
         )
     if name == CnemcSitesArchiveCollector.name:
         if source.folder and source.url:

@@ -660,18 +660,31 @@ def test_hours_beyond_the_window_are_reported(
     assert len(stored_hours) == 23 + 1
 
 
-def test_a_failing_history_hour_is_reported_and_retried_next_run(
+def test_a_failing_history_hour_is_reported_and_live_data_still_delivered(
     air_platform: AirPlatform,
 ) -> None:
-    """A 503 for one history hour stops the catch-up there: the hour before it is kept,
-    the failed hour and later ones are reported, and the live hour is held back."""
+    """A 503 for one history hour stops the catch-up there: the hour before it is kept, the
+    failed hour and the later ones are reported as an open gap, and the live hour is
+    delivered (a failing history endpoint never holds live data back)."""
     air_platform.failing_dates.add("2025-01-01 06:00:00")
     batches = list(_history_collector(air_platform, stations=()).collect(_since(4), None))
-    assert [b.covers[1] for b in batches] == [datetime(2024, 12, 31, 21, tzinfo=UTC)]
-    assert (
-        "2 hour(s) 2025-01-01 06:00 … 2025-01-01 07:00 (Beijing) still to fill"
-        in (batches[-1].notes[-1])
-    )
+    assert [b.covers[1] for b in batches] == [
+        datetime(2024, 12, 31, 21, tzinfo=UTC),
+        datetime(2025, 1, 1, 0, tzinfo=UTC),
+    ]
+    gap = [n for n in batches[-1].notes if n.startswith("gap")]
+    assert gap == [
+        "gap: 2 hour(s) 2025-01-01 06:00 … 2025-01-01 07:00 (Beijing) not filled: the history "
+        "request failed (1 filled); they stay open unless imported from an archive "
+        "(cnemc_sites_archive)"
+    ]
+
+
+def test_history_urls_follow_the_configured_host(recorded_server: RecordedServer) -> None:
+    """With a configured url, the history endpoints are asked on the same host."""
+    collector = CnemcAirCollector(source=SOURCE, url=recorded_server.url + PATH)
+    assert collector.hour_history_url == recorded_server.url + HIS
+    assert collector.station_history_url == recorded_server.url + STATION
 
 
 def test_no_watermark_means_no_history(air_platform: AirPlatform) -> None:
