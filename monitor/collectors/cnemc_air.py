@@ -17,6 +17,22 @@ Terms and cadence: government public information, anonymous, no published rate l
 ≈ 24 h are online, and this endpoint gives the current hour only: poll at least hourly
 (e.g. at :19 and :41).
 
+Catch-up after downtime
+-----------------------
+When ``since`` (the source's watermark) lies more than an hour before the live hour, the
+missed hours come from the platform's history, as its own pages and public clients ask for
+it: ``POST /HourChangesPublish/GetAQIHistoryByConditionHis`` with the form
+``date=YYYY-MM-DD HH:00:00`` (Beijing) answers one hour of every national station (filtered
+to the configured stations, or to the city's stations of the live answer), and ``POST
+/HourChangesPublish/GetAqiHistoryByCondition?stationCode=…`` (empty form) the last 24 hours
+of one station — used instead when there are fewer configured stations than missed hours.
+Both answer records of the live shape and keep the latest hour and the 23 before it. At most
+``max_history_hours`` hours per call, oldest first, ``request_delay`` seconds apart; when more
+remain, the live hour is held back so that the watermark stays before the gap and the next
+call continues. Hours older than the window, and hours whose history request failed, are
+reported as an open ``gap:`` in the batch notes (kept in the fetch log) and logged as a
+warning; a failing history endpoint never holds live data back.
+
 Field map
 ---------
 :data:`FIELD_MAP` (JSON keys as published; matched without regard to case, since
@@ -62,7 +78,12 @@ observation of that station-hour:
   when the swap changes the AQI or primary pollutant.
 
 Cell flags: ``source_missing`` (em dash: the record came, the value not; value NaN) and
-``source_invalid`` (text that is no number; value NaN). ``Batch.notes`` hold the verdict
+``source_invalid`` (text that is no number; value NaN). A **negative** concentration is
+kept as delivered (envmon's quality checks flag it ``negative`` at evaluation, as for every
+intake path); its station-hour is ``not_compared`` (HJ 633 rates no value below zero) and
+named in the notes, and the other stations' hours are checked as usual. The cross-check
+never discards an answer: should the recomputation itself fail, every station-hour is
+stored unchecked and the reason noted. ``Batch.notes`` hold the verdict
 counts (``aqi_check: station_hours=… consistent=… aqi_mismatch=… o3_swapped=…
 not_compared=…``), one line per disagreeing station-hour, and the configured stations the
 answer lacked.

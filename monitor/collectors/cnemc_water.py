@@ -71,11 +71,12 @@ Missing values and flags
 with value NaN. A cell whose title says ``当天质控不合格`` (rejected by the day's quality
 control) gets ``source_qc_failed`` (and ``source_invalid`` too if it shows a number, so it
 stays out of statistics). Water-class code 7 (未监测, not monitored) puts ``not_monitored``
-and code ``-1`` (not assessed) ``not_assessed`` on every observation of the row. The station status (站点情况, or a status word in place of a
-value) maps to ``maintenance`` (维护, 运维, 调试, 校准, 检修) or ``source_invalid`` (停运,
-故障, 异常, 无效, 断电, 离线); ``正常`` is no flag; an unknown status word gives no flag and
-is named in the batch notes. A cell that is neither a number, ``--`` nor a status word is
-NaN with ``source_invalid``.
+and code ``-1`` (not assessed) ``not_assessed`` on every observation of the row. The
+station status (站点情况, or a status word in place of a value; not published since
+2026-01 for most sections) maps to ``maintenance`` (维护, 运维, 调试, 校准, 检修) or
+``source_invalid`` (停运, 故障, 异常, 无效, 断电, 离线); ``正常`` is no flag; an unknown
+status word gives no flag and is named in the batch notes. A cell that is neither a
+number, ``--`` nor a status word is NaN with ``source_invalid``.
 
 Time
 ----

@@ -60,8 +60,10 @@ Written
 -------
 Observations (``monitor.collectors.base``): ``site`` = the point's id, ``parameter`` and
 ``unit`` canonical, ``flags`` empty. JSON ``null`` (no model value) gives **no row**, not NaN.
-``Batch.notes`` name the model grid cell Open-Meteo used (its centre may be km away from the
-point) and how many nulls were skipped.
+A variable whose array is absent from the answer gives no rows either: the other variables are
+stored and the batch notes name the absent ones (only an answer with none of the six is a
+format change). ``Batch.notes`` name the model grid cell Open-Meteo used (its centre may be
+km away from the point) and how many values were skipped.
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ class OpenMeteoCollector:
         SourceUnavailable
             Timeout, connection failure, HTTP 429/5xx after the client's retries.
         SourceFormatChanged
-            The answer is not the documented JSON (HTML page, truncated, empty, renamed
+            The answer is not the documented JSON (HTML page, truncated, empty, none of the
             variables, unknown unit).
         """
         now = until if until is not None else self.clock()

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.cookies import SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pandas as pd
@@ -677,7 +677,9 @@ def test_sections_filter_by_id_or_published_name(real: Platform, wanted: str) ->
 
 # ------------------------------------------------------------------ one identity per section
 
-SECTION_CONFIG = HUNNAN_TWO_STATIONS + """
+SECTION_CONFIG = (
+    HUNNAN_TWO_STATIONS
+    + """
 [[water_sections]]
 id = "dahuofang_reservoir"
 name_zh = "大伙房水库"
@@ -691,6 +693,7 @@ collector = "cnemc_water"
 stations = ["大伙房水库"]
 url = "{url}"
 """
+)
 
 
 def _settings(tmp_path: Path, platform: Platform) -> Settings:
