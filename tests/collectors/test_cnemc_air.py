@@ -35,6 +35,7 @@ from monitor.collectors.cnemc_air import (
 from monitor.collectors.http import HttpClient
 from monitor.errors import SourceError, SourceFormatChanged, SourceUnavailable
 from monitor.ledger import Ledger
+from monitor.service.export import source_status
 from monitor.service.pipeline import ingest
 from monitor.service.sources import build_collector
 from monitor.settings import load_settings
@@ -692,3 +693,43 @@ def test_no_watermark_means_no_history(air_platform: AirPlatform) -> None:
     (batch,) = _history_collector(air_platform).collect(None, None)
     assert [m for m, *_ in air_platform.requests] == ["GET"]
     assert set(batch.observations["period_end"]) == {pd.Timestamp("2025-01-01T00:00Z")}
+
+
+def test_restart_through_the_pipeline_fills_the_gap_over_two_runs(
+    tmp_path: Path, air_platform: AirPlatform
+) -> None:
+    """A restart 6 h after the last stored hour with max_history_hours = 2: the first run
+    stores the two oldest of the five missed hours and `envmon status` data show the open
+    gap; each next run (from the watermark) fills two more; the third also stores the live
+    hour, and the gap closes."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(
+        HUNNAN_TWO_STATIONS
+        + '\n[[sources]]\nname = "cnemc"\ncollector = "cnemc_air"\nmax_history_hours = 2\n'
+        f'stations = ["1099A", "2900A"]\nurl = "{air_platform.url + PATH}"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config, {})
+    source = settings.source_settings("cnemc")
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        collector = build_collector(source, settings)
+        assert isinstance(collector, CnemcAirCollector)
+        collector.request_delay = 0.0
+        ingest(ledger, settings, source, collector, _since(6), None)
+        assert ledger.watermark("cnemc") == datetime(2024, 12, 31, 20, tzinfo=UTC)
+        assert ledger.observations()["period_end"].nunique() == 2
+        (status,) = source_status(ledger).to_dict("records")
+        assert status["open_gaps"].startswith(
+            "gap: 3 hour(s) 2025-01-01 05:00 … 2025-01-01 07:00 (Beijing) still to fill"
+        )
+        ingest(ledger, settings, source, collector, ledger.watermark("cnemc"), None)
+        assert ledger.observations()["period_end"].nunique() == 4
+        (status,) = source_status(ledger).to_dict("records")
+        assert status["open_gaps"].startswith("gap: 1 hour(s) 2025-01-01 07:00 (Beijing)")
+        ingest(ledger, settings, source, collector, ledger.watermark("cnemc"), None)
+        stored = ledger.observations()
+        assert stored["period_end"].nunique() == 6  # 03:00 … 07:00 history, 08:00 live
+        assert len(stored) == 6 * 2 * 6
+        assert ledger.watermark("cnemc") == datetime(2025, 1, 1, 0, tzinfo=UTC)
+        (status,) = source_status(ledger).to_dict("records")
+        assert status["open_gaps"] == ""
