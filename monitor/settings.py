@@ -511,7 +511,8 @@ class SourceSettings:
     stations: tuple[str, ...] = field(
         default=(),
         metadata=setting(
-            "station codes, section names or monitoring-location ids to keep; empty: all"
+            "station codes, section names (or section ids) or monitoring-location ids to "
+            "keep; empty: all"
         ),
     )
     points: tuple[ModelPoint, ...] = field(
