@@ -1,5 +1,9 @@
 """HTTP for collectors: timeouts, retries with backoff and jitter, errors translated.
 
+GET with query parameters, and POST of an ``application/x-www-form-urlencoded`` form (what
+browser pages of the national platforms send), share one retry loop. Cookies a server sets
+are kept in the client's session (the surface-water platform's warm-up relies on it).
+
 Transient failures (connection errors, timeouts, HTTP 429 and 5xx) are retried with
 exponential backoff and full jitter, honouring ``Retry-After``; when retries run out they
 become :class:`~monitor.errors.SourceUnavailable`. Answers that are not what the collector
