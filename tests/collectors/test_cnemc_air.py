@@ -733,3 +733,30 @@ def test_restart_through_the_pipeline_fills_the_gap_over_two_runs(
         assert ledger.watermark("cnemc") == datetime(2025, 1, 1, 0, tzinfo=UTC)
         (status,) = source_status(ledger).to_dict("records")
         assert status["open_gaps"] == ""
+
+
+def test_vendor_family_shapes_are_read() -> None:
+    """Shapes seen in station-list answers of the same vendor family (issue 14): a plain ISO
+    TimePoint, CO with three decimals, '—' for a missing value and a two-pollutant primary
+    text. PM10 150 → IAQI 100 and PM2.5 75 → IAQI 100 (HJ 633-2012 Table 1 breakpoints), so
+    AQI 100 with both primaries is consistent."""
+    record = {
+        "StationCode": "1099A",
+        "PositionName": "浑南东路",
+        "TimePoint": "2025-01-01T08:00:00",
+        "SO2": "—",
+        "NO2": "40",
+        "CO": "0.512",
+        "O3": "30",
+        "PM10": "150",
+        "PM2_5": "75",
+        "AQI": "100",
+        "PrimaryPollutant": "颗粒物(PM10),细颗粒物(PM2.5)",
+    }
+    hours = parse_station_hours([record])
+    assert hours["period_end"].iloc[0] == pd.Timestamp("2025-01-01T00:00Z")
+    assert hours["co"].iloc[0] == pytest.approx(0.512)
+    assert math.isnan(hours["so2"].iloc[0]) and hours["so2_flag"].iloc[0] == "source_missing"
+    checks = check_station_hours(hours)
+    assert checks["verdict"].iloc[0] == "consistent"
+    assert checks["aqi_computed"].iloc[0] == 100
