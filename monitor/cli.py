@@ -280,6 +280,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
             f"{'FAILING' if failures else 'ok'}; last success {row['last_success'] or 'never'}; "
             f"failures since {failures}; latest data {row['latest_data'] or 'none'}"
             + (f"; last error: {row['last_error']}" if failures else "")
+            + (f"; open {row['open_gaps']}" if row.get("open_gaps") else "")
         )
     for name, source in configured.items():
         if name not in seen:

@@ -511,7 +511,8 @@ class SourceSettings:
     stations: tuple[str, ...] = field(
         default=(),
         metadata=setting(
-            "station codes, section names or monitoring-location ids to keep; empty: all"
+            "station codes, section names (or section ids) or monitoring-location ids to "
+            "keep; empty: all"
         ),
     )
     points: tuple[ModelPoint, ...] = field(
@@ -531,6 +532,15 @@ class SourceSettings:
             "source's watermark",
             minimum=1,
             maximum=24 * 366,
+        ),
+    )
+    max_history_hours: int = field(
+        default=24,
+        metadata=setting(
+            "cnemc_air: most missed hours filled per run from the platform's history "
+            "(it keeps 24 h); the rest follow on the next run; 0: no catch-up",
+            minimum=0,
+            maximum=24,
         ),
     )
     note: str = field(default="", metadata=setting("free text"))

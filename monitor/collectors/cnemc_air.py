@@ -17,6 +17,22 @@ Terms and cadence: government public information, anonymous, no published rate l
 ≈ 24 h are online, and this endpoint gives the current hour only: poll at least hourly
 (e.g. at :19 and :41).
 
+Catch-up after downtime
+-----------------------
+When ``since`` (the source's watermark) lies more than an hour before the live hour, the
+missed hours come from the platform's history, as its own pages and public clients ask for
+it: ``POST /HourChangesPublish/GetAQIHistoryByConditionHis`` with the form
+``date=YYYY-MM-DD HH:00:00`` (Beijing) answers one hour of every national station (filtered
+to the configured stations, or to the city's stations of the live answer), and ``POST
+/HourChangesPublish/GetAqiHistoryByCondition?stationCode=…`` (empty form) the last 24 hours
+of one station — used instead when there are fewer configured stations than missed hours.
+Both answer records of the live shape and keep the latest hour and the 23 before it. At most
+``max_history_hours`` hours per call, oldest first, ``request_delay`` seconds apart; when more
+remain, the live hour is held back so that the watermark stays before the gap and the next
+call continues. Hours older than the window, and hours whose history request failed, are
+reported as an open ``gap:`` in the batch notes (kept in the fetch log) and logged as a
+warning; a failing history endpoint never holds live data back.
+
 Field map
 ---------
 :data:`FIELD_MAP` (JSON keys as published; matched without regard to case, since
@@ -62,7 +78,12 @@ observation of that station-hour:
   when the swap changes the AQI or primary pollutant.
 
 Cell flags: ``source_missing`` (em dash: the record came, the value not; value NaN) and
-``source_invalid`` (text that is no number; value NaN). ``Batch.notes`` hold the verdict
+``source_invalid`` (text that is no number; value NaN). A **negative** concentration is
+kept as delivered (envmon's quality checks flag it ``negative`` at evaluation, as for every
+intake path); its station-hour is ``not_compared`` (HJ 633 rates no value below zero) and
+named in the notes, and the other stations' hours are checked as usual. The cross-check
+never discards an answer: should the recomputation itself fail, every station-hour is
+stored unchecked and the reason noted. ``Batch.notes`` hold the verdict
 counts (``aqi_check: station_hours=… consistent=… aqi_mismatch=… o3_swapped=…
 not_compared=…``), one line per disagreeing station-hour, and the configured stations the
 answer lacked.
@@ -70,11 +91,15 @@ answer lacked.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime
+from collections.abc import Generator, Iterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, ClassVar, Final
+from urllib.parse import urljoin
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
@@ -90,7 +115,7 @@ from monitor.collectors.base import (
 from monitor.collectors.http import HttpClient, decode_json
 from monitor.domain.aqi import hourly_aqi, pollutant_names, standards_for_dates
 from monitor.domain.units import to_canonical
-from monitor.errors import SourceFormatChanged
+from monitor.errors import SourceError, SourceFormatChanged
 
 __all__ = [
     "AQI_TOLERANCE",
@@ -98,20 +123,36 @@ __all__ = [
     "DEFAULT_CITY",
     "DEFAULT_URL",
     "FIELD_MAP",
+    "HISTORY_WINDOW_HOURS",
+    "HOUR_HISTORY_URL",
     "MISSING_MARKERS",
     "REQUEST_HEADERS",
+    "STATION_HISTORY_URL",
     "CnemcAirCollector",
     "Verdict",
     "check_station_hours",
     "fetch_station_records",
     "parse_observations",
     "parse_station_hours",
+    "safe_checks",
     "station_observations",
     "summarise_checks",
 ]
 
 DEFAULT_URL: Final = "https://air.cnemc.cn:18007/CityData/GetAQIDataPublishLive"
 DEFAULT_CITY: Final = "沈阳市"
+#: One hour of every national station: POST form ``date=YYYY-MM-DD HH:00:00`` (Beijing).
+_HOUR_HISTORY_PATH: Final = "/HourChangesPublish/GetAQIHistoryByConditionHis"
+HOUR_HISTORY_URL: Final = "https://air.cnemc.cn:18007" + _HOUR_HISTORY_PATH
+#: The last 24 hours of one station: POST ``?stationCode=1099A`` with an empty form.
+_STATION_HISTORY_PATH: Final = "/HourChangesPublish/GetAqiHistoryByCondition"
+STATION_HISTORY_URL: Final = "https://air.cnemc.cn:18007" + _STATION_HISTORY_PATH
+#: Hours the platform keeps online: the latest hour and the 23 before it (a survey of the
+#: endpoints on 2026-10-09 got 1601 stations for those and an empty list for older dates).
+HISTORY_WINDOW_HOURS: Final = 24
+
+_log = logging.getLogger(__name__)
+BEIJING: Final = ZoneInfo("Asia/Shanghai")
 
 #: Headers the platform's own page sends with its JSON calls (data-sources.md §4a).
 REQUEST_HEADERS: Final[Mapping[str, str]] = {
@@ -177,6 +218,14 @@ class CnemcAirCollector:
     client : HttpClient, optional
         HTTP client; default ``HttpClient(source)``. The platform's request headers
         (:data:`REQUEST_HEADERS`) are added to its session.
+    hour_history_url, station_history_url : str, optional
+        The platform's history endpoints, used to fill hours missed since ``since``;
+        default: their paths on the host of ``url`` (:data:`HOUR_HISTORY_URL`,
+        :data:`STATION_HISTORY_URL` for the default ``url``).
+    max_history_hours : int
+        Most missed hours filled per call (0: no catch-up); the rest follow next call.
+    request_delay : float
+        Seconds between history requests [s], slept with the client's ``sleep``.
 
     Raises
     ------
@@ -195,6 +244,10 @@ class CnemcAirCollector:
         url: str = DEFAULT_URL,
         city: str = DEFAULT_CITY,
         client: HttpClient | None = None,
+        hour_history_url: str | None = None,
+        station_history_url: str | None = None,
+        max_history_hours: int = 24,
+        request_delay: float = 1.5,
     ) -> None:
         bad = [code for code in stations if not code or code != code.strip()]
         if bad:
@@ -208,9 +261,20 @@ class CnemcAirCollector:
         self.city = city
         self.client = client if client is not None else HttpClient(source)
         self.client.session.headers.update(REQUEST_HEADERS)
+        self.hour_history_url = hour_history_url or urljoin(url, _HOUR_HISTORY_PATH)
+        self.station_history_url = station_history_url or urljoin(url, _STATION_HISTORY_PATH)
+        self.max_history_hours = max(0, max_history_hours)
+        self.request_delay = request_delay
 
     def collect(self, since: datetime | None, until: datetime | None) -> Iterator[Batch]:
-        """Yield one batch: the station-hours of the answer with ``since < end ≤ until``.
+        """Yield the missed hours from the history endpoints, then the live hour.
+
+        The live answer holds the current hour only. Hours that end after ``since`` and
+        before it (a restart after downtime) are fetched from the platform's history,
+        oldest first, at most ``max_history_hours`` per call, one batch per hour. When more
+        remain, the live hour is held back (so the watermark stays before the gap and the
+        next call continues); hours older than the platform's 24-hour window cannot be
+        filled and are reported in the notes and the log.
 
         Raises
         ------
@@ -227,6 +291,73 @@ class CnemcAirCollector:
         params = {"cityName": self.city} if self.city else None
         body, where = fetch_station_records(self.client, self.url, params)
         hours = parse_station_hours(body, stations=self.stations, source=self.source, where=where)
+        wanted = self.stations or tuple(dict.fromkeys(hours["site"]))
+        notes: list[str] = []
+        if lower is not None and len(hours):
+            latest = hours["period_end"].max().to_pydatetime()
+            present = set(hours["period_end"])
+            missed = [h for h in _missed_hours(lower, upper, latest) if h not in present]
+            window = latest - timedelta(hours=HISTORY_WINDOW_HOURS - 1)
+            lost = [h for h in missed if h < window]
+            fillable = [h for h in missed if h >= window]
+            todo, rest = fillable[: self.max_history_hours], fillable[self.max_history_hours :]
+            if lost:
+                notes.append(
+                    f"gap: {len(lost)} hour(s) {_span(lost)} are older than the platform's "
+                    f"{HISTORY_WINDOW_HOURS}-hour window and cannot be filled from it; "
+                    "import them from an archive (cnemc_sites_archive)"
+                )
+            history = self._history(todo, wanted)
+            pending: Batch | None = None
+            while True:
+                try:
+                    batch = next(history)
+                except StopIteration as stop:
+                    done, failed = stop.value
+                    break
+                if pending is not None:
+                    yield pending
+                pending = batch
+            if failed:
+                # never hold live data back on a failing history endpoint: report the gap
+                notes.append(
+                    f"gap: {len(failed) + len(rest)} hour(s) {_span([*failed, *rest])} not "
+                    f"filled: the history request failed ({len(done)} filled); they stay open "
+                    "unless imported from an archive (cnemc_sites_archive)"
+                )
+                rest = []
+            elif rest:
+                notes.append(
+                    f"gap: {len(rest)} hour(s) {_span(rest)} still to fill from the history "
+                    f"(max_history_hours={self.max_history_hours} per run, {len(done)} filled "
+                    "now); the live hour is held back so that the next run continues"
+                )
+            for note in notes:
+                _log.warning("%s: %s", self.source, note)
+            if rest:
+                # the notes go with the last batch written, so the fetch log keeps them
+                if pending is None:
+                    pending = Batch(
+                        source=self.source,
+                        observations=empty_observations(),
+                        requested=self.hour_history_url,
+                        kind=self.kind,
+                    )
+                yield replace(pending, notes=(*pending.notes, *notes))
+                return
+            if pending is not None:
+                yield pending
+        yield self._batch(hours, lower, upper, where, wanted, notes)
+
+    def _batch(
+        self,
+        hours: pd.DataFrame,
+        lower: datetime | None,
+        upper: datetime | None,
+        where: str,
+        wanted: Sequence[str],
+        notes: Sequence[str] = (),
+    ) -> Batch:
         end = hours["period_end"]
         keep = np.ones(len(hours), dtype=bool)
         if lower is not None:
@@ -234,26 +365,115 @@ class CnemcAirCollector:
         if upper is not None:
             keep &= (end <= upper).to_numpy()
         hours = hours[keep].reset_index(drop=True)
-        checks = check_station_hours(hours)
+        checks, check_notes = safe_checks(hours)
         frame = station_observations(hours, checks)
-        notes = list(summarise_checks(hours, checks))
-        absent = [code for code in self.stations if code not in set(hours["site"])]
-        if absent:
-            notes.append(f"no record in the answer for station(s) {', '.join(absent)}")
+        all_notes = [*summarise_checks(hours, checks), *check_notes, *notes]
+        absent = [code for code in wanted if code not in set(hours["site"])]
+        if absent and self.stations:
+            all_notes.append(f"no record in the answer for station(s) {', '.join(absent)}")
         covers: tuple[datetime | None, datetime | None] = (None, None)
         if len(hours):
             covers = (
                 hours["period_start"].min().to_pydatetime(),
                 hours["period_end"].max().to_pydatetime(),
             )
-        yield Batch(
+        return Batch(
             source=self.source,
             observations=frame,
             requested=where,
             kind=self.kind,
             covers=covers,
-            notes=tuple(notes),
+            notes=tuple(all_notes),
         )
+
+    def _history(
+        self, todo: Sequence[datetime], wanted: Sequence[str]
+    ) -> Generator[Batch, None, tuple[list[datetime], list[datetime]]]:
+        """Fill ``todo`` hour ends: by station (24 h each) when that takes fewer requests,
+        else hour by hour. Returns (hours filled, hours whose request failed)."""
+        if not todo:
+            return [], []
+        if self.stations and len(self.stations) < len(todo):
+            return (yield from self._history_by_station(todo))
+        done: list[datetime] = []
+        for index, end in enumerate(todo):
+            self.client.sleep(self.request_delay)
+            label = end.astimezone(BEIJING).strftime("%Y-%m-%d %H:00:00")
+            where = f"{self.hour_history_url} date={label}"
+            try:
+                response = self.client.post(self.hour_history_url, {"date": label})
+                hours = parse_station_hours(
+                    response.content, stations=wanted, source=self.source, where=where
+                )
+            except SourceError as err:
+                _log.warning("%s: history of %s failed: %s", self.source, label, err)
+                return done, list(todo[index:])
+            hours = hours[hours["period_end"] == pd.Timestamp(end)].reset_index(drop=True)
+            batch = self._batch(hours, None, None, where, wanted)
+            yield replace(batch, covers=(end - timedelta(hours=1), end))
+            done.append(end)
+        return done, []
+
+    def _history_by_station(
+        self, todo: Sequence[datetime]
+    ) -> Generator[Batch, None, tuple[list[datetime], list[datetime]]]:
+        frames = []
+        for code in self.stations:
+            self.client.sleep(self.request_delay)
+            where = f"{self.station_history_url}?stationCode={code}"
+            try:
+                response = self.client.post(self.station_history_url, {}, {"stationCode": code})
+                frames.append(
+                    parse_station_hours(
+                        response.content, stations=(code,), source=self.source, where=where
+                    )
+                )
+            except SourceError as err:
+                _log.warning("%s: history of station %s failed: %s", self.source, code, err)
+                return [], list(todo)
+        hours = pd.concat(frames, ignore_index=True)
+        ends = pd.DatetimeIndex([pd.Timestamp(t) for t in todo])
+        hours = hours[hours["period_end"].isin(ends)].reset_index(drop=True)
+        hours = hours.sort_values(["period_end", "site"], kind="stable").reset_index(drop=True)
+        batch = self._batch(hours, None, None, self.station_history_url, self.stations)
+        yield replace(batch, covers=(todo[0] - timedelta(hours=1), todo[-1]))
+        return list(todo), []
+
+
+def _missed_hours(lower: datetime, upper: datetime | None, latest: datetime) -> list[datetime]:
+    """Hour ends after ``lower`` and before ``latest`` (and not after ``upper``), oldest first."""
+    first = pd.Timestamp(lower).floor("h") + pd.Timedelta(hours=1)
+    last = pd.Timestamp(latest) - pd.Timedelta(hours=1)
+    if upper is not None:
+        last = min(last, pd.Timestamp(upper).floor("h"))
+    if last < first:
+        return []
+    return [t.to_pydatetime() for t in pd.date_range(first, last, freq="h")]
+
+
+def _span(hours: Sequence[datetime]) -> str:
+    first, last = (h.astimezone(BEIJING).strftime("%Y-%m-%d %H:00") for h in (hours[0], hours[-1]))
+    return f"{first} … {last} (Beijing)" if len(hours) > 1 else f"{first} (Beijing)"
+
+
+def safe_checks(hours: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """:func:`check_station_hours`, which never discards the answer: if the recomputation
+    itself fails, every station-hour is ``not_compared`` and the reason is noted."""
+    try:
+        return check_station_hours(hours), []
+    except (ValueError, KeyError) as err:
+        n = len(hours)
+        checks = pd.DataFrame(
+            {
+                "verdict": np.full(n, Verdict.NOT_COMPARED.value, dtype=object),
+                "aqi_computed": np.full(n, np.nan),
+                "primary_computed": np.full(n, "", dtype=object),
+                "aqi_swapped": np.full(n, np.nan),
+                "standard": np.full(n, "", dtype=object),
+                "primary_known": np.ones(n, dtype=bool),
+            }
+        )
+        return checks, [f"aqi_check failed, values kept unchecked: {err}"]
 
 
 def fetch_station_records(
@@ -518,8 +738,15 @@ def check_station_hours(hours: pd.DataFrame) -> pd.DataFrame:
     """
     n = len(hours)
     standard = standards_for_dates(hours["period_end"])
-    delivered = hourly_aqi(hours[[*_VALUE_COLUMNS, "so2_24h"]], standard)
-    swapped_input = hours[[*_VALUE_COLUMNS, "so2_24h"]].assign(o3=hours["o3_8h"])
+    # A negative concentration cannot be rated (HJ 633 has no IAQI below 0). It is kept as
+    # delivered (envmon's quality checks flag it ``negative``); its station-hour is not
+    # compared, and the other stations' hours are checked as usual.
+    rated_columns = [*_VALUE_COLUMNS, "so2_24h", "o3_8h"]
+    values = hours[rated_columns].astype(float)
+    negative = (values < 0).any(axis=1).to_numpy()
+    values = values.mask(values < 0)
+    delivered = hourly_aqi(values[[*_VALUE_COLUMNS, "so2_24h"]], standard)
+    swapped_input = values[[*_VALUE_COLUMNS, "so2_24h"]].assign(o3=values["o3_8h"])
     swapped = hourly_aqi(swapped_input, standard)
     published = hours["aqi_published"].to_numpy(dtype=float)
     primaries = [_primary_set(text) for text in hours["primary_published"]]
@@ -533,7 +760,7 @@ def check_station_hours(hours: pd.DataFrame) -> pd.DataFrame:
     verdict = np.full(n, Verdict.AQI_MISMATCH.value, dtype=object)
     verdict[agrees_swapped] = Verdict.O3_SWAPPED.value
     verdict[agrees] = Verdict.CONSISTENT.value
-    verdict[np.isnan(published) | np.isnan(computed)] = Verdict.NOT_COMPARED.value
+    verdict[np.isnan(published) | np.isnan(computed) | negative] = Verdict.NOT_COMPARED.value
     return pd.DataFrame(
         {
             "verdict": verdict,
@@ -607,7 +834,18 @@ def summarise_checks(hours: pd.DataFrame, checks: pd.DataFrame) -> tuple[str, ..
     unknown = int((~checks["primary_known"].astype(bool)).sum())
     if unknown:
         parts.append(f"primary_unrecognised={unknown}")
+    negative = hours[list(_VALUE_COLUMNS)].lt(0)
+    if negative.to_numpy().any():
+        parts.append(f"negative_values={int(negative.to_numpy().sum())}")
     lines = ["aqi_check: " + " ".join(parts)]
+    for row in np.flatnonzero(negative.any(axis=1).to_numpy()).tolist():
+        label = hours["period_end"].iloc[row].tz_convert(_SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        names = [p for p in _VALUE_COLUMNS if negative[p].iloc[row]]
+        shown = ", ".join(f"{p}={hours[p].iloc[row]:g}" for p in names)
+        lines.append(
+            f"negative {hours['site'].iloc[row]} {label} (Beijing): {shown} kept as delivered "
+            "(flagged negative by the quality checks); AQI not compared"
+        )
     bad = np.flatnonzero(
         checks["verdict"].isin([Verdict.AQI_MISMATCH.value, Verdict.O3_SWAPPED.value])
     )

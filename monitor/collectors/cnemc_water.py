@@ -11,7 +11,8 @@ request rate low, so pages are fetched one by one with ``page_delay`` seconds be
 
 Cadence and history
 -------------------
-Automatic stations sample every 4 h (00:00, 04:00 … 20:00 Beijing time). The platform keeps
+Automatic stations report about every 4 h, but sample times in one snapshot differ per
+section (13:00, 14:00, 16:00, 18:00, 19:00 and 20:00 in one real page). The platform keeps
 **no history**: only the latest value per section is shown, and it may change within the
 same monitoring time. So every call of :meth:`CnemcWaterCollector.collect` yields *every*
 reading in the snapshot, whatever ``since``/``until`` say; the ledger keeps the changes as
@@ -19,16 +20,18 @@ revisions. Poll every 20 min to 1 h.
 
 Request
 -------
-The page POSTs a form; this collector sends the same fields as a query string with GET
-(``action, AreaID, RiverID, MNName, PageIndex, PageSize``), because the shared HTTP client
-and the recorded-response server only speak GET. ASP.NET handlers that read
-``Request[...]`` accept both; **verify live** (data-sources.md §9), and switch to POST once
-``HttpClient`` has a ``post``. ``AreaID`` is a GB/T 2260 area code (Liaoning ``210000``,
-Shenyang ``210100``; empty = nationwide), ``RiverID`` a basin/river id from
-``getArea_RiverDic``. A cold ``getRealDatas`` answers ``-1``: the collector then loads the
-page and ``getArea_RiverDic`` once (the documented warm-up) and asks again. It sends
-``Referer``, ``Origin`` and ``X-Requested-With`` as the page does, with envmon's own
-User-Agent.
+As the page and every public client do: ``POST`` of the form ``action=getRealDatas, AreaID,
+RiverID, MNName, PageIndex, PageSize`` (no evidence that GET works, so none is sent).
+``AreaID`` is a GB/T 2260 area code (Liaoning ``210000``, Shenyang ``210100``; empty =
+nationwide), ``RiverID`` a basin/river id from ``getArea_RiverDic``. A cold session gets
+the text ``-1`` (HTTP 200) instead of data until it has loaded ``Main.html`` and POSTed
+``action=getArea_RiverDic``: the collector does this warm-up first (cookies kept in its
+session), and treats a later ``-1`` as "session not ready" — warm up again (``warmups``
+times), then :class:`~monitor.errors.SourceUnavailable`; ``-1`` is never data. A too large
+``PageSize`` is truncated by the platform: 500 by default, and fewer rows than ``records``
+announces is noted in the batch. Requests are paced (``page_delay`` between every step)
+and retried by :class:`~monitor.collectors.http.HttpClient`. The page's ``Referer``,
+``Origin`` and ``X-Requested-With`` are sent with envmon's own User-Agent.
 
 Response (JSON; the only form supported)
 ----------------------------------------
@@ -65,12 +68,15 @@ Other indicator columns (TOC …) are ignored and counted in the batch notes.
 Missing values and flags
 ------------------------
 ``--`` (or an empty cell) = the source delivered no number: the observation is written
-with value NaN. Water-class code 7 (未监测, not monitored) puts ``not_monitored`` on every
-observation of the row. The station status (站点情况, or a status word in place of a
-value) maps to ``maintenance`` (维护, 运维, 调试, 校准, 检修) or ``source_invalid`` (停运,
-故障, 异常, 无效, 断电, 离线); ``正常`` is no flag; an unknown status word gives no flag and
-is named in the batch notes. A cell that is neither a number, ``--`` nor a status word is
-NaN with ``source_invalid``.
+with value NaN. A cell whose title says ``当天质控不合格`` (rejected by the day's quality
+control) gets ``source_qc_failed`` (and ``source_invalid`` too if it shows a number, so it
+stays out of statistics). Water-class code 7 (未监测, not monitored) puts ``not_monitored``
+and code ``-1`` (not assessed) ``not_assessed`` on every observation of the row. The
+station status (站点情况, or a status word in place of a value; not published since
+2026-01 for most sections) maps to ``maintenance`` (维护, 运维, 调试, 校准, 检修) or
+``source_invalid`` (停运, 故障, 异常, 无效, 断电, 离线); ``正常`` is no flag; an unknown
+status word gives no flag and is named in the batch notes. A cell that is neither a
+number, ``--`` nor a status word is NaN with ``source_invalid``.
 
 Time
 ----
@@ -79,11 +85,13 @@ sample closest to the fetch time (the injectable clock ``now``): a ``12-31 20:00
 fetched on 1 January belongs to the previous year, a ``01-01 00:00`` sample fetched a few
 minutes early by a slow clock to the next. This is the "more than ~180 days in the
 future → last year" rule of §5, made symmetric. A full ``YYYY-MM-DD HH:MM`` label is
-accepted as it is. Each value is one **sample** of the 4-hourly cycle, not a mean, so
-``period_start == period_end ==`` the sample instant, converted to UTC.
+accepted as it is. Each value is one **sample**, not a mean over a period, and samples are
+not on a fixed grid, so ``period_start == period_end ==`` the sample instant, converted to
+UTC.
 
-Writes observations (``monitor.collectors.base``): ``site`` = section name as published
-(断面名称), canonical ``parameter`` and ``unit``, the instant, ``value``, ``flags``.
+Writes observations (``monitor.collectors.base``): ``site`` = the configured section id
+when the published name (断面名称) is mapped (``section_ids``), else the published name;
+canonical ``parameter`` and ``unit``, the instant, ``value``, ``flags``.
 """
 
 from __future__ import annotations
@@ -102,7 +110,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.collectors.base import Batch, DataKind, empty_observations, observations
-from monitor.collectors.http import HttpClient
+from monitor.collectors.http import HttpClient, decode_json
 from monitor.domain.units import to_canonical
 from monitor.errors import SourceFormatChanged, SourceUnavailable
 
@@ -144,6 +152,9 @@ FIELD_MAP: Final[Mapping[str, tuple[str, str]]] = {
 _REQUIRED: Final = ("ph", "do", "codmn", "nh3n", "tp")
 
 _NOT_MONITORED_CLASS: Final = "7"
+_NOT_ASSESSED_CLASS: Final = "-1"
+#: Title of a cell the platform's daily quality control rejected (当天质控不合格).
+_QC_FAILED: Final = re.compile(r"title\s*=\s*['\"][^'\"]*质控不合格")
 _MISSING: Final = frozenset({"", "--", "—", "-", "/"})
 _STATUS_OK: Final = frozenset({"正常", *_MISSING})
 _STATUS_FLAGS: Final = (
@@ -199,19 +210,29 @@ class CnemcWaterCollector:
     url : str
         ``Publish.ashx`` endpoint; the page used for the warm-up is derived from it.
     sections : sequence of str
-        Section names (断面名称) as the platform writes them; empty = every section the
-        query returns.
+        Sections to keep, by published name (断面名称) or by configured id; empty = every
+        section the query returns.
+    section_ids : mapping of str to str
+        Published section name → configured section id (``[[water_sections]]`` ``name_zh``
+        → ``id``). Readings of a mapped section are stored under its id, so the ledger,
+        the publisher and the dashboards know a section by one identity; unmapped sections
+        keep their published name.
     area_id : str
         ``AreaID`` of the request: GB/T 2260 code of a province or city (``210000``
         Liaoning, ``210100`` Shenyang); empty = nationwide.
     river_id : str
         ``RiverID`` of the request (basin/river id from ``getArea_RiverDic``); empty = all.
     page_size : int
-        ``PageSize`` (the page itself uses 2000 nationwide).
+        ``PageSize``; moderate (500, as public clients send) because a too large page is
+        truncated by the platform (detected against ``records`` and noted).
     max_pages : int
         Stop after this many pages (noted in the batch).
     page_delay : float
-        Seconds between page requests [s], slept with the client's ``sleep``.
+        Seconds between requests [s] (warm-up steps and pages), slept with the client's
+        ``sleep``.
+    warmups : int
+        Warm-ups tried when the platform answers ``-1`` (session not ready) before the
+        fetch is reported unavailable.
     client : HttpClient, optional
         HTTP client; its session receives the page's Referer/Origin headers.
     now : callable
@@ -227,11 +248,13 @@ class CnemcWaterCollector:
         source: str,
         url: str = DEFAULT_URL,
         sections: Sequence[str] = (),
+        section_ids: Mapping[str, str] | None = None,
         area_id: str = "",
         river_id: str = "",
-        page_size: int = 2000,
+        page_size: int = 500,
         max_pages: int = 20,
         page_delay: float = 1.0,
+        warmups: int = 2,
         client: HttpClient | None = None,
         now: Callable[[], datetime] | None = None,
     ) -> None:
@@ -241,6 +264,9 @@ class CnemcWaterCollector:
         self.url = url
         self.page_url = urljoin(url, _PAGE_PATH)
         self.sections = tuple(sections)
+        self.section_ids = dict(section_ids or {})
+        self.warmups = max(0, warmups)
+        self._warm = False
         self.area_id = area_id
         self.river_id = river_id
         self.page_size = page_size
@@ -269,14 +295,19 @@ class CnemcWaterCollector:
             raise ValueError(f"now() returned naive {fetched_at!r}; expected a tz-aware time")
         tables, notes = self.fetch_tables()
         frame, parse_notes = parse_observations(
-            tables, fetched_at=fetched_at, sections=self.sections, source=self.source
+            tables,
+            fetched_at=fetched_at,
+            sections=self.sections,
+            section_ids=self.section_ids,
+            source=self.source,
         )
         yield Batch(
             source=self.source,
             observations=frame,
             requested=(
-                f"getRealDatas AreaID={self.area_id!r} RiverID={self.river_id!r} "
-                f"sections={list(self.sections)!r} at {fetched_at.isoformat()}"
+                f"POST getRealDatas AreaID={self.area_id!r} RiverID={self.river_id!r} "
+                f"PageSize={self.page_size} sections={list(self.sections)!r} at "
+                f"{fetched_at.isoformat()}"
             ),
             kind=self.kind,
             notes=(*notes, *parse_notes),
@@ -285,6 +316,8 @@ class CnemcWaterCollector:
     def fetch_tables(self) -> tuple[list[RealTable], list[str]]:
         """Fetch every page of the current snapshot (network); notes say what was cut."""
         notes: list[str] = []
+        if not self._warm:
+            self._warm_up()
         first = self._fetch_page(1)
         tables = [first]
         last = min(first.total_pages, self.max_pages)
@@ -296,33 +329,51 @@ class CnemcWaterCollector:
         for index in range(2, last + 1):
             self._client.sleep(self.page_delay)
             tables.append(self._fetch_page(index))
+        got = sum(len(t.rows) for t in tables)
+        if first.records is not None and last == first.total_pages and got < first.records:
+            notes.append(
+                f"the snapshot announces {first.records} records but {last} page(s) of "
+                f"PageSize {self.page_size} held {got}: the platform truncated the answer "
+                "(lower page_size)"
+            )
         return tables, notes
 
-    def _fetch_page(self, index: int) -> RealTable:
-        params = {
+    def _form(self, index: int) -> dict[str, str]:
+        """The form the page POSTs for one page of the table."""
+        return {
             "action": "getRealDatas",
             "AreaID": self.area_id,
             "RiverID": self.river_id,
             "MNName": "",
-            "PageIndex": index,
-            "PageSize": self.page_size,
+            "PageIndex": str(index),
+            "PageSize": str(self.page_size),
         }
-        payload = self._client.get_json(self.url, params)
-        if _is_cold(payload):
-            self._warm_up()
-            payload = self._client.get_json(self.url, params)
-            if _is_cold(payload):
-                raise SourceUnavailable(
-                    self.source,
-                    f"getRealDatas page {index} answered {payload!r} even after the warm-up "
-                    f"({self.page_url}, getArea_RiverDic); expected the JSON table",
-                )
-        return parse_real_datas(payload, source=self.source, where=f"{self.url} page {index}")
+
+    def _fetch_page(self, index: int) -> RealTable:
+        where = f"{self.url} page {index}"
+        for attempt in range(self.warmups + 1):
+            response = self._client.post(self.url, self._form(index))
+            if not _is_cold_text(response.text):
+                payload = decode_json(self.source, response.text, where)
+                return parse_real_datas(payload, source=self.source, where=where)
+            if attempt < self.warmups:
+                # "-1" = the session is not ready (no page visit, no dictionary call yet)
+                self._client.sleep(self.page_delay)
+                self._warm_up()
+        raise SourceUnavailable(
+            self.source,
+            f"getRealDatas page {index} answered '-1' (session not ready) even after "
+            f"{self.warmups} warm-up(s) ({self.page_url}, getArea_RiverDic); expected the "
+            "JSON table; try later",
+        )
 
     def _warm_up(self) -> None:
-        """Load the page and the area/river dictionary, as a browser does first."""
+        """Load the page and POST ``getArea_RiverDic``, as a browser does first."""
         self._client.get(self.page_url)
-        self._client.get_json(self.url, {"action": "getArea_RiverDic"})
+        self._client.sleep(self.page_delay)
+        self._client.post(self.url, {"action": "getArea_RiverDic"})
+        self._client.sleep(self.page_delay)
+        self._warm = True
 
 
 def parse_real_datas(payload: Any, *, source: str = "cnemc_water", where: str = "") -> RealTable:
@@ -379,6 +430,7 @@ def parse_observations(
     *,
     fetched_at: datetime,
     sections: Sequence[str] = (),
+    section_ids: Mapping[str, str] | None = None,
     source: str = "cnemc_water",
 ) -> tuple[pd.DataFrame, tuple[str, ...]]:
     """Translate snapshot pages into observations (pure).
@@ -390,7 +442,9 @@ def parse_observations(
     fetched_at : datetime
         Tz-aware fetch time, from which the sample year is inferred.
     sections : sequence of str
-        Keep only these section names; empty = all.
+        Keep only these sections (published names or configured ids); empty = all.
+    section_ids : mapping of str to str, optional
+        Published name → configured id; the id is written as ``site``.
 
     Returns
     -------
@@ -418,6 +472,7 @@ def parse_observations(
     if ignored:
         notes.append(f"ignored indicator column(s) without a canonical name: {ignored}")
     wanted = set(sections)
+    ids = dict(section_ids or {})
     seen: set[str] = set()
     unknown_status: Counter[str] = Counter()
     no_time = 0
@@ -429,18 +484,22 @@ def parse_observations(
     flags: list[str] = []
     for row in (row for table in tables for row in table.rows):
         cells = [*row, *([None] * (len(headers) - len(row)))]
-        site = _text(cells[2])
-        if not site or (wanted and site not in wanted):
+        name = _text(cells[2])
+        site = ids.get(name, name)
+        if not name or (wanted and name not in wanted and site not in wanted):
             continue
-        seen.add(site)
+        seen.update((name, site))
         label = _text(cells[3])
         if label in _MISSING:
             no_time += 1
             continue
-        when = infer_sample_time(label, fetched_at, source=source, site=site)
+        when = infer_sample_time(label, fetched_at, source=source, site=name)
         row_flags: list[str] = []
-        if _text(cells[4]) == _NOT_MONITORED_CLASS:
+        water_class = _text(cells[4])
+        if water_class == _NOT_MONITORED_CLASS:
             row_flags.append("not_monitored")
+        elif water_class == _NOT_ASSESSED_CLASS:
+            row_flags.append("not_assessed")
         if status_col is not None:
             status = _text(cells[status_col])
             flag = _status_flag(status)
@@ -454,8 +513,9 @@ def parse_observations(
             if cell_flag == "unparsed":
                 bad_cells += 1
                 cell_flag = "source_invalid"
-            if cell_flag and cell_flag not in cell_flags:
-                cell_flags.append(cell_flag)
+            for flag in cell_flag.split(";") if cell_flag else ():
+                if flag not in cell_flags:
+                    cell_flags.append(flag)
             sites.append(site)
             parameters.append(parameter)
             times.append(when)
@@ -542,12 +602,21 @@ def parse_cell(cell: object) -> tuple[float, str]:
     (nan, '')
     >>> parse_cell("维护")
     (nan, 'maintenance')
+    >>> parse_cell("<span title='当天质控不合格'>--</span>")
+    (nan, 'source_qc_failed')
     """
     if cell is None:
         return float("nan"), ""
     if isinstance(cell, int | float) and not isinstance(cell, bool):
         return float(cell), ""
     raw = str(cell)
+    if _QC_FAILED.search(html.unescape(raw)):
+        # rejected by the platform's daily QC: usually "--"; a number shown anyway is kept
+        # but marked invalid so that it stays out of every statistic
+        number = _number(_text(raw))
+        return number, "source_qc_failed" if np.isnan(
+            number
+        ) else "source_qc_failed;source_invalid"
     match = _RAW_VALUE.search(html.unescape(raw))
     if match:
         return float(match.group(1)), ""
@@ -613,6 +682,13 @@ def _factor(parameter: str, unit: str, header: str, source: str) -> float:
         ) from err
 
 
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
 def _status_flag(text: str) -> str:
     return next((flag for word, flag in _STATUS_FLAGS if word in text), "")
 
@@ -636,8 +712,9 @@ def _int_or(value: object, default: int | None) -> int | None:
         return default
 
 
-def _is_cold(payload: Any) -> bool:
-    return isinstance(payload, int | str) and str(payload).strip() == "-1"
+def _is_cold_text(text: str) -> bool:
+    """The platform's "session not ready" answer: the text ``-1`` (HTTP 200, text/plain)."""
+    return text.strip() == "-1"
 
 
 def _beijing_now() -> datetime:

@@ -1,5 +1,9 @@
 """HTTP for collectors: timeouts, retries with backoff and jitter, errors translated.
 
+GET with query parameters, and POST of an ``application/x-www-form-urlencoded`` form (what
+browser pages of the national platforms send), share one retry loop. Cookies a server sets
+are kept in the client's session (the surface-water platform's warm-up relies on it).
+
 Transient failures (connection errors, timeouts, HTTP 429 and 5xx) are retried with
 exponential backoff and full jitter, honouring ``Retry-After``; when retries run out they
 become :class:`~monitor.errors.SourceUnavailable`. Answers that are not what the collector
@@ -55,12 +59,47 @@ class HttpClient:
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         """GET with retries; returns a 2xx response or raises a SourceError subclass."""
+        return self.request("GET", url, params)
+
+    def post(
+        self,
+        url: str,
+        data: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        """POST a form (``application/x-www-form-urlencoded``) with the same retries as GET.
+
+        ``data`` None sends an empty form (``Content-Length: 0``), as browser pages do.
+        """
+        return self.request("POST", url, params, data=dict(data) if data is not None else {})
+
+    def post_json(
+        self,
+        url: str,
+        data: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
+        """POST a form and decode JSON; an HTML page, empty or cut body is a format change."""
+        response = self.post(url, data, params)
+        return decode_json(self.source, response.text, response.url)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        data: Mapping[str, Any] | None = None,
+    ) -> requests.Response:
+        """One HTTP request with retries; a 2xx response or a SourceError subclass."""
         last = ""
         last_status: int | None = None
         for attempt in range(self.retries + 1):
             wait = None
             try:
-                response = self.session.get(url, params=params, timeout=self.timeout)
+                response = self.session.request(
+                    method, url, params=params, data=data, timeout=self.timeout
+                )
             except (
                 requests.Timeout,
                 requests.ConnectionError,

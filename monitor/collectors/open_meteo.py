@@ -60,8 +60,10 @@ Written
 -------
 Observations (``monitor.collectors.base``): ``site`` = the point's id, ``parameter`` and
 ``unit`` canonical, ``flags`` empty. JSON ``null`` (no model value) gives **no row**, not NaN.
-``Batch.notes`` name the model grid cell Open-Meteo used (its centre may be km away from the
-point) and how many nulls were skipped.
+A variable whose array is absent from the answer gives no rows either: the other variables are
+stored and the batch notes name the absent ones (only an answer with none of the six is a
+format change). ``Batch.notes`` name the model grid cell Open-Meteo used (its centre may be
+km away from the point) and how many values were skipped.
 """
 
 from __future__ import annotations
@@ -216,7 +218,7 @@ class OpenMeteoCollector:
         SourceUnavailable
             Timeout, connection failure, HTTP 429/5xx after the client's retries.
         SourceFormatChanged
-            The answer is not the documented JSON (HTML page, truncated, empty, renamed
+            The answer is not the documented JSON (HTML page, truncated, empty, none of the
             variables, unknown unit).
         """
         now = until if until is not None else self.clock()
@@ -233,7 +235,10 @@ class OpenMeteoCollector:
     def _batch(self, point: ModelPoint, first: datetime, last: datetime) -> Batch:
         body, where = fetch_air_quality(self.client, self.url, point, first, last)
         payload = _decode(self.source, body, where)
-        frame = parse_air_quality(payload, site=point.site, source=self.source, where=where)
+        absent: list[str] = []
+        frame = parse_air_quality(
+            payload, site=point.site, source=self.source, where=where, notes=absent
+        )
         end = frame["period_end"]
         frame = frame[(end >= first) & (end <= last)].reset_index(drop=True)
         hours = int((last - first) / _HOUR) + 1
@@ -248,7 +253,9 @@ class OpenMeteoCollector:
                 f"model grid cell {payload.get('latitude')}, {payload.get('longitude')} "
                 f"(elevation {payload.get('elevation')} m) for point {point.site} at "
                 f"{point.latitude}, {point.longitude}",
-                f"{skipped} of {hours * len(FIELD_MAP)} hourly values absent (JSON null)",
+                f"{skipped} of {hours * len(FIELD_MAP)} hourly values absent (JSON null "
+                "or no array)",
+                *absent,
             ),
         )
 
@@ -305,6 +312,7 @@ def parse_air_quality(
     site: str,
     source: str = OpenMeteoCollector.name,
     where: str = "Open-Meteo answer",
+    notes: list[str] | None = None,
 ) -> pd.DataFrame:
     """Observations from one Open-Meteo Air Quality JSON answer (pure, no I/O).
 
@@ -316,20 +324,22 @@ def parse_air_quality(
         Site id to store with the observations.
     source, where : str
         Source name and URL, for error messages.
+    notes : list of str, optional
+        Receives a line naming the variables the answer lacks (the others are stored).
 
     Returns
     -------
     DataFrame
         Observations (:data:`~monitor.collectors.base.OBSERVATION_COLUMNS`), canonical names
         and units, periods (stamp − 1 h, stamp] in UTC, sorted by time then parameter. A
-        JSON ``null`` gives no row.
+        JSON ``null`` gives no row, and so does an absent variable array.
 
     Raises
     ------
     SourceFormatChanged
         If the answer is not the documented shape: not a JSON object, an ``error`` answer,
-        no ``hourly`` block or ``time`` axis, a variable of :data:`FIELD_MAP` missing
-        (renamed), arrays of unequal length, a non-numeric value, an unknown unit or time.
+        no ``hourly`` block or ``time`` axis, none of the variables of :data:`FIELD_MAP`,
+        arrays of unequal length, a non-numeric value, an unknown unit or time.
     """
     data = _decode(source, payload, where) if isinstance(payload, bytes | str) else payload
     if not isinstance(data, Mapping):
@@ -348,11 +358,18 @@ def parse_air_quality(
             "{'hourly': {'time': [...], 'pm2_5': [...], ...}}",
         )
     missing = [name for name in FIELD_MAP if name not in hourly]
-    if missing:
+    if len(missing) == len(FIELD_MAP):
         raise SourceFormatChanged(
             source,
             f"{where}: hourly has no {missing} (it has {sorted(hourly)}); expected the "
             f"variables {list(FIELD_MAP)}",
+        )
+    if missing and notes is not None:
+        unknown = sorted(k for k in hourly if k != "time" and k not in FIELD_MAP)
+        notes.append(
+            f"hourly has no {missing}: stored the {len(FIELD_MAP) - len(missing)} other "
+            f"variable(s)"
+            + (f"; unrequested variable(s) in the answer: {unknown}" if unknown else "")
         )
     end = _stamps(source, where, hourly["time"], data.get("utc_offset_seconds"))
     start = end - pd.Timedelta(hours=1)
@@ -360,6 +377,8 @@ def parse_air_quality(
     units = units if isinstance(units, Mapping) else {}
     frames = []
     for variable, parameter in FIELD_MAP.items():
+        if variable in missing:
+            continue
         raw = _numbers(source, where, variable, hourly[variable], len(end))
         unit = units.get(variable, DOCUMENTED_UNIT)
         try:

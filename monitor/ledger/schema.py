@@ -294,6 +294,22 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        9,
+        "site_aliases: published site names (cnemc_water section names such as 高坎大桥) "
+        "mapped to the configured site id, so a section has one identity in the ledger; "
+        "Ledger.adopt_site_aliases moves rows stored under an alias to the id",
+        (
+            """CREATE TABLE site_aliases (
+                source TEXT NOT NULL,
+                alias TEXT NOT NULL,
+                site TEXT NOT NULL,
+                adopted_at INTEGER NOT NULL,
+                moved INTEGER NOT NULL DEFAULT 0,
+                PRIMARY KEY (source, alias)
+            ) WITHOUT ROWID""",
+        ),
+    ),
 )
 
 

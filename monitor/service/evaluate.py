@@ -42,7 +42,7 @@ from monitor.domain.daily import (
 )
 from monitor.domain.quality import excluded, quality_flags
 from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
-from monitor.domain.water_quality import WaterBody, WaterClass
+from monitor.domain.water_quality import Parameter, WaterBody, WaterClass
 from monitor.ledger import Ledger, to_epoch
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
@@ -352,8 +352,12 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+GB3838_CODES: Final = frozenset(p.value for p in Parameter)
+
+
 def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFrame:
-    water = obs[obs["parameter"].isin(WATER_PARAMETERS)]
+    # GB 3838 indicators only: sections also report temperature, conductivity, turbidity …
+    water = obs[obs["parameter"].isin(WATER_PARAMETERS) & obs["parameter"].isin(GB3838_CODES)]
     if water.empty:
         return pd.DataFrame()
     wide = water.pivot_table(

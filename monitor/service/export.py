@@ -149,8 +149,11 @@ def export_daily_aqi(
 
 
 def source_status(ledger: Ledger) -> pd.DataFrame:
-    """Per source: last success, last failure, failures since the last success, watermark."""
-    log = ledger.query("SELECT source, status, finished_at, error FROM fetch_log ORDER BY id")
+    """Per source: last success, last failure, failures since the last success, watermark,
+    and the gaps its latest successful fetch reported as still open (``gap:`` notes)."""
+    log = ledger.query(
+        "SELECT source, status, finished_at, error, notes FROM fetch_log ORDER BY id"
+    )
     sources = ledger.query("SELECT source, collector, kind FROM sources ORDER BY source")
     rows = []
     for source, collector, kind in sources.itertuples(index=False):
@@ -170,6 +173,12 @@ def source_status(ledger: Ledger) -> pd.DataFrame:
                 "failures_since_success": len(since_ok),
                 "last_error": failed["error"].iloc[-1] if len(failed) else "",
                 "latest_data": "" if mark is None else _fmt(int(mark.timestamp())),
+                # gaps the collector could not fill, as its latest successful fetch said
+                "open_gaps": "; ".join(
+                    line
+                    for line in (str(ok["notes"].iloc[-1]) if len(ok) else "").splitlines()
+                    if line.startswith("gap:")
+                ),
             }
         )
     return pd.DataFrame(rows)

@@ -26,6 +26,7 @@ from monitor.ledger import Ledger, WriteResult
 from monitor.service.evaluate import EvaluationReport
 from monitor.service.evaluate import evaluate_dirty as _evaluate_dirty
 from monitor.service.progress_targets import refresh_progress
+from monitor.service.sources import section_ids
 from monitor.settings import Settings, SourceSettings
 
 LOCAL = ZoneInfo("Asia/Shanghai")
@@ -110,6 +111,8 @@ def ingest(
         After logging it and evaluating whatever was written before it.
     """
     ledger.register_source(source.name, source.collector, collector.kind)
+    if source.collector == "cnemc_water":  # sections: one identity (configured id)
+        ledger.adopt_site_aliases(source.name, section_ids(settings))
     report = IngestReport()
     started = datetime.now(UTC)
     try:

@@ -40,6 +40,7 @@ def build_collector(source: SourceSettings, settings: Settings) -> Collector:
             stations=source.stations,
             client=client,
             url=source.url or cnemc_air.DEFAULT_URL,
+            max_history_hours=source.max_history_hours,
         )
     if name == CnemcSitesArchiveCollector.name:
         if source.folder and source.url:
@@ -63,6 +64,7 @@ def build_collector(source: SourceSettings, settings: Settings) -> Collector:
         return CnemcWaterCollector(
             source=source.name,
             sections=source.stations,
+            section_ids=section_ids(settings),
             client=client,
             url=source.url or cnemc_water.DEFAULT_URL,
         )
@@ -82,6 +84,11 @@ def build_collector(source: SourceSettings, settings: Settings) -> Collector:
         [f"sources: unknown collector {name!r}; known: {', '.join(COLLECTORS)}"],
         source=str(settings.source),
     )
+
+
+def section_ids(settings: Settings) -> dict[str, str]:
+    """Published section name (``name_zh``) → configured section id, for cnemc_water."""
+    return {section.name_zh: section.id for section in settings.water_sections}
 
 
 def find_source(settings: Settings, name: str) -> SourceSettings:

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs
 
 import pandas as pd
@@ -23,10 +28,18 @@ from monitor.collectors.cnemc_air import (
     check_station_hours,
     parse_observations,
     parse_station_hours,
+    safe_checks,
+    station_observations,
+    summarise_checks,
 )
 from monitor.collectors.http import HttpClient
 from monitor.errors import SourceError, SourceFormatChanged, SourceUnavailable
-from tests.conftest import RecordedServer, Reply
+from monitor.ledger import Ledger
+from monitor.service.export import source_status
+from monitor.service.pipeline import ingest
+from monitor.service.sources import build_collector
+from monitor.settings import load_settings
+from tests.conftest import HUNNAN_TWO_STATIONS, RecordedServer, Reply
 
 DATA = Path(__file__).parent.parent / "data" / "cnemc_air"
 PATH = "/CityData/GetAQIDataPublishLive"
@@ -379,3 +392,371 @@ def test_padded_station_code_is_refused(recorded_server: RecordedServer) -> None
     """A configured station code with blanks is refused with its value."""
     with pytest.raises(ValueError, match=r"\[' 1099A'\]"):
         CnemcAirCollector(source=SOURCE, stations=[" 1099A"], url=recorded_server.url)
+
+
+# ---------------------------------------------------------------------------------------
+# Negative values never cost the hour (issue 14)
+
+
+def test_negative_value_of_one_station_keeps_the_hour_for_all() -> None:
+    """PM2.5 = -3 at 1099A: every station's six values of the hour are kept, the negative
+    value as delivered; 1099A's hour is not compared (no IAQI below 0), the others are."""
+    records = json.loads((DATA / "live_shenyang.json").read_bytes())
+    for record in records:
+        if record["StationCode"] == "1099A":
+            record["PM2_5"] = "-3"
+    hours = parse_station_hours(records, stations=HUNNAN)
+    checks, notes = safe_checks(hours)
+    assert notes == []
+    verdicts = dict(zip(hours["site"], checks["verdict"], strict=True))
+    assert verdicts == {"1098A": "consistent", "1099A": "not_compared", "2900A": "consistent"}
+    frame = station_observations(hours, checks)
+    assert len(frame) == 3 * 6
+    row = frame[(frame["site"] == "1099A") & (frame["parameter"] == "pm2_5")].iloc[0]
+    assert row["value"] == -3.0 and row["flags"] == ""
+    summary = summarise_checks(hours, checks)
+    assert "negative_values=1" in summary[0]
+    assert any(line.startswith("negative 1099A 2025-01-01 08:00") for line in summary)
+
+
+def test_negative_value_is_stored_and_flagged_negative_by_evaluation(
+    tmp_path: Path, recorded_server: RecordedServer
+) -> None:
+    """Through the real pipeline: the negative hour is stored for every station and the
+    quality checks flag the value ``negative`` (README, "Data-quality flags")."""
+    records = json.loads((DATA / "live_shenyang.json").read_bytes())
+    for record in records:
+        if record["StationCode"] == "1099A":
+            record["PM2_5"] = "-3"
+    recorded_server.add(PATH, Reply(body=json.dumps(records, ensure_ascii=False).encode()))
+    config = tmp_path / "envmon.toml"
+    config.write_text(
+        HUNNAN_TWO_STATIONS + f'\n[[sources]]\nname = "cnemc"\ncollector = "cnemc_air"\n'
+        f'stations = ["1099A", "2900A"]\nurl = "{recorded_server.url + PATH}"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config, {})
+    source = settings.source_settings("cnemc")
+    collector = build_collector(source, settings)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ingest(ledger, settings, source, collector, None, None)
+        stored = ledger.observations()
+        flags = ledger.query("SELECT site, parameter, flags FROM qc_flags")
+    assert len(stored) == 2 * 6
+    assert float(stored.query("site == '1099A' and parameter == 'pm2_5'")["value"].iloc[0]) == -3
+    assert ("1099A", "pm2_5", "negative") in set(flags.itertuples(index=False))
+
+
+def test_a_failing_cross_check_never_discards_the_answer() -> None:
+    """If the recomputation itself fails, the values are kept unchecked and the reason noted."""
+    hours = parse_station_hours(DATA.joinpath("live_shenyang.json").read_bytes(), stations=HUNNAN)
+    broken = hours.drop(columns=["so2_24h"])
+    checks, notes = safe_checks(broken)
+    assert set(checks["verdict"]) == {"not_compared"}
+    assert notes and notes[0].startswith("aqi_check failed, values kept unchecked")
+    assert len(station_observations(broken, checks)) == 3 * 6
+
+
+# ---------------------------------------------------------------------------------------
+# Catch-up from the history endpoints
+#
+# Contract (a survey of the platform's pages and scripts, 2026-10-09, and public clients,
+# see tests/data/cnemc_air/README.md): POST /HourChangesPublish/GetAQIHistoryByConditionHis
+# with the form date=YYYY-MM-DD HH:00:00 (Beijing) answers every station for that hour, the
+# latest hour and the 23 before it, and [] for older dates; POST
+# /HourChangesPublish/GetAqiHistoryByCondition?stationCode=… (empty form) answers the last
+# 24 hours of one station. The records have the live feed's shape.
+
+HIS = "/HourChangesPublish/GetAQIHistoryByConditionHis"
+STATION = "/HourChangesPublish/GetAqiHistoryByCondition"
+LIVE_END = pd.Timestamp("2025-01-01 08:00", tz="Asia/Shanghai")  # the live fixture's hour
+
+
+def _relabel(records: list[dict[str, Any]], end: pd.Timestamp) -> list[dict[str, Any]]:
+    ms = int(end.tz_convert("UTC").timestamp() * 1000)
+    label = end.tz_convert("Asia/Shanghai").strftime("%Y年%m月%d日 %H时")
+    return [dict(r, TimePoint=f"/Date({ms})/", TimePointStr=label) for r in records]
+
+
+@dataclass
+class AirPlatform:
+    url: str
+    requests: list[tuple[str, str, str, dict[str, str]]] = field(default_factory=list)
+    failing_dates: set[str] = field(default_factory=set)
+
+    def history_forms(self) -> list[str]:
+        return [f["date"] for m, p, q, f in self.requests if p == HIS]
+
+
+@pytest.fixture
+def air_platform() -> Iterator[AirPlatform]:
+    live = json.loads((DATA / "live_shenyang.json").read_bytes())
+    window = [LIVE_END - pd.Timedelta(hours=k) for k in range(24)]
+    state = AirPlatform(url="")
+    lock = threading.Lock()
+
+    class Handler(BaseHTTPRequestHandler):
+        def _answer(self, body: bytes, status: int = 200) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            path, _, query = self.path.partition("?")
+            with lock:
+                state.requests.append(("GET", path, query, {}))
+            if path != PATH:
+                self._answer(b"[]", 404)
+                return
+            self._answer(json.dumps(live, ensure_ascii=False).encode())
+
+        def do_POST(self) -> None:
+            path, _, query = self.path.partition("?")
+            raw = self.rfile.read(int(self.headers.get("Content-Length", "0"))).decode()
+            form = {k: v[0] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+            ctype = self.headers.get("Content-Type", "")
+            with lock:
+                state.requests.append(("POST", path, query, form))
+            if path == HIS and "x-www-form-urlencoded" in ctype:
+                date = form.get("date", "")
+                if date in state.failing_dates:
+                    self._answer(b"busy", 503)
+                    return
+                end = pd.Timestamp(date).tz_localize("Asia/Shanghai")
+                records = _relabel(live, end) if end in window else []
+                self._answer(json.dumps(records, ensure_ascii=False).encode())
+            elif path == STATION:
+                code = parse_qs(query).get("stationCode", [""])[0]
+                one = [r for r in live if r["StationCode"] == code]
+                records = [r for end in window for r in _relabel(one, end)]
+                self._answer(json.dumps(records, ensure_ascii=False).encode())
+            else:
+                self._answer(b"not found", 404)
+
+        def log_message(self, format: str, *args: object) -> None:  # quiet
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_port}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _history_collector(
+    platform: AirPlatform,
+    *,
+    stations: tuple[str, ...] = HUNNAN,
+    max_history_hours: int = 24,
+    sleeps: list[float] | None = None,
+) -> CnemcAirCollector:
+    recorded = sleeps if sleeps is not None else []
+    return CnemcAirCollector(
+        source=SOURCE,
+        stations=stations,
+        url=platform.url + PATH,
+        hour_history_url=platform.url + HIS,
+        station_history_url=platform.url + STATION,
+        max_history_hours=max_history_hours,
+        request_delay=1.5,
+        client=HttpClient(SOURCE, timeout=5.0, retries=0, sleep=recorded.append),
+    )
+
+
+def _since(hours_before_live: int) -> datetime:
+    """The watermark of a daemon that stopped ``hours_before_live`` hours before the live
+    hour (its last stored hour end)."""
+    return (LIVE_END - pd.Timedelta(hours=hours_before_live)).tz_convert("UTC").to_pydatetime()
+
+
+def test_restart_fills_the_gap_hour_by_hour(air_platform: AirPlatform) -> None:
+    """Down for 3 h with three stations: the two missed hours come from the hourly history
+    (POST form date=…, paced), oldest first, then the live hour; nothing else is asked."""
+    sleeps: list[float] = []
+    collector = _history_collector(air_platform, sleeps=sleeps)
+    batches = list(collector.collect(_since(3), None))
+    assert air_platform.history_forms() == ["2025-01-01 06:00:00", "2025-01-01 07:00:00"]
+    assert sleeps == [1.5, 1.5]
+    ends = [sorted(set(b.observations["period_end"])) for b in batches]
+    assert ends == [
+        [pd.Timestamp("2024-12-31T22:00Z")],
+        [pd.Timestamp("2024-12-31T23:00Z")],
+        [pd.Timestamp("2025-01-01T00:00Z")],
+    ]
+    for batch in batches:
+        assert set(batch.observations["site"]) == set(HUNNAN)
+        assert len(batch.observations) == 3 * 6
+    assert batches[0].covers == (
+        datetime(2024, 12, 31, 21, tzinfo=UTC),
+        datetime(2024, 12, 31, 22, tzinfo=UTC),
+    )
+    # the history values are the records' values, with the cross-check applied
+    first = batches[0].observations
+    pm = first[(first["site"] == "1099A") & (first["parameter"] == "pm2_5")].iloc[0]
+    assert pm["value"] == 63.0 and pm["flags"] == ""
+    assert not any(note.startswith("gap") for b in batches for note in b.notes)
+
+
+def test_long_gap_uses_the_station_history(air_platform: AirPlatform) -> None:
+    """Down for 10 h with three stations: three 24-hour station requests instead of nine
+    hourly ones; one batch with the nine missed hours, then the live hour."""
+    sleeps: list[float] = []
+    batches = list(_history_collector(air_platform, sleeps=sleeps).collect(_since(10), None))
+    posts = [(p, q) for m, p, q, f in air_platform.requests if m == "POST"]
+    assert posts == [(STATION, f"stationCode={code}") for code in HUNNAN]
+    assert sleeps == [1.5, 1.5, 1.5]
+    history, live = batches
+    assert history.observations["period_end"].nunique() == 9
+    assert len(history.observations) == 9 * 3 * 6
+    assert history.covers == (
+        datetime(2024, 12, 31, 14, tzinfo=UTC),
+        datetime(2024, 12, 31, 23, tzinfo=UTC),
+    )
+    assert set(live.observations["period_end"]) == {pd.Timestamp("2025-01-01T00:00Z")}
+
+
+def test_catch_up_is_bounded_and_continues_next_run(air_platform: AirPlatform) -> None:
+    """max_history_hours = 2 and five missed hours (every station of the city, so hour by
+    hour): the two oldest now, the live hour held back (the watermark stays before the gap),
+    the rest reported; the next run, from the new watermark, continues."""
+    collector = _history_collector(air_platform, stations=(), max_history_hours=2)
+    first = list(collector.collect(_since(6), None))
+    assert [b.covers[1] for b in first] == [
+        datetime(2024, 12, 31, 19, tzinfo=UTC),
+        datetime(2024, 12, 31, 20, tzinfo=UTC),
+    ]
+    (note,) = [n for n in first[-1].notes if n.startswith("gap")]  # kept in the fetch log
+    assert "3 hour(s) 2025-01-01 05:00 … 2025-01-01 07:00 (Beijing) still to fill" in note
+    second = list(collector.collect(datetime(2024, 12, 31, 20, tzinfo=UTC), None))
+    ends = [b.covers[1] for b in second]
+    assert ends[:2] == [
+        datetime(2024, 12, 31, 21, tzinfo=UTC),
+        datetime(2024, 12, 31, 22, tzinfo=UTC),
+    ]
+    assert air_platform.history_forms()[-2:] == ["2025-01-01 05:00:00", "2025-01-01 06:00:00"]
+
+
+def test_hours_beyond_the_window_are_reported(
+    air_platform: AirPlatform, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Down for 30 h: the 6 hours older than the 24-hour window cannot be filled; they are
+    named in the notes and the log, and the 23 within the window are filled."""
+    with caplog.at_level("WARNING", logger="monitor.collectors.cnemc_air"):
+        batches = list(_history_collector(air_platform).collect(_since(30), None))
+    notes = [n for b in batches for n in b.notes if n.startswith("gap")]
+    assert notes == [
+        "gap: 6 hour(s) 2024-12-31 03:00 … 2024-12-31 08:00 (Beijing) are older than the "
+        "platform's 24-hour window and cannot be filled from it; import them from an archive "
+        "(cnemc_sites_archive)"
+    ]
+    assert any("older than the platform's 24-hour window" in r.message for r in caplog.records)
+    stored_hours = {t for b in batches for t in b.observations["period_end"]}
+    assert len(stored_hours) == 23 + 1
+
+
+def test_a_failing_history_hour_is_reported_and_live_data_still_delivered(
+    air_platform: AirPlatform,
+) -> None:
+    """A 503 for one history hour stops the catch-up there: the hour before it is kept, the
+    failed hour and the later ones are reported as an open gap, and the live hour is
+    delivered (a failing history endpoint never holds live data back)."""
+    air_platform.failing_dates.add("2025-01-01 06:00:00")
+    batches = list(_history_collector(air_platform, stations=()).collect(_since(4), None))
+    assert [b.covers[1] for b in batches] == [
+        datetime(2024, 12, 31, 21, tzinfo=UTC),
+        datetime(2025, 1, 1, 0, tzinfo=UTC),
+    ]
+    gap = [n for n in batches[-1].notes if n.startswith("gap")]
+    assert gap == [
+        "gap: 2 hour(s) 2025-01-01 06:00 … 2025-01-01 07:00 (Beijing) not filled: the history "
+        "request failed (1 filled); they stay open unless imported from an archive "
+        "(cnemc_sites_archive)"
+    ]
+
+
+def test_history_urls_follow_the_configured_host(recorded_server: RecordedServer) -> None:
+    """With a configured url, the history endpoints are asked on the same host."""
+    collector = CnemcAirCollector(source=SOURCE, url=recorded_server.url + PATH)
+    assert collector.hour_history_url == recorded_server.url + HIS
+    assert collector.station_history_url == recorded_server.url + STATION
+
+
+def test_no_watermark_means_no_history(air_platform: AirPlatform) -> None:
+    """The first run (no since) asks the live feed only."""
+    (batch,) = _history_collector(air_platform).collect(None, None)
+    assert [m for m, *_ in air_platform.requests] == ["GET"]
+    assert set(batch.observations["period_end"]) == {pd.Timestamp("2025-01-01T00:00Z")}
+
+
+def test_restart_through_the_pipeline_fills_the_gap_over_two_runs(
+    tmp_path: Path, air_platform: AirPlatform
+) -> None:
+    """A restart 6 h after the last stored hour with max_history_hours = 2: the first run
+    stores the two oldest of the five missed hours and `envmon status` data show the open
+    gap; each next run (from the watermark) fills two more; the third also stores the live
+    hour, and the gap closes."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(
+        HUNNAN_TWO_STATIONS
+        + '\n[[sources]]\nname = "cnemc"\ncollector = "cnemc_air"\nmax_history_hours = 2\n'
+        f'stations = ["1099A", "2900A"]\nurl = "{air_platform.url + PATH}"\n',
+        encoding="utf-8",
+    )
+    settings = load_settings(config, {})
+    source = settings.source_settings("cnemc")
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        collector = build_collector(source, settings)
+        assert isinstance(collector, CnemcAirCollector)
+        collector.request_delay = 0.0
+        ingest(ledger, settings, source, collector, _since(6), None)
+        assert ledger.watermark("cnemc") == datetime(2024, 12, 31, 20, tzinfo=UTC)
+        assert ledger.observations()["period_end"].nunique() == 2
+        (status,) = source_status(ledger).to_dict("records")
+        assert status["open_gaps"].startswith(
+            "gap: 3 hour(s) 2025-01-01 05:00 … 2025-01-01 07:00 (Beijing) still to fill"
+        )
+        ingest(ledger, settings, source, collector, ledger.watermark("cnemc"), None)
+        assert ledger.observations()["period_end"].nunique() == 4
+        (status,) = source_status(ledger).to_dict("records")
+        assert status["open_gaps"].startswith("gap: 1 hour(s) 2025-01-01 07:00 (Beijing)")
+        ingest(ledger, settings, source, collector, ledger.watermark("cnemc"), None)
+        stored = ledger.observations()
+        assert stored["period_end"].nunique() == 6  # 03:00 … 07:00 history, 08:00 live
+        assert len(stored) == 6 * 2 * 6
+        assert ledger.watermark("cnemc") == datetime(2025, 1, 1, 0, tzinfo=UTC)
+        (status,) = source_status(ledger).to_dict("records")
+        assert status["open_gaps"] == ""
+
+
+def test_vendor_family_shapes_are_read() -> None:
+    """Shapes seen in station-list answers of the same vendor family (issue 14): a plain ISO
+    TimePoint, CO with three decimals, '—' for a missing value and a two-pollutant primary
+    text. PM10 150 → IAQI 100 and PM2.5 75 → IAQI 100 (HJ 633-2012 Table 1 breakpoints), so
+    AQI 100 with both primaries is consistent."""
+    record = {
+        "StationCode": "1099A",
+        "PositionName": "浑南东路",
+        "TimePoint": "2025-01-01T08:00:00",
+        "SO2": "—",
+        "NO2": "40",
+        "CO": "0.512",
+        "O3": "30",
+        "PM10": "150",
+        "PM2_5": "75",
+        "AQI": "100",
+        "PrimaryPollutant": "颗粒物(PM10),细颗粒物(PM2.5)",
+    }
+    hours = parse_station_hours([record])
+    assert hours["period_end"].iloc[0] == pd.Timestamp("2025-01-01T00:00Z")
+    assert hours["co"].iloc[0] == pytest.approx(0.512)
+    assert math.isnan(hours["so2"].iloc[0]) and hours["so2_flag"].iloc[0] == "source_missing"
+    checks = check_station_hours(hours)
+    assert checks["verdict"].iloc[0] == "consistent"
+    assert checks["aqi_computed"].iloc[0] == 100

@@ -7,6 +7,7 @@ and a null CO at 06:00.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -290,14 +291,13 @@ def test_timeout_raises_source_unavailable(recorded_server: RecordedServer) -> N
         ("error_page.html", "text/html", "HTML page .* where JSON was expected"),
         ("truncated.json", "application/json", "invalid JSON"),
         ("empty.json", "application/json", "empty body"),
-        ("renamed_variable.json", "application/json", r"hourly has no \['pm2_5'\]"),
     ],
-    ids=["html", "truncated", "empty", "renamed"],
+    ids=["html", "truncated", "empty"],
 )
 def test_unknown_answers_raise_format_changed(
     recorded_server: RecordedServer, name: str, content_type: str, message: str
 ) -> None:
-    """HTML page, truncated JSON, empty body, renamed variable: SourceFormatChanged, no retry."""
+    """HTML page, truncated JSON, empty body: SourceFormatChanged, no retry."""
     _serve(recorded_server, name, content_type=content_type)
     with pytest.raises(SourceFormatChanged, match=message) as caught:
         _frame(recorded_server)
@@ -366,3 +366,28 @@ def test_ppb_units_would_be_converted() -> None:
     frame = parse_air_quality(payload, site="hunnan")
     no2 = frame[frame["parameter"] == "no2"]["value"].iloc[0]
     assert math.isclose(no2, 32.5 * 46.0055 / 24.465, rel_tol=1e-9)
+
+
+def test_absent_variable_stores_the_others_and_notes_it(recorded_server: RecordedServer) -> None:
+    """pm2_5 absent (the answer has pm25 instead): the five other variables are stored
+    (values as in the answer), pm2_5 is not, and the batch notes say which is missing."""
+    _serve(recorded_server, "renamed_variable.json")
+    (batch,) = _collector(recorded_server).collect(SINCE, UNTIL)
+    frame = batch.observations
+    assert set(frame["parameter"]) == {"pm10", "co", "no2", "so2", "o3"}
+    assert _value(frame, "pm10", 1) == pytest.approx(58.2)
+    assert _value(frame, "co", 1) == pytest.approx(0.45)  # 450 µg/m³ → mg/m³
+    assert _value(frame, "o3", 6) == pytest.approx(45.3)
+    (note,) = [n for n in batch.notes if n.startswith("hourly has no")]
+    assert note == (
+        "hourly has no ['pm2_5']: stored the 5 other variable(s); unrequested variable(s) "
+        "in the answer: ['pm25']"
+    )
+
+
+def test_no_known_variable_at_all_is_a_format_change() -> None:
+    """An answer with a time axis but none of the six variables is refused, naming them."""
+    payload = json.loads((DATA / "renamed_variable.json").read_bytes())
+    payload["hourly"] = {"time": payload["hourly"]["time"]}
+    with pytest.raises(SourceFormatChanged, match=r"hourly has no \['sulphur_dioxide', "):
+        parse_air_quality(payload, site="x")

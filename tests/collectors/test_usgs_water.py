@@ -345,3 +345,70 @@ def test_bad_arguments_rejected() -> None:
     """An empty location list and an out-of-range limit are reported together."""
     with pytest.raises(ValueError, match=r"monitoring_location_ids is empty.*limit=0"):
         UsgsWaterCollector(source="usgs_water", monitoring_location_ids=[], limit=0)
+
+
+# ------------------------------------------------------------------ the real capture
+# tests/data/usgs_water/continuous_real_dataretrieval.json is the `continuous` entry of
+# DOI-USGS/dataretrieval-python tests/data/waterdata_ogc_fixtures.json (provenance in the
+# README there): two real items of gage height (00065, ft) at USGS-06904500.
+
+REAL_SITE = "USGS-06904500"
+
+
+def test_real_capture_gage_height_is_ignored_and_counted(recorded_server: RecordedServer) -> None:
+    """The real items are gage height, which has no canonical parameter: nothing is stored,
+    both items are counted as ignored, and the batch covers the window asked for."""
+    recorded_server.add(
+        ITEMS, Reply(body=_body(recorded_server, "continuous_real_dataretrieval.json"))
+    )
+    since = datetime(2024, 12, 31, 23, 0, tzinfo=UTC)
+    until = datetime(2025, 1, 1, 1, 0, tzinfo=UTC)
+    (batch,) = _collect(
+        recorded_server, since=since, until=until, monitoring_location_ids=[REAL_SITE]
+    )
+    assert batch.observations.empty
+    assert "ignored 2 value(s) of parameter codes without a canonical name: {'00065': 2}" in (
+        batch.notes
+    )
+
+
+def test_real_capture_item_shape_is_what_the_parser_reads() -> None:
+    """Every property the parser requires is present in the real items, value as a string."""
+    payload = json.loads((FILES / "continuous_real_dataretrieval.json").read_text("utf-8"))
+    page = parse_items(payload)
+    assert page.ignored == {"00065": 2}
+    props = payload["features"][0]["properties"]
+    assert (props["time"], props["value"], props["unit_of_measure"]) == (
+        "2025-01-01T00:00:00+00:00",
+        "1.76",
+        "ft",
+    )
+
+
+@pytest.mark.parametrize(
+    ("parameter", "first", "unit"),
+    [
+        ("water_temperature", 21.4, "°C"),  # 00010, "deg C"
+        ("conductivity", 412.0, "µS/cm"),  # 00095, "uS/cm @25C"
+        ("do", 8.3, "mg/L"),  # 00300, "mg/l"
+        ("ph", 7.9, "1"),  # 00400, "std units"
+        ("turbidity", 3.6, "NTU"),  # 63680, "FNU"
+    ],
+)
+def test_invented_water_quality_items_in_the_real_shape(
+    parameter: str, first: float, unit: str
+) -> None:
+    """The water-quality codes (invented values in the real item shape, see README): value,
+    canonical unit and the observation instant as period start and end, cell by cell."""
+    payload = json.loads((FILES / "continuous_water_quality_invented.json").read_text("utf-8"))
+    frame = parse_items(payload).observations
+    rows = frame[frame["parameter"] == parameter].sort_values("period_end")
+    assert list(rows["site"]) == [REAL_SITE, REAL_SITE]
+    assert list(rows["value"]) == pytest.approx([first, round(first + 0.1, 1)])
+    assert set(rows["unit"]) == {unit}
+    assert list(rows["period_end"]) == [
+        pd.Timestamp("2025-01-01T00:00Z"),
+        pd.Timestamp("2025-01-01T00:15Z"),
+    ]
+    assert (rows["period_start"] == rows["period_end"]).all()
+    assert set(rows["flags"]) == {""}
