@@ -3,7 +3,9 @@
 After every ingest the ledger knows which (site, local date) pairs changed
 (``dirty_days``). This module loads the observations those days need (the day itself and
 the day before, for 8-hour windows and moving means), applies envmon's quality checks
-(flags kept in ``qc_flags``; flagged values are left out of every statistic), and writes:
+(flags kept in ``qc_flags``; values flagged by the source or impossible are left out of every
+statistic, envmon's own suspicions only when ``[quality] exclude_own_flags`` lists them,
+see :mod:`monitor.domain.quality`), and writes:
 
 * ``hourly_aqi`` per site and area (mean of the area's evaluation stations, then the AQI),
   under **both** HJ 633-2012 and HJ 633-2026, with ``official`` = 1 for the rule set in
@@ -105,7 +107,9 @@ def evaluate_dirty(
     for start in range(0, len(dates), step):
         chunk_dates = dates[start : start + step]
         chunk = dirty[dirty["date"].isin(chunk_dates)]
-        report = report + _evaluate_chunk(ledger, chunk, membership, bodies, model_sources)
+        report = report + _evaluate_chunk(
+            ledger, chunk, membership, bodies, model_sources, settings.quality.exclude_own_flags
+        )
         if progress is not None:
             progress(min(start + step, len(dates)), len(dates))
     return report
@@ -161,6 +165,7 @@ def _evaluate_chunk(
     membership: Mapping[str, Sequence[str]],
     bodies: Mapping[str, str],
     model_sources: set[str],
+    exclude_own: Sequence[str] = (),
 ) -> EvaluationReport:
     now = int(datetime.now(UTC).timestamp())
     dates = sorted(dirty["date"].unique())
@@ -180,7 +185,7 @@ def _evaluate_chunk(
     obs = _latest_per_key(obs)
     flags = quality_flags(obs)
     own = flags.where(flags != obs["flags"], "")  # flags envmon added (text differs)
-    keep = excluded(flags, obs["parameter"])
+    keep = excluded(flags, obs["parameter"], exclude_own=exclude_own)
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
     obs["date"] = _date_text(obs["local"])
