@@ -424,9 +424,7 @@ def with_so2_24h(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> 
     """
     out = hourly.copy()
     if "so2" in hourly.columns and bool((hourly["so2"] > _SO2_1H_TOP).any()):
-        out["so2_24h"] = moving_means(hourly[["site", "time", "so2"]], rules)[
-            "so2_24h"
-        ].to_numpy()
+        out["so2_24h"] = moving_means(hourly[["site", "time", "so2"]], rules)["so2_24h"].to_numpy()
     return out
 
 

@@ -41,6 +41,7 @@ from monitor.domain.daily import (
     area_means,
     daily_statistics,
     round_daily_statistics,
+    with_so2_24h,
 )
 from monitor.domain.quality import excluded, quality_flags
 from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
@@ -287,13 +288,17 @@ def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
 def _hourly_rows(
     wide: pd.DataFrame, keys: set[tuple[str, str]], present: list[str], is_area: int, now: int
 ) -> pd.DataFrame:
+    # SO2 1 h > 800 µg/m³ is rated on its 24 h moving mean (HJ 633-2012 Table 1 note); the
+    # loaded day before gives the first hours their 24 h.
+    wide = with_so2_24h(wide)
     rows = wide[_keyed(wide["site"], _date_text(wide["time"]), keys)].reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame()
     local_day = rows["time"].dt.tz_localize(None).dt.normalize()
+    rated = [*present, *(["so2_24h"] if "so2_24h" in rows.columns else [])]
     parts = []
     for standard in AqiStandard:
-        result = hourly_aqi(rows[present], standard)
+        result = hourly_aqi(rows[rated], standard)
         parts.append(
             pd.DataFrame(
                 {
@@ -318,11 +323,16 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
     if stats.empty:
         return pd.DataFrame()
     stats = stats.reset_index(drop=True)
-    # Rounded as published (GB/T 8170; integers, CO 0.1 mg/m³), then rated.
+    # Stored rounded as published (GB/T 8170; integers, CO 0.1 mg/m³), but rated on the
+    # unrounded means: HJ 633-2012 rates them as they are (published Shenyang days: PM2.5
+    # 75.3 rates 101, standards.md §2.9); HJ 633-2026 §4.2.2 rounds them first, which
+    # daily_aqi does for that rule set.
     published = round_daily_statistics(stats)
     rounded = {s: published[s].to_numpy(dtype=float) for s in DAILY_STATISTICS}
     valid = pd.DataFrame({s: stats[f"{s}_valid"].to_numpy(dtype=bool) for s in DAILY_STATISTICS})
-    inputs = pd.DataFrame({s: np.where(valid[s], rounded[s], np.nan) for s in DAILY_STATISTICS})
+    inputs = pd.DataFrame(
+        {s: np.where(valid[s], stats[s].to_numpy(dtype=float), np.nan) for s in DAILY_STATISTICS}
+    )
     invalid_parts = np.full(len(stats), "", dtype=object)
     for s_name in DAILY_STATISTICS:
         invalid_parts = np.where(
