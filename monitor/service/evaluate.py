@@ -45,7 +45,7 @@ from monitor.domain.daily import (
 )
 from monitor.domain.quality import excluded, quality_flags
 from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
-from monitor.domain.water_quality import WaterBody, WaterClass
+from monitor.domain.water_quality import WaterBody, WaterClass, below_detection
 from monitor.ledger import Ledger, to_epoch
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
@@ -377,9 +377,21 @@ def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFra
     wide.columns.name = None
     values = wide.drop(columns=["site", "period_end"])
     site_bodies = [WaterBody(bodies.get(s, "river")) for s in wide["site"]]
-    rated = rate_samples(
-        values, pd.DataFrame(index=values.index), site_bodies, None, WaterClass.III
+    # Results below the detection limit (stored as the limit, flagged): rated at half the
+    # limit by the same code path as `envmon calc water-class`.
+    below = (
+        water.assign(below=below_detection(water["flags"]))
+        .pivot_table(
+            index=["site", "period_end"], columns="parameter", values="below", aggfunc="max"
+        )
+        .reindex(
+            index=pd.MultiIndex.from_frame(wide[["site", "period_end"]]),
+            columns=values.columns,
+            fill_value=False,
+        )
+        .set_axis(values.index, axis=0)
     )
+    rated = rate_samples(values, below, site_bodies, None, WaterClass.III)
     out = pd.DataFrame(
         {
             "site": wide["site"].to_numpy(),

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from monitor.calculator.air import compute_aqi_csv
+from monitor.calculator.water import compute_water_class_csv
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
@@ -306,3 +307,23 @@ def test_own_quality_flags_exclude_when_the_setting_says_so(
     kept = [v for h, v in enumerate(values) if not (8 <= h < 14 or h == 20)]
     assert day["pm2_5"].iloc[0] == round(sum(kept) / len(kept))  # 714 / 17 = 42
     assert "pm2_5" in day["invalid_statistics"].iloc[0].split(";")
+
+
+def test_below_detection_is_rated_alike_in_the_ledger_and_the_calculator(
+    ledger: Ledger, settings: Settings, tmp_path: Path
+) -> None:
+    """环办监测函〔2020〕82号 point 7: a result below the detection limit takes part at half
+    the limit. Hg "<0.0001" (stored as 0.0001, flagged below_detection_limit) is rated
+    0.00005 → class I (GB 3838-2002 Table 1: I/II 0.00005, III 0.0001), not III at the
+    limit; `envmon calc water-class` gives the same class for the same sample."""
+    end = pd.Timestamp("2026-05-01 08:00", tz="Asia/Shanghai")
+    values = {"ph": 7.6, "do": 7.8, "hg": 0.0001}
+    obs = observations("hun_test", list(values), end, end, list(values.values()))
+    obs["flags"] = np.where(obs["parameter"] == "hg", "below_detection_limit", "")
+    ledger.write_observations(obs, "lab")
+    evaluate_dirty(ledger, settings)
+    stored = ledger.query("SELECT water_class FROM water_classes")["water_class"].tolist()
+    sample = tmp_path / "sample.csv"
+    sample.write_text("site,time,ph,do,hg\nhun_test,2026-05-01T08:00,7.6,7.8,<0.0001\n", "utf-8")
+    calculated = compute_water_class_csv(sample).frame["water_class"].tolist()
+    assert stored == calculated == ["I"]
