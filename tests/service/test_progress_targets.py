@@ -301,11 +301,11 @@ def test_river_class_rates_the_period_on_the_mean_of_each_item(
     ledger: Ledger, settings: Settings
 ) -> None:
     """环办〔2011〕22号: a period with several samples is rated on the arithmetic mean of each
-    item. May's NH3-N 1.6 (IV), 1.4 (IV), 0.4 (II, latest) average 1.133 mg/L → class IV
+    item. May's NH3-N 1.5 (IV), 1.5 (IV), 0.4 (II, latest) average 1.133 mg/L → class IV
     (GB 3838-2002 Table 1: III ≤ 1.0, IV ≤ 1.5), so the class III section does not meet
     its target — the latest reading alone would say it does."""
     _nh3n(
-        ledger, [("2026-05-03 08:00", 1.6), ("2026-05-10 08:00", 1.4), ("2026-05-20 08:00", 0.4)]
+        ledger, [("2026-05-03 08:00", 1.5), ("2026-05-10 08:00", 1.5), ("2026-05-20 08:00", 0.4)]
     )
     (row,) = compute_progress(ledger, settings, as_of=date(2026, 5, 31), target_id="classes")
     assert (row.value, row.status) == (0.0, "at_risk")
