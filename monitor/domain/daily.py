@@ -385,7 +385,8 @@ def moving_means(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> 
     mean = o3.mean().to_numpy()
     count = o3.count().to_numpy()
     # Hours the window can hold: 8, fewer at 01:00 … 07:00 after the restart.
-    hour_in_day = ((frame["t"] - frame["o3_day"]) // pd.Timedelta(hours=1)).to_numpy()
+    since = (frame["t"] - frame["o3_day"]).to_numpy(dtype="timedelta64[ns]")
+    hour_in_day = since // np.timedelta64(1, "h")
     needed = np.minimum(rules.min_hours_per_8h, hour_in_day)
     column = np.full(len(hourly), np.nan)
     column[rows] = np.where(count >= needed, mean, np.nan)

@@ -615,9 +615,10 @@ def river_progress(
                 row["exceedance_multiples_target"]
             )
     monthly: dict[str, list[int]] = {}
-    for row in months[months["meets"].notna()].itertuples():
-        counts = monthly.setdefault(str(row.period), [0, 0])
-        counts[0] += int(bool(row.meets))
+    assessed_months = months[months["meets"].notna()]
+    for period, meets in zip(assessed_months["period"], assessed_months["meets"], strict=True):
+        counts = monthly.setdefault(str(period), [0, 0])
+        counts[0] += int(bool(meets))
         counts[1] += 1
     final = as_of >= date(target.year, 12, 31)
     p = share_progress(
