@@ -511,6 +511,8 @@ def section_period_classes(
     index = ["section", "period_end"]
     wide = obs.pivot_table(index=index, columns="parameter", values="value", aggfunc="first")
     wide = wide.reindex(columns=[c for c in _WATER_CODES if c in wide.columns])
+    if wide.empty:  # every value excluded or missing
+        return pd.DataFrame(columns=columns)
     below = (
         obs.pivot_table(index=index, columns="parameter", values="below", aggfunc="max")
         .reindex(index=wide.index, columns=wide.columns, fill_value=False)
