@@ -710,9 +710,10 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["within-day", "ending-in-day"],
         default="within-day",
         help=(
-            "O3 daily max 8-hour windows: within-day (default; the 17 windows whose 8 hours "
-            "all belong to the day, HJ 663-2013) or ending-in-day (24 windows ending on each "
-            "hour of the day, reaching into the previous day)"
+            "O3 daily max 8-hour windows, the O3 day being 01:00 … 24:00 (the next date's "
+            "00:00): within-day (default; the 17 windows ending 08:00 … 24:00, HJ 663-2013 "
+            "and the platform) or ending-in-day (24 windows ending 01:00 … 24:00, reaching "
+            "into the previous day)"
         ),
     )
     aqi.add_argument(

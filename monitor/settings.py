@@ -69,6 +69,7 @@ __all__ = [
     "Milestone",
     "MilestonesTarget",
     "ModelPoint",
+    "QualitySettings",
     "ReportSettings",
     "RiverClassTarget",
     "Secret",
@@ -567,6 +568,25 @@ class ServiceSettings:
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class QualitySettings:
+    """envmon's own quality checks: which of their flags take a value out of the statistics.
+
+    GB 3095-2026 §6.4: all valid data must be used. Flags from the source, and values that
+    are not a possible concentration (negative, implausible), always exclude; envmon's own
+    suspicions (pm25_gt_pm10, stuck, spike) are advisory unless listed here.
+    """
+
+    exclude_own_flags: tuple[Literal["pm25_gt_pm10", "stuck", "spike"], ...] = field(
+        default=(),
+        metadata=setting(
+            "own quality flags that also exclude a value from statistics (any of "
+            "pm25_gt_pm10, stuck, spike); empty: they are advisory (stored, shown, counted), "
+            "as GB 3095 §6.4 asks that all valid data be used"
+        ),
+    )
+
+
 def _check_url(value: str) -> str | None:
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         return "expected an http:// or https:// URL such as http://localhost:8086"
@@ -997,6 +1017,9 @@ class Settings:
     )
     service: ServiceSettings = field(
         default=ServiceSettings(), metadata=setting("[service] the daemon")
+    )
+    quality: QualitySettings = field(
+        default=QualitySettings(), metadata=setting("[quality] envmon's own quality checks")
     )
     influxdb: InfluxSettings = field(
         default=InfluxSettings(), metadata=setting("[influxdb] where envmon publishes")

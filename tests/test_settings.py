@@ -495,3 +495,15 @@ def test_cli_missing_config_via_env(clean_env, capsys, tmp_path):
     err = capsys.readouterr().err
     assert f"settings file not found: {missing}" in err
     assert "Traceback" not in err
+
+
+def test_quality_exclude_own_flags(tmp_path):
+    """[quality] exclude_own_flags: empty by default (own flags advisory, GB 3095 §6.4);
+    only the advisory flags can be listed, a wrong one is named with the choices."""
+    assert load_settings(write(tmp_path, MINIMAL), {}).quality.exclude_own_flags == ()
+    chosen = MINIMAL + '\n[quality]\nexclude_own_flags = ["stuck"]\n'
+    assert load_settings(write(tmp_path, chosen), {}).quality.exclude_own_flags == ("stuck",)
+    wrong = MINIMAL + '\n[quality]\nexclude_own_flags = ["negative"]\n'
+    (problem,) = problems_of(write(tmp_path, wrong))
+    assert problem.startswith("quality.exclude_own_flags[0]:")
+    assert "'negative'" in problem and "'spike'" in problem

@@ -306,10 +306,13 @@ def _day_rows(
     counts: pd.DataFrame,
     standard: str,
     missing: MissingPolicy,
+    exact: pd.DataFrame,
 ) -> pd.DataFrame:
-    """Output rows of ``--scale day`` for rounded statistics and their validity."""
+    """Output rows of ``--scale day``: the rounded statistics ``stats`` as published, and the
+    AQI rated on the unrounded ones ``exact`` where valid (HJ 633-2012 rates the unrounded
+    means, standards.md §2.9; HJ 633-2026 rounds them first, inside :func:`daily_aqi`)."""
     valid_stats = pd.DataFrame(
-        {s: stats[s].where(valid[s]) for s in DAILY_STATISTICS}, index=stats.index
+        {s: exact[s].where(valid[s]) for s in DAILY_STATISTICS}, index=stats.index
     )
     standards = _standards(standard, keys["date"], np.ones(len(keys), dtype=bool))
     result = daily_aqi(valid_stats, standards, missing=missing)
@@ -365,7 +368,7 @@ def _daily(
     )
     valid = pd.DataFrame({s: exact[f"{s}_valid"] for s in DAILY_STATISTICS})
     counts = pd.DataFrame({s: exact[f"{s}_count"] for s in DAILY_STATISTICS})
-    out = _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing)
+    out = _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing, exact)
     if membership is not None:
         out = pd.concat(
             [out, _area_day_rows(exact, valid, membership, standard, missing)],
@@ -396,7 +399,9 @@ def _area_day_rows(
     counts = pd.DataFrame({s: means[f"{s}_sites"] for s in DAILY_STATISTICS})
     area_valid = pd.DataFrame({s: means[s].notna() for s in DAILY_STATISTICS})
     keys = means[["area", "date"]].rename(columns={"area": "site"})
-    rows = _day_rows(keys, round_daily_statistics(means), area_valid, counts, standard, missing)
+    rows = _day_rows(
+        keys, round_daily_statistics(means), area_valid, counts, standard, missing, means
+    )
     rows["sites"] = format_numbers(_site_counts(means, DAILY_STATISTICS))
     return rows
 

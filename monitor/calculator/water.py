@@ -130,7 +130,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     )
     if ok.any():
         rows = rate_samples(
-            half_detection_limit(table.values, table.below_detection).loc[ok],
+            table.values.loc[ok],
             table.below_detection.loc[ok],
             [bodies[i] for i in np.flatnonzero(ok)],
             targets[ok] if has_target else None,
@@ -156,11 +156,14 @@ def rate_samples(
 ) -> pd.DataFrame:
     """Class, limiting parameters, multiples … of water samples (one row per sample).
 
-    ``values`` has one column per canonical code [mg/L]; ``below`` marks values that were
-    below the detection limit (same shape, or empty); ``bodies`` the water body per row;
-    ``targets`` the target class per row (NaN = none) or None. Used by the CSV calculator
-    and by the daemon's evaluation, so both give the same answer.
+    ``values`` has one column per canonical code [mg/L], the detection limit itself where
+    ``below`` marks a result below it (same shape, or empty); such results are rated at half
+    the limit (:func:`half_detection_limit`, 环办监测函〔2020〕82号 point 7). ``bodies`` the
+    water body per row; ``targets`` the target class per row (NaN = none) or None. The one
+    code path of the CSV calculator, the daemon's evaluation of each reading and the period
+    classes of reports and targets, so all give the same answer.
     """
+    values = half_detection_limit(values, below)
     classes = classify_section(values, bodies)
     out = pd.DataFrame(index=values.index)
     out["water_class"] = [_class_code(c) for c in classes]

@@ -57,6 +57,7 @@ import pandas as pd
 from monitor.calculator.table import MISSING_MARKERS, PROBLEM_SEPARATOR, parse_local_times
 from monitor.collectors.base import empty_observations, observations
 from monitor.domain.units import CANONICAL_UNITS, to_canonical
+from monitor.domain.water_quality import BELOW_DETECTION_FLAG
 from monitor.errors import InputError
 
 __all__ = [
@@ -98,7 +99,6 @@ HEADER_ALIASES: Final[Mapping[str, str]] = {
 PARAMETER_ALIASES: Final[Mapping[str, str]] = {"pm2.5": "pm2_5", "pm25": "pm2_5"}
 
 DEFAULT_DURATION_MINUTES: Final = 60.0
-BELOW_DETECTION_FLAG: Final = "below_detection_limit"
 
 # GB/T 8170 practice: the detection limit followed by "L" ("0.01L"), or "<0.01".
 _BELOW_DL = re.compile(r"^(?:<\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(\d+(?:\.\d*)?)\s*L)$")

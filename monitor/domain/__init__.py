@@ -69,6 +69,7 @@ from monitor.domain.daily import (
     daily_statistics,
     moving_means,
     round_daily_statistics,
+    with_so2_24h,
 )
 from monitor.domain.pollutants import (
     POLLUTANTS,
@@ -77,10 +78,12 @@ from monitor.domain.pollutants import (
     Pollutant,
 )
 from monitor.domain.quality import (
+    ADVISORY_FLAGS,
     DEFAULT_QUALITY_RULES,
     EXCLUDING_FLAGS,
     FLAG_ORDER,
     FLAG_REASONS,
+    IMPOSSIBLE_FLAGS,
     PLAUSIBLE_RANGES,
     QC_FLAGS,
     SOURCE_EXCLUDING_FLAGS,
@@ -133,6 +136,7 @@ from monitor.domain.units import (
 )
 from monitor.domain.water_quality import (
     AUTOMATIC_STATION_PARAMETERS,
+    BELOW_DETECTION_FLAG,
     EVALUATED_PARAMETERS,
     PARAMETERS,
     PH_RANGE,
@@ -147,6 +151,7 @@ from monitor.domain.water_quality import (
     WaterBody,
     WaterClass,
     WaterStatus,
+    below_detection,
     class_limits,
     classify_parameter,
     classify_parameters,
@@ -157,16 +162,19 @@ from monitor.domain.water_quality import (
     label_parameter_set,
     limiting_parameters,
     main_pollution_indicators,
+    period_means,
     river_status,
     section_status,
 )
 
 __all__ = [
     "ABOVE_TOP_IAQI",
+    "ADVISORY_FLAGS",
     "AIR_PARAMETERS",
     "ANNUAL_ITEMS",
     "AQI_LEVELS",
     "AUTOMATIC_STATION_PARAMETERS",
+    "BELOW_DETECTION_FLAG",
     "BLOCK_ROWS",
     "BREAKPOINT_TABLES",
     "CANONICAL_UNITS",
@@ -188,6 +196,7 @@ __all__ = [
     "HJ633_2026_EFFECTIVE",
     "HJ633_2026_TABLE",
     "IAQI_POINTS",
+    "IMPOSSIBLE_FLAGS",
     "INDEX_LIMITS_GB3095_2012",
     "INDEX_LIMITS_GB3095_2026",
     "LOCAL_TZ",
@@ -242,6 +251,7 @@ __all__ = [
     "annual_validity",
     "aqi_level",
     "area_means",
+    "below_detection",
     "canonical_unit",
     "class_limits",
     "classify_parameter",
@@ -272,6 +282,7 @@ __all__ = [
     "moving_means",
     "normalise_unit",
     "percentile",
+    "period_means",
     "pollutant_names",
     "quality_flags",
     "ratio_progress",
@@ -284,4 +295,5 @@ __all__ = [
     "standards_for_dates",
     "to_canonical",
     "wilson_interval",
+    "with_so2_24h",
 ]

@@ -848,6 +848,11 @@ def daily_aqi(
     HJ 633-2026 rates six; O3 8-hour > 800 µg/m³ rates 300. ``complete`` means every
     statistic the version rates is present.
 
+    Pass the **unrounded** daily statistics: HJ 633-2012 rates them as given, which is what
+    the platform publishes (Shenyang days: PM2.5 75.3 rates 101, not the 100 of the
+    displayed 75; ``standards.md`` §2.9); HJ 633-2026 rounds them here first (GB/T 8170,
+    §4.2.2).
+
     Examples
     --------
     >>> day = pd.DataFrame({"so2": [9.0], "no2": [30.0], "co": [0.8], "o3_1h_max": [120.0],

@@ -10,10 +10,14 @@ Statistics (GB 3095-2026 §3; HJ 663-2013):
 * 24-hour mean of SO2, NO2, CO, PM10, PM2.5 — valid with ≥ 20 hourly values
   (GB 3095-2026 Table 4; same in GB 3095-2012).
 * O3 8-hour moving mean — the mean of 8 consecutive hourly values, valid with ≥ 6 of them
-  (GB 3095 Table 4); the value labelled 08:00 is the mean of 01:00 … 08:00.
+  (GB 3095 Table 4); the value labelled 08:00 is the mean of 01:00 … 08:00. **For O3 the
+  day's hours are those labelled 01:00 … 24:00** (24:00 = the next date's 00:00 label):
+  the platform's O3 8-hour value restarts at 01:00 (at 01:00 … 08:00 it is the mean of
+  01:00 … that hour) and the 00:00 label closes the previous day's last window
+  (``standards.md`` §2.9, checked on every station of a national day).
 * O3 daily maximum 8-hour mean (MDA8) — the largest valid 8-hour mean among the day's
-  windows (:class:`Mda8Windows`); valid with ≥ 14 valid windows of the 17 that lie within
-  the day (HJ 663-2013), or, with fewer, when it exceeds the 8-hour limit (160 µg/m³)
+  windows (:class:`Mda8Windows`); valid with ≥ 14 valid windows of the 17 ending 08:00 …
+  24:00 (HJ 663-2013), or, with fewer, when it exceeds the 8-hour limit (160 µg/m³)
   because an exceedance cannot be undone by more data. "Exceeds" compares the value as
   published (rounded to an integer, GB/T 8170 rounded-value comparison).
 * O3 daily maximum 1-hour value — HJ 663 sets no count for it; project decision: the same
@@ -51,6 +55,7 @@ __all__ = [
     "daily_statistics",
     "moving_means",
     "round_daily_statistics",
+    "with_so2_24h",
 ]
 
 #: Time zone whose calendar dates make the days.
@@ -65,13 +70,19 @@ DAILY_STATISTICS: Final = (*DAILY_MEANS, "o3_1h_max", "o3_8h_max")
 class Mda8Windows(StrEnum):
     """Which 8-hour windows the O3 daily maximum 8-hour mean is taken over.
 
-    ``WITHIN_DAY`` (default) — the 17 windows whose 8 hours all belong to the day: ending
-    at the labels 07:00 … 23:00 of the day in the platform's day convention (HJ 663-2013:
-    windows ending 08–24 h with hours counted 01–24). Needs ≥ 14 valid windows.
+    The O3 day is the hours labelled 01:00 … 24:00 (24:00 = the next date's 00:00 label),
+    as HJ 663-2013 counts them and as the platform's O3 8-hour values show (``standards.md``
+    §2.2, §2.9).
 
-    ``ENDING_IN_DAY`` — the 24 windows ending on each hourly label of the day, the early
-    ones reaching into the previous day (one reading of GB 3095-2026 "within a natural day";
-    HJ 663-2026 not obtained, see ``shared/reference/standards.md`` §2.2). Needs ≥ 20 valid
+    ``WITHIN_DAY`` (default, both rule sets) — the 17 windows whose 8 hours all belong to
+    the day: ending at 08:00 … 24:00, the first being the labels 01:00 … 08:00, the last
+    17:00 … the next date's 00:00 (HJ 663-2013). Needs ≥ 14 valid windows. GB 3095-2026
+    defines MDA8 as the largest 8-hour mean "within a natural day" (§3), which these
+    windows satisfy; HJ 663-2026 was not obtained (README "Methods and decisions").
+
+    ``ENDING_IN_DAY`` — the 24 windows ending at 01:00 … 24:00, the early ones reaching into
+    the previous day (another reading of "within a natural day"; one third-party
+    "HJ 663-2026" implementation reads the previous day's last 7 hours). Needs ≥ 20 valid
     windows (project decision, the same share as the 20 of 24 hours of a daily mean).
     """
 
@@ -291,20 +302,26 @@ def _mda8(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Largest valid 8-hour mean of each day row and the number of valid windows."""
     n = o3.shape[0]
-    # Prepend the previous calendar day's last 7 hours of the same site (if present), so a
-    # window ending at hour h covers columns h .. h+7 of the extended matrix.
+    # Around the date's labels 00:00 … 23:00 (columns 7 … 30), the previous date's labels
+    # 17:00 … 23:00 of the same site (columns 0 … 6) and the next date's 00:00 (column 31,
+    # the day's 24:00), when present. A window ending at the day's hour e (1 … 24) covers
+    # columns e .. e+7.
     previous = np.full((n, 7), np.nan)
     position = np.searchsorted(keys, keys - 1)
     has_previous = (position < n) & (keys[np.minimum(position, n - 1)] == keys - 1)
     previous[has_previous] = o3[position[has_previous], 17:]
-    extended = np.concatenate([previous, o3], axis=1)
+    following = np.full((n, 1), np.nan)
+    position = np.searchsorted(keys, keys + 1)
+    has_next = (position < n) & (keys[np.minimum(position, n - 1)] == keys + 1)
+    following[has_next, 0] = o3[position[has_next], 0]
+    extended = np.concatenate([previous, o3, following], axis=1)
     present = ~np.isnan(extended)
     sums = np.concatenate(
         [np.zeros((n, 1)), np.cumsum(np.where(present, extended, 0.0), axis=1)], axis=1
     )
     counts = np.concatenate([np.zeros((n, 1)), np.cumsum(present, axis=1)], axis=1)
-    first_end = 7 if windows is Mda8Windows.WITHIN_DAY else 0
-    ends = np.arange(first_end, 24) + 7  # column index of each window's last hour
+    first_end = 8 if windows is Mda8Windows.WITHIN_DAY else 1
+    ends = np.arange(first_end, 25) + 7  # column index of each window's last hour
     window_sum = sums[:, ends + 1] - sums[:, ends - 7]
     window_count = counts[:, ends + 1] - counts[:, ends - 7]
     valid = window_count >= rules.min_hours_per_8h
@@ -320,16 +337,22 @@ def moving_means(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> 
     """Trailing moving means per site, for the HJ 633-2012 real-time indicators.
 
     Returns ``so2_24h``, ``pm10_24h``, ``pm2_5_24h`` (mean of the 24 labels ending at the
-    row's label; valid with ≥ ``min_hours_per_day`` values) and ``o3_8h`` (8 labels; ≥
-    ``min_hours_per_8h``), row for row with ``hourly`` (same index). Gaps in time count as
-    missing hours.
+    row's label; valid with ≥ ``min_hours_per_day`` values) and ``o3_8h``, row for row with
+    ``hourly`` (same index). Gaps in time count as missing hours.
+
+    ``o3_8h`` is the O3 8-hour moving mean as the national platform publishes it: the mean
+    of the 8 labels ending at the row's label, but **never reaching back past 01:00** — at
+    01:00 … 08:00 it is the mean of 01:00 … that hour, and the 00:00 label closes the
+    previous day's window (17:00 … 00:00); the O3 day is 01:00 … 24:00 (HJ 663-2013;
+    ``standards.md`` §2.9). Valid with ≥ ``min_hours_per_8h`` values (GB 3095 Table 4), or,
+    in a window shortened by the restart, with every one of its hours.
 
     Examples
     --------
-    >>> times = pd.date_range("2026-01-01 00:00", periods=8, freq="h")
+    >>> times = pd.date_range("2026-01-01 01:00", periods=8, freq="h")
     >>> hours = pd.DataFrame({"site": "A", "time": times, "o3": [80.0] * 7 + [160.0]})
-    >>> moving_means(hours)["o3_8h"].tolist()[-3:]
-    [80.0, 80.0, 90.0]
+    >>> moving_means(hours)["o3_8h"].tolist()[:2], moving_means(hours)["o3_8h"].tolist()[-1]
+    ([80.0, 80.0], 90.0)
     """
     labels = _local_labels(hourly["time"]) if "time" in hourly.columns else pd.DatetimeIndex([])
     _check_hourly(hourly, labels)
@@ -337,26 +360,77 @@ def moving_means(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> 
         "so2_24h": ("so2", "24h", rules.min_hours_per_day),
         "pm10_24h": ("pm10", "24h", rules.min_hours_per_day),
         "pm2_5_24h": ("pm2_5", "24h", rules.min_hours_per_day),
-        "o3_8h": ("o3", "8h", rules.min_hours_per_8h),
     }
     frame = pd.DataFrame(
         {"site": hourly["site"].to_numpy(), "t": labels, "row": np.arange(len(hourly))}
     )
-    for _, (source, _, _) in specs.items():
+    for source in ("so2", "pm10", "pm2_5", "o3"):
         frame[source] = (
             hourly[source].to_numpy(dtype=float, na_value=np.nan)
             if source in hourly.columns
             else np.nan
         )
+    # The O3 day of a label: 01:00 … 24:00, so 00:00 belongs to the date before.
+    frame["o3_day"] = (labels - pd.Timedelta(hours=1)).normalize()
     frame = frame.sort_values(["site", "t"])
     result = pd.DataFrame(index=hourly.index)
+    rows = frame["row"].to_numpy()
     grouped = frame.set_index("t").groupby("site", sort=False)
     for name, (source, window, minimum) in specs.items():
         rolled = grouped[source].rolling(window, min_periods=minimum).mean()
         column = np.full(len(hourly), np.nan)
-        column[frame["row"].to_numpy()] = rolled.to_numpy()
+        column[rows] = rolled.to_numpy()
         result[name] = column
-    return result
+    o3 = frame.set_index("t").groupby(["site", "o3_day"], sort=False)["o3"].rolling("8h")
+    mean = o3.mean().to_numpy()
+    count = o3.count().to_numpy()
+    # Hours the window can hold: 8, fewer at 01:00 … 07:00 after the restart.
+    since = (frame["t"] - frame["o3_day"]).to_numpy(dtype="timedelta64[ns]")
+    hour_in_day = since // np.timedelta64(1, "h")
+    needed = np.minimum(rules.min_hours_per_8h, hour_in_day)
+    column = np.full(len(hourly), np.nan)
+    column[rows] = np.where(count >= needed, mean, np.nan)
+    result["o3_8h"] = column
+    return result[["so2_24h", "pm10_24h", "pm2_5_24h", "o3_8h"]]
+
+
+def with_so2_24h(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> pd.DataFrame:
+    """``hourly`` with ``so2_24h``, the SO2 24-hour moving mean [µg/m³], where it is rated.
+
+    HJ 633-2012 Table 1 note: an SO2 1-hour value above 800 µg/m³ gets no IAQI of its own;
+    the SO2 IAQI of that hour is the one of the 24-hour (moving) mean
+    (:func:`monitor.domain.aqi.hourly_aqi` reads ``so2_24h``). The mean is that of
+    :func:`moving_means` (labels t − 23 h … t, ≥ 20 values); it is computed only when some
+    1-hour SO2 is above 800 (otherwise it is never read and the column is absent), so give
+    the hours before the first one evaluated (the day before).
+
+    Parameters
+    ----------
+    hourly : DataFrame
+        ``site``, ``time`` (hour labels) and ``so2`` (1-hour means [µg/m³]); one row per
+        site and hour.
+
+    Returns
+    -------
+    DataFrame
+        A copy of ``hourly`` with ``so2_24h`` added when needed.
+
+    Examples
+    --------
+    >>> times = pd.date_range("2026-02-09 11:00", periods=24, freq="h")
+    >>> hours = pd.DataFrame({"site": "A", "time": times,
+    ...                       "so2": [150.0] * 21 + [75.0] * 2 + [900.0]})
+    >>> with_so2_24h(hours)["so2_24h"].iloc[-1]
+    np.float64(175.0)
+    """
+    out = hourly.copy()
+    if "so2" in hourly.columns and bool((hourly["so2"] > _SO2_1H_TOP).any()):
+        out["so2_24h"] = moving_means(hourly[["site", "time", "so2"]], rules)["so2_24h"].to_numpy()
+    return out
+
+
+#: Top of the SO2 1-hour breakpoints (HJ 633-2012 Table 1) [µg/m³].
+_SO2_1H_TOP: Final = 800.0
 
 
 def area_means(

@@ -19,6 +19,20 @@ flag              raised when
                   than an absolute jump above it (:data:`SPIKE_JUMPS`)
 ================  ==========================================================================
 
+Which flags take a value out of the statistics (:func:`excluded`). GB 3095-2026 §6.4: *all
+valid data must be used* in statistics and evaluation. So envmon's own judgements never
+silently change an official figure:
+
+* flags from the source (``source_invalid``, ``maintenance``, ``calibration``, ``o3_swapped``)
+  exclude — the analyser or the platform said the value is not valid;
+* ``negative`` and ``implausible`` exclude — the number is not a possible concentration
+  (:data:`IMPOSSIBLE_FLAGS`; an IAQI cannot be computed from a negative value);
+* ``pm25_gt_pm10``, ``stuck`` and ``spike`` are **advisory** (:data:`ADVISORY_FLAGS`): stored,
+  shown, counted and alertable, but the value still enters every statistic, unless the
+  setting ``[quality] exclude_own_flags`` lists the flag. On one real national day these
+  checks would have excluded 162 of 147,618 published values and changed 8 station-day
+  statistics that otherwise equal the platform's (``standards.md`` §2.9).
+
 Flags that arrive from the source (``source_invalid``, ``maintenance``, ``calibration``,
 ``o3_swapped``, ``aqi_mismatch`` and any other code) are kept. The relational checks
 (``pm25_gt_pm10``, ``stuck``, ``spike``) only use *usable* values: present, not excluded by a
@@ -39,10 +53,12 @@ import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
+    "ADVISORY_FLAGS",
     "DEFAULT_QUALITY_RULES",
     "EXCLUDING_FLAGS",
     "FLAG_ORDER",
     "FLAG_REASONS",
+    "IMPOSSIBLE_FLAGS",
     "PLAUSIBLE_RANGES",
     "QC_FLAGS",
     "SOURCE_EXCLUDING_FLAGS",
@@ -69,10 +85,16 @@ FLAG_ORDER: Final = (
     "aqi_mismatch",
     *QC_FLAGS,
 )
-#: Flags that exclude a value from statistics. ``aqi_mismatch`` is not one of them: it says
-#: the source's *published AQI* disagrees with ours, not that the concentration is wrong.
-#: ``o3_swapped`` excludes O3 values only when :func:`excluded` is given the parameters.
-EXCLUDING_FLAGS: Final = frozenset(SOURCE_EXCLUDING_FLAGS | set(QC_FLAGS))
+#: Own checks whose value is not a possible concentration: always excluded.
+IMPOSSIBLE_FLAGS: Final = frozenset({"negative", "implausible"})
+#: Own checks that only raise a suspicion: advisory by default (GB 3095-2026 §6.4, all valid
+#: data must be used); ``[quality] exclude_own_flags`` makes them exclude.
+ADVISORY_FLAGS: Final = ("pm25_gt_pm10", "stuck", "spike")
+#: Flags that exclude a value from statistics by default. ``aqi_mismatch`` is not one of
+#: them: it says the source's *published AQI* disagrees with ours, not that the
+#: concentration is wrong; nor are the :data:`ADVISORY_FLAGS`. ``o3_swapped`` excludes O3
+#: values only when :func:`excluded` is given the parameters.
+EXCLUDING_FLAGS: Final = frozenset(SOURCE_EXCLUDING_FLAGS | IMPOSSIBLE_FLAGS)
 
 #: One-line reason per flag, for reports and ``envmon status``.
 FLAG_REASONS: Final[Mapping[str, str]] = MappingProxyType(
@@ -222,7 +244,12 @@ def _flag_text(flags: pd.Series) -> pd.Series:
     return flags.fillna("").astype(str)
 
 
-def excluded(flags: pd.Series, parameters: pd.Series | None = None) -> npt.NDArray[np.bool_]:
+def excluded(
+    flags: pd.Series,
+    parameters: pd.Series | None = None,
+    *,
+    exclude_own: Iterable[str] = (),
+) -> npt.NDArray[np.bool_]:
     """Whether each value is excluded from statistics by its flags.
 
     Parameters
@@ -233,22 +260,29 @@ def excluded(flags: pd.Series, parameters: pd.Series | None = None) -> npt.NDArr
         Parameter of each row (aligned by position). ``o3_swapped`` is a verdict on a whole
         station-hour, written on every parameter of it, but only the O3 value is wrong: with
         ``parameters`` it excludes ``o3`` rows only; without, every row carrying it.
+    exclude_own : iterable of str
+        Advisory flags (:data:`ADVISORY_FLAGS`) that exclude too (setting
+        ``[quality] exclude_own_flags``); default none: GB 3095-2026 §6.4, all valid data
+        must be used.
 
     Returns
     -------
     ndarray of bool
-        True where any code is in :data:`EXCLUDING_FLAGS`; ``aqi_mismatch`` and unknown codes
-        alone do not exclude.
+        True where any code is in :data:`EXCLUDING_FLAGS` or ``exclude_own``;
+        ``aqi_mismatch``, the advisory flags not listed and unknown codes do not exclude.
 
     Raises
     ------
     ValueError
-        If ``parameters`` is not as long as ``flags``.
+        If ``parameters`` is not as long as ``flags``, or ``exclude_own`` names a flag that
+        is not advisory.
 
     Examples
     --------
     >>> excluded(pd.Series(["", "aqi_mismatch", "stuck", "aqi_mismatch;maintenance"])).tolist()
-    [False, False, True, True]
+    [False, False, False, True]
+    >>> excluded(pd.Series(["stuck", "spike"]), exclude_own=["stuck"]).tolist()
+    [True, False]
     >>> excluded(pd.Series(["o3_swapped", "o3_swapped"]), pd.Series(["o3", "pm2_5"])).tolist()
     [True, False]
     """
@@ -256,12 +290,19 @@ def excluded(flags: pd.Series, parameters: pd.Series | None = None) -> npt.NDArr
         raise ValueError(
             f"parameters has {len(parameters)} rows, flags {len(flags)}; expected the same"
         )
+    own = frozenset(exclude_own)
+    unknown = sorted(own - set(ADVISORY_FLAGS))
+    if unknown:
+        raise ValueError(
+            f"flag(s) {', '.join(unknown)} cannot be chosen to exclude; expected any of "
+            f"{', '.join(ADVISORY_FLAGS)} (the others exclude always or never)"
+        )
     is_o3 = (
         np.ones(len(flags), dtype=bool)
         if parameters is None
         else np.asarray(parameters.to_numpy() == "o3", dtype=bool)
     )
-    return _excluding(flags, EXCLUDING_FLAGS, is_o3)[0]
+    return _excluding(flags, EXCLUDING_FLAGS | own, is_o3)[0]
 
 
 def _excluding(

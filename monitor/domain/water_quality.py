@@ -29,8 +29,14 @@ project's fact sheet, ``standards.md`` §3):
 
 * Class I of dissolved oxygen is taken as 7.5 mg/L; the alternative "90 % saturation" of
   Table 1 is not used.
-* A value below the detection limit is rated at **half the detection limit**
-  (:func:`half_detection_limit`); callers flag such values in their output.
+* A value below the detection limit is rated, and averaged, at **half the detection
+  limit** (:func:`half_detection_limit`): 《地表水环境质量监测数据统计技术规定（试行）》
+  (环办监测函〔2020〕82号) point 7 "当监测数据低于检出限时，以1/2检出限值参与计算和统计"
+  [S: quoted by secondary sources; SL 219-2013 §12.2.5 says the same for means];
+  环办〔2011〕22号 itself is silent. Callers flag such values in their output.
+* A period with several samples (a week, ten days, a month; also a quarter or a year) is
+  rated on the **arithmetic mean of each item** over the period (:func:`period_means`,
+  环办〔2011〕22号 数据统计), never on its latest or worst sample.
 * Exceedance multiples are not computed for pH and dissolved oxygen.
 """
 
@@ -51,6 +57,7 @@ BoolArray = npt.NDArray[np.bool_]
 
 __all__ = [
     "AUTOMATIC_STATION_PARAMETERS",
+    "BELOW_DETECTION_FLAG",
     "EVALUATED_PARAMETERS",
     "PARAMETERS",
     "PH_RANGE",
@@ -65,6 +72,7 @@ __all__ = [
     "WaterBody",
     "WaterClass",
     "WaterStatus",
+    "below_detection",
     "class_limits",
     "classify_parameter",
     "classify_parameters",
@@ -75,6 +83,7 @@ __all__ = [
     "label_parameter_set",
     "limiting_parameters",
     "main_pollution_indicators",
+    "period_means",
     "river_status",
     "section_status",
 ]
@@ -977,9 +986,10 @@ def half_detection_limit(
 
     Notes
     -----
-    Project decision: 环办〔2011〕22号 rules on non-detects are not verified ([M] in
-    standards.md §3.2, §7); half the detection limit is a common convention. Results that
-    rest on such values should be flagged.
+    环办监测函〔2020〕82号 point 7: a result below the detection limit takes part in
+    calculation and statistics at half the detection limit ([S]; 环办〔2011〕22号 is silent,
+    standards.md §3.2, §7). The same rule serves the ledger's evaluation and
+    ``envmon calc water-class``. Results that rest on such values should be flagged.
 
     Examples
     --------
@@ -993,3 +1003,74 @@ def half_detection_limit(
         index=values.index, columns=values.columns, fill_value=False
     ).eq(True)
     return values.mask(mask, values / 2)
+
+
+#: Flag a collector writes on a result reported below the detection limit (``0.01L``,
+#: ``<0.01``); the stored value is then the detection limit itself (HJ/T 91-2002 practice:
+#: the limit followed by L).
+BELOW_DETECTION_FLAG: Final = "below_detection_limit"
+
+
+def below_detection(flags: pd.Series) -> BoolArray:
+    """Whether each observation's ``;``-joined flags mark it below the detection limit.
+
+    Examples
+    --------
+    >>> below_detection(pd.Series(["", "below_detection_limit", "x;below_detection_limit",
+    ...                            None])).tolist()
+    [False, True, True, False]
+    """
+    text = flags.fillna("").astype(str)
+    found = text.str.split(";").map(lambda codes: BELOW_DETECTION_FLAG in map(str.strip, codes))
+    return np.asarray(found.to_numpy(dtype=bool), dtype=bool)
+
+
+def period_means(
+    values: pd.DataFrame,
+    keys: pd.DataFrame,
+    below_detection: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Arithmetic mean of each item per section and period, to rate the period.
+
+    环办〔2011〕22号 (数据统计): a week, ten days or a month with several samples — and a
+    quarter or a year — is rated on the arithmetic mean concentration of each item over the
+    period, then by the single-factor method (:func:`classify_section`). A section whose
+    worst sample was class IV may therefore still meet class III over the month, and one
+    whose latest sample is class II may not.
+
+    Parameters
+    ----------
+    values : DataFrame
+        One row per sample, one column per canonical code [mg/L; fecal coliform count/L;
+        pH dimensionless]; NaN = not measured (left out of that item's mean).
+    keys : DataFrame
+        Row for row with ``values`` (aligned by position): the grouping columns, e.g.
+        ``site`` and ``period``.
+    below_detection : DataFrame, optional
+        True where the sample was below the detection limit (``values`` then holds the
+        limit); such values enter the mean at half the limit (:func:`half_detection_limit`).
+
+    Returns
+    -------
+    DataFrame
+        One row per key, sorted: the key columns, ``samples`` (samples in the period) and
+        the mean of each code.
+
+    Examples
+    --------
+    Three monthly samples of NH3-N, classes III, IV, II: the mean 1.0 mg/L is class III.
+
+    >>> samples = pd.DataFrame({"nh3n": [0.9, 1.6, 0.5]})
+    >>> keys = pd.DataFrame({"site": ["a"] * 3, "period": ["2026-05"] * 3})
+    >>> period_means(samples, keys).to_dict("records")
+    [{'site': 'a', 'period': '2026-05', 'samples': 3, 'nh3n': 1.0}]
+    """
+    if len(keys) != len(values):
+        raise ValueError(f"keys has {len(keys)} rows, values {len(values)}; expected the same")
+    rated = half_detection_limit(values, below_detection).reset_index(drop=True)
+    names = list(keys.columns)
+    frame = pd.concat([keys.reset_index(drop=True), rated], axis=1)
+    grouped = frame.groupby(names, sort=True)
+    means = grouped[list(values.columns)].mean()
+    means.insert(0, "samples", grouped.size())
+    return means.reset_index()

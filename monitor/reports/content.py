@@ -146,6 +146,9 @@ class SectionLine:
     multiples: str
     readings: int = 0  #: readings in the period (monthly report)
     worst_class: str | None = None
+    #: monthly report: class of the month's mean of each item (环办〔2011〕22号); ``meets``,
+    #: ``limiting`` and ``multiples`` then describe these means
+    period_class: str | None = None
 
 
 @dataclass(frozen=True)
@@ -245,11 +248,24 @@ class MonthlyReport:
     exceedance_days: int
     sections: tuple[SectionLine, ...]
     targets: tuple[TargetProgress, ...]
+    #: the sections the compliance line counts (``compliance_sections`` of the settings: the
+    #: river-class target's list, the same denominator as that target)
+    counted_sections: tuple[str, ...] = ()
 
     @property
     def period(self) -> str:
         """The period key of the send log: ``YYYY-MM``."""
         return self.month.strftime("%Y-%m")
+
+    @property
+    def compliance(self) -> tuple[int, int, int]:
+        """(meeting, assessed, listed) of the counted sections over the month: *assessed*
+        have a target class and a reading in the month, and meet it when the class of the
+        month's mean of each item is no worse."""
+        counted = [s for s in self.sections if s.id in self.counted_sections]
+        assessed = [s for s in counted if s.meets is not None]
+        meeting = sum(1 for s in assessed if s.meets)
+        return meeting, len(assessed), len(self.counted_sections)
 
     @property
     def good_share(self) -> float | None:
@@ -273,9 +289,16 @@ def _local(seconds: object) -> str:
 
 
 def _sections(
-    sections: Sequence[WaterSection], water: pd.DataFrame, *, month: bool
+    sections: Sequence[WaterSection],
+    water: pd.DataFrame,
+    *,
+    month: bool,
+    periods: pd.DataFrame | None = None,
 ) -> tuple[SectionLine, ...]:
-    """Latest class (and, for a month, the worst) of each section in ``water``."""
+    """Latest class (and, for a month, the worst) of each section in ``water``; with
+    ``periods`` (one row per section: the class of the month's mean of each item, from
+    :func:`monitor.service.progress_targets.section_period_classes`) the month's class
+    decides whether the section meets its target (环办〔2011〕22号), not its latest reading."""
     lines = []
     for section in sections:
         mine = water[water["site"].isin([section.id, section.name_zh])].sort_values("period_end")
@@ -300,6 +323,9 @@ def _sections(
         if section.target_class is not None:
             meets = WaterClass.from_code(cls) <= WaterClass.from_code(section.target_class)
         worst = max(mine["water_class"].astype(str), key=lambda c: int(WaterClass.from_code(c)))
+        if periods is not None:
+            lines.append(_period_line(section, last, periods, worst))
+            continue
         lines.append(
             SectionLine(
                 section.id,
@@ -316,6 +342,30 @@ def _sections(
             )
         )
     return tuple(lines)
+
+
+def _period_line(
+    section: WaterSection, last: pd.Series, periods: pd.DataFrame, worst: str
+) -> SectionLine:
+    """A monthly line: the latest reading for information, the month's mean class for the
+    verdict."""
+    mine = periods[periods["section"] == section.id]
+    row = mine.iloc[0] if len(mine) else None
+    meets = None if row is None or row["meets"] is None else bool(row["meets"])
+    return SectionLine(
+        section.id,
+        section.name_zh,
+        section.river,
+        str(last["water_class"]),
+        _local(last["period_end"]),
+        section.target_class,
+        meets,
+        "" if row is None else str(row["limiting_parameters"] or ""),
+        "" if row is None else str(row["exceedance_multiples"] or ""),
+        readings=0 if row is None else int(row["samples"]),
+        worst_class=worst if row is None else str(row["worst_sample_class"] or worst),
+        period_class=None if row is None else str(row["water_class"]),
+    )
 
 
 def _day_basis(days: pd.DataFrame) -> pd.DataFrame:
@@ -596,6 +646,8 @@ def build_monthly(
     sections: Sequence[WaterSection],
     water: pd.DataFrame,
     progress: Sequence[TargetProgress],
+    water_periods: pd.DataFrame | None = None,
+    counted_sections: Sequence[str] = (),
 ) -> MonthlyReport:
     """The report of the month starting ``month``.
 
@@ -610,6 +662,11 @@ def build_monthly(
     water : ``water_classes`` rows of the month.
     progress : every target's progress as of the month's last day (or the last complete
         day, for the current month).
+    water_periods : each section's class of the month's mean of each item
+        (:func:`monitor.service.progress_targets.section_period_classes`); it decides
+        whether a section meets its target. Without it, the latest reading does.
+    counted_sections : sections the compliance line counts
+        (:func:`monitor.service.progress_targets.compliance_sections`).
     """
     first = month.replace(day=1)
     table = _day_basis(days)
@@ -638,8 +695,9 @@ def build_monthly(
         pollutants=_pollutant_lines(stats, last_year_stats, limits),
         exceedance_by_pollutant=dict(sorted(by_pollutant.items(), key=lambda kv: -kv[1])),
         exceedance_days=len(over),
-        sections=_sections(sections, water, month=True),
+        sections=_sections(sections, water, month=True, periods=water_periods),
         targets=tuple(progress),
+        counted_sections=tuple(counted_sections),
     )
 
 

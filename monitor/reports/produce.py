@@ -49,7 +49,12 @@ from monitor.reports.mail import (
     send_message,
     sender_address,
 )
-from monitor.service.progress_targets import area_days, compute_progress
+from monitor.service.progress_targets import (
+    area_days,
+    compliance_sections,
+    compute_progress,
+    section_period_classes,
+)
 from monitor.settings import Area, Settings
 
 __all__ = [
@@ -243,6 +248,10 @@ def gather_monthly(
         sections=settings.water_sections,
         water=water,
         progress=progress,
+        water_periods=section_period_classes(
+            ledger, settings, [s.id for s in settings.water_sections], first, last, "month"
+        ),
+        counted_sections=compliance_sections(settings),
     )
 
 

@@ -226,7 +226,7 @@ def _section_rows(lines: Sequence[SectionLine], language: str, month: bool) -> l
         row = [
             _e(s.name),
             _e(s.river),
-            _e(s.latest_class or "—"),
+            _e((s.period_class if month else s.latest_class) or "—"),
         ]
         if month:
             row += [_e(s.worst_class or "—"), _e(s.readings)]
@@ -381,13 +381,10 @@ def _monthly_html(m: MonthlyReport, language: str, images: Mapping[str, str]) ->
         for p in m.pollutants
     ]
     exceedance_rows = [[_e(k), _e(v)] for k, v in m.exceedance_by_pollutant.items()]
-    assessed = [s for s in m.sections if s.meets is not None]
+    meeting, assessed, listed = m.compliance
     compliance = (
-        f"{sum(1 for s in assessed if s.meets)}/{len(assessed)}"
-        f" ({_pct(sum(1 for s in assessed if s.meets) / len(assessed))})"
-        if assessed
-        else "—"
-    )
+        f"{meeting}/{assessed} ({_pct(meeting / assessed)}); " if assessed else "—; "
+    ) + term("compliance_basis", language, listed=listed, missing=listed - assessed)
     target_rows = [
         [
             _e(r.name),
@@ -445,7 +442,7 @@ def _monthly_html(m: MonthlyReport, language: str, images: Mapping[str, str]) ->
                 for k in (
                     "section",
                     "river",
-                    "latest_class",
+                    "period_class",
                     "worst_class",
                     "readings",
                     "target_class",
@@ -557,7 +554,7 @@ def render_text(report: Report, language: str, generated: datetime) -> str:
         ]
         lines += ["", f"## {term('rivers', language)}"]
         lines += [
-            f"- {s.name} ({s.river}): {s.latest_class or '—'} / {term('target_class', language)} "
+            f"- {s.name} ({s.river}): {s.period_class or '—'} / {term('target_class', language)} "
             f"{s.target_class or '—'}"
             for s in m.sections
         ] or [term("none", language)]

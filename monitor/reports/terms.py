@@ -66,6 +66,13 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "multiples": ("超标倍数（相对III类）", "Exceedance multiples (vs class III)"),
     "reading_time": ("监测时间", "Reading"),
     "compliance": ("达标断面比例", "Sections meeting their target"),
+    "period_class": ("月均值水质类别", "Class of the month's means"),
+    "compliance_basis": (
+        "按各指标月均值评价（环办〔2011〕22号）；计入河流断面目标所列{listed}个断面，"
+        "其中{missing}个无目标类别或本月无监测",
+        "each item's monthly mean rated (环办〔2011〕22号); counts the {listed} section(s) "
+        "of the river-class target, {missing} without a target class or a reading this month",
+    ),
     # silence and breaches
     "silent": ("数据缺失与质控标记", "Silent or flagged sites and sources"),
     "none": ("无", "none"),

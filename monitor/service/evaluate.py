@@ -3,7 +3,9 @@
 After every ingest the ledger knows which (site, local date) pairs changed
 (``dirty_days``). This module loads the observations those days need (the day itself and
 the day before, for 8-hour windows and moving means), applies envmon's quality checks
-(flags kept in ``qc_flags``; flagged values are left out of every statistic), and writes:
+(flags kept in ``qc_flags``; values flagged by the source or impossible are left out of every
+statistic, envmon's own suspicions only when ``[quality] exclude_own_flags`` lists them,
+see :mod:`monitor.domain.quality`), and writes:
 
 * ``hourly_aqi`` per site and area (mean of the area's evaluation stations, then the AQI),
   under **both** HJ 633-2012 and HJ 633-2026, with ``official`` = 1 for the rule set in
@@ -39,10 +41,11 @@ from monitor.domain.daily import (
     area_means,
     daily_statistics,
     round_daily_statistics,
+    with_so2_24h,
 )
 from monitor.domain.quality import excluded, quality_flags
 from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
-from monitor.domain.water_quality import Parameter, WaterBody, WaterClass
+from monitor.domain.water_quality import Parameter, WaterBody, WaterClass, below_detection
 from monitor.ledger import Ledger, to_epoch
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
@@ -105,7 +108,9 @@ def evaluate_dirty(
     for start in range(0, len(dates), step):
         chunk_dates = dates[start : start + step]
         chunk = dirty[dirty["date"].isin(chunk_dates)]
-        report = report + _evaluate_chunk(ledger, chunk, membership, bodies, model_sources)
+        report = report + _evaluate_chunk(
+            ledger, chunk, membership, bodies, model_sources, settings.quality.exclude_own_flags
+        )
         if progress is not None:
             progress(min(start + step, len(dates)), len(dates))
     return report
@@ -161,6 +166,7 @@ def _evaluate_chunk(
     membership: Mapping[str, Sequence[str]],
     bodies: Mapping[str, str],
     model_sources: set[str],
+    exclude_own: Sequence[str] = (),
 ) -> EvaluationReport:
     now = int(datetime.now(UTC).timestamp())
     dates = sorted(dirty["date"].unique())
@@ -180,7 +186,7 @@ def _evaluate_chunk(
     obs = _latest_per_key(obs)
     flags = quality_flags(obs)
     own = flags.where(flags != obs["flags"], "")  # flags envmon added (text differs)
-    keep = excluded(flags, obs["parameter"])
+    keep = excluded(flags, obs["parameter"], exclude_own=exclude_own)
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
     obs["date"] = _date_text(obs["local"])
@@ -282,13 +288,17 @@ def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
 def _hourly_rows(
     wide: pd.DataFrame, keys: set[tuple[str, str]], present: list[str], is_area: int, now: int
 ) -> pd.DataFrame:
+    # SO2 1 h > 800 µg/m³ is rated on its 24 h moving mean (HJ 633-2012 Table 1 note); the
+    # loaded day before gives the first hours their 24 h.
+    wide = with_so2_24h(wide)
     rows = wide[_keyed(wide["site"], _date_text(wide["time"]), keys)].reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame()
     local_day = rows["time"].dt.tz_localize(None).dt.normalize()
+    rated = [*present, *(["so2_24h"] if "so2_24h" in rows.columns else [])]
     parts = []
     for standard in AqiStandard:
-        result = hourly_aqi(rows[present], standard)
+        result = hourly_aqi(rows[rated], standard)
         parts.append(
             pd.DataFrame(
                 {
@@ -313,11 +323,16 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
     if stats.empty:
         return pd.DataFrame()
     stats = stats.reset_index(drop=True)
-    # Rounded as published (GB/T 8170; integers, CO 0.1 mg/m³), then rated.
+    # Stored rounded as published (GB/T 8170; integers, CO 0.1 mg/m³), but rated on the
+    # unrounded means: HJ 633-2012 rates them as they are (published Shenyang days: PM2.5
+    # 75.3 rates 101, standards.md §2.9); HJ 633-2026 §4.2.2 rounds them first, which
+    # daily_aqi does for that rule set.
     published = round_daily_statistics(stats)
     rounded = {s: published[s].to_numpy(dtype=float) for s in DAILY_STATISTICS}
     valid = pd.DataFrame({s: stats[f"{s}_valid"].to_numpy(dtype=bool) for s in DAILY_STATISTICS})
-    inputs = pd.DataFrame({s: np.where(valid[s], rounded[s], np.nan) for s in DAILY_STATISTICS})
+    inputs = pd.DataFrame(
+        {s: np.where(valid[s], stats[s].to_numpy(dtype=float), np.nan) for s in DAILY_STATISTICS}
+    )
     invalid_parts = np.full(len(stats), "", dtype=object)
     for s_name in DAILY_STATISTICS:
         invalid_parts = np.where(
@@ -366,9 +381,21 @@ def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFra
     wide.columns.name = None
     values = wide.drop(columns=["site", "period_end"])
     site_bodies = [WaterBody(bodies.get(s, "river")) for s in wide["site"]]
-    rated = rate_samples(
-        values, pd.DataFrame(index=values.index), site_bodies, None, WaterClass.III
+    # Results below the detection limit (stored as the limit, flagged): rated at half the
+    # limit by the same code path as `envmon calc water-class`.
+    below = (
+        water.assign(below=below_detection(water["flags"]))
+        .pivot_table(
+            index=["site", "period_end"], columns="parameter", values="below", aggfunc="max"
+        )
+        .reindex(
+            index=pd.MultiIndex.from_frame(wide[["site", "period_end"]]),
+            columns=values.columns,
+            fill_value=False,
+        )
+        .set_axis(values.index, axis=0)
     )
+    rated = rate_samples(values, below, site_bodies, None, WaterClass.III)
     out = pd.DataFrame(
         {
             "site": wide["site"].to_numpy(),

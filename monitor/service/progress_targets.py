@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -25,8 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from monitor.calculator.water import rate_samples
 from monitor.domain.aqi import GOOD_DAY_MAX_AQI, HEAVY_POLLUTION_MIN_AQI
 from monitor.domain.pollutants import Pollutant
+from monitor.domain.quality import excluded, quality_flags
 from monitor.domain.statistics import annual_validity
 from monitor.domain.targets import (
     Progress,
@@ -38,8 +41,14 @@ from monitor.domain.targets import (
     ratio_progress,
     share_progress,
 )
-from monitor.domain.water_quality import WaterBody, WaterClass, exceedance_multiples
-from monitor.ledger import Ledger
+from monitor.domain.water_quality import (
+    Parameter,
+    WaterBody,
+    WaterClass,
+    below_detection,
+    period_means,
+)
+from monitor.ledger import Ledger, to_epoch
 from monitor.settings import (
     AnnualMeanTarget,
     CountTarget,
@@ -49,7 +58,6 @@ from monitor.settings import (
     RiverClassTarget,
     Settings,
     Target,
-    WaterSection,
 )
 
 STANDARDS = ("official", "hj633-2012", "hj633-2026")
@@ -408,57 +416,212 @@ def heavy_days_progress(
     return _row(target, target.area, as_of, "official", "official", p)
 
 
+def compliance_sections(settings: Settings) -> tuple[str, ...]:
+    """The sections the question "do the sections meet their target class?" counts.
+
+    The sections listed in the ``river_class`` targets (in order, each once), as the plan's
+    target names them; when no such target is configured, every section with a target class.
+    The river-class target, its monthly details and the monthly report's compliance line all
+    count these, so they share one denominator: of them, those with a target class and a
+    reading in the period are *assessed*; the others are reported as not assessed.
+    """
+    listed: list[str] = []
+    for target in settings.targets:
+        if isinstance(target, RiverClassTarget):
+            listed += [s for s in target.sections if s not in listed]
+    if listed:
+        return tuple(listed)
+    return tuple(s.id for s in settings.water_sections if s.target_class is not None)
+
+
+_PERIOD_FORMAT = {"month": "%Y-%m", "year": "%Y"}
+_WATER_CODES = tuple(p.value for p in Parameter)
+
+
+def section_period_classes(
+    ledger: Ledger,
+    settings: Settings,
+    section_ids: Sequence[str],
+    first: date,
+    last: date,
+    period: str,
+) -> pd.DataFrame:
+    """Class of each section over each month or year, on the mean of each item.
+
+    环办〔2011〕22号: a period with several samples (week, ten days, month; quarter, year) is
+    rated on the arithmetic mean concentration of each item (:func:`period_means`), then by
+    the single-factor method; below-detection results count as half the limit and the
+    quality flags exclude as in the evaluation of each reading.
+
+    Parameters
+    ----------
+    section_ids : sequence of str
+        Sections (readings are matched on the id or the Chinese name, as stored).
+    first, last : date
+        Readings whose local (Asia/Shanghai) date of ``period_end`` is in first … last.
+    period : str
+        ``"month"`` (periods ``YYYY-MM``) or ``"year"`` (``YYYY``).
+
+    Returns
+    -------
+    DataFrame
+        One row per section and period with readings: ``section, period, samples,
+        water_class, limiting_parameters, exceedance_multiples`` (vs class III),
+        ``parameter_set``, ``target_class`` (None when not set), ``meets`` (bool, None
+        without a target class), ``exceedance_multiples_target``, ``worst_sample_class``
+        (the worst single reading, for information) and ``last_reading`` (epoch s).
+    """
+    columns = [
+        "section",
+        "period",
+        "samples",
+        "water_class",
+        "limiting_parameters",
+        "exceedance_multiples",
+        "parameter_set",
+        "target_class",
+        "meets",
+        "exceedance_multiples_target",
+        "worst_sample_class",
+        "last_reading",
+    ]
+    sections = {sid: settings.section(sid) for sid in section_ids}
+    site_to_section = {s.id: sid for sid, s in sections.items()}
+    site_to_section.update({s.name_zh: sid for sid, s in sections.items()})
+    start = pd.Timestamp(first, tz="Asia/Shanghai") - pd.Timedelta(seconds=1)
+    end = pd.Timestamp(last, tz="Asia/Shanghai") + pd.Timedelta(days=1, seconds=-1)
+    obs = ledger.observations(
+        start=start.to_pydatetime(),
+        end=end.to_pydatetime(),
+        sites=sorted(site_to_section),
+        parameters=list(_WATER_CODES),
+    )
+    if obs.empty:
+        return pd.DataFrame(columns=columns)
+    obs = obs.sort_values("ingested_at", kind="stable").drop_duplicates(
+        ["site", "parameter", "period_end"], keep="last"
+    )
+    flags = quality_flags(obs)
+    gone = excluded(flags, obs["parameter"], exclude_own=settings.quality.exclude_own_flags)
+    obs = obs.assign(
+        value=obs["value"].where(~gone),
+        below=below_detection(obs["flags"]),
+        section=obs["site"].map(site_to_section),
+    )
+    index = ["section", "period_end"]
+    wide = obs.pivot_table(index=index, columns="parameter", values="value", aggfunc="first")
+    wide = wide.reindex(columns=[c for c in _WATER_CODES if c in wide.columns])
+    if wide.empty:  # every value excluded or missing
+        return pd.DataFrame(columns=columns)
+    below = (
+        obs.pivot_table(index=index, columns="parameter", values="below", aggfunc="max")
+        .reindex(index=wide.index, columns=wide.columns, fill_value=False)
+        .reset_index(drop=True)
+    )
+    keys = wide.index.to_frame(index=False)
+    values = wide.reset_index(drop=True)
+    keys["period"] = (
+        keys["period_end"].dt.tz_convert("Asia/Shanghai").dt.strftime(_PERIOD_FORMAT[period])
+    )
+    bodies = [WaterBody(sections[str(s)].water_body) for s in keys["section"]]
+    each = rate_samples(values, below, bodies, None, WaterClass.III)
+    rank = each["water_class"].map(lambda c: _CLASS_RANK.get(str(c), 0))
+    per_sample = keys.assign(rank=rank.to_numpy(), epoch=to_epoch(keys["period_end"]))
+    grouped = per_sample.groupby(["section", "period"], sort=True)
+    worst = grouped["rank"].max()
+    latest = grouped["epoch"].max()
+    means = period_means(values, keys[["section", "period"]], below)
+    targets = [sections[str(s)].target_class for s in means["section"]]
+    target_numbers = np.array(
+        [np.nan if t is None else float(WaterClass.from_code(t)) for t in targets]
+    )
+    mean_bodies = [WaterBody(sections[str(s)].water_body) for s in means["section"]]
+    rated = rate_samples(
+        means[list(values.columns)],
+        pd.DataFrame(index=means.index),
+        mean_bodies,
+        target_numbers,
+        WaterClass.III,
+    )
+    key = pd.MultiIndex.from_frame(means[["section", "period"]])
+    names = {int(c): c.code for c in WaterClass}
+    out = pd.DataFrame(
+        {
+            "section": means["section"].to_numpy(),
+            "period": means["period"].to_numpy(),
+            "samples": means["samples"].to_numpy(),
+            "water_class": rated["water_class"].to_numpy(),
+            "limiting_parameters": rated["limiting_parameters"].to_numpy(),
+            "exceedance_multiples": rated["exceedance_multiples"].to_numpy(),
+            "parameter_set": rated["parameter_set"].to_numpy(),
+            "target_class": targets,
+            "meets": [
+                None if t is None or m == "" else m == "true"
+                for t, m in zip(targets, rated["target_met"], strict=True)
+            ],
+            "exceedance_multiples_target": rated["exceedance_multiples_target"].to_numpy(),
+            "worst_sample_class": [names.get(int(r)) for r in worst.reindex(key).to_numpy()],
+            "last_reading": latest.reindex(key).to_numpy(),
+        }
+    )
+    return out[out["water_class"] != ""].reset_index(drop=True)[columns]
+
+
+def _multiples(text: object) -> dict[str, float]:
+    """``code=multiple;…`` (as :func:`rate_samples` writes it) → {code: multiple}."""
+    pairs = [part.split("=", 1) for part in str(text or "").split(";") if "=" in part]
+    return {code: float(value) for code, value in pairs}
+
+
 def river_progress(
     ledger: Ledger, settings: Settings, target: RiverClassTarget, as_of: date
 ) -> TargetProgress:
-    """Share of listed sections whose latest valid class in the year meets their target."""
-    # Readings whose local (Asia/Shanghai) date of period_end lies in 1 January … as_of.
-    start = int(pd.Timestamp(date(target.year, 1, 1), tz="Asia/Shanghai").timestamp())
-    end = int((pd.Timestamp(as_of, tz="Asia/Shanghai") + pd.Timedelta(days=1)).timestamp())
-    readings = ledger.query(
-        "SELECT site, period_end, water_class, limiting_parameters, exceedance_multiples "
-        "FROM water_classes WHERE period_end >= ? AND period_end < ? ORDER BY period_end",
-        (start, end),
-    )
+    """Share of listed sections whose class over the year to date meets their target.
+
+    The class of a period with several samples is that of the arithmetic mean of each item
+    (环办〔2011〕22号), not the latest or the worst reading: :func:`section_period_classes`.
+    The monthly details rate each month the same way. Denominator: the listed sections with
+    a target class and a reading in the period (:func:`compliance_sections`).
+    """
+    first = date(target.year, 1, 1)
+    year = section_period_classes(ledger, settings, target.sections, first, as_of, "year")
+    months = section_period_classes(ledger, settings, target.sections, first, as_of, "month")
     meeting = assessed = 0
     sections: dict[str, Any] = {}
-    monthly: dict[str, list[int]] = {}
     for section_id in target.sections:
         section = settings.section(section_id)
-        mine = readings[readings["site"].isin([section.id, section.name_zh])]
+        mine = year[year["section"] == section_id]
         if section.target_class is None or mine.empty:
             sections[section_id] = {
-                "latest_class": None if mine.empty else mine["water_class"].iloc[-1],
+                "class": None if mine.empty else mine["water_class"].iloc[0],
                 "target_class": section.target_class,
                 "assessable": False,
             }
             continue
-        latest = mine.iloc[-1]
-        ok = _CLASS_RANK[latest["water_class"]] <= _CLASS_RANK[section.target_class]
+        row = mine.iloc[0]
+        ok = bool(row["meets"])
         assessed += 1
         meeting += ok
         sections[section_id] = {
-            "latest_class": latest["water_class"],
+            "class": row["water_class"],
+            "basis": "mean of each item over the year to date (环办〔2011〕22号)",
+            "samples": int(row["samples"]),
+            "worst_sample_class": row["worst_sample_class"],
             "target_class": section.target_class,
-            "meets": bool(ok),
-            "limiting_parameters": latest["limiting_parameters"],
-            "exceedance_multiples_vs_class_iii": latest["exceedance_multiples"],
+            "meets": ok,
+            "limiting_parameters": row["limiting_parameters"],
+            "exceedance_multiples_vs_class_iii": row["exceedance_multiples"],
         }
         if not ok:
-            sections[section_id]["exceedance_multiples_vs_target"] = _target_multiples(
-                ledger, str(latest["site"]), int(latest["period_end"]), section
+            sections[section_id]["exceedance_multiples_vs_target"] = _multiples(
+                row["exceedance_multiples_target"]
             )
-        months = (
-            pd.to_datetime(mine["period_end"], unit="s", utc=True)
-            .dt.tz_convert("Asia/Shanghai")
-            .dt.strftime("%Y-%m")
-        )
-        for month, group in mine.groupby(months.to_numpy()):
-            last = group["water_class"].iloc[-1]
-            hit = _CLASS_RANK[last] <= _CLASS_RANK[section.target_class]
-            monthly.setdefault(str(month), [0, 0])
-            monthly[str(month)][0] += int(hit)
-            monthly[str(month)][1] += 1
+    monthly: dict[str, list[int]] = {}
+    assessed_months = months[months["meets"].notna()]
+    for period, meets in zip(assessed_months["period"], assessed_months["meets"], strict=True):
+        counts = monthly.setdefault(str(period), [0, 0])
+        counts[0] += int(bool(meets))
+        counts[1] += 1
     final = as_of >= date(target.year, 12, 31)
     p = share_progress(
         meeting, assessed, len(target.sections), year=target.year, as_of=as_of, final=final
@@ -472,22 +635,6 @@ def river_progress(
         p,
         details={"sections": sections, "monthly_meeting_assessed": monthly},
     )
-
-
-def _target_multiples(
-    ledger: Ledger, site: str, period_end: int, section: WaterSection
-) -> dict[str, float]:
-    """Exceedance multiples of one reading against the section's own target class."""
-    reading = ledger.query(
-        "SELECT parameter, value FROM observations WHERE site = ? AND period_end = ? "
-        "ORDER BY ingested_at",
-        (site, period_end),
-    ).drop_duplicates("parameter", keep="last")
-    values = pd.DataFrame([dict(zip(reading["parameter"], reading["value"], strict=True))])
-    target = WaterClass.from_code(str(section.target_class))
-    multiples = exceedance_multiples(values, target, WaterBody(section.water_body))
-    row = multiples.iloc[0] if len(multiples) else pd.Series(dtype=float)
-    return {str(k): round(float(v), 3) for k, v in row.items() if pd.notna(v) and v > 0}
 
 
 def _indicator_values(ledger: Ledger, target: str, as_of: date) -> pd.DataFrame:

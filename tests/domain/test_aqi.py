@@ -938,3 +938,12 @@ def test_iaqi_array_equals_elementwise(
     together = individual_aqi(indicator, values, standard, fallback=123.0)
     alone = [individual_aqi(indicator, [v], standard, fallback=123.0)[0] for v in values]
     assert np.array_equal(together, np.asarray(alone), equal_nan=True)
+
+
+def test_daily_aqi_2012_rates_the_unrounded_mean() -> None:
+    """Published Shenyang days (standards.md §2.9): HJ 633-2012 rates PM2.5 75.3 as 101
+    (⌈100 + 50·0.3/40⌉), not the 100 of the displayed 75; HJ 633-2026 rounds first (GB/T
+    8170) and rates 75 → 114 (standards.md §1.7)."""
+    day = pd.DataFrame({"pm2_5": [75.3]})
+    assert daily_aqi(day, AqiStandard.HJ633_2012)["aqi"].tolist() == [101.0]
+    assert daily_aqi(day, AqiStandard.HJ633_2026)["aqi"].tolist() == [114.0]

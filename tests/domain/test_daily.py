@@ -14,7 +14,13 @@ import pandas as pd
 import pytest
 
 from monitor.domain.aqi import AqiStandard, daily_aqi, individual_aqi
-from monitor.domain.daily import Mda8Windows, area_means, daily_statistics, moving_means
+from monitor.domain.daily import (
+    Mda8Windows,
+    area_means,
+    daily_statistics,
+    moving_means,
+    with_so2_24h,
+)
 from monitor.domain.pollutants import Indicator
 
 NAN = float("nan")
@@ -179,15 +185,18 @@ def _two_days() -> pd.DataFrame:
 
 
 def test_mda8_within_day_windows() -> None:
-    """Within-day MDA8: 17 windows ending 07…23; the 07:00 window is labels 00…07."""
+    """Within-day MDA8: the 17 windows ending 08:00 … 24:00 — the first is labels 01…08, the
+    last 17:00 … the next date's 00:00 (HJ 663-2013; platform: the O3 8 h value restarts at
+    01:00 and label 00:00 closes the previous day's last window, standards.md §2.9)."""
     out = daily_statistics(_two_days())
     day1 = _one(out, "2026-03-01")
     day2 = _one(out, "2026-03-02")
-    # Day 1: best window ends 23:00 = labels 16…23 = (0 + 7·300)/8 = 262.5 → 262 (half-even)
-    assert day1["o3_8h_max"] == 262
-    # Day 2: window ending 07:00 = labels 00…07 = 100; the previous day is not used
-    # (a 01…08 window would give 87.5, a window reaching into day 1 up to 275).
-    assert day2["o3_8h_max"] == 100
+    # Day 1: best window ends 24:00 = labels 17…23 (7·300) + 03-02 00:00 (100) = 275.
+    # (A window ending 23:00, labels 16…23, would give 262.5.)
+    assert day1["o3_8h_max"] == 275
+    # Day 2: window ending 08:00 = labels 01…08 = (7·100 + 0)/8 = 87.5 → 88 (half-even);
+    # the old labels 00…07 window would give 100, one reaching into day 1 up to 275.
+    assert day2["o3_8h_max"] == 88
     assert [day1["o3_8h_max_count"], day2["o3_8h_max_count"]] == [17, 17]
     assert bool(day1["o3_8h_max_valid"]) and bool(day2["o3_8h_max_valid"])
 
@@ -195,22 +204,24 @@ def test_mda8_within_day_windows() -> None:
 def test_mda8_within_day_unrounded() -> None:
     """round_statistics=False keeps the MDA8 as the mean of the 8 hours."""
     out = daily_statistics(_two_days(), round_statistics=False)
-    assert _one(out, "2026-03-01")["o3_8h_max"] == 262.5
+    assert _one(out, "2026-03-02")["o3_8h_max"] == 87.5
 
 
 def test_mda8_ending_in_day_uses_previous_day() -> None:
-    """Ending-in-day MDA8: 24 windows; the 00:00 window takes the previous day's last 7 h."""
+    """Ending-in-day MDA8: 24 windows ending 01:00 … 24:00; the early ones reach into the
+    previous day."""
     out = daily_statistics(_two_days(), mda8_windows=Mda8Windows.ENDING_IN_DAY)
     day1 = _one(out, "2026-03-01")
     day2 = _one(out, "2026-03-02")
-    # Day 2: window ending 00:00 = day-1 labels 17…23 (7 × 300) + 00:00 (100) = 2200/8 = 275
-    assert day2["o3_8h_max"] == 275
+    # Day 2: window ending 01:00 = day-1 labels 18…23 (6 × 300) + 00:00, 01:00 (2 × 100)
+    # = 2000/8 = 250
+    assert day2["o3_8h_max"] == 250
     assert day2["o3_8h_max_count"] == 24
     assert bool(day2["o3_8h_max_valid"])
-    # Day 1 has no previous day: windows ending 00…04 hold < 6 hours, 05…23 are valid (19);
-    # 19 < 20 but the MDA8 262.5 exceeds 160, so it is still valid.
-    assert day1["o3_8h_max"] == 262
-    assert day1["o3_8h_max_count"] == 19
+    # Day 1 has no previous day: windows ending 01…04 hold < 6 hours, 05…24 are valid (20);
+    # the best ends 24:00 = 275.
+    assert day1["o3_8h_max"] == 275
+    assert day1["o3_8h_max_count"] == 20
     assert bool(day1["o3_8h_max_valid"])
 
 
@@ -225,7 +236,7 @@ def test_mda8_ending_in_day_needs_the_calendar_previous_day() -> None:
     out = daily_statistics(hourly, mda8_windows=Mda8Windows.ENDING_IN_DAY)
     day = _one(out, "2026-03-02")
     assert day["o3_8h_max"] == 50
-    assert day["o3_8h_max_count"] == 19  # windows ending 05…23
+    assert day["o3_8h_max_count"] == 20  # windows ending 05…24
 
 
 def test_mda8_ending_in_day_does_not_borrow_from_another_site() -> None:
@@ -238,21 +249,38 @@ def test_mda8_ending_in_day_does_not_borrow_from_another_site() -> None:
     )
     out = daily_statistics(hourly, mda8_windows=Mda8Windows.ENDING_IN_DAY)
     b = _one(out, "2026-03-02", site="B")
-    # Borrowing A's evening would give (7·300 + 50)/8 = 268.75.
+    # Borrowing A's evening would give (6·300 + 2·50)/8 = 237.5.
     assert b["o3_8h_max"] == 50
-    assert b["o3_8h_max_count"] == 19
+    assert b["o3_8h_max_count"] == 20
+
+
+def test_mda8_within_day_takes_the_next_date_00_of_the_same_site_only() -> None:
+    """The 24:00 window takes the next date's 00:00 of the same site, never another site's."""
+    hourly = pd.concat(
+        [
+            _at("2026-03-01", list(range(1, 24)), 50.0, site="A"),
+            _at("2026-03-02", [0], 450.0, site="A"),
+            _at("2026-03-02", [0], 9000.0, site="B"),
+        ]
+    )
+    out = daily_statistics(hourly, round_statistics=False)
+    # A: window ending 24:00 = labels 17…23 (7·50) + A's 03-02 00:00 (450) = 800/8 = 100.
+    assert _one(out, "2026-03-01", site="A")["o3_8h_max"] == 100.0
 
 
 def test_mda8_window_needs_6_hours() -> None:
     """An 8 h window is valid with ≥ 6 hourly values; its mean is of the values present."""
-    # Labels 00…05 only: the window ending 07:00 holds 6 values (mean 35), the one ending
-    # 08:00 only 5. One valid window of 17: MDA8 35, not valid (35 ≤ 160).
-    six = daily_statistics(_at("2026-03-01", list(range(6)), [10.0, 20.0, 30.0, 40.0, 50.0, 60.0]))
+    # Labels 01…06 only: the window ending 08:00 (labels 01…08) holds 6 values (mean 35),
+    # the one ending 09:00 only 5. One valid window of 17: MDA8 35, not valid (35 ≤ 160).
+    six = daily_statistics(
+        _at("2026-03-01", list(range(1, 7)), [10.0, 20.0, 30.0, 40.0, 50.0, 60.0])
+    )
     assert six["o3_8h_max"].tolist() == [35.0]
     assert six["o3_8h_max_count"].tolist() == [1]
     assert six["o3_8h_max_valid"].tolist() == [False]
-    # Labels 00…04: no window has 6 values → no MDA8.
-    five = daily_statistics(_at("2026-03-01", list(range(5)), 100.0))
+    # Labels 00…05: 00:00 belongs to the previous day's last window, so no window of the
+    # day holds 6 values → no MDA8.
+    five = daily_statistics(_at("2026-03-01", list(range(6)), 100.0))
     assert np.isnan(five["o3_8h_max"][0])
     assert five["o3_8h_max_count"].tolist() == [0]
     assert five["o3_8h_max_valid"].tolist() == [False]
@@ -261,14 +289,14 @@ def test_mda8_window_needs_6_hours() -> None:
 @pytest.mark.parametrize(
     ("last_label", "value", "windows", "valid"),
     [
-        # labels 00…18: windows ending 07…20 hold ≥ 6 values (20:00 → 13…18 = 6) → 14
-        (18, 100.0, 14, True),
-        # labels 00…17: windows ending 07…19 → 13 < 14
-        (17, 100.0, 13, False),
+        # labels 01…19: windows ending 08…21 hold ≥ 6 values (21:00 → 14…19 = 6) → 14
+        (19, 100.0, 14, True),
+        # labels 01…18: windows ending 08…20 → 13 < 14
+        (18, 100.0, 13, False),
         # 13 windows but MDA8 170 > 160: an exceedance is valid anyway
-        (17, 170.0, 13, True),
+        (18, 170.0, 13, True),
         # exactly the limit is not an exceedance
-        (17, 160.0, 13, False),
+        (18, 160.0, 13, False),
     ],
     ids=["14-windows", "13-windows", "13-windows-exceeding", "13-windows-at-limit"],
 )
@@ -276,7 +304,7 @@ def test_mda8_needs_14_windows_or_exceedance(
     last_label: int, value: float, windows: int, valid: bool
 ) -> None:
     """Within-day MDA8 is valid with ≥ 14 valid windows, or fewer when it exceeds 160."""
-    out = daily_statistics(_at("2026-03-01", list(range(last_label + 1)), value))
+    out = daily_statistics(_at("2026-03-01", list(range(1, last_label + 1)), value))
     assert out["o3_8h_max"].tolist() == [value]
     assert out["o3_8h_max_count"].tolist() == [windows]
     assert out["o3_8h_max_valid"].tolist() == [valid]
@@ -342,10 +370,36 @@ def test_missing_column_raises(missing: str) -> None:
 
 def test_moving_mean_o3_8h_trailing_with_6_hours() -> None:
     """o3_8h is the mean of the 8 labels ending at the row; it needs ≥ 6 of them."""
-    out = moving_means(_hours("2026-01-01 00:00", [80.0] * 7 + [160.0], column="o3"))
-    # 00…04: < 6 labels → NaN; 05, 06: 80; 07: (7·80 + 160)/8 = 90
-    assert out["o3_8h"][:5].isna().all()
-    assert out["o3_8h"][5:].tolist() == [80.0, 80.0, 90.0]
+    values = [80.0] * 8 + [160.0, NAN, NAN, NAN]
+    out = moving_means(_hours("2026-01-01 01:00", values, column="o3"))
+    # 09:00: labels 02…09 = (7·80 + 160)/8 = 90; 11:00: labels 04…11 hold 6 → mean of them;
+    # 12:00: labels 05…12 hold 5 → NaN
+    assert out["o3_8h"][8] == 90.0
+    assert out["o3_8h"][10] == (5 * 80.0 + 160.0) / 6
+    assert np.isnan(out["o3_8h"][11])
+
+
+def test_moving_mean_o3_8h_restarts_at_01() -> None:
+    """Platform fact (standards.md §2.9, every station of a national day): the O3 8 h value
+    at labels 01:00 … 08:00 is the mean of 01:00 … that hour; label 00:00 belongs to the
+    previous day's last window (17:00 … 24:00)."""
+    evening = [40.0] * 7  # 2026-03-01 17:00 … 23:00
+    morning = [200.0, 10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 80.0]  # 03-02 00:00 … 08:00
+    out = moving_means(_hours("2026-03-01 17:00", evening + morning, column="o3"))
+    o3_8h = out["o3_8h"].tolist()
+    assert o3_8h[7] == (7 * 40.0 + 200.0) / 8  # 00:00 closes 17:00 … 24:00
+    assert o3_8h[8] == 10.0  # 01:00: the mean of 01:00 alone
+    assert o3_8h[12] == 30.0  # 05:00: mean of 01…05
+    assert o3_8h[15] == 45.0  # 08:00: mean of 01…08
+
+
+def test_with_so2_24h_only_when_rated() -> None:
+    """HJ 633-2012 Table 1 note: SO2 1 h > 800 is rated on the 24 h mean, so the 24 h mean
+    is added only when some hour is above 800."""
+    calm = _hours("2026-02-09 11:00", [150.0] * 24, column="so2")
+    assert "so2_24h" not in with_so2_24h(calm).columns
+    high = _hours("2026-02-09 11:00", [150.0] * 21 + [75.0] * 2 + [900.0], column="so2")
+    assert with_so2_24h(high)["so2_24h"].iloc[-1] == 175.0
 
 
 def test_moving_mean_24h_needs_20_hours() -> None:

@@ -20,9 +20,11 @@ from hypothesis import strategies as st
 
 from monitor.domain import quality
 from monitor.domain.quality import (
+    ADVISORY_FLAGS,
     EXCLUDING_FLAGS,
     FLAG_ORDER,
     FLAG_REASONS,
+    IMPOSSIBLE_FLAGS,
     QC_FLAGS,
     QualityRules,
     excluded,
@@ -348,14 +350,30 @@ def test_custom_rules_apply() -> None:
         ("source_invalid", True),
         ("maintenance", True),
         ("calibration", True),
-        *[(flag, True) for flag in QC_FLAGS],
-        ("aqi_mismatch;stuck", True),
+        ("negative", True),
+        ("implausible", True),
+        ("pm25_gt_pm10", False),
+        ("stuck", False),
+        ("spike", False),
+        ("aqi_mismatch;stuck", False),
+        ("stuck;maintenance", True),
         ("custom_x ; calibration", True),
     ],
 )
 def test_excluded(flags: str, expected: bool) -> None:
-    """Every flag but aqi_mismatch (and unknown codes) excludes a value."""
+    """Source flags and impossible values exclude; envmon's own suspicions (pm25_gt_pm10,
+    stuck, spike) do not by default — GB 3095-2026 §6.4: all valid data must be used."""
     assert excluded(pd.Series([flags])).tolist() == [expected]
+
+
+def test_advisory_flags_exclude_only_when_chosen() -> None:
+    """``exclude_own`` (setting [quality] exclude_own_flags) makes chosen own flags exclude;
+    a flag that is not advisory cannot be chosen."""
+    flags = pd.Series(["stuck", "spike", "pm25_gt_pm10", ""])
+    assert excluded(flags, exclude_own=["stuck", "spike"]).tolist() == [True, True, False, False]
+    assert set(ADVISORY_FLAGS) | IMPOSSIBLE_FLAGS == set(QC_FLAGS)
+    with pytest.raises(ValueError, match="aqi_mismatch cannot be chosen"):
+        excluded(flags, exclude_own=["aqi_mismatch"])
 
 
 def test_o3_swapped_excludes_only_o3_when_parameters_are_given() -> None:
@@ -380,7 +398,7 @@ def test_o3_swapped_on_other_parameters_keeps_them_usable() -> None:
 
 def test_excluded_handles_nan_and_empty() -> None:
     """NaN flags do not exclude; an empty series gives an empty array."""
-    assert excluded(pd.Series([np.nan, "spike"])).tolist() == [False, True]
+    assert excluded(pd.Series([np.nan, "negative"])).tolist() == [False, True]
     assert excluded(pd.Series([], dtype=object)).shape == (0,)
 
 

@@ -549,3 +549,22 @@ def test_adding_a_parameter_never_improves_the_class(frame, parameter, value, bo
         **{parameter.value: min(value, 14.0) if parameter is Parameter.PH else value}
     )
     assert classify_section(extra, body)[0] >= classify_section(frame, body)[0]
+
+
+def test_period_means_rate_a_month_on_the_mean_of_each_item() -> None:
+    """环办〔2011〕22号: a month with several samples is rated on each item's arithmetic mean.
+    NH3-N 1.5, 1.5, 0.4 → 1.133 (IV, GB 3838 Table 1); TP "<0.02" counts as 0.01
+    (环办监测函〔2020〕82号 point 7: half the detection limit) → mean (0.01 + 0.1) / 2."""
+    from monitor.domain.water_quality import below_detection, period_means
+
+    values = pd.DataFrame({"nh3n": [1.5, 1.5, 0.4, 0.2], "tp": [0.02, 0.1, float("nan"), 0.05]})
+    keys = pd.DataFrame({"site": ["a", "a", "a", "a"], "period": ["05", "05", "05", "06"]})
+    below = pd.DataFrame({"tp": [True, False, False, False]})
+    means = period_means(values, keys, below)
+    may = means.iloc[0]
+    assert (may["samples"], may["nh3n"], may["tp"]) == (3, pytest.approx(3.4 / 3), 0.055)
+    assert classify_section(means[["nh3n", "tp"]]).tolist() == [4.0, 2.0]
+    with pytest.raises(ValueError, match="same"):
+        period_means(values, keys.head(2))
+    flags = pd.Series(["below_detection_limit", "", "spike;below_detection_limit"])
+    assert below_detection(flags).tolist() == [True, False, True]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import numpy as np
 import pytest
@@ -188,3 +188,40 @@ def test_build_daily_without_any_row(settings: Settings) -> None:
     )
     assert digest.district.aqi is None
     assert len(digest.silent) == 4  # the source and three stations
+
+
+def test_monthly_rivers_rate_the_month_on_means_with_the_target_denominator(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """环办〔2011〕22号: a month with several samples is rated on the arithmetic mean of each
+    item. June NH3-N 1.5 (IV), 1.5 (IV), 0.4 (II, latest) average 1.133 mg/L → IV (GB 3838
+    Table 1: III ≤ 1.0, IV ≤ 1.5): the class III section does not meet its target, though
+    its latest reading would. The compliance line counts the river-class target's sections,
+    as the target does."""
+    import pandas as pd
+
+    from monitor.collectors.base import observations
+    from monitor.reports.render import render_html
+    from monitor.service.evaluate import evaluate_dirty
+
+    frames = []
+    for moment, nh3n in (
+        ("2026-06-03 08:00", 1.5),
+        ("2026-06-10 08:00", 1.5),
+        ("2026-06-20 08:00", 0.4),
+    ):
+        end = pd.Timestamp(moment, tz="Asia/Shanghai")
+        frames.append(observations("hun_a", ["ph", "do", "nh3n"], end, end, [7.6, 6.0, nh3n]))
+    ledger.write_observations(pd.concat(frames, ignore_index=True), "water")
+    evaluate_dirty(ledger, settings)
+    report = gather_monthly(ledger, settings, date(2026, 6, 1), today=date(2026, 7, 2))
+    (section,) = report.sections
+    assert (section.latest_class, section.period_class, section.worst_class) == ("II", "IV", "IV")
+    assert (section.readings, section.meets) == (3, False)
+    assert section.multiples == "nh3n=0.133"
+    (target,) = [r for r in report.targets if r.kind == "river_class"]
+    listed = len(target.details["sections"])
+    assert report.compliance == (0, 1, listed) == (0, 1, 1)
+    page = render_html(report, "en", {}, datetime(2026, 7, 2, tzinfo=UTC))
+    assert "Sections meeting their target: 0/1 (0.0%); each item&#x27;s monthly mean" in page
+    assert "counts the 1 section(s) of the river-class target" in page

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from monitor.calculator.air import compute_aqi_csv
+from monitor.calculator.water import compute_water_class_csv
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
@@ -216,3 +217,113 @@ def test_results_do_not_depend_on_arrival_order(tmp_path: Path, settings: Settin
     assert len(together[1]) == 9, "the 9-hour flatline crossing midnight is flagged stuck"
     pd.testing.assert_frame_equal(in_order[0], together[0])
     pd.testing.assert_frame_equal(in_order[1], together[1])
+
+
+def _hours(site: str, parameter: str, first_label: str, values: list[float]) -> pd.DataFrame:
+    """Hourly observations labelled from ``first_label`` (hour ends, Asia/Shanghai)."""
+    end = pd.date_range(first_label, periods=len(values), freq="h", tz="Asia/Shanghai")
+    return observations(site, parameter, end - pd.Timedelta(hours=1), end, values)
+
+
+def test_so2_above_800_is_rated_on_its_24_hour_mean(ledger: Ledger, settings: Settings) -> None:
+    """HJ 633-2012 Table 1 note: SO2 1 h > 800 µg/m³ has no 1-hour IAQI; the SO2 IAQI is
+    the one of the 24-hour moving mean. 1 h 900 with a 24 h mean of 175 (labels
+    2026-02-09 11:00 … 02-10 10:00) gives IAQI ⌈100 + 50·25/325⌉ = 104, not an empty SO2
+    IAQI and an AQI of 40 from NO2 (1 h 80 → 40)."""
+    so2 = _hours("1099A", "so2", "2026-02-09 11:00", [150.0] * 21 + [75.0] * 2 + [900.0])
+    no2 = _hours("1099A", "no2", "2026-02-10 10:00", [80.0])
+    ledger.write_observations(pd.concat([so2, no2], ignore_index=True), "sample")
+    evaluate_dirty(ledger, settings)
+    at = int(pd.Timestamp("2026-02-10 10:00", tz="Asia/Shanghai").timestamp())
+    rows = ledger.query(
+        "SELECT standard, iaqi_so2, iaqi_no2, aqi, primary_pollutants FROM hourly_aqi "
+        "WHERE site = '1099A' AND period_end = ? ORDER BY standard",
+        (at,),
+    )
+    assert rows.values.tolist() == [
+        ["hj633-2012", 104.0, 40.0, 104.0, "so2"],
+        # HJ 633-2026 Table 3 note: SO2 1 h > 800 rates 200.
+        ["hj633-2026", 200.0, 40.0, 200.0, "so2"],
+    ]
+
+
+def test_2012_daily_aqi_rates_the_unrounded_mean(ledger: Ledger, settings: Settings) -> None:
+    """Published Shenyang days (standards.md §2.9): HJ 633-2012 rates the unrounded daily
+    mean, so PM2.5 75.3 gives ⌈100 + 50·0.3/40⌉ = 101 (not 100 from the displayed 75);
+    HJ 633-2026 rounds first (GB/T 8170): 75 → 114. The stored mean stays 75."""
+    values = [74.0, 76.0] * 11 + [74.0, 83.2]  # mean 1807.2 / 24 = 75.3, no flatline
+    ledger.write_observations(_hours("1099A", "pm2_5", "2026-02-10 00:00", values), "sample")
+    evaluate_dirty(ledger, settings)
+    rows = ledger.query(
+        "SELECT standard, pm2_5, aqi FROM daily_aqi WHERE site = '1099A' "
+        "AND date = '2026-02-10' ORDER BY standard"
+    )
+    assert rows.values.tolist() == [
+        ["hj633-2012", 75.0, 101.0],
+        ["hj633-2026", 75.0, 114.0],
+    ]
+
+
+def _suspicious_day() -> tuple[pd.DataFrame, list[float]]:
+    """PM2.5 of 2026-03-05: 40/44 alternating, a 6-hour flatline of 90 (08:00 … 13:00,
+    ``stuck``) and an isolated 300 at 20:00 (``spike``)."""
+    values = [40.0 + 4.0 * (h % 2) for h in range(24)]
+    values[8:14] = [90.0] * 6
+    values[20] = 300.0
+    return _hours("1099A", "pm2_5", "2026-03-05 00:00", values), values
+
+
+def test_own_quality_flags_are_advisory_by_default(ledger: Ledger, settings: Settings) -> None:
+    """GB 3095-2026 §6.4: all valid data must be used. envmon's stuck and spike flags are
+    stored, but the flagged values still enter the daily mean of all 24 hours."""
+    obs, values = _suspicious_day()
+    ledger.write_observations(obs, "sample")
+    evaluate_dirty(ledger, settings)
+    flags = ledger.query("SELECT flags FROM qc_flags WHERE site = '1099A' ORDER BY period_end")
+    assert flags["flags"].tolist() == ["stuck"] * 6 + ["spike"]
+    day = ledger.query(
+        "SELECT pm2_5, invalid_statistics FROM daily_aqi WHERE site = '1099A' "
+        "AND date = '2026-03-05' AND official = 1"
+    )
+    assert day["pm2_5"].iloc[0] == round(sum(values) / 24)  # 1488 / 24 = 62
+    assert "pm2_5" not in day["invalid_statistics"].iloc[0]
+
+
+def test_own_quality_flags_exclude_when_the_setting_says_so(
+    ledger: Ledger, tmp_path: Path
+) -> None:
+    """With ``[quality] exclude_own_flags = ["stuck", "spike"]`` the 7 flagged hours are
+    left out: the mean is of the 17 others, and 17 < 20 hours make it invalid."""
+    path = tmp_path / "strict.toml"
+    path.write_text(CONFIG + '\n[quality]\nexclude_own_flags = ["stuck", "spike"]\n', "utf-8")
+    strict = load_settings(path, {})
+    obs, values = _suspicious_day()
+    ledger.write_observations(obs, "sample")
+    evaluate_dirty(ledger, strict)
+    day = ledger.query(
+        "SELECT pm2_5, invalid_statistics FROM daily_aqi WHERE site = '1099A' "
+        "AND date = '2026-03-05' AND official = 1"
+    )
+    kept = [v for h, v in enumerate(values) if not (8 <= h < 14 or h == 20)]
+    assert day["pm2_5"].iloc[0] == round(sum(kept) / len(kept))  # 714 / 17 = 42
+    assert "pm2_5" in day["invalid_statistics"].iloc[0].split(";")
+
+
+def test_below_detection_is_rated_alike_in_the_ledger_and_the_calculator(
+    ledger: Ledger, settings: Settings, tmp_path: Path
+) -> None:
+    """环办监测函〔2020〕82号 point 7: a result below the detection limit takes part at half
+    the limit. Hg "<0.0001" (stored as 0.0001, flagged below_detection_limit) is rated
+    0.00005 → class I (GB 3838-2002 Table 1: I/II 0.00005, III 0.0001), not III at the
+    limit; `envmon calc water-class` gives the same class for the same sample."""
+    end = pd.Timestamp("2026-05-01 08:00", tz="Asia/Shanghai")
+    values = {"ph": 7.6, "do": 7.8, "hg": 0.0001}
+    obs = observations("hun_test", list(values), end, end, list(values.values()))
+    obs["flags"] = np.where(obs["parameter"] == "hg", "below_detection_limit", "")
+    ledger.write_observations(obs, "lab")
+    evaluate_dirty(ledger, settings)
+    stored = ledger.query("SELECT water_class FROM water_classes")["water_class"].tolist()
+    sample = tmp_path / "sample.csv"
+    sample.write_text("site,time,ph,do,hg\nhun_test,2026-05-01T08:00,7.6,7.8,<0.0001\n", "utf-8")
+    calculated = compute_water_class_csv(sample).frame["water_class"].tolist()
+    assert stored == calculated == ["I"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -286,31 +286,39 @@ def test_milestones_overdue_item(
     assert row.details["items"] == {"张官河": "completed", "白塔堡河": "not_started"}
 
 
-def test_river_class_latest_reading(ledger: Ledger, settings: Settings) -> None:
-    """The latest valid class in the year decides whether the section meets its target."""
-    rows = pd.DataFrame(
-        [
-            {
-                "site": "sec_a",
-                "period_end": int(datetime(2026, 4, 1, tzinfo=UTC).timestamp()),
-                "water_class": "IV",
-                "limiting_parameters": "nh3n",
-                "exceedance_multiples": "nh3n=0.2",
-                "parameter_set": "automatic",
-                "computed_at": 0,
-            },
-            {
-                "site": "sec_a",
-                "period_end": int(datetime(2026, 5, 1, tzinfo=UTC).timestamp()),
-                "water_class": "III",
-                "limiting_parameters": "do",
-                "exceedance_multiples": "",
-                "parameter_set": "automatic",
-                "computed_at": 0,
-            },
-        ]
+def _nh3n(ledger: Ledger, readings: list[tuple[str, float]]) -> None:
+    """NH3-N readings (local time, mg/L) of sec_a, each with DO 6.0 (class II)."""
+    from monitor.collectors.base import observations
+
+    frames = []
+    for moment, value in readings:
+        end = pd.Timestamp(moment, tz="Asia/Shanghai")
+        frames.append(observations("sec_a", ["nh3n", "do"], end, end, [value, 6.0]))
+    ledger.write_observations(pd.concat(frames, ignore_index=True), "water")
+
+
+def test_river_class_rates_the_period_on_the_mean_of_each_item(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """环办〔2011〕22号: a period with several samples is rated on the arithmetic mean of each
+    item. May's NH3-N 1.5 (IV), 1.5 (IV), 0.4 (II, latest) average 1.133 mg/L → class IV
+    (GB 3838-2002 Table 1: III ≤ 1.0, IV ≤ 1.5), so the class III section does not meet
+    its target — the latest reading alone would say it does."""
+    _nh3n(
+        ledger, [("2026-05-03 08:00", 1.5), ("2026-05-10 08:00", 1.5), ("2026-05-20 08:00", 0.4)]
     )
-    ledger.replace_derived("water_classes", rows, ("site", "period_end"))
+    (row,) = compute_progress(ledger, settings, as_of=date(2026, 5, 31), target_id="classes")
+    assert (row.value, row.status) == (0.0, "at_risk")
+    section = row.details["sections"]["sec_a"]
+    assert (section["class"], section["samples"], section["meets"]) == ("IV", 3, False)
+    assert section["exceedance_multiples_vs_target"] == {"nh3n": 0.133}
+    assert row.details["monthly_meeting_assessed"] == {"2026-05": [0, 1]}
+
+
+def test_river_class_months_and_year_to_date(ledger: Ledger, settings: Settings) -> None:
+    """April NH3-N 1.2 (IV), May 0.6 (III): April fails, May meets; the year to date on
+    15 May averages 0.9 → III and meets; on 15 April only April counts."""
+    _nh3n(ledger, [("2026-04-01 08:00", 1.2), ("2026-05-01 08:00", 0.6)])
     (april,) = compute_progress(ledger, settings, as_of=date(2026, 4, 15), target_id="classes")
     (may,) = compute_progress(ledger, settings, as_of=date(2026, 5, 15), target_id="classes")
     assert (april.value, april.status) == (0.0, "at_risk")
@@ -451,28 +459,13 @@ def test_incomplete_2026_days_without_high_aqi_are_not_valid(
 
 
 def test_river_readings_of_the_next_year_do_not_count(ledger: Ledger, settings: Settings) -> None:
-    """A reading at 2027-01-01 00:00 (Shanghai) belongs to 2027, not to 2026's result."""
-
-    def reading(moment: str, klass: str) -> dict[str, object]:
-        stamp = int(pd.Timestamp(moment, tz="Asia/Shanghai").timestamp())
-        return {
-            "site": "sec_a",
-            "period_end": stamp,
-            "water_class": klass,
-            "limiting_parameters": "",
-            "exceedance_multiples": "",
-            "parameter_set": "automatic",
-            "computed_at": 0,
-        }
-
-    rows = pd.DataFrame(
-        [
-            reading("2026-01-01 00:00", "II"),
-            reading("2026-12-31 20:00", "IV"),
-            reading("2027-01-01 00:00", "II"),
-        ]
+    """A reading at 2027-01-01 00:00 (Shanghai) belongs to 2027, not to 2026's result:
+    2026's NH3-N 0.3 and 2.0 average 1.15 → IV (fails); with 2027's 0.3 it would be
+    0.87 → III."""
+    _nh3n(
+        ledger,
+        [("2026-01-01 00:00", 0.3), ("2026-12-31 20:00", 2.0), ("2027-01-01 00:00", 0.3)],
     )
-    ledger.replace_derived("water_classes", rows, ("site", "period_end"))
     (row,) = compute_progress(ledger, settings, as_of=date(2026, 12, 31), target_id="classes")
     assert (row.value, row.status) == (0.0, "failed")
     assert set(row.details["monthly_meeting_assessed"]) == {"2026-01", "2026-12"}
