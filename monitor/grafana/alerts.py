@@ -439,7 +439,7 @@ def _queries(rule: Rule, datasource_uid: str) -> list[cogbuilder.Builder[alertin
     )
     span = alerting_models.RelativeTimeRange(from_val=rule.lookback_seconds, to=0)
     none = alerting_models.RelativeTimeRange(from_val=0, to=0)
-    out = [
+    out: list[cogbuilder.Builder[alerting_models.Query]] = [
         alerting.Query("A").datasource_uid(datasource_uid).relative_time_range(span).model(query),
         alerting.Query("B").datasource_uid(EXPRESSION_UID).relative_time_range(none).model(reduce),
         alerting.Query("C")
