@@ -511,7 +511,10 @@ def api_rule(rule: Rule, settings: Settings) -> dict[str, Any]:
         .is_paused(False)
     )
     data: dict[str, Any] = to_data(built.build())
-    data["keepFiringFor"] = rule.keep_firing_for  # not in the SDK's builder (Grafana 11.5+)
+    # not in the SDK's builder; the HTTP API spells it keep_firing_for, the file
+    # keepFiringFor (pkg/services/ngalert/api/tooling/definitions/provisioning_alert_rules.go
+    # ProvisionedAlertRule; pkg/services/provisioning/alerting/rules_types.go AlertRuleV1)
+    data["keep_firing_for"] = rule.keep_firing_for
     return data
 
 
@@ -530,7 +533,7 @@ def file_rule(rule: Rule, settings: Settings) -> dict[str, Any]:
         "noDataState": api["noDataState"],
         "execErrState": api["execErrState"],
         "for": api["for"],
-        "keepFiringFor": api["keepFiringFor"],
+        "keepFiringFor": api["keep_firing_for"],
         "annotations": annotations,
         "labels": api["labels"],
         "isPaused": False,

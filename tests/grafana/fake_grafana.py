@@ -269,6 +269,21 @@ class Api:
                 raise Refused(400, f"datasource {uid} not found")
         if body["noDataState"] not in ("OK", "NoData", "Alerting"):
             raise Refused(400, "bad noDataState")
+        # ProvisionedAlertRule (pkg/services/ngalert/api/tooling/definitions/
+        # provisioning_alert_rules.go): `for` and `keep_firing_for` are model.Duration;
+        # the file format's spelling keepFiringFor is no field of the API (Grafana would
+        # ignore it silently: refused here so that the mistake shows)
+        if "keepFiringFor" in body:
+            raise Refused(400, "unknown field keepFiringFor (the API's is keep_firing_for)")
+        for key in ("for", "keep_firing_for"):
+            if key in body and not re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+", body[key]):
+                raise Refused(400, f"{key}: not a duration: {body[key]!r}")
+        for query in body["data"]:
+            model = query["model"]
+            if model.get("type") == "math":  # $REF of a math expression names a refId
+                for ref in re.findall(r"\$\{?(\w+)", model.get("expression", "")):
+                    if ref not in refs:
+                        raise Refused(400, f"math expression refers to unknown {ref}")
         # Grafana: AlertRule.SetDashboardAndPanelFromAnnotations
         notes = body.get("annotations") or {}
         dash, panel = notes.get("__dashboardUid__", ""), notes.get("__panelId__", "")

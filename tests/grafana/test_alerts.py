@@ -297,13 +297,15 @@ def test_hourly_aqi_rules_keep_firing_against_flapping(tmp_path: Path) -> None:
     """Hourly values hovering around 100 would fire and resolve every hour with ``for: 0s``:
     the AQI rules keep firing 2 h after the value drops (``keepFiringFor``, parsed with
     model.ParseDuration in pkg/services/provisioning/alerting/rules_types.go
-    ``AlertRuleV1``; the HTTP API takes the same field)."""
+    ``AlertRuleV1``; the HTTP API's ``keep_firing_for``,
+    pkg/services/ngalert/api/tooling/definitions/provisioning_alert_rules.go)."""
     settings = settings_with(tmp_path)
     for uid in ("envmon-area-aqi-100", "envmon-area-aqi-200", "envmon-site-aqi-200"):
         rule = by_uid(settings)[uid]
         assert rule.keep_firing_for == "2h"
         assert alerts.file_rule(rule, settings)["keepFiringFor"] == "2h"
-        assert alerts.api_rule(rule, settings)["keepFiringFor"] == "2h"
+        api = alerts.api_rule(rule, settings)  # the API's name for the same field
+        assert api["keep_firing_for"] == "2h" and "keepFiringFor" not in api
 
 
 def test_a_source_that_never_delivered_alerts(influx1: Influx1, tmp_path: Path) -> None:
