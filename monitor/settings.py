@@ -661,8 +661,8 @@ class GrafanaSettings:
     url: str = field(
         default="http://localhost:3000",
         metadata=setting(
-            "base URL of Grafana: target of `envmon grafana provision`/`check` and of the "
-            "dashboard links in alert e-mails",
+            "base URL of Grafana as envmon reaches it: target of `envmon grafana "
+            "provision`/`check` (alert e-mails link to Grafana's own GF_SERVER_ROOT_URL)",
             check=_check_url,
         ),
     )
@@ -692,7 +692,8 @@ class GrafanaSettings:
     influxdb_url: str = field(
         default="http://influxdb:8086",
         metadata=setting(
-            "InfluxDB URL as Grafana reaches it (the compose service name in Docker)",
+            "InfluxDB URL as Grafana reaches it, for `envmon grafana provision` (the "
+            "provisioning file reads ENVMON_INFLUXDB_URL from Grafana's environment)",
             check=_check_url,
         ),
     )
@@ -700,8 +701,9 @@ class GrafanaSettings:
         default=(),
         metadata={
             **setting(
-                "addresses the alert e-mails go to (Grafana's SMTP settings send them); "
-                "empty: no contact point, alerts go to Grafana's grafana-default-email"
+                "addresses the alert e-mails go to; ENVMON_MAIL_TO sets it with the "
+                "report recipients (the one documented path). `config check` fails when a "
+                "publishing service has none"
             ),
             "items": setting("e-mail address", check=_check_email),
         },
