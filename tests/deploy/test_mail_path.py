@@ -67,7 +67,11 @@ def _envmon_settings(environment: Mapping[str, str]) -> Settings:
 
 def _provisioned_contact(grafana_env: Mapping[str, str]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The contact point and policy Grafana reads from the committed alerting file, with
-    ``${NAME}`` replaced from its environment as Grafana's provisioning does."""
+    ``${NAME}`` replaced from its environment as Grafana's provisioning does: contact point
+    settings are interpolated since grafana/grafana#55666 (``ReceiverV1.mapToModel`` uses
+    ``Settings.Value()``, pkg/services/provisioning/alerting/contact_point_types.go), and
+    the file-provisioning docs' "Template variable interpolation" shows exactly an email
+    contact point with ``addresses: $EMAIL`` (grafana/grafana#84106)."""
     text = (ROOT / files.PROVISIONING / "alerting" / "envmon.yaml").read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     (contact,) = data["contactPoints"]
