@@ -474,14 +474,13 @@ def panel_link(rule: Rule) -> str:
 def _annotations(rule: Rule, settings: Settings) -> dict[str, str]:
     link = panel_link(rule)
     zh = settings.grafana.language == "zh"
-    return {
-        "summary": rule.summary_zh if zh else rule.summary_en,
-        "description": (
-            f"当前值 {{{{ $values.B.Value }}}}；看板：{link}"
-            if zh
-            else f"Value {{{{ $values.B.Value }}}}; dashboard: {link}"
-        ),
-    }
+    if rule.duration:  # the summary says hours and minutes; no raw seconds here
+        description = f"看板：{link}" if zh else f"Dashboard: {link}"
+    elif zh:
+        description = f"当前值 {{{{ $values.B.Value }}}}；看板：{link}"
+    else:
+        description = f"Value {{{{ $values.B.Value }}}}; dashboard: {link}"
+    return {"summary": rule.summary_zh if zh else rule.summary_en, "description": description}
 
 
 def api_rule(rule: Rule, settings: Settings) -> dict[str, Any]:
