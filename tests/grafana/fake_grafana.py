@@ -28,6 +28,15 @@ from monitor.influxdb.queries import render, unresolved
 from tests.engines import Influx1
 
 DEFAULT_POLICY = {"receiver": "grafana-default-email", "group_by": ["grafana_folder", "alertname"]}
+#: The contact point a fresh Grafana has: its address is a placeholder that reaches nobody
+#: (reference §3; pkg/setting/setting_unified_alerting.go alertmanagerDefaultConfiguration).
+DEFAULT_CONTACT = {
+    "uid": "default-email-uid",
+    "name": "grafana-default-email",
+    "type": "email",
+    "settings": {"addresses": "<example@email.com>"},
+    "disableResolveMessage": False,
+}
 
 
 @dataclass
@@ -47,7 +56,9 @@ class State:
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     group_intervals: dict[tuple[str, str], int] = field(default_factory=dict)
-    contact_points: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contact_points: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {DEFAULT_CONTACT["uid"]: copy.deepcopy(DEFAULT_CONTACT)}
+    )
     policy: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_POLICY))
     seen: list[Seen] = field(default_factory=list)
     next_id: int = 1

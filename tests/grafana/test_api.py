@@ -202,3 +202,27 @@ def test_rules_over_the_api_keep_firing_and_compute_durations(
         api._client(settings, url).request(
             "POST", "/api/v1/provisioning/alert-rules", wrong, provenance_off=True
         )
+
+
+def test_check_says_whether_alert_mail_reaches_someone(
+    tmp_path: Path, grafana: tuple[State, str], published: Published
+) -> None:
+    """A fresh Grafana's policy goes to grafana-default-email, whose address is a
+    placeholder (<example@email.com>): `grafana check` fails on it, and passes once the
+    contact point with the configured addresses is provisioned."""
+    _state, url = grafana
+    bare = tmp_path / "bare.toml"
+    bare.write_text(SETTINGS + "\n[grafana]\n", encoding="utf-8")
+    nobody = {c.what: c for c in api.check(settings_for(bare), url, now=HEALTH_AT + 60)}
+    assert not nobody["alert e-mail"].ok
+    assert "ENVMON_MAIL_TO" in nobody["alert e-mail"].detail
+    assert "grafana-default-email" in nobody["alert e-mail"].detail
+    path = tmp_path / "mail.toml"
+    path.write_text(SETTINGS + GRAFANA, encoding="utf-8")
+    settings = settings_for(path)
+    api.provision(settings, url)
+    checks = {c.what: c for c in api.check(settings, url, now=HEALTH_AT + 60)}
+    assert checks["alert e-mail"].ok
+    assert checks["alert e-mail"].detail == (
+        "policy → envmon-email → duty@hunnan.example.cn;lead@hunnan.example.cn"
+    )
