@@ -30,7 +30,7 @@ from tests.engines import Influx1
 DEFAULT_POLICY = {"receiver": "grafana-default-email", "group_by": ["grafana_folder", "alertname"]}
 #: The contact point a fresh Grafana has: its address is a placeholder that reaches nobody
 #: (reference §3; pkg/setting/setting_unified_alerting.go alertmanagerDefaultConfiguration).
-DEFAULT_CONTACT = {
+DEFAULT_CONTACT: dict[str, Any] = {
     "uid": "default-email-uid",
     "name": "grafana-default-email",
     "type": "email",
