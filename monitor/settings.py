@@ -28,9 +28,10 @@ The ledger is found by :func:`resolve_ledger_path`, first match wins:
 Containers
 ----------
 A few settings can be set over the file from the environment (:data:`ENV_OVERRIDES`:
-``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``, ``ENVMON_HJ212_HOST``), so that the Docker
-stack runs the same file as a host install; a bad value is reported under its key, naming
-the variable.
+``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``, ``ENVMON_HJ212_HOST``, ``ENVMON_SMTP_*``; and
+:data:`MAIL_TO_ENV`, ``ENVMON_MAIL_TO``, the one list of recipients of reports and alert
+e-mails), so that the Docker stack runs the same file as a host install and envmon and
+Grafana share one mail path; a bad value is reported under its key, naming the variable.
 """
 
 from __future__ import annotations
