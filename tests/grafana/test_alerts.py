@@ -208,7 +208,9 @@ def test_every_rule_is_covered() -> None:
 
 def duration_values(seconds: float) -> dict[str, float]:
     """``$values`` of a silence rule: B, and H, M as Grafana's math expressions compute
-    them (``floor($B / 3600)``, ``floor(($B % 3600) / 60)``; pkg/expr/mathexp)."""
+    them (``floor($B / 3600)``, ``floor(($B % 3600) / 60)``: the math expression has the
+    operators ``/`` and ``%`` and the function ``floor``, docs/sources/panels-visualizations/
+    query-transform-data/expression-queries/index.md "Math"; pkg/expr/mathexp)."""
     formulas = alerts.DURATION_EXPRESSIONS
     assert formulas == {"H": "floor($B / 3600)", "M": "floor(($B % 3600) / 60)"}
     return {"B": seconds, "H": math.floor(seconds / 3600), "M": math.floor((seconds % 3600) / 60)}
