@@ -42,6 +42,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     from monitor.service.sources import build_collector
     from monitor.settings import (
         load_settings,
+        required_mail,
         required_secrets,
         resolve_ledger_path,
         summarize,
@@ -59,8 +60,11 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
             problems.append(f"sources: {source.name!r}: {err}")
     if problems:
         raise ConfigError(problems, source=str(settings.source))
-    print(summarize(settings, ledger))
-    missing = required_secrets(settings)
+    missing = required_secrets(settings) + required_mail(settings)
+    summary = summarize(settings, ledger)
+    if missing:  # not OK: say so where the summary would
+        summary = summary.replace("\nsettings OK", "\nsettings INCOMPLETE (see the errors)")
+    print(summary)
     for env, why in missing:
         print(f"error: {env} is not set: {why}", file=sys.stderr)
     return 2 if missing else 0

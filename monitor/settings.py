@@ -28,9 +28,10 @@ The ledger is found by :func:`resolve_ledger_path`, first match wins:
 Containers
 ----------
 A few settings can be set over the file from the environment (:data:`ENV_OVERRIDES`:
-``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``, ``ENVMON_HJ212_HOST``), so that the Docker
-stack runs the same file as a host install; a bad value is reported under its key, naming
-the variable.
+``ENVMON_HTTP_HOST``, ``ENVMON_INFLUXDB_*``, ``ENVMON_HJ212_HOST``, ``ENVMON_SMTP_*``; and
+:data:`MAIL_TO_ENV`, ``ENVMON_MAIL_TO``, the one list of recipients of reports and alert
+e-mails), so that the Docker stack runs the same file as a host install and envmon and
+Grafana share one mail path; a bad value is reported under its key, naming the variable.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from monitor.errors import ConfigError
 __all__ = [
     "DEFAULT_LEDGER",
     "ENV_OVERRIDES",
+    "MAIL_TO_ENV",
     "AirStation",
     "AnnualMeanTarget",
     "Area",
@@ -82,6 +84,7 @@ __all__ = [
     "Target",
     "WaterSection",
     "load_settings",
+    "required_mail",
     "required_secrets",
     "resolve_ledger_path",
     "settings_reference",
@@ -104,7 +107,23 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "ENVMON_INFLUXDB_ORG": ("influxdb", "org"),
     "ENVMON_INFLUXDB_BUCKET": ("influxdb", "bucket"),
     "ENVMON_HJ212_HOST": ("hj212", "host"),
+    # the mail path: envmon's reports and (through docker compose) Grafana's alert e-mails
+    "ENVMON_SMTP_HOST": ("smtp", "host"),
+    "ENVMON_SMTP_PORT": ("smtp", "port"),
+    "ENVMON_SMTP_SECURITY": ("smtp", "security"),
+    "ENVMON_SMTP_USER": ("smtp", "user"),
+    "ENVMON_SMTP_FROM": ("smtp", "from_address"),
 }
+
+#: The one list of e-mail recipients: ``;``-separated addresses (Grafana's separator) that
+#: set every recipient list over the file, so that envmon's reports and Grafana's alert
+#: e-mails (whose contact point reads the same variable) go to the same people.
+MAIL_TO_ENV = "ENVMON_MAIL_TO"
+MAIL_TO_KEYS: tuple[tuple[str, str], ...] = (
+    ("reports", "daily_recipients"),
+    ("reports", "monthly_recipients"),
+    ("grafana", "contact_emails"),
+)
 
 # Key names that hold secrets; such keys are refused in the file.
 _SECRET_KEY = re.compile(r"password|passwd|token|secret|api_?key|credential", re.IGNORECASE)
@@ -673,8 +692,8 @@ class GrafanaSettings:
     url: str = field(
         default="http://localhost:3000",
         metadata=setting(
-            "base URL of Grafana: target of `envmon grafana provision`/`check` and of the "
-            "dashboard links in alert e-mails",
+            "base URL of Grafana as envmon reaches it: target of `envmon grafana "
+            "provision`/`check` (alert e-mails link to Grafana's own GF_SERVER_ROOT_URL)",
             check=_check_url,
         ),
     )
@@ -704,7 +723,8 @@ class GrafanaSettings:
     influxdb_url: str = field(
         default="http://influxdb:8086",
         metadata=setting(
-            "InfluxDB URL as Grafana reaches it (the compose service name in Docker)",
+            "InfluxDB URL as Grafana reaches it, for `envmon grafana provision` (the "
+            "provisioning file reads ENVMON_INFLUXDB_URL from Grafana's environment)",
             check=_check_url,
         ),
     )
@@ -712,8 +732,9 @@ class GrafanaSettings:
         default=(),
         metadata={
             **setting(
-                "addresses the alert e-mails go to (Grafana's SMTP settings send them); "
-                "empty: no contact point, alerts go to Grafana's grafana-default-email"
+                "addresses the alert e-mails go to; ENVMON_MAIL_TO sets it with the "
+                "report recipients (the one documented path). `config check` fails when a "
+                "publishing service has none"
             ),
             "items": setting("e-mail address", check=_check_email),
         },
@@ -1116,6 +1137,17 @@ def settings_reference() -> tuple[SettingDoc, ...]:
                 "environment",
             )
         )
+    rows.append(
+        SettingDoc(
+            MAIL_TO_ENV,
+            "list of strings",
+            "unset",
+            "e-mail addresses separated by ;: sets "
+            + ", ".join(f"{table}.{key}" for table, key in MAIL_TO_KEYS)
+            + " over the settings file (one list for reports and Grafana's alert e-mails)",
+            "environment",
+        )
+    )
     for f in dataclasses.fields(SecretSettings):
         rows.append(
             SettingDoc(f.metadata["env"], "secret", "unset", f.metadata["help"], "environment")
@@ -1564,6 +1596,9 @@ _TABLES: dict[str, type[Any]] = {
     "service": ServiceSettings,
     "influxdb": InfluxSettings,
     "hj212": HJ212Settings,
+    "smtp": SmtpSettings,
+    "reports": ReportSettings,
+    "grafana": GrafanaSettings,
 }
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
 
@@ -1580,19 +1615,31 @@ def _apply_environment(raw: dict[str, Any], environ: Mapping[str, str]) -> dict[
         section = raw.setdefault(table, {})
         if not isinstance(section, dict):
             continue  # the loader reports the malformed table
-        if typing.get_type_hints(_TABLES[table])[key] is bool:
+        kind = typing.get_type_hints(_TABLES[table])[key]
+        if kind is bool:
             text = str(value).lower()
             value = True if text in _TRUE else False if text in _FALSE else value
+        elif kind is int and re.fullmatch(r"[0-9]+", str(value)):
+            value = int(str(value))
         section[key] = value
         overridden[f"{table}.{key}"] = env
+    addresses = environ.get(MAIL_TO_ENV, "").strip()
+    if addresses:
+        listed = [a.strip() for a in addresses.split(";") if a.strip()]
+        for table, key in MAIL_TO_KEYS:
+            section = raw.setdefault(table, {})
+            if isinstance(section, dict):
+                section[key] = list(listed)
+                overridden[f"{table}.{key}"] = MAIL_TO_ENV
     return overridden
 
 
 def _name_override(problem: str, overridden: Mapping[str, str]) -> str:
     """A problem with a value from the environment names the variable it came from."""
     key, sep, rest = problem.partition(": ")
-    if sep and key in overridden:
-        return f"{key} (from ${overridden[key]}): {rest}"
+    bare = key.partition("[")[0]  # reports.daily_recipients[0] → reports.daily_recipients
+    if sep and bare in overridden:
+        return f"{key} (from ${overridden[bare]}): {rest}"
     return problem
 
 
@@ -1632,7 +1679,7 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     loader = _Loader()
     built = loader.build(Settings, raw, "")
     problems = [_name_override(p, overridden) for p in loader.problems]
-    problems += _check_references(raw)
+    problems += [_name_override(p, overridden) for p in _check_references(raw)]
     if built is not _INVALID:
         built, hj212_problems = _hj212_secrets(built, environ)
         problems += hj212_problems
@@ -1710,6 +1757,64 @@ def required_secrets(settings: Settings) -> list[tuple[str, str]]:
                 "ENVMON_INFLUXDB_TOKEN",
                 f"[influxdb] enabled = true publishes to {settings.influxdb.url}; set it to "
                 "an API token with write access to the bucket",
+            )
+        )
+    return missing
+
+
+def required_mail(settings: Settings) -> list[tuple[str, str]]:
+    """What the mail path lacks: ``(environment variable, why)`` pairs; empty when alert
+    e-mails and reports can be sent, or when nothing is to be sent.
+
+    Mail is needed when the service publishes to InfluxDB (Grafana's alert rules read it
+    and e-mail through the same SMTP server and to the same recipients, docker-compose.yml)
+    or when any part of the mail path is configured (reports are to be e-mailed). Then the
+    recipients, the SMTP server and the sender address must all be set: a stack that starts
+    without them reaches no officer. Development: Mailpit (README "Docker")."""
+    smtp, reports = settings.smtp, settings.reports
+    lists = dict(
+        zip(
+            (f"{table}.{key}" for table, key in MAIL_TO_KEYS),
+            (
+                reports.daily_recipients,
+                reports.monthly_recipients,
+                settings.grafana.contact_emails,
+            ),
+            strict=True,
+        )
+    )
+    wanted = settings.influxdb.enabled or bool(smtp.host) or any(lists.values())
+    if not wanted:
+        return []
+    why = (
+        "[influxdb] enabled = true: Grafana's alert rules read what envmon publishes"
+        if settings.influxdb.enabled
+        else "the mail path is partly configured"
+    )
+    missing = []
+    empty = [name for name, listed in lists.items() if not listed]
+    if empty:
+        missing.append(
+            (
+                MAIL_TO_ENV,
+                f"{why}; nobody would get alert e-mails or reports ({', '.join(empty)} "
+                "empty). Set it to the duty officers' addresses, separated by ;",
+            )
+        )
+    if not smtp.host:
+        missing.append(
+            (
+                "ENVMON_SMTP_HOST",
+                f"{why}; no SMTP server to send through ([smtp] host empty). Set the "
+                "bureau's SMTP server (development: mailpit, port 1025, security none)",
+            )
+        )
+    if not any("@" in a for a in (smtp.from_address, smtp.user)):
+        missing.append(
+            (
+                "ENVMON_SMTP_FROM",
+                f"{why}; no sender address ([smtp] from_address empty, user not an "
+                "address). Set the address alert e-mails and reports are sent from",
             )
         )
     return missing

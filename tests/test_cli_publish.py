@@ -108,6 +108,10 @@ def test_config_check_names_the_missing_token(
     settings_for(tmp_path, "http://127.0.0.1:9")
     path.write_text(path.read_text() + "enabled = true\n", encoding="utf-8")
     monkeypatch.delenv("ENVMON_INFLUXDB_TOKEN", raising=False)
+    # the mail path a publishing service needs (tests/test_settings_mail.py)
+    monkeypatch.setenv("ENVMON_MAIL_TO", "duty@example.org")
+    monkeypatch.setenv("ENVMON_SMTP_HOST", "smtp.example.org")
+    monkeypatch.setenv("ENVMON_SMTP_FROM", "envmon@example.org")
     assert main(["--config", str(path), "config", "check"]) == 2
     captured = capsys.readouterr()
     assert "ENVMON_INFLUXDB_TOKEN: NOT SET, but required" in captured.out

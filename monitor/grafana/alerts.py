@@ -5,16 +5,24 @@ Each rule is three steps (reference §1.6): **A** an InfluxQL query of
 target or source), **B** a ``reduce`` expression taking the ``last`` number of each series
 (non-numbers dropped), **C** a ``threshold`` on B, the rule's condition. The threshold
 semantics Grafana applies (``pkg/expr/threshold.go``) are reproduced by :meth:`Rule.fires`
-for the tests.
+for the tests. Silence rules add two ``math`` expressions, **H** = ``floor($B / 3600)`` and
+**M** = ``floor(($B % 3600) / 60)``, so that their e-mail says "3 小时 20 分" rather than
+a number of seconds (:func:`human_duration` is the same in Python).
 
-Rules are labelled ``severity`` (``critical`` or ``warning``) and ``envmon = "true"``; the
-annotations (Chinese by default) name the value, the site and link the dashboard.
+Rules watch what the district watches: station rules only the configured evaluation
+stations (never a model point, never every station of an imported national archive), area
+rules only the configured areas. Rules are labelled ``severity`` (``critical`` or
+``warning``) and ``envmon = "true"``; the annotations (Chinese by default) name the value,
+the site and link the panel through Grafana's own address (``{{ externalURL }}``, i.e.
+``GF_SERVER_ROOT_URL``); the rule's dashboard and panel uids also give Grafana's e-mail its
+``DashboardURL``/``PanelURL`` buttons.
 
 The notification policy sends everything to the e-mail contact point, grouped by rule and
 severity, with the configured group wait, group interval and repeat interval, so a
-district-wide episode makes one e-mail per rule rather than one per station and hour.
-Without configured addresses there is no contact point and the policy uses Grafana's
-``grafana-default-email``.
+district-wide episode makes one e-mail per rule rather than one per station and hour. The
+contact point's addresses are ``[grafana] contact_emails`` (set by ``ENVMON_MAIL_TO``, the
+same list envmon's reports go to); the provisioning file reads them from Grafana's
+environment (``${ENVMON_MAIL_TO}``), so the stack's one ``.env`` feeds both.
 """
 
 from __future__ import annotations
@@ -31,7 +39,7 @@ from monitor.grafana import dashboards
 from monitor.grafana.models import EXPRESSION_UID, InfluxQL, to_data
 from monitor.influxdb import queries
 from monitor.influxdb.queries import InfluxQuery
-from monitor.settings import Settings
+from monitor.settings import GoodDayRatioTarget, Settings
 
 Evaluator = Literal["gt", "lt", "lte", "within_range"]
 Severity = Literal["critical", "warning"]
@@ -42,11 +50,21 @@ GROUP = "envmon"
 #: Contact point uid and name.
 CONTACT_UID = "envmon-email"
 CONTACT_NAME = "envmon-email"
-#: Grafana's built-in receiver, used when no address is configured.
+#: Grafana's built-in receiver, used by `envmon grafana provision` when no address is set.
 DEFAULT_RECEIVER = "grafana-default-email"
+#: The variable Grafana reads the alert addresses from (file provisioning, docker compose).
+MAIL_TO_REFERENCE: Final = "${ENVMON_MAIL_TO}"
 
 _HOUR: Final = 3600
 _DAY: Final = 86400
+#: Collectors of surface-water data (their interval sets how old a reading may be).
+WATER_COLLECTORS: Final = frozenset({"cnemc_water", "usgs_water"})
+#: Interval assumed for water readings when no water source is enabled [min] (the national
+#: automatic stations report every 4 h).
+DEFAULT_WATER_INTERVAL_MINUTES: Final = 240
+#: Hourly AQI rules keep firing this long after the value drops below the threshold, so a
+#: value hovering around it makes one e-mail, not one per hour (Grafana ``keepFiringFor``).
+AQI_KEEP_FIRING: Final = "2h"
 
 
 @dataclass(frozen=True)
@@ -65,8 +83,10 @@ class Rule:
     summary_en: str
     indicator: str  #: catalogue indicator whose panel the rule links to
     pending: str = "0s"  #: ``for``: how long the condition must hold before firing
+    keep_firing_for: str = "0s"  #: ``keepFiringFor``: how long it keeps firing after
     no_data: NoData = "OK"
     exec_error: Literal["OK", "Error", "Alerting"] = "Error"
+    duration: bool = False  #: B is seconds: add the H and M expressions for the e-mail
 
     @property
     def dashboard(self) -> str:
@@ -93,18 +113,71 @@ class Rule:
         return p[0] < value < p[1]  # within_range: exclusive (threshold.go)
 
 
+def human_duration(seconds: float, language: str) -> str:
+    """Whole hours and minutes, as the silence rules' e-mails print them (the H and M math
+    expressions: ``floor(s / 3600)``, ``floor((s % 3600) / 60)``).
+
+    >>> human_duration(12000, "zh"), human_duration(12000, "en"), human_duration(10800, "zh")
+    ('3 小时 20 分', '3 h 20 min', '3 小时 0 分')
+    """
+    hours, minutes = int(seconds // 3600), int((seconds % 3600) // 60)
+    return f"{hours} 小时 {minutes} 分" if language == "zh" else f"{hours} h {minutes} min"
+
+
+def _limit_text(seconds: float, language: str) -> str:
+    """A configured limit in words: ``3 小时``, ``2 小时 10 分``, ``50 min``."""
+    hours, minutes = int(seconds // 3600), int((seconds % 3600) // 60)
+    h, m = ("小时", "分") if language == "zh" else ("h", "min")
+    parts = [f"{hours} {h}"] if hours else []
+    if minutes or not hours:
+        parts.append(f"{minutes} {m}")
+    return " ".join(parts)
+
+
+def evaluation_stations(settings: Settings) -> tuple[str, ...]:
+    """Codes of the configured evaluation stations (control sites and model points are not
+    official: they never raise an alert)."""
+    return tuple(s.code for s in settings.air_stations if s.role == "evaluation")
+
+
+def district_areas(settings: Settings) -> tuple[str, ...]:
+    """Areas the good-day target is about: the areas of the good-day-ratio targets, else
+    the reports' area, else the first area."""
+    areas = [t.area for t in settings.targets if isinstance(t, GoodDayRatioTarget)]
+    if not areas:
+        areas = [settings.reports.area or settings.areas[0].id]
+    return tuple(dict.fromkeys(areas))
+
+
+def water_lookback_seconds(settings: Settings) -> int:
+    """How old a water reading may be and still count: twice the longest collection
+    interval of the enabled water sources (cnemc_water: 4 h → 8 h), so that one stale
+    reading does not keep a rule firing for a month."""
+    intervals = [
+        s.interval_minutes
+        for s in settings.sources
+        if s.enabled and s.collector in WATER_COLLECTORS
+    ]
+    return 2 * 60 * max(intervals, default=DEFAULT_WATER_INTERVAL_MINUTES)
+
+
 def rules(settings: Settings) -> tuple[Rule, ...]:
     """Every alert rule for ``settings`` (silence rules per enabled source)."""
     grafana = settings.grafana
     cat = queries.catalogue()
     site = "{{ $labels.site }}"
     value = "{{ $values.B.Value }}"
+    areas = tuple(a.id for a in settings.areas)
+    stations = evaluation_stations(settings)
+    district = district_areas(settings)
+    water = water_lookback_seconds(settings)
+    water_h = _limit_text(water, "zh"), _limit_text(water, "en")
     out = [
         Rule(
             "envmon-area-aqi-100",
             "区域小时AQI超过100",
             "Area hourly AQI above 100",
-            cat["alert_area_aqi"],
+            queries.area_aqi_alert(areas),
             "gt",
             (100.0,),
             3 * _HOUR,
@@ -112,12 +185,13 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             f"{site} 小时AQI为 {value}，超过100（轻度污染及以上）。",
             f"{site}: hourly AQI {value}, above 100 (lightly polluted or worse).",
             "aqi_hourly_area",
+            keep_firing_for=AQI_KEEP_FIRING,
         ),
         Rule(
             "envmon-area-aqi-200",
             "区域小时AQI超过200",
             "Area hourly AQI above 200",
-            cat["alert_area_aqi"],
+            queries.area_aqi_alert(areas),
             "gt",
             (200.0,),
             3 * _HOUR,
@@ -125,19 +199,55 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             f"{site} 小时AQI为 {value}，超过200（重度污染）。",
             f"{site}: hourly AQI {value}, above 200 (heavily polluted).",
             "aqi_hourly_area",
+            keep_firing_for=AQI_KEEP_FIRING,
+        ),
+    ]
+    if stations:
+        out.append(
+            Rule(
+                "envmon-site-aqi-200",
+                "站点小时AQI超过200",
+                "Station hourly AQI above 200",
+                queries.site_aqi_alert(stations),
+                "gt",
+                (200.0,),
+                3 * _HOUR,
+                "critical",
+                f"站点 {site} 小时AQI为 {value}，超过200（重度污染）。",
+                f"Station {site}: hourly AQI {value}, above 200 (heavily polluted).",
+                "aqi_hourly_site",
+                keep_firing_for=AQI_KEEP_FIRING,
+            )
+        )
+    # HJ 633-2012 §5 / Table 2: a day is good (优良) when its AQI is at most 100; above 200
+    # it is heavily polluted (重度污染). The daily point sits at local midnight starting the
+    # day, so two days of range keep yesterday's value in view all of today.
+    out += [
+        Rule(
+            "envmon-day-not-good",
+            "区域日AQI超过100（非优良天）",
+            "Area daily AQI above 100 (not a good day)",
+            queries.area_daily_aqi_alert(district),
+            "gt",
+            (100.0,),
+            2 * _DAY,
+            "warning",
+            f"{site} 日AQI为 {value}，超过100：非优良天，计入优良天数比例目标。",
+            f"{site}: daily AQI {value}, above 100: not a good day for the good-day target.",
+            "aqi_daily_area",
         ),
         Rule(
-            "envmon-site-aqi-200",
-            "站点小时AQI超过200",
-            "Station hourly AQI above 200",
-            cat["alert_site_aqi"],
+            "envmon-day-heavy",
+            "区域日AQI超过200（重度污染天）",
+            "Area daily AQI above 200 (heavily polluted day)",
+            queries.area_daily_aqi_alert(district),
             "gt",
             (200.0,),
-            3 * _HOUR,
+            2 * _DAY,
             "critical",
-            f"站点 {site} 小时AQI为 {value}，超过200（重度污染）。",
-            f"Station {site}: hourly AQI {value}, above 200 (heavily polluted).",
-            "aqi_hourly_site",
+            f"{site} 日AQI为 {value}，超过200：重度及以上污染天。",
+            f"{site}: daily AQI {value}, above 200: heavily polluted day.",
+            "aqi_daily_area",
         ),
         Rule(
             "envmon-good-day-budget",
@@ -168,16 +278,31 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             "target_status",
         ),
         Rule(
+            "envmon-target-failed",
+            "目标已无法实现",
+            "Target failed",
+            cat["alert_target_status"],
+            "within_range",
+            (3.5, 4.5),  # status code 4 failed: the goal can no longer be met
+            3 * _DAY,
+            "critical",
+            "目标 {{ $labels.target }} 状态代码为 " + value + "（4 已无法实现）。",
+            "Target {{ $labels.target }}: status code " + value + " (4 failed: the goal can "
+            "no longer be met).",
+            "target_status",
+        ),
+        Rule(
             "envmon-section-class",
             "断面水质劣于目标类别",
             "Section worse than its target class",
             cat["alert_section_class"],
             "lt",
             (0.5,),
-            35 * _DAY,
+            water,
             "warning",
-            f"断面 {site} 最新水质劣于目标类别（{value} = 未达标）。",
-            f"Section {site}: latest class worse than its target class.",
+            f"断面 {site} 最新水质劣于目标类别（{value} = 未达标；只计 {water_h[0]} 内的读数）。",
+            f"Section {site}: latest class worse than its target class (readings of the last "
+            f"{water_h[1]} only).",
             "water_latest",
         ),
         Rule(
@@ -187,7 +312,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             cat["alert_water_do"],
             "lt",
             (3.0,),  # GB 3838-2002 Table 1: DO ≥ 3 mg/L is the Class IV limit
-            35 * _DAY,
+            water,
             "critical",
             f"断面 {site} 溶解氧为 {value} mg/L，低于3 mg/L（GB 3838-2002 IV类限值）。",
             f"Section {site}: dissolved oxygen {value} mg/L, below 3 mg/L.",
@@ -200,7 +325,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             cat["alert_water_nh3n"],
             "gt",
             (2.0,),  # GB 3838-2002 Table 1 item 7: Class V limit 2.0 mg/L
-            35 * _DAY,
+            water,
             "critical",
             f"断面 {site} 氨氮为 {value} mg/L，超过V类限值2.0 mg/L（劣V类）。",
             f"Section {site}: NH3-N {value} mg/L, above the Class V limit 2.0 mg/L.",
@@ -208,41 +333,59 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
         ),
     ]
     grace = grafana.silence_grace_minutes * 60
+    zh_age = "{{ $values.H.Value }} 小时 {{ $values.M.Value }} 分"
+    en_age = "{{ $values.H.Value }} h {{ $values.M.Value }} min"
     for source in settings.sources:
         if not source.enabled:
             continue
         limit = float(source.interval_minutes * 60 + grace)
-        hours = f"{limit / 3600:g}"
+        zh_limit, en_limit = _limit_text(limit, "zh"), _limit_text(limit, "en")
+        name = source.name
         out += [
             Rule(
-                f"envmon-silent-site-{source.name}"[:40],
-                f"站点数据中断（{source.name}）",
-                f"Station silent ({source.name})",
-                queries.site_silent(source.name),
+                f"envmon-silent-site-{name}"[:40],
+                f"站点数据中断（{name}）",
+                f"Station silent ({name})",
+                queries.site_silent(name),
                 "gt",
                 (limit,),
                 _HOUR,
                 "warning",
-                f"数据源 {source.name} 的站点 {site} 已 {value} 秒无新数据"
-                f"（超过采集间隔加宽限 {hours} 小时）。",
-                f"Station {site} of source {source.name}: no new value for {value} s "
-                f"(more than the interval plus grace, {hours} h).",
+                f"数据源 {name} 的站点 {site} 已 {zh_age} 无新数据"
+                f"（超过采集间隔加宽限 {zh_limit}）。",
+                f"Station {site} of source {name}: no new value for {en_age} "
+                f"(more than the interval plus grace, {en_limit}).",
                 "data_freshness",
+                duration=True,
             ),
+            # A source that never delivered has no watermark, so no age: its query returns
+            # nothing and "no data" must alert (noDataState Alerting), after a pending
+            # period that covers the first publish round after a start.
             Rule(
-                f"envmon-silent-source-{source.name}"[:40],
-                f"数据源中断（{source.name}）",
-                f"Source silent ({source.name})",
-                queries.source_silent(source.name),
+                f"envmon-silent-source-{name}"[:40],
+                f"数据源中断（{name}）",
+                f"Source silent ({name})",
+                queries.source_silent(name),
                 "gt",
                 (limit,),
                 _HOUR,
                 "warning",
-                f"数据源 {source.name} 已 {value} 秒未采集到新时段"
-                f"（超过采集间隔加宽限 {hours} 小时）。",
-                f"Source {source.name}: nothing new collected for {value} s "
-                f"(more than the interval plus grace, {hours} h).",
+                "{{ if $values }}"
+                f"数据源 {name} 已 {zh_age} 未采集到新时段（超过采集间隔加宽限 {zh_limit}）。"
+                "{{ else }}"
+                f"数据源 {name} 近1小时没有采集记录：从未采集到数据，或服务未在发布状态。"
+                "{{ end }}",
+                "{{ if $values }}"
+                f"Source {name}: nothing new collected for {en_age} (more than the interval "
+                f"plus grace, {en_limit})."
+                "{{ else }}"
+                f"Source {name}: no collection state in the last hour: it never delivered, or "
+                "the service is not publishing."
+                "{{ end }}",
                 "source_state",
+                pending="15m",
+                no_data="Alerting",
+                duration=True,
             ),
         ]
     out.append(
@@ -296,7 +439,7 @@ def _queries(rule: Rule, datasource_uid: str) -> list[cogbuilder.Builder[alertin
     )
     span = alerting_models.RelativeTimeRange(from_val=rule.lookback_seconds, to=0)
     none = alerting_models.RelativeTimeRange(from_val=0, to=0)
-    return [
+    out: list[cogbuilder.Builder[alerting_models.Query]] = [
         alerting.Query("A").datasource_uid(datasource_uid).relative_time_range(span).model(query),
         alerting.Query("B").datasource_uid(EXPRESSION_UID).relative_time_range(none).model(reduce),
         alerting.Query("C")
@@ -304,21 +447,40 @@ def _queries(rule: Rule, datasource_uid: str) -> list[cogbuilder.Builder[alertin
         .relative_time_range(none)
         .model(threshold),
     ]
+    if rule.duration:  # whole hours and minutes of B, for the e-mail text
+        for ref, formula in DURATION_EXPRESSIONS.items():
+            math = expr.TypeMath().ref_id(ref).expression(formula)
+            out.append(
+                alerting.Query(ref)
+                .datasource_uid(EXPRESSION_UID)
+                .relative_time_range(none)
+                .model(math)
+            )
+    return out
+
+
+#: Math expressions (Grafana ``pkg/expr/mathexp``: ``floor``, ``%``) splitting the seconds
+#: of B into whole hours and remaining minutes; :func:`human_duration` computes the same.
+DURATION_EXPRESSIONS: Final = {"H": "floor($B / 3600)", "M": "floor(($B % 3600) / 60)"}
+
+
+def panel_link(rule: Rule) -> str:
+    """The rule's panel on Grafana's own address: ``externalURL`` is Grafana's root URL
+    (``GF_SERVER_ROOT_URL``, always ending in ``/``: ``pkg/setting/setting.go``
+    ``parseAppUrlAndSubUrl``), the path that of Grafana's ``PanelURL``."""
+    return "{{ externalURL }}" + f"d/{rule.dashboard}?viewPanel={rule.panel}"
 
 
 def _annotations(rule: Rule, settings: Settings) -> dict[str, str]:
-    grafana = settings.grafana
-    link = f"{grafana.url.rstrip('/')}/d/{rule.dashboard}"
-    zh = grafana.language == "zh"
-    return {
-        "summary": rule.summary_zh if zh else rule.summary_en,
-        "description": (
-            f"当前值 {{{{ $values.B.Value }}}}；看板：{link}"
-            if zh
-            else f"Value {{{{ $values.B.Value }}}}; dashboard: {link}"
-        ),
-        "dashboard": link,
-    }
+    link = panel_link(rule)
+    zh = settings.grafana.language == "zh"
+    if rule.duration:  # the summary says hours and minutes; no raw seconds here
+        description = f"看板：{link}" if zh else f"Dashboard: {link}"
+    elif zh:
+        description = f"当前值 {{{{ $values.B.Value }}}}；看板：{link}"
+    else:
+        description = f"Value {{{{ $values.B.Value }}}}; dashboard: {link}"
+    return {"summary": rule.summary_zh if zh else rule.summary_en, "description": description}
 
 
 def api_rule(rule: Rule, settings: Settings) -> dict[str, Any]:
@@ -348,6 +510,10 @@ def api_rule(rule: Rule, settings: Settings) -> dict[str, Any]:
         .is_paused(False)
     )
     data: dict[str, Any] = to_data(built.build())
+    # not in the SDK's builder; the HTTP API spells it keep_firing_for, the file
+    # keepFiringFor (pkg/services/ngalert/api/tooling/definitions/provisioning_alert_rules.go
+    # ProvisionedAlertRule; pkg/services/provisioning/alerting/rules_types.go AlertRuleV1)
+    data["keep_firing_for"] = rule.keep_firing_for
     return data
 
 
@@ -366,6 +532,7 @@ def file_rule(rule: Rule, settings: Settings) -> dict[str, Any]:
         "noDataState": api["noDataState"],
         "execErrState": api["execErrState"],
         "for": api["for"],
+        "keepFiringFor": api["keep_firing_for"],
         "annotations": annotations,
         "labels": api["labels"],
         "isPaused": False,
@@ -381,17 +548,19 @@ def interval_seconds(duration: str) -> int:
     return int(duration[:-1]) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[duration[-1]]
 
 
-def contact_point(settings: Settings) -> dict[str, Any] | None:
-    """The e-mail contact point (``None`` without configured addresses)."""
-    emails = settings.grafana.contact_emails
-    if not emails:
+def contact_point(settings: Settings, addresses: str | None = None) -> dict[str, Any] | None:
+    """The e-mail contact point: to ``addresses`` (``;``-separated, Grafana's email
+    integration), by default ``[grafana] contact_emails``; ``None`` without any."""
+    if addresses is None:
+        addresses = ";".join(settings.grafana.contact_emails)
+    if not addresses:
         return None
     built = (
         alerting.ContactPoint()
         .uid(CONTACT_UID)
         .name(CONTACT_NAME)
         .type("email")
-        .settings({"addresses": ";".join(emails), "singleEmail": True})
+        .settings({"addresses": addresses, "singleEmail": True})
         .disable_resolve_message(False)
     )
     data: dict[str, Any] = to_data(built.build())
@@ -399,15 +568,18 @@ def contact_point(settings: Settings) -> dict[str, Any] | None:
 
 
 def receiver(settings: Settings) -> str:
-    """Receiver of the policy: the contact point, or Grafana's default one."""
+    """Receiver of the policy `envmon grafana provision` pushes: the contact point, or
+    Grafana's default one when no address is configured (`envmon config check` refuses
+    that for a service that publishes)."""
     return CONTACT_NAME if settings.grafana.contact_emails else DEFAULT_RECEIVER
 
 
-def policy(settings: Settings) -> dict[str, Any]:
-    """The notification policy tree: envmon's alerts grouped by rule and severity;
-    critical ones wait less before the first e-mail."""
+def policy(settings: Settings, name: str | None = None) -> dict[str, Any]:
+    """The notification policy tree, to receiver ``name`` (default :func:`receiver`):
+    envmon's alerts grouped by rule and severity; critical ones wait less before the first
+    e-mail."""
     grafana = settings.grafana
-    name = receiver(settings)
+    name = name or receiver(settings)
     critical = (
         alerting.NotificationPolicy()
         .receiver(name)

@@ -321,6 +321,36 @@ def _rows(answer: Any) -> int:
     return total
 
 
+#: The address of Grafana's own default contact point: a placeholder that reaches nobody.
+PLACEHOLDER_ADDRESS: Final = "<example@email.com>"
+
+
+def _mail_check(grafana: Grafana) -> Check:
+    """Does the notification policy's receiver e-mail someone real? (The default contact
+    point of a fresh Grafana sends to a placeholder.)"""
+    what = "alert e-mail"
+    try:
+        policy = grafana.request("GET", f"{_PROVISIONING}/policies") or {}
+        points = grafana.request("GET", f"{_PROVISIONING}/contact-points") or []
+    except GrafanaError as err:
+        return Check(what, False, str(err))
+    receiver = str(policy.get("receiver") or "")
+    addresses = [
+        str((point.get("settings") or {}).get("addresses") or "")
+        for point in points
+        if point.get("name") == receiver and point.get("type") == "email"
+    ]
+    real = [a for a in addresses if a.strip() and PLACEHOLDER_ADDRESS not in a]
+    if not real:
+        return Check(
+            what,
+            False,
+            f"the policy sends to {receiver or 'no receiver'!r}, which e-mails nobody: set "
+            "ENVMON_MAIL_TO ([grafana] contact_emails) and provision again",
+        )
+    return Check(what, True, f"policy → {receiver} → {'; '.join(real)}")
+
+
 def check(settings: Settings, url: str | None = None, now: float | None = None) -> list[Check]:
     """Health, datasource health, each dashboard and rule present, each rule's query
     returning data over its time range (``POST /api/ds/query``)."""
@@ -343,6 +373,7 @@ def check(settings: Settings, url: str | None = None, now: float | None = None) 
         out.append(
             Check(f"dashboard {board.uid}", found is not None, "present" if found else "missing")
         )
+    out.append(_mail_check(grafana))
     stamp = int(time.time() if now is None else now)
     for rule in alerts.rules(settings):
         found = grafana.get(f"{_PROVISIONING}/alert-rules/{rule.uid}")

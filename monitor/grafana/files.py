@@ -5,13 +5,25 @@ Written (paths relative to the output folder, the repository root by default):
 * ``dashboards/<uid>.json`` — one file per dashboard, real datasource uid (no
   ``__inputs``/``${DS_…}`` placeholders: file provisioning never resolves them);
 * ``config/grafana/provisioning/datasources/envmon.yaml`` — the InfluxQL datasource with a
-  fixed uid, ``dbName`` = the bucket (InfluxDB 2.x virtual DBRP), and the header
-  ``Authorization: Token ${ENVMON_INFLUXDB_TOKEN}`` which Grafana fills in from its
-  environment when it reads the file (reference §1.1–1.2); the token is never written;
+  fixed uid; its ``url``, ``dbName`` (the bucket: InfluxDB 2.x virtual DBRP) and the header
+  ``Authorization: Token …`` are ``${ENVMON_INFLUXDB_URL}``, ``${ENVMON_INFLUXDB_BUCKET}`` and
+  ``${ENVMON_INFLUXDB_TOKEN}``, which Grafana fills in from its environment when it reads
+  the file (reference §1.1–1.2): the same variables docker compose gives envmon, so a
+  changed bucket in ``.env`` changes both; the token is never written;
 * ``config/grafana/provisioning/dashboards/envmon.yaml`` — the file provider, reading
   :data:`DASHBOARDS_PATH` in the container (where docker compose mounts ``dashboards/``);
-* ``config/grafana/provisioning/alerting/envmon.yaml`` — the rule group, the contact point
-  (when addresses are configured) and the notification policy.
+* ``config/grafana/provisioning/alerting/envmon.yaml`` — the rule group, the e-mail contact
+  point to ``${ENVMON_MAIL_TO}`` (the addresses envmon's reports go to) and the notification
+  policy.
+
+**One folder.** Grafana provisions alerting before dashboards; the rule group names its
+folder by title only (``AlertRuleGroupV1`` has ``folder``, no uid:
+``pkg/services/provisioning/alerting/rules_types.go``) and a missing folder is created with a
+random uid (``rules_provisioner.go`` ``getOrCreateFolderByTitle``; grafana/grafana#125079).
+The dashboard provider therefore names the folder by title only too: without ``folderUid``
+it looks the folder up by title (``pkg/services/provisioning/dashboards/file_reader.go``
+``getOrCreateFolder``) and joins the one alerting made, in either order. With a
+``folderUid`` it would look up that uid, miss, and make a second folder of the same title.
 
 Grafana replaces ``$NAME``/``${NAME}`` in provisioning YAML values (``$$`` is a literal
 ``$``), so every other ``$`` — none is expected — is escaped; dashboard JSON is not
@@ -37,6 +49,10 @@ DASHBOARDS_PATH: Final = "/var/lib/grafana/dashboards/envmon"
 PROVISIONING: Final = Path("config/grafana/provisioning")
 #: The token Grafana substitutes from its environment into the datasource header.
 TOKEN_REFERENCE: Final = "Token ${ENVMON_INFLUXDB_TOKEN}"
+#: The InfluxDB URL and bucket Grafana substitutes from its environment (docker compose
+#: passes the ones it gives envmon).
+URL_REFERENCE: Final = "${ENVMON_INFLUXDB_URL}"
+BUCKET_REFERENCE: Final = "${ENVMON_INFLUXDB_BUCKET}"
 
 
 def datasource(settings: Settings) -> dict[str, Any]:
@@ -72,6 +88,8 @@ def _escape(value: Any) -> Any:
 
 def datasource_file(settings: Settings) -> dict[str, Any]:
     entry = _escape(datasource(settings))
+    entry["url"] = URL_REFERENCE
+    entry["jsonData"]["dbName"] = BUCKET_REFERENCE
     entry["orgId"] = 1
     entry["editable"] = False
     entry["secureJsonData"] = {"httpHeaderValue1": TOKEN_REFERENCE}
@@ -86,8 +104,8 @@ def dashboard_provider_file(settings: Settings) -> dict[str, Any]:
             {
                 "name": "envmon",
                 "orgId": 1,
+                # by title only, as the rule group: one folder (module docstring)
                 "folder": _escape(grafana.folder),
-                "folderUid": grafana.folder_uid,
                 "type": "file",
                 "disableDeletion": False,
                 "updateIntervalSeconds": 60,
@@ -119,23 +137,24 @@ def alerting_file(settings: Settings) -> dict[str, Any]:
             }
         ],
     }
-    contact = alerts.contact_point(settings)
-    if contact is not None:
-        out["contactPoints"] = [
-            {
-                "orgId": 1,
-                "name": contact["name"],
-                "receivers": [
-                    {
-                        "uid": contact["uid"],
-                        "type": contact["type"],
-                        "settings": _escape(contact["settings"]),
-                        "disableResolveMessage": contact["disableResolveMessage"],
-                    }
-                ],
-            }
-        ]
-    out["policies"] = [{"orgId": 1, **alerts.policy(settings)}]
+    contact = alerts.contact_point(settings, alerts.MAIL_TO_REFERENCE)
+    assert contact is not None  # the reference is never empty
+    out["contactPoints"] = [
+        {
+            "orgId": 1,
+            "name": contact["name"],
+            "receivers": [
+                {
+                    "uid": contact["uid"],
+                    "type": contact["type"],
+                    # addresses: ${ENVMON_MAIL_TO}, filled in by Grafana from its environment
+                    "settings": contact["settings"],
+                    "disableResolveMessage": contact["disableResolveMessage"],
+                }
+            ],
+        }
+    ]
+    out["policies"] = [{"orgId": 1, **alerts.policy(settings, alerts.CONTACT_NAME)}]
     return out
 
 

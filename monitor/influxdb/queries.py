@@ -167,6 +167,49 @@ def water_alert(parameter: str) -> InfluxQuery:
     )
 
 
+def _sites(sites: Sequence[str]) -> str:
+    """``"site" =~ /^(a|b)$/`` for exactly these sites (regex-escaped)."""
+    return f""""site" =~ /^{regex_value(sites)}$/"""
+
+
+def area_aqi_alert(areas: Sequence[str]) -> InfluxQuery:
+    """Alert: latest hourly AQI (rules in force) of each of the configured ``areas``."""
+    return _q(
+        "alert_area_aqi_configured",
+        points.AQI_HOURLY,
+        f"""SELECT last("aqi") AS "aqi" FROM "aqi_hourly" WHERE "scope" = 'area'
+        AND "official" = 1 AND {_sites(areas)} AND $timeFilter GROUP BY "site" """,
+        "latest hourly AQI of each configured area (rules in force)",
+        alert=True,
+    )
+
+
+def site_aqi_alert(stations: Sequence[str]) -> InfluxQuery:
+    """Alert: latest hourly AQI (rules in force) of the configured evaluation ``stations``
+    only: not every station of an imported national archive, not model points."""
+    return _q(
+        "alert_site_aqi_evaluation",
+        points.AQI_HOURLY,
+        f"""SELECT last("aqi") AS "aqi" FROM "aqi_hourly" WHERE "scope" = 'site'
+        AND "official" = 1 AND {_sites(stations)} AND $timeFilter GROUP BY "site" """,
+        "latest hourly AQI of each configured evaluation station (rules in force)",
+        alert=True,
+    )
+
+
+def area_daily_aqi_alert(areas: Sequence[str]) -> InfluxQuery:
+    """Alert: latest daily AQI (rules in force) of the configured ``areas`` (HJ 633: a day
+    with AQI > 100 is not a good day)."""
+    return _q(
+        "alert_area_daily_aqi",
+        points.AQI_DAILY,
+        f"""SELECT last("aqi") AS "aqi" FROM "aqi_daily" WHERE "scope" = 'area'
+        AND "official" = 1 AND {_sites(areas)} AND $timeFilter GROUP BY "site" """,
+        "latest daily AQI of each configured area (rules in force)",
+        alert=True,
+    )
+
+
 _STATIC: Final[tuple[InfluxQuery, ...]] = (
     # ------------------------------------------------------------------ air
     _q(

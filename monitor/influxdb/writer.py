@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -67,6 +68,33 @@ def _server_message(body: Any) -> str:
     return " ".join(text.split())[:500]
 
 
+#: What a 404 without a bucket or organisation named means: no ``/api/v2/write`` at all.
+NO_V2_WRITE_API = (
+    "the server has no InfluxDB v2 write API (POST /api/v2/write is not found): InfluxDB 1.x "
+    "before 1.8 and servers without that endpoint cannot take envmon's writes; publish to "
+    'InfluxDB 2.x, InfluxDB 3 Core, InfluxDB 1.8+ or VictoriaMetrics (README "InfluxDB '
+    'servers")'
+)
+
+
+def _names_bucket_or_org(message: str) -> bool:
+    """Whether a 404 answer is InfluxDB 2's "bucket/organization … not found" (JSON body
+    ``{"code":"not found","message":"bucket \\"x\\" not found"}``), rather than a server
+    without the endpoint (Go's ``404 page not found``, InfluxDB 1.x before 1.8)."""
+    text = message.lower()
+    return "bucket" in text or "organization" in text or "org " in text
+
+
+def _old_influxdb(version: str) -> bool:
+    """InfluxDB 1.x before 1.8, which has no ``/api/v2/write`` (added in 1.8).
+
+    >>> [_old_influxdb(v) for v in ("1.6.7~rc0", "1.8.10", "v2.9.1", "", "unknown")]
+    [True, False, False, False, False]
+    """
+    match = re.match(r"v?(\d+)\.(\d+)", version)
+    return match is not None and (int(match.group(1)), int(match.group(2))) < (1, 8)
+
+
 def classify(err: ApiException, url: str) -> PublishError:
     """The :class:`PublishError` an HTTP error answer means."""
     status = int(err.status or 0)
@@ -84,6 +112,8 @@ def classify(err: ApiException, url: str) -> PublishError:
             403: "the token may not write to this bucket; check ENVMON_INFLUXDB_TOKEN",
             404: "check [influxdb] org and bucket, or run `envmon influx check --create-bucket`",
         }[status]
+        if status == 404 and not _names_bucket_or_org(message):
+            hint = NO_V2_WRITE_API
         return PublishError(
             f"InfluxDB at {url} refused the request (HTTP {status}: {message}); {hint}",
             kind="refused",
@@ -173,7 +203,16 @@ class InfluxWriter:
         if not reachable:
             report.failed(f"{url} does not answer /ping: is InfluxDB running there?")
             return report
-        report.passed(f"{url} answers /ping")
+        version = self._version()
+        report.passed(f"{url} answers /ping" + (f" (InfluxDB {version})" if version else ""))
+        if _old_influxdb(version):
+            report.failed(
+                f"InfluxDB {version} has no v2 write API (/api/v2/write arrived in InfluxDB "
+                "1.8): envmon cannot publish to it; upgrade it to 1.8+ or 2.x, or set "
+                "[influxdb] url to InfluxDB 2.x, 3 Core or VictoriaMetrics (README "
+                '"InfluxDB servers")'
+            )
+            return report
         try:
             found = self.client.buckets_api().find_bucket_by_name(bucket)
         except ApiException as err:
@@ -217,6 +256,14 @@ class InfluxWriter:
         retention = f"{days} days" if days else "forever"
         report.passed(f"bucket {bucket!r} created in org {self.settings.org!r}, kept {retention}")
         return report
+
+    def _version(self) -> str:
+        """The server's ``X-Influxdb-Version`` (answered on /ping); empty when absent."""
+        try:
+            version = self.client.version()
+        except (ApiException, urllib3.exceptions.HTTPError, OSError):
+            return ""
+        return "" if not version or version == "unknown" else str(version)
 
     def _check_by_writing(self, report: CheckReport) -> CheckReport:
         try:

@@ -84,6 +84,11 @@ def _container_environment(tmp_path: Path, server: RecordedServer) -> dict[str, 
     config.write_text(CONFIG.format(port=port, url=server.url), encoding="utf-8")
     values = {**env_file(ENV_EXAMPLE), "ENVMON_INFLUXDB_TOKEN": "t0ken", "TZ": "UTC"}
     values |= {"INFLUXDB_ADMIN_PASSWORD": "x" * 8, "GF_SECURITY_ADMIN_PASSWORD": "x"}
+    values |= {  # the mail path compose requires (tests/deploy/test_mail_path.py)
+        "ENVMON_MAIL_TO": "duty@example.org",
+        "ENVMON_SMTP_HOST": "127.0.0.1",
+        "ENVMON_SMTP_FROM": "envmon@example.org",
+    }
     service = interpolated(compose_file(), values)["services"]["envmon"]
     environment = service_environment(service)
     environment["ENVMON_CONFIG"] = str(config)

@@ -111,3 +111,36 @@ def test_reference_lists_each_override() -> None:
         assert rows[env].source == "environment"
         assert f"{table}.{key}" in rows[env].help
     assert rows["ENVMON_INFLUXDB_ENABLED"].type == "boolean"
+
+
+def test_mail_path_from_the_environment(config: Path) -> None:
+    """The mail path of the stack: SMTP keys (the port as a number) and ENVMON_MAIL_TO,
+    split on ; into every recipient list (reports and Grafana's alerts alike)."""
+    settings = load_settings(
+        config,
+        {
+            "ENVMON_SMTP_HOST": "smtp.example.org",
+            "ENVMON_SMTP_PORT": "465",
+            "ENVMON_SMTP_SECURITY": "tls",
+            "ENVMON_SMTP_FROM": "envmon@example.org",
+            "ENVMON_MAIL_TO": " a@example.org ; b@example.org;",
+        },
+    )
+    assert (settings.smtp.host, settings.smtp.port, settings.smtp.security) == (
+        "smtp.example.org",
+        465,
+        "tls",
+    )
+    assert settings.smtp.from_address == "envmon@example.org"
+    both = ("a@example.org", "b@example.org")
+    assert settings.reports.daily_recipients == both
+    assert settings.reports.monthly_recipients == both
+    assert settings.grafana.contact_emails == both
+
+
+def test_a_bad_port_or_security_names_its_variable(config: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config, {"ENVMON_SMTP_PORT": "58x7", "ENVMON_SMTP_SECURITY": "ssl"})
+    problems = caught.value.problems
+    assert problems[0].startswith("smtp.port (from $ENVMON_SMTP_PORT): expected an integer")
+    assert problems[1].startswith("smtp.security (from $ENVMON_SMTP_SECURITY): expected one of")

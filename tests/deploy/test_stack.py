@@ -90,6 +90,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "INFLUXDB_ADMIN_PASSWORD": secrets.token_hex(12),
         "ENVMON_INFLUXDB_TOKEN": secrets.token_hex(32),
         "GF_SECURITY_ADMIN_PASSWORD": secrets.token_hex(12),
+        # the development mail path (.env.example, "Mailpit"): every e-mail to Mailpit
+        "ENVMON_MAIL_TO": "officer@example.test",
+        "ENVMON_SMTP_HOST": "mailpit",
+        "ENVMON_SMTP_PORT": "1025",
+        "ENVMON_SMTP_SECURITY": "none",
+        "ENVMON_SMTP_FROM": "envmon@example.test",
     }
     for name in ("INFLUXDB_PORT", "GRAFANA_PORT", "ENVMON_HTTP_PORT", "MAILPIT_PORT"):
         env[name] = str(free_port())

@@ -28,6 +28,15 @@ from monitor.influxdb.queries import render, unresolved
 from tests.engines import Influx1
 
 DEFAULT_POLICY = {"receiver": "grafana-default-email", "group_by": ["grafana_folder", "alertname"]}
+#: The contact point a fresh Grafana has: its address is a placeholder that reaches nobody
+#: (reference §3; pkg/setting/setting_unified_alerting.go alertmanagerDefaultConfiguration).
+DEFAULT_CONTACT: dict[str, Any] = {
+    "uid": "default-email-uid",
+    "name": "grafana-default-email",
+    "type": "email",
+    "settings": {"addresses": "<example@email.com>"},
+    "disableResolveMessage": False,
+}
 
 
 @dataclass
@@ -47,7 +56,9 @@ class State:
     dashboards: dict[str, dict[str, Any]] = field(default_factory=dict)
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     group_intervals: dict[tuple[str, str], int] = field(default_factory=dict)
-    contact_points: dict[str, dict[str, Any]] = field(default_factory=dict)
+    contact_points: dict[str, dict[str, Any]] = field(
+        default_factory=lambda: {DEFAULT_CONTACT["uid"]: copy.deepcopy(DEFAULT_CONTACT)}
+    )
     policy: dict[str, Any] = field(default_factory=lambda: copy.deepcopy(DEFAULT_POLICY))
     seen: list[Seen] = field(default_factory=list)
     next_id: int = 1
@@ -269,6 +280,21 @@ class Api:
                 raise Refused(400, f"datasource {uid} not found")
         if body["noDataState"] not in ("OK", "NoData", "Alerting"):
             raise Refused(400, "bad noDataState")
+        # ProvisionedAlertRule (pkg/services/ngalert/api/tooling/definitions/
+        # provisioning_alert_rules.go): `for` and `keep_firing_for` are model.Duration;
+        # the file format's spelling keepFiringFor is no field of the API (Grafana would
+        # ignore it silently: refused here so that the mistake shows)
+        if "keepFiringFor" in body:
+            raise Refused(400, "unknown field keepFiringFor (the API's is keep_firing_for)")
+        for key in ("for", "keep_firing_for"):
+            if key in body and not re.fullmatch(r"([0-9]+(ms|s|m|h|d|w|y))+", body[key]):
+                raise Refused(400, f"{key}: not a duration: {body[key]!r}")
+        for query in body["data"]:
+            model = query["model"]
+            if model.get("type") == "math":  # $REF of a math expression names a refId
+                for ref in re.findall(r"\$\{?(\w+)", model.get("expression", "")):
+                    if ref not in refs:
+                        raise Refused(400, f"math expression refers to unknown {ref}")
         # Grafana: AlertRule.SetDashboardAndPanelFromAnnotations
         notes = body.get("annotations") or {}
         dash, panel = notes.get("__dashboardUid__", ""), notes.get("__panelId__", "")

@@ -6,12 +6,17 @@ Numbers are those of tests/published.py (HJ 633 Table 1, GB 3838 Table 1)."""
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from monitor.grafana import alerts
-from monitor.influxdb.queries import render, unresolved
+from monitor.influxdb.queries import catalogue, render, unresolved
+from monitor.ledger import Ledger
+from monitor.service.publish import Publisher
 from monitor.settings import Settings, load_settings
 from tests.engines import Influx1
 from tests.published import (
@@ -20,6 +25,7 @@ from tests.published import (
     HEALTH_AT,
     LAST_HOUR,
     SETTINGS,
+    STARTED_AT,
     WATER_BREACH_END,
     WATER_CALM_END,
     Published,
@@ -40,12 +46,14 @@ def settings_with(tmp_path: Path, grafana: str = "") -> Settings:
     return load_settings(path, {})
 
 
-def evaluate(influx: Influx1, rule: alerts.Rule, now: int) -> dict[tuple[str, ...], bool] | str:
+def evaluate(
+    influx: Influx1, rule: alerts.Rule, now: int, database: str = "envmon"
+) -> dict[tuple[str, ...], bool] | str:
     """Firing state of each series at ``now``; ``"no data"`` when the query returns none
     (the rule's ``noDataState`` decides then)."""
     text = render(rule.query.text, start=now - rule.lookback_seconds, end=now, interval_seconds=1)
     assert unresolved(text) == []
-    series = influx.query(text)
+    series = influx.query(text, database)
     if not series:
         return "no data"
     out = {}
@@ -93,14 +101,16 @@ def test_target_rules(published: Published, influx1: Influx1, tmp_path: Path) ->
     status = by_uid(settings_with(tmp_path))["envmon-target-status"]
     assert evaluate(influx1, status, at) == {("target=good_days_2026",): True}
     assert evaluate(influx1, status, START - 3600) == {("target=good_days_2026",): False}
-    assert [status.fires(c) for c in (0, 1, 2, 3, 4, 9)] == [
-        False,
-        False,
-        True,
-        True,
-        False,
-        False,
-    ]
+    # status codes (monitor.influxdb.points.STATUS_CODES): 0 achieved, 1 on_track,
+    # 2 at_risk, 3 off_track, 4 failed, 9 not_assessable. Off track → failed must not end
+    # in a [RESOLVED] mail only: the warning rule stops and the critical one starts.
+    failed = by_uid(settings_with(tmp_path))["envmon-target-failed"]
+    codes = (0, 1, 2, 3, 4, 9)
+    assert [status.fires(c) for c in codes] == [False, False, True, True, False, False]
+    assert [failed.fires(c) for c in codes] == [False, False, False, False, True, False]
+    assert (status.severity, failed.severity) == ("warning", "critical")
+    assert failed.query == status.query
+    assert evaluate(influx1, failed, at) == {("target=good_days_2026",): False}  # at_risk
 
 
 def test_water_rules(published: Published, influx1: Influx1, tmp_path: Path) -> None:
@@ -115,6 +125,15 @@ def test_water_rules(published: Published, influx1: Influx1, tmp_path: Path) -> 
     assert evaluate(influx1, rules["envmon-section-class"], calm) == {section: False}
     assert evaluate(influx1, rules["envmon-do-low"], calm) == {("site=sec_a",): False}
     assert evaluate(influx1, rules["envmon-nh3n-high"], calm) == {("site=sec_a",): False}
+    # only readings newer than twice the water source's interval count (river_lab:
+    # 240 min → 8 h): 7 h after the breach reading it still fires, 9 h after it is stale
+    # and the query is empty (no data → OK), not a month of alerts from one reading
+    assert rules["envmon-do-low"].lookback_seconds == 2 * 240 * 60
+    for uid in ("envmon-section-class", "envmon-do-low", "envmon-nh3n-high"):
+        rule = rules[uid]
+        assert rule.lookback_seconds == 8 * 3600 and rule.no_data == "OK"
+        assert evaluate(influx1, rule, WATER_BREACH_END + 7 * 3600) == {section: True}
+        assert evaluate(influx1, rule, WATER_BREACH_END + 9 * 3600) == "no data"
     # boundaries: DO exactly 3 meets Class IV; NH3-N exactly 2.0 is still Class V
     assert not rules["envmon-do-low"].fires(3.0) and rules["envmon-do-low"].fires(2.99)
     assert not rules["envmon-nh3n-high"].fires(2.0) and rules["envmon-nh3n-high"].fires(2.01)
@@ -140,6 +159,20 @@ def test_silence_and_heartbeat_rules(
     assert evaluate(influx1, rules["envmon-silent-source-river_lab"], at) == {
         ("source=river_lab",): True
     }
+    # the e-mail says hours and minutes, not seconds: H and M of B (41 400 s = 11 h 30 min;
+    # limit 240 min + 120 min grace = 6 h)
+    site_rule = rules["envmon-silent-site-river_lab"]
+    text = expand(
+        site_rule.summary_zh, {"site": "sec_a", "source": "river_lab"}, duration_values(41400)
+    )
+    assert text == (
+        "数据源 river_lab 的站点 sec_a 已 11 小时 30 分 无新数据（超过采集间隔加宽限 6 小时）。"
+    )
+    english = expand(site_rule.summary_en, {"site": "sec_a"}, duration_values(41400))
+    assert "11 h 30 min" in english and "6 h" in english
+    source_rule = rules["envmon-silent-source-cnemc_air"]
+    text = expand(source_rule.summary_zh, {"source": "cnemc_air"}, duration_values(12000))
+    assert "已 3 小时 20 分 未采集到新时段" in text and "秒" not in text
     heartbeat = rules["envmon-heartbeat"]
     assert evaluate(influx1, heartbeat, at) == {(): False}  # a beat 60 s ago
     # 10 minutes after the last beat nothing is left in the window: no data → Alerting
@@ -155,8 +188,11 @@ def test_every_rule_is_covered() -> None:
         "envmon-area-aqi-100",
         "envmon-area-aqi-200",
         "envmon-site-aqi-200",
+        "envmon-day-not-good",
+        "envmon-day-heavy",
         "envmon-good-day-budget",
         "envmon-target-status",
+        "envmon-target-failed",
         "envmon-section-class",
         "envmon-do-low",
         "envmon-nh3n-high",
@@ -165,3 +201,173 @@ def test_every_rule_is_covered() -> None:
     silent = {r.uid for r in alerts.rules(settings) if "-silent-" in r.uid}
     enabled = [s.name for s in settings.sources if s.enabled]
     assert len(silent) == 2 * len(enabled)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def duration_values(seconds: float) -> dict[str, float]:
+    """``$values`` of a silence rule: B, and H, M as Grafana's math expressions compute
+    them (``floor($B / 3600)``, ``floor(($B % 3600) / 60)``: the math expression has the
+    operators ``/`` and ``%`` and the function ``floor``, docs/sources/panels-visualizations/
+    query-transform-data/expression-queries/index.md "Math"; pkg/expr/mathexp)."""
+    formulas = alerts.DURATION_EXPRESSIONS
+    assert formulas == {"H": "floor($B / 3600)", "M": "floor(($B % 3600) / 60)"}
+    return {"B": seconds, "H": math.floor(seconds / 3600), "M": math.floor((seconds % 3600) / 60)}
+
+
+def _go(value: float) -> str:
+    """A float64 as Go's text/template prints it (``%v``: shortest, no ``.0``)."""
+    return f"{value:g}"
+
+
+def expand(template: str, labels: dict[str, str], values: dict[str, float]) -> str:
+    """The annotation as Grafana would expand it, for the constructs the rules use:
+    ``{{ $labels.x }}``, ``{{ $values.X.Value }}`` and ``{{ if $values }}…{{ else }}…{{ end }}``
+    (an empty map is false in Go templates; docs/sources/alerting/alerting-rules/templates/
+    reference.md, "$values")."""
+    branch = re.compile(r"\{\{ if \$values \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}", re.S)
+    out = branch.sub(lambda m: m.group(1) if values else m.group(2), template)
+    out = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), out)
+    out = re.sub(r"\{\{ \$values\.(\w+)\.Value \}\}", lambda m: _go(values[m.group(1)]), out)
+    assert "{{" not in out, out
+    return out
+
+
+def test_human_duration_matches_the_math_expressions() -> None:
+    for seconds in (0, 59, 60, 3599, 3600, 12000, 41400, 7 * 86400):
+        values = duration_values(seconds)
+        zh = f"{_go(values['H'])} 小时 {_go(values['M'])} 分"
+        assert alerts.human_duration(seconds, "zh") == zh
+    assert alerts.human_duration(12000, "en") == "3 h 20 min"
+
+
+# --------------------------------------------------------------------------- new rules
+
+
+def test_daily_non_good_day_rule(published: Published, influx1: Influx1, tmp_path: Path) -> None:
+    """HJ 633-2012 Table 2: a day is good (优良) when its AQI is ≤ 100; > 200 is heavily
+    polluted. The pipeline's daily area AQI is 49 on 2026-11-01 and 186 (level 4) on the
+    breach day 2026-11-02 (tests/published.py), read back from the daily series."""
+    rules = by_uid(settings_with(tmp_path))
+    not_good, heavy = rules["envmon-day-not-good"], rules["envmon-day-heavy"]
+    area = ("site=hunnan",)
+    assert (not_good.severity, heavy.severity) == ("warning", "critical")
+    assert not_good.query.measurement == "aqi_daily"
+    breach = LAST_HOUR + 60
+    assert evaluate(influx1, not_good, breach) == {area: True}
+    assert evaluate(influx1, heavy, breach) == {area: False}
+    assert evaluate(influx1, not_good, BREACH_DAY - 60) == {area: False}  # 49
+    # the rule watches the district's area only (the good-day target's area)
+    assert "/^hunnan$/" in not_good.query.text
+    assert not_good.fires(101) and not not_good.fires(100)
+    assert heavy.fires(201) and not heavy.fires(200)
+
+
+def test_rules_watch_configured_stations_and_areas(influx1: Influx1, tmp_path: Path) -> None:
+    """An imported national archive brings every station of China (1,479), and the
+    Open-Meteo model point is a site too: neither raises an official alert. Points are
+    written to a database of their own, in the publisher's aqi_hourly shape."""
+    settings = settings_with(tmp_path)
+    rules = by_uid(settings)
+    db = "alerts_scope"
+    influx1.reset(db)
+    at = int(pd.Timestamp("2030-01-01 12:00", tz="Asia/Shanghai").timestamp())
+    lines = [
+        f"aqi_hourly,scope=site,site={site},standard=hj633-2026 aqi=300,official=1 {at}"
+        for site in ("1099A", "2900A", "1479A", "hunnan_model")
+    ] + [
+        f"aqi_hourly,scope=area,site={area},standard=hj633-2026 aqi=300,official=1 {at}"
+        for area in ("hunnan", "elsewhere")
+    ]
+    influx1.write(lines, db)
+    now = at + 60
+    assert evaluate(influx1, rules["envmon-site-aqi-200"], now, db) == {
+        ("site=1099A",): True,
+        ("site=2900A",): True,
+    }
+    assert evaluate(influx1, rules["envmon-area-aqi-200"], now, db) == {("site=hunnan",): True}
+    # the catalogue's unfiltered query would have alerted on all of them
+    unfiltered = influx1.query(
+        render(catalogue()["alert_site_aqi"].text, start=now - 3600, end=now, interval_seconds=1),
+        db,
+    )
+    assert len(unfiltered) == 4
+
+
+def test_hourly_aqi_rules_keep_firing_against_flapping(tmp_path: Path) -> None:
+    """Hourly values hovering around 100 would fire and resolve every hour with ``for: 0s``:
+    the AQI rules keep firing 2 h after the value drops (``keepFiringFor``, parsed with
+    model.ParseDuration in pkg/services/provisioning/alerting/rules_types.go
+    ``AlertRuleV1``; the HTTP API's ``keep_firing_for``,
+    pkg/services/ngalert/api/tooling/definitions/provisioning_alert_rules.go)."""
+    settings = settings_with(tmp_path)
+    for uid in ("envmon-area-aqi-100", "envmon-area-aqi-200", "envmon-site-aqi-200"):
+        rule = by_uid(settings)[uid]
+        assert rule.keep_firing_for == "2h"
+        assert alerts.file_rule(rule, settings)["keepFiringFor"] == "2h"
+        api = alerts.api_rule(rule, settings)  # the API's name for the same field
+        assert api["keep_firing_for"] == "2h" and "keepFiringFor" not in api
+
+
+def test_a_source_that_never_delivered_alerts(influx1: Influx1, tmp_path: Path) -> None:
+    """A configured source that never delivered has no watermark: the publisher's
+    source_health point has no age_seconds, the rule's query returns nothing, and
+    ``noDataState: Alerting`` makes that an alert (after a 15 min pending period). Its
+    station has no value in the health window: age = the window (7 days) > the limit."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(
+        SETTINGS
+        + """
+[[sources]]
+name = "quiet_lab"
+collector = "cnemc_water"
+interval_minutes = 240
+stations = ["sec_b"]
+""",
+        encoding="utf-8",
+    )
+    settings = load_settings(config, {})
+    db = "alerts_quiet"
+    influx1.reset(db)
+
+    class Lines:
+        def write(self, lines: object) -> None:
+            influx1.write(list(lines), db)  # type: ignore[call-overload]
+
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        Publisher(ledger, settings, Lines()).health_round(STARTED_AT, now=HEALTH_AT)
+    rules = by_uid(settings)
+    source = rules["envmon-silent-source-quiet_lab"]
+    assert evaluate(influx1, source, HEALTH_AT + 60, db) == "no data"
+    assert (source.no_data, source.pending) == ("Alerting", "15m")
+    text = expand(source.summary_zh, {}, {})  # no data: no $values
+    assert "从未采集到数据" in text
+    site = rules["envmon-silent-site-quiet_lab"]
+    assert evaluate(influx1, site, HEALTH_AT + 60, db) == {
+        ("site=sec_b", "source=quiet_lab"): True
+    }
+
+
+def test_alert_links_use_grafanas_own_address(tmp_path: Path) -> None:
+    """Links come from Grafana, not from ``[grafana] url`` (the address envmon reaches
+    Grafana at): ``{{ externalURL }}`` is GF_SERVER_ROOT_URL, ending in ``/``
+    (docs/sources/alerting/alerting-rules/templates/reference.md "externalURL";
+    pkg/setting/setting.go parseAppUrlAndSubUrl), and the rule's dashboard uid and panel
+    id give Grafana's own ``.DashboardURL``/``.PanelURL`` in the e-mail (notification
+    template reference, "Alert")."""
+    settings = settings_with(tmp_path, 'url = "http://grafana.internal:3999"\n')
+    for rule in alerts.rules(settings):
+        api = alerts.api_rule(rule, settings)
+        notes = api["annotations"]
+        assert "grafana.internal" not in str(notes)
+        assert (
+            f"{{{{ externalURL }}}}d/{rule.dashboard}?viewPanel={rule.panel}"
+            in (notes["description"])
+        )
+        assert (notes["__dashboardUid__"], notes["__panelId__"]) == (
+            rule.dashboard,
+            str(rule.panel),
+        )
+        entry = alerts.file_rule(rule, settings)
+        assert (entry["dashboardUid"], entry["panelId"]) == (rule.dashboard, rule.panel)

@@ -179,3 +179,50 @@ def test_evaluation_interval_is_set_on_the_group(
     ]
     assert {r["uid"] for r in put[0].body["rules"]} == set(state.rules)
     assert api.provision(settings_for(path), url).changed == 0
+
+
+def test_rules_over_the_api_keep_firing_and_compute_durations(
+    config: Path, grafana: tuple[State, str]
+) -> None:
+    """The API's own field names reach Grafana: ``keep_firing_for`` (ProvisionedAlertRule,
+    pkg/services/ngalert/api/tooling/definitions/provisioning_alert_rules.go), not the
+    file's ``keepFiringFor`` (which Grafana's JSON decoding would drop silently; the fake
+    refuses it); silence rules carry math expressions on ``$B``."""
+    state, url = grafana
+    settings = settings_for(config)
+    api.provision(settings, url)
+    assert state.rules["envmon-area-aqi-100"]["keep_firing_for"] == "2h"
+    assert state.rules["envmon-heartbeat"]["keep_firing_for"] == "0s"
+    silent = state.rules["envmon-silent-source-river_lab"]
+    assert [q["refId"] for q in silent["data"]] == ["A", "B", "C", "H", "M"]
+    assert silent["noDataState"] == "Alerting" and silent["for"] == "15m"
+    wrong = {**alerts.api_rule(alerts.rules(settings)[0], settings), "keepFiringFor": "2h"}
+    wrong["uid"] = "envmon-misspelt"
+    with pytest.raises(api.GrafanaError, match="keepFiringFor"):
+        api._client(settings, url).request(
+            "POST", "/api/v1/provisioning/alert-rules", wrong, provenance_off=True
+        )
+
+
+def test_check_says_whether_alert_mail_reaches_someone(
+    tmp_path: Path, grafana: tuple[State, str], published: Published
+) -> None:
+    """A fresh Grafana's policy goes to grafana-default-email, whose address is a
+    placeholder (<example@email.com>): `grafana check` fails on it, and passes once the
+    contact point with the configured addresses is provisioned."""
+    _state, url = grafana
+    bare = tmp_path / "bare.toml"
+    bare.write_text(SETTINGS + "\n[grafana]\n", encoding="utf-8")
+    nobody = {c.what: c for c in api.check(settings_for(bare), url, now=HEALTH_AT + 60)}
+    assert not nobody["alert e-mail"].ok
+    assert "ENVMON_MAIL_TO" in nobody["alert e-mail"].detail
+    assert "grafana-default-email" in nobody["alert e-mail"].detail
+    path = tmp_path / "mail.toml"
+    path.write_text(SETTINGS + GRAFANA, encoding="utf-8")
+    settings = settings_for(path)
+    api.provision(settings, url)
+    checks = {c.what: c for c in api.check(settings, url, now=HEALTH_AT + 60)}
+    assert checks["alert e-mail"].ok
+    assert checks["alert e-mail"].detail == (
+        "policy → envmon-email → duty@hunnan.example.cn;lead@hunnan.example.cn"
+    )

@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from influxdb_client.rest import ApiException
 
+from monitor.errors import PublishError
 from monitor.influxdb.writer import InfluxWriter, classify
 from monitor.settings import InfluxSettings, Secret
-from tests.engines import VictoriaMetrics
+from tests.engines import Influx1, VictoriaMetrics
 
 ORG_ID = "0123456789abcdef"
 
@@ -161,3 +162,36 @@ def test_check_against_victoriametrics_tests_a_write(victoria: VictoriaMetrics) 
     assert report.ok, report.lines
     assert "test point" in report.lines[-1]
     assert victoria.export('{__name__="envmon_check_ok"}')
+
+
+# --------------------------------------------------------------------------- old servers
+
+
+def test_classify_tells_a_missing_bucket_from_a_missing_write_api() -> None:
+    """InfluxDB 2 answers a missing bucket with a JSON "not found" naming it; a server
+    without /api/v2/write answers Go's plain "404 page not found" (InfluxDB 1.x < 1.8)."""
+    bucket = classify(
+        api_error(404, '{"code":"not found","message":"bucket \\"envmon\\" not found"}'), "u"
+    )
+    assert "--create-bucket" in str(bucket)
+    missing = classify(api_error(404, "404 page not found\n"), "u")
+    assert missing.kind == "refused"
+    assert "no InfluxDB v2 write API" in str(missing) and "--create-bucket" not in str(missing)
+
+
+def test_check_names_an_influxdb_without_the_v2_write_api(influx1: Influx1) -> None:
+    """The real InfluxDB 1.x of this machine (Debian package influxdb, 1.6.7: before 1.8,
+    which added /api/v2/write) answers /ping but 404 on the v2 write: `influx check` names
+    the version and the cause, not "run --create-bucket"."""
+    with writer(influx1.url) as w:
+        version = w._version()
+        assert version.startswith("1.6"), version  # the Debian package this test is about
+        report = w.check(create_bucket=True)
+        with pytest.raises(PublishError) as caught:
+            w.write(["envmon_check ok=1 1"])
+    assert not report.ok
+    assert report.lines[0].endswith(f"answers /ping (InfluxDB {version})")
+    assert f"InfluxDB {version} has no v2 write API" in report.lines[-1]
+    assert "1.8" in report.lines[-1] and "--create-bucket" not in "\n".join(report.lines)
+    # the daemon's write path says the same (the real server's answer: 404 page not found)
+    assert caught.value.status == 404 and "no InfluxDB v2 write API" in str(caught.value)
