@@ -41,8 +41,8 @@ from monitor.domain.daily import (
     round_daily_statistics,
 )
 from monitor.domain.quality import excluded, quality_flags
-from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
-from monitor.domain.water_quality import WaterBody, WaterClass
+from monitor.domain.units import AIR_PARAMETERS
+from monitor.domain.water_quality import Parameter, WaterBody, WaterClass
 from monitor.ledger import Ledger, to_epoch
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
@@ -352,8 +352,14 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+#: The items GB 3838-2002 Table 1 classifies (and the reference items). The automatic
+#: stations' physical items (water temperature, conductivity, turbidity, chlorophyll a,
+#: algal density) have no class limits: they are stored and published, never rated.
+CLASSIFIED_WATER_ITEMS: Final = frozenset(p.value for p in Parameter)
+
+
 def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFrame:
-    water = obs[obs["parameter"].isin(WATER_PARAMETERS)]
+    water = obs[obs["parameter"].isin(CLASSIFIED_WATER_ITEMS)]
     if water.empty:
         return pd.DataFrame()
     wide = water.pivot_table(
