@@ -8,6 +8,8 @@ rest; it is recorded, shown and retried.
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -59,3 +61,53 @@ def test_collect_water_with_unclassified_items_stores_classes_and_air_still_eval
         daily = ledger.query("SELECT count(*) AS n FROM daily_aqi")["n"].iloc[0]
         assert ledger.dirty_days().empty
     assert daily > 0
+
+
+def _pm25_only(tmp_path: Path, values: dict[str, float]) -> Path:
+    """A long-csv import with PM2.5 alone at 1099A (the other five pollutants missing)."""
+    path = tmp_path / "pm25_only.csv"
+    rows = ["site,time,parameter,value,unit"]
+    rows += [f"1099A,{time},pm2_5,{value},ug/m3" for time, value in values.items()]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_2026_hourly_aqi_follows_section_5_3_when_pollutants_are_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """HJ 633-2026 §5.3: "if one pollutant is missing or invalid, the AQI is computed from the
+    remaining pollutants; if that AQI is > 100 it is published, otherwise only the
+    single-pollutant concentrations and IAQIs are published and the AQI is marked NA".
+
+    PM2.5 alone: 18 µg/m³ → IAQI 26 (Table 3: 0–35 ↔ 0–50, rounded up) but no AQI (not 优);
+    115 µg/m³ → IAQI 150 (Table 3 breakpoint) and AQI 150 (> 100: published)."""
+    config = _config(tmp_path, "http://127.0.0.1:9/unused")
+    data = _pm25_only(tmp_path, {"2026-03-05 10:00": 18.0, "2026-03-05 11:00": 115.0})
+    assert main(["--config", str(config), "import", "--format", "long-csv", str(data)]) == 0
+    capsys.readouterr()
+    args = ["--config", str(config), "export", "--what", "hourly-aqi", "--site", "1099A"]
+    assert main([*args, "--from", "2026-03-05", "--to", "2026-03-05"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    by_time = {r["time"]: r for r in rows}
+    low = by_time["2026-03-05T10:00:00+08:00"]
+    high = by_time["2026-03-05T11:00:00+08:00"]
+    assert (low["aqi"], low["category"], low["iaqi_pm2_5"]) == ("", "", "26")
+    assert (high["aqi"], high["iaqi_pm2_5"], high["standard"]) == ("150", "150", "hj633-2026")
+    assert high["category"] == "轻度污染"
+
+
+def test_2026_daily_aqi_of_one_pollutant_is_na_when_not_over_100(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """§5.3 on the daily report: a 2026 day with a valid PM2.5 mean only (24 h alternating
+    17 and 19 µg/m³: mean 18, IAQI 26) has no AQI — the daily report must not rate the
+    station 优 on one pollutant."""
+    hours = {f"2026-03-06 {h:02d}:00": 17.0 + 2 * (h % 2) for h in range(24)}
+    config = _config(tmp_path, "http://127.0.0.1:9/unused")
+    data = _pm25_only(tmp_path, hours)
+    assert main(["--config", str(config), "import", "--format", "long-csv", str(data)]) == 0
+    capsys.readouterr()
+    args = ["--config", str(config), "export", "--what", "daily-aqi", "--site", "1099A"]
+    assert main([*args, "--from", "2026-03-06", "--to", "2026-03-06"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["aqi"], r["category"], r["pm2_5"]) for r in rows] == [("", "", "18.0")]

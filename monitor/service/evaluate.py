@@ -29,6 +29,7 @@ import pandas as pd
 from monitor.calculator.water import rate_samples
 from monitor.domain.aqi import (
     AqiStandard,
+    MissingPolicy,
     daily_aqi,
     hourly_aqi,
     pollutant_names,
@@ -272,6 +273,20 @@ def _air(
     return hourly, daily
 
 
+def missing_policy(standard: AqiStandard) -> MissingPolicy:
+    """How a missing pollutant is treated in stored, exported and reported AQI.
+
+    HJ 633-2026 §5.3: "if one pollutant is missing or invalid, the AQI is still computed from
+    the remaining pollutants; if that AQI is > 100 it is published, otherwise only the
+    single-pollutant concentrations and IAQIs are published and the AQI is marked NA" — so
+    2026 hourly and daily AQI follow §5.3 (IAQIs kept). HJ 633-2012 marks missing items NA
+    and rates the rest (the platform's practice), so 2012 values rate what is present.
+    """
+    return (
+        MissingPolicy.HJ633_2026 if standard is AqiStandard.HJ633_2026 else MissingPolicy.PRESENT
+    )
+
+
 def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
     """1 where ``standard`` is the rule set in force on the (local) date, else 0."""
     in_force = standards_for_dates(pd.Series(pd.to_datetime(days)))
@@ -288,7 +303,7 @@ def _hourly_rows(
     local_day = rows["time"].dt.tz_localize(None).dt.normalize()
     parts = []
     for standard in AqiStandard:
-        result = hourly_aqi(rows[present], standard)
+        result = hourly_aqi(rows[present], standard, missing=missing_policy(standard))
         parts.append(
             pd.DataFrame(
                 {
@@ -327,7 +342,7 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
     dates = pd.Series(_date_text(stats["date"]))
     parts = []
     for standard in AqiStandard:
-        result = daily_aqi(inputs, standard)
+        result = daily_aqi(inputs, standard, missing=missing_policy(standard))
         parts.append(
             pd.DataFrame(
                 {
