@@ -17,6 +17,7 @@ evaluated for their own model points only and never enter an area mean.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,6 +49,8 @@ from monitor.ledger import Ledger, to_epoch
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
 
+log = logging.getLogger("envmon.evaluate")
+
 LOCAL_TZ: Final = "Asia/Shanghai"
 AIR: Final = tuple(AIR_PARAMETERS)
 #: Site-days evaluated together at most (and 31 days): bounds memory on big backfills.
@@ -65,6 +68,8 @@ class EvaluationReport:
     water_rows: int = 0
     qc_flagged: int = 0
     dates: tuple[str, ...] = ()
+    #: Site-days and area-days that could not be evaluated (recorded, retried next run).
+    failed: tuple[tuple[str, str, str, str], ...] = ()
 
     def __add__(self, other: EvaluationReport) -> EvaluationReport:
         return EvaluationReport(
@@ -74,6 +79,7 @@ class EvaluationReport:
             self.water_rows + other.water_rows,
             self.qc_flagged + other.qc_flagged,
             tuple(sorted(set(self.dates) | set(other.dates))),
+            self.failed + other.failed,
         )
 
 
@@ -106,10 +112,85 @@ def evaluate_dirty(
     for start in range(0, len(dates), step):
         chunk_dates = dates[start : start + step]
         chunk = dirty[dirty["date"].isin(chunk_dates)]
-        report = report + _evaluate_chunk(ledger, chunk, membership, bodies, model_sources)
+        try:
+            part = _evaluate_chunk(ledger, chunk, membership, bodies, model_sources)
+        except Exception:  # one bad site-day must not stop the others: isolate it
+            part = _evaluate_isolated(ledger, chunk, membership, bodies, model_sources)
+        report = report + part
+        failed = {(site, day) for site, day, _, _ in part.failed}
+        done = set(zip(chunk["site"], chunk["date"], strict=True))
+        done |= _area_keys(chunk, membership)
+        ledger.record_evaluation_results(part.failed, sorted(done - failed))
         if progress is not None:
             progress(min(start + step, len(dates)), len(dates))
     return report
+
+
+def _area_keys(
+    dirty: pd.DataFrame, membership: Mapping[str, Sequence[str]]
+) -> set[tuple[str, str]]:
+    """The (area, date) pairs a set of dirty site-days touches: areas with a dirty member,
+    and areas queued themselves (an area-day whose evaluation failed is queued under the
+    area's id)."""
+    keys = set()
+    for site, day in zip(dirty["site"], dirty["date"], strict=True):
+        if site in membership:
+            keys.add((site, day))
+        keys |= {(area, day) for area, members in membership.items() if site in members}
+    return keys
+
+
+def _evaluate_isolated(
+    ledger: Ledger,
+    dirty: pd.DataFrame,
+    membership: Mapping[str, Sequence[str]],
+    bodies: Mapping[str, str],
+    model_sources: set[str],
+) -> EvaluationReport:
+    """Evaluate a chunk that raised piece by piece: its site-days (halving the set until
+    the failing ones stand alone), then its area-days the same way. What still raises on
+    its own is recorded in the report's ``failed`` (and stays dirty); the rest is written."""
+    sites = dirty[~dirty["site"].isin(list(membership))].reset_index(drop=True)
+    areas = sorted(_area_keys(dirty, membership))
+    queued_areas = dirty[dirty["site"].isin(list(membership))]
+
+    def run_sites(rows: list[int]) -> EvaluationReport:
+        return _evaluate_chunk(ledger, sites.iloc[rows], {}, bodies, model_sources)
+
+    def run_areas(rows: list[int]) -> EvaluationReport:
+        keys = {areas[i] for i in rows}
+        return _evaluate_chunk(
+            ledger, sites.iloc[:0], membership, bodies, model_sources, areas=keys
+        )
+
+    report = _bisect(list(range(len(sites))), run_sites, lambda i: (*sites.iloc[i], "site"))
+    report = report + _bisect(list(range(len(areas))), run_areas, lambda i: (*areas[i], "area"))
+    if len(queued_areas):
+        failed = {(a, d) for a, d, scope, _ in report.failed if scope == "area"}
+        keep = _keyed(queued_areas["site"], queued_areas["date"], failed)
+        ledger.clear_dirty(queued_areas[~keep])
+    return report
+
+
+def _bisect(
+    items: list[int],
+    run: Callable[[list[int]], EvaluationReport],
+    key: Callable[[int], tuple[str, str, str]],
+) -> EvaluationReport:
+    """``run(items)``; when it raises, each half on its own, down to single items, whose
+    error is recorded as (site, date, scope, error)."""
+    if not items:
+        return EvaluationReport()
+    try:
+        return run(items)
+    except Exception as err:  # recorded with its message; never stops the other items
+        if len(items) == 1:
+            site, day, scope = key(items[0])
+            error = f"{type(err).__name__}: {err}"
+            log.warning("cannot evaluate %s %s %s: %s", scope, site, day, error)
+            return EvaluationReport(failed=((str(site), str(day), scope, error),))
+        half = len(items) // 2
+        return _bisect(items[:half], run, key) + _bisect(items[half:], run, key)
 
 
 def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
@@ -162,21 +243,26 @@ def _evaluate_chunk(
     membership: Mapping[str, Sequence[str]],
     bodies: Mapping[str, str],
     model_sources: set[str],
+    *,
+    areas: set[tuple[str, str]] | None = None,
 ) -> EvaluationReport:
+    """Evaluate the dirty site-days and the area-days they touch (or, with ``areas``, those
+    area-days only besides the site-days), clearing them from the dirty days when written."""
     now = int(datetime.now(UTC).timestamp())
-    dates = sorted(dirty["date"].unique())
+    queued_areas = dirty[dirty["site"].isin(list(membership))]
+    dirty = dirty[~dirty["site"].isin(list(membership))]
+    dirty_areas = (
+        _area_keys(pd.concat([dirty, queued_areas]), membership) if areas is None else areas
+    )
+    dates = sorted(set(dirty["date"]) | {day for _, day in dirty_areas})
+    if not dates:
+        return EvaluationReport()
     dirty_sites = set(dirty["site"])
-    dirty_areas = {
-        (area, day)
-        for area, members in membership.items()
-        for site, day in zip(dirty["site"], dirty["date"], strict=True)
-        if site in members
-    }
     sites = dirty_sites | {s for a, _ in dirty_areas for s in membership[a]}
     start, end = _local_window(dates)
     obs = ledger.observations(start=start, end=end, sites=sorted(sites))
     if obs.empty:
-        ledger.clear_dirty(dirty)
+        ledger.clear_dirty(pd.concat([dirty, queued_areas]))
         return EvaluationReport(site_days=len(dirty), dates=tuple(dates))
     obs = _latest_per_key(obs)
     flags = quality_flags(obs)
@@ -207,10 +293,11 @@ def _evaluate_chunk(
         ledger.replace_derived("hourly_aqi", hourly, ("site", "period_end", "standard"))
     if len(water):
         ledger.replace_derived("water_classes", water, ("site", "period_end"))
+    done = pd.concat([dirty, queued_areas])
     if len(daily):
-        ledger.replace_derived("daily_aqi", daily, ("site", "date", "standard"), done=dirty)
+        ledger.replace_derived("daily_aqi", daily, ("site", "date", "standard"), done=done)
     else:
-        ledger.clear_dirty(dirty)
+        ledger.clear_dirty(done)
     return EvaluationReport(len(dirty), len(hourly), len(daily), len(water), len(qc), tuple(dates))
 
 

@@ -228,3 +228,51 @@ def test_results_do_not_depend_on_arrival_order(tmp_path: Path, settings: Settin
     assert len(together[1]) == 9, "the 9-hour flatline crossing midnight is flagged stuck"
     pd.testing.assert_frame_equal(in_order[0], together[0])
     pd.testing.assert_frame_equal(in_order[1], together[1])
+
+
+def test_a_poison_site_day_is_recorded_and_never_blocks_the_others(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §1: "a site-day that cannot be evaluated is recorded (what, why, since
+    when), retried on the next run, and never prevents the other site-days and areas from
+    being evaluated". The poison: a section reading whose NH3-N is infinite (a parser's
+    overflow; GB 3838 rates finite concentrations only, so classification raises), beside
+    two stations' four days of air, the area, and a good section reading the same hour."""
+    ledger.write_observations(sample_observations(), "sample")
+    end = pd.Timestamp("2026-03-01 08:00", tz="Asia/Shanghai")
+    good = {"ph": 7.6, "do": 5.2, "codmn": 6.5, "nh3n": 1.2, "tp": 0.25}
+    ledger.write_observations(
+        observations("hun_test", list(good), end, end, list(good.values())), "w"
+    )
+    poison = observations("hun_bad", ["do", "nh3n"], end, end, [5.2, float("inf")])
+    ledger.write_observations(poison, "w")
+
+    report = evaluate_dirty(ledger, settings)
+
+    daily = ledger.query("SELECT DISTINCT site, date FROM daily_aqi WHERE official = 1")
+    assert len(daily[daily["site"] == "1099A"]) == 4
+    assert len(daily[daily["site"] == "2900A"]) == 4
+    assert len(daily[daily["site"] == "hunnan"]) == 4  # the area
+    classes = ledger.query("SELECT site, water_class FROM water_classes")
+    assert classes.values.tolist() == [["hun_test", "IV"]]
+    failures = ledger.evaluation_failures()
+    assert failures[["site", "date", "scope", "attempts"]].values.tolist() == [
+        ["hun_bad", "2026-03-01", "site", 1]
+    ]
+    assert "nh3n value inf" in failures["error"].iloc[0]
+    assert [(s, d) for s, d, _, _ in report.failed] == [("hun_bad", "2026-03-01")]
+    assert ledger.dirty_days().values.tolist() == [["hun_bad", "2026-03-01"]]  # retried
+    first = int(failures["first_failed"].iloc[0])
+
+    evaluate_dirty(ledger, settings)  # the next run retries it: still failing, counted
+    again = ledger.evaluation_failures()
+    assert again[["attempts", "first_failed"]].values.tolist() == [[2, first]]
+
+    fixed = observations("hun_bad", ["nh3n"], end, end, [0.4])
+    ledger.write_observations(fixed, "w")  # the source corrects the value
+    evaluate_dirty(ledger, settings)
+    assert ledger.evaluation_failures().empty
+    assert ledger.dirty_days().empty
+    row = ledger.query("SELECT water_class FROM water_classes WHERE site = 'hun_bad'")
+    # GB 3838-2002 Table 1: DO 5.2 mg/L is Class III (≥ 5), NH3-N 0.4 Class II (≤ 0.5).
+    assert row["water_class"].tolist() == ["III"]
