@@ -266,6 +266,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         sources = source_status(ledger)
         sites = site_status(ledger, datetime.now(UTC))
         dirty = len(ledger.dirty_days())
+        unevaluated = ledger.evaluation_failures()
     configured = {s.name: s for s in settings.sources}
     print(f"ledger: {path}")
     print("sources:")
@@ -294,6 +295,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
         )
     if dirty:
         print(f"{dirty} site-day(s) waiting for evaluation")
+    if len(unevaluated):
+        print(f"evaluation: FAILING for {len(unevaluated)} day(s), retried on every run:")
+    for row in unevaluated.to_dict("records"):
+        since = datetime.fromtimestamp(int(row["first_failed"]), UTC).isoformat()
+        print(
+            f"  {row['scope']} {row['site']} {row['date']}: failing since {since}, "
+            f"{row['attempts']} attempt(s): {row['error']}"
+        )
     return 0
 
 

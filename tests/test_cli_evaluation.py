@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from monitor.cli import main
+from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from tests.conftest import DATA, HUNNAN_TWO_STATIONS, RecordedServer
 from tests.test_cli_ledger import long_csv
@@ -111,3 +113,28 @@ def test_2026_daily_aqi_of_one_pollutant_is_na_when_not_over_100(
     assert main([*args, "--from", "2026-03-06", "--to", "2026-03-06"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["aqi"], r["category"], r["pm2_5"]) for r in rows] == [("", "", "18.0")]
+
+
+def test_status_lists_days_that_cannot_be_evaluated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`envmon status` shows what cannot be evaluated, why, since when and how often it was
+    tried; the good days beside it are evaluated."""
+    config = _config(tmp_path, "http://127.0.0.1:9/unused")
+    end = datetime(2026, 3, 2, 0, tzinfo=UTC)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        # NH3-N infinite: GB 3838 rates finite concentrations only.
+        ledger.write_observations(observations("hun_bad", "nh3n", end, end, float("inf")), "lab")
+    assert (
+        main(["--config", str(config), "import", "--format", "long-csv", str(long_csv(tmp_path))])
+        == 0
+    )
+    capsys.readouterr()
+    assert main(["--config", str(config), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluation: FAILING for 1 day(s), retried on every run:" in out
+    assert "site hun_bad 2026-03-02: failing since " in out
+    assert "1 attempt(s): ValueError: nh3n value inf is not a concentration" in out
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        days = ledger.query("SELECT count(*) AS n FROM daily_aqi WHERE site = '1099A'")
+    assert days["n"].iloc[0] == 8  # four days, two rule sets

@@ -233,6 +233,8 @@ DATA_HEALTH = Measurement(
         "completeness_24h": "share (0–1) of the expected periods of the last 24 h with a value",
         "values_24h": "values received for periods in the last 24 h",
         "qc_flags_24h": "values of the last 24 h flagged by envmon's checks",
+        "evaluation_failures": "days of the site (or area, with source = evaluation) that "
+        "cannot be evaluated; retried every run, 0 when none",
     },
     {},
 )

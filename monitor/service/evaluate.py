@@ -193,6 +193,32 @@ def _bisect(
         return _bisect(items[:half], run, key) + _bisect(items[half:], run, key)
 
 
+def evaluation_health(ledger: Ledger, now: float) -> dict[str, object]:
+    """The ``evaluation`` entry of /healthz: site-days and area-days that cannot be evaluated
+    (each retried on every run), the oldest first failure and the latest error."""
+    failures = ledger.evaluation_failures()
+    if failures.empty:
+        return {"state": "ok", "failing_days": 0, "failing": []}
+    oldest = int(failures["first_failed"].min())
+    return {
+        "state": "failing",
+        "failing_days": len(failures),
+        "failing_since": datetime.fromtimestamp(oldest, UTC).isoformat(),
+        "failing_for_seconds": round(now - oldest),
+        "failing": [
+            {
+                "scope": str(r["scope"]),
+                "site": str(r["site"]),
+                "date": str(r["date"]),
+                "error": str(r["error"]),
+                "since": datetime.fromtimestamp(int(r["first_failed"]), UTC).isoformat(),
+                "attempts": int(r["attempts"]),
+            }
+            for r in failures.head(20).to_dict("records")
+        ],
+    }
+
+
 def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
     """UTC bounds (exclusive, inclusive] covering labels from the day before the first date
     00:00 to the first hours after the last date, local."""
@@ -487,4 +513,4 @@ def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFra
     return out[out["water_class"] != ""]
 
 
-__all__ = ["EvaluationReport", "area_membership", "evaluate_dirty"]
+__all__ = ["EvaluationReport", "area_membership", "evaluate_dirty", "evaluation_health"]
