@@ -258,6 +258,14 @@ class Area:
         default="",
         metadata=setting("free text: how the area's figures are formed, open questions"),
     )
+    min_stations: int | None = field(
+        default=None,
+        metadata=setting(
+            "evaluation stations with a value an area value needs (fewer: NA); unset: at "
+            "least half of the area's evaluation stations, rounded up",
+            minimum=1,
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -18,6 +18,7 @@ evaluated for their own model points only and never enter an area mean.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -83,6 +84,56 @@ class EvaluationReport:
         )
 
 
+def default_minimum(stations: int) -> int:
+    """At least half of an area's evaluation stations, rounded up (at least 1)."""
+    return max(1, math.ceil(stations / 2))
+
+
+def area_minimums(settings: Settings) -> dict[str, int]:
+    """Area id → stations with a value an area value needs (fewer: the value is NA).
+
+    ``[[areas]] min_stations``, or by default at least half of the area's evaluation
+    stations, rounded up: an area value from 1 of 2 stations stands, Shenyang's city value
+    from 2 of its 10 evaluation stations does not (it needs 5).
+    """
+    return {
+        area.id: area.min_stations
+        if area.min_stations is not None
+        else default_minimum(len(settings.averaged_stations(area.id)))
+        for area in settings.areas
+    }
+
+
+def _area_values(
+    frame: pd.DataFrame,
+    members: Mapping[str, Sequence[str]],
+    keys: list[str],
+    values: list[str],
+    minimums: Mapping[str, int],
+) -> pd.DataFrame:
+    """Area means (``site`` = area id) of ``values`` per ``keys``; a value is NA where fewer
+    of the area's stations than its minimum have one; ``stations``: the area's stations with
+    any value in the row (what the row rests on)."""
+    out = area_means(frame, members, keys, values)
+    minimum = out["area"].map(lambda a: minimums.get(a, 1)).to_numpy(dtype=np.int64)
+    for value in values:
+        out.loc[out[f"{value}_sites"].to_numpy() < minimum, value] = np.nan
+    links = pd.DataFrame(
+        [(a, s) for a, sites in members.items() for s in sites], columns=["area", "site"]
+    )
+    with_value = frame.loc[frame[values].notna().any(axis=1).to_numpy(), ["site", *keys]]
+    counted = (
+        with_value.merge(links, on="site", how="inner")
+        .groupby(["area", *keys])
+        .size()
+        .rename("stations")
+        .reset_index()
+    )
+    out = out.merge(counted, on=["area", *keys], how="left")
+    out["stations"] = out["stations"].fillna(0).astype(np.int64)
+    return out.rename(columns={"area": "site"})
+
+
 def area_membership(settings: Settings) -> dict[str, list[str]]:
     """Area id → codes of the evaluation stations averaged for it (control sites excluded)."""
     return {
@@ -104,6 +155,7 @@ def evaluate_dirty(
         ledger.query("SELECT source FROM sources WHERE kind = 'model'")["source"].tolist()
     )
     membership = area_membership(settings) if settings.service.evaluate_areas else {}
+    minimums = area_minimums(settings)
     bodies = {s.id: s.water_body for s in settings.water_sections}
     dates = sorted(dirty["date"].unique())
     sites = max(1, dirty["site"].nunique())
@@ -113,9 +165,13 @@ def evaluate_dirty(
         chunk_dates = dates[start : start + step]
         chunk = dirty[dirty["date"].isin(chunk_dates)]
         try:
-            part = _evaluate_chunk(ledger, chunk, membership, bodies, model_sources)
+            part = _evaluate_chunk(
+                ledger, chunk, membership, bodies, model_sources, minimums=minimums
+            )
         except Exception:  # one bad site-day must not stop the others: isolate it
-            part = _evaluate_isolated(ledger, chunk, membership, bodies, model_sources)
+            part = _evaluate_isolated(
+                ledger, chunk, membership, bodies, model_sources, minimums=minimums
+            )
         report = report + part
         failed = {(site, day) for site, day, _, _ in part.failed}
         done = set(zip(chunk["site"], chunk["date"], strict=True))
@@ -146,6 +202,8 @@ def _evaluate_isolated(
     membership: Mapping[str, Sequence[str]],
     bodies: Mapping[str, str],
     model_sources: set[str],
+    *,
+    minimums: Mapping[str, int] | None = None,
 ) -> EvaluationReport:
     """Evaluate a chunk that raised piece by piece: its site-days (halving the set until
     the failing ones stand alone), then its area-days the same way. What still raises on
@@ -160,7 +218,13 @@ def _evaluate_isolated(
     def run_areas(rows: list[int]) -> EvaluationReport:
         keys = {areas[i] for i in rows}
         return _evaluate_chunk(
-            ledger, sites.iloc[:0], membership, bodies, model_sources, areas=keys
+            ledger,
+            sites.iloc[:0],
+            membership,
+            bodies,
+            model_sources,
+            areas=keys,
+            minimums=minimums,
         )
 
     report = _bisect(list(range(len(sites))), run_sites, lambda i: (*sites.iloc[i], "site"))
@@ -271,6 +335,7 @@ def _evaluate_chunk(
     model_sources: set[str],
     *,
     areas: set[tuple[str, str]] | None = None,
+    minimums: Mapping[str, int] | None = None,
 ) -> EvaluationReport:
     """Evaluate the dirty site-days and the area-days they touch (or, with ``areas``, those
     area-days only besides the site-days), clearing them from the dirty days when written."""
@@ -313,7 +378,9 @@ def _evaluate_chunk(
     if len(qc):
         ledger.replace_derived("qc_flags", qc, ("site", "parameter", "period_end"))
 
-    hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, model_sources, now)
+    if minimums is None:
+        minimums = {a: default_minimum(len(m)) for a, m in membership.items()}
+    hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, minimums, model_sources, now)
     water = _water(obs[in_dirty], bodies, now)
     if len(hourly):
         ledger.replace_derived("hourly_aqi", hourly, ("site", "period_end", "standard"))
@@ -332,6 +399,7 @@ def _air(
     dirty_keys: set[tuple[str, str]],
     dirty_areas: set[tuple[str, str]],
     membership: Mapping[str, Sequence[str]],
+    minimums: Mapping[str, int],
     model_sources: set[str],
     now: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -358,7 +426,7 @@ def _air(
     # Areas average measured stations only (model points never enter an area mean).
     members = {a: [s for s in m if s in measured_sites] for a, m in membership.items()}
     if membership and area_keys:
-        area_wide = area_means(wide, members, ["time"], present).rename(columns={"area": "site"})
+        area_wide = _area_values(wide, members, ["time"], present, minimums)
     hourly_parts = [_hourly_rows(wide, dirty_keys, present, 0, now)]
     if len(area_wide):
         hourly_parts.append(_hourly_rows(area_wide, area_keys, present, 1, now))
@@ -375,9 +443,7 @@ def _air(
         values = stats[["site", "date"]].copy()
         for s in DAILY_STATISTICS:
             values[s] = stats[s].where(stats[f"{s}_valid"])
-        area_stats = area_means(values, members, ["date"], list(DAILY_STATISTICS)).rename(
-            columns={"area": "site"}
-        )
+        area_stats = _area_values(values, members, ["date"], list(DAILY_STATISTICS), minimums)
         for s in DAILY_STATISTICS:
             area_stats[f"{s}_valid"] = area_stats[s].notna()
         keep = _keyed(area_stats["site"], _date_text(area_stats["date"]), area_keys)
@@ -407,6 +473,13 @@ def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
     return official
 
 
+def _stations(rows: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Stations an area row rests on; NaN (stored NULL) for a site's own rows."""
+    if "stations" not in rows.columns:
+        return np.full(len(rows), np.nan)
+    return rows["stations"].to_numpy(dtype=np.float64)
+
+
 def _hourly_rows(
     wide: pd.DataFrame, keys: set[tuple[str, str]], present: list[str], is_area: int, now: int
 ) -> pd.DataFrame:
@@ -425,6 +498,7 @@ def _hourly_rows(
                     "standard": standard.value,
                     "official": _official(local_day, standard),
                     "is_area": is_area,
+                    "stations": _stations(rows),
                     "aqi": result["aqi"].to_numpy(),
                     "level": result["level"].astype(np.int64).to_numpy(),
                     "primary_pollutants": pollutant_names(result["primary_mask"]),
@@ -464,6 +538,7 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
                     "standard": standard.value,
                     "official": _official(stats["date"], standard),
                     "is_area": is_area,
+                    "stations": _stations(stats),
                     **{s: rounded[s] for s in DAILY_STATISTICS},
                     "invalid_statistics": invalid,
                     "aqi": result["aqi"].to_numpy(),
@@ -513,4 +588,11 @@ def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFra
     return out[out["water_class"] != ""]
 
 
-__all__ = ["EvaluationReport", "area_membership", "evaluate_dirty", "evaluation_health"]
+__all__ = [
+    "EvaluationReport",
+    "area_membership",
+    "area_minimums",
+    "default_minimum",
+    "evaluate_dirty",
+    "evaluation_health",
+]

@@ -276,3 +276,73 @@ def test_a_poison_site_day_is_recorded_and_never_blocks_the_others(
     row = ledger.query("SELECT water_class FROM water_classes WHERE site = 'hun_bad'")
     # GB 3838-2002 Table 1: DO 5.2 mg/L is Class III (≥ 5), NH3-N 0.4 Class II (≤ 0.5).
     assert row["water_class"].tolist() == ["III"]
+
+
+FOUR_STATIONS = """\
+[district]
+name = "Shenyang"
+name_zh = "沈阳市"
+
+[[areas]]
+id = "city"
+name = "City"
+name_zh = "市"
+
+[[areas]]
+id = "strict"
+name = "Strict"
+name_zh = "严"
+min_stations = 3
+"""
+for _code in ("1100A", "1101A", "1102A", "1103A"):
+    FOUR_STATIONS += (
+        f'\n[[air_stations]]\ncode = "{_code}"\nname_zh = "站"\nrole = "evaluation"\n'
+        'areas = ["city", "strict"]\n'
+    )
+
+
+def _pm25_day(sites: list[str], day: str, value: float) -> pd.DataFrame:
+    """24 hourly PM2.5 values (alternating value ± 1) at each site on a local day."""
+    end = pd.date_range(f"{day} 00:00", periods=24, freq="h", tz="Asia/Shanghai")
+    values = value + np.where(np.arange(24) % 2 == 0, -1.0, 1.0)
+    frames = [
+        observations(site, "pm2_5", end - pd.Timedelta(hours=1), end, values) for site in sites
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_an_area_value_needs_half_of_its_stations_and_says_how_many(tmp_path: Path) -> None:
+    """Issue 13 §2 "Area values": an area value needs at least half of the area's
+    evaluation stations (default, rounded up) or ``[[areas]] min_stations``; below it the
+    area value is NA; every area row states the stations it rests on. Four evaluation
+    stations: 1 with data → NA (needs 2); 2 with data → the mean of the 2; the area with
+    ``min_stations = 3`` → NA from 2."""
+    path = tmp_path / "envmon.toml"
+    path.write_text(FOUR_STATIONS, encoding="utf-8")
+    settings = load_settings(path, {})
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.write_observations(_pm25_day(["1100A"], "2026-03-05", 40.0), "s")
+        ledger.write_observations(_pm25_day(["1100A", "1101A"], "2026-03-06", 40.0), "s")
+        ledger.write_observations(_pm25_day(["1102A"], "2026-03-06", 60.0), "s2")
+        ledger.write_observations(_pm25_day(["1100A", "1103A"], "2026-03-07", 30.0), "s")
+        evaluate_dirty(ledger, settings)
+        daily = ledger.query(
+            "SELECT site, date, pm2_5, stations FROM daily_aqi WHERE is_area = 1 "
+            "AND official = 1 ORDER BY site, date"
+        )
+        hourly = ledger.query(
+            "SELECT site, stations FROM hourly_aqi WHERE is_area = 0 AND official = 1 LIMIT 1"
+        )
+    rows = {(r["site"], r["date"]): (r["pm2_5"], r["stations"]) for _, r in daily.iterrows()}
+    # 2026-03-05: 1 of 4 stations (< 2): NA, resting on 1.
+    assert np.isnan(rows[("city", "2026-03-05")][0])
+    assert rows[("city", "2026-03-05")][1] == 1
+    # 2026-03-06: 3 of 4 (40, 40, 60): the mean 46.67 rounds to 47 (GB/T 8170), on 3.
+    assert rows[("city", "2026-03-06")] == (47.0, 3)
+    assert rows[("strict", "2026-03-06")] == (47.0, 3)
+    assert np.isnan(rows[("strict", "2026-03-05")][0])
+    # 2026-03-07: 2 of 4 — enough for the default (2), not for min_stations = 3.
+    assert rows[("city", "2026-03-07")] == (30.0, 2)
+    assert np.isnan(rows[("strict", "2026-03-07")][0])
+    assert rows[("strict", "2026-03-07")][1] == 2
+    assert hourly["stations"].isna().all()  # a site's own rows rest on itself: NULL
