@@ -487,6 +487,11 @@ def _cmd_progress(args: argparse.Namespace) -> int:
                 f"  projected {r.projection_low * scale:.1f}{unit}–"
                 f"{r.projection_high * scale:.1f}{unit}"
             )
+        if r.withheld_days:
+            extra += (
+                f"  withheld {r.withheld_days} day(s): ratio "
+                f"{(r.ratio_low or 0) * 100:.1f}%–{(r.ratio_high or 0) * 100:.1f}%"
+            )
         print(f"  {r.id} [{r.variant}] {r.status}: {value} (goal {goal}){extra}")
         print(f"      {r.explanation_zh if args.lang == 'zh' else r.explanation_en}")
     return 0

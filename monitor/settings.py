@@ -59,6 +59,7 @@ __all__ = [
     "Area",
     "CountTarget",
     "DistrictSettings",
+    "EvaluationSettings",
     "GoodDayRatioTarget",
     "GrafanaSettings",
     "HJ212Settings",
@@ -565,6 +566,27 @@ class ServiceSettings:
     )
 
 
+#: ``[evaluation] valid_day_rule`` values (README "Methods and decisions").
+ValidDayRule = Literal["all_six_or_over_100", "rate_what_is_present"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationSettings:
+    """Which days count: choices the standards leave open (README "Methods and decisions")."""
+
+    valid_day_rule: ValidDayRule = field(
+        default="all_six_or_over_100",
+        metadata=setting(
+            "which days count in a good-day ratio, under both rule sets. all_six_or_over_100: "
+            "a day is valid when its six daily statistics (SO2, NO2, CO, PM10, PM2.5 24 h "
+            "means, O3 daily max 8 h) are all valid, or when the AQI of the valid ones is "
+            "> 100 (a valid non-good day, HJ 633-2026 §5.3); other days are withheld. "
+            "rate_what_is_present: as each rule set publishes (2012: any valid statistic "
+            "rates the day; 2026: §5.3)"
+        ),
+    )
+
+
 def _check_url(value: str) -> str | None:
     if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", value):
         return "expected an http:// or https:// URL such as http://localhost:8086"
@@ -995,6 +1017,10 @@ class Settings:
     )
     service: ServiceSettings = field(
         default=ServiceSettings(), metadata=setting("[service] the daemon")
+    )
+    evaluation: EvaluationSettings = field(
+        default=EvaluationSettings(),
+        metadata=setting("[evaluation] which days count in good-day ratios"),
     )
     influxdb: InfluxSettings = field(
         default=InfluxSettings(), metadata=setting("[influxdb] where envmon publishes")

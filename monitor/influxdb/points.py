@@ -211,6 +211,10 @@ TARGET_PROGRESS = Measurement(
         "projection_high": "high end of the projection range",
         "valid_days": "valid days so far",
         "good_days": "good days so far",
+        "withheld_days": "days with a valid statistic the valid-day rule does not count "
+        "([evaluation] valid_day_rule)",
+        "ratio_low": "the ratio if every withheld day were non-good",
+        "ratio_high": "the ratio if every withheld day were good",
     },
     {
         "status": "status as text",
