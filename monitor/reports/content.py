@@ -245,6 +245,17 @@ class MonthlyReport:
     exceedance_days: int
     sections: tuple[SectionLine, ...]
     targets: tuple[TargetProgress, ...]
+    #: Days with a valid statistic the valid-day rule does not count ([evaluation]).
+    withheld_days: int = 0
+
+    @property
+    def good_share_range(self) -> tuple[float, float] | None:
+        """The month's share if every withheld day were non-good, and if every one were
+        good; None without withheld days."""
+        if not self.withheld_days:
+            return None
+        total = self.valid_days + self.withheld_days
+        return self.good_days / total, (self.good_days + self.withheld_days) / total
 
     @property
     def period(self) -> str:
@@ -640,6 +651,7 @@ def build_monthly(
         exceedance_days=len(over),
         sections=_sections(sections, water, month=True),
         targets=tuple(progress),
+        withheld_days=int(days["official_withheld"].sum()) if "official_withheld" in days else 0,
     )
 
 
