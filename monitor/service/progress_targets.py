@@ -337,6 +337,13 @@ def good_day_progress(
     in_year = days["date"].dt.year == target.year
     up_to = in_year & (days["date"] <= pd.Timestamp(as_of))
     has_dust = bool(days.loc[in_year, "dust"].any())
+    counted_to = up_to.to_numpy()
+    # The stations the area's computed days so far rest on (fewest, most).
+    stations = days["stations"].to_numpy()[counted_to & days["computed"].notna().to_numpy()]
+    stations = stations[~np.isnan(stations)]
+    rested_on = (
+        None if not len(stations) else {"min": int(stations.min()), "max": int(stations.max())}
+    )
     rows = []
     for standard in STANDARDS:
         column = "official" if standard == "official" else standard
@@ -354,23 +361,19 @@ def good_day_progress(
                 history_basis=basis,
                 excluded=dusty,
             )
-            withheld = int(days.loc[up_to, f"{column}_withheld"].sum())
+            withheld = int(days[f"{column}_withheld"].to_numpy()[counted_to].sum())
             fields, note_en, note_zh = _withheld_note(withheld, p.good_days, p.valid_days)
             p = dataclasses.replace(
                 p,
                 explanation_en=p.explanation_en + note_en,
                 explanation_zh=p.explanation_zh + note_zh,
             )
-            stations = days.loc[up_to & days["computed"].notna(), "stations"].dropna()
             extra: dict[str, Any] = {
                 **fields,
                 "details": {
                     "rules_goal_set_under": target.rules,
                     "valid_day_rule": rule,
-                    # The stations the area's computed days rest on (fewest, most).
-                    "stations": None
-                    if stations.empty
-                    else {"min": int(stations.min()), "max": int(stations.max())},
+                    "stations": rested_on,
                 },
             }
             if standard == "official":

@@ -346,3 +346,31 @@ def test_an_area_value_needs_half_of_its_stations_and_says_how_many(tmp_path: Pa
     assert np.isnan(rows[("strict", "2026-03-07")][0])
     assert rows[("strict", "2026-03-07")][1] == 2
     assert hourly["stations"].isna().all()  # a site's own rows rest on itself: NULL
+
+
+def test_a_failed_area_day_is_queued_and_cleared_when_it_evaluates(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """An area-day whose evaluation failed is queued under the area's id: the next run
+    evaluates it (from its stations' observations) and forgets the failure."""
+    ledger.write_observations(sample_observations(), "sample")
+    evaluate_dirty(ledger, settings)
+    ledger.connection.execute(
+        "DELETE FROM daily_aqi WHERE site = 'hunnan' AND date = '2026-02-28'"
+    )
+    ledger.connection.commit()
+    ledger.record_evaluation_results([("hunnan", "2026-02-28", "area", "earlier failure")], [])
+    assert ledger.dirty_days().values.tolist() == [["hunnan", "2026-02-28"]]
+
+    report = evaluate_dirty(ledger, settings)
+
+    assert report.failed == ()
+    assert ledger.evaluation_failures().empty
+    assert ledger.dirty_days().empty
+    rows = ledger.query(
+        "SELECT standard, stations FROM daily_aqi WHERE site = 'hunnan' AND date = '2026-02-28'"
+    )
+    assert sorted(rows["standard"]) == ["hj633-2012", "hj633-2026"]
+    assert rows["stations"].tolist() == [2, 2]
+    # Its stations' own rows were not re-evaluated: only the area was queued.
+    assert report.site_days == 0
