@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -138,3 +139,53 @@ def test_status_lists_days_that_cannot_be_evaluated(
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         days = ledger.query("SELECT count(*) AS n FROM daily_aqi WHERE site = '1099A'")
     assert days["n"].iloc[0] == 8  # four days, two rule sets
+
+
+GOOD_DAY_TARGET = """
+[[targets]]
+kind = "good_day_ratio"
+id = "good_days"
+name = "优良天数比例 ≥ 80 %"
+area = "hunnan"
+year = 2026
+goal = 0.80
+rules = "hj633-2012"
+"""
+
+
+def test_a_pm25_only_day_is_withheld_not_good_end_to_end(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13 §2, through import, evaluation and `progress`: under the 2012 rules (in force
+    on 2026-01-05) a day on which only PM2.5 has 24 hourly values at both stations (17/19
+    µg/m³: IAQI 26) was counted "good". By default (``all_six_or_over_100``) it is withheld:
+    no valid day, 1 withheld, ratio range 0 %–100 %. ``rate_what_is_present`` counts it
+    good, as the 2012 platform practice does."""
+    config = _config(tmp_path, "http://127.0.0.1:9/unused")
+    config.write_text(config.read_text(encoding="utf-8") + GOOD_DAY_TARGET, encoding="utf-8")
+    path = tmp_path / "pm25_both.csv"
+    rows = ["site,time,parameter,value,unit"]
+    rows += [
+        f"{site},2026-01-05 {h:02d}:00,pm2_5,{17 + 2 * (h % 2)},ug/m3"
+        for site in ("1099A", "2900A")
+        for h in range(24)
+    ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    assert main(["--config", str(config), "import", "--format", "long-csv", str(path)]) == 0
+    capsys.readouterr()
+    args = ["--config", str(config), "progress", "--as-of", "2026-01-05", "--json"]
+    assert main(args) == 0
+    official = {r["variant"]: r for r in json.loads(capsys.readouterr().out)}["official"]
+    assert (official["valid_days"], official["good_days"]) == (0, 0)
+    assert official["withheld_days"] == 1
+    assert (official["ratio_low"], official["ratio_high"]) == (0.0, 1.0)
+    assert official["details"]["stations"] == {"min": 2, "max": 2}
+
+    config.write_text(
+        config.read_text(encoding="utf-8")
+        + '\n[evaluation]\nvalid_day_rule = "rate_what_is_present"\n',
+        encoding="utf-8",
+    )
+    assert main(args) == 0
+    official = {r["variant"]: r for r in json.loads(capsys.readouterr().out)}["official"]
+    assert (official["valid_days"], official["good_days"], official["withheld_days"]) == (1, 1, 0)

@@ -339,7 +339,7 @@ def good_day_progress(
     has_dust = bool(days.loc[in_year, "dust"].any())
     counted_to = up_to.to_numpy()
     # The stations the area's computed days so far rest on (fewest, most).
-    stations = days["stations"].to_numpy()[counted_to & days["computed"].notna().to_numpy()]
+    stations = days["stations"].to_numpy()[counted_to]
     stations = stations[~np.isnan(stations)]
     rested_on = (
         None if not len(stations) else {"min": int(stations.min()), "max": int(stations.max())}
