@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,6 +47,7 @@ from monitor.domain.daily import (
 from monitor.domain.quality import excluded, quality_flags
 from monitor.domain.units import AIR_PARAMETERS
 from monitor.domain.water_quality import Parameter, WaterBody, WaterClass
+from monitor.errors import StorageError
 from monitor.ledger import Ledger, to_epoch
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
@@ -57,6 +59,9 @@ AIR: Final = tuple(AIR_PARAMETERS)
 #: Site-days evaluated together at most (and 31 days): bounds memory on big backfills.
 CHUNK_SITE_DAYS: Final = 4000
 CHUNK_DAYS: Final = 31
+#: Errors of the ledger itself (locked, full, unreadable): they stop the evaluation and go
+#: up to the caller, never recorded as a day that cannot be evaluated.
+LEDGER_ERRORS: Final = (StorageError, sqlite3.Error)
 
 
 @dataclass(frozen=True)
@@ -168,6 +173,8 @@ def evaluate_dirty(
             part = _evaluate_chunk(
                 ledger, chunk, membership, bodies, model_sources, minimums=minimums
             )
+        except LEDGER_ERRORS:
+            raise  # the ledger's trouble, not a day's: nothing to isolate
         except Exception:  # one bad site-day must not stop the others: isolate it
             part = _evaluate_isolated(
                 ledger, chunk, membership, bodies, model_sources, minimums=minimums
@@ -247,6 +254,8 @@ def _bisect(
         return EvaluationReport()
     try:
         return run(items)
+    except LEDGER_ERRORS:
+        raise
     except Exception as err:  # recorded with its message; never stops the other items
         if len(items) == 1:
             site, day, scope = key(items[0])
