@@ -270,6 +270,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         sources = source_status(ledger)
         sites = site_status(ledger, datetime.now(UTC))
         dirty = len(ledger.dirty_days())
+        unevaluated = ledger.evaluation_failures()
     configured = {s.name: s for s in settings.sources}
     print(f"ledger: {path}")
     print("sources:")
@@ -299,6 +300,14 @@ def _cmd_status(args: argparse.Namespace) -> int:
         )
     if dirty:
         print(f"{dirty} site-day(s) waiting for evaluation")
+    if len(unevaluated):
+        print(f"evaluation: FAILING for {len(unevaluated)} day(s), retried on every run:")
+    for row in unevaluated.to_dict("records"):
+        since = datetime.fromtimestamp(int(row["first_failed"]), UTC).isoformat()
+        print(
+            f"  {row['scope']} {row['site']} {row['date']}: failing since {since}, "
+            f"{row['attempts']} attempt(s): {row['error']}"
+        )
     return 0
 
 
@@ -482,6 +491,11 @@ def _cmd_progress(args: argparse.Namespace) -> int:
             extra += (
                 f"  projected {r.projection_low * scale:.1f}{unit}–"
                 f"{r.projection_high * scale:.1f}{unit}"
+            )
+        if r.withheld_days:
+            extra += (
+                f"  withheld {r.withheld_days} day(s): ratio "
+                f"{(r.ratio_low or 0) * 100:.1f}%–{(r.ratio_high or 0) * 100:.1f}%"
             )
         print(f"  {r.id} [{r.variant}] {r.status}: {value} (goal {goal}){extra}")
         print(f"      {r.explanation_zh if args.lang == 'zh' else r.explanation_en}")

@@ -61,6 +61,7 @@ __all__ = [
     "Area",
     "CountTarget",
     "DistrictSettings",
+    "EvaluationSettings",
     "GoodDayRatioTarget",
     "GrafanaSettings",
     "HJ212Settings",
@@ -277,6 +278,14 @@ class Area:
     note: str = field(
         default="",
         metadata=setting("free text: how the area's figures are formed, open questions"),
+    )
+    min_stations: int | None = field(
+        default=None,
+        metadata=setting(
+            "evaluation stations with a value an area value needs (fewer: NA); unset: at "
+            "least half of the area's evaluation stations, rounded up",
+            minimum=1,
+        ),
     )
 
 
@@ -602,6 +611,27 @@ class QualitySettings:
             "own quality flags that also exclude a value from statistics (any of "
             "pm25_gt_pm10, stuck, spike); empty: they are advisory (stored, shown, counted), "
             "as GB 3095 §6.4 asks that all valid data be used"
+        ),
+    )
+
+
+#: ``[evaluation] valid_day_rule`` values (README "Methods and decisions").
+ValidDayRule = Literal["all_six_or_over_100", "rate_what_is_present"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationSettings:
+    """Which days count: choices the standards leave open (README "Methods and decisions")."""
+
+    valid_day_rule: ValidDayRule = field(
+        default="all_six_or_over_100",
+        metadata=setting(
+            "which days count in a good-day ratio, under both rule sets. all_six_or_over_100: "
+            "a day is valid when its six daily statistics (SO2, NO2, CO, PM10, PM2.5 24 h "
+            "means, O3 daily max 8 h) are all valid, or when the AQI of the valid ones is "
+            "> 100 (a valid non-good day, HJ 633-2026 §5.3); other days are withheld. "
+            "rate_what_is_present: as each rule set publishes (2012: any valid statistic "
+            "rates the day; 2026: §5.3)"
         ),
     )
 
@@ -1041,6 +1071,10 @@ class Settings:
     )
     quality: QualitySettings = field(
         default=QualitySettings(), metadata=setting("[quality] envmon's own quality checks")
+    )
+    evaluation: EvaluationSettings = field(
+        default=EvaluationSettings(),
+        metadata=setting("[evaluation] which days count in good-day ratios"),
     )
     influxdb: InfluxSettings = field(
         default=InfluxSettings(), metadata=setting("[influxdb] where envmon publishes")

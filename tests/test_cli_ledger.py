@@ -41,6 +41,15 @@ def long_csv(tmp_path: Path, name: str = "sample.csv", bump: float = 0.0) -> Pat
     return path
 
 
+def calculator(scale: str) -> pd.DataFrame:
+    """`calc aqi` of the sample as the ledger stores it: 2012 rows rate what is present,
+    2026 rows follow HJ 633-2026 §5.3 (AQI NA when a pollutant is missing and the rest
+    give <= 100)."""
+    present = compute_aqi_csv(SAMPLE, scale=scale).frame
+    withheld = compute_aqi_csv(SAMPLE, scale=scale, missing="hj633-2026").frame
+    return present.where(present["standard"] != "hj633-2026", withheld)
+
+
 def run(config: Path, *args: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """Run envmon with the config; return exit code, stdout, stderr."""
     code = main(["--config", str(config), *args])
@@ -73,7 +82,7 @@ def test_import_then_export_daily_aqi_equals_the_calculator(
         capsys=capsys,
     )
     exported = list(csv.DictReader(io.StringIO(out)))
-    expected = compute_aqi_csv(SAMPLE, scale="day").frame
+    expected = calculator("day")
     assert [r["aqi"] for r in exported] == expected["aqi"].tolist()
     assert [r["standard"] for r in exported] == expected["standard"].tolist()
     assert list(exported[0])[:7] == [
@@ -152,7 +161,7 @@ def test_export_hourly_aqi_contract(
         "primary_pollutants",
         "standard",
     ]
-    expected = compute_aqi_csv(SAMPLE, scale="hour").frame
+    expected = calculator("hour")
     expected = expected[expected["site"] == "1099A"]
     assert [r["aqi"] for r in rows] == expected["aqi"].tolist()
 

@@ -211,6 +211,10 @@ TARGET_PROGRESS = Measurement(
         "projection_high": "high end of the projection range",
         "valid_days": "valid days so far",
         "good_days": "good days so far",
+        "withheld_days": "days with a valid statistic the valid-day rule does not count "
+        "([evaluation] valid_day_rule)",
+        "ratio_low": "the ratio if every withheld day were non-good",
+        "ratio_high": "the ratio if every withheld day were good",
     },
     {
         "status": "status as text",
@@ -233,6 +237,8 @@ DATA_HEALTH = Measurement(
         "completeness_24h": "share (0–1) of the expected periods of the last 24 h with a value",
         "values_24h": "values received for periods in the last 24 h",
         "qc_flags_24h": "values of the last 24 h flagged by envmon's checks",
+        "evaluation_failures": "days of the site (or area, with source = evaluation) that "
+        "cannot be evaluated; retried every run, 0 when none",
     },
     {},
 )

@@ -348,9 +348,11 @@ _STATIC: Final[tuple[InfluxQuery, ...]] = (
         points.DATA_HEALTH,
         """SELECT last("age_seconds") AS "age_seconds",
         last("completeness_24h") AS "completeness_24h", last("values_24h") AS "values_24h",
-        last("qc_flags_24h") AS "qc_flags_24h" FROM "data_health" WHERE $timeFilter
-        GROUP BY "source", "site" """,
-        "latest age [s], 24 h completeness (0–1), values and QC flags per source and site",
+        last("qc_flags_24h") AS "qc_flags_24h",
+        last("evaluation_failures") AS "evaluation_failures" FROM "data_health"
+        WHERE $timeFilter GROUP BY "source", "site" """,
+        "latest age [s], 24 h completeness (0–1), values, QC flags and days that cannot be "
+        "evaluated per source and site",
         "table",
     ),
     _q(

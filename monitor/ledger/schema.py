@@ -295,6 +295,35 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
         ),
     ),
     (
+        8,
+        "evaluation failures (site-days and area-days that could not be evaluated: what, "
+        "why, since when, attempts); the stations an area value rests on; days withheld "
+        "from a good-day ratio and the ratio's range over them",
+        (
+            # One row per site (or area) and local date whose evaluation raised; it stays
+            # dirty (an area-day is queued as a dirty day under the area's id) and is retried
+            # on every run; the row is deleted when the day evaluates.
+            """CREATE TABLE evaluation_failures (
+                site TEXT NOT NULL,
+                date TEXT NOT NULL,
+                scope TEXT NOT NULL CHECK (scope IN ('site', 'area')),
+                error TEXT NOT NULL,
+                first_failed INTEGER NOT NULL,
+                last_failed INTEGER NOT NULL,
+                attempts INTEGER NOT NULL,
+                PRIMARY KEY (site, date)
+            ) WITHOUT ROWID""",
+            # Area rows: the stations with a value the area's mean rests on (NULL: site rows).
+            "ALTER TABLE hourly_aqi ADD COLUMN stations INTEGER",
+            "ALTER TABLE daily_aqi ADD COLUMN stations INTEGER",
+            # Good-day ratio: days withheld by the valid-day rule, and the ratio if they had
+            # all been non-good (low) or all good (high).
+            "ALTER TABLE target_progress ADD COLUMN withheld_days INTEGER",
+            "ALTER TABLE target_progress ADD COLUMN ratio_low REAL",
+            "ALTER TABLE target_progress ADD COLUMN ratio_high REAL",
+        ),
+    ),
+    (
         9,
         "site_aliases: published site names (cnemc_water section names such as 高坎大桥) "
         "mapped to the configured site id, so a section has one identity in the ledger; "

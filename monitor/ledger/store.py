@@ -656,6 +656,48 @@ class Ledger:
                 list(zip(done["site"], done["date"], strict=True)),
             )
 
+    # ------------------------------------------------------------------ evaluation failures
+
+    def record_evaluation_results(
+        self,
+        failed: Sequence[tuple[str, str, str, str]],
+        succeeded: Iterable[tuple[str, str]],
+    ) -> None:
+        """Keep what could not be evaluated and forget what now evaluated, in one transaction.
+
+        ``failed`` holds (site or area, date, scope ``site``/``area``, error): a new failure
+        starts with one attempt, a repeated one counts the attempt and keeps when it first
+        failed. A failed area-day is queued as a dirty day under the area's id so the next
+        run retries it (a failed site-day is still dirty). ``succeeded`` (site or area, date)
+        rows are deleted.
+        """
+        now = _now()
+        with self.transaction() as db:
+            db.executemany(
+                "DELETE FROM evaluation_failures WHERE site = ? AND date = ?",
+                [(str(k), str(d)) for k, d in succeeded],
+            )
+            db.executemany(
+                "INSERT INTO evaluation_failures (site, date, scope, error, first_failed, "
+                "last_failed, attempts) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (site, date) "
+                "DO UPDATE SET scope = excluded.scope, error = excluded.error, "
+                "last_failed = excluded.last_failed, "
+                "attempts = evaluation_failures.attempts + 1",
+                [(site, day, scope, error, now, now) for site, day, scope, error in failed],
+            )
+            db.executemany(
+                "INSERT OR IGNORE INTO dirty_days (site, date) VALUES (?, ?)",
+                [(site, day) for site, day, scope, _ in failed if scope == "area"],
+            )
+
+    def evaluation_failures(self) -> pd.DataFrame:
+        """Site-days and area-days that could not be evaluated (columns site, date, scope,
+        error, first_failed, last_failed, attempts; epoch seconds), oldest first."""
+        return self.query(
+            "SELECT site, date, scope, error, first_failed, last_failed, attempts "
+            "FROM evaluation_failures ORDER BY first_failed, date, site"
+        )
+
     # ------------------------------------------------------------------ outbox
 
     def outbox_batch(self, limit: int, after: int = 0) -> pd.DataFrame:

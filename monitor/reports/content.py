@@ -251,6 +251,17 @@ class MonthlyReport:
     #: the sections the compliance line counts (``compliance_sections`` of the settings: the
     #: river-class target's list, the same denominator as that target)
     counted_sections: tuple[str, ...] = ()
+    #: Days with a valid statistic the valid-day rule does not count ([evaluation]).
+    withheld_days: int = 0
+
+    @property
+    def good_share_range(self) -> tuple[float, float] | None:
+        """The month's share if every withheld day were non-good, and if every one were
+        good; None without withheld days."""
+        if not self.withheld_days:
+            return None
+        total = self.valid_days + self.withheld_days
+        return self.good_days / total, (self.good_days + self.withheld_days) / total
 
     @property
     def period(self) -> str:
@@ -698,6 +709,7 @@ def build_monthly(
         sections=_sections(sections, water, month=True, periods=water_periods),
         targets=tuple(progress),
         counted_sections=tuple(counted_sections),
+        withheld_days=int(days["official_withheld"].sum()) if "official_withheld" in days else 0,
     )
 
 

@@ -121,10 +121,13 @@ def _day_start(day: date) -> int:
     return int(pd.Timestamp(day, tz="Asia/Shanghai").timestamp())
 
 
-def _with_primary(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFrame:
+def _with_primary(
+    ledger: Ledger, settings: Settings, area: str, first: date, last: date
+) -> pd.DataFrame:
     """:func:`area_days` plus ``primary``: the imported official primary pollutants where
-    the official value decides the day, else the computed ones under the rules in force."""
-    days = area_days(ledger, area, first, last)
+    the official value decides the day, else the computed ones under the rules in force.
+    Days count by the settings' valid-day rule."""
+    days = area_days(ledger, area, first, last, settings.evaluation.valid_day_rule)
     computed = ledger.query(
         "SELECT date, primary_pollutants FROM daily_aqi WHERE site = ? AND is_area = 1 AND "
         "official = 1 AND date >= ? AND date <= ?",
@@ -144,7 +147,7 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
     stations = settings.stations_in(area.id)
     start = _day_start(day)
     end = start + 86400
-    days = _with_primary(ledger, area.id, date(day.year, 1, 1), day)
+    days = _with_primary(ledger, settings, area.id, date(day.year, 1, 1), day)
     daily = ledger.query(
         "SELECT site, is_area, aqi, primary_pollutants FROM daily_aqi WHERE date = ? AND "
         "official = 1",
@@ -220,8 +223,8 @@ def gather_monthly(
     except ValueError:  # pragma: no cover - the first of a month always exists
         year_before = first - timedelta(days=365)
     before_first, before_last = month_bounds(year_before)
-    days = _with_primary(ledger, area.id, first, last)
-    before = _with_primary(ledger, area.id, before_first, before_last)
+    days = _with_primary(ledger, settings, area.id, first, last)
+    before = _with_primary(ledger, settings, area.id, before_first, before_last)
 
     def stats(a: date, b: date) -> pd.DataFrame:
         return ledger.query(

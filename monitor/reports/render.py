@@ -154,6 +154,15 @@ def _target_value(row: TargetProgress, value: float | None) -> str:
     return f"{value:g}"
 
 
+def _withheld(m: MonthlyReport, language: str, separator: str) -> str:
+    """The month's withheld days and share range, after ``separator``; empty when none."""
+    span = m.good_share_range
+    if span is None:
+        return ""
+    text = term("withheld", language, n=m.withheld_days, low=_pct(span[0]), high=_pct(span[1]))
+    return separator + text
+
+
 def _explanation(row: TargetProgress, language: str) -> str:
     return row.explanation_zh if language == "zh" else row.explanation_en
 
@@ -210,7 +219,21 @@ def _good_day_rows(rows: Sequence[TargetProgress], language: str) -> list[list[s
                 _e(_variant(r.variant, language)),
                 _e(_pct(r.value)),
                 _e(_pct(r.goal)),
-                _e(f"{_num(r.good_days)} / {_num(r.valid_days)}"),
+                _e(
+                    f"{_num(r.good_days)} / {_num(r.valid_days)}"
+                    + (
+                        "; "
+                        + term(
+                            "withheld",
+                            language,
+                            n=r.withheld_days,
+                            low=_pct(r.ratio_low),
+                            high=_pct(r.ratio_high),
+                        )
+                        if r.withheld_days
+                        else ""
+                    )
+                ),
                 _e(_num(r.budget_remaining)),
                 _e(_pct(r.required_rate)),
                 _e(projection),
@@ -400,6 +423,7 @@ def _monthly_html(m: MonthlyReport, language: str, images: Mapping[str, str]) ->
         f'<section id="air"><h2>{t("month_air")} — {_e(m.area.name_zh)}</h2>',
         f'<p class="headline">{t("good_days")}: <b>{_e(_pct(m.good_share))}</b> '
         f"({t('good_day_count')} {_e(m.good_days)} / {t('valid_days')} {_e(m.valid_days)})"
+        f"{_e(_withheld(m, language, ' · '))}"
         f" · {t('exceedance_days')} {_e(m.exceedance_days)}</p>",
         f'<p class="meta">{_e(comparison)}<br>'
         f"{_e(term('official_provisional', language, official=m.official_days, provisional=m.provisional_days))}</p>",  # noqa: E501
@@ -531,7 +555,8 @@ def render_text(report: Report, language: str, generated: datetime) -> str:
         lines += [_month_text(m, language), ""]
         lines += [
             f"## {term('month_air', language)}",
-            f"{term('good_days', language)}: {_pct(m.good_share)} ({m.good_days}/{m.valid_days}); "
+            f"{term('good_days', language)}: {_pct(m.good_share)} ({m.good_days}/{m.valid_days})"
+            f"{_withheld(m, language, '; ')}; "
             f"{term('exceedance_days', language)} {m.exceedance_days}",
         ]
         if m.last_year_share is not None:

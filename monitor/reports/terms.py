@@ -100,6 +100,10 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "month_air": ("环境空气质量", "Air quality"),
     "valid_days": ("有效天数", "Valid days"),
     "good_day_count": ("优良天数", "Good days"),
+    "withheld": (
+        "另有{n}天按有效日规则未计入（比例范围{low}–{high}）",
+        "{n} day(s) withheld by the valid-day rule (share {low}–{high})",
+    ),
     "official_provisional": (
         "其中{official}天采用审核后官方日报，{provisional}天为实时数据计算（未审核）",
         "{official} day(s) rest on the audited official value, {provisional} on computed "

@@ -52,6 +52,7 @@ from monitor.errors import EnvmonError, PublishError, SourceError
 from monitor.hj212.server import Receiver
 from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
+from monitor.service.evaluate import evaluation_health
 from monitor.service.pipeline import collection_window, evaluate_dirty, ingest
 from monitor.service.publish import Publisher
 from monitor.service.sources import build_collector
@@ -481,7 +482,18 @@ class Daemon:
             body["hj212"] = self.receiver.health()
             if body["hj212"]["state"] == "failing":
                 body["status"] = "degraded"
+        body["evaluation"] = self._evaluation_health(now)
+        if body["evaluation"]["state"] != "ok":
+            body["status"] = "degraded"
         return body
+
+    def _evaluation_health(self, now: float) -> dict[str, Any]:
+        """Site-days that cannot be evaluated, from the ledger (kept across restarts)."""
+        try:
+            with Ledger.open(self.ledger_path) as ledger:
+                return evaluation_health(ledger, now)
+        except EnvmonError as err:
+            return {"state": "unknown", "error": str(err)}
 
     def metrics(self) -> str:
         """The /metrics document (Prometheus text exposition format 0.0.4)."""

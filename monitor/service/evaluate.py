@@ -19,6 +19,9 @@ evaluated for their own model points only and never enter an area mean.
 
 from __future__ import annotations
 
+import logging
+import math
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +34,7 @@ import pandas as pd
 from monitor.calculator.water import rate_samples
 from monitor.domain.aqi import (
     AqiStandard,
+    MissingPolicy,
     daily_aqi,
     hourly_aqi,
     pollutant_names,
@@ -44,17 +48,23 @@ from monitor.domain.daily import (
     with_so2_24h,
 )
 from monitor.domain.quality import excluded, quality_flags
-from monitor.domain.units import AIR_PARAMETERS, WATER_PARAMETERS
+from monitor.domain.units import AIR_PARAMETERS
 from monitor.domain.water_quality import Parameter, WaterBody, WaterClass, below_detection
+from monitor.errors import StorageError
 from monitor.ledger import Ledger, to_epoch
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
+
+log = logging.getLogger("envmon.evaluate")
 
 LOCAL_TZ: Final = "Asia/Shanghai"
 AIR: Final = tuple(AIR_PARAMETERS)
 #: Site-days evaluated together at most (and 31 days): bounds memory on big backfills.
 CHUNK_SITE_DAYS: Final = 4000
 CHUNK_DAYS: Final = 31
+#: Errors of the ledger itself (locked, full, unreadable): they stop the evaluation and go
+#: up to the caller, never recorded as a day that cannot be evaluated.
+LEDGER_ERRORS: Final = (StorageError, sqlite3.Error)
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,8 @@ class EvaluationReport:
     water_rows: int = 0
     qc_flagged: int = 0
     dates: tuple[str, ...] = ()
+    #: Site-days and area-days that could not be evaluated (recorded, retried next run).
+    failed: tuple[tuple[str, str, str, str], ...] = ()
 
     def __add__(self, other: EvaluationReport) -> EvaluationReport:
         return EvaluationReport(
@@ -76,7 +88,58 @@ class EvaluationReport:
             self.water_rows + other.water_rows,
             self.qc_flagged + other.qc_flagged,
             tuple(sorted(set(self.dates) | set(other.dates))),
+            self.failed + other.failed,
         )
+
+
+def default_minimum(stations: int) -> int:
+    """At least half of an area's evaluation stations, rounded up (at least 1)."""
+    return max(1, math.ceil(stations / 2))
+
+
+def area_minimums(settings: Settings) -> dict[str, int]:
+    """Area id → stations with a value an area value needs (fewer: the value is NA).
+
+    ``[[areas]] min_stations``, or by default at least half of the area's evaluation
+    stations, rounded up: an area value from 1 of 2 stations stands, Shenyang's city value
+    from 2 of its 10 evaluation stations does not (it needs 5).
+    """
+    return {
+        area.id: area.min_stations
+        if area.min_stations is not None
+        else default_minimum(len(settings.averaged_stations(area.id)))
+        for area in settings.areas
+    }
+
+
+def _area_values(
+    frame: pd.DataFrame,
+    members: Mapping[str, Sequence[str]],
+    keys: list[str],
+    values: list[str],
+    minimums: Mapping[str, int],
+) -> pd.DataFrame:
+    """Area means (``site`` = area id) of ``values`` per ``keys``; a value is NA where fewer
+    of the area's stations than its minimum have one; ``stations``: the area's stations with
+    any value in the row (what the row rests on)."""
+    out = area_means(frame, members, keys, values)
+    minimum = out["area"].map(lambda a: minimums.get(a, 1)).to_numpy(dtype=np.int64)
+    for value in values:
+        out.loc[out[f"{value}_sites"].to_numpy() < minimum, value] = np.nan
+    links = pd.DataFrame(
+        [(a, s) for a, sites in members.items() for s in sites], columns=["area", "site"]
+    )
+    with_value = frame.loc[frame[values].notna().any(axis=1).to_numpy(), ["site", *keys]]
+    counted = (
+        with_value.merge(links, on="site", how="inner")
+        .groupby(["area", *keys])
+        .size()
+        .rename("stations")
+        .reset_index()
+    )
+    out = out.merge(counted, on=["area", *keys], how="left")
+    out["stations"] = out["stations"].fillna(0).astype(np.int64)
+    return out.rename(columns={"area": "site"})
 
 
 def area_membership(settings: Settings) -> dict[str, list[str]]:
@@ -100,6 +163,8 @@ def evaluate_dirty(
         ledger.query("SELECT source FROM sources WHERE kind = 'model'")["source"].tolist()
     )
     membership = area_membership(settings) if settings.service.evaluate_areas else {}
+    minimums = area_minimums(settings)
+    exclude_own = settings.quality.exclude_own_flags
     bodies = {s.id: s.water_body for s in settings.water_sections}
     dates = sorted(dirty["date"].unique())
     sites = max(1, dirty["site"].nunique())
@@ -108,12 +173,143 @@ def evaluate_dirty(
     for start in range(0, len(dates), step):
         chunk_dates = dates[start : start + step]
         chunk = dirty[dirty["date"].isin(chunk_dates)]
-        report = report + _evaluate_chunk(
-            ledger, chunk, membership, bodies, model_sources, settings.quality.exclude_own_flags
-        )
+        try:
+            part = _evaluate_chunk(
+                ledger,
+                chunk,
+                membership,
+                bodies,
+                model_sources,
+                exclude_own=exclude_own,
+                minimums=minimums,
+            )
+        except LEDGER_ERRORS:
+            raise  # the ledger's trouble, not a day's: nothing to isolate
+        except Exception:  # one bad site-day must not stop the others: isolate it
+            part = _evaluate_isolated(
+                ledger,
+                chunk,
+                membership,
+                bodies,
+                model_sources,
+                exclude_own=exclude_own,
+                minimums=minimums,
+            )
+        report = report + part
+        failed = {(site, day) for site, day, _, _ in part.failed}
+        done = set(zip(chunk["site"], chunk["date"], strict=True))
+        done |= _area_keys(chunk, membership)
+        ledger.record_evaluation_results(part.failed, sorted(done - failed))
         if progress is not None:
             progress(min(start + step, len(dates)), len(dates))
     return report
+
+
+def _area_keys(
+    dirty: pd.DataFrame, membership: Mapping[str, Sequence[str]]
+) -> set[tuple[str, str]]:
+    """The (area, date) pairs a set of dirty site-days touches: areas with a dirty member,
+    and areas queued themselves (an area-day whose evaluation failed is queued under the
+    area's id)."""
+    keys = set()
+    for site, day in zip(dirty["site"], dirty["date"], strict=True):
+        if site in membership:
+            keys.add((site, day))
+        keys |= {(area, day) for area, members in membership.items() if site in members}
+    return keys
+
+
+def _evaluate_isolated(
+    ledger: Ledger,
+    dirty: pd.DataFrame,
+    membership: Mapping[str, Sequence[str]],
+    bodies: Mapping[str, str],
+    model_sources: set[str],
+    *,
+    exclude_own: Sequence[str] = (),
+    minimums: Mapping[str, int] | None = None,
+) -> EvaluationReport:
+    """Evaluate a chunk that raised piece by piece: its site-days (halving the set until
+    the failing ones stand alone), then its area-days the same way. What still raises on
+    its own is recorded in the report's ``failed`` (and stays dirty); the rest is written."""
+    sites = dirty[~dirty["site"].isin(list(membership))].reset_index(drop=True)
+    areas = sorted(_area_keys(dirty, membership))
+    queued_areas = dirty[dirty["site"].isin(list(membership))]
+
+    def run_sites(rows: list[int]) -> EvaluationReport:
+        return _evaluate_chunk(
+            ledger, sites.iloc[rows], {}, bodies, model_sources, exclude_own=exclude_own
+        )
+
+    def run_areas(rows: list[int]) -> EvaluationReport:
+        keys = {areas[i] for i in rows}
+        return _evaluate_chunk(
+            ledger,
+            sites.iloc[:0],
+            membership,
+            bodies,
+            model_sources,
+            exclude_own=exclude_own,
+            areas=keys,
+            minimums=minimums,
+        )
+
+    report = _bisect(list(range(len(sites))), run_sites, lambda i: (*sites.iloc[i], "site"))
+    report = report + _bisect(list(range(len(areas))), run_areas, lambda i: (*areas[i], "area"))
+    if len(queued_areas):
+        failed = {(a, d) for a, d, scope, _ in report.failed if scope == "area"}
+        keep = _keyed(queued_areas["site"], queued_areas["date"], failed)
+        ledger.clear_dirty(queued_areas[~keep])
+    return report
+
+
+def _bisect(
+    items: list[int],
+    run: Callable[[list[int]], EvaluationReport],
+    key: Callable[[int], tuple[str, str, str]],
+) -> EvaluationReport:
+    """``run(items)``; when it raises, each half on its own, down to single items, whose
+    error is recorded as (site, date, scope, error)."""
+    if not items:
+        return EvaluationReport()
+    try:
+        return run(items)
+    except LEDGER_ERRORS:
+        raise
+    except Exception as err:  # recorded with its message; never stops the other items
+        if len(items) == 1:
+            site, day, scope = key(items[0])
+            error = f"{type(err).__name__}: {err}"
+            log.warning("cannot evaluate %s %s %s: %s", scope, site, day, error)
+            return EvaluationReport(failed=((str(site), str(day), scope, error),))
+        half = len(items) // 2
+        return _bisect(items[:half], run, key) + _bisect(items[half:], run, key)
+
+
+def evaluation_health(ledger: Ledger, now: float) -> dict[str, object]:
+    """The ``evaluation`` entry of /healthz: site-days and area-days that cannot be evaluated
+    (each retried on every run), the oldest first failure and the latest error."""
+    failures = ledger.evaluation_failures()
+    if failures.empty:
+        return {"state": "ok", "failing_days": 0, "failing": []}
+    oldest = int(failures["first_failed"].min())
+    return {
+        "state": "failing",
+        "failing_days": len(failures),
+        "failing_since": datetime.fromtimestamp(oldest, UTC).isoformat(),
+        "failing_for_seconds": round(now - oldest),
+        "failing": [
+            {
+                "scope": str(r["scope"]),
+                "site": str(r["site"]),
+                "date": str(r["date"]),
+                "error": str(r["error"]),
+                "since": datetime.fromtimestamp(int(r["first_failed"]), UTC).isoformat(),
+                "attempts": int(r["attempts"]),
+            }
+            for r in failures.head(20).to_dict("records")
+        ],
+    }
 
 
 def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
@@ -166,22 +362,28 @@ def _evaluate_chunk(
     membership: Mapping[str, Sequence[str]],
     bodies: Mapping[str, str],
     model_sources: set[str],
+    *,
     exclude_own: Sequence[str] = (),
+    areas: set[tuple[str, str]] | None = None,
+    minimums: Mapping[str, int] | None = None,
 ) -> EvaluationReport:
+    """Evaluate the dirty site-days and the area-days they touch (or, with ``areas``, those
+    area-days only besides the site-days), clearing them from the dirty days when written."""
     now = int(datetime.now(UTC).timestamp())
-    dates = sorted(dirty["date"].unique())
+    queued_areas = dirty[dirty["site"].isin(list(membership))]
+    dirty = dirty[~dirty["site"].isin(list(membership))]
+    dirty_areas = (
+        _area_keys(pd.concat([dirty, queued_areas]), membership) if areas is None else areas
+    )
+    dates = sorted(set(dirty["date"]) | {day for _, day in dirty_areas})
+    if not dates:
+        return EvaluationReport()
     dirty_sites = set(dirty["site"])
-    dirty_areas = {
-        (area, day)
-        for area, members in membership.items()
-        for site, day in zip(dirty["site"], dirty["date"], strict=True)
-        if site in members
-    }
     sites = dirty_sites | {s for a, _ in dirty_areas for s in membership[a]}
     start, end = _local_window(dates)
     obs = ledger.observations(start=start, end=end, sites=sorted(sites))
     if obs.empty:
-        ledger.clear_dirty(dirty)
+        ledger.clear_dirty(pd.concat([dirty, queued_areas]))
         return EvaluationReport(site_days=len(dirty), dates=tuple(dates))
     obs = _latest_per_key(obs)
     flags = quality_flags(obs)
@@ -206,16 +408,19 @@ def _evaluate_chunk(
     if len(qc):
         ledger.replace_derived("qc_flags", qc, ("site", "parameter", "period_end"))
 
-    hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, model_sources, now)
+    if minimums is None:
+        minimums = {a: default_minimum(len(m)) for a, m in membership.items()}
+    hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, minimums, model_sources, now)
     water = _water(obs[in_dirty], bodies, now)
     if len(hourly):
         ledger.replace_derived("hourly_aqi", hourly, ("site", "period_end", "standard"))
     if len(water):
         ledger.replace_derived("water_classes", water, ("site", "period_end"))
+    done = pd.concat([dirty, queued_areas])
     if len(daily):
-        ledger.replace_derived("daily_aqi", daily, ("site", "date", "standard"), done=dirty)
+        ledger.replace_derived("daily_aqi", daily, ("site", "date", "standard"), done=done)
     else:
-        ledger.clear_dirty(dirty)
+        ledger.clear_dirty(done)
     return EvaluationReport(len(dirty), len(hourly), len(daily), len(water), len(qc), tuple(dates))
 
 
@@ -224,6 +429,7 @@ def _air(
     dirty_keys: set[tuple[str, str]],
     dirty_areas: set[tuple[str, str]],
     membership: Mapping[str, Sequence[str]],
+    minimums: Mapping[str, int],
     model_sources: set[str],
     now: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -250,7 +456,7 @@ def _air(
     # Areas average measured stations only (model points never enter an area mean).
     members = {a: [s for s in m if s in measured_sites] for a, m in membership.items()}
     if membership and area_keys:
-        area_wide = area_means(wide, members, ["time"], present).rename(columns={"area": "site"})
+        area_wide = _area_values(wide, members, ["time"], present, minimums)
     hourly_parts = [_hourly_rows(wide, dirty_keys, present, 0, now)]
     if len(area_wide):
         hourly_parts.append(_hourly_rows(area_wide, area_keys, present, 1, now))
@@ -267,9 +473,7 @@ def _air(
         values = stats[["site", "date"]].copy()
         for s in DAILY_STATISTICS:
             values[s] = stats[s].where(stats[f"{s}_valid"])
-        area_stats = area_means(values, members, ["date"], list(DAILY_STATISTICS)).rename(
-            columns={"area": "site"}
-        )
+        area_stats = _area_values(values, members, ["date"], list(DAILY_STATISTICS), minimums)
         for s in DAILY_STATISTICS:
             area_stats[f"{s}_valid"] = area_stats[s].notna()
         keep = _keyed(area_stats["site"], _date_text(area_stats["date"]), area_keys)
@@ -278,11 +482,32 @@ def _air(
     return hourly, daily
 
 
+def missing_policy(standard: AqiStandard) -> MissingPolicy:
+    """How a missing pollutant is treated in stored, exported and reported AQI.
+
+    HJ 633-2026 §5.3: "if one pollutant is missing or invalid, the AQI is still computed from
+    the remaining pollutants; if that AQI is > 100 it is published, otherwise only the
+    single-pollutant concentrations and IAQIs are published and the AQI is marked NA" — so
+    2026 hourly and daily AQI follow §5.3 (IAQIs kept). HJ 633-2012 marks missing items NA
+    and rates the rest (the platform's practice), so 2012 values rate what is present.
+    """
+    return (
+        MissingPolicy.HJ633_2026 if standard is AqiStandard.HJ633_2026 else MissingPolicy.PRESENT
+    )
+
+
 def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
     """1 where ``standard`` is the rule set in force on the (local) date, else 0."""
     in_force = standards_for_dates(pd.Series(pd.to_datetime(days)))
     official: npt.NDArray[np.int64] = (in_force == standard).astype(np.int64)
     return official
+
+
+def _stations(rows: pd.DataFrame) -> npt.NDArray[np.float64]:
+    """Stations an area row rests on; NaN (stored NULL) for a site's own rows."""
+    if "stations" not in rows.columns:
+        return np.full(len(rows), np.nan)
+    return rows["stations"].to_numpy(dtype=np.float64)
 
 
 def _hourly_rows(
@@ -298,7 +523,7 @@ def _hourly_rows(
     rated = [*present, *(["so2_24h"] if "so2_24h" in rows.columns else [])]
     parts = []
     for standard in AqiStandard:
-        result = hourly_aqi(rows[rated], standard)
+        result = hourly_aqi(rows[rated], standard, missing=missing_policy(standard))
         parts.append(
             pd.DataFrame(
                 {
@@ -307,6 +532,7 @@ def _hourly_rows(
                     "standard": standard.value,
                     "official": _official(local_day, standard),
                     "is_area": is_area,
+                    "stations": _stations(rows),
                     "aqi": result["aqi"].to_numpy(),
                     "level": result["level"].astype(np.int64).to_numpy(),
                     "primary_pollutants": pollutant_names(result["primary_mask"]),
@@ -342,7 +568,7 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
     dates = pd.Series(_date_text(stats["date"]))
     parts = []
     for standard in AqiStandard:
-        result = daily_aqi(inputs, standard)
+        result = daily_aqi(inputs, standard, missing=missing_policy(standard))
         parts.append(
             pd.DataFrame(
                 {
@@ -351,6 +577,7 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
                     "standard": standard.value,
                     "official": _official(stats["date"], standard),
                     "is_area": is_area,
+                    "stations": _stations(stats),
                     **{s: rounded[s] for s in DAILY_STATISTICS},
                     "invalid_statistics": invalid,
                     "aqi": result["aqi"].to_numpy(),
@@ -367,12 +594,14 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-GB3838_CODES: Final = frozenset(p.value for p in Parameter)
+#: The items GB 3838-2002 Table 1 classifies (and the reference items). The automatic
+#: stations' physical items (water temperature, conductivity, turbidity, chlorophyll a,
+#: algal density) have no class limits: they are stored and published, never rated.
+CLASSIFIED_WATER_ITEMS: Final = frozenset(p.value for p in Parameter)
 
 
 def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFrame:
-    # GB 3838 indicators only: sections also report temperature, conductivity, turbidity …
-    water = obs[obs["parameter"].isin(WATER_PARAMETERS) & obs["parameter"].isin(GB3838_CODES)]
+    water = obs[obs["parameter"].isin(CLASSIFIED_WATER_ITEMS)]
     if water.empty:
         return pd.DataFrame()
     wide = water.pivot_table(
@@ -410,4 +639,11 @@ def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFra
     return out[out["water_class"] != ""]
 
 
-__all__ = ["EvaluationReport", "area_membership", "evaluate_dirty"]
+__all__ = [
+    "EvaluationReport",
+    "area_membership",
+    "area_minimums",
+    "default_minimum",
+    "evaluate_dirty",
+    "evaluation_health",
+]

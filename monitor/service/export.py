@@ -85,6 +85,7 @@ def export_hourly_aqi(
     extra = [] if standard == "official" else [standard]
     frame = ledger.query(
         "SELECT site, period_end, aqi, level, primary_pollutants, standard, is_area, complete, "
+        "stations, "
         + ", ".join(f"iaqi_{p}" for p in AIR_PARAMETERS)
         + f" FROM hourly_aqi WHERE {which} AND period_end > ? AND period_end <= ?{where} "
         "ORDER BY is_area, site, period_end",
@@ -106,6 +107,8 @@ def export_hourly_aqi(
         out[f"iaqi_{p}"] = frame[f"iaqi_{p}"].astype("Int64") if len(frame) else []
     out["complete"] = frame["complete"].astype(bool) if len(frame) else []
     out["area"] = frame["is_area"].astype(bool) if len(frame) else []
+    # Area rows: the evaluation stations with a value the row rests on; empty for sites.
+    out["stations"] = frame["stations"].astype("Int64") if len(frame) else []
     return out
 
 
@@ -122,7 +125,7 @@ def export_daily_aqi(
     extra = [] if standard == "official" else [standard]
     frame = ledger.query(
         "SELECT site, date, aqi, level, primary_pollutants, standard, is_area, complete, "
-        f"exceedance_pollutants, invalid_statistics, {', '.join(DAILY_STATISTICS)} "
+        f"stations, exceedance_pollutants, invalid_statistics, {', '.join(DAILY_STATISTICS)} "
         f"FROM daily_aqi WHERE {which} AND date >= ? AND date <= ?{where} "
         "ORDER BY is_area, site, date",
         [*extra, first.isoformat(), last.isoformat(), *params],
@@ -145,6 +148,8 @@ def export_daily_aqi(
     out["exceedance_pollutants"] = frame["exceedance_pollutants"] if len(frame) else []
     out["complete"] = frame["complete"].astype(bool) if len(frame) else []
     out["area"] = frame["is_area"].astype(bool) if len(frame) else []
+    # Area rows: the evaluation stations with a value the row rests on; empty for sites.
+    out["stations"] = frame["stations"].astype("Int64") if len(frame) else []
     return out
 
 

@@ -21,9 +21,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from monitor.calculator.water import rate_samples
@@ -58,6 +59,7 @@ from monitor.settings import (
     RiverClassTarget,
     Settings,
     Target,
+    ValidDayRule,
 )
 
 STANDARDS = ("official", "hj633-2012", "hj633-2026")
@@ -92,6 +94,11 @@ class TargetProgress:
     official_days: int | None
     provisional_days: int | None
     disagreements: int | None
+    #: Good-day ratios: days with a valid statistic that the valid-day rule withholds, and
+    #: the ratio if they had all been non-good (low) or all good (high).
+    withheld_days: int | None
+    ratio_low: float | None
+    ratio_high: float | None
     explanation_zh: str
     explanation_en: str
     details: dict[str, Any]
@@ -135,33 +142,82 @@ def _row(
         official_days=extra.get("official_days"),
         provisional_days=extra.get("provisional_days"),
         disagreements=extra.get("disagreements"),
+        withheld_days=extra.get("withheld_days"),
+        ratio_low=extra.get("ratio_low"),
+        ratio_high=extra.get("ratio_high"),
         explanation_zh=p.explanation_zh,
         explanation_en=p.explanation_en,
         details={**p.details, **extra.get("details", {})},
     )
 
 
-def area_days(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFrame:
+#: The six daily statistics whose validity makes a day valid under ``all_six_or_over_100``
+#: (one per pollutant: the five 24 h means and O3's daily max 8 h mean, as HJ 633-2026
+#: §4.2.2 rates them).
+SIX_DAILY_STATISTICS: Final = ("so2", "no2", "co", "pm10", "pm2_5", "o3_8h_max")
+#: Every daily statistic a row can have (HJ 633-2012 also rates the O3 daily max 1 h).
+_ALL_DAILY_STATISTICS: Final = (*SIX_DAILY_STATISTICS, "o3_1h_max")
+
+
+def counted_days(
+    aqi: pd.Series, invalid_statistics: pd.Series, rule: ValidDayRule
+) -> tuple[pd.Series, npt.NDArray[np.bool_]]:
+    """The AQI a day counts with in a good-day ratio (NaN: not counted), and which days are
+    *withheld*: they have a valid daily statistic but do not count.
+
+    ``all_six_or_over_100`` (default): a day counts when its six daily statistics
+    (:data:`SIX_DAILY_STATISTICS`) are all valid, or when the AQI of the valid ones is > 100
+    — HJ 633-2026 §5.3: "if one pollutant is missing or invalid, the AQI is computed from
+    the remaining pollutants; if that AQI is > 100 it is published, otherwise … the AQI is
+    marked NA" — applied to both rule sets. ``rate_what_is_present``: the stored AQI as each
+    rule set publishes it (2012: any valid statistic rates the day; 2026: §5.3).
+    """
+    listed = invalid_statistics.fillna("").astype(str).str.split(";")
+    invalid = {
+        s: listed.apply(lambda parts, s=s: s in parts).to_numpy() for s in _ALL_DAILY_STATISTICS
+    }
+    any_valid = ~np.logical_and.reduce([invalid[s] for s in _ALL_DAILY_STATISTICS])
+    values = aqi.astype(float)
+    if rule == "all_six_or_over_100":
+        six_valid = ~np.logical_or.reduce([invalid[s] for s in SIX_DAILY_STATISTICS])
+        counts = six_valid | (values.to_numpy() > GOOD_DAY_MAX_AQI)
+        values = values.where(counts)
+    withheld = any_valid & values.isna().to_numpy()
+    return values, withheld
+
+
+def area_days(
+    ledger: Ledger,
+    area: str,
+    first: date,
+    last: date,
+    rule: ValidDayRule = "all_six_or_over_100",
+) -> pd.DataFrame:
     """Daily results of an area, one row per date: AQI under each variant, dust, source.
 
     Columns: ``date`` (datetime64), ``official`` (AQI deciding the day), ``official_source``
     (``official`` / ``provisional`` / ``""``), ``computed`` (computed under the rules in
     force), ``hj633-2012``, ``hj633-2026``, ``dust`` (bool), ``pm`` (official primary
-    pollutants contain PM).
+    pollutants contain PM), ``<column>_withheld`` (bool) for each AQI column: a day with a
+    valid statistic that the valid-day ``rule`` (:func:`counted_days`) does not count, and
+    ``stations`` (the fewest stations the area's computed day rests on, NaN if none).
     """
     computed = ledger.query(
-        "SELECT date, standard, official, aqi, complete FROM daily_aqi WHERE site = ? "
-        "AND is_area = 1 AND date >= ? AND date <= ?",
+        "SELECT date, standard, official, aqi, complete, invalid_statistics, stations "
+        "FROM daily_aqi WHERE site = ? AND is_area = 1 AND date >= ? AND date <= ?",
         (area, first.isoformat(), last.isoformat()),
     )
-    # HJ 633-2026 §5.3: with a pollutant missing, an AQI not above 100 is not published (NA),
-    # so such a day has no valid AQI under the 2026 rules.
-    withheld = (
+    # HJ 633-2026 §5.3 on 2026 rows stored before evaluation applied it (complete = 0 and
+    # AQI ≤ 100: NA).
+    legacy = (
         (computed["standard"] == "hj633-2026")
         & (computed["complete"] == 0)
         & (computed["aqi"] <= GOOD_DAY_MAX_AQI)
     )
-    computed.loc[withheld, "aqi"] = np.nan
+    computed.loc[legacy, "aqi"] = np.nan
+    aqi, withheld = counted_days(computed["aqi"], computed["invalid_statistics"], rule)
+    computed["aqi"] = aqi.to_numpy()
+    computed["withheld"] = withheld
     imported = ledger.query(
         "SELECT date, aqi, dust, primary_pollutants, imported_at FROM official_daily_aqi "
         "WHERE area = ? AND date >= ? AND date <= ?",
@@ -169,12 +225,18 @@ def area_days(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFram
     )
     days = pd.DataFrame({"date": pd.date_range(first, last, freq="D").strftime("%Y-%m-%d")})
     for standard in ("hj633-2012", "hj633-2026"):
-        part = computed[computed["standard"] == standard][["date", "aqi"]]
-        days = days.merge(part.rename(columns={"aqi": standard}), on="date", how="left")
-    in_force = computed[computed["official"] == 1][["date", "aqi"]].rename(
-        columns={"aqi": "computed"}
+        part = computed[computed["standard"] == standard][["date", "aqi", "withheld"]]
+        days = days.merge(
+            part.rename(columns={"aqi": standard, "withheld": f"{standard}_withheld"}),
+            on="date",
+            how="left",
+        )
+    in_force = computed[computed["official"] == 1][["date", "aqi", "withheld", "stations"]]
+    days = days.merge(
+        in_force.rename(columns={"aqi": "computed", "withheld": "computed_withheld"}),
+        on="date",
+        how="left",
     )
-    days = days.merge(in_force, on="date", how="left")
     days = days.merge(
         imported.rename(columns={"aqi": "imported", "primary_pollutants": "imported_primary"}),
         on="date",
@@ -186,9 +248,12 @@ def area_days(ledger: Ledger, area: str, first: date, last: date) -> pd.DataFram
     days["official_source"] = np.where(
         has_official, "official", np.where(days["computed"].notna(), "provisional", "")
     )
+    for column in ("hj633-2012", "hj633-2026", "computed"):
+        days[f"{column}_withheld"] = days[f"{column}_withheld"].fillna(False).astype(bool)
+    days["official_withheld"] = days["computed_withheld"] & ~has_official
     days["dust"] = days["dust"].fillna(0).astype(bool)
     days["date"] = pd.to_datetime(days["date"])
-    for column in ("hj633-2012", "hj633-2026", "computed", "imported", "official"):
+    for column in ("hj633-2012", "hj633-2026", "computed", "imported", "official", "stations"):
         days[column] = days[column].astype(float)
     return days
 
@@ -225,28 +290,68 @@ def _history_rates(
     return rates, basis
 
 
-_Cache = dict[tuple[str, int], pd.DataFrame]
+_Cache = dict[tuple[str, int, str], pd.DataFrame]
 
 
-def _area_year_days(ledger: Ledger, area: str, year: int, cache: _Cache | None) -> pd.DataFrame:
+def _area_year_days(
+    ledger: Ledger,
+    area: str,
+    year: int,
+    cache: _Cache | None,
+    rule: ValidDayRule = "all_six_or_over_100",
+) -> pd.DataFrame:
     """:func:`area_days` of the year and the three before, read once per refresh."""
-    key = (area, year)
+    key = (area, year, rule)
     if cache is not None and key in cache:
         return cache[key]
-    days = area_days(ledger, area, date(year - 3, 1, 1), date(year, 12, 31))
+    days = area_days(ledger, area, date(year - 3, 1, 1), date(year, 12, 31), rule)
     if cache is not None:
         cache[key] = days
     return days
 
 
+def _withheld_note(
+    withheld: int, good: int | None, valid: int | None
+) -> tuple[dict[str, Any], str, str]:
+    """The withheld days of a good-day ratio and its range over them (low: all non-good,
+    high: all good), as progress fields and explanation sentences (en, zh)."""
+    if not withheld:
+        return {"withheld_days": 0}, "", ""
+    g, v = good or 0, valid or 0
+    low, high = g / (v + withheld), (g + withheld) / (v + withheld)
+    fields = {"withheld_days": withheld, "ratio_low": low, "ratio_high": high}
+    en = (
+        f" {withheld} day(s) withheld by the valid-day rule (a valid statistic, but not all "
+        f"six and AQI ≤ 100): the ratio would be {low:.1%} if all were non-good, "
+        f"{high:.1%} if all were good."
+    )
+    zh = (
+        f"另有{withheld}天按有效日规则未计入（有有效统计值，但六项不全且AQI≤100）："
+        f"若全部为非优良，比例为{low:.1%}；若全部为优良，比例为{high:.1%}。"
+    )
+    return fields, en, zh
+
+
 def good_day_progress(
-    ledger: Ledger, target: GoodDayRatioTarget, as_of: date, cache: _Cache | None = None
+    ledger: Ledger,
+    target: GoodDayRatioTarget,
+    as_of: date,
+    cache: _Cache | None = None,
+    rule: ValidDayRule = "all_six_or_over_100",
 ) -> list[TargetProgress]:
-    """Every variant of a good-day ratio target."""
-    days = _area_year_days(ledger, target.area, target.year, cache)
+    """Every variant of a good-day ratio target; days count by the valid-day ``rule``
+    (:func:`counted_days`)."""
+    days = _area_year_days(ledger, target.area, target.year, cache, rule)
     in_year = days["date"].dt.year == target.year
     up_to = in_year & (days["date"] <= pd.Timestamp(as_of))
     has_dust = bool(days.loc[in_year, "dust"].any())
+    counted_to = up_to.to_numpy()
+    # The stations the area's computed days so far rest on (fewest, most).
+    stations = days["stations"].to_numpy()[counted_to]
+    stations = stations[~np.isnan(stations)]
+    rested_on = (
+        None if not len(stations) else {"min": int(stations.min()), "max": int(stations.max())}
+    )
     rows = []
     for standard in STANDARDS:
         column = "official" if standard == "official" else standard
@@ -264,7 +369,21 @@ def good_day_progress(
                 history_basis=basis,
                 excluded=dusty,
             )
-            extra: dict[str, Any] = {"details": {"rules_goal_set_under": target.rules}}
+            withheld = int(days[f"{column}_withheld"].to_numpy()[counted_to].sum())
+            fields, note_en, note_zh = _withheld_note(withheld, p.good_days, p.valid_days)
+            p = dataclasses.replace(
+                p,
+                explanation_en=p.explanation_en + note_en,
+                explanation_zh=p.explanation_zh + note_zh,
+            )
+            extra: dict[str, Any] = {
+                **fields,
+                "details": {
+                    "rules_goal_set_under": target.rules,
+                    "valid_day_rule": rule,
+                    "stations": rested_on,
+                },
+            }
             if standard == "official":
                 sources = days.loc[up_to, "official_source"]
                 both = days.loc[up_to, ["imported", "computed"]].dropna()
@@ -714,7 +833,8 @@ def compute_progress(
         if target.year != year or (target_id is not None and target.id != target_id):
             continue
         if isinstance(target, GoodDayRatioTarget):
-            rows += good_day_progress(ledger, target, cutoff, cache)
+            rule = settings.evaluation.valid_day_rule
+            rows += good_day_progress(ledger, target, cutoff, cache, rule)
         elif isinstance(target, AnnualMeanTarget):
             rows.append(annual_mean_progress(ledger, target, cutoff))
         elif isinstance(target, HeavyPollutionDaysTarget):
@@ -753,6 +873,9 @@ def store_progress(ledger: Ledger, rows: list[TargetProgress]) -> None:
                 "projection_high": r.projection_high,
                 "valid_days": r.valid_days,
                 "good_days": r.good_days,
+                "withheld_days": r.withheld_days,
+                "ratio_low": r.ratio_low,
+                "ratio_high": r.ratio_high,
                 "explanation_zh": r.explanation_zh,
                 "explanation_en": r.explanation_en,
                 "details": json.dumps(r.details, ensure_ascii=False, default=str),

@@ -475,7 +475,14 @@ class Publisher:
             columns=["site", "source"],
         )
         frame = configured.merge(seen, on=["site", "source"], how="outer")
+        failing = self.ledger.query(
+            "SELECT site, count(*) AS evaluation_failures FROM evaluation_failures GROUP BY site"
+        )
+        # Failing days of a site without a series here (an area) get a row of their own.
+        alone = failing.loc[~failing["site"].isin(frame["site"]), ["site"]]
+        frame = pd.concat([frame, alone.assign(source="evaluation")], ignore_index=True)
         frame = frame.merge(flagged, on="site", how="left")
+        frame = frame.merge(failing, on="site", how="left")
         latest = pd.to_numeric(frame["latest"], errors="coerce")
         step = pd.to_numeric(frame["step"], errors="coerce").where(lambda s: s > 0, 3600.0)
         expected = (86400.0 / step).clip(lower=1.0)
@@ -488,6 +495,9 @@ class Publisher:
                 "completeness_24h": (periods / expected).clip(upper=1.0),
                 "values_24h": pd.to_numeric(frame["values_24h"], errors="coerce").fillna(0.0),
                 "qc_flags_24h": pd.to_numeric(frame["qc_flags_24h"], errors="coerce").fillna(0.0),
+                "evaluation_failures": pd.to_numeric(
+                    frame["evaluation_failures"], errors="coerce"
+                ).fillna(0.0),
                 "time": stamp,
             }
         )

@@ -221,6 +221,7 @@ def test_data_health(published: Published, influx1: Influx1) -> None:
         144.0,
     )
     assert air["qc_flags_24h"] == 0.0
+    assert air["evaluation_failures"] == 0.0  # every day of the site evaluated
     water = rows[(("site", "sec_a"), ("source", "river_lab"))][0]
     assert water["age_seconds"] == float(HEALTH_AT - WATER_BREACH_END) == 41400.0
     series = run(influx1, "data_age_series", start=HEALTH_AT - 3600, end=HEALTH_AT + 60)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from monitor.domain.statistics import percentile
 from monitor.ledger import Ledger
+from monitor.reports import render
 from monitor.reports.content import build_daily, limits_for, month_bounds
 from monitor.reports.produce import default_day, gather_daily, gather_monthly
 from monitor.service.progress_targets import compute_progress
@@ -21,6 +24,8 @@ from tests.reports.conftest import (
     DAY,
     EVIL,
 )
+
+NOW = datetime(2026, 5, 11, 8, 30, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
 def test_daily_district_and_sites(ledger: Ledger, settings: Settings) -> None:
@@ -225,3 +230,48 @@ def test_monthly_rivers_rate_the_month_on_means_with_the_target_denominator(
     page = render_html(report, "en", {}, datetime(2026, 7, 2, tzinfo=UTC))
     assert "Sections meeting their target: 0/1 (0.0%); each item&#x27;s monthly mean" in page
     assert "counts the 1 section(s) of the river-class target" in page
+
+
+def _partial_area_day(day: date) -> list[dict[str, object]]:
+    """An area day with a valid PM2.5 mean only (AQI 40 from it), stored as evaluation
+    stores it: 2012 rates it, 2026 withholds it (§5.3)."""
+    invalid = "so2;no2;co;pm10;o3_1h_max;o3_8h_max"
+    return [
+        {
+            "site": "hunnan",
+            "date": day.isoformat(),
+            "standard": standard,
+            "official": int(standard == "hj633-2026"),
+            "is_area": 1,
+            "pm2_5": 28.0,
+            "invalid_statistics": invalid,
+            "aqi": 40.0 if standard == "hj633-2012" else None,
+            "level": 1 if standard == "hj633-2012" else 0,
+            "primary_pollutants": "",
+            "exceedance_pollutants": "",
+            "complete": 0,
+            "computed_at": 0,
+        }
+        for standard in ("hj633-2012", "hj633-2026")
+    ]
+
+
+def test_monthly_states_withheld_days_and_the_share_range(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §2: reports state how many days the valid-day rule withheld (a valid
+    statistic, but not all six and AQI <= 100) and the share's range if all were good / all
+    non-good. Two May days with PM2.5 only: withheld, not counted as good."""
+    before = gather_monthly(ledger, settings, date(2026, 5, 1), today=date(2026, 5, 11))
+    rows = _partial_area_day(date(2026, 5, 2)) + _partial_area_day(date(2026, 5, 3))
+    ledger.replace_derived("daily_aqi", pd.DataFrame(rows), ("site", "date", "standard"))
+    report = gather_monthly(ledger, settings, date(2026, 5, 1), today=date(2026, 5, 11))
+    assert report.withheld_days == 2
+    assert report.valid_days == before.valid_days - 2
+    g, v = report.good_days, report.valid_days
+    assert report.good_share_range == pytest.approx((g / (v + 2), (g + 2) / (v + 2)))
+    low, high = (f"{x:.1%}" for x in report.good_share_range or (0.0, 0.0))
+    text = render.render_text(report, "en", NOW)
+    assert f"2 day(s) withheld by the valid-day rule (share {low}–{high})" in text
+    page = render.render_html(report, "zh", {}, NOW)
+    assert f"另有2天按有效日规则未计入（比例范围{low}–{high}）" in page

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.service.daemon import Daemon
+from monitor.service.pipeline import evaluate_dirty
 from monitor.settings import load_settings
-from tests.conftest import DATA, RecordedServer, Reply
+from tests.conftest import DATA, HUNNAN_TWO_STATIONS, RecordedServer, Reply
 
 CONFIG = """\
 [district]
@@ -176,3 +178,34 @@ def test_sigterm_finishes_the_current_job_and_exits_0(
     process.stderr.close()
     assert code == 0
     assert "stopped" in rest
+
+
+def test_healthz_shows_days_that_cannot_be_evaluated(tmp_path: Path) -> None:
+    """Issue 13 §1: /healthz says which site-days cannot be evaluated, why and since when,
+    and the service is degraded until they evaluate."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(config, {})
+    path = tmp_path / "ledger.sqlite"
+    end = datetime(2026, 3, 2, 0, tzinfo=UTC)
+    with Ledger.open(path) as ledger:
+        # NH3-N infinite: GB 3838 rates finite concentrations only.
+        ledger.write_observations(observations("hun_bad", "nh3n", end, end, float("inf")), "lab")
+        evaluate_dirty(ledger, settings)
+    daemon = Daemon(settings, path)
+    health = daemon.healthz()
+    assert health["status"] == "degraded"
+    assert health["evaluation"]["state"] == "failing"
+    assert health["evaluation"]["failing_days"] == 1
+    [entry] = health["evaluation"]["failing"]
+    assert (entry["scope"], entry["site"], entry["date"], entry["attempts"]) == (
+        "site",
+        "hun_bad",
+        "2026-03-02",
+        1,
+    )
+    assert "nh3n value inf" in entry["error"]
+    with Ledger.open(path) as ledger:
+        ledger.write_observations(observations("hun_bad", "nh3n", end, end, 0.4), "lab")
+        evaluate_dirty(ledger, settings)
+    assert daemon.healthz()["evaluation"] == {"state": "ok", "failing_days": 0, "failing": []}

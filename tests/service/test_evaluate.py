@@ -62,6 +62,18 @@ def sample_observations() -> pd.DataFrame:
     )
 
 
+def calculator(**kwargs: object) -> pd.DataFrame:
+    """`calc aqi` as the ledger stores it: 2012 rows rate what is present, 2026 rows follow
+    HJ 633-2026 §5.3 (AQI NA when a pollutant is missing and the rest give <= 100)."""
+    present = compute_aqi_csv(SAMPLE, **kwargs).frame  # type: ignore[arg-type]
+    withheld = compute_aqi_csv(SAMPLE, missing="hj633-2026", **kwargs).frame  # type: ignore[arg-type]
+    return present.where(present["standard"] != "hj633-2026", withheld)
+
+
+def _text(values: pd.Series) -> list[str]:
+    return values.map(lambda v: "" if pd.isna(v) else f"{v:g}").tolist()
+
+
 def test_daily_aqi_in_the_ledger_equals_the_calculator(ledger: Ledger, settings: Settings) -> None:
     """The daemon's official daily AQI per site equals `envmon calc aqi --scale day`."""
     ledger.write_observations(sample_observations(), "sample")
@@ -71,9 +83,9 @@ def test_daily_aqi_in_the_ledger_equals_the_calculator(ledger: Ledger, settings:
         "SELECT site, date, aqi, primary_pollutants, standard FROM daily_aqi "
         "WHERE official = 1 AND is_area = 0 ORDER BY site, date"
     )
-    expected = compute_aqi_csv(SAMPLE, scale="day").frame
+    expected = calculator(scale="day")
     assert len(stored) == len(expected) == 8
-    assert stored["aqi"].map(lambda v: f"{v:g}").tolist() == expected["aqi"].tolist()
+    assert _text(stored["aqi"]) == expected["aqi"].tolist()
     assert stored["standard"].tolist() == expected["standard"].tolist()
     assert stored["primary_pollutants"].tolist() == expected["primary_pollutants"].tolist()
     assert ledger.dirty_days().empty
@@ -89,9 +101,9 @@ def test_area_rows_match_the_calculator_areas(
         "SELECT date, aqi FROM daily_aqi WHERE official = 1 AND is_area = 1 AND site = 'hunnan' "
         "ORDER BY date"
     )
-    expected = compute_aqi_csv(SAMPLE, scale="day", areas={"hunnan": ["1099A", "2900A"]}).frame
+    expected = calculator(scale="day", areas={"hunnan": ["1099A", "2900A"]})
     area = expected[expected["site"] == "hunnan"]
-    assert stored["aqi"].map(lambda v: f"{v:g}").tolist() == area["aqi"].tolist()
+    assert _text(stored["aqi"]) == area["aqi"].tolist()
 
 
 def test_both_rule_sets_are_stored_for_every_day(ledger: Ledger, settings: Settings) -> None:
@@ -327,3 +339,147 @@ def test_below_detection_is_rated_alike_in_the_ledger_and_the_calculator(
     sample.write_text("site,time,ph,do,hg\nhun_test,2026-05-01T08:00,7.6,7.8,<0.0001\n", "utf-8")
     calculated = compute_water_class_csv(sample).frame["water_class"].tolist()
     assert stored == calculated == ["I"]
+def test_a_poison_site_day_is_recorded_and_never_blocks_the_others(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §1: "a site-day that cannot be evaluated is recorded (what, why, since
+    when), retried on the next run, and never prevents the other site-days and areas from
+    being evaluated". The poison: a section reading whose NH3-N is infinite (a parser's
+    overflow; GB 3838 rates finite concentrations only, so classification raises), beside
+    two stations' four days of air, the area, and a good section reading the same hour."""
+    ledger.write_observations(sample_observations(), "sample")
+    end = pd.Timestamp("2026-03-01 08:00", tz="Asia/Shanghai")
+    good = {"ph": 7.6, "do": 5.2, "codmn": 6.5, "nh3n": 1.2, "tp": 0.25}
+    ledger.write_observations(
+        observations("hun_test", list(good), end, end, list(good.values())), "w"
+    )
+    poison = observations("hun_bad", ["do", "nh3n"], end, end, [5.2, float("inf")])
+    ledger.write_observations(poison, "w")
+
+    report = evaluate_dirty(ledger, settings)
+
+    daily = ledger.query("SELECT DISTINCT site, date FROM daily_aqi WHERE official = 1")
+    assert len(daily[daily["site"] == "1099A"]) == 4
+    assert len(daily[daily["site"] == "2900A"]) == 4
+    assert len(daily[daily["site"] == "hunnan"]) == 4  # the area
+    classes = ledger.query("SELECT site, water_class FROM water_classes")
+    assert classes.values.tolist() == [["hun_test", "IV"]]
+    failures = ledger.evaluation_failures()
+    assert failures[["site", "date", "scope", "attempts"]].values.tolist() == [
+        ["hun_bad", "2026-03-01", "site", 1]
+    ]
+    assert "nh3n value inf" in failures["error"].iloc[0]
+    assert [(s, d) for s, d, _, _ in report.failed] == [("hun_bad", "2026-03-01")]
+    assert ledger.dirty_days().values.tolist() == [["hun_bad", "2026-03-01"]]  # retried
+    first = int(failures["first_failed"].iloc[0])
+
+    evaluate_dirty(ledger, settings)  # the next run retries it: still failing, counted
+    again = ledger.evaluation_failures()
+    assert again[["attempts", "first_failed"]].values.tolist() == [[2, first]]
+
+    fixed = observations("hun_bad", ["nh3n"], end, end, [0.4])
+    ledger.write_observations(fixed, "w")  # the source corrects the value
+    evaluate_dirty(ledger, settings)
+    assert ledger.evaluation_failures().empty
+    assert ledger.dirty_days().empty
+    row = ledger.query("SELECT water_class FROM water_classes WHERE site = 'hun_bad'")
+    # GB 3838-2002 Table 1: DO 5.2 mg/L is Class III (≥ 5), NH3-N 0.4 Class II (≤ 0.5).
+    assert row["water_class"].tolist() == ["III"]
+
+
+FOUR_STATIONS = """\
+[district]
+name = "Shenyang"
+name_zh = "沈阳市"
+
+[[areas]]
+id = "city"
+name = "City"
+name_zh = "市"
+
+[[areas]]
+id = "strict"
+name = "Strict"
+name_zh = "严"
+min_stations = 3
+"""
+for _code in ("1100A", "1101A", "1102A", "1103A"):
+    FOUR_STATIONS += (
+        f'\n[[air_stations]]\ncode = "{_code}"\nname_zh = "站"\nrole = "evaluation"\n'
+        'areas = ["city", "strict"]\n'
+    )
+
+
+def _pm25_day(sites: list[str], day: str, value: float) -> pd.DataFrame:
+    """24 hourly PM2.5 values (alternating value ± 1) at each site on a local day."""
+    end = pd.date_range(f"{day} 00:00", periods=24, freq="h", tz="Asia/Shanghai")
+    values = value + np.where(np.arange(24) % 2 == 0, -1.0, 1.0)
+    frames = [
+        observations(site, "pm2_5", end - pd.Timedelta(hours=1), end, values) for site in sites
+    ]
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_an_area_value_needs_half_of_its_stations_and_says_how_many(tmp_path: Path) -> None:
+    """Issue 13 §2 "Area values": an area value needs at least half of the area's
+    evaluation stations (default, rounded up) or ``[[areas]] min_stations``; below it the
+    area value is NA; every area row states the stations it rests on. Four evaluation
+    stations: 1 with data → NA (needs 2); 2 with data → the mean of the 2; the area with
+    ``min_stations = 3`` → NA from 2."""
+    path = tmp_path / "envmon.toml"
+    path.write_text(FOUR_STATIONS, encoding="utf-8")
+    settings = load_settings(path, {})
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.write_observations(_pm25_day(["1100A"], "2026-03-05", 40.0), "s")
+        ledger.write_observations(_pm25_day(["1100A", "1101A"], "2026-03-06", 40.0), "s")
+        ledger.write_observations(_pm25_day(["1102A"], "2026-03-06", 60.0), "s2")
+        ledger.write_observations(_pm25_day(["1100A", "1103A"], "2026-03-07", 30.0), "s")
+        evaluate_dirty(ledger, settings)
+        daily = ledger.query(
+            "SELECT site, date, pm2_5, stations FROM daily_aqi WHERE is_area = 1 "
+            "AND official = 1 ORDER BY site, date"
+        )
+        hourly = ledger.query(
+            "SELECT site, stations FROM hourly_aqi WHERE is_area = 0 AND official = 1 LIMIT 1"
+        )
+    rows = {(r["site"], r["date"]): (r["pm2_5"], r["stations"]) for _, r in daily.iterrows()}
+    # 2026-03-05: 1 of 4 stations (< 2): NA, resting on 1.
+    assert np.isnan(rows[("city", "2026-03-05")][0])
+    assert rows[("city", "2026-03-05")][1] == 1
+    # 2026-03-06: 3 of 4 (40, 40, 60): the mean 46.67 rounds to 47 (GB/T 8170), on 3.
+    assert rows[("city", "2026-03-06")] == (47.0, 3)
+    assert rows[("strict", "2026-03-06")] == (47.0, 3)
+    assert np.isnan(rows[("strict", "2026-03-05")][0])
+    # 2026-03-07: 2 of 4 — enough for the default (2), not for min_stations = 3.
+    assert rows[("city", "2026-03-07")] == (30.0, 2)
+    assert np.isnan(rows[("strict", "2026-03-07")][0])
+    assert rows[("strict", "2026-03-07")][1] == 2
+    assert hourly["stations"].isna().all()  # a site's own rows rest on itself: NULL
+
+
+def test_a_failed_area_day_is_queued_and_cleared_when_it_evaluates(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """An area-day whose evaluation failed is queued under the area's id: the next run
+    evaluates it (from its stations' observations) and forgets the failure."""
+    ledger.write_observations(sample_observations(), "sample")
+    evaluate_dirty(ledger, settings)
+    ledger.connection.execute(
+        "DELETE FROM daily_aqi WHERE site = 'hunnan' AND date = '2026-02-28'"
+    )
+    ledger.connection.commit()
+    ledger.record_evaluation_results([("hunnan", "2026-02-28", "area", "earlier failure")], [])
+    assert ledger.dirty_days().values.tolist() == [["hunnan", "2026-02-28"]]
+
+    report = evaluate_dirty(ledger, settings)
+
+    assert report.failed == ()
+    assert ledger.evaluation_failures().empty
+    assert ledger.dirty_days().empty
+    rows = ledger.query(
+        "SELECT standard, stations FROM daily_aqi WHERE site = 'hunnan' AND date = '2026-02-28'"
+    )
+    assert sorted(rows["standard"]) == ["hj633-2012", "hj633-2026"]
+    assert rows["stations"].tolist() == [2, 2]
+    # Its stations' own rows were not re-evaluated: only the area was queued.
+    assert report.site_days == 0

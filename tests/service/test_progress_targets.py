@@ -469,3 +469,122 @@ def test_river_readings_of_the_next_year_do_not_count(ledger: Ledger, settings: 
     (row,) = compute_progress(ledger, settings, as_of=date(2026, 12, 31), target_id="classes")
     assert (row.value, row.status) == (0.0, "failed")
     assert set(row.details["monthly_meeting_assessed"]) == {"2026-01", "2026-12"}
+
+
+#: The six statistics (and O3 1 h max) of a daily row, for invalid_statistics.
+_SIX = ("so2", "no2", "co", "pm10", "pm2_5", "o3_8h_max")
+
+
+def put_partial_days(ledger: Ledger, days: list[tuple[date, tuple[str, ...], float]]) -> None:
+    """Area daily rows as evaluation stores them: (date, valid statistics, AQI of the valid
+    ones). The 2012 row keeps that AQI; the 2026 row follows §5.3 (NA when incomplete and
+    <= 100), as evaluation now stores it."""
+    rows = []
+    for day, valid, aqi in days:
+        invalid = [s for s in (*_SIX, "o3_1h_max") if s not in valid]
+        for standard in ("hj633-2012", "hj633-2026"):
+            in_force = "hj633-2026" if day >= date(2026, 3, 1) else "hj633-2012"
+            rated = [s for s in _SIX if s not in invalid] + (
+                ["o3_1h_max"] if standard == "hj633-2012" and "o3_1h_max" in valid else []
+            )
+            complete = len(rated) == (7 if standard == "hj633-2012" else 6)
+            stored = aqi if standard == "hj633-2012" or complete or aqi > 100 else None
+            rows.append(
+                {
+                    "site": "hunnan",
+                    "date": day.isoformat(),
+                    "standard": standard,
+                    "official": int(standard == in_force),
+                    "is_area": 1,
+                    "stations": 2,
+                    "invalid_statistics": ";".join(invalid),
+                    "aqi": stored,
+                    "level": 2,
+                    "primary_pollutants": "",
+                    "exceedance_pollutants": "",
+                    "complete": int(complete),
+                    "computed_at": 0,
+                }
+            )
+    ledger.replace_derived("daily_aqi", pd.DataFrame(rows), ("site", "date", "standard"))
+
+
+ALL = (*_SIX, "o3_1h_max")
+#: Five January 2026 days (HJ 633-2012 in force): a PM2.5-only day (AQI 40), an O3-only day
+#: (every 24 h mean under 20 hours; AQI 60), a PM2.5-only day at AQI 150, a complete good day
+#: (50) and a complete non-good day (120).
+PARTIAL_DAYS = [
+    (date(2026, 1, 1), ("pm2_5",), 40.0),
+    (date(2026, 1, 2), ("o3_1h_max", "o3_8h_max"), 60.0),
+    (date(2026, 1, 3), ("pm2_5",), 150.0),
+    (date(2026, 1, 4), ALL, 50.0),
+    (date(2026, 1, 5), ALL, 120.0),
+]
+
+
+def test_valid_day_rule_withholds_days_without_all_six_statistics(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §2, default ``all_six_or_over_100`` on both rule sets: a day is valid when
+    all six daily statistics are valid, or when the AQI of the valid ones is > 100 (a valid
+    non-good day, as HJ 633-2026 §5.3 publishes it); otherwise it is withheld. Of the five
+    days: valid 3 (150, 50, 120), good 1, withheld 2 — the ratio 1/3, between 1/5 (both
+    withheld non-good) and 3/5 (both good)."""
+    put_partial_days(ledger, PARTIAL_DAYS)
+    rows = good_day_rows(ledger, settings, date(2026, 1, 5))
+    for variant in ("official", "hj633-2012", "hj633-2026"):
+        r = rows[variant]
+        assert (r.valid_days, r.good_days, r.withheld_days) == (3, 1, 2), variant
+        assert (r.ratio_low, r.ratio_high) == pytest.approx((1 / 5, 3 / 5)), variant
+    assert "2 day(s) withheld by the valid-day rule" in rows["official"].explanation_en
+    assert "20.0% if all were non-good, 60.0% if all were good" in rows["official"].explanation_en
+    assert "另有2天按有效日规则未计入" in rows["official"].explanation_zh
+    assert rows["official"].details["stations"] == {"min": 2, "max": 2}
+
+
+def test_rate_what_is_present_counts_each_rule_set_as_published(
+    ledger: Ledger, config: Path
+) -> None:
+    """``[evaluation] valid_day_rule = "rate_what_is_present"``: 2012 rates any valid
+    statistic (all five days valid, 3 good: the PM2.5-only and O3-only days count as good);
+    2026 follows §5.3 (the two incomplete days at AQI <= 100 have no AQI: withheld)."""
+    config.write_text(
+        CONFIG + '\n[evaluation]\nvalid_day_rule = "rate_what_is_present"\n', encoding="utf-8"
+    )
+    settings = load_settings(config, {})
+    put_partial_days(ledger, PARTIAL_DAYS)
+    rows = good_day_rows(ledger, settings, date(2026, 1, 5))
+    r12, r26 = rows["hj633-2012"], rows["hj633-2026"]
+    assert (r12.valid_days, r12.good_days, r12.withheld_days) == (5, 3, 0)
+    assert (r26.valid_days, r26.good_days, r26.withheld_days) == (3, 1, 2)
+
+
+def test_progress_json_table_and_series_state_the_withheld_days(
+    ledger: Ledger, settings: Settings, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`progress --json`, the table and the stored target-progress series (published as
+    target_progress fields) say how many days were withheld and the ratio's range."""
+    from monitor.influxdb.points import target_progress_points
+    from monitor.service.progress_targets import refresh_progress
+
+    put_partial_days(ledger, PARTIAL_DAYS)
+    args = ["--config", str(config), "progress", "--as-of", "2026-01-05", "--target", "good_days"]
+    assert main([*args, "--json"]) == 0
+    data = {r["variant"]: r for r in json.loads(capsys.readouterr().out)}
+    assert data["official"]["withheld_days"] == 2
+    assert data["official"]["ratio_low"] == pytest.approx(0.2)
+    assert data["official"]["ratio_high"] == pytest.approx(0.6)
+    assert main(args) == 0
+    assert "withheld 2 day(s): ratio 20.0%–60.0%" in capsys.readouterr().out
+    refresh_progress(ledger, settings, ("2026-01-05",), date(2026, 1, 6))
+    stored = ledger.query(
+        "SELECT * FROM target_progress WHERE target = 'good_days' AND as_of = '2026-01-05' "
+        "AND variant = 'official'"
+    )
+    assert stored[["withheld_days", "ratio_low", "ratio_high"]].values.tolist() == [
+        [2, pytest.approx(0.2), pytest.approx(0.6)]
+    ]
+    points = target_progress_points(stored)
+    assert points[["withheld_days", "ratio_low", "ratio_high"]].values.tolist() == [
+        [2.0, pytest.approx(0.2), pytest.approx(0.6)]
+    ]

@@ -458,3 +458,48 @@ def test_text_fields_and_float_types_in_influxdb_1(tmp_path: Path, influx1: Infl
         assert {v[0] for v in series["values"]} == documented[series["name"]], series["name"]
     beat = influx1.query("SELECT up, version FROM heartbeat")[0]["values"]
     assert beat[-1][1] == 1.0 and beat[-1][2]
+
+
+def test_data_health_counts_days_that_cannot_be_evaluated(
+    tmp_path: Path, influx1: Influx1
+) -> None:
+    """Issue 13 §1: a site-day that cannot be evaluated shows in the data-health series
+    (field ``evaluation_failures``, same tags site and source); an area's failing day gets a
+    row with source ``evaluation``; a healthy site reports 0."""
+    influx1.reset()
+    settings = settings_for(tmp_path, "http://127.0.0.1:9")
+    end = pd.Timestamp("2026-03-02 08:00", tz="Asia/Shanghai")
+    poison = pd.DataFrame(
+        {
+            "site": ["hun_bad"],
+            "parameter": ["nh3n"],
+            "unit": ["mg/L"],
+            "period_start": [end.tz_convert("UTC")],
+            "period_end": [end.tz_convert("UTC")],
+            "value": [float("inf")],  # GB 3838 rates finite concentrations only
+            "flags": [""],
+        }
+    )
+
+    class ToInflux1:
+        def write(self, lines: Any) -> None:
+            influx1.write(lines)
+
+    path = filled_ledger(tmp_path, settings, ["1099A"], hours=24, start="2026-03-02 00:00")
+    with Ledger.open(path) as ledger:
+        ledger.write_observations(poison, "lab")
+        evaluate_dirty(ledger, settings)
+        ledger.record_evaluation_results([("hunnan", "2026-03-02", "area", "test: no value")], [])
+        stamp = int(pd.Timestamp("2026-03-03 00:00", tz="Asia/Shanghai").timestamp())
+        Publisher(ledger, settings, ToInflux1()).health_round(started_at=0, now=stamp)
+    query = 'SELECT evaluation_failures, "site", "source" FROM data_health'
+    got = {
+        (site, source): failures
+        for series in influx1.query(query)
+        for _, failures, site, source in series["values"]
+    }
+    assert got[("hun_bad", "lab")] == 1.0
+    assert got[("hunnan", "evaluation")] == 1.0
+    assert got[("1099A", "test_source")] == 0.0
+    tags = {v[0] for s in influx1.query("SHOW TAG KEYS FROM data_health") for v in s["values"]}
+    assert tags == {"site", "source"}
