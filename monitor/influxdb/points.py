@@ -76,9 +76,9 @@ _OBSERVATION_FLOATS = {
     "qc_count": "number of envmon's quality-control flags on the value",
 }
 _OBSERVATION_STRINGS = {
-    "flags": "source flags, comma-separated; empty when none",
+    "flags": "source flags, ;-separated; empty when none",
     "qc_flags": "envmon's quality-control flags (negative, implausible, pm25_gt_pm10, "
-    "stuck, spike), comma-separated; empty when none",
+    "stuck, spike), ;-separated; empty when none",
 }
 
 AIR_OBSERVATION = Measurement(
@@ -121,7 +121,7 @@ AQI_HOURLY = Measurement(
         "complete": "1 when every pollutant was present, else 0",
         "official": "1 when this rule set is the one in force for the hour, else 0",
     },
-    {"primary_pollutants": "primary pollutants, comma-separated; empty when AQI ≤ 50"},
+    {"primary_pollutants": "primary pollutants, ;-separated (o3;pm2_5); empty when AQI ≤ 50"},
 )
 AQI_DAILY = Measurement(
     "aqi_daily",
@@ -144,9 +144,9 @@ AQI_DAILY = Measurement(
         "official": "1 when this rule set is the one in force for the day, else 0",
     },
     {
-        "primary_pollutants": "primary pollutants, comma-separated",
-        "exceedance_pollutants": "pollutants above their Grade II limit (HJ 633-2012 only)",
-        "invalid_statistics": "statistics without enough hours, comma-separated",
+        "primary_pollutants": "primary pollutants, ;-separated",
+        "exceedance_pollutants": "pollutants above their Grade II limit, ;-separated (HJ 633-2012 only)",
+        "invalid_statistics": "statistics without enough hours, ;-separated",
     },
 )
 AQI_DAILY_PUBLISHED = Measurement(
@@ -297,9 +297,14 @@ def _flag(condition: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def _flag_counts(flags: pd.Series) -> np.ndarray:
-    """Number of comma-separated flags in each text (counted once per distinct text)."""
+    """Number of ``;``-separated flags in each text, as the ledger joins them (counted once
+    per distinct text).
+
+    >>> _flag_counts(pd.Series(["", "stuck", "negative;spike", "stuck"])).tolist()
+    [0.0, 1.0, 2.0, 1.0]
+    """
     codes, distinct = pd.factorize(flags.to_numpy(dtype=object))
-    counts = np.array([float(sum(1 for f in str(t).split(",") if f)) for t in distinct])
+    counts = np.array([float(sum(1 for f in str(t).split(";") if f.strip())) for t in distinct])
     return counts[codes] if len(distinct) else np.zeros(len(flags))
 
 
