@@ -145,7 +145,8 @@ AQI_DAILY = Measurement(
     },
     {
         "primary_pollutants": "primary pollutants, ;-separated",
-        "exceedance_pollutants": "pollutants above their Grade II limit, ;-separated (HJ 633-2012 only)",
+        "exceedance_pollutants": "pollutants above their Grade II limit, ;-separated "
+        "(HJ 633-2012 only)",
         "invalid_statistics": "statistics without enough hours, ;-separated",
     },
 )
