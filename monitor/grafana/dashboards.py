@@ -198,8 +198,8 @@ def _value_maps(values: tuple[ValueText, ...], language: Language) -> list[model
 
 def names(settings: Settings, language: Language) -> dict[str, dict[str, str]]:
     """What officers read for each id envmon writes as a tag, by tag: ``site`` (areas,
-    stations with control sites marked, sections), ``target`` and ``variant`` (rule sets of
-    target progress)."""
+    stations with control sites marked, sections), ``area``, ``target`` and ``variant``
+    (rule sets of target progress)."""
     zh = language == "zh"
     site = {a.id: a.name_zh if zh else a.name for a in settings.areas}
     for station in settings.air_stations:
@@ -208,12 +208,21 @@ def names(settings: Settings, language: Language) -> dict[str, dict[str, str]]:
             name += "（对照点）" if zh else " (control site)"
         site[station.code] = name
     site |= {s.id: s.name_zh if zh else s.name or s.id for s in settings.water_sections}
+    for source in settings.sources:  # model grid cells: never a measurement
+        for point in source.points:
+            site[point.site] = (
+                f"模型格点（{point.name or point.site}）"
+                if zh
+                else (f"model cell ({point.name or point.site})")
+            )
     variant = {
         "official": "现行标准" if zh else "rules in force",
         "hj633-2012": "全年按HJ 633-2012" if zh else "HJ 633-2012 throughout",
         "hj633-2026": "全年按HJ 633-2026" if zh else "HJ 633-2026 throughout",
     }
-    return {"site": site, "target": {t.id: t.name for t in settings.targets}, "variant": variant}
+    area = {a.id: a.name_zh if zh else a.name for a in settings.areas}
+    targets = {t.id: t.name for t in settings.targets}
+    return {"site": site, "area": area, "target": targets, "variant": variant}
 
 
 def _renames(pairs: dict[str, str]) -> list[models.DataTransformerConfig]:

@@ -262,7 +262,7 @@ HEARTBEAT = Measurement(
         "up": "always 1",
         "uptime_seconds": "seconds since the service started",
         "outbox_pending": "ledger rows waiting to be published",
-        "publish_lag_seconds": "age of the oldest row waiting to be published; 0 when none",
+        "publish_lag_seconds": "age of the oldest row waiting to be published [s]; 0 when none",
         "quarantined": "points the server refused, kept in the ledger",
     },
     {"version": "envmon version"},
