@@ -111,7 +111,7 @@ def _air(settings: Settings, rng: np.random.Generator) -> pd.DataFrame:
             ),
         }
         if station.code == FLAGGED[0]:
-            at = int(np.flatnonzero(hours.asi8 // 10**9 == FLAGGED[2])[0])
+            at = [int(h.timestamp()) for h in hours].index(FLAGGED[2])
             values["pm2_5"][at - 1 : at + 2] = (30.0, 400.0, 31.0)
             values["pm10"][at - 1 : at + 2] = (60.0, 100.0, 62.0)
         for parameter, series in values.items():
