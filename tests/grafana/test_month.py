@@ -256,3 +256,37 @@ def test_a_value_with_two_qc_flags_counts_two_and_stays_off_the_panels(
     )
     (shown,) = influx1.query(text)
     assert [row[0] for row in shown["values"]] == [at - 3600, at + 3600]
+
+
+def test_projection_range_is_one_as_of_date(month: Month, influx1: Influx1) -> None:
+    """ "年末优良比例预测区间": three separate ``last()`` calls each take the newest point
+    that HAS that field, so a newest as-of without a range mixes dates; the panel's query
+    takes the three numbers of the newest as-of (``ORDER BY time DESC LIMIT 1``), and the
+    stat shows that row (reducer ``last``). Runs last in this module: it adds a probe target
+    under its own area."""
+    day1, day2 = NOW - 2 * 86400, NOW - 86400
+    tags = "target_progress,kind=good_day_ratio,target=probe,variant=official"
+    influx1.write(
+        [
+            f'{tags} area="probe_area",projection_low=0.70,projection=0.75,projection_high=0.80'
+            f" {day1}",
+            f'{tags} area="probe_area",projection=0.78 {day2}',
+        ]
+    )
+    window = {"start": day1 - 60, "end": NOW, "variables": {"area": ["probe_area"]}}
+    text = queries.render(queries.catalogue()["good_day_projection"].text, **window)  # type: ignore[arg-type]
+    (series,) = influx1.query(text)
+    assert series["values"] == [[day2, None, 0.78, None]]
+    mixed = text.replace('"projection_low" AS "low"', 'last("projection_low") AS "low"')
+    mixed = mixed.replace('"projection",', 'last("projection") AS "projection",')
+    mixed = mixed.replace('"projection_high" AS "high"', 'last("projection_high") AS "high"')
+    mixed = mixed.replace(" ORDER BY time DESC LIMIT 1", "")
+    (old,) = influx1.query(mixed)
+    assert old["values"][0][1:] == [0.70, 0.78, 0.80]  # low and high of day 1, value of day 2
+    stat = _panel_by_title(month, "年末优良比例预测区间")
+    assert stat["options"]["reduceOptions"]["calcs"] == ["last"]
+
+
+def _panel_by_title(month: Month, title: str) -> dict[str, Any]:
+    boards = dashboards.build_all(month.settings)
+    return next(p for b in boards.values() for p in b["panels"] if p["title"] == title)
