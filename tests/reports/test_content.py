@@ -67,8 +67,10 @@ def test_daily_rivers_silence_and_breaches(ledger: Ledger, settings: Settings) -
     assert (section.latest_class, section.target_class, section.meets) == ("IV", "III", False)
     assert section.reading == "2026-05-10 08:00"
     problems = {(i.name, i.problem) for i in digest.silent}
-    assert ("沈阳站 (1100A)", "no_data") in problems
-    assert ("浑南东路 (1099A)", "flagged") in problems
+    # names, not station codes (issue 15); 沈阳站 is the control site
+    assert ("沈阳站", "no_data") in problems
+    assert ("浑南东路", "flagged") in problems
+    assert [i.control for i in digest.silent if i.name == "沈阳站"] == [True]
     assert not any(i.kind == "source" for i in digest.silent)  # cnemc delivered the day
     breaches = {b.site: b for b in digest.breaches}
     # 2900A at 09:00: PM2.5 101 → 100 + (101 − 60)/(115 − 60)·50 = 137.3 → 138 (ceil)
@@ -188,3 +190,66 @@ def test_build_daily_without_any_row(settings: Settings) -> None:
     )
     assert digest.district.aqi is None
     assert len(digest.silent) == 4  # the source and three stations
+
+
+def _bare_daily(settings: Settings, **frames: object) -> object:
+    """build_daily of DAY with empty frames except those given."""
+    import pandas as pd
+
+    empty = pd.DataFrame
+    area = settings.areas[0]
+    days = pd.DataFrame(
+        {
+            "date": pd.to_datetime([DAY]),
+            "official": [np.nan],
+            "official_source": [""],
+            "hj633-2012": [np.nan],
+            "hj633-2026": [np.nan],
+            "primary": [""],
+        }
+    )
+    arguments: dict[str, object] = {
+        "days": days,
+        "daily": empty(columns=["site", "is_area", "aqi", "primary_pollutants"]),
+        "hourly": empty(columns=["site", "is_area", "period_end", "aqi", "primary_pollutants"]),
+        "progress": [],
+        "sections": settings.water_sections,
+        "water": empty(
+            columns=[
+                "site",
+                "period_end",
+                "water_class",
+                "limiting_parameters",
+                "exceedance_multiples",
+            ]
+        ),
+        "fetches": empty(columns=["source", "status", "error"]),
+        "delivered": empty(columns=["source", "n"]),
+        "site_hours": empty(columns=["site", "hours", "flagged", "flags"]),
+        "enabled_sources": ["cnemc"],
+        **frames,
+    }
+    return build_daily(DAY, area, settings.stations_in(area.id), **arguments)  # type: ignore[arg-type]
+
+
+def test_a_source_without_data_is_not_reported_when_imported_data_cover_the_day(
+    settings: Settings,
+) -> None:
+    """The live source delivered nothing, but an imported archive gave every station of the
+    area ≥ 20 hours (GB 3095 Table 4: a valid daily mean): "数据源当日无数据" would mislead.
+    Without that coverage, or with a station short of 20 hours, it is reported."""
+    import pandas as pd
+
+    codes = [s.code for s in settings.stations_in(settings.areas[0].id)]
+    delivered = pd.DataFrame({"source": ["archive"], "n": [24 * 6 * len(codes)]})
+    full = pd.DataFrame({"site": codes, "hours": 24, "flagged": 0, "flags": ""})
+    stations = {"cnemc": codes}
+    covered = _bare_daily(settings, delivered=delivered, site_hours=full, source_stations=stations)
+    assert not [i for i in covered.silent if i.kind == "source"]  # type: ignore[attr-defined]
+    short = full.assign(hours=[24] * (len(codes) - 1) + [19])
+    partial = _bare_daily(
+        settings, delivered=delivered, site_hours=short, source_stations=stations
+    )
+    assert [(i.name, i.problem) for i in partial.silent if i.kind == "source"] == [  # type: ignore[attr-defined]
+        ("cnemc", "no_data")
+    ]
