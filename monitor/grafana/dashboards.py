@@ -227,8 +227,13 @@ def names(settings: Settings, language: Language) -> dict[str, dict[str, str]]:
 
 def _renames(pairs: dict[str, str]) -> list[models.DataTransformerConfig]:
     """``renameByRegex`` transformations replacing each id inside a series name by its name
-    (word-bounded: ``hunnan`` is not replaced inside ``hunnan_model``; named groups, so a
-    name starting with a digit is not read as a group number)."""
+    (word-bounded: ``hunnan`` is not replaced inside ``hunnan_model``).
+
+    Grafana runs ``displayName.replace(regex, interpolate(renamePattern))``
+    (grafana/grafana ``packages/grafana-data/src/transformations/transformers/
+    renameByRegex.ts``): the pattern uses named groups (``$<before>``), which neither the
+    dashboard-variable interpolation (``$name``) nor a name starting with a digit (``$18``
+    would be group 18) can misread."""
     out = []
     for code, name in sorted(pairs.items(), key=lambda kv: (-len(kv[0]), kv[0])):
         pattern = "^(?<before>.*)" + (r"\b" if re.match(r"\w", code) else "")
