@@ -273,8 +273,12 @@ def test_projection_range_is_one_as_of_date(month: Month, influx1: Influx1) -> N
             f'{tags} area="probe_area",projection=0.78 {day2}',
         ]
     )
-    window = {"start": day1 - 60, "end": NOW, "variables": {"area": ["probe_area"]}}
-    text = queries.render(queries.catalogue()["good_day_projection"].text, **window)  # type: ignore[arg-type]
+    text = queries.render(
+        queries.catalogue()["good_day_projection"].text,
+        start=day1 - 60,
+        end=NOW,
+        variables={"area": ["probe_area"]},
+    )
     (series,) = influx1.query(text)
     assert series["values"] == [[day2, None, 0.78, None]]
     mixed = text.replace('"projection_low" AS "low"', 'last("projection_low") AS "low"')

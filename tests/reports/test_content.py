@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pytest
 
 from monitor.domain.statistics import percentile
 from monitor.ledger import Ledger
-from monitor.reports.content import build_daily, limits_for, month_bounds
+from monitor.reports.content import DailyDigest, build_daily, limits_for, month_bounds
 from monitor.reports.produce import default_day, gather_daily, gather_monthly
 from monitor.service.progress_targets import compute_progress
 from monitor.settings import Settings
@@ -192,7 +193,7 @@ def test_build_daily_without_any_row(settings: Settings) -> None:
     assert len(digest.silent) == 4  # the source and three stations
 
 
-def _bare_daily(settings: Settings, **frames: object) -> object:
+def _bare_daily(settings: Settings, **frames: Any) -> DailyDigest:
     """build_daily of DAY with empty frames except those given."""
     import pandas as pd
 
@@ -208,7 +209,7 @@ def _bare_daily(settings: Settings, **frames: object) -> object:
             "primary": [""],
         }
     )
-    arguments: dict[str, object] = {
+    arguments: dict[str, Any] = {
         "days": days,
         "daily": empty(columns=["site", "is_area", "aqi", "primary_pollutants"]),
         "hourly": empty(columns=["site", "is_area", "period_end", "aqi", "primary_pollutants"]),
@@ -229,7 +230,7 @@ def _bare_daily(settings: Settings, **frames: object) -> object:
         "enabled_sources": ["cnemc"],
         **frames,
     }
-    return build_daily(DAY, area, settings.stations_in(area.id), **arguments)  # type: ignore[arg-type]
+    return build_daily(DAY, area, settings.stations_in(area.id), **arguments)
 
 
 def test_a_source_without_data_is_not_reported_when_imported_data_cover_the_day(
@@ -245,11 +246,11 @@ def test_a_source_without_data_is_not_reported_when_imported_data_cover_the_day(
     full = pd.DataFrame({"site": codes, "hours": 24, "flagged": 0, "flags": ""})
     stations = {"cnemc": codes}
     covered = _bare_daily(settings, delivered=delivered, site_hours=full, source_stations=stations)
-    assert not [i for i in covered.silent if i.kind == "source"]  # type: ignore[attr-defined]
+    assert not [i for i in covered.silent if i.kind == "source"]
     short = full.assign(hours=[24] * (len(codes) - 1) + [19])
     partial = _bare_daily(
         settings, delivered=delivered, site_hours=short, source_stations=stations
     )
-    assert [(i.name, i.problem) for i in partial.silent if i.kind == "source"] == [  # type: ignore[attr-defined]
+    assert [(i.name, i.problem) for i in partial.silent if i.kind == "source"] == [
         ("cnemc", "no_data")
     ]
