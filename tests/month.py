@@ -19,7 +19,8 @@ InfluxDB 1.x:
 * **Model**: the Open-Meteo grid cell ``hunnan_model``, every 3 hours.
 * **Water**: the 7 sections every 4 hours (DO, NH3-N, CODMn, TP, pH); 白塔堡河 carries
   NH3-N around 2.5 mg/L (劣V, GB 3838 Table 1 class V limit 2.0) against its target IV.
-* **Imported**: the bureau's audited daily AQI of the district for every day.
+* **Imported**: the bureau's audited daily AQI of the district for every day; by hand, 4
+  new green factories and 3 rivers' source treatment done.
 * **Health**: one publish round half an hour after the last hour (:data:`NOW`).
 """
 
@@ -235,6 +236,13 @@ def load_month(influx: Influx1, folder: Path) -> Month:
         for source, frame in _water(rng).items():
             ledger.write_observations(frame, source)
         ledger.write_official_daily(_official(rng), "bureau_2026-11.csv")
+        # what the bureau records by hand (`envmon indicator add`): 4 new green factories,
+        # 3 of the 8 rivers' source treatment done
+        ledger.add_indicator_value("green_factories", "2026-11-15", "4")
+        for river in ("张官河", "白塔堡河", "满堂河"):
+            ledger.add_indicator_value(
+                "river_source_treatment", "2026-11-20", "completed", item=river
+            )
         evaluate_dirty(ledger, settings)
         publisher = Publisher(ledger, settings, writer)
         publisher.drain()

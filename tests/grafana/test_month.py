@@ -158,6 +158,9 @@ def check_series(
                 if not all(isinstance(v, str) for v in values):
                     problems.append(f"{where}: {column} is text in the schema, got {values[:3]}")
                 continue
+            if not values:
+                problems.append(f"{where}: {column} is empty in every row")
+                continue
             if not all(isinstance(v, int | float) for v in values):
                 problems.append(f"{where}: {column} should be numbers, got {values[:3]}")
                 continue
