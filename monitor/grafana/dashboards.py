@@ -424,6 +424,10 @@ def _panel(
         .thresholds(_thresholds(first))
         .color_scheme(dash.FieldColor().mode(colours))
     )
+    if first.target_kind is not None:
+        # a target the data cannot assess yet (a section without target class): say so
+        # (Grafana standard option "No value", shown for an empty or null value)
+        builder = builder.no_value("暂无法评估" if language == "zh" else "not assessable yet")
     if first.decimals is not None:
         builder = builder.decimals(first.decimals)
     if first.min is not None:

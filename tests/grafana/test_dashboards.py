@@ -314,3 +314,11 @@ def test_every_panel_says_what_its_title_says_on_the_shipped_settings(
     assert "重污染天数（目标）" in [p["title"] for p in with_heavy["panels"]]
     # panel ids stay the panel's place in the spec (alert links point at them)
     assert [p["id"] for p in with_heavy["panels"]] == list(range(1, 12))
+
+
+def test_a_target_not_assessable_yet_says_so(shipped: dict[str, dict[str, Any]]) -> None:
+    """The shipped sections have no target class yet, so the river-class target has no
+    value: its stat shows Grafana's "No value" text (``fieldConfig.defaults.noValue``,
+    docs "Configure standard options") instead of a bare goal."""
+    rivers = _panel(shipped[dashboards.TARGETS_UID], "水质达标断面比例")
+    assert rivers["fieldConfig"]["defaults"]["noValue"] == "暂无法评估"
