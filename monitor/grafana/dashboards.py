@@ -154,11 +154,9 @@ _VARIABLE_LABELS: Final = {
 def _variable(name: str, settings: Settings, language: Language) -> dash.CustomVariable:
     if name == "area":
         pairs = [(a.name_zh if language == "zh" else a.name, a.id) for a in settings.areas]
-    elif name == "site":
-        pairs = [
-            (s.name_zh if language == "zh" else s.name or s.code, s.code)
-            for s in settings.air_stations
-        ]
+    elif name == "site":  # control sites marked, as in the panels
+        site_names = names(settings, language)["site"]
+        pairs = [(site_names[s.code], s.code) for s in settings.air_stations]
     else:
         pairs = [
             (s.name_zh if language == "zh" else s.name or s.id, s.id)
