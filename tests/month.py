@@ -218,6 +218,7 @@ class Month:
     """What was loaded: the settings, the ledger file and every line written."""
 
     settings: Settings
+    config: Path  #: the settings file
     ledger: Path
     lines: list[str]
 
@@ -247,4 +248,4 @@ def load_month(influx: Influx1, folder: Path) -> Month:
         publisher = Publisher(ledger, settings, writer)
         publisher.drain()
         publisher.health_round(STARTED_AT, now=NOW)
-    return Month(settings, path, writer.lines)
+    return Month(settings, folder / "envmon.toml", path, writer.lines)

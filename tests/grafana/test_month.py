@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -35,6 +36,7 @@ import pytest
 from monitor.grafana import alerts, dashboards
 from monitor.grafana.catalogue import indicators
 from monitor.influxdb import points, queries
+from monitor.settings import load_settings
 from tests.engines import Influx1
 from tests.month import FLAGGED, LOCAL, NOW, Month, load_month
 
@@ -177,8 +179,21 @@ def check_series(
     return problems
 
 
-def test_every_panel_query_on_a_realistic_month(month: Month, influx1: Influx1) -> None:
+@pytest.mark.parametrize("language", ["zh", "en"])
+def test_every_panel_query_on_a_realistic_month(
+    month: Month, influx1: Influx1, language: str, tmp_path: Path
+) -> None:
+    """Chinese dashboards (the shipped language) and English ones, on the same data."""
     settings = month.settings
+    if language != settings.grafana.language:
+        text = month.config.read_text(encoding="utf-8")
+        path = tmp_path / "envmon.toml"
+        path.write_text(
+            text.replace('language = "zh"\ninfluxdb', f'language = "{language}"\ninfluxdb'),
+            encoding="utf-8",
+        )
+        settings = load_settings(path, {})
+        assert settings.grafana.language == language
     boards = dashboards.build_all(settings)
     names = dashboards.names(settings, settings.grafana.language)
     names = {**names, "site": {**names["site"], **names["area"]}}
