@@ -56,10 +56,31 @@ class Step:
 class ValueText:
     """Text shown for a code value (a class, a level, a status), with its colour."""
 
-    value: float
+    value: float | str  #: a number (class, level, status) or a text code
     zh: str
     en: str
-    colour: str
+    colour: str | None = None
+
+
+@dataclass(frozen=True)
+class Field:
+    """A field (column) of an indicator's query: its name in the panel, and what differs
+    from the indicator's defaults.
+
+    ``unit`` set: the field gets its own unit (Grafana field override; the name is given
+    with ``displayName``). ``values``: code → text and colour (value mappings), shown as
+    coloured cells in tables. ``hidden`` in ``language`` (tables): the other language's
+    text, a code shown by another column."""
+
+    name: str
+    zh: str
+    en: str
+    unit: str | None = None
+    values: tuple[ValueText, ...] = ()
+    hidden: tuple[Language, ...] = ()
+
+    def label(self, language: Language) -> str:
+        return self.zh if language == "zh" else self.en
 
 
 @dataclass(frozen=True)
@@ -79,6 +100,11 @@ class Indicator:
     decimals: int | None = None
     min: float | None = None
     max: float | None = None
+    #: Fields with their own name, unit, mappings or visibility (see :class:`Field`).
+    fields: tuple[Field, ...] = ()
+    #: Target kind the indicator shows; the dashboards leave it out when no configured
+    #: target has that kind (a panel that could only say "No data").
+    target_kind: str | None = None
 
     def label(self, language: Language) -> str:
         """The label in ``language``."""
@@ -179,6 +205,37 @@ def water_steps(parameter: Parameter) -> tuple[Step, ...]:
     )
 
 
+#: Chinese names of the pollutants (HJ 633 Table 1 items; PM written as in bulletins).
+POLLUTANT_ZH: Final = _POLLUTANT_ZH
+
+
+def _primary_values() -> tuple[ValueText, ...]:
+    """Every ``primary_pollutants`` text (``;``-joined in canonical order, as
+    :func:`monitor.domain.aqi.pollutant_names` writes it) with its names: 63 texts."""
+    codes = [p.value for p in Pollutant]
+    out = []
+    for mask in range(1, 1 << len(codes)):
+        chosen = [c for n, c in enumerate(codes) if mask >> n & 1]
+        out.append(
+            ValueText(
+                ";".join(chosen),
+                "、".join(_POLLUTANT_ZH[c] for c in chosen),
+                ", ".join(Pollutant(c).label for c in chosen),
+            )
+        )
+    return tuple(out)
+
+
+PRIMARY_POLLUTANT_VALUES: Final = _primary_values()
+YES_NO_VALUES: Final = (
+    ValueText(1.0, "是", "yes", "green"),
+    ValueText(0.0, "否", "no", "red"),
+)
+FETCH_VALUES: Final = (
+    ValueText(1.0, "成功", "ok", "green"),
+    ValueText(0.0, "失败", "failed", "red"),
+)
+
 #: Target status codes (monitor.influxdb.points.STATUS_CODES) with their colours.
 STATUS_VALUES: Final = (
     ValueText(0.0, "已达成", "achieved", "green"),
@@ -195,12 +252,34 @@ def _aqi(key: str, zh: str, en: str, query: str) -> Indicator:
 
 
 def _share(
-    key: str, zh: str, en: str, query: str, steps: tuple[Step, ...], target: float | None
+    key: str,
+    zh: str,
+    en: str,
+    query: str,
+    steps: tuple[Step, ...],
+    target: float | None,
+    *,
+    fields: tuple[Field, ...] = (),
+    target_kind: str | None = None,
 ) -> Indicator:
     """A share 0–1 shown as a percentage."""
     return Indicator(
-        key, zh, en, "percentunit", query, steps, target=target, decimals=1, min=0.0, max=1.0
+        key,
+        zh,
+        en,
+        "percentunit",
+        query,
+        steps,
+        target=target,
+        decimals=1,
+        min=0.0,
+        max=1.0,
+        fields=fields,
+        target_kind=target_kind,
     )
+
+
+_VALUE_GOAL: Final = (Field("value", "当前", "value"), Field("goal", "目标", "goal"))
 
 
 def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
@@ -216,8 +295,16 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "none",
             "aqi_hourly_latest",
             AQI_STEPS,
-            AQI_LEVEL_VALUES,
-            value_fields="^level$",
+            fields=(
+                Field("aqi", "AQI", "AQI"),
+                Field("level", "级别", "Level", values=AQI_LEVEL_VALUES),
+                Field(
+                    "primary_pollutants",
+                    "首要污染物",
+                    "Primary pollutant",
+                    values=PRIMARY_POLLUTANT_VALUES,
+                ),
+            ),
         ),
         _share(
             "hour_completeness",
@@ -272,6 +359,11 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "good_day_ratio",
             (Step(None, "red"), Step(0.8, "green")),
             0.8,
+            fields=(
+                Field("ratio", "优良天数比例", "good-day share"),
+                Field("goal", "目标", "goal"),
+            ),
+            target_kind="good_day_ratio",
         ),
         Indicator(
             "good_day_budget",
@@ -286,6 +378,7 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             ),
             target=float(budget_alert_days),
             decimals=0,
+            target_kind="good_day_ratio",
         ),
         _share(
             "good_day_projection",
@@ -294,6 +387,12 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "good_day_projection",
             (Step(None, "red"), Step(0.8, "green")),
             0.8,
+            fields=(
+                Field("low", "预测下限", "low"),
+                Field("projection", "预测值", "projection"),
+                Field("high", "预测上限", "high"),
+            ),
+            target_kind="good_day_ratio",
         ),
         Indicator(
             "heavy_days_target",
@@ -302,6 +401,8 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "none",
             "heavy_days_target",
             decimals=0,
+            fields=_VALUE_GOAL,
+            target_kind="heavy_pollution_days",
         ),
         _share(
             "river_class_target",
@@ -310,6 +411,8 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "river_class_target",
             (Step(None, "orange"), Step(1.0, "green")),
             None,
+            fields=(Field("value", "达标比例", "share meeting"), Field("goal", "目标", "goal")),
+            target_kind="river_class",
         ),
         Indicator(
             "milestones_target",
@@ -318,6 +421,8 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "none",
             "milestones_target",
             decimals=0,
+            fields=(Field("value", "已完成", "done"), Field("goal", "应完成", "due")),
+            target_kind="milestones",
         ),
         Indicator(
             "count_target",
@@ -326,6 +431,8 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "none",
             "count_target",
             decimals=0,
+            fields=_VALUE_GOAL,
+            target_kind="count",
         ),
         Indicator(
             "target_status",
@@ -333,8 +440,15 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "Target status and explanation",
             "none",
             "target_status",
-            values=STATUS_VALUES,
-            value_fields="^status_code$",
+            fields=(
+                Field("target", "目标", "Target"),
+                Field("status_code", "状态", "Status", values=STATUS_VALUES),
+                Field("status", "状态代码", "Status code", hidden=("zh", "en")),
+                Field("value", "当前值", "Value"),
+                Field("goal", "目标值", "Goal"),
+                Field("explanation_zh", "说明", "Explanation (Chinese)", hidden=("en",)),
+                Field("explanation_en", "说明（英文）", "Explanation", hidden=("zh",)),
+            ),
         ),
         Indicator(
             "water_class",
@@ -354,6 +468,13 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "Exceedance multiples and limiting parameters",
             "none",
             "water_exceedance",
+            fields=(
+                Field("class", "水质类别", "Class"),
+                Field("limiting_parameters", "定类因子", "Limiting parameters", hidden=("zh",)),
+                Field("exceedance_multiples", "超标倍数", "Exceedance multiples", hidden=("zh",)),
+                Field("limiting_zh", "定类因子", "Limiting parameters (Chinese)", hidden=("en",)),
+                Field("exceedance_zh", "超标倍数", "Exceedance (Chinese)", hidden=("en",)),
+            ),
         ),
         Indicator(
             "water_latest",
@@ -362,8 +483,13 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "none",
             "water_latest",
             WATER_CLASS_STEPS,
-            WATER_CLASS_VALUES,
-            value_fields="class_code$",
+            fields=(
+                Field("class_code", "最新水质类别", "Latest class", values=WATER_CLASS_VALUES),
+                Field("target_class_code", "目标类别", "Target class", values=WATER_CLASS_VALUES),
+                Field("meets_target", "达标", "Meets target", values=YES_NO_VALUES),
+                Field("class", "类别", "Class", hidden=("zh", "en")),
+                Field("river", "河流", "River"),
+            ),
         ),
     ]
     for parameter in queries.WATER_QUERY_PARAMETERS:
@@ -387,9 +513,17 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "data_freshness",
             "数据时效与完整率",
             "Data freshness and completeness",
-            "s",
+            "none",
             "data_freshness",
-            (Step(None, "green"), Step(3 * 3600.0, "orange"), Step(24 * 3600.0, "red")),
+            fields=(
+                Field("source", "数据源", "Source"),
+                Field("age_seconds", "最新数据距今", "Age of the newest value", unit="s"),
+                Field(
+                    "completeness_24h", "24小时完整率", "Completeness, 24 h", unit="percentunit"
+                ),
+                Field("values_24h", "24小时数据量", "Values, 24 h", unit="none"),
+                Field("qc_flags_24h", "24小时质控标记", "QC flags, 24 h", unit="none"),
+            ),
         ),
         Indicator(
             "data_age",
@@ -399,14 +533,33 @@ def _indicators(budget_alert_days: int) -> tuple[Indicator, ...]:
             "data_age_series",
             (Step(None, "green"), Step(3 * 3600.0, "orange"), Step(24 * 3600.0, "red")),
         ),
-        Indicator("source_state", "数据源状态", "Source state", "none", "source_state"),
+        Indicator(
+            "source_state",
+            "数据源状态",
+            "Source state",
+            "none",
+            "source_state",
+            fields=(
+                Field("source", "数据源", "Source"),
+                Field("age_seconds", "采集进度距今", "Age of the watermark", unit="s"),
+                Field("last_fetch_ok", "最近采集", "Latest collection", values=FETCH_VALUES),
+                Field("failures_24h", "24小时失败次数", "Failures, 24 h", unit="none"),
+                Field("rows_24h", "24小时数据行", "Rows, 24 h", unit="none"),
+                Field("last_error", "最近错误", "Latest error"),
+            ),
+        ),
         Indicator(
             "publish_lag",
             "发布延迟",
             "Publish lag",
-            "s",
+            "none",
             "publish_lag",
             (Step(None, "green"), Step(600.0, "orange"), Step(3600.0, "red")),
+            fields=(
+                Field("publish_lag_seconds", "发布延迟", "Publish lag", unit="s"),
+                Field("outbox_pending", "待发布行数", "Rows waiting", unit="none"),
+                Field("quarantined", "隔离点数", "Quarantined points", unit="none"),
+            ),
         ),
         Indicator(
             "heartbeat",

@@ -20,6 +20,7 @@ Titles are Chinese unless ``[grafana] language = "en"``. Variables ``area``, ``s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -36,7 +37,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import common as common_models
 from grafana_foundation_sdk.models import dashboard as models
 
-from monitor.grafana.catalogue import Indicator, Language, indicators
+from monitor.grafana.catalogue import Indicator, Language, ValueText, indicators
 from monitor.grafana.models import InfluxQL, datasource_ref, to_data
 from monitor.influxdb import queries
 from monitor.settings import Settings
@@ -47,6 +48,9 @@ RIVERS_UID: Final = "envmon-rivers"
 HEALTH_UID: Final = "envmon-health"
 
 PanelKind = Literal["timeseries", "bars", "stat", "table", "state", "levels"]
+#: Panel time override of the level distribution: 1 January to now (Grafana relative time
+#: ``now/y``, "this year so far").
+YEAR_TO_DATE: Final = "now/y"
 
 
 @dataclass(frozen=True)
@@ -150,11 +154,9 @@ _VARIABLE_LABELS: Final = {
 def _variable(name: str, settings: Settings, language: Language) -> dash.CustomVariable:
     if name == "area":
         pairs = [(a.name_zh if language == "zh" else a.name, a.id) for a in settings.areas]
-    elif name == "site":
-        pairs = [
-            (s.name_zh if language == "zh" else s.name or s.code, s.code)
-            for s in settings.air_stations
-        ]
+    elif name == "site":  # control sites marked, as in the panels
+        site_names = names(settings, language)["site"]
+        pairs = [(site_names[s.code], s.code) for s in settings.air_stations]
     else:
         pairs = [
             (s.name_zh if language == "zh" else s.name or s.id, s.id)
@@ -179,16 +181,100 @@ def _thresholds(indicator: Indicator) -> dash.ThresholdsConfig:
     )
 
 
-def _mappings(indicator: Indicator, language: Language) -> list[models.ValueMapping]:
-    if not indicator.values:
+def _value_maps(values: tuple[ValueText, ...], language: Language) -> list[models.ValueMapping]:
+    """Grafana value mappings: each code (``1`` or ``pm2_5;o3``) shows its text and colour."""
+    if not values:
         return []
     options = {
-        f"{v.value:g}": models.ValueMappingResult(
+        (f"{v.value:g}" if isinstance(v.value, float) else v.value): models.ValueMappingResult(
             text=v.zh if language == "zh" else v.en, color=v.colour, index=i
         )
-        for i, v in enumerate(indicator.values)
+        for i, v in enumerate(values)
     }
     return [models.ValueMap(options=options)]
+
+
+def names(settings: Settings, language: Language) -> dict[str, dict[str, str]]:
+    """What officers read for each id envmon writes as a tag, by tag: ``site`` (areas,
+    stations with control sites marked, sections), ``area``, ``target`` and ``variant``
+    (rule sets of target progress)."""
+    zh = language == "zh"
+    site = {a.id: a.name_zh if zh else a.name for a in settings.areas}
+    for station in settings.air_stations:
+        name = station.name_zh if zh else station.name or station.code
+        if station.role == "control":
+            name += "（对照点）" if zh else " (control site)"
+        site[station.code] = name
+    site |= {s.id: s.name_zh if zh else s.name or s.id for s in settings.water_sections}
+    for source in settings.sources:  # model grid cells: never a measurement
+        for point in source.points:
+            site[point.site] = (
+                f"模型格点（{point.name or point.site}）"
+                if zh
+                else (f"model cell ({point.name or point.site})")
+            )
+    variant = {
+        "official": "现行标准" if zh else "rules in force",
+        "hj633-2012": "全年按HJ 633-2012" if zh else "HJ 633-2012 throughout",
+        "hj633-2026": "全年按HJ 633-2026" if zh else "HJ 633-2026 throughout",
+    }
+    area = {a.id: a.name_zh if zh else a.name for a in settings.areas}
+    targets = {t.id: t.name for t in settings.targets}
+    return {"site": site, "area": area, "target": targets, "variant": variant}
+
+
+def _renames(pairs: dict[str, str]) -> list[models.DataTransformerConfig]:
+    """``renameByRegex`` transformations replacing each id inside a series name by its name
+    (word-bounded: ``hunnan`` is not replaced inside ``hunnan_model``).
+
+    Grafana runs ``displayName.replace(regex, interpolate(renamePattern))``
+    (grafana/grafana ``packages/grafana-data/src/transformations/transformers/
+    renameByRegex.ts``): the pattern uses named groups (``$<before>``), which neither the
+    dashboard-variable interpolation (``$name``) nor a name starting with a digit (``$18``
+    would be group 18) can misread."""
+    out = []
+    for code, name in sorted(pairs.items(), key=lambda kv: (-len(kv[0]), kv[0])):
+        pattern = "^(?<before>.*)" + (r"\b" if re.match(r"\w", code) else "")
+        pattern += re.escape(code) + (r"\b" if re.search(r"\w$", code) else "") + "(?<after>.*)$"
+        out.append(
+            models.DataTransformerConfig(
+                id_val="renameByRegex",
+                options={"regex": pattern, "renamePattern": f"$<before>{name}$<after>"},
+            )
+        )
+    return out
+
+
+def group_tags(query: queries.InfluxQuery) -> list[str]:
+    """The tags a query groups by (``GROUP BY time(…), "site"`` → ``["site"]``)."""
+    if "GROUP BY" not in query.text:
+        return []
+    clause = query.text.split("GROUP BY", 1)[1].split("ORDER BY", 1)[0]
+    return re.findall(r'"(\w+)"', clause)
+
+
+def _tag_columns(indicator: Indicator) -> dict[str, tuple[str, str]]:
+    """Tag columns of a table (ids shown by name) with their (zh, en) heading."""
+    query = queries.catalogue()[indicator.query]
+    if query.measurement in ("water_class", "water_observation"):
+        site = ("断面", "Section")
+    elif query.measurement in ("aqi_hourly", "aqi_daily", "air_observation"):
+        site = ("站点", "Station")
+    else:
+        site = ("站点/断面", "Station or section")
+    return {"site": site, "target": ("目标", "Target")}
+
+
+def _alias(query: queries.InfluxQuery, prefix: str, label: str) -> str:
+    """Series name of a time-series target: the column when the query selects several,
+    then each GROUP BY tag (``$tag_site``), after ``prefix``; ``label`` when that is
+    empty. Grafana's InfluxQL alias patterns: ``$col``, ``$tag_<name>``
+    (grafana/grafana:pkg/tsdb/influxdb/influxql/response_parser.go)."""
+    selected = query.text.split(" FROM ", 1)[0]
+    several = len(re.findall(r' AS "|^SELECT "|, "', selected)) > 1
+    parts = ([prefix] if prefix else []) + (["$col"] if several else [])
+    parts += [f"$tag_{t}" for t in group_tags(query)]
+    return " ".join(parts) or label
 
 
 def _targets(
@@ -202,13 +288,87 @@ def _targets(
         target = InfluxQL(chr(ord("A") + n), query.text, datasource_uid).result_format(
             query.format
         )
-        if len(panel.indicators) > 1:
-            target.alias(f"{indicator.label(language)} $tag_site")
+        if query.format == "time_series":
+            label = indicator.label(language)
+            target.alias(_alias(query, label if len(panel.indicators) > 1 else "", label))
         out.append(target)
     return out
 
 
 PanelBuilder = timeseries.Panel | stat.Panel | table.Panel | statetimeline.Panel | bargauge.Panel
+
+
+def _field_override(
+    builder: PanelBuilder, name: str, properties: list[models.DynamicConfigValue]
+) -> PanelBuilder:
+    return builder.with_override(models.MatcherConfig(id_val="byName", options=name), properties)
+
+
+def _fields(
+    builder: PanelBuilder,
+    panel: Panel,
+    first: Indicator,
+    pairs: dict[str, dict[str, str]],
+    language: Language,
+) -> PanelBuilder:
+    """Per-field names, units, mappings and visibility (Grafana field overrides; tables also
+    map the id columns to names and colour the mapped cells)."""
+    is_table = panel.kind == "table"
+    renamed: dict[str, str] = {}
+    for field in first.fields:
+        properties = []
+        if is_table or field.unit is not None:
+            properties.append(
+                models.DynamicConfigValue(id_val="displayName", value=field.label(language))
+            )
+        else:
+            renamed[field.name] = field.label(language)
+        if field.unit is not None:
+            properties.append(models.DynamicConfigValue(id_val="unit", value=field.unit))
+        if field.values:
+            maps = to_data(_value_maps(field.values, language))
+            properties.append(models.DynamicConfigValue(id_val="mappings", value=maps))
+            if is_table and any(v.colour for v in field.values):
+                properties.append(
+                    models.DynamicConfigValue(
+                        id_val="custom.cellOptions",
+                        value={"type": "color-background", "mode": "basic"},
+                    )
+                )
+                properties.append(
+                    models.DynamicConfigValue(id_val="color", value={"mode": "thresholds"})
+                )
+        if is_table and language in field.hidden:
+            properties.append(models.DynamicConfigValue(id_val="custom.hidden", value=True))
+        if properties and (is_table or field.unit is not None or field.values):
+            builder = _field_override(builder, field.name, properties)
+    tags = group_tags(queries.catalogue()[first.query])
+    if is_table:
+        declared = {f.name for f in first.fields}
+        headings = _tag_columns(first)
+        for column in tags:
+            if not pairs.get(column):
+                continue
+            options = {
+                code: models.ValueMappingResult(text=name, index=i)
+                for i, (code, name) in enumerate(sorted(pairs[column].items()))
+            }
+            maps = to_data([models.ValueMap(options=options)])
+            properties = [models.DynamicConfigValue(id_val="mappings", value=maps)]
+            if column not in declared and column in headings:
+                zh, en = headings[column]
+                properties.insert(
+                    0,
+                    models.DynamicConfigValue(
+                        id_val="displayName", value=zh if language == "zh" else en
+                    ),
+                )
+            builder = _field_override(builder, column, properties)
+    else:
+        ids = {code: name for tag in tags for code, name in pairs.get(tag, {}).items()}
+        for transformation in _renames({**ids, **renamed}):
+            builder = builder.with_transformation(transformation)
+    return builder
 
 
 def _panel(
@@ -223,24 +383,31 @@ def _panel(
     title = first.label(language)
     if panel.kind == "levels":
         title = "AQI级别分布（天）" if language == "zh" else "AQI level distribution (days)"
+    colours = models.FieldColorModeId.THRESHOLDS
     builder: PanelBuilder
-    if panel.kind == "timeseries":
+    if panel.kind in ("timeseries", "bars"):
+        # Lines in palette colours, thresholds as background bands: with color.mode
+        # "thresholds" every series is drawn in the colour of its own last value.
+        colours = models.FieldColorModeId.PALETTE_CLASSIC
         builder = timeseries.Panel().thresholds_style(
             common.GraphThresholdsStyleConfig().mode(
-                common_models.GraphThresholdsStyleMode.DASHED_AND_AREA
+                common_models.GraphThresholdsStyleMode.LINE_AND_AREA
             )
         )
-    elif panel.kind == "bars":
-        builder = timeseries.Panel().draw_style(common_models.GraphDrawStyle.BARS)
+        if panel.kind == "bars":
+            builder = builder.draw_style(common_models.GraphDrawStyle.BARS).fill_opacity(80)
     elif panel.kind == "stat":
+        # One row of the query is one as-of date: show that row, never a mix of rows.
         builder = stat.Panel().reduce_options(
-            common.ReduceDataOptions().calcs(["lastNotNull"]).values(False)
+            common.ReduceDataOptions().calcs(["last"]).values(False)
         )
     elif panel.kind == "state":
         builder = statetimeline.Panel().show_value(common_models.VisibilityMode.AUTO)
     elif panel.kind == "levels":
-        builder = bargauge.Panel().reduce_options(
-            common.ReduceDataOptions().calcs(["sum"]).values(False)
+        builder = (
+            bargauge.Panel()
+            .reduce_options(common.ReduceDataOptions().calcs(["sum"]).values(False))
+            .time_from(YEAR_TO_DATE)
         )
     else:
         builder = table.Panel().with_transformation(
@@ -253,15 +420,19 @@ def _panel(
         .grid_pos(position)
         .unit(first.unit)
         .thresholds(_thresholds(first))
-        .color_scheme(dash.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+        .color_scheme(dash.FieldColor().mode(colours))
     )
+    if first.target_kind is not None:
+        # a target the data cannot assess yet (a section without target class): say so
+        # (Grafana standard option "No value", shown for an empty or null value)
+        builder = builder.no_value("暂无法评估" if language == "zh" else "not assessable yet")
     if first.decimals is not None:
         builder = builder.decimals(first.decimals)
     if first.min is not None:
         builder = builder.min(first.min)
     if first.max is not None:
         builder = builder.max(first.max)
-    mappings = _mappings(first, language)
+    mappings = _value_maps(first.values, language)
     if mappings and first.value_fields is None:
         builder = builder.mappings(mappings)
     elif mappings:
@@ -269,6 +440,7 @@ def _panel(
             models.MatcherConfig(id_val="byRegexp", options=first.value_fields),
             [models.DynamicConfigValue(id_val="mappings", value=to_data(mappings))],
         )
+    builder = _fields(builder, panel, first, names(settings, language), language)
     for target in _targets(panel, catalogue, settings.grafana.datasource_uid, language):
         builder = builder.with_target(target)
     if panel.kind == "levels":
@@ -330,8 +502,12 @@ def build(spec: Dashboard, settings: Settings) -> dict[str, Any]:
     for name in ("area", "site", "section"):
         if name in used:
             builder = builder.with_variable(_variable(name, settings, language))
+    kinds = {t.kind for t in settings.targets}
     x = y = row_height = 0
     for n, panel in enumerate(spec.panels, start=1):
+        kind = catalogue[panel.indicators[0]].target_kind
+        if kind is not None and kind not in kinds:
+            continue  # no configured target of that kind: the panel could only say No data
         if x + panel.width > 24:
             x, y, row_height = 0, y + row_height, 0
         position = models.GridPos(h=panel.height, w=panel.width, x=x, y=y)

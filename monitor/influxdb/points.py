@@ -33,7 +33,7 @@ import pandas as pd
 
 from monitor.domain.targets import Status
 from monitor.domain.units import WATER_PARAMETERS
-from monitor.domain.water_quality import WaterClass
+from monitor.domain.water_quality import PARAMETERS, Parameter, WaterClass
 from monitor.influxdb.line_protocol import to_lines
 
 #: Seconds between UTC and Asia/Shanghai (no daylight saving since 1991).
@@ -76,9 +76,9 @@ _OBSERVATION_FLOATS = {
     "qc_count": "number of envmon's quality-control flags on the value",
 }
 _OBSERVATION_STRINGS = {
-    "flags": "source flags, comma-separated; empty when none",
+    "flags": "source flags, ;-separated; empty when none",
     "qc_flags": "envmon's quality-control flags (negative, implausible, pm25_gt_pm10, "
-    "stuck, spike), comma-separated; empty when none",
+    "stuck, spike), ;-separated; empty when none",
 }
 
 AIR_OBSERVATION = Measurement(
@@ -121,7 +121,7 @@ AQI_HOURLY = Measurement(
         "complete": "1 when every pollutant was present, else 0",
         "official": "1 when this rule set is the one in force for the hour, else 0",
     },
-    {"primary_pollutants": "primary pollutants, comma-separated; empty when AQI ≤ 50"},
+    {"primary_pollutants": "primary pollutants, ;-separated (o3;pm2_5); empty when AQI ≤ 50"},
 )
 AQI_DAILY = Measurement(
     "aqi_daily",
@@ -144,9 +144,10 @@ AQI_DAILY = Measurement(
         "official": "1 when this rule set is the one in force for the day, else 0",
     },
     {
-        "primary_pollutants": "primary pollutants, comma-separated",
-        "exceedance_pollutants": "pollutants above their Grade II limit (HJ 633-2012 only)",
-        "invalid_statistics": "statistics without enough hours, comma-separated",
+        "primary_pollutants": "primary pollutants, ;-separated",
+        "exceedance_pollutants": "pollutants above their Grade II limit, ;-separated "
+        "(HJ 633-2012 only)",
+        "invalid_statistics": "statistics without enough hours, ;-separated",
     },
 )
 AQI_DAILY_PUBLISHED = Measurement(
@@ -176,7 +177,10 @@ WATER_CLASS = Measurement(
         "river": "river of the section (from the settings); empty if not configured",
         "class": "class as written: I … V, 劣V",
         "limiting_parameters": "parameters that set the class, ;-separated",
-        "exceedance_multiples": "multiples over Class III (or the target class), as stored",
+        "exceedance_multiples": "multiples over Class III (or the target class), as stored "
+        "(nh3n=1.6;tp=0.2)",
+        "limiting_zh": "limiting_parameters by their GB 3838 Chinese names (氨氮、总磷)",
+        "exceedance_zh": "exceedance_multiples with Chinese names (氨氮 1.6倍、总磷 0.2倍)",
         "parameter_set": "which parameter set was rated (official, automatic …)",
     },
 )
@@ -264,7 +268,7 @@ HEARTBEAT = Measurement(
         "up": "always 1",
         "uptime_seconds": "seconds since the service started",
         "outbox_pending": "ledger rows waiting to be published",
-        "publish_lag_seconds": "age of the oldest row waiting to be published; 0 when none",
+        "publish_lag_seconds": "age of the oldest row waiting to be published [s]; 0 when none",
         "quarantined": "points the server refused, kept in the ledger",
     },
     {"version": "envmon version"},
@@ -303,9 +307,14 @@ def _flag(condition: np.ndarray, present: np.ndarray) -> np.ndarray:
 
 
 def _flag_counts(flags: pd.Series) -> np.ndarray:
-    """Number of comma-separated flags in each text (counted once per distinct text)."""
+    """Number of ``;``-separated flags in each text, as the ledger joins them (counted once
+    per distinct text).
+
+    >>> _flag_counts(pd.Series(["", "stuck", "negative;spike", "stuck"])).tolist()
+    [0.0, 1.0, 2.0, 1.0]
+    """
     codes, distinct = pd.factorize(flags.to_numpy(dtype=object))
-    counts = np.array([float(sum(1 for f in str(t).split(",") if f)) for t in distinct])
+    counts = np.array([float(sum(1 for f in str(t).split(";") if f.strip())) for t in distinct])
     return counts[codes] if len(distinct) else np.zeros(len(flags))
 
 
@@ -410,6 +419,35 @@ def _class_code(text: str | None) -> float:
         return float("nan")
 
 
+def _parameter_zh(code: str) -> str:
+    try:
+        return PARAMETERS[Parameter(code.strip())].name_zh
+    except ValueError:
+        return code.strip()
+
+
+def _zh_text(text: object) -> str:
+    """``nh3n;tp`` → ``氨氮、总磷``; ``nh3n=1.6;tp=0.2`` → ``氨氮 1.6倍、总磷 0.2倍``
+    (GB 3838-2002 Table 1 names; unknown codes unchanged).
+
+    >>> _zh_text("nh3n;tp"), _zh_text("codmn=0.453"), _zh_text("")
+    ('氨氮、总磷', '高锰酸盐指数 0.453倍', '')
+    """
+    parts = []
+    for part in str(text or "").split(";"):
+        code, sep, number = part.partition("=")
+        if code.strip():
+            parts.append(f"{_parameter_zh(code)} {number}倍" if sep else _parameter_zh(code))
+    return "、".join(parts)
+
+
+def _zh_texts(texts: pd.Series) -> np.ndarray:
+    """:func:`_zh_text` of each text (computed once per distinct text)."""
+    codes, distinct = pd.factorize(texts.to_numpy(dtype=object))
+    names = np.array([_zh_text(t) for t in distinct], dtype=object)
+    return names[codes] if len(distinct) else np.array([], dtype=object)
+
+
 def water_class_points(
     rows: pd.DataFrame, rivers: Mapping[str, str], targets: Mapping[str, str]
 ) -> pd.DataFrame:
@@ -428,6 +466,8 @@ def water_class_points(
             "class": rows["water_class"].fillna("").astype(str),
             "limiting_parameters": rows["limiting_parameters"].fillna("").astype(str),
             "exceedance_multiples": rows["exceedance_multiples"].fillna("").astype(str),
+            "limiting_zh": _zh_texts(rows["limiting_parameters"].fillna("").astype(str)),
+            "exceedance_zh": _zh_texts(rows["exceedance_multiples"].fillna("").astype(str)),
             "parameter_set": rows["parameter_set"].fillna("").astype(str),
             "time": rows["period_end"].astype(np.int64),
         }

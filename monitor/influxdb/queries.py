@@ -19,6 +19,11 @@ send. Daily points are at local midnight: queries over daily measurements select
 
 Only values the official rule set produced are shown (``"official" = 1``), except where a
 panel compares the rule sets on purpose (``variant`` of target progress).
+
+A panel row that shows several fields of one point (latest AQI with its level, a target's
+value with its status, a projection with its range) selects the raw fields of the newest
+point (``ORDER BY time DESC LIMIT 1``, per series), never separate ``last()`` calls, which
+can each come from a different point when a field is missing from the newest one.
 """
 
 from __future__ import annotations
@@ -88,8 +93,8 @@ def _progress(key: str, kind: str, doc: str, *, area: bool) -> InfluxQuery:
     return _q(
         key,
         points.TARGET_PROGRESS,
-        f"""SELECT last("value") AS "value", last("goal") AS "goal"
-        FROM "target_progress" WHERE {where} AND $timeFilter GROUP BY "target" """,
+        f"""SELECT "value", "goal" FROM "target_progress" WHERE {where} AND $timeFilter
+        GROUP BY "target" ORDER BY time DESC LIMIT 1""",
         doc,
     )
 
@@ -229,18 +234,18 @@ _STATIC: Final[tuple[InfluxQuery, ...]] = (
     _q(
         "aqi_hourly_latest",
         points.AQI_HOURLY,
-        f"""SELECT last("aqi") AS "aqi", last("level") AS "level",
-        last("primary_pollutants") AS "primary_pollutants" FROM "aqi_hourly"
-        WHERE {_SITE_OFFICIAL} AND $timeFilter GROUP BY "site" """,
+        f"""SELECT "aqi", "level", "primary_pollutants" FROM "aqi_hourly"
+        WHERE {_SITE_OFFICIAL} AND $timeFilter GROUP BY "site" ORDER BY time DESC LIMIT 1""",
         "latest hourly AQI, level and primary pollutant of each station",
         "table",
     ),
     _q(
         "aqi_hourly_completeness",
         points.AQI_HOURLY,
-        f"""SELECT mean("complete") AS "complete" FROM "aqi_hourly" WHERE {_SITE_OFFICIAL}
-        AND $timeFilter GROUP BY "site" """,
-        "share (0–1) of the station's hours with every pollutant present",
+        f"""SELECT sum("complete") / 24 AS "complete" FROM "aqi_hourly" WHERE {_SITE_OFFICIAL}
+        AND $timeFilter GROUP BY time(1d, -8h), "site" fill(none)""",
+        "share (0–1) of each local day's 24 hours with every pollutant present, per station "
+        "(buckets from 00:00+08:00: time(1d, -8h))",
     ),
     _q(
         "aqi_daily_area",
@@ -283,11 +288,11 @@ _STATIC: Final[tuple[InfluxQuery, ...]] = (
     _q(
         "good_day_projection",
         points.TARGET_PROGRESS,
-        f"""SELECT last("projection_low") AS "low", last("projection") AS "projection",
-        last("projection_high") AS "high" FROM "target_progress"
-        WHERE "kind" = 'good_day_ratio' AND {_OFFICIAL_PROGRESS} AND "area" =~ /^$area$/
-        AND $timeFilter GROUP BY "target" """,
-        "projected year-end good-day share and its range (official rules)",
+        f"""SELECT "projection_low" AS "low", "projection", "projection_high" AS "high"
+        FROM "target_progress" WHERE "kind" = 'good_day_ratio' AND {_OFFICIAL_PROGRESS}
+        AND "area" =~ /^$area$/ AND $timeFilter GROUP BY "target" ORDER BY time DESC LIMIT 1""",
+        "projected year-end good-day share and its range (official rules), the three numbers "
+        "of one as-of date",
     ),
     _progress(
         "heavy_days_target",
@@ -308,11 +313,10 @@ _STATIC: Final[tuple[InfluxQuery, ...]] = (
     _q(
         "target_status",
         points.TARGET_PROGRESS,
-        f"""SELECT last("status_code") AS "status_code", last("status") AS "status",
-        last("value") AS "value", last("goal") AS "goal",
-        last("explanation_zh") AS "explanation_zh", last("explanation_en") AS "explanation_en"
-        FROM "target_progress" WHERE {_OFFICIAL_PROGRESS} AND $timeFilter GROUP BY "target" """,
-        "each target's latest status and explanation (official variant)",
+        f"""SELECT "status_code", "status", "value", "goal", "explanation_zh",
+        "explanation_en" FROM "target_progress" WHERE {_OFFICIAL_PROGRESS} AND $timeFilter
+        GROUP BY "target" ORDER BY time DESC LIMIT 1""",
+        "each target's latest status and explanation (official variant), one as-of date per row",
         "table",
     ),
     # ------------------------------------------------------------------ rivers
@@ -326,20 +330,19 @@ _STATIC: Final[tuple[InfluxQuery, ...]] = (
     _q(
         "water_exceedance",
         points.WATER_CLASS,
-        """SELECT "class", "limiting_parameters", "exceedance_multiples" FROM "water_class"
-        WHERE "site" =~ /^$section$/ AND $timeFilter GROUP BY "site" """,
+        """SELECT "class", "limiting_parameters", "exceedance_multiples", "limiting_zh",
+        "exceedance_zh" FROM "water_class" WHERE "site" =~ /^$section$/ AND $timeFilter
+        GROUP BY "site" """,
         "class, limiting parameters and exceedance multiples of each reading",
         "table",
     ),
     _q(
         "water_latest",
         points.WATER_CLASS,
-        """SELECT last("class_code") AS "class_code",
-        last("target_class_code") AS "target_class_code",
-        last("meets_target") AS "meets_target", last("class") AS "class",
-        last("river") AS "river" FROM "water_class"
-        WHERE "site" =~ /^$section$/ AND $timeFilter GROUP BY "site" """,
-        "latest class of each section against its target class",
+        """SELECT "class_code", "target_class_code", "meets_target", "class", "river"
+        FROM "water_class" WHERE "site" =~ /^$section$/ AND $timeFilter GROUP BY "site"
+        ORDER BY time DESC LIMIT 1""",
+        "latest class of each section against its target class (one reading per row)",
         "table",
     ),
     # ------------------------------------------------------------------ health

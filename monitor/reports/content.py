@@ -129,6 +129,7 @@ class DayAqi:
     level: int
     primary: tuple[str, ...]
     basis: str  #: official (imported audited value), provisional (computed) or ""
+    control: bool = False  #: a control site (对照点): shown, never in the area's mean
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,7 @@ class SilentItem:
     name: str
     problem: str  #: no_data, incomplete, failing, flagged
     detail: str
+    control: bool = False  #: the station is a control site
 
 
 @dataclass(frozen=True)
@@ -422,6 +424,7 @@ def build_daily(
     delivered: pd.DataFrame,
     site_hours: pd.DataFrame,
     enabled_sources: Sequence[str] = (),
+    source_stations: Mapping[str, Sequence[str]] | None = None,
 ) -> DailyDigest:
     """The digest of ``day``.
 
@@ -450,6 +453,9 @@ def build_daily(
         names, ``;``-joined) and ``flagged`` (flagged values).
     enabled_sources : names of the sources the daemon collects (silent when absent from
         ``fetches``).
+    source_stations : the stations each source collects. A source that delivered nothing
+        for the day is not reported when other data (an imported archive, another source)
+        cover the day at every station of the area it collects (≥ 20 hours each).
     """
     names = {s.code: s.name_zh for s in stations} | {area.id: area.name_zh}
     today = days[days["date"] == pd.Timestamp(day)]
@@ -477,7 +483,13 @@ def build_daily(
         level = int(aqi_level([np.nan if aqi is None else aqi])[0])
         sites.append(
             DayAqi(
-                station.code, station.name_zh, aqi, level, primary, "provisional" if aqi else ""
+                station.code,
+                station.name_zh,
+                aqi,
+                level,
+                primary,
+                "provisional" if aqi else "",
+                control=station.role == "control",
             )
         )
     area_hours = hourly[(hourly["is_area"] == 1) & (hourly["site"] == area.id)]
@@ -500,7 +512,9 @@ def build_daily(
         year_series=_cumulative_shares(days, day.year, day),
         goal=goal,
         sections=_sections(sections, water, month=False),
-        silent=_silent(stations, site_hours, fetches, delivered, enabled_sources),
+        silent=_silent(
+            stations, site_hours, fetches, delivered, enabled_sources, source_stations or {}
+        ),
         breaches=tuple(breaches),
     )
 
@@ -556,7 +570,7 @@ def _water_breaches(
                 len(bad),
                 str(worst.water_class),
                 _local(worst.period_end),
-                _primary(str(worst.limiting_parameters)),
+                tuple(p for p in str(worst.limiting_parameters).split(";") if p.strip()),
             )
         )
     return out
@@ -572,11 +586,25 @@ def _silent(
     fetches: pd.DataFrame,
     delivered: pd.DataFrame,
     enabled_sources: Sequence[str],
+    source_stations: Mapping[str, Sequence[str]],
 ) -> tuple[SilentItem, ...]:
-    """Sources with no data labelled in the day (with their failed fetches, if any) or
-    failing that day; stations without data, short of 20 hours, or with flagged values."""
+    """Sources with no data labelled in the day (with their failed fetches, if any) unless
+    other data cover the day at their stations, or failing that day; stations without
+    data, short of 20 hours, or with flagged values."""
     items = []
     counts = dict(zip(delivered["source"].astype(str), delivered["n"].astype(int), strict=True))
+    hours = site_hours.set_index("site") if len(site_hours) else site_hours
+    ours = {s.code for s in stations}
+
+    def covered(source: str) -> bool:
+        mine = [code for code in source_stations.get(source, ()) if code in ours]
+        counted = (
+            dict(zip(site_hours["site"], site_hours["hours"], strict=True))
+            if len(site_hours)
+            else {}
+        )
+        return bool(mine) and all(int(counted.get(code, 0)) >= MIN_HOURS for code in mine)
+
     for name in dict.fromkeys([*enabled_sources, *fetches["source"].astype(str)]):
         failed = fetches[(fetches["source"] == name) & (fetches["status"] == "failed")]
         ok = fetches[(fetches["source"] == name) & (fetches["status"] != "failed")]
@@ -584,20 +612,20 @@ def _silent(
             items.append(
                 SilentItem("source", name, "failing", f"{len(failed)}|{failed['error'].iloc[-1]}")
             )
-        elif counts.get(name, 0) == 0:
+        elif counts.get(name, 0) == 0 and not covered(name):
             items.append(SilentItem("source", name, "no_data", "0"))
-    hours = site_hours.set_index("site") if len(site_hours) else site_hours
     for station in stations:
         record: Any = hours.loc[station.code] if station.code in hours.index else None
-        label = f"{station.name_zh} ({station.code})"
+        label = station.name_zh
+        control = station.role == "control"
         n = 0 if record is None else int(record["hours"])
         if n == 0:
-            items.append(SilentItem("site", label, "no_data", "0"))
+            items.append(SilentItem("site", label, "no_data", "0", control))
         elif n < MIN_HOURS:
-            items.append(SilentItem("site", label, "incomplete", str(n)))
+            items.append(SilentItem("site", label, "incomplete", str(n), control))
         if record is not None and int(record["flagged"]) > 0:
             detail = f"{int(record['flagged'])}|{record['flags']}"
-            items.append(SilentItem("site", label, "flagged", detail))
+            items.append(SilentItem("site", label, "flagged", detail, control))
     return tuple(items)
 
 

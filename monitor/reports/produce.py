@@ -208,6 +208,7 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
         delivered=delivered,
         site_hours=site_hours,
         enabled_sources=[s.name for s in settings.sources if s.enabled],
+        source_stations={s.name: s.stations for s in settings.sources},
     )
 
 

@@ -24,7 +24,13 @@ from monitor.reports.content import (
     SectionLine,
     SilentItem,
 )
-from monitor.reports.terms import level_name, status_name, term
+from monitor.reports.terms import (
+    level_name,
+    parameter_text,
+    qc_flag_text,
+    status_name,
+    term,
+)
 from monitor.service.progress_targets import TargetProgress
 
 __all__ = ["CSS", "render_html", "render_text", "subject"]
@@ -133,7 +139,14 @@ def _img(images: Mapping[str, str], name: str, alt: str) -> str:
 
 
 def _primary(names: Sequence[str], language: str) -> str:
-    return "、".join(names) if names else "—"
+    """Pollutant or parameter names (labels such as ``PM2.5`` or codes such as ``nh3n``)."""
+    if not names:
+        return "—"
+    return ("、" if language == "zh" else ", ").join(parameter_text(n, language) for n in names)
+
+
+def _site_name(name: str, control: bool, language: str) -> str:
+    return name + term("control_site", language) if control else name
 
 
 def _basis(basis: str, language: str) -> str:
@@ -167,6 +180,12 @@ def _explanation(row: TargetProgress, language: str) -> str:
     return row.explanation_zh if language == "zh" else row.explanation_en
 
 
+def _variant_explanation(row: TargetProgress, language: str) -> str:
+    """An explanation with the rule variant it belongs to (``全年按HJ 633-2012：…``)."""
+    separator = "：" if language == "zh" else ": "
+    return f"{_variant(row.variant, language)}{separator}{_explanation(row, language)}"
+
+
 def _meets(line: SectionLine, language: str) -> str:
     if line.meets is None:
         return _e(term("unknown", language))
@@ -197,7 +216,7 @@ def _page(report: Report, language: str, body: str, generated: datetime) -> str:
 def _site_rows(rows: Sequence[DayAqi], language: str) -> list[list[str]]:
     return [
         [
-            _e(r.name),
+            _e(_site_name(r.name, r.control, language)),
             _e(_num(r.aqi)),
             _e(level_name(r.level, language)),
             _e(_primary(r.primary, language)),
@@ -258,8 +277,8 @@ def _section_rows(lines: Sequence[SectionLine], language: str, month: bool) -> l
         row += [
             _e(s.target_class or "—"),
             _meets(s, language),
-            _e(s.limiting or "—"),
-            _e(s.multiples or "—"),
+            _e(parameter_text(s.limiting, language) or "—"),
+            _e(parameter_text(s.multiples, language) or "—"),
         ]
         rows.append(row)
     return rows
@@ -271,12 +290,12 @@ def _silent_text(item: SilentItem, language: str) -> str:
         what = term("problem_source_failing", language, n=n, error=error)
     elif item.problem == "flagged":
         n, _, flags = item.detail.partition("|")
-        what = term("problem_site_flagged", language, n=n, flags=flags)
+        what = term("problem_site_flagged", language, n=n, flags=qc_flag_text(flags, language))
     elif item.problem == "incomplete":
         what = term("problem_site_incomplete", language, n=item.detail)
     else:
         what = term(f"problem_{item.kind}_no_data", language)
-    return f"{item.name}: {what}"
+    return f"{_site_name(item.name, item.control, language)}: {what}"
 
 
 def _breach_text(breach: Breach, language: str) -> str:
@@ -334,7 +353,7 @@ def _daily_html(d: DailyDigest, language: str, images: Mapping[str, str]) -> str
             _good_day_rows(d.good_days, language),
             {1, 2, 3, 4, 5},
         ),
-        _list([_explanation(r, language) for r in d.good_days], language),
+        _list([_variant_explanation(r, language) for r in d.good_days], language),
         _img(images, "year", term("good_days", language)),
         "</section>",
         f'<section id="rivers"><h2>{t("rivers")}</h2>',
@@ -532,14 +551,13 @@ def render_text(report: Report, language: str, generated: datetime) -> str:
             f"({_basis(d.district.basis, language)})",
         ]
         lines += [
-            f"- {s.name}: AQI {_num(s.aqi)}, {level_name(s.level, language)}, "
+            f"- {_site_name(s.name, s.control, language)}: AQI {_num(s.aqi)}, "
+            f"{level_name(s.level, language)}, "
             f"{_primary(s.primary, language)}"
             for s in d.sites
         ]
         lines += ["", f"## {term('good_days', language)} {d.day.year}"]
-        lines += [
-            f"- {_variant(r.variant, language)}: {_explanation(r, language)}" for r in d.good_days
-        ]
+        lines += [f"- {_variant_explanation(r, language)}" for r in d.good_days]
         lines += ["", f"## {term('rivers', language)}"]
         lines += [
             f"- {s.name} ({s.river}): {s.latest_class or '—'} / {term('target_class', language)} "

@@ -6,9 +6,11 @@ from __future__ import annotations
 from typing import Final
 
 from monitor.domain.aqi import AQI_LEVELS
+from monitor.domain.pollutants import Pollutant
 from monitor.domain.targets import Status
+from monitor.domain.water_quality import PARAMETERS, Parameter
 
-__all__ = ["TERMS", "level_name", "status_name", "term"]
+__all__ = ["TERMS", "level_name", "parameter_text", "qc_flag_text", "status_name", "term"]
 
 TERMS: Final[dict[str, tuple[str, str]]] = {
     # titles
@@ -33,6 +35,7 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "basis_computed": ("实时数据计算", "computed from hourly data"),
     "no_valid": ("无有效数据", "no valid value"),
     "sites": ("各点位", "Stations"),
+    "control_site": ("（对照点，不计入区域均值）", " (control site, not in the area mean)"),
     "site": ("点位", "Station"),
     "hourly": ("逐小时AQI", "Hourly AQI"),
     # good days
@@ -87,7 +90,7 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
         "only {n} hours of data (a valid daily mean needs 20)",
     ),
     "problem_site_flagged": ("质控标记{n}个：{flags}", "{n} value(s) flagged: {flags}"),
-    "breaches": ("近24小时超标情况", "Threshold breaches, last 24 h"),
+    "breaches": ("当日超标情况", "Threshold breaches on the day"),
     "breach_air": (
         "{hours}小时AQI>100，最高{worst}（{at}，首要污染物{primary}）",
         "{hours} hour(s) with AQI > 100, highest {worst} ({at}, primary {primary})",
@@ -121,10 +124,13 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
     "ratio": ("占标率", "Share of limit"),
     "limits_note": (
         "均值对照年均值二级限值，百分位数对照24小时（O3为8小时）二级限值（{limits}）；"
-        "单月比较仅供参考，年度评价以HJ 663为准。CO单位为mg/m³，其余为µg/m³。",
+        "单月比较仅供参考，年度评价以HJ 663为准。CO单位为mg/m³，其余为µg/m³。"
+        "占标率按未修约的浓度计算后修约至0.1%，故可能与表中修约后的浓度相除略有差异。",
         "Means against the annual level-2 limit, percentiles against the 24-hour limit (O3 "
         "8-hour) of {limits}; for one month an indication only, the annual evaluation follows "
-        "HJ 663. CO in mg/m³, others µg/m³.",
+        "HJ 663. CO in mg/m³, others µg/m³. The share of the limit is computed from the "
+        "unrounded concentration and rounded to 0.1 %, so it may differ slightly from the "
+        "rounded concentration divided by the limit.",
     ),
     "exceedance": ("超标天数（按首要污染物）", "Exceedance days by primary pollutant"),
     "exceedance_days": ("超标天数", "Exceedance days"),
@@ -170,3 +176,70 @@ def status_name(status: str, language: str) -> str:
     if language == "zh":
         return Status(status).label_zh
     return status.replace("_", " ")
+
+
+#: Chinese and English names of envmon's QC flags (monitor/domain/quality.py QC_FLAGS).
+_QC_FLAGS: Final = {
+    "negative": ("负值", "negative"),
+    "implausible": ("超出合理范围", "implausible"),
+    "pm25_gt_pm10": ("PM2.5大于PM10", "PM2.5 above PM10"),
+    "stuck": ("数值长时间不变", "stuck"),
+    "spike": ("孤立突变", "spike"),
+}
+_AIR_ZH: Final = {
+    "so2": "二氧化硫",
+    "no2": "二氧化氮",
+    "co": "一氧化碳",
+    "o3": "臭氧",
+    "pm10": "PM10",
+    "pm2_5": "PM2.5",
+}
+
+
+def _parameter_name(code: str, language: str) -> str:
+    code = code.strip()
+    try:
+        info = PARAMETERS[Parameter(code)]
+        return info.name_zh if language == "zh" else info.name_en
+    except ValueError:
+        pass
+    try:
+        pollutant = Pollutant(code)
+    except ValueError:
+        return code
+    return _AIR_ZH[pollutant.value] if language == "zh" else pollutant.label
+
+
+def parameter_text(text: str, language: str) -> str:
+    """Codes of parameters as the ledger writes them (``;``-joined; ``code=multiple`` for
+    exceedance multiples) in words: GB 3838-2002 Table 1 names, pollutant names.
+
+    >>> parameter_text("nh3n;tp", "zh"), parameter_text("codmn=0.453", "zh")
+    ('氨氮、总磷', '高锰酸盐指数 0.453倍')
+    >>> parameter_text("nh3n=1.6;pm2_5", "en")
+    'ammonia nitrogen ×1.6, PM2.5'
+    """
+    parts = []
+    for part in (text or "").split(";"):
+        code, sep, number = part.partition("=")
+        if not code.strip():
+            continue
+        name = _parameter_name(code, language)
+        if sep:
+            name = f"{name} {number}倍" if language == "zh" else f"{name} ×{number}"
+        parts.append(name)
+    return ("、" if language == "zh" else ", ").join(parts)
+
+
+def qc_flag_text(text: str, language: str) -> str:
+    """QC flag codes (``;``-joined) in words; unknown codes unchanged.
+
+    >>> qc_flag_text("negative;spike", "zh")
+    '负值、孤立突变'
+    """
+    names = [
+        _QC_FLAGS.get(f.strip(), (f.strip(), f.strip()))[0 if language == "zh" else 1]
+        for f in (text or "").split(";")
+        if f.strip()
+    ]
+    return ("、" if language == "zh" else ", ").join(names)

@@ -195,7 +195,9 @@ def test_dashboards_parse_and_reference_only_the_datasource(generated: dict[Path
         assert board["id"] is None and "__inputs" not in board
         assert board["timezone"] == "Asia/Shanghai"
         ids = [p["id"] for p in board["panels"]]
-        assert ids == list(range(1, len(ids) + 1))
+        # stable ids (the panel's place in the spec, which alert links use); a panel of a
+        # target kind no configured target has is left out, so ids may have gaps
+        assert ids == sorted(set(ids)) and ids[0] == 1
         for panel in board["panels"]:
             assert panel["datasource"]["uid"] in uids
             for target in panel["targets"]:

@@ -129,3 +129,28 @@ def test_target_status_codes_order_concern() -> None:
     codes = schema.STATUS_CODES
     assert codes["achieved"] < codes["on_track"] < codes["at_risk"] < codes["off_track"]
     assert codes["off_track"] < codes["failed"]
+
+
+def test_qc_count_counts_the_flags_as_the_ledger_joins_them() -> None:
+    """The ledger joins QC flags with ``;`` (``monitor/domain/quality.py`` ``_canonical``);
+    a value with two flags has qc_count 2, which the panels' ``"qc_count" = 0`` filter
+    excludes, and the README says ``;``-separated."""
+    rows = pd.DataFrame(
+        {
+            "site": ["1099A"] * 3,
+            "parameter": ["pm2_5"] * 3,
+            "source": ["cnemc_air"] * 3,
+            "unit": ["µg/m³"] * 3,
+            "value": [35.0, 36.0, 37.0],
+            "revision": [0, 0, 0],
+            "flags": ["", "", "source_invalid;aqi_mismatch"],
+            "qc_flags": [None, "stuck", "pm25_gt_pm10;spike"],
+            "period_end": [3600, 7200, 10800],
+        }
+    )
+    air, water = schema.observation_points(rows)
+    assert air["qc_count"].tolist() == [0.0, 1.0, 2.0]
+    assert water.empty
+    documented = {**schema.AIR_OBSERVATION.strings, **schema.AQI_HOURLY.strings}
+    assert all("comma" not in text for text in documented.values())
+    assert ";-separated" in schema.AIR_OBSERVATION.strings["qc_flags"]

@@ -198,6 +198,12 @@ def test_rivers(published: Published, influx1: Influx1) -> None:
         ("II", ""),
         ("劣V", "nh3n=1.6"),
     ]
+    # the same in GB 3838-2002 Table 1 names, for officers (issue 15); the calm reading is
+    # class II on all four (DO 7.0 ≥ 6, CODMn 3.0 ≤ 4, NH3-N 0.4 ≤ 0.5, TP 0.05 ≤ 0.1)
+    assert [(r["limiting_zh"], r["exceedance_zh"]) for r in table] == [
+        ("溶解氧、高锰酸盐指数、氨氮、总磷", ""),
+        ("氨氮", "氨氮 1.6倍"),
+    ]
     latest = run(influx1, "water_latest")[section][0]
     assert (latest["class_code"], latest["target_class_code"], latest["meets_target"]) == (
         6.0,

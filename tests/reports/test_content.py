@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from monitor.domain.statistics import percentile
 from monitor.ledger import Ledger
 from monitor.reports import render
-from monitor.reports.content import build_daily, limits_for, month_bounds
+from monitor.reports.content import DailyDigest, build_daily, limits_for, month_bounds
 from monitor.reports.produce import default_day, gather_daily, gather_monthly
 from monitor.service.progress_targets import compute_progress
 from monitor.settings import Settings
@@ -72,8 +73,10 @@ def test_daily_rivers_silence_and_breaches(ledger: Ledger, settings: Settings) -
     assert (section.latest_class, section.target_class, section.meets) == ("IV", "III", False)
     assert section.reading == "2026-05-10 08:00"
     problems = {(i.name, i.problem) for i in digest.silent}
-    assert ("沈阳站 (1100A)", "no_data") in problems
-    assert ("浑南东路 (1099A)", "flagged") in problems
+    # names, not station codes (issue 15); 沈阳站 is the control site
+    assert ("沈阳站", "no_data") in problems
+    assert ("浑南东路", "flagged") in problems
+    assert [i.control for i in digest.silent if i.name == "沈阳站"] == [True]
     assert not any(i.kind == "source" for i in digest.silent)  # cnemc delivered the day
     breaches = {b.site: b for b in digest.breaches}
     # 2900A at 09:00: PM2.5 101 → 100 + (101 − 60)/(115 − 60)·50 = 137.3 → 138 (ceil)
@@ -275,3 +278,66 @@ def test_monthly_states_withheld_days_and_the_share_range(
     assert f"2 day(s) withheld by the valid-day rule (share {low}–{high})" in text
     page = render.render_html(report, "zh", {}, NOW)
     assert f"另有2天按有效日规则未计入（比例范围{low}–{high}）" in page
+
+
+def _bare_daily(settings: Settings, **frames: Any) -> DailyDigest:
+    """build_daily of DAY with empty frames except those given."""
+    import pandas as pd
+
+    empty = pd.DataFrame
+    area = settings.areas[0]
+    days = pd.DataFrame(
+        {
+            "date": pd.to_datetime([DAY]),
+            "official": [np.nan],
+            "official_source": [""],
+            "hj633-2012": [np.nan],
+            "hj633-2026": [np.nan],
+            "primary": [""],
+        }
+    )
+    arguments: dict[str, Any] = {
+        "days": days,
+        "daily": empty(columns=["site", "is_area", "aqi", "primary_pollutants"]),
+        "hourly": empty(columns=["site", "is_area", "period_end", "aqi", "primary_pollutants"]),
+        "progress": [],
+        "sections": settings.water_sections,
+        "water": empty(
+            columns=[
+                "site",
+                "period_end",
+                "water_class",
+                "limiting_parameters",
+                "exceedance_multiples",
+            ]
+        ),
+        "fetches": empty(columns=["source", "status", "error"]),
+        "delivered": empty(columns=["source", "n"]),
+        "site_hours": empty(columns=["site", "hours", "flagged", "flags"]),
+        "enabled_sources": ["cnemc"],
+        **frames,
+    }
+    return build_daily(DAY, area, settings.stations_in(area.id), **arguments)
+
+
+def test_a_source_without_data_is_not_reported_when_imported_data_cover_the_day(
+    settings: Settings,
+) -> None:
+    """The live source delivered nothing, but an imported archive gave every station of the
+    area ≥ 20 hours (GB 3095 Table 4: a valid daily mean): "数据源当日无数据" would mislead.
+    Without that coverage, or with a station short of 20 hours, it is reported."""
+    import pandas as pd
+
+    codes = [s.code for s in settings.stations_in(settings.areas[0].id)]
+    delivered = pd.DataFrame({"source": ["archive"], "n": [24 * 6 * len(codes)]})
+    full = pd.DataFrame({"site": codes, "hours": 24, "flagged": 0, "flags": ""})
+    stations = {"cnemc": codes}
+    covered = _bare_daily(settings, delivered=delivered, site_hours=full, source_stations=stations)
+    assert not [i for i in covered.silent if i.kind == "source"]
+    short = full.assign(hours=[24] * (len(codes) - 1) + [19])
+    partial = _bare_daily(
+        settings, delivered=delivered, site_hours=short, source_stations=stations
+    )
+    assert [(i.name, i.problem) for i in partial.silent if i.kind == "source"] == [
+        ("cnemc", "no_data")
+    ]

@@ -132,3 +132,41 @@ def test_headless_chromium_prints_the_report_to_pdf(
     written = write_report(ledger, settings, "monthly", APRIL, tmp_path, send=False, today=TODAY)
     assert written.pdf is not None
     assert written.pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_officer_text_names_the_control_site_variants_and_parameters(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """The control site is marked; explanation bullets name their rule variant; the
+    heading says what the list holds (the calendar day); river parameters and QC flags in
+    words (GB 3838-2002 Table 1 names), never the ledger's codes."""
+    digest = gather_daily(ledger, settings, DAY)
+    page = render.render_html(digest, "zh", {}, NOW)
+    text = render.render_text(digest, "zh", NOW)
+    assert "沈阳站（对照点，不计入区域均值）" in page and "沈阳站（对照点" in text
+    assert "1100A" not in page and "1099A" not in page
+    for row in digest.good_days:
+        assert f"{render._variant(row.variant, 'zh')}：{row.explanation_zh}" in page
+    assert "当日超标情况" in page and "近24小时" not in page
+    # the class IV reading of hun_a: CODMn 6.5, NH3-N 1.2, TP 0.25 (tests.reports.conftest)
+    (section,) = digest.sections
+    # each above its class III limit (GB 3838 Table 1: CODMn 6, NH3-N 1.0, TP 0.2)
+    assert section.limiting == "codmn;nh3n;tp"
+    assert "高锰酸盐指数、氨氮、总磷" in page
+    for code in ("codmn", "nh3n", ";tp"):
+        assert code not in page
+    assert "负值" in page  # the flagged negative SO2 of 1099A
+
+
+def test_share_of_the_limit_is_computed_from_the_unrounded_value() -> None:
+    """占标率 = stored (unrounded) concentration ÷ limit, rounded to 0.1 % only when
+    printed, and the note says so: PM2.5 35.4 µg/m³ against the 35 µg/m³ annual limit
+    (GB 3095-2012 Table 1) prints "35" but 101.1 %."""
+    from monitor.reports.content import PollutantLine
+    from monitor.reports.terms import term
+
+    line = PollutantLine("pm2_5", None, 35.4, 35.0, 30, None)
+    assert line.ratio == pytest.approx(35.4 / 35.0)
+    assert render._pct(line.ratio) == "101.1%"
+    assert render._num(line.value) == "35"
+    assert "占标率按未修约的浓度计算" in term("limits_note", "zh", limits="GB 3095-2012")
