@@ -333,8 +333,8 @@ def rows_to_observations(
         future_tolerance=future_tolerance,
         where=[where[i] for i in positions],
     )
-    for i, found in zip(positions, check.problems, strict=True):
-        problems[i].extend(found)
+    for j, found in check.problems.items():
+        problems[positions[j]].extend(found)
     admitted = check.admitted
     if not admitted.all():
         frame = frame[admitted].reset_index(drop=True)
