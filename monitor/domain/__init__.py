@@ -77,11 +77,11 @@ from monitor.domain.pollutants import (
     Pollutant,
 )
 from monitor.domain.quality import (
+    ALWAYS_EXCLUDING_FLAGS,
     DEFAULT_QUALITY_RULES,
     EXCLUDING_FLAGS,
     FLAG_ORDER,
     FLAG_REASONS,
-    PLAUSIBLE_RANGES,
     QC_FLAGS,
     SOURCE_EXCLUDING_FLAGS,
     SPIKE_JUMPS,
@@ -126,6 +126,7 @@ from monitor.domain.units import (
     CANONICAL_UNITS,
     MOLAR_MASS,
     MOLAR_VOLUME_L,
+    PLAUSIBLE_RANGES,
     WATER_PARAMETERS,
     canonical_unit,
     normalise_unit,
@@ -164,6 +165,7 @@ from monitor.domain.water_quality import (
 __all__ = [
     "ABOVE_TOP_IAQI",
     "AIR_PARAMETERS",
+    "ALWAYS_EXCLUDING_FLAGS",
     "ANNUAL_ITEMS",
     "AQI_LEVELS",
     "AUTOMATIC_STATION_PARAMETERS",
