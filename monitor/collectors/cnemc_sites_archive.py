@@ -380,7 +380,8 @@ def _row_period_ends(
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """UTC period end [ns since epoch] of each row, and which rows have a bad date or hour."""
     # Years pandas cannot hold (99990101 would wrap round to 1815) are bad dates.
-    dates = dates.where([out_of_range_time_text(d) is None for d in dates], "")
+    holdable = np.array([out_of_range_time_text(d) is None for d in dates], dtype=bool)
+    dates = dates.where(holdable, "")
     day = pd.to_datetime(dates.str.strip(), format="%Y%m%d", errors="coerce")
     hour = pd.to_numeric(hours.str.strip(), errors="coerce")
     bad = (day.isna() | hour.isna() | (hour < 0) | (hour > 23) | (hour % 1 != 0)).to_numpy()

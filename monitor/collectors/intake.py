@@ -149,7 +149,7 @@ def check_observations(
         return IntakeCheck(problems, np.zeros(0, dtype=bool))
 
     def add(i: int, problem: str) -> None:
-        problems.setdefault(int(i), []).append(problem)
+        problems.setdefault(i, []).append(problem)
 
     end = pd.to_datetime(observations["period_end"], utc=True).reset_index(drop=True)
     start = pd.to_datetime(observations["period_start"], utc=True).reset_index(drop=True)
@@ -157,29 +157,34 @@ def check_observations(
     current = pd.Timestamp(now).tz_convert("UTC")
     latest = current + pd.Timedelta(future_tolerance)
 
-    for i in np.flatnonzero((end > latest).to_numpy()):
+    ends = pd.DatetimeIndex(end)
+
+    def at(i: int) -> pd.Timestamp:
+        return ends[i]
+
+    for i in _rows(end > latest):
         add(
             i,
-            f"time {_shown(end.iat[i])} is {_span(end.iat[i] - current)} in the future; "
-            f"expected at most {_span(pd.Timedelta(future_tolerance))} ahead of now "
-            f"({_shown(current)}): check the date or the source's clock",
+            f"time {_shown(at(i))} is {_span(at(i) - current)} in the future; expected at "
+            f"most {_span(pd.Timedelta(future_tolerance))} ahead of now ({_shown(current)}): "
+            "check the date or the source's clock",
         )
     too_early = (end < EARLIEST_TIME).to_numpy()
-    for i in np.flatnonzero(too_early):
+    for i in _rows(too_early):
         add(
             i,
-            f"time {_shown(end.iat[i])} is before {EARLIEST_TIME:%Y-%m-%d}; expected a time "
+            f"time {_shown(at(i))} is before {EARLIEST_TIME:%Y-%m-%d}; expected a time "
             "of the monitoring record: check the date",
         )
     seconds = end.astype("datetime64[ns, UTC]").astype("int64").to_numpy() // 10**9
     hourly = ((end - start) == pd.Timedelta(hours=1)).to_numpy() & ~too_early
-    for i in np.flatnonzero(hourly & (seconds % _HOUR_S != 0)):
+    for i in _rows(hourly & (seconds % _HOUR_S != 0)):
         add(
             i,
-            f"hourly value labelled {_shown(end.iat[i])} is not on the hour; expected the "
-            f"end of a clock hour such as {_shown(end.iat[i].ceil('h'))}",
+            f"hourly value labelled {_shown(at(i))} is not on the hour; expected the end of "
+            f"a clock hour such as {_shown(at(i).ceil('h'))}",
         )
-    for i in np.flatnonzero(np.isinf(values)):
+    for i in _rows(np.isinf(values)):
         add(i, f"value {values[i]} is not a finite number; expected a number")
 
     candidates = np.ones(n, dtype=bool)
@@ -200,6 +205,10 @@ def check_observations(
                 "again",
             )
     return IntakeCheck(dict(sorted(problems.items())), repeats)
+
+
+def _rows(mask: pd.Series | npt.NDArray[np.bool_]) -> list[int]:
+    return [int(i) for i in np.flatnonzero(np.asarray(mask, dtype=bool))]
 
 
 def _value_text(value: float) -> str:

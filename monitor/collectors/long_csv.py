@@ -326,7 +326,7 @@ def rows_to_observations(
     )
     # What the ledger can hold (future and off-the-hour times, conflicting duplicates):
     # the intake check every boundary shares, with this file's line numbers.
-    positions = np.flatnonzero(ok)
+    positions = [int(i) for i in np.flatnonzero(ok)]
     check = check_observations(
         frame,
         now=datetime.now(UTC) if now is None else now,

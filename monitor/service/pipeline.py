@@ -168,12 +168,17 @@ def _count(report: IngestReport, rows: int, result: WriteResult) -> None:
 
 
 def parse_import_file(
-    path: Path, file_format: str, *, future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE
+    path: Path,
+    file_format: str,
+    *,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+    now: datetime | None = None,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Read one import file into observations and warnings.
 
     Rows the ledger cannot hold are refused by the parsers' intake check, each named by its
-    line (and column), with times later than now + ``future_tolerance`` refused.
+    line (and column), with times later than ``now`` (default: the clock) +
+    ``future_tolerance`` refused.
 
     Raises
     ------
@@ -187,15 +192,15 @@ def parse_import_file(
     if file_format == "cnemc-sites-csv":
         try:
             frame, notes = parse_sites_csv_with_notes(
-                data, name=path.name, future_tolerance=future_tolerance
+                data, name=path.name, now=now, future_tolerance=future_tolerance
             )
         except SourceError as err:
             raise InputError(f"{path}: {err}") from err
         return frame, list(notes)
     if file_format == "long-csv":
-        return parse_long_csv(data, str(path), future_tolerance=future_tolerance)
+        return parse_long_csv(data, str(path), now=now, future_tolerance=future_tolerance)
     if file_format == "xlsx":
-        return parse_xlsx(data, str(path), future_tolerance=future_tolerance)
+        return parse_xlsx(data, str(path), now=now, future_tolerance=future_tolerance)
     raise InputError(
         f"unknown import format {file_format!r}; expected one of {', '.join(IMPORT_FORMATS)}"
     )
@@ -209,10 +214,12 @@ def import_files(
     *,
     on_file: Callable[[int, IngestReport], None] | None = None,
     on_evaluate: Callable[[int, int], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestReport:
     """Import files in one format, then evaluate everything they changed.
 
     Importing the same file twice changes nothing; a corrected file records revisions.
+    ``now`` (default: the clock) is what the intake check calls the present.
     """
     source = IMPORT_FORMATS.get(file_format)
     if source is None:
@@ -220,13 +227,13 @@ def import_files(
             f"unknown import format {file_format!r}; expected one of {', '.join(IMPORT_FORMATS)}"
         )
     if file_format in ("daily-aqi-csv", "indicators-csv"):
-        return _import_bureau_files(ledger, settings, file_format, paths, on_file=on_file)
+        return _import_bureau_files(ledger, settings, file_format, paths, on_file=on_file, now=now)
     ledger.register_source(source, file_format, "measured")
     report = IngestReport()
     for done, path in enumerate(paths, start=1):
         try:
             frame, warnings = parse_import_file(
-                path, file_format, future_tolerance=_tolerance(settings)
+                path, file_format, future_tolerance=_tolerance(settings), now=now
             )
         except InputError as err:
             if done > 1:  # never leave what was imported unevaluated
@@ -239,7 +246,7 @@ def import_files(
         report.warnings.extend(f"{path.name}: {w}" for w in warnings)
         # The parsers refused what the ledger cannot hold, naming lines; this is the same
         # check once more on the way in (it finds nothing unless a parser missed a row).
-        frame, refused = admit(frame, future_tolerance=_tolerance(settings))
+        frame, refused = admit(frame, now=now, future_tolerance=_tolerance(settings))
         report.warnings.extend(f"{path.name}: {w}" for w in refused)
         result = ledger.write_observations(
             frame, source, requested=f"import {path}", notes=_noted(refused)
@@ -311,6 +318,7 @@ def _import_bureau_files(
     paths: Sequence[Path],
     *,
     on_file: Callable[[int, IngestReport], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestReport:
     """Official daily AQI of areas, or manual indicator values; then refresh progress."""
     report = IngestReport()
@@ -325,6 +333,7 @@ def _import_bureau_files(
                 data,
                 str(path),
                 [a.id for a in settings.areas],
+                now=now,
                 future_tolerance=_tolerance(settings),
             )
             result = ledger.write_official_daily(frame, str(path))
@@ -334,6 +343,7 @@ def _import_bureau_files(
                 data,
                 str(path),
                 indicator_targets(settings),
+                now=now,
                 future_tolerance=_tolerance(settings),
             )
             added = 0
