@@ -132,6 +132,8 @@ MISSING_NOTE: Final = "missing at source"
 _LEADING: Final = (b"date", b"hour", b"type")
 _BEIJING_OFFSET_NS: Final = 8 * 3600 * 10**9  # Asia/Shanghai has had no DST since 1991
 _HOUR_NS: Final = 3600 * 10**9
+#: Bad cells and rows named one by one in the notes; the rest are counted.
+_NAMED: Final = 20
 
 
 def day_file_name(day: date) -> str:
@@ -235,23 +237,33 @@ def parse_sites_csv_with_notes(
     if not cells or not wanted:
         return empty_observations(), notes
 
-    matrix, bad_cells = _float_matrix(cells, len(codes))
+    matrix, bad_at, bad_texts = _float_matrix(cells, len(codes))
     matrix = np.ascontiguousarray(matrix[:, columns]) if len(columns) < len(codes) else matrix
     dates = pd.Series([p[0] for p in prefixes], dtype=object)
     hours = pd.Series([p[1] for p in prefixes], dtype=object)
     row_ends, bad_rows = _row_period_ends(dates, hours)
-    if bad_cells:
-        notes.append(f"{name}: {bad_cells} cell(s) that are not numbers dropped")
+    if len(bad_at):
+        notes.extend(
+            f"{name} line {line_numbers[at // len(codes)]} column {codes[at % len(codes)]}: "
+            f"value {text!r} is not a finite number; expected a number or an empty cell "
+            "(not stored)"
+            for at, text in zip(bad_at[:_NAMED], bad_texts[:_NAMED], strict=True)
+        )
+        if len(bad_at) > _NAMED:
+            notes.append(
+                f"{name}: … and {len(bad_at) - _NAMED} more cell(s) that are not numbers dropped"
+            )
     if bad_rows.any():
         lost = int(np.count_nonzero(~np.isnan(matrix[bad_rows])))
         samples = sorted(
             {f"{d},{h}" for d, h in zip(dates[bad_rows], hours[bad_rows], strict=True)}
         )
-        at = [line_numbers[i] for i in np.flatnonzero(bad_rows)[:3]]
+        at = [str(line_numbers[i]) for i in np.flatnonzero(bad_rows)[:_NAMED]]
         notes.append(
             f"{name}: {int(bad_rows.sum())} row(s) with a bad date,hour {samples[:3]} dropped "
-            f"(line(s) {', '.join(map(str, at))}{' …' if bad_rows.sum() > 3 else ''}; "
-            f"{lost} value(s)); expected date YYYYMMDD from 1900 up to now and hour 0–23"
+            f"({'line' if len(at) == 1 else 'lines'} {', '.join(at)}"
+            f"{' …' if bad_rows.sum() > _NAMED else ''}; {lost} value(s)); expected date "
+            "YYYYMMDD from 1900 up to now and hour 0–23"
         )
         matrix[bad_rows] = np.nan
 
@@ -346,9 +358,12 @@ def _station_columns(
     return [first[s] for s in present], present
 
 
-def _float_matrix(rows: list[bytes], width: int) -> tuple[npt.NDArray[np.float64], int]:
-    """The station cells of the kept rows as a float matrix (NaN = missing), and how many
-    cells were text that is not a number.
+def _float_matrix(
+    rows: list[bytes], width: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], list[str]]:
+    """The station cells of the kept rows as a float matrix (NaN = missing), and where the
+    cells are (flat positions, row-major) that are text but not a finite number, with
+    their text.
 
     All cells go through pandas' C reader as one column (commas turned into line breaks, so
     an empty cell is an empty line): one parse for the whole file instead of one column
@@ -362,17 +377,22 @@ def _float_matrix(rows: list[bytes], width: int) -> tuple[npt.NDArray[np.float64
         na_values=[""],
         engine="c",
     )["value"]
-    bad = 0
+    bad = np.zeros(len(column), dtype=bool)
     if column.dtype.kind not in "fiu":
         numbers = pd.to_numeric(column, errors="coerce")
-        bad = int((numbers.isna() & column.notna()).sum())
+        bad = (numbers.isna() & column.notna()).to_numpy(copy=True)
         column = numbers
     values = column.to_numpy(dtype=np.float64, copy=True)
     infinite = np.isinf(values)
-    if infinite.any():
-        bad += int(infinite.sum())
+    if infinite.any():  # inf, Infinity, 1e999: no measurement
+        bad |= infinite
         values[infinite] = np.nan
-    return values.reshape(len(rows), width), bad
+    at = np.flatnonzero(bad)
+    # The cells as written ("Infinity", "1e999"), not as parsed, for the notes.
+    texts = [
+        rows[i // width].split(b",")[i % width].decode("utf-8", "replace") for i in at[:_NAMED]
+    ]
+    return values.reshape(len(rows), width), at, texts
 
 
 def _row_period_ends(

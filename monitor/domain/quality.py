@@ -444,7 +444,8 @@ def _series_checks(
     has_next = np.append(linked[1:], False)
     previous = np.roll(v, 1)
     following = np.roll(v, -1)
-    with np.errstate(invalid="ignore"):
+    # A huge implausible neighbour (1e308) overflows the ratio to inf: no spike, no warning.
+    with np.errstate(invalid="ignore", over="ignore"):
         neighbour = np.maximum(previous, following)
         spike[order] = (
             linked
