@@ -453,3 +453,15 @@ def test_air_collector_hand_over_refuses_2099(
     assert len(refused) == len(report.refused) == 6
     assert all("2099-01-01 08:00+08:00 is" in r and "in the future" in r for r in refused)
     assert "6 refused at intake" in report.summary()
+
+
+def test_calculator_times_out_of_nanosecond_range_are_per_row() -> None:
+    """``envmon calc`` and the imports read times with one parser: 9999 and 1600 are NaT
+    for their row (reported there), never an OutOfBoundsDatetime for the whole file."""
+    from monitor.calculator.table import parse_local_times
+
+    times = parse_local_times(
+        pd.Series(["2026-03-01T10:00", "9999-01-01T10:00", "1600-01-01T10:00Z"])
+    )
+    assert times.isna().tolist() == [False, True, True]
+    assert times.iat[0] == pd.Timestamp("2026-03-01 10:00", tz="Asia/Shanghai")
