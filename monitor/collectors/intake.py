@@ -348,7 +348,7 @@ def out_of_range_time_text(text: str) -> str | None:
     if match is None:
         return None
     digits = match.group(1)
-    year = int(digits[:4]) if len(digits) in (6, 8) else int(digits)  # YYYYMM(DD)
+    year = int(digits) if len(digits) <= 5 else int(digits[:4])  # YYYYMMDD… : basic format
     if EARLIEST_TIME.year <= year <= _LAST_YEAR:
         return None
     return (
