@@ -1,8 +1,11 @@
 """The intake check: what the ledger can hold, checked at every boundary before it is stored.
 
-Every path that brings observations in (the collectors, every ``envmon import`` format, the
-HJ 212 receiver) runs the same checks, row by row, and refuses only the rows that fail, each
-with a message naming the value and what was expected. One bad row never stops the others.
+Every path that brings observations in runs the same checks, row by row, and refuses only
+the rows that fail, each with a message naming the value and what was expected; one bad row
+never stops the others. The pipeline (``monitor.service.pipeline``) applies :func:`admit` to
+every collector batch and import on its way to the ledger; the import parsers call
+:func:`check_observations` first, so their messages name the file's line (and column); the
+HJ 212 receiver is meant to call it on a packet's readings before acknowledging the packet.
 
 =====================  =====================================================================
 refused                why
