@@ -16,7 +16,7 @@ import pytest
 
 pytest_plugins = ["tests.engines"]
 
-DATA = Path(__file__).parent / "data"
+DATA: Path = Path(__file__).parent / "data"
 
 #: Settings with the Hunnan area and two of its stations (1099A, 2900A), for tests that need
 #: a district; append sources, sections or targets as a test needs them.

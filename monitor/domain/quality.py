@@ -64,7 +64,6 @@ __all__ = [
     "FLAG_ORDER",
     "FLAG_REASONS",
     "IMPOSSIBLE_FLAGS",
-    "PLAUSIBLE_RANGES",
     "QC_FLAGS",
     "SOURCE_EXCLUDING_FLAGS",
     "SPIKE_JUMPS",

@@ -34,6 +34,7 @@ from monitor.ledger import Ledger
 from monitor.service.pipeline import import_files, ingest
 from monitor.settings import Settings, load_settings
 from tests.conftest import DATA, RecordedServer, Reply
+from tests.water_platform import Platform
 
 NOW = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 2026-03-02 12:00 Beijing
 
@@ -389,19 +390,19 @@ def _water_answer() -> bytes:
 
 
 def test_water_collector_hand_over_refuses_2099_and_infinity(
-    tmp_path: Path, settings: Settings, recorded_server: RecordedServer
+    tmp_path: Path, settings: Settings, platform: Platform
 ) -> None:
     """The 2099 row and the Infinity cell are refused and logged; the watermark stays in
     2026; TP 1e308 is kept, flagged implausible and left out of the water class."""
-    recorded_server.add(WATER_ENDPOINT, Reply(body=_water_answer()))
+    platform.script(Reply(body=_water_answer()))
     client = HttpClient("water", timeout=5.0, retries=0)
     collector = CnemcWaterCollector(
         source="water",
-        url=recorded_server.url + WATER_ENDPOINT,
+        url=platform.url + WATER_ENDPOINT,
         client=client,
         now=lambda: datetime(2026, 3, 1, 5, 0, tzinfo=BEIJING),
     )
-    source = _source(settings, "water", "cnemc_water", recorded_server.url + WATER_ENDPOINT)
+    source = _source(settings, "water", "cnemc_water", platform.url + WATER_ENDPOINT)
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         report = ingest(ledger, settings, source, collector, None, None)
         stored = ledger.observations()
