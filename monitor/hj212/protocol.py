@@ -41,6 +41,7 @@ __all__ = [
     "MAX_SEGMENT_CHARS",
     "QN_RTN_MN",
     "QN_RTN_PASSWORD",
+    "QN_RTN_REJECTED",
     "BadCrc",
     "BadLength",
     "BadSegment",
@@ -199,14 +200,32 @@ class Framer:
                     out.append(Garbage(f"{dropped} byte(s) outside any packet, discarded"))
                     del buffer[:dropped]
                 break
-            if start:
-                out.append(Garbage(f"{start} byte(s) before '##', discarded"))
-                del buffer[:start]
+            # A stray '#' just before a header ('###0167…', 'x#' + packet): the header is
+            # the last two '#' of the run.
+            end = start + 2
+            while end < len(buffer) and buffer[end] == 0x23:  # '#'
+                end += 1
+            if end - 2:
+                out.append(Garbage(f"{end - 2} byte(s) before '##', discarded"))
+                del buffer[: end - 2]
             if len(buffer) < _HEAD:
                 break
             digits = bytes(buffer[2:6])
             if not digits.isdigit():
                 out.append(BadLength(f"'##' followed by {digits!r}; expected 4 decimal digits"))
+                del buffer[:2]
+                continue
+            # The data segment starts with a header field (QN= in HJ 212-2017, ST= in
+            # HJ/T 212-2005): checked as soon as it arrives, so that '##' and four digits
+            # inside garbage do not hold back the packet that follows.
+            opening = bytes(buffer[_HEAD : _HEAD + 3])
+            if not any(key.startswith(opening) for key in _OPENINGS):
+                out.append(
+                    BadLength(
+                        f"'##{digits.decode()}' followed by {opening!r}; expected a data "
+                        "segment starting QN=, ST=, CN=, PW= or MN="
+                    )
+                )
                 del buffer[:2]
                 continue
             total = _HEAD + int(digits) + _TAIL
@@ -241,6 +260,10 @@ class Framer:
                 continue
             out.append(Frame(segment))
         return out
+
+
+#: How a data segment can begin: its first header field (any order is read).
+_OPENINGS: Final = tuple(f"{key}=".encode() for key in ("QN", "ST", "CN", "PW", "MN", "Flag"))
 
 
 def _is_hex(text: bytes) -> bool:
@@ -449,7 +472,9 @@ def data_ack(packet: Packet) -> bytes:
     )
 
 
-#: ``QnRtn`` reply codes (HJ 212-2017 Table 7): 3 password error, 4 MN error, 9 CRC error.
+#: ``QnRtn`` reply codes (HJ 212-2017 Table 7): 2 request rejected, 3 password error, 4 MN
+#: error (also in tang0-0/HJ212-Pack ``src/hj212.h``).
+QN_RTN_REJECTED: Final = 2
 QN_RTN_PASSWORD: Final = 3
 QN_RTN_MN: Final = 4
 

@@ -42,10 +42,12 @@ import pandas as pd
 from monitor.collectors.base import OBSERVATION_COLUMNS
 from monitor.errors import EnvmonError
 from monitor.hj212.codes import CODES
+from monitor.hj212.data_time import TimeRefusal, refuse_data_time
 from monitor.hj212.protocol import (
     DATA_COMMANDS,
     QN_RTN_MN,
     QN_RTN_PASSWORD,
+    QN_RTN_REJECTED,
     BadSegment,
     Frame,
     Framer,
@@ -54,7 +56,7 @@ from monitor.hj212.protocol import (
     parse_segment,
     rejection,
 )
-from monitor.hj212.readings import Reading, is_observation, period, readings
+from monitor.hj212.readings import Reading, is_observation, readings
 from monitor.ledger import Ledger
 from monitor.settings import HJ212Settings, HJ212Station
 
@@ -178,6 +180,7 @@ class Receiver:
         self._error: BaseException | None = None
         self._connections: set[_Connection] = set()
         self._logged_codes: set[str] = set()
+        self._logged_refusals: set[tuple[str, str]] = set()
         self.started_at = time.time()
 
     # ------------------------------------------------------------------ lifecycle
@@ -300,10 +303,11 @@ class Receiver:
         if packet.cn not in DATA_COMMANDS:
             self.stats.count("other_command")  # nothing to store (replies, heartbeats …)
             return None
-        try:
-            period(packet, station.minute_interval_s)
-        except BadSegment:
-            return "bad_data_time"
+        refused = refuse_data_time(packet, station.minute_interval_s, time.time())
+        if refused is not None:
+            connection.send(rejection(packet, QN_RTN_REJECTED))
+            self._log_refusal(station, refused)
+            return refused.reason
         station.packets += 1
         station.last_packet = time.time()
         ack = (connection, data_ack(packet)) if packet.wants_ack else None
@@ -311,6 +315,22 @@ class Receiver:
             self._queued += 1
         self._queue.put(_Queued(packet, station, received, int(time.time()), ack))
         return None
+
+    def _log_refusal(self, station: StationState, refused: TimeRefusal) -> None:
+        """One warning per refused packet; off-hour hourly data once per station (a device
+        that sends them does so every hour), later ones at debug level."""
+        key = (station.mn, refused.reason)
+        once = refused.reason == "off_hour_data_time"
+        level = logging.DEBUG if once and key in self._logged_refusals else logging.WARNING
+        self._logged_refusals.add(key)
+        log.log(
+            level,
+            "HJ 212: packet of MN %s (site %s) refused: %s%s",
+            station.mn,
+            station.site,
+            refused.message,
+            " (logged once per station; counted in envmon_hj212_packets_total)" if once else "",
+        )
 
     @staticmethod
     def _send_acks(acks: list[tuple[_Connection, bytes]]) -> None:
