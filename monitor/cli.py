@@ -41,6 +41,7 @@ def _config_path(args: argparse.Namespace) -> Path:
 def _cmd_config_check(args: argparse.Namespace) -> int:
     from monitor.service.sources import build_collector
     from monitor.settings import (
+        hj212_password_problems,
         load_settings,
         required_secrets,
         resolve_ledger_path,
@@ -49,7 +50,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
     settings = load_settings(_config_path(args), os.environ)
     ledger = resolve_ledger_path(args.ledger, settings, os.environ)
-    problems: list[str] = []
+    problems: list[str] = hj212_password_problems(settings)
     for source in settings.sources:  # every collector must be buildable from its settings
         try:
             build_collector(source, settings)
@@ -157,7 +158,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     _log_to_stderr(args)
     settings, ledger = _load(args)
+    _require_hj212_passwords(settings, listening=False)
     return Daemon(settings, ledger).run()
+
+
+def _require_hj212_passwords(settings: Settings, *, listening: bool) -> None:
+    """Commands that open the HJ 212 receiver need every station's password (exit 2)."""
+    from monitor.settings import hj212_password_problems
+
+    problems = hj212_password_problems(settings, listening=listening)
+    if problems:
+        raise ConfigError(problems, source=str(settings.source))
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
@@ -619,12 +630,7 @@ def _cmd_hj212_listen(args: argparse.Namespace) -> int:
             ],
             source=str(settings.source),
         )
-    missing = [s.password_env for s in settings.hj212.stations if s.password is None]
-    if missing:
-        raise ConfigError(
-            [f"hj212: environment variable {name} is not set" for name in missing],
-            source=str(settings.source),
-        )
+    _require_hj212_passwords(settings, listening=True)
     receiver = Receiver(settings.hj212, ledger)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
