@@ -22,6 +22,9 @@ from monitor.errors import ConfigError, EnvmonError, InputError
 from monitor.service.progress import Progress
 
 if TYPE_CHECKING:
+    import threading
+
+    from monitor.hj212.server import Receiver
     from monitor.influxdb.writer import InfluxWriter
     from monitor.settings import Settings
 
@@ -637,12 +640,42 @@ def _cmd_hj212_listen(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     port = receiver.start()
     print(f"listening for HJ 212 on {settings.hj212.host}:{port}", file=sys.stderr)
+    listen_and_evaluate(
+        receiver, settings, ledger, stop, settings.hj212.evaluate_interval_minutes * 60.0
+    )
+    return 0
+
+
+def listen_and_evaluate(
+    receiver: Receiver, settings: Settings, ledger: Path, stop: threading.Event, every_s: float
+) -> None:
+    """Until ``stop``: evaluate what the running receiver stored every ``every_s`` seconds
+    (the daemon's ``evaluate_interval_minutes``), then stop the receiver and evaluate what
+    it committed last. Publishing is left to ``envmon publish`` (the outbox keeps it)."""
+    import logging
+
+    from monitor.ledger import Ledger
+    from monitor.service.pipeline import evaluate_dirty
+
+    log = logging.getLogger("envmon.hj212")
+
+    def evaluate() -> None:
+        try:
+            with Ledger.open(ledger) as open_ledger:
+                if not open_ledger.dirty_days().empty:
+                    report = evaluate_dirty(open_ledger, settings)
+                    log.info("hj212: evaluated %d site-day(s)", report.site_days)
+        except EnvmonError as err:  # the receiver goes on; the days stay dirty
+            log.warning("hj212: evaluation failed: %s", err)
+        except Exception:  # as the daemon's scheduler: the receiver must outlive it
+            log.exception("hj212: unexpected error in the evaluation")
+
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(every_s):
+            evaluate()
     finally:
         receiver.stop()
-    return 0
+    evaluate()
 
 
 def build_parser() -> argparse.ArgumentParser:
