@@ -912,10 +912,10 @@ class HJ212Settings:
         metadata=setting("source name of the received data in the ledger", pattern=_ID_PATTERN),
     )
     max_packet_bytes: int = field(
-        default=4096,
+        default=1036,
         metadata=setting(
-            "largest packet accepted [bytes]; the standard's is 1036 (1024-character data "
-            "segment)",
+            "largest packet accepted [bytes]: the standard's 1036 (a data segment of at most "
+            "1024 characters, HJ 212-2017 §6.3); raise it only for a device that sends more",
             minimum=64,
             maximum=10011,
         ),

@@ -505,3 +505,21 @@ def test_acknowledged_means_stored_and_a_resend_after_restart_changes_nothing(
         db = ledger.connection
         assert db.execute("SELECT count(*), max(revision) FROM observations").fetchone() == (1, 0)
         assert db.execute("SELECT count(*) FROM observation_revisions").fetchone() == (0,)
+
+
+def test_default_packet_limit_is_the_standards_1024_character_segment(
+    start_receiver: StartReceiver,
+) -> None:
+    """HJ 212-2017 §6.3: a data segment of at most 1024 characters (data-sources.md §7a)."""
+    receiver = start_receiver()
+    assert receiver.settings.max_packet_bytes == 1036
+    base = segment(cp="DataTime=20250101080000;a34004-Avg=38.2,a34004-Flag=N;x=")
+    fits = base[:-2] + b"0" * (1024 - len(base)) + b"&&"
+    assert len(fits) == 1024
+    client = Client(receiver.port or 0)
+    client.send(build_packet(fits[:-3] + b"00&&"))  # 1025 characters: refused unread
+    client.send(build_packet(fits))
+    (ack,) = client.replies_until(1)
+    assert ack.cn == "9014"
+    assert receiver.stats.packets["packet_too_large"] == 1
+    assert len(observations(receiver)) == 1
