@@ -37,9 +37,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import pandas as pd
 
-from monitor.collectors.base import OBSERVATION_COLUMNS
 from monitor.errors import EnvmonError
 from monitor.hj212.codes import CODES
 from monitor.hj212.data_time import TimeRefusal, refuse_data_time
@@ -56,7 +54,7 @@ from monitor.hj212.protocol import (
     parse_segment,
     rejection,
 )
-from monitor.hj212.readings import Reading, is_observation, readings
+from monitor.hj212.readings import is_observation, readings
 from monitor.ledger import Ledger
 from monitor.settings import HJ212Settings, HJ212Station
 
@@ -368,9 +366,10 @@ class Receiver:
             ledger.close()
 
     def _write(self, ledger: Ledger, batch: list[_Queued]) -> None:
-        rows: list[Reading] = []
-        mns: list[str] = []
-        received_at: list[int] = []
+        """Commit a batch in one transaction (:meth:`Ledger.write_hj212`)."""
+        observations: list[tuple[Any, ...]] = []
+        other: list[tuple[Any, ...]] = []
+        unknown: Counter[str] = Counter()
         for item in batch:
             try:
                 found = readings(
@@ -381,38 +380,27 @@ class Receiver:
                 )
             except BadSegment:  # checked before queueing; kept for safety
                 continue
-            rows += found
-            mns += [item.packet.mn] * len(found)
-            received_at += [item.received_at] * len(found)
-        observations = [r for r in rows if is_observation(r)]
-        unknown = Counter(r.code for r in rows if r.code not in CODES)
+            mn, at = item.packet.mn, item.received_at
+            for r in found:
+                if r.code not in CODES:
+                    unknown[r.code] += 1
+                if is_observation(r):
+                    observations.append(
+                        (r.site, r.parameter, r.period_end, r.period_start, r.unit, r.value,
+                         r.flags)
+                    )  # fmt: skip
+                else:  # kept in hj212_readings; observations have revisions instead
+                    other.append(
+                        (r.period_end, r.site, r.code, r.statistic, r.cn, r.period_start,
+                         r.parameter, r.unit, r.value, r.flags, mn, at)
+                    )  # fmt: skip
         try:
-            other = [
-                (
-                    r.period_end,
-                    r.site,
-                    r.code,
-                    r.statistic,
-                    r.cn,
-                    r.period_start,
-                    r.parameter,
-                    r.unit,
-                    r.value,
-                    r.flags,
-                    mn,
-                    at,
-                )
-                for r, mn, at in zip(rows, mns, received_at, strict=True)
-                if not is_observation(r)  # those are in observations, with revisions
-            ]
-            if other:
-                ledger.write_hj212_readings(other)
-            if observations:
-                ledger.write_observations(
-                    _frame(observations),
-                    self.settings.source,
-                    requested=f"HJ 212 push: {len(batch)} packet(s)",
-                )
+            ledger.write_hj212(
+                other,
+                observations,
+                self.settings.source,
+                requested=f"HJ 212 push: {len(batch)} packet(s)",
+            )
         except (EnvmonError, sqlite3.Error, OSError) as err:  # nothing acknowledged: resent
             with self.stats.lock:
                 self.stats.write_failures += 1
@@ -425,7 +413,7 @@ class Receiver:
         committed = time.perf_counter()
         with self.stats.lock:
             self.stats.packets["accepted"] += len(batch)
-            self.stats.readings_written += len(rows) - len(observations)
+            self.stats.readings_written += len(other)
             self.stats.observations_written += len(observations)
             self.stats.commits += 1
             self.stats.last_write_error = ""
@@ -629,28 +617,6 @@ class _Connection(asyncio.Protocol):
         with receiver.stats.lock:
             receiver.stats.connections_open -= 1
             receiver.stats.connections_closed[reason] += 1
-
-
-def _frame(rows: list[Reading]) -> pd.DataFrame:
-    """Observations frame (:data:`~monitor.collectors.base.OBSERVATION_COLUMNS`) of readings."""
-    columns = list(zip(*rows, strict=True))  # Reading fields, transposed in one pass
-    at = Reading._fields.index
-    frame = pd.DataFrame(
-        {
-            "site": columns[at("site")],
-            "parameter": columns[at("parameter")],
-            "unit": columns[at("unit")],
-            "period_start": pd.to_datetime(
-                np.array(columns[at("period_start")], dtype=np.int64), unit="s", utc=True
-            ),
-            "period_end": pd.to_datetime(
-                np.array(columns[at("period_end")], dtype=np.int64), unit="s", utc=True
-            ),
-            "value": np.array(columns[at("value")], dtype=float),  # None → NaN
-            "flags": columns[at("flags")],
-        }
-    )
-    return frame[list(OBSERVATION_COLUMNS)]
 
 
 def _iso(moment: float | None) -> str | None:
