@@ -60,6 +60,24 @@ def test_crc_is_not_the_modbus_crc() -> None:
     assert crc16(b"123456789") != 0x4B37
 
 
+def _crc_as_appendix_a(segment: bytes) -> int:
+    """HJ 212-2017 Appendix A, bit by bit (data-sources.md §7a): init 0xFFFF; per byte
+    crc = (crc >> 8) ^ byte, then eight rounds of shift right, xor 0xA001 when the bit
+    shifted out is 1."""
+    crc = 0xFFFF
+    for byte in segment:
+        crc = (crc >> 8) ^ byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=1100))
+def test_crc_table_version_equals_the_bitwise_algorithm(segment: bytes) -> None:
+    assert crc16(segment) == _crc_as_appendix_a(segment)
+
+
 @pytest.mark.parametrize(
     "packet", [STANDARD_PACKET, OLD_PACKET, HOURLY], ids=["2017", "2005", "7a"]
 )
