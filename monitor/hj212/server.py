@@ -2,11 +2,15 @@
 
 One event loop (in its own thread inside the daemon) reads every connection: the
 :class:`~monitor.hj212.protocol.Framer` cuts packets, each data packet is checked (MN
-registered, password right, ``DataTime`` readable) and queued; one writer thread takes
-what is queued, converts it (:mod:`monitor.hj212.readings`) and commits it to the ledger in
-one transaction per batch. The acknowledgement a packet asks for (``Flag`` A bit, ``CN=9014``)
-is sent **after** its rows are committed, so an acknowledged packet is never lost; a device
-that gets no acknowledgement sends again, and the same values again change nothing.
+registered, password right, ``DataTime`` one the ledger can hold:
+:mod:`monitor.hj212.data_time`; refusals are answered ``QnRtn``) and queued; one writer
+thread takes everything queued, converts it (:mod:`monitor.hj212.readings`) and commits it
+in one transaction (group commit: the packets that arrived while the previous transaction
+was committing; :meth:`~monitor.ledger.Ledger.write_hj212`, plain rows). The event loop never
+waits on SQLite. The acknowledgement a packet asks for (``Flag`` A bit, ``CN=9014``) is
+sent **after** its rows are committed: acknowledged ⇒ stored. A packet committed whose
+acknowledgement is lost (connection dropped, shutdown) is sent again by the device, and the
+same values again change nothing.
 
 Limits (``[hj212]`` settings): packet size, idle timeout, time to complete a started packet
 (slow senders), connections in total (more are refused) and per station (a new one closes
