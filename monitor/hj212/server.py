@@ -32,6 +32,7 @@ import hmac
 import logging
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -75,6 +76,12 @@ MAX_QUEUED_PACKETS: Final = 20000
 SWEEP_S: Final = 0.25
 #: Commit latencies kept for the p50/p99 in /metrics.
 LATENCY_WINDOW: Final = 10000
+#: Interpreter switch interval while the receiver runs [s] (Python's default is 5 ms). The
+#: event loop releases the GIL at every socket call and must take it back from whichever
+#: thread holds it (the writer, an evaluation job of the daemon); with 5 ms, each call could
+#: wait that long, and a stop-and-wait station waits for every one of them. Measured with
+#: ``benchmarks/bench_hj212.py``: 0.5 ms gave more packets/s in each of four interleaved pairs.
+SWITCH_INTERVAL_S: Final = 0.0005
 
 
 @dataclass
@@ -148,6 +155,45 @@ class _Queued:
     received: float  # time.perf_counter() when its last byte was read
     received_at: int  # epoch seconds
     ack: tuple[_Connection, bytes] | None  # where to send which acknowledgement
+    observations: list[tuple[Any, ...]]  # rows of Ledger.write_hj212
+    other: list[tuple[Any, ...]]
+    unknown: list[str]  # factor codes envmon does not know, one per reading
+
+
+def _rows(
+    packet: Packet, station: StationState, received_at: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
+    """A packet's readings as rows of :meth:`Ledger.write_hj212`: (hourly observations,
+    other readings, unknown codes). Done in the event loop, so that the writer thread holds
+    the GIL only briefly between its SQLite calls (which release it): a writer busy in
+    Python would delay every socket call of the loop by up to the interpreter's switch
+    interval.
+
+    Raises
+    ------
+    BadSegment
+        As :func:`~monitor.hj212.readings.readings` (checked before, by the time check).
+    """
+    found = readings(
+        packet, station.site, minute_interval_s=station.minute_interval_s, units=station.units
+    )
+    observations: list[tuple[Any, ...]] = []
+    other: list[tuple[Any, ...]] = []
+    unknown: list[str] = []
+    mn = packet.mn
+    for r in found:
+        if r.code not in CODES:
+            unknown.append(r.code)
+        if is_observation(r):
+            observations.append(
+                (r.site, r.parameter, r.period_end, r.period_start, r.unit, r.value, r.flags)
+            )
+        else:  # kept in hj212_readings; observations have revisions instead
+            other.append(
+                (r.period_end, r.site, r.code, r.statistic, r.cn, r.period_start,
+                 r.parameter, r.unit, r.value, r.flags, mn, received_at)
+            )  # fmt: skip
+    return observations, other, unknown
 
 
 def _reason(error: Exception) -> str:
@@ -183,6 +229,7 @@ class Receiver:
         self._connections: set[_Connection] = set()
         self._logged_codes: set[str] = set()
         self._logged_refusals: set[tuple[str, str]] = set()
+        self._switch_interval: float | None = None  # the interpreter's, restored by stop()
         self.started_at = time.time()
 
     # ------------------------------------------------------------------ lifecycle
@@ -197,6 +244,8 @@ class Receiver:
         """
         with Ledger.open(self.ledger_path) as ledger:  # migrate, register, fail early
             ledger.register_source(self.settings.source, "hj212", "measured")
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self._writer = threading.Thread(target=self._write_loop, name="hj212-writer", daemon=True)
         self._writer.start()
         self._thread = threading.Thread(target=self._run_loop, name="hj212", daemon=True)
@@ -205,6 +254,8 @@ class Receiver:
         if self._error is not None:
             self._queue.put(None)
             self._writer.join()
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
             host, port = self.settings.host, self.settings.port
             raise EnvmonError(
                 f"cannot listen for HJ 212 on {host}:{port} ({self._error}); choose another "
@@ -230,6 +281,9 @@ class Receiver:
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     def _run_loop(self) -> None:
         try:
@@ -305,17 +359,24 @@ class Receiver:
         if packet.cn not in DATA_COMMANDS:
             self.stats.count("other_command")  # nothing to store (replies, heartbeats …)
             return None
-        refused = refuse_data_time(packet, station.minute_interval_s, time.time())
+        now = time.time()
+        refused = refuse_data_time(packet, station.minute_interval_s, now)
         if refused is not None:
             connection.send(rejection(packet, QN_RTN_REJECTED))
             self._log_refusal(station, refused)
             return refused.reason
+        try:
+            observations, other, unknown = _rows(packet, station, int(now))
+        except BadSegment:  # the time check above reads the same fields
+            return "bad_data_time"
         station.packets += 1
-        station.last_packet = time.time()
+        station.last_packet = now
         ack = (connection, data_ack(packet)) if packet.wants_ack else None
         with self._queued_lock:
             self._queued += 1
-        self._queue.put(_Queued(packet, station, received, int(time.time()), ack))
+        self._queue.put(
+            _Queued(packet, station, received, int(now), ack, observations, other, unknown)
+        )
         return None
 
     def _log_refusal(self, station: StationState, refused: TimeRefusal) -> None:
@@ -371,33 +432,9 @@ class Receiver:
 
     def _write(self, ledger: Ledger, batch: list[_Queued]) -> None:
         """Commit a batch in one transaction (:meth:`Ledger.write_hj212`)."""
-        observations: list[tuple[Any, ...]] = []
-        other: list[tuple[Any, ...]] = []
-        unknown: Counter[str] = Counter()
-        for item in batch:
-            try:
-                found = readings(
-                    item.packet,
-                    item.station.site,
-                    minute_interval_s=item.station.minute_interval_s,
-                    units=item.station.units,
-                )
-            except BadSegment:  # checked before queueing; kept for safety
-                continue
-            mn, at = item.packet.mn, item.received_at
-            for r in found:
-                if r.code not in CODES:
-                    unknown[r.code] += 1
-                if is_observation(r):
-                    observations.append(
-                        (r.site, r.parameter, r.period_end, r.period_start, r.unit, r.value,
-                         r.flags)
-                    )  # fmt: skip
-                else:  # kept in hj212_readings; observations have revisions instead
-                    other.append(
-                        (r.period_end, r.site, r.code, r.statistic, r.cn, r.period_start,
-                         r.parameter, r.unit, r.value, r.flags, mn, at)
-                    )  # fmt: skip
+        observations = [row for item in batch for row in item.observations]
+        other = [row for item in batch for row in item.other]
+        unknown = Counter(code for item in batch for code in item.unknown)
         try:
             ledger.write_hj212(
                 other,

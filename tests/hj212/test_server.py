@@ -523,3 +523,23 @@ def test_default_packet_limit_is_the_standards_1024_character_segment(
     assert ack.cn == "9014"
     assert receiver.stats.packets["packet_too_large"] == 1
     assert len(observations(receiver)) == 1
+
+
+def test_switch_interval_shortened_while_running_and_restored(tmp_path: Path) -> None:
+    import sys
+    from dataclasses import replace
+
+    from monitor.hj212.server import SWITCH_INTERVAL_S
+    from monitor.settings import HJ212Settings
+
+    before = sys.getswitchinterval()
+    receiver = Receiver(
+        replace(HJ212Settings(enabled=True, port=0), stations=(station(),)),
+        tmp_path / "ledger.sqlite",
+    )
+    receiver.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(min(before, SWITCH_INTERVAL_S))
+    finally:
+        receiver.stop()
+    assert sys.getswitchinterval() == before
