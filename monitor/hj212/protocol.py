@@ -227,7 +227,7 @@ class Framer:
             # HJ/T 212-2005): checked as soon as it arrives, so that '##' and four digits
             # inside garbage do not hold back the packet that follows.
             opening = bytes(buffer[_HEAD : _HEAD + 3])
-            if not any(key.startswith(opening) for key in _OPENINGS):
+            if opening not in _OPENINGS:
                 out.append(
                     BadLength(
                         f"'##{digits.decode()}' followed by {opening!r}; expected a data "
@@ -270,12 +270,15 @@ class Framer:
         return out
 
 
-#: How a data segment can begin: its first header field (any order is read).
-_OPENINGS: Final = tuple(f"{key}=".encode() for key in ("QN", "ST", "CN", "PW", "MN", "Flag"))
+#: How a data segment can begin: its first header field (any order is read); the first
+#: three bytes, or fewer while they arrive.
+_OPENINGS: Final = frozenset(
+    f"{key}=".encode()[:n] for key in ("QN", "ST", "CN", "PW", "MN", "Flag") for n in range(4)
+)
 
 
 def _is_hex(text: bytes) -> bool:
-    return len(text) == 4 and all(c in b"0123456789abcdefABCDEF" for c in text)
+    return len(text) == 4 and not text.translate(None, b"0123456789abcdefABCDEF")
 
 
 def build_packet(segment: bytes) -> bytes:
@@ -385,19 +388,18 @@ def parse_segment(segment: bytes) -> Packet:
     fields: dict[str, str] = {}
     items: dict[str, dict[str, str]] = {}
     for part in area.replace(",", ";").split(";"):
-        if not part:
-            continue
         key, sep, value = part.partition("=")
         if not sep:
+            if not part:
+                continue
             raise BadSegment(f"item {part[:40]!r} in CP is not key=value")
-        code, dash, suffix = key.partition("-")
-        if dash and code.isalnum() and suffix.isalpha() and code.isascii() and suffix.isascii():
-            if code in items:
-                items[code][suffix] = value
-            else:
-                items[code] = {suffix: value}
-        else:
+        factor = _factor_item(key)
+        if factor is None:
             fields[key] = value
+        elif factor[0] in items:
+            items[factor[0]][factor[1]] = value
+        else:
+            items[factor[0]] = {factor[1]: value}
     return Packet(
         qn=header.get("QN", ""),
         st=header.get("ST", ""),
@@ -410,6 +412,15 @@ def parse_segment(segment: bytes) -> Packet:
         fields=fields,
         items=items,
     )
+
+
+@functools.lru_cache(maxsize=4096)  # a few hundred keys in practice
+def _factor_item(key: str) -> tuple[str, str] | None:
+    """(code, suffix) of a factor item key such as ``a34004-Avg``; None for other keys."""
+    code, dash, suffix = key.partition("-")
+    if dash and code.isalnum() and suffix.isalpha() and code.isascii() and suffix.isascii():
+        return code, suffix
+    return None
 
 
 @functools.lru_cache(maxsize=4096)  # every station sends the same hours
