@@ -949,7 +949,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.set_defaults(handler=_cmd_hj212_send)
     listen = hj212_commands.add_parser(
-        "listen", help="run only the HJ 212 receiver (no scheduled sources) until Ctrl-C"
+        "listen",
+        help="run only the HJ 212 receiver (no scheduled sources) until Ctrl-C, evaluating "
+        "what it stores every [hj212] evaluate_interval_minutes",
     )
     listen.set_defaults(handler=_cmd_hj212_listen)
     return parser
