@@ -3,10 +3,10 @@
 One event loop (in its own thread inside the daemon) reads every connection: the
 :class:`~monitor.hj212.protocol.Framer` cuts packets, each data packet is checked (MN
 registered, password right, ``DataTime`` one the ledger can hold:
-:mod:`monitor.hj212.data_time`; refusals are answered ``QnRtn``) and queued; one writer
-thread takes everything queued, converts it (:mod:`monitor.hj212.readings`) and commits it
-in one transaction (group commit: the packets that arrived while the previous transaction
-was committing; :meth:`~monitor.ledger.Ledger.write_hj212`, plain rows). The event loop never
+:mod:`monitor.hj212.data_time`; refusals are answered ``QnRtn``), converted to ledger rows
+(:mod:`monitor.hj212.readings`) and queued; one writer thread commits everything queued in
+one transaction (group commit: the packets that arrived while the previous transaction was
+committing; :meth:`~monitor.ledger.Ledger.write_hj212`, plain rows). The event loop never
 waits on SQLite. The acknowledgement a packet asks for (``Flag`` A bit, ``CN=9014``) is
 sent **after** its rows are committed: acknowledged ⇒ stored. A packet committed whose
 acknowledgement is lost (connection dropped, shutdown) is sent again by the device, and the
