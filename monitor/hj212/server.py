@@ -362,8 +362,8 @@ class Receiver:
         now = time.time()
         refused = refuse_data_time(packet, station.minute_interval_s, now)
         if refused is not None:
-            connection.send(rejection(packet, QN_RTN_REJECTED))
             self._log_refusal(station, refused)
+            connection.send(rejection(packet, QN_RTN_REJECTED))
             return refused.reason
         try:
             observations, other, unknown = _rows(packet, station, int(now))

@@ -469,7 +469,7 @@ def test_off_hour_packets_logged_once_per_station(
     assert len(warnings) == 2
     assert "MN ABCDEF0123456789ABCDEF01 (site hn01)" in warnings[0]
     assert "expected 2025010108" in warnings[0]
-    assert receiver.stats.packets["off_hour_data_time"] == 4
+    assert wait_for(lambda: receiver.stats.packets["off_hour_data_time"] == 4)
 
 
 def test_acknowledged_means_stored_and_a_resend_after_restart_changes_nothing(
