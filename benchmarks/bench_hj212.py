@@ -24,7 +24,9 @@ Named baselines, measured in the same run with the same load:
   (``MAX_BATCH_PACKETS = 1``), observations through a DataFrame and
   ``Ledger.write_observations``, other readings in a second transaction;
 * **previous writer, grouped**: the same, taking every packet queued into one transaction
-  (how the receiver ran before this benchmark's issue);
+  (how the receiver's writer ran before this benchmark's issue). Both previous-writer
+  baselines subclass today's receiver: their reading side (framing, checks, conversion,
+  switch interval) is today's, only the writer is the previous one;
 * **one packet per transaction**: today's writer (plain rows, one transaction for all) with
   ``MAX_BATCH_PACKETS = 1``: what the group commit alone gives;
 * **echo** (a ceiling, not a competitor): an asyncio server on the same loopback that answers
