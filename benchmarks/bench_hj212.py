@@ -56,7 +56,6 @@ import pandas as pd
 
 from monitor.hj212 import server
 from monitor.hj212.protocol import build_packet
-from monitor.hj212.readings import Reading, is_observation, readings
 from monitor.ledger import Ledger
 from monitor.settings import HJ212Settings, HJ212Station, Secret
 
@@ -204,36 +203,26 @@ class PreviousWriter(server.Receiver):
     and other readings in two transactions)."""
 
     def _write(self, ledger: Ledger, batch: list[server._Queued]) -> None:
-        rows: list[Reading] = []
-        other = []
-        for item in batch:
-            found = readings(item.packet, item.station.site, units=item.station.units)
-            rows += found
-            other += [
-                (r.period_end, r.site, r.code, r.statistic, r.cn, r.period_start, r.parameter,
-                 r.unit, r.value, r.flags, item.packet.mn, item.received_at)
-                for r in found
-                if not is_observation(r)
-            ]  # fmt: skip
-        observations = [r for r in rows if is_observation(r)]
+        # the rows today's reading side made (converting again would count it twice)
+        observations = [row for item in batch for row in item.observations]
+        other = [row for item in batch for row in item.other]
         if other:
             ledger.write_hj212_readings(other)
         if observations:
-            columns = list(zip(*observations, strict=True))
-            at = Reading._fields.index
+            site, parameter, end, start, unit, value, flags = zip(*observations, strict=True)
             frame = pd.DataFrame(
                 {
-                    "site": columns[at("site")],
-                    "parameter": columns[at("parameter")],
-                    "unit": columns[at("unit")],
+                    "site": site,
+                    "parameter": parameter,
+                    "unit": unit,
                     "period_start": pd.to_datetime(
-                        np.array(columns[at("period_start")], dtype=np.int64), unit="s", utc=True
+                        np.array(start, dtype=np.int64), unit="s", utc=True
                     ),
                     "period_end": pd.to_datetime(
-                        np.array(columns[at("period_end")], dtype=np.int64), unit="s", utc=True
+                        np.array(end, dtype=np.int64), unit="s", utc=True
                     ),
-                    "value": np.array(columns[at("value")], dtype=float),
-                    "flags": columns[at("flags")],
+                    "value": np.array(value, dtype=float),  # None → NaN
+                    "flags": flags,
                 }
             )
             ledger.write_observations(frame, self.settings.source, requested="HJ 212 push")
