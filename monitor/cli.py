@@ -22,6 +22,9 @@ from monitor.errors import ConfigError, EnvmonError, InputError
 from monitor.service.progress import Progress
 
 if TYPE_CHECKING:
+    import threading
+
+    from monitor.hj212.server import Receiver
     from monitor.influxdb.writer import InfluxWriter
     from monitor.settings import Settings
 
@@ -41,6 +44,7 @@ def _config_path(args: argparse.Namespace) -> Path:
 def _cmd_config_check(args: argparse.Namespace) -> int:
     from monitor.service.sources import build_collector
     from monitor.settings import (
+        hj212_password_problems,
         load_settings,
         required_mail,
         required_secrets,
@@ -50,7 +54,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
     settings = load_settings(_config_path(args), os.environ)
     ledger = resolve_ledger_path(args.ledger, settings, os.environ)
-    problems: list[str] = []
+    problems: list[str] = hj212_password_problems(settings)
     for source in settings.sources:  # every collector must be buildable from its settings
         try:
             build_collector(source, settings)
@@ -161,7 +165,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     _log_to_stderr(args)
     settings, ledger = _load(args)
+    _require_hj212_passwords(settings, listening=False)
     return Daemon(settings, ledger).run()
+
+
+def _require_hj212_passwords(settings: Settings, *, listening: bool) -> None:
+    """Commands that open the HJ 212 receiver need every station's password (exit 2)."""
+    from monitor.settings import hj212_password_problems
+
+    problems = hj212_password_problems(settings, listening=listening)
+    if problems:
+        raise ConfigError(problems, source=str(settings.source))
 
 
 def _cmd_collect(args: argparse.Namespace) -> int:
@@ -648,24 +662,49 @@ def _cmd_hj212_listen(args: argparse.Namespace) -> int:
             ],
             source=str(settings.source),
         )
-    missing = [s.password_env for s in settings.hj212.stations if s.password is None]
-    if missing:
-        raise ConfigError(
-            [f"hj212: environment variable {name} is not set" for name in missing],
-            source=str(settings.source),
-        )
+    _require_hj212_passwords(settings, listening=True)
     receiver = Receiver(settings.hj212, ledger)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     port = receiver.start()
     print(f"listening for HJ 212 on {settings.hj212.host}:{port}", file=sys.stderr)
+    listen_and_evaluate(
+        receiver, settings, ledger, stop, settings.hj212.evaluate_interval_minutes * 60.0
+    )
+    return 0
+
+
+def listen_and_evaluate(
+    receiver: Receiver, settings: Settings, ledger: Path, stop: threading.Event, every_s: float
+) -> None:
+    """Until ``stop``: evaluate what the running receiver stored every ``every_s`` seconds
+    (the daemon's ``evaluate_interval_minutes``), then stop the receiver and evaluate what
+    it committed last. Publishing is left to ``envmon publish`` (the outbox keeps it)."""
+    import logging
+
+    from monitor.ledger import Ledger
+    from monitor.service.pipeline import evaluate_dirty
+
+    log = logging.getLogger("envmon.hj212")
+
+    def evaluate() -> None:
+        try:
+            with Ledger.open(ledger) as open_ledger:
+                if not open_ledger.dirty_days().empty:
+                    report = evaluate_dirty(open_ledger, settings)
+                    log.info("hj212: evaluated %d site-day(s)", report.site_days)
+        except EnvmonError as err:  # the receiver goes on; the days stay dirty
+            log.warning("hj212: evaluation failed: %s", err)
+        except Exception:  # as the daemon's scheduler: the receiver must outlive it
+            log.exception("hj212: unexpected error in the evaluation")
+
     try:
-        while not stop.wait(1.0):
-            pass
+        while not stop.wait(every_s):
+            evaluate()
     finally:
         receiver.stop()
-    return 0
+    evaluate()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -940,7 +979,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     send.set_defaults(handler=_cmd_hj212_send)
     listen = hj212_commands.add_parser(
-        "listen", help="run only the HJ 212 receiver (no scheduled sources) until Ctrl-C"
+        "listen",
+        help="run only the HJ 212 receiver (no scheduled sources) until Ctrl-C, evaluating "
+        "what it stores every [hj212] evaluate_interval_minutes",
     )
     listen.set_defaults(handler=_cmd_hj212_listen)
     return parser

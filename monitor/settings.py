@@ -84,6 +84,7 @@ __all__ = [
     "SourceSettings",
     "Target",
     "WaterSection",
+    "hj212_password_problems",
     "load_settings",
     "required_mail",
     "required_secrets",
@@ -1001,10 +1002,10 @@ class HJ212Settings:
         metadata=setting("source name of the received data in the ledger", pattern=_ID_PATTERN),
     )
     max_packet_bytes: int = field(
-        default=4096,
+        default=1036,
         metadata=setting(
-            "largest packet accepted [bytes]; the standard's is 1036 (1024-character data "
-            "segment)",
+            "largest packet accepted [bytes]: the standard's 1036 (a data segment of at most "
+            "1024 characters, HJ 212-2017 §6.3); raise it only for a device that sends more",
             minimum=64,
             maximum=10011,
         ),
@@ -1594,7 +1595,8 @@ def _check_references(raw: Mapping[str, Any]) -> list[str]:
 
 def _hj212_secrets(settings: Settings, environ: Mapping[str, str]) -> tuple[Settings, list[str]]:
     """Check the HJ 212 stations (unique MN, units) and read their passwords from the
-    environment; a missing password is a problem only when the receiver is enabled."""
+    environment. A missing password is not a problem here: only the commands that open the
+    receiver need them (:func:`hj212_password_problems`)."""
     from monitor.domain.units import normalise_unit
 
     problems: list[str] = []
@@ -1625,11 +1627,6 @@ def _hj212_secrets(settings: Settings, environ: Mapping[str, str]) -> tuple[Sett
                     "expected e.g. 'a21026=mg/m3' (µg/m³, mg/m³, mg/L, °C, µS/cm, NTU …)"
                 )
         raw = environ.get(station.password_env, "")
-        if not raw and settings.hj212.enabled:
-            problems.append(
-                f"{path}.password_env: environment variable {station.password_env} is not "
-                f"set; set it to the access password (PW) of station {station.mn}"
-            )
         stations.append(dataclasses.replace(station, password=Secret(raw) if raw else None))
     hj212 = dataclasses.replace(settings.hj212, stations=tuple(stations))
     return dataclasses.replace(settings, hj212=hj212), problems
@@ -1788,6 +1785,21 @@ def _target_text(target: Target, settings: Settings) -> str:
             f"by {target.year}: " + ", ".join(item.name for item in target.items)
         )
     return f"≥ {target.goal} {target.unit} by {target.year}"
+
+
+def hj212_password_problems(settings: Settings, *, listening: bool = False) -> list[str]:
+    """One problem per station whose password variable is not set, when the receiver is
+    enabled (or ``listening``: the command opens it anyway, ``envmon hj212 listen``): what
+    ``envmon run``, ``envmon hj212 listen`` and ``envmon config check`` refuse (exit 2).
+    Commands that do not open the receiver never ask for the passwords."""
+    if not (settings.hj212.enabled or listening):
+        return []
+    return [
+        f"hj212.stations[{i}].password_env: environment variable {station.password_env} is "
+        f"not set; set it to the access password (PW) of station {station.mn}"
+        for i, station in enumerate(settings.hj212.stations)
+        if station.password is None
+    ]
 
 
 def required_secrets(settings: Settings) -> list[tuple[str, str]]:

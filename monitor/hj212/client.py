@@ -176,7 +176,12 @@ class SendReport:
         return text
 
 
-_QN_RTN = {"3": "wrong password", "4": "unknown MN", "9": "CRC error"}
+_QN_RTN = {
+    "2": "rejected (DataTime refused, see the receiver log)",
+    "3": "wrong password",
+    "4": "unknown MN",
+    "9": "CRC error",
+}
 
 
 def send_packets(

@@ -32,6 +32,8 @@ is a :class:`ProtocolError`; nothing else escapes on arbitrary bytes.
 
 from __future__ import annotations
 
+import functools
+import struct
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -41,6 +43,7 @@ __all__ = [
     "MAX_SEGMENT_CHARS",
     "QN_RTN_MN",
     "QN_RTN_PASSWORD",
+    "QN_RTN_REJECTED",
     "BadCrc",
     "BadLength",
     "BadSegment",
@@ -87,9 +90,12 @@ def _crc_table() -> tuple[int, ...]:
 
 # After ``crc = (crc >> 8) ^ byte`` the value fits in 8 bits, so the eight rounds that
 # follow are a lookup of that value; and only the high byte of the result enters the next
-# step, so the loop carries that byte alone.
+# step, so the loop carries that byte alone. Two steps at once: for bytes b1, b2 read as
+# the little-endian 16-bit value v = b1 | b2 << 8, the next high byte is
+# _HIGH[_HIGH[(high ^ v) & 0xFF] ^ ((high ^ v) >> 8)], one lookup in a 64 KiB table.
 _TABLE: Final = _crc_table()
 _HIGH: Final = bytes(crc >> 8 for crc in _TABLE)
+_HIGH2: Final = [_HIGH[_HIGH[i & 0xFF] ^ (i >> 8)] for i in range(65536)]
 
 
 def crc16(segment: bytes) -> int:
@@ -106,9 +112,12 @@ def crc16(segment: bytes) -> int:
     """
     if not segment:
         return 0xFFFF
-    high, high_table = 0xFF, _HIGH
-    for byte in segment[:-1]:
-        high = high_table[high ^ byte]
+    high, high2 = 0xFF, _HIGH2
+    body = len(segment) - 1  # every byte but the last, in pairs, then the odd one
+    for value in struct.unpack_from(f"<{body // 2}H", segment):
+        high = high2[high ^ value]
+    if body % 2:
+        high = _HIGH[high ^ segment[body - 1]]
     return _TABLE[high ^ segment[-1]]
 
 
@@ -199,14 +208,32 @@ class Framer:
                     out.append(Garbage(f"{dropped} byte(s) outside any packet, discarded"))
                     del buffer[:dropped]
                 break
-            if start:
-                out.append(Garbage(f"{start} byte(s) before '##', discarded"))
-                del buffer[:start]
+            # A stray '#' just before a header ('###0167…', 'x#' + packet): the header is
+            # the last two '#' of the run.
+            end = start + 2
+            while end < len(buffer) and buffer[end] == 0x23:  # '#'
+                end += 1
+            if end - 2:
+                out.append(Garbage(f"{end - 2} byte(s) before '##', discarded"))
+                del buffer[: end - 2]
             if len(buffer) < _HEAD:
                 break
             digits = bytes(buffer[2:6])
             if not digits.isdigit():
                 out.append(BadLength(f"'##' followed by {digits!r}; expected 4 decimal digits"))
+                del buffer[:2]
+                continue
+            # The data segment starts with a header field (QN= in HJ 212-2017, ST= in
+            # HJ/T 212-2005): checked as soon as it arrives, so that '##' and four digits
+            # inside garbage do not hold back the packet that follows.
+            opening = bytes(buffer[_HEAD : _HEAD + 3])
+            if opening not in _OPENINGS:
+                out.append(
+                    BadLength(
+                        f"'##{digits.decode()}' followed by {opening!r}; expected a data "
+                        "segment starting QN=, ST=, CN=, PW= or MN="
+                    )
+                )
                 del buffer[:2]
                 continue
             total = _HEAD + int(digits) + _TAIL
@@ -243,8 +270,15 @@ class Framer:
         return out
 
 
+#: How a data segment can begin: its first header field (any order is read); the first
+#: three bytes, or fewer while they arrive.
+_OPENINGS: Final = frozenset(
+    f"{key}=".encode()[:n] for key in ("QN", "ST", "CN", "PW", "MN", "Flag") for n in range(4)
+)
+
+
 def _is_hex(text: bytes) -> bool:
-    return len(text) == 4 and all(c in b"0123456789abcdefABCDEF" for c in text)
+    return len(text) == 4 and not text.translate(None, b"0123456789abcdefABCDEF")
 
 
 def build_packet(segment: bytes) -> bytes:
@@ -354,19 +388,18 @@ def parse_segment(segment: bytes) -> Packet:
     fields: dict[str, str] = {}
     items: dict[str, dict[str, str]] = {}
     for part in area.replace(",", ";").split(";"):
-        if not part:
-            continue
         key, sep, value = part.partition("=")
         if not sep:
+            if not part:
+                continue
             raise BadSegment(f"item {part[:40]!r} in CP is not key=value")
-        code, dash, suffix = key.partition("-")
-        if dash and code.isalnum() and suffix.isalpha() and code.isascii() and suffix.isascii():
-            if code in items:
-                items[code][suffix] = value
-            else:
-                items[code] = {suffix: value}
-        else:
+        factor = _factor_item(key)
+        if factor is None:
             fields[key] = value
+        elif factor[0] in items:
+            items[factor[0]][factor[1]] = value
+        else:
+            items[factor[0]] = {factor[1]: value}
     return Packet(
         qn=header.get("QN", ""),
         st=header.get("ST", ""),
@@ -381,6 +414,16 @@ def parse_segment(segment: bytes) -> Packet:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # a few hundred keys in practice
+def _factor_item(key: str) -> tuple[str, str] | None:
+    """(code, suffix) of a factor item key such as ``a34004-Avg``; None for other keys."""
+    code, dash, suffix = key.partition("-")
+    if dash and code.isalnum() and suffix.isalpha() and code.isascii() and suffix.isascii():
+        return code, suffix
+    return None
+
+
+@functools.lru_cache(maxsize=4096)  # every station sends the same hours
 def parse_data_time(text: str) -> datetime:
     """``DataTime`` (``YYYYMMDDhhmmss``, Beijing time) → aware UTC datetime.
 
@@ -449,7 +492,9 @@ def data_ack(packet: Packet) -> bytes:
     )
 
 
-#: ``QnRtn`` reply codes (HJ 212-2017 Table 7): 3 password error, 4 MN error, 9 CRC error.
+#: ``QnRtn`` reply codes (HJ 212-2017 Table 7): 2 request rejected, 3 password error, 4 MN
+#: error (also in tang0-0/HJ212-Pack ``src/hj212.h``).
+QN_RTN_REJECTED: Final = 2
 QN_RTN_PASSWORD: Final = 3
 QN_RTN_MN: Final = 4
 

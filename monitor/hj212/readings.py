@@ -140,8 +140,8 @@ def readings(
                 continue
             value = _number(text)
             row_flags = flags
-            if value is None and "source_invalid" not in flags.split(";"):
-                row_flags = ";".join(f for f in ("source_invalid", flags) if f)
+            if value is None:
+                row_flags = _invalid(flags)
             if parameter and statistic in _CONCENTRATION:
                 if value is not None and factor != 1.0:
                     value = round(value * factor, 9)
@@ -154,6 +154,14 @@ def readings(
                     Reading(site, code, statistic, cn, start, end, "", unit, value, row_flags)
                 )
     return out
+
+
+@functools.lru_cache(maxsize=64)
+def _invalid(flags: str) -> str:
+    """``flags`` of a value that is not a number: with ``source_invalid``."""
+    if "source_invalid" in flags.split(";"):
+        return flags
+    return ";".join(f for f in ("source_invalid", flags) if f)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -2,11 +2,15 @@
 
 One event loop (in its own thread inside the daemon) reads every connection: the
 :class:`~monitor.hj212.protocol.Framer` cuts packets, each data packet is checked (MN
-registered, password right, ``DataTime`` readable) and queued; one writer thread takes
-what is queued, converts it (:mod:`monitor.hj212.readings`) and commits it to the ledger in
-one transaction per batch. The acknowledgement a packet asks for (``Flag`` A bit, ``CN=9014``)
-is sent **after** its rows are committed, so an acknowledged packet is never lost; a device
-that gets no acknowledgement sends again, and the same values again change nothing.
+registered, password right, ``DataTime`` one the ledger can hold:
+:mod:`monitor.hj212.data_time`; refusals are answered ``QnRtn``), converted to ledger rows
+(:mod:`monitor.hj212.readings`) and queued; one writer thread commits everything queued in
+one transaction (group commit: the packets that arrived while the previous transaction was
+committing; :meth:`~monitor.ledger.Ledger.write_hj212`, plain rows). The event loop never
+waits on SQLite. The acknowledgement a packet asks for (``Flag`` A bit, ``CN=9014``) is
+sent **after** its rows are committed: acknowledged ⇒ stored. A packet committed whose
+acknowledgement is lost (connection dropped, shutdown) is sent again by the device, and the
+same values again change nothing.
 
 Limits (``[hj212]`` settings): packet size, idle timeout, time to complete a started packet
 (slow senders), connections in total (more are refused) and per station (a new one closes
@@ -28,6 +32,7 @@ import hmac
 import logging
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections import Counter, deque
@@ -37,15 +42,15 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
-import pandas as pd
 
-from monitor.collectors.base import OBSERVATION_COLUMNS
 from monitor.errors import EnvmonError
 from monitor.hj212.codes import CODES
+from monitor.hj212.data_time import TimeRefusal, refuse_data_time
 from monitor.hj212.protocol import (
     DATA_COMMANDS,
     QN_RTN_MN,
     QN_RTN_PASSWORD,
+    QN_RTN_REJECTED,
     BadSegment,
     Frame,
     Framer,
@@ -54,7 +59,7 @@ from monitor.hj212.protocol import (
     parse_segment,
     rejection,
 )
-from monitor.hj212.readings import Reading, is_observation, period, readings
+from monitor.hj212.readings import is_observation, readings
 from monitor.ledger import Ledger
 from monitor.settings import HJ212Settings, HJ212Station
 
@@ -71,6 +76,12 @@ MAX_QUEUED_PACKETS: Final = 20000
 SWEEP_S: Final = 0.25
 #: Commit latencies kept for the p50/p99 in /metrics.
 LATENCY_WINDOW: Final = 10000
+#: Interpreter switch interval while the receiver runs [s] (Python's default is 5 ms). The
+#: event loop releases the GIL at every socket call and must take it back from whichever
+#: thread holds it (the writer, an evaluation job of the daemon); with 5 ms, each call could
+#: wait that long, and a stop-and-wait station waits for every one of them. Measured with
+#: ``benchmarks/bench_hj212.py``: 0.5 ms gave more packets/s in each of four interleaved pairs.
+SWITCH_INTERVAL_S: Final = 0.0005
 
 
 @dataclass
@@ -144,6 +155,45 @@ class _Queued:
     received: float  # time.perf_counter() when its last byte was read
     received_at: int  # epoch seconds
     ack: tuple[_Connection, bytes] | None  # where to send which acknowledgement
+    observations: list[tuple[Any, ...]]  # rows of Ledger.write_hj212
+    other: list[tuple[Any, ...]]
+    unknown: list[str]  # factor codes envmon does not know, one per reading
+
+
+def _rows(
+    packet: Packet, station: StationState, received_at: int
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[str]]:
+    """A packet's readings as rows of :meth:`Ledger.write_hj212`: (hourly observations,
+    other readings, unknown codes). Done in the event loop, so that the writer thread holds
+    the GIL only briefly between its SQLite calls (which release it): a writer busy in
+    Python would delay every socket call of the loop by up to the interpreter's switch
+    interval.
+
+    Raises
+    ------
+    BadSegment
+        As :func:`~monitor.hj212.readings.readings` (checked before, by the time check).
+    """
+    found = readings(
+        packet, station.site, minute_interval_s=station.minute_interval_s, units=station.units
+    )
+    observations: list[tuple[Any, ...]] = []
+    other: list[tuple[Any, ...]] = []
+    unknown: list[str] = []
+    mn = packet.mn
+    for r in found:
+        if r.code not in CODES:
+            unknown.append(r.code)
+        if is_observation(r):
+            observations.append(
+                (r.site, r.parameter, r.period_end, r.period_start, r.unit, r.value, r.flags)
+            )
+        else:  # kept in hj212_readings; observations have revisions instead
+            other.append(
+                (r.period_end, r.site, r.code, r.statistic, r.cn, r.period_start,
+                 r.parameter, r.unit, r.value, r.flags, mn, received_at)
+            )  # fmt: skip
+    return observations, other, unknown
 
 
 def _reason(error: Exception) -> str:
@@ -178,6 +228,8 @@ class Receiver:
         self._error: BaseException | None = None
         self._connections: set[_Connection] = set()
         self._logged_codes: set[str] = set()
+        self._logged_refusals: set[tuple[str, str]] = set()
+        self._switch_interval: float | None = None  # the interpreter's, restored by stop()
         self.started_at = time.time()
 
     # ------------------------------------------------------------------ lifecycle
@@ -192,6 +244,8 @@ class Receiver:
         """
         with Ledger.open(self.ledger_path) as ledger:  # migrate, register, fail early
             ledger.register_source(self.settings.source, "hj212", "measured")
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(self._switch_interval, SWITCH_INTERVAL_S))
         self._writer = threading.Thread(target=self._write_loop, name="hj212-writer", daemon=True)
         self._writer.start()
         self._thread = threading.Thread(target=self._run_loop, name="hj212", daemon=True)
@@ -200,6 +254,8 @@ class Receiver:
         if self._error is not None:
             self._queue.put(None)
             self._writer.join()
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
             host, port = self.settings.host, self.settings.port
             raise EnvmonError(
                 f"cannot listen for HJ 212 on {host}:{port} ({self._error}); choose another "
@@ -225,6 +281,9 @@ class Receiver:
         if self._writer is not None and self._writer.is_alive():
             self._queue.put(None)
             self._writer.join()
+        if self._switch_interval is not None:
+            sys.setswitchinterval(self._switch_interval)
+            self._switch_interval = None
 
     def _run_loop(self) -> None:
         try:
@@ -300,17 +359,41 @@ class Receiver:
         if packet.cn not in DATA_COMMANDS:
             self.stats.count("other_command")  # nothing to store (replies, heartbeats …)
             return None
+        now = time.time()
+        refused = refuse_data_time(packet, station.minute_interval_s, now)
+        if refused is not None:
+            self._log_refusal(station, refused)
+            connection.send(rejection(packet, QN_RTN_REJECTED))
+            return refused.reason
         try:
-            period(packet, station.minute_interval_s)
-        except BadSegment:
+            observations, other, unknown = _rows(packet, station, int(now))
+        except BadSegment:  # the time check above reads the same fields
             return "bad_data_time"
         station.packets += 1
-        station.last_packet = time.time()
+        station.last_packet = now
         ack = (connection, data_ack(packet)) if packet.wants_ack else None
         with self._queued_lock:
             self._queued += 1
-        self._queue.put(_Queued(packet, station, received, int(time.time()), ack))
+        self._queue.put(
+            _Queued(packet, station, received, int(now), ack, observations, other, unknown)
+        )
         return None
+
+    def _log_refusal(self, station: StationState, refused: TimeRefusal) -> None:
+        """One warning per refused packet; off-hour hourly data once per station (a device
+        that sends them does so every hour), later ones at debug level."""
+        key = (station.mn, refused.reason)
+        once = refused.reason == "off_hour_data_time"
+        level = logging.DEBUG if once and key in self._logged_refusals else logging.WARNING
+        self._logged_refusals.add(key)
+        log.log(
+            level,
+            "HJ 212: packet of MN %s (site %s) refused: %s%s",
+            station.mn,
+            station.site,
+            refused.message,
+            " (logged once per station; counted in envmon_hj212_packets_total)" if once else "",
+        )
 
     @staticmethod
     def _send_acks(acks: list[tuple[_Connection, bytes]]) -> None:
@@ -348,51 +431,17 @@ class Receiver:
             ledger.close()
 
     def _write(self, ledger: Ledger, batch: list[_Queued]) -> None:
-        rows: list[Reading] = []
-        mns: list[str] = []
-        received_at: list[int] = []
-        for item in batch:
-            try:
-                found = readings(
-                    item.packet,
-                    item.station.site,
-                    minute_interval_s=item.station.minute_interval_s,
-                    units=item.station.units,
-                )
-            except BadSegment:  # checked before queueing; kept for safety
-                continue
-            rows += found
-            mns += [item.packet.mn] * len(found)
-            received_at += [item.received_at] * len(found)
-        observations = [r for r in rows if is_observation(r)]
-        unknown = Counter(r.code for r in rows if r.code not in CODES)
+        """Commit a batch in one transaction (:meth:`Ledger.write_hj212`)."""
+        observations = [row for item in batch for row in item.observations]
+        other = [row for item in batch for row in item.other]
+        unknown = Counter(code for item in batch for code in item.unknown)
         try:
-            other = [
-                (
-                    r.period_end,
-                    r.site,
-                    r.code,
-                    r.statistic,
-                    r.cn,
-                    r.period_start,
-                    r.parameter,
-                    r.unit,
-                    r.value,
-                    r.flags,
-                    mn,
-                    at,
-                )
-                for r, mn, at in zip(rows, mns, received_at, strict=True)
-                if not is_observation(r)  # those are in observations, with revisions
-            ]
-            if other:
-                ledger.write_hj212_readings(other)
-            if observations:
-                ledger.write_observations(
-                    _frame(observations),
-                    self.settings.source,
-                    requested=f"HJ 212 push: {len(batch)} packet(s)",
-                )
+            ledger.write_hj212(
+                other,
+                observations,
+                self.settings.source,
+                requested=f"HJ 212 push: {len(batch)} packet(s)",
+            )
         except (EnvmonError, sqlite3.Error, OSError) as err:  # nothing acknowledged: resent
             with self.stats.lock:
                 self.stats.write_failures += 1
@@ -405,7 +454,7 @@ class Receiver:
         committed = time.perf_counter()
         with self.stats.lock:
             self.stats.packets["accepted"] += len(batch)
-            self.stats.readings_written += len(rows) - len(observations)
+            self.stats.readings_written += len(other)
             self.stats.observations_written += len(observations)
             self.stats.commits += 1
             self.stats.last_write_error = ""
@@ -609,28 +658,6 @@ class _Connection(asyncio.Protocol):
         with receiver.stats.lock:
             receiver.stats.connections_open -= 1
             receiver.stats.connections_closed[reason] += 1
-
-
-def _frame(rows: list[Reading]) -> pd.DataFrame:
-    """Observations frame (:data:`~monitor.collectors.base.OBSERVATION_COLUMNS`) of readings."""
-    columns = list(zip(*rows, strict=True))  # Reading fields, transposed in one pass
-    at = Reading._fields.index
-    frame = pd.DataFrame(
-        {
-            "site": columns[at("site")],
-            "parameter": columns[at("parameter")],
-            "unit": columns[at("unit")],
-            "period_start": pd.to_datetime(
-                np.array(columns[at("period_start")], dtype=np.int64), unit="s", utc=True
-            ),
-            "period_end": pd.to_datetime(
-                np.array(columns[at("period_end")], dtype=np.int64), unit="s", utc=True
-            ),
-            "value": np.array(columns[at("value")], dtype=float),  # None → NaN
-            "flags": columns[at("flags")],
-        }
-    )
-    return frame[list(OBSERVATION_COLUMNS)]
 
 
 def _iso(moment: float | None) -> str | None:

@@ -280,92 +280,123 @@ class Ledger:
             strict=True,
         )
         with self.transaction() as db:
-            db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS incoming (site TEXT, parameter TEXT, "
-                "period_end INTEGER, period_start INTEGER, unit TEXT, value REAL, flags TEXT)"
-            )
-            db.execute("DELETE FROM incoming")
-            db.executemany("INSERT INTO incoming VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-            db.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS changed (site TEXT, parameter TEXT, "
-                "period_end INTEGER, period_start INTEGER, unit TEXT, value REAL, flags TEXT, "
-                "existed INTEGER)"
-            )
-            db.execute("DELETE FROM changed")
-            db.execute(
-                "INSERT INTO changed SELECT i.site, i.parameter, i.period_end, i.period_start, "
-                "i.unit, i.value, i.flags, o.site IS NOT NULL FROM incoming i "
-                "LEFT JOIN observations o ON o.site = i.site AND o.parameter = i.parameter "
-                "AND o.period_end = i.period_end AND o.source = ? "
-                "WHERE o.site IS NULL OR o.value IS NOT i.value OR o.flags IS NOT i.flags",
-                (source,),
-            )
-            revised = db.execute(
-                "INSERT INTO observation_revisions SELECT o.site, o.parameter, o.period_end, "
-                "o.source, o.revision, o.value, o.flags, o.ingested_at, ? FROM changed c "
-                "JOIN observations o ON o.site = c.site AND o.parameter = c.parameter "
-                "AND o.period_end = c.period_end AND o.source = ? WHERE c.existed",
-                (now, source),
-            ).rowcount
-            db.execute(
-                "INSERT INTO observations (site, parameter, period_end, source, period_start, "
-                "unit, value, flags, ingested_at) SELECT site, parameter, period_end, ?, "
-                "period_start, unit, value, flags, ? FROM changed WHERE true "
-                "ON CONFLICT (site, parameter, period_end, source) DO UPDATE SET "
-                "value = excluded.value, flags = excluded.flags, unit = excluded.unit, "
-                "period_start = excluded.period_start, ingested_at = excluded.ingested_at, "
-                "revision = observations.revision + 1",
-                (source, now),
-            )
-            inserted = db.execute("SELECT count(*) FROM changed WHERE NOT existed").fetchone()[0]
-            db.execute(
-                "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) SELECT DISTINCT "
-                "'observations', site, date(period_end + ?, 'unixepoch'), ? FROM changed",
-                (LOCAL_OFFSET_S, now),
-            )
-            # Days to re-evaluate: the local date of each changed label, and the next day
-            # when the label is late enough to fall in its first 8-hour windows.
-            db.execute(
-                "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
-                "date(period_end + ?, 'unixepoch') FROM changed",
-                (LOCAL_OFFSET_S,),
-            )
-            db.execute(
-                "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
-                "date(period_end + ? + 86400, 'unixepoch') FROM changed "
-                "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17",
-                (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
-            )
-            # ... and the day before when the label is early enough to change that day's
-            # quality checks (stuck runs and spikes look at the following hours).
-            db.execute(
-                "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
-                "date(period_end + ? - 86400, 'unixepoch') FROM changed "
-                "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) < ?",
-                (LOCAL_OFFSET_S, LOCAL_OFFSET_S, QC_LOOKAHEAD_HOURS),
-            )
-            if n:
-                latest = int(ends.max())
-                db.execute(
-                    "INSERT INTO watermarks (source, period_end) VALUES (?, ?) "
-                    "ON CONFLICT (source) DO UPDATE SET period_end = "
-                    "max(watermarks.period_end, excluded.period_end)",
-                    (source, latest),
-                )
-            self._log_fetch(
+            inserted, revised = self._upsert_observations(
                 db,
+                rows,
+                n,
                 source,
+                now=now,
+                latest=int(ends.max()) if n else None,
                 requested=requested,
                 covers=covers,
                 started_at=started_at,
-                finished_at=now,
-                status="ok" if n else "empty",
-                rows=n,
-                inserted=int(inserted),
-                revised=int(revised),
                 notes=notes,
             )
         return WriteResult(int(inserted), int(revised), n - int(inserted) - int(revised))
+
+    def _upsert_observations(
+        self,
+        db: sqlite3.Connection,
+        rows: Iterable[tuple[Any, ...]],
+        n: int,
+        source: str,
+        *,
+        now: int,
+        latest: int | None,
+        requested: str,
+        covers: tuple[datetime | None, datetime | None],
+        started_at: datetime | None,
+        notes: Sequence[str],
+    ) -> tuple[int, int]:
+        """The upsert of :meth:`write_observations` inside an open transaction: ``rows``
+        are ``(site, parameter, period_end, period_start, unit, value, flags)`` without
+        duplicate keys, in key order, ``n`` of them; ``latest`` is their largest period end.
+        Returns (inserted, revised)."""
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS incoming (site TEXT, parameter TEXT, "
+            "period_end INTEGER, period_start INTEGER, unit TEXT, value REAL, flags TEXT)"
+        )
+        db.execute("DELETE FROM incoming")
+        db.executemany("INSERT INTO incoming VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS changed (site TEXT, parameter TEXT, "
+            "period_end INTEGER, period_start INTEGER, unit TEXT, value REAL, flags TEXT, "
+            "existed INTEGER)"
+        )
+        db.execute("DELETE FROM changed")
+        db.execute(
+            "INSERT INTO changed SELECT i.site, i.parameter, i.period_end, i.period_start, "
+            "i.unit, i.value, i.flags, o.site IS NOT NULL FROM incoming i "
+            "LEFT JOIN observations o ON o.site = i.site AND o.parameter = i.parameter "
+            "AND o.period_end = i.period_end AND o.source = ? "
+            "WHERE o.site IS NULL OR o.value IS NOT i.value OR o.flags IS NOT i.flags",
+            (source,),
+        )
+        revised = db.execute(
+            "INSERT INTO observation_revisions SELECT o.site, o.parameter, o.period_end, "
+            "o.source, o.revision, o.value, o.flags, o.ingested_at, ? FROM changed c "
+            "JOIN observations o ON o.site = c.site AND o.parameter = c.parameter "
+            "AND o.period_end = c.period_end AND o.source = ? WHERE c.existed",
+            (now, source),
+        ).rowcount
+        db.execute(
+            "INSERT INTO observations (site, parameter, period_end, source, period_start, "
+            "unit, value, flags, ingested_at) SELECT site, parameter, period_end, ?, "
+            "period_start, unit, value, flags, ? FROM changed WHERE true "
+            "ON CONFLICT (site, parameter, period_end, source) DO UPDATE SET "
+            "value = excluded.value, flags = excluded.flags, unit = excluded.unit, "
+            "period_start = excluded.period_start, ingested_at = excluded.ingested_at, "
+            "revision = observations.revision + 1",
+            (source, now),
+        )
+        inserted = db.execute("SELECT count(*) FROM changed WHERE NOT existed").fetchone()[0]
+        db.execute(
+            "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) SELECT DISTINCT "
+            "'observations', site, date(period_end + ?, 'unixepoch'), ? FROM changed",
+            (LOCAL_OFFSET_S, now),
+        )
+        # Days to re-evaluate: the local date of each changed label, and the next day
+        # when the label is late enough to fall in its first 8-hour windows.
+        db.execute(
+            "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
+            "date(period_end + ?, 'unixepoch') FROM changed",
+            (LOCAL_OFFSET_S,),
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
+            "date(period_end + ? + 86400, 'unixepoch') FROM changed "
+            "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17",
+            (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
+        )
+        # ... and the day before when the label is early enough to change that day's
+        # quality checks (stuck runs and spikes look at the following hours).
+        db.execute(
+            "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
+            "date(period_end + ? - 86400, 'unixepoch') FROM changed "
+            "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) < ?",
+            (LOCAL_OFFSET_S, LOCAL_OFFSET_S, QC_LOOKAHEAD_HOURS),
+        )
+        if latest is not None:
+            db.execute(
+                "INSERT INTO watermarks (source, period_end) VALUES (?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET period_end = "
+                "max(watermarks.period_end, excluded.period_end)",
+                (source, latest),
+            )
+        self._log_fetch(
+            db,
+            source,
+            requested=requested,
+            covers=covers,
+            started_at=started_at,
+            finished_at=now,
+            status="ok" if n else "empty",
+            rows=n,
+            inserted=int(inserted),
+            revised=int(revised),
+            notes=notes,
+        )
+        return int(inserted), int(revised)
 
     def write_hj212_readings(self, rows: Sequence[tuple[Any, ...]]) -> int:
         """Store values pushed by HJ 212 data loggers that are not hourly observations
@@ -384,6 +415,49 @@ class Ledger:
                 rows,
             )
         return len(rows)
+
+    def write_hj212(
+        self,
+        readings: Sequence[tuple[Any, ...]],
+        observations: Sequence[tuple[Any, ...]],
+        source: str,
+        *,
+        requested: str = "",
+    ) -> WriteResult:
+        """Store what a batch of HJ 212 packets carried, in **one** transaction (the
+        receiver's group commit): ``readings`` as :meth:`write_hj212_readings`, and hourly
+        ``observations`` as :meth:`write_observations` does (revisions, outbox, days to
+        re-evaluate, watermark, fetch log), given as plain rows ``(site, parameter,
+        period_end, period_start, unit, value, flags)``, times in UTC epoch seconds, value
+        None when missing: no DataFrame, since the receiver commits small batches often.
+        Of rows with the same key the last wins. Returns what the observations did."""
+        latest: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+        for row in observations:
+            latest[(row[2], row[0], row[1])] = row  # key order: period end, site, parameter
+        rows = [latest[key] for key in sorted(latest)]
+        n = len(rows)
+        with self.transaction() as db:
+            if readings:
+                db.executemany(
+                    "INSERT OR REPLACE INTO hj212_readings VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    readings,
+                )
+            inserted, revised = (0, 0)
+            if rows:
+                inserted, revised = self._upsert_observations(
+                    db,
+                    rows,
+                    n,
+                    source,
+                    now=_now(),
+                    latest=max(key[0] for key in latest),
+                    requested=requested,
+                    covers=(None, None),
+                    started_at=None,
+                    notes=(),
+                )
+        return WriteResult(inserted, revised, n - inserted - revised)
 
     def log_failure(
         self,

@@ -123,3 +123,52 @@ def test_stop_signal_stops_the_receiver(running: Daemon) -> None:
         time.sleep(0.05)
     else:
         pytest.fail("the receiver still accepts connections after the stop")
+
+
+def test_poison_packet_refused_and_the_other_stations_evaluated(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 14: an hourly packet with DataTime=…080500 was acknowledged, stored as 09:05,
+    and every evaluation cycle then failed for every station. It is refused now; the other
+    station's hour is evaluated in the next cycle."""
+    other = "ABCDEF0123456789ABCDEF02"
+    path = tmp_path / "envmon.toml"
+    path.write_text(
+        CONFIG
+        + f'\n[[hj212.stations]]\nmn = "{other}"\nsite = "hn02"\n'
+        + 'password_env = "ENVMON_HJ212_PW_HN02"\n',
+        encoding="utf-8",
+    )
+    env = {"ENVMON_HJ212_PW_HN01": "123456", "ENVMON_HJ212_PW_HN02": "123456"}
+    daemon = Daemon(load_settings(path, env), tmp_path / "ledger.sqlite")
+    thread = threading.Thread(target=daemon.run, daemon=True)
+    thread.start()
+    try:
+        assert wait_for(lambda: daemon.receiver is not None and daemon.receiver.port is not None)
+        assert daemon.receiver is not None
+        client = Client(daemon.receiver.port or 0)
+        poison = "DataTime=20250101080500;a34004-Avg=80,a34004-Flag=N"
+        client.send(packet(cp=poison))
+        client.send(packet(cp="DataTime=20250101080000;a34004-Avg=80,a34004-Flag=N", mn=other))
+        refusal, ack = client.replies_until(2)
+        assert (refusal.mn, refusal.cn, refusal.fields) == (
+            "ABCDEF0123456789ABCDEF01",
+            "9011",
+            {"QnRtn": "2"},
+        )
+        assert (ack.mn, ack.cn) == (other, "9014")
+        client.close()
+        caplog.set_level("WARNING")
+        daemon.evaluate_received()  # one cycle
+        assert not [r for r in caplog.records if "evaluation failed" in r.getMessage()]
+    finally:
+        daemon.stop_event.set()
+        thread.join(timeout=20)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        stored = ledger.connection.execute("SELECT site, period_end FROM observations")
+        assert stored.fetchall() == [("hn02", 1735693200)]
+        hourly = ledger.query(
+            "SELECT site, aqi FROM hourly_aqi WHERE standard = 'hj633-2012' ORDER BY site"
+        )
+    # PM2.5 80 µg/m³ on the 24-hour breakpoints (75→100, 115→150): IAQI 107 (HJ 633-2012)
+    assert hourly.values.tolist() == [["hn02", 107]]

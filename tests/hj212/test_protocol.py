@@ -60,6 +60,24 @@ def test_crc_is_not_the_modbus_crc() -> None:
     assert crc16(b"123456789") != 0x4B37
 
 
+def _crc_as_appendix_a(segment: bytes) -> int:
+    """HJ 212-2017 Appendix A, bit by bit (data-sources.md §7a): init 0xFFFF; per byte
+    crc = (crc >> 8) ^ byte, then eight rounds of shift right, xor 0xA001 when the bit
+    shifted out is 1."""
+    crc = 0xFFFF
+    for byte in segment:
+        crc = (crc >> 8) ^ byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0xA001 if crc & 1 else crc >> 1
+    return crc
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=1100))
+def test_crc_table_version_equals_the_bitwise_algorithm(segment: bytes) -> None:
+    assert crc16(segment) == _crc_as_appendix_a(segment)
+
+
 @pytest.mark.parametrize(
     "packet", [STANDARD_PACKET, OLD_PACKET, HOURLY], ids=["2017", "2005", "7a"]
 )
@@ -155,6 +173,28 @@ def test_garbage_before_and_between_packets() -> None:
     assert kinds == [Garbage, Frame, Garbage, Frame]
 
 
+# Issue 14: a stray '#' before a packet lost the packet; the framer resynchronises on the
+# last '##' of a run of '#'.
+@pytest.mark.parametrize("prefix", [b"#", b"x#", b"###", b"noise#", b"#####", b"#\r\n#"])
+def test_stray_hash_before_a_packet_keeps_the_packet(prefix: bytes) -> None:
+    events = Framer().feed(prefix + HOURLY)
+    assert [e for e in events if isinstance(e, Frame)] == [Frame(HOURLY[6:-6])]
+    assert all(isinstance(e, Garbage) for e in events[:-1])
+    # the same bytes one at a time
+    framer = Framer()
+    frames = [
+        e for i in range(len(prefix + HOURLY)) for e in framer.feed((prefix + HOURLY)[i : i + 1])
+    ]
+    assert [e for e in frames if isinstance(e, Frame)] == [Frame(HOURLY[6:-6])]
+
+
+def test_header_inside_garbage_does_not_hold_back_the_next_packet() -> None:
+    # '##' and four digits, then no data segment: refused at once, not after 1,012 bytes
+    events = Framer().feed(b"##1000xyz" + HOURLY)
+    assert isinstance(events[0], BadLength)
+    assert events[-1] == Frame(HOURLY[6:-6])
+
+
 def test_oversized_packet_refused_without_waiting() -> None:
     framer = Framer(max_packet_bytes=200)
     events = framer.feed(b"##9999QN=")
@@ -201,15 +241,17 @@ def test_parser_never_raises_on_arbitrary_bytes(data: bytes) -> None:
 @given(
     st.lists(st.sampled_from([HOURLY, STANDARD_PACKET, OLD_PACKET]), min_size=1, max_size=5),
     st.lists(st.binary(max_size=30), min_size=6, max_size=6),
+    st.lists(st.integers(min_value=0, max_value=3), min_size=6, max_size=6),
     st.lists(st.integers(min_value=1, max_value=64), min_size=1, max_size=20),
 )
 def test_packets_survive_garbage_and_any_split(
-    packets: list[bytes], garbage: list[bytes], cuts: list[int]
+    packets: list[bytes], garbage: list[bytes], hashes: list[int], cuts: list[int]
 ) -> None:
-    """Packets separated by garbage without '##' come out intact whatever the read sizes."""
+    """Packets separated by garbage without '##', ending in up to three stray '#', come out
+    intact whatever the read sizes."""
     stream = b""
     for i, packet in enumerate(packets):
-        stream += garbage[i].replace(b"#", b"") + packet
+        stream += garbage[i].replace(b"#", b"") + b"#" * hashes[i] + packet
     framer = Framer()
     events: list[Frame | FrameError] = []
     at, i = 0, 0

@@ -319,7 +319,10 @@ def test_packet_from_unregistered_command_is_counted_not_stored(
     client.send(packet("9014", ""))  # a station echoing an acknowledgement
     client.send(packet("2061", "a34004-Avg=1"))  # data without DataTime
     client.send(packet())
-    assert len(client.replies_until(1)) == 1
+    refusal, ack = client.replies_until(2)
+    assert (refusal.cn, refusal.fields) == ("9011", {"QnRtn": "2"})  # answered: not resent
+    assert ack.cn == "9014"
+    assert wait_for(lambda: receiver.stats.packets["accepted"] == 1)
     assert receiver.stats.packets["other_command"] == 1
     assert receiver.stats.packets["bad_data_time"] == 1
     assert len(observations(receiver)) == 1
@@ -384,3 +387,159 @@ def test_failed_write_is_not_acknowledged_and_degrades_health(
     assert health["state"] == "failing"
     assert "hj212_readings" in health["last_write_error"]
     assert "envmon_hj212_write_failures_total 1" in receiver.metrics()
+
+
+# Issue 14: a stray '#' before a packet lost it; the README promises resynchronisation on
+# the next '##'. Each prefix on a real socket, alone in its read.
+@pytest.mark.parametrize("prefix", [b"#", b"x#", b"###", b"noise#"])
+def test_stray_hash_before_a_packet_on_a_socket(
+    start_receiver: StartReceiver, prefix: bytes
+) -> None:
+    receiver = start_receiver()
+    client = Client(receiver.port or 0)
+    client.send(prefix)
+    time.sleep(0.05)  # a read of its own
+    client.send(packet())
+    (ack,) = client.replies_until(1)
+    assert ack.cn == "9014"
+    assert len(observations(receiver)) == 1
+    assert receiver.stats.packets["garbage"] >= 1  # the stray bytes, counted as garbage
+
+
+def _beijing_hour(offset_hours: int) -> str:
+    """``DataTime`` of the Beijing hour ``offset_hours`` from now, on the hour."""
+    moment = time.time() + 8 * 3600 + offset_hours * 3600
+    return time.strftime("%Y%m%d%H0000", time.gmtime(moment - moment % 3600))
+
+
+@pytest.mark.parametrize(
+    ("data_time", "reason"),
+    [
+        ("20250101080500", "off_hour_data_time"),  # the issue's packet: stored as 09:05 before
+        ("20251301080000", "bad_data_time"),  # month 13: no answer before, resent forever
+        ("20250230080000", "bad_data_time"),
+        ("99991231080000", "future_data_time"),
+        ("16000101080000", "early_data_time"),
+        ("20000101000000", "early_data_time"),  # a data logger's clock after a reset
+        ("future+2h", "future_data_time"),
+    ],
+)
+def test_time_the_ledger_cannot_hold_is_refused_with_qnrtn_2(
+    start_receiver: StartReceiver, data_time: str, reason: str
+) -> None:
+    if data_time == "future+2h":
+        data_time = _beijing_hour(2)
+    receiver = start_receiver()
+    client = Client(receiver.port or 0)
+    client.send(packet("2061", f"DataTime={data_time};a34004-Avg=38.2,a34004-Flag=N"))
+    client.send(packet())  # the connection goes on: the next packet is stored
+    refusal, ack = client.replies_until(2)
+    # QnRtn=2 "request rejected" (HJ 212-2017 Table 7; tang0-0/HJ212-Pack src/hj212.h)
+    assert (refusal.cn, refusal.fields, refusal.qn) == (
+        "9011",
+        {"QnRtn": "2"},
+        "20250101090000123",
+    )
+    assert ack.cn == "9014"
+    assert wait_for(lambda: receiver.stats.packets["accepted"] == 1)
+    assert receiver.stats.packets[reason] == 1
+    assert f'envmon_hj212_packets_total{{result="{reason}"}} 1' in receiver.metrics()
+    assert [row[4] for row in observations(receiver)] == [T0 + 3600]  # only the good one
+
+
+def test_time_tolerance_accepts_the_hour_just_ended(start_receiver: StartReceiver) -> None:
+    receiver = start_receiver()
+    client = Client(receiver.port or 0)
+    client.send(packet("2061", f"DataTime={_beijing_hour(-1)};a34004-Avg=38.2,a34004-Flag=N"))
+    (ack,) = client.replies_until(1)
+    assert ack.cn == "9014"
+
+
+def test_off_hour_packets_logged_once_per_station(
+    start_receiver: StartReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    other = "ABCDEF0123456789ABCDEF02"
+    receiver = start_receiver(station(), station(mn=other, site="hn02"))
+    caplog.set_level("WARNING", logger="envmon.hj212")
+    client = Client(receiver.port or 0)
+    for mn in (MN, MN, MN, other):
+        client.send(packet("2061", "DataTime=20250101080500;a34004-Avg=1", mn=mn))
+    assert len(client.replies_until(4)) == 4
+    warnings = [r.getMessage() for r in caplog.records if "not on the hour" in r.getMessage()]
+    assert len(warnings) == 2
+    assert "MN ABCDEF0123456789ABCDEF01 (site hn01)" in warnings[0]
+    assert "expected 2025010108" in warnings[0]
+    assert wait_for(lambda: receiver.stats.packets["off_hour_data_time"] == 4)
+
+
+def test_acknowledged_means_stored_and_a_resend_after_restart_changes_nothing(
+    tmp_path: Path,
+) -> None:
+    """The guarantee: a packet acknowledged is committed; a device that got no
+    acknowledgement (e.g. the receiver stopped between commit and answer) sends it again,
+    and the same values again change nothing."""
+    from dataclasses import replace
+
+    from monitor.settings import HJ212Settings
+
+    settings = replace(HJ212Settings(enabled=True, port=0), stations=(station(),))
+    path = tmp_path / "ledger.sqlite"
+    first = Receiver(settings, path)
+    client = Client(first.start())
+    client.send(packet())
+    assert [r.cn for r in client.replies_until(1)] == ["9014"]
+    with Ledger.open(path) as ledger:  # committed when the acknowledgement arrives
+        stored = ledger.connection.execute("SELECT value FROM observations").fetchall()
+    assert stored == [(38.2,)]
+    client.close()
+    first.stop()
+    second = Receiver(settings, path)
+    client = Client(second.start())
+    try:
+        client.send(packet())
+        assert [r.cn for r in client.replies_until(1)] == ["9014"]
+    finally:
+        client.close()
+        second.stop()
+    with Ledger.open(path) as ledger:
+        db = ledger.connection
+        assert db.execute("SELECT count(*), max(revision) FROM observations").fetchone() == (1, 0)
+        assert db.execute("SELECT count(*) FROM observation_revisions").fetchone() == (0,)
+
+
+def test_default_packet_limit_is_the_standards_1024_character_segment(
+    start_receiver: StartReceiver,
+) -> None:
+    """HJ 212-2017 §6.3: a data segment of at most 1024 characters (data-sources.md §7a)."""
+    receiver = start_receiver()
+    assert receiver.settings.max_packet_bytes == 1036
+    base = segment(cp="DataTime=20250101080000;a34004-Avg=38.2,a34004-Flag=N;x=")
+    fits = base[:-2] + b"0" * (1024 - len(base)) + b"&&"
+    assert len(fits) == 1024
+    client = Client(receiver.port or 0)
+    client.send(build_packet(fits[:-3] + b"00&&"))  # 1025 characters: refused unread
+    client.send(build_packet(fits))
+    (ack,) = client.replies_until(1)
+    assert ack.cn == "9014"
+    assert receiver.stats.packets["packet_too_large"] == 1
+    assert len(observations(receiver)) == 1
+
+
+def test_switch_interval_shortened_while_running_and_restored(tmp_path: Path) -> None:
+    import sys
+    from dataclasses import replace
+
+    from monitor.hj212.server import SWITCH_INTERVAL_S
+    from monitor.settings import HJ212Settings
+
+    before = sys.getswitchinterval()
+    receiver = Receiver(
+        replace(HJ212Settings(enabled=True, port=0), stations=(station(),)),
+        tmp_path / "ledger.sqlite",
+    )
+    receiver.start()
+    try:
+        assert sys.getswitchinterval() == pytest.approx(min(before, SWITCH_INTERVAL_S))
+    finally:
+        receiver.stop()
+    assert sys.getswitchinterval() == before

@@ -8,7 +8,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.errors import ConfigError
-from monitor.settings import load_settings
+from monitor.settings import hj212_password_problems, load_settings
 
 BASE = """\
 [district]
@@ -58,14 +58,61 @@ def test_passwords_come_from_the_environment(tmp_path: Path) -> None:
 
 def test_missing_passwords_are_all_reported_when_enabled(tmp_path: Path) -> None:
     path = write(tmp_path, HJ212.format(enabled="true"))
-    with pytest.raises(ConfigError) as caught:
-        load_settings(path, {})
-    problems = caught.value.problems
-    assert (
+    settings = load_settings(path, {})  # loading needs no password: only the receiver does
+    problems = hj212_password_problems(settings)
+    assert problems == [
         "hj212.stations[0].password_env: environment variable ENVMON_HJ212_PW_HN01 is not "
-        "set; set it to the access password (PW) of station ABCDEF0123456789ABCDEF01"
-    ) in problems
-    assert any(p.startswith("hj212.stations[1].password_env") for p in problems)
+        "set; set it to the access password (PW) of station ABCDEF0123456789ABCDEF01",
+        "hj212.stations[1].password_env: environment variable ENVMON_HJ212_PW_W0001 is not "
+        "set; set it to the access password (PW) of station W0001",
+    ]
+
+
+# Issue 14: with [hj212] enabled = true, `status`, `export` and `progress` exited 2 unless
+# every station password was set; only the commands that open the receiver need them.
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["status"],
+        ["export", "--from", "2025-01-01", "--to", "2025-01-02"],
+        ["progress", "--year", "2025"],
+    ],
+)
+def test_commands_that_do_not_listen_need_no_password(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    from monitor.ledger import Ledger
+
+    monkeypatch.delenv("ENVMON_HJ212_PW_HN01", raising=False)
+    monkeypatch.delenv("ENVMON_HJ212_PW_W0001", raising=False)
+    path = write(tmp_path, HJ212.format(enabled="true"))
+    ledger = tmp_path / "ledger.sqlite"
+    Ledger.open(ledger).close()
+    code = main(["--config", str(path), "--ledger", str(ledger), *command])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert "ENVMON_HJ212_PW" not in err
+
+
+@pytest.mark.parametrize("command", [["run"], ["hj212", "listen"]])
+def test_commands_that_listen_need_every_password(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+) -> None:
+    monkeypatch.delenv("ENVMON_HJ212_PW_HN01", raising=False)
+    monkeypatch.setenv("ENVMON_HJ212_PW_W0001", "pw")
+    path = write(tmp_path, HJ212.format(enabled="true"))
+    ledger = tmp_path / "ledger.sqlite"
+    assert main(["--config", str(path), "--ledger", str(ledger), *command]) == 2
+    err = capsys.readouterr().err
+    assert "ENVMON_HJ212_PW_HN01 is not set" in err
+    assert "ENVMON_HJ212_PW_W0001" not in err
+    assert not ledger.exists()  # refused before anything was opened
 
 
 def test_disabled_receiver_needs_no_password(tmp_path: Path) -> None:
