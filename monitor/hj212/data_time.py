@@ -23,8 +23,13 @@ reason                     refused when
                            running ahead): data of a period that has not ended
 =========================  =============================================================
 
-This is a local check of the HJ 212 boundary; every intake path is to share one time
-validation of the ledger, which this module gives way to when it exists.
+These are the rules of the shared intake check (:mod:`monitor.collectors.intake`: on the
+hour, not before the earliest time, not after now + a tolerance, finite values), applied
+per packet without building a DataFrame (the receiver's hot path), with two constants
+tightened for data loggers: the earliest time is the protocol's first edition (a logger
+whose clock reset to 2000 is refused) and the tolerance is 10 minutes (a logger's clock,
+not a platform's labelling). Non-finite numbers are stored as missing with
+``source_invalid`` (:mod:`monitor.hj212.readings`), as the intake check refuses them.
 """
 
 from __future__ import annotations
