@@ -219,6 +219,10 @@ class CalcResult:
     frame: pd.DataFrame
     warnings: tuple[str, ...] = ()
 
+    def to_csv_bytes(self) -> bytes:
+        """The output table as UTF-8 CSV: header row, ``\\n`` line ends, minimal quoting."""
+        return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
 
 def summarise_problems(table: InputTable, limit: int = 5) -> tuple[str, ...]:
     """One warning line per flagged row (at most ``limit``), plus a count of the rest.
