@@ -27,6 +27,7 @@ from those means, and ``sites`` tells how many stations were averaged.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
@@ -34,6 +35,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import polars as pl
 
 from monitor.calculator.table import (
     PROBLEM_SEPARATOR,
@@ -41,6 +43,7 @@ from monitor.calculator.table import (
     InputTable,
     read_input_csv,
     summarise_problems,
+    text_column,
 )
 from monitor.domain.aqi import (
     AqiStandard,
@@ -79,11 +82,33 @@ ALIASES: Final = {
 }
 
 
-def format_numbers(values: npt.ArrayLike) -> npt.NDArray[np.object_]:
-    """Numbers as short text for CSV output (``75``, ``0.8``); empty where NaN."""
+def format_numbers(values: npt.ArrayLike) -> pl.Series:
+    """Numbers as short text for CSV output (``75``, ``0.8``: ``{:.10g}``); empty where NaN.
+
+    Whole numbers are converted column-wise; the others (fractions, huge, ±inf written as
+    the largest float) one by one.
+
+    Examples
+    --------
+    >>> format_numbers([75.0, 0.8, float("nan"), 1e12, -0.0]).to_list()
+    ['75', '0.8', None, '1e+12', '-0']
+    """
     x = np.asarray(values, dtype=float)
-    text = np.asarray([f"{v:.10g}" for v in np.nan_to_num(x)], dtype=object)
-    return np.where(np.isnan(x), "", text)
+    with np.errstate(invalid="ignore"):
+        whole = (np.abs(x) < 1e10) & (np.floor(x) == x) & ~((x == 0) & np.signbit(x))
+    text = pl.Series(np.where(whole, x, 0).astype(np.int64)).cast(pl.String)
+    others = np.flatnonzero(~whole & ~np.isnan(x))
+    if len(others):
+        text = text.scatter(others, [f"{v:.10g}" for v in np.nan_to_num(x[others])])
+    return text.set(pl.Series(np.isnan(x)), None)  # type: ignore[arg-type]
+
+
+def _flags(values: npt.ArrayLike) -> pl.Series:
+    return pl.Series(np.where(np.asarray(values, dtype=bool), "true", "false"), dtype=pl.String)
+
+
+def _lookup(texts: npt.NDArray[np.object_]) -> pl.Series:
+    return text_column(texts)
 
 
 def _standards(
@@ -126,20 +151,24 @@ def compute_aqi_csv(
 def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFrame:
     frame = table.values[rows].copy()
     frame.insert(0, "time", table.times[rows])
-    frame.insert(0, "site", table.raw["site"].str.strip()[rows])
+    sites = table.sites.filter(pl.Series(rows)).to_numpy()
+    frame.insert(0, "site", pd.Series(sites, index=frame.index, dtype=str))
     return frame
 
 
 def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]]:
     """Rows usable as hourly series, and the problems of the others."""
     times = table.times
-    usable = times.notna().to_numpy() & (table.raw["site"].str.strip() != "").to_numpy()
+    usable = times.notna().to_numpy() & (table.sites != "").to_numpy()
     off_hour = usable & (times.dt.floor("h") != times).to_numpy()
     notes = [""] * table.row_count
-    for i in map(int, np.flatnonzero(off_hour)):
-        notes[i] = f"time {table.raw['time'].iat[i]!r} is not on the hour; expected HH:00 labels"
+    off_rows = np.flatnonzero(off_hour)
+    for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True):
+        notes[i] = f"time {text!r} is not on the hour; expected HH:00 labels"
     usable &= ~off_hour
-    keys = pd.DataFrame({"site": table.raw["site"].str.strip(), "t": times})
+    # the same site text ⇔ the same code
+    site_codes = table.sites.cast(pl.Categorical).to_physical().to_numpy()
+    keys = pd.DataFrame({"site": site_codes, "t": times})
     duplicated = usable & keys.duplicated(keep="first").to_numpy()
     if duplicated.any():
         line = pd.Series(np.arange(table.row_count) + 2, index=keys.index)
@@ -157,11 +186,10 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]
 
 
 def _merge_problems(table: InputTable, extra: list[str]) -> pd.Series:
-    merged = [
-        PROBLEM_SEPARATOR.join(p for p in (a, b) if p)
-        for a, b in zip(table.problems, extra, strict=True)
-    ]
-    return pd.Series(merged, index=table.raw.index, dtype=object)
+    merged = table.problems.to_numpy(dtype=object).copy()
+    for i in (i for i, note in enumerate(extra) if note):
+        merged[i] = PROBLEM_SEPARATOR.join(p for p in (merged[i], extra[i]) if p)
+    return pd.Series(merged, index=table.problems.index, dtype=object)
 
 
 def _needs_moving_means(method: HourlyMethod, frame: pd.DataFrame) -> bool:
@@ -179,36 +207,43 @@ def _complete(values: pd.DataFrame) -> npt.NDArray[np.bool_]:
 
 
 def _hour_rows(
-    site: npt.ArrayLike,
-    time: npt.ArrayLike,
+    site: pl.Series,
+    time: pl.Series,
     values: pd.DataFrame,
     standards: npt.NDArray[np.object_],
     method: HourlyMethod,
     missing: MissingPolicy,
     present: list[str],
-) -> pd.DataFrame:
-    """Output rows of ``--scale hour`` for concentrations (and moving means) in ``values``."""
+) -> dict[str, pl.Series]:
+    """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``."""
     result = hourly_aqi(values, standards, method=method, missing=missing)
     level = result["level"].to_numpy()
-    out = pd.DataFrame(
-        {
-            "site": np.asarray(site, dtype=object),
-            "time": np.asarray(time, dtype=object),
-            "aqi": format_numbers(result["aqi"]),
-            "level": np.where(level > 0, level.astype(str), ""),
-            "category": level_categories(level),
-            "primary_pollutants": pollutant_names(result["primary_mask"]),
-        }
-    )
+    out = {
+        "site": site,
+        "time": time,
+        "aqi": format_numbers(result["aqi"]),
+        "level": _level_text(level),
+        "category": _lookup(level_categories(level)),
+        "primary_pollutants": _lookup(pollutant_names(result["primary_mask"])),
+    }
     for column in present:
         out[f"iaqi_{column}"] = format_numbers(result[f"iaqi_{column}"])
     if method is HourlyMethod.STANDARD_TEXT:
         out["iaqi_o3_8h"] = format_numbers(result["iaqi_o3_8h"])
-    out["complete"] = np.where(_complete(values), "true", "false")
-    out["standard"] = result["standard"].to_numpy()
-    out["category_en"] = level_categories(level, "en")
-    out["colour"] = level_colours(level)
+    out["complete"] = _flags(_complete(values))
+    out["standard"] = _lookup(np.asarray(result["standard"].to_numpy(), dtype=object))
+    out["category_en"] = _lookup(level_categories(level, "en"))
+    out["colour"] = _lookup(level_colours(level))
     return out
+
+
+def _level_text(level: npt.NDArray[np.int8]) -> pl.Series:
+    text = pl.Series(level.astype(np.int64)).cast(pl.String)
+    return text.set(pl.Series(level <= 0), None)  # type: ignore[arg-type]
+
+
+def _table(columns: dict[str, pl.Series]) -> pl.DataFrame:
+    return pl.DataFrame([s.alias(name) for name, s in columns.items()])
 
 
 def _hourly(
@@ -234,9 +269,9 @@ def _hourly(
             "no row has a usable time, so --standard auto cannot choose the rules; "
             + (summarise_problems(table, 1) or ("",))[0]
         )
-    out = _hour_rows(
-        table.raw["site"].to_numpy(),
-        table.raw["time"].to_numpy(),
+    columns = _hour_rows(
+        table.text["site"],
+        table.text["time"],
         frame,
         _standards(standard, table.times, time_ok),
         method,
@@ -244,22 +279,20 @@ def _hourly(
         present,
     )
     # Without a usable time, --standard auto cannot choose the rule set.
-    for column in out.columns[2:]:
-        if column != "complete":
-            out.loc[~computable, column] = ""
+    if not computable.all():
+        blank = pl.Series(~computable)
+        for column in list(columns)[2:]:
+            if column != "complete":
+                columns[column] = columns[column].set(blank, None)  # type: ignore[arg-type]
     hourly_notes = [n if not n.startswith("duplicate") else "" for n in notes]
-    out["input_problems"] = _merge_problems(table, hourly_notes).to_numpy()
-    warnings = summarise_problems(
-        InputTable(
-            table.raw, table.times, table.values, table.below_detection, out["input_problems"]
-        )
-    )
+    problems = _merge_problems(table, hourly_notes)
+    columns["input_problems"] = text_column(problems.to_numpy())
+    warnings = summarise_problems(dataclasses.replace(table, problems=problems))
+    out = _table(columns)
     if membership is not None:
         series = _series_frame(table, series_rows).reset_index(drop=True)
-        out = pd.concat(
-            [out, _area_hour_rows(series, membership, standard, method, missing, present)],
-            ignore_index=True,
-        )
+        area = _area_hour_rows(series, membership, standard, method, missing, present)
+        out = pl.concat([out, area], how="diagonal")
     return CalcResult(out, warnings)
 
 
@@ -270,7 +303,7 @@ def _area_hour_rows(
     method: HourlyMethod,
     missing: MissingPolicy,
     present: list[str],
-) -> pd.DataFrame:
+) -> pl.DataFrame:
     """Area rows: the member sites' mean concentration per hour, then the AQI."""
     means = area_means(series, membership, ["time"], present)
     values = means[present].copy()
@@ -279,17 +312,17 @@ def _area_hour_rows(
         values = pd.concat([values, moving], axis=1)
     times = means["time"]
     rows = _hour_rows(
-        means["area"].to_numpy(),
-        times.dt.strftime("%Y-%m-%dT%H:%M").to_numpy(),
+        text_column(means["area"].to_numpy()),
+        text_column(times.dt.strftime("%Y-%m-%dT%H:%M").to_numpy()),
         values,
         _standards(standard, times, np.ones(len(means), dtype=bool)),
         method,
         missing,
         present,
     )
-    rows["input_problems"] = ""
+    rows["input_problems"] = pl.Series([None] * len(means), dtype=pl.String)
     rows["sites"] = format_numbers(_site_counts(means, present))
-    return rows
+    return _table(rows)
 
 
 def _site_counts(means: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.int64]:
@@ -306,8 +339,8 @@ def _day_rows(
     counts: pd.DataFrame,
     standard: str,
     missing: MissingPolicy,
-) -> pd.DataFrame:
-    """Output rows of ``--scale day`` for rounded statistics and their validity."""
+) -> dict[str, pl.Series]:
+    """Output columns of ``--scale day`` for rounded statistics and their validity."""
     valid_stats = pd.DataFrame(
         {s: stats[s].where(valid[s]) for s in DAILY_STATISTICS}, index=stats.index
     )
@@ -315,28 +348,29 @@ def _day_rows(
     result = daily_aqi(valid_stats, standards, missing=missing)
     level = result["level"].to_numpy()
     is_2012 = result["standard"].to_numpy() == AqiStandard.HJ633_2012.value
-    out = pd.DataFrame(
-        {"site": keys["site"].to_numpy(), "date": keys["date"].dt.strftime("%Y-%m-%d")}
-    )
+    out = {
+        "site": text_column(keys["site"].to_numpy()),
+        "date": text_column(keys["date"].dt.strftime("%Y-%m-%d").to_numpy()),
+    }
     for s in DAILY_STATISTICS:
         out[s] = format_numbers(stats[s])
     for s in DAILY_STATISTICS:
-        out[f"{s}_valid"] = np.where(valid[s], "true", "false")
+        out[f"{s}_valid"] = _flags(valid[s].to_numpy(dtype=bool))
     out["aqi"] = format_numbers(result["aqi"])
-    out["level"] = np.where(level > 0, level.astype(str), "")
-    out["category"] = level_categories(level)
-    out["primary_pollutants"] = pollutant_names(result["primary_mask"])
-    out["standard"] = result["standard"].to_numpy()
-    out["exceedance_pollutants"] = np.where(
-        is_2012, pollutant_names(result["exceedance_mask"]), ""
+    out["level"] = _level_text(level)
+    out["category"] = _lookup(level_categories(level))
+    out["primary_pollutants"] = _lookup(pollutant_names(result["primary_mask"]))
+    out["standard"] = _lookup(np.asarray(result["standard"].to_numpy(), dtype=object))
+    out["exceedance_pollutants"] = _lookup(
+        np.where(is_2012, pollutant_names(result["exceedance_mask"]), "")
     )
     for column in [c for c in result.columns if c.startswith("iaqi_")]:
         out[column] = format_numbers(result[column])
     for s in DAILY_STATISTICS:
-        out[f"{s}_count"] = counts[s].to_numpy()
-    out["complete"] = np.where(result["complete"], "true", "false")
-    out["category_en"] = level_categories(level, "en")
-    out["colour"] = level_colours(level)
+        out[f"{s}_count"] = format_numbers(counts[s].to_numpy(dtype=float))
+    out["complete"] = _flags(result["complete"].to_numpy(dtype=bool))
+    out["category_en"] = _lookup(level_categories(level, "en"))
+    out["colour"] = _lookup(level_colours(level))
     return out
 
 
@@ -351,9 +385,7 @@ def _daily(
     usable, notes = _on_hour_unique(table)
     problems = _merge_problems(table, notes)
     if not usable.any():
-        first = summarise_problems(
-            InputTable(table.raw, table.times, table.values, table.below_detection, problems), 1
-        )
+        first = summarise_problems(dataclasses.replace(table, problems=problems), 1)
         raise InputError(
             f"{path}: no row usable for daily statistics (site and an hourly time needed); "
             + (first[0] if first else "")
@@ -365,15 +397,13 @@ def _daily(
     )
     valid = pd.DataFrame({s: exact[f"{s}_valid"] for s in DAILY_STATISTICS})
     counts = pd.DataFrame({s: exact[f"{s}_count"] for s in DAILY_STATISTICS})
-    out = _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing)
-    if membership is not None:
-        out = pd.concat(
-            [out, _area_day_rows(exact, valid, membership, standard, missing)],
-            ignore_index=True,
-        )
-    warnings = summarise_problems(
-        InputTable(table.raw, table.times, table.values, table.below_detection, problems)
+    out = _table(
+        _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing)
     )
+    if membership is not None:
+        area = _area_day_rows(exact, valid, membership, standard, missing)
+        out = pl.concat([out, area], how="diagonal")
+    warnings = summarise_problems(dataclasses.replace(table, problems=problems))
     return CalcResult(out, warnings)
 
 
@@ -383,7 +413,7 @@ def _area_day_rows(
     membership: Mapping[str, Sequence[str]],
     standard: str,
     missing: MissingPolicy,
-) -> pd.DataFrame:
+) -> pl.DataFrame:
     """Area rows: the mean of the member sites' *valid* daily statistics, then the AQI.
 
     ``<statistic>_count`` of an area row is the number of sites averaged; the statistic is
@@ -398,7 +428,7 @@ def _area_day_rows(
     keys = means[["area", "date"]].rename(columns={"area": "site"})
     rows = _day_rows(keys, round_daily_statistics(means), area_valid, counts, standard, missing)
     rows["sites"] = format_numbers(_site_counts(means, DAILY_STATISTICS))
-    return rows
+    return _table(rows)
 
 
 __all__ = ["ALIASES", "POLLUTANT_COLUMNS", "Pollutant", "compute_aqi_csv", "format_numbers"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -10,7 +11,9 @@ from pathlib import Path
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
+import polars as pl
 
 from monitor.errors import InputError
 
@@ -37,8 +40,11 @@ class InputTable:
 
     Attributes
     ----------
-    raw : DataFrame
+    text : polars.DataFrame
         Every column as text, as in the file (header normalised to lower case).
+    sites : polars.Series
+        The ``site`` cells without surrounding white space (empty strings when no such
+        column).
     times : Series
         Row time, tz-aware in Asia/Shanghai; NaT where the cell was not a valid time.
     values : DataFrame
@@ -51,7 +57,8 @@ class InputTable:
         column, the value and what was expected.
     """
 
-    raw: pd.DataFrame
+    text: pl.DataFrame
+    sites: pl.Series
     times: pd.Series
     values: pd.DataFrame
     below_detection: pd.DataFrame
@@ -60,7 +67,11 @@ class InputTable:
     @property
     def row_count(self) -> int:
         """Number of data rows."""
-        return len(self.raw)
+        return self.text.height
+
+    def cells(self, column: str, rows: npt.NDArray[np.intp]) -> list[str]:
+        """The text of ``column`` in the given rows (for messages)."""
+        return [str(v) for v in self.text[column].gather(rows).to_list()]
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -90,6 +101,11 @@ def read_input_csv(
     Raises :class:`InputError` (one line, exit code 2) when the file as a whole cannot be
     used: unreadable, empty, no header, a required column missing, duplicate columns, or
     none of ``measurement_columns`` present. Problems of single cells are reported per row.
+
+    The file is read by a columnar engine (polars); cells in the plain forms of exports
+    (``35``, ``0.8``, empty, ``NA``; ``2026-03-01T16:00``) are converted column-wise and
+    every other cell, row by row, as the per-cell rules below say. A file whose layout is
+    irregular (blank lines, ragged rows, stray quotes) is read cell by cell throughout.
     """
     name = str(path)
     try:
@@ -99,18 +115,21 @@ def read_input_csv(
     text = _decode(data, name)
     if not text.strip():
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
-    try:
-        raw = pd.read_csv(
-            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
+    columnar = read_regular_csv(data, text)
+    if columnar is None:
+        raw = _read_with_pandas(text, name)
+        columns = [str(c) for c in raw.columns]
+        frame = pl.DataFrame(
+            {f"c{i}": raw.iloc[:, i].to_numpy(dtype=object) for i in range(len(columns))},
+            schema={f"c{i}": pl.String for i in range(len(columns))},
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
-        raise InputError(f"{name}: not a readable CSV file ({first})") from err
-    header = [_normalise_header(str(c), aliases or {}) for c in raw.columns]
+    else:
+        columns, frame = columnar
+    header = [_normalise_header(c, aliases or {}) for c in columns]
     duplicates = sorted({c for c in header if header.count(c) > 1})
     if duplicates:
         raise InputError(f"{name}: duplicate columns {', '.join(duplicates)}; keep one of each")
-    raw.columns = pd.Index(header)
+    frame.columns = header
     missing = [c for c in required if c not in header]
     if missing:
         raise InputError(
@@ -123,24 +142,227 @@ def read_input_csv(
             f"{name}: no measurement column found (header: {', '.join(header)}); "
             f"expected at least one of {', '.join(measurement_columns)}"
         )
-    if raw.empty:
+    if frame.height == 0:
         raise InputError(f"{name}: the file has a header but no data rows")
+    return _check_cells(frame, present, allow_below_detection)
 
-    row_problems: list[list[str]] = [[] for _ in range(len(raw))]
-    times = parse_local_times(raw["time"]) if "time" in header else pd.Series(dtype=object)
-    if "time" in header:
-        for i in map(int, np.flatnonzero(times.isna().to_numpy())):
-            row_problems[i].append(
-                f"time {raw['time'].iat[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)"
-            )
-    if "site" in header:
-        for i in map(int, np.flatnonzero((raw["site"].str.strip() == "").to_numpy())):
-            row_problems[i].append("site is empty")
-    values, below = _parse_numbers(raw, present, row_problems, allow_below_detection)
-    problems = pd.Series(
-        [PROBLEM_SEPARATOR.join(p) for p in row_problems], index=raw.index, dtype=object
+
+def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
+    """Every cell as text, read by pandas' tokenizer (any layout pandas accepts)."""
+    try:
+        return pd.read_csv(
+            io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
+        raise InputError(f"{name}: not a readable CSV file ({first})") from err
+
+
+def read_regular_csv(data: bytes, text: str) -> tuple[list[str], pl.DataFrame] | None:
+    """Header names and every cell as text, read column-wise; None unless the layout is regular.
+
+    Regular: a header of distinct, non-empty names and rows with as many fields, no blank
+    lines, ``\\r`` only before ``\\n``, quotes only around whole fields and no NUL. Such a
+    file reads the same with pandas' tokenizer (what :func:`_read_with_pandas` would give),
+    which is what the callers rely on; anything else returns None and is read by pandas.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    elif not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            data = text.encode("utf-8")  # GBK/GB18030 → UTF-8 for the engine
+    if not _regular_layout(data):
+        return None
+    first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
+    names = next(csv.reader([first_line]), [])
+    if not names or any(not n for n in names) or len(set(names)) != len(names):
+        return None
+    try:
+        frame = pl.read_csv(
+            data,
+            infer_schema=False,
+            empty_string_is_null=False,
+            truncate_ragged_lines=False,
+            raise_if_empty=True,
+            has_header=True,
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return None
+    if frame.columns != names or frame.null_count().sum_horizontal().item() != 0:
+        return None
+    return names, frame.rename({n: f"c{i}" for i, n in enumerate(names)})
+
+
+def _regular_layout(data: bytes) -> bool:
+    """Whether every line has the header's number of fields (see :func:`read_regular_csv`)."""
+    if not data or b"\x00" in data:
+        return False
+    buf = np.frombuffer(data, dtype=np.uint8)
+    quote = buf == ord('"')
+    outside = np.ones(len(buf), dtype=bool)
+    if quote.any():
+        positions = np.flatnonzero(quote)
+        if len(positions) % 2:
+            return False
+        # an opening quote follows a separator, a line end, the start or a doubled quote;
+        # a closing one is followed by a separator, a line end, the end or a doubled quote
+        before = np.concatenate(([ord(",")], buf))[positions[0::2]]
+        after = np.concatenate((buf, [ord(",")]))[positions[1::2] + 1]
+        if not np.isin(before, [ord(","), ord("\n"), ord('"')]).all():
+            return False
+        if not np.isin(after, [ord(","), ord("\n"), ord("\r"), ord('"')]).all():
+            return False
+        outside = (np.cumsum(quote) - quote) % 2 == 0
+        outside &= ~quote
+    newline = (buf == ord("\n")) & outside
+    carriage = np.flatnonzero((buf == ord("\r")) & outside)
+    if len(carriage) and not (
+        carriage[-1] + 1 < len(buf) and (buf[carriage + 1] == ord("\n")).all()
+    ):
+        return False
+    ends = np.flatnonzero(newline)
+    if len(ends) == 0 or ends[-1] != len(buf) - 1:
+        ends = np.append(ends, len(buf))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    lengths = ends - starts - np.isin(ends - 1, carriage)
+    if (lengths <= 0).any():
+        return False  # a blank line
+    separators = np.cumsum(np.concatenate(([0], ((buf == ord(",")) & outside).astype(np.int64))))
+    fields = separators[ends] - separators[starts]
+    return bool((fields == fields[0]).all() and fields[0] > 0)
+
+
+_PLAIN_NUMBER = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
+_PLAIN_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
+_SPACE_AT_ENDS = r"^[\s\x1c-\x1f]|[\s\x1c-\x1f]$"  # what str.strip() would remove
+
+
+def _case_variants(word: str) -> set[str]:
+    variants = {""}
+    for char in word:
+        variants = {v + c for v in variants for c in {char.lower(), char.upper()}}
+    return variants
+
+
+#: Missing markers in every spelling that ``str.lower()`` maps onto them (ASCII letters).
+_MARKER_SPELLINGS: Final = sorted({v for m in MISSING_MARKERS for v in _case_variants(m)})
+
+
+def _check_cells(
+    frame: pl.DataFrame, present: Sequence[str], allow_below_detection: bool
+) -> InputTable:
+    """Times, values and problems: plain cells column-wise, the other rows cell by cell."""
+    n = frame.height
+    plain = pl.lit(True)
+    for column in present:
+        cell = pl.col(column)
+        plain &= cell.str.contains(_PLAIN_NUMBER) | cell.is_in(_MARKER_SPELLINGS)
+    has_site = "site" in frame.columns
+    if has_site:
+        plain &= (pl.col("site") != "") & ~pl.col("site").str.contains(_SPACE_AT_ENDS)
+    has_time = "time" in frame.columns
+    if has_time:
+        plain &= pl.col("time").str.contains(_PLAIN_TIME)
+    mask = frame.select(plain.alias("plain")).to_series().to_numpy().copy()
+    times_ns = np.zeros(n, dtype=np.int64)
+    if has_time:
+        stamp, valid = _plain_times(frame["time"], mask)
+        mask &= valid
+        times_ns = stamp
+    odd = np.flatnonzero(~mask)
+
+    values = {
+        c: np.where(mask, frame[c].cast(pl.Float64, strict=False).to_numpy(), np.nan)
+        for c in present
+    }
+    below = {c: np.zeros(n, dtype=bool) for c in present}
+    problems = np.full(n, "", dtype=object)
+    sites = frame["site"].clone() if has_site else pl.Series("site", [""] * n, dtype=pl.String)
+    times = pd.Series(
+        pd.to_datetime(times_ns, unit="ns", utc=True).tz_convert(LOCAL_TZ),
+        index=pd.RangeIndex(n),
     )
-    return InputTable(raw, times, values, below, problems)
+    if len(odd):
+        sub = frame[odd]
+        raw = pd.DataFrame(
+            {c: sub[c].to_numpy() for c in frame.columns}, index=pd.RangeIndex(len(odd))
+        ).astype(str)
+        row_problems: list[list[str]] = [[] for _ in range(len(odd))]
+        if has_time:
+            odd_times = parse_local_times(raw["time"])
+            for i in map(int, np.flatnonzero(odd_times.isna().to_numpy())):
+                row_problems[i].append(
+                    f"time {raw['time'].iat[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)"
+                )
+            times.iloc[odd] = odd_times.to_numpy()
+        if has_site:
+            stripped = raw["site"].str.strip()
+            for i in map(int, np.flatnonzero((stripped == "").to_numpy())):
+                row_problems[i].append("site is empty")
+            sites = sites.scatter(odd, stripped.to_numpy(dtype=object))
+        odd_values, odd_below = _parse_numbers(raw, present, row_problems, allow_below_detection)
+        for column in present:
+            values[column][odd] = odd_values[column].to_numpy(dtype=float)
+            below[column][odd] = odd_below[column].to_numpy(dtype=bool)
+        problems[odd] = [PROBLEM_SEPARATOR.join(p) for p in row_problems]
+    index = pd.RangeIndex(n)
+    return InputTable(
+        frame,
+        sites,
+        times,
+        pd.DataFrame(values, index=index),
+        pd.DataFrame(below, index=index),
+        pd.Series(problems, index=index, dtype=object),
+    )
+
+
+def _plain_times(
+    text: pl.Series, plain: npt.NDArray[np.bool_]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """UTC nanoseconds of ``YYYY-MM-DD[T ]HH:MM[:SS]`` Asia/Shanghai times, and which are valid.
+
+    Valid: a real date from 1992 on (Asia/Shanghai is UTC+8 throughout; it kept summer time
+    in 1986–1991) and a time 00:00:00–23:59:59. Others are left to pandas, cell by cell.
+    """
+    parts = pl.DataFrame({"t": text}).select(
+        [
+            pl.col("t").str.slice(start, length).cast(pl.Int64, strict=False).alias(name)
+            for name, start, length in [
+                ("year", 0, 4),
+                ("month", 5, 2),
+                ("day", 8, 2),
+                ("hour", 11, 2),
+                ("minute", 14, 2),
+                ("second", 17, 2),
+            ]
+        ]
+    )
+    year, month, day, hour, minute = (
+        parts[c].fill_null(0).to_numpy() for c in ("year", "month", "day", "hour", "minute")
+    )
+    second = parts["second"].fill_null(0).to_numpy()
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+    safe_month = np.clip(month, 1, 12)
+    last_day = month_days[safe_month - 1] + ((safe_month == 2) & leap)
+    valid = (
+        plain
+        & (year >= 1992)
+        & (year <= 2200)
+        & (month >= 1)
+        & (month <= 12)
+        & (day >= 1)
+        & (day <= last_day)
+        & (hour <= 23)
+        & (minute <= 59)
+        & (second <= 59)
+    )
+    months = (year - 1970) * 12 + safe_month - 1
+    days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + day - 1
+    seconds = days * 86400 + hour * 3600 + minute * 60 + second - 8 * 3600
+    return np.where(valid, seconds * 1_000_000_000, 0), valid
 
 
 def parse_local_times(text: pd.Series) -> pd.Series:
@@ -216,12 +438,33 @@ def _parse_numbers(
 class CalcResult:
     """What a calculator produced: the output table and warnings for the operator."""
 
-    frame: pd.DataFrame
+    table: pl.DataFrame
     warnings: tuple[str, ...] = ()
 
+    @property
+    def frame(self) -> pd.DataFrame:
+        """The output table as pandas text columns (empty strings where no value)."""
+        return pd.DataFrame(
+            {c: self.table[c].fill_null("").to_numpy() for c in self.table.columns}, dtype=object
+        )
+
     def to_csv_bytes(self) -> bytes:
-        """The output table as UTF-8 CSV: header row, ``\\n`` line ends, minimal quoting."""
-        return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        """The output table as UTF-8 CSV: header row, ``\\n`` line ends, minimal quoting.
+
+        Quoting as Python's :mod:`csv` does it (a cell is quoted when it holds a comma, a
+        quote or a line feed; a lone carriage return is written as it is).
+        """
+        text = self.table.select(pl.all().replace("", None))
+        if any(text[c].str.contains("\r", literal=True).any() for c in text.columns):
+            return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        out = io.BytesIO()
+        text.write_csv(out, quote_style="necessary", null_value="", line_terminator="\n")
+        return out.getvalue()
+
+
+def text_column(values: npt.ArrayLike, name: str = "") -> pl.Series:
+    """Python strings (an object array, say) as a text column; None and "" stay empty."""
+    return pl.Series(name, np.asarray(values, dtype=object), dtype=pl.String)
 
 
 def summarise_problems(table: InputTable, limit: int = 5) -> tuple[str, ...]:

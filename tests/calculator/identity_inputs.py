@@ -209,7 +209,10 @@ def write_inputs(folder: Path) -> dict[str, Path]:
     # a blank line and a whitespace-only line in the middle, as hand-edited files have
     lines = air.splitlines(keepends=True)
     air = "".join([*lines[:40], "\n", *lines[40:90], "   \n", *lines[90:]])
+    regular = to_text(air_rows())  # no blank lines: read column-wise throughout
     files = {
+        "air_regular_gbk.csv": regular.encode("gb18030"),
+        "air_regular_utf8.csv": regular.encode("utf-8"),
         "air_gbk.csv": air.encode("gb18030"),
         "air_utf8_bom_crlf.csv": b"\xef\xbb\xbf" + air.replace("\n", "\r\n").encode("utf-8"),
         "water_gbk.csv": to_text(water_rows()).encode("gb18030"),
@@ -235,6 +238,22 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ),
     ("aqi_hour_missing", "aqi", "air_gbk.csv", ["--scale", "hour", "--missing", "hj633-2026"]),
     ("aqi_day_gbk", "aqi", "air_gbk.csv", ["--scale", "day"]),
+    ("aqi_hour_gbk", "aqi", "air_regular_gbk.csv", ["--scale", "hour"]),
+    ("aqi_hour_gbk", "aqi", "air_regular_utf8.csv", ["--scale", "hour"]),
+    (
+        "aqi_hour_2012_text",
+        "aqi",
+        "air_regular_utf8.csv",
+        ["--scale", "hour", "--standard", "hj633-2012", "--hourly-method", "standard-text"],
+    ),
+    ("aqi_hour_missing", "aqi", "air_regular_utf8.csv", ["--missing", "hj633-2026"]),
+    ("aqi_day_gbk", "aqi", "air_regular_gbk.csv", ["--scale", "day"]),
+    (
+        "aqi_day_ending",
+        "aqi",
+        "air_regular_utf8.csv",
+        ["--scale", "day", "--mda8-windows", "ending-in-day", "--missing", "hj633-2026"],
+    ),
     (
         "aqi_day_ending",
         "aqi",
