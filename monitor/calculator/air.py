@@ -28,7 +28,7 @@ from those means, and ``sites`` tells how many stations were averaged.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -96,19 +96,53 @@ def format_numbers(values: npt.ArrayLike) -> pl.Series:
     x = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
         whole = (np.abs(x) < 1e10) & (np.floor(x) == x) & ~((x == 0) & np.signbit(x))
-    text = pl.Series(np.where(whole, x, 0).astype(np.int64)).cast(pl.String)
-    others = np.flatnonzero(~whole & ~np.isnan(x))
-    if len(others):
-        text = text.scatter(others, [f"{v:.10g}" for v in np.nan_to_num(x[others])])
-    return text.set(pl.Series(np.isnan(x)), None)  # type: ignore[arg-type]
+    missing = np.isnan(x)
+    numbers = pl.Series(np.where(whole, x, 0).astype(np.int64))
+    if missing.any():
+        numbers = numbers.set(pl.Series(missing), None)  # type: ignore[arg-type]
+    others = np.flatnonzero(~whole & ~missing)
+    if not len(others):
+        return numbers  # written as the integers they are
+    text = numbers.cast(pl.String)
+    return text.scatter(others, [f"{v:.10g}" for v in np.nan_to_num(x[others])])
 
 
 def _flags(values: npt.ArrayLike) -> pl.Series:
-    return pl.Series(np.where(np.asarray(values, dtype=bool), "true", "false"), dtype=pl.String)
+    codes = np.asarray(values, dtype=bool).astype(np.int64)
+    return pl.Series(["false", "true"], dtype=pl.String).gather(codes)
 
 
-def _lookup(texts: npt.NDArray[np.object_]) -> pl.Series:
-    return text_column(texts)
+def _gather(
+    names: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]],
+    codes: npt.ArrayLike,
+    size: int,
+) -> pl.Series:
+    """``names(codes)`` as a text column, looking up each of the ``size`` codes once."""
+    table = text_column(names(np.arange(size, dtype=np.int64)))
+    return table.gather(np.asarray(codes, dtype=np.int64))
+
+
+def _categories(level: npt.NDArray[np.int8], language: str = "zh") -> pl.Series:
+    return _gather(lambda lv: level_categories(lv.astype(np.int8), language), level, 7)
+
+
+def _colours(level: npt.NDArray[np.int8]) -> pl.Series:
+    return _gather(lambda lv: level_colours(lv.astype(np.int8)), level, 7)
+
+
+def _pollutants(mask: npt.ArrayLike) -> pl.Series:
+    return _gather(pollutant_names, mask, 1 << len(POLLUTANTS))
+
+
+def _standard_names(standards: npt.ArrayLike) -> pl.Series:
+    values = np.asarray(standards, dtype=object)
+    is_2026 = values == AqiStandard.HJ633_2026
+    names = [AqiStandard.HJ633_2012.value, AqiStandard.HJ633_2026.value]
+    text = pl.Series(names, dtype=pl.String).gather(is_2026.astype(np.int64))
+    other = np.flatnonzero(~is_2026 & (values != AqiStandard.HJ633_2012))
+    if len(other):
+        text = text.scatter(other, [str(v) for v in values[other]])
+    return text
 
 
 def _standards(
@@ -185,6 +219,11 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]
     return usable, notes
 
 
+def _without_duplicates(notes: list[str]) -> list[str]:
+    """The notes without "duplicate of line …" (hour rows are rated one by one)."""
+    return [n if n and not n.startswith("duplicate") else "" for n in notes]
+
+
 def _merge_problems(table: InputTable, extra: list[str]) -> pd.Series:
     merged = table.problems.to_numpy(dtype=object).copy()
     for i in (i for i, note in enumerate(extra) if note):
@@ -223,27 +262,31 @@ def _hour_rows(
         "time": time,
         "aqi": format_numbers(result["aqi"]),
         "level": _level_text(level),
-        "category": _lookup(level_categories(level)),
-        "primary_pollutants": _lookup(pollutant_names(result["primary_mask"])),
+        "category": _categories(level),
+        "primary_pollutants": _pollutants(result["primary_mask"]),
     }
     for column in present:
         out[f"iaqi_{column}"] = format_numbers(result[f"iaqi_{column}"])
     if method is HourlyMethod.STANDARD_TEXT:
         out["iaqi_o3_8h"] = format_numbers(result["iaqi_o3_8h"])
     out["complete"] = _flags(_complete(values))
-    out["standard"] = _lookup(np.asarray(result["standard"].to_numpy(), dtype=object))
-    out["category_en"] = _lookup(level_categories(level, "en"))
-    out["colour"] = _lookup(level_colours(level))
+    out["standard"] = _standard_names(result["standard"].to_numpy())
+    out["category_en"] = _categories(level, "en")
+    out["colour"] = _colours(level)
     return out
 
 
 def _level_text(level: npt.NDArray[np.int8]) -> pl.Series:
-    text = pl.Series(level.astype(np.int64)).cast(pl.String)
-    return text.set(pl.Series(level <= 0), None)  # type: ignore[arg-type]
+    return pl.Series(level.astype(np.int64)).set(pl.Series(level <= 0), None)  # type: ignore[arg-type]
 
 
 def _table(columns: dict[str, pl.Series]) -> pl.DataFrame:
     return pl.DataFrame([s.alias(name) for name, s in columns.items()])
+
+
+def _input_text(column: pl.Series) -> pl.Series:
+    """Cells as read; empty ones as no value (so they are written as nothing)."""
+    return column.replace("", None)
 
 
 def _hourly(
@@ -270,8 +313,8 @@ def _hourly(
             + (summarise_problems(table, 1) or ("",))[0]
         )
     columns = _hour_rows(
-        table.text["site"],
-        table.text["time"],
+        _input_text(table.text["site"]),
+        _input_text(table.text["time"]),
         frame,
         _standards(standard, table.times, time_ok),
         method,
@@ -284,15 +327,14 @@ def _hourly(
         for column in list(columns)[2:]:
             if column != "complete":
                 columns[column] = columns[column].set(blank, None)  # type: ignore[arg-type]
-    hourly_notes = [n if not n.startswith("duplicate") else "" for n in notes]
-    problems = _merge_problems(table, hourly_notes)
+    problems = _merge_problems(table, _without_duplicates(notes))
     columns["input_problems"] = text_column(problems.to_numpy())
     warnings = summarise_problems(dataclasses.replace(table, problems=problems))
     out = _table(columns)
     if membership is not None:
         series = _series_frame(table, series_rows).reset_index(drop=True)
         area = _area_hour_rows(series, membership, standard, method, missing, present)
-        out = pl.concat([out, area], how="diagonal")
+        out = pl.concat([out, area], how="diagonal_relaxed")
     return CalcResult(out, warnings)
 
 
@@ -358,19 +400,19 @@ def _day_rows(
         out[f"{s}_valid"] = _flags(valid[s].to_numpy(dtype=bool))
     out["aqi"] = format_numbers(result["aqi"])
     out["level"] = _level_text(level)
-    out["category"] = _lookup(level_categories(level))
-    out["primary_pollutants"] = _lookup(pollutant_names(result["primary_mask"]))
-    out["standard"] = _lookup(np.asarray(result["standard"].to_numpy(), dtype=object))
-    out["exceedance_pollutants"] = _lookup(
-        np.where(is_2012, pollutant_names(result["exceedance_mask"]), "")
+    out["category"] = _categories(level)
+    out["primary_pollutants"] = _pollutants(result["primary_mask"])
+    out["standard"] = _standard_names(result["standard"].to_numpy())
+    out["exceedance_pollutants"] = _pollutants(
+        np.where(is_2012, result["exceedance_mask"].to_numpy(dtype=np.int64), 0)
     )
     for column in [c for c in result.columns if c.startswith("iaqi_")]:
         out[column] = format_numbers(result[column])
     for s in DAILY_STATISTICS:
         out[f"{s}_count"] = format_numbers(counts[s].to_numpy(dtype=float))
     out["complete"] = _flags(result["complete"].to_numpy(dtype=bool))
-    out["category_en"] = _lookup(level_categories(level, "en"))
-    out["colour"] = _lookup(level_colours(level))
+    out["category_en"] = _categories(level, "en")
+    out["colour"] = _colours(level)
     return out
 
 
@@ -402,7 +444,7 @@ def _daily(
     )
     if membership is not None:
         area = _area_day_rows(exact, valid, membership, standard, missing)
-        out = pl.concat([out, area], how="diagonal")
+        out = pl.concat([out, area], how="diagonal_relaxed")
     warnings = summarise_problems(dataclasses.replace(table, problems=problems))
     return CalcResult(out, warnings)
 

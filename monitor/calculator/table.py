@@ -161,10 +161,10 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
 def read_regular_csv(data: bytes, text: str) -> tuple[list[str], pl.DataFrame] | None:
     """Header names and every cell as text, read column-wise; None unless the layout is regular.
 
-    Regular: a header of distinct, non-empty names and rows with as many fields, no blank
-    lines, ``\\r`` only before ``\\n``, quotes only around whole fields and no NUL. Such a
-    file reads the same with pandas' tokenizer (what :func:`_read_with_pandas` would give),
-    which is what the callers rely on; anything else returns None and is read by pandas.
+    Regular: a header of distinct, non-empty names, no blank or white-space-only lines,
+    ``\\r`` only before ``\\n``, no NUL, and quoting polars reads without complaint. Such
+    a file reads the same with pandas' tokenizer (what :func:`_read_with_pandas` gives),
+    which the callers rely on; anything else returns None and is read by pandas.
     """
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -173,7 +173,7 @@ def read_regular_csv(data: bytes, text: str) -> tuple[list[str], pl.DataFrame] |
             data.decode("utf-8")
         except UnicodeDecodeError:
             data = text.encode("utf-8")  # GBK/GB18030 → UTF-8 for the engine
-    if not _regular_layout(data):
+    if b"\x00" in data or data.count(b"\r") != data.count(b"\r\n"):
         return None
     first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
     names = next(csv.reader([first_line]), [])
@@ -192,46 +192,15 @@ def read_regular_csv(data: bytes, text: str) -> tuple[list[str], pl.DataFrame] |
         return None
     if frame.columns != names or frame.null_count().sum_horizontal().item() != 0:
         return None
+    # pandas skips blank and white-space-only lines; polars reads them as a row of empty
+    # cells, as it reads ",,," — such a row means: let pandas decide.
+    first, *rest = (pl.col(n) for n in names)
+    blank = first.str.strip_chars() == ""
+    for cell in rest:
+        blank &= cell == ""
+    if frame.select(blank.any()).item():
+        return None
     return names, frame.rename({n: f"c{i}" for i, n in enumerate(names)})
-
-
-def _regular_layout(data: bytes) -> bool:
-    """Whether every line has the header's number of fields (see :func:`read_regular_csv`)."""
-    if not data or b"\x00" in data:
-        return False
-    buf = np.frombuffer(data, dtype=np.uint8)
-    quote = buf == ord('"')
-    outside = np.ones(len(buf), dtype=bool)
-    if quote.any():
-        positions = np.flatnonzero(quote)
-        if len(positions) % 2:
-            return False
-        # an opening quote follows a separator, a line end, the start or a doubled quote;
-        # a closing one is followed by a separator, a line end, the end or a doubled quote
-        before = np.concatenate(([ord(",")], buf))[positions[0::2]]
-        after = np.concatenate((buf, [ord(",")]))[positions[1::2] + 1]
-        if not np.isin(before, [ord(","), ord("\n"), ord('"')]).all():
-            return False
-        if not np.isin(after, [ord(","), ord("\n"), ord("\r"), ord('"')]).all():
-            return False
-        outside = (np.cumsum(quote) - quote) % 2 == 0
-        outside &= ~quote
-    newline = (buf == ord("\n")) & outside
-    carriage = np.flatnonzero((buf == ord("\r")) & outside)
-    if len(carriage) and not (
-        carriage[-1] + 1 < len(buf) and (buf[carriage + 1] == ord("\n")).all()
-    ):
-        return False
-    ends = np.flatnonzero(newline)
-    if len(ends) == 0 or ends[-1] != len(buf) - 1:
-        ends = np.append(ends, len(buf))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts - np.isin(ends - 1, carriage)
-    if (lengths <= 0).any():
-        return False  # a blank line
-    separators = np.cumsum(np.concatenate(([0], ((buf == ord(",")) & outside).astype(np.int64))))
-    fields = separators[ends] - separators[starts]
-    return bool((fields == fields[0]).all() and fields[0] > 0)
 
 
 _PLAIN_NUMBER = r"^[0-9]{1,9}(\.[0-9]{1,6})?$"
@@ -326,43 +295,20 @@ def _plain_times(
     Valid: a real date from 1992 on (Asia/Shanghai is UTC+8 throughout; it kept summer time
     in 1986–1991) and a time 00:00:00–23:59:59. Others are left to pandas, cell by cell.
     """
-    parts = pl.DataFrame({"t": text}).select(
-        [
-            pl.col("t").str.slice(start, length).cast(pl.Int64, strict=False).alias(name)
-            for name, start, length in [
-                ("year", 0, 4),
-                ("month", 5, 2),
-                ("day", 8, 2),
-                ("hour", 11, 2),
-                ("minute", 14, 2),
-                ("second", 17, 2),
-            ]
-        ]
-    )
-    year, month, day, hour, minute = (
-        parts[c].fill_null(0).to_numpy() for c in ("year", "month", "day", "hour", "minute")
-    )
-    second = parts["second"].fill_null(0).to_numpy()
-    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
-    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
-    safe_month = np.clip(month, 1, 12)
-    last_day = month_days[safe_month - 1] + ((safe_month == 2) & leap)
-    valid = (
-        plain
-        & (year >= 1992)
-        & (year <= 2200)
-        & (month >= 1)
-        & (month <= 12)
-        & (day >= 1)
-        & (day <= last_day)
-        & (hour <= 23)
-        & (minute <= 59)
-        & (second <= 59)
-    )
-    months = (year - 1970) * 12 + safe_month - 1
-    days = months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + day - 1
-    seconds = days * 86400 + hour * 3600 + minute * 60 + second - 8 * 3600
-    return np.where(valid, seconds * 1_000_000_000, 0), valid
+    iso = pl.col("t").str.replace(" ", "T", literal=True)
+    parsed = pl.DataFrame({"t": text}).select(
+        pl.when(pl.col("t").str.len_bytes() == 16)
+        .then(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False))
+        .otherwise(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M:%S", strict=False))
+        .alias("t")
+    )["t"]
+    local = parsed.to_physical().fill_null(0).to_numpy()
+    valid = plain & parsed.is_not_null().to_numpy() & (local >= _FROM_1992_NS)
+    return np.where(valid, local - _UTC_OFFSET_NS, 0), valid
+
+
+_FROM_1992_NS: Final = int(pd.Timestamp("1992-01-01").value)
+_UTC_OFFSET_NS: Final = 8 * 3600 * 1_000_000_000
 
 
 def parse_local_times(text: pd.Series) -> pd.Series:
@@ -451,20 +397,25 @@ class CalcResult:
     def to_csv_bytes(self) -> bytes:
         """The output table as UTF-8 CSV: header row, ``\\n`` line ends, minimal quoting.
 
+        Cells without a value are null in :attr:`table` (an empty string would be written
+        ``""``).
+
         Quoting as Python's :mod:`csv` does it (a cell is quoted when it holds a comma, a
         quote or a line feed; a lone carriage return is written as it is).
         """
-        text = self.table.select(pl.all().replace("", None))
-        if any(text[c].str.contains("\r", literal=True).any() for c in text.columns):
-            return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
         out = io.BytesIO()
-        text.write_csv(out, quote_style="necessary", null_value="", line_terminator="\n")
-        return out.getvalue()
+        self.table.write_csv(
+            out, quote_style="necessary", null_value="", line_terminator="\n"
+        )
+        data = out.getvalue()
+        if b"\r" in data:  # polars would quote it
+            return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        return data
 
 
 def text_column(values: npt.ArrayLike, name: str = "") -> pl.Series:
-    """Python strings (an object array, say) as a text column; None and "" stay empty."""
-    return pl.Series(name, np.asarray(values, dtype=object), dtype=pl.String)
+    """Python strings (an object array, say) as a text column; None and "" as no value."""
+    return pl.Series(name, np.asarray(values, dtype=object), dtype=pl.String).replace("", None)
 
 
 def summarise_problems(table: InputTable, limit: int = 5) -> tuple[str, ...]:
