@@ -415,7 +415,8 @@ class CalcResult:
 
 def text_column(values: npt.ArrayLike, name: str = "") -> pl.Series:
     """Python strings (an object array, say) as a text column; None and "" as no value."""
-    return pl.Series(name, np.asarray(values, dtype=object), dtype=pl.String).replace("", None)
+    texts = np.asarray(values, dtype=object).tolist()
+    return pl.Series(name, texts, dtype=pl.String).replace("", None)
 
 
 def summarise_problems(table: InputTable, limit: int = 5) -> tuple[str, ...]:

@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import polars as pl
 
 from monitor.calculator.table import (
     PROBLEM_SEPARATOR,
@@ -41,6 +42,7 @@ from monitor.calculator.table import (
     InputTable,
     read_input_csv,
     summarise_problems,
+    text_column,
 )
 from monitor.domain.water_quality import (
     REFERENCE_PARAMETERS,
@@ -107,27 +109,24 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     if reference is WaterClass.WORSE_THAN_V:
         raise InputError("--reference: 劣V has no limit; expected I, II, III, IV or V")
     table = read_input_csv(path, _CODES, allow_below_detection=True)
-    clash = [c for c in RESULT_COLUMNS if c in table.raw.columns]
+    clash = [c for c in RESULT_COLUMNS if c in table.text.columns]
     if clash:
         raise InputError(
             f"{path}: column(s) {', '.join(clash)} are output columns of this calculation; "
             "rename or remove them"
         )
 
-    row_problems = [[p] if p else [] for p in table.problems]
-    bodies = _water_bodies(table.raw, row_problems)
-    targets = _target_classes(table.raw, row_problems)
+    row_problems = _RowProblems(table.problems.to_numpy(dtype=object))
+    bodies = _water_bodies(table.text, row_problems)
+    targets = _target_classes(table.text, row_problems)
     _check_ph(table, row_problems)
-    problems = pd.Series([PROBLEM_SEPARATOR.join(p) for p in row_problems], index=table.raw.index)
+    problems = pd.Series(row_problems.joined(), index=table.problems.index, dtype=object)
     table = dataclasses.replace(table, problems=problems)
     ok = (problems == "").to_numpy()
 
-    has_target = "target_class" in table.raw.columns
-    results = pd.DataFrame(
-        "",
-        index=table.raw.index,
-        columns=[c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS],
-    )
+    has_target = "target_class" in table.text.columns
+    names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
+    results = {c: np.full(table.row_count, None, dtype=object) for c in names}
     if ok.any():
         rows = rate_samples(
             half_detection_limit(table.values, table.below_detection).loc[ok],
@@ -136,15 +135,33 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
             targets[ok] if has_target else None,
             reference,
         )
-        results.loc[ok, rows.columns] = rows.to_numpy()
-    results["input_problems"] = problems
+        for column in rows.columns:
+            results[column][ok] = rows[column].to_numpy(dtype=object)
+    results["input_problems"] = problems.to_numpy(dtype=object)
 
-    frame = pd.concat([table.raw, results], axis=1)
-    unknown = [c for c in table.raw.columns if c not in _CONTROL_COLUMNS + _CODES]
+    out = pl.DataFrame(
+        [table.text[c].replace("", None) for c in table.text.columns]
+        + [text_column(results[c], c) for c in names]
+    )
+    unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
     warnings = summarise_problems(table)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
-    return CalcResult(frame, warnings)
+    return CalcResult(out, warnings)
+
+
+class _RowProblems:
+    """Problems per row, kept as joined text; only rows with problems are touched."""
+
+    def __init__(self, joined: npt.NDArray[np.object_]) -> None:
+        self._joined = joined.copy()
+
+    def append(self, row: int, problem: str) -> None:
+        before = self._joined[row]
+        self._joined[row] = f"{before}{PROBLEM_SEPARATOR}{problem}" if before else problem
+
+    def joined(self) -> npt.NDArray[np.object_]:
+        return self._joined
 
 
 def rate_samples(
@@ -198,55 +215,73 @@ def _join_flags(flags: pd.DataFrame) -> list[str]:
     return _join_parts(parts, len(flags))
 
 
-def _water_bodies(raw: pd.DataFrame, row_problems: list[list[str]]) -> list[WaterBody]:
-    if "water_body" not in raw.columns:
-        return [WaterBody.RIVER] * len(raw)
-    bodies: list[WaterBody] = []
-    for i, text in enumerate(raw["water_body"]):
-        if not str(text).strip():
-            bodies.append(WaterBody.RIVER)
-            continue
+def _by_distinct_text(column: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The distinct texts of a column and, per row, the index of its text among them."""
+    distinct = column.unique(maintain_order=True).to_list()
+    rows = column.replace_strict(distinct, list(range(len(distinct))), return_dtype=pl.Int64)
+    return [str(t) for t in distinct], rows.to_numpy()
+
+
+def _water_bodies(text: pl.DataFrame, row_problems: _RowProblems) -> list[WaterBody]:
+    if "water_body" not in text.columns:
+        return [WaterBody.RIVER] * text.height
+    distinct, rows = _by_distinct_text(text["water_body"])
+    parsed: list[WaterBody | None] = []
+    for cell in distinct:
         try:
-            bodies.append(WaterBody.parse(text))
+            parsed.append(WaterBody.parse(cell) if cell.strip() else WaterBody.RIVER)
         except ValueError:
-            row_problems[i].append(
-                f"water_body {text!r} is not known; expected river, lake or reservoir"
-            )
-            bodies.append(WaterBody.RIVER)
+            parsed.append(None)
+    for i in map(int, np.flatnonzero(np.array([p is None for p in parsed])[rows])):
+        row_problems.append(
+            i,
+            f"water_body {distinct[rows[i]]!r} is not known; expected river, lake or reservoir",
+        )
+    choices = np.array([p or WaterBody.RIVER for p in parsed] + [WaterBody.RIVER], dtype=object)
+    bodies: list[WaterBody] = choices[rows].tolist()
     return bodies
 
 
-def _target_classes(raw: pd.DataFrame, row_problems: list[list[str]]) -> npt.NDArray[np.float64]:
-    targets = np.full(len(raw), np.nan)
-    if "target_class" not in raw.columns:
-        return targets
-    for i, text in enumerate(raw["target_class"]):
-        if not str(text).strip():
+def _target_classes(text: pl.DataFrame, row_problems: _RowProblems) -> npt.NDArray[np.float64]:
+    if "target_class" not in text.columns:
+        return np.full(text.height, np.nan)
+    distinct, rows = _by_distinct_text(text["target_class"])
+    classes = np.full(len(distinct), np.nan)
+    bad = np.zeros(len(distinct), dtype=bool)
+    for j, cell in enumerate(distinct):
+        if not cell.strip():
             continue
         try:
-            target = WaterClass.from_code(text)
+            target = WaterClass.from_code(cell)
         except ValueError:
             target = WaterClass.WORSE_THAN_V
         if target is WaterClass.WORSE_THAN_V:
-            row_problems[i].append(
-                f"target_class {text!r} is not a target class; expected I, II, III, IV or V"
-            )
+            bad[j] = True
         else:
-            targets[i] = float(target)
+            classes[j] = float(target)
+    for i in map(int, np.flatnonzero(bad[rows])):
+        row_problems.append(
+            i,
+            f"target_class {distinct[rows[i]]!r} is not a target class; "
+            "expected I, II, III, IV or V",
+        )
+    targets: npt.NDArray[np.float64] = classes[rows]
     return targets
 
 
-def _check_ph(table: InputTable, row_problems: list[list[str]]) -> None:
+def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
     if "ph" not in table.values.columns:
         return
     ph = table.values["ph"].to_numpy(dtype=np.float64)
     below = table.below_detection["ph"].to_numpy(dtype=bool)
-    for i in map(int, np.flatnonzero(below)):
-        row_problems[i].append(
-            f"ph {table.raw['ph'].iat[i]!r} is written as below a detection limit; give the pH"
+    below_rows = np.flatnonzero(below)
+    for i, cell in zip(map(int, below_rows), table.cells("ph", below_rows), strict=True):
+        row_problems.append(
+            i, f"ph {cell!r} is written as below a detection limit; give the pH"
         )
-    for i in map(int, np.flatnonzero(~below & (ph > 14))):
-        row_problems[i].append(f"ph {table.raw['ph'].iat[i]!r} is outside 0–14")
+    high_rows = np.flatnonzero(~below & (ph > 14))
+    for i, cell in zip(map(int, high_rows), table.cells("ph", high_rows), strict=True):
+        row_problems.append(i, f"ph {cell!r} is outside 0–14")
 
 
 def _class_code(number: float) -> str:
