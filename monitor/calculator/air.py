@@ -190,12 +190,12 @@ def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFram
     return frame
 
 
-def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]]:
-    """Rows usable as hourly series, and the problems of the others."""
+def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
+    """Rows usable as hourly series, and the problems of the others (by row)."""
     times = table.times
     usable = times.notna().to_numpy() & (table.sites != "").to_numpy()
     off_hour = usable & (times.dt.floor("h") != times).to_numpy()
-    notes = [""] * table.row_count
+    notes: dict[int, str] = {}
     off_rows = np.flatnonzero(off_hour)
     for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True):
         notes[i] = f"time {text!r} is not on the hour; expected HH:00 labels"
@@ -219,15 +219,15 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]
     return usable, notes
 
 
-def _without_duplicates(notes: list[str]) -> list[str]:
+def _without_duplicates(notes: dict[int, str]) -> dict[int, str]:
     """The notes without "duplicate of line …" (hour rows are rated one by one)."""
-    return [n if n and not n.startswith("duplicate") else "" for n in notes]
+    return {i: n for i, n in notes.items() if not n.startswith("duplicate")}
 
 
-def _merge_problems(table: InputTable, extra: list[str]) -> pd.Series:
+def _merge_problems(table: InputTable, extra: dict[int, str]) -> pd.Series:
     merged = table.problems.to_numpy(dtype=object).copy()
-    for i in (i for i, note in enumerate(extra) if note):
-        merged[i] = PROBLEM_SEPARATOR.join(p for p in (merged[i], extra[i]) if p)
+    for i, note in extra.items():
+        merged[i] = PROBLEM_SEPARATOR.join(p for p in (merged[i], note) if p)
     return pd.Series(merged, index=table.problems.index, dtype=object)
 
 

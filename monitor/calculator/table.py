@@ -249,10 +249,6 @@ def _check_cells(
     below = {c: np.zeros(n, dtype=bool) for c in present}
     problems = np.full(n, "", dtype=object)
     sites = frame["site"].clone() if has_site else pl.Series("site", [""] * n, dtype=pl.String)
-    times = pd.Series(
-        pd.to_datetime(times_ns, unit="ns", utc=True).tz_convert(LOCAL_TZ),
-        index=pd.RangeIndex(n),
-    )
     if len(odd):
         sub = frame[odd]
         raw = pd.DataFrame(
@@ -265,7 +261,8 @@ def _check_cells(
                 row_problems[i].append(
                     f"time {raw['time'].iat[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)"
                 )
-            times.iloc[odd] = odd_times.to_numpy()
+            utc = odd_times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+            times_ns[odd] = utc.astype("datetime64[ns]").view(np.int64)  # NaT stays NaT
         if has_site:
             stripped = raw["site"].str.strip()
             for i in map(int, np.flatnonzero((stripped == "").to_numpy())):
@@ -277,6 +274,10 @@ def _check_cells(
             below[column][odd] = odd_below[column].to_numpy(dtype=bool)
         problems[odd] = [PROBLEM_SEPARATOR.join(p) for p in row_problems]
     index = pd.RangeIndex(n)
+    times = pd.Series(
+        pd.DatetimeIndex(times_ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(LOCAL_TZ),
+        index=index,
+    )
     return InputTable(
         frame,
         sites,
