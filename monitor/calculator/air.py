@@ -99,7 +99,7 @@ def format_numbers(values: npt.ArrayLike) -> pl.Series:
     missing = np.isnan(x)
     numbers = pl.Series(np.where(whole, x, 0).astype(np.int64))
     if missing.any():
-        numbers = numbers.set(pl.Series(missing), None)  # type: ignore[arg-type]
+        numbers = numbers.set(pl.Series(missing), None)
     others = np.flatnonzero(~whole & ~missing)
     if not len(others):
         return numbers  # written as the integers they are
@@ -277,7 +277,7 @@ def _hour_rows(
 
 
 def _level_text(level: npt.NDArray[np.int8]) -> pl.Series:
-    return pl.Series(level.astype(np.int64)).set(pl.Series(level <= 0), None)  # type: ignore[arg-type]
+    return pl.Series(level.astype(np.int64)).set(pl.Series(level <= 0), None)
 
 
 def _table(columns: dict[str, pl.Series]) -> pl.DataFrame:
@@ -326,7 +326,7 @@ def _hourly(
         blank = pl.Series(~computable)
         for column in list(columns)[2:]:
             if column != "complete":
-                columns[column] = columns[column].set(blank, None)  # type: ignore[arg-type]
+                columns[column] = columns[column].set(blank, None)
     problems = _merge_problems(table, _without_duplicates(notes))
     columns["input_problems"] = text_column(problems.to_numpy())
     warnings = summarise_problems(dataclasses.replace(table, problems=problems))
@@ -439,9 +439,7 @@ def _daily(
     )
     valid = pd.DataFrame({s: exact[f"{s}_valid"] for s in DAILY_STATISTICS})
     counts = pd.DataFrame({s: exact[f"{s}_count"] for s in DAILY_STATISTICS})
-    out = _table(
-        _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing)
-    )
+    out = _table(_day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing))
     if membership is not None:
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")

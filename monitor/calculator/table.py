@@ -405,9 +405,7 @@ class CalcResult:
         quote or a line feed; a lone carriage return is written as it is).
         """
         out = io.BytesIO()
-        self.table.write_csv(
-            out, quote_style="necessary", null_value="", line_terminator="\n"
-        )
+        self.table.write_csv(out, quote_style="necessary", null_value="", line_terminator="\n")
         data = out.getvalue()
         if b"\r" in data:  # polars would quote it
             return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")

@@ -276,9 +276,7 @@ def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
     below = table.below_detection["ph"].to_numpy(dtype=bool)
     below_rows = np.flatnonzero(below)
     for i, cell in zip(map(int, below_rows), table.cells("ph", below_rows), strict=True):
-        row_problems.append(
-            i, f"ph {cell!r} is written as below a detection limit; give the pH"
-        )
+        row_problems.append(i, f"ph {cell!r} is written as below a detection limit; give the pH")
     high_rows = np.flatnonzero(~below & (ph > 14))
     for i, cell in zip(map(int, high_rows), table.cells("ph", high_rows), strict=True):
         row_problems.append(i, f"ph {cell!r} is outside 0–14")

@@ -148,7 +148,7 @@ def to_lines(
         else _per_distinct(frame[key], _string_renderer(key), missing=None)
         for key in sorted([*floats, *strings])
     ]
-    stamps = pl.Series([int(t) for t in frame[time].tolist()], dtype=pl.Int64)
+    stamps = pl.Series(np.asarray(frame[time].to_numpy(), dtype=np.int64))  # whole seconds
     table = pl.DataFrame(
         {
             **{f"t{i}": c for i, c in enumerate(columns)},
