@@ -28,8 +28,9 @@ Output: every input column as read (text as in the file), then
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -78,6 +79,7 @@ RESULT_COLUMNS = (
 _TARGET_COLUMNS = ("target_met", "exceedance_multiples_target")
 _CONTROL_COLUMNS = ("site", "time", "water_body", "target_class")
 _CODES = tuple(p.value for p in Parameter)
+T = TypeVar("T")
 
 
 def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> CalcResult:
@@ -180,18 +182,18 @@ def rate_samples(
     """
     classes = classify_section(values, bodies)
     out = pd.DataFrame(index=values.index)
-    out["water_class"] = [_class_code(c) for c in classes]
+    out["water_class"] = _class_codes(classes)
     out["limiting_parameters"] = [_join(r) for r in limiting_parameters(values, bodies)]
     out["exceedance_multiples"] = _format_multiples(
         exceedance_multiples(values, reference, bodies)
     )
-    out["water_status"] = [s.label_zh if s else "" for s in section_status(classes)]
+    out["water_status"] = _texts(section_status(classes), lambda s: s.label_zh if s else "")
     out["main_pollution_indicators"] = [
         _join(r) for r in main_pollution_indicators(values, bodies)
     ]
-    out["parameter_set"] = [
-        "" if s is ParameterSet.NONE else s.value for s in label_parameter_set(values)
-    ]
+    out["parameter_set"] = _texts(
+        label_parameter_set(values), lambda s: "" if s is ParameterSet.NONE else s.value
+    )
     out["reference_items"] = _reference_items(values, bodies)
     out["below_detection"] = _join_flags(below)
     if targets is not None:
@@ -282,16 +284,33 @@ def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
         row_problems.append(i, f"ph {cell!r} is outside 0–14")
 
 
-def _class_code(number: float) -> str:
-    return "" if np.isnan(number) else WaterClass(int(number)).code
-
-
 def _join(parameters: Sequence[Parameter]) -> str:
-    return ";".join(p.value for p in parameters)
+    return ";".join(parameters)  # Parameter is a StrEnum: its text is its code
 
 
-def _format_number(value: float) -> str:
-    return f"{value:.3f}".rstrip("0").rstrip(".")
+def _class_codes(classes: npt.NDArray[np.float64]) -> list[str]:
+    """Class numbers 1–6 → ``I`` … ``劣V``; NaN → empty."""
+    codes = np.array(["", *(c.code for c in WaterClass)], dtype=object)
+    numbers = np.nan_to_num(np.asarray(classes, dtype=np.float64), nan=0.0).astype(np.int64)
+    texts: list[str] = codes[numbers].tolist()
+    return texts
+
+
+def _texts(items: Sequence[T], render: Callable[[T], str]) -> list[str]:
+    """``render`` of each item, computed once per distinct item (a handful of members)."""
+    rendered: dict[int, str] = {}
+    out = []
+    for item in items:
+        key = id(item)  # enum members and None are singletons
+        if key not in rendered:
+            rendered[key] = render(item)
+        out.append(rendered[key])
+    return out
+
+
+def _format_numbers(values: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
+    """``{:.3f}`` without trailing zeros (``0.64``, ``2``), element-wise."""
+    return np.char.rstrip(np.char.rstrip(np.char.mod("%.3f", values), "0"), ".")
 
 
 def _format_multiples(multiples: pd.DataFrame) -> list[str]:
@@ -300,7 +319,8 @@ def _format_multiples(multiples: pd.DataFrame) -> list[str]:
         values = multiples[code].to_numpy(dtype=np.float64)
         has = ~np.isnan(values)
         text = np.full(len(values), "", dtype=object)
-        text[has] = [f"{code}={_format_number(v)}" for v in values[has]]
+        if has.any():
+            text[has] = np.char.add(f"{code}=", _format_numbers(values[has])).astype(object)
         parts.append(text)
     return _join_parts(parts, len(multiples))
 
@@ -318,16 +338,12 @@ def _reference_items(values: pd.DataFrame, bodies: list[WaterBody]) -> list[str]
     columns = [p.value for p in REFERENCE_PARAMETERS if p.value in values.columns]
     measured = values[columns].notna().to_numpy(dtype=bool)
     classes = classify_parameters(values[columns], bodies).to_numpy(dtype=np.float64)
-    out: list[str] = []
-    for i, body in enumerate(bodies):
-        items: list[str] = []
-        for j, code in enumerate(columns):
-            if not measured[i, j]:
-                continue
-            if code == Parameter.TN and body is WaterBody.RIVER:
-                # Table 1 item 9 applies to lakes and reservoirs only (环办〔2011〕22号)
-                items.append("tn=not evaluated (river)")
-            else:
-                items.append(f"{code}={_class_code(float(classes[i, j]))}")
-        out.append(";".join(items))
-    return out
+    river = np.array([b is WaterBody.RIVER for b in bodies], dtype=bool)
+    parts = []
+    for j, code in enumerate(columns):
+        text = np.array([f"{code}={c}" for c in _class_codes(classes[:, j])], dtype=object)
+        if code == Parameter.TN:
+            # Table 1 item 9 applies to lakes and reservoirs only (环办〔2011〕22号)
+            text[river] = "tn=not evaluated (river)"
+        parts.append(np.where(measured[:, j], text, ""))
+    return _join_parts(parts, len(values))

@@ -7,11 +7,17 @@ reproduce them byte for byte, warnings included.
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
+import numpy as np
+import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from monitor.calculator.air import compute_aqi_csv
+from monitor.calculator.air import compute_aqi_csv, format_numbers
+from monitor.calculator.water import _format_numbers as water_numbers
 from monitor.cli import main
 from tests.calculator.identity_inputs import AREAS, CASES, write_inputs
 
@@ -66,3 +72,25 @@ def test_area_rows_are_byte_identical(scale: str) -> None:
     result = compute_aqi_csv(DATA / "air_gbk.csv", scale=scale, areas=AREAS)
     expected = (DATA / "expected" / f"aqi_{scale}_areas.csv").read_bytes()
     assert result.to_csv_bytes() == expected
+
+
+FLOATS = st.lists(
+    st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True, width=64),
+        st.integers(min_value=-(10**12), max_value=10**12).map(float),
+        st.sampled_from([0.0, -0.0, 0.5, 0.8, 1e10, 9999999999.0, 1e-5, 2.5e-4]),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(FLOATS)
+def test_number_texts_are_those_of_the_per_cell_formatting(values: list[float]) -> None:
+    """Column-wise number texts equal the per-cell ``{:.10g}`` (air) and ``{:.3f}`` without
+    trailing zeros (water multiples) they replace; NaN empty, ±inf as the largest float."""
+    air = format_numbers(values).cast(pl.String).to_list()
+    assert air == [None if math.isnan(v) else f"{np.nan_to_num(v):.10g}" for v in values]
+    finite = [v for v in values if not math.isnan(v)]
+    water = water_numbers(np.array(finite, dtype=np.float64)).tolist()
+    assert water == [f"{v:.3f}".rstrip("0").rstrip(".") for v in finite]
