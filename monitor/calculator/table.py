@@ -242,11 +242,12 @@ def _check_cells(
         times_ns = stamp
     odd = np.flatnonzero(~mask)
 
-    values = {
-        c: np.where(mask, frame[c].cast(pl.Float64, strict=False).to_numpy(), np.nan)
-        for c in present
-    }
-    below = {c: np.zeros(n, dtype=bool) for c in present}
+    # one block each (column-major: pandas keeps it without a copy)
+    values = np.empty((n, len(present)), dtype=np.float64, order="F")
+    below = np.zeros((n, len(present)), dtype=bool, order="F")
+    for j, column in enumerate(present):
+        numbers = frame[column].cast(pl.Float64, strict=False).to_numpy()
+        values[:, j] = np.where(mask, numbers, np.nan)
     problems = np.full(n, "", dtype=object)
     sites = frame["site"].clone() if has_site else pl.Series("site", [""] * n, dtype=pl.String)
     if len(odd):
@@ -269,9 +270,9 @@ def _check_cells(
                 row_problems[i].append("site is empty")
             sites = sites.scatter(odd, stripped.to_numpy(dtype=object))
         odd_values, odd_below = _parse_numbers(raw, present, row_problems, allow_below_detection)
-        for column in present:
-            values[column][odd] = odd_values[column].to_numpy(dtype=float)
-            below[column][odd] = odd_below[column].to_numpy(dtype=bool)
+        for j, column in enumerate(present):
+            values[odd, j] = odd_values[column].to_numpy(dtype=float)
+            below[odd, j] = odd_below[column].to_numpy(dtype=bool)
         problems[odd] = [PROBLEM_SEPARATOR.join(p) for p in row_problems]
     index = pd.RangeIndex(n)
     times = pd.Series(
@@ -282,8 +283,8 @@ def _check_cells(
         frame,
         sites,
         times,
-        pd.DataFrame(values, index=index),
-        pd.DataFrame(below, index=index),
+        pd.DataFrame(values, index=index, columns=list(present), copy=False),
+        pd.DataFrame(below, index=index, columns=list(present), copy=False),
         pd.Series(problems, index=index, dtype=object),
     )
 

@@ -66,10 +66,11 @@ def test_stdout_is_the_same_as_the_file(capsys: pytest.CaptureFixture[str]) -> N
     assert out == (DATA / "expected" / "aqi_day_gbk.csv").read_text("utf-8")
 
 
+@pytest.mark.parametrize("name", ["air_gbk.csv", "air_regular_utf8.csv"])
 @pytest.mark.parametrize("scale", ["hour", "day"])
-def test_area_rows_are_byte_identical(scale: str) -> None:
+def test_area_rows_are_byte_identical(scale: str, name: str) -> None:
     """Area rows (``--areas``) follow the site rows, as before."""
-    result = compute_aqi_csv(DATA / "air_gbk.csv", scale=scale, areas=AREAS)
+    result = compute_aqi_csv(DATA / name, scale=scale, areas=AREAS)
     expected = (DATA / "expected" / f"aqi_{scale}_areas.csv").read_bytes()
     assert result.to_csv_bytes() == expected
 
