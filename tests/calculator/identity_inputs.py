@@ -271,3 +271,37 @@ AREAS = {"hunnan": ["1001A", "浑南东路"], "rest": ["1002A", "沈阳 站", "1
 if __name__ == "__main__":
     for path in write_inputs(Path(sys.argv[1])).values():
         sys.stdout.write(f"{path}\n")
+
+
+_EDGE_HEADER = "site,time,pm2_5,pm10,note\n"
+#: Small files whose layout decides which reader is used; name → bytes.
+EDGE_FILES: dict[str, bytes] = {
+    "lone_cr_in_quotes": (_EDGE_HEADER + 'A,2026-03-01T10:00,30,40,"x\ry"\n').encode(),
+    "lone_cr_line_end": (
+        _EDGE_HEADER + "A,2026-03-01T10:00,30,40,x\rB,2026-03-01T11:00,1,2,y\n"
+    ).encode(),
+    "crlf_in_quotes": (_EDGE_HEADER + 'A,2026-03-01T10:00,30,40,"x\r\ny"\r\n').encode(),
+    "short_row": (_EDGE_HEADER + "A,2026-03-01T10:00,30\nB\n").encode(),
+    "long_row": (_EDGE_HEADER + "A,2026-03-01T10:00,30,40,x,extra\n").encode(),
+    "all_long_rows": (_EDGE_HEADER + "A,2026-03-01T10:00,30,40,x,1\nB,t,1,2,y,2\n").encode(),
+    "blank_first_line": ("\n" + _EDGE_HEADER + "A,2026-03-01T10:00,30,40,x\n").encode(),
+    "trailing_blank_lines": (_EDGE_HEADER + "A,2026-03-01T10:00,30,40,x\n\n\n").encode(),
+    "spaces_line": (
+        _EDGE_HEADER + "A,2026-03-01T10:00,30,40,x\n  \t\nB,2026-03-01T10:00,1,2,y\n"
+    ).encode(),
+    "empty_cells_row": (_EDGE_HEADER + "A,2026-03-01T10:00,30,40,x\n,,,,\n").encode(),
+    "space_site_row": (_EDGE_HEADER + "A,2026-03-01T10:00,30,40,x\n ,,,,\n").encode(),
+    "duplicate_header": b"site,time,pm2_5,pm2_5\nA,2026-03-01T10:00,30,40\n",
+    "duplicate_spelling": b"site,time,PM2.5,pm25\nA,2026-03-01T10:00,30,40\n",
+    "empty_header_name": b"site,time,pm2_5,\nA,2026-03-01T10:00,30,x\n",
+    "quote_mid_field": (_EDGE_HEADER + 'A,2026-03-01T10:00,30,40,x"y\n').encode(),
+    "quote_then_text": (_EDGE_HEADER + 'A,2026-03-01T10:00,30,40,"x"y\n').encode(),
+    "unclosed_quote": (_EDGE_HEADER + 'A,2026-03-01T10:00,30,40,"xy\n').encode(),
+    "no_final_newline": (_EDGE_HEADER + "A,2026-03-01T10:00,30,40,x").encode(),
+    "header_only": _EDGE_HEADER.encode(),
+    "nul_byte": (_EDGE_HEADER + "A,2026-03-01T10:00,30,40,x\x00y\n").encode(),
+    "gbk_quoted_newline": (_EDGE_HEADER + 'A,2026-03-01T10:00,30,40,"浑南\n东路"\n').encode("gbk"),
+    "bom_only_header": b"\xef\xbb\xbf" + _EDGE_HEADER.encode(),
+    "unicode_space_site": (_EDGE_HEADER + "\u3000A\u3000,2026-03-01T10:00,30,40,x\n").encode(),
+    "sep_char_site": (_EDGE_HEADER + "\x1cA,2026-03-01T10:00,30,40,x\n").encode(),
+}

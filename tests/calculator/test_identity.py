@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from monitor.calculator.air import compute_aqi_csv, format_numbers
 from monitor.calculator.water import _format_numbers as water_numbers
 from monitor.cli import main
-from tests.calculator.identity_inputs import AREAS, CASES, write_inputs
+from tests.calculator.identity_inputs import AREAS, CASES, EDGE_FILES, write_inputs
 
 DATA = Path(__file__).parent / "data" / "identity"
 
@@ -95,3 +95,25 @@ def test_number_texts_are_those_of_the_per_cell_formatting(values: list[float]) 
     finite = [v for v in values if not math.isnan(v)]
     water = water_numbers(np.array(finite, dtype=np.float64)).tolist()
     assert water == [f"{v:.3f}".rstrip("0").rstrip(".") for v in finite]
+
+
+@pytest.mark.parametrize("scale", ["hour", "day"])
+@pytest.mark.parametrize("name", sorted(EDGE_FILES))
+def test_layout_edge_cases_read_as_before(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, scale: str
+) -> None:
+    """Blank and ragged lines, stray quotes, lone carriage returns, NUL, odd headers: the
+    same output, warnings and exit code as the per-cell engine (whichever reader is used)."""
+    source = tmp_path / "IN.csv"
+    source.write_bytes(EDGE_FILES[name])
+    code = main(["calc", "aqi", "--scale", scale, str(source)])
+    captured = capsys.readouterr()
+    warnings = [
+        line.replace(str(source), "IN.csv")
+        for line in captured.err.splitlines()
+        if line.startswith("envmon:")
+    ]
+    got = f"exit {code}\n--- stdout\n{captured.out}--- stderr\n" + "".join(
+        line + "\n" for line in warnings
+    )
+    assert got == (DATA / "expected" / "edge" / f"{name}.{scale}.txt").read_text("utf-8")
