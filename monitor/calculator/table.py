@@ -112,12 +112,17 @@ def read_input_csv(
         data = Path(path).read_bytes()
     except OSError as err:
         raise InputError(f"{name}: cannot read the file ({err.strerror})") from err
-    text = _decode(data, name)
-    if not text.strip():
+    utf8 = _utf8(data)
+    # a letter, digit or comma is not white space: then the file is not empty
+    plainly_not_empty = _VISIBLE.search(data, 0, 4096) is not None
+    text = _decode(data, name) if utf8 is None or not plainly_not_empty else None
+    if text is not None and not text.strip():
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
-    columnar = read_regular_csv(data, text)
+    if utf8 is None:
+        utf8 = (text or "").encode("utf-8")  # GBK/GB18030 → UTF-8 for the engine
+    columnar = read_regular_csv(utf8)
     if columnar is None:
-        raw = _read_with_pandas(text, name)
+        raw = _read_with_pandas(_decode(data, name) if text is None else text, name)
         columns = [str(c) for c in raw.columns]
         frame = pl.DataFrame(
             {f"c{i}": raw.iloc[:, i].to_numpy(dtype=object) for i in range(len(columns))},
@@ -158,21 +163,31 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
         raise InputError(f"{name}: not a readable CSV file ({first})") from err
 
 
-def read_regular_csv(data: bytes, text: str) -> tuple[list[str], pl.DataFrame] | None:
-    """Header names and every cell as text, read column-wise; None unless the layout is regular.
+_VISIBLE = re.compile(rb"[0-9A-Za-z,]")
+
+
+def _utf8(data: bytes) -> bytes | None:
+    """The bytes without a UTF-8 byte-order mark if they are UTF-8; None otherwise."""
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if data.isascii():
+        return data
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return data
+
+
+def read_regular_csv(data: bytes) -> tuple[list[str], pl.DataFrame] | None:
+    """Header names and every cell of UTF-8 ``data`` as text, read column-wise; None unless
+    the layout is regular.
 
     Regular: a header of distinct, non-empty names, no blank or white-space-only lines,
     ``\\r`` only before ``\\n``, no NUL, and quoting polars reads without complaint. Such
     a file reads the same with pandas' tokenizer (what :func:`_read_with_pandas` gives),
     which the callers rely on; anything else returns None and is read by pandas.
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    elif not data.isascii():
-        try:
-            data.decode("utf-8")
-        except UnicodeDecodeError:
-            data = text.encode("utf-8")  # GBK/GB18030 → UTF-8 for the engine
     if b"\x00" in data or data.count(b"\r") != data.count(b"\r\n"):
         return None
     first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
@@ -208,17 +223,6 @@ _PLAIN_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2})?$"
 _SPACE_AT_ENDS = r"^[\s\x1c-\x1f]|[\s\x1c-\x1f]$"  # what str.strip() would remove
 
 
-def _case_variants(word: str) -> set[str]:
-    variants = {""}
-    for char in word:
-        variants = {v + c for v in variants for c in {char.lower(), char.upper()}}
-    return variants
-
-
-#: Missing markers in every spelling that ``str.lower()`` maps onto them (ASCII letters).
-_MARKER_SPELLINGS: Final = sorted({v for m in MISSING_MARKERS for v in _case_variants(m)})
-
-
 def _check_cells(
     frame: pl.DataFrame, present: Sequence[str], allow_below_detection: bool
 ) -> InputTable:
@@ -227,7 +231,8 @@ def _check_cells(
     plain = pl.lit(True)
     for column in present:
         cell = pl.col(column)
-        plain &= cell.str.contains(_PLAIN_NUMBER) | cell.is_in(_MARKER_SPELLINGS)
+        common_marker = (cell == "") | (cell == "NA") | (cell == "/") | (cell == "-")
+        plain &= common_marker | cell.str.contains(_PLAIN_NUMBER)
     has_site = "site" in frame.columns
     if has_site:
         plain &= (pl.col("site") != "") & ~pl.col("site").str.contains(_SPACE_AT_ENDS)
@@ -297,13 +302,16 @@ def _plain_times(
     Valid: a real date from 1992 on (Asia/Shanghai is UTC+8 throughout; it kept summer time
     in 1986–1991) and a time 00:00:00–23:59:59. Others are left to pandas, cell by cell.
     """
-    iso = pl.col("t").str.replace(" ", "T", literal=True)
-    parsed = pl.DataFrame({"t": text}).select(
-        pl.when(pl.col("t").str.len_bytes() == 16)
-        .then(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False))
-        .otherwise(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M:%S", strict=False))
-        .alias("t")
-    )["t"]
+    parsed = text.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False)
+    others = parsed.is_null() & pl.Series(plain)
+    if others.any():  # the other plain forms: a space for T, seconds
+        iso = pl.col("t").str.replace(" ", "T", literal=True)
+        rest = pl.DataFrame({"t": text.filter(others)}).select(
+            pl.when(pl.col("t").str.len_bytes() == 16)
+            .then(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False))
+            .otherwise(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M:%S", strict=False))
+        )
+        parsed = parsed.scatter(np.flatnonzero(others.to_numpy()), rest.to_series())
     local = parsed.to_physical().fill_null(0).to_numpy()
     valid = plain & parsed.is_not_null().to_numpy() & (local >= _FROM_1992_NS)
     return np.where(valid, local - _UTC_OFFSET_NS, 0), valid
