@@ -188,7 +188,7 @@ def read_regular_csv(data: bytes) -> tuple[list[str], pl.DataFrame] | None:
     a file reads the same with pandas' tokenizer (what :func:`_read_with_pandas` gives),
     which the callers rely on; anything else returns None and is read by pandas.
     """
-    if b"\x00" in data or data.count(b"\r") != data.count(b"\r\n"):
+    if b"\x00" in data or (b"\r" in data and data.count(b"\r") != data.count(b"\r\n")):
         return None
     first_line = data.split(b"\n", 1)[0].rstrip(b"\r").decode("utf-8")
     names = next(csv.reader([first_line]), [])
