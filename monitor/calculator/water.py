@@ -30,7 +30,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +45,7 @@ from monitor.calculator.table import (
     text_column,
 )
 from monitor.domain.water_quality import (
+    EVALUATED_PARAMETERS,
     REFERENCE_PARAMETERS,
     Parameter,
     ParameterSet,
@@ -79,7 +79,6 @@ RESULT_COLUMNS = (
 _TARGET_COLUMNS = ("target_met", "exceedance_multiples_target")
 _CONTROL_COLUMNS = ("site", "time", "water_body", "target_class")
 _CODES = tuple(p.value for p in Parameter)
-T = TypeVar("T")
 
 
 def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> CalcResult:
@@ -183,16 +182,37 @@ def rate_samples(
     classes = classify_section(values, bodies)
     out = pd.DataFrame(index=values.index)
     out["water_class"] = _class_codes(classes)
-    out["limiting_parameters"] = [_join(r) for r in limiting_parameters(values, bodies)]
+    # Rows with the same classes of the evaluated items have the same limiting items: the
+    # domain function runs once per distinct pattern.
+    evaluated = [p.value for p in EVALUATED_PARAMETERS if p.value in values.columns]
+    item_classes = classify_parameters(values[evaluated], bodies).to_numpy(dtype=np.float64)
+    out["limiting_parameters"] = _per_pattern(
+        np.nan_to_num(item_classes, nan=0.0).astype(np.int8),
+        lambda rows: [
+            _join(r) for r in limiting_parameters(values.iloc[rows], [bodies[i] for i in rows])
+        ],
+    )
     out["exceedance_multiples"] = _format_multiples(
         exceedance_multiples(values, reference, bodies)
     )
-    out["water_status"] = _texts(section_status(classes), lambda s: s.label_zh if s else "")
-    out["main_pollution_indicators"] = [
-        _join(r) for r in main_pollution_indicators(values, bodies)
+    out["water_status"] = _per_pattern(
+        np.nan_to_num(classes, nan=0.0).astype(np.int8)[:, np.newaxis],
+        lambda rows: [s.label_zh if s else "" for s in section_status(classes[rows])],
+    )
+    # listed only for sections worse than class III: the others have none
+    worse = np.flatnonzero(classes > WaterClass.III)
+    indicators = np.full(len(values), "", dtype=object)
+    indicators[worse] = [
+        _join(r) for r in main_pollution_indicators(values.iloc[worse], [bodies[i] for i in worse])
     ]
-    out["parameter_set"] = _texts(
-        label_parameter_set(values), lambda s: "" if s is ParameterSet.NONE else s.value
+    out["main_pollution_indicators"] = indicators.tolist()
+    # the label depends only on which items were measured
+    out["parameter_set"] = _per_pattern(
+        values.notna().to_numpy(dtype=bool),
+        lambda rows: [
+            "" if s is ParameterSet.NONE else s.value
+            for s in label_parameter_set(values.iloc[rows])
+        ],
     )
     out["reference_items"] = _reference_items(values, bodies)
     out["below_detection"] = _join_flags(below)
@@ -296,15 +316,20 @@ def _class_codes(classes: npt.NDArray[np.float64]) -> list[str]:
     return texts
 
 
-def _texts(items: Sequence[T], render: Callable[[T], str]) -> list[str]:
-    """``render`` of each item, computed once per distinct item (a handful of members)."""
-    rendered: dict[int, str] = {}
-    out = []
-    for item in items:
-        key = id(item)  # enum members and None are singletons
-        if key not in rendered:
-            rendered[key] = render(item)
-        out.append(rendered[key])
+def _per_pattern(
+    keys: npt.NDArray[np.generic], texts: Callable[[npt.NDArray[np.intp]], list[str]]
+) -> list[str]:
+    """Per row, ``texts`` of a row with the same key row, computed once per distinct key.
+
+    ``keys`` has one row per row; ``texts(rows)`` gives the texts of the given rows.
+    """
+    if len(keys) == 0:
+        return []
+    if keys.ndim == 2 and keys.shape[1] == 0:
+        keys = np.zeros((len(keys), 1), dtype=np.int8)  # no key column: one pattern
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    distinct = np.array(texts(first), dtype=object)
+    out: list[str] = distinct[inverse.reshape(-1)].tolist()
     return out
 
 
