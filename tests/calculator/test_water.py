@@ -307,10 +307,10 @@ def test_bad_reference_raises_input_error(tmp_path):
         max_size=40,
     )
 )
-def test_rate_samples_equals_the_domain_row_by_row(rows: list[tuple]) -> None:
+def test_rate_samples_equals_the_domain_row_by_row(rows: list[tuple[object, ...]]) -> None:
     """The calculator's column-wise shortcuts (one call per distinct pattern, indicators
     only worse than III) give the domain functions' answers for every row."""
-    bodies = [r[0] for r in rows]
+    bodies = [WaterBody(str(r[0])) for r in rows]
     values = pd.DataFrame(
         [r[1:] for r in rows], columns=["do", "codmn", "nh3n", "tp", "f", "tn"], dtype=float
     )
