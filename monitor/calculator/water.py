@@ -199,13 +199,7 @@ def rate_samples(
         np.nan_to_num(classes, nan=0.0).astype(np.int8)[:, np.newaxis],
         lambda rows: [s.label_zh if s else "" for s in section_status(classes[rows])],
     )
-    # listed only for sections worse than class III: the others have none
-    worse = np.flatnonzero(classes > WaterClass.III)
-    indicators = np.full(len(values), "", dtype=object)
-    indicators[worse] = [
-        _join(r) for r in main_pollution_indicators(values.iloc[worse], [bodies[i] for i in worse])
-    ]
-    out["main_pollution_indicators"] = indicators.tolist()
+    out["main_pollution_indicators"] = _main_indicators(values, bodies, classes)
     # the label depends only on which items were measured
     out["parameter_set"] = _per_pattern(
         values.notna().to_numpy(dtype=bool),
@@ -229,6 +223,38 @@ def rate_samples(
             target_multiples.reindex(values.index)
         )
     return out
+
+
+def _main_indicators(
+    values: pd.DataFrame, bodies: list[WaterBody], classes: npt.NDArray[np.float64]
+) -> list[str]:
+    """:func:`main_pollution_indicators` per row, joined; computed once per distinct ranking.
+
+    Only sections worse than class III have indicators; among them, rows whose items rank
+    the same (largest multiple vs III first, ties in canonical order, up to three) share the
+    answer, so the domain function runs on one row of each ranking.
+    """
+    worse = np.flatnonzero(classes > WaterClass.III)
+    out = np.full(len(values), "", dtype=object)
+    if not len(worse):
+        return list(out)
+    subset = values.iloc[worse]
+    subset_bodies = [bodies[i] for i in worse]
+    m = exceedance_multiples(subset, WaterClass.III, subset_bodies).to_numpy(dtype=np.float64)
+    if m.shape[1] == 0:
+        ranking = np.zeros((len(worse), 1), dtype=np.int64)
+    else:
+        order = np.argsort(np.where(np.isnan(m), np.inf, -m), axis=1, kind="stable")[:, :3]
+        listed = ~np.isnan(np.take_along_axis(m, order, axis=1))
+        ranking = np.where(listed, order + 1, 0)
+    out[worse] = _per_pattern(
+        ranking,
+        lambda rows: [
+            _join(r)
+            for r in main_pollution_indicators(subset.iloc[rows], [subset_bodies[i] for i in rows])
+        ],
+    )
+    return list(out)
 
 
 def _join_flags(flags: pd.DataFrame) -> list[str]:
