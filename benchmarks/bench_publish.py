@@ -15,6 +15,10 @@ a VictoriaMetrics of its own started for the run:
 * the named **baseline**: observations written the way influxdb-client documents, one
   ``Point`` per value through the synchronous write API in batches of the same size.
 
+For replay and drain it also reports the CPU time per point of envmon (all its threads)
+and of the VictoriaMetrics process: on the shared 2-core machine the server's own CPU per
+point bounds what any client can reach.
+
 Aims (issue "Publish to InfluxDB"): ≥ 50,000 points/s; a year of 20 sites replayed in under
 a minute.
 """
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shutil
 import tempfile
 import time
@@ -101,6 +106,12 @@ class _Sink:
         pass
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pointing_at(settings: Settings, url: str) -> Settings:
     return dataclasses.replace(settings, influxdb=dataclasses.replace(settings.influxdb, url=url))
 
@@ -171,6 +182,7 @@ def main() -> None:
             n_obs = int(ledger.query("SELECT count(*) AS n FROM observations")["n"].iloc[0])
             print(f"{args.sites} sites × {args.days} days: {n_obs:,} observations")
             results: dict[str, tuple[int, float]] = {}
+            cpu: dict[str, tuple[float, float]] = {}  # envmon, server CPU seconds
             # Each measurement writes to a VictoriaMetrics of its own: its first write of a
             # series-day costs more than a rewrite, so a shared one would favour the later.
             for name in ("replay", "drain"):
@@ -183,12 +195,17 @@ def main() -> None:
                             queued = _queue_everything(ledger)
                             print(f"queued {queued:,} site-days")
                         t = time.perf_counter()
+                        own, server = time.process_time(), _cpu_seconds(victoria.process.pid)
                         report = (
                             publisher.replay(first, last)
                             if name == "replay"
                             else (publisher.drain())
                         )
                         results[name] = (report.points, time.perf_counter() - t)
+                        cpu[name] = (
+                            time.process_time() - own,
+                            _cpu_seconds(victoria.process.pid) - server,
+                        )
                 finally:
                     victoria.stop()
             t = time.perf_counter()
@@ -210,6 +227,13 @@ def main() -> None:
                 f"{name}: {points:,} points in {seconds:.1f} s = {rate:,.0f} points/s "
                 f"({rate / base_rate:.1f}× the baseline)"
             )
+            if name in cpu:
+                own, server = cpu[name]
+                print(
+                    f"  CPU: envmon {own / points * 1e6:.1f} µs/point, VictoriaMetrics "
+                    f"{server / points * 1e6:.1f} µs/point (one free core each: at most "
+                    f"{points / max(own, server):,.0f} points/s)"
+                )
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

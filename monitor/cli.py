@@ -74,11 +74,11 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     return 2 if missing else 0
 
 
-def _write_result(frame_csv: str, out: str | None) -> None:
+def _write_result(frame_csv: bytes, out: str | None) -> None:
     if out is None or out == "-":
-        sys.stdout.write(frame_csv)
+        sys.stdout.write(frame_csv.decode("utf-8"))
     else:
-        Path(out).write_text(frame_csv, encoding="utf-8")
+        Path(out).write_bytes(frame_csv)
 
 
 def _area_membership(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -109,7 +109,7 @@ def _cmd_calc_aqi(args: argparse.Namespace) -> int:
         mda8_windows=args.mda8_windows,
         areas=membership,
     )
-    _write_result(result.frame.to_csv(index=False, lineterminator="\n"), args.output)
+    _write_result(result.to_csv_bytes(), args.output)
     for line in result.warnings:
         print(f"envmon: warning: {line}", file=sys.stderr)
     return 0
@@ -119,7 +119,7 @@ def _cmd_calc_water_class(args: argparse.Namespace) -> int:
     from monitor.calculator.water import compute_water_class_csv
 
     result = compute_water_class_csv(Path(args.input), target_reference=args.reference)
-    _write_result(result.frame.to_csv(index=False, lineterminator="\n"), args.output)
+    _write_result(result.to_csv_bytes(), args.output)
     for line in result.warnings:
         print(f"envmon: warning: {line}", file=sys.stderr)
     return 0

@@ -27,13 +27,15 @@ from those means, and ``sites`` tells how many stations were averaged.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import polars as pl
 
 from monitor.calculator.table import (
     PROBLEM_SEPARATOR,
@@ -41,6 +43,7 @@ from monitor.calculator.table import (
     InputTable,
     read_input_csv,
     summarise_problems,
+    text_column,
 )
 from monitor.domain.aqi import (
     AqiStandard,
@@ -79,11 +82,67 @@ ALIASES: Final = {
 }
 
 
-def format_numbers(values: npt.ArrayLike) -> npt.NDArray[np.object_]:
-    """Numbers as short text for CSV output (``75``, ``0.8``); empty where NaN."""
+def format_numbers(values: npt.ArrayLike) -> pl.Series:
+    """Numbers as short text for CSV output (``75``, ``0.8``: ``{:.10g}``); empty where NaN.
+
+    Whole numbers are converted column-wise; the others (fractions, huge, ±inf written as
+    the largest float) one by one.
+
+    Examples
+    --------
+    >>> format_numbers([75.0, 0.8, float("nan"), 1e12, -0.0]).to_list()
+    ['75', '0.8', None, '1e+12', '-0']
+    """
     x = np.asarray(values, dtype=float)
-    text = np.asarray([f"{v:.10g}" for v in np.nan_to_num(x)], dtype=object)
-    return np.where(np.isnan(x), "", text)
+    with np.errstate(invalid="ignore"):
+        whole = (np.abs(x) < 1e10) & (np.floor(x) == x) & ~((x == 0) & np.signbit(x))
+    missing = np.isnan(x)
+    numbers = pl.Series(np.where(whole, x, 0).astype(np.int64))
+    if missing.any():
+        numbers = numbers.set(pl.Series(missing), None)
+    others = np.flatnonzero(~whole & ~missing)
+    if not len(others):
+        return numbers  # written as the integers they are
+    text = numbers.cast(pl.String)
+    return text.scatter(others, [f"{v:.10g}" for v in np.nan_to_num(x[others])])
+
+
+def _flags(values: npt.ArrayLike) -> pl.Series:
+    codes = np.asarray(values, dtype=bool).astype(np.int64)
+    return pl.Series(["false", "true"], dtype=pl.String).gather(codes)
+
+
+def _gather(
+    names: Callable[[npt.NDArray[np.int64]], npt.NDArray[np.object_]],
+    codes: npt.ArrayLike,
+    size: int,
+) -> pl.Series:
+    """``names(codes)`` as a text column, looking up each of the ``size`` codes once."""
+    table = text_column(names(np.arange(size, dtype=np.int64)))
+    return table.gather(np.asarray(codes, dtype=np.int64))
+
+
+def _categories(level: npt.NDArray[np.int8], language: str = "zh") -> pl.Series:
+    return _gather(lambda lv: level_categories(lv.astype(np.int8), language), level, 7)
+
+
+def _colours(level: npt.NDArray[np.int8]) -> pl.Series:
+    return _gather(lambda lv: level_colours(lv.astype(np.int8)), level, 7)
+
+
+def _pollutants(mask: npt.ArrayLike) -> pl.Series:
+    return _gather(pollutant_names, mask, 1 << len(POLLUTANTS))
+
+
+def _standard_names(standards: npt.ArrayLike) -> pl.Series:
+    values = np.asarray(standards, dtype=object)
+    is_2026 = values == AqiStandard.HJ633_2026
+    names = [AqiStandard.HJ633_2012.value, AqiStandard.HJ633_2026.value]
+    text = pl.Series(names, dtype=pl.String).gather(is_2026.astype(np.int64))
+    other = np.flatnonzero(~is_2026 & (values != AqiStandard.HJ633_2012))
+    if len(other):
+        text = text.scatter(other, [str(v) for v in values[other]])
+    return text
 
 
 def _standards(
@@ -126,20 +185,24 @@ def compute_aqi_csv(
 def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFrame:
     frame = table.values[rows].copy()
     frame.insert(0, "time", table.times[rows])
-    frame.insert(0, "site", table.raw["site"].str.strip()[rows])
+    sites = table.sites.filter(pl.Series(rows)).to_numpy()
+    frame.insert(0, "site", pd.Series(sites, index=frame.index, dtype=str))
     return frame
 
 
-def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]]:
-    """Rows usable as hourly series, and the problems of the others."""
+def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
+    """Rows usable as hourly series, and the problems of the others (by row)."""
     times = table.times
-    usable = times.notna().to_numpy() & (table.raw["site"].str.strip() != "").to_numpy()
+    usable = times.notna().to_numpy() & (table.sites != "").to_numpy()
     off_hour = usable & (times.dt.floor("h") != times).to_numpy()
-    notes = [""] * table.row_count
-    for i in map(int, np.flatnonzero(off_hour)):
-        notes[i] = f"time {table.raw['time'].iat[i]!r} is not on the hour; expected HH:00 labels"
+    notes: dict[int, str] = {}
+    off_rows = np.flatnonzero(off_hour)
+    for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True):
+        notes[i] = f"time {text!r} is not on the hour; expected HH:00 labels"
     usable &= ~off_hour
-    keys = pd.DataFrame({"site": table.raw["site"].str.strip(), "t": times})
+    # the same site text ⇔ the same code
+    site_codes = table.sites.cast(pl.Categorical).to_physical().to_numpy()
+    keys = pd.DataFrame({"site": site_codes, "t": times})
     duplicated = usable & keys.duplicated(keep="first").to_numpy()
     if duplicated.any():
         line = pd.Series(np.arange(table.row_count) + 2, index=keys.index)
@@ -156,12 +219,16 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], list[str]
     return usable, notes
 
 
-def _merge_problems(table: InputTable, extra: list[str]) -> pd.Series:
-    merged = [
-        PROBLEM_SEPARATOR.join(p for p in (a, b) if p)
-        for a, b in zip(table.problems, extra, strict=True)
-    ]
-    return pd.Series(merged, index=table.raw.index, dtype=object)
+def _without_duplicates(notes: dict[int, str]) -> dict[int, str]:
+    """The notes without "duplicate of line …" (hour rows are rated one by one)."""
+    return {i: n for i, n in notes.items() if not n.startswith("duplicate")}
+
+
+def _merge_problems(table: InputTable, extra: dict[int, str]) -> pd.Series:
+    merged = table.problems.to_numpy(dtype=object).copy()
+    for i, note in extra.items():
+        merged[i] = PROBLEM_SEPARATOR.join(p for p in (merged[i], note) if p)
+    return pd.Series(merged, index=table.problems.index, dtype=object)
 
 
 def _needs_moving_means(method: HourlyMethod, frame: pd.DataFrame) -> bool:
@@ -179,36 +246,47 @@ def _complete(values: pd.DataFrame) -> npt.NDArray[np.bool_]:
 
 
 def _hour_rows(
-    site: npt.ArrayLike,
-    time: npt.ArrayLike,
+    site: pl.Series,
+    time: pl.Series,
     values: pd.DataFrame,
     standards: npt.NDArray[np.object_],
     method: HourlyMethod,
     missing: MissingPolicy,
     present: list[str],
-) -> pd.DataFrame:
-    """Output rows of ``--scale hour`` for concentrations (and moving means) in ``values``."""
+) -> dict[str, pl.Series]:
+    """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``."""
     result = hourly_aqi(values, standards, method=method, missing=missing)
     level = result["level"].to_numpy()
-    out = pd.DataFrame(
-        {
-            "site": np.asarray(site, dtype=object),
-            "time": np.asarray(time, dtype=object),
-            "aqi": format_numbers(result["aqi"]),
-            "level": np.where(level > 0, level.astype(str), ""),
-            "category": level_categories(level),
-            "primary_pollutants": pollutant_names(result["primary_mask"]),
-        }
-    )
+    out = {
+        "site": site,
+        "time": time,
+        "aqi": format_numbers(result["aqi"]),
+        "level": _level_text(level),
+        "category": _categories(level),
+        "primary_pollutants": _pollutants(result["primary_mask"]),
+    }
     for column in present:
         out[f"iaqi_{column}"] = format_numbers(result[f"iaqi_{column}"])
     if method is HourlyMethod.STANDARD_TEXT:
         out["iaqi_o3_8h"] = format_numbers(result["iaqi_o3_8h"])
-    out["complete"] = np.where(_complete(values), "true", "false")
-    out["standard"] = result["standard"].to_numpy()
-    out["category_en"] = level_categories(level, "en")
-    out["colour"] = level_colours(level)
+    out["complete"] = _flags(_complete(values))
+    out["standard"] = _standard_names(result["standard"].to_numpy())
+    out["category_en"] = _categories(level, "en")
+    out["colour"] = _colours(level)
     return out
+
+
+def _level_text(level: npt.NDArray[np.int8]) -> pl.Series:
+    return pl.Series(level.astype(np.int64)).set(pl.Series(level <= 0), None)
+
+
+def _table(columns: dict[str, pl.Series]) -> pl.DataFrame:
+    return pl.DataFrame([s.alias(name) for name, s in columns.items()])
+
+
+def _input_text(column: pl.Series) -> pl.Series:
+    """Cells as read; empty ones as no value (so they are written as nothing)."""
+    return column.replace("", None)
 
 
 def _hourly(
@@ -234,9 +312,9 @@ def _hourly(
             "no row has a usable time, so --standard auto cannot choose the rules; "
             + (summarise_problems(table, 1) or ("",))[0]
         )
-    out = _hour_rows(
-        table.raw["site"].to_numpy(),
-        table.raw["time"].to_numpy(),
+    columns = _hour_rows(
+        _input_text(table.text["site"]),
+        _input_text(table.text["time"]),
         frame,
         _standards(standard, table.times, time_ok),
         method,
@@ -244,22 +322,19 @@ def _hourly(
         present,
     )
     # Without a usable time, --standard auto cannot choose the rule set.
-    for column in out.columns[2:]:
-        if column != "complete":
-            out.loc[~computable, column] = ""
-    hourly_notes = [n if not n.startswith("duplicate") else "" for n in notes]
-    out["input_problems"] = _merge_problems(table, hourly_notes).to_numpy()
-    warnings = summarise_problems(
-        InputTable(
-            table.raw, table.times, table.values, table.below_detection, out["input_problems"]
-        )
-    )
+    if not computable.all():
+        blank = pl.Series(~computable)
+        for column in list(columns)[2:]:
+            if column != "complete":
+                columns[column] = columns[column].set(blank, None)
+    problems = _merge_problems(table, _without_duplicates(notes))
+    columns["input_problems"] = text_column(problems.to_numpy())
+    warnings = summarise_problems(dataclasses.replace(table, problems=problems))
+    out = _table(columns)
     if membership is not None:
         series = _series_frame(table, series_rows).reset_index(drop=True)
-        out = pd.concat(
-            [out, _area_hour_rows(series, membership, standard, method, missing, present)],
-            ignore_index=True,
-        )
+        area = _area_hour_rows(series, membership, standard, method, missing, present)
+        out = pl.concat([out, area], how="diagonal_relaxed")
     return CalcResult(out, warnings)
 
 
@@ -270,7 +345,7 @@ def _area_hour_rows(
     method: HourlyMethod,
     missing: MissingPolicy,
     present: list[str],
-) -> pd.DataFrame:
+) -> pl.DataFrame:
     """Area rows: the member sites' mean concentration per hour, then the AQI."""
     means = area_means(series, membership, ["time"], present)
     values = means[present].copy()
@@ -279,17 +354,17 @@ def _area_hour_rows(
         values = pd.concat([values, moving], axis=1)
     times = means["time"]
     rows = _hour_rows(
-        means["area"].to_numpy(),
-        times.dt.strftime("%Y-%m-%dT%H:%M").to_numpy(),
+        text_column(means["area"].to_numpy()),
+        text_column(times.dt.strftime("%Y-%m-%dT%H:%M").to_numpy()),
         values,
         _standards(standard, times, np.ones(len(means), dtype=bool)),
         method,
         missing,
         present,
     )
-    rows["input_problems"] = ""
+    rows["input_problems"] = pl.Series([None] * len(means), dtype=pl.String)
     rows["sites"] = format_numbers(_site_counts(means, present))
-    return rows
+    return _table(rows)
 
 
 def _site_counts(means: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.int64]:
@@ -307,10 +382,11 @@ def _day_rows(
     standard: str,
     missing: MissingPolicy,
     exact: pd.DataFrame,
-) -> pd.DataFrame:
-    """Output rows of ``--scale day``: the rounded statistics ``stats`` as published, and the
-    AQI rated on the unrounded ones ``exact`` where valid (HJ 633-2012 rates the unrounded
-    means, standards.md §2.9; HJ 633-2026 rounds them first, inside :func:`daily_aqi`)."""
+) -> dict[str, pl.Series]:
+    """Output columns of ``--scale day``: the rounded statistics ``stats`` as published, and
+    the AQI rated on the unrounded ones ``exact`` where valid (HJ 633-2012 rates the
+    unrounded means, standards.md §2.9; HJ 633-2026 rounds them first, inside
+    :func:`daily_aqi`)."""
     valid_stats = pd.DataFrame(
         {s: exact[s].where(valid[s]) for s in DAILY_STATISTICS}, index=stats.index
     )
@@ -318,28 +394,29 @@ def _day_rows(
     result = daily_aqi(valid_stats, standards, missing=missing)
     level = result["level"].to_numpy()
     is_2012 = result["standard"].to_numpy() == AqiStandard.HJ633_2012.value
-    out = pd.DataFrame(
-        {"site": keys["site"].to_numpy(), "date": keys["date"].dt.strftime("%Y-%m-%d")}
-    )
+    out = {
+        "site": text_column(keys["site"].to_numpy()),
+        "date": text_column(keys["date"].dt.strftime("%Y-%m-%d").to_numpy()),
+    }
     for s in DAILY_STATISTICS:
         out[s] = format_numbers(stats[s])
     for s in DAILY_STATISTICS:
-        out[f"{s}_valid"] = np.where(valid[s], "true", "false")
+        out[f"{s}_valid"] = _flags(valid[s].to_numpy(dtype=bool))
     out["aqi"] = format_numbers(result["aqi"])
-    out["level"] = np.where(level > 0, level.astype(str), "")
-    out["category"] = level_categories(level)
-    out["primary_pollutants"] = pollutant_names(result["primary_mask"])
-    out["standard"] = result["standard"].to_numpy()
-    out["exceedance_pollutants"] = np.where(
-        is_2012, pollutant_names(result["exceedance_mask"]), ""
+    out["level"] = _level_text(level)
+    out["category"] = _categories(level)
+    out["primary_pollutants"] = _pollutants(result["primary_mask"])
+    out["standard"] = _standard_names(result["standard"].to_numpy())
+    out["exceedance_pollutants"] = _pollutants(
+        np.where(is_2012, result["exceedance_mask"].to_numpy(dtype=np.int64), 0)
     )
     for column in [c for c in result.columns if c.startswith("iaqi_")]:
         out[column] = format_numbers(result[column])
     for s in DAILY_STATISTICS:
-        out[f"{s}_count"] = counts[s].to_numpy()
-    out["complete"] = np.where(result["complete"], "true", "false")
-    out["category_en"] = level_categories(level, "en")
-    out["colour"] = level_colours(level)
+        out[f"{s}_count"] = format_numbers(counts[s].to_numpy(dtype=float))
+    out["complete"] = _flags(result["complete"].to_numpy(dtype=bool))
+    out["category_en"] = _categories(level, "en")
+    out["colour"] = _colours(level)
     return out
 
 
@@ -354,9 +431,7 @@ def _daily(
     usable, notes = _on_hour_unique(table)
     problems = _merge_problems(table, notes)
     if not usable.any():
-        first = summarise_problems(
-            InputTable(table.raw, table.times, table.values, table.below_detection, problems), 1
-        )
+        first = summarise_problems(dataclasses.replace(table, problems=problems), 1)
         raise InputError(
             f"{path}: no row usable for daily statistics (site and an hourly time needed); "
             + (first[0] if first else "")
@@ -368,15 +443,13 @@ def _daily(
     )
     valid = pd.DataFrame({s: exact[f"{s}_valid"] for s in DAILY_STATISTICS})
     counts = pd.DataFrame({s: exact[f"{s}_count"] for s in DAILY_STATISTICS})
-    out = _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing, exact)
-    if membership is not None:
-        out = pd.concat(
-            [out, _area_day_rows(exact, valid, membership, standard, missing)],
-            ignore_index=True,
-        )
-    warnings = summarise_problems(
-        InputTable(table.raw, table.times, table.values, table.below_detection, problems)
+    out = _table(
+        _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing, exact)
     )
+    if membership is not None:
+        area = _area_day_rows(exact, valid, membership, standard, missing)
+        out = pl.concat([out, area], how="diagonal_relaxed")
+    warnings = summarise_problems(dataclasses.replace(table, problems=problems))
     return CalcResult(out, warnings)
 
 
@@ -386,7 +459,7 @@ def _area_day_rows(
     membership: Mapping[str, Sequence[str]],
     standard: str,
     missing: MissingPolicy,
-) -> pd.DataFrame:
+) -> pl.DataFrame:
     """Area rows: the mean of the member sites' *valid* daily statistics, then the AQI.
 
     ``<statistic>_count`` of an area row is the number of sites averaged; the statistic is
@@ -403,7 +476,7 @@ def _area_day_rows(
         keys, round_daily_statistics(means), area_valid, counts, standard, missing, means
     )
     rows["sites"] = format_numbers(_site_counts(means, DAILY_STATISTICS))
-    return rows
+    return _table(rows)
 
 
 __all__ = ["ALIASES", "POLLUTANT_COLUMNS", "Pollutant", "compute_aqi_csv", "format_numbers"]

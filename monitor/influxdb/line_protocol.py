@@ -26,6 +26,7 @@ from typing import Any, Final
 
 import numpy as np
 import pandas as pd
+import polars as pl
 
 _MEASUREMENT: Final = str.maketrans(
     {",": r"\,", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"}
@@ -66,28 +67,30 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _per_distinct(column: pd.Series, render: Callable[[str], str], missing: str = "") -> list[str]:
-    """``render`` applied once per distinct text of ``column`` (tags and codes repeat a lot);
-    ``missing`` for None/NaN."""
+def _per_distinct(
+    column: pd.Series, render: Callable[[str], str | None], missing: str | None = ""
+) -> pl.Series:
+    """``render`` applied once per distinct text of ``column`` (tags and codes repeat a lot),
+    then spread over the rows; ``missing`` for None/NaN."""
     codes, uniques = pd.factorize(column, use_na_sentinel=True)
     rendered = [render(text) if (text := _text(u)) is not None else missing for u in uniques]
-    table = np.array([*rendered, missing], dtype=object)  # code -1 (missing) → last entry
-    return list(table[codes])
+    table = pl.Series([*rendered, missing], dtype=pl.String)  # code -1 (missing) → last entry
+    return table.gather(np.where(codes < 0, len(rendered), codes))
 
 
-def _tag_renderer(key: str) -> Callable[[str], str]:
+def _tag_renderer(key: str) -> Callable[[str], str | None]:
     prefix = f",{escape_key(key)}="
 
-    def render(text: str) -> str:
+    def render(text: str) -> str | None:
         return prefix + escape_tag_value(text) if text else ""
 
     return render
 
 
-def _string_renderer(key: str) -> Callable[[str], str]:
+def _string_renderer(key: str) -> Callable[[str], str | None]:
     prefix = f"{escape_key(key)}="
 
-    def render(text: str) -> str:
+    def render(text: str) -> str | None:
         return f'{prefix}"{text.translate(_STRING)}"'
 
     return render
@@ -96,6 +99,20 @@ def _string_renderer(key: str) -> Callable[[str], str]:
 def _float_text(value: float) -> str:
     text = str(value)
     return text[:-2] if text.endswith(".0") else text
+
+
+def _float_field(key: str, values: pd.Series) -> pl.Series:
+    """``key=value`` per row, null where the value is NaN or ±inf (left out)."""
+    prefix = f"{escape_key(key)}="
+    data = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
+    finite = np.isfinite(data)
+    # Measured values repeat (one decimal place): render each distinct value once
+    # (by bit pattern, so that -0.0 keeps its sign as the client writes it).
+    bits, inverse = np.unique(data[finite].view(np.int64), return_inverse=True)
+    rendered = [prefix + _float_text(v) for v in bits.view(np.float64).tolist()]
+    positions = np.full(len(data), len(rendered), dtype=np.int64)
+    positions[finite] = inverse.reshape(-1)
+    return pl.Series([*rendered, None], dtype=pl.String).gather(positions)
 
 
 def to_lines(
@@ -110,39 +127,45 @@ def to_lines(
     """One line per row of ``frame`` (``""`` for a row with no field left).
 
     ``tags`` and ``strings`` columns hold text (``None``/NaN: absent); ``floats`` columns
-    hold numbers (NaN: absent); ``time`` holds integer epoch seconds.
+    hold numbers (NaN: absent); ``time`` holds integer epoch seconds. Each distinct value is
+    rendered once in Python; the lines are assembled column-wise (polars).
 
     >>> frame = pd.DataFrame({"site": ["1098A", None], "value": [12.0, float("nan")],
     ...                       "flags": ["", "stuck"], "time": [1700000000, 1700003600]})
     >>> to_lines("air_observation", frame, tags=["site"], floats=["value"], strings=["flags"])
     ['air_observation,site=1098A flags="",value=12 1700000000', 'air_observation flags="stuck" 1700003600']
     """  # noqa: E501
-    head = escape_measurement(measurement)
     n = len(frame)
-    tag_parts: list[list[str]] = []
-    for key in sorted(tags):
-        tag_parts.append(_per_distinct(frame[key], _tag_renderer(key)))
-    field_parts: list[list[str]] = []
+    if n == 0 or not [*floats, *strings]:
+        return [""] * n
+    columns: list[pl.Series] = [
+        _per_distinct(frame[key], _tag_renderer(key)) for key in sorted(tags)
+    ]
     float_set = set(floats)
-    for key in sorted([*floats, *strings]):
-        prefix = f"{escape_key(key)}="
-        if key in float_set:
-            data = pd.to_numeric(frame[key], errors="coerce").to_numpy(dtype=np.float64)
-            finite = np.isfinite(data)
-            # Measured values repeat (one decimal place): render each distinct value once.
-            # (by bit pattern, so that -0.0 keeps its sign as the client writes it)
-            bits, inverse = np.unique(data[finite].view(np.int64), return_inverse=True)
-            distinct = bits.view(np.float64)
-            rendered = np.array([prefix + _float_text(v) for v in distinct.tolist()], dtype=object)
-            column = np.full(n, "", dtype=object)
-            column[finite] = rendered[inverse]
-            field_parts.append(list(column))
-        else:
-            field_parts.append(_per_distinct(frame[key], _string_renderer(key)))
-    times = [str(int(t)) for t in frame[time].tolist()]
-    tag_text = ["".join(row) for row in zip(*tag_parts, strict=True)] if tag_parts else [""] * n
-    lines = []
-    for tag, fields, stamp in zip(tag_text, zip(*field_parts, strict=True), times, strict=True):
-        joined = ",".join(filter(None, fields))
-        lines.append(f"{head}{tag} {joined} {stamp}" if joined else "")
+    fields = [
+        _float_field(key, frame[key])
+        if key in float_set
+        else _per_distinct(frame[key], _string_renderer(key), missing=None)
+        for key in sorted([*floats, *strings])
+    ]
+    stamps = pl.Series(np.asarray(frame[time].to_numpy(), dtype=np.int64))  # whole seconds
+    table = pl.DataFrame(
+        {
+            **{f"t{i}": c for i, c in enumerate(columns)},
+            **{f"f{i}": c for i, c in enumerate(fields)},
+            "time": stamps,
+        }
+    )
+    joined = pl.concat_str(
+        [pl.col(f"f{i}") for i in range(len(fields))], separator=",", ignore_nulls=True
+    )
+    head = [
+        pl.lit(escape_measurement(measurement)),
+        *(pl.col(f"t{i}") for i in range(len(columns))),
+    ]
+    line = pl.concat_str([*head, pl.lit(" "), joined, pl.lit(" "), pl.col("time").cast(pl.String)])
+    out = table.select(
+        pl.when(joined.fill_null("") != "").then(line).otherwise(pl.lit("")).alias("line")
+    )
+    lines: list[str] = out["line"].to_list()
     return lines

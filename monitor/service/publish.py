@@ -269,14 +269,13 @@ class Publisher:
         one query for the window, then only the queued (key, day) pairs are kept."""
         keys = sorted(set(window["key"]))
         batch = self._site_day_batch(table, window["day"].min(), keys, window["day"].max())
-        wanted = set(zip(window["key"], window["day"], strict=True))
-        keep = np.array(
-            [(k, d) in wanted for k, d in zip(batch.keys["key"], batch.keys["day"], strict=True)],
-            dtype=bool,
-        )
+        wanted = pd.MultiIndex.from_arrays([window["key"].to_numpy(), window["day"].to_numpy()])
+        keep = pd.MultiIndex.from_arrays(
+            [batch.keys["key"].to_numpy(), batch.keys["day"].to_numpy()]
+        ).isin(wanted)
         if keep.all():
             return batch
-        lines = [line for line, ok in zip(batch.lines, keep, strict=True) if ok]
+        lines: list[str] = np.asarray(batch.lines, dtype=object)[keep].tolist()
         return _Batch(lines, batch.keys[keep].reset_index(drop=True))
 
     def _site_day_batch(
@@ -352,9 +351,9 @@ class Publisher:
         for measurement, frame in parts:
             if frame.empty:
                 continue
-            made = measurement.lines(frame)
-            keep = np.array([bool(line) for line in made], dtype=bool)
-            lines += [line for line in made if line]
+            made = np.asarray(measurement.lines(frame), dtype=object)
+            keep = made != ""
+            lines += made[keep].tolist()
             index.append(frame.index.to_numpy()[keep])
         return lines, np.concatenate(index) if index else np.array([], dtype=np.int64)
 

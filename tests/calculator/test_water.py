@@ -10,9 +10,21 @@ import io
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from monitor.calculator.water import compute_water_class_csv
+from monitor.calculator.water import compute_water_class_csv, rate_samples
 from monitor.cli import main
+from monitor.domain.water_quality import (
+    ParameterSet,
+    WaterBody,
+    WaterClass,
+    classify_section,
+    label_parameter_set,
+    limiting_parameters,
+    main_pollution_indicators,
+    section_status,
+)
 from monitor.errors import InputError
 
 ADDED = [
@@ -282,3 +294,37 @@ def test_bad_reference_raises_input_error(tmp_path):
         compute_water_class_csv(_write(tmp_path, GOOD), target_reference="劣V")
     with pytest.raises(InputError, match="not a class"):
         compute_water_class_csv(_write(tmp_path, GOOD), target_reference="VI")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([WaterBody.RIVER, WaterBody.LAKE, WaterBody.RESERVOIR]),
+            *[st.one_of(st.none(), st.floats(0.0, 30.0)) for _ in range(6)],
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_rate_samples_equals_the_domain_row_by_row(rows: list[tuple[object, ...]]) -> None:
+    """The calculator's column-wise shortcuts (one call per distinct pattern, indicators
+    only worse than III) give the domain functions' answers for every row."""
+    bodies = [WaterBody(str(r[0])) for r in rows]
+    values = pd.DataFrame(
+        [r[1:] for r in rows], columns=["do", "codmn", "nh3n", "tp", "f", "tn"], dtype=float
+    )
+    below = pd.DataFrame(False, index=values.index, columns=values.columns)
+    out = rate_samples(values, below, bodies, None, WaterClass.III)
+    assert out["limiting_parameters"].tolist() == [
+        ";".join(p.value for p in r) for r in limiting_parameters(values, bodies)
+    ]
+    assert out["main_pollution_indicators"].tolist() == [
+        ";".join(p.value for p in r) for r in main_pollution_indicators(values, bodies)
+    ]
+    assert out["water_status"].tolist() == [
+        s.label_zh if s else "" for s in section_status(classify_section(values, bodies))
+    ]
+    assert out["parameter_set"].tolist() == [
+        "" if s is ParameterSet.NONE else s.value for s in label_parameter_set(values)
+    ]

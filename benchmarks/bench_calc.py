@@ -1,0 +1,204 @@
+"""Benchmark: ``envmon calc aqi`` and ``envmon calc water-class`` end to end, CSV in, CSV out.
+
+Run: ``.venv/bin/python -m benchmarks.bench_calc [--rows 1000000] [--baseline-rows 20000]``
+(``pip install -e '.[bench]'`` brings python-aqi 0.6.1, the named baseline).
+
+Writes a platform-style export (``site,time,so2,no2,co,o3,pm10,pm2_5``; 1-hour values of
+synthetic stations, a few empty cells, ``NA`` and a bad cell now and then) and a
+surface-water export of the same number of rows, then times, each in a fresh process
+(what a user runs, start-up and file writing included):
+
+* ``envmon calc aqi --scale hour IN.csv -o OUT.csv``, ``--scale day``, and
+  ``envmon calc water-class IN.csv -o OUT.csv``, in rows per second;
+* the named **baseline**: python-aqi's per-value loop (``aqi.to_aqi``, the MEP algorithm)
+  reading the same air file with :mod:`csv` and writing the AQI with :mod:`csv`, on the first
+  ``--baseline-rows`` rows; its results differ from HJ 633 (standards.md §6), so only speed
+  is compared.
+
+Ratios are envmon's rows/s over the baseline's, measured in the same run, by the wall clock
+and by CPU time (user + system of the process, all threads): on a shared machine the wall
+clock depends on the others' load at each moment, CPU time much less. The aim (issue "Speed
+where users feel it"): ≥ 20× at 1,000,000 rows for each calculator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+MEDIANS = {"so2": 10.0, "no2": 35.0, "co": 0.8, "o3": 70.0, "pm10": 70.0, "pm2_5": 35.0}
+# python-aqi crashes above its tables; keep the values inside them.
+CAPS = {"so2": 790.0, "no2": 3800.0, "co": 149.0, "o3": 1190.0, "pm10": 590.0, "pm2_5": 490.0}
+WATER = {
+    "ph": (7.4, 0.05),
+    "do": (6.5, 0.2),
+    "codmn": (4.0, 0.4),
+    "cod": (18.0, 0.4),
+    "bod5": (3.5, 0.4),
+    "nh3n": (0.6, 0.6),
+    "tp": (0.12, 0.5),
+    "tn": (1.4, 0.4),
+    "f": (0.6, 0.3),
+}
+
+
+def _cells(values: np.ndarray, decimals: int, rng: np.random.Generator) -> np.ndarray:
+    text = np.char.mod(f"%.{decimals}f", values).astype(object)
+    gaps = rng.random(len(values))
+    text[gaps < 0.01] = ""
+    text[(gaps >= 0.01) & (gaps < 0.012)] = "NA"
+    text[(gaps >= 0.012) & (gaps < 0.0121)] = "-1"
+    return text
+
+
+def write_air(path: Path, rows: int, seed: int = 17) -> None:
+    """A platform-style hourly export: stations × hours, six pollutants."""
+    rng = np.random.default_rng(seed)
+    sites = 200
+    hours = -(-rows // sites)
+    start = np.datetime64("2025-06-01T01:00")
+    times = np.datetime_as_string(start + np.arange(hours).astype("timedelta64[h]"), unit="m")
+    site_col = np.repeat([f"{1001 + i}A" for i in range(sites)], hours)[:rows]
+    time_col = np.tile(times, sites)[:rows]
+    columns = [site_col.astype(object), time_col.astype(object)]
+    for name, median in MEDIANS.items():
+        values = np.minimum(rng.lognormal(np.log(median), 0.6, rows), CAPS[name])
+        columns.append(_cells(values, 1 if name == "co" else 0, rng))
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("site,time," + ",".join(MEDIANS) + "\n")
+        out.writelines(",".join(row) + "\n" for row in zip(*columns, strict=True))
+
+
+def write_water(path: Path, rows: int, seed: int = 18) -> None:
+    """A surface-water export: sections × sampling days, nine items."""
+    rng = np.random.default_rng(seed)
+    sites = 500
+    days = -(-rows // sites)
+    dates = np.datetime_as_string(
+        np.datetime64("2020-01-01T08:00") + np.arange(days).astype("timedelta64[D]"), unit="m"
+    )
+    columns = [
+        np.repeat([f"S{i:04d}" for i in range(sites)], days)[:rows].astype(object),
+        np.tile(dates, sites)[:rows].astype(object),
+        np.where(rng.random(rows) < 0.8, "river", "lake").astype(object),
+    ]
+    for median, sigma in WATER.values():
+        columns.append(_cells(rng.lognormal(np.log(median), sigma, rows), 3, rng))
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("site,time,water_body," + ",".join(WATER) + "\n")
+        out.writelines(",".join(row) + "\n" for row in zip(*columns, strict=True))
+
+
+def time_envmon(*argv: str) -> tuple[float, float]:
+    """Wall-clock and CPU seconds (user + system, all threads) of one ``envmon`` run in a
+    fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "monitor", *argv],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def time_python_aqi(source: Path, target: Path, rows: int) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of python-aqi's loop: read ``rows`` rows with csv, rate,
+    write with csv."""
+    import aqi  # python-aqi 0.6.1
+    from aqi import constants as c
+
+    codes = {
+        "so2": c.POLLUTANT_SO2_1H,
+        "no2": c.POLLUTANT_NO2_1H,
+        "co": c.POLLUTANT_CO_1H,
+        "o3": c.POLLUTANT_O3_1H,
+        "pm10": c.POLLUTANT_PM10,
+        "pm2_5": c.POLLUTANT_PM25,
+    }
+    start, cpu = time.perf_counter(), time.process_time()
+    with (
+        source.open(encoding="utf-8", newline="") as fin,
+        target.open("w", encoding="utf-8", newline="") as fout,
+    ):
+        reader = csv.DictReader(fin)
+        writer = csv.writer(fout, lineterminator="\n")
+        writer.writerow(["site", "time", "aqi"])
+        for i, row in enumerate(reader):
+            if i >= rows:
+                break
+            pairs = []
+            for name, code in codes.items():
+                cell = row[name].strip()
+                try:
+                    if float(cell) >= 0:
+                        pairs.append((code, cell))
+                except ValueError:
+                    continue
+            value = aqi.to_aqi(pairs, algo="aqi.algos.mep") if pairs else ""
+            writer.writerow([row["site"], row["time"], value])
+    return time.perf_counter() - start, time.process_time() - cpu
+
+
+def main() -> None:
+    """Run the benchmark and print rows per second and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--baseline-rows", type=int, default=20_000)
+    parser.add_argument("--only", choices=["hour", "day", "water"], action="append")
+    args = parser.parse_args()
+
+    print(
+        f"machine: {platform.machine()} {platform.python_implementation()} "
+        f"{platform.python_version()}, {os.cpu_count()} cores"
+    )
+    with tempfile.TemporaryDirectory(prefix="bench_calc_") as tmp:
+        folder = Path(tmp)
+        air, water, out = folder / "air.csv", folder / "water.csv", folder / "out.csv"
+        write_air(air, args.rows)
+        try:
+            baseline_s, baseline_cpu = time_python_aqi(air, out, args.baseline_rows)
+        except ImportError:
+            print("baseline python-aqi not installed: pip install -e '.[bench]'")
+            return
+        baseline = args.baseline_rows / baseline_s
+        baseline_per_cpu = args.baseline_rows / baseline_cpu
+        print(
+            f"baseline python-aqi 0.6.1 loop, csv in and out: {args.baseline_rows:,} rows in "
+            f"{baseline_s:.2f} s = {baseline:,.0f} rows/s (CPU {baseline_cpu:.2f} s = "
+            f"{baseline_per_cpu:,.0f} rows per CPU-second)"
+        )
+        runs = {
+            "hour": ("calc aqi --scale hour", ["calc", "aqi", "--scale", "hour"], air),
+            "day": ("calc aqi --scale day", ["calc", "aqi", "--scale", "day"], air),
+            "water": ("calc water-class", ["calc", "water-class"], water),
+        }
+        for key in args.only or list(runs):
+            label, argv, source = runs[key]
+            if key == "water":
+                write_water(water, args.rows)
+            seconds, cpu = time_envmon(*argv, str(source), "-o", str(out))
+            rate, per_cpu = args.rows / seconds, args.rows / cpu
+            print(
+                f"envmon {label}: {args.rows:,} rows in {seconds:.2f} s = {rate:,.0f} rows/s "
+                f"= {rate / baseline:.1f}x baseline; CPU {cpu:.2f} s = {per_cpu:,.0f} rows "
+                f"per CPU-second = {per_cpu / baseline_per_cpu:.1f}x baseline"
+            )
+
+
+if __name__ == "__main__":
+    main()
