@@ -359,16 +359,50 @@ def test_wrong_top_level_shape_is_refused(payload: object, message: str) -> None
     ("time_point", "message"),
     [
         ("2025/01/01 8点", "cannot read TimePoint='2025/01/01 8点'"),
-        ("/Date(1735691400000)/", "is not on the hour"),
+        ("2025-13-01 08:00", "cannot read TimePoint='2025-13-01 08:00'"),
+        ("9999-01-01 08:00", "has the year 9999; expected a time from 1900"),
     ],
-    ids=["unreadable", "not-on-the-hour"],
+    ids=["unreadable", "month-13", "year-9999"],
 )
-def test_bad_time_label_is_refused(time_point: str, message: str) -> None:
-    """An unreadable label or one not on the hour is a format change naming the value."""
+def test_answer_without_a_readable_label_is_a_format_change(time_point: str, message: str) -> None:
+    """When no record has a label that can be held, the answer is a format change naming
+    the value (one bad record among good ones is refused alone: next test)."""
     records = json.loads((DATA / "live_shenyang.json").read_bytes())
     record = dict(records[1], TimePoint=time_point, TimePointStr="")
     with pytest.raises(SourceFormatChanged, match=message):
         parse_station_hours([record])
+
+
+def test_one_bad_label_costs_only_its_own_station_hour() -> None:
+    """Month 13 at 1099A, year 9999 (``/Date(253402300800000)/``) at 2900A, 1600 as text at
+    1100A, 08:05 at 1104A: 1098A keeps its hour; the unreadable and out-of-range labels are
+    refused by name (no OutOfBoundsDatetime); the 08:05 label is passed on as read, for the
+    intake check to refuse (tests/collectors/test_intake.py)."""
+    records = json.loads((DATA / "live_shenyang.json").read_bytes())
+    labels = {
+        "1099A": "2025-13-01 08:00",
+        "2900A": "/Date(253402300800000)/",
+        "1100A": "1600-01-01 08:00",
+        "1104A": "/Date(1735689900000)/",  # 2025-01-01 08:05 Beijing
+    }
+    for record in records:
+        if record["StationCode"] in labels:
+            record["TimePoint"] = labels[record["StationCode"]]
+            record["TimePointStr"] = ""
+    refused: list[str] = []
+    hours = parse_station_hours(records, refused=refused)
+    assert hours["site"].tolist() == ["1098A", "1104A"]
+    assert hours["period_end"].tolist() == [
+        pd.Timestamp("2025-01-01T00:00Z"),
+        pd.Timestamp("2025-01-01T00:05Z"),
+    ]
+    assert len(refused) == 3
+    by_station = {code: [m for m in refused if f"StationCode {code}" in m] for code in labels}
+    assert "cannot read TimePoint='2025-13-01 08:00'" in by_station["1099A"][0]
+    assert "has the year 10000" in by_station["2900A"][0]
+    assert "'1600-01-01 08:00'" in by_station["1100A"][0] and "year 1600" in by_station["1100A"][0]
+    assert by_station["1104A"] == []
+    assert all(m.endswith("(not stored)") for m in refused)
 
 
 def test_field_names_match_without_case() -> None:

@@ -456,6 +456,40 @@ def test_air_collector_hand_over_refuses_2099(
     assert "6 refused at intake" in report.summary()
 
 
+def test_air_collector_hand_over_refuses_an_off_hour_label_per_station(
+    tmp_path: Path, settings: Settings, recorded_server: RecordedServer
+) -> None:
+    """One station's ``TimePoint`` at 08:05 and another's in year 9999: only those two
+    station-hours are refused, each named; the third station's hour is stored and the
+    watermark stays on the hour (once, this answer lost every station's hour)."""
+    answer = json.loads((DATA / "cnemc_air" / "live_shenyang.json").read_bytes())
+    answer[1]["TimePoint"] = "/Date(1735689900000)/"  # 2025-01-01 08:05 Beijing
+    answer[2]["TimePoint"] = "9999-01-01 08:00"
+    for record in answer[1:3]:
+        record["TimePointStr"] = ""
+    recorded_server.add(AIR_PATH, Reply(body=json.dumps(answer, ensure_ascii=False).encode()))
+    stations = tuple(r["StationCode"] for r in answer[:3])
+    client = HttpClient("air", timeout=5.0, retries=0)
+    collector = CnemcAirCollector(
+        source="air", stations=stations, url=recorded_server.url + AIR_PATH, client=client
+    )
+    source = _source(settings, "air", "cnemc_air", recorded_server.url + AIR_PATH)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        report = ingest(ledger, settings, source, collector, None, None)
+        stored = ledger.observations()
+        mark = ledger.watermark("air")
+        (notes,) = ledger.fetch_log("air")["notes"]
+    assert set(stored["site"]) == {stations[0]}
+    assert len(stored) == 6
+    assert mark == datetime(2025, 1, 1, 0, 0, tzinfo=UTC)
+    off_hour = [r for r in report.refused if r.startswith(stations[1])]
+    assert len(off_hour) == len(report.refused) == 6
+    assert all("2025-01-01 08:05+08:00 is not on the hour" in r for r in off_hour)
+    assert f"StationCode {stations[2]}) TimePoint '9999-01-01 08:00'" in notes
+    assert "has the year 9999" in notes
+    assert "2025-01-01 08:05+08:00 is not on the hour" in notes
+
+
 def test_calculator_times_out_of_nanosecond_range_are_per_row() -> None:
     """``envmon calc`` and the imports read times with one parser: 9999 and 1600 are NaT
     for their row (reported there), never an OutOfBoundsDatetime for the whole file."""
