@@ -490,6 +490,32 @@ def test_air_collector_hand_over_refuses_an_off_hour_label_per_station(
     assert "2025-01-01 08:05+08:00 is not on the hour" in notes
 
 
+def test_a_batch_wholly_refused_is_reported_as_refused_not_empty(
+    tmp_path: Path, settings: Settings, recorded_server: RecordedServer
+) -> None:
+    """Every station-hour of the answer labelled 2099: nothing is stored, and the report and
+    the fetch log say the rows were refused, not that the source sent nothing."""
+    answer = json.loads((DATA / "cnemc_air" / "live_shenyang.json").read_bytes())
+    for record in answer:
+        record["TimePoint"] = "/Date(4070908800000)/"  # 2099-01-01 08:00 Beijing
+    recorded_server.add(AIR_PATH, Reply(body=json.dumps(answer, ensure_ascii=False).encode()))
+    stations = tuple(r["StationCode"] for r in answer[:3])
+    client = HttpClient("air", timeout=5.0, retries=0)
+    collector = CnemcAirCollector(
+        source="air", stations=stations, url=recorded_server.url + AIR_PATH, client=client
+    )
+    source = _source(settings, "air", "cnemc_air", recorded_server.url + AIR_PATH)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        report = ingest(ledger, settings, source, collector, None, None)
+        assert ledger.observations().empty
+        assert ledger.watermark("air") is None
+        (notes,) = ledger.fetch_log("air")["notes"]
+    assert (report.empty, report.refused_batches, len(report.refused)) == (0, 1, 18)
+    assert "empty" not in report.summary()
+    assert "18 refused at intake (1 batch(es) wholly refused)" in report.summary()
+    assert notes.startswith("refused: all 18 row(s) of this batch were refused at intake")
+
+
 def test_calculator_times_out_of_nanosecond_range_are_per_row() -> None:
     """``envmon calc`` and the imports read times with one parser: 9999 and 1600 are NaT
     for their row (reported there), never an OutOfBoundsDatetime for the whole file."""
