@@ -301,6 +301,31 @@ def test_bad_times_are_refused_per_row_in_every_import(
     assert expected in warnings[0]
 
 
+IMPOSSIBLE = {
+    "long-csv": ("2026-13-01T10:00", "time '2026-13-01T10:00' is not an ISO 8601 time"),
+    "xlsx": ("2026-02-30T10:00", "time '2026-02-30T10:00' is not an ISO 8601 time"),
+    "cnemc-sites-csv": ("20261301,10", "bad date,hour ['20261301,10']"),
+    "daily-aqi-csv": ("2026-13-01", "date '2026-13-01' is not a date"),
+    "indicators-csv": ("2026-02-30", "date '2026-02-30' is not a date"),
+}
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_impossible_dates_are_refused_per_row_in_every_import(
+    tmp_path: Path, settings: Settings, file_format: str
+) -> None:
+    """Month 13 or 30 February is refused by line, naming the value; the good row is
+    imported (never the whole file)."""
+    bad, message = IMPOSSIBLE[file_format]
+    stored, warnings = _import(
+        tmp_path, settings, file_format, [(GOOD[file_format], "3"), (bad, "4")]
+    )
+    assert stored == [3.0]
+    assert len(warnings) == 1, warnings
+    assert _where(file_format, 3) in warnings[0]
+    assert message in warnings[0]
+
+
 @pytest.mark.parametrize("file_format", ["long-csv", "xlsx"])
 def test_hourly_value_off_the_hour_is_refused_in_imports(
     tmp_path: Path, settings: Settings, file_format: str
