@@ -285,7 +285,9 @@ class CnemcAirCollector:
             Timeout, connection failure, HTTP 429/5xx after the client's retries.
         SourceFormatChanged
             The answer is not the known JSON (HTML page, truncated, empty, renamed fields,
-            unreadable time label).
+            no record with a readable time label). One station's unreadable or
+            out-of-range label (month 13, 9999) costs only its own hour, named in the
+            notes; a label off the hour (09:05) is refused per station by the intake check.
         """
         lower = _aware(since, "since") if since is not None else None
         upper = _aware(until, "until") if until is not None else None
