@@ -8,6 +8,7 @@ at 2025-01-01 08:00: PM2.5 63 → 50 + (63 − 35)·50/40 = 85 (2012); the same 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import threading
@@ -794,3 +795,77 @@ def test_vendor_family_shapes_are_read() -> None:
     checks = check_station_hours(hours)
     assert checks["verdict"].iloc[0] == "consistent"
     assert checks["aqi_computed"].iloc[0] == 100
+
+
+# ---------------------------------------------------------------------------------------
+# Real records (tests/data/cnemc_air/README.md: HeQinWill/CNEMC, an hourly archive of the
+# platform's station records)
+
+
+def _real_hours() -> tuple[pd.DataFrame, pd.DataFrame]:
+    with (DATA / "real_records_20220104T16.csv").open(encoding="utf-8", newline="") as file:
+        records = list(csv.DictReader(file))
+    hours = parse_station_hours(records)
+    return hours, check_station_hours(hours)
+
+
+def test_real_records_cell_by_cell() -> None:
+    """Ten real station records of 2022-01-04 16:00 (Beijing): values, units, period and
+    flags of a sample of cells; an empty cell is a missing value, not a zero."""
+    hours, checks = _real_hours()
+    frame = station_observations(hours, checks)
+    assert len(frame) == 10 * 6
+    end = pd.Timestamp("2022-01-04T08:00Z")  # 16:00 Beijing, the end of the hour
+    assert set(frame["period_end"]) == {end}
+    assert set(frame["period_start"]) == {end - pd.Timedelta(hours=1)}
+    cells = {
+        (str(site), str(parameter)): (float(value), str(unit), str(flags))
+        for site, parameter, value, unit, flags in zip(
+            frame["site"],
+            frame["parameter"],
+            frame["value"],
+            frame["unit"],
+            frame["flags"],
+            strict=True,
+        )
+    }
+    expected = {
+        ("1001A", "pm2_5"): (54.0, "µg/m³", ""),
+        ("1001A", "co"): (1.4, "mg/m³", ""),
+        ("1001A", "no2"): (61.0, "µg/m³", ""),
+        ("1081A", "pm10"): (150.0, "µg/m³", ""),
+        ("1099A", "o3"): (57.0, "µg/m³", ""),
+        ("1099A", "so2"): (17.0, "µg/m³", ""),
+        ("1100A", "co"): (1.0, "mg/m³", ""),
+    }
+    for key, (value, unit, flags) in expected.items():
+        got_value, got_unit, got_flags = cells[key]
+        assert got_value == pytest.approx(value), key
+        assert (got_unit, got_flags) == (unit, flags), key
+    for key in (("1015A", "no2"), ("1015A", "co"), ("1061A", "pm10"), ("1061A", "pm2_5")):
+        got_value, _, got_flags = cells[key]
+        assert math.isnan(got_value) and got_flags == "source_missing", key
+
+
+def test_real_records_agree_with_the_published_aqi() -> None:
+    """The recomputed AQI (HJ 633-2012 for a 2022 hour) agrees with every published one:
+    1001A PM2.5 54 → 74 细颗粒物(PM2.5); 1002A PM10 62 → 56 颗粒物(PM10); 1009A 50 with no
+    primary pollutant (AQI ≤ 50); 1081A PM2.5 81 → 108. 1015A and 1061A publish no AQI
+    (empty cell) and are not compared."""
+    hours, checks = _real_hours()
+    verdicts = dict(zip(hours["site"], checks["verdict"], strict=True))
+    assert verdicts == {
+        "1001A": "consistent",
+        "1002A": "consistent",
+        "1009A": "consistent",
+        "1015A": "not_compared",
+        "1061A": "not_compared",
+        "1081A": "consistent",
+        "1098A": "consistent",
+        "1099A": "consistent",
+        "1100A": "consistent",
+        "1104A": "consistent",
+    }
+    published = dict(zip(hours["site"], hours["aqi_published"], strict=True))
+    assert (published["1001A"], published["1081A"]) == (74.0, 108.0)
+    assert hours.set_index("site").loc["1002A", "primary_published"] == "颗粒物(PM10)"
