@@ -657,6 +657,20 @@ def test_long_gap_uses_the_station_history(air_platform: AirPlatform) -> None:
     assert set(live.observations["period_end"]) == {pd.Timestamp("2025-01-01T00:00Z")}
 
 
+def test_max_history_hours_zero_reports_the_gap_and_delivers_the_live_hour(
+    air_platform: AirPlatform,
+) -> None:
+    """max_history_hours = 0 is "no catch-up" (README): no history request, the five missed
+    hours reported as a gap, and the live hour delivered (it was held back for ever)."""
+    collector = _history_collector(air_platform, stations=(), max_history_hours=0)
+    (live,) = list(collector.collect(_since(6), None))
+    assert [m for m, *_ in air_platform.requests if m == "POST"] == []
+    assert set(live.observations["period_end"]) == {pd.Timestamp("2025-01-01T00:00Z")}
+    (note,) = [n for n in live.notes if n.startswith("gap")]
+    assert note.startswith("gap: 5 hour(s) 2025-01-01 03:00 … 2025-01-01 07:00 (Beijing) not")
+    assert "max_history_hours = 0" in note
+
+
 def test_catch_up_is_bounded_and_continues_next_run(air_platform: AirPlatform) -> None:
     """max_history_hours = 2 and five missed hours (every station of the city, so hour by
     hour): the two oldest now, the live hour held back (the watermark stays before the gap),
