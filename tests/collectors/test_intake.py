@@ -551,3 +551,14 @@ def test_calculator_times_out_of_nanosecond_range_are_per_row() -> None:
     )
     assert times.isna().tolist() == [False, True, True]
     assert times.iat[0] == pd.Timestamp("2026-03-01 10:00", tz="Asia/Shanghai")
+
+
+def test_fetch_log_notes_hold_the_first_20_refusals_and_a_count() -> None:
+    """25 refusals in one batch: the first 20 verbatim, then '… and 5 more refused'
+    (README, "What enters the ledger")."""
+    from monitor.service.pipeline import NOTED_REFUSALS, _noted
+
+    refused = [f"row {i}: refused (not stored)" for i in range(25)]
+    notes = _noted(refused)
+    assert NOTED_REFUSALS == 20
+    assert notes == [*refused[:20], "… and 5 more refused"]
