@@ -113,6 +113,7 @@ from monitor.collectors.base import (
     observations,
 )
 from monitor.collectors.http import HttpClient, decode_json
+from monitor.collectors.intake import out_of_range_time_text
 from monitor.domain.aqi import hourly_aqi, pollutant_names, standards_for_dates
 from monitor.domain.units import to_canonical
 from monitor.errors import SourceError, SourceFormatChanged
@@ -284,23 +285,40 @@ class CnemcAirCollector:
             Timeout, connection failure, HTTP 429/5xx after the client's retries.
         SourceFormatChanged
             The answer is not the known JSON (HTML page, truncated, empty, renamed fields,
-            unreadable time label).
+            no record with a readable time label). One station's unreadable or
+            out-of-range label (month 13, 9999) costs only its own hour, named in the
+            notes; a label off the hour (09:05) is refused per station by the intake check.
         """
         lower = _aware(since, "since") if since is not None else None
         upper = _aware(until, "until") if until is not None else None
         params = {"cityName": self.city} if self.city else None
         body, where = fetch_station_records(self.client, self.url, params)
-        hours = parse_station_hours(body, stations=self.stations, source=self.source, where=where)
+        refused: list[str] = []
+        hours = parse_station_hours(
+            body, stations=self.stations, source=self.source, where=where, refused=refused
+        )
+        for problem in refused:
+            _log.warning("%s: %s", self.source, problem)
         wanted = self.stations or tuple(dict.fromkeys(hours["site"]))
         notes: list[str] = []
-        if lower is not None and len(hours):
-            latest = hours["period_end"].max().to_pydatetime()
+        ends = hours["period_end"]
+        on_hour = ends[ends == ends.dt.floor("h")]  # an off-hour label is refused at intake
+        if lower is not None and len(on_hour):
+            latest = on_hour.max().to_pydatetime()
             present = set(hours["period_end"])
             missed = [h for h in _missed_hours(lower, upper, latest) if h not in present]
             window = latest - timedelta(hours=HISTORY_WINDOW_HOURS - 1)
             lost = [h for h in missed if h < window]
             fillable = [h for h in missed if h >= window]
             todo, rest = fillable[: self.max_history_hours], fillable[self.max_history_hours :]
+            if not self.max_history_hours and rest:
+                # 0 means no catch-up (README): report the gap, never hold the live hour back
+                notes.append(
+                    f"gap: {len(rest)} hour(s) {_span(rest)} not filled: catch-up from the "
+                    "history is off (max_history_hours = 0); import them from an archive "
+                    "(cnemc_sites_archive)"
+                )
+                rest = []
             if lost:
                 notes.append(
                     f"gap: {len(lost)} hour(s) {_span(lost)} are older than the platform's "
@@ -347,7 +365,7 @@ class CnemcAirCollector:
                 return
             if pending is not None:
                 yield pending
-        yield self._batch(hours, lower, upper, where, wanted, notes)
+        yield self._batch(hours, lower, upper, where, wanted, [*refused, *notes])
 
     def _batch(
         self,
@@ -400,16 +418,23 @@ class CnemcAirCollector:
             self.client.sleep(self.request_delay)
             label = end.astimezone(BEIJING).strftime("%Y-%m-%d %H:00:00")
             where = f"{self.hour_history_url} date={label}"
+            refused: list[str] = []
             try:
                 response = self.client.post(self.hour_history_url, {"date": label})
                 hours = parse_station_hours(
-                    response.content, stations=wanted, source=self.source, where=where
+                    response.content,
+                    stations=wanted,
+                    source=self.source,
+                    where=where,
+                    refused=refused,
                 )
             except SourceError as err:
                 _log.warning("%s: history of %s failed: %s", self.source, label, err)
                 return done, list(todo[index:])
+            for problem in refused:
+                _log.warning("%s: %s", self.source, problem)
             hours = hours[hours["period_end"] == pd.Timestamp(end)].reset_index(drop=True)
-            batch = self._batch(hours, None, None, where, wanted)
+            batch = self._batch(hours, None, None, where, wanted, refused)
             yield replace(batch, covers=(end - timedelta(hours=1), end))
             done.append(end)
         return done, []
@@ -418,6 +443,7 @@ class CnemcAirCollector:
         self, todo: Sequence[datetime]
     ) -> Generator[Batch, None, tuple[list[datetime], list[datetime]]]:
         frames = []
+        refused: list[str] = []
         for code in self.stations:
             self.client.sleep(self.request_delay)
             where = f"{self.station_history_url}?stationCode={code}"
@@ -425,7 +451,11 @@ class CnemcAirCollector:
                 response = self.client.post(self.station_history_url, {}, {"stationCode": code})
                 frames.append(
                     parse_station_hours(
-                        response.content, stations=(code,), source=self.source, where=where
+                        response.content,
+                        stations=(code,),
+                        source=self.source,
+                        where=where,
+                        refused=refused,
                     )
                 )
             except SourceError as err:
@@ -435,7 +465,9 @@ class CnemcAirCollector:
         ends = pd.DatetimeIndex([pd.Timestamp(t) for t in todo])
         hours = hours[hours["period_end"].isin(ends)].reset_index(drop=True)
         hours = hours.sort_values(["period_end", "site"], kind="stable").reset_index(drop=True)
-        batch = self._batch(hours, None, None, self.station_history_url, self.stations)
+        for problem in refused:
+            _log.warning("%s: %s", self.source, problem)
+        batch = self._batch(hours, None, None, self.station_history_url, self.stations, refused)
         yield replace(batch, covers=(todo[0] - timedelta(hours=1), todo[-1]))
         return list(todo), []
 
@@ -507,6 +539,7 @@ def parse_station_hours(
     stations: Sequence[str] = (),
     source: str = CnemcAirCollector.name,
     where: str = "CNEMC answer",
+    refused: list[str] | None = None,
 ) -> pd.DataFrame:
     """Station-hours (one row per record) from a CNEMC JSON answer (pure, no I/O).
 
@@ -518,6 +551,12 @@ def parse_station_hours(
         Station codes to keep; empty keeps all.
     source, where : str
         Source name and URL, for error messages.
+    refused : list of str, optional
+        Receives one message per record left out for its time label (unreadable, such as
+        month 13, or a year the ledger cannot hold, such as 9999 or 1600): one station's bad
+        label never costs the other stations their hour. A label that is readable but not on
+        the hour (09:05) is passed through, so that the shared intake check
+        (:mod:`monitor.collectors.intake`) refuses that station-hour by name.
 
     Returns
     -------
@@ -532,7 +571,8 @@ def parse_station_hours(
     SourceFormatChanged
         If the answer is not a JSON list of objects, a record lacks a required field
         (:data:`FIELD_MAP`, ``StationCode``, ``AQI``, ``PrimaryPollutant``, a time label), or
-        a time label cannot be read.
+        no kept record has a time label that can be read (a changed format, not one bad
+        record).
     """
     data = _decode(source, payload, where) if isinstance(payload, bytes | str) else payload
     if not isinstance(data, list):
@@ -542,6 +582,7 @@ def parse_station_hours(
         )
     wanted = set(stations)
     rows: list[dict[str, object]] = []
+    bad_labels: list[str] = []
     for index, record in enumerate(data):
         if not isinstance(record, Mapping):
             raise SourceFormatChanged(
@@ -561,10 +602,14 @@ def parse_station_hours(
             )
         if wanted and code not in wanted:
             continue
+        label = _label(where, index, code, fields)
+        if isinstance(label, str):
+            bad_labels.append(label)
+            continue
         row: dict[str, object] = {
             "site": code,
             "name": str(fields.get("positionname") or ""),
-            "label": _label(source, where, index, code, fields),
+            "label": label,
         }
         for field, (parameter, unit) in FIELD_MAP.items():
             value, flag = _cell(fields[field.lower()])
@@ -576,6 +621,12 @@ def parse_station_hours(
             else:
                 row[column] = _cell(fields.get(field.lower()))[0]
         rows.append(row)
+    if bad_labels and not rows:
+        raise SourceFormatChanged(source, f"{bad_labels[0]} (and every other record's label)")
+    if refused is not None:
+        refused.extend(f"{problem} (not stored)" for problem in bad_labels)
+    elif bad_labels:
+        raise SourceFormatChanged(source, bad_labels[0])
     return _station_frame(rows)
 
 
@@ -636,10 +687,13 @@ def _text(value: object) -> str:
     return "" if text in MISSING_MARKERS else text
 
 
-def _label(
-    source: str, where: str, index: int, code: str, fields: Mapping[str, object]
-) -> pd.Timestamp:
-    """Hour label as naive Beijing wall time; TimePoint first, TimePointStr as fallback."""
+def _label(where: str, index: int, code: str, fields: Mapping[str, object]) -> pd.Timestamp | str:
+    """Hour label as naive Beijing wall time, or what is wrong with it; TimePoint first,
+    TimePointStr as fallback.
+
+    A label off the hour (09:05) is returned as read: the intake check refuses it by name
+    (:mod:`monitor.collectors.intake`), for this station only.
+    """
     candidates = [
         (name, fields[name.lower()])
         for name in ("TimePoint", "TimePointStr")
@@ -649,18 +703,15 @@ def _label(
         label = _read_label(str(raw).strip())
         if label is None:
             continue
-        if label != label.floor("h"):
-            raise SourceFormatChanged(
-                source,
-                f"{where}: record {index} (StationCode {code}) {name} {raw!r} is not on the "
-                "hour; expected an hourly label",
-            )
+        stamp = f"{label.year:04d}-{label.month:02d}-{label.day:02d}T{label.hour:02d}:00"
+        problem = out_of_range_time_text(stamp)
+        if problem is not None:
+            return f"{where}: record {index} (StationCode {code}) {name} {raw!r}: {problem}"
         return label
     shown = ", ".join(f"{name}={raw!r}" for name, raw in candidates) or "no time label"
-    raise SourceFormatChanged(
-        source,
+    return (
         f"{where}: record {index} (StationCode {code}): cannot read {shown}; expected "
-        "'/Date(ms)/', 'yyyy-mm-dd hh:00' or 'yyyy年mm月dd日 hh时' (Beijing time)",
+        "'/Date(ms)/', 'yyyy-mm-dd hh:00' or 'yyyy年mm月dd日 hh时' (Beijing time)"
     )
 
 
@@ -668,7 +719,10 @@ def _read_label(text: str) -> pd.Timestamp | None:
     net = _NET_DATE.match(text)
     if net:
         # .NET JSON dates count milliseconds from 1970-01-01 UTC; a suffix is display only.
-        instant = pd.Timestamp(int(net.group(1)), unit="ms", tz="UTC")
+        try:
+            instant = pd.Timestamp(int(net.group(1)), unit="ms", tz="UTC")
+        except (OverflowError, ValueError):
+            return None
         return instant.tz_convert(_SHANGHAI).tz_localize(None)
     chinese = _CHINESE_HOUR.match(text)
     if chinese:

@@ -532,13 +532,13 @@ def parse_observations(
     if not sites:
         return empty_observations(), tuple(notes)
     frame = observations(sites, parameters, times, times, np.asarray(values), flags=flags)
-    duplicated = frame.duplicated(["site", "parameter", "period_end"], keep="last")
-    if duplicated.any():
-        notes.append(
-            f"dropped {int(duplicated.sum())} duplicate (section, parameter, time) reading(s); "
-            "kept the last (section names repeat across areas? filter by area_id)"
-        )
-        frame = frame[~duplicated].reset_index(drop=True)
+    # The one duplicate rule (monitor.collectors.intake): a reading repeated identically
+    # (the same page served for two areas) is kept once, silently; a (section, parameter,
+    # time) with different readings is left to the intake check, which refuses all of them
+    # by name — never a guess (section names repeat across areas? filter by area_id).
+    repeated = frame.duplicated(["site", "parameter", "period_end", "value", "flags"])
+    if repeated.any():
+        frame = frame[~repeated].reset_index(drop=True)
     return frame, tuple(notes)
 
 

@@ -79,6 +79,7 @@ import pandas as pd
 
 from monitor.collectors.base import Batch, DataKind, empty_observations, observations
 from monitor.collectors.http import HttpClient, decode_json
+from monitor.collectors.intake import EARLIEST_TIME, out_of_range_time_text
 from monitor.domain.units import to_canonical
 from monitor.errors import SourceFormatChanged
 
@@ -120,6 +121,8 @@ MAX_REQUEST_SPAN: Final = timedelta(days=14)
 
 _HOUR: Final = timedelta(hours=1)
 _STAMP_FORMAT: Final = "%Y-%m-%dT%H:%M"
+# Unixtime stamps a timestamp can hold for the ledger (years 1900 … 2200, as the intake).
+_UNIX_RANGE: Final = (int(EARLIEST_TIME.timestamp()), int(pd.Timestamp("2201-01-01").timestamp()))
 
 
 @dataclass(frozen=True)
@@ -325,7 +328,9 @@ def parse_air_quality(
     source, where : str
         Source name and URL, for error messages.
     notes : list of str, optional
-        Receives a line naming the variables the answer lacks (the others are stored).
+        Receives a line naming the variables the answer lacks (the others are stored), and
+        one per time stamp whose year a timestamp cannot hold (9999, 1600): that hour's
+        values are left out, the other hours kept.
 
     Returns
     -------
@@ -339,7 +344,8 @@ def parse_air_quality(
     SourceFormatChanged
         If the answer is not the documented shape: not a JSON object, an ``error`` answer,
         no ``hourly`` block or ``time`` axis, none of the variables of :data:`FIELD_MAP`,
-        arrays of unequal length, a non-numeric value, an unknown unit or time.
+        arrays of unequal length, a non-numeric value, an unknown unit or time; also a
+        time stamp out of range when ``notes`` is not given.
     """
     data = _decode(source, payload, where) if isinstance(payload, bytes | str) else payload
     if not isinstance(data, Mapping):
@@ -371,7 +377,12 @@ def parse_air_quality(
             f"variable(s)"
             + (f"; unrequested variable(s) in the answer: {unknown}" if unknown else "")
         )
-    end = _stamps(source, where, hourly["time"], data.get("utc_offset_seconds"))
+    refused: list[str] = []
+    end = _stamps(source, where, hourly["time"], data.get("utc_offset_seconds"), refused)
+    if refused and notes is None:
+        raise SourceFormatChanged(source, f"{where}: {refused[0]}")
+    if notes is not None:
+        notes.extend(refused)
     start = end - pd.Timedelta(hours=1)
     units = data.get("hourly_units")
     units = units if isinstance(units, Mapping) else {}
@@ -387,7 +398,7 @@ def parse_air_quality(
             raise SourceFormatChanged(
                 source, f"{where}: unit {unit!r} of {variable!r}: {err}"
             ) from err
-        keep = ~np.isnan(values)
+        keep = ~np.isnan(values) & ~np.asarray(end.isna())
         if keep.any():
             frames.append(observations(site, parameter, start[keep], end[keep], values[keep]))
     if not frames:
@@ -410,10 +421,25 @@ def _decode(source: str, payload: bytes | str, where: str) -> Any:
     return decode_json(source, payload, where)
 
 
-def _stamps(source: str, where: str, times: list[Any], offset: object) -> pd.DatetimeIndex:
-    """Stamps as UTC: unixtime integers, or ISO wall time minus ``utc_offset_seconds``."""
+def _stamps(
+    source: str, where: str, times: list[Any], offset: object, refused: list[str]
+) -> pd.DatetimeIndex:
+    """Stamps as UTC: unixtime integers, or ISO wall time minus ``utc_offset_seconds``.
+
+    A stamp whose year a timestamp cannot hold becomes NaT, with a message in ``refused``.
+    """
     if all(isinstance(t, int) and not isinstance(t, bool) for t in times):
-        return pd.DatetimeIndex(pd.to_datetime(times, unit="s", utc=True))
+        low, high = _UNIX_RANGE
+        seconds = np.array(times, dtype=object)
+        held = np.array([low <= t < high for t in times], dtype=bool)
+        refused.extend(
+            f"hourly time[{i}] {times[i]} (unixtime) is outside the years "
+            f"{EARLIEST_TIME.year}–2200; that hour's values are not stored"
+            for i in np.flatnonzero(~held)
+        )
+        seconds[~held] = 0
+        stamps = pd.DatetimeIndex(pd.to_datetime(seconds.astype("int64"), unit="s", utc=True))
+        return pd.DatetimeIndex(stamps.where(held))
     if all(isinstance(t, str) for t in times):
         if not isinstance(offset, int) or isinstance(offset, bool):
             raise SourceFormatChanged(
@@ -421,12 +447,27 @@ def _stamps(source: str, where: str, times: list[Any], offset: object) -> pd.Dat
                 f"{where}: ISO 8601 times without an integer 'utc_offset_seconds' "
                 f"(got {offset!r}); expected the offset of the answer's time zone",
             )
-        try:
-            local = pd.to_datetime(times, format=_STAMP_FORMAT)
-        except ValueError as err:
+        texts: list[str | None] = []
+        for i, t in enumerate(times):
+            problem = out_of_range_time_text(t)
+            texts.append(None if problem else t)
+            if problem:
+                refused.append(f"hourly time[{i}]: {problem}; that hour's values are not stored")
+        local = pd.DatetimeIndex(
+            pd.to_datetime(pd.Series(texts, dtype=object), format=_STAMP_FORMAT, errors="coerce")
+        )
+        unread = [i for i, t in enumerate(texts) if t is not None and pd.isna(local[i])]
+        if unread and len(unread) + len(refused) == len(times):
+            first = times[unread[0]]
             raise SourceFormatChanged(
-                source, f"{where}: hourly time {err}; expected 'yyyy-mm-ddThh:mm'"
-            ) from err
+                source,
+                f"{where}: hourly time {first!r} cannot be read; expected 'yyyy-mm-ddThh:mm'",
+            )
+        refused.extend(
+            f"hourly time[{i}] {times[i]!r} is not a date and time (month 13, 30 February, "
+            "another format?); expected 'yyyy-mm-ddThh:mm'; that hour's values are not stored"
+            for i in unread
+        )
         utc = local - pd.Timedelta(seconds=offset)
         return pd.DatetimeIndex(utc).tz_localize("UTC")
     odd = next(t for t in times if not isinstance(t, int | str) or isinstance(t, bool))

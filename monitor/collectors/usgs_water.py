@@ -77,6 +77,7 @@ import pandas as pd
 
 from monitor.collectors.base import Batch, DataKind, empty_observations, observations
 from monitor.collectors.http import HttpClient
+from monitor.collectors.intake import out_of_range_time_text
 from monitor.domain.units import to_canonical
 from monitor.errors import SourceFormatChanged
 
@@ -133,6 +134,8 @@ class ItemsPage:
     ignored: Mapping[str, int]
     unknown_qualifiers: Mapping[str, int]
     features: int
+    #: One message per item left out for a time the ledger cannot hold (year 9999, 1600).
+    refused: tuple[str, ...] = ()
 
 
 class UsgsWaterCollector:
@@ -233,6 +236,7 @@ class UsgsWaterCollector:
         ignored: Counter[str] = Counter()
         qualifiers: Counter[str] = Counter()
         notes: list[str] = []
+        refused: list[str] = []
         url: str = self.items_url
         query: Mapping[str, Any] | None = params
         complete = False
@@ -242,6 +246,7 @@ class UsgsWaterCollector:
             frames.append(page.observations)
             ignored.update(page.ignored)
             qualifiers.update(page.unknown_qualifiers)
+            refused.extend(page.refused)
             if page.features == 0 or page.next_href is None:
                 complete = True
                 break
@@ -258,16 +263,13 @@ class UsgsWaterCollector:
             )
         if qualifiers:
             notes.append(f"qualifier(s) without a flag: {dict(sorted(qualifiers.items()))}")
+        notes.extend(refused)
         frame = _combine(frames)
         in_window = (frame["period_end"] > start) & (frame["period_end"] <= end)
         frame = frame[in_window].reset_index(drop=True)
-        duplicated = frame.duplicated(["site", "parameter", "period_end"], keep="first")
-        if duplicated.any():
-            notes.append(
-                f"dropped {int(duplicated.sum())} value(s) of a second time series for the "
-                "same location, parameter and time; kept the first"
-            )
-            frame = frame[~duplicated].reset_index(drop=True)
+        # Two time series with a value for the same location, parameter and time are left
+        # to the intake check's one rule (monitor.collectors.intake): identical values are
+        # stored once, different ones are all refused by name — never a guess.
         return Batch(
             source=self.source,
             observations=frame,
@@ -291,11 +293,15 @@ class UsgsWaterCollector:
 def parse_items(payload: Any, *, source: str = "usgs_water", where: str = "") -> ItemsPage:
     """Translate one decoded items page into observations (pure).
 
+    An item whose time the ledger cannot hold (year 9999 or 1600, month 13) is left out and
+    named in ``refused``; the other items are kept.
+
     Raises
     ------
     SourceFormatChanged
         If the page is not a FeatureCollection, a feature lacks a documented property,
-        a time is not an RFC 3339 instant, or a unit cannot be converted.
+        a time has no UTC offset, no kept item has a readable time, or a unit cannot be
+        converted.
     """
     at = f" in {where}" if where else ""
     if not isinstance(payload, dict) or not isinstance(payload.get("features"), list):
@@ -311,6 +317,8 @@ def parse_items(payload: Any, *, source: str = "usgs_water", where: str = "") ->
     flags: list[str] = []
     ignored: Counter[str] = Counter()
     unknown: Counter[str] = Counter()
+    refused: list[str] = []
+    unreadable: list[str] = []
     for number, feature in enumerate(payload["features"], start=1):
         props = feature.get("properties") if isinstance(feature, dict) else None
         if not isinstance(props, dict):
@@ -329,7 +337,14 @@ def parse_items(payload: Any, *, source: str = "usgs_water", where: str = "") ->
         if parameter is None:
             ignored[code] += 1
             continue
+        problem = out_of_range_time_text(str(props["time"]))
+        if problem is not None:
+            refused.append(f"feature {number}{at}: {problem} (not stored)")
+            continue
         when = _instant(props["time"], source, f"feature {number}{at}")
+        if isinstance(when, str):
+            unreadable.append(when)
+            continue
         value, bad = _number(props["value"])
         row_flags, unknown_codes = qualifier_flags(props.get("qualifier"))
         unknown.update(unknown_codes)
@@ -341,6 +356,9 @@ def parse_items(payload: Any, *, source: str = "usgs_water", where: str = "") ->
         times.append(when)
         values.append(value * _factor(parameter, str(unit), source, at))
         flags.append(";".join(row_flags))
+    if unreadable and not sites:  # every time unreadable: the format changed
+        raise SourceFormatChanged(source, unreadable[0])
+    refused.extend(f"{problem} (not stored)" for problem in unreadable)
     frame = (
         observations(sites, parameters, times, times, np.asarray(values), flags=flags)
         if sites
@@ -352,6 +370,7 @@ def parse_items(payload: Any, *, source: str = "usgs_water", where: str = "") ->
         ignored=dict(ignored),
         unknown_qualifiers=dict(unknown),
         features=len(payload["features"]),
+        refused=tuple(refused),
     )
 
 
@@ -415,13 +434,13 @@ def _factor(parameter: str, unit: str, source: str, at: str) -> float:
         ) from err
 
 
-def _instant(value: object, source: str, where: str) -> pd.Timestamp:
+def _instant(value: object, source: str, where: str) -> pd.Timestamp | str:
+    """The UTC instant of an item's time, or what is wrong with an unreadable one (an
+    impossible date such as month 13 costs its item only)."""
     try:
         stamp = pd.Timestamp(str(value))
-    except ValueError as err:
-        raise SourceFormatChanged(
-            source, f"time {value!r} of {where} is not an RFC 3339 instant"
-        ) from err
+    except ValueError:
+        return f"time {value!r} of {where} is not an RFC 3339 instant"
     if pd.isna(stamp) or stamp.tzinfo is None:
         raise SourceFormatChanged(
             source, f"time {value!r} of {where} has no UTC offset; expected RFC 3339"

@@ -71,6 +71,9 @@ class IngestReport:
     evaluation: EvaluationReport = field(default_factory=EvaluationReport)
     unit: str = "observation"
     refused: list[str] = field(default_factory=list)
+    #: Batches that had rows, all of them refused at intake (not counted as ``empty``:
+    #: the source sent something, the ledger could hold none of it).
+    refused_batches: int = 0
 
     def summary(self) -> str:
         """One line for the operator."""
@@ -79,6 +82,11 @@ class IngestReport:
             f"{self.revised} revised, {self.unchanged} unchanged"
             + (f", {self.empty} empty" if self.empty else "")
             + (f", {len(self.refused)} refused at intake" if self.refused else "")
+            + (
+                f" ({self.refused_batches} batch(es) wholly refused)"
+                if self.refused_batches
+                else ""
+            )
         )
         if self.unit == "observation":
             text += f"; evaluated {self.evaluation.site_days} site-day(s)"
@@ -129,9 +137,9 @@ def ingest(
                 requested=batch.requested,
                 covers=batch.covers,
                 started_at=started,
-                notes=(*batch.notes, *_noted(refused)),
+                notes=(*_wholly_refused(len(frame), refused), *batch.notes, *_noted(refused)),
             )
-            _count(report, len(frame), result)
+            _count(report, len(frame), result, refused=len(refused))
             report.refused.extend(refused)
             if on_batch is not None:
                 on_batch(report)
@@ -161,13 +169,27 @@ def _noted(refused: list[str]) -> list[str]:
     return refused[:NOTED_REFUSALS] + ([f"… and {more} more refused"] if more > 0 else [])
 
 
-def _count(report: IngestReport, rows: int, result: WriteResult) -> None:
+def _wholly_refused(rows: int, refused: list[str]) -> list[str]:
+    """The fetch-log note that leads a batch whose every row was refused at intake.
+
+    The fetch log's status column only knows ok / empty / failed (schema CHECK), so such a
+    batch is logged ``empty`` with this note first, saying that the source did send rows.
+    """
+    if rows or not refused:
+        return []
+    return [f"refused: all {len(refused)} row(s) of this batch were refused at intake"]
+
+
+def _count(report: IngestReport, rows: int, result: WriteResult, *, refused: int = 0) -> None:
     report.batches += 1
     report.rows += rows
     report.inserted += result.inserted
     report.revised += result.revised
     report.unchanged += result.unchanged
-    report.empty += rows == 0
+    if rows == 0 and refused:
+        report.refused_batches += 1
+    else:
+        report.empty += rows == 0
 
 
 def parse_import_file(
@@ -293,9 +315,13 @@ def backfill(
                     requested=batch.requested,
                     covers=batch.covers,
                     started_at=started,
-                    notes=(*batch.notes, *_noted(refused)),
+                    notes=(
+                        *_wholly_refused(len(frame), refused),
+                        *batch.notes,
+                        *_noted(refused),
+                    ),
                 )
-                _count(report, len(frame), result)
+                _count(report, len(frame), result, refused=len(refused))
                 report.refused.extend(refused)
         except SourceError as err:
             ledger.log_failure(source.name, str(err), covers=(start, end), started_at=started)

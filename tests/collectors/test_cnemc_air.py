@@ -8,6 +8,7 @@ at 2025-01-01 08:00: PM2.5 63 → 50 + (63 − 35)·50/40 = 85 (2012); the same 
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import threading
@@ -359,16 +360,50 @@ def test_wrong_top_level_shape_is_refused(payload: object, message: str) -> None
     ("time_point", "message"),
     [
         ("2025/01/01 8点", "cannot read TimePoint='2025/01/01 8点'"),
-        ("/Date(1735691400000)/", "is not on the hour"),
+        ("2025-13-01 08:00", "cannot read TimePoint='2025-13-01 08:00'"),
+        ("9999-01-01 08:00", "has the year 9999; expected a time from 1900"),
     ],
-    ids=["unreadable", "not-on-the-hour"],
+    ids=["unreadable", "month-13", "year-9999"],
 )
-def test_bad_time_label_is_refused(time_point: str, message: str) -> None:
-    """An unreadable label or one not on the hour is a format change naming the value."""
+def test_answer_without_a_readable_label_is_a_format_change(time_point: str, message: str) -> None:
+    """When no record has a label that can be held, the answer is a format change naming
+    the value (one bad record among good ones is refused alone: next test)."""
     records = json.loads((DATA / "live_shenyang.json").read_bytes())
     record = dict(records[1], TimePoint=time_point, TimePointStr="")
     with pytest.raises(SourceFormatChanged, match=message):
         parse_station_hours([record])
+
+
+def test_one_bad_label_costs_only_its_own_station_hour() -> None:
+    """Month 13 at 1099A, year 9999 (``/Date(253402300800000)/``) at 2900A, 1600 as text at
+    1100A, 08:05 at 1104A: 1098A keeps its hour; the unreadable and out-of-range labels are
+    refused by name (no OutOfBoundsDatetime); the 08:05 label is passed on as read, for the
+    intake check to refuse (tests/collectors/test_intake.py)."""
+    records = json.loads((DATA / "live_shenyang.json").read_bytes())
+    labels = {
+        "1099A": "2025-13-01 08:00",
+        "2900A": "/Date(253402300800000)/",
+        "1100A": "1600-01-01 08:00",
+        "1104A": "/Date(1735689900000)/",  # 2025-01-01 08:05 Beijing
+    }
+    for record in records:
+        if record["StationCode"] in labels:
+            record["TimePoint"] = labels[record["StationCode"]]
+            record["TimePointStr"] = ""
+    refused: list[str] = []
+    hours = parse_station_hours(records, refused=refused)
+    assert hours["site"].tolist() == ["1098A", "1104A"]
+    assert hours["period_end"].tolist() == [
+        pd.Timestamp("2025-01-01T00:00Z"),
+        pd.Timestamp("2025-01-01T00:05Z"),
+    ]
+    assert len(refused) == 3
+    by_station = {code: [m for m in refused if f"StationCode {code}" in m] for code in labels}
+    assert "cannot read TimePoint='2025-13-01 08:00'" in by_station["1099A"][0]
+    assert "has the year 10000" in by_station["2900A"][0]
+    assert "'1600-01-01 08:00'" in by_station["1100A"][0] and "year 1600" in by_station["1100A"][0]
+    assert by_station["1104A"] == []
+    assert all(m.endswith("(not stored)") for m in refused)
 
 
 def test_field_names_match_without_case() -> None:
@@ -622,6 +657,20 @@ def test_long_gap_uses_the_station_history(air_platform: AirPlatform) -> None:
     assert set(live.observations["period_end"]) == {pd.Timestamp("2025-01-01T00:00Z")}
 
 
+def test_max_history_hours_zero_reports_the_gap_and_delivers_the_live_hour(
+    air_platform: AirPlatform,
+) -> None:
+    """max_history_hours = 0 is "no catch-up" (README): no history request, the five missed
+    hours reported as a gap, and the live hour delivered (it was held back for ever)."""
+    collector = _history_collector(air_platform, stations=(), max_history_hours=0)
+    (live,) = list(collector.collect(_since(6), None))
+    assert [m for m, *_ in air_platform.requests if m == "POST"] == []
+    assert set(live.observations["period_end"]) == {pd.Timestamp("2025-01-01T00:00Z")}
+    (note,) = [n for n in live.notes if n.startswith("gap")]
+    assert note.startswith("gap: 5 hour(s) 2025-01-01 03:00 … 2025-01-01 07:00 (Beijing) not")
+    assert "max_history_hours = 0" in note
+
+
 def test_catch_up_is_bounded_and_continues_next_run(air_platform: AirPlatform) -> None:
     """max_history_hours = 2 and five missed hours (every station of the city, so hour by
     hour): the two oldest now, the live hour held back (the watermark stays before the gap),
@@ -760,3 +809,77 @@ def test_vendor_family_shapes_are_read() -> None:
     checks = check_station_hours(hours)
     assert checks["verdict"].iloc[0] == "consistent"
     assert checks["aqi_computed"].iloc[0] == 100
+
+
+# ---------------------------------------------------------------------------------------
+# Real records (tests/data/cnemc_air/README.md: HeQinWill/CNEMC, an hourly archive of the
+# platform's station records)
+
+
+def _real_hours() -> tuple[pd.DataFrame, pd.DataFrame]:
+    with (DATA / "real_records_20220104T16.csv").open(encoding="utf-8", newline="") as file:
+        records = list(csv.DictReader(file))
+    hours = parse_station_hours(records)
+    return hours, check_station_hours(hours)
+
+
+def test_real_records_cell_by_cell() -> None:
+    """Ten real station records of 2022-01-04 16:00 (Beijing): values, units, period and
+    flags of a sample of cells; an empty cell is a missing value, not a zero."""
+    hours, checks = _real_hours()
+    frame = station_observations(hours, checks)
+    assert len(frame) == 10 * 6
+    end = pd.Timestamp("2022-01-04T08:00Z")  # 16:00 Beijing, the end of the hour
+    assert set(frame["period_end"]) == {end}
+    assert set(frame["period_start"]) == {end - pd.Timedelta(hours=1)}
+    cells = {
+        (str(site), str(parameter)): (float(value), str(unit), str(flags))
+        for site, parameter, value, unit, flags in zip(
+            frame["site"],
+            frame["parameter"],
+            frame["value"],
+            frame["unit"],
+            frame["flags"],
+            strict=True,
+        )
+    }
+    expected = {
+        ("1001A", "pm2_5"): (54.0, "µg/m³", ""),
+        ("1001A", "co"): (1.4, "mg/m³", ""),
+        ("1001A", "no2"): (61.0, "µg/m³", ""),
+        ("1081A", "pm10"): (150.0, "µg/m³", ""),
+        ("1099A", "o3"): (57.0, "µg/m³", ""),
+        ("1099A", "so2"): (17.0, "µg/m³", ""),
+        ("1100A", "co"): (1.0, "mg/m³", ""),
+    }
+    for key, (value, unit, flags) in expected.items():
+        got_value, got_unit, got_flags = cells[key]
+        assert got_value == pytest.approx(value), key
+        assert (got_unit, got_flags) == (unit, flags), key
+    for key in (("1015A", "no2"), ("1015A", "co"), ("1061A", "pm10"), ("1061A", "pm2_5")):
+        got_value, _, got_flags = cells[key]
+        assert math.isnan(got_value) and got_flags == "source_missing", key
+
+
+def test_real_records_agree_with_the_published_aqi() -> None:
+    """The recomputed AQI (HJ 633-2012 for a 2022 hour) agrees with every published one:
+    1001A PM2.5 54 → 74 细颗粒物(PM2.5); 1002A PM10 62 → 56 颗粒物(PM10); 1009A 50 with no
+    primary pollutant (AQI ≤ 50); 1081A PM2.5 81 → 108. 1015A and 1061A publish no AQI
+    (empty cell) and are not compared."""
+    hours, checks = _real_hours()
+    verdicts = dict(zip(hours["site"], checks["verdict"], strict=True))
+    assert verdicts == {
+        "1001A": "consistent",
+        "1002A": "consistent",
+        "1009A": "consistent",
+        "1015A": "not_compared",
+        "1061A": "not_compared",
+        "1081A": "consistent",
+        "1098A": "consistent",
+        "1099A": "consistent",
+        "1100A": "consistent",
+        "1104A": "consistent",
+    }
+    published = dict(zip(hours["site"], hours["aqi_published"], strict=True))
+    assert (published["1001A"], published["1081A"]) == (74.0, 108.0)
+    assert hours.set_index("site").loc["1002A", "primary_published"] == "颗粒物(PM10)"

@@ -21,6 +21,7 @@ from monitor.collectors.cnemc_water import (
     parse_real_datas,
 )
 from monitor.collectors.http import HttpClient
+from monitor.collectors.intake import admit
 from monitor.domain.units import WATER_PARAMETERS
 from monitor.errors import SourceFormatChanged, SourceUnavailable
 from monitor.ledger import Ledger
@@ -211,6 +212,24 @@ def test_unparsed_cell_is_source_invalid_and_noted() -> None:
     row = _value(frame, "七间房", "turbidity")
     assert math.isnan(row["value"]) and row["flags"] == "source_invalid"
     assert any("neither a number" in note for note in notes)
+
+
+def test_a_section_delivered_twice_follows_the_one_duplicate_rule() -> None:
+    """七间房 01-01 00:00 twice: an identical repeat is one reading; a second row with
+    NH3-N 0.52 instead of 0.482 is kept for the intake check, which refuses both NH3-N
+    readings by name and stores the other parameters once (README, "What enters the
+    ledger": one rule for every file and answer)."""
+    payload = json.loads((FILES / "real_datas_liaoning.json").read_text(encoding="utf-8"))
+    payload["tbody"].append(list(payload["tbody"][0]))
+    once, _ = parse_observations([parse_real_datas(payload)], fetched_at=FETCHED)
+    assert len(once.query("site == '七间房' and parameter == 'nh3n'")) == 1
+    payload["tbody"][-1][11] = "<span title='原始值：0.52'>0.52</span>"
+    frame, _ = parse_observations([parse_real_datas(payload)], fetched_at=FETCHED)
+    kept, refused = admit(frame, now=FETCHED)
+    assert kept.query("site == '七间房' and parameter == 'nh3n'").empty
+    assert len(kept.query("site == '七间房'")) == len(once.query("site == '七间房'")) - 1
+    assert len(refused) == 2
+    assert all(r.startswith("七间房 nh3n") and "values 0.482, 0.52" in r for r in refused)
 
 
 def test_unknown_status_is_noted_not_flagged() -> None:

@@ -301,6 +301,31 @@ def test_bad_times_are_refused_per_row_in_every_import(
     assert expected in warnings[0]
 
 
+IMPOSSIBLE = {
+    "long-csv": ("2026-13-01T10:00", "time '2026-13-01T10:00' is not an ISO 8601 time"),
+    "xlsx": ("2026-02-30T10:00", "time '2026-02-30T10:00' is not an ISO 8601 time"),
+    "cnemc-sites-csv": ("20261301,10", "bad date,hour ['20261301,10']"),
+    "daily-aqi-csv": ("2026-13-01", "date '2026-13-01' is not a date"),
+    "indicators-csv": ("2026-02-30", "date '2026-02-30' is not a date"),
+}
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_impossible_dates_are_refused_per_row_in_every_import(
+    tmp_path: Path, settings: Settings, file_format: str
+) -> None:
+    """Month 13 or 30 February is refused by line, naming the value; the good row is
+    imported (never the whole file)."""
+    bad, message = IMPOSSIBLE[file_format]
+    stored, warnings = _import(
+        tmp_path, settings, file_format, [(GOOD[file_format], "3"), (bad, "4")]
+    )
+    assert stored == [3.0]
+    assert len(warnings) == 1, warnings
+    assert _where(file_format, 3) in warnings[0]
+    assert message in warnings[0]
+
+
 @pytest.mark.parametrize("file_format", ["long-csv", "xlsx"])
 def test_hourly_value_off_the_hour_is_refused_in_imports(
     tmp_path: Path, settings: Settings, file_format: str
@@ -456,6 +481,66 @@ def test_air_collector_hand_over_refuses_2099(
     assert "6 refused at intake" in report.summary()
 
 
+def test_air_collector_hand_over_refuses_an_off_hour_label_per_station(
+    tmp_path: Path, settings: Settings, recorded_server: RecordedServer
+) -> None:
+    """One station's ``TimePoint`` at 08:05 and another's in year 9999: only those two
+    station-hours are refused, each named; the third station's hour is stored and the
+    watermark stays on the hour (once, this answer lost every station's hour)."""
+    answer = json.loads((DATA / "cnemc_air" / "live_shenyang.json").read_bytes())
+    answer[1]["TimePoint"] = "/Date(1735689900000)/"  # 2025-01-01 08:05 Beijing
+    answer[2]["TimePoint"] = "9999-01-01 08:00"
+    for record in answer[1:3]:
+        record["TimePointStr"] = ""
+    recorded_server.add(AIR_PATH, Reply(body=json.dumps(answer, ensure_ascii=False).encode()))
+    stations = tuple(r["StationCode"] for r in answer[:3])
+    client = HttpClient("air", timeout=5.0, retries=0)
+    collector = CnemcAirCollector(
+        source="air", stations=stations, url=recorded_server.url + AIR_PATH, client=client
+    )
+    source = _source(settings, "air", "cnemc_air", recorded_server.url + AIR_PATH)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        report = ingest(ledger, settings, source, collector, None, None)
+        stored = ledger.observations()
+        mark = ledger.watermark("air")
+        (notes,) = ledger.fetch_log("air")["notes"]
+    assert set(stored["site"]) == {stations[0]}
+    assert len(stored) == 6
+    assert mark == datetime(2025, 1, 1, 0, 0, tzinfo=UTC)
+    off_hour = [r for r in report.refused if r.startswith(stations[1])]
+    assert len(off_hour) == len(report.refused) == 6
+    assert all("2025-01-01 08:05+08:00 is not on the hour" in r for r in off_hour)
+    assert f"StationCode {stations[2]}) TimePoint '9999-01-01 08:00'" in notes
+    assert "has the year 9999" in notes
+    assert "2025-01-01 08:05+08:00 is not on the hour" in notes
+
+
+def test_a_batch_wholly_refused_is_reported_as_refused_not_empty(
+    tmp_path: Path, settings: Settings, recorded_server: RecordedServer
+) -> None:
+    """Every station-hour of the answer labelled 2099: nothing is stored, and the report and
+    the fetch log say the rows were refused, not that the source sent nothing."""
+    answer = json.loads((DATA / "cnemc_air" / "live_shenyang.json").read_bytes())
+    for record in answer:
+        record["TimePoint"] = "/Date(4070908800000)/"  # 2099-01-01 08:00 Beijing
+    recorded_server.add(AIR_PATH, Reply(body=json.dumps(answer, ensure_ascii=False).encode()))
+    stations = tuple(r["StationCode"] for r in answer[:3])
+    client = HttpClient("air", timeout=5.0, retries=0)
+    collector = CnemcAirCollector(
+        source="air", stations=stations, url=recorded_server.url + AIR_PATH, client=client
+    )
+    source = _source(settings, "air", "cnemc_air", recorded_server.url + AIR_PATH)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        report = ingest(ledger, settings, source, collector, None, None)
+        assert ledger.observations().empty
+        assert ledger.watermark("air") is None
+        (notes,) = ledger.fetch_log("air")["notes"]
+    assert (report.empty, report.refused_batches, len(report.refused)) == (0, 1, 18)
+    assert "empty" not in report.summary()
+    assert "18 refused at intake (1 batch(es) wholly refused)" in report.summary()
+    assert notes.startswith("refused: all 18 row(s) of this batch were refused at intake")
+
+
 def test_calculator_times_out_of_nanosecond_range_are_per_row() -> None:
     """``envmon calc`` and the imports read times with one parser: 9999 and 1600 are NaT
     for their row (reported there), never an OutOfBoundsDatetime for the whole file."""
@@ -466,3 +551,14 @@ def test_calculator_times_out_of_nanosecond_range_are_per_row() -> None:
     )
     assert times.isna().tolist() == [False, True, True]
     assert times.iat[0] == pd.Timestamp("2026-03-01 10:00", tz="Asia/Shanghai")
+
+
+def test_fetch_log_notes_hold_the_first_20_refusals_and_a_count() -> None:
+    """25 refusals in one batch: the first 20 verbatim, then '… and 5 more refused'
+    (README, "What enters the ledger")."""
+    from monitor.service.pipeline import NOTED_REFUSALS, _noted
+
+    refused = [f"row {i}: refused (not stored)" for i in range(25)]
+    notes = _noted(refused)
+    assert NOTED_REFUSALS == 20
+    assert notes == [*refused[:20], "… and 5 more refused"]

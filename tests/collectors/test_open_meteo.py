@@ -391,3 +391,81 @@ def test_no_known_variable_at_all_is_a_format_change() -> None:
     payload["hourly"] = {"time": payload["hourly"]["time"]}
     with pytest.raises(SourceFormatChanged, match=r"hourly has no \['sulphur_dioxide', "):
         parse_air_quality(payload, site="x")
+
+
+# ---------------------------------------------------------------------------------------
+# Real capture (tests/data/open_meteo/README.md: mihaichris/air-quality, tests/TestCase.php)
+
+
+def test_real_capture_cell_by_cell() -> None:
+    """A real Open-Meteo answer (Bucharest, ISO 8601 local time, utc_offset_seconds 10800,
+    three of the six variables): every cell of two rows read back with its unit and period.
+
+    Stamps are Europe/Bucharest wall time (EEST, +03:00): 2023-04-25T00:00 is 2023-04-24
+    21:00 UTC, the period (20:00, 21:00] UTC. CO 171.0 μg/m³ is stored as 0.171 mg/m³.
+    """
+    notes: list[str] = []
+    frame = parse_air_quality(
+        (DATA / "real_bucharest_20230425.json").read_bytes(), site="bucharest", notes=notes
+    )
+    assert len(frame) == 5 * 3  # five hours × pm10, pm2_5, carbon_monoxide; no null
+    assert set(frame["site"]) == {"bucharest"}
+    cells = {
+        (row.parameter, str(row.period_end)): (row.value, row.unit, row.period_start)
+        for row in frame.itertuples()
+    }
+    first_end, last_end = "2023-04-24 21:00:00+00:00", "2023-04-25 01:00:00+00:00"
+    expected = {
+        ("pm10", first_end): (18.7, "µg/m³"),
+        ("pm2_5", first_end): (15.9, "µg/m³"),
+        ("co", first_end): (0.171, "mg/m³"),
+        ("pm10", last_end): (17.1, "µg/m³"),
+        ("pm2_5", last_end): (13.4, "µg/m³"),
+        ("co", last_end): (0.168, "mg/m³"),
+    }
+    for key, (value, unit) in expected.items():
+        got_value, got_unit, start = cells[key]
+        assert got_value == pytest.approx(value), key
+        assert got_unit == unit, key
+        assert start == pd.Timestamp(key[1]) - pd.Timedelta(hours=1), key
+    assert (frame["flags"] == "").all()
+    # the three absent arrays are noted, the three present ones stored
+    assert notes == [
+        "hourly has no ['sulphur_dioxide', 'nitrogen_dioxide', 'ozone']: stored the 3 other "
+        "variable(s)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("stamp", "message"),
+    [
+        ("9999-01-01T09:00", "time '9999-01-01T09:00' has the year 9999"),
+        ("1600-01-01T09:00", "time '1600-01-01T09:00' has the year 1600"),
+        ("2025-13-01T09:00", "'2025-13-01T09:00' is not a date and time"),
+        (253402300800, "253402300800 (unixtime) is outside the years 1900–2200"),
+    ],
+    ids=["year-9999", "year-1600", "month-13", "unixtime-9999"],
+)
+def test_a_stamp_that_cannot_be_held_costs_only_its_hour(stamp: object, message: str) -> None:
+    """One stamp of the time axis in year 9999, 1600 or month 13 (never an
+    OutOfBoundsDatetime for the whole answer): that hour's values are left out and noted,
+    the other hours are stored as before."""
+    name = "hunnan_unixtime.json" if isinstance(stamp, int) else "hunnan_iso8601_shanghai.json"
+    good = parse_air_quality((DATA / name).read_bytes(), site="hunnan")
+    payload = json.loads((DATA / name).read_bytes())
+    payload["hourly"]["time"][1] = stamp
+    notes: list[str] = []
+    frame = parse_air_quality(payload, site="hunnan", notes=notes)
+    second_end = good["period_end"].drop_duplicates().iloc[1]
+    expected = good[good["period_end"] != second_end].reset_index(drop=True)
+    pd.testing.assert_frame_equal(frame, expected)
+    assert len(notes) == 1 and "hourly time[1]" in notes[0] and message in notes[0]
+    assert notes[0].endswith("that hour's values are not stored")
+
+
+def test_a_time_axis_that_cannot_be_read_at_all_is_a_format_change() -> None:
+    """Every stamp in a new format is a format change, not a day of refused hours."""
+    payload = json.loads((DATA / "hunnan_iso8601_shanghai.json").read_bytes())
+    payload["hourly"]["time"] = [t.replace("T", " ") + ":00" for t in payload["hourly"]["time"]]
+    with pytest.raises(SourceFormatChanged, match="cannot be read; expected 'yyyy-mm-ddThh:mm'"):
+        parse_air_quality(payload, site="hunnan", notes=[])

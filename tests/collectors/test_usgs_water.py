@@ -13,6 +13,7 @@ import pytest
 
 from monitor.collectors.base import OBSERVATION_COLUMNS
 from monitor.collectors.http import HttpClient
+from monitor.collectors.intake import admit
 from monitor.collectors.usgs_water import (
     UsgsWaterCollector,
     next_link,
@@ -217,6 +218,63 @@ def test_naive_time_is_format_change() -> None:
     payload["features"][0]["properties"]["time"] = "2026-08-07T18:00:00"
     with pytest.raises(SourceFormatChanged, match="has no UTC offset"):
         parse_items(payload)
+
+
+@pytest.mark.parametrize(
+    ("time", "message"),
+    [
+        ("9999-08-07T18:00:00+00:00", "has the year 9999; expected a time from 1900"),
+        ("1600-08-07T18:00:00+00:00", "has the year 1600; expected a time from 1900"),
+        ("2026-13-07T18:00:00+00:00", "is not an RFC 3339 instant"),
+    ],
+    ids=["year-9999", "year-1600", "month-13"],
+)
+def test_a_time_that_cannot_be_held_costs_only_its_item(time: str, message: str) -> None:
+    """Feature 1 (temperature 18:00) in year 9999, 1600 or month 13: left out and named,
+    never an OutOfBoundsDatetime or a refused page; the other items are kept."""
+    payload = json.loads((FILES / "continuous_page1.json").read_text())
+    good = parse_items(payload).observations
+    payload["features"][0]["properties"]["time"] = time
+    page = parse_items(payload, where="page 1")
+    expected = good.iloc[1:].reset_index(drop=True)
+    pd.testing.assert_frame_equal(page.observations, expected)
+    (refused,) = page.refused
+    assert refused.startswith(f"feature 1 in page 1: time '{time}'") or refused.startswith(
+        f"time '{time}' of feature 1 in page 1"
+    )
+    assert message in refused and refused.endswith("(not stored)")
+
+
+def test_a_page_without_a_readable_time_is_a_format_change() -> None:
+    """Every time in a new format is a format change, not a page of refused items."""
+    payload = json.loads((FILES / "continuous_page1.json").read_text())
+    for feature in payload["features"]:
+        feature["properties"]["time"] = "2026/08/07 18時"
+    with pytest.raises(SourceFormatChanged, match="is not an RFC 3339 instant"):
+        parse_items(payload)
+
+
+def test_two_time_series_disagreeing_are_left_to_the_one_duplicate_rule() -> None:
+    """A second temperature series at the same location and time: the collector keeps both
+    rows and the shared intake check refuses both (values 24.6, 25.1), naming the
+    conflict; an identical second series is stored once (README, "What enters the
+    ledger")."""
+    payload = json.loads((FILES / "continuous_page1.json").read_text())
+    twin = json.loads(json.dumps(payload["features"][0]))
+    twin["properties"]["time_series_id"] = "ffffffffffffffffffffffffffffffff"
+    payload["features"].append(twin)
+    same = parse_items(payload).observations
+    kept, refused = admit(same, now=UNTIL)
+    assert (len(kept), refused) == (len(same) - 1, [])
+    twin["properties"]["value"] = "25.1"
+    differ = parse_items(payload).observations
+    kept, refused = admit(differ, now=UNTIL)
+    assert len(kept) == len(differ) - 2
+    assert len(refused) == 2
+    assert all("values 24.6, 25.1" in r and "none of them is stored" in r for r in refused)
+    assert all(
+        r.startswith("USGS-01646500 water_temperature 2026-08-08 02:00+08:00") for r in refused
+    )
 
 
 def test_values_outside_window_dropped(recorded_server: RecordedServer) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -65,3 +66,76 @@ def test_poison_rows_are_refused_and_the_other_stations_are_evaluated(
     assert hourly.values.tolist() == [["1100A", HOUR_0], ["1760A", HOUR_0], ["1760A", HOUR_1]]
     assert "column 1099A: value 'Infinity' is not a finite number" in notes
     assert "conflicts with" in notes and "values 45, 46" in notes
+
+
+LIVE_CONFIG = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[ledger]
+path = "ledger.sqlite"
+
+[service]
+http_port = 0
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[air_stations]]
+code = "1099A"
+name_zh = "浑南东路"
+role = "evaluation"
+areas = ["hunnan"]
+
+[[sources]]
+name = "live"
+collector = "cnemc_air"
+url = "{url}/live"
+interval_minutes = 60
+max_history_hours = 0
+retries = 0
+timeout_seconds = 5
+"""
+
+# 2025-01-01 08:00 Beijing, the hour of tests/data/cnemc_air/live_shenyang.json [UTC s].
+LIVE_HOUR = int(datetime(2025, 1, 1, 0, tzinfo=UTC).timestamp())
+
+
+def test_an_off_hour_label_in_the_live_feed_costs_only_its_station(
+    tmp_path: Path, recorded_server: RecordedServer
+) -> None:
+    """One daemon cycle of the national air feed whose answer labels 1099A's record 08:05:
+    the source stays healthy, 1099A's hour is refused by name, and the other stations'
+    hour is stored and gets its hourly AQI in the same cycle (once, the whole answer was a
+    format change and every station's hour was lost: the live feed holds only this hour)."""
+    answer = json.loads((DATA / "cnemc_air" / "live_shenyang.json").read_bytes())
+    for record in answer:
+        if record["StationCode"] == "1099A":
+            record["TimePoint"] = "/Date(1735689900000)/"  # 2025-01-01 08:05 Beijing
+            record["TimePointStr"] = ""
+    recorded_server.add("/live", Reply(body=json.dumps(answer, ensure_ascii=False).encode()))
+    config = tmp_path / "envmon.toml"
+    config.write_text(LIVE_CONFIG.replace("{url}", recorded_server.url), encoding="utf-8")
+    settings = load_settings(config, {})
+    daemon = Daemon(
+        settings, tmp_path / "ledger.sqlite", clock=lambda: datetime(2025, 1, 1, 0, 30, tzinfo=UTC)
+    )
+    source = settings.source_settings("live")
+    daemon.health["live"] = SourceHealth(source.name, source.collector, 60)
+    daemon.collect(source)
+    assert daemon.health["live"].state == "ok"
+    others = sorted({r["StationCode"] for r in answer} - {"1099A"})
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        stored = ledger.query("SELECT DISTINCT site, period_end FROM observations ORDER BY site")
+        hourly = ledger.query(
+            "SELECT DISTINCT site FROM hourly_aqi WHERE is_area = 0 AND period_end = ? "
+            "ORDER BY site",
+            (LIVE_HOUR,),
+        )
+        notes = "\n".join(ledger.fetch_log("live")["notes"])
+    assert stored.values.tolist() == [[site, LIVE_HOUR] for site in others]
+    assert hourly["site"].tolist() == others
+    assert "1099A" in notes and "2025-01-01 08:05+08:00 is not on the hour" in notes
