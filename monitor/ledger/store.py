@@ -324,7 +324,9 @@ class Ledger:
                 (LOCAL_OFFSET_S, now),
             )
             # Days to re-evaluate: the local date of each changed label, and the next day
-            # when the label is late enough to fall in its first 8-hour windows.
+            # when the label is late enough to fall in its first 8-hour windows — or, for
+            # SO2, from 01:00 on: the next day's SO2 24-hour moving means (which rate an SO2
+            # hour above 800 µg/m³, HJ 633-2012 Table 1 note) reach back 23 hours.
             db.execute(
                 "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
                 "date(period_end + ?, 'unixepoch') FROM changed",
@@ -333,7 +335,8 @@ class Ledger:
             db.execute(
                 "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
                 "date(period_end + ? + 86400, 'unixepoch') FROM changed "
-                "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17",
+                "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) "
+                ">= CASE WHEN parameter = 'so2' THEN 1 ELSE 17 END",
                 (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
             )
             # ... and the day before when the label is early enough to change that day's
