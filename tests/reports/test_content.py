@@ -88,6 +88,20 @@ def test_daily_rivers_silence_and_breaches(ledger: Ledger, settings: Settings) -
     assert breaches["hun_a"].kind == "water" and breaches["hun_a"].worst == "IV"
 
 
+def test_the_daily_district_row_says_how_many_stations_it_rests_on(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §2 "Area values": every area row says how many stations it rests on. On
+    2026-05-10 both evaluation stations (1099A, 2900A) report; the control site 1100A is
+    never averaged: the district's computed day rests on 2, in the HTML and the text."""
+    digest = gather_daily(ledger, settings, DAY)
+    assert digest.district.stations == 2
+    assert all(s.stations is None for s in digest.sites)
+    page = render.render_html(digest, "en", {}, NOW)
+    assert "provisional" in page and "from 2 station(s)" in page
+    assert "由2个站点计算" in render.render_text(digest, "zh", NOW)
+
+
 def test_a_day_without_data_is_reported_as_such(ledger: Ledger, settings: Settings) -> None:
     """A later day: no AQI, every station and the enabled source silent."""
     digest = gather_daily(ledger, settings, date(2026, 6, 1))
