@@ -187,3 +187,32 @@ def test_a_pm25_only_day_is_withheld_not_good_end_to_end(
     assert main(args) == 0
     official = {r["variant"]: r for r in json.loads(capsys.readouterr().out)}["official"]
     assert (official["valid_days"], official["good_days"], official["withheld_days"]) == (1, 1, 0)
+
+
+def test_exported_area_rows_say_how_many_stations_they_rest_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13 §2 "Area values": every area row says how many stations it rests on — in
+    the exports too. PM2.5 at 1099A alone on 2026-03-05, at both evaluation stations on
+    03-06: the district rows rest on 1 (Hunnan's default minimum: half of 2) and 2; a
+    station's own rows leave the column empty."""
+    path = tmp_path / "two_days.csv"
+    rows = ["site,time,parameter,value,unit"]
+    for h in range(24):
+        rows.append(f"1099A,2026-03-05 {h:02d}:00,pm2_5,{17 + 2 * (h % 2)},ug/m3")
+        for site in ("1099A", "2900A"):
+            rows.append(f"{site},2026-03-06 {h:02d}:00,pm2_5,{17 + 2 * (h % 2)},ug/m3")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = _config(tmp_path, "http://127.0.0.1:9/unused")
+    assert main(["--config", str(config), "import", "--format", "long-csv", str(path)]) == 0
+    capsys.readouterr()
+    span = ["--from", "2026-03-05", "--to", "2026-03-06"]
+    for what in ("daily-aqi", "hourly-aqi"):
+        args = ["--config", str(config), "export", "--what", what, *span]
+        assert main([*args, "--site", "hunnan"]) == 0
+        area = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        days = {r.get("date") or r["time"][:10]: r["stations"] for r in area}
+        assert days == {"2026-03-05": "1", "2026-03-06": "2"}, what
+        assert main([*args, "--site", "1099A"]) == 0
+        own = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        assert own and {r["stations"] for r in own} == {""}, what
