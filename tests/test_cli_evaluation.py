@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,8 @@ import pytest
 from monitor.cli import main
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
+from monitor.reports.produce import gather_daily
+from monitor.settings import load_settings
 from tests.conftest import HUNNAN_TWO_STATIONS, POISON_VALUE
 from tests.test_cli_ledger import long_csv
 from tests.water_platform import ENDPOINT, Platform
@@ -113,6 +115,12 @@ def test_2026_daily_aqi_of_one_pollutant_is_na_when_not_over_100(
     assert main([*args, "--from", "2026-03-06", "--to", "2026-03-06"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["aqi"], r["category"], r["pm2_5"]) for r in rows] == [("", "", "18.0")]
+    # ... and the daily report shows the station without AQI or level, not 优.
+    settings = load_settings(config, {})
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        digest = gather_daily(ledger, settings, date(2026, 3, 6))
+    station = next(s for s in digest.sites if s.site == "1099A")
+    assert (station.aqi, station.level) == (None, 0)
 
 
 def test_status_lists_days_that_cannot_be_evaluated(
