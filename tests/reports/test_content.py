@@ -294,6 +294,31 @@ def test_monthly_states_withheld_days_and_the_share_range(
     assert f"另有2天按有效日规则未计入（比例范围{low}–{high}）" in page
 
 
+def test_the_daily_digest_states_withheld_days_and_the_ratio_range(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §2: the daily digest's good-day rows say how many days of the year the
+    valid-day rule withheld and the ratio's range (all non-good … all good), as the target
+    progress computes them. Two May days with PM2.5 only."""
+    rows = _partial_area_day(date(2026, 5, 2)) + _partial_area_day(date(2026, 5, 3))
+    ledger.replace_derived("daily_aqi", pd.DataFrame(rows), ("site", "date", "standard"))
+    digest = gather_daily(ledger, settings, DAY)
+    official = next(r for r in digest.good_days if r.variant == "official")
+    assert official.withheld_days == 2
+    g, v = official.good_days or 0, official.valid_days or 0
+    assert (official.ratio_low, official.ratio_high) == pytest.approx(
+        (g / (v + 2), (g + 2) / (v + 2))
+    )
+    low, high = (f"{x:.1%}" for x in (official.ratio_low or 0.0, official.ratio_high or 0.0))
+    text = render.render_text(digest, "en", NOW)
+    assert (
+        f"2 day(s) withheld by the valid-day rule (a valid statistic, but not all six and "
+        f"AQI ≤ 100): the ratio would be {low} if all were non-good, {high} if all were good."
+    ) in text
+    page = render.render_html(digest, "zh", {}, NOW)
+    assert f"另有2天按有效日规则未计入（比例范围{low}–{high}）" in page
+
+
 def _bare_daily(settings: Settings, **frames: Any) -> DailyDigest:
     """build_daily of DAY with empty frames except those given."""
     import pandas as pd
