@@ -281,6 +281,22 @@ def test_a_revised_so2_hour_re_rates_the_next_days_hours(
     assert rows.values.tolist() == [[112.0, 112.0]]
 
 
+def test_the_next_dates_00_00_o3_closes_the_days_last_8_hour_window(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """HJ 663-2013 MDA8 windows end 08:00 … 24:00 (platform: label 00:00 closes the previous
+    day's last window). O3 50 µg/m³ at labels 00:00 … 23:00 of 2026-03-01: MDA8 50; when
+    03-02 00:00 arrives later with 450, the window 17:00 … 24:00 is (7·50 + 450)/8 = 100
+    and the ledger re-rates 03-01 to MDA8 100."""
+    ledger.write_observations(_hours("1099A", "o3", "2026-03-01 00:00", [50.0] * 24), "s")
+    evaluate_dirty(ledger, settings)
+    query = "SELECT o3_8h_max FROM daily_aqi WHERE site = '1099A' AND date = '2026-03-01'"
+    assert set(ledger.query(query)["o3_8h_max"]) == {50.0}
+    ledger.write_observations(_hours("1099A", "o3", "2026-03-02 00:00", [450.0]), "s")
+    evaluate_dirty(ledger, settings)
+    assert set(ledger.query(query)["o3_8h_max"]) == {100.0}
+
+
 def test_2012_daily_aqi_rates_the_unrounded_mean(ledger: Ledger, settings: Settings) -> None:
     """Published Shenyang days (standards.md §2.9): HJ 633-2012 rates the unrounded daily
     mean, so PM2.5 75.3 gives ⌈100 + 50·0.3/40⌉ = 101 (not 100 from the displayed 75);
