@@ -324,9 +324,7 @@ class Ledger:
                 (LOCAL_OFFSET_S, now),
             )
             # Days to re-evaluate: the local date of each changed label, and the next day
-            # when the label is late enough to fall in its first 8-hour windows — or, for
-            # SO2, from 01:00 on: the next day's SO2 24-hour moving means (which rate an SO2
-            # hour above 800 µg/m³, HJ 633-2012 Table 1 note) reach back 23 hours.
+            # when the label is late enough to fall in its first 8-hour windows.
             db.execute(
                 "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
                 "date(period_end + ?, 'unixepoch') FROM changed",
@@ -335,9 +333,19 @@ class Ledger:
             db.execute(
                 "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
                 "date(period_end + ? + 86400, 'unixepoch') FROM changed "
-                "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) "
-                ">= CASE WHEN parameter = 'so2' THEN 1 ELSE 17 END",
+                "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17",
                 (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
+            )
+            # ... and the days of the SO2 hours above 800 µg/m³ in the next 23 hours of a
+            # changed SO2 label: they are rated on their 24-hour moving mean (HJ 633-2012
+            # Table 1 note), which includes it.
+            db.execute(
+                "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT o.site, "
+                "date(o.period_end + ?, 'unixepoch') FROM changed c JOIN observations o "
+                "ON o.site = c.site AND o.parameter = 'so2' AND o.period_end > c.period_end "
+                "AND o.period_end < c.period_end + 86400 WHERE c.parameter = 'so2' "
+                "AND o.value > 800",
+                (LOCAL_OFFSET_S,),
             )
             # ... and the day before when the label is early enough to change that day's
             # quality checks (stuck runs and spikes look at the following hours).
