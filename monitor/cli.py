@@ -769,7 +769,8 @@ def build_parser() -> argparse.ArgumentParser:
         default="present",
         help=(
             "present (default): AQI from the pollutants present, as published; hj633-2026: "
-            "§5.3 — with a pollutant missing, the AQI is given only when above 100"
+            "§5.3 — with a pollutant missing, the AQI is given only when above 100 (what "
+            "the ledger, exports and reports store for 2026 rows)"
         ),
     )
     aqi.add_argument(

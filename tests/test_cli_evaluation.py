@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,8 @@ import pytest
 from monitor.cli import main
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
+from monitor.reports.produce import gather_daily
+from monitor.settings import load_settings
 from tests.conftest import HUNNAN_TWO_STATIONS, POISON_VALUE
 from tests.test_cli_ledger import long_csv
 from tests.water_platform import ENDPOINT, Platform
@@ -113,6 +115,12 @@ def test_2026_daily_aqi_of_one_pollutant_is_na_when_not_over_100(
     assert main([*args, "--from", "2026-03-06", "--to", "2026-03-06"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(r["aqi"], r["category"], r["pm2_5"]) for r in rows] == [("", "", "18.0")]
+    # ... and the daily report shows the station without AQI or level, not 优.
+    settings = load_settings(config, {})
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        digest = gather_daily(ledger, settings, date(2026, 3, 6))
+    station = next(s for s in digest.sites if s.site == "1099A")
+    assert (station.aqi, station.level) == (None, 0)
 
 
 def test_status_lists_days_that_cannot_be_evaluated(
@@ -187,3 +195,32 @@ def test_a_pm25_only_day_is_withheld_not_good_end_to_end(
     assert main(args) == 0
     official = {r["variant"]: r for r in json.loads(capsys.readouterr().out)}["official"]
     assert (official["valid_days"], official["good_days"], official["withheld_days"]) == (1, 1, 0)
+
+
+def test_exported_area_rows_say_how_many_stations_they_rest_on(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 13 §2 "Area values": every area row says how many stations it rests on — in
+    the exports too. PM2.5 at 1099A alone on 2026-03-05, at both evaluation stations on
+    03-06: the district rows rest on 1 (Hunnan's default minimum: half of 2) and 2; a
+    station's own rows leave the column empty."""
+    path = tmp_path / "two_days.csv"
+    rows = ["site,time,parameter,value,unit"]
+    for h in range(24):
+        rows.append(f"1099A,2026-03-05 {h:02d}:00,pm2_5,{17 + 2 * (h % 2)},ug/m3")
+        for site in ("1099A", "2900A"):
+            rows.append(f"{site},2026-03-06 {h:02d}:00,pm2_5,{17 + 2 * (h % 2)},ug/m3")
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    config = _config(tmp_path, "http://127.0.0.1:9/unused")
+    assert main(["--config", str(config), "import", "--format", "long-csv", str(path)]) == 0
+    capsys.readouterr()
+    span = ["--from", "2026-03-05", "--to", "2026-03-06"]
+    for what in ("daily-aqi", "hourly-aqi"):
+        args = ["--config", str(config), "export", "--what", what, *span]
+        assert main([*args, "--site", "hunnan"]) == 0
+        area = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        days = {r.get("date") or r["time"][:10]: r["stations"] for r in area}
+        assert days == {"2026-03-05": "1", "2026-03-06": "2"}, what
+        assert main([*args, "--site", "1099A"]) == 0
+        own = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+        assert own and {r["stations"] for r in own} == {""}, what

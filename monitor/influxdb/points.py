@@ -109,6 +109,11 @@ _AQI_TAGS = {
     "standard": "rule set: hj633-2012 or hj633-2026",
 }
 
+_STATIONS = (
+    "scope = area: the evaluation stations with a value the row rests on; left out for a "
+    "site's own rows"
+)
+
 AQI_HOURLY = Measurement(
     "aqi_hourly",
     "hourly AQI per site and area, under both rule sets",
@@ -120,6 +125,7 @@ AQI_HOURLY = Measurement(
         **_IAQI,
         "complete": "1 when every pollutant was present, else 0",
         "official": "1 when this rule set is the one in force for the hour, else 0",
+        "stations": _STATIONS,
     },
     {"primary_pollutants": "primary pollutants, ;-separated (o3;pm2_5); empty when AQI ≤ 50"},
 )
@@ -142,6 +148,7 @@ AQI_DAILY = Measurement(
         "o3_8h_max": "maximum 8-hour moving mean of O3 (MDA8) [µg/m³]",
         "complete": "1 when every statistic was valid, else 0",
         "official": "1 when this rule set is the one in force for the day, else 0",
+        "stations": _STATIONS,
     },
     {
         "primary_pollutants": "primary pollutants, ;-separated",
@@ -340,6 +347,13 @@ def observation_points(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     return frame[~water], frame[water]
 
 
+def _stations(rows: pd.DataFrame) -> pd.Series:
+    """The ``stations`` an area row rests on (NaN, left out, for a site's own rows)."""
+    if "stations" not in rows.columns:
+        return pd.Series(np.nan, index=rows.index, dtype=np.float64)
+    return pd.to_numeric(rows["stations"], errors="coerce").astype(np.float64)
+
+
 def hourly_aqi_points(rows: pd.DataFrame) -> pd.DataFrame:
     """Ledger ``hourly_aqi`` rows → aqi_hourly frame."""
     aqi = pd.to_numeric(rows["aqi"], errors="coerce")
@@ -352,6 +366,7 @@ def hourly_aqi_points(rows: pd.DataFrame) -> pd.DataFrame:
             "level": np.where(aqi.notna(), rows["level"].astype(np.float64), np.nan),
             "complete": rows["complete"].astype(np.float64),
             "official": rows["official"].astype(np.float64),
+            "stations": _stations(rows),
             "primary_pollutants": rows["primary_pollutants"].fillna("").astype(str),
             "time": rows["period_end"].astype(np.int64),
         }
@@ -377,6 +392,7 @@ def daily_aqi_points(rows: pd.DataFrame) -> pd.DataFrame:
             "heavy": _flag(level >= 5, present),
             "complete": rows["complete"].astype(np.float64),
             "official": rows["official"].astype(np.float64),
+            "stations": _stations(rows),
             "primary_pollutants": rows["primary_pollutants"].fillna("").astype(str),
             "exceedance_pollutants": rows["exceedance_pollutants"].fillna("").astype(str),
             "invalid_statistics": rows["invalid_statistics"].fillna("").astype(str),

@@ -368,6 +368,24 @@ class Ledger:
             "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17",
             (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
         )
+        # ... and the days of the SO2 hours above 800 µg/m³ in the next 23 hours of a
+        # changed SO2 label: they are rated on their 24-hour moving mean (HJ 633-2012
+        # Table 1 note), which includes it.
+        # One range scan per local date of changed SO2 (observations are time-first):
+        # its first to last changed label + 23 h, kept to the sites changed that date.
+        db.execute(
+            "WITH so2 AS (SELECT site, period_end, date(period_end + ?, 'unixepoch') AS day "
+            "FROM changed WHERE parameter = 'so2'), "
+            "spans AS (SELECT day, min(period_end) AS lo, max(period_end) AS hi FROM so2 "
+            "GROUP BY day), "
+            "sites AS (SELECT DISTINCT site, day FROM so2) "
+            "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT o.site, "
+            "date(o.period_end + ?, 'unixepoch') FROM spans s JOIN observations o "
+            "ON o.period_end > s.lo AND o.period_end < s.hi + 86400 "
+            "JOIN sites c ON c.site = o.site AND c.day = s.day "
+            "WHERE o.parameter = 'so2' AND o.value > 800",
+            (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
+        )
         # ... and the day before when the label is early enough to change that day's
         # quality checks (stuck runs and spikes look at the following hours).
         db.execute(

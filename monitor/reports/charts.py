@@ -26,7 +26,7 @@ import pandas as pd
 
 from monitor.domain.aqi import AQI_LEVELS, aqi_level
 from monitor.domain.water_quality import WaterClass
-from monitor.reports.content import DailyDigest, MonthlyReport
+from monitor.reports.content import DailyDigest, MonthlyReport, SectionLine
 from monitor.reports.terms import term
 from monitor.settings import Area
 
@@ -283,9 +283,17 @@ def _pollutants(ax: Axes, report: MonthlyReport, language: str) -> None:
     ax.set_title(f"{term('pollutants', language)} ({report.limits})")
 
 
+def _river_class(section: SectionLine) -> WaterClass | None:
+    """The class a section's bar shows: the class of the month's mean of each item
+    (环办〔2011〕22号, what the report's 达标 rests on), else its latest reading's."""
+    code = section.period_class or section.latest_class
+    return None if code is None else WaterClass.from_code(str(code))
+
+
 def _rivers(ax: Axes, report: MonthlyReport, language: str) -> None:
-    sections = [s for s in report.sections if s.latest_class is not None]
-    classes = [WaterClass.from_code(str(s.latest_class)) for s in sections]
+    rated = [(s, c) for s in report.sections if (c := _river_class(s)) is not None]
+    sections = [s for s, _ in rated]
+    classes = [c for _, c in rated]
     ax.bar(
         range(len(sections)),
         [int(c) for c in classes],

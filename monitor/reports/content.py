@@ -20,6 +20,7 @@ Conventions
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -130,6 +131,8 @@ class DayAqi:
     primary: tuple[str, ...]
     basis: str  #: official (imported audited value), provisional (computed) or ""
     control: bool = False  #: a control site (对照点): shown, never in the area's mean
+    #: the area's computed value: the evaluation stations it rests on (None otherwise)
+    stations: int | None = None
 
 
 @dataclass(frozen=True)
@@ -470,6 +473,7 @@ def build_daily(
         if row is None or district_aqi is None or district_aqi <= 50
         else _primary(row["primary"]),
         "" if row is None else str(row["official_source"]),
+        stations=_rests_on(row),
     )
     site_rows = daily[daily["is_area"] == 0].set_index("site") if len(daily) else daily
     sites = []
@@ -517,6 +521,15 @@ def build_daily(
         ),
         breaches=tuple(breaches),
     )
+
+
+def _rests_on(row: pd.Series | None) -> int | None:
+    """The stations a computed (provisional) area day rests on; None for an imported
+    official value or no value."""
+    if row is None or row["official_source"] != "provisional" or "stations" not in row:
+        return None
+    stations = float(row["stations"])
+    return None if math.isnan(stations) else int(stations)
 
 
 def _breaches(

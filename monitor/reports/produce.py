@@ -190,9 +190,10 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
     flags["flags"] = [
         ";".join(sorted({f for f in str(text).split(";") if f})) for text in flags["flags"]
     ]
-    site_hours = hours.merge(flags, on="site", how="outer").fillna(
-        {"hours": 0, "flagged": 0, "flags": ""}
-    )
+    site_hours = hours.merge(flags, on="site", how="outer")
+    # Without any QC flag the merged text column is all-NaN float: text before filling.
+    site_hours["flags"] = site_hours["flags"].astype(object)
+    site_hours = site_hours.fillna({"hours": 0, "flagged": 0, "flags": ""})
     progress = compute_progress(ledger, settings, as_of=day, year=day.year)
     return build_daily(
         day,

@@ -153,6 +153,14 @@ def _basis(basis: str, language: str) -> str:
     return term(f"basis_{basis}", language) if basis else term("no_valid", language)
 
 
+def _day_basis(day: DayAqi, language: str) -> str:
+    """The basis of an area's day, with the stations a computed value rests on."""
+    text = _basis(day.basis, language)
+    if day.stations is None:
+        return text
+    return f"{text}, {term('rests_on', language, n=day.stations)}"
+
+
 def _variant(variant: str, language: str) -> str:
     base, _, dust = variant.partition("+")
     text = term(f"variant_{base}", language)
@@ -326,7 +334,7 @@ def _daily_html(d: DailyDigest, language: str, images: Mapping[str, str]) -> str
         f'<p class="headline">{_badge(district.aqi, district.level)} '
         f"{_e(level_name(district.level, language))} · {t('primary')}: "
         f"{_e(_primary(district.primary, language))}</p>",
-        f'<p class="meta">{t("basis")}: {_e(_basis(district.basis, language))}</p>',
+        f'<p class="meta">{t("basis")}: {_e(_day_basis(district, language))}</p>',
         _table(
             [term(k, language) for k in ("site", "aqi", "level", "primary")],
             _site_rows([district, *d.sites], language),
@@ -548,7 +556,7 @@ def render_text(report: Report, language: str, generated: datetime) -> str:
             f"{d.area.name_zh}: AQI {_num(d.district.aqi)}, "
             f"{level_name(d.district.level, language)}, {term('primary', language)} "
             f"{_primary(d.district.primary, language)} "
-            f"({_basis(d.district.basis, language)})",
+            f"({_day_basis(d.district, language)})",
         ]
         lines += [
             f"- {_site_name(s.name, s.control, language)}: AQI {_num(s.aqi)}, "

@@ -107,6 +107,7 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
         "另有{n}天按有效日规则未计入（比例范围{low}–{high}）",
         "{n} day(s) withheld by the valid-day rule (share {low}–{high})",
     ),
+    "rests_on": ("由{n}个站点计算", "from {n} station(s)"),
     "official_provisional": (
         "其中{official}天采用审核后官方日报，{provisional}天为实时数据计算（未审核）",
         "{official} day(s) rest on the audited official value, {provisional} on computed "

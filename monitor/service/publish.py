@@ -67,6 +67,7 @@ TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
         "primary_pollutants",
         *schema.IAQI_COLUMNS,
         "complete",
+        "stations",
     ),
     "daily_aqi": (
         "site",
@@ -81,6 +82,7 @@ TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
         "primary_pollutants",
         "exceedance_pollutants",
         "complete",
+        "stations",
     ),
     "water_classes": (
         "site",

@@ -107,6 +107,38 @@ def test_daily_good_and_heavy_flags_and_missing_aqi() -> None:
     assert "aqi=" not in line and "level=" not in line and 'primary_pollutants=""' in line
 
 
+def test_area_rows_carry_the_stations_they_rest_on() -> None:
+    """Issue 13 §2 "Area values": every area row says how many stations it rests on — the
+    published series too. An area day on 5 stations has ``stations=5``; a site's own row
+    (stations NULL in the ledger) leaves the field out."""
+    rows = pd.DataFrame(
+        {
+            "site": ["shenyang", "1099A"],
+            "date": ["2026-05-01"] * 2,
+            "standard": ["hj633-2026"] * 2,
+            "official": [1] * 2,
+            "is_area": [1, 0],
+            **{s: [40.0, 40.0] for s in schema.DAILY_STATISTICS},
+            "invalid_statistics": "",
+            "aqi": [57.0, 57.0],
+            "level": [2, 2],
+            "primary_pollutants": "pm2_5",
+            "exceedance_pollutants": "",
+            "complete": 1,
+            "stations": [5.0, np.nan],
+        }
+    )
+    area, site = schema.AQI_DAILY.lines(schema.daily_aqi_points(rows))
+    assert ",stations=5" in area or " stations=5" in area
+    assert "stations=" not in site
+    hourly = rows.rename(columns={"date": "period_end"}).assign(period_end=1777564800)
+    for column in schema.IAQI_COLUMNS:
+        hourly[column] = 57.0
+    area_h, site_h = schema.AQI_HOURLY.lines(schema.hourly_aqi_points(hourly))
+    assert ",stations=5" in area_h or " stations=5" in area_h
+    assert "stations=" not in site_h
+
+
 def test_water_class_against_the_target() -> None:
     rows = pd.DataFrame(
         {

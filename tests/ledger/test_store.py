@@ -156,6 +156,26 @@ def test_dirty_days_are_local_dates_of_changed_labels(ledger: Ledger) -> None:
     assert ledger.dirty_days().empty  # unchanged data dirties nothing
 
 
+def test_an_so2_label_marks_the_days_of_so2_hours_above_800_within_23_hours(
+    ledger: Ledger,
+) -> None:
+    """HJ 633-2012 Table 1 note: an SO2 hour above 800 µg/m³ is rated on its 24-hour moving
+    mean, which reaches 23 hours back. SO2 900 at 2026-03-02 10:00: a revision of 03-01
+    13:00 (in that mean) marks 03-02 too; one of 03-01 10:00 (24 hours before, outside)
+    does not, nor does NO2 at 13:00, nor SO2 at 13:00 without a high hour after it."""
+    ledger.write_observations(hours("1099A", "2026-03-02 10:00", [900.0], "so2"), "cnemc")
+    ledger.write_observations(hours("1099A", "2026-03-05 13:00", [1.0], "so2"), "cnemc")
+    ledger.clear_dirty(ledger.dirty_days())
+    ledger.write_observations(hours("1099A", "2026-03-01 13:00", [1.0], "so2"), "cnemc")
+    assert ledger.dirty_days()["date"].tolist() == ["2026-03-01", "2026-03-02"]
+    ledger.clear_dirty(ledger.dirty_days())
+    ledger.write_observations(hours("1099A", "2026-03-01 10:00", [1.0], "so2"), "cnemc")
+    ledger.write_observations(hours("1099A", "2026-03-01 14:00", [1.0], "no2"), "cnemc")
+    ledger.write_observations(hours("1099A", "2026-03-05 14:00", [2.0], "so2"), "cnemc")
+    # 03-01 10:00 (before 12:00) also marks the day before: its quality checks look ahead.
+    assert ledger.dirty_days()["date"].tolist() == ["2026-02-28", "2026-03-01", "2026-03-05"]
+
+
 def test_duplicate_keys_in_one_batch_keep_the_last(ledger: Ledger) -> None:
     """A batch with the same site-hour twice stores the later value once."""
     batch = pd.concat(

@@ -81,3 +81,34 @@ def test_without_a_cjk_font_chinese_charts_fall_back_to_english(
     assert charts.chart_language("en") == "en"
     images = charts.daily_charts(gather_daily(ledger, settings, DAY), "zh")
     assert _pixels(images["sites"]).shape == (charts.SIZE_PX[1], charts.SIZE_PX[0], 3)
+
+
+def test_the_river_chart_shows_the_class_of_the_months_means(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """The chart agrees with the report's 达标 (环办〔2011〕22号: a month with several samples
+    is rated on the mean of each item). June NH3-N 1.5, 1.5, 0.4 (latest, II) average
+    1.133 mg/L → IV (GB 3838-2002 Table 1: III ≤ 1.0, IV ≤ 1.5): the bar is class IV, and
+    no bar has the class II colour of the latest reading."""
+    import pandas as pd
+
+    from monitor.collectors.base import observations
+    from monitor.domain.water_quality import WaterClass
+    from monitor.service.evaluate import evaluate_dirty
+
+    frames = []
+    for moment, nh3n in (
+        ("2026-06-03 08:00", 1.5),
+        ("2026-06-10 08:00", 1.5),
+        ("2026-06-20 08:00", 0.4),
+    ):
+        end = pd.Timestamp(moment, tz="Asia/Shanghai")
+        frames.append(observations("hun_a", ["ph", "do", "nh3n"], end, end, [7.6, 6.0, nh3n]))
+    ledger.write_observations(pd.concat(frames, ignore_index=True), "water")
+    evaluate_dirty(ledger, settings)
+    report = gather_monthly(ledger, settings, date(2026, 6, 1), today=date(2026, 7, 2))
+    (section,) = report.sections
+    assert (section.latest_class, section.period_class) == ("II", "IV")
+    rivers = _pixels(charts.monthly_charts(report, "en")["rivers"])
+    assert _has_colour(rivers, charts.WATER_CLASS_COLOURS[WaterClass.IV])
+    assert not _has_colour(rivers, charts.WATER_CLASS_COLOURS[WaterClass.II])

@@ -88,6 +88,20 @@ def test_daily_rivers_silence_and_breaches(ledger: Ledger, settings: Settings) -
     assert breaches["hun_a"].kind == "water" and breaches["hun_a"].worst == "IV"
 
 
+def test_the_daily_district_row_says_how_many_stations_it_rests_on(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §2 "Area values": every area row says how many stations it rests on. On
+    2026-05-10 both evaluation stations (1099A, 2900A) report; the control site 1100A is
+    never averaged: the district's computed day rests on 2, in the HTML and the text."""
+    digest = gather_daily(ledger, settings, DAY)
+    assert digest.district.stations == 2
+    assert all(s.stations is None for s in digest.sites)
+    page = render.render_html(digest, "en", {}, NOW)
+    assert "provisional" in page and "from 2 station(s)" in page
+    assert "由2个站点计算" in render.render_text(digest, "zh", NOW)
+
+
 def test_a_day_without_data_is_reported_as_such(ledger: Ledger, settings: Settings) -> None:
     """A later day: no AQI, every station and the enabled source silent."""
     digest = gather_daily(ledger, settings, date(2026, 6, 1))
@@ -277,6 +291,31 @@ def test_monthly_states_withheld_days_and_the_share_range(
     text = render.render_text(report, "en", NOW)
     assert f"2 day(s) withheld by the valid-day rule (share {low}–{high})" in text
     page = render.render_html(report, "zh", {}, NOW)
+    assert f"另有2天按有效日规则未计入（比例范围{low}–{high}）" in page
+
+
+def test_the_daily_digest_states_withheld_days_and_the_ratio_range(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §2: the daily digest's good-day rows say how many days of the year the
+    valid-day rule withheld and the ratio's range (all non-good … all good), as the target
+    progress computes them. Two May days with PM2.5 only."""
+    rows = _partial_area_day(date(2026, 5, 2)) + _partial_area_day(date(2026, 5, 3))
+    ledger.replace_derived("daily_aqi", pd.DataFrame(rows), ("site", "date", "standard"))
+    digest = gather_daily(ledger, settings, DAY)
+    official = next(r for r in digest.good_days if r.variant == "official")
+    assert official.withheld_days == 2
+    g, v = official.good_days or 0, official.valid_days or 0
+    assert (official.ratio_low, official.ratio_high) == pytest.approx(
+        (g / (v + 2), (g + 2) / (v + 2))
+    )
+    low, high = (f"{x:.1%}" for x in (official.ratio_low or 0.0, official.ratio_high or 0.0))
+    text = render.render_text(digest, "en", NOW)
+    assert (
+        f"2 day(s) withheld by the valid-day rule (a valid statistic, but not all six and "
+        f"AQI ≤ 100): the ratio would be {low} if all were non-good, {high} if all were good."
+    ) in text
+    page = render.render_html(digest, "zh", {}, NOW)
     assert f"另有2天按有效日规则未计入（比例范围{low}–{high}）" in page
 
 

@@ -259,6 +259,44 @@ def test_so2_above_800_is_rated_on_its_24_hour_mean(ledger: Ledger, settings: Se
     ]
 
 
+def test_a_revised_so2_hour_re_rates_the_next_days_hours(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """The SO2 24-hour moving mean that rates an SO2 hour above 800 µg/m³ (HJ 633-2012
+    Table 1 note) reaches 23 hours back, so a revision of 2026-02-09 12:00 must re-rate
+    02-10 10:00: 150 → 1350 raises the 24 h mean from 175 to 225 µg/m³, IAQI
+    ⌈100 + 50·75/325⌉ = 112 instead of 104."""
+    so2 = _hours("1099A", "so2", "2026-02-09 11:00", [150.0] * 21 + [75.0] * 2 + [900.0])
+    no2 = _hours("1099A", "no2", "2026-02-10 10:00", [80.0])
+    ledger.write_observations(pd.concat([so2, no2], ignore_index=True), "sample")
+    evaluate_dirty(ledger, settings)
+    ledger.write_observations(_hours("1099A", "so2", "2026-02-09 12:00", [1350.0]), "sample")
+    evaluate_dirty(ledger, settings)
+    at = int(pd.Timestamp("2026-02-10 10:00", tz="Asia/Shanghai").timestamp())
+    rows = ledger.query(
+        "SELECT iaqi_so2, aqi FROM hourly_aqi WHERE site = '1099A' AND period_end = ? "
+        "AND standard = 'hj633-2012'",
+        (at,),
+    )
+    assert rows.values.tolist() == [[112.0, 112.0]]
+
+
+def test_the_next_dates_00_00_o3_closes_the_days_last_8_hour_window(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """HJ 663-2013 MDA8 windows end 08:00 … 24:00 (platform: label 00:00 closes the previous
+    day's last window). O3 50 µg/m³ at labels 00:00 … 23:00 of 2026-03-01: MDA8 50; when
+    03-02 00:00 arrives later with 450, the window 17:00 … 24:00 is (7·50 + 450)/8 = 100
+    and the ledger re-rates 03-01 to MDA8 100."""
+    ledger.write_observations(_hours("1099A", "o3", "2026-03-01 00:00", [50.0] * 24), "s")
+    evaluate_dirty(ledger, settings)
+    query = "SELECT o3_8h_max FROM daily_aqi WHERE site = '1099A' AND date = '2026-03-01'"
+    assert set(ledger.query(query)["o3_8h_max"]) == {50.0}
+    ledger.write_observations(_hours("1099A", "o3", "2026-03-02 00:00", [450.0]), "s")
+    evaluate_dirty(ledger, settings)
+    assert set(ledger.query(query)["o3_8h_max"]) == {100.0}
+
+
 def test_2012_daily_aqi_rates_the_unrounded_mean(ledger: Ledger, settings: Settings) -> None:
     """Published Shenyang days (standards.md §2.9): HJ 633-2012 rates the unrounded daily
     mean, so PM2.5 75.3 gives ⌈100 + 50·0.3/40⌉ = 101 (not 100 from the displayed 75);
