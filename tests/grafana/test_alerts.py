@@ -203,6 +203,24 @@ def test_every_rule_is_covered() -> None:
     assert len(silent) == 2 * len(enabled)
 
 
+def test_no_rule_uses_the_unfiltered_queries_or_mixes_as_of_dates() -> None:
+    """The catalogue keeps ``alert_site_aqi``/``alert_area_aqi`` (every station of an
+    imported national archive, the model cell) only to show what the filtered rules leave
+    out: no rule on the shipped settings runs them. Each rule's query selects ONE field with
+    ``last()`` per series, and B reduces that one number (``reduce`` ``last``, Grafana
+    ``pkg/expr/mathexp/reduce.go``) against a constant threshold: no rule compares or mixes
+    values of different as-of dates (the stat panels' concern, test_month)."""
+    settings = load_settings(Path(__file__).parents[2] / "config" / "hunnan.toml", {})
+    unfiltered = {catalogue()[k].text for k in ("alert_site_aqi", "alert_area_aqi")}
+    for rule in alerts.rules(settings):
+        assert rule.query.text not in unfiltered, rule.uid
+        assert rule.query.alert, rule.uid
+        select = rule.query.text.split(" FROM ", 1)[0]
+        assert re.fullmatch(r'SELECT last\("\w+"\) AS "\w+"', select), (rule.uid, select)
+        if rule.uid.startswith(("envmon-site-aqi", "envmon-area-aqi", "envmon-day-")):
+            assert '"site" =~ /^' in rule.query.text, rule.uid  # configured ids only
+
+
 # --------------------------------------------------------------------------- helpers
 
 

@@ -276,6 +276,59 @@ def test_a_value_with_two_qc_flags_counts_two_and_stays_off_the_panels(
     assert [row[0] for row in shown["values"]] == [at - 3600, at + 3600]
 
 
+#: Rules the alerts engineer added for issue 15, each run by the rule test above.
+ISSUE_15_RULES = (
+    "envmon-target-failed",
+    "envmon-day-not-good",
+    "envmon-day-heavy",
+    "envmon-silent-source-cnemc_shenyang",
+    "envmon-silent-source-open_meteo_hunnan",
+    "envmon-silent-source-cnemc_water",
+)
+
+
+def test_the_month_runs_the_new_rules_and_the_model_point_never_raises_the_site_rule(
+    month: Month, influx1: Influx1
+) -> None:
+    """The rule test above runs every rule of :func:`alerts.rules`, among them those added
+    for issue 15 (failed target, non-good and heavy days, a source that never delivered:
+    ``noDataState`` Alerting). At the worst hour of the 11–13 November episode the
+    Open-Meteo model cell and the control site 1098A are above 200 in the unfiltered
+    query, yet the station rule's query (what Grafana reduces per series) holds only the
+    configured evaluation stations, and some of them fire."""
+    rules = {r.uid: r for r in alerts.rules(month.settings)}
+    assert set(ISSUE_15_RULES) <= set(rules)
+    for uid in ISSUE_15_RULES:
+        if uid.startswith("envmon-silent-source-"):
+            assert rules[uid].no_data == "Alerting", uid
+    site_rule = rules["envmon-site-aqi-200"]
+    episode = pd.date_range("2026-11-11 01:00", "2026-11-14 00:00", freq="h", tz=LOCAL)
+    unfiltered = queries.catalogue()["alert_site_aqi"].text
+    worst: tuple[float, int] | None = None
+    for hour in episode:
+        at = int(hour.timestamp())
+        text = queries.render(unfiltered, start=at - 3 * 3600, end=at, interval_seconds=1)
+        last = {s["tags"]["site"]: s["values"][-1][1] for s in influx1.query(text)}
+        if "hunnan_model" in last and (worst is None or last["hunnan_model"] > worst[0]):
+            worst = (last["hunnan_model"], at)
+    assert worst is not None and worst[0] > 200, worst  # the model cell is "heavy"
+    at = worst[1]
+    text = queries.render(
+        site_rule.query.text, start=at - site_rule.lookback_seconds, end=at, interval_seconds=1
+    )
+    series = {s["tags"]["site"]: s["values"][-1][1] for s in influx1.query(text)}
+    everything = {
+        s["tags"]["site"]: s["values"][-1][1]
+        for s in influx1.query(
+            queries.render(unfiltered, start=at - site_rule.lookback_seconds, end=at)
+        )
+    }
+    assert everything["hunnan_model"] > 200 and everything["1098A"] > 200
+    assert set(series) == set(alerts.evaluation_stations(month.settings))
+    assert "hunnan_model" not in series and "1098A" not in series
+    assert any(site_rule.fires(float(v)) for v in series.values())
+
+
 def test_projection_range_is_one_as_of_date(month: Month, influx1: Influx1) -> None:
     """ "年末优良比例预测区间": three separate ``last()`` calls each take the newest point
     that HAS that field, so a newest as-of without a range mixes dates; the panel's query
