@@ -329,6 +329,23 @@ def test_the_month_runs_the_new_rules_and_the_model_point_never_raises_the_site_
     assert any(site_rule.fires(float(v)) for v in series.values())
 
 
+def test_water_sections_listed_by_published_name_have_one_identity(
+    month: Month, influx1: Influx1
+) -> None:
+    """The shipped cnemc_water source lists 于家房, 砂山, 高坎大桥 as the platform writes them;
+    their readings are stored under hun_yujiafang, hun_shashan, hun_gaokan_bridge. Data
+    health must report those ids only: a row under the published name has never seen a
+    value, so its age is the whole health window (7 days) and the station-silence rule
+    would fire for it forever."""
+    (source,) = [s for s in month.settings.sources if s.name == "cnemc_water"]
+    assert source.stations == ("于家房", "砂山", "高坎大桥")
+    rule = {r.uid: r for r in alerts.rules(month.settings)}["envmon-silent-site-cnemc_water"]
+    text = queries.render(rule.query.text, start=NOW - rule.lookback_seconds, end=NOW)
+    ages = {s["tags"]["site"]: s["values"][-1][1] for s in influx1.query(text)}
+    assert set(ages) == {"hun_yujiafang", "hun_shashan", "hun_gaokan_bridge"}
+    assert not any(rule.fires(float(age)) for age in ages.values()), ages
+
+
 def test_projection_range_is_one_as_of_date(month: Month, influx1: Influx1) -> None:
     """ "年末优良比例预测区间": three separate ``last()`` calls each take the newest point
     that HAS that field, so a newest as-of without a range mixes dates; the panel's query
