@@ -63,12 +63,12 @@ TARGET_CLASSES = {
 FLAGGED = ("1099A", "pm2_5", int(pd.Timestamp("2026-11-05 03:00", tz=LOCAL).timestamp()))
 
 
-def month_settings(folder: Path) -> Settings:
-    """``config/hunnan.toml`` with target classes."""
+def month_settings(folder: Path, *, target_classes: bool = True) -> Settings:
+    """``config/hunnan.toml`` with target classes (as shipped: ``target_classes=False``)."""
     text = (ROOT / "config" / "hunnan.toml").read_text(encoding="utf-8")
     text = text.replace('path = "../data/envmon.sqlite"', f'path = "{folder}/ledger.sqlite"')
     text = text.replace('folder = "../data/reports"', f'folder = "{folder}/reports"')
-    for section, target in TARGET_CLASSES.items():
+    for section, target in TARGET_CLASSES.items() if target_classes else ():
         text = text.replace(
             f'id = "{section}"\n', f'id = "{section}"\ntarget_class = "{target}"\n'
         )
@@ -221,10 +221,11 @@ class Month:
     lines: list[str]
 
 
-def load_month(influx: Influx1, folder: Path) -> Month:
-    """Reset ``influx`` and load it with the month, through ledger → evaluate → publish."""
+def load_month(influx: Influx1, folder: Path, *, target_classes: bool = True) -> Month:
+    """Reset ``influx`` and load it with the month, through ledger → evaluate → publish
+    (``target_classes=False``: on the settings exactly as shipped)."""
     folder.mkdir(parents=True, exist_ok=True)
-    settings = month_settings(folder)
+    settings = month_settings(folder, target_classes=target_classes)
     rng = np.random.default_rng(20261101)
     influx.reset()
     writer = _Lines(influx)

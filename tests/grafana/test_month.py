@@ -36,7 +36,7 @@ import pytest
 from monitor.grafana import alerts, dashboards
 from monitor.grafana.catalogue import indicators
 from monitor.influxdb import points, queries
-from monitor.settings import load_settings
+from monitor.settings import Settings, load_settings
 from tests.engines import Influx1
 from tests.month import FLAGGED, LOCAL, NOW, Month, load_month
 
@@ -194,12 +194,23 @@ def test_every_panel_query_on_a_realistic_month(
         )
         settings = load_settings(path, {})
         assert settings.grafana.language == language
+    problems, empty = run_every_panel(settings, influx1)
+    problems += [f"{where}: no data" for where, _ in empty]
+    assert problems == [], "\n".join(problems)
+
+
+def run_every_panel(
+    settings: Settings, influx1: Influx1
+) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+    """Problems of every panel query (:func:`check_series`), and the panels that returned
+    nothing (where, panel)."""
     boards = dashboards.build_all(settings)
     names = dashboards.names(settings, settings.grafana.language)
     names = {**names, "site": {**names["site"], **names["area"]}}
     cat = queries.catalogue()
     catalogue = indicators(settings.grafana.budget_alert_days)
     problems: list[str] = []
+    empty: list[tuple[str, dict[str, Any]]] = []
     ran = 0
     for spec in dashboards.DASHBOARDS:
         board = boards[spec.uid]
@@ -225,9 +236,9 @@ def test_every_panel_query_on_a_realistic_month(
                 problems += check_series(where, panel, query, series, names)
                 ran += 1
             if not returned:
-                problems.append(f"{where}: no data")
-    assert problems == [], "\n".join(problems)
+                empty.append((where, panel))
     assert ran == sum(len(p["targets"]) for b in boards.values() for p in b["panels"])
+    return problems, empty
 
 
 def test_every_rule_query_on_a_realistic_month(month: Month, influx1: Influx1) -> None:
