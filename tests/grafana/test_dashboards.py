@@ -342,6 +342,17 @@ def test_river_panels_say_why_they_are_empty_on_the_shipped_settings(
     for panel in (share, latest):
         assert "未设目标类别" in panel["description"]
         assert "target_class" in panel["description"]
+    english = tmp_path / "en.toml"
+    english.write_text(
+        SHIPPED.read_text(encoding="utf-8").replace(
+            'language = "zh"\ninfluxdb', 'language = "en"\ninfluxdb'
+        ),
+        encoding="utf-8",
+    )
+    en = dashboards.build_all(load_settings(english, {}))
+    en_share = _panel(en[dashboards.TARGETS_UID], "Sections meeting their target class")
+    assert en_share["fieldConfig"]["defaults"]["noValue"] == "no target class set"
+    assert "No section has a target class" in en_share["description"]
     # once a class is set the panels show data, and say nothing of the kind
     path = tmp_path / "classes.toml"
     path.write_text(
