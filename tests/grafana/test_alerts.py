@@ -6,6 +6,7 @@ Numbers are those of tests/published.py (HJ 633 Table 1, GB 3838 Table 1)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -166,7 +167,7 @@ def test_silence_and_heartbeat_rules(
         site_rule.summary_zh, {"site": "sec_a", "source": "river_lab"}, duration_values(41400)
     )
     assert text == (
-        "数据源 river_lab 的站点 sec_a 已 11 小时 30 分 无新数据（超过采集间隔加宽限 6 小时）。"
+        "数据源 river_lab 的站点 甲断面 已 11 小时 30 分 无新数据（超过采集间隔加宽限 6 小时）。"
     )
     english = expand(site_rule.summary_en, {"site": "sec_a"}, duration_values(41400))
     assert "11 h 30 min" in english and "6 h" in english
@@ -221,6 +222,44 @@ def test_no_rule_uses_the_unfiltered_queries_or_mixes_as_of_dates() -> None:
             assert '"site" =~ /^' in rule.query.text, rule.uid  # configured ids only
 
 
+def test_alert_mails_name_stations_sections_areas_and_targets() -> None:
+    """Officer-facing text shows names, never ids (issue 15, "Officer-facing text shows
+    internal codes"): each summary prints ``$labels.site``/``$labels.target`` through a
+    text/template ``if eq … else if … end`` chain of the configured names (Go text/template
+    "Actions": ``{{if pipeline}} T1 {{else if pipeline}} T0 {{end}}``; ``eq`` compares
+    strings), as Grafana's annotation templates run it; an id without a name prints itself."""
+    settings = load_settings(Path(__file__).parents[2] / "config" / "hunnan.toml", {})
+    rules = by_uid(settings)
+    values = {"B": 250.0, "H": 3.0, "M": 20.0}
+    cases = {
+        "envmon-site-aqi-200": ({"site": "1099A"}, "浑南东路"),
+        "envmon-area-aqi-100": ({"site": "hunnan"}, "浑南区"),
+        "envmon-day-not-good": ({"site": "hunnan"}, "浑南区"),
+        "envmon-section-class": ({"site": "hun_gaokan_bridge"}, "高坎大桥"),
+        "envmon-nh3n-high": ({"site": "hun_gaokan_bridge"}, "高坎大桥"),
+        "envmon-target-failed": ({"target": "good_days_2026"}, "优良天数比例 ≥ 80 %"),
+        "envmon-good-day-budget": ({"target": "good_days_2026"}, "优良天数比例 ≥ 80 %"),
+        "envmon-silent-site-cnemc_shenyang": (
+            {"site": "1098A", "source": "cnemc_shenyang"},
+            "森林路（对照点）",
+        ),
+    }
+    for uid, (labels, name) in cases.items():
+        text = expand(rules[uid].summary_zh, labels, values)
+        code = next(iter(labels.values()))
+        assert name in text and code not in text, (uid, text)
+    english = expand(rules["envmon-site-aqi-200"].summary_en, {"site": "1099A"}, values)
+    assert "Station Hunnan East Road: hourly AQI 250" in english
+    unknown = expand(rules["envmon-site-aqi-200"].summary_zh, {"site": "9999A"}, values)
+    assert "站点 9999A 小时AQI为 250" in unknown
+    # the generated template itself: one branch per configured station, area, section, cell
+    chain = alerts.label_name("site", {"1099A": "浑南东路", 'a"b': "x"})
+    assert chain == (
+        '{{ if eq $labels.site "1099A" }}浑南东路{{ else if eq $labels.site "a\\"b" }}x'
+        "{{ else }}{{ $labels.site }}{{ end }}"
+    )
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -239,13 +278,33 @@ def _go(value: float) -> str:
     return f"{value:g}"
 
 
+_CHAIN = re.compile(
+    r'\{\{ if eq \$labels\.(\w+) "[^"]*" \}\}.*?\{\{ else \}\}\{\{ \$labels\.\1 \}\}\{\{ end \}\}',
+    re.S,
+)
+_CASE = re.compile(r'\{\{ (?:if|else if) eq \$labels\.\w+ ("[^"]*") \}\}(.*?)(?=\{\{ )', re.S)
+
+
+def _names(template: str, labels: dict[str, str]) -> str:
+    """The ``if eq $labels.x "id"`` … ``else`` chains of :func:`alerts.label_name` as Go's
+    text/template runs them: the branch whose id equals the label, else the label."""
+
+    def pick(match: re.Match[str]) -> str:
+        label = labels.get(match.group(1), "")
+        cases = {str(json.loads(code)): str(name) for code, name in _CASE.findall(match.group(0))}
+        return cases.get(label, label)
+
+    return _CHAIN.sub(pick, template)
+
+
 def expand(template: str, labels: dict[str, str], values: dict[str, float]) -> str:
     """The annotation as Grafana would expand it, for the constructs the rules use:
     ``{{ $labels.x }}``, ``{{ $values.X.Value }}`` and ``{{ if $values }}…{{ else }}…{{ end }}``
     (an empty map is false in Go templates; docs/sources/alerting/alerting-rules/templates/
     reference.md, "$values")."""
+    out = _names(template, labels)
     branch = re.compile(r"\{\{ if \$values \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}", re.S)
-    out = branch.sub(lambda m: m.group(1) if values else m.group(2), template)
+    out = branch.sub(lambda m: m.group(1) if values else m.group(2), out)
     out = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), out)
     out = re.sub(r"\{\{ \$values\.(\w+)\.Value \}\}", lambda m: _go(values[m.group(1)]), out)
     assert "{{" not in out, out
