@@ -40,6 +40,7 @@ from monitor.grafana import dashboards
 from monitor.grafana.models import EXPRESSION_UID, InfluxQL, to_data
 from monitor.influxdb import queries
 from monitor.influxdb.queries import InfluxQuery
+from monitor.service.publish import HEALTH_WINDOW_S
 from monitor.settings import GoodDayRatioTarget, Settings
 
 Evaluator = Literal["gt", "lt", "lte", "within_range"]
@@ -355,6 +356,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
         ),
     ]
     grace = grafana.silence_grace_minutes * 60
+    window_days = HEALTH_WINDOW_S // _DAY
     zh_age = "{{ $values.H.Value }} 小时 {{ $values.M.Value }} 分"
     en_age = "{{ $values.H.Value }} h {{ $values.M.Value }} min"
     for source in settings.sources:
@@ -373,10 +375,22 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
                 (limit,),
                 _HOUR,
                 "warning",
+                # a station without any value in the health window has the window as its
+                # age (publish.HEALTH_WINDOW_S, 168 h): say so rather than "168 小时 0 分"
+                f"{{{{ if ge $values.H.Value {float(HEALTH_WINDOW_S // _HOUR)} }}}}"
+                f"数据源 {name} 的站点 {site_zh} 近 {window_days} 天没有任何数据"
+                f"（从未采集到，或已中断 {window_days} 天以上）。"
+                "{{ else }}"
                 f"数据源 {name} 的站点 {site_zh} 已 {zh_age} 无新数据"
-                f"（超过采集间隔加宽限 {zh_limit}）。",
+                f"（超过采集间隔加宽限 {zh_limit}）。"
+                "{{ end }}",
+                f"{{{{ if ge $values.H.Value {float(HEALTH_WINDOW_S // _HOUR)} }}}}"
+                f"Station {site_en} of source {name}: no value at all in the last "
+                f"{window_days} days (never collected, or silent for longer)."
+                "{{ else }}"
                 f"Station {site_en} of source {name}: no new value for {en_age} "
-                f"(more than the interval plus grace, {en_limit}).",
+                f"(more than the interval plus grace, {en_limit})."
+                "{{ end }}",
                 "data_freshness",
                 duration=True,
             ),

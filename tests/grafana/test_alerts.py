@@ -171,6 +171,15 @@ def test_silence_and_heartbeat_rules(
     )
     english = expand(site_rule.summary_en, {"site": "sec_a"}, duration_values(41400))
     assert "11 h 30 min" in english and "6 h" in english
+    # no value in the whole health window (7 days, publish.HEALTH_WINDOW_S): said as such,
+    # not as "168 小时 0 分"
+    never = expand(site_rule.summary_zh, {"site": "sec_a"}, duration_values(7 * 86400))
+    assert (
+        never
+        == "数据源 river_lab 的站点 甲断面 近 7 天没有任何数据（从未采集到，或已中断 7 天以上）。"
+    )
+    just_below = expand(site_rule.summary_zh, {"site": "sec_a"}, duration_values(7 * 86400 - 60))
+    assert "167 小时 59 分" in just_below
     source_rule = rules["envmon-silent-source-cnemc_air"]
     text = expand(source_rule.summary_zh, {"source": "cnemc_air"}, duration_values(12000))
     assert "已 3 小时 20 分 未采集到新时段" in text and "秒" not in text
@@ -305,6 +314,13 @@ def expand(template: str, labels: dict[str, str], values: dict[str, float]) -> s
     out = _names(template, labels)
     branch = re.compile(r"\{\{ if \$values \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}", re.S)
     out = branch.sub(lambda m: m.group(1) if values else m.group(2), out)
+    at_least = re.compile(
+        r"\{\{ if ge \$values\.(\w+)\.Value ([\d.]+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}",
+        re.S,
+    )
+    out = at_least.sub(
+        lambda m: m.group(3) if values[m.group(1)] >= float(m.group(2)) else m.group(4), out
+    )
     out = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), out)
     out = re.sub(r"\{\{ \$values\.(\w+)\.Value \}\}", lambda m: _go(values[m.group(1)]), out)
     assert "{{" not in out, out
