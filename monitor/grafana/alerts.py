@@ -37,6 +37,7 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import alerting as alerting_models
 
 from monitor.grafana import dashboards
+from monitor.grafana.catalogue import STATUS_VALUES
 from monitor.grafana.models import EXPRESSION_UID, InfluxQL, to_data
 from monitor.influxdb import queries
 from monitor.influxdb.queries import InfluxQuery
@@ -89,6 +90,7 @@ class Rule:
     no_data: NoData = "OK"
     exec_error: Literal["OK", "Error", "Alerting"] = "Error"
     duration: bool = False  #: B is seconds: add the H and M expressions for the e-mail
+    show_value: bool = True  #: the description prints B (False: B is a code, said in words)
 
     @property
     def dashboard(self) -> str:
@@ -150,6 +152,16 @@ def label_name(label: str, names: Mapping[str, str]) -> str:
     if not parts:
         return "{{ " + ref + " }}"
     return "".join(parts) + "{{ else }}{{ " + ref + " }}{{ end }}"
+
+
+def _status_name(first: float, second: float, language: str) -> str:
+    """A Go template naming target status code B, ``first`` or else ``second``
+    (:data:`monitor.grafana.catalogue.STATUS_VALUES`: 2 有风险, 3 偏离目标)."""
+    text = {v.value: (v.zh if language == "zh" else v.en) for v in STATUS_VALUES}
+    return (
+        f"{{{{ if eq $values.B.Value {first} }}}}{text[first]}"
+        f"{{{{ else }}}}{text[second]}{{{{ end }}}}"
+    )
 
 
 def evaluation_stations(settings: Settings) -> tuple[str, ...]:
@@ -296,9 +308,11 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (1.5, 3.5),  # status codes 2 at_risk, 3 off_track
             3 * _DAY,
             "warning",
-            "目标 " + target_zh + " 状态代码为 " + value + "（2 有风险，3 偏离目标）。",
-            "Target " + target_en + ": status code " + value + " (2 at risk, 3 off track).",
+            # status code 2 or 3 (monitor.influxdb.points.STATUS_CODES) by its name
+            "目标 " + target_zh + " 进度" + _status_name(2.0, 3.0, "zh") + "。",
+            "Target " + target_en + ": " + _status_name(2.0, 3.0, "en") + ".",
             "target_status",
+            show_value=False,
         ),
         Rule(
             "envmon-target-failed",
@@ -309,10 +323,10 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (3.5, 4.5),  # status code 4 failed: the goal can no longer be met
             3 * _DAY,
             "critical",
-            "目标 " + target_zh + " 状态代码为 " + value + "（4 已无法实现）。",
-            "Target " + target_en + ": status code " + value + " (4 failed: the goal can "
-            "no longer be met).",
+            "目标 " + target_zh + " 未达成：已无法实现。",
+            "Target " + target_en + ": failed, the goal can no longer be met.",
             "target_status",
+            show_value=False,
         ),
         Rule(
             "envmon-section-class",
@@ -327,6 +341,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             f"Section {site_en}: latest class worse than its target class (readings of the last "
             f"{water_h[1]} only).",
             "water_latest",
+            show_value=False,  # B is meets_target 0
         ),
         Rule(
             "envmon-do-low",
@@ -510,7 +525,7 @@ def panel_link(rule: Rule) -> str:
 def _annotations(rule: Rule, settings: Settings) -> dict[str, str]:
     link = panel_link(rule)
     zh = settings.grafana.language == "zh"
-    if rule.duration:  # the summary says hours and minutes; no raw seconds here
+    if rule.duration or not rule.show_value:  # the summary says it in words
         description = f"看板：{link}" if zh else f"Dashboard: {link}"
     elif zh:
         description = f"当前值 {{{{ $values.B.Value }}}}；看板：{link}"

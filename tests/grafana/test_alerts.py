@@ -261,6 +261,17 @@ def test_alert_mails_name_stations_sections_areas_and_targets() -> None:
     assert "Station Hunnan East Road: hourly AQI 250" in english
     unknown = expand(rules["envmon-site-aqi-200"].summary_zh, {"site": "9999A"}, values)
     assert "站点 9999A 小时AQI为 250" in unknown
+    # status codes in words (2 有风险, 3 偏离目标, 4 未达成: the status table's mappings),
+    # and no code printed in the description either
+    target = {"target": "good_days_2026"}
+    status, failed = rules["envmon-target-status"], rules["envmon-target-failed"]
+    assert expand(status.summary_zh, target, {"B": 2.0}) == "目标 优良天数比例 ≥ 80 % 进度有风险。"
+    assert expand(status.summary_zh, target, {"B": 3.0}).endswith("进度偏离目标。")
+    assert expand(status.summary_en, target, {"B": 3.0}).endswith(": off track.")
+    assert "未达成" in expand(failed.summary_zh, target, {"B": 4.0})
+    for rule in (status, failed, rules["envmon-section-class"]):
+        annotations = alerts.api_rule(rule, settings)["annotations"]
+        assert "{{ $values.B.Value }}" not in str(annotations), rule.uid  # never printed
     # the generated template itself: one branch per configured station, area, section, cell
     chain = alerts.label_name("site", {"1099A": "浑南东路", 'a"b': "x"})
     assert chain == (
@@ -314,6 +325,13 @@ def expand(template: str, labels: dict[str, str], values: dict[str, float]) -> s
     out = _names(template, labels)
     branch = re.compile(r"\{\{ if \$values \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}", re.S)
     out = branch.sub(lambda m: m.group(1) if values else m.group(2), out)
+    equal = re.compile(
+        r"\{\{ if eq \$values\.(\w+)\.Value ([\d.]+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}",
+        re.S,
+    )
+    out = equal.sub(
+        lambda m: m.group(3) if values[m.group(1)] == float(m.group(2)) else m.group(4), out
+    )
     at_least = re.compile(
         r"\{\{ if ge \$values\.(\w+)\.Value ([\d.]+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}",
         re.S,
