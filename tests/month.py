@@ -1,10 +1,11 @@
 """A realistic month of published points, on the shipped settings.
 
 The settings are ``config/hunnan.toml`` as shipped (11 national stations of Shenyang, the
-district's sections, its four targets, its four sources) with two changes a bureau makes
+district's sections, its four targets, its four sources) with one change a bureau makes
 before the river panels can say anything: each section gets a target class (the shipped
-file leaves them unset, "to confirm"), and the national water source lists the configured
-section ids (the published-name → id mapping is branch issue-14's work).
+file leaves them unset, "to confirm"). The national water source lists its sections by
+published name (于家房, 砂山, 高坎大桥), as shipped; their readings are stored under the
+configured ids, and every panel and rule must see one identity per section.
 
 November 2026 (HJ 633-2026 in force) is written to a real ledger, evaluated by the real
 pipeline and published by the real :class:`~monitor.service.publish.Publisher` into a real
@@ -26,7 +27,6 @@ InfluxDB 1.x:
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,17 +63,15 @@ TARGET_CLASSES = {
 FLAGGED = ("1099A", "pm2_5", int(pd.Timestamp("2026-11-05 03:00", tz=LOCAL).timestamp()))
 
 
-def month_settings(folder: Path) -> Settings:
-    """``config/hunnan.toml`` with target classes and configured section ids."""
+def month_settings(folder: Path, *, target_classes: bool = True) -> Settings:
+    """``config/hunnan.toml`` with target classes (as shipped: ``target_classes=False``)."""
     text = (ROOT / "config" / "hunnan.toml").read_text(encoding="utf-8")
     text = text.replace('path = "../data/envmon.sqlite"', f'path = "{folder}/ledger.sqlite"')
     text = text.replace('folder = "../data/reports"', f'folder = "{folder}/reports"')
-    for section, target in TARGET_CLASSES.items():
+    for section, target in TARGET_CLASSES.items() if target_classes else ():
         text = text.replace(
             f'id = "{section}"\n', f'id = "{section}"\ntarget_class = "{target}"\n'
         )
-    sections = ", ".join(f'"{s}"' for s in list(TARGET_CLASSES)[:3])
-    text = re.sub(r'stations = \["于家房", "砂山", "高坎大桥"\]', f"stations = [{sections}]", text)
     path = folder / "envmon.toml"
     path.write_text(text, encoding="utf-8")
     return load_settings(path, {"ENVMON_INFLUXDB_TOKEN": "test-token"})
@@ -223,10 +221,11 @@ class Month:
     lines: list[str]
 
 
-def load_month(influx: Influx1, folder: Path) -> Month:
-    """Reset ``influx`` and load it with the month, through ledger → evaluate → publish."""
+def load_month(influx: Influx1, folder: Path, *, target_classes: bool = True) -> Month:
+    """Reset ``influx`` and load it with the month, through ledger → evaluate → publish
+    (``target_classes=False``: on the settings exactly as shipped)."""
     folder.mkdir(parents=True, exist_ok=True)
-    settings = month_settings(folder)
+    settings = month_settings(folder, target_classes=target_classes)
     rng = np.random.default_rng(20261101)
     influx.reset()
     writer = _Lines(influx)

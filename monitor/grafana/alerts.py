@@ -27,7 +27,8 @@ environment (``${ENVMON_MAIL_TO}``), so the stack's one ``.env`` feeds both.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -36,9 +37,11 @@ from grafana_foundation_sdk.cog import builder as cogbuilder
 from grafana_foundation_sdk.models import alerting as alerting_models
 
 from monitor.grafana import dashboards
+from monitor.grafana.catalogue import STATUS_VALUES
 from monitor.grafana.models import EXPRESSION_UID, InfluxQL, to_data
 from monitor.influxdb import queries
 from monitor.influxdb.queries import InfluxQuery
+from monitor.service.publish import HEALTH_WINDOW_S
 from monitor.settings import GoodDayRatioTarget, Settings
 
 Evaluator = Literal["gt", "lt", "lte", "within_range"]
@@ -87,6 +90,7 @@ class Rule:
     no_data: NoData = "OK"
     exec_error: Literal["OK", "Error", "Alerting"] = "Error"
     duration: bool = False  #: B is seconds: add the H and M expressions for the e-mail
+    show_value: bool = True  #: the description prints B (False: B is a code, said in words)
 
     @property
     def dashboard(self) -> str:
@@ -134,6 +138,32 @@ def _limit_text(seconds: float, language: str) -> str:
     return " ".join(parts)
 
 
+def label_name(label: str, names: Mapping[str, str]) -> str:
+    """A Go template printing the configured name of ``$labels.<label>`` (the id itself
+    when it has none): ``{{ if eq $labels.site "1099A" }}浑南东路{{ else if … }}…{{ else
+    }}{{ $labels.site }}{{ end }}`` (text/template ``if``/``else if`` and ``eq``, which
+    Grafana's annotation templates use: docs/sources/alerting/alerting-rules/templates/
+    reference.md). Ids are written as JSON strings, a valid Go string literal."""
+    ref = f"$labels.{label}"
+    parts = [
+        "{{ " + ("if" if n == 0 else "else if") + f" eq {ref} {json.dumps(code)} }}}}{name}"
+        for n, (code, name) in enumerate(sorted(names.items()))
+    ]
+    if not parts:
+        return "{{ " + ref + " }}"
+    return "".join(parts) + "{{ else }}{{ " + ref + " }}{{ end }}"
+
+
+def _status_name(first: float, second: float, language: str) -> str:
+    """A Go template naming target status code B, ``first`` or else ``second``
+    (:data:`monitor.grafana.catalogue.STATUS_VALUES`: 2 有风险, 3 偏离目标)."""
+    text = {v.value: (v.zh if language == "zh" else v.en) for v in STATUS_VALUES}
+    return (
+        f"{{{{ if eq $values.B.Value {first} }}}}{text[first]}"
+        f"{{{{ else }}}}{text[second]}{{{{ end }}}}"
+    )
+
+
 def evaluation_stations(settings: Settings) -> tuple[str, ...]:
     """Codes of the configured evaluation stations (control sites and model points are not
     official: they never raise an alert)."""
@@ -165,7 +195,12 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
     """Every alert rule for ``settings`` (silence rules per enabled source)."""
     grafana = settings.grafana
     cat = queries.catalogue()
-    site = "{{ $labels.site }}"
+    # officers read names, never ids: each label printed by its configured name
+    zh_names, en_names = dashboards.names(settings, "zh"), dashboards.names(settings, "en")
+    site_zh = label_name("site", {**zh_names["site"], **zh_names["area"]})
+    site_en = label_name("site", {**en_names["site"], **en_names["area"]})
+    target_zh = label_name("target", zh_names["target"])
+    target_en = label_name("target", en_names["target"])
     value = "{{ $values.B.Value }}"
     areas = tuple(a.id for a in settings.areas)
     stations = evaluation_stations(settings)
@@ -182,8 +217,8 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (100.0,),
             3 * _HOUR,
             "warning",
-            f"{site} 小时AQI为 {value}，超过100（轻度污染及以上）。",
-            f"{site}: hourly AQI {value}, above 100 (lightly polluted or worse).",
+            f"{site_zh} 小时AQI为 {value}，超过100（轻度污染及以上）。",
+            f"{site_en}: hourly AQI {value}, above 100 (lightly polluted or worse).",
             "aqi_hourly_area",
             keep_firing_for=AQI_KEEP_FIRING,
         ),
@@ -196,8 +231,8 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (200.0,),
             3 * _HOUR,
             "critical",
-            f"{site} 小时AQI为 {value}，超过200（重度污染）。",
-            f"{site}: hourly AQI {value}, above 200 (heavily polluted).",
+            f"{site_zh} 小时AQI为 {value}，超过200（重度污染）。",
+            f"{site_en}: hourly AQI {value}, above 200 (heavily polluted).",
             "aqi_hourly_area",
             keep_firing_for=AQI_KEEP_FIRING,
         ),
@@ -213,8 +248,8 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
                 (200.0,),
                 3 * _HOUR,
                 "critical",
-                f"站点 {site} 小时AQI为 {value}，超过200（重度污染）。",
-                f"Station {site}: hourly AQI {value}, above 200 (heavily polluted).",
+                f"站点 {site_zh} 小时AQI为 {value}，超过200（重度污染）。",
+                f"Station {site_en}: hourly AQI {value}, above 200 (heavily polluted).",
                 "aqi_hourly_site",
                 keep_firing_for=AQI_KEEP_FIRING,
             )
@@ -232,8 +267,8 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (100.0,),
             2 * _DAY,
             "warning",
-            f"{site} 日AQI为 {value}，超过100：非优良天，计入优良天数比例目标。",
-            f"{site}: daily AQI {value}, above 100: not a good day for the good-day target.",
+            f"{site_zh} 日AQI为 {value}，超过100：非优良天，计入优良天数比例目标。",
+            f"{site_en}: daily AQI {value}, above 100: not a good day for the good-day target.",
             "aqi_daily_area",
         ),
         Rule(
@@ -245,8 +280,8 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (200.0,),
             2 * _DAY,
             "critical",
-            f"{site} 日AQI为 {value}，超过200：重度及以上污染天。",
-            f"{site}: daily AQI {value}, above 200: heavily polluted day.",
+            f"{site_zh} 日AQI为 {value}，超过200：重度及以上污染天。",
+            f"{site_en}: daily AQI {value}, above 200: heavily polluted day.",
             "aqi_daily_area",
         ),
         Rule(
@@ -258,9 +293,9 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (float(grafana.budget_alert_days),),
             3 * _DAY,
             "warning",
-            f"目标 {{{{ $labels.target }}}}：今年剩余可超标天数为 {value}，"
+            f"目标 {target_zh}：今年剩余可超标天数为 {value}，"
             f"已不超过 {grafana.budget_alert_days} 天。",
-            f"Target {{{{ $labels.target }}}}: {value} non-good days still affordable this "
+            f"Target {target_en}: {value} non-good days still affordable this "
             f"year, at or below {grafana.budget_alert_days}.",
             "good_day_budget",
         ),
@@ -273,9 +308,11 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (1.5, 3.5),  # status codes 2 at_risk, 3 off_track
             3 * _DAY,
             "warning",
-            "目标 {{ $labels.target }} 状态代码为 " + value + "（2 有风险，3 偏离目标）。",
-            "Target {{ $labels.target }}: status code " + value + " (2 at risk, 3 off track).",
+            # status code 2 or 3 (monitor.influxdb.points.STATUS_CODES) by its name
+            "目标 " + target_zh + " 进度" + _status_name(2.0, 3.0, "zh") + "。",
+            "Target " + target_en + ": " + _status_name(2.0, 3.0, "en") + ".",
             "target_status",
+            show_value=False,
         ),
         Rule(
             "envmon-target-failed",
@@ -286,10 +323,10 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (3.5, 4.5),  # status code 4 failed: the goal can no longer be met
             3 * _DAY,
             "critical",
-            "目标 {{ $labels.target }} 状态代码为 " + value + "（4 已无法实现）。",
-            "Target {{ $labels.target }}: status code " + value + " (4 failed: the goal can "
-            "no longer be met).",
+            "目标 " + target_zh + " 未达成：已无法实现。",
+            "Target " + target_en + ": failed, the goal can no longer be met.",
             "target_status",
+            show_value=False,
         ),
         Rule(
             "envmon-section-class",
@@ -300,10 +337,11 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (0.5,),
             water,
             "warning",
-            f"断面 {site} 最新水质劣于目标类别（{value} = 未达标；只计 {water_h[0]} 内的读数）。",
-            f"Section {site}: latest class worse than its target class (readings of the last "
+            f"断面 {site_zh} 最新水质劣于目标类别（只计 {water_h[0]} 内的读数）。",
+            f"Section {site_en}: latest class worse than its target class (readings of the last "
             f"{water_h[1]} only).",
             "water_latest",
+            show_value=False,  # B is meets_target 0
         ),
         Rule(
             "envmon-do-low",
@@ -314,8 +352,8 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (3.0,),  # GB 3838-2002 Table 1: DO ≥ 3 mg/L is the Class IV limit
             water,
             "critical",
-            f"断面 {site} 溶解氧为 {value} mg/L，低于3 mg/L（GB 3838-2002 IV类限值）。",
-            f"Section {site}: dissolved oxygen {value} mg/L, below 3 mg/L.",
+            f"断面 {site_zh} 溶解氧为 {value} mg/L，低于3 mg/L（GB 3838-2002 IV类限值）。",
+            f"Section {site_en}: dissolved oxygen {value} mg/L, below 3 mg/L.",
             "water_do",
         ),
         Rule(
@@ -327,12 +365,13 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
             (2.0,),  # GB 3838-2002 Table 1 item 7: Class V limit 2.0 mg/L
             water,
             "critical",
-            f"断面 {site} 氨氮为 {value} mg/L，超过V类限值2.0 mg/L（劣V类）。",
-            f"Section {site}: NH3-N {value} mg/L, above the Class V limit 2.0 mg/L.",
+            f"断面 {site_zh} 氨氮为 {value} mg/L，超过V类限值2.0 mg/L（劣V类）。",
+            f"Section {site_en}: NH3-N {value} mg/L, above the Class V limit 2.0 mg/L.",
             "water_nh3n",
         ),
     ]
     grace = grafana.silence_grace_minutes * 60
+    window_days = HEALTH_WINDOW_S // _DAY
     zh_age = "{{ $values.H.Value }} 小时 {{ $values.M.Value }} 分"
     en_age = "{{ $values.H.Value }} h {{ $values.M.Value }} min"
     for source in settings.sources:
@@ -351,10 +390,22 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
                 (limit,),
                 _HOUR,
                 "warning",
-                f"数据源 {name} 的站点 {site} 已 {zh_age} 无新数据"
-                f"（超过采集间隔加宽限 {zh_limit}）。",
-                f"Station {site} of source {name}: no new value for {en_age} "
-                f"(more than the interval plus grace, {en_limit}).",
+                # a station without any value in the health window has the window as its
+                # age (publish.HEALTH_WINDOW_S, 168 h): say so rather than "168 小时 0 分"
+                f"{{{{ if ge $values.H.Value {float(HEALTH_WINDOW_S // _HOUR)} }}}}"
+                f"数据源 {name} 的站点 {site_zh} 近 {window_days} 天没有任何数据"
+                f"（从未采集到，或已中断 {window_days} 天以上）。"
+                "{{ else }}"
+                f"数据源 {name} 的站点 {site_zh} 已 {zh_age} 无新数据"
+                f"（超过采集间隔加宽限 {zh_limit}）。"
+                "{{ end }}",
+                f"{{{{ if ge $values.H.Value {float(HEALTH_WINDOW_S // _HOUR)} }}}}"
+                f"Station {site_en} of source {name}: no value at all in the last "
+                f"{window_days} days (never collected, or silent for longer)."
+                "{{ else }}"
+                f"Station {site_en} of source {name}: no new value for {en_age} "
+                f"(more than the interval plus grace, {en_limit})."
+                "{{ end }}",
                 "data_freshness",
                 duration=True,
             ),
@@ -474,7 +525,7 @@ def panel_link(rule: Rule) -> str:
 def _annotations(rule: Rule, settings: Settings) -> dict[str, str]:
     link = panel_link(rule)
     zh = settings.grafana.language == "zh"
-    if rule.duration:  # the summary says hours and minutes; no raw seconds here
+    if rule.duration or not rule.show_value:  # the summary says it in words
         description = f"看板：{link}" if zh else f"Dashboard: {link}"
     elif zh:
         description = f"当前值 {{{{ $values.B.Value }}}}；看板：{link}"

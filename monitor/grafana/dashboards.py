@@ -422,10 +422,16 @@ def _panel(
         .thresholds(_thresholds(first))
         .color_scheme(dash.FieldColor().mode(colours))
     )
+    why = unset_target_classes(first.key, settings, language)
     if first.target_kind is not None:
         # a target the data cannot assess yet (a section without target class): say so
         # (Grafana standard option "No value", shown for an empty or null value)
-        builder = builder.no_value("暂无法评估" if language == "zh" else "not assessable yet")
+        no_value = "暂无法评估" if language == "zh" else "not assessable yet"
+        if why is not None:
+            no_value = "未设目标类别，暂无法评估" if language == "zh" else "no target class set"
+        builder = builder.no_value(no_value)
+    if why is not None:  # the panel's description (the "i" next to its title) says why
+        builder = builder.description(why)
     if first.decimals is not None:
         builder = builder.decimals(first.decimals)
     if first.min is not None:
@@ -455,6 +461,32 @@ def _panel(
                 ],
             )
     return builder
+
+
+#: Indicators that need the sections' target classes (GB 3838 目标类别) to show anything.
+NEEDS_TARGET_CLASS: Final = frozenset({"river_class_target", "water_latest"})
+
+
+def unset_target_classes(indicator: str, settings: Settings, language: Language) -> str | None:
+    """Why a panel of ``indicator`` is empty when no configured section has a target class
+    (the shipped settings: no source gives the Hun River sections' classes, standards.md
+    §4), else ``None``."""
+    if indicator not in NEEDS_TARGET_CLASS:
+        return None
+    if any(s.target_class is not None for s in settings.water_sections):
+        return None
+    if language == "zh":
+        return (
+            "所有断面均未设目标类别（设置文件 [[water_sections]] target_class，"
+            "待沈阳市生态环境局确认）：达标比例、“达标”列与“断面水质劣于目标类别”告警"
+            "在设定目标类别之前均无数据。"
+        )
+    return (
+        "No section has a target class yet (settings file [[water_sections]] target_class, "
+        "to confirm with the Shenyang Ecology and Environment Bureau): the share meeting "
+        "the target, the meets-target column and the section-class alert stay empty until "
+        "the classes are set."
+    )
 
 
 def locate(indicator: str) -> tuple[str, int]:

@@ -745,6 +745,15 @@ def river_progress(
     p = share_progress(
         meeting, assessed, len(target.sections), year=target.year, as_of=as_of, final=final
     )
+    if all(settings.section(s).target_class is None for s in target.sections):
+        n = len(target.sections)  # the cause, not just "no valid evaluation"
+        p = dataclasses.replace(
+            p,
+            explanation_en=f"None of the {n} listed section(s) has a target class "
+            "([[water_sections]] target_class, to confirm with the bureau): not assessable.",
+            explanation_zh=f"所列{n}个断面均未设目标类别"
+            "（设置文件 target_class，待主管部门确认），暂无法评估。",
+        )
     return _row(
         target,
         None,

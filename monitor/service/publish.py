@@ -40,6 +40,7 @@ from monitor.errors import PublishError
 from monitor.influxdb import points as schema
 from monitor.ledger import Ledger
 from monitor.ledger.store import LOCAL_OFFSET_S, PUBLISHED_TABLES, local_dates
+from monitor.service.sources import section_ids
 from monitor.settings import Settings
 
 log = logging.getLogger("envmon.publish")
@@ -466,9 +467,11 @@ class Publisher:
             "GROUP BY site",
             (day_ago,),
         )
+        # cnemc_water lists sections by published name or id; rows are stored under the id
+        ids = section_ids(self.settings)
         configured = pd.DataFrame(
             [
-                (site, source.name)
+                (ids.get(site, site), source.name)
                 for source in self.settings.sources
                 if source.enabled
                 for site in (*source.stations, *(p.site for p in source.points))

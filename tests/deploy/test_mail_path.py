@@ -270,3 +270,21 @@ def test_compose_passes_the_mail_variables_to_both_services() -> None:
         assert "${" + name in text["grafana"] and "${" + name in text["envmon"], name
     own = [k for k, v in raw["grafana"].items() if k.startswith("GF_SMTP_") and "${GF_" in v]
     assert own == ["GF_SMTP_FROM_NAME"]  # only the display name is Grafana's own
+
+
+def test_the_shipped_settings_file_names_the_one_mail_path() -> None:
+    """An officer filling in config/hunnan.toml learns there that ENVMON_MAIL_TO (not the
+    file) is where recipients go: the comments of [reports] and [grafana] name it, and the
+    variable does set every list those comments speak of."""
+    text = CONFIG.read_text(encoding="utf-8")
+    reports = text.split("[reports]")[0].rsplit("# ----", 1)[1]
+    grafana = text.split("contact_emails = []")[0].rsplit("[grafana]", 1)[1]
+    assert "ENVMON_MAIL_TO" in reports and "ENVMON_MAIL_TO" in grafana
+    assert "ENVMON_SMTP_HOST" in reports
+    settings = load_settings(CONFIG, {"ENVMON_MAIL_TO": "duty@hunnan.example.gov.cn"})
+    lists = (
+        settings.reports.daily_recipients,
+        settings.reports.monthly_recipients,
+        settings.grafana.contact_emails,
+    )
+    assert all(list(x) == ["duty@hunnan.example.gov.cn"] for x in lists)

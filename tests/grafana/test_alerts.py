@@ -6,6 +6,7 @@ Numbers are those of tests/published.py (HJ 633 Table 1, GB 3838 Table 1)."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from pathlib import Path
@@ -166,10 +167,19 @@ def test_silence_and_heartbeat_rules(
         site_rule.summary_zh, {"site": "sec_a", "source": "river_lab"}, duration_values(41400)
     )
     assert text == (
-        "数据源 river_lab 的站点 sec_a 已 11 小时 30 分 无新数据（超过采集间隔加宽限 6 小时）。"
+        "数据源 river_lab 的站点 甲断面 已 11 小时 30 分 无新数据（超过采集间隔加宽限 6 小时）。"
     )
     english = expand(site_rule.summary_en, {"site": "sec_a"}, duration_values(41400))
     assert "11 h 30 min" in english and "6 h" in english
+    # no value in the whole health window (7 days, publish.HEALTH_WINDOW_S): said as such,
+    # not as "168 小时 0 分"
+    never = expand(site_rule.summary_zh, {"site": "sec_a"}, duration_values(7 * 86400))
+    assert (
+        never
+        == "数据源 river_lab 的站点 甲断面 近 7 天没有任何数据（从未采集到，或已中断 7 天以上）。"
+    )
+    just_below = expand(site_rule.summary_zh, {"site": "sec_a"}, duration_values(7 * 86400 - 60))
+    assert "167 小时 59 分" in just_below
     source_rule = rules["envmon-silent-source-cnemc_air"]
     text = expand(source_rule.summary_zh, {"source": "cnemc_air"}, duration_values(12000))
     assert "已 3 小时 20 分 未采集到新时段" in text and "秒" not in text
@@ -203,6 +213,73 @@ def test_every_rule_is_covered() -> None:
     assert len(silent) == 2 * len(enabled)
 
 
+def test_no_rule_uses_the_unfiltered_queries_or_mixes_as_of_dates() -> None:
+    """The catalogue keeps ``alert_site_aqi``/``alert_area_aqi`` (every station of an
+    imported national archive, the model cell) only to show what the filtered rules leave
+    out: no rule on the shipped settings runs them. Each rule's query selects ONE field with
+    ``last()`` per series, and B reduces that one number (``reduce`` ``last``, Grafana
+    ``pkg/expr/mathexp/reduce.go``) against a constant threshold: no rule compares or mixes
+    values of different as-of dates (the stat panels' concern, test_month)."""
+    settings = load_settings(Path(__file__).parents[2] / "config" / "hunnan.toml", {})
+    unfiltered = {catalogue()[k].text for k in ("alert_site_aqi", "alert_area_aqi")}
+    for rule in alerts.rules(settings):
+        assert rule.query.text not in unfiltered, rule.uid
+        assert rule.query.alert, rule.uid
+        select = rule.query.text.split(" FROM ", 1)[0]
+        assert re.fullmatch(r'SELECT last\("\w+"\) AS "\w+"', select), (rule.uid, select)
+        if rule.uid.startswith(("envmon-site-aqi", "envmon-area-aqi", "envmon-day-")):
+            assert '"site" =~ /^' in rule.query.text, rule.uid  # configured ids only
+
+
+def test_alert_mails_name_stations_sections_areas_and_targets() -> None:
+    """Officer-facing text shows names, never ids (issue 15, "Officer-facing text shows
+    internal codes"): each summary prints ``$labels.site``/``$labels.target`` through a
+    text/template ``if eq … else if … end`` chain of the configured names (Go text/template
+    "Actions": ``{{if pipeline}} T1 {{else if pipeline}} T0 {{end}}``; ``eq`` compares
+    strings), as Grafana's annotation templates run it; an id without a name prints itself."""
+    settings = load_settings(Path(__file__).parents[2] / "config" / "hunnan.toml", {})
+    rules = by_uid(settings)
+    values = {"B": 250.0, "H": 3.0, "M": 20.0}
+    cases = {
+        "envmon-site-aqi-200": ({"site": "1099A"}, "浑南东路"),
+        "envmon-area-aqi-100": ({"site": "hunnan"}, "浑南区"),
+        "envmon-day-not-good": ({"site": "hunnan"}, "浑南区"),
+        "envmon-section-class": ({"site": "hun_gaokan_bridge"}, "高坎大桥"),
+        "envmon-nh3n-high": ({"site": "hun_gaokan_bridge"}, "高坎大桥"),
+        "envmon-target-failed": ({"target": "good_days_2026"}, "优良天数比例 ≥ 80 %"),
+        "envmon-good-day-budget": ({"target": "good_days_2026"}, "优良天数比例 ≥ 80 %"),
+        "envmon-silent-site-cnemc_shenyang": (
+            {"site": "1098A", "source": "cnemc_shenyang"},
+            "森林路（对照点）",
+        ),
+    }
+    for uid, (labels, name) in cases.items():
+        text = expand(rules[uid].summary_zh, labels, values)
+        code = next(iter(labels.values()))
+        assert name in text and code not in text, (uid, text)
+    english = expand(rules["envmon-site-aqi-200"].summary_en, {"site": "1099A"}, values)
+    assert "Station Hunnan East Road: hourly AQI 250" in english
+    unknown = expand(rules["envmon-site-aqi-200"].summary_zh, {"site": "9999A"}, values)
+    assert "站点 9999A 小时AQI为 250" in unknown
+    # status codes in words (2 有风险, 3 偏离目标, 4 未达成: the status table's mappings),
+    # and no code printed in the description either
+    target = {"target": "good_days_2026"}
+    status, failed = rules["envmon-target-status"], rules["envmon-target-failed"]
+    assert expand(status.summary_zh, target, {"B": 2.0}) == "目标 优良天数比例 ≥ 80 % 进度有风险。"
+    assert expand(status.summary_zh, target, {"B": 3.0}).endswith("进度偏离目标。")
+    assert expand(status.summary_en, target, {"B": 3.0}).endswith(": off track.")
+    assert "未达成" in expand(failed.summary_zh, target, {"B": 4.0})
+    for rule in (status, failed, rules["envmon-section-class"]):
+        annotations = alerts.api_rule(rule, settings)["annotations"]
+        assert "{{ $values.B.Value }}" not in str(annotations), rule.uid  # never printed
+    # the generated template itself: one branch per configured station, area, section, cell
+    chain = alerts.label_name("site", {"1099A": "浑南东路", 'a"b': "x"})
+    assert chain == (
+        '{{ if eq $labels.site "1099A" }}浑南东路{{ else if eq $labels.site "a\\"b" }}x'
+        "{{ else }}{{ $labels.site }}{{ end }}"
+    )
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -221,13 +298,47 @@ def _go(value: float) -> str:
     return f"{value:g}"
 
 
+_CHAIN = re.compile(
+    r'\{\{ if eq \$labels\.(\w+) "[^"]*" \}\}.*?\{\{ else \}\}\{\{ \$labels\.\1 \}\}\{\{ end \}\}',
+    re.S,
+)
+_CASE = re.compile(r'\{\{ (?:if|else if) eq \$labels\.\w+ ("[^"]*") \}\}(.*?)(?=\{\{ )', re.S)
+
+
+def _names(template: str, labels: dict[str, str]) -> str:
+    """The ``if eq $labels.x "id"`` … ``else`` chains of :func:`alerts.label_name` as Go's
+    text/template runs them: the branch whose id equals the label, else the label."""
+
+    def pick(match: re.Match[str]) -> str:
+        label = labels.get(match.group(1), "")
+        cases = {str(json.loads(code)): str(name) for code, name in _CASE.findall(match.group(0))}
+        return cases.get(label, label)
+
+    return _CHAIN.sub(pick, template)
+
+
 def expand(template: str, labels: dict[str, str], values: dict[str, float]) -> str:
     """The annotation as Grafana would expand it, for the constructs the rules use:
     ``{{ $labels.x }}``, ``{{ $values.X.Value }}`` and ``{{ if $values }}…{{ else }}…{{ end }}``
     (an empty map is false in Go templates; docs/sources/alerting/alerting-rules/templates/
     reference.md, "$values")."""
+    out = _names(template, labels)
     branch = re.compile(r"\{\{ if \$values \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}", re.S)
-    out = branch.sub(lambda m: m.group(1) if values else m.group(2), template)
+    out = branch.sub(lambda m: m.group(1) if values else m.group(2), out)
+    equal = re.compile(
+        r"\{\{ if eq \$values\.(\w+)\.Value ([\d.]+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}",
+        re.S,
+    )
+    out = equal.sub(
+        lambda m: m.group(3) if values[m.group(1)] == float(m.group(2)) else m.group(4), out
+    )
+    at_least = re.compile(
+        r"\{\{ if ge \$values\.(\w+)\.Value ([\d.]+) \}\}(.*?)\{\{ else \}\}(.*?)\{\{ end \}\}",
+        re.S,
+    )
+    out = at_least.sub(
+        lambda m: m.group(3) if values[m.group(1)] >= float(m.group(2)) else m.group(4), out
+    )
     out = re.sub(r"\{\{ \$labels\.(\w+) \}\}", lambda m: labels.get(m.group(1), ""), out)
     out = re.sub(r"\{\{ \$values\.(\w+)\.Value \}\}", lambda m: _go(values[m.group(1)]), out)
     assert "{{" not in out, out

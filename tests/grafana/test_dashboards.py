@@ -321,4 +321,48 @@ def test_a_target_not_assessable_yet_says_so(shipped: dict[str, dict[str, Any]])
     value: its stat shows Grafana's "No value" text (``fieldConfig.defaults.noValue``,
     docs "Configure standard options") instead of a bare goal."""
     rivers = _panel(shipped[dashboards.TARGETS_UID], "水质达标断面比例")
-    assert rivers["fieldConfig"]["defaults"]["noValue"] == "暂无法评估"
+    assert rivers["fieldConfig"]["defaults"]["noValue"].endswith("暂无法评估")
+
+
+def test_river_panels_say_why_they_are_empty_on_the_shipped_settings(
+    shipped: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    """No source gives the target classes (目标类别) of the Hun River sections
+    (shared/reference/standards.md §4: "No source naming them, or their monitoring sections
+    and target classes, has been found"; data-sources.md: "exact sections U"), so
+    hunnan.toml sets none and the share meeting the target, the meets-target column and the
+    section-class rule have nothing to show. The panels say why: "No value" text
+    (``fieldConfig.defaults.noValue``) and the panel description (the "i" by the title;
+    docs "Configure panel options": Description), naming the key to set."""
+    settings = load_settings(SHIPPED, {})
+    assert all(s.target_class is None for s in settings.water_sections)
+    share = _panel(shipped[dashboards.TARGETS_UID], "水质达标断面比例")
+    assert share["fieldConfig"]["defaults"]["noValue"] == "未设目标类别，暂无法评估"
+    latest = _panel(shipped[dashboards.RIVERS_UID], "最新水质与目标类别")
+    for panel in (share, latest):
+        assert "未设目标类别" in panel["description"]
+        assert "target_class" in panel["description"]
+    english = tmp_path / "en.toml"
+    english.write_text(
+        SHIPPED.read_text(encoding="utf-8").replace(
+            'language = "zh"\ninfluxdb', 'language = "en"\ninfluxdb'
+        ),
+        encoding="utf-8",
+    )
+    en = dashboards.build_all(load_settings(english, {}))
+    en_share = _panel(en[dashboards.TARGETS_UID], "Sections meeting their target class")
+    assert en_share["fieldConfig"]["defaults"]["noValue"] == "no target class set"
+    assert "No section has a target class" in en_share["description"]
+    # once a class is set the panels show data, and say nothing of the kind
+    path = tmp_path / "classes.toml"
+    path.write_text(
+        SHIPPED.read_text(encoding="utf-8").replace(
+            'id = "hun_gaokan_bridge"\n', 'id = "hun_gaokan_bridge"\ntarget_class = "III"\n'
+        ),
+        encoding="utf-8",
+    )
+    boards = dashboards.build_all(load_settings(path, {}))
+    share = _panel(boards[dashboards.TARGETS_UID], "水质达标断面比例")
+    latest = _panel(boards[dashboards.RIVERS_UID], "最新水质与目标类别")
+    assert share["fieldConfig"]["defaults"]["noValue"] == "暂无法评估"
+    assert "description" not in share and "description" not in latest

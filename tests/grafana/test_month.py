@@ -36,7 +36,7 @@ import pytest
 from monitor.grafana import alerts, dashboards
 from monitor.grafana.catalogue import indicators
 from monitor.influxdb import points, queries
-from monitor.settings import load_settings
+from monitor.settings import Settings, load_settings
 from tests.engines import Influx1
 from tests.month import FLAGGED, LOCAL, NOW, Month, load_month
 
@@ -194,12 +194,23 @@ def test_every_panel_query_on_a_realistic_month(
         )
         settings = load_settings(path, {})
         assert settings.grafana.language == language
+    problems, empty = run_every_panel(settings, influx1)
+    problems += [f"{where}: no data" for where, _ in empty]
+    assert problems == [], "\n".join(problems)
+
+
+def run_every_panel(
+    settings: Settings, influx1: Influx1
+) -> tuple[list[str], list[tuple[str, dict[str, Any]]]]:
+    """Problems of every panel query (:func:`check_series`), and the panels that returned
+    nothing (where, panel)."""
     boards = dashboards.build_all(settings)
     names = dashboards.names(settings, settings.grafana.language)
     names = {**names, "site": {**names["site"], **names["area"]}}
     cat = queries.catalogue()
     catalogue = indicators(settings.grafana.budget_alert_days)
     problems: list[str] = []
+    empty: list[tuple[str, dict[str, Any]]] = []
     ran = 0
     for spec in dashboards.DASHBOARDS:
         board = boards[spec.uid]
@@ -225,9 +236,9 @@ def test_every_panel_query_on_a_realistic_month(
                 problems += check_series(where, panel, query, series, names)
                 ran += 1
             if not returned:
-                problems.append(f"{where}: no data")
-    assert problems == [], "\n".join(problems)
+                empty.append((where, panel))
     assert ran == sum(len(p["targets"]) for b in boards.values() for p in b["panels"])
+    return problems, empty
 
 
 def test_every_rule_query_on_a_realistic_month(month: Month, influx1: Influx1) -> None:
@@ -274,6 +285,76 @@ def test_a_value_with_two_qc_flags_counts_two_and_stays_off_the_panels(
     )
     (shown,) = influx1.query(text)
     assert [row[0] for row in shown["values"]] == [at - 3600, at + 3600]
+
+
+#: Rules the alerts engineer added for issue 15, each run by the rule test above.
+ISSUE_15_RULES = (
+    "envmon-target-failed",
+    "envmon-day-not-good",
+    "envmon-day-heavy",
+    "envmon-silent-source-cnemc_shenyang",
+    "envmon-silent-source-open_meteo_hunnan",
+    "envmon-silent-source-cnemc_water",
+)
+
+
+def test_the_month_runs_the_new_rules_and_the_model_point_never_raises_the_site_rule(
+    month: Month, influx1: Influx1
+) -> None:
+    """The rule test above runs every rule of :func:`alerts.rules`, among them those added
+    for issue 15 (failed target, non-good and heavy days, a source that never delivered:
+    ``noDataState`` Alerting). At the worst hour of the 11–13 November episode the
+    Open-Meteo model cell and the control site 1098A are above 200 in the unfiltered
+    query, yet the station rule's query (what Grafana reduces per series) holds only the
+    configured evaluation stations, and some of them fire."""
+    rules = {r.uid: r for r in alerts.rules(month.settings)}
+    assert set(ISSUE_15_RULES) <= set(rules)
+    for uid in ISSUE_15_RULES:
+        if uid.startswith("envmon-silent-source-"):
+            assert rules[uid].no_data == "Alerting", uid
+    site_rule = rules["envmon-site-aqi-200"]
+    episode = pd.date_range("2026-11-11 01:00", "2026-11-14 00:00", freq="h", tz=LOCAL)
+    unfiltered = queries.catalogue()["alert_site_aqi"].text
+    worst: tuple[float, int] | None = None
+    for hour in episode:
+        at = int(hour.timestamp())
+        text = queries.render(unfiltered, start=at - 3 * 3600, end=at, interval_seconds=1)
+        last = {s["tags"]["site"]: s["values"][-1][1] for s in influx1.query(text)}
+        if "hunnan_model" in last and (worst is None or last["hunnan_model"] > worst[0]):
+            worst = (last["hunnan_model"], at)
+    assert worst is not None and worst[0] > 200, worst  # the model cell is "heavy"
+    at = worst[1]
+    text = queries.render(
+        site_rule.query.text, start=at - site_rule.lookback_seconds, end=at, interval_seconds=1
+    )
+    series = {s["tags"]["site"]: s["values"][-1][1] for s in influx1.query(text)}
+    everything = {
+        s["tags"]["site"]: s["values"][-1][1]
+        for s in influx1.query(
+            queries.render(unfiltered, start=at - site_rule.lookback_seconds, end=at)
+        )
+    }
+    assert everything["hunnan_model"] > 200 and everything["1098A"] > 200
+    assert set(series) == set(alerts.evaluation_stations(month.settings))
+    assert "hunnan_model" not in series and "1098A" not in series
+    assert any(site_rule.fires(float(v)) for v in series.values())
+
+
+def test_water_sections_listed_by_published_name_have_one_identity(
+    month: Month, influx1: Influx1
+) -> None:
+    """The shipped cnemc_water source lists 于家房, 砂山, 高坎大桥 as the platform writes them;
+    their readings are stored under hun_yujiafang, hun_shashan, hun_gaokan_bridge. Data
+    health must report those ids only: a row under the published name has never seen a
+    value, so its age is the whole health window (7 days) and the station-silence rule
+    would fire for it forever."""
+    (source,) = [s for s in month.settings.sources if s.name == "cnemc_water"]
+    assert source.stations == ("于家房", "砂山", "高坎大桥")
+    rule = {r.uid: r for r in alerts.rules(month.settings)}["envmon-silent-site-cnemc_water"]
+    text = queries.render(rule.query.text, start=NOW - rule.lookback_seconds, end=NOW)
+    ages = {s["tags"]["site"]: s["values"][-1][1] for s in influx1.query(text)}
+    assert set(ages) == {"hun_yujiafang", "hun_shashan", "hun_gaokan_bridge"}
+    assert not any(rule.fires(float(age)) for age in ages.values()), ages
 
 
 def test_projection_range_is_one_as_of_date(month: Month, influx1: Influx1) -> None:
