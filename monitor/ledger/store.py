@@ -672,10 +672,12 @@ class Ledger:
         for column in columns:
             data = frame[column].to_numpy()
             if data.dtype.kind == "f":
+                missing = np.isnan(data)
                 data = data.astype(object)
-                data[pd.isna(data)] = None
+                data[missing] = None
             elif data.dtype.kind in "iub":
-                data = data.astype(np.int64).astype(object)
+                columns_data.append(data.astype(np.int64).tolist())
+                continue
             else:
                 data = data.astype(object)
                 data[pd.isna(data)] = None
@@ -1003,10 +1005,15 @@ def _published_site_days(table: str, frame: pd.DataFrame) -> tuple[str, list[Any
     kind = "observations" if table == "qc_flags" else table
     key, day = PUBLISHED_TABLES[kind]
     if day == "period_end":
-        days = local_dates(pd.to_numeric(frame["period_end"]).to_numpy()).tolist()
-    else:
-        days = frame[day].tolist()
-    return kind, frame[key].tolist(), days
+        # Distinct (key, local day number) first: formatting a date per row was the cost.
+        seconds = pd.to_numeric(frame["period_end"]).to_numpy(dtype=np.int64)
+        pairs = pd.DataFrame(
+            {"key": frame[key].to_numpy(), "day": (seconds + LOCAL_OFFSET_S) // 86400}
+        ).drop_duplicates()
+        days = local_dates(pairs["day"].to_numpy() * 86400 - LOCAL_OFFSET_S).tolist()
+        return kind, pairs["key"].tolist(), days
+    pairs = frame[[key, day]].drop_duplicates()
+    return kind, pairs[key].tolist(), pairs[day].tolist()
 
 
 _REPORT_COLUMNS: Final = (
