@@ -542,7 +542,8 @@ class Ledger:
         hours = self.connection.execute(
             "SELECT count(*), group_concat(site, char(31)), group_concat(parameter, char(31)), "
             "group_concat(period_start, ','), period_end, "
-            "group_concat(ifnull(printf('%!.17g', value), 'nan'), ','), "
+            "group_concat(CASE WHEN value IS NULL THEN 'nan' "
+            "ELSE printf('%!.17g', value) END, ','), "
             "group_concat(flags, char(31)), group_concat(source, char(31)), "
             f"group_concat(ingested_at, ',') FROM observations WHERE {where} "
             "GROUP BY period_end",
@@ -556,9 +557,13 @@ class Ledger:
 
         def numbers(i: int, dtype: type) -> npt.NDArray[Any] | None:
             joined = ",".join(h[i] for h in hours)
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)
-                parsed = np.fromstring(joined, dtype=dtype, sep=",") if n else np.zeros(0, dtype)
+            parsed: npt.NDArray[Any]
+            try:
+                with warnings.catch_warnings():  # unparsable text: numpy stops early, warns
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    parsed = np.fromstring(joined, dtype=dtype, sep=",") if n else np.zeros(0)
+            except ValueError:  # what later numpy versions raise instead
+                return None
             return parsed if len(parsed) == n else None
 
         site, parameter, flags, source = text(1), text(2), text(6), text(7)

@@ -211,11 +211,15 @@ def _area_keys(
     """The (area, date) pairs a set of dirty site-days touches: areas with a dirty member,
     and areas queued themselves (an area-day whose evaluation failed is queued under the
     area's id)."""
+    areas_of: dict[str, list[str]] = {}
+    for area, members in membership.items():
+        for member in members:
+            areas_of.setdefault(member, []).append(area)
     keys = set()
     for site, day in zip(dirty["site"], dirty["date"], strict=True):
         if site in membership:
             keys.add((site, day))
-        keys |= {(area, day) for area, members in membership.items() if site in members}
+        keys.update((area, day) for area in areas_of.get(site, ()))
     return keys
 
 
