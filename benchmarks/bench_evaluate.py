@@ -12,10 +12,12 @@ kept as a template; each repetition evaluates a fresh copy of it with
 stations, so area rows are written too), and reports site-days/s (best of the repetitions,
 and each one).
 
-Baseline: the evaluation as it was before issue 17 (pandas pivot and groupby per chunk,
-row-wise writes), measured with this benchmark on the same machine; its figure is recorded
-in README *Performance* with its date. ``--profile`` writes a cProfile of the first
-repetition.
+Baseline: the evaluation as it was before issue 17 (row-by-row read, pandas pivot and a
+per-site ``groupby`` lambda, chunks of 4,000 site-days). With ``--baseline-tree DIR`` (a copy
+of that code: ``git archive 28943bf monitor config | tar -x -C DIR``) each repetition also
+evaluates a fresh copy of the same ledger with that code, in a child process whose
+``monitor`` package comes from DIR, and the ratio is printed; its figure is also recorded in
+README *Performance* with its date. ``--profile`` writes a cProfile of the first repetition.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from __future__ import annotations
 import argparse
 import cProfile
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import date
@@ -50,6 +54,34 @@ def build_ledger(path: Path, archive: Path, days: int, stations: int) -> int:
         return len(ledger.dirty_days())
 
 
+#: Run in the baseline tree: evaluate a ledger, print site-days and seconds.
+BASELINE_SCRIPT = """
+import sys, time
+from pathlib import Path
+from monitor.ledger import Ledger
+from monitor.service.evaluate import evaluate_dirty
+from monitor.settings import load_settings
+settings = load_settings(Path(sys.argv[2]), {})
+with Ledger.open(Path(sys.argv[1])) as ledger:
+    begin = time.perf_counter()
+    report = evaluate_dirty(ledger, settings)
+    print(report.site_days, time.perf_counter() - begin)
+"""
+
+
+def baseline(tree: Path, ledger: Path, config: Path) -> float:
+    """Site-days/s of the code in ``tree`` evaluating ``ledger`` (a child process)."""
+    done = subprocess.run(
+        [sys.executable, "-c", BASELINE_SCRIPT, str(ledger), str(config)],
+        cwd=tree,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    site_days, seconds = done.stdout.split()
+    return int(site_days) / float(seconds)
+
+
 def main() -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -58,7 +90,11 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "hunnan.toml")
     parser.add_argument("--profile", type=Path, help="cProfile of the first repetition")
+    parser.add_argument(
+        "--baseline-tree", type=Path, help="the code before issue 17, evaluated in each run"
+    )
     args = parser.parse_args()
+    args.config = args.config.resolve()  # the baseline runs in another folder
     settings = load_settings(args.config, {})
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="bench_evaluate_") as scratch:
@@ -71,7 +107,14 @@ def main() -> None:
             f"{time.perf_counter() - begin:.0f} s: {dirty:,} dirty site-days"
         )
         rates = []
+        baselines = []
         for run in range(args.repeat):
+            if args.baseline_tree is not None:
+                copy = work / f"baseline{run}.sqlite"
+                shutil.copyfile(template, copy)
+                baselines.append(baseline(args.baseline_tree.resolve(), copy, args.config))
+                copy.unlink()
+                print(f"run {run + 1}, baseline: {baselines[-1]:,.0f} site-days/s", flush=True)
             copy = work / f"run{run}.sqlite"
             shutil.copyfile(template, copy)
             profiler = cProfile.Profile() if args.profile and run == 0 else None
@@ -90,12 +133,18 @@ def main() -> None:
             print(
                 f"run {run + 1}: {report.site_days:,} site-days, {report.hourly_rows:,} hourly"
                 f" + {report.daily_rows:,} daily AQI rows, {report.qc_flagged:,} QC flags in "
-                f"{seconds:.2f} s = {rate:,.0f} site-days/s ({left} dirty left)"
+                f"{seconds:.2f} s = {rate:,.0f} site-days/s ({left} dirty left)",
+                flush=True,
             )
             if profiler is not None and args.profile is not None:
                 profiler.dump_stats(args.profile)
                 print(f"  profile: {args.profile}")
     print(f"evaluation: best {max(rates):,.0f} site-days/s")
+    if baselines:
+        print(
+            f"baseline (code before issue 17): best {max(baselines):,.0f} site-days/s; "
+            f"ratio {max(rates) / max(baselines):.1f}×"
+        )
     print(f"peak RSS of this process: {peak_rss_mb():,.0f} MB")
 
 
