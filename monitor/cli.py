@@ -178,6 +178,7 @@ def _cmd_collect(args: argparse.Namespace) -> int:
         with Ledger.open(path) as ledger:
             since, until = collection_window(ledger, source, datetime.now(UTC))
             report = ingest(ledger, settings, source, collector, since, until)
+        _print_refused(report.refused)
         print(f"{source.name}: {report.summary()}")
         if args.once:
             return 0
@@ -210,6 +211,7 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
             on_day=lambda n, _: bar.update(n),
             on_evaluate=evaluation.update,
         )
+    _print_refused(report.refused)
     print(f"{source.name}: {report.summary()}")
     for line in report.warnings:
         print(f"envmon: failed day {line}", file=sys.stderr)
@@ -220,6 +222,14 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
         )
         return 1
     return 0
+
+
+def _print_refused(refused: list[str], limit: int = 20) -> None:
+    """Rows the intake check refused (also in the fetch log), the first ``limit`` of them."""
+    for line in refused[:limit]:
+        print(f"envmon: refused: {line}", file=sys.stderr)
+    if len(refused) > limit:
+        print(f"envmon: refused: … and {len(refused) - limit} more", file=sys.stderr)
 
 
 class _EvaluationBar:

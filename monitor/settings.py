@@ -264,6 +264,15 @@ class LedgerSettings:
             "data/envmon.sqlite. --ledger overrides both"
         ),
     )
+    future_tolerance_minutes: int = field(
+        default=60,
+        metadata=setting(
+            "how far ahead of now a time may lie for the ledger to accept it [min]; later "
+            "rows are refused at intake (a wrong date or clock)",
+            minimum=0,
+            maximum=1440,
+        ),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)

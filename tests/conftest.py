@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import pandas as pd
 import pytest
 
 pytest_plugins = ["tests.engines"]
 
-DATA = Path(__file__).parent / "data"
+DATA: Path = Path(__file__).parent / "data"
 
 #: Settings with the Hunnan area and two of its stations (1099A, 2900A), for tests that need
 #: a district; append sources, sections or targets as a test needs them.
@@ -121,3 +123,33 @@ def recorded_server() -> Iterator[RecordedServer]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+#: A reading that the ``poisoned_evaluation`` fixture makes evaluation raise on.
+POISON_VALUE = 1.2345
+POISON_ERROR = "simulated defect in a domain function"
+
+
+@pytest.fixture
+def poisoned_evaluation(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Make the water evaluation of any site-day holding the value :data:`POISON_VALUE` raise.
+
+    Every real input known to break evaluation is now refused at intake or flagged by QC
+    (an infinite NH3-N is ``implausible``), so a fault-isolation test injects the fault an
+    unforeseen defect would be: the rest of the pipeline is real. Returns the error text.
+    """
+    from monitor.service import evaluate
+
+    original = evaluate._water
+
+    def water(obs: pd.DataFrame, *args: Any, **kwargs: Any) -> pd.DataFrame:
+        if (obs["value"] == POISON_VALUE).any():
+            raise ValueError(POISON_ERROR)
+        return original(obs, *args, **kwargs)
+
+    monkeypatch.setattr(evaluate, "_water", water)
+    return POISON_ERROR
+
+
+# Fixtures defined beside their stand-ins (imported last: they use the helpers above).
+from tests.water_platform import platform  # noqa: E402, F401

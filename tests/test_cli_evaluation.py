@@ -19,10 +19,9 @@ import pytest
 from monitor.cli import main
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
-from tests.conftest import DATA, HUNNAN_TWO_STATIONS, RecordedServer
+from tests.conftest import HUNNAN_TWO_STATIONS, POISON_VALUE
 from tests.test_cli_ledger import long_csv
-
-ENDPOINT = "/GJZ/Ajax/Publish.ashx"
+from tests.water_platform import ENDPOINT, Platform
 
 
 def _config(tmp_path: Path, url: str) -> Path:
@@ -38,13 +37,13 @@ def _config(tmp_path: Path, url: str) -> Path:
 
 
 def test_collect_water_with_unclassified_items_stores_classes_and_air_still_evaluates(
-    tmp_path: Path, recorded_server: RecordedServer, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, platform: Platform, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`collect cnemc_water --once` on the project's fixture (water temperature,
     conductivity, turbidity, chlorophyll a, algal density beside the GB 3838 items) exits 0,
     stores classes, and a following air import evaluates."""
-    recorded_server.add_file(ENDPOINT, DATA / "cnemc_water" / "real_datas_liaoning.json")
-    config = _config(tmp_path, recorded_server.url + ENDPOINT)
+    platform.script_files("real_datas_liaoning.json")
+    config = _config(tmp_path, platform.url + ENDPOINT)
     assert main(["--config", str(config), "collect", "water", "--once"]) == 0
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         measured = set(ledger.query("SELECT DISTINCT parameter FROM observations")["parameter"])
@@ -117,15 +116,14 @@ def test_2026_daily_aqi_of_one_pollutant_is_na_when_not_over_100(
 
 
 def test_status_lists_days_that_cannot_be_evaluated(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], poisoned_evaluation: str
 ) -> None:
     """`envmon status` shows what cannot be evaluated, why, since when and how often it was
     tried; the good days beside it are evaluated."""
     config = _config(tmp_path, "http://127.0.0.1:9/unused")
     end = datetime(2026, 3, 2, 0, tzinfo=UTC)
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
-        # NH3-N infinite: GB 3838 rates finite concentrations only.
-        ledger.write_observations(observations("hun_bad", "nh3n", end, end, float("inf")), "lab")
+        ledger.write_observations(observations("hun_bad", "nh3n", end, end, POISON_VALUE), "lab")
     assert (
         main(["--config", str(config), "import", "--format", "long-csv", str(long_csv(tmp_path))])
         == 0
@@ -135,7 +133,7 @@ def test_status_lists_days_that_cannot_be_evaluated(
     out = capsys.readouterr().out
     assert "evaluation: FAILING for 1 day(s), retried on every run:" in out
     assert "site hun_bad 2026-03-02: failing since " in out
-    assert "1 attempt(s): ValueError: nh3n value inf is not a concentration" in out
+    assert f"1 attempt(s): ValueError: {poisoned_evaluation}" in out
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         days = ledger.query("SELECT count(*) AS n FROM daily_aqi WHERE site = '1099A'")
     assert days["n"].iloc[0] == 8  # four days, two rule sets

@@ -143,6 +143,15 @@ def read_input_csv(
     return InputTable(raw, times, values, below, problems)
 
 
+def _holdable(times: pd.Series) -> pd.Series:
+    """NaT where a parsed time lies outside what nanosecond times hold (years like 9999 or
+    1600 parse to coarser units and would reject the whole column on assignment)."""
+    lowest = pd.Timestamp("1678-01-01", tz=times.dt.tz)
+    highest = pd.Timestamp("2262-01-01", tz=times.dt.tz)
+    kept: pd.Series = times.where((times > lowest) & (times < highest)).dt.as_unit("ns")
+    return kept
+
+
 def parse_local_times(text: pd.Series) -> pd.Series:
     """ISO 8601 texts → tz-aware Asia/Shanghai times; NaT where unparseable.
 
@@ -158,11 +167,11 @@ def parse_local_times(text: pd.Series) -> pd.Series:
     aware = s.str.contains(_OFFSET)
     out = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {LOCAL_TZ}]")
     if (~aware).any():
-        naive = pd.to_datetime(s[~aware], format="ISO8601", errors="coerce")
+        naive = _holdable(pd.to_datetime(s[~aware], format="ISO8601", errors="coerce"))
         out[~aware] = naive.dt.tz_localize(LOCAL_TZ, ambiguous="NaT", nonexistent="NaT")
     if aware.any():
         parsed = pd.to_datetime(s[aware], format="ISO8601", errors="coerce", utc=True)
-        out[aware] = parsed.dt.tz_convert(LOCAL_TZ)
+        out[aware] = _holdable(parsed).dt.tz_convert(LOCAL_TZ)
     if hour24.any():
         out[hour24] = out[hour24] + pd.Timedelta(days=1)
     return out

@@ -10,17 +10,28 @@ is an area id of the settings (``hunnan``, ``shenyang``); ``date`` a calendar da
 optional ``item`` (a milestone's name) and ``note``.
 
 Rows that cannot be used are reported with their line number and not imported; a file
-that cannot be used at all raises :class:`~monitor.errors.InputError`.
+that cannot be used at all raises :class:`~monitor.errors.InputError`. As for every import
+(:mod:`monitor.collectors.intake`): a date that has not begun yet or lies outside 1900 …
+now is refused; rows with the same key (``area, date``; ``target, item, date``) but a
+different content are **all** refused, each naming the others' lines; a row repeated
+identically is imported once.
 """
 
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Final
+from datetime import datetime, timedelta
+from typing import Any, Final
 
 import pandas as pd
 
+from monitor.collectors.intake import (
+    DEFAULT_FUTURE_TOLERANCE,
+    check_dates,
+    out_of_range_time_text,
+)
 from monitor.errors import InputError
 
 TRUE_TEXTS: Final = frozenset({"true", "1", "yes", "y", "是", "t"})
@@ -54,19 +65,59 @@ def _read(data: bytes, name: str, required: Sequence[str]) -> pd.DataFrame:
 
 
 def _date(text: str) -> str | None:
-    parsed = pd.to_datetime(text.strip().replace("/", "-"), format="%Y-%m-%d", errors="coerce")
+    cleaned = text.strip().replace("/", "-")
+    if out_of_range_time_text(cleaned) is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", cleaned):
+        # A year pandas cannot hold (9999, 1600): a date, which the date check refuses.
+        return cleaned
+    parsed = pd.to_datetime(cleaned, format="%Y-%m-%d", errors="coerce")
     return None if pd.isna(parsed) else parsed.strftime("%Y-%m-%d")
 
 
+def _without_conflicts(
+    rows: list[dict[str, Any]],
+    lines: list[int],
+    key: Sequence[str],
+    name: str,
+    warnings: list[str],
+) -> list[dict[str, Any]]:
+    """The one import rule for rows of one file sharing a key: identical repeats are kept
+    once; rows that differ are all refused, each warning naming the other lines."""
+    groups: dict[tuple[Any, ...], list[int]] = {}
+    for i, row in enumerate(rows):
+        groups.setdefault(tuple(row[k] for k in key), []).append(i)
+    keep: list[int] = []
+    refused: dict[int, str] = {}
+    for members in groups.values():
+        contents = {tuple(sorted(rows[i].items())) for i in members}
+        if len(contents) == 1:
+            keep.append(members[0])
+            continue
+        for i in members:
+            others = ", ".join(str(lines[j]) for j in members if j != i)
+            refused[i] = (
+                f"{name} line {lines[i]}: same {', '.join(key)} as line(s) {others} with a "
+                "different content; none of them is imported: keep the right row and import "
+                "again (not imported)"
+            )
+    warnings.extend(refused[i] for i in sorted(refused))
+    return [rows[i] for i in sorted(keep)]
+
+
 def parse_daily_aqi_csv(
-    data: bytes, name: str, areas: Iterable[str]
+    data: bytes,
+    name: str,
+    areas: Iterable[str],
+    *,
+    now: datetime | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Official daily AQI rows (``area, date, aqi, category, primary_pollutants, dust``)
-    and warnings for the rows left out."""
+    and warnings for the rows left out (dates checked against ``now``, default the clock)."""
     frame = _read(data, name, ("area", "date", "aqi"))
     known = set(areas)
-    rows, warnings = [], []
-    seen: dict[tuple[str, str], int] = {}
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    warnings: list[str] = []
     for index, record in enumerate(frame.to_dict("records")):
         line = index + 2
         problems = []
@@ -78,6 +129,8 @@ def parse_daily_aqi_csv(
         day = _date(str(record["date"]))
         if day is None:
             problems.append(f"date {record['date']!r} is not a date (YYYY-MM-DD)")
+        else:
+            problems += _date_problems(day, now, future_tolerance)
         text = str(record["aqi"]).strip()
         aqi = float("nan")
         if text:
@@ -91,13 +144,11 @@ def parse_daily_aqi_csv(
         dust_text = str(record.get("dust", "")).strip().lower()
         if dust_text not in TRUE_TEXTS | FALSE_TEXTS:
             problems.append(f"dust {dust_text!r} is not true/false")
-        if day is not None and (area, day) in seen and not problems:
-            problems.append(f"duplicate of line {seen[(area, day)]} (same area and date)")
         if problems:
             warnings.append(f"{name} line {line}: " + " | ".join(problems) + " (not imported)")
             continue
         assert day is not None
-        seen[(area, day)] = line
+        lines.append(line)
         rows.append(
             {
                 "area": area,
@@ -108,8 +159,24 @@ def parse_daily_aqi_csv(
                 "dust": dust_text in TRUE_TEXTS,
             }
         )
+    rows = _without_conflicts(rows, lines, ("area", "date"), name, warnings)
     columns = ["area", "date", "aqi", "category", "primary_pollutants", "dust"]
-    return pd.DataFrame(rows, columns=columns), warnings
+    return pd.DataFrame(rows, columns=columns), _by_line(warnings)
+
+
+def _date_problems(day: str, now: datetime | None, future_tolerance: timedelta) -> list[str]:
+    problem = check_dates([day], now=now, future_tolerance=future_tolerance)[0]
+    return [] if problem is None else [problem]
+
+
+def _by_line(warnings: list[str]) -> list[str]:
+    """Warnings in file order (each starts ``<name> line <n>:``)."""
+
+    def line(text: str) -> int:
+        head = text.split(":", 1)[0].rsplit(" line ", 1)
+        return int(head[1]) if len(head) == 2 and head[1].isdigit() else 0
+
+    return sorted(warnings, key=line)
 
 
 def check_indicator_value(
@@ -154,15 +221,23 @@ def check_indicator_value(
 
 
 def parse_indicator_csv(
-    data: bytes, name: str, targets: Mapping[str, tuple[str, int, Sequence[str]]]
+    data: bytes,
+    name: str,
+    targets: Mapping[str, tuple[str, int, Sequence[str]]],
+    *,
+    now: datetime | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Manual indicator rows (``target, item, date, value, note``) and warnings.
 
     ``targets`` maps a target id to its kind, year and milestone item names; every row is
-    checked as :func:`check_indicator_value` says.
+    checked as :func:`check_indicator_value` says, and its date against ``now`` (default
+    the clock).
     """
     frame = _read(data, name, ("target", "date", "value"))
-    rows, warnings = [], []
+    rows: list[dict[str, Any]] = []
+    lines: list[int] = []
+    warnings: list[str] = []
     for index, record in enumerate(frame.to_dict("records")):
         problems = []
         target = str(record["target"]).strip()
@@ -173,6 +248,8 @@ def parse_indicator_csv(
             problems.append(f"target {target!r} is not a target of the settings")
         if day is None:
             problems.append(f"date {record['date']!r} is not a date (YYYY-MM-DD)")
+        else:
+            problems += _date_problems(day, now, future_tolerance)
         if target in targets and day is not None:
             kind, year, items = targets[target]
             problems += check_indicator_value(kind, value, item, items, year, day)
@@ -181,6 +258,7 @@ def parse_indicator_csv(
                 f"{name} line {index + 2}: " + " | ".join(problems) + " (not imported)"
             )
             continue
+        lines.append(index + 2)
         rows.append(
             {
                 "target": target,
@@ -190,4 +268,6 @@ def parse_indicator_csv(
                 "note": str(record.get("note", "")).strip(),
             }
         )
-    return pd.DataFrame(rows, columns=["target", "item", "date", "value", "note"]), warnings
+    rows = _without_conflicts(rows, lines, ("target", "item", "date"), name, warnings)
+    columns = ["target", "item", "date", "value", "note"]
+    return pd.DataFrame(rows, columns=columns), _by_line(warnings)

@@ -66,9 +66,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator, Mapping, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar, Final
+from typing import ClassVar, Final, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -76,6 +76,11 @@ import pandas as pd
 
 from monitor.collectors.base import OBSERVATION_COLUMNS, Batch, DataKind, empty_observations
 from monitor.collectors.http import HttpClient
+from monitor.collectors.intake import (
+    DEFAULT_FUTURE_TOLERANCE,
+    check_observations,
+    out_of_range_time_text,
+)
 from monitor.domain.units import CANONICAL_UNITS, to_canonical
 from monitor.errors import SourceFormatChanged, SourceUnavailable
 
@@ -127,6 +132,8 @@ MISSING_NOTE: Final = "missing at source"
 _LEADING: Final = (b"date", b"hour", b"type")
 _BEIJING_OFFSET_NS: Final = 8 * 3600 * 10**9  # Asia/Shanghai has had no DST since 1991
 _HOUR_NS: Final = 3600 * 10**9
+#: Bad cells and rows named one by one in the notes; the rest are counted.
+_NAMED: Final = 20
 
 
 def day_file_name(day: date) -> str:
@@ -163,9 +170,19 @@ def parse_sites_csv(
 
 
 def parse_sites_csv_with_notes(
-    data: bytes, *, stations: Sequence[str] = (), name: str = "china_sites file"
+    data: bytes,
+    *,
+    stations: Sequence[str] = (),
+    name: str = "china_sites file",
+    now: datetime | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
 ) -> tuple[pd.DataFrame, list[str]]:
     """:func:`parse_sites_csv`, plus notes on what was dropped (bad cells, rows, stations).
+
+    Values the ledger cannot hold are refused by the intake check
+    (:mod:`monitor.collectors.intake`; ``now`` defaults to the clock): a note per refused
+    value names its line and station column. Two rows of one hour and type with different
+    values refuse both.
 
     Vectorised: the kept rows are parsed by pandas' C reader into one float matrix
     (rows = hour × type, columns = stations), and the melt to long form is a single
@@ -187,9 +204,10 @@ def parse_sites_csv_with_notes(
     # Pick the 1-hour rows by their third field; 360 lines a day, so a Python pass is cheap.
     prefixes: list[tuple[str, str, str]] = []
     cells: list[bytes] = []
+    line_numbers: list[int] = []
     unknown: set[str] = set()
     ragged: list[str] = []
-    for line in lines[1:]:
+    for number, line in enumerate(lines[1:], start=2):
         if not line.strip():
             continue
         fields = line.split(b",", 3)
@@ -206,6 +224,7 @@ def parse_sites_csv_with_notes(
             (fields[0].decode("ascii", "replace"), fields[1].decode("ascii", "replace"), kind)
         )
         cells.append(rest)
+        line_numbers.append(number)
     if unknown:
         notes.append(f"{name}: ignored rows of unknown type(s) {sorted(unknown)}")
     if ragged:
@@ -218,21 +237,33 @@ def parse_sites_csv_with_notes(
     if not cells or not wanted:
         return empty_observations(), notes
 
-    matrix, bad_cells = _float_matrix(cells, len(codes))
+    matrix, bad_at, bad_texts = _float_matrix(cells, len(codes))
     matrix = np.ascontiguousarray(matrix[:, columns]) if len(columns) < len(codes) else matrix
     dates = pd.Series([p[0] for p in prefixes], dtype=object)
     hours = pd.Series([p[1] for p in prefixes], dtype=object)
     row_ends, bad_rows = _row_period_ends(dates, hours)
-    if bad_cells:
-        notes.append(f"{name}: {bad_cells} cell(s) that are not numbers dropped")
+    if len(bad_at):
+        notes.extend(
+            f"{name} line {line_numbers[at // len(codes)]} column {codes[at % len(codes)]}: "
+            f"value {text!r} is not a finite number; expected a number or an empty cell "
+            "(not stored)"
+            for at, text in zip(bad_at[:_NAMED], bad_texts[:_NAMED], strict=True)
+        )
+        if len(bad_at) > _NAMED:
+            notes.append(
+                f"{name}: … and {len(bad_at) - _NAMED} more cell(s) that are not numbers dropped"
+            )
     if bad_rows.any():
         lost = int(np.count_nonzero(~np.isnan(matrix[bad_rows])))
         samples = sorted(
             {f"{d},{h}" for d, h in zip(dates[bad_rows], hours[bad_rows], strict=True)}
         )
+        at = [str(line_numbers[i]) for i in np.flatnonzero(bad_rows)[:_NAMED]]
         notes.append(
             f"{name}: {int(bad_rows.sum())} row(s) with a bad date,hour {samples[:3]} dropped "
-            f"({lost} value(s)); expected date YYYYMMDD and hour 0–23"
+            f"({'line' if len(at) == 1 else 'lines'} {', '.join(at)}"
+            f"{' …' if bad_rows.sum() > _NAMED else ''}; {lost} value(s)); expected date "
+            "YYYYMMDD from 1900 up to now and hour 0–23"
         )
         matrix[bad_rows] = np.nan
 
@@ -262,7 +293,43 @@ def parse_sites_csv_with_notes(
         },
         columns=list(OBSERVATION_COLUMNS),
     )
+    # What the ledger can hold (future times, conflicting duplicates, non-finite values):
+    # the intake check every boundary shares, naming the file line and station column.
+    where = _CellLabels(name, np.asarray(line_numbers)[row_index], site_codes[col_index])
+    check = check_observations(
+        frame,
+        now=datetime.now(UTC) if now is None else now,
+        future_tolerance=future_tolerance,
+        where=where,
+    )
+    admitted = check.admitted
+    if not admitted.all():
+        notes.extend(
+            f"{where[i]}: {' | '.join(p)} (not stored)" for i, p in check.problems.items()
+        )
+        frame = frame[admitted].reset_index(drop=True)
     return frame, notes
+
+
+class _CellLabels(Sequence[str]):
+    """``"<file> line <n> column <station>"`` of each observation, made when asked for."""
+
+    def __init__(
+        self, name: str, lines: npt.NDArray[np.int_], stations: npt.NDArray[np.object_]
+    ) -> None:
+        self.name, self.lines, self.stations = name, lines, stations
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[str]: ...
+    def __getitem__(self, index: int | slice) -> str | Sequence[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        return f"{self.name} line {int(self.lines[index])} column {self.stations[index]}"
 
 
 def _station_columns(
@@ -291,9 +358,12 @@ def _station_columns(
     return [first[s] for s in present], present
 
 
-def _float_matrix(rows: list[bytes], width: int) -> tuple[npt.NDArray[np.float64], int]:
-    """The station cells of the kept rows as a float matrix (NaN = missing), and how many
-    cells were text that is not a number.
+def _float_matrix(
+    rows: list[bytes], width: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.intp], list[str]]:
+    """The station cells of the kept rows as a float matrix (NaN = missing), and where the
+    cells are (flat positions, row-major) that are text but not a finite number, with
+    their text.
 
     All cells go through pandas' C reader as one column (commas turned into line breaks, so
     an empty cell is an empty line): one parse for the whole file instead of one column
@@ -307,23 +377,31 @@ def _float_matrix(rows: list[bytes], width: int) -> tuple[npt.NDArray[np.float64
         na_values=[""],
         engine="c",
     )["value"]
-    bad = 0
+    bad = np.zeros(len(column), dtype=bool)
     if column.dtype.kind not in "fiu":
         numbers = pd.to_numeric(column, errors="coerce")
-        bad = int((numbers.isna() & column.notna()).sum())
+        bad = (numbers.isna() & column.notna()).to_numpy(copy=True)
         column = numbers
     values = column.to_numpy(dtype=np.float64, copy=True)
     infinite = np.isinf(values)
-    if infinite.any():
-        bad += int(infinite.sum())
+    if infinite.any():  # inf, Infinity, 1e999: no measurement
+        bad |= infinite
         values[infinite] = np.nan
-    return values.reshape(len(rows), width), bad
+    at = np.flatnonzero(bad)
+    # The cells as written ("Infinity", "1e999"), not as parsed, for the notes.
+    texts = [
+        rows[i // width].split(b",")[i % width].decode("utf-8", "replace") for i in at[:_NAMED]
+    ]
+    return values.reshape(len(rows), width), at, texts
 
 
 def _row_period_ends(
     dates: pd.Series, hours: pd.Series
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
     """UTC period end [ns since epoch] of each row, and which rows have a bad date or hour."""
+    # Years pandas cannot hold (99990101 would wrap round to 1815) are bad dates.
+    holdable = np.array([out_of_range_time_text(d) is None for d in dates], dtype=bool)
+    dates = dates.where(holdable, "")
     day = pd.to_datetime(dates.str.strip(), format="%Y%m%d", errors="coerce")
     hour = pd.to_numeric(hours.str.strip(), errors="coerce")
     bad = (day.isna() | hour.isna() | (hour < 0) | (hour > 23) | (hour % 1 != 0)).to_numpy()

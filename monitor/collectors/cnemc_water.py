@@ -101,7 +101,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, ClassVar, Final
 from urllib.parse import urljoin, urlsplit
 from zoneinfo import ZoneInfo
@@ -542,14 +542,19 @@ def parse_observations(
     return frame, tuple(notes)
 
 
+#: How far ahead of the fetch a sample time may be (clocks of platform and host differ).
+_SKEW: Final = timedelta(days=1)
+
+
 def infer_sample_time(
     label: str, fetched_at: datetime, *, source: str = "cnemc_water", site: str = ""
 ) -> datetime:
     """The sample instant of a ``MM-DD HH:MM`` Beijing label, with the year inferred.
 
-    Of the previous, current and next year (in Beijing) the one that puts the sample
-    closest to ``fetched_at`` wins, so late-December samples fetched in January belong to
-    the previous year.
+    A sample is never later than its fetch: of the previous, current and next year (in
+    Beijing) the latest that puts the sample no more than a day after ``fetched_at`` (clock
+    skew) wins, so late-December samples fetched in January belong to the previous year and
+    a ``01-01`` sample fetched in December to the current one, never to the coming year.
 
     Raises
     ------
@@ -564,6 +569,8 @@ def infer_sample_time(
     '2026-12-31T20:00:00+08:00'
     >>> infer_sample_time("01-01 00:00", fetched).isoformat()
     '2027-01-01T00:00:00+08:00'
+    >>> infer_sample_time("12-31 20:00", datetime(2026, 12, 6, tzinfo=BEIJING)).isoformat()
+    '2025-12-31T20:00:00+08:00'
     """
     text = label.strip()
     of = f" of section {site!r}" if site else ""
@@ -582,8 +589,11 @@ def infer_sample_time(
                     candidates.append(datetime(year, mo, d, h, mi, tzinfo=BEIJING))
                 except ValueError:  # 02-29 outside a leap year
                     continue
+            past = [c for c in candidates if c <= local + _SKEW]
+            if past:
+                return max(past)
             if candidates:
-                return min(candidates, key=lambda c: abs(c - local))
+                return min(candidates)
     except ValueError:
         pass
     raise SourceFormatChanged(

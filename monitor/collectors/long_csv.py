@@ -35,9 +35,12 @@ Layout
   imported as the detection limit with the flag ``below_detection_limit``.
 
 Rows with a problem (unknown parameter, unit that is unknown or does not fit the parameter,
-no value or a value that is not a number, bad time or duration, a
-repeat of an earlier row's site, parameter and time) are **not** imported; each gives one
-warning naming the line (header = line 1), the value and what was expected. A file that
+no value or a value that is not a number or not finite, bad time or duration, and what the
+ledger cannot hold — :mod:`monitor.collectors.intake`: a time in the future or in a year
+like 9999 or 1600, an hourly value not on the hour, rows with the same site, parameter and
+time but different values, which are **all** refused) are **not** imported; each gives one
+warning naming the line (header = line 1), the value and what was expected. A row repeated
+identically is imported once, silently. A file that
 cannot be used at all (undecodable, empty, a required column missing) raises
 :class:`~monitor.errors.InputError` with a one-line message.
 """
@@ -48,6 +51,7 @@ import csv
 import io
 import re
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 import numpy as np
@@ -56,6 +60,11 @@ import pandas as pd
 
 from monitor.calculator.table import MISSING_MARKERS, PROBLEM_SEPARATOR, parse_local_times
 from monitor.collectors.base import empty_observations, observations
+from monitor.collectors.intake import (
+    DEFAULT_FUTURE_TOLERANCE,
+    check_observations,
+    out_of_range_time_text,
+)
 from monitor.domain.units import CANONICAL_UNITS, to_canonical
 from monitor.domain.water_quality import BELOW_DETECTION_FLAG
 from monitor.errors import InputError
@@ -120,7 +129,13 @@ def canonical_parameter(text: str) -> str | None:
     return key if key in CANONICAL_UNITS else None
 
 
-def parse_long_csv(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
+def parse_long_csv(
+    data: bytes,
+    name: str,
+    *,
+    now: datetime | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+) -> tuple[pd.DataFrame, list[str]]:
     """Observations of a long CSV file (layout in the module docstring), and warnings.
 
     Parameters
@@ -129,6 +144,8 @@ def parse_long_csv(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
         The file's content.
     name : str
         File name, used in warnings and errors.
+    now, future_tolerance
+        For the intake check (:func:`rows_to_observations`).
 
     Returns
     -------
@@ -177,7 +194,9 @@ def parse_long_csv(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
     raw = raw[~blank]
     if raw.empty:
         raise InputError(f"{name}: the file has a header but no data rows")
-    frame, problems = rows_to_observations(raw, [f"{name} line {n}" for n in lines])
+    frame, problems = rows_to_observations(
+        raw, [f"{name} line {n}" for n in lines], now=now, future_tolerance=future_tolerance
+    )
     return frame, warnings + problems
 
 
@@ -208,7 +227,11 @@ def check_columns(header: Sequence[str], name: str) -> list[str]:
 
 
 def rows_to_observations(
-    rows: pd.DataFrame, where: Sequence[str]
+    rows: pd.DataFrame,
+    where: Sequence[str],
+    *,
+    now: datetime | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
 ) -> tuple[pd.DataFrame, list[str]]:
     """Check long-layout rows and turn the good ones into observations.
 
@@ -221,6 +244,9 @@ def rows_to_observations(
         are text (``time`` as ISO 8601 text, read by ``parse_local_times``).
     where : sequence of str
         For each row, where it is in the input (``"data.csv line 5"``), for warnings.
+    now, future_tolerance
+        For the intake check (:mod:`monitor.collectors.intake`): times later than
+        ``now + future_tolerance`` are refused. ``now`` defaults to the clock.
 
     Returns
     -------
@@ -249,8 +275,14 @@ def rows_to_observations(
     for i in _positions(site == ""):
         problems[i].append("site is empty")
 
-    times = parse_local_times(time_text).reset_index(drop=True)
-    for i in _positions(times.isna()):
+    # Years pandas cannot hold (9999, 1600) are refused here, row by row, before parsing.
+    out_of_range = [out_of_range_time_text(t) for t in shown["time"]]
+    for i, problem in enumerate(out_of_range):
+        if problem is not None:
+            problems[i].append(problem)
+    parseable = time_text.where(pd.Series([p is None for p in out_of_range]), "")
+    times = parse_local_times(parseable).reset_index(drop=True)
+    for i in _positions(times.isna() & pd.Series([p is None for p in out_of_range])):
         problems[i].append(
             f"time {shown['time'][i]!r} is not an ISO 8601 time; expected e.g. 2026-03-01T16:00"
         )
@@ -282,22 +314,8 @@ def rows_to_observations(
     ends = times
     starts = times - pd.to_timedelta(minutes.to_numpy(dtype=float), unit="min")
     ok = np.array([not p for p in problems], dtype=bool)
-    key = pd.DataFrame({"site": site, "parameter": parameters, "end": ends})
-    repeated = key[ok].duplicated(keep="first")
-    for i in _positions(repeated.reindex(key.index, fill_value=False)):
-        problems[i].append(
-            "repeats the site, parameter and time of an earlier row "
-            f"({site.iat[i]}, {names[i]}, {shown['time'][i]}); the first is kept"
-        )
-        ok[i] = False
-
-    warnings = [
-        f"{where[i]}: {PROBLEM_SEPARATOR.join(p)} (not imported)"
-        for i, p in enumerate(problems)
-        if p
-    ]
     if not ok.any():
-        return empty_observations(), warnings
+        return empty_observations(), _warnings(problems, where)
     frame = observations(
         site[ok].to_numpy(),
         parameters[ok].to_numpy(),
@@ -306,7 +324,29 @@ def rows_to_observations(
         values[ok],
         flags=flags[ok],
     )
-    return frame, warnings
+    # What the ledger can hold (future and off-the-hour times, conflicting duplicates):
+    # the intake check every boundary shares, with this file's line numbers.
+    positions = [int(i) for i in np.flatnonzero(ok)]
+    check = check_observations(
+        frame,
+        now=datetime.now(UTC) if now is None else now,
+        future_tolerance=future_tolerance,
+        where=[where[i] for i in positions],
+    )
+    for j, found in check.problems.items():
+        problems[positions[j]].extend(found)
+    admitted = check.admitted
+    if not admitted.all():
+        frame = frame[admitted].reset_index(drop=True)
+    return frame, _warnings(problems, where)
+
+
+def _warnings(problems: list[list[str]], where: Sequence[str]) -> list[str]:
+    return [
+        f"{where[i]}: {PROBLEM_SEPARATOR.join(p)} (not imported)"
+        for i, p in enumerate(problems)
+        if p
+    ]
 
 
 def _texts(column: pd.Series) -> list[str]:

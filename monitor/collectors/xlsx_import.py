@@ -48,6 +48,7 @@ from openpyxl.utils.exceptions import (  # type: ignore[import-untyped, unused-i
 )
 
 from monitor.calculator.table import MISSING_MARKERS
+from monitor.collectors.intake import DEFAULT_FUTURE_TOLERANCE
 from monitor.collectors.long_csv import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -66,7 +67,13 @@ HEADER_SEARCH_ROWS: Final = 10
 _LONG_COLUMNS: Final = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS)
 
 
-def parse_xlsx(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
+def parse_xlsx(
+    data: bytes,
+    name: str,
+    *,
+    now: datetime | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+) -> tuple[pd.DataFrame, list[str]]:
     """Observations of an .xlsx workbook (layouts in the module docstring), and warnings.
 
     Parameters
@@ -75,6 +82,8 @@ def parse_xlsx(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
         The workbook file.
     name : str
         File name, used in warnings and errors.
+    now, future_tolerance
+        For the intake check (:func:`monitor.collectors.long_csv.rows_to_observations`).
 
     Returns
     -------
@@ -124,7 +133,9 @@ def parse_xlsx(data: bytes, name: str) -> tuple[pd.DataFrame, list[str]]:
     if not where:
         raise InputError(f"{name}: the sheets have a header but no data rows")
     rows_frame = pd.concat(pieces, ignore_index=True)
-    frame, problems = rows_to_observations(rows_frame, where)
+    frame, problems = rows_to_observations(
+        rows_frame, where, now=now, future_tolerance=future_tolerance
+    )
     return frame, warnings + problems
 
 

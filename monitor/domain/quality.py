@@ -10,7 +10,9 @@ flag              raised when
 ``negative``      value < 0 (every parameter except ``ph`` and ``water_temperature``, which
                   have their own range in the ``implausible`` table)
 ``implausible``   value outside the physically plausible range of its parameter
-                  (:data:`PLAUSIBLE_RANGES`); above the AQI top breakpoint is *not* enough
+                  (:data:`monitor.domain.units.PLAUSIBLE_RANGES`, every canonical
+                  parameter); above the AQI top breakpoint is *not* enough. Always
+                  excluding (:data:`ALWAYS_EXCLUDING_FLAGS`)
 ``pm25_gt_pm10``  PM2.5 > PM10 + max(10 µg/m³, 10 % of PM10) at the same site and period;
                   both rows are flagged
 ``stuck``         the same value at a site for ≥ N consecutive hourly periods (air: 6 h;
@@ -52,14 +54,16 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from monitor.domain.units import PLAUSIBLE_RANGES
+
 __all__ = [
     "ADVISORY_FLAGS",
+    "ALWAYS_EXCLUDING_FLAGS",
     "DEFAULT_QUALITY_RULES",
     "EXCLUDING_FLAGS",
     "FLAG_ORDER",
     "FLAG_REASONS",
     "IMPOSSIBLE_FLAGS",
-    "PLAUSIBLE_RANGES",
     "QC_FLAGS",
     "SOURCE_EXCLUDING_FLAGS",
     "SPIKE_JUMPS",
@@ -90,11 +94,15 @@ IMPOSSIBLE_FLAGS: Final = frozenset({"negative", "implausible"})
 #: Own checks that only raise a suspicion: advisory by default (GB 3095-2026 §6.4, all valid
 #: data must be used); ``[quality] exclude_own_flags`` makes them exclude.
 ADVISORY_FLAGS: Final = ("pm25_gt_pm10", "stuck", "spike")
+#: Flags that exclude a value whatever the settings: the source's verdicts and the values
+#: that are not a measurement (``negative``; ``implausible``, a value outside the physical
+#: range of its parameter such as ``tp = 1e308`` mg/L, must never rate a water class).
+ALWAYS_EXCLUDING_FLAGS: Final = frozenset(SOURCE_EXCLUDING_FLAGS | IMPOSSIBLE_FLAGS)
 #: Flags that exclude a value from statistics by default. ``aqi_mismatch`` is not one of
 #: them: it says the source's *published AQI* disagrees with ours, not that the
 #: concentration is wrong; nor are the :data:`ADVISORY_FLAGS`. ``o3_swapped`` excludes O3
 #: values only when :func:`excluded` is given the parameters.
-EXCLUDING_FLAGS: Final = frozenset(SOURCE_EXCLUDING_FLAGS | IMPOSSIBLE_FLAGS)
+EXCLUDING_FLAGS: Final = ALWAYS_EXCLUDING_FLAGS
 
 #: One-line reason per flag, for reports and ``envmon status``.
 FLAG_REASONS: Final[Mapping[str, str]] = MappingProxyType(
@@ -109,31 +117,6 @@ FLAG_REASONS: Final[Mapping[str, str]] = MappingProxyType(
         "pm25_gt_pm10": "PM2.5 exceeds PM10 at the same site and hour beyond the tolerance.",
         "stuck": "Same value repeated for too many consecutive hours (analyser flatline).",
         "spike": "Isolated value far above both neighbouring hours.",
-    }
-)
-
-#: Plausible range [low, high] per parameter, inclusive; outside → ``implausible``.
-#: Air: µg/m³, CO mg/m³ (1-hour means). Highs sit well above recorded extremes, because a
-#: real extreme wrongly flagged would drop the worst hours from the statistics:
-#: PM2.5 3,000 (Shenyang 2015-11-08 reached ~1,400 at a station [M]; dust adds fine mass);
-#: PM10 10,000 (the full scale of common beta-attenuation monitors [M]; the 2021-03-15
-#: sandstorm gave several thousand in Beijing [M]); SO2, NO2 5,000 (≈ 1,900 / 2,700 ppb,
-#: beyond ambient analyser ranges); O3 2,000 (≈ 1,000 ppb, twice the historic Los Angeles
-#: smog peaks [M]); CO 150 (≈ 130 ppm, the 1-hour IAQI-500 breakpoint ×2.5).
-#: Water: pH 0–14 (the scale); water temperature −1 … 45 °C (fresh water freezes at 0 °C,
-#: −1 allows sensor tolerance; 45 is beyond any natural surface water in the district);
-#: DO 0–25 mg/L (saturation is 14.6 mg/L at 0 °C; algal supersaturation stays below ~200 %).
-PLAUSIBLE_RANGES: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
-    {
-        "pm2_5": (0.0, 3000.0),
-        "pm10": (0.0, 10000.0),
-        "so2": (0.0, 5000.0),
-        "no2": (0.0, 5000.0),
-        "o3": (0.0, 2000.0),
-        "co": (0.0, 150.0),
-        "ph": (0.0, 14.0),
-        "water_temperature": (-1.0, 45.0),
-        "do": (0.0, 25.0),
     }
 )
 
@@ -515,7 +498,8 @@ def _series_checks(
     has_next = np.append(linked[1:], False)
     previous = np.roll(v, 1)
     following = np.roll(v, -1)
-    with np.errstate(invalid="ignore"):
+    # A huge implausible neighbour (1e308) overflows the ratio to inf: no spike, no warning.
+    with np.errstate(invalid="ignore", over="ignore"):
         neighbour = np.maximum(previous, following)
         spike[order] = (
             linked

@@ -10,6 +10,7 @@ Gas conversions between ppb/ppm and µg/m³ use the reference state of GB 3095-2
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Final
 
 import numpy as np
@@ -20,6 +21,7 @@ __all__ = [
     "CANONICAL_UNITS",
     "MOLAR_MASS",
     "MOLAR_VOLUME_L",
+    "PLAUSIBLE_RANGES",
     "WATER_PARAMETERS",
     "canonical_unit",
     "normalise_unit",
@@ -70,6 +72,73 @@ WATER_PARAMETERS: Final[Mapping[str, str]] = {
 }
 
 CANONICAL_UNITS: Final[Mapping[str, str]] = {**AIR_PARAMETERS, **WATER_PARAMETERS}
+
+#: Plausible range [low, high] of every canonical parameter, inclusive, in its canonical unit;
+#: a value outside is flagged ``implausible`` by the quality checks
+#: (:func:`monitor.domain.quality.quality_flags`) and left out of every statistic and water
+#: class. Project choices, not a standard's: a real extreme wrongly flagged would drop the
+#: worst hours from the statistics, so every high sits well above recorded extremes.
+#:
+#: Air (1-hour means, µg/m³, CO mg/m³): PM2.5 3,000 (Shenyang 2015-11-08 reached ~1,400 at
+#: a station [M]; dust adds fine mass); PM10 10,000 (the full scale of common
+#: beta-attenuation monitors [M]; the 2021-03-15 sandstorm gave several thousand in Beijing
+#: [M]); SO2, NO2 5,000 (≈ 1,900 / 2,700 ppb, beyond ambient analyser ranges); O3 2,000
+#: (≈ 1,000 ppb, twice the historic Los Angeles smog peaks [M]); CO 150 (≈ 130 ppm, the
+#: 1-hour IAQI-500 breakpoint × 2.5).
+#:
+#: Water, physical: pH 0–14 (the scale); water temperature −1 … 45 °C (fresh water freezes
+#: at 0 °C, −1 allows sensor tolerance; 45 is beyond any natural surface water in the
+#: district); DO 0–25 mg/L (saturation is 14.6 mg/L at 0 °C; algal supersaturation stays
+#: below ~200 %); conductivity 0–100,000 µS/cm (twice sea water, ~50,000 [M]); turbidity
+#: 0–40,000 NTU (ten times the 4,000 NTU full scale of common turbidimeters [M]).
+#:
+#: Water, chemistry (the GB 3838-2002 Table 1 items): **100 × the Class V limit** (rivers'
+#: column). The worst sections in Chinese bulletins are reported at a few to some tens of
+#: times their Class III limit [M], and undiluted municipal sewage (NH3-N 20–50, TP 4–10,
+#: COD 250–800 mg/L [M, textbook ranges]) stays below 100 × Class V (200, 40, 4,000 mg/L),
+#: so the range keeps every real 劣V reading and flags ``nh3n = 5000`` or ``tp = 1e308``.
+#: Fecal coliform is the exception: raw sewage holds ~10⁹ per litre [M], so its high is
+#: 10¹⁰ count/L. Chlorophyll a 0–50 mg/L and algal density 0–10¹² cells/L sit above bloom
+#: scums (a few mg/L; ~10¹⁰ cells/L [M]).
+PLAUSIBLE_RANGES: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
+    {
+        "pm2_5": (0.0, 3000.0),
+        "pm10": (0.0, 10000.0),
+        "so2": (0.0, 5000.0),
+        "no2": (0.0, 5000.0),
+        "o3": (0.0, 2000.0),
+        "co": (0.0, 150.0),
+        "ph": (0.0, 14.0),
+        "water_temperature": (-1.0, 45.0),
+        "do": (0.0, 25.0),
+        "conductivity": (0.0, 100_000.0),
+        "turbidity": (0.0, 40_000.0),
+        # 100 × GB 3838-2002 Table 1 Class V (rivers) [mg/L]; fecal coliform [count/L].
+        "codmn": (0.0, 1500.0),
+        "cod": (0.0, 4000.0),
+        "bod5": (0.0, 1000.0),
+        "nh3n": (0.0, 200.0),
+        "tp": (0.0, 40.0),
+        "tn": (0.0, 200.0),
+        "cu": (0.0, 100.0),
+        "zn": (0.0, 200.0),
+        "f": (0.0, 150.0),
+        "se": (0.0, 2.0),
+        "as": (0.0, 10.0),
+        "hg": (0.0, 0.1),
+        "cd": (0.0, 1.0),
+        "cr6": (0.0, 10.0),
+        "pb": (0.0, 10.0),
+        "cn": (0.0, 20.0),
+        "phenol": (0.0, 10.0),
+        "petroleum": (0.0, 100.0),
+        "las": (0.0, 30.0),
+        "sulfide": (0.0, 100.0),
+        "fecal_coliform": (0.0, 1e10),
+        "chlorophyll_a": (0.0, 50.0),
+        "algal_density": (0.0, 1e12),
+    }
+)
 
 #: Molar volume at 298.15 K and 1013.25 hPa [L/mol] (GB 3095-2026 §4.3 reference state).
 MOLAR_VOLUME_L: Final = 24.465

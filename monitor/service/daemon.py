@@ -285,6 +285,13 @@ class Daemon:
             health.consecutive_failures = 0
             health.rows_ingested_total += report.inserted + report.revised
             health.latest_data = None if mark is None else mark.timestamp()
+        if report.refused:  # kept in the fetch log; one line here, not one per row
+            log.warning(
+                "source %s: %d row(s) refused at intake, e.g. %s",
+                source.name,
+                len(report.refused),
+                report.refused[0],
+            )
         log.debug("source %s: %s", source.name, report.summary())
         self._publish_wakeup.set()  # publish what the collection and evaluation wrote
 

@@ -1,9 +1,11 @@
 """One collection, start to finish: fetch → ledger → evaluate.
 
 Every command that ingests (``collect``, ``backfill``, ``import``) and the daemon go through
-here, so what was ingested is always evaluated: the ledger is never half-done. A source that
-fails part-way keeps what it delivered before the failure (written and evaluated), logs the
-failure in the fetch log, and the error goes up to the caller.
+here, so what was ingested is always evaluated: the ledger is never half-done. Every batch
+passes the intake check (:mod:`monitor.collectors.intake`) on its way to the ledger: rows
+the ledger cannot hold are refused one by one, listed in the fetch log and the report. A
+source that fails part-way keeps what it delivered before the failure (written and
+evaluated), logs the failure in the fetch log, and the error goes up to the caller.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pandas as pd
 from monitor.collectors.base import Collector
 from monitor.collectors.bureau_csv import parse_daily_aqi_csv, parse_indicator_csv
 from monitor.collectors.cnemc_sites_archive import parse_sites_csv_with_notes
+from monitor.collectors.intake import DEFAULT_FUTURE_TOLERANCE, admit
 from monitor.collectors.long_csv import parse_long_csv
 from monitor.collectors.xlsx_import import parse_xlsx
 from monitor.errors import InputError, SourceError
@@ -67,6 +70,7 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
     evaluation: EvaluationReport = field(default_factory=EvaluationReport)
     unit: str = "observation"
+    refused: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         """One line for the operator."""
@@ -74,6 +78,7 @@ class IngestReport:
             f"{self.rows} {self.unit}(s) in {self.batches} batch(es): {self.inserted} new, "
             f"{self.revised} revised, {self.unchanged} unchanged"
             + (f", {self.empty} empty" if self.empty else "")
+            + (f", {len(self.refused)} refused at intake" if self.refused else "")
         )
         if self.unit == "observation":
             text += f"; evaluated {self.evaluation.site_days} site-day(s)"
@@ -117,15 +122,17 @@ def ingest(
     started = datetime.now(UTC)
     try:
         for batch in collector.collect(since, until):
+            frame, refused = admit(batch.observations, future_tolerance=_tolerance(settings))
             result = ledger.write_observations(
-                batch.observations,
+                frame,
                 source.name,
                 requested=batch.requested,
                 covers=batch.covers,
                 started_at=started,
-                notes=batch.notes,
+                notes=(*batch.notes, *_noted(refused)),
             )
-            _count(report, len(batch.observations), result)
+            _count(report, len(frame), result)
+            report.refused.extend(refused)
             if on_batch is not None:
                 on_batch(report)
             started = datetime.now(UTC)
@@ -140,6 +147,20 @@ def ingest(
     return report
 
 
+#: Refusals written to one fetch-log entry; the rest are counted.
+NOTED_REFUSALS = 20
+
+
+def _tolerance(settings: Settings) -> timedelta:
+    return timedelta(minutes=settings.ledger.future_tolerance_minutes)
+
+
+def _noted(refused: list[str]) -> list[str]:
+    """Refusal messages for the fetch log: the first :data:`NOTED_REFUSALS` and a count."""
+    more = len(refused) - NOTED_REFUSALS
+    return refused[:NOTED_REFUSALS] + ([f"… and {more} more refused"] if more > 0 else [])
+
+
 def _count(report: IngestReport, rows: int, result: WriteResult) -> None:
     report.batches += 1
     report.rows += rows
@@ -149,8 +170,18 @@ def _count(report: IngestReport, rows: int, result: WriteResult) -> None:
     report.empty += rows == 0
 
 
-def parse_import_file(path: Path, file_format: str) -> tuple[pd.DataFrame, list[str]]:
+def parse_import_file(
+    path: Path,
+    file_format: str,
+    *,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+    now: datetime | None = None,
+) -> tuple[pd.DataFrame, list[str]]:
     """Read one import file into observations and warnings.
+
+    Rows the ledger cannot hold are refused by the parsers' intake check, each named by its
+    line (and column), with times later than ``now`` (default: the clock) +
+    ``future_tolerance`` refused.
 
     Raises
     ------
@@ -163,14 +194,16 @@ def parse_import_file(path: Path, file_format: str) -> tuple[pd.DataFrame, list[
         raise InputError(f"{path}: cannot read the file ({err.strerror})") from err
     if file_format == "cnemc-sites-csv":
         try:
-            frame, notes = parse_sites_csv_with_notes(data, name=path.name)
+            frame, notes = parse_sites_csv_with_notes(
+                data, name=path.name, now=now, future_tolerance=future_tolerance
+            )
         except SourceError as err:
             raise InputError(f"{path}: {err}") from err
         return frame, list(notes)
     if file_format == "long-csv":
-        return parse_long_csv(data, str(path))
+        return parse_long_csv(data, str(path), now=now, future_tolerance=future_tolerance)
     if file_format == "xlsx":
-        return parse_xlsx(data, str(path))
+        return parse_xlsx(data, str(path), now=now, future_tolerance=future_tolerance)
     raise InputError(
         f"unknown import format {file_format!r}; expected one of {', '.join(IMPORT_FORMATS)}"
     )
@@ -184,10 +217,12 @@ def import_files(
     *,
     on_file: Callable[[int, IngestReport], None] | None = None,
     on_evaluate: Callable[[int, int], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestReport:
     """Import files in one format, then evaluate everything they changed.
 
     Importing the same file twice changes nothing; a corrected file records revisions.
+    ``now`` (default: the clock) is what the intake check calls the present.
     """
     source = IMPORT_FORMATS.get(file_format)
     if source is None:
@@ -195,12 +230,14 @@ def import_files(
             f"unknown import format {file_format!r}; expected one of {', '.join(IMPORT_FORMATS)}"
         )
     if file_format in ("daily-aqi-csv", "indicators-csv"):
-        return _import_bureau_files(ledger, settings, file_format, paths, on_file=on_file)
+        return _import_bureau_files(ledger, settings, file_format, paths, on_file=on_file, now=now)
     ledger.register_source(source, file_format, "measured")
     report = IngestReport()
     for done, path in enumerate(paths, start=1):
         try:
-            frame, warnings = parse_import_file(path, file_format)
+            frame, warnings = parse_import_file(
+                path, file_format, future_tolerance=_tolerance(settings), now=now
+            )
         except InputError as err:
             if done > 1:  # never leave what was imported unevaluated
                 evaluate_dirty(ledger, settings, progress=on_evaluate)
@@ -210,7 +247,13 @@ def import_files(
                 ) from err
             raise
         report.warnings.extend(f"{path.name}: {w}" for w in warnings)
-        result = ledger.write_observations(frame, source, requested=f"import {path}")
+        # The parsers refused what the ledger cannot hold, naming lines; this is the same
+        # check once more on the way in (it finds nothing unless a parser missed a row).
+        frame, refused = admit(frame, now=now, future_tolerance=_tolerance(settings))
+        report.warnings.extend(f"{path.name}: {w}" for w in refused)
+        result = ledger.write_observations(
+            frame, source, requested=f"import {path}", notes=_noted(refused)
+        )
         _count(report, len(frame), result)
         if on_file is not None:
             on_file(done, report)
@@ -243,15 +286,17 @@ def backfill(
         started = datetime.now(UTC)
         try:
             for batch in collector.collect(start.astimezone(UTC), end.astimezone(UTC)):
+                frame, refused = admit(batch.observations, future_tolerance=_tolerance(settings))
                 result = ledger.write_observations(
-                    batch.observations,
+                    frame,
                     source.name,
                     requested=batch.requested,
                     covers=batch.covers,
                     started_at=started,
-                    notes=batch.notes,
+                    notes=(*batch.notes, *_noted(refused)),
                 )
-                _count(report, len(batch.observations), result)
+                _count(report, len(frame), result)
+                report.refused.extend(refused)
         except SourceError as err:
             ledger.log_failure(source.name, str(err), covers=(start, end), started_at=started)
             report.warnings.append(f"{day}: {err}")
@@ -276,6 +321,7 @@ def _import_bureau_files(
     paths: Sequence[Path],
     *,
     on_file: Callable[[int, IngestReport], None] | None = None,
+    now: datetime | None = None,
 ) -> IngestReport:
     """Official daily AQI of areas, or manual indicator values; then refresh progress."""
     report = IngestReport()
@@ -286,11 +332,23 @@ def _import_bureau_files(
         except OSError as err:
             raise InputError(f"{path}: cannot read the file ({err.strerror})") from err
         if file_format == "daily-aqi-csv":
-            frame, warnings = parse_daily_aqi_csv(data, str(path), [a.id for a in settings.areas])
+            frame, warnings = parse_daily_aqi_csv(
+                data,
+                str(path),
+                [a.id for a in settings.areas],
+                now=now,
+                future_tolerance=_tolerance(settings),
+            )
             result = ledger.write_official_daily(frame, str(path))
             _count(report, len(frame), result)
         else:
-            frame, warnings = parse_indicator_csv(data, str(path), indicator_targets(settings))
+            frame, warnings = parse_indicator_csv(
+                data,
+                str(path),
+                indicator_targets(settings),
+                now=now,
+                future_tolerance=_tolerance(settings),
+            )
             added = 0
             for row in frame.to_dict("records"):
                 added += ledger.add_indicator_value(

@@ -123,7 +123,7 @@ def test_unparseable_cells_are_dropped_and_counted() -> None:
     data = b"date,hour,type,A,B\n20260301,0,PM2.5,abc,5\n20260301,1,PM10,-5,7\n"
     frame, notes = parse_sites_csv_with_notes(data, name="x.csv")
     assert frame["value"].tolist() == [5.0, -5.0, 7.0]
-    assert any("1 cell(s) that are not numbers" in n for n in notes)
+    assert "x.csv line 2 column A: value 'abc' is not a finite number" in notes[0]
     assert any("1 negative value(s)" in n for n in notes)
 
 
@@ -170,7 +170,7 @@ def test_year_folders_and_window_end_are_honoured() -> None:
     )
     assert Path(batch.requested).parent.name == "2026"
     assert batch.observations["value"].tolist() == [20.0, 22.0]
-    assert any("not numbers" in n for n in batch.notes)
+    assert any("is not a finite number" in n for n in batch.notes)
     assert batch.covers == (
         datetime(2026, 3, 2, 15, tzinfo=UTC),
         datetime(2026, 3, 2, 16, tzinfo=UTC),

@@ -77,26 +77,27 @@ def test_bad_rows_are_reported_with_line_numbers_and_not_imported() -> None:
     """Each bad row gives one warning naming its file line (blank lines counted)."""
     text = (
         "site,time,parameter,value,unit\n"  # line 1
-        "A,2026-03-01T16:00,pm2_5,35,ug/m3\n"  # 2 ok
+        "A,2026-03-01T16:00,pm2_5,35,ug/m3\n"  # 2 conflicts with line 9
         "\n"  # 3 blank
         "A,2026-03-01T16:00,benzene,1,ug/m3\n"  # 4 unknown parameter
         "A,2026-03-01T16:00,pm10,35,furlongs\n"  # 5 bad unit
         "A,2026-03-01T16:00,so2,abc,ug/m3\n"  # 6 not a number
         "A,yesterday,no2,10,ug/m3\n"  # 7 bad time
         "A,2026-03-01T16:00,o3,-3,ug/m3\n"  # 8 negative: kept, flagged later by the QC
-        "A,2026-03-01T16:00,pm2_5,36,ug/m3\n"  # 9 repeat of line 2
+        "A,2026-03-01T16:00,pm2_5,36,ug/m3\n"  # 9 same site, parameter, time as 2, other value
         "A,2026-03-01T16:00,pm10,10,ppb\n"  # 10 unit that does not fit PM
     )
     frame, warnings = parse(text)
-    assert frame["value"].tolist() == [35.0, -3.0]
-    lines = [4, 5, 6, 7, 9, 10]
+    assert frame["value"].tolist() == [-3.0]
+    lines = [2, 4, 5, 6, 7, 9, 10]
     assert [w.split(":")[0] for w in warnings] == [f"in.csv line {n}" for n in lines]
-    assert "'benzene' is unknown" in warnings[0]
-    assert "'furlongs'" in warnings[1]
-    assert "'abc' is not a number" in warnings[2]
-    assert "'yesterday' is not an ISO 8601 time" in warnings[3]
-    assert "repeats" in warnings[4]
-    assert "cannot convert pm10 from 'ppb'" in warnings[5]
+    assert "conflicts with in.csv line 9" in warnings[0]
+    assert "'benzene' is unknown" in warnings[1]
+    assert "'furlongs'" in warnings[2]
+    assert "'abc' is not a number" in warnings[3]
+    assert "'yesterday' is not an ISO 8601 time" in warnings[4]
+    assert "conflicts with in.csv line 2" in warnings[5]
+    assert "cannot convert pm10 from 'ppb'" in warnings[6]
     assert all(w.endswith("(not imported)") for w in warnings)
 
 

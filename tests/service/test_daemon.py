@@ -22,7 +22,7 @@ from monitor.ledger import Ledger
 from monitor.service.daemon import Daemon
 from monitor.service.pipeline import evaluate_dirty
 from monitor.settings import load_settings
-from tests.conftest import DATA, HUNNAN_TWO_STATIONS, RecordedServer, Reply
+from tests.conftest import DATA, HUNNAN_TWO_STATIONS, POISON_VALUE, RecordedServer, Reply
 
 CONFIG = """\
 [district]
@@ -180,7 +180,9 @@ def test_sigterm_finishes_the_current_job_and_exits_0(
     assert "stopped" in rest
 
 
-def test_healthz_shows_days_that_cannot_be_evaluated(tmp_path: Path) -> None:
+def test_healthz_shows_days_that_cannot_be_evaluated(
+    tmp_path: Path, poisoned_evaluation: str
+) -> None:
     """Issue 13 §1: /healthz says which site-days cannot be evaluated, why and since when,
     and the service is degraded until they evaluate."""
     config = tmp_path / "envmon.toml"
@@ -189,8 +191,7 @@ def test_healthz_shows_days_that_cannot_be_evaluated(tmp_path: Path) -> None:
     path = tmp_path / "ledger.sqlite"
     end = datetime(2026, 3, 2, 0, tzinfo=UTC)
     with Ledger.open(path) as ledger:
-        # NH3-N infinite: GB 3838 rates finite concentrations only.
-        ledger.write_observations(observations("hun_bad", "nh3n", end, end, float("inf")), "lab")
+        ledger.write_observations(observations("hun_bad", "nh3n", end, end, POISON_VALUE), "lab")
         evaluate_dirty(ledger, settings)
     daemon = Daemon(settings, path)
     health = daemon.healthz()
@@ -204,7 +205,7 @@ def test_healthz_shows_days_that_cannot_be_evaluated(tmp_path: Path) -> None:
         "2026-03-02",
         1,
     )
-    assert "nh3n value inf" in entry["error"]
+    assert poisoned_evaluation in entry["error"]
     with Ledger.open(path) as ledger:
         ledger.write_observations(observations("hun_bad", "nh3n", end, end, 0.4), "lab")
         evaluate_dirty(ledger, settings)

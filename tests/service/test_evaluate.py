@@ -15,7 +15,7 @@ from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import Settings, load_settings
-from tests.conftest import HUNNAN_TWO_STATIONS
+from tests.conftest import HUNNAN_TWO_STATIONS, POISON_VALUE
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "examples" / "synthetic_hourly.csv"
@@ -339,21 +339,23 @@ def test_below_detection_is_rated_alike_in_the_ledger_and_the_calculator(
     sample.write_text("site,time,ph,do,hg\nhun_test,2026-05-01T08:00,7.6,7.8,<0.0001\n", "utf-8")
     calculated = compute_water_class_csv(sample).frame["water_class"].tolist()
     assert stored == calculated == ["I"]
+
+
 def test_a_poison_site_day_is_recorded_and_never_blocks_the_others(
-    ledger: Ledger, settings: Settings
+    ledger: Ledger, settings: Settings, poisoned_evaluation: str
 ) -> None:
     """Issue 13 §1: "a site-day that cannot be evaluated is recorded (what, why, since
     when), retried on the next run, and never prevents the other site-days and areas from
-    being evaluated". The poison: a section reading whose NH3-N is infinite (a parser's
-    overflow; GB 3838 rates finite concentrations only, so classification raises), beside
-    two stations' four days of air, the area, and a good section reading the same hour."""
+    being evaluated". The poison: a section reading the ``poisoned_evaluation`` fixture makes
+    the water evaluation raise on (an unforeseen defect), beside two stations' four days of
+    air, the area, and a good section reading the same hour."""
     ledger.write_observations(sample_observations(), "sample")
     end = pd.Timestamp("2026-03-01 08:00", tz="Asia/Shanghai")
     good = {"ph": 7.6, "do": 5.2, "codmn": 6.5, "nh3n": 1.2, "tp": 0.25}
     ledger.write_observations(
         observations("hun_test", list(good), end, end, list(good.values())), "w"
     )
-    poison = observations("hun_bad", ["do", "nh3n"], end, end, [5.2, float("inf")])
+    poison = observations("hun_bad", ["do", "nh3n"], end, end, [5.2, POISON_VALUE])
     ledger.write_observations(poison, "w")
 
     report = evaluate_dirty(ledger, settings)
@@ -368,7 +370,7 @@ def test_a_poison_site_day_is_recorded_and_never_blocks_the_others(
     assert failures[["site", "date", "scope", "attempts"]].values.tolist() == [
         ["hun_bad", "2026-03-01", "site", 1]
     ]
-    assert "nh3n value inf" in failures["error"].iloc[0]
+    assert poisoned_evaluation in failures["error"].iloc[0]
     assert [(s, d) for s, d, _, _ in report.failed] == [("hun_bad", "2026-03-01")]
     assert ledger.dirty_days().values.tolist() == [["hun_bad", "2026-03-01"]]  # retried
     first = int(failures["first_failed"].iloc[0])

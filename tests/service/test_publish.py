@@ -23,7 +23,7 @@ from monitor.ledger import Ledger
 from monitor.service.pipeline import evaluate_dirty
 from monitor.service.publish import Publisher
 from monitor.settings import Settings, load_settings
-from tests.conftest import HUNNAN_TWO_STATIONS
+from tests.conftest import HUNNAN_TWO_STATIONS, POISON_VALUE
 from tests.engines import Influx1, VictoriaMetrics
 from tests.influxdb.fault_proxy import Fault, fault_proxy
 
@@ -461,7 +461,7 @@ def test_text_fields_and_float_types_in_influxdb_1(tmp_path: Path, influx1: Infl
 
 
 def test_data_health_counts_days_that_cannot_be_evaluated(
-    tmp_path: Path, influx1: Influx1
+    tmp_path: Path, influx1: Influx1, poisoned_evaluation: str
 ) -> None:
     """Issue 13 §1: a site-day that cannot be evaluated shows in the data-health series
     (field ``evaluation_failures``, same tags site and source); an area's failing day gets a
@@ -476,7 +476,7 @@ def test_data_health_counts_days_that_cannot_be_evaluated(
             "unit": ["mg/L"],
             "period_start": [end.tz_convert("UTC")],
             "period_end": [end.tz_convert("UTC")],
-            "value": [float("inf")],  # GB 3838 rates finite concentrations only
+            "value": [POISON_VALUE],  # the fixture makes its evaluation raise
             "flags": [""],
         }
     )
