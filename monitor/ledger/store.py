@@ -555,6 +555,25 @@ class Ledger:
             cells = sep.join(h[i] for h in hours).split(sep) if n else []
             return cells if len(cells) == n else None
 
+        def categorical(i: int) -> pd.Categorical[Any] | None:
+            # Hour by hour: never a Python string per row of the whole window at once.
+            names: dict[str, int] = {}
+            parts = []
+            for hour in hours:
+                cells = hour[i].split(sep)
+                if len(cells) != hour[0]:
+                    return None
+                codes, uniques = pd.factorize(np.array(cells, dtype=object))
+                found = [names.setdefault(str(u), len(names)) for u in uniques]
+                parts.append(np.array(found, dtype=np.int64)[codes])
+            if not names:
+                return pd.Categorical([])
+            order = sorted(names)  # the categories pd.Categorical infers: sorted
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[[names[name] for name in order]] = np.arange(len(order))
+            codes = rank[np.concatenate(parts)]
+            return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(order))
+
         def numbers(i: int, dtype: type) -> npt.NDArray[Any] | None:
             joined = ",".join(h[i] for h in hours)
             parsed: npt.NDArray[Any]
@@ -566,7 +585,7 @@ class Ledger:
                 return None
             return parsed if len(parsed) == n else None
 
-        site, parameter, flags, source = text(1), text(2), text(6), text(7)
+        site, parameter, flags, source = categorical(1), categorical(2), text(6), categorical(7)
         period_start = numbers(3, np.int64)
         counts = np.fromiter((h[0] for h in hours), np.int64, len(hours))
         period_end = np.repeat(np.fromiter((h[4] for h in hours), np.int64, len(hours)), counts)
@@ -584,13 +603,13 @@ class Ledger:
             return None
         return pd.DataFrame(
             {
-                "site": pd.Categorical(site),
-                "parameter": pd.Categorical(parameter),
+                "site": site,
+                "parameter": parameter,
                 "period_start": period_start,
                 "period_end": period_end,
                 "value": value,
                 "flags": np.array(flags, dtype=object),
-                "source": pd.Categorical(source),
+                "source": source,
                 "ingested_at": ingested_at,
             }
         )
@@ -672,22 +691,7 @@ class Ledger:
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
         )
-        # Column-wise: NaN → None once per column, then rows (NaN per cell was the cost).
-        columns_data = []
-        for column in columns:
-            data = frame[column].to_numpy()
-            if data.dtype.kind == "f":
-                missing = np.isnan(data)
-                data = data.astype(object)
-                data[missing] = None
-            elif data.dtype.kind in "iub":
-                columns_data.append(data.astype(np.int64).tolist())
-                continue
-            else:
-                data = data.astype(object)
-                data[pd.isna(data)] = None
-            columns_data.append(data.tolist())
-        records = list(zip(*columns_data, strict=True))
+        records = _records(frame, columns)
         kind, keys, days = _published_site_days(table, frame)
         with self.transaction() as db:
             db.executemany(sql, records)
@@ -982,6 +986,34 @@ class Ledger:
             (_now() - stale_after_s,),
         ).fetchall()
         return [ReportLogEntry.from_row(r) for r in rows]
+
+
+#: Rows turned into Python tuples at a time by :func:`_records` (bounds memory).
+RECORD_SLICE: Final = 20_000
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """The frame's rows as tuples for ``executemany`` (NaN and missing → None), a slice of
+    :data:`RECORD_SLICE` rows at a time: a large derived write never holds every row as
+    Python objects at once. Column-wise: NaN → None once per column (per cell was the cost).
+    """
+    for first in range(0, len(frame), RECORD_SLICE):
+        part = frame.iloc[first : first + RECORD_SLICE]
+        columns_data = []
+        for column in columns:
+            data = part[column].to_numpy()
+            if data.dtype.kind == "f":
+                missing = np.isnan(data)
+                data = data.astype(object)
+                data[missing] = None
+            elif data.dtype.kind in "iub":
+                columns_data.append(data.astype(np.int64).tolist())
+                continue
+            else:
+                data = data.astype(object)
+                data[pd.isna(data)] = None
+            columns_data.append(data.tolist())
+        yield from zip(*columns_data, strict=True)
 
 
 def _queue(db: sqlite3.Connection, kind: str, keys: Iterable[Any], days: Iterable[Any]) -> None:
