@@ -355,10 +355,11 @@ def _keyed(
 
 
 def _latest_per_key(frame: pd.DataFrame) -> pd.DataFrame:
-    """One value per site, parameter and period: the most recently ingested source wins."""
+    """One value per site, parameter and period: the most recently ingested source wins
+    (ingested at the same second: the source last by name, as in the ledger's key order)."""
     if frame["source"].nunique() <= 1:
         return frame  # the ledger's key includes the source: nothing to choose between
-    ordered = frame.sort_values("ingested_at", kind="stable")
+    ordered = frame.sort_values(["ingested_at", "source"], kind="stable")
     return ordered.drop_duplicates(["site", "parameter", "period_end"], keep="last")
 
 

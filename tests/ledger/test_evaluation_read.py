@@ -111,3 +111,24 @@ def test_empty_window(ledger: Ledger) -> None:
         "source",
         "ingested_at",
     ]
+
+
+def test_latest_ingested_source_wins_and_ties_go_to_the_last_by_name(ledger: Ledger) -> None:
+    """Evaluation keeps one value per key whatever order the read returns: the latest
+    ingested; at the same second, the source last by name (the ledger's key order, what the
+    row-by-row read gave before issue 17)."""
+    from monitor.service.evaluate import _latest_per_key
+
+    def pm25(sites: list[str]) -> list[float]:
+        frame = _latest_per_key(ledger.evaluation_observations(start=START, end=END, sites=sites))
+        rows = frame[(frame["site"] == "1001A") & (frame["parameter"] == "pm2_5")]
+        return rows.sort_values("period_end")["value"].head(2).tolist()
+
+    db = ledger.connection
+    db.execute("UPDATE observations SET ingested_at = 100 WHERE source = 'a'")
+    db.execute("UPDATE observations SET ingested_at = 200 WHERE source = 'b'")
+    assert pm25(["1001A"]) == [36.0, 37.0]  # b, ingested later
+    db.execute("UPDATE observations SET ingested_at = 300 WHERE source = 'a'")
+    assert pm25(["1001A"]) == pytest.approx([1 / 3, 0.1 + 0.2])  # a, ingested later
+    db.execute("UPDATE observations SET ingested_at = 300")
+    assert pm25(["1001A"]) == [36.0, 37.0]  # same second: b, last by name
