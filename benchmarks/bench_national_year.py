@@ -68,9 +68,21 @@ FILE_MISSING = 0.005
 WINTER_HIGH = ("PM2.5", "PM10", "SO2", "NO2", "CO")
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident memory [MB] of this process (or of its ended children)."""
-    return resource.getrusage(who).ru_maxrss / 1024
+def peak_rss_mb() -> float:
+    """Peak resident memory [MB] of this process."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def process_peak_mb(pid: int) -> float:
+    """Peak resident memory [MB] of a running process (Linux ``VmHWM``), NaN if unknown."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return float("nan")
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def load() -> str:
@@ -232,6 +244,7 @@ def run(folder: Path, days: int, stations: int, area_size: int) -> None:
                 begin = time.perf_counter()
                 published = Publisher(ledger, mine, writer).drain()
                 times["publish"] = time.perf_counter() - begin
+            victoria_mb = process_peak_mb(victoria.process.pid)
         finally:
             victoria.stop()
         stage("publish", times["publish"], published.points, "points")
@@ -247,8 +260,7 @@ def run(folder: Path, days: int, stations: int, area_size: int) -> None:
     print(
         f"total import → evaluation → publish → progress: {total:,.1f} s "
         f"({total / 60:.1f} min; aim < 15 min for 365 days × 1,600 stations); "
-        f"peak RSS {peak_rss_mb():,.0f} MB (aim < 2 GB), VictoriaMetrics "
-        f"{peak_rss_mb(resource.RUSAGE_CHILDREN):,.0f} MB"
+        f"peak RSS {peak_rss_mb():,.0f} MB (aim < 2 GB), VictoriaMetrics {victoria_mb:,.0f} MB"
     )
 
 
