@@ -372,8 +372,8 @@ def quality_flags(
     if missing:
         raise ValueError(f"observations lack column(s) {missing}; expected {', '.join(_REQUIRED)}")
     n = len(observations)
-    codes_p, names_p = pd.factorize(observations["parameter"].to_numpy(), use_na_sentinel=False)
-    parameter = _Parameters(codes_p.astype(np.intp), [str(x) for x in names_p])
+    codes_p, names_p = _factorized(observations["parameter"])
+    parameter = _Parameters(codes_p, names_p)
     value = pd.to_numeric(observations["value"], errors="coerce").to_numpy(dtype=float)
     source_excluded, codes, source_tokens = _excluding(
         observations["flags"], SOURCE_EXCLUDING_FLAGS, parameter.codes == parameter.code("o3")
@@ -391,7 +391,7 @@ def quality_flags(
 
     start = _ns(observations["period_start"])
     end = _ns(observations["period_end"])
-    site = pd.factorize(observations["site"].astype(str).to_numpy())[0].astype(np.intp)
+    site = _factorized(observations["site"])[0]
     pm = _pm25_gt_pm10(site, parameter, start, end, value, usable, rules)
     stuck, spike = _series_checks(site, parameter, start, end, value, usable, rules)
 
@@ -411,6 +411,19 @@ def quality_flags(
     )
     out = texts[pair_codes] if n else np.array([], dtype=object)
     return pd.Series(out, index=observations.index, name="flags", dtype=object)
+
+
+def _factorized(column: pd.Series) -> tuple[npt.NDArray[np.intp], list[str]]:
+    """Codes and names of a text column; a categorical's own codes (no hashing again)."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.intp)
+        names = [str(x) for x in column.cat.categories]
+        if (codes < 0).any():  # missing: a name of its own, as pd.factorize would give
+            codes = np.where(codes < 0, len(names), codes)
+            names.append("nan")
+        return codes, names
+    found, uniques = pd.factorize(column.astype(str).to_numpy(), use_na_sentinel=False)
+    return found.astype(np.intp), [str(x) for x in uniques]
 
 
 def _ns(times: pd.Series) -> npt.NDArray[np.int64]:

@@ -11,6 +11,7 @@ leaves the ledger as it was before that write (SQLite's atomic commit).
 from __future__ import annotations
 
 import sqlite3
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from monitor.errors import StorageError
@@ -32,6 +34,10 @@ OBSERVATION_KEY: Final = ("period_end", "site", "parameter", "source")
 #: Hours after midnight whose values can change the previous day's quality checks (the
 #: longest air "stuck" run is 12 hours, for CO; a spike needs the next hour).
 QC_LOOKAHEAD_HOURS: Final = 12
+
+#: Up to this many sites, :meth:`Ledger.evaluation_observations` filters them in SQL; more
+#: are read for the whole time window and filtered in numpy.
+EVALUATION_SITES_IN_SQL: Final = 64
 
 #: Tables whose rows are published (each an outbox ``kind``): the column naming the series
 #: owner (the outbox ``key``) and the column giving the local date (``period_end``, epoch
@@ -585,6 +591,144 @@ class Ledger:
         frame["value"] = frame["value"].astype(float)
         return frame
 
+    def evaluation_observations(
+        self, *, start: datetime, end: datetime, sites: Sequence[str]
+    ) -> pd.DataFrame:
+        """What evaluation reads: the observations of ``sites`` with ``start < period_end <=
+        end`` (UTC), column by column.
+
+        Columns ``site``, ``parameter`` and ``source`` are categoricals (categories sorted),
+        ``period_start``/``period_end``/``ingested_at`` tz-aware UTC, ``value`` float (NaN
+        for NULL), ``flags`` str; rows in key order within each period end.
+
+        Speed (issue 17): Python's sqlite3 makes a tuple and an object per cell, which was
+        most of an evaluation's time. SQLite instead joins each hour's column into one text
+        (``group_concat`` over the key's first column: a streaming scan) and numpy parses
+        the numbers; values are written with 17 significant digits (``%!.17g``), which read
+        back to the same double. Should a text not split into exactly the hour's rows (a
+        separator inside a code, a value numpy cannot parse), the window is read row by row.
+        Many sites (a national network) are read for the whole window and filtered here: an
+        ``IN`` list of a thousand sites costs SQLite more per row than reading the row.
+        """
+        where = "period_end > ? AND period_end <= ?"
+        params: list[Any] = [int(start.timestamp()), int(end.timestamp())]
+        wanted = sorted(set(sites))
+        by_sql = len(wanted) <= EVALUATION_SITES_IN_SQL
+        if by_sql:
+            where += f" AND site IN ({','.join('?' * len(wanted))})"
+            params.extend(wanted)
+        frame = self._observation_columns(where, params)
+        if frame is None:
+            frame = self._observation_rows(where, params)
+        if not by_sql:
+            frame = frame[frame["site"].isin(wanted)].reset_index(drop=True)
+            frame["site"] = frame["site"].cat.remove_unused_categories()
+        for column in ("period_start", "period_end", "ingested_at"):
+            frame[column] = from_epoch(frame[column].to_numpy())
+        return frame
+
+    def _observation_columns(self, where: str, params: Sequence[Any]) -> pd.DataFrame | None:
+        """The columns of :meth:`evaluation_observations` (times as epoch seconds) from one
+        text per hour and column, or None when a text does not split into its rows."""
+        sep = "\x1f"
+        hours = self.connection.execute(
+            "SELECT count(*), group_concat(site, char(31)), group_concat(parameter, char(31)), "
+            "group_concat(period_start, ','), period_end, "
+            "group_concat(CASE WHEN value IS NULL THEN 'nan' "
+            "ELSE printf('%!.17g', value) END, ','), "
+            "group_concat(flags, char(31)), group_concat(source, char(31)), "
+            f"group_concat(ingested_at, ',') FROM observations WHERE {where} "
+            "GROUP BY period_end",
+            params,
+        ).fetchall()
+        n = sum(int(h[0]) for h in hours)
+
+        def text(i: int) -> list[str] | None:
+            cells = sep.join(h[i] for h in hours).split(sep) if n else []
+            return cells if len(cells) == n else None
+
+        def categorical(i: int) -> pd.Categorical[Any] | None:
+            # Hour by hour: never a Python string per row of the whole window at once.
+            names: dict[str, int] = {}
+            parts = []
+            for hour in hours:
+                cells = hour[i].split(sep)
+                if len(cells) != hour[0]:
+                    return None
+                codes, uniques = pd.factorize(np.array(cells, dtype=object))
+                found = [names.setdefault(str(u), len(names)) for u in uniques]
+                parts.append(np.array(found, dtype=np.int64)[codes])
+            if not names:
+                return pd.Categorical([])
+            order = sorted(names)  # the categories pd.Categorical infers: sorted
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[[names[name] for name in order]] = np.arange(len(order))
+            codes = rank[np.concatenate(parts)]
+            return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(order))
+
+        def numbers(i: int, dtype: type) -> npt.NDArray[Any] | None:
+            joined = ",".join(h[i] for h in hours)
+            parsed: npt.NDArray[Any]
+            try:
+                with warnings.catch_warnings():  # unparsable text: numpy stops early, warns
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    parsed = np.fromstring(joined, dtype=dtype, sep=",") if n else np.zeros(0)
+            except ValueError:  # what later numpy versions raise instead
+                return None
+            return parsed if len(parsed) == n else None
+
+        site, parameter, flags, source = categorical(1), categorical(2), text(6), categorical(7)
+        period_start = numbers(3, np.int64)
+        counts = np.fromiter((h[0] for h in hours), np.int64, len(hours))
+        period_end = np.repeat(np.fromiter((h[4] for h in hours), np.int64, len(hours)), counts)
+        value, ingested_at = numbers(5, np.float64), numbers(8, np.int64)
+        if (
+            site is None
+            or parameter is None
+            or flags is None
+            or source is None
+            or period_start is None
+            or value is None
+            or ingested_at is None
+            or np.isinf(value).any()  # written as Inf; read row by row to be sure
+        ):
+            return None
+        return pd.DataFrame(
+            {
+                "site": site,
+                "parameter": parameter,
+                "period_start": period_start,
+                "period_end": period_end,
+                "value": value,
+                "flags": np.array(flags, dtype=object),
+                "source": source,
+                "ingested_at": ingested_at,
+            }
+        )
+
+    def _observation_rows(self, where: str, params: Sequence[Any]) -> pd.DataFrame:
+        """The columns of :meth:`evaluation_observations` (times as epoch seconds), read
+        row by row."""
+        rows = self.connection.execute(
+            "SELECT site, parameter, period_start, period_end, value, flags, source, "
+            f"ingested_at FROM observations WHERE {where}",
+            params,
+        ).fetchall()
+        n = len(rows)
+        columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * 8
+        return pd.DataFrame(
+            {
+                "site": pd.Categorical(columns[0]),
+                "parameter": pd.Categorical(columns[1]),
+                "period_start": np.fromiter(columns[2], np.int64, n),
+                "period_end": np.fromiter(columns[3], np.int64, n),
+                "value": np.array(columns[4], dtype=float) if n else np.zeros(0),
+                "flags": np.array(columns[5], dtype=object),
+                "source": pd.Categorical(columns[6]),
+                "ingested_at": np.fromiter(columns[7], np.int64, n),
+            }
+        )
+
     def revisions(self, site: str, parameter: str) -> pd.DataFrame:
         """Earlier values of one site and parameter, oldest first."""
         return self.query(
@@ -639,20 +783,7 @@ class Ledger:
             f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({placeholders}) "
             f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
         )
-        # Column-wise: NaN → None once per column, then rows (NaN per cell was the cost).
-        columns_data = []
-        for column in columns:
-            data = frame[column].to_numpy()
-            if data.dtype.kind == "f":
-                data = data.astype(object)
-                data[pd.isna(data)] = None
-            elif data.dtype.kind in "iub":
-                data = data.astype(np.int64).astype(object)
-            else:
-                data = data.astype(object)
-                data[pd.isna(data)] = None
-            columns_data.append(data.tolist())
-        records = list(zip(*columns_data, strict=True))
+        records = _records(frame, columns)
         kind, keys, days = _published_site_days(table, frame)
         with self.transaction() as db:
             db.executemany(sql, records)
@@ -949,6 +1080,34 @@ class Ledger:
         return [ReportLogEntry.from_row(r) for r in rows]
 
 
+#: Rows turned into Python tuples at a time by :func:`_records` (bounds memory).
+RECORD_SLICE: Final = 20_000
+
+
+def _records(frame: pd.DataFrame, columns: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+    """The frame's rows as tuples for ``executemany`` (NaN and missing → None), a slice of
+    :data:`RECORD_SLICE` rows at a time: a large derived write never holds every row as
+    Python objects at once. Column-wise: NaN → None once per column (per cell was the cost).
+    """
+    for first in range(0, len(frame), RECORD_SLICE):
+        part = frame.iloc[first : first + RECORD_SLICE]
+        columns_data = []
+        for column in columns:
+            data = part[column].to_numpy()
+            if data.dtype.kind == "f":
+                missing = np.isnan(data)
+                data = data.astype(object)
+                data[missing] = None
+            elif data.dtype.kind in "iub":
+                columns_data.append(data.astype(np.int64).tolist())
+                continue
+            else:
+                data = data.astype(object)
+                data[pd.isna(data)] = None
+            columns_data.append(data.tolist())
+        yield from zip(*columns_data, strict=True)
+
+
 def _queue(db: sqlite3.Connection, kind: str, keys: Iterable[Any], days: Iterable[Any]) -> None:
     """Queue site-days for publishing (see :meth:`Ledger.outbox_batch`), inside ``db``'s
     transaction."""
@@ -975,10 +1134,15 @@ def _published_site_days(table: str, frame: pd.DataFrame) -> tuple[str, list[Any
     kind = "observations" if table == "qc_flags" else table
     key, day = PUBLISHED_TABLES[kind]
     if day == "period_end":
-        days = local_dates(pd.to_numeric(frame["period_end"]).to_numpy()).tolist()
-    else:
-        days = frame[day].tolist()
-    return kind, frame[key].tolist(), days
+        # Distinct (key, local day number) first: formatting a date per row was the cost.
+        seconds = pd.to_numeric(frame["period_end"]).to_numpy(dtype=np.int64)
+        pairs = pd.DataFrame(
+            {"key": frame[key].to_numpy(), "day": (seconds + LOCAL_OFFSET_S) // 86400}
+        ).drop_duplicates()
+        days = local_dates(pairs["day"].to_numpy() * 86400 - LOCAL_OFFSET_S).tolist()
+        return kind, pairs["key"].tolist(), days
+    pairs = frame[[key, day]].drop_duplicates()
+    return kind, pairs[key].tolist(), pairs[day].tolist()
 
 
 _REPORT_COLUMNS: Final = (

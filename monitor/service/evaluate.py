@@ -60,7 +60,7 @@ log = logging.getLogger("envmon.evaluate")
 LOCAL_TZ: Final = "Asia/Shanghai"
 AIR: Final = tuple(AIR_PARAMETERS)
 #: Site-days evaluated together at most (and 31 days): bounds memory on big backfills.
-CHUNK_SITE_DAYS: Final = 4000
+CHUNK_SITE_DAYS: Final = 16000
 CHUNK_DAYS: Final = 31
 #: Errors of the ledger itself (locked, full, unreadable): they stop the evaluation and go
 #: up to the caller, never recorded as a day that cannot be evaluated.
@@ -211,11 +211,15 @@ def _area_keys(
     """The (area, date) pairs a set of dirty site-days touches: areas with a dirty member,
     and areas queued themselves (an area-day whose evaluation failed is queued under the
     area's id)."""
+    areas_of: dict[str, list[str]] = {}
+    for area, members in membership.items():
+        for member in members:
+            areas_of.setdefault(member, []).append(area)
     keys = set()
     for site, day in zip(dirty["site"], dirty["date"], strict=True):
         if site in membership:
             keys.add((site, day))
-        keys |= {(area, day) for area, members in membership.items() if site in members}
+        keys.update((area, day) for area in areas_of.get(site, ()))
     return keys
 
 
@@ -351,8 +355,11 @@ def _keyed(
 
 
 def _latest_per_key(frame: pd.DataFrame) -> pd.DataFrame:
-    """One value per site, parameter and period: the most recently ingested source wins."""
-    ordered = frame.sort_values("ingested_at", kind="stable")
+    """One value per site, parameter and period: the most recently ingested source wins
+    (ingested at the same second: the source last by name, as in the ledger's key order)."""
+    if frame["source"].nunique() <= 1:
+        return frame  # the ledger's key includes the source: nothing to choose between
+    ordered = frame.sort_values(["ingested_at", "source"], kind="stable")
     return ordered.drop_duplicates(["site", "parameter", "period_end"], keep="last")
 
 
@@ -381,7 +388,7 @@ def _evaluate_chunk(
     dirty_sites = set(dirty["site"])
     sites = dirty_sites | {s for a, _ in dirty_areas for s in membership[a]}
     start, end = _local_window(dates)
-    obs = ledger.observations(start=start, end=end, sites=sorted(sites))
+    obs = ledger.evaluation_observations(start=start, end=end, sites=sorted(sites))
     if obs.empty:
         ledger.clear_dirty(pd.concat([dirty, queued_areas]))
         return EvaluationReport(site_days=len(dirty), dates=tuple(dates))
@@ -436,20 +443,9 @@ def _air(
     air = obs[obs["parameter"].isin(AIR)]
     if air.empty:
         return pd.DataFrame(), pd.DataFrame()
-    wide = (
-        air.pivot_table(
-            index=["site", "local"],
-            columns="parameter",
-            values="value",
-            aggfunc="first",
-            dropna=False,
-        )
-        .reset_index()
-        .rename(columns={"local": "time"})
-    )
-    wide.columns.name = None
-    measured = ~air.groupby("site")["source"].agg(lambda s: set(s) <= model_sources)
-    measured_sites = set(measured[measured].index)
+    wide = _wide(air)
+    # A site is measured when any of its sources is not a model source.
+    measured_sites = set(air.loc[~air["source"].isin(list(model_sources)), "site"].unique())
     area_keys = dirty_areas
     area_wide = pd.DataFrame()
     present = [p for p in AIR if p in wide.columns]
@@ -480,6 +476,29 @@ def _air(
         daily_parts.append(_daily_rows(area_stats[keep], 1, now))
     daily = pd.concat(daily_parts, ignore_index=True)
     return hourly, daily
+
+
+def _wide(air: pd.DataFrame) -> pd.DataFrame:
+    """One row per site and local hour, one column per parameter (sorted by name): every
+    site × every hour of the window (NaN where a site has no value), rows sorted by site then
+    time — what ``pivot_table(index=["site", "local"], columns="parameter", dropna=False)``
+    gives, built by indexing instead of grouping. Keys must be unique (one source each)."""
+    site_codes, site_names = pd.factorize(air["site"], sort=True)
+    time_codes, times = pd.factorize(air["local"], sort=True)
+    parameter_codes, parameters = pd.factorize(air["parameter"], sort=True)
+    n_sites, n_times = len(site_names), len(times)
+    grid = np.full((n_sites * n_times, len(parameters)), np.nan)
+    grid[site_codes * n_times + time_codes, parameter_codes] = air["value"].to_numpy(float)
+    names = np.asarray(site_names, dtype=object)
+    wide = pd.DataFrame(
+        {
+            "site": np.repeat(names, n_times),
+            "time": pd.DatetimeIndex(times).take(np.tile(np.arange(n_times), n_sites)),
+        }
+    )
+    for j, parameter in enumerate(parameters):
+        wide[str(parameter)] = grid[:, j]
+    return wide
 
 
 def missing_policy(standard: AqiStandard) -> MissingPolicy:
@@ -604,6 +623,7 @@ def _water(obs: pd.DataFrame, bodies: Mapping[str, str], now: int) -> pd.DataFra
     water = obs[obs["parameter"].isin(CLASSIFIED_WATER_ITEMS)]
     if water.empty:
         return pd.DataFrame()
+    water = water.assign(site=water["site"].astype(str), parameter=water["parameter"].astype(str))
     wide = water.pivot_table(
         index=["site", "period_end"], columns="parameter", values="value", aggfunc="first"
     ).reset_index()
