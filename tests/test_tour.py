@@ -99,3 +99,12 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
     assert "浑南区" in page
     assert "2026-03-15" in page
     assert opened.read_text().splitlines() == [str(html)]
+
+
+def test_the_readme_shows_the_report_picture() -> None:
+    # docs/images/daily-report.png, drawn by examples/render_daily_report_png.py: a PNG
+    # (signature, RFC 2083 §3.1) small enough for the repository.
+    assert "](docs/images/daily-report.png)" in README.split("## Offline tour", 1)[1]
+    picture = (ROOT / "docs" / "images" / "daily-report.png").read_bytes()
+    assert picture[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(picture) < 300_000
