@@ -567,7 +567,7 @@ def _cmd_indicator_set(args: argparse.Namespace) -> int:
 def _cmd_report(args: argparse.Namespace) -> int:
     from monitor.ledger import Ledger
     from monitor.reports.mail import MailError
-    from monitor.reports.produce import default_day, report_folder, send_report, write_report
+    from monitor.service.reporting import default_day, report_folder, send_report, write_report
 
     settings, path = _load(args)
     kind = args.report_kind

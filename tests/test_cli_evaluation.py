@@ -19,7 +19,7 @@ import pytest
 from monitor.cli import main
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
-from monitor.reports.produce import gather_daily
+from monitor.service.reporting import gather_daily
 from monitor.settings import load_settings
 from tests.conftest import HUNNAN_TWO_STATIONS, POISON_VALUE
 from tests.test_cli_ledger import long_csv

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from enum import StrEnum
 from fractions import Fraction
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -45,6 +45,7 @@ __all__ = [
     "Z_95",
     "Progress",
     "Status",
+    "TargetProgress",
     "count_progress",
     "days_in_year",
     "max_count_progress",
@@ -560,3 +561,45 @@ def milestones_progress(
         + (f"，另有{unknown}项尚未列明" if unknown else "")
         + "。",
     )
+
+
+@dataclass(frozen=True)
+class TargetProgress:
+    """One row of ``envmon progress``: a target (and variant) as of a date."""
+
+    id: str
+    kind: str
+    name: str
+    area: str | None
+    year: int
+    as_of: str
+    variant: str
+    standard: str | None
+    value: float | None
+    goal: float | None
+    status: str
+    budget_remaining: int | None
+    budget_remaining_valid_only: int | None
+    required_rate: float | None
+    projection: float | None
+    projection_low: float | None
+    projection_high: float | None
+    projection_basis: str | None
+    valid_days: int | None
+    good_days: int | None
+    missing_days: int | None
+    official_days: int | None
+    provisional_days: int | None
+    disagreements: int | None
+    #: Good-day ratios: days with a valid statistic that the valid-day rule withholds, and
+    #: the ratio if they had all been non-good (low) or all good (high).
+    withheld_days: int | None
+    ratio_low: float | None
+    ratio_high: float | None
+    explanation_zh: str
+    explanation_en: str
+    details: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON-able dict."""
+        return asdict(self)

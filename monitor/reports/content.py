@@ -1,7 +1,7 @@
 """What the daily digest and the monthly report say: a typed model built from ledger frames.
 
 Pure: the functions here take frames already read from the ledger (see
-:mod:`monitor.reports.produce`) and the target progress rows, and return dataclasses;
+:mod:`monitor.service.reporting`) and the target progress rows, and return dataclasses;
 they do no I/O. Rendering (language, layout, charts) is elsewhere.
 
 Conventions
@@ -32,8 +32,8 @@ import pandas as pd
 from monitor.domain.aqi import GOOD_DAY_MAX_AQI, aqi_level
 from monitor.domain.pollutants import Pollutant
 from monitor.domain.statistics import level_distribution, percentile
+from monitor.domain.targets import TargetProgress
 from monitor.domain.water_quality import WaterClass
-from monitor.service.progress_targets import TargetProgress
 from monitor.settings import AirStation, Area, WaterSection
 
 __all__ = [

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Final
 
 from monitor.domain.aqi import AQI_LEVELS
+from monitor.domain.targets import TargetProgress
 from monitor.reports.content import (
     Breach,
     DailyDigest,
@@ -31,7 +32,6 @@ from monitor.reports.terms import (
     status_name,
     term,
 )
-from monitor.service.progress_targets import TargetProgress
 
 __all__ = ["CSS", "render_html", "render_text", "subject"]
 

@@ -2,5 +2,7 @@
 
 ``evaluate`` turns stored observations into derived figures, ``pipeline`` runs one
 collection (fetch → ledger → evaluate), ``sources`` builds collectors from the settings,
-``daemon`` schedules it all and serves /healthz and /metrics.
+``reporting`` gathers a report's figures from the ledger (target progress included),
+writes it and keeps the send log, ``daemon`` schedules it all and serves /healthz and
+/metrics.
 """

@@ -300,7 +300,7 @@ class Daemon:
         and send it when SMTP and recipients are configured; never raises. With
         ``catch_up`` (a run missed while the daemon was down), only when the send log has
         earlier reports of the kind and none for this period or a later one."""
-        from monitor.reports.produce import (
+        from monitor.service.reporting import (
             default_day,
             period_of,
             report_folder,
@@ -343,7 +343,7 @@ class Daemon:
 
     def retry_reports(self) -> None:
         """Catch up scheduled reports missed while stopped, then try pending sends again."""
-        from monitor.reports.produce import default_day, send_pending
+        from monitor.service.reporting import default_day, send_pending
 
         now = self.clock().astimezone(LOCAL)
         for job_id, trigger in report_triggers(self.settings).items():

@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -35,6 +34,7 @@ from monitor.domain.statistics import annual_validity
 from monitor.domain.targets import (
     Progress,
     Status,
+    TargetProgress,
     count_progress,
     days_in_year,
     max_count_progress,
@@ -64,48 +64,6 @@ from monitor.settings import (
 
 STANDARDS = ("official", "hj633-2012", "hj633-2026")
 _CLASS_RANK = {c.code: int(c) for c in WaterClass}
-
-
-@dataclass(frozen=True)
-class TargetProgress:
-    """One row of ``envmon progress``: a target (and variant) as of a date."""
-
-    id: str
-    kind: str
-    name: str
-    area: str | None
-    year: int
-    as_of: str
-    variant: str
-    standard: str | None
-    value: float | None
-    goal: float | None
-    status: str
-    budget_remaining: int | None
-    budget_remaining_valid_only: int | None
-    required_rate: float | None
-    projection: float | None
-    projection_low: float | None
-    projection_high: float | None
-    projection_basis: str | None
-    valid_days: int | None
-    good_days: int | None
-    missing_days: int | None
-    official_days: int | None
-    provisional_days: int | None
-    disagreements: int | None
-    #: Good-day ratios: days with a valid statistic that the valid-day rule withholds, and
-    #: the ratio if they had all been non-good (low) or all good (high).
-    withheld_days: int | None
-    ratio_low: float | None
-    ratio_high: float | None
-    explanation_zh: str
-    explanation_en: str
-    details: dict[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        """Plain JSON-able dict."""
-        return asdict(self)
 
 
 def _row(

@@ -12,7 +12,7 @@ from PIL import Image
 from monitor.domain.aqi import AQI_LEVELS
 from monitor.ledger import Ledger
 from monitor.reports import charts
-from monitor.reports.produce import gather_daily, gather_monthly
+from monitor.service.reporting import gather_daily, gather_monthly
 from monitor.settings import Settings
 from tests.reports.conftest import APRIL, DAY
 

@@ -14,8 +14,8 @@ from monitor.domain.statistics import percentile
 from monitor.ledger import Ledger
 from monitor.reports import render
 from monitor.reports.content import DailyDigest, build_daily, limits_for, month_bounds
-from monitor.reports.produce import default_day, gather_daily, gather_monthly
 from monitor.service.progress_targets import compute_progress
+from monitor.service.reporting import default_day, gather_daily, gather_monthly
 from monitor.settings import Settings
 from tests.reports.conftest import (
     APRIL,

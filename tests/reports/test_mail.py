@@ -16,7 +16,7 @@ import pytest
 from monitor.errors import ConfigError
 from monitor.ledger import Ledger
 from monitor.reports.mail import MailError, build_message, send_message, sender_address
-from monitor.reports.produce import send_report, write_report
+from monitor.service.reporting import send_report, write_report
 from monitor.settings import Secret, Settings, SmtpSettings
 from tests.reports.conftest import DAY, EVIL, SmtpServer
 

@@ -12,7 +12,7 @@ import pytest
 
 from monitor.ledger import Ledger
 from monitor.reports.mail import MailError
-from monitor.reports.produce import send_pending, send_report, write_report
+from monitor.service.reporting import send_pending, send_report, write_report
 from monitor.settings import Settings
 from tests.reports.conftest import APRIL, DAY, SmtpServer
 

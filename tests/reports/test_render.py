@@ -16,7 +16,7 @@ from PIL import Image
 
 from monitor.ledger import Ledger
 from monitor.reports import render
-from monitor.reports.produce import CHROMIUM, gather_daily, gather_monthly, write_report
+from monitor.service.reporting import CHROMIUM, gather_daily, gather_monthly, write_report
 from monitor.settings import Settings
 from tests.reports.conftest import APRIL, DAY, EVIL
 

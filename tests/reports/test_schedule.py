@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.triggers.cron import CronTrigger
 
 from monitor.ledger import Ledger
-from monitor.reports.produce import write_report
 from monitor.service.daemon import Daemon, last_fire_time, report_triggers
+from monitor.service.reporting import write_report
 from monitor.settings import Settings
 from tests.reports.conftest import SmtpServer
 

@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 
 from monitor.cli import main
+from monitor.domain.targets import TargetProgress
 from monitor.ledger import Ledger
-from monitor.service.progress_targets import TargetProgress, compute_progress
+from monitor.service.progress_targets import compute_progress
 from monitor.settings import Settings, load_settings
 
 CONFIG = """\

@@ -1,5 +1,9 @@
 """Produce a report: read the ledger, build the model, draw, render, write, keep the send log.
 
+The service's side of reports: the figures (target progress, area days, water classes) are
+computed here from the ledger and handed to :mod:`monitor.reports`, which builds, draws and
+renders them without reading anything itself.
+
 Files, in the report folder (``[reports] folder`` or ``--out``)::
 
     daily-2026-11-25.html    self-contained page (charts as data: URIs), print layout

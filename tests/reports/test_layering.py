@@ -1,0 +1,56 @@
+"""Reports sit below the service: the service computes the figures and hands them over.
+
+Issue 18 ("one home per concern"): ``monitor/reports`` must not import ``monitor.service``
+(the import that ran up the house was ``monitor.service.progress_targets``).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import monitor.reports
+
+REPORTS = Path(monitor.reports.__file__).parent
+
+
+def _imported_modules(source: str) -> list[str]:
+    """Every module an ``import`` / ``from … import`` in the source names (at any depth,
+    function-level imports included), relative imports resolved against monitor.reports."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = "monitor.reports".rsplit(".", node.level - 1)[0]
+                module = f"{base}.{node.module}" if node.module else base
+            else:
+                module = node.module or ""
+            names.append(module)
+            names.extend(f"{module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def test_the_parser_sees_imports_of_the_service() -> None:
+    # The check itself must be able to fail: the import this issue removed is caught,
+    # also inside a function, as a relative import that climbs, and as a plain import.
+    assert "monitor.service.progress_targets" in _imported_modules(
+        "def f():\n    from monitor.service.progress_targets import TargetProgress\n"
+    )
+    assert "monitor.service.progress_targets" in _imported_modules(
+        "from ..service import progress_targets\n"
+    )
+    assert "monitor.service" in _imported_modules("import monitor.service\n")
+
+
+def test_no_report_module_imports_the_service() -> None:
+    modules = sorted(REPORTS.rglob("*.py"))
+    assert len(modules) >= 6  # content, charts, terms, render, mail, __init__
+    climbing = {
+        str(path.relative_to(REPORTS)): name
+        for path in modules
+        for name in _imported_modules(path.read_text(encoding="utf-8"))
+        if name == "monitor.service" or name.startswith("monitor.service.")
+    }
+    assert climbing == {}
