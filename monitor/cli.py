@@ -46,6 +46,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     from monitor.settings import (
         hj212_password_problems,
         load_settings,
+        mail_security_mismatch,
         required_mail,
         required_secrets,
         resolve_ledger_path,
@@ -65,13 +66,16 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems, source=str(settings.source))
     missing = required_secrets(settings) + required_mail(settings)
+    mismatch = mail_security_mismatch(settings)
     summary = summarize(settings, ledger)
-    if missing:  # not OK: say so where the summary would
+    if missing or mismatch:  # not OK: say so where the summary would
         summary = summary.replace("\nsettings OK", "\nsettings INCOMPLETE (see the errors)")
     print(summary)
     for env, why in missing:
         print(f"error: {env} is not set: {why}", file=sys.stderr)
-    return 2 if missing else 0
+    for text in mismatch:
+        print(f"error: {text}", file=sys.stderr)
+    return 2 if missing or mismatch else 0
 
 
 def _write_result(frame_csv: bytes, out: str | None) -> None:
