@@ -308,11 +308,18 @@ def _cmd_status(args: argparse.Namespace) -> int:
     for row in sources.to_dict("records"):
         seen.add(str(row["source"]))
         failures = int(row["failures_since_success"])
+        refused = int(row.get("refused_since_success", 0))
+        state = "FAILING" if failures else "REFUSED AT INTAKE" if refused else "ok"
         print(
             f"  {row['source']} ({row['collector']}, {row['kind']}): "
-            f"{'FAILING' if failures else 'ok'}; last success {row['last_success'] or 'never'}; "
+            f"{state}; last success {row['last_success'] or 'never'}; "
             f"failures since {failures}; latest data {row['latest_data'] or 'none'}"
             + (f"; last error: {row['last_error']}" if failures else "")
+            + (
+                f"; {refused} batch(es) wholly refused since ({row['last_refused_note']})"
+                if refused
+                else ""
+            )
             + (f"; open {row['open_gaps']}" if row.get("open_gaps") else "")
         )
     for name, source in configured.items():
