@@ -46,6 +46,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     from monitor.settings import (
         hj212_password_problems,
         load_settings,
+        mail_security_mismatch,
         required_mail,
         required_secrets,
         resolve_ledger_path,
@@ -65,13 +66,16 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     if problems:
         raise ConfigError(problems, source=str(settings.source))
     missing = required_secrets(settings) + required_mail(settings)
+    mismatch = mail_security_mismatch(settings)
     summary = summarize(settings, ledger)
-    if missing:  # not OK: say so where the summary would
+    if missing or mismatch:  # not OK: say so where the summary would
         summary = summary.replace("\nsettings OK", "\nsettings INCOMPLETE (see the errors)")
     print(summary)
     for env, why in missing:
         print(f"error: {env} is not set: {why}", file=sys.stderr)
-    return 2 if missing else 0
+    for text in mismatch:
+        print(f"error: {text}", file=sys.stderr)
+    return 2 if missing or mismatch else 0
 
 
 def _write_result(frame_csv: bytes, out: str | None) -> None:
@@ -304,11 +308,18 @@ def _cmd_status(args: argparse.Namespace) -> int:
     for row in sources.to_dict("records"):
         seen.add(str(row["source"]))
         failures = int(row["failures_since_success"])
+        refused = int(row.get("refused_since_success", 0))
+        state = "FAILING" if failures else "REFUSED AT INTAKE" if refused else "ok"
         print(
             f"  {row['source']} ({row['collector']}, {row['kind']}): "
-            f"{'FAILING' if failures else 'ok'}; last success {row['last_success'] or 'never'}; "
+            f"{state}; last success {row['last_success'] or 'never'}; "
             f"failures since {failures}; latest data {row['latest_data'] or 'none'}"
             + (f"; last error: {row['last_error']}" if failures else "")
+            + (
+                f"; {refused} batch(es) wholly refused since ({row['last_refused_note']})"
+                if refused
+                else ""
+            )
             + (f"; open {row['open_gaps']}" if row.get("open_gaps") else "")
         )
     for name, source in configured.items():

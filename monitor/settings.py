@@ -47,7 +47,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeAlias, Union
+from typing import Any, Final, Literal, TypeAlias, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor.errors import ConfigError
@@ -86,6 +86,7 @@ __all__ = [
     "WaterSection",
     "hj212_password_problems",
     "load_settings",
+    "mail_security_mismatch",
     "required_mail",
     "required_secrets",
     "resolve_ledger_path",
@@ -1873,6 +1874,47 @@ def required_mail(settings: Settings) -> list[tuple[str, str]]:
             )
         )
     return missing
+
+
+#: The port on which Grafana's mailer speaks TLS from the start: Grafana builds its dialer
+#: with ``gomail.NewDialer(host, port, …)`` (grafana/grafana
+#: pkg/services/notifications/smtp.go) and sets no ``SSL``; gomail's ``NewDialer`` sets
+#: ``SSL: port == 465`` (go-gomail/gomail smtp.go). On every other port it speaks plain SMTP
+#: and upgrades with STARTTLS (``GF_SMTP_STARTTLS_POLICY``, docker-compose.yml).
+GRAFANA_IMPLICIT_TLS_PORT: Final = 465
+
+
+def mail_security_mismatch(settings: Settings) -> list[str]:
+    """Where envmon's mail and Grafana's alert mail would take different paths to the one
+    SMTP server (both get ``ENVMON_SMTP_HOST/PORT``, docker-compose.yml, but Grafana has
+    no security setting: it decides by the port). Empty when they agree, or when nothing is
+    published for Grafana to alert on, or no SMTP server is set.
+
+    ``[smtp] security = "tls"`` on a port other than 465: envmon opens TLS at once, Grafana
+    speaks plain SMTP and STARTTLS; ``starttls``/``none`` on 465: Grafana opens TLS at once,
+    envmon does not. One of the two would fail against the server."""
+    smtp = settings.smtp
+    if not (settings.influxdb.enabled and smtp.host):
+        return []
+    implicit = smtp.port == GRAFANA_IMPLICIT_TLS_PORT
+    if smtp.security == "tls" and not implicit:
+        return [
+            f"ENVMON_SMTP_SECURITY=tls with ENVMON_SMTP_PORT={smtp.port}: envmon would open "
+            f"TLS at once (implicit TLS) but Grafana's alert mailer uses implicit TLS only on "
+            f"port {GRAFANA_IMPLICIT_TLS_PORT} and speaks STARTTLS on port {smtp.port}, so one "
+            "of the two cannot send. Set ENVMON_SMTP_PORT=465 if the server takes TLS from the "
+            "start, or ENVMON_SMTP_SECURITY=starttls if it upgrades on port "
+            f"{smtp.port}"
+        ]
+    if implicit and smtp.security != "tls":
+        return [
+            f"ENVMON_SMTP_SECURITY={smtp.security} with ENVMON_SMTP_PORT={smtp.port}: "
+            f"Grafana's alert mailer opens TLS at once on port {smtp.port} but envmon would "
+            f"not ({smtp.security}), so one of the two cannot send. Set "
+            "ENVMON_SMTP_SECURITY=tls for port 465, or use the server's STARTTLS port "
+            "(ENVMON_SMTP_PORT=587)"
+        ]
+    return []
 
 
 def summarize(settings: Settings, ledger: Path) -> str:

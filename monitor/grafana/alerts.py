@@ -68,6 +68,10 @@ DEFAULT_WATER_INTERVAL_MINUTES: Final = 240
 #: Hourly AQI rules keep firing this long after the value drops below the threshold, so a
 #: value hovering around it makes one e-mail, not one per hour (Grafana ``keepFiringFor``).
 AQI_KEEP_FIRING: Final = "2h"
+#: How far back the own-QC rule looks for flagged air values [s], and how long the flags
+#: must hold before it fires (Grafana ``for``).
+OWN_QC_LOOKBACK: Final = 3 * _HOUR
+OWN_QC_PENDING: Final = "1h"
 
 
 @dataclass(frozen=True)
@@ -252,6 +256,33 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
                 f"Station {site_en}: hourly AQI {value}, above 200 (heavily polluted).",
                 "aqi_hourly_site",
                 keep_firing_for=AQI_KEEP_FIRING,
+            )
+        )
+    if stations:
+        # envmon's own QC flags (negative, implausible, pm25_gt_pm10, stuck, spike) are
+        # advisory (issue 13 §3: shown, counted, alerted; GB 3095 §6.4 keeps all valid
+        # data): they never change the official figures, so they alert as a warning. The
+        # pending hour lets a revision that clears the flag pass without an e-mail; one
+        # flagged value stays in the 3 h range, so it still alerts once it has held.
+        out.append(
+            Rule(
+                "envmon-own-qc",
+                "站点数值带有 envmon 质控标记",
+                "Station values flagged by envmon's checks",
+                queries.own_qc_alert(stations),
+                "gt",
+                (0.0,),
+                OWN_QC_LOOKBACK,
+                "warning",
+                f"站点 {site_zh} 近{OWN_QC_LOOKBACK // _HOUR}小时有数值被 envmon 质控标记"
+                f"（单个数值最多 {value} 个标记，如 stuck、spike）。标记仅作提示，"
+                "不改变官方数值：请核查仪器与数据。",
+                f"Station {site_en}: values of the last {OWN_QC_LOOKBACK // _HOUR} h carry "
+                f"envmon quality-control flags (up to {value} on one value, e.g. stuck, spike). "
+                "The flags are advisory and do not change the official figures: check the "
+                "instrument and the data.",
+                "data_freshness",
+                pending=OWN_QC_PENDING,
             )
         )
     # HJ 633-2012 §5 / Table 2: a day is good (优良) when its AQI is at most 100; above 200

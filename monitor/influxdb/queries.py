@@ -202,6 +202,21 @@ def site_aqi_alert(stations: Sequence[str]) -> InfluxQuery:
     )
 
 
+def own_qc_alert(stations: Sequence[str]) -> InfluxQuery:
+    """Alert: most envmon quality-control flags on one air value of each configured
+    evaluation station in the rule's range (0 when every value is clean). envmon's own
+    flags are advisory (issue 13 §3: shown, counted, alerted): they never change the
+    official figures, this only tells an officer to look at the instrument."""
+    return _q(
+        "alert_own_qc",
+        points.AIR_OBSERVATION,
+        f"""SELECT max("qc_count") AS "qc_count" FROM "air_observation"
+        WHERE {_sites(stations)} AND $timeFilter GROUP BY "site" """,
+        "most envmon QC flags on one recent air value of each configured evaluation station",
+        alert=True,
+    )
+
+
 def area_daily_aqi_alert(areas: Sequence[str]) -> InfluxQuery:
     """Alert: latest daily AQI (rules in force) of the configured ``areas`` (HJ 633: a day
     with AQI > 100 is not a good day)."""

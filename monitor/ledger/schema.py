@@ -339,6 +339,42 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             ) WITHOUT ROWID""",
         ),
     ),
+    (
+        10,
+        "fetch_log status 'refused': a batch whose rows were all refused at intake (the "
+        "source sent rows, none could be stored) is no longer logged 'empty'. SQLite cannot "
+        "alter a CHECK: the table is rebuilt (create, copy, drop, rename) with its index and "
+        "every row and id kept",
+        (
+            """CREATE TABLE fetch_log_v10 (
+                id INTEGER PRIMARY KEY,
+                source TEXT NOT NULL,
+                started_at INTEGER NOT NULL,
+                finished_at INTEGER NOT NULL,
+                requested TEXT NOT NULL,
+                covers_start INTEGER,
+                covers_end INTEGER,
+                status TEXT NOT NULL CHECK (status IN ('ok', 'empty', 'failed', 'refused')),
+                rows INTEGER NOT NULL DEFAULT 0,
+                inserted INTEGER NOT NULL DEFAULT 0,
+                revised INTEGER NOT NULL DEFAULT 0,
+                error TEXT NOT NULL DEFAULT '',
+                notes TEXT NOT NULL DEFAULT ''
+            )""",
+            # batches logged 'empty' before, whose note says every row was refused
+            # (monitor.service.pipeline._wholly_refused), become 'refused'
+            """INSERT INTO fetch_log_v10 (id, source, started_at, finished_at, requested,
+                covers_start, covers_end, status, rows, inserted, revised, error, notes)
+            SELECT id, source, started_at, finished_at, requested, covers_start, covers_end,
+                CASE WHEN status = 'empty' AND notes LIKE 'refused: all %' THEN 'refused'
+                ELSE status END,
+                rows, inserted, revised, error, notes
+            FROM fetch_log""",
+            "DROP TABLE fetch_log",
+            "ALTER TABLE fetch_log_v10 RENAME TO fetch_log",
+            "CREATE INDEX fetch_log_by_source ON fetch_log (source, finished_at)",
+        ),
+    ),
 )
 
 

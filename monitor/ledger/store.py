@@ -247,6 +247,7 @@ class Ledger:
         covers: tuple[datetime | None, datetime | None] = (None, None),
         started_at: datetime | None = None,
         notes: Sequence[str] = (),
+        refused: int = 0,
     ) -> WriteResult:
         """Upsert observations of one source and log the fetch, in one transaction.
 
@@ -259,6 +260,9 @@ class Ledger:
         requested, covers, started_at, notes
             For the fetch log: what was asked, the period asked for (UTC), when the fetch
             started, remarks of the collector.
+        refused : int
+            Rows of the batch refused at intake before this call: a batch with rows, all
+            refused, is logged with status ``refused`` (not ``empty``: the source did send).
 
         Returns
         -------
@@ -297,6 +301,7 @@ class Ledger:
                 covers=covers,
                 started_at=started_at,
                 notes=notes,
+                status="ok" if n else ("refused" if refused else "empty"),
             )
         return WriteResult(int(inserted), int(revised), n - int(inserted) - int(revised))
 
@@ -313,6 +318,7 @@ class Ledger:
         covers: tuple[datetime | None, datetime | None],
         started_at: datetime | None,
         notes: Sequence[str],
+        status: str | None = None,
     ) -> tuple[int, int]:
         """The upsert of :meth:`write_observations` inside an open transaction: ``rows``
         are ``(site, parameter, period_end, period_start, unit, value, flags)`` without
@@ -414,7 +420,7 @@ class Ledger:
             covers=covers,
             started_at=started_at,
             finished_at=now,
-            status="ok" if n else "empty",
+            status=status or ("ok" if n else "empty"),
             rows=n,
             inserted=int(inserted),
             revised=int(revised),

@@ -258,6 +258,10 @@ class MonthlyReport:
     counted_sections: tuple[str, ...] = ()
     #: Days with a valid statistic the valid-day rule does not count ([evaluation]).
     withheld_days: int = 0
+    #: Fewest and most evaluation stations the month's computed (provisional) area days
+    #: rest on (issue 13 §2: every area row says how many stations it rests on); None
+    #: when no computed day says.
+    rests_on: tuple[int, int] | None = None
 
     @property
     def good_share_range(self) -> tuple[float, float] | None:
@@ -751,7 +755,20 @@ def build_monthly(
         targets=tuple(progress),
         counted_sections=tuple(counted_sections),
         withheld_days=int(days["official_withheld"].sum()) if "official_withheld" in days else 0,
+        rests_on=_month_rests_on(days),
     )
+
+
+def _month_rests_on(days: pd.DataFrame) -> tuple[int, int] | None:
+    """(fewest, most) stations the computed (provisional) days of ``days`` rest on, as
+    :func:`_rests_on` reads one day; None when no computed day states it."""
+    if "stations" not in days:
+        return None
+    computed = days["official_source"].astype(str) == "provisional"
+    counts = pd.to_numeric(days.loc[computed, "stations"], errors="coerce").dropna()
+    if counts.empty:
+        return None
+    return int(counts.min()), int(counts.max())
 
 
 def month_bounds(any_day: date) -> tuple[date, date]:

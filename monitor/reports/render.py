@@ -161,6 +161,19 @@ def _day_basis(day: DayAqi, language: str) -> str:
     return f"{text}, {term('rests_on', language, n=day.stations)}"
 
 
+def _month_basis(m: MonthlyReport, language: str, separator: str) -> str:
+    """How many days rest on official and computed values, with the stations the computed
+    days rest on (``2`` or ``1–2``; issue 13 §2), as the daily digest states its day."""
+    text = term(
+        "official_provisional", language, official=m.official_days, provisional=m.provisional_days
+    )
+    if m.rests_on is None:
+        return text
+    low, high = m.rests_on
+    n = str(low) if low == high else f"{low}–{high}"
+    return f"{text}{separator}{term('month_rests_on', language, n=n)}"
+
+
 def _variant(variant: str, language: str) -> str:
     base, _, dust = variant.partition("+")
     text = term(f"variant_{base}", language)
@@ -453,7 +466,7 @@ def _monthly_html(m: MonthlyReport, language: str, images: Mapping[str, str]) ->
         f"{_e(_withheld(m, language, ' · '))}"
         f" · {t('exceedance_days')} {_e(m.exceedance_days)}</p>",
         f'<p class="meta">{_e(comparison)}<br>'
-        f"{_e(term('official_provisional', language, official=m.official_days, provisional=m.provisional_days))}</p>",  # noqa: E501
+        f"{_e(_month_basis(m, language, '；' if language == 'zh' else '; '))}</p>",
         _table([term("level", language), term("days_unit", language, n="")], level_rows, {1}),
         _img(images, "days", term("daily_aqi", language)),
         _img(images, "levels", term("levels", language)),
@@ -585,6 +598,7 @@ def render_text(report: Report, language: str, generated: datetime) -> str:
             f"{_withheld(m, language, '; ')}; "
             f"{term('exceedance_days', language)} {m.exceedance_days}",
         ]
+        lines.append(_month_basis(m, language, "；" if language == "zh" else "; "))
         if m.last_year_share is not None:
             lines.append(
                 f"{term('last_year', language)}: {_pct(m.last_year_share)} "

@@ -108,6 +108,7 @@ TERMS: Final[dict[str, tuple[str, str]]] = {
         "{n} day(s) withheld by the valid-day rule (share {low}–{high})",
     ),
     "rests_on": ("由{n}个站点计算", "from {n} station(s)"),
+    "month_rests_on": ("实时计算的日值由{n}个站点计算", "computed days from {n} station(s)"),
     "official_provisional": (
         "其中{official}天采用审核后官方日报，{provisional}天为实时数据计算（未审核）",
         "{official} day(s) rest on the audited official value, {provisional} on computed "

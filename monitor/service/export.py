@@ -155,7 +155,11 @@ def export_daily_aqi(
 
 def source_status(ledger: Ledger) -> pd.DataFrame:
     """Per source: last success, last failure, failures since the last success, watermark,
-    and the gaps its latest successful fetch reported as still open (``gap:`` notes)."""
+    and the gaps its latest successful fetch reported as still open (``gap:`` notes).
+
+    A batch whose rows were all refused at intake (fetch-log status ``refused``) is neither
+    a success nor a failure of the fetch: it is counted in ``refused_since_success``, with
+    the first line of its note (how many rows) as ``last_refused_note``."""
     log = ledger.query(
         "SELECT source, status, finished_at, error, notes FROM fetch_log ORDER BY id"
     )
@@ -163,10 +167,12 @@ def source_status(ledger: Ledger) -> pd.DataFrame:
     rows = []
     for source, collector, kind in sources.itertuples(index=False):
         entries = log[log["source"] == source]
-        ok = entries[entries["status"] != "failed"]
+        ok = entries[entries["status"].isin(["ok", "empty"])]
         failed = entries[entries["status"] == "failed"]
+        refused = entries[entries["status"] == "refused"]
         last_ok = int(ok["finished_at"].iloc[-1]) if len(ok) else None
         since_ok = failed[failed["finished_at"] >= (last_ok or 0)] if last_ok else failed
+        refused_since = refused[refused["finished_at"] >= last_ok] if last_ok else refused
         mark = ledger.watermark(source)
         rows.append(
             {
@@ -177,6 +183,10 @@ def source_status(ledger: Ledger) -> pd.DataFrame:
                 "last_failure": _fmt(int(failed["finished_at"].iloc[-1]) if len(failed) else None),
                 "failures_since_success": len(since_ok),
                 "last_error": failed["error"].iloc[-1] if len(failed) else "",
+                "refused_since_success": len(refused_since),
+                "last_refused_note": str(refused["notes"].iloc[-1]).split("\n", 1)[0]
+                if len(refused)
+                else "",
                 "latest_data": "" if mark is None else _fmt(int(mark.timestamp())),
                 # gaps the collector could not fill, as its latest successful fetch said
                 "open_gaps": "; ".join(

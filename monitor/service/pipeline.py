@@ -138,6 +138,7 @@ def ingest(
                 covers=batch.covers,
                 started_at=started,
                 notes=(*_wholly_refused(len(frame), refused), *batch.notes, *_noted(refused)),
+                refused=len(refused),
             )
             _count(report, len(frame), result, refused=len(refused))
             report.refused.extend(refused)
@@ -172,8 +173,9 @@ def _noted(refused: list[str]) -> list[str]:
 def _wholly_refused(rows: int, refused: list[str]) -> list[str]:
     """The fetch-log note that leads a batch whose every row was refused at intake.
 
-    The fetch log's status column only knows ok / empty / failed (schema CHECK), so such a
-    batch is logged ``empty`` with this note first, saying that the source did send rows.
+    Such a batch is logged with status ``refused`` (ledger migration 10; before it, the
+    status column only knew ok / empty / failed and the batch was logged ``empty``), with
+    this note first, saying that the source did send rows.
     """
     if rows or not refused:
         return []
@@ -274,7 +276,11 @@ def import_files(
         frame, refused = admit(frame, now=now, future_tolerance=_tolerance(settings))
         report.warnings.extend(f"{path.name}: {w}" for w in refused)
         result = ledger.write_observations(
-            frame, source, requested=f"import {path}", notes=_noted(refused)
+            frame,
+            source,
+            requested=f"import {path}",
+            notes=(*_wholly_refused(len(frame), refused), *_noted(refused)),
+            refused=len(refused),
         )
         _count(report, len(frame), result)
         if on_file is not None:
@@ -320,6 +326,7 @@ def backfill(
                         *batch.notes,
                         *_noted(refused),
                     ),
+                    refused=len(refused),
                 )
                 _count(report, len(frame), result, refused=len(refused))
                 report.refused.extend(refused)

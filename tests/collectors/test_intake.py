@@ -19,6 +19,7 @@ import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pandas as pd
 import pytest
 
+from monitor.cli import main
 from monitor.collectors.base import observations
 from monitor.collectors.cnemc_air import CnemcAirCollector
 from monitor.collectors.cnemc_water import BEIJING, CnemcWaterCollector
@@ -31,6 +32,7 @@ from monitor.collectors.intake import (
     out_of_range_time_text,
 )
 from monitor.ledger import Ledger
+from monitor.service.export import source_status
 from monitor.service.pipeline import import_files, ingest
 from monitor.settings import Settings, load_settings
 from tests.conftest import DATA, RecordedServer, Reply
@@ -516,10 +518,14 @@ def test_air_collector_hand_over_refuses_an_off_hour_label_per_station(
 
 
 def test_a_batch_wholly_refused_is_reported_as_refused_not_empty(
-    tmp_path: Path, settings: Settings, recorded_server: RecordedServer
+    tmp_path: Path,
+    settings: Settings,
+    recorded_server: RecordedServer,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Every station-hour of the answer labelled 2099: nothing is stored, and the report and
-    the fetch log say the rows were refused, not that the source sent nothing."""
+    the fetch log (status ``refused``, ledger migration 10) say the rows were refused, not
+    that the source sent nothing; ``envmon status`` says so and counts no success."""
     answer = json.loads((DATA / "cnemc_air" / "live_shenyang.json").read_bytes())
     for record in answer:
         record["TimePoint"] = "/Date(4070908800000)/"  # 2099-01-01 08:00 Beijing
@@ -534,11 +540,24 @@ def test_a_batch_wholly_refused_is_reported_as_refused_not_empty(
         report = ingest(ledger, settings, source, collector, None, None)
         assert ledger.observations().empty
         assert ledger.watermark("air") is None
-        (notes,) = ledger.fetch_log("air")["notes"]
+        ((notes, status),) = ledger.fetch_log("air")[["notes", "status"]].values.tolist()
+        (row,) = source_status(ledger).to_dict("records")
     assert (report.empty, report.refused_batches, len(report.refused)) == (0, 1, 18)
     assert "empty" not in report.summary()
     assert "18 refused at intake (1 batch(es) wholly refused)" in report.summary()
     assert notes.startswith("refused: all 18 row(s) of this batch were refused at intake")
+    assert status == "refused"
+    assert (row["last_success"], row["failures_since_success"], row["refused_since_success"]) == (
+        "",
+        0,
+        1,
+    )
+    config = tmp_path / "envmon.toml"
+    ledger_path = tmp_path / "ledger.sqlite"
+    assert main(["--config", str(config), "--ledger", str(ledger_path), "status"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if x.startswith("  air ")]
+    assert "REFUSED AT INTAKE; last success never" in line
+    assert "1 batch(es) wholly refused since (refused: all 18 row(s)" in line
 
 
 def test_calculator_times_out_of_nanosecond_range_are_per_row() -> None:

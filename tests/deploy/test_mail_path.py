@@ -26,7 +26,7 @@ import yaml
 from monitor.cli import main
 from monitor.grafana import alerts, files
 from monitor.reports.mail import build_message, new_message_id, send_message, sender_address
-from monitor.settings import Settings, load_settings, required_mail
+from monitor.settings import Settings, load_settings, mail_security_mismatch, required_mail
 from tests.deploy.stack import (
     ENV_EXAMPLE,
     ROOT,
@@ -187,6 +187,56 @@ def test_config_check_fails_without_the_mail_path(
     monkeypatch.setenv("ENVMON_SMTP_HOST", "smtp.hunnan.example.gov.cn")
     monkeypatch.setenv("ENVMON_SMTP_FROM", "envmon@hunnan.example.gov.cn")
     assert main(["--config", str(CONFIG), "config", "check"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("port", "security", "expected"),
+    [
+        ("587", "tls", "Set ENVMON_SMTP_PORT=465"),
+        ("2465", "tls", "ENVMON_SMTP_SECURITY=starttls"),
+        ("465", "starttls", "Set ENVMON_SMTP_SECURITY=tls"),
+        ("465", "none", "Set ENVMON_SMTP_SECURITY=tls"),
+    ],
+)
+def test_config_check_refuses_a_split_tls_path(
+    port: str,
+    security: str,
+    expected: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Issue 15, one mail path: Grafana builds its mailer with ``gomail.NewDialer(host,
+    port, …)`` (grafana/grafana pkg/services/notifications/smtp.go) and gomail's NewDialer
+    sets ``SSL: port == 465`` (go-gomail/gomail smtp.go): implicit TLS on 465 only, plain
+    SMTP with STARTTLS elsewhere (GF_SMTP_STARTTLS_POLICY OpportunisticStartTLS,
+    docker-compose.yml). envmon's ``security`` decides for itself, so ``tls`` off 465 (or
+    465 without ``tls``) splits the path: `config check` exits 2 naming both values and
+    what to set; the agreeing pairs pass."""
+    environment = _services(
+        {**PRODUCTION, "ENVMON_SMTP_PORT": port, "ENVMON_SMTP_SECURITY": security}
+    )["envmon"]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert main(["--config", str(CONFIG), "config", "check"]) == 2
+    captured = capsys.readouterr()
+    (error,) = [line for line in captured.err.splitlines() if line.startswith("error: ")]
+    assert f"ENVMON_SMTP_SECURITY={security} with ENVMON_SMTP_PORT={port}" in error
+    assert expected in error and "Grafana" in error
+    assert "settings INCOMPLETE" in captured.out and "Traceback" not in captured.err
+    for good_port, good_security in (("465", "tls"), ("587", "starttls"), ("25", "none")):
+        monkeypatch.setenv("ENVMON_SMTP_PORT", good_port)
+        monkeypatch.setenv("ENVMON_SMTP_SECURITY", good_security)
+        assert main(["--config", str(CONFIG), "config", "check"]) == 0, (good_port, good_security)
+    # a host install that publishes nothing has no Grafana mailer to disagree with
+    alone = load_settings(
+        CONFIG,
+        {
+            "ENVMON_SMTP_HOST": "smtp.example.org",
+            "ENVMON_SMTP_PORT": port,
+            "ENVMON_SMTP_SECURITY": security,
+        },
+    )
+    assert alone.influxdb.enabled is False and mail_security_mismatch(alone) == []
 
 
 def test_a_host_install_without_publishing_needs_no_mail(tmp_path: Path) -> None:

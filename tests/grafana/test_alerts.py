@@ -17,6 +17,7 @@ import pytest
 from monitor.grafana import alerts
 from monitor.influxdb.queries import catalogue, render, unresolved
 from monitor.ledger import Ledger
+from monitor.service.pipeline import evaluate_dirty
 from monitor.service.publish import Publisher
 from monitor.settings import Settings, load_settings
 from tests.engines import Influx1
@@ -30,6 +31,7 @@ from tests.published import (
     WATER_BREACH_END,
     WATER_CALM_END,
     Published,
+    _observations,
     load_published,
 )
 
@@ -198,6 +200,7 @@ def test_every_rule_is_covered() -> None:
         "envmon-area-aqi-100",
         "envmon-area-aqi-200",
         "envmon-site-aqi-200",
+        "envmon-own-qc",
         "envmon-day-not-good",
         "envmon-day-heavy",
         "envmon-good-day-budget",
@@ -226,7 +229,10 @@ def test_no_rule_uses_the_unfiltered_queries_or_mixes_as_of_dates() -> None:
         assert rule.query.text not in unfiltered, rule.uid
         assert rule.query.alert, rule.uid
         select = rule.query.text.split(" FROM ", 1)[0]
-        assert re.fullmatch(r'SELECT last\("\w+"\) AS "\w+"', select), (rule.uid, select)
+        # the own-QC rule asks whether ANY value of its range is flagged: max of one field
+        # per station, still one number of one kind, no as-of dates compared
+        reducer = "max" if rule.uid == "envmon-own-qc" else "last"
+        assert re.fullmatch(rf'SELECT {reducer}\("\w+"\) AS "\w+"', select), (rule.uid, select)
         if rule.uid.startswith(("envmon-site-aqi", "envmon-area-aqi", "envmon-day-")):
             assert '"site" =~ /^' in rule.query.text, rule.uid  # configured ids only
 
@@ -482,3 +488,44 @@ def test_alert_links_use_grafanas_own_address(tmp_path: Path) -> None:
         )
         entry = alerts.file_rule(rule, settings)
         assert (entry["dashboardUid"], entry["panelId"]) == (rule.dashboard, rule.panel)
+
+
+def test_own_qc_flags_alert_on_evaluation_stations(influx1: Influx1, tmp_path: Path) -> None:
+    """Issue 13 §3: envmon's own QC flags are advisory by default, "shown, counted,
+    alerted". The scenario's air (tests/published.py, no value flagged: all below the
+    ``stuck`` floors, alternating hours) goes through the real pipeline and publisher, with
+    1099A PM2.5 of the last hour −3 µg/m³ (flag ``negative``: a concentration cannot be
+    below zero) and the same at 1479A, a station of an imported archive that is not
+    configured: the rule fires for 1099A only; 2900A stays calm; the day before is calm."""
+    settings = settings_with(tmp_path)
+    rule = by_uid(settings)["envmon-own-qc"]
+    assert (rule.severity, rule.pending, rule.no_data) == ("warning", "1h", "OK")
+    assert rule.query.measurement == "air_observation"
+    air, _water = _observations()
+    last = air["period_end"] == air["period_end"].max()
+    air.loc[last & (air["site"] == "1099A") & (air["parameter"] == "pm2_5"), "value"] = -3.0
+    archive = air[air["site"] == "2900A"].assign(site="1479A")
+    archive.loc[archive["period_end"] == archive["period_end"].max(), "value"] = -3.0
+    db = "own_qc"
+    influx1.reset(db)
+
+    class Writer:
+        def write(self, lines: object) -> None:
+            influx1.write(list(lines), db)  # type: ignore[call-overload]
+
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        ledger.write_observations(pd.concat([air, archive], ignore_index=True), "cnemc_air")
+        evaluate_dirty(ledger, settings)
+        Publisher(ledger, settings, Writer()).drain()
+    (flagged,) = influx1.query(
+        """SELECT "qc_flags" FROM "air_observation" WHERE "qc_count" > 0 AND "site" = '1099A'""",
+        db,
+    )
+    assert [row[1] for row in flagged["values"]] == ["negative"]
+    breach = LAST_HOUR + 60
+    assert evaluate(influx1, rule, breach, db) == {("site=1099A",): True, ("site=2900A",): False}
+    calm = BREACH_DAY - 60  # day 1: clean values only
+    assert evaluate(influx1, rule, calm, db) == {("site=1099A",): False, ("site=2900A",): False}
+    # the flagged value leaves the 3 h range: calm again
+    assert evaluate(influx1, rule, LAST_HOUR + 3 * 3600 + 60, db) == "no data"
+    assert rule.fires(1) and not rule.fires(0)

@@ -287,6 +287,28 @@ def test_a_value_with_two_qc_flags_counts_two_and_stays_off_the_panels(
     assert [row[0] for row in shown["values"]] == [at - 3600, at + 3600]
 
 
+def test_the_month_runs_the_own_qc_rule_and_it_stays_calm_without_flags(
+    month: Month, influx1: Influx1
+) -> None:
+    """Issue 13 §3: own QC flags are alerted (``envmon-own-qc``, run by the rule test
+    above). At the end of the month the evaluation stations' last 3 h carry no flag, so
+    every station returns 0 and none fires; the flagged value of 2026-11-05 03:00
+    (:func:`test_a_value_with_two_qc_flags_counts_two_and_stays_off_the_panels`) fires it
+    over its own hours."""
+    rule = {r.uid: r for r in alerts.rules(month.settings)}["envmon-own-qc"]
+    stations = {s.code for s in month.settings.air_stations if s.role == "evaluation"}
+
+    def at(end: int) -> dict[str, float]:
+        text = queries.render(rule.query.text, start=end - rule.lookback_seconds, end=end)
+        return {s["tags"]["site"]: float(s["values"][-1][1]) for s in influx1.query(text)}
+
+    now = at(NOW)
+    assert set(now) == stations and not any(rule.fires(v) for v in now.values())
+    site, _parameter, flagged = FLAGGED
+    then = at(flagged + 60)
+    assert then[site] == 2 and rule.fires(then[site])
+
+
 #: Rules the alerts engineer added for issue 15, each run by the rule test above.
 ISSUE_15_RULES = (
     "envmon-target-failed",

@@ -280,3 +280,81 @@ def test_an_older_ledger_is_migrated_with_its_data(tmp_path: Path) -> None:
         ).fetchall()
     assert rows == [["1099A", 42.0]]
     assert [k[0] for k in key][:1] == ["period_end"]
+
+
+def test_migration_10_rebuilds_the_fetch_log_with_status_refused(tmp_path: Path) -> None:
+    """A ledger at schema 9 with fetch-log rows of every old status opens at the latest
+    schema: every row kept with its id and columns, the batch logged ``empty`` whose note
+    says all its rows were refused becomes ``refused`` (a truly empty batch stays
+    ``empty``), the index on (source, finished_at) is back, new ``refused`` rows are
+    accepted and the CHECK still refuses an unknown status."""
+    from monitor.ledger.schema import MIGRATIONS
+
+    path = tmp_path / "v9.sqlite"
+    columns = (
+        "id, source, started_at, finished_at, requested, covers_start, covers_end, status, "
+        "rows, inserted, revised, error, notes"
+    )
+    old_rows = [
+        (3, "air", 10, 11, "live", 0, 3600, "ok", 6, 6, 0, "", ""),
+        (5, "air", 20, 21, "live", None, None, "failed", 0, 0, 0, "HTTP 502", ""),
+        (7, "air", 30, 31, "live", None, None, "empty", 0, 0, 0, "", "nothing new"),
+        (
+            9,
+            "air",
+            40,
+            41,
+            "live",
+            None,
+            None,
+            "empty",
+            0,
+            0,
+            0,
+            "",
+            "refused: all 18 row(s) of this batch were refused at intake\nA: year 2099",
+        ),
+    ]
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, _, statements in MIGRATIONS:
+            if version > 9:
+                break
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+        db.executemany(
+            f"INSERT INTO fetch_log ({columns}) VALUES ({','.join('?' * 13)})", old_rows
+        )
+        with pytest.raises(sqlite3.IntegrityError):  # what schema 9 could not hold
+            db.execute(
+                "INSERT INTO fetch_log (source, started_at, finished_at, requested, "
+                "status) VALUES ('air', 1, 1, '', 'refused')"
+            )
+    assert [m[0] for m in MIGRATIONS].index(10) == 9  # migration 10 follows 9
+    with Ledger.open(path) as ledger:
+        assert ledger.schema_version == LATEST_VERSION >= 10
+        rows = ledger.connection.execute(f"SELECT {columns} FROM fetch_log ORDER BY id").fetchall()
+        index = ledger.connection.execute(
+            "SELECT name FROM pragma_index_info('fetch_log_by_source')"
+        ).fetchall()
+        with ledger.transaction() as db:
+            db.execute(
+                "INSERT INTO fetch_log (source, started_at, finished_at, requested, "
+                "status) VALUES ('air', 50, 51, '', 'refused')"
+            )
+        with pytest.raises(sqlite3.IntegrityError), ledger.transaction() as db:
+            db.execute(
+                "INSERT INTO fetch_log (source, started_at, finished_at, requested, "
+                "status) VALUES ('air', 60, 61, '', 'lost')"
+            )
+        statuses = ledger.fetch_log("air")[["id", "status"]].values.tolist()
+        tables = ledger.connection.execute(
+            "SELECT name FROM sqlite_master WHERE name LIKE 'fetch_log%' ORDER BY name"
+        ).fetchall()
+    expected = [list(r) for r in old_rows]
+    expected[3][7] = "refused"
+    assert [list(r) for r in rows] == expected
+    assert [i[0] for i in index] == ["source", "finished_at"]
+    assert statuses == [[10, "refused"], [9, "refused"], [7, "empty"], [5, "failed"], [3, "ok"]]
+    assert tables == [("fetch_log",), ("fetch_log_by_source",)]

@@ -102,6 +102,35 @@ def test_the_daily_district_row_says_how_many_stations_it_rests_on(
     assert "由2个站点计算" in render.render_text(digest, "zh", NOW)
 
 
+def test_the_monthly_report_says_how_many_stations_its_days_rest_on(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Issue 13 §2 "say in every area row how many stations it rests on", in the monthly
+    report as in the daily digest: April's 29 computed days (1 April is the imported official
+    value) rest on the stations evaluation stored for each area day. With 28 of them on both
+    evaluation stations and 2 April on one, the report says 1–2; an official day never
+    counts, and with no count stored the line says nothing about stations."""
+    bare = gather_monthly(ledger, settings, date(2026, 4, 17), today=date(2026, 5, 11))
+    assert bare.rests_on is None
+    assert "station" not in render.render_text(bare, "en", NOW).split("computed (provisional)")[1]
+    with ledger.transaction() as db:
+        db.execute("UPDATE daily_aqi SET stations = 2 WHERE is_area = 1 AND date LIKE '2026-04-%'")
+        db.execute("UPDATE daily_aqi SET stations = 1 WHERE is_area = 1 AND date = '2026-04-02'")
+        # 1 April is decided by the imported official value: its count is not the month's
+        db.execute("UPDATE daily_aqi SET stations = 0 WHERE is_area = 1 AND date = '2026-04-01'")
+    report = gather_monthly(ledger, settings, date(2026, 4, 17), today=date(2026, 5, 11))
+    assert (report.official_days, report.provisional_days) == (1, 29)
+    assert report.rests_on == (1, 2)
+    assert "computed days from 1–2 station(s)" in render.render_text(report, "en", NOW)
+    assert "实时计算的日值由1–2个站点计算" in render.render_html(report, "zh", {}, NOW)
+    with ledger.transaction() as db:
+        db.execute("UPDATE daily_aqi SET stations = 2 WHERE is_area = 1 AND date = '2026-04-02'")
+    same = gather_monthly(ledger, settings, date(2026, 4, 17), today=date(2026, 5, 11))
+    assert same.rests_on == (2, 2)
+    assert "computed days from 2 station(s)" in render.render_html(same, "en", {}, NOW)
+    assert "实时计算的日值由2个站点计算" in render.render_text(same, "zh", NOW)
+
+
 def test_a_day_without_data_is_reported_as_such(ledger: Ledger, settings: Settings) -> None:
     """A later day: no AQI, every station and the enabled source silent."""
     digest = gather_daily(ledger, settings, date(2026, 6, 1))
