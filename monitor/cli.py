@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.errors import ConfigError, EnvmonError, InputError
+from monitor.redact import RedactingStream
 from monitor.service.progress import Progress
 
 if TYPE_CHECKING:
@@ -922,6 +923,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    streams = sys.stdout, sys.stderr
+    masked_out, masked_err = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    sys.stdout, sys.stderr = masked_out, masked_err
+    try:
+        return _run(handler, args)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(handler: Handler, args: argparse.Namespace) -> int:
+    """Run one command; EnvmonError → its message and exit code (secrets masked)."""
     try:
         return handler(args)
     except EnvmonError as err:

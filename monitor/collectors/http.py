@@ -51,6 +51,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from monitor import __version__
 from monitor.errors import SourceFormatChanged, SourceUnavailable
+from monitor.redact import redact
 
 USER_AGENT = f"envmon/{__version__} (+environmental indicator monitoring)"
 
@@ -288,7 +289,7 @@ class HttpClient:
                 elif status >= 400:
                     raise SourceFormatChanged(
                         self.source,
-                        f"HTTP {status} from {response.url}: {response.text[:200]!r}; "
+                        f"HTTP {status} from {response.url}: {redact(response.text)[:200]!r}; "
                         "check the source's URL and parameters",
                         status=status,
                     )
@@ -444,7 +445,7 @@ def decode_json(source: str, text: str, where: str) -> Any:
         raise SourceFormatChanged(source, f"empty body from {where}; expected JSON")
     if stripped.startswith("<"):
         raise SourceFormatChanged(
-            source, f"HTML page from {where} where JSON was expected: {stripped[:80]!r}"
+            source, f"HTML page from {where} where JSON was expected: {redact(stripped)[:80]!r}"
         )
     try:
         return json.loads(text)
