@@ -91,7 +91,7 @@ class _Scope:
         self.cancel = cancel
         self.reason: str | None = None
         self._connections: list[HTTPConnection] = []
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def add(self, connection: HTTPConnection) -> None:
         with self._lock:
@@ -120,7 +120,7 @@ def _shut(connection: HTTPConnection) -> None:
 
 _current = threading.local()
 _inflight: set[_Scope] = set()
-_inflight_lock = threading.Lock()
+_inflight_lock = threading.RLock()  # re-entrant: a signal handler may abort
 
 
 def abort_requests(cancel: threading.Event) -> int:
@@ -287,9 +287,10 @@ class HttpClient:
                         self._hold(wait, last)  # never ask again before the time it asked
                         self._check_may_start(url)
                 elif status >= 400:
+                    quoted = redact(response.text[:2000])[:200]  # masked, then cut
                     raise SourceFormatChanged(
                         self.source,
-                        f"HTTP {status} from {response.url}: {redact(response.text)[:200]!r}; "
+                        f"HTTP {status} from {response.url}: {quoted!r}; "
                         "check the source's URL and parameters",
                         status=status,
                     )
@@ -444,8 +445,9 @@ def decode_json(source: str, text: str, where: str) -> Any:
     if not stripped:
         raise SourceFormatChanged(source, f"empty body from {where}; expected JSON")
     if stripped.startswith("<"):
+        quoted = redact(stripped[:2000])[:80]  # masked, then cut
         raise SourceFormatChanged(
-            source, f"HTML page from {where} where JSON was expected: {redact(stripped)[:80]!r}"
+            source, f"HTML page from {where} where JSON was expected: {quoted!r}"
         )
     try:
         return json.loads(text)
