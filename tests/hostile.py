@@ -105,7 +105,8 @@ class HostileServer:
             body = ("you sent:\n" + "\n".join(h for h in headers if h)).encode()
             conn.sendall(
                 f"HTTP/1.1 {status} Echo\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
             )
         elif path.startswith("/retry-after/"):
             seconds = path.split("/")[2]

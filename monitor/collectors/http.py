@@ -100,13 +100,16 @@ class _Scope:
         if aborted:
             _shut(connection)
 
-    def abort(self, reason: str) -> None:
+    def abort(self, reason: str) -> bool:
+        """Shut the attempt's connections; whether this call was the one that aborted it."""
         with self._lock:
-            if self.reason is None:
+            first = self.reason is None
+            if first:
                 self.reason = reason
             connections = list(self._connections)
         for connection in connections:
             _shut(connection)
+        return first
 
 
 def _shut(connection: HTTPConnection) -> None:
@@ -125,12 +128,10 @@ _inflight_lock = threading.RLock()  # re-entrant: a signal handler may abort
 
 def abort_requests(cancel: threading.Event) -> int:
     """Abandon at once every request in flight whose client was built with ``cancel``
-    (call after setting it); the number abandoned."""
+    (call after setting it); the number abandoned by this call."""
     with _inflight_lock:
         scopes = [s for s in _inflight if s.cancel is cancel]
-    for scope in scopes:
-        scope.abort("stopped")
-    return len(scopes)
+    return sum(scope.abort("stopped") for scope in scopes)
 
 
 def _register(connection: HTTPConnection) -> None:

@@ -177,6 +177,7 @@ class Daemon:
     _write_lock: threading.RLock = field(default_factory=threading.RLock)
     _holds: dict[str, Hold] = field(default_factory=dict)
     _unexpected: dict[str, str] = field(default_factory=dict)
+    _abandoned: int = 0
 
     def sources(self) -> list[SourceSettings]:
         """The enabled sources."""
@@ -252,7 +253,7 @@ class Daemon:
             while not self.stop_event.wait(1.0):
                 pass
         finally:
-            abandoned = abort_requests(self.stop_event)
+            abandoned = self._abandoned + abort_requests(self.stop_event)
             log.info(
                 "stopping: %d request(s) in flight abandoned (collected again at next start)",
                 abandoned,
@@ -288,7 +289,7 @@ class Daemon:
     def _on_signal(self, signum: int, frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
         self.stop_event.set()
-        abort_requests(self.stop_event)  # at once, not after the main loop's next tick
+        self._abandoned += abort_requests(self.stop_event)  # at once, not at the next tick
 
     def collect(self, source: SourceSettings) -> None:
         """One scheduled run of one source; never raises (the others must go on)."""
