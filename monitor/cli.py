@@ -545,12 +545,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
             print(f"  already sent at {_local_time(entry.sent_at)}; not sent again")
             return 0
         try:
-            outcome = send_report(ledger, settings, kind, written.period)
+            outcome = send_report(ledger, settings, kind, written.period, force=args.force)
         except MailError as err:
             raise MailError(
                 f"{kind} report {written.period} written to {written.html} but not sent: {err}; "
                 "the daemon retries it (or run this command again)"
             ) from err
+        if outcome.startswith("busy"):  # nothing sent by this run: say so, not exit 0
+            print(f"envmon: {kind} report {written.period} {outcome}", file=sys.stderr)
+            return 1
         print(f"  {outcome}: {', '.join(entry.recipients)}")
     return 0
 
@@ -882,6 +885,11 @@ def build_parser() -> argparse.ArgumentParser:
             "--send",
             action="store_true",
             help="also email it to the configured recipients (never twice; retried if it fails)",
+        )
+        sub.add_argument(
+            "--force",
+            action="store_true",
+            help="with --send: take over a sending claim left by a process that crashed",
         )
         sub.set_defaults(handler=_cmd_report)
     hj212 = commands.add_parser("hj212", help="the HJ 212-2017 receiver and a test client")
