@@ -491,7 +491,8 @@ class Daemon:
             return
         self._publish_stop.set()
         self._publish_wakeup.set()
-        self._publisher_thread.join(timeout=FINAL_DRAIN_S + 15)
+        # past the grace the process ends anyway: unacknowledged points stay in the outbox
+        self._publisher_thread.join(timeout=FINAL_DRAIN_S + 2)
 
     def _publish_loop(self) -> None:
         """The publisher thread: rounds until stopped, then one last bounded drain."""
