@@ -2,7 +2,8 @@
 
 Every :class:`~monitor.settings.Secret` (``ENVMON_INFLUXDB_TOKEN``, ``ENVMON_GRAFANA_TOKEN``,
 ``ENVMON_SMTP_PASSWORD``, each HJ 212 station password read through its ``password_env``)
-registers its value here when it is read; :func:`redact` replaces every registered value,
+registers its value here when it is read; :func:`redact` replaces every registered value
+(as a whole word: not inside a longer run of letters and digits),
 and the value of any ``Authorization`` or ``X-Api-Key`` header quoted in a text (a proxy or
 server that echoes the request back), with ``********``.
 
@@ -46,7 +47,15 @@ def register(value: str | None) -> None:
             return
         _values.add(value)
         ordered = sorted(_values, key=len, reverse=True)  # the longest first
-        _pattern = re.compile("|".join(re.escape(v) for v in ordered))
+        _pattern = re.compile("|".join(_bounded(v) for v in ordered))
+
+
+def _bounded(value: str) -> str:
+    """The value as a whole word: a password ``123456`` is masked in ``PW=123456;`` but
+    not inside a station MN ``…0123456789…``."""
+    before = r"(?<![A-Za-z0-9])" if value[0].isalnum() else ""
+    after = r"(?![A-Za-z0-9])" if value[-1].isalnum() else ""
+    return f"{before}{re.escape(value)}{after}"
 
 
 def redact(text: str) -> str:

@@ -89,3 +89,18 @@ def test_the_next_scheduled_run_respects_a_long_retry_after(tmp_path: Path) -> N
         assert 590 < (held - datetime.now(UTC)).total_seconds() <= 600
         daemon.collect(source)  # the next scheduled run
         assert server.requests["/retry-after/7200"] == 1
+
+
+def test_redact_masks_secrets_as_whole_words_and_authorization_values() -> None:
+    """A station password 123456 is masked where it stands alone, not inside an MN; any
+    Authorization value is masked whatever its scheme; the scheme stays readable."""
+    from monitor.redact import redact, register
+
+    register("123456")
+    assert redact("QN=1;PW=123456;MN=ABCDEF0123456789ABCDEF01") == (
+        "QN=1;PW=********;MN=ABCDEF0123456789ABCDEF01"
+    )
+    echoed = '{"headers": {"Authorization": "Basic dXNlcjpwYXNz", "X-Api-Key": "k-99"}}'
+    assert redact(echoed) == (
+        '{"headers": {"Authorization": "Basic ********", "X-Api-Key": "********"}}'
+    )
