@@ -50,6 +50,7 @@ import logging
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -437,7 +438,9 @@ class Daemon:
         a one-line reminder; recorded as a failed fetch so ``envmon status`` shows it."""
         error = f"internal error {type(err).__name__}: {err}"
         self._failed(health, error)
-        signature = f"{type(err).__name__}: {err}"
+        frames = traceback.extract_tb(err.__traceback__)
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        signature = f"{type(err).__name__}{where}"  # the same bug, whatever its message
         if self._unexpected.get(source.name) != signature:
             self._unexpected[source.name] = signature
             log.exception("source %s: unexpected error (please report it)", source.name)
@@ -445,7 +448,7 @@ class Daemon:
             log.error(
                 "source %s: the same unexpected error again (traceback logged earlier): %s",
                 source.name,
-                redact(signature),
+                redact(error),
             )
         try:
             with Ledger.open(self.ledger_path) as ledger, self._write_lock:
