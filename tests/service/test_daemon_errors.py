@@ -104,3 +104,18 @@ def test_redact_masks_secrets_as_whole_words_and_authorization_values() -> None:
     assert redact(echoed) == (
         '{"headers": {"Authorization": "Basic ********", "X-Api-Key": "********"}}'
     )
+
+
+def test_a_job_queued_before_the_stop_does_nothing(tmp_path: Path) -> None:
+    """After SIGTERM (the stop event set) a collection that was queued runs no request and
+    records nothing: its window waits for the next start."""
+    with HostileServer() as server:
+        daemon, source = daemon_for(tmp_path, server.url + "/echo/500")
+        daemon.stop_event.set()
+        daemon.collect(source)
+        daemon.report("daily")
+        assert sum(server.requests.values()) == 0
+    assert daemon.health["air"].state == "pending"
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        assert ledger.fetch_log("air").empty
+        assert ledger.query("SELECT count(*) AS n FROM report_log")["n"].iloc[0] == 0
