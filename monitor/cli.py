@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from monitor import __version__
 from monitor.errors import ConfigError, EnvmonError, InputError
+from monitor.redact import RedactingStream
 from monitor.service.progress import Progress
 
 if TYPE_CHECKING:
@@ -597,12 +598,15 @@ def _cmd_report(args: argparse.Namespace) -> int:
             print(f"  already sent at {_local_time(entry.sent_at)}; not sent again")
             return 0
         try:
-            outcome = send_report(ledger, settings, kind, written.period)
+            outcome = send_report(ledger, settings, kind, written.period, force=args.force)
         except MailError as err:
             raise MailError(
                 f"{kind} report {written.period} written to {written.html} but not sent: {err}; "
                 "the daemon retries it (or run this command again)"
             ) from err
+        if outcome.startswith("busy"):  # nothing sent by this run: say so, not exit 0
+            print(f"envmon: {kind} report {written.period} {outcome}", file=sys.stderr)
+            return 1
         print(f"  {outcome}: {', '.join(entry.recipients)}")
     return 0
 
@@ -962,6 +966,11 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="also email it to the configured recipients (never twice; retried if it fails)",
         )
+        sub.add_argument(
+            "--force",
+            action="store_true",
+            help="with --send: take over a sending claim left by a process that crashed",
+        )
         sub.set_defaults(handler=_cmd_report)
     hj212 = commands.add_parser("hj212", help="the HJ 212-2017 receiver and a test client")
     hj212_commands = hj212.add_subparsers(dest="hj212_command", metavar="ACTION", required=True)
@@ -1004,6 +1013,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
+    streams = sys.stdout, sys.stderr
+    masked_out, masked_err = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
+    sys.stdout, sys.stderr = masked_out, masked_err
+    try:
+        return _run(handler, args)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(handler: Handler, args: argparse.Namespace) -> int:
+    """Run one command; EnvmonError → its message and exit code (secrets masked)."""
     try:
         return handler(args)
     except EnvmonError as err:

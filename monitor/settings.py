@@ -50,6 +50,7 @@ from pathlib import Path
 from typing import Any, Final, Literal, TypeAlias, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from monitor import redact
 from monitor.errors import ConfigError
 
 __all__ = [
@@ -183,6 +184,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        redact.register(value)  # masked in every message, log line and health field
 
     def reveal(self) -> str:
         """The secret itself, for the one call that needs it (a login, a header)."""
@@ -559,7 +561,21 @@ class SourceSettings:
         default=(), metadata=setting("[[sources.points]] model points (open_meteo)")
     )
     timeout_seconds: float = field(
-        default=30.0, metadata=setting("seconds to wait for the server", minimum=1, maximum=600)
+        default=30.0,
+        metadata=setting(
+            "total seconds one request may take (connect, headers and body)",
+            minimum=1,
+            maximum=600,
+        ),
+    )
+    max_response_bytes: int = field(
+        default=32 * 1024 * 1024,
+        metadata=setting(
+            "largest answer accepted from the source [bytes]; a larger one is refused "
+            "without reading it whole",
+            minimum=1024,
+            maximum=4 * 1024**3,
+        ),
     )
     retries: int = field(
         default=3,

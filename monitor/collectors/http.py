@@ -1,32 +1,182 @@
-"""HTTP for collectors: timeouts, retries with backoff and jitter, errors translated.
+"""HTTP for collectors: bounded time and size, retries with backoff and jitter, errors translated.
 
 GET with query parameters, and POST of an ``application/x-www-form-urlencoded`` form (what
 browser pages of the national platforms send), share one retry loop. Cookies a server sets
 are kept in the client's session (the surface-water platform's warm-up relies on it).
 
+Bounds, whatever the server does:
+
+* **time** — each attempt has a total deadline of ``timeout`` seconds for connect, headers
+  and body together (a server dripping one byte every few seconds is cut off at the
+  deadline, not waited for byte after byte). A watchdog shuts the socket down at the
+  deadline, and at once when the ``cancel`` event is set (the daemon's SIGTERM): the
+  attempt ends with :class:`Stopped` and nothing of it is kept.
+* **size** — bodies are read streamed and refused beyond ``max_bytes`` (a declared
+  ``Content-Length`` above the cap is refused before reading anything).
+
 Transient failures (connection errors, timeouts, HTTP 429 and 5xx) are retried with
-exponential backoff and full jitter, honouring ``Retry-After``; when retries run out they
-become :class:`~monitor.errors.SourceUnavailable`. Answers that are not what the collector
-knows (an HTML error page where JSON was expected, truncated JSON, an empty body, a 4xx)
-become :class:`~monitor.errors.SourceFormatChanged` at once.
+exponential backoff and full jitter, honouring ``Retry-After``: a wait up to ``max_delay``
+is slept in the run; a longer one (bounded by ``max_hold``, the source's interval) puts the
+source on hold — no request goes to that server before the time it asked for, in this run
+or the next scheduled one (:class:`Hold`). When retries run out they become
+:class:`~monitor.errors.SourceUnavailable`. Answers that are not what the collector knows
+(an HTML error page where JSON was expected, truncated JSON, an empty body, a 4xx, a body
+above the cap) become :class:`~monitor.errors.SourceFormatChanged` at once.
+
+Text is decoded with the charset the answer declares (``Content-Type``, or an HTML
+``<meta charset>``), else UTF-8 when it is valid UTF-8, else the detected one: Chinese
+error pages are readable in messages.
 """
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json
 import random
+import re
+import socket
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from monitor import __version__
 from monitor.errors import SourceFormatChanged, SourceUnavailable
+from monitor.redact import redact
 
 USER_AGENT = f"envmon/{__version__} (+environmental indicator monitoring)"
+
+#: Default cap on one response body [bytes] (``max_response_bytes`` of a source).
+DEFAULT_MAX_RESPONSE_BYTES = 32 * 1024 * 1024
+
+#: Bytes read from the socket at a time.
+CHUNK_BYTES = 64 * 1024
+
+
+class Stopped(SourceUnavailable):
+    """The request was abandoned because the service is stopping; nothing of it was kept
+    (the source's window is collected again at the next start)."""
+
+
+@dataclass
+class Hold:
+    """A server asked (``Retry-After``) not to be asked again before ``not_before`` (Unix
+    time). Shared by the runs of one source in the daemon, so the next scheduled run
+    respects it too."""
+
+    not_before: float = 0.0
+    reason: str = ""
+
+    def remaining(self, now: float | None = None) -> float:
+        """Seconds still to wait (0 when free)."""
+        return max(0.0, self.not_before - (time.time() if now is None else now))
+
+
+# ----------------------------------------------------------------------------- watchdog
+
+
+class _Scope:
+    """The connections of one attempt, and why it was aborted (None while it runs)."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.reason: str | None = None
+        self._connections: list[HTTPConnection] = []
+        self._lock = threading.RLock()
+
+    def add(self, connection: HTTPConnection) -> None:
+        with self._lock:
+            self._connections.append(connection)
+            aborted = self.reason is not None
+        if aborted:
+            _shut(connection)
+
+    def abort(self, reason: str) -> bool:
+        """Shut the attempt's connections; whether this call was the one that aborted it."""
+        with self._lock:
+            first = self.reason is None
+            if first:
+                self.reason = reason
+            connections = list(self._connections)
+        for connection in connections:
+            _shut(connection)
+        return first
+
+
+def _shut(connection: HTTPConnection) -> None:
+    """Wake a thread blocked reading this connection (recv returns at once)."""
+    sock = connection.sock
+    if sock is None:
+        return
+    with contextlib.suppress(OSError):  # already closed, or detached in a TLS handshake
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+_current = threading.local()
+_inflight: set[_Scope] = set()
+_inflight_lock = threading.RLock()  # re-entrant: a signal handler may abort
+
+
+def abort_requests(cancel: threading.Event) -> int:
+    """Abandon at once every request in flight whose client was built with ``cancel``
+    (call after setting it); the number abandoned by this call."""
+    with _inflight_lock:
+        scopes = [s for s in _inflight if s.cancel is cancel]
+    return sum(scope.abort("stopped") for scope in scopes)
+
+
+def _register(connection: HTTPConnection) -> None:
+    scope: _Scope | None = getattr(_current, "scope", None)
+    if scope is not None:
+        scope.add(connection)
+
+
+class _Connection(HTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _register(self)
+        super().request(*args, **kwargs)
+
+
+class _TlsConnection(HTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        _register(self)
+        super().request(*args, **kwargs)
+
+
+class _Pool(HTTPConnectionPool):
+    ConnectionCls = _Connection
+
+
+class _TlsPool(HTTPSConnectionPool):
+    ConnectionCls = _TlsConnection
+
+
+class _WatchedAdapter(HTTPAdapter):
+    """requests' adapter whose connections the attempt's watchdog can shut down."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TlsPool}
+
+
+def _session() -> requests.Session:
+    session = requests.Session()
+    adapter = _WatchedAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+# ----------------------------------------------------------------------------- client
 
 
 @dataclass
@@ -38,12 +188,25 @@ class HttpClient:
     source : str
         Source name, used in error messages.
     timeout : float
-        Seconds to connect and seconds between bytes read.
+        Total seconds one attempt may take: connect, headers and the whole body
+        (``timeout_seconds`` of the source).
     retries : int
         Further attempts after the first one, for transient failures.
     backoff : float
         Base delay [s]; attempt n waits a random time up to ``backoff · 2ⁿ`` (capped at
-        ``max_delay``), or what ``Retry-After`` asks (capped too).
+        ``max_delay``), or what ``Retry-After`` asks.
+    max_delay : float
+        Longest wait [s] slept inside one run before a retry; a longer ``Retry-After``
+        puts the source on hold instead (see :class:`Hold`).
+    max_hold : float
+        Longest hold [s] a ``Retry-After`` can ask (the source's interval).
+    max_bytes : int
+        Largest body accepted (``max_response_bytes`` of the source).
+    cancel : threading.Event, optional
+        Set when the service stops: requests in flight are abandoned (with
+        :func:`abort_requests`), sleeps end, no new request starts.
+    hold : Hold
+        Where a long ``Retry-After`` is remembered (the daemon keeps one per source).
     """
 
     source: str
@@ -51,11 +214,17 @@ class HttpClient:
     retries: int = 3
     backoff: float = 1.0
     max_delay: float = 60.0
-    sleep: Callable[[float], None] = time.sleep
-    session: requests.Session = field(default_factory=requests.Session)
+    sleep: Callable[[float], object] = time.sleep
+    session: requests.Session = field(default_factory=_session)
+    max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    max_hold: float = 3600.0
+    cancel: threading.Event | None = None
+    hold: Hold = field(default_factory=Hold)
 
     def __post_init__(self) -> None:
         self.session.headers["User-Agent"] = USER_AGENT
+        if self.sleep is time.sleep and self.cancel is not None:
+            self.sleep = self.cancel.wait  # a stop ends the wait at once
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> requests.Response:
         """GET with retries; returns a 2xx response or raises a SourceError subclass."""
@@ -95,17 +264,18 @@ class HttpClient:
         last = ""
         last_status: int | None = None
         for attempt in range(self.retries + 1):
+            self._check_may_start(url)
             wait = None
             try:
-                response = self.session.request(
-                    method, url, params=params, data=data, timeout=self.timeout
-                )
+                response = self._attempt(method, url, params, data)
             except (
                 requests.Timeout,
                 requests.ConnectionError,
                 requests.exceptions.ChunkedEncodingError,  # connection cut mid-body
             ) as err:
                 last = f"{type(err).__name__} for {url}: {err}"
+            except _DeadlinePassed as err:
+                last = str(err)
             except requests.RequestException as err:
                 raise SourceFormatChanged(self.source, f"request to {url} failed: {err}") from err
             else:
@@ -114,10 +284,14 @@ class HttpClient:
                     last = f"HTTP {status} from {response.url}"
                     last_status = status
                     wait = _retry_after(response.headers.get("Retry-After"))
+                    if wait is not None and wait > self.max_delay:
+                        self._hold(wait, last)  # never ask again before the time it asked
+                        self._check_may_start(url)
                 elif status >= 400:
+                    quoted = redact(response.text[:2000])[:200]  # masked, then cut
                     raise SourceFormatChanged(
                         self.source,
-                        f"HTTP {status} from {response.url}: {response.text[:200]!r}; "
+                        f"HTTP {status} from {response.url}: {quoted!r}; "
                         "check the source's URL and parameters",
                         status=status,
                     )
@@ -125,10 +299,104 @@ class HttpClient:
                     return response
             if attempt < self.retries:
                 cap = min(self.max_delay, self.backoff * 2**attempt)
-                delay = min(self.max_delay, wait) if wait is not None else random.uniform(0, cap)
-                self.sleep(delay)
+                self.sleep(wait if wait is not None else random.uniform(0, cap))
         raise SourceUnavailable(
             self.source, f"{last} (after {self.retries + 1} attempts)", status=last_status
+        )
+
+    def _check_may_start(self, url: str) -> None:
+        """Raise rather than start a request while stopping or while on hold."""
+        if self.cancel is not None and self.cancel.is_set():
+            raise Stopped(self.source, f"stopping: request to {url} not made")
+        left = self.hold.remaining()
+        if left > 0:
+            until = datetime.fromtimestamp(self.hold.not_before, UTC).isoformat(timespec="seconds")
+            raise SourceUnavailable(
+                self.source,
+                f"{self.hold.reason}: the server asked to wait (Retry-After); not asked again "
+                f"before {until} ({left:.0f} s)",
+                status=429,
+            )
+
+    def _hold(self, wait: float, what: str) -> None:
+        held = min(wait, self.max_hold)
+        self.hold.not_before = max(self.hold.not_before, time.time() + held)
+        self.hold.reason = f"{what} with Retry-After {wait:.0f} s" + (
+            f" (held {held:.0f} s, the source's interval)" if held < wait else ""
+        )
+
+    def _attempt(
+        self,
+        method: str,
+        url: str,
+        params: Mapping[str, Any] | None,
+        data: Mapping[str, Any] | None,
+    ) -> requests.Response:
+        """One attempt within its total deadline; the body read whole but capped."""
+        scope = _Scope(self.cancel)
+        watchdog = threading.Timer(self.timeout, scope.abort, ("deadline",))
+        watchdog.daemon = True
+        with _inflight_lock:
+            _inflight.add(scope)
+        _current.scope = scope
+        watchdog.start()
+        response: requests.Response | None = None
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                data=data,
+                timeout=(self.timeout, self.timeout),
+                stream=True,
+            )
+            body = self._read(response, scope)
+        except Exception:
+            if response is not None:
+                response.close()
+            self._raise_if_aborted(scope, url)
+            raise
+        finally:
+            _current.scope = None
+            watchdog.cancel()
+            with _inflight_lock:
+                _inflight.discard(scope)
+        self._raise_if_aborted(scope, url)  # a close-delimited body cut at the deadline
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.encoding = _charset(response.headers.get("Content-Type", ""), body)
+        return response
+
+    def _raise_if_aborted(self, scope: _Scope, url: str) -> None:
+        if scope.reason == "stopped":
+            raise Stopped(self.source, f"stopping: request to {url} abandoned")
+        if scope.reason == "deadline":
+            raise _DeadlinePassed(
+                f"Timeout: no complete answer from {url} within {self.timeout:g} s "
+                "(timeout_seconds: connect, headers and body)"
+            )
+
+    def _read(self, response: requests.Response, scope: _Scope) -> bytes:
+        """The body, streamed; refused beyond ``max_bytes`` without reading the rest."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise self._too_large(response.url, f"it declares {int(declared)} bytes")
+        parts: list[bytes] = []
+        size = 0
+        for chunk in response.iter_content(CHUNK_BYTES):
+            size += len(chunk)
+            if size > self.max_bytes:
+                raise self._too_large(response.url, "the body went past it")
+            parts.append(chunk)
+            if scope.reason is not None:
+                break
+        return b"".join(parts)
+
+    def _too_large(self, url: str, why: str) -> SourceFormatChanged:
+        return SourceFormatChanged(
+            self.source,
+            f"answer from {url} refused: larger than {self.max_bytes} bytes ({why}); "
+            f"raise max_response_bytes of [[sources]] {self.source!r} if it is expected",
         )
 
     def get_json(self, url: str, params: Mapping[str, Any] | None = None) -> Any:
@@ -144,14 +412,43 @@ class HttpClient:
         return response.content
 
 
+class _DeadlinePassed(Exception):
+    """An attempt went past its total deadline (retried like a timeout)."""
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:-]+)", re.I)
+
+
+def _charset(content_type: str, body: bytes) -> str:
+    """The text encoding of a body: declared in the header, else in an HTML ``<meta>``,
+    else UTF-8 when it decodes, else GB18030 (the Chinese platforms' national charset)."""
+    header = _HEADER_CHARSET.search(content_type)
+    meta = _META_CHARSET.search(body[:4096])
+    names = [header.group(1) if header else "", meta.group(1).decode("ascii") if meta else ""]
+    for name in filter(None, names):
+        try:
+            codec = codecs.lookup(name).name
+        except LookupError:
+            continue
+        # GB2312 and GBK pages often hold characters only their superset knows
+        return "gb18030" if codec in ("gb2312", "gbk") else codec
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        return "gb18030"
+    return "utf-8"
+
+
 def decode_json(source: str, text: str, where: str) -> Any:
     """Parse JSON text, translating every failure into :class:`SourceFormatChanged`."""
     stripped = text.lstrip()
     if not stripped:
         raise SourceFormatChanged(source, f"empty body from {where}; expected JSON")
     if stripped.startswith("<"):
+        quoted = redact(stripped[:2000])[:80]  # masked, then cut
         raise SourceFormatChanged(
-            source, f"HTML page from {where} where JSON was expected: {stripped[:80]!r}"
+            source, f"HTML page from {where} where JSON was expected: {quoted!r}"
         )
     try:
         return json.loads(text)

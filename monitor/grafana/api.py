@@ -32,6 +32,7 @@ import requests
 
 from monitor.errors import ConfigError, EnvmonError
 from monitor.grafana import alerts, dashboards, files
+from monitor.redact import redact
 from monitor.settings import Settings
 
 TIMEOUT_SECONDS: Final = 20.0
@@ -41,7 +42,7 @@ class GrafanaError(EnvmonError):
     """Grafana could not be reached, refused the token, or refused an object."""
 
     def __init__(self, message: str, *, status: int | None = None) -> None:
-        super().__init__(message)
+        super().__init__(redact(message))  # the token never reaches a message
         self.status = status
 
 
@@ -144,10 +145,11 @@ class Grafana:
 
 
 def _message(reply: requests.Response) -> str:
+    """Grafana's message, secrets masked before it is cut (no half token)."""
     try:
-        return str(reply.json().get("message", reply.text[:200]))
-    except ValueError:
-        return reply.text[:200]
+        return redact(str(reply.json().get("message", reply.text)))[:200]
+    except (ValueError, AttributeError):
+        return redact(reply.text)[:200]
 
 
 def _datasource(grafana: Grafana, settings: Settings, report: Report) -> None:

@@ -30,6 +30,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
 from monitor.errors import PublishError
+from monitor.redact import redact
 from monitor.settings import InfluxSettings, Secret
 
 log = logging.getLogger("envmon.influxdb")
@@ -65,7 +66,7 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
 
 def _server_message(body: Any) -> str:
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-    return " ".join(text.split())[:500]
+    return redact(" ".join(text.split()))[:500]  # masked before it is cut: no half secret
 
 
 #: What a 404 without a bucket or organisation named means: no ``/api/v2/write`` at all.
@@ -276,5 +277,5 @@ class InfluxWriter:
 
 
 def _short(err: BaseException) -> str:
-    text = str(err)
+    text = redact(str(err))
     return text if len(text) < 200 else text[:200] + "…"

@@ -1039,17 +1039,30 @@ class Ledger:
         assert entry is not None
         return entry
 
-    def claim_report(self, kind: str, period: str, *, stale_after_s: int = 3600) -> bool:
+    def claim_report(
+        self, kind: str, period: str, *, stale_after_s: int = 3600, force: bool = False
+    ) -> bool:
         """Take a pending report for sending (``True``), so that no other process sends it
-        too; a claim older than ``stale_after_s`` (a sender that died) can be taken over."""
+        too; a claim older than ``stale_after_s`` (a sender that died) can be taken over,
+        and any claim with ``force`` (the operator knows no other sender runs)."""
         now = _now()
+        stale = now + 1 if force else now - stale_after_s
         with self.transaction() as db:
             claimed = db.execute(
                 "UPDATE report_log SET status = 'sending', claimed_at = ? WHERE kind = ? AND "
                 "period = ? AND (status = 'pending' OR (status = 'sending' AND claimed_at < ?))",
-                (now, kind, period, now - stale_after_s),
+                (now, kind, period, stale),
             ).rowcount
         return claimed == 1
+
+    def report_claimed_at(self, kind: str, period: str) -> int | None:
+        """When the report's current sending claim was taken (epoch seconds), or None."""
+        row = self.connection.execute(
+            "SELECT claimed_at FROM report_log WHERE kind = ? AND period = ? AND "
+            "status = 'sending'",
+            (kind, period),
+        ).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def finish_report_send(
         self, kind: str, period: str, *, error: str = "", max_attempts: int = 96

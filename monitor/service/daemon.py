@@ -1,10 +1,26 @@
 """``envmon run``: the scheduled daemon.
 
 One APScheduler 3.x job per enabled source (interval from the settings, explicit
-Asia/Shanghai time zone, coalesced, one instance at a time, misfire grace). Jobs run one
-after another on a single worker thread, so the ledger has one writer. At start every
-source runs at once, resuming from its watermark (catch-up after downtime). SIGTERM or
-SIGINT lets the current job finish, then the daemon exits with code 0.
+Asia/Shanghai time zone, coalesced, one instance at a time, misfire grace). Each source has
+a worker thread of its own, so a slow source never delays the others; ledger writes and
+evaluations take one lock (one writer at a time), fetches do not. Every HTTP request has a
+total deadline and a size cap (:mod:`monitor.collectors.http`); a run still going when its
+next one is due (its interval) is reported ``overdue`` in /healthz. At start every source
+runs at once, resuming from its watermark (catch-up after downtime).
+
+SIGTERM or SIGINT: requests in flight are abandoned at once (nothing of them is stored, so
+the source's watermark stays and its window is collected at the next start), no job
+starts any more (queued collections and report retries return at once), the outbox gets
+its final drain (at most :data:`FINAL_DRAIN_S` seconds), and the daemon exits with code 0
+— within a few seconds whatever the upstream servers do.
+
+A server's ``Retry-After`` is honoured up to the source's interval: a short one is waited
+inside the run, a longer one holds the source (no request to it before that time, also in
+the next scheduled run). An unexpected error is logged with its traceback the first time
+for a source, then as a one-line reminder; it is recorded as a failed fetch, so ``envmon
+status`` shows it.
+
+Secrets are masked (:mod:`monitor.redact`) in the log and in every /healthz field.
 
 With ``[influxdb] enabled``, a publisher thread sends the ledger's outbox to InfluxDB after
 each collection and every ``interval_seconds`` (heartbeat and health points first), backs
@@ -34,6 +50,7 @@ import logging
 import signal
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -48,10 +65,12 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from monitor import __version__
+from monitor.collectors.http import Hold, Stopped, abort_requests
 from monitor.errors import EnvmonError, PublishError, SourceError
 from monitor.hj212.server import Receiver
 from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
+from monitor.redact import install_log_filter, redact
 from monitor.service.evaluate import evaluation_health
 from monitor.service.pipeline import collection_window, evaluate_dirty, ingest
 from monitor.service.publish import Publisher
@@ -65,6 +84,9 @@ MISFIRE_GRACE_S = 300
 
 #: Seconds the daemon keeps publishing after SIGTERM (Docker's stop grace must be longer).
 FINAL_DRAIN_S = 20.0
+
+#: Longest wait for a source's Retry-After hold at the start of a run; longer: run skipped.
+MAX_HOLD_WAIT_S = 60.0
 
 
 @dataclass
@@ -89,7 +111,7 @@ class PublishHealth:
             "consecutive_failures": self.consecutive_failures,
             "pending_site_days": self.pending,
             "lag_seconds": None if self.oldest_queued is None else round(now - self.oldest_queued),
-            "last_error": self.last_error,
+            "last_error": redact(self.last_error),
         }
 
 
@@ -108,17 +130,28 @@ class SourceHealth:
     rows_ingested_total: int = 0
     last_error: str = ""
     latest_data: float | None = None
+    running_since: float | None = None
+    held_until: float | None = None
+
+    def overdue(self, now: float) -> bool:
+        """Whether the current run has gone past its deadline (the next run was due)."""
+        return (
+            self.running_since is not None
+            and now - self.running_since > self.interval_minutes * 60
+        )
 
     def as_json(self, now: float) -> dict[str, Any]:
-        """The source's entry in /healthz."""
+        """The source's entry in /healthz (``state`` "overdue" for a run past its deadline)."""
         return {
-            "state": self.state,
+            "state": "overdue" if self.overdue(now) else self.state,
             "collector": self.collector,
             "last_success": _iso(self.last_success),
             "last_failure": _iso(self.last_failure),
             "consecutive_failures": self.consecutive_failures,
-            "last_error": self.last_error,
+            "last_error": redact(self.last_error),
             "lag_seconds": None if self.latest_data is None else round(now - self.latest_data),
+            "running_since": _iso(self.running_since),
+            "held_until": _iso(self.held_until) if (self.held_until or 0) > now else None,
         }
 
 
@@ -143,6 +176,10 @@ class Daemon:
     _publish_stop: threading.Event = field(default_factory=threading.Event)
     _publisher_thread: threading.Thread | None = None
     receiver: Receiver | None = None
+    _write_lock: threading.RLock = field(default_factory=threading.RLock)
+    _holds: dict[str, Hold] = field(default_factory=dict)
+    _unexpected: dict[str, str] = field(default_factory=dict)
+    _abandoned: int = 0
 
     def sources(self) -> list[SourceSettings]:
         """The enabled sources."""
@@ -153,6 +190,7 @@ class Daemon:
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, self._on_signal)
+        install_log_filter()  # secrets masked in every log line
         with Ledger.open(self.ledger_path):  # migrate before anything runs
             pass
         for source in self.sources():
@@ -170,7 +208,8 @@ class Daemon:
         self._start_publisher()
         scheduler = BackgroundScheduler(
             timezone="Asia/Shanghai",
-            executors={"default": ThreadPoolExecutor(max_workers=1)},
+            # a worker per source (and for reports, retries, HJ 212): none starves another
+            executors={"default": ThreadPoolExecutor(max_workers=len(self.sources()) + 4)},
             job_defaults={
                 "coalesce": True,
                 "max_instances": 1,
@@ -216,8 +255,12 @@ class Daemon:
             while not self.stop_event.wait(1.0):
                 pass
         finally:
-            log.info("stopping: letting the current job finish")
-            scheduler.shutdown(wait=True)
+            abandoned = self._abandoned + abort_requests(self.stop_event)
+            log.info(
+                "stopping: %d request(s) in flight abandoned (collected again at next start)",
+                abandoned,
+            )
+            scheduler.shutdown(wait=True)  # running jobs end at once, queued ones do nothing
             if self.receiver is not None:
                 self.receiver.stop()  # commits what is queued
             self._stop_publisher()  # after the receiver: its last rows are published too
@@ -232,8 +275,10 @@ class Daemon:
 
     def evaluate_received(self) -> None:
         """Evaluate the days the HJ 212 receiver changed; never raises (a scheduled job)."""
+        if self.stop_event.is_set():
+            return
         try:
-            with Ledger.open(self.ledger_path) as ledger:
+            with Ledger.open(self.ledger_path) as ledger, self._write_lock:
                 if not ledger.dirty_days().empty:
                     report = evaluate_dirty(ledger, self.settings)
                     log.debug("hj212: evaluated %d site-day(s)", report.site_days)
@@ -246,14 +291,36 @@ class Daemon:
     def _on_signal(self, signum: int, frame: object) -> None:
         log.info("received %s", signal.Signals(signum).name)
         self.stop_event.set()
+        self._abandoned += abort_requests(self.stop_event)  # at once, not at the next tick
 
     def collect(self, source: SourceSettings) -> None:
         """One scheduled run of one source; never raises (the others must go on)."""
+        if self.stop_event.is_set():
+            return  # queued before the stop: nothing new starts
         health = self.health[source.name]
+        hold = self._holds.setdefault(source.name, Hold())
+        left = hold.remaining()
+        if left > MAX_HOLD_WAIT_S:
+            log.info("source %s: run skipped, %s", source.name, hold.reason)
+            return
+        if left > 0 and self.stop_event.wait(left):  # the server asked to wait that long
+            return
+        with self._lock:
+            health.running_since = time.time()
+        try:
+            self._collect(source, health, hold)
+        finally:
+            with self._lock:
+                health.running_since = None
+                health.held_until = hold.not_before or None
+
+    def _collect(self, source: SourceSettings, health: SourceHealth, hold: Hold) -> None:
         now = self.clock()
         try:
             with Ledger.open(self.ledger_path) as ledger:
-                collector = build_collector(source, self.settings)
+                collector = build_collector(
+                    source, self.settings, cancel=self.stop_event, hold=hold
+                )
                 since, until = collection_window(ledger, source, now)
                 report = ingest(
                     ledger,
@@ -263,14 +330,20 @@ class Daemon:
                     since,
                     until,
                     should_stop=self.stop_event.is_set,
+                    write_lock=self._write_lock,
                 )
                 mark = ledger.watermark(source.name)
+        except Stopped:
+            log.info(
+                "source %s: stopped mid-request; its window is collected at next start",
+                source.name,
+            )
+            return
         except (SourceError, EnvmonError) as err:
             self._failed(health, str(err))
             return
         except Exception as err:  # the scheduler is the one broad except (style §9.3)
-            self._failed(health, f"unexpected {type(err).__name__}: {err}")
-            log.exception("source %s: unexpected error", source.name)
+            self._unexpected_error(source, health, err, now)
             return
         with self._lock:
             if health.state == "failing":
@@ -308,6 +381,8 @@ class Daemon:
             write_report,
         )
 
+        if self.stop_event.is_set():
+            return  # queued before the stop: nothing new starts
         reports = self.settings.reports
         recipients = reports.daily_recipients if kind == "daily" else reports.monthly_recipients
         send = bool(self.settings.smtp.host and recipients)
@@ -345,6 +420,8 @@ class Daemon:
         """Catch up scheduled reports missed while stopped, then try pending sends again."""
         from monitor.service.reporting import default_day, send_pending
 
+        if self.stop_event.is_set():
+            return  # queued before the stop: nothing new starts
         now = self.clock().astimezone(LOCAL)
         for job_id, trigger in report_triggers(self.settings).items():
             if not isinstance(trigger, CronTrigger):
@@ -362,7 +439,34 @@ class Daemon:
         for key, outcome in outcomes.items():
             log.info("report %s: %s", key, outcome)
 
+    def _unexpected_error(
+        self, source: SourceSettings, health: SourceHealth, err: Exception, now: datetime
+    ) -> None:
+        """A bug or an unforeseen answer: traceback once per source and kind of error, then
+        a one-line reminder; recorded as a failed fetch so ``envmon status`` shows it."""
+        error = f"internal error {type(err).__name__}: {err}"
+        self._failed(health, error)
+        frames = traceback.extract_tb(err.__traceback__)
+        where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+        signature = f"{type(err).__name__}{where}"  # the same bug, whatever its message
+        if self._unexpected.get(source.name) != signature:
+            self._unexpected[source.name] = signature
+            log.exception("source %s: unexpected error (please report it)", source.name)
+        else:
+            log.error(
+                "source %s: the same unexpected error again (traceback logged earlier): %s",
+                source.name,
+                redact(error),
+            )
+        try:
+            with Ledger.open(self.ledger_path) as ledger, self._write_lock:
+                since, until = collection_window(ledger, source, now)
+                ledger.log_failure(source.name, redact(error), covers=(since, until))
+        except EnvmonError as failure:
+            log.warning("source %s: could not record the failure: %s", source.name, failure)
+
     def _failed(self, health: SourceHealth, error: str) -> None:
+        error = redact(error)
         with self._lock:
             if health.state != "failing":
                 log.warning("source %s is failing: %s", health.name, error)
@@ -398,7 +502,8 @@ class Daemon:
             return
         self._publish_stop.set()
         self._publish_wakeup.set()
-        self._publisher_thread.join(timeout=FINAL_DRAIN_S + 15)
+        # past the grace the process ends anyway: unacknowledged points stay in the outbox
+        self._publisher_thread.join(timeout=FINAL_DRAIN_S + 2)
 
     def _publish_loop(self) -> None:
         """The publisher thread: rounds until stopped, then one last bounded drain."""
@@ -451,7 +556,7 @@ class Daemon:
                 health.state = "failing"
                 health.failures_total += 1
                 health.consecutive_failures += 1
-                health.last_error = str(err)
+                health.last_error = redact(str(err))
                 health.pending, health.oldest_queued = publisher.ledger.outbox_stats()
             grown = min(float(settings.max_backoff_seconds), max(5.0, delay * 2))
             return max(grown, err.retry_after or 0.0)
@@ -469,13 +574,13 @@ class Daemon:
 
     # ------------------------------------------------------------------ HTTP
 
-    def healthz(self) -> dict[str, Any]:
-        """The /healthz document."""
-        now = time.time()
+    def healthz(self, now: float | None = None) -> dict[str, Any]:
+        """The /healthz document (at ``now``, Unix time; default: the present)."""
+        now = time.time() if now is None else now
         with self._lock:
             sources = {name: h.as_json(now) for name, h in self.health.items()}
             publish = None if self.publish is None else self.publish.as_json(now)
-        failing = [n for n, h in sources.items() if h["state"] == "failing"]
+        failing = [n for n, h in sources.items() if h["state"] in ("failing", "overdue")]
         if publish is not None and publish["state"] == "failing":
             failing.append("publish")
         body: dict[str, Any] = {
@@ -608,7 +713,8 @@ class Daemon:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path.split("?")[0] == "/healthz":
-                    body = json.dumps(daemon.healthz(), ensure_ascii=False).encode()
+                    text = redact(json.dumps(daemon.healthz(), ensure_ascii=False))
+                    body = text.encode()
                     self._send(200, "application/json; charset=utf-8", body)
                 elif self.path.split("?")[0] == "/metrics":
                     self._send(

@@ -11,6 +11,7 @@ evaluated), logs the failure in the fetch log, and the error goes up to the call
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -112,34 +113,41 @@ def ingest(
     *,
     on_batch: Callable[[IngestReport], None] | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    write_lock: AbstractContextManager[object] | None = None,
 ) -> IngestReport:
     """Collect from one source into the ledger and evaluate what changed.
 
     ``should_stop`` is asked between batches (each batch is committed on its own): when it
     says yes the collection ends early, and what was written is evaluated.
+    ``write_lock`` (the daemon's, whose sources fetch in parallel) is held while writing
+    and evaluating, never while fetching: one writer at a time, and no evaluation clears a
+    dirty day another source has just written.
 
     Raises
     ------
     SourceError
         After logging it and evaluating whatever was written before it.
     """
-    ledger.register_source(source.name, source.collector, collector.kind)
-    if source.collector == "cnemc_water":  # sections: one identity (configured id)
-        ledger.adopt_site_aliases(source.name, section_ids(settings))
+    lock = write_lock if write_lock is not None else nullcontext()
+    with lock:
+        ledger.register_source(source.name, source.collector, collector.kind)
+        if source.collector == "cnemc_water":  # sections: one identity (configured id)
+            ledger.adopt_site_aliases(source.name, section_ids(settings))
     report = IngestReport()
     started = datetime.now(UTC)
     try:
         for batch in collector.collect(since, until):
             frame, refused = admit(batch.observations, future_tolerance=_tolerance(settings))
-            result = ledger.write_observations(
-                frame,
-                source.name,
-                requested=batch.requested,
-                covers=batch.covers,
-                started_at=started,
-                notes=(*_wholly_refused(len(frame), refused), *batch.notes, *_noted(refused)),
-                refused=len(refused),
-            )
+            with lock:
+                result = ledger.write_observations(
+                    frame,
+                    source.name,
+                    requested=batch.requested,
+                    covers=batch.covers,
+                    started_at=started,
+                    notes=(*_wholly_refused(len(frame), refused), *batch.notes, *_noted(refused)),
+                    refused=len(refused),
+                )
             _count(report, len(frame), result, refused=len(refused))
             report.refused.extend(refused)
             if on_batch is not None:
@@ -149,10 +157,12 @@ def ingest(
                 report.warnings.append("stopped early on request; the rest comes next run")
                 break
     except SourceError as err:
-        ledger.log_failure(source.name, str(err), covers=(since, until), started_at=started)
-        report.evaluation = evaluate_dirty(ledger, settings)
+        with lock:
+            ledger.log_failure(source.name, str(err), covers=(since, until), started_at=started)
+            report.evaluation = evaluate_dirty(ledger, settings)
         raise
-    report.evaluation = evaluate_dirty(ledger, settings)
+    with lock:
+        report.evaluation = evaluate_dirty(ledger, settings)
     return report
 
 

@@ -25,6 +25,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -424,9 +425,13 @@ def write_report(
     return Written(kind, period, html_path, text_path, eml_path, pdf, entry)
 
 
-def send_report(ledger: Ledger, settings: Settings, kind: str, period: str) -> str:
-    """Send one report of the send log once: ``sent``, ``already sent``, ``busy`` (another
-    process is sending it) or ``not asked to be sent (…)``.
+def send_report(
+    ledger: Ledger, settings: Settings, kind: str, period: str, *, force: bool = False
+) -> str:
+    """Send one report of the send log once: ``sent``, ``already sent``, ``busy: …``
+    (claimed by another sender since a given time, and not sent: the text says so and what
+    to do) or ``not asked to be sent (…)``. ``force`` takes over a claim left by a sender
+    that crashed mid-send (nothing was sent: the claim is released only by a send).
 
     Raises
     ------
@@ -442,8 +447,8 @@ def send_report(ledger: Ledger, settings: Settings, kind: str, period: str) -> s
         return "already sent"
     if entry.status not in ("pending", "sending"):
         return f"not asked to be sent ({entry.status})"
-    if not ledger.claim_report(kind, period):
-        return "busy"
+    if not ledger.claim_report(kind, period, force=force):
+        return busy_outcome(ledger.report_claimed_at(kind, period))
     max_attempts = settings.reports.max_attempts
     try:
         eml = Path(entry.path).with_suffix(".eml")
@@ -463,6 +468,21 @@ def send_report(ledger: Ledger, settings: Settings, kind: str, period: str) -> s
         log.warning("%s report %s: refused by the server for %s", kind, period, ", ".join(refused))
     log.info("%s report %s sent to %d recipient(s)", kind, period, len(entry.recipients))
     return "sent"
+
+
+def busy_outcome(claimed_at: int | None, now: float | None = None) -> str:
+    """What a report claimed by another sender means, with what to do about it."""
+    if claimed_at is None:
+        return "busy: being sent by another process"
+    now = time.time() if now is None else now
+    since = datetime.fromtimestamp(claimed_at, LOCAL).strftime("%Y-%m-%d %H:%M")
+    minutes = max(0, round((now - claimed_at) / 60))
+    return (
+        f"busy: NOT sent by this run; claimed for sending since {since} Asia/Shanghai "
+        f"({minutes} min ago) by another envmon process and not sent yet. If no other "
+        "process is sending it (one that crashed or was killed mid-send), take the claim "
+        "over with --force; otherwise the claim lapses after 60 min and the daemon retries"
+    )
 
 
 def send_pending(ledger: Ledger, settings: Settings) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from monitor.collectors import COLLECTORS, cnemc_air, cnemc_water, open_meteo, usgs_water
@@ -9,22 +10,40 @@ from monitor.collectors.base import Collector
 from monitor.collectors.cnemc_air import CnemcAirCollector
 from monitor.collectors.cnemc_sites_archive import CnemcSitesArchiveCollector
 from monitor.collectors.cnemc_water import CnemcWaterCollector
-from monitor.collectors.http import HttpClient
+from monitor.collectors.http import Hold, HttpClient
 from monitor.collectors.open_meteo import ModelPoint, OpenMeteoCollector
 from monitor.collectors.usgs_water import UsgsWaterCollector
 from monitor.errors import ConfigError
 from monitor.settings import Settings, SourceSettings
 
 
-def build_collector(source: SourceSettings, settings: Settings) -> Collector:
+def build_collector(
+    source: SourceSettings,
+    settings: Settings,
+    *,
+    cancel: threading.Event | None = None,
+    hold: Hold | None = None,
+) -> Collector:
     """The collector for one configured source.
+
+    Its HTTP client has the source's total deadline per request, response-size cap and a
+    ``Retry-After`` hold bounded by the source's interval; ``cancel`` (the daemon's stop
+    event) abandons its requests, ``hold`` carries a server's "wait" to the next run.
 
     Raises
     ------
     ConfigError
         If the source's settings do not suit its collector.
     """
-    client = HttpClient(source.name, timeout=source.timeout_seconds, retries=source.retries)
+    client = HttpClient(
+        source.name,
+        timeout=source.timeout_seconds,
+        retries=source.retries,
+        max_bytes=source.max_response_bytes,
+        max_hold=source.interval_minutes * 60.0,
+        cancel=cancel,
+        hold=hold if hold is not None else Hold(),
+    )
     name = source.collector
     if name == OpenMeteoCollector.name:
         points = [ModelPoint(p.site, p.latitude, p.longitude) for p in source.points]

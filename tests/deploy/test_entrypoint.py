@@ -159,8 +159,8 @@ def _run_until_sigterm(tmp_path: Path, server: RecordedServer, environment: dict
         assert set(health["sources"]) == {"archive", "slow"}
         check = subprocess.run(_healthcheck_command(), env=environment, check=False)
         assert check.returncode == 0
-        while not server.requests or server.requests[-1][0] != "/slow":
-            time.sleep(0.05)  # the slow job has started
+        while all(path != "/slow" for path, _ in list(server.requests)):
+            time.sleep(0.05)  # the slow job has started (sources run in parallel)
         process.send_signal(signal.SIGTERM)
         rest = process.stderr.read()
         code = process.wait(timeout=_grace_seconds())

@@ -115,7 +115,7 @@ def test_a_claimed_report_is_not_sent_by_another_sender(
     write_report(ledger, settings, "daily", DAY, tmp_path, send=True, today=TODAY)
     assert ledger.claim_report("daily", "2026-05-10")
     assert not ledger.claim_report("daily", "2026-05-10")
-    assert send_report(ledger, settings, "daily", "2026-05-10") == "busy"
+    assert send_report(ledger, settings, "daily", "2026-05-10").startswith("busy: NOT sent")
     assert ledger.reports_to_send() == []  # a fresh claim is not stale
     # a claim left by a sender that died is taken over after the stale time
     assert ledger.reports_to_send(stale_after_s=-1)[0].status == "sending"
