@@ -50,6 +50,14 @@ def register(value: str | None) -> None:
         _pattern = re.compile("|".join(_bounded(v) for v in ordered))
 
 
+def reset() -> None:
+    """Forget every registered value (a process that loads other settings; tests)."""
+    global _pattern
+    with _lock:
+        _values.clear()
+        _pattern = None
+
+
 def _bounded(value: str) -> str:
     """The value as a whole word: a password ``123456`` is masked in ``PW=123456;`` but
     not inside a station MN ``…0123456789…``."""

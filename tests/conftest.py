@@ -151,5 +151,16 @@ def poisoned_evaluation(monkeypatch: pytest.MonkeyPatch) -> str:
     return POISON_ERROR
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> Iterator[None]:
+    """Secrets register themselves for masking process-wide when settings are read: each
+    test starts and ends with none, so one test's password never masks another's output."""
+    from monitor import redact
+
+    redact.reset()
+    yield
+    redact.reset()
+
+
 # Fixtures defined beside their stand-ins (imported last: they use the helpers above).
 from tests.water_platform import platform  # noqa: E402, F401
