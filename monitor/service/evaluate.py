@@ -59,8 +59,10 @@ log = logging.getLogger("envmon.evaluate")
 
 LOCAL_TZ: Final = "Asia/Shanghai"
 AIR: Final = tuple(AIR_PARAMETERS)
-#: Site-days evaluated together at most (and 31 days): bounds memory on big backfills.
-CHUNK_SITE_DAYS: Final = 4000
+#: Site-days evaluated together at most (and 31 days): bounds memory on big backfills —
+#: about 150 k hourly observations of 6 air parameters, some 70 MB (4000 took about 270 MB
+#: and ``envmon import`` of 5 M rows past 500 MB, issue 16).
+CHUNK_SITE_DAYS: Final = 1000
 CHUNK_DAYS: Final = 31
 #: Errors of the ledger itself (locked, full, unreadable): they stop the evaluation and go
 #: up to the caller, never recorded as a day that cannot be evaluated.

@@ -10,7 +10,8 @@ evaluated), logs the failure in the fetch log, and the error goes up to the call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -256,6 +257,44 @@ def import_files(
     if file_format in ("daily-aqi-csv", "indicators-csv"):
         return _import_bureau_files(ledger, settings, file_format, paths, on_file=on_file, now=now)
     ledger.register_source(source, file_format, "measured")
+    if file_format == "long-csv":
+        with _page_cache(ledger, IMPORT_CACHE_KIB):
+            return _import_observation_files(
+                ledger, settings, file_format, source, paths, on_file, on_evaluate, now, chunk_rows
+            )
+    return _import_observation_files(
+        ledger, settings, file_format, source, paths, on_file, on_evaluate, now, chunk_rows
+    )
+
+
+#: SQLite page cache (KiB) a long CSV import may use; the ledger's default of 256 MiB would
+#: fill up on a large file and, with the evaluation, take ``envmon import`` of 5 M rows past
+#: 500 MB (issue 16; ``benchmarks/bench_import_memory.py``).
+IMPORT_CACHE_KIB = 65536
+
+
+@contextmanager
+def _page_cache(ledger: Ledger, kib: int) -> Iterator[None]:
+    """The ledger connection's page cache limited to ``kib`` KiB, restored afterwards."""
+    before = ledger.connection.execute("PRAGMA cache_size").fetchone()[0]
+    ledger.connection.execute(f"PRAGMA cache_size=-{int(kib)}")
+    try:
+        yield
+    finally:
+        ledger.connection.execute(f"PRAGMA cache_size={int(before)}")
+
+
+def _import_observation_files(
+    ledger: Ledger,
+    settings: Settings,
+    file_format: str,
+    source: str,
+    paths: Sequence[Path],
+    on_file: Callable[[int, IngestReport], None] | None,
+    on_evaluate: Callable[[int, int], None] | None,
+    now: datetime | None,
+    chunk_rows: int,
+) -> IngestReport:
     report = IngestReport()
     for done, path in enumerate(paths, start=1):
         try:
