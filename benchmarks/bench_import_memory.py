@@ -153,12 +153,12 @@ def main(argv: list[str] | None = None) -> None:
         # In a child: the peak of this process would show in the children's ru_maxrss
         # (a forked child starts with its parent's resident pages).
         for path, rows in ((large, args.rows), (small, args.small)):
-            code = "from benchmarks.bench_import_memory import write_long_csv as w; import sys"
+            write = "from benchmarks.bench_import_memory import write_long_csv as w; import sys"
             subprocess.run(
                 [
                     sys.executable,
                     "-c",
-                    f"{code}; w(__import__('pathlib').Path(sys.argv[1]), {rows})",
+                    f"{write}; w(__import__('pathlib').Path(sys.argv[1]), {rows})",
                     str(path),
                 ],
                 check=True,
