@@ -126,8 +126,8 @@ def import_peak(folder: Path, csv: Path, name: str, chunk_rows: int) -> tuple[fl
     config = folder / f"{name}.toml"
     config.write_text(CONFIG.format(ledger=folder / f"{name}.sqlite"), encoding="utf-8")
     env_code = (
-        "import sys, monitor.collectors.long_csv as m, monitor.service.pipeline as p;"
-        f"p.CHUNK_ROWS = m.CHUNK_ROWS = {chunk_rows};"
+        "import sys, monitor.service.pipeline as p;"
+        f"p.import_files.__kwdefaults__['chunk_rows'] = {chunk_rows};"
         "from monitor.cli import main; sys.exit(main())"
     )
     command = [sys.executable, "-c", env_code, "--config", str(config)]

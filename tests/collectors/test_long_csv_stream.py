@@ -9,6 +9,12 @@ whole file. The memory bound itself is measured by ``benchmarks/bench_import_mem
 
 from __future__ import annotations
 
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -169,3 +175,66 @@ def test_a_rerun_after_a_partial_import_is_idempotent(tmp_path: Path, settings: 
         stored.merge(expected[KEY]).drop(columns=["revision"]),
         expected.drop(columns=["revision"]),
     )
+
+
+def test_a_killed_import_keeps_its_chunks_and_a_rerun_completes_it(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """SIGKILL of ``envmon import`` after its first chunks: they stay stored; importing the
+    file again gives exactly the ledger of one uninterrupted import, all days evaluated."""
+    hours = pd.date_range("2026-01-01 01:00", periods=1000, freq="h")
+    rows = [
+        f"S{s},{t:%Y-%m-%dT%H:%M},{p},{(s + i) % 50 + 1}"
+        for i, t in enumerate(hours)
+        for s in range(4)
+        for p in ("pm2_5", "pm10", "so2", "no2", "o3")
+    ]
+    path = tmp_path / "big.csv"
+    path.write_text("site,time,parameter,value\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    ledger_path = tmp_path / "ledger.sqlite"
+    config = tmp_path / "kill.toml"
+    config.write_text(CONFIG.replace("ledger.sqlite", str(ledger_path)), encoding="utf-8")
+    code = (
+        "import sys, monitor.service.pipeline as p;"
+        "p.import_files.__kwdefaults__['chunk_rows'] = 500;"  # 40 chunks of 500 rows
+        "from monitor.cli import main; sys.exit(main())"
+    )
+    command = [sys.executable, "-c", code, "--config", str(config)]
+    command += ["import", "--format", "long-csv", str(path)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    written = 0
+    try:
+        while process.poll() is None and written < 2:
+            time.sleep(0.02)
+            written = _fetches(ledger_path)
+        process.kill()
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL, "the import ended before it was killed"
+    stored = _fetches(ledger_path)
+    assert 2 <= stored < len(rows) // 500  # killed part-way, earlier chunks committed
+    with Ledger.open(ledger_path) as ledger:
+        partial = len(ledger.observations())
+        assert 0 < partial < len(rows)
+        import_files(ledger, settings, "long-csv", [path], chunk_rows=500)
+        after = _content(ledger).drop(columns=["revision"])
+        assert ledger.dirty_days().empty
+    with Ledger.open(tmp_path / "clean.sqlite") as clean:
+        import_files(clean, settings, "long-csv", [path], chunk_rows=500)
+        expected = _content(clean).drop(columns=["revision"])
+    assert len(expected) == len(rows)
+    pd.testing.assert_frame_equal(after, expected)
+
+
+def _fetches(ledger_path: Path) -> int:
+    """Fetch-log entries (one per committed chunk) of the import, read by another process."""
+    if not ledger_path.exists():
+        return 0
+    try:
+        with closing(sqlite3.connect(ledger_path, timeout=5)) as db:
+            row = db.execute(
+                "SELECT count(*) FROM fetch_log WHERE source = 'import_long_csv'"
+            ).fetchone()
+    except sqlite3.OperationalError:  # not created yet
+        return 0
+    return int(row[0])
