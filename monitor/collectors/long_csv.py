@@ -47,11 +47,13 @@ cannot be used at all (undecodable, empty, a required column missing) raises
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Final
 
 import numpy as np
@@ -63,6 +65,7 @@ from monitor.collectors.base import empty_observations, observations
 from monitor.collectors.intake import (
     DEFAULT_FUTURE_TOLERANCE,
     check_observations,
+    key_hash,
     out_of_range_time_text,
 )
 from monitor.domain.units import CANONICAL_UNITS, to_canonical
@@ -81,6 +84,7 @@ __all__ = [
     "normalise_header",
     "parse_long_csv",
     "rows_to_observations",
+    "stream_long_csv",
 ]
 
 REQUIRED_COLUMNS: Final = ("site", "time", "parameter", "value")
@@ -108,6 +112,11 @@ HEADER_ALIASES: Final[Mapping[str, str]] = {
 PARAMETER_ALIASES: Final[Mapping[str, str]] = {"pm2.5": "pm2_5", "pm25": "pm2_5"}
 
 DEFAULT_DURATION_MINUTES: Final = 60.0
+
+#: Rows read, checked and stored at a time by :func:`stream_long_csv` (``envmon import``):
+#: peak memory follows this, not the file's size.
+CHUNK_ROWS: Final = 100_000
+_BLOCK_BYTES: Final = 1 << 20
 
 # GB/T 8170 practice: the detection limit followed by "L" ("0.01L"), or "<0.01".
 _BELOW_DL = re.compile(r"^(?:<\s*(\d+(?:\.\d*)?(?:[eE][-+]?\d+)?)|(\d+(?:\.\d*)?)\s*L)$")
@@ -403,6 +412,229 @@ def _convert_units(
             for i in positions:
                 problems[i].append(f"unit {unit!r} for {parameter}: {err}")
     return out
+
+
+def stream_long_csv(
+    path: Path,
+    name: str,
+    warnings: list[str],
+    *,
+    chunk_rows: int = CHUNK_ROWS,
+    now: datetime | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+) -> Iterator[pd.DataFrame]:
+    """The observations of a long CSV file, ``chunk_rows`` rows at a time, in bounded memory.
+
+    Gives what :func:`parse_long_csv` gives for the whole file — the same rows and the same
+    warnings (filled into ``warnings`` once the last chunk has been given, in the same order,
+    line numbers those of the file) — while holding about one chunk at a time, so that
+    ``envmon import`` of a 5 M-row file stays within a few hundred MB (issue 16).
+
+    Design (three reads of the file, none of them whole in memory):
+
+    0. the encoding: UTF-8 (BOM or not) if the whole file decodes so, else GBK/GB18030 —
+       decided before any row is read, exactly as :func:`parse_long_csv` decides it;
+    1. a light pass: per row only the key (site, canonical parameter, parsed time) as a
+       64-bit hash (:func:`monitor.collectors.intake.key_hash`, 8 bytes a row); the hashes
+       seen more than once mark the *suspect* keys, the only ones that can be duplicates.
+       A file that cannot be read (bad CSV, missing column, no data row) fails here,
+       before anything is stored;
+    2. the full parse, chunk by chunk: rows with a unique key are checked
+       (:func:`rows_to_observations`, the shared intake check) and given chunk by chunk;
+       rows with a suspect key are held back (as text) and checked together after the
+       last chunk, so a conflicting duplicate is refused with all its rows named even
+       when they lie far apart, an identical repeat is dropped, and nothing is ever
+       stored that would have to be undone. A hash collision only holds a row back.
+
+    Memory is one chunk plus 8 bytes a row plus the held-back rows (a file repeating most
+    of its rows holds most of them: a limit, named here).
+
+    Raises
+    ------
+    InputError
+        As :func:`parse_long_csv`, always before the first chunk is given.
+    """
+    encoding = _detect_encoding(path, name)
+    header, column_warnings, broken, rows = _first_pass(path, name, encoding, chunk_rows)
+    if rows == 0:
+        raise InputError(f"{name}: the file has a header but no data rows")
+    suspects = _suspects(path, encoding, chunk_rows, header)
+    problems: list[tuple[int, str]] = []
+    held: list[pd.DataFrame] = []
+    held_lines: list[npt.NDArray[np.int64]] = []
+    for raw, lines in _data_chunks(path, encoding, chunk_rows, header):
+        suspect = np.isin(_light_key_hash(raw), suspects)
+        if suspect.any():
+            held.append(raw[suspect])
+            held_lines.append(lines[suspect])
+        clear = ~suspect
+        if not clear.any():
+            continue
+        frame, found = rows_to_observations(
+            raw[clear],
+            [f"{name} line {n}" for n in lines[clear]],
+            now=now,
+            future_tolerance=future_tolerance,
+        )
+        problems.extend(_numbered(found, name))
+        if len(frame):
+            yield frame
+    if held:
+        lines = np.concatenate(held_lines)
+        frame, found = rows_to_observations(
+            pd.concat(held),
+            [f"{name} line {n}" for n in lines],
+            now=now,
+            future_tolerance=future_tolerance,
+        )
+        problems.extend(_numbered(found, name))
+        if len(frame):
+            yield frame
+    problems.sort(key=lambda item: item[0])
+    warnings.extend(column_warnings)
+    warnings.extend(
+        f"{name}: a row with {len(fields)} cells where the header has {len(header)} was "
+        f"skipped (not imported): {','.join(fields)[:80]!r}"
+        for fields in broken
+    )
+    warnings.extend(message for _, message in problems)
+
+
+def _numbered(messages: list[str], name: str) -> list[tuple[int, str]]:
+    """Row warnings (``"<name> line <n>: …"``) with their line number, to merge in order."""
+    skip = len(f"{name} line ")
+    return [(int(m[skip : m.index(":", skip)]), m) for m in messages]
+
+
+def _detect_encoding(path: Path, name: str) -> str:
+    """``utf-8-sig`` if the whole file decodes as UTF-8, else ``gb18030`` (as :func:`_decode`).
+
+    Raises
+    ------
+    InputError
+        If the file cannot be read or decoded, or holds nothing but white space.
+    """
+    for encoding in ("utf-8-sig", "gb18030"):
+        decoder = codecs.getincrementaldecoder(encoding)()
+        anything = False
+        try:
+            with path.open("rb") as handle:
+                while block := handle.read(_BLOCK_BYTES):
+                    anything = anything or bool(decoder.decode(block).strip())
+                anything = anything or bool(decoder.decode(b"", final=True).strip())
+        except UnicodeDecodeError:
+            continue
+        except OSError as err:
+            raise InputError(f"{name}: cannot read the file ({err.strerror})") from err
+        if not anything:
+            raise InputError(f"{name}: the file is empty; expected a header row and data rows")
+        return encoding
+    raise InputError(f"{name}: cannot decode the file; expected UTF-8 or GBK/GB18030 text")
+
+
+def _table_chunks(
+    path: Path, encoding: str, chunk_rows: int, broken: list[list[str]]
+) -> Iterator[pd.DataFrame]:
+    """The file as text cells, ``chunk_rows`` table rows at a time (header = first row)."""
+
+    def skip_bad_line(fields: list[str]) -> None:
+        broken.append(fields)
+
+    with path.open(encoding=encoding, newline="") as handle:
+        reader = pd.read_csv(
+            handle,
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            engine="python",
+            on_bad_lines=skip_bad_line,
+            chunksize=chunk_rows,
+        )
+        yield from reader
+
+
+def _data_chunks(
+    path: Path, encoding: str, chunk_rows: int, header: list[str]
+) -> Iterator[tuple[pd.DataFrame, npt.NDArray[np.int64]]]:
+    """Non-blank data rows (columns named by ``header``) and their line numbers, by chunk.
+
+    Line numbers count table rows as :func:`parse_long_csv` does (header = line 1).
+    """
+    offset = 0  # table rows before this chunk
+    for table in _table_chunks(path, encoding, chunk_rows, []):
+        start = 1 if offset == 0 else 0
+        raw = table.iloc[start:].set_axis(header, axis=1)
+        blank = (raw.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
+        lines = np.flatnonzero(~blank.to_numpy()).astype(np.int64) + offset + start + 1
+        offset += len(table)
+        if len(lines):
+            yield raw[~blank], lines
+
+
+def _first_pass(
+    path: Path, name: str, encoding: str, chunk_rows: int
+) -> tuple[list[str], list[str], list[list[str]], int]:
+    """Header, its warnings, the broken rows and the count of non-blank data rows.
+
+    Raises
+    ------
+    InputError
+        If the file is not readable CSV or its header is unusable.
+    """
+    broken: list[list[str]] = []
+    header: list[str] | None = None
+    warnings: list[str] = []
+    rows = 0
+    try:
+        for table in _table_chunks(path, encoding, chunk_rows, broken):
+            start = 0
+            if header is None:
+                header = normalise_header(list(table.iloc[0]))
+                warnings = check_columns(header, name)
+                start = 1
+            cells = table.iloc[start:]
+            blank = (cells.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
+            rows += int((~blank).sum())
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
+        raise InputError(f"{name}: not a readable CSV file ({first})") from err
+    if header is None:
+        raise InputError(f"{name}: the file is empty; expected a header row and data rows")
+    return header, warnings, broken, rows
+
+
+def _suspects(
+    path: Path, encoding: str, chunk_rows: int, header: list[str]
+) -> npt.NDArray[np.uint64]:
+    """Key hashes that occur on more than one row of the file (sorted)."""
+    hashes = [_light_key_hash(raw) for raw, _ in _data_chunks(path, encoding, chunk_rows, header)]
+    ordered = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.uint64)
+    shared: npt.NDArray[np.uint64] = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    return shared
+
+
+def _light_key_hash(raw: pd.DataFrame) -> npt.NDArray[np.uint64]:
+    """The key hash of each row as :func:`rows_to_observations` would build its key.
+
+    Site stripped, parameter canonical, time parsed; rows whose key cannot be read get a
+    hash too (they are refused later, whatever it is).
+    """
+    n = len(raw)
+
+    def text(column: str) -> pd.Series:
+        if column not in raw:
+            return pd.Series([""] * n, dtype=object)
+        return raw[column].fillna("").astype(str).str.strip().reset_index(drop=True)
+
+    time_text = text("time")
+    holdable = pd.Series([out_of_range_time_text(t) is None for t in time_text])
+    parameters = [canonical_parameter(p) or "" for p in text("parameter")]
+    ends = parse_local_times(time_text.where(holdable, "")).reset_index(drop=True)
+    ends = ends.fillna(pd.Timestamp(0, tz="UTC"))  # unreadable times: refused later anyway
+    return key_hash(
+        pd.DataFrame({"site": text("site"), "parameter": parameters, "period_end": ends})
+    )
 
 
 def _decode(data: bytes, name: str) -> str:

@@ -10,8 +10,8 @@ evaluated), logs the failure in the fetch log, and the error goes up to the call
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from monitor.collectors.base import Collector
+from monitor.collectors.base import Collector, empty_observations
 from monitor.collectors.bureau_csv import parse_daily_aqi_csv, parse_indicator_csv
 from monitor.collectors.cnemc_sites_archive import parse_sites_csv_with_notes
 from monitor.collectors.intake import DEFAULT_FUTURE_TOLERANCE, admit
-from monitor.collectors.long_csv import parse_long_csv
+from monitor.collectors.long_csv import CHUNK_ROWS, parse_long_csv, stream_long_csv
 from monitor.collectors.xlsx_import import parse_xlsx
 from monitor.errors import InputError, SourceError
 from monitor.ledger import Ledger, WriteResult
@@ -252,11 +252,13 @@ def import_files(
     on_file: Callable[[int, IngestReport], None] | None = None,
     on_evaluate: Callable[[int, int], None] | None = None,
     now: datetime | None = None,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> IngestReport:
     """Import files in one format, then evaluate everything they changed.
 
     Importing the same file twice changes nothing; a corrected file records revisions.
-    ``now`` (default: the clock) is what the intake check calls the present.
+    ``now`` (default: the clock) is what the intake check calls the present. Long CSV files
+    are read and stored ``chunk_rows`` rows at a time (:func:`_import_long_csv`).
     """
     source = IMPORT_FORMATS.get(file_format)
     if source is None:
@@ -266,9 +268,54 @@ def import_files(
     if file_format in ("daily-aqi-csv", "indicators-csv"):
         return _import_bureau_files(ledger, settings, file_format, paths, on_file=on_file, now=now)
     ledger.register_source(source, file_format, "measured")
+    if file_format == "long-csv":
+        with _page_cache(ledger, IMPORT_CACHE_KIB):
+            return _import_observation_files(
+                ledger, settings, file_format, source, paths, on_file, on_evaluate, now, chunk_rows
+            )
+    return _import_observation_files(
+        ledger, settings, file_format, source, paths, on_file, on_evaluate, now, chunk_rows
+    )
+
+
+#: SQLite page cache (KiB) a long CSV import may use; the ledger's default of 256 MiB would
+#: fill up on a large file and, with the evaluation, take ``envmon import`` of 5 M rows past
+#: 500 MB (issue 16; ``benchmarks/bench_import_memory.py``).
+IMPORT_CACHE_KIB = 65536
+
+
+@contextmanager
+def _page_cache(ledger: Ledger, kib: int) -> Iterator[None]:
+    """The ledger connection's page cache limited to ``kib`` KiB, restored afterwards."""
+    before = ledger.connection.execute("PRAGMA cache_size").fetchone()[0]
+    ledger.connection.execute(f"PRAGMA cache_size=-{int(kib)}")
+    try:
+        yield
+    finally:
+        ledger.connection.execute(f"PRAGMA cache_size={int(before)}")
+
+
+def _import_observation_files(
+    ledger: Ledger,
+    settings: Settings,
+    file_format: str,
+    source: str,
+    paths: Sequence[Path],
+    on_file: Callable[[int, IngestReport], None] | None,
+    on_evaluate: Callable[[int, int], None] | None,
+    now: datetime | None,
+    chunk_rows: int,
+) -> IngestReport:
     report = IngestReport()
     for done, path in enumerate(paths, start=1):
         try:
+            if file_format == "long-csv":  # row files: streamed, memory bounded by a chunk
+                _import_long_csv(
+                    ledger, settings, source, path, report, now=now, chunk_rows=chunk_rows
+                )
+                if on_file is not None:
+                    on_file(done, report)
+                continue
             frame, warnings = parse_import_file(
                 path, file_format, future_tolerance=_tolerance(settings), now=now
             )
@@ -297,6 +344,70 @@ def import_files(
             on_file(done, report)
     report.evaluation = evaluate_dirty(ledger, settings, progress=on_evaluate)
     return report
+
+
+def _import_long_csv(
+    ledger: Ledger,
+    settings: Settings,
+    source: str,
+    path: Path,
+    report: IngestReport,
+    *,
+    now: datetime | None,
+    chunk_rows: int,
+) -> None:
+    """Import one long CSV file in chunks (:func:`monitor.collectors.long_csv.stream_long_csv`).
+
+    Each chunk of about ``chunk_rows`` rows passes the intake check and is written in its
+    own transaction: peak memory follows the chunk, not the file (issue 16: 5 M rows used to
+    take 4.16 GB). A crash part-way leaves the chunks before it stored (and their days
+    dirty, evaluated by the next run); importing the file again is idempotent (upserts).
+    Conflicting duplicates are found over the whole file before the rows of their key are
+    stored, so nothing written ever needs undoing. The file counts as one batch in the
+    report, as before. Raises :class:`InputError` before writing anything if the file
+    cannot be used.
+    """
+    warnings: list[str] = []
+    refused: list[str] = []
+    total = WriteResult(0, 0, 0)
+    rows = 0
+    pending: list[pd.DataFrame] = []
+
+    def write(frames: list[pd.DataFrame]) -> None:
+        nonlocal total, rows
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        # The parser refused what the ledger cannot hold, naming lines; this is the same
+        # check once more on the way in (it finds nothing unless the parser missed a row).
+        frame, found = admit(frame, now=now, future_tolerance=_tolerance(settings))
+        refused.extend(found)
+        result = ledger.write_observations(
+            frame, source, requested=f"import {path}", notes=_noted(found)
+        )
+        rows += len(frame)
+        total = WriteResult(
+            total.inserted + result.inserted,
+            total.revised + result.revised,
+            total.unchanged + result.unchanged,
+        )
+
+    chunks = stream_long_csv(
+        path,
+        str(path),
+        warnings,
+        chunk_rows=chunk_rows,
+        now=now,
+        future_tolerance=_tolerance(settings),
+    )
+    for frame in chunks:
+        pending.append(frame)
+        if sum(len(f) for f in pending) >= chunk_rows:
+            write(pending)
+            pending = []
+    if pending or rows == 0:
+        write(pending or [empty_observations()])
+    report.warnings.extend(f"{path.name}: {w}" for w in warnings)
+    report.warnings.extend(f"{path.name}: {w}" for w in refused)
+    _count(report, rows, total)
 
 
 def backfill(

@@ -1,0 +1,207 @@
+"""Benchmark: peak memory of ``envmon import --format long-csv`` against the file's size.
+
+Run from the checkout: ``.venv/bin/python -m benchmarks.bench_import_memory [--rows 5000000]
+[--small 500000] [--chunk-rows N] [--folder DIR]``.
+
+A synthetic long CSV (``site,time,parameter,value,unit``: 100 stations × 6 air parameters,
+hour after hour back from 2026-03-01, values with a unit to convert on a sixth of the rows;
+nothing downloaded) of ``--rows`` rows and one of ``--small`` rows are written to a
+temporary folder. Each is imported by ``python -m monitor --config … import --format
+long-csv FILE`` in a fresh subprocess into a fresh ledger (evaluation included: it is part
+of the command); the child's peak resident set (``ru_maxrss`` from ``os.wait4``) and its
+wall time are reported, with rows/s.
+
+Baselines measured in the same run, the same way:
+
+a. **floor**: ``python -c "import monitor.cli, pandas, …"`` — the interpreter with the
+   modules the import loads, doing nothing;
+b. **whole file** (the path before issue 16): ``parse_long_csv(path.read_bytes())`` and one
+   ``write_observations`` of the whole frame, on the small file only (it grew by about
+   830 bytes a row: 5 M rows took 4.16 GB); its bytes/row are extrapolated to ``--rows``.
+
+Aim (issue 16): the ``--rows`` = 5 M import peaks below 500 MB, and the peak does not grow
+with the file (large − small ≈ 0). Linux or macOS (``ru_maxrss`` in KiB on Linux).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from monitor.collectors.long_csv import CHUNK_ROWS
+
+CONFIG = """\
+[district]
+name = "Benchmark District"
+name_zh = "基准区"
+
+[ledger]
+path = "{ledger}"
+
+[[areas]]
+id = "bench"
+name = "Benchmark District"
+name_zh = "基准区"
+"""
+PARAMETERS = ("pm2_5", "pm10", "so2", "no2", "o3", "co")
+STATIONS = 100
+FLOOR = "import monitor.cli, monitor.service.pipeline, monitor.service.evaluate, pandas"
+WHOLE = f"""\
+{FLOOR}
+import sys
+from pathlib import Path
+from monitor.collectors.intake import admit
+from monitor.collectors.long_csv import parse_long_csv
+from monitor.ledger import Ledger
+path = Path(sys.argv[1])
+frame, warnings = parse_long_csv(path.read_bytes(), str(path))
+frame, refused = admit(frame)
+with Ledger.open(Path(sys.argv[2])) as ledger:
+    ledger.register_source("import_long_csv", "long-csv", "measured")
+    ledger.write_observations(frame, "import_long_csv", requested=f"import {{path}}")
+"""
+
+
+def write_long_csv(path: Path, rows: int, block_hours: int = 2000) -> None:
+    """``rows`` rows of hourly air values, written block by block (bounded memory here too)."""
+    per_hour = STATIONS * len(PARAMETERS)
+    hours = -(-rows // per_hour)
+    first = pd.Timestamp("2026-03-01 00:00") - pd.Timedelta(hours=hours)
+    sites = np.array([f"B{i:04d}" for i in range(STATIONS)])
+    rng = np.random.default_rng(16)
+    written = 0
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("site,time,parameter,value,unit\n")
+        for start in range(0, hours, block_hours):
+            n_hours = min(block_hours, hours - start)
+            times = pd.date_range(first + pd.Timedelta(hours=start), periods=n_hours, freq="h")
+            labels = np.repeat(times.strftime("%Y-%m-%dT%H:%M").to_numpy(), per_hour)
+            site = np.tile(np.repeat(sites, len(PARAMETERS)), n_hours)
+            parameter = np.tile(np.array(PARAMETERS), STATIONS * n_hours)
+            values = rng.gamma(2.0, 20.0, len(labels)).round(1)
+            co = parameter == "co"
+            unit = np.where(co, "ug/m3", "")  # CO in µg/m³: converted to mg/m³
+            values[co] = (values[co] * 20).round(0)
+            take = min(len(labels), rows - written)
+            frame = pd.DataFrame(
+                {
+                    "site": site[:take],
+                    "time": labels[:take],
+                    "parameter": parameter[:take],
+                    "value": values[:take],
+                    "unit": unit[:take],
+                }
+            )
+            frame.to_csv(out, header=False, index=False)
+            written += take
+            if written >= rows:
+                break
+
+
+def peak(command: list[str], cwd: Path) -> tuple[float, float, int]:
+    """Run ``command``; its peak RSS (MB), wall time (s) and exit code."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    assert process.stdout is not None and process.stderr is not None
+    out, err = process.stdout.read(), process.stderr.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        print(out.decode(errors="replace"), err.decode(errors="replace")[-2000:], file=sys.stderr)
+    scale = 1024 if sys.platform != "darwin" else 1024 * 1024  # Linux: KiB; macOS: bytes
+    return usage.ru_maxrss * scale / 1e6, elapsed, code
+
+
+def import_peak(folder: Path, csv: Path, name: str, chunk_rows: int) -> tuple[float, float]:
+    config = folder / f"{name}.toml"
+    config.write_text(CONFIG.format(ledger=folder / f"{name}.sqlite"), encoding="utf-8")
+    env_code = (
+        "import sys, monitor.service.pipeline as p;"
+        f"p.import_files.__kwdefaults__['chunk_rows'] = {chunk_rows};"
+        "from monitor.cli import main; sys.exit(main())"
+    )
+    command = [sys.executable, "-c", env_code, "--config", str(config)]
+    command += ["import", "--format", "long-csv", str(csv)]
+    mb, seconds, code = peak(command, Path.cwd())
+    if code != 0:
+        raise SystemExit(f"envmon import of {csv} failed with exit code {code}")
+    return mb, seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--small", type=int, default=500_000)
+    parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
+    parser.add_argument("--folder", type=Path, default=None)
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.folder or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        large, small = folder / f"long_{args.rows}.csv", folder / f"long_{args.small}.csv"
+        started = time.perf_counter()
+        # In a child: the peak of this process would show in the children's ru_maxrss
+        # (a forked child starts with its parent's resident pages).
+        for path, rows in ((large, args.rows), (small, args.small)):
+            write = "from benchmarks.bench_import_memory import write_long_csv as w; import sys"
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    f"{write}; w(__import__('pathlib').Path(sys.argv[1]), {rows})",
+                    str(path),
+                ],
+                check=True,
+            )
+        print(
+            f"files: {args.rows:,} rows ({large.stat().st_size / 1e6:,.0f} MB) and "
+            f"{args.small:,} rows ({small.stat().st_size / 1e6:,.0f} MB), written in "
+            f"{time.perf_counter() - started:.0f} s; chunk {args.chunk_rows:,} rows"
+        )
+        print(f"python {platform.python_version()}, pandas {pd.__version__}, {platform.machine()}")
+        floor, _, _ = peak([sys.executable, "-c", FLOOR], folder)
+        print(f"a. floor (interpreter + modules, doing nothing): peak {floor:,.0f} MB")
+        whole, whole_s, code = peak(
+            [sys.executable, "-c", WHOLE, str(small), str(folder / "whole.sqlite")], Path.cwd()
+        )
+        per_row = (whole - floor) * 1e6 / args.small
+        print(
+            f"b. whole-file path, {args.small:,} rows: peak {whole:,.0f} MB (exit {code}, "
+            f"{whole_s:,.0f} s without evaluation), "
+            f"{per_row:,.0f} bytes/row above the floor → about "
+            f"{(floor + per_row * args.rows / 1e6) / 1e3:,.1f} GB for {args.rows:,} rows"
+        )
+        results = {}
+        for name, path, rows in (("small", small, args.small), ("large", large, args.rows)):
+            mb, seconds = import_peak(folder, path, name, args.chunk_rows)
+            results[name] = mb
+            print(
+                f"envmon import, {rows:,} rows: peak {mb:,.0f} MB ({mb - floor:,.0f} MB above "
+                f"the floor), {seconds:,.0f} s, {rows / seconds:,.0f} rows/s (evaluation "
+                "included)"
+            )
+        growth = results["large"] - results["small"]
+        print(
+            f"growth from {args.small:,} to {args.rows:,} rows: {growth:+,.0f} MB "
+            f"({growth * 1e6 / (args.rows - args.small):,.1f} bytes/row; whole file: "
+            f"{per_row:,.0f}); aim < 500 MB at 5 M rows: "
+            + (
+                ("met" if results["large"] < 500 else "NOT met")
+                if args.rows >= 5_000_000
+                else "not measured (use --rows 5000000)"
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()
