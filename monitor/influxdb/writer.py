@@ -29,6 +29,7 @@ from influxdb_client.domain.bucket_retention_rules import BucketRetentionRules
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
+from monitor.deadline import POOL_CLASSES, watched
 from monitor.errors import PublishError
 from monitor.redact import redact
 from monitor.settings import InfluxSettings, Secret
@@ -156,6 +157,8 @@ class InfluxWriter:
             verify_ssl=settings.verify_tls,
             enable_gzip=False,
         )
+        # every connection joins the write running in its thread: a total deadline per write
+        self.client.api_client.rest_client.pool_manager.pool_classes_by_scheme = dict(POOL_CLASSES)
         self._write_api: WriteApi = self.client.write_api(write_options=SYNCHRONOUS)
 
     def close(self) -> None:
@@ -174,21 +177,32 @@ class InfluxWriter:
         if not lines:
             return
         body = "\n".join(lines)
-        try:
-            self._write_api.write(
-                bucket=self.settings.bucket,
-                org=self.settings.org,
-                record=body,
-                write_precision=cast(WritePrecision, WritePrecision.S),
-            )
-        except ApiException as err:
-            raise classify(err, self.settings.url) from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise PublishError(
-                f"InfluxDB at {self.settings.url} is unreachable ({type(err).__name__}: "
-                f"{_short(err)})",
+        deadline = self.settings.timeout_seconds
+        with watched(deadline) as scope:
+            try:
+                self._write_api.write(
+                    bucket=self.settings.bucket,
+                    org=self.settings.org,
+                    record=body,
+                    write_precision=cast(WritePrecision, WritePrecision.S),
+                )
+                return  # accepted (even if the watchdog fired just after)
+            except ApiException as err:
+                error = classify(err, self.settings.url)
+            except (urllib3.exceptions.HTTPError, OSError) as err:
+                error = PublishError(
+                    f"InfluxDB at {self.settings.url} is unreachable ({type(err).__name__}: "
+                    f"{_short(err)})",
+                    kind="unavailable",
+                )
+        if scope.reason is not None:  # cut off: whatever the client made of it, retry later
+            error = PublishError(
+                f"InfluxDB at {self.settings.url} did not complete a write within {deadline:g} s "
+                "([influxdb] timeout_seconds, the whole request); the points stay in the "
+                "outbox and are written later",
                 kind="unavailable",
-            ) from None
+            )
+        raise error from None
 
     # ------------------------------------------------------------------ check
 
