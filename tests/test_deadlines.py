@@ -6,12 +6,14 @@ error naming the server and the deadline (a dripping InfluxDB used to hold shutd
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
+from monitor.deadline import abort_requests
 from monitor.errors import PublishError
 from monitor.grafana.api import Grafana, GrafanaError
 from monitor.influxdb.writer import InfluxWriter
@@ -44,6 +46,43 @@ def test_influxdb_write_gives_up_at_its_deadline(dripping: HostileServer) -> Non
     assert f"InfluxDB at {dripping.url} did not complete a write within 1 s" in str(caught.value)
     assert dripping.requests["/api/v2/write"] == 1  # it did reach the server
     assert 1 <= dripping.sent["/drip"] < 30  # and was cut off mid-drip
+
+
+def test_influxdb_write_ends_with_the_final_drain(dripping: HostileServer) -> None:
+    """``until`` (the end of the daemon's final drain) cuts a write shorter than its 20 s
+    timeout_seconds; once it has passed, no write starts."""
+    settings = InfluxSettings(url=dripping.url, org="envmon", bucket="envmon", timeout_seconds=20)
+    with InfluxWriter(settings, Secret("tok")) as writer:
+        writer.until = time.monotonic() + DEADLINE
+        started = time.monotonic()
+        with pytest.raises(PublishError, match="did not complete a write within") as caught:
+            writer.write(["m v=1 1700000000"])
+        assert time.monotonic() - started < DEADLINE + SLACK
+        assert caught.value.kind == "unavailable"
+        with pytest.raises(PublishError, match="the final drain's time is over"):
+            writer.write(["m v=1 1700000000"])
+    assert dripping.requests["/api/v2/write"] == 1
+
+
+def test_influxdb_write_is_abandoned_at_a_stop(dripping: HostileServer) -> None:
+    """The daemon's stop (its event set, then abort_requests) ends a write in flight at
+    once, as ``unavailable``: the points stay in the outbox."""
+    stop = threading.Event()
+    settings = InfluxSettings(url=dripping.url, org="envmon", bucket="envmon", timeout_seconds=60)
+
+    def stop_soon() -> None:
+        while not dripping.sent["/drip"]:
+            time.sleep(0.02)
+        stop.set()
+        abort_requests(stop)
+
+    with InfluxWriter(settings, Secret("tok"), cancel=stop) as writer:
+        threading.Thread(target=stop_soon, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(PublishError, match="write abandoned, the service is stopping") as c:
+            writer.write(["m v=1 1700000000"])
+        assert time.monotonic() - started < SLACK  # not the 60 s deadline
+    assert c.value.kind == "unavailable"
 
 
 def test_grafana_request_gives_up_at_its_deadline(dripping: HostileServer) -> None:

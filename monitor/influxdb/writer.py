@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -145,10 +146,25 @@ class CheckReport:
 
 
 class InfluxWriter:
-    """One client and one synchronous write API for the life of the process."""
+    """One client and one synchronous write API for the life of the process.
 
-    def __init__(self, settings: InfluxSettings, token: Secret | None) -> None:
+    Each write has a total deadline of ``timeout_seconds`` (connect, send, answer), cut
+    shorter by ``until`` (a :func:`time.monotonic` instant: the end of the daemon's final
+    drain); a write in flight is abandoned at once by
+    :func:`monitor.deadline.abort_requests` with ``cancel`` (the daemon's stop). Either way
+    it ends as ``unavailable``: the points stay in the outbox.
+    """
+
+    def __init__(
+        self,
+        settings: InfluxSettings,
+        token: Secret | None,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.settings = settings
+        self.cancel = cancel
+        self.until: float | None = None
         self.client = InfluxDBClient(
             url=settings.url,
             token=token.reveal() if token is not None else "",
@@ -178,7 +194,15 @@ class InfluxWriter:
             return
         body = "\n".join(lines)
         deadline = self.settings.timeout_seconds
-        with watched(deadline) as scope:
+        if self.until is not None:
+            deadline = min(deadline, self.until - time.monotonic())
+            if deadline <= 0:
+                raise PublishError(
+                    f"InfluxDB at {self.settings.url}: not written, the final drain's time is "
+                    "over; the points stay in the outbox and are written at the next start",
+                    kind="unavailable",
+                )
+        with watched(deadline, self.cancel) as scope:
             try:
                 self._write_api.write(
                     bucket=self.settings.bucket,
@@ -195,11 +219,17 @@ class InfluxWriter:
                     f"{_short(err)})",
                     kind="unavailable",
                 )
-        if scope.reason is not None:  # cut off: whatever the client made of it, retry later
+        if scope.reason == "stopped":
             error = PublishError(
-                f"InfluxDB at {self.settings.url} did not complete a write within {deadline:g} s "
-                "([influxdb] timeout_seconds, the whole request); the points stay in the "
-                "outbox and are written later",
+                f"InfluxDB at {self.settings.url}: write abandoned, the service is stopping; "
+                "the points stay in the outbox",
+                kind="unavailable",
+            )
+        elif scope.reason is not None:  # cut off: whatever the client made of it, retry later
+            error = PublishError(
+                f"InfluxDB at {self.settings.url} did not complete a write within "
+                f"{deadline:.3g} s ([influxdb] timeout_seconds, the whole request); the "
+                "points stay in the outbox and are written later",
                 kind="unavailable",
             )
         raise error from None
