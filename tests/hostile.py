@@ -12,6 +12,11 @@ Paths choose the behaviour (any query string is ignored):
   that echoes ``Authorization``);
 * ``/retry-after/<seconds>`` — HTTP 429 with ``Retry-After: <seconds>``.
 
+Any other path is answered as ``fallback`` (404 unless given): ``fallback="/drip"`` makes a
+server that drips whatever a client asks (InfluxDB's ``/api/v2/write``, Grafana's ``/api/…``).
+
+:class:`DripSmtp` is an SMTP server that drips its greeting a byte at a time.
+
 ``requests`` counts requests per path, ``sent`` the body bytes the server managed to write
 per path (a client that refuses a big body early makes it small).
 """
@@ -32,8 +37,9 @@ HUGE_BYTES = 200 * 1000 * 1000
 class HostileServer:
     """Start with ``with HostileServer() as server``; ``server.url`` is its base URL."""
 
-    def __init__(self, drip_every: float = 0.5) -> None:
+    def __init__(self, drip_every: float = 0.5, fallback: str = "") -> None:
         self.drip_every = drip_every
+        self.fallback = fallback
         self.requests: Counter[str] = Counter()
         self.sent: Counter[str] = Counter()
         self.closing = threading.Event()
@@ -78,6 +84,9 @@ class HostileServer:
             self._answer(conn, path, lines[1:])
 
     def _answer(self, conn: socket.socket, path: str, headers: list[str]) -> None:
+        known = ("/silent", "/drip", "/drip-headers", "/huge", "/huge-stream")
+        if self.fallback and path not in known and not path.startswith(("/echo/", "/retry-")):
+            path = self.fallback
         if path == "/silent":
             self.closing.wait()
         elif path == "/drip":
@@ -85,7 +94,7 @@ class HostileServer:
             conn.sendall(b"Content-Length: 100000\r\n\r\n")
             for _ in self._ticks():
                 conn.sendall(b" ")
-                self.sent[path] += 1
+                self.sent["/drip"] += 1
         elif path == "/drip-headers":
             conn.sendall(b"HTTP/1.1 200 OK\r\n")
             for _ in self._ticks():
@@ -121,3 +130,42 @@ class HostileServer:
         while not self.closing.wait(self.drip_every):
             yield None
         time.sleep(0)
+
+
+class DripSmtp:
+    """An SMTP "server" on 127.0.0.1 that sends its ``220`` greeting one byte every
+    ``drip_every`` seconds, for ever; ``port`` is where it listens, ``sent`` the bytes sent."""
+
+    def __init__(self, drip_every: float = 0.2) -> None:
+        self.drip_every = drip_every
+        self.sent = 0
+        self.closing = threading.Event()
+        owner = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self) -> None:
+                greeting = b"220 " + b"x" * 100_000
+                with contextlib.suppress(OSError):
+                    for byte in greeting:
+                        if owner.closing.wait(owner.drip_every):
+                            return
+                        self.request.sendall(bytes([byte]))
+                        owner.sent += 1
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self._server = Server(("127.0.0.1", 0), Handler)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,))
+        self._thread.daemon = True
+
+    def __enter__(self) -> DripSmtp:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closing.set()
+        self._server.shutdown()
+        self._server.server_close()

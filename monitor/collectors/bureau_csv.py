@@ -29,6 +29,7 @@ import pandas as pd
 
 from monitor.collectors.intake import (
     DEFAULT_FUTURE_TOLERANCE,
+    HEADER_ONLY,
     check_dates,
     out_of_range_time_text,
 )
@@ -117,7 +118,7 @@ def parse_daily_aqi_csv(
     known = set(areas)
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    warnings: list[str] = []
+    warnings: list[str] = [] if len(frame) else [f"{name}: {HEADER_ONLY}"]  # not an error
     for index, record in enumerate(frame.to_dict("records")):
         line = index + 2
         problems = []
@@ -237,7 +238,7 @@ def parse_indicator_csv(
     frame = _read(data, name, ("target", "date", "value"))
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    warnings: list[str] = []
+    warnings: list[str] = [] if len(frame) else [f"{name}: {HEADER_ONLY}"]  # not an error
     for index, record in enumerate(frame.to_dict("records")):
         problems = []
         target = str(record["target"]).strip()

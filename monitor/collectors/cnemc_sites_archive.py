@@ -78,6 +78,7 @@ from monitor.collectors.base import OBSERVATION_COLUMNS, Batch, DataKind, empty_
 from monitor.collectors.http import HttpClient
 from monitor.collectors.intake import (
     DEFAULT_FUTURE_TOLERANCE,
+    HEADER_ONLY,
     check_observations,
     out_of_range_time_text,
 )
@@ -233,6 +234,8 @@ def parse_sites_csv_with_notes(
             f"(first: {ragged[0]!r}); expected {len(codes)} cells after date,hour,type"
         )
 
+    if not any(line.strip() for line in lines[1:]):
+        notes.append(HEADER_ONLY)  # nothing to import is not an error (issue 16: one rule)
     columns, wanted = _station_columns(codes, stations, name, notes)
     if not cells or not wanted:
         return empty_observations(), notes

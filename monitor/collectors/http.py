@@ -31,11 +31,9 @@ error pages are readable in messages.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import json
 import random
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -45,11 +43,10 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from monitor import __version__
+from monitor.deadline import Scope, watched, watched_session
+from monitor.deadline import abort_requests as abort_requests  # re-exported for the daemon
 from monitor.errors import SourceFormatChanged, SourceUnavailable
 from monitor.redact import redact
 
@@ -79,101 +76,6 @@ class Hold:
     def remaining(self, now: float | None = None) -> float:
         """Seconds still to wait (0 when free)."""
         return max(0.0, self.not_before - (time.time() if now is None else now))
-
-
-# ----------------------------------------------------------------------------- watchdog
-
-
-class _Scope:
-    """The connections of one attempt, and why it was aborted (None while it runs)."""
-
-    def __init__(self, cancel: threading.Event | None) -> None:
-        self.cancel = cancel
-        self.reason: str | None = None
-        self._connections: list[HTTPConnection] = []
-        self._lock = threading.RLock()
-
-    def add(self, connection: HTTPConnection) -> None:
-        with self._lock:
-            self._connections.append(connection)
-            aborted = self.reason is not None
-        if aborted:
-            _shut(connection)
-
-    def abort(self, reason: str) -> bool:
-        """Shut the attempt's connections; whether this call was the one that aborted it."""
-        with self._lock:
-            first = self.reason is None
-            if first:
-                self.reason = reason
-            connections = list(self._connections)
-        for connection in connections:
-            _shut(connection)
-        return first
-
-
-def _shut(connection: HTTPConnection) -> None:
-    """Wake a thread blocked reading this connection (recv returns at once)."""
-    sock = connection.sock
-    if sock is None:
-        return
-    with contextlib.suppress(OSError):  # already closed, or detached in a TLS handshake
-        sock.shutdown(socket.SHUT_RDWR)
-
-
-_current = threading.local()
-_inflight: set[_Scope] = set()
-_inflight_lock = threading.RLock()  # re-entrant: a signal handler may abort
-
-
-def abort_requests(cancel: threading.Event) -> int:
-    """Abandon at once every request in flight whose client was built with ``cancel``
-    (call after setting it); the number abandoned by this call."""
-    with _inflight_lock:
-        scopes = [s for s in _inflight if s.cancel is cancel]
-    return sum(scope.abort("stopped") for scope in scopes)
-
-
-def _register(connection: HTTPConnection) -> None:
-    scope: _Scope | None = getattr(_current, "scope", None)
-    if scope is not None:
-        scope.add(connection)
-
-
-class _Connection(HTTPConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _register(self)
-        super().request(*args, **kwargs)
-
-
-class _TlsConnection(HTTPSConnection):
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _register(self)
-        super().request(*args, **kwargs)
-
-
-class _Pool(HTTPConnectionPool):
-    ConnectionCls = _Connection
-
-
-class _TlsPool(HTTPSConnectionPool):
-    ConnectionCls = _TlsConnection
-
-
-class _WatchedAdapter(HTTPAdapter):
-    """requests' adapter whose connections the attempt's watchdog can shut down."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _Pool, "https": _TlsPool}
-
-
-def _session() -> requests.Session:
-    session = requests.Session()
-    adapter = _WatchedAdapter()
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
 
 
 # ----------------------------------------------------------------------------- client
@@ -215,7 +117,7 @@ class HttpClient:
     backoff: float = 1.0
     max_delay: float = 60.0
     sleep: Callable[[float], object] = time.sleep
-    session: requests.Session = field(default_factory=_session)
+    session: requests.Session = field(default_factory=watched_session)
     max_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
     max_hold: float = 3600.0
     cancel: threading.Event | None = None
@@ -333,41 +235,30 @@ class HttpClient:
         data: Mapping[str, Any] | None,
     ) -> requests.Response:
         """One attempt within its total deadline; the body read whole but capped."""
-        scope = _Scope(self.cancel)
-        watchdog = threading.Timer(self.timeout, scope.abort, ("deadline",))
-        watchdog.daemon = True
-        with _inflight_lock:
-            _inflight.add(scope)
-        _current.scope = scope
-        watchdog.start()
         response: requests.Response | None = None
-        try:
-            response = self.session.request(
-                method,
-                url,
-                params=params,
-                data=data,
-                timeout=(self.timeout, self.timeout),
-                stream=True,
-            )
-            body = self._read(response, scope)
-        except Exception:
-            if response is not None:
-                response.close()
-            self._raise_if_aborted(scope, url)
-            raise
-        finally:
-            _current.scope = None
-            watchdog.cancel()
-            with _inflight_lock:
-                _inflight.discard(scope)
+        with watched(self.timeout, self.cancel) as scope:
+            try:
+                response = self.session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    timeout=(self.timeout, self.timeout),
+                    stream=True,
+                )
+                body = self._read(response, scope)
+            except Exception:
+                if response is not None:
+                    response.close()
+                self._raise_if_aborted(scope, url)
+                raise
         self._raise_if_aborted(scope, url)  # a close-delimited body cut at the deadline
         response._content = body
         response._content_consumed = True  # type: ignore[attr-defined]
         response.encoding = _charset(response.headers.get("Content-Type", ""), body)
         return response
 
-    def _raise_if_aborted(self, scope: _Scope, url: str) -> None:
+    def _raise_if_aborted(self, scope: Scope, url: str) -> None:
         if scope.reason == "stopped":
             raise Stopped(self.source, f"stopping: request to {url} abandoned")
         if scope.reason == "deadline":
@@ -376,7 +267,7 @@ class HttpClient:
                 "(timeout_seconds: connect, headers and body)"
             )
 
-    def _read(self, response: requests.Response, scope: _Scope) -> bytes:
+    def _read(self, response: requests.Response, scope: Scope) -> bytes:
         """The body, streamed; refused beyond ``max_bytes`` without reading the rest."""
         declared = response.headers.get("Content-Length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:

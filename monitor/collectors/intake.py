@@ -58,6 +58,10 @@ __all__ = [
 #: How far ahead of now a period end may lie (clock skew of a data logger, a platform that
 #: labels the running hour); later times are refused.
 DEFAULT_FUTURE_TOLERANCE: Final = timedelta(hours=1)
+#: The warning for a file with a header and no data rows, in every import format: nothing
+#: to import is not an error (a folder watcher must not fail on it), so the import goes on
+#: and exits 0 (issue 16, one rule).
+HEADER_ONLY: Final = "no data rows (header only)"
 #: The earliest period end the ledger accepts. Before any instrumental environmental
 #: monitoring in China; an earlier year is a typing or clock error (1600, 1815 …).
 EARLIEST_TIME: Final = pd.Timestamp("1900-01-01", tz="UTC")

@@ -64,6 +64,7 @@ from monitor.calculator.table import MISSING_MARKERS, PROBLEM_SEPARATOR, parse_l
 from monitor.collectors.base import empty_observations, observations
 from monitor.collectors.intake import (
     DEFAULT_FUTURE_TOLERANCE,
+    HEADER_ONLY,
     check_observations,
     key_hash,
     out_of_range_time_text,
@@ -201,8 +202,8 @@ def parse_long_csv(
     blank = (raw.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
     lines = np.flatnonzero(~blank.to_numpy()) + 2  # the header is line 1
     raw = raw[~blank]
-    if raw.empty:
-        raise InputError(f"{name}: the file has a header but no data rows")
+    if raw.empty:  # nothing to import is not an error (issue 16: one rule for every format)
+        return empty_observations(), [HEADER_ONLY]
     frame, problems = rows_to_observations(
         raw, [f"{name} line {n}" for n in lines], now=now, future_tolerance=future_tolerance
     )

@@ -48,7 +48,8 @@ from openpyxl.utils.exceptions import (  # type: ignore[import-untyped, unused-i
 )
 
 from monitor.calculator.table import MISSING_MARKERS
-from monitor.collectors.intake import DEFAULT_FUTURE_TOLERANCE
+from monitor.collectors.base import empty_observations
+from monitor.collectors.intake import DEFAULT_FUTURE_TOLERANCE, HEADER_ONLY
 from monitor.collectors.long_csv import (
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
@@ -130,8 +131,8 @@ def parse_xlsx(
             f"{HEADER_SEARCH_ROWS} rows; expected the long layout (site, time, parameter, "
             "value) or the wide layout (site, time, <parameter columns>)"
         )
-    if not where:
-        raise InputError(f"{name}: the sheets have a header but no data rows")
+    if not where:  # nothing to import is not an error (issue 16: one rule for every format)
+        return empty_observations(), [*warnings, HEADER_ONLY]
     rows_frame = pd.concat(pieces, ignore_index=True)
     frame, problems = rows_to_observations(
         rows_frame, where, now=now, future_tolerance=future_tolerance

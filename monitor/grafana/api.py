@@ -30,6 +30,7 @@ from typing import Any, Final
 
 import requests
 
+from monitor.deadline import watched, watched_session
 from monitor.errors import ConfigError, EnvmonError
 from monitor.grafana import alerts, dashboards, files
 from monitor.redact import redact
@@ -103,7 +104,7 @@ class Grafana:
     def __init__(self, url: str, token: str, *, timeout: float = TIMEOUT_SECONDS) -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = watched_session()  # a total deadline per request, not per read
         self.session.headers.update(
             {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         )
@@ -114,14 +115,23 @@ class Grafana:
         """The JSON answer of ``method path``; an error status or no connection raises
         :class:`GrafanaError` naming the call and Grafana's message."""
         headers = {"X-Disable-Provenance": "true"} if provenance_off else {}
-        try:
-            reply = self.session.request(
-                method, self.url + path, json=body, headers=headers, timeout=self.timeout
-            )
-        except requests.RequestException as err:
+        with watched(self.timeout) as scope:
+            try:
+                reply = self.session.request(
+                    method, self.url + path, json=body, headers=headers, timeout=self.timeout
+                )
+                reply.content  # the whole body, within the deadline  # noqa: B018
+            except requests.RequestException as err:
+                if scope.reason is None:
+                    raise GrafanaError(
+                        f"Grafana at {self.url} is not reachable ({method} {path}): {err}"
+                    ) from err
+        if scope.reason is not None:
             raise GrafanaError(
-                f"Grafana at {self.url} is not reachable ({method} {path}): {err}"
-            ) from err
+                f"Grafana at {self.url} did not answer {method} {path} within "
+                f"{self.timeout:g} s (the whole request); is it overloaded or behind a "
+                "stalled proxy?"
+            )
         if reply.status_code >= 400:
             raise GrafanaError(
                 f"Grafana at {self.url} refused {method} {path} "

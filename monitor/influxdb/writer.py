@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import re
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from influxdb_client.domain.bucket_retention_rules import BucketRetentionRules
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
 
+from monitor.deadline import POOL_CLASSES, watched
 from monitor.errors import PublishError
 from monitor.redact import redact
 from monitor.settings import InfluxSettings, Secret
@@ -144,10 +146,25 @@ class CheckReport:
 
 
 class InfluxWriter:
-    """One client and one synchronous write API for the life of the process."""
+    """One client and one synchronous write API for the life of the process.
 
-    def __init__(self, settings: InfluxSettings, token: Secret | None) -> None:
+    Each write has a total deadline of ``timeout_seconds`` (connect, send, answer), cut
+    shorter by ``until`` (a :func:`time.monotonic` instant: the end of the daemon's final
+    drain); a write in flight is abandoned at once by
+    :func:`monitor.deadline.abort_requests` with ``cancel`` (the daemon's stop). Either way
+    it ends as ``unavailable``: the points stay in the outbox.
+    """
+
+    def __init__(
+        self,
+        settings: InfluxSettings,
+        token: Secret | None,
+        *,
+        cancel: threading.Event | None = None,
+    ) -> None:
         self.settings = settings
+        self.cancel = cancel
+        self.until: float | None = None
         self.client = InfluxDBClient(
             url=settings.url,
             token=token.reveal() if token is not None else "",
@@ -156,6 +173,8 @@ class InfluxWriter:
             verify_ssl=settings.verify_tls,
             enable_gzip=False,
         )
+        # every connection joins the write running in its thread: a total deadline per write
+        self.client.api_client.rest_client.pool_manager.pool_classes_by_scheme = dict(POOL_CLASSES)
         self._write_api: WriteApi = self.client.write_api(write_options=SYNCHRONOUS)
 
     def close(self) -> None:
@@ -174,21 +193,46 @@ class InfluxWriter:
         if not lines:
             return
         body = "\n".join(lines)
-        try:
-            self._write_api.write(
-                bucket=self.settings.bucket,
-                org=self.settings.org,
-                record=body,
-                write_precision=cast(WritePrecision, WritePrecision.S),
-            )
-        except ApiException as err:
-            raise classify(err, self.settings.url) from None
-        except (urllib3.exceptions.HTTPError, OSError) as err:
-            raise PublishError(
-                f"InfluxDB at {self.settings.url} is unreachable ({type(err).__name__}: "
-                f"{_short(err)})",
+        deadline = self.settings.timeout_seconds
+        if self.until is not None:
+            deadline = min(deadline, self.until - time.monotonic())
+            if deadline <= 0:
+                raise PublishError(
+                    f"InfluxDB at {self.settings.url}: not written, the final drain's time is "
+                    "over; the points stay in the outbox and are written at the next start",
+                    kind="unavailable",
+                )
+        with watched(deadline, self.cancel) as scope:
+            try:
+                self._write_api.write(
+                    bucket=self.settings.bucket,
+                    org=self.settings.org,
+                    record=body,
+                    write_precision=cast(WritePrecision, WritePrecision.S),
+                )
+                return  # accepted (even if the watchdog fired just after)
+            except ApiException as err:
+                error = classify(err, self.settings.url)
+            except (urllib3.exceptions.HTTPError, OSError) as err:
+                error = PublishError(
+                    f"InfluxDB at {self.settings.url} is unreachable ({type(err).__name__}: "
+                    f"{_short(err)})",
+                    kind="unavailable",
+                )
+        if scope.reason == "stopped":
+            error = PublishError(
+                f"InfluxDB at {self.settings.url}: write abandoned, the service is stopping; "
+                "the points stay in the outbox",
                 kind="unavailable",
-            ) from None
+            )
+        elif scope.reason is not None:  # cut off: whatever the client made of it, retry later
+            error = PublishError(
+                f"InfluxDB at {self.settings.url} did not complete a write within "
+                f"{deadline:.3g} s ([influxdb] timeout_seconds, the whole request); the "
+                "points stay in the outbox and are written later",
+                kind="unavailable",
+            )
+        raise error from None
 
     # ------------------------------------------------------------------ check
 

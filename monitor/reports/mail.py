@@ -16,6 +16,9 @@ again after a crash is recognisable as the same message.
 Security: ``none`` (plain SMTP — only on a trusted network), ``starttls`` (upgrade with the
 system's certificate authorities) or ``tls`` (SMTPS from the start). The password comes
 only from ``ENVMON_SMTP_PASSWORD`` and is never logged.
+
+Time: ``smtp.timeout`` bounds each wait and also the whole conversation (connect to the
+last reply): a server dripping its answers is cut off at that deadline (:mod:`monitor.deadline`).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 
+from monitor.deadline import Scope, watched
 from monitor.errors import ConfigError, EnvmonError
 from monitor.settings import Secret, SmtpSettings
 
@@ -158,23 +162,48 @@ def send_message(
     data = message.as_bytes(policy=email.policy.SMTP)
     where = f"{smtp.host}:{smtp.port} ({smtp.security})"
     try:
-        client: smtplib.SMTP
-        if smtp.security == "tls":
-            client = smtplib.SMTP_SSL(
-                smtp.host, smtp.port, timeout=smtp.timeout, context=ssl.create_default_context()
+        with watched(smtp.timeout) as scope:
+            try:
+                refused = _converse(smtp, password, sender, recipients, data, scope)
+            except (OSError, smtplib.SMTPException):
+                if scope.reason is None:
+                    raise
+        if scope.reason is not None:
+            raise MailError(
+                f"cannot send via {where}: no complete exchange within {smtp.timeout:g} s "
+                "(smtp.timeout, the whole conversation); nothing was sent, try again later"
             )
-        else:
-            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-        with client:
-            client.ehlo()
-            if smtp.security == "starttls":
-                client.starttls(context=ssl.create_default_context())
-                client.ehlo()
-            if smtp.user and password is not None:
-                client.login(smtp.user, password.reveal())
-            refused = client.sendmail(sender, list(recipients), data)
     except smtplib.SMTPAuthenticationError as err:
         raise MailError(f"SMTP login as {smtp.user!r} at {where} failed: {err.smtp_code}") from err
     except (OSError, smtplib.SMTPException) as err:
         raise MailError(f"cannot send via {where}: {err}") from err
     return tuple(sorted(refused))
+
+
+def _converse(
+    smtp: SmtpSettings,
+    password: Secret | None,
+    sender: str,
+    recipients: Sequence[str],
+    data: bytes,
+    scope: Scope,
+) -> dict[str, tuple[int, bytes]]:
+    """Connect, greet, secure, log in and send, the socket watched by ``scope``."""
+    client: smtplib.SMTP
+    if smtp.security == "tls":
+        client = smtplib.SMTP_SSL(timeout=smtp.timeout, context=ssl.create_default_context())
+    else:
+        client = smtplib.SMTP(timeout=smtp.timeout)
+    # what __init__(host) would set (it would also connect, before the watch): the TLS
+    # server name STARTTLS and SMTPS verify
+    client._host = smtp.host  # type: ignore[attr-defined]
+    scope.add(client)  # its socket, once connected, is shut at the deadline
+    with client:
+        client.connect(smtp.host, smtp.port)
+        client.ehlo()
+        if smtp.security == "starttls":
+            client.starttls(context=ssl.create_default_context())
+            client.ehlo()
+        if smtp.user and password is not None:
+            client.login(smtp.user, password.reveal())
+        return client.sendmail(sender, list(recipients), data)

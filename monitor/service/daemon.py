@@ -502,13 +502,16 @@ class Daemon:
             return
         self._publish_stop.set()
         self._publish_wakeup.set()
+        abort_requests(self._publish_stop)  # a write in flight ends now; the drain retries it
         # past the grace the process ends anyway: unacknowledged points stay in the outbox
         self._publisher_thread.join(timeout=FINAL_DRAIN_S + 2)
 
     def _publish_loop(self) -> None:
         """The publisher thread: rounds until stopped, then one last bounded drain."""
         settings = self.settings.influxdb
-        writer = InfluxWriter(settings, self.settings.secrets.influxdb_token)
+        writer = InfluxWriter(
+            settings, self.settings.secrets.influxdb_token, cancel=self._publish_stop
+        )
         try:
             with Ledger.open(self.ledger_path) as ledger:
                 publisher = Publisher(
@@ -526,6 +529,7 @@ class Daemon:
                         break
                     delay = self._publish_round(publisher, delay)
                 deadline = time.monotonic() + FINAL_DRAIN_S
+                writer.until = deadline  # no write outlasts the drain's grace
                 final = Publisher(
                     ledger,
                     self.settings,

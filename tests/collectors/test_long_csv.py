@@ -142,11 +142,10 @@ def test_same_file_twice_gives_identical_frames() -> None:
     [
         (b"", "the file is empty"),
         (b"site,time,value\nA,2026-03-01T16:00,3\n", r"missing column\(s\) parameter"),
-        (b"site,time,parameter,value\n", "header but no data rows"),
         (b"site,time,site,parameter,value\nA,B,C,D,E\n", r"duplicate column\(s\) site"),
         (b"\xff\xfe\x00\x00\xff", "cannot decode"),
     ],
-    ids=["empty", "missing-column", "header-only", "duplicate-column", "undecodable"],
+    ids=["empty", "missing-column", "duplicate-column", "undecodable"],
 )
 def test_unusable_files_raise_one_line_input_errors(content: bytes, message: str) -> None:
     """Files that cannot be used raise InputError with a one-line message naming the file."""
@@ -154,6 +153,14 @@ def test_unusable_files_raise_one_line_input_errors(content: bytes, message: str
         parse_long_csv(content, "in.csv")
     assert str(caught.value).startswith("in.csv: ")
     assert "\n" not in str(caught.value)
+
+
+def test_a_header_only_file_is_nothing_to_import_not_an_error() -> None:
+    """A header and no rows: no observations and one warning (issue 16: one rule for every
+    import format, see tests/test_import_header_only.py)."""
+    frame, warnings = parse_long_csv(b"site,time,parameter,value\n\n", "in.csv")
+    assert frame.empty
+    assert warnings == ["no data rows (header only)"]
 
 
 def test_a_row_with_too_many_cells_is_skipped_not_fatal() -> None:

@@ -185,16 +185,22 @@ def test_same_workbook_twice_gives_identical_frames() -> None:
     [
         (b"site,time,parameter,value\n", "not a readable .xlsx workbook"),
         (None, "no sheet has a header row with site and time"),
-        (b"header-only", "header but no data rows"),
     ],
-    ids=["not-xlsx", "no-header", "header-only"],
+    ids=["not-xlsx", "no-header"],
 )
 def test_unusable_workbooks_raise_input_error(content: bytes | None, message: str) -> None:
-    """A non-xlsx file, a book without a usable header, or without data rows is an InputError."""
+    """A non-xlsx file or a book without a usable header is an InputError."""
     if content is None:
         content = book_bytes({"s": [["title"], ["a", "b"]]})
-    elif content == b"header-only":
-        content = book_bytes({"s": [["site", "time", "parameter", "value"]]})
     with pytest.raises(InputError, match=message) as caught:
         parse_xlsx(content, "bad.xlsx")
     assert str(caught.value).startswith("bad.xlsx: ")
+
+
+def test_a_header_only_workbook_is_nothing_to_import_not_an_error() -> None:
+    """Headers and no rows: no observations and one warning (issue 16: one rule for every
+    import format, see tests/test_import_header_only.py)."""
+    content = book_bytes({"s": [["site", "time", "parameter", "value"]]})
+    frame, warnings = parse_xlsx(content, "w.xlsx")
+    assert frame.empty
+    assert warnings == ["no data rows (header only)"]

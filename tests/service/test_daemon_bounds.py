@@ -22,7 +22,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.ledger import Ledger
-from monitor.service.daemon import Daemon
+from monitor.service.daemon import FINAL_DRAIN_S, Daemon
 from monitor.settings import load_settings
 from tests.conftest import DATA, RecordedServer
 from tests.hostile import HostileServer
@@ -291,3 +291,34 @@ def test_daemon_log_and_healthz_mask_an_echoed_token(
     assert TOKEN not in text
     assert "Authorization: Token ********" in log
     assert TOKEN not in log
+
+
+def test_sigterm_with_a_dripping_influxdb(tmp_path: Path) -> None:
+    """SIGTERM while a write drips (InfluxDB answering one byte every 0.5 s, under its 20 s
+    timeout_seconds for ever): the write in flight is abandoned at once, the final drain is
+    bounded by its grace (FINAL_DRAIN_S) however the server drips, the publisher ends on
+    its own (it used to be left hanging and cut by the process exit), exit 0, and the
+    outbox keeps every point (nothing was acknowledged)."""
+    with HostileServer(drip_every=0.5, fallback="/drip") as dripping:
+        config = tmp_path / "envmon.toml"
+        config.write_text(
+            BASE + f'\n[influxdb]\nenabled = true\nurl = "{dripping.url}"\n', encoding="utf-8"
+        )
+        import_archive(tmp_path, config)
+        with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+            queued = ledger.outbox_stats()[0]
+        assert queued > 0  # site-days waiting to be published
+        run = Run(config, {"ENVMON_INFLUXDB_TOKEN": TOKEN})
+        try:
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not dripping.sent["/drip"]:
+                time.sleep(0.05)
+            assert dripping.sent["/drip"] >= 1  # a write is in flight, dripping
+        finally:
+            code, took = run.terminate()
+    log = "".join(run.lines)
+    assert code == 0, log
+    assert took < FINAL_DRAIN_S + 3, log
+    assert "publisher stopped;" in log, log
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        assert ledger.outbox_stats()[0] == queued
