@@ -22,7 +22,7 @@ import pytest
 
 from monitor.cli import main
 from monitor.ledger import Ledger
-from monitor.service.daemon import FINAL_DRAIN_S, Daemon
+from monitor.service.daemon import Daemon
 from monitor.settings import load_settings
 from tests.conftest import DATA, RecordedServer
 from tests.hostile import HostileServer
@@ -318,7 +318,7 @@ def test_sigterm_with_a_dripping_influxdb(tmp_path: Path) -> None:
             code, took = run.terminate()
     log = "".join(run.lines)
     assert code == 0, log
-    assert took < FINAL_DRAIN_S + 3, log
+    assert took < 5.0, log  # issue 16: SIGTERM → exit in < 5 s with any upstream
     assert "publisher stopped;" in log, log
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         assert ledger.outbox_stats()[0] == queued
