@@ -44,6 +44,32 @@ areas = ["hunnan"]
 """
 
 
+#: The settings head of the daemon tests: one evaluation station of one area, a ledger
+#: file beside the settings and the health server on a free port ([[sources]] follow).
+ONE_STATION_DAEMON = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[ledger]
+path = "ledger.sqlite"
+
+[service]
+http_port = 0
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[[air_stations]]
+code = "1099A"
+name_zh = "浑南东路"
+role = "evaluation"
+areas = ["hunnan"]
+"""
+
+
 @dataclass
 class Reply:
     """One scripted answer: status, body, headers, and an optional delay before answering."""

@@ -22,29 +22,18 @@ from monitor.ledger import Ledger
 from monitor.service.daemon import Daemon
 from monitor.service.pipeline import evaluate_dirty
 from monitor.settings import load_settings
-from tests.conftest import DATA, HUNNAN_TWO_STATIONS, POISON_VALUE, RecordedServer, Reply
+from tests.conftest import (
+    DATA,
+    HUNNAN_TWO_STATIONS,
+    ONE_STATION_DAEMON,
+    POISON_VALUE,
+    RecordedServer,
+    Reply,
+)
 
-CONFIG = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[service]
-http_port = 0
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[[air_stations]]
-code = "1099A"
-name_zh = "浑南东路"
-role = "evaluation"
-areas = ["hunnan"]
+CONFIG = (
+    ONE_STATION_DAEMON
+    + """\
 
 [[sources]]
 name = "archive"
@@ -60,6 +49,7 @@ url = "{url}/broken"
 retries = 0
 timeout_seconds = 2
 """
+)
 
 
 def write_config(tmp_path: Path, server: RecordedServer) -> Path:

@@ -24,32 +24,11 @@ from monitor.cli import main
 from monitor.ledger import Ledger
 from monitor.service.daemon import Daemon
 from monitor.settings import load_settings
-from tests.conftest import DATA, RecordedServer
+from tests.conftest import DATA, ONE_STATION_DAEMON, RecordedServer
 from tests.hostile import HostileServer
 from tests.service.test_daemon import serve_archive
 
-BASE = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[service]
-http_port = 0
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[[air_stations]]
-code = "1099A"
-name_zh = "浑南东路"
-role = "evaluation"
-areas = ["hunnan"]
-"""
+BASE = ONE_STATION_DAEMON
 
 #: The bound issue 16 sets from SIGTERM to exit, whatever the upstream does.
 SIGTERM_BOUND_S = 5.0

@@ -9,7 +9,7 @@ from pathlib import Path
 from monitor.ledger import Ledger
 from monitor.service.daemon import Daemon, SourceHealth
 from monitor.settings import load_settings
-from tests.conftest import DATA, RecordedServer, Reply
+from tests.conftest import DATA, ONE_STATION_DAEMON, RecordedServer, Reply
 from tests.service.test_daemon import write_config
 
 # 2026-03-01 00:00 and 01:00 Beijing, the labels of hours 0 and 1 of the day file [UTC s].
@@ -68,27 +68,9 @@ def test_poison_rows_are_refused_and_the_other_stations_are_evaluated(
     assert "conflicts with" in notes and "values 45, 46" in notes
 
 
-LIVE_CONFIG = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[service]
-http_port = 0
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[[air_stations]]
-code = "1099A"
-name_zh = "浑南东路"
-role = "evaluation"
-areas = ["hunnan"]
+LIVE_CONFIG = (
+    ONE_STATION_DAEMON
+    + """\
 
 [[sources]]
 name = "live"
@@ -99,6 +81,7 @@ max_history_hours = 0
 retries = 0
 timeout_seconds = 5
 """
+)
 
 # 2025-01-01 08:00 Beijing, the hour of tests/data/cnemc_air/live_shenyang.json [UTC s].
 LIVE_HOUR = int(datetime(2025, 1, 1, 0, tzinfo=UTC).timestamp())
