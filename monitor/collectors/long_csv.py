@@ -438,8 +438,8 @@ def stream_long_csv(
     1. a light pass: per row only the key (site, canonical parameter, parsed time) as a
        64-bit hash (:func:`monitor.collectors.intake.key_hash`, 8 bytes a row); the hashes
        seen more than once mark the *suspect* keys, the only ones that can be duplicates.
-       A file that cannot be read (bad CSV, missing column, no data row) fails here,
-       before anything is stored;
+       A file that cannot be read (bad CSV, missing column) fails here, before anything
+       is stored; a file without data rows gives nothing and the header-only warning;
     2. the full parse, chunk by chunk: rows with a unique key are checked
        (:func:`rows_to_observations`, the shared intake check) and given chunk by chunk;
        rows with a suspect key are held back (as text) and checked together after the
@@ -457,8 +457,9 @@ def stream_long_csv(
     """
     encoding = _detect_encoding(path, name)
     header, column_warnings, broken, rows = _first_pass(path, name, encoding, chunk_rows)
-    if rows == 0:
-        raise InputError(f"{name}: the file has a header but no data rows")
+    if rows == 0:  # nothing to import is not an error: as parse_long_csv (one rule)
+        warnings.append(HEADER_ONLY)
+        return
     suspects = _suspects(path, encoding, chunk_rows, header)
     problems: list[tuple[int, str]] = []
     held: list[pd.DataFrame] = []

@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from monitor.collectors.intake import admit
+from monitor.collectors.intake import HEADER_ONLY, admit
 from monitor.collectors.long_csv import parse_long_csv, stream_long_csv
 from monitor.errors import InputError
 from monitor.ledger import Ledger
@@ -108,10 +108,9 @@ def test_chunks_give_the_rows_and_messages_of_the_whole_file(
 
 
 def test_file_errors_are_raised_before_any_chunk(tmp_path: Path) -> None:
-    """A missing column or a header without rows fails before anything is given."""
+    """A missing column or an empty file fails before anything is given."""
     cases = {
         "site,time,value\nA,2026-03-01T01:00,3\n": r"missing column\(s\) parameter",
-        "site,time,parameter,value\n\n\n": "has a header but no data rows",
         " \n\n": "the file is empty",
     }
     for text, expected in cases.items():
@@ -120,6 +119,19 @@ def test_file_errors_are_raised_before_any_chunk(tmp_path: Path) -> None:
             next(stream_long_csv(path, str(path), [], chunk_rows=1, now=NOW))
         with pytest.raises(InputError, match=expected):
             parse_long_csv(path.read_bytes(), str(path), now=NOW)
+
+
+def test_a_header_only_file_gives_nothing_and_the_warning_of_the_whole_file_path(
+    tmp_path: Path,
+) -> None:
+    """One rule for a header without rows in every import (issue 16): nothing, and the
+    header-only warning, chunked or whole."""
+    path = _file(tmp_path, text="site,time,parameter,value\n\n\n")
+    warnings: list[str] = []
+    assert list(stream_long_csv(path, str(path), warnings, chunk_rows=1, now=NOW)) == []
+    frame, whole = parse_long_csv(path.read_bytes(), str(path), now=NOW)
+    assert frame.empty
+    assert warnings == whole == [HEADER_ONLY]
 
 
 def _content(ledger: Ledger) -> pd.DataFrame:
