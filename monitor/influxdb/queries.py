@@ -177,28 +177,41 @@ def _sites(sites: Sequence[str]) -> str:
     return f""""site" =~ /^{regex_value(sites)}$/"""
 
 
+def _latest_aqi_alert(
+    key: str, measurement: points.Measurement, scope: str, sites: Sequence[str], doc: str
+) -> InfluxQuery:
+    """Alert: the latest AQI (rules in force) in ``measurement`` (hourly or daily) of each of
+    ``sites`` of ``scope`` (``site`` or ``area``)."""
+    return _q(
+        key,
+        measurement,
+        f"""SELECT last("aqi") AS "aqi" FROM "{measurement.name}" WHERE "scope" = '{scope}'
+        AND "official" = 1 AND {_sites(sites)} AND $timeFilter GROUP BY "site" """,
+        doc,
+        alert=True,
+    )
+
+
 def area_aqi_alert(areas: Sequence[str]) -> InfluxQuery:
     """Alert: latest hourly AQI (rules in force) of each of the configured ``areas``."""
-    return _q(
+    return _latest_aqi_alert(
         "alert_area_aqi_configured",
         points.AQI_HOURLY,
-        f"""SELECT last("aqi") AS "aqi" FROM "aqi_hourly" WHERE "scope" = 'area'
-        AND "official" = 1 AND {_sites(areas)} AND $timeFilter GROUP BY "site" """,
+        "area",
+        areas,
         "latest hourly AQI of each configured area (rules in force)",
-        alert=True,
     )
 
 
 def site_aqi_alert(stations: Sequence[str]) -> InfluxQuery:
     """Alert: latest hourly AQI (rules in force) of the configured evaluation ``stations``
     only: not every station of an imported national archive, not model points."""
-    return _q(
+    return _latest_aqi_alert(
         "alert_site_aqi_evaluation",
         points.AQI_HOURLY,
-        f"""SELECT last("aqi") AS "aqi" FROM "aqi_hourly" WHERE "scope" = 'site'
-        AND "official" = 1 AND {_sites(stations)} AND $timeFilter GROUP BY "site" """,
+        "site",
+        stations,
         "latest hourly AQI of each configured evaluation station (rules in force)",
-        alert=True,
     )
 
 
@@ -220,13 +233,12 @@ def own_qc_alert(stations: Sequence[str]) -> InfluxQuery:
 def area_daily_aqi_alert(areas: Sequence[str]) -> InfluxQuery:
     """Alert: latest daily AQI (rules in force) of the configured ``areas`` (HJ 633: a day
     with AQI > 100 is not a good day)."""
-    return _q(
+    return _latest_aqi_alert(
         "alert_area_daily_aqi",
         points.AQI_DAILY,
-        f"""SELECT last("aqi") AS "aqi" FROM "aqi_daily" WHERE "scope" = 'area'
-        AND "official" = 1 AND {_sites(areas)} AND $timeFilter GROUP BY "site" """,
+        "area",
+        areas,
         "latest daily AQI of each configured area (rules in force)",
-        alert=True,
     )
 
 
