@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from monitor.collectors.base import Collector, empty_observations
+from monitor.collectors.base import Batch, Collector, empty_observations
 from monitor.collectors.bureau_csv import parse_daily_aqi_csv, parse_indicator_csv
 from monitor.collectors.cnemc_sites_archive import parse_sites_csv_with_notes
 from monitor.collectors.intake import DEFAULT_FUTURE_TOLERANCE, admit
@@ -137,19 +137,7 @@ def ingest(
     started = datetime.now(UTC)
     try:
         for batch in collector.collect(since, until):
-            frame, refused = admit(batch.observations, future_tolerance=_tolerance(settings))
-            with lock:
-                result = ledger.write_observations(
-                    frame,
-                    source.name,
-                    requested=batch.requested,
-                    covers=batch.covers,
-                    started_at=started,
-                    notes=(*_wholly_refused(len(frame), refused), *batch.notes, *_noted(refused)),
-                    refused=len(refused),
-                )
-            _count(report, len(frame), result, refused=len(refused))
-            report.refused.extend(refused)
+            _write_batch(ledger, settings, source.name, batch, started, report, lock)
             if on_batch is not None:
                 on_batch(report)
             started = datetime.now(UTC)
@@ -164,6 +152,32 @@ def ingest(
     with lock:
         report.evaluation = evaluate_dirty(ledger, settings)
     return report
+
+
+def _write_batch(
+    ledger: Ledger,
+    settings: Settings,
+    source: str,
+    batch: Batch,
+    started: datetime,
+    report: IngestReport,
+    lock: AbstractContextManager[object] | None = None,
+) -> None:
+    """One collected batch through the intake check into the ledger (under ``lock``, if
+    any), its rows and refusals counted in ``report``."""
+    frame, refused = admit(batch.observations, future_tolerance=_tolerance(settings))
+    with lock if lock is not None else nullcontext():
+        result = ledger.write_observations(
+            frame,
+            source,
+            requested=batch.requested,
+            covers=batch.covers,
+            started_at=started,
+            notes=(*_wholly_refused(len(frame), refused), *batch.notes, *_noted(refused)),
+            refused=len(refused),
+        )
+    _count(report, len(frame), result, refused=len(refused))
+    report.refused.extend(refused)
 
 
 #: Refusals written to one fetch-log entry; the rest are counted.
@@ -435,22 +449,7 @@ def backfill(
         started = datetime.now(UTC)
         try:
             for batch in collector.collect(start.astimezone(UTC), end.astimezone(UTC)):
-                frame, refused = admit(batch.observations, future_tolerance=_tolerance(settings))
-                result = ledger.write_observations(
-                    frame,
-                    source.name,
-                    requested=batch.requested,
-                    covers=batch.covers,
-                    started_at=started,
-                    notes=(
-                        *_wholly_refused(len(frame), refused),
-                        *batch.notes,
-                        *_noted(refused),
-                    ),
-                    refused=len(refused),
-                )
-                _count(report, len(frame), result, refused=len(refused))
-                report.refused.extend(refused)
+                _write_batch(ledger, settings, source.name, batch, started, report)
         except SourceError as err:
             ledger.log_failure(source.name, str(err), covers=(start, end), started_at=started)
             report.warnings.append(f"{day}: {err}")
