@@ -67,13 +67,22 @@ def _bounded(value: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with every registered secret and ``Authorization`` value masked."""
+    """``text`` with every registered secret and ``Authorization`` value masked.
+
+    Each regular expression runs only when a plain substring test says it can match (a
+    registered value occurs; ``authorization`` or ``x-api-key`` occurs in any case): the
+    command's output (a CSV export or ``calc`` result of millions of rows) passes through
+    here, and the tests cost a small fraction of the expressions' scan.
+    """
     if not text:
         return text
-    pattern = _pattern
-    if pattern is not None:
+    pattern, values = _pattern, _values
+    if pattern is not None and any(value in text for value in tuple(values)):
         text = pattern.sub(MASK, text)
-    return _HEADER.sub(_mask_header, text)
+    folded = text.encode("utf-8", "surrogateescape").lower()  # ASCII case only, fast
+    if b"authorization" in folded or b"x-api-key" in folded:
+        text = _HEADER.sub(_mask_header, text)
+    return text
 
 
 def _mask_header(found: re.Match[str]) -> str:
