@@ -49,12 +49,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import functools
 import io
+import itertools
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Final, TextIO
 
 import numpy as np
 import numpy.typing as npt
@@ -172,42 +174,22 @@ def parse_long_csv(
     text = _decode(data, name)
     if not text.strip():
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
-    broken: list[list[str]] = []
-
-    def skip_bad_line(fields: list[str]) -> None:
-        broken.append(fields)  # a row with the wrong number of cells: reported, not imported
-
-    try:
-        table = pd.read_csv(
-            io.StringIO(text),
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="python",
-            on_bad_lines=skip_bad_line,
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
-        raise InputError(f"{name}: not a readable CSV file ({first})") from err
-    # The header is read as a row, so duplicate names stay visible (pandas would rename them).
-    header = normalise_header(list(table.iloc[0]))
+    broken: list[tuple[int, str]] = []
+    rows = _table(functools.partial(io.StringIO, text, newline=""), name, broken)
+    header = normalise_header(next(rows)[1])
     warnings = check_columns(header, name)
-    warnings += [
-        f"{name}: a row with {len(fields)} cells where the header has {len(header)} was "
-        f"skipped (not imported): {','.join(fields)[:80]!r}"
-        for fields in broken
-    ]
-    raw = table.iloc[1:].set_axis(header, axis=1)
-    blank = (raw.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
-    lines = np.flatnonzero(~blank.to_numpy()) + 2  # the header is line 1
-    raw = raw[~blank]
-    if raw.empty:  # nothing to import is not an error (issue 16: one rule for every format)
-        return empty_observations(), [HEADER_ONLY]
+    raws: list[pd.DataFrame] = []
+    where: list[str] = []
+    for raw, starts in _row_chunks(rows, header, 1 << 62):
+        raws.append(raw)
+        where += [f"{name} line {n}" for n in starts]
+    skipped = _broken_warnings(broken, name)
+    if not where:  # nothing to import is not an error (issue 16: one rule for every format)
+        return empty_observations(), [*skipped, HEADER_ONLY]
     frame, problems = rows_to_observations(
-        raw, [f"{name} line {n}" for n in lines], now=now, future_tolerance=future_tolerance
+        pd.concat(raws), where, now=now, future_tolerance=future_tolerance
     )
-    return frame, warnings + problems
+    return frame, warnings + skipped + problems
 
 
 def check_columns(header: Sequence[str], name: str) -> list[str]:
@@ -456,15 +438,16 @@ def stream_long_csv(
         As :func:`parse_long_csv`, always before the first chunk is given.
     """
     encoding = _detect_encoding(path, name)
-    header, column_warnings, broken, rows = _first_pass(path, name, encoding, chunk_rows)
+    header, column_warnings, broken, rows = _first_pass(path, name, encoding)
     if rows == 0:  # nothing to import is not an error: as parse_long_csv (one rule)
+        warnings.extend(_broken_warnings(broken, name))
         warnings.append(HEADER_ONLY)
         return
-    suspects = _suspects(path, encoding, chunk_rows, header)
+    suspects = _suspects(path, name, encoding, chunk_rows, header)
     problems: list[tuple[int, str]] = []
     held: list[pd.DataFrame] = []
     held_lines: list[npt.NDArray[np.int64]] = []
-    for raw, lines in _data_chunks(path, encoding, chunk_rows, header):
+    for raw, lines in _data_chunks(path, name, encoding, chunk_rows, header):
         suspect = np.isin(_light_key_hash(raw), suspects)
         if suspect.any():
             held.append(raw[suspect])
@@ -494,11 +477,7 @@ def stream_long_csv(
             yield frame
     problems.sort(key=lambda item: item[0])
     warnings.extend(column_warnings)
-    warnings.extend(
-        f"{name}: a row with {len(fields)} cells where the header has {len(header)} was "
-        f"skipped (not imported): {','.join(fields)[:80]!r}"
-        for fields in broken
-    )
+    warnings.extend(_broken_warnings(broken, name))
     warnings.extend(message for _, message in problems)
 
 
@@ -534,83 +513,165 @@ def _detect_encoding(path: Path, name: str) -> str:
     raise InputError(f"{name}: cannot decode the file; expected UTF-8 or GBK/GB18030 text")
 
 
-def _table_chunks(
-    path: Path, encoding: str, chunk_rows: int, broken: list[list[str]]
-) -> Iterator[pd.DataFrame]:
-    """The file as text cells, ``chunk_rows`` table rows at a time (header = first row)."""
+def _table(
+    opener: Callable[[], TextIO], name: str, broken: list[tuple[int, str]]
+) -> Iterator[tuple[int, list[str]]]:
+    """The CSV records of a text (RFC 4180 quoting) with the line each starts on: first the
+    header's cells (line 1), then the non-blank data rows, each as wide as the header.
 
-    def skip_bad_line(fields: list[str]) -> None:
-        broken.append(fields)
+    Line numbers are the file's, also after a record whose quoted cell spans lines. A
+    shorter row is padded with empty cells (as a spreadsheet writes it: the intake check
+    refuses what it lacks); a longer one is not given but added to ``broken`` with its line
+    and a message, as is a last record whose quote is never closed (it swallowed the rest of
+    the text into one cell). Blank records (every cell white space) are skipped silently.
+    ``opener`` gives the text from its start: once, and once more only when the last record
+    spans lines, to tell whether its quote was closed. Holds one record at a time.
 
-    with path.open(encoding=encoding, newline="") as handle:
-        reader = pd.read_csv(
-            handle,
-            header=None,
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            engine="python",
-            on_bad_lines=skip_bad_line,
-            chunksize=chunk_rows,
+    Raises
+    ------
+    InputError
+        If the text is empty, or not readable as CSV (a cell over the csv module's field
+        limit — usually a quote never closed), naming the line.
+    """
+    end, width = 0, -1
+    held: tuple[int, int, list[str]] | None = None  # a record over lines, until the next
+    with opener() as handle:
+        reader = csv.reader(handle)
+        try:
+            for fields in reader:
+                start, end = end + 1, reader.line_num
+                if width < 0:
+                    if start != end and _unclosed(opener, start, end):
+                        raise InputError(f'{name}: a quote (") in the header row is never closed')
+                    width = max(len(fields), 1)
+                    yield start, fields
+                    continue
+                if held is not None:
+                    yield from _row(*held, width, broken)
+                    held = None
+                if start != end:
+                    held = (start, end, fields)
+                elif len(fields) == width:
+                    if "".join(fields).strip():
+                        yield start, fields
+                else:
+                    yield from _row(start, end, fields, width, broken)
+        except csv.Error as err:
+            raise InputError(
+                f'{name}: not a readable CSV file (line {end + 1}: {err}); a quote (") '
+                "that is never closed is the usual cause"
+            ) from err
+    if width < 0:
+        raise InputError(f"{name}: the file is empty; expected a header row and data rows")
+    if held is not None:
+        start, end, fields = held
+        if _unclosed(opener, start, end):
+            broken.append(
+                (
+                    start,
+                    f'a quote (") opened on this line is never closed: lines {start}–{end} '
+                    "were read as one cell and not imported",
+                )
+            )
+        else:
+            yield from _row(start, end, fields, width, broken)
+
+
+def _row(
+    start: int, end: int, fields: list[str], width: int, broken: list[tuple[int, str]]
+) -> Iterator[tuple[int, list[str]]]:
+    """The record as a row of ``width`` cells (padded), nothing if blank or too long."""
+    if not "".join(fields).strip():
+        return
+    if len(fields) > width:
+        broken.append(
+            (
+                start,
+                f"a row with {len(fields)} cells where the header has {width} was skipped "
+                f"(not imported): {','.join(fields)[:80]!r}",
+            )
         )
-        yield from reader
+        return
+    yield start, fields + [""] * (width - len(fields))
+
+
+def _unclosed(opener: Callable[[], TextIO], start: int, end: int) -> bool:
+    """Whether the record on lines ``start``…``end`` ends inside a quoted cell (read again)."""
+    with opener() as handle:
+        lines = list(itertools.islice(handle, start - 1, end))
+    try:
+        for _ in csv.reader(lines, strict=True):
+            pass
+    except csv.Error as err:
+        return "unexpected end of data" in str(err)
+    return False
+
+
+def _row_chunks(
+    rows: Iterator[tuple[int, list[str]]], header: list[str], chunk_rows: int
+) -> Iterator[tuple[pd.DataFrame, npt.NDArray[np.int64]]]:
+    """Data rows of :func:`_table` as frames of text cells named by ``header``,
+    ``chunk_rows`` at a time, with the line each row starts on."""
+    width = len(header)
+    while True:
+        # Cells go straight into their column: a list per row would be kept until the frame
+        # is built and make the cyclic garbage collector scan them again and again.
+        columns: list[list[str]] = [[] for _ in range(width)]
+        starts: list[int] = []
+        for start, fields in itertools.islice(rows, chunk_rows):
+            starts.append(start)
+            for column, cell in zip(columns, fields, strict=True):
+                column.append(cell)
+        if not starts:
+            return
+        frame = pd.DataFrame({i: pd.Series(c, dtype=str) for i, c in enumerate(columns)})
+        yield frame.set_axis(header, axis=1), np.asarray(starts, dtype=np.int64)
+
+
+def _broken_warnings(broken: list[tuple[int, str]], name: str) -> list[str]:
+    """One warning per record not read as a row, naming its line (in line order)."""
+    return [f"{name} line {line}: {message}" for line, message in sorted(broken)]
+
+
+def _file_opener(path: Path, encoding: str) -> Callable[[], TextIO]:
+    """Opens the file as text for :func:`_table`, from its start each time."""
+    return functools.partial(path.open, encoding=encoding, newline="")
 
 
 def _data_chunks(
-    path: Path, encoding: str, chunk_rows: int, header: list[str]
+    path: Path, name: str, encoding: str, chunk_rows: int, header: list[str]
 ) -> Iterator[tuple[pd.DataFrame, npt.NDArray[np.int64]]]:
-    """Non-blank data rows (columns named by ``header``) and their line numbers, by chunk.
-
-    Line numbers count table rows as :func:`parse_long_csv` does (header = line 1).
-    """
-    offset = 0  # table rows before this chunk
-    for table in _table_chunks(path, encoding, chunk_rows, []):
-        start = 1 if offset == 0 else 0
-        raw = table.iloc[start:].set_axis(header, axis=1)
-        blank = (raw.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
-        lines = np.flatnonzero(~blank.to_numpy()).astype(np.int64) + offset + start + 1
-        offset += len(table)
-        if len(lines):
-            yield raw[~blank], lines
+    """The file's data rows (columns named by ``header``) by chunk, and their lines."""
+    rows = _table(_file_opener(path, encoding), name, [])
+    next(rows)  # the header
+    yield from _row_chunks(rows, header, chunk_rows)
 
 
 def _first_pass(
-    path: Path, name: str, encoding: str, chunk_rows: int
-) -> tuple[list[str], list[str], list[list[str]], int]:
-    """Header, its warnings, the broken rows and the count of non-blank data rows.
+    path: Path, name: str, encoding: str
+) -> tuple[list[str], list[str], list[tuple[int, str]], int]:
+    """Header, its warnings, the records not read as rows and the count of data rows.
 
     Raises
     ------
     InputError
         If the file is not readable CSV or its header is unusable.
     """
-    broken: list[list[str]] = []
-    header: list[str] | None = None
-    warnings: list[str] = []
-    rows = 0
-    try:
-        for table in _table_chunks(path, encoding, chunk_rows, broken):
-            start = 0
-            if header is None:
-                header = normalise_header(list(table.iloc[0]))
-                warnings = check_columns(header, name)
-                start = 1
-            cells = table.iloc[start:]
-            blank = (cells.fillna("").apply(lambda column: column.str.strip()) == "").all(axis=1)
-            rows += int((~blank).sum())
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
-        raise InputError(f"{name}: not a readable CSV file ({first})") from err
-    if header is None:
-        raise InputError(f"{name}: the file is empty; expected a header row and data rows")
-    return header, warnings, broken, rows
+    broken: list[tuple[int, str]] = []
+    rows = _table(_file_opener(path, encoding), name, broken)
+    header = normalise_header(next(rows)[1])
+    warnings = check_columns(header, name)
+    count = sum(1 for _ in rows)
+    return header, warnings, broken, count
 
 
 def _suspects(
-    path: Path, encoding: str, chunk_rows: int, header: list[str]
+    path: Path, name: str, encoding: str, chunk_rows: int, header: list[str]
 ) -> npt.NDArray[np.uint64]:
     """Key hashes that occur on more than one row of the file (sorted)."""
-    hashes = [_light_key_hash(raw) for raw, _ in _data_chunks(path, encoding, chunk_rows, header)]
+    hashes = [
+        _light_key_hash(raw) for raw, _ in _data_chunks(path, name, encoding, chunk_rows, header)
+    ]
     ordered = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.uint64)
     shared: npt.NDArray[np.uint64] = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     return shared

@@ -174,3 +174,47 @@ def test_a_row_with_too_many_cells_is_skipped_not_fatal() -> None:
     frame, warnings = parse(text)
     assert frame["value"].tolist() == [35.0, 37.0]
     assert any("a row with 6 cells where the header has 5" in w for w in warnings)
+
+
+def test_warnings_name_the_files_own_lines_after_a_broken_row_and_a_multi_line_cell() -> None:
+    """Line numbers are the file's: a skipped row and a quoted cell over two lines do not
+    shift the numbers of the rows after them (the header is line 1)."""
+    text = (
+        "site,time,parameter,value,unit\n"
+        "A,2026-03-01T16:00,pm2_5,35,ug/m3,oops\n"  # 2: one cell too many
+        'A,2026-03-01T17:00,pm2_5,36,"ug/\n'  # 3-4: a quoted unit over two lines
+        'm3"\n'
+        "A,2026-03-01T18:00,pm2_5,x,ug/m3\n"  # 5: not a number
+    )
+    frame, warnings = parse(text)
+    assert frame.empty  # line 3's unit "ug/\nm3" is unknown, line 5 has no number
+    assert warnings[0].startswith("in.csv line 2: a row with 6 cells where the header has 5")
+    assert warnings[1].startswith("in.csv line 3: unit")
+    assert warnings[2].startswith("in.csv line 5: value 'x' is not a number")
+
+
+def test_a_quote_never_closed_is_reported_not_swallowed() -> None:
+    """An opening quote without its closing one would read the rest of the file as one
+    cell: those lines are reported by number, the rows before them are imported."""
+    text = (
+        "site,time,parameter,value\n"
+        "A,2026-03-01T16:00,pm2_5,35\n"
+        'A,2026-03-01T17:00,pm2_5,"36\n'  # 3: the quote is never closed
+        "A,2026-03-01T18:00,pm2_5,37\n"
+        "A,2026-03-01T19:00,pm2_5,38\n"
+    )
+    frame, warnings = parse(text)
+    assert frame["value"].tolist() == [35.0]
+    assert warnings == [
+        'in.csv line 3: a quote (") opened on this line is never closed: lines 3–5 were read '
+        "as one cell and not imported"
+    ]
+
+
+def test_a_row_with_fewer_cells_is_padded_and_checked() -> None:
+    """A short row is read with empty cells (as a spreadsheet writes it) and refused by the
+    intake check for what it lacks, naming its line."""
+    frame, warnings = parse("site,time,parameter,value,unit\nA,2026-03-01T16:00,pm2_5\n")
+    assert frame.empty
+    assert warnings and warnings[0].startswith("in.csv line 2: ")
+    assert "value" in warnings[0]

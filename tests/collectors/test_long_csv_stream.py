@@ -35,7 +35,7 @@ KEY = ["site", "parameter", "period_end"]
 TEXT = (
     "site,time,parameter,value,unit,extra\n"
     "A,2026-03-01T01:00,pm2_5,35,ug/m3,x\n"  # 2
-    "A,2026-03-01T02:00,pm2_5,36,,\n"  # 3: conflicts with 7 and 13
+    "A,2026-03-01T02:00,pm2_5,36,,\n"  # 3: conflicts with 7 and 12
     "\n"  # 4: blank, skipped silently
     "A,2026-03-01T01:00+08:00,PM2.5,35,,\n"  # 5: identical to 2 (other spellings)
     "B,2026-03-01T01:00,pm10,x,,\n"  # 6: not a number
@@ -49,10 +49,8 @@ TEXT = (
     "D,2026-03-01T03:00,co,0.85,,\n"  # identical after conversion to mg/m³
     "E,2026-03-01T03:00,nh3n,0.01L,mg/L,\n"
     "浑南,2026-03-01T04:00,so2,7,,\n"
-    # Skipped as broken. Last: the whole-file parser numbers the rows after a broken row
-    # one line too low (it counts table rows); the chunks do the same (compared above).
-    "too,many,cells,in,this,row,here\n"
-    "F,2026-03-01T04:00,so2,x,,\n"
+    "too,many,cells,in,this,row,here\n"  # 17: skipped as broken, named by its line
+    "F,2026-03-01T04:00,so2,x,,\n"  # 18: the file's line, also after the broken row
 )
 
 
@@ -104,7 +102,10 @@ def test_chunks_give_the_rows_and_messages_of_the_whole_file(
     assert sorted(whole["site"]) == ["A", "B", "D", "E", "浑南"]
     conflict = [w for w in warnings if " line 3:" in w]
     assert conflict and f"conflicts with {path} line 7, {path} line 12" in conflict[0]
-    assert any(w.startswith(f"{path}: a row with 7 cells") for w in warnings)
+    assert f"{path} line 17: a row with 7 cells where the header has 6 was skipped" in "".join(
+        warnings
+    )
+    assert any(w.startswith(f"{path} line 18: value 'x' is not a number") for w in warnings)
 
 
 def test_file_errors_are_raised_before_any_chunk(tmp_path: Path) -> None:
@@ -250,3 +251,37 @@ def _fetches(ledger_path: Path) -> int:
     except sqlite3.OperationalError:  # not created yet
         return 0
     return int(row[0])
+
+
+@pytest.mark.parametrize("chunk_rows", [1, 2, 1000])
+def test_a_quote_never_closed_gives_the_warning_of_the_whole_file_path(
+    tmp_path: Path, chunk_rows: int
+) -> None:
+    """The unclosed quote of line 3 is reported by its lines in both paths; line 2 imports."""
+    text = "site,time,parameter,value\nA,2026-03-01T01:00,so2,3\nA,2026-03-01T02:00,so2,\"4\nB,x\n"
+    path = _file(tmp_path, text=text)
+    warnings: list[str] = []
+    frames = list(stream_long_csv(path, str(path), warnings, chunk_rows=chunk_rows, now=NOW))
+    whole, expected = parse_long_csv(path.read_bytes(), str(path), now=NOW)
+    assert [len(f) for f in frames] == [1] and len(whole) == 1
+    assert warnings == expected
+    assert expected == [
+        f'{path} line 3: a quote (") opened on this line is never closed: lines 3–4 were read '
+        "as one cell and not imported"
+    ]
+
+
+def test_a_cell_over_the_csv_field_limit_is_a_clear_error_naming_its_line(
+    tmp_path: Path,
+) -> None:
+    """A quote never closed in a big file makes one cell larger than the csv module's limit
+    (131,072 characters): one message naming the line and the likely cause, before anything
+    is given or stored."""
+    rows = "".join(f"A,2026-03-01T{h:02d}:00,so2,3\n" for h in range(1, 24))
+    text = "site,time,parameter,value\nA,2026-03-01T00:00,so2,\"3\n" + rows * 300
+    path = _file(tmp_path, text=text)
+    expected = r"not a readable CSV file \(line 2: field larger than field limit .*never closed"
+    with pytest.raises(InputError, match=expected):
+        next(stream_long_csv(path, str(path), [], chunk_rows=1, now=NOW))
+    with pytest.raises(InputError, match=expected):
+        parse_long_csv(path.read_bytes(), str(path), now=NOW)
