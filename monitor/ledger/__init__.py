@@ -1,4 +1,5 @@
-"""The ledger: SQLite system of record (see :mod:`monitor.ledger.store`)."""
+"""The ledger: SQLite system of record (:mod:`monitor.ledger.store` lists where each of
+its concerns lives)."""
 
 from monitor.ledger.store import Ledger, WriteResult, from_epoch, to_epoch
 
