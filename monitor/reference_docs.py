@@ -5,12 +5,14 @@ Both pages are rendered from the code, never written by hand, so they cannot dri
 * ``docs/reference/cli.md`` from :func:`monitor.cli.build_parser` — every command and
   subcommand with its usage line, its arguments and options (argument, default, help);
 * ``docs/reference/settings.md`` from :func:`monitor.settings.settings_reference` — one
-  table per top-level key of the settings file, then the environment variables and secrets.
+  table per top-level key of the settings file, then the environment variables and secrets;
+* the tables between the ``schema:begin`` and ``schema:end`` markers of
+  ``docs/influxdb.md`` from :func:`monitor.influxdb.points.schema_markdown`.
 
 Regenerate both after changing a command or a setting, and commit them (a test compares the
 committed files with what this module renders)::
 
-    python -m monitor.reference_docs            # write both pages
+    python -m monitor.reference_docs            # write the pages
     python -m monitor.reference_docs --check    # exit 1 naming each page that differs
 
 The rendering uses only the parser's actions and the rows' ``key``, ``type``, ``default``,
@@ -34,17 +36,20 @@ if TYPE_CHECKING:
 __all__ = [
     "CLI_PAGE",
     "REGENERATE",
+    "SCHEMA_PAGE",
     "SETTINGS_PAGE",
     "ReferencePage",
     "cli_markdown",
     "main",
     "reference_pages",
+    "schema_page",
     "settings_markdown",
 ]
 
 #: The pages, relative to the repository folder.
 CLI_PAGE = Path("docs/reference/cli.md")
 SETTINGS_PAGE = Path("docs/reference/settings.md")
+SCHEMA_PAGE = Path("docs/influxdb.md")
 #: The command that writes them (quoted in the pages and in the drift test's message).
 REGENERATE = "python -m monitor.reference_docs"
 
@@ -56,15 +61,45 @@ _GENERATED = (
 
 @dataclass(frozen=True)
 class ReferencePage:
-    """One generated page: where it lives in the repository and how it is rendered."""
+    """One generated page: where it lives in the repository and how it is rendered (from
+    the page's current text, for a page that is generated only in part)."""
 
     path: Path
-    render: Callable[[], str]
+    render: Callable[[str], str]
 
 
 def reference_pages() -> tuple[ReferencePage, ...]:
-    """The generated pages, CLI first."""
-    return (ReferencePage(CLI_PAGE, cli_markdown), ReferencePage(SETTINGS_PAGE, settings_markdown))
+    """The generated pages: CLI, settings, and the InfluxDB schema's tables."""
+    return (
+        ReferencePage(CLI_PAGE, lambda _current: cli_markdown()),
+        ReferencePage(SETTINGS_PAGE, lambda _current: settings_markdown()),
+        ReferencePage(SCHEMA_PAGE, schema_page),
+    )
+
+
+_SCHEMA_BLOCK = re.compile(r"(<!-- schema:begin[^\n]*-->\n)(.*?)(<!-- schema:end -->)", re.DOTALL)
+
+
+def schema_page(current: str) -> str:
+    r"""``current`` (the text of ``docs/influxdb.md``) with the tables between its
+    ``schema:begin`` and ``schema:end`` markers rendered from the code.
+
+    >>> page = schema_page("a\n<!-- schema:begin -->\nold\n<!-- schema:end -->\nb\n")
+    >>> page.startswith("a\n<!-- schema:begin -->\n**`air_observation`**"), "\nold\n" in page
+    (True, False)
+    >>> page.endswith("\n<!-- schema:end -->\nb\n")
+    True
+    """
+    from monitor.influxdb.points import schema_markdown
+
+    if not _SCHEMA_BLOCK.search(current):
+        raise ValueError(
+            f"{SCHEMA_PAGE} has no <!-- schema:begin --> … <!-- schema:end --> markers; "
+            "put them where the schema tables belong"
+        )
+    return _SCHEMA_BLOCK.sub(
+        lambda m: m.group(1) + schema_markdown() + m.group(3), current, count=1
+    )
 
 
 # --------------------------------------------------------------------------- markdown
@@ -88,9 +123,9 @@ def _code(text: str) -> str:
 # --------------------------------------------------------------------------- CLI
 
 
-def _subparsers(parser: argparse.ArgumentParser) -> argparse._SubParsersAction[
-    argparse.ArgumentParser
-] | None:
+def _subparsers(
+    parser: argparse.ArgumentParser,
+) -> argparse._SubParsersAction[argparse.ArgumentParser] | None:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             return action
@@ -132,9 +167,7 @@ def _own_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
     return [
         a
         for a in parser._actions
-        if not isinstance(
-            a, argparse._HelpAction | argparse._SubParsersAction
-        )
+        if not isinstance(a, argparse._HelpAction | argparse._SubParsersAction)
     ]
 
 
@@ -404,8 +437,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     stale = []
     for page in reference_pages():
         target = args.root / page.path
-        text = page.render()
         current = target.read_text(encoding="utf-8") if target.exists() else None
+        try:
+            text = page.render(current or "")
+        except ValueError as err:
+            sys.stderr.write(f"{parser.prog}: error: {err}\n")
+            return 2
         if current == text:
             continue
         stale.append(str(page.path))
