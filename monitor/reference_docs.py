@@ -339,10 +339,22 @@ def _settings_heading(name: str, head: _Row) -> list[str]:
     return out
 
 
+def _type_words(text: str) -> str:
+    """The type as a reader says it: ``list of one of 'a', 'b's`` (a list of choices, as
+    the settings module spells it) becomes ``list of: one of 'a', 'b'``.
+
+    >>> _type_words("list of one of 'stuck', 'spike's"), _type_words("list of strings")
+    ("list of: one of 'stuck', 'spike'", 'list of strings')
+    """
+    match = re.fullmatch(r"list of (one of .*')s", text)
+    return f"list of: {match.group(1)}" if match else text
+
+
 def _settings_rows_table(rows: Iterable[_Row]) -> list[str]:
     out = ["| key | type | default | meaning |", "|---|---|---|---|"]
     out += [
-        f"| {_code(r.key)} | {_cell(r.type)} | {_cell(r.default)} | {_cell(r.help)} |"
+        f"| {_code(r.key)} | {_cell(_type_words(r.type))} | {_cell(r.default)} "
+        f"| {_cell(r.help)} |"
         for r in rows
     ]
     return [*out, ""]
