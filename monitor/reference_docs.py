@@ -352,11 +352,9 @@ def _type_words(text: str) -> str:
 
 def _settings_rows_table(rows: Iterable[_Row]) -> list[str]:
     out = ["| key | type | default | meaning |", "|---|---|---|---|"]
-    out += [
-        f"| {_code(r.key)} | {_cell(_type_words(r.type))} | {_cell(r.default)} "
-        f"| {_cell(r.help)} |"
-        for r in rows
-    ]
+    for r in rows:
+        cells = [_code(r.key), _cell(_type_words(r.type)), _cell(r.default), _cell(r.help)]
+        out.append("| " + " | ".join(cells) + " |")
     return [*out, ""]
 
 
