@@ -106,18 +106,27 @@ def schema_page(current: str) -> str:
 
 
 def _cell(text: str) -> str:
-    """Text for a Markdown table cell: one line; ``|``, ``*`` and ``<`` taken literally.
+    """Text for a Markdown table cell: one line; outside code spans ``|``, ``*`` and ``<``
+    are taken literally (code spans are left as written).
 
-    >>> _cell("write dashboards/*.json | a <b>")
-    'write dashboards/\\\\*.json \\\\| a &lt;b>'
+    >>> print(_cell("write dashboards/*.json | a <b>, `x*y<z`"))
+    write dashboards/\\*.json \\| a &lt;b>, `x*y<z`
     """
-    text = " ".join(text.split())
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("*", "\\*").replace("<", "&lt;")
+    parts = re.split(r"(`[^`]*`)", " ".join(text.split()))
+    return "".join(
+        part
+        if part.startswith("`") and part.endswith("`") and len(part) > 1
+        else part.replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("*", "\\*")
+        .replace("<", "&lt;")
+        for part in parts
+    )
 
 
 def _code(text: str) -> str:
-    """``text`` as inline code, escaped for a table cell (a ``|`` would end the cell)."""
-    return "`" + text.replace("|", "\\|") + "`"
+    """``text`` as inline code (Python-Markdown's tables keep a ``|`` inside code in its cell)."""
+    return f"`{text}`"
 
 
 # --------------------------------------------------------------------------- CLI
