@@ -115,3 +115,22 @@ def test_vocabulary_names_every_canonical_column() -> None:
     vocabulary = METHODS_PAGE.split("## Vocabulary", 1)[1].split("\n## ", 1)[0]
     for code in [p.value for p in POLLUTANTS] + [p.value for p in PARAMETERS]:
         assert f"`{code}`" in vocabulary, code
+
+
+def test_every_benchmark_has_its_row_in_performance() -> None:
+    """Each benchmark script is reported in docs/performance.md (the README's Performance
+    table moved there in issue 18)."""
+    page = (DOCS / "performance.md").read_text(encoding="utf-8")
+    benchmarks = sorted(p.stem for p in (ROOT / "benchmarks").glob("bench_*.py"))
+    assert len(benchmarks) >= 10
+    for name in benchmarks:
+        assert f"bench_{name.removeprefix('bench_')}" in page, name
+
+
+def test_every_collector_has_its_row_in_concepts() -> None:
+    from monitor.collectors import COLLECTORS
+
+    page = (DOCS / "concepts.md").read_text(encoding="utf-8")
+    assert COLLECTORS
+    for name in COLLECTORS:
+        assert f"| `{name}` |" in page, name
