@@ -78,7 +78,7 @@ class Mda8Windows(StrEnum):
     the day: ending at 08:00 … 24:00, the first being the labels 01:00 … 08:00, the last
     17:00 … the next date's 00:00 (HJ 663-2013). Needs ≥ 14 valid windows. GB 3095-2026
     defines MDA8 as the largest 8-hour mean "within a natural day" (§3), which these
-    windows satisfy; HJ 663-2026 was not obtained (README "Methods and decisions").
+    windows satisfy; HJ 663-2026 was not obtained (docs/methods.md).
 
     ``ENDING_IN_DAY`` — the 24 windows ending at 01:00 … 24:00, the early ones reaching into
     the previous day (another reading of "within a natural day"; one third-party

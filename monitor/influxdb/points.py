@@ -1,8 +1,9 @@
 """The InfluxDB schema: what envmon writes, measurement by measurement.
 
 This is the contract Grafana's queries (``monitor/influxdb/queries.py``, the dashboards and
-alert rules) are written against; the README's "InfluxDB schema" section is generated from
-:data:`MEASUREMENTS`. Rules that keep it stable:
+alert rules) are written against; the docs' "InfluxDB schema" (``docs/influxdb.md``) is
+generated from :data:`MEASUREMENTS` (``python -m monitor.reference_docs``). Rules that keep
+it stable:
 
 * **Field types never change.** Every number is a float (``12`` is written as a float, never
   ``12i``), flags and codes are floats, text is a string field. A missing value leaves the
@@ -512,7 +513,7 @@ def target_progress_points(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def schema_markdown() -> str:
-    """The README's schema tables, generated from :data:`MEASUREMENTS`."""
+    """The schema tables of ``docs/influxdb.md``, generated from :data:`MEASUREMENTS`."""
     out = []
     for m in MEASUREMENTS:
         out += [f"**`{m.name}`** — {m.doc}; time: {m.time}.", ""]

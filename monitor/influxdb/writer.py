@@ -75,8 +75,8 @@ def _server_message(body: Any) -> str:
 NO_V2_WRITE_API = (
     "the server has no InfluxDB v2 write API (POST /api/v2/write is not found): InfluxDB 1.x "
     "before 1.8 and servers without that endpoint cannot take envmon's writes; publish to "
-    'InfluxDB 2.x, InfluxDB 3 Core, InfluxDB 1.8+ or VictoriaMetrics (README "InfluxDB '
-    'servers")'
+    "InfluxDB 2.x, InfluxDB 3 Core, InfluxDB 1.8+ or VictoriaMetrics (docs/influxdb.md "
+    '"InfluxDB servers")'
 )
 
 
@@ -254,8 +254,8 @@ class InfluxWriter:
             report.failed(
                 f"InfluxDB {version} has no v2 write API (/api/v2/write arrived in InfluxDB "
                 "1.8): envmon cannot publish to it; upgrade it to 1.8+ or 2.x, or set "
-                "[influxdb] url to InfluxDB 2.x, 3 Core or VictoriaMetrics (README "
-                '"InfluxDB servers")'
+                "[influxdb] url to InfluxDB 2.x, 3 Core or VictoriaMetrics "
+                '(docs/influxdb.md "InfluxDB servers")'
             )
             return report
         try:
