@@ -312,7 +312,7 @@ class CnemcAirCollector:
             fillable = [h for h in missed if h >= window]
             todo, rest = fillable[: self.max_history_hours], fillable[self.max_history_hours :]
             if not self.max_history_hours and rest:
-                # 0 means no catch-up (README): report the gap, never hold the live hour back
+                # 0 means no catch-up (settings reference): name the gap, never hold the hour back
                 notes.append(
                     f"gap: {len(rest)} hour(s) {_span(rest)} not filled: catch-up from the "
                     "history is off (max_history_hours = 0); import them from an archive "

@@ -458,7 +458,7 @@ def test_negative_value_is_stored_and_flagged_negative_by_evaluation(
     tmp_path: Path, recorded_server: RecordedServer
 ) -> None:
     """Through the real pipeline: the negative hour is stored for every station and the
-    quality checks flag the value ``negative`` (README, "Data-quality flags")."""
+    quality checks flag the value ``negative`` (docs/concepts.md, "Data-quality flags")."""
     records = json.loads((DATA / "live_shenyang.json").read_bytes())
     for record in records:
         if record["StationCode"] == "1099A":
@@ -660,7 +660,7 @@ def test_long_gap_uses_the_station_history(air_platform: AirPlatform) -> None:
 def test_max_history_hours_zero_reports_the_gap_and_delivers_the_live_hour(
     air_platform: AirPlatform,
 ) -> None:
-    """max_history_hours = 0 is "no catch-up" (README): no history request, the five missed
+    """max_history_hours = 0 is "no catch-up" (settings reference): no history request, five missed
     hours reported as a gap, and the live hour delivered (it was held back for ever)."""
     collector = _history_collector(air_platform, stations=(), max_history_hours=0)
     (live,) = list(collector.collect(_since(6), None))

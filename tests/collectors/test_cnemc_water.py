@@ -217,8 +217,8 @@ def test_unparsed_cell_is_source_invalid_and_noted() -> None:
 def test_a_section_delivered_twice_follows_the_one_duplicate_rule() -> None:
     """七间房 01-01 00:00 twice: an identical repeat is one reading; a second row with
     NH3-N 0.52 instead of 0.482 is kept for the intake check, which refuses both NH3-N
-    readings by name and stores the other parameters once (README, "What enters the
-    ledger": one rule for every file and answer)."""
+    readings by name and stores the other parameters once (docs/concepts.md, "The intake check:
+    what enters the ledger": one rule for every file and answer)."""
     payload = json.loads((FILES / "real_datas_liaoning.json").read_text(encoding="utf-8"))
     payload["tbody"].append(list(payload["tbody"][0]))
     once, _ = parse_observations([parse_real_datas(payload)], fetched_at=FETCHED)

@@ -574,7 +574,7 @@ def test_calculator_times_out_of_nanosecond_range_are_per_row() -> None:
 
 def test_fetch_log_notes_hold_the_first_20_refusals_and_a_count() -> None:
     """25 refusals in one batch: the first 20 verbatim, then '… and 5 more refused'
-    (README, "What enters the ledger")."""
+    (docs/concepts.md, "The intake check")."""
     from monitor.service.pipeline import NOTED_REFUSALS, _noted
 
     refused = [f"row {i}: refused (not stored)" for i in range(25)]

@@ -258,7 +258,7 @@ def test_a_quote_never_closed_gives_the_warning_of_the_whole_file_path(
     tmp_path: Path, chunk_rows: int
 ) -> None:
     """The unclosed quote of line 3 is reported by its lines in both paths; line 2 imports."""
-    text = "site,time,parameter,value\nA,2026-03-01T01:00,so2,3\nA,2026-03-01T02:00,so2,\"4\nB,x\n"
+    text = 'site,time,parameter,value\nA,2026-03-01T01:00,so2,3\nA,2026-03-01T02:00,so2,"4\nB,x\n'
     path = _file(tmp_path, text=text)
     warnings: list[str] = []
     frames = list(stream_long_csv(path, str(path), warnings, chunk_rows=chunk_rows, now=NOW))
@@ -278,7 +278,7 @@ def test_a_cell_over_the_csv_field_limit_is_a_clear_error_naming_its_line(
     (131,072 characters): one message naming the line and the likely cause, before anything
     is given or stored."""
     rows = "".join(f"A,2026-03-01T{h:02d}:00,so2,3\n" for h in range(1, 24))
-    text = "site,time,parameter,value\nA,2026-03-01T00:00,so2,\"3\n" + rows * 300
+    text = 'site,time,parameter,value\nA,2026-03-01T00:00,so2,"3\n' + rows * 300
     path = _file(tmp_path, text=text)
     expected = r"not a readable CSV file \(line 2: field larger than field limit .*never closed"
     with pytest.raises(InputError, match=expected):

@@ -257,8 +257,8 @@ def test_a_page_without_a_readable_time_is_a_format_change() -> None:
 def test_two_time_series_disagreeing_are_left_to_the_one_duplicate_rule() -> None:
     """A second temperature series at the same location and time: the collector keeps both
     rows and the shared intake check refuses both (values 24.6, 25.1), naming the
-    conflict; an identical second series is stored once (README, "What enters the
-    ledger")."""
+    conflict; an identical second series is stored once (docs/concepts.md, "The intake check:
+    what enters the ledger")."""
     payload = json.loads((FILES / "continuous_page1.json").read_text())
     twin = json.loads(json.dumps(payload["features"][0]))
     twin["properties"]["time_series_id"] = "ffffffffffffffffffffffffffffffff"

@@ -151,7 +151,7 @@ def test_every_point_reaches_victoriametrics_exactly(
 def test_a_revision_republishes_and_overwrites_the_value(tmp_path: Path, influx1: Influx1) -> None:
     """A corrected value queues its site-day again; InfluxDB (1.x here, same rule in 2.x)
     overwrites the point of the same series and time, so there is one point, the new one.
-    (VictoriaMetrics keeps samples of the same time side by side: README.)"""
+    (VictoriaMetrics keeps samples of the same time side by side: docs/influxdb.md.)"""
     influx1.reset()
     site = "rev_site"
     settings = settings_for(tmp_path, "http://127.0.0.1:9")
