@@ -39,8 +39,8 @@ has queued.
 
 A small HTTP server answers ``/healthz`` (JSON, per-source state) and ``/metrics``
 (Prometheus text format, :mod:`monitor.service.metrics`: last success, failures, rows
-ingested, lag, publishing, HJ 212, process metrics). A failing source
-never stops the others; it is logged once when it starts failing and once when it recovers.
+ingested, lag, publishing, HJ 212, process metrics). A failing source never stops the
+others; it is logged once when it starts failing and once when it recovers.
 """
 
 from __future__ import annotations
