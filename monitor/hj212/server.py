@@ -138,6 +138,8 @@ class ReceiverStats:
     last_write_error: str = ""
     unknown_codes: Counter[str] = field(default_factory=Counter)
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    latency_count: int = 0  # every committed packet since the start (the summary's _count)
+    latency_sum: float = 0.0  # and their latencies [s] (its _sum)
 
     def count(self, result: str, n: int = 1) -> None:
         """Count packets by result (``accepted``, ``bad_crc``, ``unknown_mn`` …)."""
@@ -465,7 +467,10 @@ class Receiver:
             self.stats.commits += 1
             self.stats.last_write_error = ""
             self.stats.unknown_codes.update(unknown)
-            self.stats.latencies.extend(committed - item.received for item in batch)
+            waited = [committed - item.received for item in batch]
+            self.stats.latencies.extend(waited)
+            self.stats.latency_count += len(waited)
+            self.stats.latency_sum += sum(waited)
         with self._queued_lock:
             self._queued -= len(batch)
         for code in unknown.keys() - self._logged_codes:
@@ -519,6 +524,7 @@ class Receiver:
             packets = dict(stats.packets)
             closed = dict(stats.connections_closed)
             unknown = dict(stats.unknown_codes)
+            latency_count, latency_sum = stats.latency_count, stats.latency_sum
             families: list[Metric] = [
                 GaugeMetricFamily("envmon_hj212_connections_open", "Open HJ 212 connections.",
                                   stats.connections_open),
@@ -557,11 +563,12 @@ class Receiver:
         for code, count in sorted(unknown.items()):
             by_code.add_metric([code], count)
         families += [by_result, by_reason, by_code]
-        # Quantiles over the last LATENCY_WINDOW packets only: no _count or _sum, which
-        # would have to count every packet since the start.
+        # quantiles over the last LATENCY_WINDOW packets; _count and _sum since the start
         latency = SummaryMetricFamily(
             "envmon_hj212_commit_latency_seconds",
-            "Seconds from packet received to rows committed (recent packets).",
+            "Seconds from packet received to rows committed (quantiles: recent packets).",
+            count_value=latency_count,
+            sum_value=latency_sum,
         )
         quantiles = self.stats.latency_quantiles()
         if quantiles is not None:

@@ -113,8 +113,13 @@ def test_daemon_receives_stores_evaluates_and_reports(running: Daemon, tmp_path:
     assert value(families["envmon_hj212_write_failures"], "envmon_hj212_write_failures_total") == 0
     assert kinds["envmon_hj212_commit_latency_seconds"] == "summary"
     latency = families["envmon_hj212_commit_latency_seconds"]
-    assert sorted(s.labels["quantile"] for s in latency) == ["0.5", "0.99"]
-    assert all(s.value >= 0 for s in latency)
+    p50 = value(latency, "envmon_hj212_commit_latency_seconds", quantile="0.5")
+    p99 = value(latency, "envmon_hj212_commit_latency_seconds", quantile="0.99")
+    assert value(latency, "envmon_hj212_commit_latency_seconds_count") == 4  # the 4 packets
+    total = value(latency, "envmon_hj212_commit_latency_seconds_sum")
+    # a quantile of 4 waits is at most the largest, which is at most their sum
+    assert p50 is not None and p99 is not None and total is not None
+    assert 0 < p50 <= p99 <= total
     last = families["envmon_hj212_station_last_packet_timestamp_seconds"]
     assert [s.labels for s in last] == [{"mn": "ABCDEF0123456789ABCDEF01", "site": "hn01"}]
     assert "process_cpu_seconds" in families  # the standard process metrics beside
