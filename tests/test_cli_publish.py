@@ -27,10 +27,13 @@ def test_publish_sends_the_outbox(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     options = setup(tmp_path, victoria.url, monkeypatch, "cli_site")
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        pending = ledger.outbox_stats()[0]
     assert main([*options, "publish"]) == 0
     out, err = capsys.readouterr()
     assert "point(s) published" in out
-    assert "publish [" in err  # the progress bar
+    # the progress summary (stderr is not a terminal: no bar): every queued entry sent
+    assert f"publish: {pending}/{pending} done in " in err
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         assert ledger.outbox_stats() == (0, None)
     assert victoria.export('{__name__="air_observation_value",site="cli_site"}')
@@ -55,7 +58,7 @@ def test_replay_needs_from_and_a_forward_range(
         main([*options, "publish", "--replay", "--from", "2026-07-01", "--to", "2026-07-02"]) == 0
     )
     out, err = capsys.readouterr()
-    assert "replay [" in err and "point(s) published" in out
+    assert "replay: 2/2 done in " in err and "point(s) published" in out
 
 
 def test_publish_while_influxdb_is_down_exits_1_and_keeps_the_queue(

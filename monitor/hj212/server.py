@@ -42,6 +42,12 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 
 from monitor.errors import EnvmonError
 from monitor.hj212.codes import CODES
@@ -132,6 +138,8 @@ class ReceiverStats:
     last_write_error: str = ""
     unknown_codes: Counter[str] = field(default_factory=Counter)
     latencies: deque[float] = field(default_factory=lambda: deque(maxlen=LATENCY_WINDOW))
+    latency_count: int = 0  # every committed packet since the start (the summary's _count)
+    latency_sum: float = 0.0  # and their latencies [s] (its _sum)
 
     def count(self, result: str, n: int = 1) -> None:
         """Count packets by result (``accepted``, ``bad_crc``, ``unknown_mn`` …)."""
@@ -459,7 +467,10 @@ class Receiver:
             self.stats.commits += 1
             self.stats.last_write_error = ""
             self.stats.unknown_codes.update(unknown)
-            self.stats.latencies.extend(committed - item.received for item in batch)
+            waited = [committed - item.received for item in batch]
+            self.stats.latencies.extend(waited)
+            self.stats.latency_count += len(waited)
+            self.stats.latency_sum += sum(waited)
         with self._queued_lock:
             self._queued -= len(batch)
         for code in unknown.keys() - self._logged_codes:
@@ -505,66 +516,73 @@ class Receiver:
         body["stations"] = stations
         return body
 
-    def metrics(self) -> list[str]:
-        """Prometheus lines (text format 0.0.4) for /metrics."""
+    def metric_families(self) -> list[Metric]:
+        """The receiver's Prometheus metric families for /metrics
+        (:mod:`monitor.service.metrics` serves them)."""
         stats = self.stats
         with stats.lock:
             packets = dict(stats.packets)
             closed = dict(stats.connections_closed)
             unknown = dict(stats.unknown_codes)
-            scalars = [
-                ("envmon_hj212_connections_open", "gauge", "Open HJ 212 connections.",
-                 stats.connections_open),
-                ("envmon_hj212_connections_total", "counter", "HJ 212 connections accepted "
-                 "or refused.", stats.connections_total),
-                ("envmon_hj212_connections_refused_total", "counter", "HJ 212 connections "
-                 "refused at the connection limit.", stats.connections_refused),
-                ("envmon_hj212_readings_written_total", "counter", "Readings committed to "
-                 "hj212_readings.", stats.readings_written),
-                ("envmon_hj212_observations_written_total", "counter", "Hourly observations "
-                 "committed from HJ 212 packets.", stats.observations_written),
-                ("envmon_hj212_commits_total", "counter", "Ledger commits of the HJ 212 "
-                 "writer.", stats.commits),
-                ("envmon_hj212_write_failures_total", "counter", "Failed ledger writes of "
-                 "the HJ 212 writer.", stats.write_failures),
+            latency_count, latency_sum = stats.latency_count, stats.latency_sum
+            families: list[Metric] = [
+                GaugeMetricFamily("envmon_hj212_connections_open", "Open HJ 212 connections.",
+                                  stats.connections_open),
+                CounterMetricFamily("envmon_hj212_connections_total", "HJ 212 connections "
+                                    "accepted or refused.", stats.connections_total),
+                CounterMetricFamily("envmon_hj212_connections_refused_total", "HJ 212 "
+                                    "connections refused at the connection limit.",
+                                    stats.connections_refused),
+                CounterMetricFamily("envmon_hj212_readings_written_total", "Readings committed "
+                                    "to hj212_readings.", stats.readings_written),
+                CounterMetricFamily("envmon_hj212_observations_written_total", "Hourly "
+                                    "observations committed from HJ 212 packets.",
+                                    stats.observations_written),
+                CounterMetricFamily("envmon_hj212_commits_total", "Ledger commits of the HJ 212 "
+                                    "writer.", stats.commits),
+                CounterMetricFamily("envmon_hj212_write_failures_total", "Failed ledger writes "
+                                    "of the HJ 212 writer.", stats.write_failures),
             ]  # fmt: skip
-        lines: list[str] = []
-        for name, kind, help_text, value in scalars:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {value}"]
-        name = "envmon_hj212_packets_total"
-        lines += [f"# HELP {name} HJ 212 packets by result.", f"# TYPE {name} counter"]
-        lines += [f'{name}{{result="{k}"}} {v}' for k, v in sorted(packets.items())]
-        name = "envmon_hj212_connections_closed_total"
-        lines += [f"# HELP {name} HJ 212 connections closed, by reason.", f"# TYPE {name} counter"]
-        lines += [f'{name}{{reason="{k}"}} {v}' for k, v in sorted(closed.items())]
-        name = "envmon_hj212_unknown_code_readings_total"
-        lines += [
-            f"# HELP {name} Readings with a factor code envmon does not know (kept raw).",
-            f"# TYPE {name} counter",
-        ]
-        lines += [f'{name}{{code="{_label(k)}"}} {v}' for k, v in sorted(unknown.items())]
-        quantiles = stats.latency_quantiles()
-        name = "envmon_hj212_commit_latency_seconds"
-        lines += [
-            f"# HELP {name} Seconds from packet received to rows committed (recent packets).",
-            f"# TYPE {name} summary",
-        ]
+        by_result = CounterMetricFamily(
+            "envmon_hj212_packets_total", "HJ 212 packets by result.", labels=["result"]
+        )
+        for result, count in sorted(packets.items()):
+            by_result.add_metric([result], count)
+        by_reason = CounterMetricFamily(
+            "envmon_hj212_connections_closed_total",
+            "HJ 212 connections closed, by reason.",
+            labels=["reason"],
+        )
+        for reason, count in sorted(closed.items()):
+            by_reason.add_metric([reason], count)
+        by_code = CounterMetricFamily(
+            "envmon_hj212_unknown_code_readings_total",
+            "Readings with a factor code envmon does not know (kept raw).",
+            labels=["code"],
+        )
+        for code, count in sorted(unknown.items()):
+            by_code.add_metric([code], count)
+        families += [by_result, by_reason, by_code]
+        # quantiles over the last LATENCY_WINDOW packets; _count and _sum since the start
+        latency = SummaryMetricFamily(
+            "envmon_hj212_commit_latency_seconds",
+            "Seconds from packet received to rows committed (quantiles: recent packets).",
+            count_value=latency_count,
+            sum_value=latency_sum,
+        )
+        quantiles = self.stats.latency_quantiles()
         if quantiles is not None:
-            lines += [
-                f'{name}{{quantile="0.5"}} {quantiles[0]:.6f}',
-                f'{name}{{quantile="0.99"}} {quantiles[1]:.6f}',
-            ]
-        name = "envmon_hj212_station_last_packet_timestamp_seconds"
-        lines += [
-            f"# HELP {name} Unix time of the station's last accepted data packet.",
-            f"# TYPE {name} gauge",
-        ]
+            for quantile, seconds in zip(("0.5", "0.99"), quantiles, strict=True):
+                latency.add_sample(latency.name, {"quantile": quantile}, seconds)
+        last_packet = GaugeMetricFamily(
+            "envmon_hj212_station_last_packet_timestamp_seconds",
+            "Unix time of the station's last accepted data packet.",
+            labels=["mn", "site"],
+        )
         for s in self.stations.values():
             if s.last_packet is not None:
-                lines.append(
-                    f'{name}{{mn="{_label(s.mn)}",site="{_label(s.site)}"}} {s.last_packet:.3f}'
-                )
-        return lines
+                last_packet.add_metric([s.mn, s.site], s.last_packet)
+        return [*families, latency, last_packet]
 
 
 class _Connection(asyncio.Protocol):
@@ -662,7 +680,3 @@ class _Connection(asyncio.Protocol):
 
 def _iso(moment: float | None) -> str | None:
     return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat()
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

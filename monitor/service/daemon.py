@@ -38,8 +38,9 @@ thread of its own with its own ledger writer; a scheduled job evaluates what it 
 has queued.
 
 A small HTTP server answers ``/healthz`` (JSON, per-source state) and ``/metrics``
-(Prometheus text format: last success, failures, rows ingested, lag). A failing source
-never stops the others; it is logged once when it starts failing and once when it recovers.
+(Prometheus text format, :mod:`monitor.service.metrics`: last success, failures, rows
+ingested, lag, publishing, HJ 212, process metrics). A failing source never stops the
+others; it is logged once when it starts failing and once when it recovers.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
+from prometheus_client import CollectorRegistry
 
 from monitor import __version__
 from monitor.collectors.http import Hold, Stopped, abort_requests
@@ -72,6 +74,8 @@ from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
 from monitor.redact import install_log_filter, redact
 from monitor.service.evaluate import evaluation_health
+from monitor.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from monitor.service.metrics import daemon_registry, exposition
 from monitor.service.pipeline import collection_window, evaluate_dirty, ingest
 from monitor.service.publish import Publisher
 from monitor.service.sources import build_collector
@@ -182,6 +186,7 @@ class Daemon:
     _holds: dict[str, Hold] = field(default_factory=dict)
     _unexpected: dict[str, str] = field(default_factory=dict)
     _abandoned: int = 0
+    _registry: CollectorRegistry | None = None
 
     def sources(self) -> list[SourceSettings]:
         """The enabled sources."""
@@ -614,103 +619,17 @@ class Daemon:
             return {"state": "unknown", "error": str(err)}
 
     def metrics(self) -> str:
-        """The /metrics document (Prometheus text exposition format 0.0.4)."""
-        now = time.time()
-        lines = [
-            "# HELP envmon_up 1 while the daemon runs.",
-            "# TYPE envmon_up gauge",
-            "envmon_up 1",
-            "# HELP envmon_uptime_seconds Seconds since the daemon started.",
-            "# TYPE envmon_uptime_seconds gauge",
-            f"envmon_uptime_seconds {now - self.started_at:.0f}",
-        ]
-        series: list[tuple[str, str, str, Callable[[SourceHealth], float | None]]] = [
-            (
-                "envmon_source_last_success_timestamp_seconds",
-                "gauge",
-                "Unix time of the source's last successful collection.",
-                lambda h: h.last_success,
-            ),
-            (
-                "envmon_source_failures_total",
-                "counter",
-                "Failed collections of the source.",
-                lambda h: float(h.failures_total),
-            ),
-            (
-                "envmon_source_consecutive_failures",
-                "gauge",
-                "Failed collections since the last success.",
-                lambda h: float(h.consecutive_failures),
-            ),
-            (
-                "envmon_source_rows_ingested_total",
-                "counter",
-                "Observations inserted or revised from the source.",
-                lambda h: float(h.rows_ingested_total),
-            ),
-            (
-                "envmon_source_lag_seconds",
-                "gauge",
-                "Seconds between now and the end of the latest period stored for the source.",
-                lambda h: None if h.latest_data is None else now - h.latest_data,
-            ),
-        ]
+        """The /metrics document (Prometheus text format; :mod:`monitor.service.metrics`)."""
+        if self._registry is None:
+            self._registry = daemon_registry(self)
+        return exposition(self._registry).decode()
+
+    def health_snapshot(self) -> tuple[list[SourceHealth], PublishHealth | None]:
+        """Copies of the per-source and the publish health, taken under the lock."""
         with self._lock:
-            healths = list(self.health.values())
+            healths = [dataclasses.replace(h) for h in self.health.values()]
             publish = None if self.publish is None else dataclasses.replace(self.publish)
-        for name, kind, help_text, value in series:
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-            for h in healths:
-                v = value(h)
-                if v is not None:
-                    lines.append(f'{name}{{source="{_label(h.name)}"}} {v:.3f}')
-        if publish is not None:
-            lag = 0.0 if publish.oldest_queued is None else now - publish.oldest_queued
-            for name, kind, help_text, number in (
-                (
-                    "envmon_publish_points_total",
-                    "counter",
-                    "Points InfluxDB accepted.",
-                    float(publish.points_total),
-                ),
-                (
-                    "envmon_publish_failures_total",
-                    "counter",
-                    "Failed publish rounds.",
-                    float(publish.failures_total),
-                ),
-                (
-                    "envmon_publish_quarantined_total",
-                    "counter",
-                    "Points InfluxDB refused as bad data (kept in the ledger).",
-                    float(publish.quarantined_total),
-                ),
-                (
-                    "envmon_publish_pending_site_days",
-                    "gauge",
-                    "Site-days waiting in the outbox.",
-                    float(publish.pending),
-                ),
-                (
-                    "envmon_publish_lag_seconds",
-                    "gauge",
-                    "Age of the oldest site-day waiting in the outbox.",
-                    lag,
-                ),
-                (
-                    "envmon_publish_last_success_timestamp_seconds",
-                    "gauge",
-                    "Unix time of the last successful publish round.",
-                    publish.last_success,
-                ),
-            ):
-                lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"]
-                if number is not None:
-                    lines.append(f"{name} {number:.3f}")
-        if self.receiver is not None:
-            lines += self.receiver.metrics()
-        return "\n".join(lines) + "\n"
+        return healths, publish
 
     def _start_server(self) -> None:
         port = self.settings.service.http_port
@@ -723,9 +642,7 @@ class Daemon:
                     body = text.encode()
                     self._send(200, "application/json; charset=utf-8", body)
                 elif self.path.split("?")[0] == "/metrics":
-                    self._send(
-                        200, "text/plain; version=0.0.4; charset=utf-8", daemon.metrics().encode()
-                    )
+                    self._send(200, METRICS_CONTENT_TYPE, daemon.metrics().encode())
                 else:
                     self._send(
                         404, "text/plain; charset=utf-8", b"not found: try /healthz or /metrics\n"
@@ -784,7 +701,3 @@ def report_triggers(settings: Settings) -> dict[str, CronTrigger | IntervalTrigg
         ),
         "reports retry": IntervalTrigger(minutes=reports.retry_minutes, timezone="Asia/Shanghai"),
     }
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

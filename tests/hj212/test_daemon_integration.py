@@ -13,9 +13,11 @@ from pathlib import Path
 import pytest
 
 from monitor.ledger import Ledger
+from monitor.redact import MASK
 from monitor.service.daemon import Daemon
 from monitor.settings import load_settings
 from tests.hj212.conftest import Client, packet, wait_for
+from tests.metrics import parse, types, value
 
 CONFIG = """\
 [district]
@@ -98,10 +100,44 @@ def test_daemon_receives_stores_evaluates_and_reports(running: Daemon, tmp_path:
     assert health["hj212"]["packets"]["accepted"] == 4
     assert health["hj212"]["stations"]["ABCDEF0123456789ABCDEF01"]["site"] == "hn01"
     assert health["hj212"]["stations"]["ABCDEF0123456789ABCDEF01"]["late"] is False
-    metrics = get(base + "/metrics")
-    assert 'envmon_hj212_packets_total{result="accepted"} 4' in metrics
-    assert re.search(r"envmon_hj212_observations_written_total 8\b", metrics)
-    assert 'envmon_hj212_commit_latency_seconds{quantile="0.99"}' in metrics
+    text = get(base + "/metrics")
+    families, kinds = parse(text), types(text)
+    assert kinds["envmon_hj212_packets"] == "counter"
+    packets = families["envmon_hj212_packets"]
+    assert value(packets, "envmon_hj212_packets_total", result="accepted") == 4
+    assert [s.labels for s in packets] == [{"result": "accepted"}]
+    # 4 packets × 2 hourly averages (PM2.5 and PM10)
+    written = families["envmon_hj212_observations_written"]
+    assert value(written, "envmon_hj212_observations_written_total") == 8
+    assert value(families["envmon_hj212_connections"], "envmon_hj212_connections_total") == 1
+    assert value(families["envmon_hj212_write_failures"], "envmon_hj212_write_failures_total") == 0
+    assert kinds["envmon_hj212_commit_latency_seconds"] == "summary"
+    latency = families["envmon_hj212_commit_latency_seconds"]
+    p50 = value(latency, "envmon_hj212_commit_latency_seconds", quantile="0.5")
+    p99 = value(latency, "envmon_hj212_commit_latency_seconds", quantile="0.99")
+    assert value(latency, "envmon_hj212_commit_latency_seconds_count") == 4  # the 4 packets
+    total = value(latency, "envmon_hj212_commit_latency_seconds_sum")
+    # a quantile of 4 waits is at most the largest, which is at most their sum
+    assert p50 is not None and p99 is not None and total is not None
+    assert 0 < p50 <= p99 <= total
+    last = families["envmon_hj212_station_last_packet_timestamp_seconds"]
+    assert [s.labels for s in last] == [{"mn": "ABCDEF0123456789ABCDEF01", "site": "hn01"}]
+    assert "process_cpu_seconds" in families  # the standard process metrics beside
+
+
+def test_a_secret_sent_as_a_factor_code_is_masked_in_metrics(running: Daemon) -> None:
+    """Factor codes in /metrics are read from the packet as sent: one equal to the
+    station's password (a registered secret) is masked, the others are kept."""
+    assert running.receiver is not None and running.server is not None
+    client = Client(running.receiver.port or 0)
+    client.send(packet(cp="DataTime=20250101080000;x99999-Avg=1.5;123456-Avg=2"))
+    assert client.replies_until(1)[0].cn == "9014"
+    client.close()
+    text = get(f"http://127.0.0.1:{running.server.server_port}/metrics")
+    assert not re.search(r"(?<![0-9A-Za-z])123456(?![0-9A-Za-z])", text)  # (inside the MN: ok)
+    unknown = parse(text)["envmon_hj212_unknown_code_readings"]
+    assert value(unknown, "envmon_hj212_unknown_code_readings_total", code="x99999") == 1
+    assert value(unknown, "envmon_hj212_unknown_code_readings_total", code=MASK) == 1
 
 
 def test_stop_signal_stops_the_receiver(running: Daemon) -> None:

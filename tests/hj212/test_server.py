@@ -22,6 +22,7 @@ from tests.hj212.conftest import (
     station,
     wait_for,
 )
+from tests.metrics import receiver_samples, value
 
 # 2025-01-01 08:00 Beijing time = 00:00 UTC
 T0 = 1735689600
@@ -107,7 +108,8 @@ def test_hourly_packet_units_and_flags(start_receiver: StartReceiver) -> None:
     assert raw[("a01001", "Avg")][5:8] == ("", "°C", -3.5)  # known, no canonical parameter
     assert raw[("x99999", "Avg")][5:8] == ("", "", 1.5)  # unknown: kept raw
     assert receiver.stats.unknown_codes == {"x99999": 1}
-    assert 'envmon_hj212_unknown_code_readings_total{code="x99999"} 1' in receiver.metrics()
+    samples = receiver_samples(receiver)
+    assert value(samples, "envmon_hj212_unknown_code_readings_total", code="x99999") == 1
 
 
 def test_water_station_packet(start_receiver: StartReceiver) -> None:
@@ -190,7 +192,7 @@ def test_refused_station_gets_qnrtn_and_is_closed_after_the_limit(
     assert receiver.stats.packets[counter] == 3
     assert receiver.stats.connections_closed["too_many_refused"] == 1
     assert observations(receiver) == []
-    assert f'envmon_hj212_packets_total{{result="{counter}"}} 3' in receiver.metrics()
+    assert value(receiver_samples(receiver), "envmon_hj212_packets_total", result=counter) == 3
 
 
 def test_oversized_packet_refused(start_receiver: StartReceiver) -> None:
@@ -386,7 +388,7 @@ def test_failed_write_is_not_acknowledged_and_degrades_health(
     health = receiver.health()
     assert health["state"] == "failing"
     assert "hj212_readings" in health["last_write_error"]
-    assert "envmon_hj212_write_failures_total 1" in receiver.metrics()
+    assert value(receiver_samples(receiver), "envmon_hj212_write_failures_total") == 1
 
 
 # Issue 14: a stray '#' before a packet lost it; the README promises resynchronisation on
@@ -443,7 +445,7 @@ def test_time_the_ledger_cannot_hold_is_refused_with_qnrtn_2(
     assert ack.cn == "9014"
     assert wait_for(lambda: receiver.stats.packets["accepted"] == 1)
     assert receiver.stats.packets[reason] == 1
-    assert f'envmon_hj212_packets_total{{result="{reason}"}} 1' in receiver.metrics()
+    assert value(receiver_samples(receiver), "envmon_hj212_packets_total", result=reason) == 1
     assert [row[4] for row in observations(receiver)] == [T0 + 3600]  # only the good one
 
 

@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 
+from monitor import __version__
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
-from monitor.service.daemon import Daemon
+from monitor.redact import MASK, register, reset
+from monitor.service.daemon import Daemon, SourceHealth
 from monitor.service.pipeline import evaluate_dirty
 from monitor.settings import load_settings
 from tests.conftest import (
@@ -30,6 +32,7 @@ from tests.conftest import (
     RecordedServer,
     Reply,
 )
+from tests.metrics import parse, scrape, types, value
 
 CONFIG = (
     ONE_STATION_DAEMON
@@ -115,7 +118,8 @@ def test_one_failing_source_does_not_stop_the_other(running: Daemon, tmp_path: P
 
 
 def test_healthz_and_metrics(running: Daemon) -> None:
-    """/healthz is JSON with per-source states; /metrics is Prometheus text."""
+    """/healthz is JSON with per-source states; /metrics is Prometheus text that
+    prometheus_client's own parser reads: families, types, label sets and values."""
     assert running.server is not None
     base = f"http://127.0.0.1:{running.server.server_port}"
     status, body = get(base + "/healthz")
@@ -124,10 +128,73 @@ def test_healthz_and_metrics(running: Daemon) -> None:
     assert health["status"] == "degraded"
     assert health["sources"]["archive"]["state"] == "ok"
     assert health["sources"]["broken"]["consecutive_failures"] == 1
-    status, text = get(base + "/metrics")
-    assert "# TYPE envmon_source_failures_total counter" in text
-    assert re.search(r'envmon_source_failures_total\{source="broken"\} 1\.000', text)
-    assert re.search(r'envmon_source_rows_ingested_total\{source="archive"\} [1-9]', text)
+    content_type, text = scrape(base + "/metrics")
+    # the text format's content type (prometheus_client.exposition.CONTENT_TYPE_PLAIN_1_0_0)
+    assert content_type == "text/plain; version=1.0.0; charset=utf-8"
+    families = parse(text)
+    kinds = types(text)
+    # counters: the parser drops `_total` from the family name, the samples keep it
+    assert kinds["envmon_source_failures"] == "counter"
+    assert kinds["envmon_source_rows_ingested"] == "counter"
+    assert kinds["envmon_source_consecutive_failures"] == "gauge"
+    assert kinds["envmon_source_last_success_timestamp_seconds"] == "gauge"
+    assert kinds["envmon_source_lag_seconds"] == "gauge"
+    for family in (
+        "envmon_source_failures",
+        "envmon_source_rows_ingested",
+        "envmon_source_consecutive_failures",
+    ):
+        assert {tuple(sorted(s.labels.items())) for s in families[family]} == {
+            (("source", "archive"),),
+            (("source", "broken"),),
+        }
+    source = families["envmon_source_failures"]
+    assert value(source, "envmon_source_failures_total", source="broken") == 1
+    assert value(source, "envmon_source_failures_total", source="archive") == 0
+    ingested = families["envmon_source_rows_ingested"]
+    rows = value(ingested, "envmon_source_rows_ingested_total", source="archive")
+    assert rows == running.health["archive"].rows_ingested_total > 0
+    assert value(ingested, "envmon_source_rows_ingested_total", source="broken") == 0
+    consecutive = families["envmon_source_consecutive_failures"]
+    assert value(consecutive, "envmon_source_consecutive_failures", source="broken") == 1
+    success = families["envmon_source_last_success_timestamp_seconds"]
+    assert [s.labels for s in success] == [{"source": "archive"}]  # never for the broken one
+    assert success[0].value == running.health["archive"].last_success
+    lag = families["envmon_source_lag_seconds"]
+    assert [s.labels for s in lag] == [{"source": "archive"}]
+    assert value(families["envmon_up"], "envmon_up") == 1
+    assert value(families["envmon_build_info"], "envmon_build_info", version=__version__) == 1
+    assert "envmon_publish_pending_site_days" not in families  # no [influxdb]: no publishing
+    assert "envmon_hj212_packets" not in families  # no [hj212]: no receiver
+    # prometheus_client's ProcessCollector and PlatformCollector, on the daemon's registry
+    assert kinds["process_cpu_seconds"] == "counter"
+    resident = value(families["process_resident_memory_bytes"], "process_resident_memory_bytes")
+    assert resident is not None and resident > 0
+    start = value(families["process_start_time_seconds"], "process_start_time_seconds")
+    assert start is not None and start <= running.started_at
+    assert families["python_info"][0].labels["implementation"]
+
+
+def test_metrics_label_values_escaped_and_masked(tmp_path: Path) -> None:
+    """A label value with a double quote, a backslash and a newline comes back intact
+    through the parser; a registered secret in a label value is masked."""
+    path = tmp_path / "envmon.toml"
+    path.write_text(CONFIG.replace("{url}", "http://127.0.0.1:9"), encoding="utf-8")
+    daemon = Daemon(load_settings(path, {}), tmp_path / "ledger.sqlite")
+    odd = 'we"ird\\name\nline two'
+    daemon.health[odd] = SourceHealth(odd, "cnemc_air", 60, failures_total=3)
+    register("s3cret-value")
+    try:
+        daemon.health["s3cret-value"] = SourceHealth("s3cret-value", "cnemc_air", 60)
+        text = daemon.metrics()
+    finally:
+        reset()
+    # the text format escapes \, " and newline in label values
+    assert 'source="we\\"ird\\\\name\\nline two"' in text
+    samples = parse(text)["envmon_source_failures"]
+    assert value(samples, "envmon_source_failures_total", source=odd) == 3
+    assert value(samples, "envmon_source_failures_total", source=MASK) == 0
+    assert "s3cret-value" not in text
 
 
 def test_a_restart_resumes_from_the_watermark(running: Daemon, tmp_path: Path) -> None:

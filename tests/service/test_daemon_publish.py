@@ -16,6 +16,7 @@ from monitor.settings import load_settings
 from tests.conftest import RecordedServer
 from tests.engines import VictoriaMetrics
 from tests.influxdb.fault_proxy import Fault, fault_proxy
+from tests.metrics import parse, types, value
 from tests.service.test_daemon import CONFIG, get, serve_archive
 
 
@@ -111,8 +112,21 @@ def test_collection_goes_on_while_influxdb_is_down_and_shutdown_flushes(
             wait_for(lambda: daemon.publish is not None and daemon.publish.state == "failing")
             assert outbox(tmp_path) > 0  # collected and kept for later
             assert daemon.server is not None
-            metrics = get(f"http://127.0.0.1:{daemon.server.server_port}/metrics")[1]
-            assert "envmon_publish_pending_site_days" in metrics
+            text = get(f"http://127.0.0.1:{daemon.server.server_port}/metrics")[1]
+            families, kinds = parse(text), types(text)
+            pending = value(
+                families["envmon_publish_pending_site_days"], "envmon_publish_pending_site_days"
+            )
+            assert pending is not None and pending > 0  # the outbox, waiting for InfluxDB
+            assert kinds["envmon_publish_failures"] == "counter"
+            failures = value(families["envmon_publish_failures"], "envmon_publish_failures_total")
+            assert failures is not None and failures >= 1
+            points = value(families["envmon_publish_points"], "envmon_publish_points_total")
+            assert points == 0  # InfluxDB has answered 503 from the start
+            lag = value(families["envmon_publish_lag_seconds"], "envmon_publish_lag_seconds")
+            assert lag is not None and lag >= 0
+            # no successful round yet: the family is there, without a sample
+            assert families["envmon_publish_last_success_timestamp_seconds"] == []
             proxy.script.clear()  # InfluxDB is back; stop right away: the final drain sends
         finally:
             stop(daemon, thread)
