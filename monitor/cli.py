@@ -252,15 +252,17 @@ def _print_refused(refused: list[str], limit: int = 20) -> None:
 
 
 class _EvaluationBar:
-    """A progress bar for evaluation, created on its first update (when the total is known)."""
+    """Progress bars for the evaluation after an ingest, one per stage (evaluating the
+    changed days, then the targets' progress series), each created on its first update."""
 
     def __init__(self) -> None:
-        self.bar: Progress | None = None
+        self.bars: dict[str, Progress] = {}
 
-    def update(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = Progress(total, "evaluate")
-        self.bar.update(done)
+    def update(self, done: int, total: int, stage: str) -> None:
+        bar = self.bars.get(stage)
+        if bar is None:
+            bar = self.bars[stage] = Progress(total, stage)
+        bar.update(done)
 
 
 def _cmd_import(args: argparse.Namespace) -> int:

@@ -36,16 +36,34 @@ from monitor.settings import Settings, SourceSettings
 LOCAL = ZoneInfo("Asia/Shanghai")
 
 
+#: ``on_evaluate(done, total, stage)``: how far the evaluation after an ingest has come;
+#: ``stage`` is ``"evaluate"`` (dirty dates evaluated) or ``"targets"`` (as-of dates of the
+#: targets' progress series recomputed).
+OnEvaluate = Callable[[int, int, str], None]
+
+
 def evaluate_dirty(
     ledger: Ledger,
     settings: Settings,
     *,
-    progress: Callable[[int, int], None] | None = None,
+    progress: OnEvaluate | None = None,
 ) -> EvaluationReport:
     """Evaluate the changed days, then refresh the targets' progress for them and today."""
-    report = _evaluate_dirty(ledger, settings, progress=progress)
-    refresh_progress(ledger, settings, report.dates, datetime.now(LOCAL).date())
+    report = _evaluate_dirty(ledger, settings, progress=_stage(progress, "evaluate"))
+    refresh_progress(
+        ledger,
+        settings,
+        report.dates,
+        datetime.now(LOCAL).date(),
+        progress=_stage(progress, "targets"),
+    )
     return report
+
+
+def _stage(progress: OnEvaluate | None, stage: str) -> Callable[[int, int], None] | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(done, total, stage)
 
 
 #: ``envmon import --format`` values and the source name their rows are stored under.
@@ -264,7 +282,7 @@ def import_files(
     paths: Sequence[Path],
     *,
     on_file: Callable[[int, IngestReport], None] | None = None,
-    on_evaluate: Callable[[int, int], None] | None = None,
+    on_evaluate: OnEvaluate | None = None,
     now: datetime | None = None,
     chunk_rows: int = CHUNK_ROWS,
 ) -> IngestReport:
@@ -316,7 +334,7 @@ def _import_observation_files(
     source: str,
     paths: Sequence[Path],
     on_file: Callable[[int, IngestReport], None] | None,
-    on_evaluate: Callable[[int, int], None] | None,
+    on_evaluate: OnEvaluate | None,
     now: datetime | None,
     chunk_rows: int,
 ) -> IngestReport:
@@ -433,7 +451,7 @@ def backfill(
     last: date,
     *,
     on_day: Callable[[int, IngestReport], None] | None = None,
-    on_evaluate: Callable[[int, int], None] | None = None,
+    on_evaluate: OnEvaluate | None = None,
 ) -> IngestReport:
     """Collect local dates ``first`` … ``last`` day by day, then evaluate once.
 

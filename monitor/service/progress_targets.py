@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final
 
@@ -856,12 +856,18 @@ def store_progress(ledger: Ledger, rows: list[TargetProgress]) -> None:
 
 
 def refresh_progress(
-    ledger: Ledger, settings: Settings, dates: tuple[str, ...], today: date
+    ledger: Ledger,
+    settings: Settings,
+    dates: tuple[str, ...],
+    today: date,
+    *,
+    progress: Callable[[int, int], None] | None = None,
 ) -> int:
     """Recompute and store the daily progress series from the earliest changed date (within
     each target's year) through the last complete day (yesterday); returns the rows written.
 
-    A change on day D moves every later as-of date, so all of them are recomputed.
+    A change on day D moves every later as-of date, so all of them are recomputed;
+    ``progress(done, total)`` is called after each as-of date.
     """
     last_complete = today - timedelta(days=1)
     years = sorted({t.year for t in settings.targets})
@@ -879,7 +885,9 @@ def refresh_progress(
             day += timedelta(days=1)
     rows: list[TargetProgress] = []
     cache: _Cache = {}
-    for as_of in sorted(wanted):
+    for done, as_of in enumerate(sorted(wanted), start=1):
         rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
+        if progress is not None:
+            progress(done, len(wanted))
     store_progress(ledger, rows)
     return len(rows)

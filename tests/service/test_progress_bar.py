@@ -114,3 +114,23 @@ def test_count_beyond_the_total_ends_once() -> None:
     bar.update(5)
     assert len(stream.getvalue().splitlines()) == 1
     assert stream.getvalue().startswith("publish: 4/3 done in ")
+
+
+def test_the_targets_progress_series_after_an_import_has_its_own_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The targets' progress series recomputed after the evaluation is work of its own (one
+    as-of date per day up to yesterday): it reports like the other steps. A 2025 target and
+    2026 data: only 2025-12-31, the year's last as-of date, is recomputed."""
+    arguments = _arguments(tmp_path)
+    config = tmp_path / "envmon.toml"
+    config.write_text(
+        ONE_STATION_DAEMON
+        + '\n[[targets]]\nkind = "good_day_ratio"\nid = "good_days_2025"\n'
+        + 'name = "good days"\narea = "hunnan"\nyear = 2025\ngoal = 0.8\nrules = "hj633-2012"\n',
+        encoding="utf-8",
+    )
+    assert main(arguments) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"^evaluate: (\d+)/\1 done in \d+\.\d s$", err, re.MULTILINE), err
+    assert re.search(r"^targets: 1/1 done in \d+\.\d s$", err, re.MULTILINE), err
