@@ -24,10 +24,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = args.path.read_text(encoding="utf-8") if args.path.exists() else ""
         if current != schema_text():
-            print(f"{args.path} differs from the settings model; run {parser.prog} --schema")
+            sys.stderr.write(
+                f"{args.path} differs from the settings model; run {parser.prog} --schema\n"
+            )
             return 1
         return 0
-    print(write_schema(args.path))
+    sys.stdout.write(f"{write_schema(args.path)}\n")
     return 0
 
 

@@ -79,28 +79,30 @@ def _addresses(value: object) -> object:
     return value
 
 
-#: The overrides as one pydantic-settings class: field ``table__key`` reads its variable.
+_FIELDS: dict[str, Any] = {
+    f"{table}__{key}": (_from_text(table, key) | None, Field(None, validation_alias=env))
+    for env, (table, key) in ENV_OVERRIDES.items()
+}
+_FIELDS["mail_to"] = (
+    Annotated[tuple[str, ...], BeforeValidator(_addresses)] | None,
+    Field(None, validation_alias=MAIL_TO_ENV),
+)
+
+#: The overrides as one pydantic-settings class: field ``table__key`` reads its variable,
+#: ``mail_to`` reads ``ENVMON_MAIL_TO`` (split on ``;``).
 EnvironmentOverrides: type[EnvironmentSettings] = create_model(
     "EnvironmentOverrides",
     __base__=EnvironmentSettings,
     __doc__="Settings the environment sets over the file (ENV_OVERRIDES, ENVMON_MAIL_TO).",
-    **{
-        f"{table}__{key}": (_from_text(table, key) | None, Field(None, validation_alias=env))
-        for env, (table, key) in ENV_OVERRIDES.items()
-    },
-    mail_to=(
-        Annotated[tuple[str, ...], BeforeValidator(_addresses)] | None,
-        Field(None, validation_alias=MAIL_TO_ENV),
-    ),
+    **_FIELDS,
 )
 
 __all__ = [
     "ENV_OVERRIDES",
-    "EnvironmentOverrides",
     "LEDGER_ENV",
     "MAIL_TO_ENV",
     "MAIL_TO_KEYS",
     "TABLES",
+    "EnvironmentOverrides",
     "field_type",
 ]
-

@@ -35,8 +35,8 @@ from monitor.settings.environment import (
 )
 from monitor.settings.model import (
     PATTERN_PROBLEMS,
-    EnvironmentSource,
     TARGET_KINDS,
+    EnvironmentSource,
     Hint,
     Secret,
     SecretSettings,
@@ -96,7 +96,7 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
         raise ConfigError([f"TOML syntax error: {err}"], source=source) from None
 
     overridden, problems = _apply_environment(raw, environ)
-    errors = [
+    errors: list[Any] = [
         {"type": "unexpected_keyword_argument", "loc": loc, "input": value}
         for loc, value in _internal_keys(raw, Settings, ())
     ]
@@ -170,16 +170,17 @@ def _apply_environment(
                 problem = _problem({**error, "loc": (table, key)})
                 problems.append(f"{table}.{key} (from ${env}): {problem.partition(': ')[2]}")
                 given.pop(env)
+    values = overrides.model_dump()
     overridden = {}
     for env, (table, key) in ENV_OVERRIDES.items():
-        value = getattr(overrides, f"{table}__{key}")
+        value = values[f"{table}__{key}"]
         if value is None:
             continue
         section = raw.setdefault(table, {})
         if isinstance(section, dict):
             section[key] = value
             overridden[f"{table}.{key}"] = env
-    addresses = getattr(overrides, "mail_to")
+    addresses = values["mail_to"]
     if addresses:
         for table, key in MAIL_TO_KEYS:
             section = raw.setdefault(table, {})
@@ -224,8 +225,8 @@ def _internal_keys(raw: object, cls: type[Any], loc: Loc) -> Iterator[tuple[Loc,
 def _walk(loc: Loc) -> tuple[str, Any, FieldInfo | None]:
     """The key path of ``loc`` (a pydantic error location), the type expected there and
     the field it belongs to."""
-    path, tp, info = "", Any, None
-    tp = Settings
+    path, info = "", None
+    tp: Any = Settings
     for part in loc:
         tp = optional_inner(tp) or unwrap(tp)
         if isinstance(part, int):

@@ -12,10 +12,10 @@ referred to elsewhere, duplicates) is checked in :mod:`monitor.settings.loading`
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal, Self, TypeAlias
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     AfterValidator,
@@ -33,7 +33,6 @@ from pydantic.fields import FieldInfo
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError, PydanticUndefined
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from monitor import redact
 
@@ -212,8 +211,6 @@ class Secret(SecretStr):
         return "Secret('********')"
 
     __str__ = __repr__
-
-
 
 
 class EnvironmentSource(PydanticBaseSettingsSource):
@@ -536,9 +533,7 @@ class SourceSettings:
         "keep; empty: all",
         (),
     )
-    points: tuple[ModelPoint, ...] = setting(
-        "[[sources.points]] model points (open_meteo)", ()
-    )
+    points: tuple[ModelPoint, ...] = setting("[[sources.points]] model points (open_meteo)", ())
     timeout_seconds: StrictFloat = setting(
         "total seconds one request may take (connect, headers and body)",
         30.0,
@@ -634,9 +629,7 @@ class InfluxSettings:
     catches up after an outage. The API token comes only from ``ENVMON_INFLUXDB_TOKEN``.
     """
 
-    enabled: StrictBool = setting(
-        "true: the daemon publishes to InfluxDB after evaluating", False
-    )
+    enabled: StrictBool = setting("true: the daemon publishes to InfluxDB after evaluating", False)
     url: Url = setting("base URL of the InfluxDB HTTP API", "http://localhost:8086")
     org: str = setting("organisation name (InfluxDB 2.x)", "envmon")
     bucket: str = setting(
@@ -645,9 +638,7 @@ class InfluxSettings:
     timeout_seconds: StrictFloat = setting(
         "seconds to wait for one write request", 20.0, minimum=1, maximum=600
     )
-    batch_points: StrictInt = setting(
-        "points per write request", 5000, minimum=1, maximum=100_000
-    )
+    batch_points: StrictInt = setting("points per write request", 5000, minimum=1, maximum=100_000)
     interval_seconds: StrictInt = setting(
         "seconds between publish rounds of the daemon (it also publishes after each "
         "evaluation); the heartbeat is written every round",
@@ -667,9 +658,7 @@ class InfluxSettings:
         minimum=0,
         maximum=36500,
     )
-    verify_tls: StrictBool = setting(
-        "false: accept a self-signed certificate (https)", True
-    )
+    verify_tls: StrictBool = setting("false: accept a self-signed certificate (https)", True)
 
 
 @dataclass(frozen=True, kw_only=True, config=TABLE)
@@ -685,12 +674,8 @@ class GrafanaSettings:
         "http://localhost:3000",
     )
     folder: str = setting("folder title of the dashboards and alert rules", "envmon")
-    folder_uid: GrafanaUid = setting(
-        "folder uid (fixed, so re-provisioning updates)", "envmon"
-    )
-    language: Literal["zh", "en"] = setting(
-        "language of titles, labels and alert texts", "zh"
-    )
+    folder_uid: GrafanaUid = setting("folder uid (fixed, so re-provisioning updates)", "envmon")
+    language: Literal["zh", "en"] = setting("language of titles, labels and alert texts", "zh")
     datasource_uid: GrafanaUid = setting(
         "uid of the InfluxDB (InfluxQL) datasource the panels and rules use",
         "envmon-influxdb",
@@ -728,9 +713,7 @@ class GrafanaSettings:
     )
     evaluation_interval: Duration = setting("how often Grafana evaluates the rules", "1m")
     group_wait: Duration = setting("wait before the first e-mail of a group", "30s")
-    group_interval: Duration = setting(
-        "wait before an e-mail about new alerts of a group", "5m"
-    )
+    group_interval: Duration = setting("wait before an e-mail about new alerts of a group", "5m")
     repeat_interval: Duration = setting(
         "wait before repeating an e-mail about alerts still firing", "4h"
     )
@@ -750,9 +733,7 @@ class ReportSettings:
     monthly_time: ClockTime = setting(
         "time of day (HH:MM, Asia/Shanghai) the monthly report is sent", "09:00"
     )
-    language: Literal["zh", "en"] = setting(
-        "language of reports: zh (official terms) or en", "zh"
-    )
+    language: Literal["zh", "en"] = setting("language of reports: zh (official terms) or en", "zh")
     folder: str = setting(
         "folder reports are written to; relative to this file's folder. --out overrides",
         "reports",
@@ -795,9 +776,7 @@ class SmtpSettings:
         "tls (TLS from the start)",
         "starttls",
     )
-    user: str = setting(
-        "login name; empty: no login. Password from ENVMON_SMTP_PASSWORD", ""
-    )
+    user: str = setting("login name; empty: no login. Password from ENVMON_SMTP_PASSWORD", "")
     from_address: str = setting(
         "sender address of report emails; empty: the user when it is an address", ""
     )
@@ -816,9 +795,9 @@ class HJ212Station:
         "device id (MN) the data logger sends; 24 characters in HJ 212-2017, shorter on "
         "older devices"
     )
-    site: Annotated[
-        str, Field(pattern=pattern(r"[A-Za-z0-9_]+", "letters, digits and _"))
-    ] = setting("site id its observations are stored under (station code, section id …)")
+    site: Annotated[str, Field(pattern=pattern(r"[A-Za-z0-9_]+", "letters, digits and _"))] = (
+        setting("site id its observations are stored under (station code, section id …)")
+    )
     name: str = setting("what the station is, free text", "")
     password_env: Annotated[
         str,
@@ -907,9 +886,7 @@ class Settings:
     district: DistrictSettings = setting("[district] the district reported on")
     ledger: LedgerSettings = setting("[ledger] the SQLite ledger", LedgerSettings())
     areas: tuple[Area, ...] = setting("[[areas]] areas figures are reported for", min_items=1)
-    air_stations: tuple[AirStation, ...] = setting(
-        "[[air_stations]] air monitoring stations", ()
-    )
+    air_stations: tuple[AirStation, ...] = setting("[[air_stations]] air monitoring stations", ())
     water_sections: tuple[WaterSection, ...] = setting(
         "[[water_sections]] surface-water monitoring sections", ()
     )
@@ -930,9 +907,7 @@ class Settings:
     )
     smtp: SmtpSettings = setting("[smtp] the server report emails go through", SmtpSettings())
     hj212: HJ212Settings = setting("[hj212] the HJ 212-2017 receiver", HJ212Settings())
-    grafana: GrafanaSettings = setting(
-        "[grafana] dashboards and alert rules", GrafanaSettings()
-    )
+    grafana: GrafanaSettings = setting("[grafana] dashboards and alert rules", GrafanaSettings())
     # Not read from the file: where it was read from, and the environment's secrets.
     source: SkipJsonSchema[Path] = internal(Path("."))
     secrets: SkipJsonSchema[SecretSettings] = internal(SecretSettings())

@@ -157,7 +157,11 @@ def settings_reference() -> tuple[SettingDoc, ...]:
     for info in SecretSettings.model_fields.values():
         rows.append(
             SettingDoc(
-                str(info.validation_alias), "secret", "unset", info.description or "", "environment"
+                str(info.validation_alias),
+                "secret",
+                "unset",
+                info.description or "",
+                "environment",
             )
         )
     return tuple(rows)
@@ -203,7 +207,7 @@ def settings_schema() -> dict[str, Any]:
 
     TOML dates are strings of format ``date`` here, as Taplo (Even Better TOML) passes them
     to the schema."""
-    schema = TypeAdapter(Settings).json_schema(mode="validation")
+    schema = _untitled(TypeAdapter(Settings).json_schema(mode="validation"))
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "envmon settings file",
@@ -214,6 +218,38 @@ def settings_schema() -> dict[str, Any]:
             "--schema`; do not edit by hand."
         ),
     }
+
+
+def _untitled(schema: Any) -> Any:
+    """The schema without the titles pydantic makes of the keys (``Name Zh``): an editor
+    shows the key and its ``description``; a table told apart by a key (a target's
+    ``kind``) is checked against the one table its key names (``if``/``then``), so that a
+    problem is shown at its key, not as "valid under none of the kinds"."""
+    if isinstance(schema, dict) and "discriminator" in schema:
+        name = schema["discriminator"]["propertyName"]
+        mapping = schema["discriminator"]["mapping"]
+        return {
+            "type": "object",
+            "required": [name],
+            "properties": {name: {"enum": list(mapping)}},
+            "allOf": [
+                {
+                    "if": {"properties": {name: {"const": tag}}, "required": [name]},
+                    "then": {"$ref": ref},
+                }
+                for tag, ref in mapping.items()
+            ],
+        }
+    if isinstance(schema, dict):
+        properties = schema.get("properties")
+        if isinstance(properties, dict):
+            for value in properties.values():
+                if isinstance(value, dict):
+                    value.pop("title", None)
+        return {key: _untitled(value) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_untitled(value) for value in schema]
+    return schema
 
 
 def schema_text() -> str:
