@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]  # no stubs installed (types-jsonschema)
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -194,4 +194,4 @@ def test_copies_are_checked_like_the_file(tmp_path: Path) -> None:
     settings = load_settings(path, {})
     assert dataclasses.replace(settings.smtp, port=2525).port == 2525
     with pytest.raises(ValidationError):
-        dataclasses.replace(settings.smtp, port="2525")
+        dataclasses.replace(settings.smtp, port="2525")  # type: ignore[arg-type]

@@ -246,12 +246,12 @@ def _problems(errors: list[Any]) -> list[str]:
     close to a missing required one is one problem (the typo), not two."""
     typos: set[Loc] = set()
     for error in errors:
-        if error["type"] == "unexpected_keyword_argument":
+        if error["type"] == "unexpected_keyword_argument" and _is_typo(error):
             parent, key = tuple(error["loc"][:-1]), str(error["loc"][-1])
             known = [name for name, _ in file_fields(unwrap(_walk(parent)[1]))]
             typos.update((*parent, close) for close in difflib.get_close_matches(key, known, 1))
     problems: list[str] = []
-    for error in errors:
+    for error in _unknown_keys_first(errors):
         if error["type"] == "unexpected_keyword_argument":
             problems += _unknown_key(tuple(error["loc"]), error["input"])
         elif error["type"] == "too_short" and len(error["input"]) >= error["ctx"]["min_length"]:
@@ -261,15 +261,47 @@ def _problems(errors: list[Any]) -> list[str]:
     return problems
 
 
+def _is_typo(error: Any) -> bool:
+    """Whether an unknown key is reported as one (with the closest known key), not only as
+    a secret written in the file."""
+    key, value = str(error["loc"][-1]), error["input"]
+    if _SECRET_KEY.search(key):
+        return False
+    return not _secret_keys(value, key) or _has_non_secret(value)
+
+
+def _unknown_keys_first(errors: list[Any]) -> list[Any]:
+    """The errors with each table's unknown keys before the problems of its keys (pydantic
+    reports them after): the order in which one reads the table."""
+    ordered: list[Any] = []
+    for error in errors:
+        at = len(ordered)
+        if error["type"] == "unexpected_keyword_argument":
+            parent = tuple(error["loc"][:-1])
+            at = next(
+                (
+                    i
+                    for i, seen in enumerate(ordered)
+                    if tuple(seen["loc"][: len(parent)]) == parent
+                    and not (
+                        seen["type"] == "unexpected_keyword_argument"
+                        and tuple(seen["loc"][:-1]) == parent
+                    )
+                ),
+                at,
+            )
+        ordered.insert(at, error)
+    return ordered
+
+
 def _unknown_key(loc: Loc, value: object) -> list[str]:
     """An unknown key: a secret in the file (named, never echoed), or a typo with the
     closest known key and the allowed ones."""
     path, key = _walk(loc)[0], str(loc[-1])
     if _SECRET_KEY.search(key):
         return [_secret_in_file(path)]
-    secrets = _secret_keys(value, path)
-    problems = [_secret_in_file(p) for p in secrets]
-    if not secrets or _has_non_secret(value):
+    problems = [_secret_in_file(p) for p in _secret_keys(value, path)]
+    if _is_typo({"loc": loc, "input": value}):
         parent_path, parent, _ = _walk(loc[:-1])
         known = [name for name, _ in file_fields(unwrap(parent))]
         close = difflib.get_close_matches(key, known, n=1)
