@@ -166,10 +166,10 @@ def _apply_environment(
         except ValidationError as err:
             for error in err.errors(include_url=False):
                 env = str(error["loc"][0])
-                table, key = ENV_OVERRIDES[env]
+                table, key = ENV_OVERRIDES[env]  # ENVMON_MAIL_TO, any text, cannot fail
                 problem = _problem({**error, "loc": (table, key)})
                 problems.append(f"{table}.{key} (from ${env}): {problem.partition(': ')[2]}")
-                given.pop(env)
+                given.pop(env)  # the key keeps the file's value
     values = overrides.model_dump()
     overridden = {}
     for env, (table, key) in ENV_OVERRIDES.items():
@@ -515,7 +515,7 @@ def check_references(raw: Mapping[str, Any]) -> list[str]:
             )
     hj212 = raw.get("hj212")
     if isinstance(hj212, dict):
-        if hj212.get("source", "hj212") in source_names:
+        if str(hj212.get("source", "hj212")) in source_names:
             problems.append(
                 f"hj212.source: {hj212.get('source', 'hj212')!r} is also the name of a "
                 "[[sources]] entry; choose a name of its own for the received data"
