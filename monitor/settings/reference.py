@@ -222,7 +222,8 @@ def settings_schema() -> dict[str, Any]:
 
 def _untitled(schema: Any) -> Any:
     """The schema without the titles pydantic makes of the keys (``Name Zh``): an editor
-    shows the key and its ``description``; a table told apart by a key (a target's
+    shows the key and its ``description`` (beside a ``$ref`` only in an ``allOf``, which
+    Taplo reads); a table told apart by a key (a target's
     ``kind``) is checked against the one table its key names (``if``/``then``), so that a
     problem is shown at its key, not as "valid under none of the kinds"."""
     if isinstance(schema, dict) and "discriminator" in schema:
@@ -240,6 +241,10 @@ def _untitled(schema: Any) -> Any:
                 for tag, ref in mapping.items()
             ],
         }
+    if isinstance(schema, dict) and "$ref" in schema and len(schema) > 1:
+        # Taplo follows a $ref and drops the keys beside it (the table's description)
+        others = {key: value for key, value in schema.items() if key != "$ref"}
+        return _untitled({"allOf": [{"$ref": schema["$ref"]}], **others})
     if isinstance(schema, dict):
         properties = schema.get("properties")
         if isinstance(properties, dict):
