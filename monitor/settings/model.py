@@ -4,7 +4,7 @@ reference).
 
 The file's types are TOML's: a string is not taken for a number, nor ``true`` for an
 integer, nor ``"2026-06-30"`` for a date (``StrictInt``, ``StrictFloat``, ``StrictBool``,
-:data:`Day`). Formats are patterns (:func:`pattern`), also published in the JSON Schema;
+:data:`Day`). Formats are patterns (:func:`matching`), also published in the JSON Schema;
 every table refuses unknown keys (``extra="forbid"``). What needs the whole file (ids
 referred to elsewhere, duplicates) is checked in :mod:`monitor.settings.loading`.
 """
@@ -75,82 +75,65 @@ def internal(default: Any) -> Any:
 PATTERN_PROBLEMS: dict[str, Callable[[str], str]] = {}
 
 
-def pattern(regex: str, expected: str | Callable[[str], str]) -> str:
-    """``regex`` anchored (a JSON Schema pattern matches anywhere), registered with the
-    problem a mismatch gives: ``'<value>' is not a valid value; expected <expected>``."""
+def matching(regex: str, expected: str | Callable[[str], str]) -> Any:
+    """A string field's pattern: ``regex`` anchored (a JSON Schema pattern matches
+    anywhere), registered with the problem a mismatch gives (default: ``'<value>' is not a
+    valid value; expected <expected>``). Used as ``Annotated[str, matching(...)]``."""
     anchored = f"^(?:{regex})$"
 
     def problem(value: str) -> str:
         return f"{value!r} is not a valid value; expected {expected}"
 
     PATTERN_PROBLEMS[anchored] = expected if callable(expected) else problem
-    return anchored
+    return Field(pattern=anchored)
 
 
-Identifier: TypeAlias = Annotated[
-    str,
-    Field(
-        pattern=pattern(
-            r"[a-z][a-z0-9_]*", "lower-case letters, digits and _, starting with a letter"
-        )
-    ),
-]
-StationCode: TypeAlias = Annotated[
-    str,
-    Field(
-        pattern=pattern(
-            r"[0-9]{4}A", "four digits and A, as on the national platform (e.g. 1099A)"
-        )
-    ),
-]
-Url: TypeAlias = Annotated[
-    str,
-    Field(
-        pattern=pattern(
-            r"https?://[^\s/]+(/\S*)?",
-            lambda _: "expected an http:// or https:// URL such as http://localhost:8086",
-        )
-    ),
-]
+_LETTERS = "lower-case letters, digits and _, starting with a letter"
+Identifier: TypeAlias = Annotated[str, matching(r"[a-z][a-z0-9_]*", _LETTERS)]
+_PLATFORM = "four digits and A, as on the national platform (e.g. 1099A)"
+StationCode: TypeAlias = Annotated[str, matching(r"[0-9]{4}A", _PLATFORM)]
+_URL = "expected an http:// or https:// URL such as http://localhost:8086"
+Url: TypeAlias = Annotated[str, matching(r"https?://[^\s/]+(/\S*)?", lambda _: _URL)]
 Email: TypeAlias = Annotated[
     str,
-    Field(
-        pattern=pattern(
-            r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+",
-            lambda v: f"expected an e-mail address such as officer@example.org, got {v!r}",
-        )
+    matching(
+        r"[^@\s;,]+@[^@\s;,]+\.[^@\s;,]+",
+        lambda v: f"expected an e-mail address such as officer@example.org, got {v!r}",
     ),
 ]
 #: A report recipient: one @, no spaces or list separators.
 Recipient: TypeAlias = Annotated[
     str,
-    Field(
-        pattern=pattern(
-            r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+",
-            lambda v: f"{v!r} is not an email address; expected name@example.org",
-        )
+    matching(
+        r"[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+",
+        lambda v: f"{v!r} is not an email address; expected name@example.org",
     ),
 ]
 Duration: TypeAlias = Annotated[
     str,
-    Field(
-        pattern=pattern(
-            r"[1-9][0-9]*[smhd]",
-            lambda v: f"expected a duration such as 30s, 5m, 4h or 1d, got {v!r}",
-        )
+    matching(
+        r"[1-9][0-9]*[smhd]",
+        lambda v: f"expected a duration such as 30s, 5m, 4h or 1d, got {v!r}",
     ),
 ]
 ClockTime: TypeAlias = Annotated[
     str,
-    Field(
-        pattern=pattern(
-            r"([01][0-9]|2[0-3]):([0-5][0-9])",
-            lambda v: f"{v!r} is not a time of day; expected HH:MM, e.g. '08:30'",
-        )
+    matching(
+        r"([01][0-9]|2[0-3]):([0-5][0-9])",
+        lambda v: f"{v!r} is not a time of day; expected HH:MM, e.g. '08:30'",
     ),
 ]
 GrafanaUid: TypeAlias = Annotated[
-    str, Field(pattern=pattern(r"[A-Za-z0-9_-]{1,40}", "letters, digits, - and _, at most 40"))
+    str, matching(r"[A-Za-z0-9_-]{1,40}", "letters, digits, - and _, at most 40")
+]
+DeviceId: TypeAlias = Annotated[str, matching(r"[0-9A-Za-z]{1,24}", "1 to 24 letters or digits")]
+SiteId: TypeAlias = Annotated[str, matching(r"[A-Za-z0-9_]+", "letters, digits and _")]
+PasswordVariable: TypeAlias = Annotated[
+    str,
+    matching(
+        r"ENVMON_HJ212_[A-Z0-9_]+",
+        "an environment variable name starting with ENVMON_HJ212_ (e.g. ENVMON_HJ212_PW_HN01)",
+    ),
 ]
 
 
@@ -789,26 +772,15 @@ class SmtpSettings:
 class HJ212Station:
     """A data logger allowed to push HJ 212 packets: its MN, the site it reports for."""
 
-    mn: Annotated[
-        str, Field(pattern=pattern(r"[0-9A-Za-z]{1,24}", "1 to 24 letters or digits"))
-    ] = setting(
+    mn: DeviceId = setting(
         "device id (MN) the data logger sends; 24 characters in HJ 212-2017, shorter on "
         "older devices"
     )
-    site: Annotated[str, Field(pattern=pattern(r"[A-Za-z0-9_]+", "letters, digits and _"))] = (
-        setting("site id its observations are stored under (station code, section id …)")
+    site: SiteId = setting(
+        "site id its observations are stored under (station code, section id …)"
     )
     name: str = setting("what the station is, free text", "")
-    password_env: Annotated[
-        str,
-        Field(
-            pattern=pattern(
-                r"ENVMON_HJ212_[A-Z0-9_]+",
-                "an environment variable name starting with ENVMON_HJ212_ "
-                "(e.g. ENVMON_HJ212_PW_HN01)",
-            )
-        ),
-    ] = setting(
+    password_env: PasswordVariable = setting(
         "environment variable (ENVMON_HJ212_…) holding the station's access password "
         "(PW); `envmon config check` reports it when unset and [hj212] is enabled"
     )
