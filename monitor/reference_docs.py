@@ -407,6 +407,18 @@ def settings_markdown(reference: Sequence[SettingDoc] | None = None) -> str:
         "`targets[kind=count].goal` is `goal` in a `[[targets]]` table with "
         '`kind = "count"`, and `targets[].name` is a key every kind of target has.',
         "",
+        "**Editor support: the JSON Schema.** A JSON Schema of the settings file is "
+        "published next to it, `config/envmon.schema.json`, generated from the settings "
+        "model (`python -m monitor.settings --schema`; `--check` reports a stale file, and a "
+        "test keeps it current). Each `config/*.toml` starts with "
+        "`#:schema ./envmon.schema.json`, so Taplo and the Even Better TOML extension for VS "
+        "Code check the file while you type: unknown keys, wrong types, values out of range "
+        "and malformed codes are underlined, key names complete, and each key shows the help "
+        "text of this page. `envmon config check` does the same checks and more: ids that "
+        "refer to nothing, duplicate ids, secrets written in the file, and values set from "
+        "`ENVMON_*` variables. Secrets are never keys of the file: the schema and the "
+        "loader both refuse them.",
+        "",
     ]
     for name, rows in sections.items():
         out += _settings_heading(name, rows[0])

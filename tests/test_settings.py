@@ -224,6 +224,18 @@ def test_missing_required_key(tmp_path):
     assert problem.startswith("district.name_zh: missing; expected a string")
 
 
+def test_missing_choice_names_the_choices_without_an_article(tmp_path):
+    """A missing key with a closed set of values lists them ("expected one of …")."""
+    target = (
+        '\n[[targets]]\nkind = "good_day_ratio"\nid = "g"\nname = "g"\n'
+        'area = "hunnan"\nyear = 2026\ngoal = 0.8\n'
+    )
+    (problem,) = problems_of(write(tmp_path, MINIMAL + target))
+    assert problem.startswith(
+        "targets[0].rules: missing; expected one of 'hj633-2012', 'hj633-2026': "
+    ), problem
+
+
 def test_duplicate_ids(tmp_path):
     """Duplicate area ids name both positions."""
     (problem,) = problems_of(write(tmp_path, MINIMAL + MINIMAL[MINIMAL.index("[[areas]]") :]))

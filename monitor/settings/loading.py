@@ -433,6 +433,9 @@ def _show(value: object) -> str:
 
 
 def _a(text: str) -> str:
+    """``text`` with its article: "an integer", "a string", "one of 'a', 'b'" (none)."""
+    if text.startswith("one of "):
+        return text
     return ("an " if text[:1] in "aeiou" else "a ") + text
 
 
