@@ -25,13 +25,14 @@ frame of the measurement's columns plus ``time``, ready for
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 import pandas as pd
 
+from monitor.domain.quality import excluded
 from monitor.domain.targets import Status
 from monitor.domain.units import WATER_PARAMETERS
 from monitor.domain.water_quality import PARAMETERS, Parameter, WaterClass
@@ -75,6 +76,9 @@ _OBSERVATION_FLOATS = {
     "value": "the value, in unit; left out when the source gave none",
     "revision": "0 for the first value, +1 for each correction",
     "qc_count": "number of envmon's quality-control flags on the value",
+    "excluded": "1 when the value's flags keep it out of the official statistics (source "
+    "flags such as maintenance, envmon's excluding checks, the advisory checks listed in "
+    "[quality] exclude_own_flags), else 0: what the concentration panels leave out",
 }
 _OBSERVATION_STRINGS = {
     "flags": "source flags, ;-separated; empty when none",
@@ -326,10 +330,26 @@ def _flag_counts(flags: pd.Series) -> np.ndarray:
     return counts[codes] if len(distinct) else np.zeros(len(flags))
 
 
-def observation_points(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+def observation_points(
+    rows: pd.DataFrame, *, exclude_own: Iterable[str] = ()
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Ledger ``observations`` rows (with ``qc_flags`` from the ``qc_flags`` table, NULL
-    when none) → (air_observation, water_observation) frames."""
+    when none) → (air_observation, water_observation) frames.
+
+    ``excluded`` is the evaluation's verdict on the value's flags
+    (:func:`monitor.domain.quality.excluded` of the source flags and envmon's, with
+    ``exclude_own`` = ``[quality] exclude_own_flags``), so that a panel shows exactly the
+    values the statistics use: an advisory suspicion (``spike``) is shown, a value under
+    maintenance is not.
+    """
     qc = rows["qc_flags"].fillna("").astype(str)
+    source_flags = rows["flags"].fillna("").astype(str)
+    joined = (source_flags + ";" + qc).str.strip(";")
+    out = excluded(
+        joined.reset_index(drop=True),
+        rows["parameter"].astype(str).reset_index(drop=True),
+        exclude_own=exclude_own,
+    )
     frame = pd.DataFrame(
         {
             "site": rows["site"],
@@ -338,9 +358,10 @@ def observation_points(rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             "unit": rows["unit"],
             "value": pd.to_numeric(rows["value"], errors="coerce"),
             "revision": pd.to_numeric(rows["revision"], errors="coerce"),
-            "flags": rows["flags"].fillna("").astype(str),
+            "flags": source_flags,
             "qc_flags": qc,
             "qc_count": _flag_counts(qc),
+            "excluded": out.astype(np.float64),
             "time": rows["period_end"].astype(np.int64),
         }
     )

@@ -100,25 +100,27 @@ def _progress(key: str, kind: str, doc: str, *, area: bool) -> InfluxQuery:
 
 
 def air_concentration(parameter: str) -> InfluxQuery:
-    """Mean concentration of an air pollutant per station and interval, values without
-    envmon QC flags only (``qc_count = 0``, as the statistics use them)."""
+    """Mean concentration of an air pollutant per station and interval, of the values the
+    statistics use (``excluded = 0``: advisory QC suspicions are shown, excluding flags are
+    not)."""
     return _q(
         f"air_concentration_{parameter}",
         points.AIR_OBSERVATION,
         f"""SELECT mean("value") AS "{parameter}" FROM "air_observation"
-        WHERE "parameter" = '{parameter}' AND "site" =~ /^$site$/ AND "qc_count" = 0
+        WHERE "parameter" = '{parameter}' AND "site" =~ /^$site$/ AND "excluded" = 0
         AND $timeFilter GROUP BY time($__interval), "site" fill(none)""",
         f"hourly {parameter} per station, mean over the interval [unit of the parameter]",
     )
 
 
 def water_parameter(parameter: str) -> InfluxQuery:
-    """Mean value of a water parameter per section and interval (unflagged values)."""
+    """Mean value of a water parameter per section and interval, of the values the
+    classes use (``excluded = 0``)."""
     return _q(
         f"water_parameter_{parameter}",
         points.WATER_OBSERVATION,
         f"""SELECT mean("value") AS "{parameter}" FROM "water_observation"
-        WHERE "parameter" = '{parameter}' AND "site" =~ /^$section$/ AND "qc_count" = 0
+        WHERE "parameter" = '{parameter}' AND "site" =~ /^$section$/ AND "excluded" = 0
         AND $timeFilter GROUP BY time($__interval), "site" fill(none)""",
         f"{parameter} per section, mean over the interval [mg/L unless stated]",
     )
@@ -160,12 +162,13 @@ def source_silent(source: str) -> InfluxQuery:
 
 
 def water_alert(parameter: str) -> InfluxQuery:
-    """Alert: latest value of a water parameter per section (unflagged values)."""
+    """Alert: latest value of a water parameter per section, of the values the classes use
+    (``excluded = 0``)."""
     return _q(
         f"alert_water_{parameter}",
         points.WATER_OBSERVATION,
         f"""SELECT last("value") AS "{parameter}" FROM "water_observation"
-        WHERE "parameter" = '{parameter}' AND "qc_count" = 0 AND $timeFilter
+        WHERE "parameter" = '{parameter}' AND "excluded" = 0 AND $timeFilter
         GROUP BY "site" """,
         f"latest {parameter} per section [mg/L]",
         alert=True,

@@ -335,7 +335,9 @@ class Publisher:
         """Lines of ``rows`` and, per line, the position of its row (empty lines dropped)."""
         parts: list[tuple[schema.Measurement, pd.DataFrame]]
         if table == "observations":
-            air, water = schema.observation_points(rows)
+            air, water = schema.observation_points(
+                rows, exclude_own=self.settings.quality.exclude_own_flags
+            )
             parts = [(schema.AIR_OBSERVATION, air), (schema.WATER_OBSERVATION, water)]
         elif table == "hourly_aqi":
             parts = [(schema.AQI_HOURLY, schema.hourly_aqi_points(rows))]

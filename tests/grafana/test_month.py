@@ -265,17 +265,20 @@ def test_every_rule_query_on_a_realistic_month(month: Month, influx1: Influx1) -
     assert len(rules) >= 11
 
 
-def test_a_value_with_two_qc_flags_counts_two_and_stays_off_the_panels(
+def test_a_value_with_two_advisory_qc_flags_counts_two_and_stays_on_the_panels(
     month: Month, influx1: Influx1
 ) -> None:
     """1099A PM2.5 400 µg/m³ at 2026-11-05 03:00 fails pm25_gt_pm10 and spike (tests.month):
-    ``qc_count`` is 2, and the concentration panel (``"qc_count" = 0``) leaves it out."""
+    ``qc_count`` is 2, but both checks are advisory (GB 3095-2026 §6.4: all valid data are
+    used; the shipped settings list none in ``[quality] exclude_own_flags``), so the daily
+    statistics use it, ``excluded`` is 0 and the concentration panel shows it with its
+    neighbours — the dashboard shows what the figures rest on."""
     site, parameter, at = FLAGGED
     (series,) = influx1.query(
-        f"""SELECT "qc_count", "qc_flags", "value" FROM "air_observation" WHERE "site" = '{site}'
-        AND "parameter" = '{parameter}' AND time = {at}s"""
+        f"""SELECT "qc_count", "qc_flags", "excluded", "value" FROM "air_observation"
+        WHERE "site" = '{site}' AND "parameter" = '{parameter}' AND time = {at}s"""
     )
-    assert series["values"] == [[at, 2, "pm25_gt_pm10;spike", 400]]
+    assert series["values"] == [[at, 2, "pm25_gt_pm10;spike", 0, 400]]
     text = queries.render(
         queries.air_concentration(parameter).text,
         start=at - 3600,
@@ -284,7 +287,8 @@ def test_a_value_with_two_qc_flags_counts_two_and_stays_off_the_panels(
         variables={"site": [site]},
     )
     (shown,) = influx1.query(text)
-    assert [row[0] for row in shown["values"]] == [at - 3600, at + 3600]
+    assert [row[0] for row in shown["values"]] == [at - 3600, at, at + 3600]
+    assert shown["values"][1][1] == 400
 
 
 def test_the_month_runs_the_own_qc_rule_and_it_stays_calm_without_flags(

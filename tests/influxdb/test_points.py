@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from monitor.influxdb import points as schema
+from monitor.influxdb import queries
 
 #: The docs page whose schema tables are generated from the code (issue 18: moved from README).
 SCHEMA_PAGE = Path(__file__).parents[2] / "docs" / "influxdb.md"
@@ -169,8 +170,8 @@ def test_target_status_codes_order_concern() -> None:
 
 def test_qc_count_counts_the_flags_as_the_ledger_joins_them() -> None:
     """The ledger joins QC flags with ``;`` (``monitor/domain/quality.py`` ``_canonical``);
-    a value with two flags has qc_count 2, which the panels' ``"qc_count" = 0`` filter
-    excludes, and the docs (InfluxDB schema) say ``;``-separated."""
+    a value with two flags has qc_count 2, and the docs (InfluxDB schema) say
+    ``;``-separated."""
     rows = pd.DataFrame(
         {
             "site": ["1099A"] * 3,
@@ -190,3 +191,33 @@ def test_qc_count_counts_the_flags_as_the_ledger_joins_them() -> None:
     documented = {**schema.AIR_OBSERVATION.strings, **schema.AQI_HOURLY.strings}
     assert all("comma" not in text for text in documented.values())
     assert ";-separated" in schema.AIR_OBSERVATION.strings["qc_flags"]
+
+
+def test_excluded_is_the_evaluations_verdict_on_source_and_own_flags() -> None:
+    """``excluded`` (what the concentration panels leave out) follows
+    ``monitor.domain.quality.excluded`` on the source flags and envmon's together: advisory
+    suspicions are shown unless ``[quality] exclude_own_flags`` lists them, a source verdict
+    (maintenance) and an impossible value (negative) never are, ``aqi_mismatch`` is not a
+    verdict on the concentration, and ``o3_swapped`` takes out the O3 value only."""
+    flags = ["", "maintenance", "", "aqi_mismatch", "", "o3_swapped", "o3_swapped"]
+    qc = [None, None, "spike", None, "negative", None, None]
+    parameters = ["pm2_5"] * 5 + ["o3", "pm10"]
+    rows = pd.DataFrame(
+        {
+            "site": ["1099A"] * 7,
+            "parameter": parameters,
+            "source": ["cnemc_air"] * 7,
+            "unit": ["µg/m³"] * 7,
+            "value": [35.0] * 7,
+            "revision": [0] * 7,
+            "flags": flags,
+            "qc_flags": qc,
+            "period_end": [3600 * (i + 1) for i in range(7)],
+        }
+    )
+    air, _ = schema.observation_points(rows)
+    assert air["excluded"].tolist() == [0.0, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+    strict, _ = schema.observation_points(rows, exclude_own=["spike"])
+    assert strict["excluded"].tolist() == [0.0, 1.0, 1.0, 0.0, 1.0, 1.0, 0.0]
+    assert "excluded" in schema.AIR_OBSERVATION.floats
+    assert '"excluded" = 0' in queries.air_concentration("pm2_5").text
