@@ -128,7 +128,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
 
     has_target = "target_class" in table.text.columns
     names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
-    results = {c: pl.Series(c, [None] * table.row_count, dtype=pl.String) for c in names}
+    results = {c: pl.repeat(None, table.row_count, dtype=pl.String, eager=True) for c in names}
     if ok.all():
         results |= _rate_columns(
             table.values,
@@ -341,7 +341,7 @@ def _class_texts(classes: npt.NDArray[np.float64]) -> pl.Series:
 def _concat(parts: Sequence[pl.Series], n: int) -> pl.Series:
     """Per row, the non-null texts of ``parts`` joined with ``;``; null where none."""
     if not parts:
-        return pl.Series([None] * n, dtype=pl.String)
+        return pl.repeat(None, n, dtype=pl.String, eager=True)
     frame = pl.DataFrame([s.alias(f"p{i}") for i, s in enumerate(parts)])
     joined = frame.select(pl.concat_str(pl.all(), separator=";", ignore_nulls=True))
     return joined.to_series().replace("", None)
@@ -353,11 +353,16 @@ def _join_codes(flags: dict[str, npt.NDArray[np.bool_]], n: int) -> pl.Series:
 
 
 def _multiple_texts(m: FloatArray, items: Sequence[Parameter], n: int) -> pl.Series:
-    """``code=multiple;…`` of the columns of ``m`` (NaN = not listed)."""
+    """``code=multiple;…`` of the columns of ``m`` (NaN = not listed).
+
+    Each column's texts are built for its listed cells only (most cells are not), then
+    joined row-wise.
+    """
     parts = []
     for j, p in enumerate(items):
-        text = _format_number_texts(np.where(np.isnan(m[:, j]), 0.0, m[:, j]))
-        parts.append((f"{p.value}=" + text).set(pl.Series(np.isnan(m[:, j])), None))
+        rows = np.flatnonzero(~np.isnan(m[:, j]))
+        text = f"{p.value}=" + _format_number_texts(m[rows, j])
+        parts.append(pl.repeat(None, n, dtype=pl.String, eager=True).scatter(rows, text))
     return _concat(parts, n)
 
 
@@ -373,7 +378,7 @@ def _main_indicators(
     n = len(classes)
     worse = classes > WaterClass.III
     if not len(items) or not worse.any():
-        return pl.Series([None] * n, dtype=pl.String)
+        return pl.repeat(None, n, dtype=pl.String, eager=True)
     left = np.where(np.isnan(m) | ~worse[:, np.newaxis], -np.inf, m)
     rows = np.arange(n)
     codes = ["", *(p.value for p in items)]
@@ -392,7 +397,7 @@ def _parameter_sets(
     """:func:`label_parameter_set` per row: the label depends only on which items were
     measured, so the domain labels each distinct pattern once."""
     if not params:
-        return pl.Series([None] * n, dtype=pl.String)
+        return pl.repeat(None, n, dtype=pl.String, eager=True)
     key = np.zeros(n, dtype=np.int64)
     for j, p in enumerate(params):
         key |= (~np.isnan(c[p])).astype(np.int64) << j
@@ -500,26 +505,23 @@ def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
         row_problems.append(i, f"ph {cell!r} is outside 0–14")
 
 
-def _format_number_texts(values: npt.NDArray[np.float64]) -> pl.Series:
+def _format_number_texts(values: FloatArray) -> pl.Series:
     """``{:.3f}`` without trailing zeros (``0.64``, ``2``), element-wise, as a text column.
 
-    Column-wise from the integer thousandths ``rint(x·1000)``; a value whose product lies
+    Column-wise from the integer thousandths ``rint(x·1000)``; values whose product lies
     within rounding error of a half (where the float product could round the other way than
-    the exact decimal value) and values outside 0 ≤ x < 10¹² (negative, −0, huge, ±inf) are
-    formatted one by one.
+    the exact decimal value) and values outside 0 ≤ x < 10¹² (negative, −0, huge, ±inf,
+    NaN) are formatted one by one.
     """
     x = np.asarray(values, dtype=np.float64)
     with np.errstate(invalid="ignore", over="ignore"):
         scaled = x * 1000.0
-        thousandths = np.rint(scaled)
         near_half = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) <= scaled * 1e-15 + 1e-300
         plain = (x >= 0) & (x < 1e12) & ~np.signbit(x) & ~near_half
-    k = pl.Series(np.where(plain, thousandths, 0.0).astype(np.int64))
-    frac = (k % 1000).cast(pl.String).str.zfill(3).str.strip_chars_end("0")
-    text = pl.select(
-        (k // 1000).cast(pl.String)
-        + pl.when(frac == "").then(pl.lit("")).otherwise("." + pl.lit(frac))
-    ).to_series()
+    k = pl.Series(np.rint(np.where(plain, scaled, 0.0)).astype(np.int64))
+    whole = (k // 1000).cast(pl.String)
+    text = (whole + "." + (k % 1000 + 1000).cast(pl.String).str.slice(1)).str.strip_chars_end("0")
+    text = text.str.strip_chars_end(".")
     others = np.flatnonzero(~plain)
     if len(others):
         text = text.scatter(others, [f"{v:.3f}".rstrip("0").rstrip(".") for v in x[others]])
