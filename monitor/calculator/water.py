@@ -505,6 +505,11 @@ def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
         row_problems.append(i, f"ph {cell!r} is outside 0–14")
 
 
+#: Whether long doubles hold x·1000 exactly for every double x (a 64-bit significand, as on
+#: x86-64); elsewhere values near a half are formatted one by one.
+_EXACT_THOUSANDTHS: Final = np.finfo(np.longdouble).nmant >= 63
+
+
 def _format_number_texts(values: FloatArray) -> pl.Series:
     """``{:.3f}`` without trailing zeros (``0.64``, ``2``), element-wise, as a text column.
 
@@ -517,8 +522,16 @@ def _format_number_texts(values: FloatArray) -> pl.Series:
     with np.errstate(invalid="ignore", over="ignore"):
         scaled = x * 1000.0
         near_half = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) <= scaled * 1e-15 + 1e-300
-        plain = (x >= 0) & (x < 1e12) & ~np.signbit(x) & ~near_half
-    k = pl.Series(np.rint(np.where(plain, scaled, 0.0)).astype(np.int64))
+        in_range = (x >= 0) & (x < 1e12) & ~np.signbit(x)
+        thousandths = np.rint(np.where(in_range, scaled, 0.0))
+        if _EXACT_THOUSANDTHS and near_half.any():
+            # x·1000 is exact in a 64-bit significand, so rint rounds the exact value
+            # (half to even, as the text formatting does)
+            exact = np.rint(x[near_half].astype(np.longdouble) * 1000)
+            thousandths[near_half] = exact.astype(np.float64)
+            near_half[:] = False
+        plain = in_range & ~near_half
+    k = pl.Series(np.where(plain, thousandths, 0.0).astype(np.int64))
     whole = (k // 1000).cast(pl.String)
     text = (whole + "." + (k % 1000 + 1000).cast(pl.String).str.slice(1)).str.strip_chars_end("0")
     text = text.str.strip_chars_end(".")
