@@ -347,9 +347,27 @@ def _concat(parts: Sequence[pl.Series], n: int) -> pl.Series:
     return joined.to_series().replace("", None)
 
 
+def _by_pattern(key: npt.NDArray[np.int64], texts: Callable[[list[int]], list[str]]) -> pl.Series:
+    """Per row, the text of its key: ``texts(distinct keys)`` is called once, on the
+    distinct keys; empty texts become null."""
+    keys = pl.Series(np.asarray(key, dtype=np.int64))
+    distinct = keys.unique().to_list()
+    table = texts(distinct)
+    return keys.replace_strict(distinct, table, return_dtype=pl.String).replace("", None)
+
+
 def _join_codes(flags: dict[str, npt.NDArray[np.bool_]], n: int) -> pl.Series:
     """Per row, the codes whose flag is set, ``;``-joined in the given order."""
-    return _concat([_lookup(["", code], f) for code, f in flags.items()], n)
+    codes = list(flags)
+    key = np.zeros(n, dtype=np.int64)
+    for j, f in enumerate(flags.values()):
+        key |= np.asarray(f, dtype=np.int64) << j
+    return _by_pattern(
+        key,
+        lambda distinct: [
+            ";".join(c for j, c in enumerate(codes) if k >> j & 1) for k in distinct
+        ],
+    )
 
 
 def _multiple_texts(m: FloatArray, items: Sequence[Parameter], n: int) -> pl.Series:
@@ -381,14 +399,26 @@ def _main_indicators(
         return pl.repeat(None, n, dtype=pl.String, eager=True)
     left = np.where(np.isnan(m) | ~worse[:, np.newaxis], -np.inf, m)
     rows = np.arange(n)
-    codes = ["", *(p.value for p in items)]
-    parts = []
-    for _ in range(min(3, len(items))):
+    base = len(items) + 1  # key: the ranked items' numbers (1-based, 0 = none) in base len+1
+    key = np.zeros(n, dtype=np.int64)
+    for rank in range(min(3, len(items))):
         best = left.argmax(axis=1)
         listed = left[rows, best] > -np.inf
-        parts.append(_lookup(codes, np.where(listed, best + 1, 0)))
+        key += np.where(listed, best + 1, 0) * base**rank
         left[rows, best] = -np.inf
-    return _concat(parts, n)
+    codes = [p.value for p in items]
+
+    def texts(distinct: list[int]) -> list[str]:
+        out = []
+        for k in distinct:
+            ranked = []
+            while k:
+                ranked.append(codes[k % base - 1])
+                k //= base
+            out.append(";".join(ranked))
+        return out
+
+    return _by_pattern(key, texts)
 
 
 def _parameter_sets(
@@ -401,13 +431,16 @@ def _parameter_sets(
     key = np.zeros(n, dtype=np.int64)
     for j, p in enumerate(params):
         key |= (~np.isnan(c[p])).astype(np.int64) << j
-    distinct = np.unique(key)
-    patterns = pd.DataFrame(
-        {p.value: np.where((distinct >> j) & 1, 1.0, np.nan) for j, p in enumerate(params)}
-    )
-    labels = ["" if s is ParameterSet.NONE else s.value for s in label_parameter_set(patterns)]
-    text = pl.Series(key).replace_strict(distinct, labels, return_dtype=pl.String)
-    return text.replace("", None)
+
+    def labels(distinct: list[int]) -> list[str]:
+        keys = np.array(distinct, dtype=np.int64)
+        patterns = pd.DataFrame(
+            {p.value: np.where((keys >> j) & 1, 1.0, np.nan) for j, p in enumerate(params)}
+        )
+        sets = label_parameter_set(patterns)
+        return ["" if s is ParameterSet.NONE else s.value for s in sets]
+
+    return _by_pattern(key, labels)
 
 
 def _reference_items(
@@ -416,23 +449,34 @@ def _reference_items(
     body_index: npt.NDArray[np.int8],
     n: int,
 ) -> pl.Series:
-    parts = []
-    for p in [p for p in REFERENCE_PARAMETERS if p in params]:
+    # key per item: 0 not measured, 1–6 the class, 7 total nitrogen of a river; base 8
+    items = [p for p in REFERENCE_PARAMETERS if p in params]
+    river = body_index == _BODY_KINDS.index(WaterBody.RIVER)
+    key = np.zeros(n, dtype=np.int64)
+    for j, p in enumerate(items):
         classes = _per_body(
             lambda x, kind, _, p=p: classify_parameter(p, x, kind), c[p], p, body_index
         )
-        texts = [f"{p.value}={k}" for k in ["", *(k.code for k in WaterClass)]]
-        text = _lookup(texts, np.nan_to_num(classes, nan=0.0))
+        code = np.nan_to_num(classes, nan=0.0).astype(np.int64)
         if p is Parameter.TN:
             # Table 1 item 9 applies to lakes and reservoirs only (环办〔2011〕22号)
-            river = body_index == _BODY_KINDS.index(WaterBody.RIVER)
-            text = pl.select(
-                pl.when(pl.lit(pl.Series(river)))
-                .then(pl.lit("tn=not evaluated (river)"))
-                .otherwise(pl.lit(text))
-            ).to_series()
-        parts.append(text.set(pl.Series(np.isnan(c[p])), None))
-    return _concat(parts, n)
+            code = np.where(river, 7, code)
+        key += np.where(np.isnan(c[p]), 0, code) * 8**j
+
+    def texts(distinct: list[int]) -> list[str]:
+        out = []
+        for k in distinct:
+            parts = []
+            for j, p in enumerate(items):
+                code = k // 8**j % 8
+                if code == 7:
+                    parts.append("tn=not evaluated (river)")
+                elif code:
+                    parts.append(f"{p.value}={WaterClass(code).code}")
+            out.append(";".join(parts))
+        return out
+
+    return _by_pattern(key, texts)
 
 
 def _by_distinct_text(column: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
