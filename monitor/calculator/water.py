@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Final
 
@@ -239,6 +240,22 @@ def _per_body(
     return out
 
 
+def _classify(
+    parameter: Parameter, c: FloatArray, kind: WaterBody, rows: npt.NDArray[np.intp] | None
+) -> FloatArray:
+    return classify_parameter(parameter, c, kind)
+
+
+def _multiple(
+    parameter: Parameter,
+    reference: FloatArray,
+    c: FloatArray,
+    kind: WaterBody,
+    rows: npt.NDArray[np.intp] | None,
+) -> FloatArray:
+    return exceedance_multiple(parameter, c, reference if rows is None else reference[rows], kind)
+
+
 def _rate_columns(
     values: pd.DataFrame,
     below: pd.DataFrame,
@@ -254,15 +271,17 @@ def _rate_columns(
     compares them on random samples).
     """
     n = len(values)
-    halved = half_detection_limit(values, below)
-    params = sorted((Parameter(str(c)) for c in halved.columns), key=list(Parameter).index)
-    c = {p: halved[p.value].to_numpy(dtype=np.float64) for p in params}
+    params = sorted((Parameter(str(c)) for c in values.columns), key=list(Parameter).index)
+    c = {p: values[p.value].to_numpy(dtype=np.float64) for p in params}
+    # the domain halves the columns with a flag (the others are left as they are)
+    flagged = [p.value for p in params if p.value in below and below[p.value].eq(True).any()]
+    if flagged:
+        halved = half_detection_limit(values[flagged], below)
+        c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in flagged}
     evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
     item_classes = np.empty((n, len(evaluated)))
     for j, p in enumerate(evaluated):
-        item_classes[:, j] = _per_body(
-            lambda x, kind, _, p=p: classify_parameter(p, x, kind), c[p], p, body_index
-        )
+        item_classes[:, j] = _per_body(partial(_classify, p), c[p], p, body_index)
     rated = ~np.isnan(item_classes)
     worst = np.where(rated, item_classes, 0.0).max(axis=1, initial=0.0)
     classes = np.where(worst > 0, worst, np.nan)  # NaN: no evaluated item measured
@@ -316,9 +335,7 @@ def _multiples(
     m = np.empty((len(body_index), len(items)))
     for j, p in enumerate(items):
         multiple = _per_body(
-            lambda x, kind, rows, p=p: exceedance_multiple(
-                p, x, reference if rows is None else reference[rows], kind
-            ),
+            partial(_multiple, p, reference),
             c[p],
             p,
             body_index,
@@ -454,9 +471,7 @@ def _reference_items(
     river = body_index == _BODY_KINDS.index(WaterBody.RIVER)
     key = np.zeros(n, dtype=np.int64)
     for j, p in enumerate(items):
-        classes = _per_body(
-            lambda x, kind, _, p=p: classify_parameter(p, x, kind), c[p], p, body_index
-        )
+        classes = _per_body(partial(_classify, p), c[p], p, body_index)
         code = np.nan_to_num(classes, nan=0.0).astype(np.int64)
         if p is Parameter.TN:
             # Table 1 item 9 applies to lakes and reservoirs only (环办〔2011〕22号)
