@@ -279,16 +279,14 @@ def _rate_columns(
         halved = half_detection_limit(values[flagged], below)
         c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in flagged}
     evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
-    item_classes = np.empty((n, len(evaluated)))
-    for j, p in enumerate(evaluated):
-        item_classes[:, j] = _per_body(partial(_classify, p), c[p], p, body_index)
-    rated = ~np.isnan(item_classes)
-    worst = np.where(rated, item_classes, 0.0).max(axis=1, initial=0.0)
-    classes = np.where(worst > 0, worst, np.nan)  # NaN: no evaluated item measured
+    item_classes = [_per_body(partial(_classify, p), c[p], p, body_index) for p in evaluated]
+    classes = np.full(n, np.nan)  # the worst class; NaN: no evaluated item measured
+    for item in item_classes:
+        np.fmax(classes, item, out=classes)
     out: dict[str, pl.Series] = {}
     out["water_class"] = _class_texts(classes)
     out["limiting_parameters"] = _join_codes(
-        {p.value: item_classes[:, j] == worst for j, p in enumerate(evaluated)}, n
+        {p.value: item == classes for p, item in zip(evaluated, item_classes, strict=True)}, n
     )
     multiple_items = [p for p in evaluated if p not in _NO_MULTIPLE]
     vs_reference = _multiples(c, multiple_items, body_index, np.full(n, float(reference)))
@@ -311,7 +309,7 @@ def _rate_columns(
         has = ~np.isnan(targets)
         met = _lookup(["false", "true"], classes <= targets)
         out["target_met"] = met.set(pl.Series(~(has & ~np.isnan(classes))), None)
-        vs_target = np.full((n, len(multiple_items)), np.nan)
+        vs_target = np.full((n, len(multiple_items)), np.nan, order="F")
         rows = np.flatnonzero(has)
         if len(rows):
             vs_target[rows] = _multiples(
@@ -332,7 +330,7 @@ def _multiples(
 ) -> FloatArray:
     """Exceedance multiples of ``items`` against the class per row, NaN where not exceeding
     (as :func:`exceedance_multiples`)."""
-    m = np.empty((len(body_index), len(items)))
+    m = np.empty((len(body_index), len(items)), order="F")
     for j, p in enumerate(items):
         multiple = _per_body(
             partial(_multiple, p, reference),
