@@ -366,8 +366,10 @@ def _by_pattern(key: npt.NDArray[np.int64], texts: Callable[[list[int]], list[st
     """Per row, the text of its key: ``texts(distinct keys)`` is called once, on the
     distinct keys; empty texts become null."""
     keys = pl.Series(np.asarray(key, dtype=np.int64))
-    distinct = keys.unique().to_list()
-    table = texts(distinct)
+    if keys.is_empty():
+        return pl.Series([], dtype=pl.String)
+    distinct = keys.unique()
+    table = pl.Series(texts(distinct.to_list()), dtype=pl.String)
     return keys.replace_strict(distinct, table, return_dtype=pl.String).replace("", None)
 
 

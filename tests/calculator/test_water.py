@@ -427,3 +427,15 @@ def test_column_wise_rating_equals_the_domain_row_by_row(
             else _multiples_text(exceedance_multiples(row, targets[i], body))[0],
         }
         assert out.iloc[i].to_dict() == expected, i
+
+
+def test_rate_samples_of_no_rows_and_of_nothing_measured() -> None:
+    """No samples: the result columns and no row; a sample without any item: empty texts."""
+    empty = pd.DataFrame({"do": [], "nh3n": [], "tn": []}, dtype=float)
+    out = rate_samples(empty, pd.DataFrame(index=empty.index), [], np.array([]), WaterClass.III)
+    assert out.columns.tolist() == [*ADDED, "target_met", "exceedance_multiples_target"]
+    assert len(out) == 0
+    nothing = pd.DataFrame({"do": [np.nan], "tp": [np.nan]})
+    below = pd.DataFrame(index=nothing.index)
+    row = rate_samples(nothing, below, [WaterBody.LAKE], None, WaterClass.III).iloc[0]
+    assert set(row.tolist()) == {""}
