@@ -190,11 +190,16 @@ def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFram
     return frame
 
 
+_HOUR_NS: Final = 3_600_000_000_000
+
+
 def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Rows usable as hourly series, and the problems of the others (by row)."""
     times = table.times
     usable = times.notna().to_numpy() & (table.sites != "").to_numpy()
-    off_hour = usable & (times.dt.floor("h") != times).to_numpy()
+    # on the hour in local time (as times.dt.floor("h") == times, without re-localising)
+    local = pd.DatetimeIndex(times).tz_localize(None).asi8
+    off_hour = usable & (local % _HOUR_NS != 0)
     notes: dict[int, str] = {}
     off_rows = np.flatnonzero(off_hour)
     for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True):

@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -51,16 +53,16 @@ from monitor.domain.water_quality import (
     ParameterSet,
     WaterBody,
     WaterClass,
-    classify_parameters,
-    classify_section,
-    exceedance_multiples,
+    class_limits,
+    classify_parameter,
+    exceedance_multiple,
     half_detection_limit,
     label_parameter_set,
-    limiting_parameters,
-    main_pollution_indicators,
     section_status,
 )
 from monitor.errors import InputError
+
+FloatArray = npt.NDArray[np.float64]
 
 #: Added columns, in output order (the target columns only with a ``target_class`` input).
 RESULT_COLUMNS = (
@@ -127,22 +129,31 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
 
     has_target = "target_class" in table.text.columns
     names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
-    results = {c: np.full(table.row_count, None, dtype=object) for c in names}
-    if ok.any():
-        rows = rate_samples(
-            table.values.loc[ok],
-            table.below_detection.loc[ok],
-            [bodies[i] for i in np.flatnonzero(ok)],
-            targets[ok] if has_target else None,
+    results = {c: pl.repeat(None, table.row_count, dtype=pl.String, eager=True) for c in names}
+    if ok.all():
+        results |= _rate_columns(
+            table.values,
+            table.below_detection,
+            bodies,
+            targets if has_target else None,
             reference,
         )
-        for column in rows.columns:
-            results[column][ok] = rows[column].to_numpy(dtype=object)
-    results["input_problems"] = problems.to_numpy(dtype=object)
+    elif ok.any():
+        rows = np.flatnonzero(ok)
+        rated = _rate_columns(
+            table.values.iloc[rows],
+            table.below_detection.iloc[rows],
+            bodies[rows],
+            targets[rows] if has_target else None,
+            reference,
+        )
+        for column, text in rated.items():
+            results[column] = results[column].scatter(rows, text)
+    results["input_problems"] = text_column(problems.to_numpy(dtype=object))
 
     out = pl.DataFrame(
         [table.text[c].replace("", None) for c in table.text.columns]
-        + [text_column(results[c], c) for c in names]
+        + [results[c].alias(c) for c in names]
     )
     unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
     warnings = summarise_problems(table)
@@ -168,7 +179,7 @@ class _RowProblems:
 def rate_samples(
     values: pd.DataFrame,
     below: pd.DataFrame,
-    bodies: list[WaterBody],
+    bodies: Sequence[WaterBody],
     targets: npt.NDArray[np.float64] | None,
     reference: WaterClass,
 ) -> pd.DataFrame:
@@ -179,91 +190,308 @@ def rate_samples(
     the limit (:func:`half_detection_limit`, 环办监测函〔2020〕82号 point 7). ``bodies`` the
     water body per row; ``targets`` the target class per row (NaN = none) or None. The one
     code path of the CSV calculator, the daemon's evaluation of each reading and the period
-    classes of reports and targets, so all give the same answer.
+    classes of reports and targets, so all give the same answer. Texts are ``""`` where
+    there is nothing to say.
     """
-    values = half_detection_limit(values, below)
-    classes = classify_section(values, bodies)
-    out = pd.DataFrame(index=values.index)
-    out["water_class"] = _class_codes(classes)
-    # Rows with the same classes of the evaluated items have the same limiting items: the
-    # domain function runs once per distinct pattern.
-    evaluated = [p.value for p in EVALUATED_PARAMETERS if p.value in values.columns]
-    item_classes = classify_parameters(values[evaluated], bodies).to_numpy(dtype=np.float64)
-    out["limiting_parameters"] = _per_pattern(
-        np.nan_to_num(item_classes, nan=0.0).astype(np.int8),
-        lambda rows: [
-            _join(r) for r in limiting_parameters(values.iloc[rows], [bodies[i] for i in rows])
-        ],
+    kinds = {kind: k for k, kind in enumerate(_BODY_KINDS)}
+    body_index = np.fromiter(
+        (kinds[WaterBody(b)] for b in bodies), dtype=np.int8, count=len(values)
     )
-    out["exceedance_multiples"] = _format_multiples(
-        exceedance_multiples(values, reference, bodies)
+    columns = _rate_columns(values, below, body_index, targets, reference)
+    return pd.DataFrame(
+        {name: column.fill_null("").to_numpy() for name, column in columns.items()},
+        index=values.index,
+        dtype=object,
     )
-    out["water_status"] = _per_pattern(
-        np.nan_to_num(classes, nan=0.0).astype(np.int8)[:, np.newaxis],
-        lambda rows: [s.label_zh if s else "" for s in section_status(classes[rows])],
-    )
-    out["main_pollution_indicators"] = _main_indicators(values, bodies, classes)
-    # the label depends only on which items were measured
-    out["parameter_set"] = _per_pattern(
-        values.notna().to_numpy(dtype=bool),
-        lambda rows: [
-            "" if s is ParameterSet.NONE else s.value
-            for s in label_parameter_set(values.iloc[rows])
-        ],
-    )
-    out["reference_items"] = _reference_items(values, bodies)
-    out["below_detection"] = _join_flags(below)
-    if targets is not None:
-        has = ~np.isnan(targets)
-        met = np.where(classes <= targets, "true", "false")
-        out["target_met"] = np.where(has & ~np.isnan(classes), met, "")
-        target_multiples = pd.DataFrame(index=values.index)
-        if has.any():
-            target_multiples = exceedance_multiples(
-                values.loc[has], targets[has], [b for b, h in zip(bodies, has, strict=True) if h]
-            )
-        out["exceedance_multiples_target"] = _format_multiples(
-            target_multiples.reindex(values.index)
-        )
+
+
+#: The kinds of water body, in the order of the body codes of :func:`_rate_columns`.
+_BODY_KINDS: Final = tuple(WaterBody)
+
+
+def _depends_on_body(parameter: Parameter) -> bool:
+    """Whether GB 3838-2002 Table 1 rates ``parameter`` differently by water body (as the
+    domain's :func:`class_limits` says: total phosphorus; total nitrogen, rated for lakes
+    and reservoirs only)."""
+    limits = set()
+    for kind in _BODY_KINDS:
+        try:
+            limits.add(id(class_limits(parameter, kind)))
+        except ValueError:
+            limits.add(-1)  # no class limits for this kind (or for any: pH)
+    return len(limits) > 1
+
+
+def _per_body(
+    rate: Callable[[npt.NDArray[np.float64], WaterBody, npt.NDArray[np.intp] | None], FloatArray],
+    c: npt.NDArray[np.float64],
+    parameter: Parameter,
+    body_index: npt.NDArray[np.int8],
+) -> FloatArray:
+    """``rate(c, kind, rows)`` of the domain for each kind of water body present; one call
+    for all rows where the item is rated the same whatever the body."""
+    if not _depends_on_body(parameter):
+        return rate(c, WaterBody.RIVER, None)
+    out = np.full(len(c), np.nan)
+    for k, kind in enumerate(_BODY_KINDS):
+        rows = np.flatnonzero(body_index == k)
+        if len(rows):
+            out[rows] = rate(c[rows], kind, rows)
     return out
 
 
-def _main_indicators(
-    values: pd.DataFrame, bodies: list[WaterBody], classes: npt.NDArray[np.float64]
-) -> list[str]:
-    """:func:`main_pollution_indicators` per row, joined; computed once per distinct ranking.
+def _classify(
+    parameter: Parameter, c: FloatArray, kind: WaterBody, rows: npt.NDArray[np.intp] | None
+) -> FloatArray:
+    return classify_parameter(parameter, c, kind)
 
-    Only sections worse than class III have indicators; among them, rows whose items rank
-    the same (largest multiple vs III first, ties in canonical order, up to three) share the
-    answer, so the domain function runs on one row of each ranking.
+
+def _multiple(
+    parameter: Parameter,
+    reference: FloatArray,
+    c: FloatArray,
+    kind: WaterBody,
+    rows: npt.NDArray[np.intp] | None,
+) -> FloatArray:
+    return exceedance_multiple(parameter, c, reference if rows is None else reference[rows], kind)
+
+
+def _rate_columns(
+    values: pd.DataFrame,
+    below: pd.DataFrame,
+    body_index: npt.NDArray[np.int8],
+    targets: npt.NDArray[np.float64] | None,
+    reference: WaterClass,
+) -> dict[str, pl.Series]:
+    """The result columns of :func:`rate_samples` as text columns, null where empty.
+
+    Column-wise: the domain rates each item once per kind of water body present
+    (:func:`classify_parameter`, :func:`exceedance_multiple`); the texts are built from the
+    class and multiple matrices; the per-row domain functions give the same answers (a test
+    compares them on random samples).
     """
-    worse = np.flatnonzero(classes > WaterClass.III)
-    out = np.full(len(values), "", dtype=object)
-    if not len(worse):
-        return list(out)
-    subset = values.iloc[worse]
-    subset_bodies = [bodies[i] for i in worse]
-    m = exceedance_multiples(subset, WaterClass.III, subset_bodies).to_numpy(dtype=np.float64)
-    if m.shape[1] == 0:
-        ranking = np.zeros((len(worse), 1), dtype=np.int64)
-    else:
-        order = np.argsort(np.where(np.isnan(m), np.inf, -m), axis=1, kind="stable")[:, :3]
-        listed = ~np.isnan(np.take_along_axis(m, order, axis=1))
-        ranking = np.where(listed, order + 1, 0)
-    out[worse] = _per_pattern(
-        ranking,
-        lambda rows: [
-            _join(r)
-            for r in main_pollution_indicators(subset.iloc[rows], [subset_bodies[i] for i in rows])
+    n = len(values)
+    params = sorted((Parameter(str(c)) for c in values.columns), key=list(Parameter).index)
+    c = {p: values[p.value].to_numpy(dtype=np.float64) for p in params}
+    # the domain halves the columns with a flag (the others are left as they are)
+    flagged = [p.value for p in params if p.value in below and below[p.value].eq(True).any()]
+    if flagged:
+        halved = half_detection_limit(values[flagged], below)
+        c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in flagged}
+    evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
+    item_classes = [_per_body(partial(_classify, p), c[p], p, body_index) for p in evaluated]
+    classes = np.full(n, np.nan)  # the worst class; NaN: no evaluated item measured
+    for item in item_classes:
+        np.fmax(classes, item, out=classes)
+    out: dict[str, pl.Series] = {}
+    out["water_class"] = _class_texts(classes)
+    out["limiting_parameters"] = _join_codes(
+        {p.value: item == classes for p, item in zip(evaluated, item_classes, strict=True)}, n
+    )
+    multiple_items = [p for p in evaluated if p not in _NO_MULTIPLE]
+    vs_reference = _multiples(c, multiple_items, body_index, np.full(n, float(reference)))
+    out["exceedance_multiples"] = _multiple_texts(vs_reference, multiple_items, n)
+    status = ["", *(s.label_zh if s else "" for s in section_status(list(WaterClass)))]
+    out["water_status"] = _lookup(status, np.nan_to_num(classes, nan=0.0))
+    vs_iii = (
+        vs_reference
+        if reference is WaterClass.III
+        else _multiples(c, multiple_items, body_index, np.full(n, float(WaterClass.III)))
+    )
+    out["main_pollution_indicators"] = _main_indicators(vs_iii, multiple_items, classes)
+    out["parameter_set"] = _parameter_sets(c, params, n)
+    out["reference_items"] = _reference_items(c, params, body_index, n)
+    out["below_detection"] = _join_codes(
+        {code: below[code].to_numpy(dtype=bool) for code in _CODES if code in below.columns},
+        n,
+    )
+    if targets is not None:
+        has = ~np.isnan(targets)
+        met = _lookup(["false", "true"], classes <= targets)
+        out["target_met"] = met.set(pl.Series(~(has & ~np.isnan(classes))), None)
+        vs_target = np.full((n, len(multiple_items)), np.nan, order="F")
+        rows = np.flatnonzero(has)
+        if len(rows):
+            vs_target[rows] = _multiples(
+                {p: x[rows] for p, x in c.items()}, multiple_items, body_index[rows], targets[rows]
+            )
+        out["exceedance_multiples_target"] = _multiple_texts(vs_target, multiple_items, n)
+    return out
+
+
+_NO_MULTIPLE: Final = frozenset({Parameter.PH, Parameter.DO})  # (exceedance_multiple refuses)
+
+
+def _multiples(
+    c: dict[Parameter, npt.NDArray[np.float64]],
+    items: Sequence[Parameter],
+    body_index: npt.NDArray[np.int8],
+    reference: npt.NDArray[np.float64],
+) -> FloatArray:
+    """Exceedance multiples of ``items`` against the class per row, NaN where not exceeding
+    (as :func:`exceedance_multiples`)."""
+    m = np.empty((len(body_index), len(items)), order="F")
+    for j, p in enumerate(items):
+        multiple = _per_body(
+            partial(_multiple, p, reference),
+            c[p],
+            p,
+            body_index,
+        )
+        m[:, j] = np.where(multiple > 0, multiple, np.nan)
+    return m
+
+
+def _lookup(texts: Sequence[str], codes: npt.ArrayLike) -> pl.Series:
+    """``texts[code]`` per row (null where the text is empty)."""
+    table = pl.Series(list(texts), dtype=pl.String).replace("", None)
+    return table.gather(np.asarray(codes).astype(np.int64))
+
+
+def _class_texts(classes: npt.NDArray[np.float64]) -> pl.Series:
+    """Class numbers 1–6 → ``I`` … ``劣V``; NaN → null."""
+    return _lookup(["", *(k.code for k in WaterClass)], np.nan_to_num(classes, nan=0.0))
+
+
+def _concat(parts: Sequence[pl.Series], n: int) -> pl.Series:
+    """Per row, the non-null texts of ``parts`` joined with ``;``; null where none."""
+    if not parts:
+        return pl.repeat(None, n, dtype=pl.String, eager=True)
+    frame = pl.DataFrame([s.alias(f"p{i}") for i, s in enumerate(parts)])
+    joined = frame.select(pl.concat_str(pl.all(), separator=";", ignore_nulls=True))
+    return joined.to_series().replace("", None)
+
+
+def _by_pattern(key: npt.NDArray[np.int64], texts: Callable[[list[int]], list[str]]) -> pl.Series:
+    """Per row, the text of its key: ``texts(distinct keys)`` is called once, on the
+    distinct keys; empty texts become null."""
+    keys = pl.Series(np.asarray(key, dtype=np.int64))
+    if keys.is_empty():
+        return pl.Series([], dtype=pl.String)
+    distinct = keys.unique()
+    table = pl.Series(texts(distinct.to_list()), dtype=pl.String)
+    return keys.replace_strict(distinct, table, return_dtype=pl.String).replace("", None)
+
+
+def _join_codes(flags: dict[str, npt.NDArray[np.bool_]], n: int) -> pl.Series:
+    """Per row, the codes whose flag is set, ``;``-joined in the given order."""
+    codes = list(flags)
+    key = np.zeros(n, dtype=np.int64)
+    for j, f in enumerate(flags.values()):
+        key |= np.asarray(f, dtype=np.int64) << j
+    return _by_pattern(
+        key,
+        lambda distinct: [
+            ";".join(c for j, c in enumerate(codes) if k >> j & 1) for k in distinct
         ],
     )
-    return list(out)
 
 
-def _join_flags(flags: pd.DataFrame) -> list[str]:
-    columns = [c for c in _CODES if c in flags.columns]
-    parts = [np.where(flags[c].to_numpy(dtype=bool), c, "").astype(object) for c in columns]
-    return _join_parts(parts, len(flags))
+def _multiple_texts(m: FloatArray, items: Sequence[Parameter], n: int) -> pl.Series:
+    """``code=multiple;…`` of the columns of ``m`` (NaN = not listed).
+
+    Each column's texts are built for its listed cells only (most cells are not), then
+    joined row-wise.
+    """
+    parts = []
+    for j, p in enumerate(items):
+        rows = np.flatnonzero(~np.isnan(m[:, j]))
+        text = f"{p.value}=" + _format_number_texts(m[rows, j])
+        parts.append(pl.repeat(None, n, dtype=pl.String, eager=True).scatter(rows, text))
+    return _concat(parts, n)
+
+
+def _main_indicators(
+    m: FloatArray, items: Sequence[Parameter], classes: npt.NDArray[np.float64]
+) -> pl.Series:
+    """:func:`main_pollution_indicators` per row, joined.
+
+    Rows worse than class III: the (up to) three items with the largest multiples vs III,
+    largest first, ties in canonical order — ``argmax`` gives the first largest, as the
+    domain's stable sort does.
+    """
+    n = len(classes)
+    worse = classes > WaterClass.III
+    if not len(items) or not worse.any():
+        return pl.repeat(None, n, dtype=pl.String, eager=True)
+    left = np.where(np.isnan(m) | ~worse[:, np.newaxis], -np.inf, m)
+    rows = np.arange(n)
+    base = len(items) + 1  # key: the ranked items' numbers (1-based, 0 = none) in base len+1
+    key = np.zeros(n, dtype=np.int64)
+    for rank in range(min(3, len(items))):
+        best = left.argmax(axis=1)
+        listed = left[rows, best] > -np.inf
+        key += np.where(listed, best + 1, 0) * base**rank
+        left[rows, best] = -np.inf
+    codes = [p.value for p in items]
+
+    def texts(distinct: list[int]) -> list[str]:
+        out = []
+        for k in distinct:
+            ranked = []
+            while k:
+                ranked.append(codes[k % base - 1])
+                k //= base
+            out.append(";".join(ranked))
+        return out
+
+    return _by_pattern(key, texts)
+
+
+def _parameter_sets(
+    c: dict[Parameter, npt.NDArray[np.float64]], params: Sequence[Parameter], n: int
+) -> pl.Series:
+    """:func:`label_parameter_set` per row: the label depends only on which items were
+    measured, so the domain labels each distinct pattern once."""
+    if not params:
+        return pl.repeat(None, n, dtype=pl.String, eager=True)
+    key = np.zeros(n, dtype=np.int64)
+    for j, p in enumerate(params):
+        key |= (~np.isnan(c[p])).astype(np.int64) << j
+
+    def labels(distinct: list[int]) -> list[str]:
+        keys = np.array(distinct, dtype=np.int64)
+        patterns = pd.DataFrame(
+            {p.value: np.where((keys >> j) & 1, 1.0, np.nan) for j, p in enumerate(params)}
+        )
+        sets = label_parameter_set(patterns)
+        return ["" if s is ParameterSet.NONE else s.value for s in sets]
+
+    return _by_pattern(key, labels)
+
+
+def _reference_items(
+    c: dict[Parameter, npt.NDArray[np.float64]],
+    params: Sequence[Parameter],
+    body_index: npt.NDArray[np.int8],
+    n: int,
+) -> pl.Series:
+    # key per item: 0 not measured, 1–6 the class, 7 total nitrogen of a river; base 8
+    items = [p for p in REFERENCE_PARAMETERS if p in params]
+    river = body_index == _BODY_KINDS.index(WaterBody.RIVER)
+    key = np.zeros(n, dtype=np.int64)
+    for j, p in enumerate(items):
+        classes = _per_body(partial(_classify, p), c[p], p, body_index)
+        code = np.nan_to_num(classes, nan=0.0).astype(np.int64)
+        if p is Parameter.TN:
+            # Table 1 item 9 applies to lakes and reservoirs only (环办〔2011〕22号)
+            code = np.where(river, 7, code)
+        key += np.where(np.isnan(c[p]), 0, code) * 8**j
+
+    def texts(distinct: list[int]) -> list[str]:
+        out = []
+        for k in distinct:
+            parts = []
+            for j, p in enumerate(items):
+                code = k // 8**j % 8
+                if code == 7:
+                    parts.append("tn=not evaluated (river)")
+                elif code:
+                    parts.append(f"{p.value}={WaterClass(code).code}")
+            out.append(";".join(parts))
+        return out
+
+    return _by_pattern(key, texts)
 
 
 def _by_distinct_text(column: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
@@ -273,9 +501,12 @@ def _by_distinct_text(column: pl.Series) -> tuple[list[str], npt.NDArray[np.int6
     return [str(t) for t in distinct], rows.to_numpy()
 
 
-def _water_bodies(text: pl.DataFrame, row_problems: _RowProblems) -> list[WaterBody]:
+def _water_bodies(text: pl.DataFrame, row_problems: _RowProblems) -> npt.NDArray[np.int8]:
+    """Per row, the index of its kind of water body in :data:`_BODY_KINDS` (river where
+    the cell is empty, or not known: the row is then flagged)."""
+    river = _BODY_KINDS.index(WaterBody.RIVER)
     if "water_body" not in text.columns:
-        return [WaterBody.RIVER] * text.height
+        return np.full(text.height, river, dtype=np.int8)
     distinct, rows = _by_distinct_text(text["water_body"])
     parsed: list[WaterBody | None] = []
     for cell in distinct:
@@ -288,8 +519,8 @@ def _water_bodies(text: pl.DataFrame, row_problems: _RowProblems) -> list[WaterB
             i,
             f"water_body {distinct[rows[i]]!r} is not known; expected river, lake or reservoir",
         )
-    choices = np.array([p or WaterBody.RIVER for p in parsed] + [WaterBody.RIVER], dtype=object)
-    bodies: list[WaterBody] = choices[rows].tolist()
+    codes = [river if p is None else _BODY_KINDS.index(p) for p in parsed] + [river]
+    bodies: npt.NDArray[np.int8] = np.array(codes, dtype=np.int8)[rows]
     return bodies
 
 
@@ -333,78 +564,42 @@ def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
         row_problems.append(i, f"ph {cell!r} is outside 0–14")
 
 
-def _join(parameters: Sequence[Parameter]) -> str:
-    return ";".join(parameters)  # Parameter is a StrEnum: its text is its code
+#: Whether long doubles hold x·1000 exactly for every double x (a 64-bit significand, as on
+#: x86-64); elsewhere values near a half are formatted one by one.
+_EXACT_THOUSANDTHS: Final = np.finfo(np.longdouble).nmant >= 63
 
 
-def _class_codes(classes: npt.NDArray[np.float64]) -> list[str]:
-    """Class numbers 1–6 → ``I`` … ``劣V``; NaN → empty."""
-    codes = np.array(["", *(c.code for c in WaterClass)], dtype=object)
-    numbers = np.nan_to_num(np.asarray(classes, dtype=np.float64), nan=0.0).astype(np.int64)
-    texts: list[str] = codes[numbers].tolist()
-    return texts
+def _format_number_texts(values: FloatArray) -> pl.Series:
+    """``{:.3f}`` without trailing zeros (``0.64``, ``2``), element-wise, as a text column.
 
-
-def _per_pattern(
-    keys: npt.NDArray[np.generic], texts: Callable[[npt.NDArray[np.intp]], list[str]]
-) -> list[str]:
-    """Per row, ``texts`` of a row with the same key row, computed once per distinct key.
-
-    ``keys`` has one row per row; ``texts(rows)`` gives the texts of the given rows.
+    Column-wise from the integer thousandths ``rint(x·1000)``; values whose product lies
+    within rounding error of a half (where the float product could round the other way than
+    the exact decimal value) and values outside 0 ≤ x < 10¹² (negative, −0, huge, ±inf,
+    NaN) are formatted one by one.
     """
-    if len(keys) == 0:
-        return []
-    if keys.ndim == 2 and keys.shape[1] == 0:
-        keys = np.zeros((len(keys), 1), dtype=np.int8)  # no key column: one pattern
-    small = keys.astype(np.int64)
-    bits = max(int(small.max()).bit_length(), 1) if small.size else 1
-    if small.min(initial=0) >= 0 and bits * small.shape[1] <= 63:
-        # one integer per row: a 1-d unique is much faster than rows of a matrix
-        packed = (small << (bits * np.arange(small.shape[1], dtype=np.int64))).sum(axis=1)
-        _, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
-    else:
-        _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
-    distinct = np.array(texts(first), dtype=object)
-    out: list[str] = distinct[inverse.reshape(-1)].tolist()
-    return out
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        scaled = x * 1000.0
+        near_half = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5) <= scaled * 1e-15 + 1e-300
+        in_range = (x >= 0) & (x < 1e12) & ~np.signbit(x)
+        thousandths = np.rint(np.where(in_range, scaled, 0.0))
+        if _EXACT_THOUSANDTHS and near_half.any():
+            # x·1000 is exact in a 64-bit significand, so rint rounds the exact value
+            # (half to even, as the text formatting does)
+            exact = np.rint(x[near_half].astype(np.longdouble) * 1000)
+            thousandths[near_half] = exact.astype(np.float64)
+            near_half[:] = False
+        plain = in_range & ~near_half
+    k = pl.Series(np.where(plain, thousandths, 0.0).astype(np.int64))
+    whole = (k // 1000).cast(pl.String)
+    text = (whole + "." + (k % 1000 + 1000).cast(pl.String).str.slice(1)).str.strip_chars_end("0")
+    text = text.str.strip_chars_end(".")
+    others = np.flatnonzero(~plain)
+    if len(others):
+        text = text.scatter(others, [f"{v:.3f}".rstrip("0").rstrip(".") for v in x[others]])
+    return text
 
 
 def _format_numbers(values: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
     """``{:.3f}`` without trailing zeros (``0.64``, ``2``), element-wise."""
-    return np.char.rstrip(np.char.rstrip(np.char.mod("%.3f", values), "0"), ".")
-
-
-def _format_multiples(multiples: pd.DataFrame) -> list[str]:
-    parts = []
-    for code in multiples.columns:
-        values = multiples[code].to_numpy(dtype=np.float64)
-        has = ~np.isnan(values)
-        text = np.full(len(values), "", dtype=object)
-        if has.any():
-            text[has] = np.char.add(f"{code}=", _format_numbers(values[has])).astype(object)
-        parts.append(text)
-    return _join_parts(parts, len(multiples))
-
-
-def _join_parts(parts: Sequence[npt.NDArray[np.object_]], n: int) -> list[str]:
-    """Join per-column texts row by row with ``;``, skipping empty ones."""
-    joined = np.full(n, "", dtype=object)
-    for part in parts:
-        both = (joined != "") & (part != "")
-        joined = np.where(both, joined + ";" + part, joined + part)
-    return [str(t) for t in joined]
-
-
-def _reference_items(values: pd.DataFrame, bodies: list[WaterBody]) -> list[str]:
-    columns = [p.value for p in REFERENCE_PARAMETERS if p.value in values.columns]
-    measured = values[columns].notna().to_numpy(dtype=bool)
-    classes = classify_parameters(values[columns], bodies).to_numpy(dtype=np.float64)
-    river = np.array([b is WaterBody.RIVER for b in bodies], dtype=bool)
-    parts = []
-    for j, code in enumerate(columns):
-        text = np.array([f"{code}={c}" for c in _class_codes(classes[:, j])], dtype=object)
-        if code == Parameter.TN:
-            # Table 1 item 9 applies to lakes and reservoirs only (环办〔2011〕22号)
-            text[river] = "tn=not evaluated (river)"
-        parts.append(np.where(measured[:, j], text, ""))
-    return _join_parts(parts, len(values))
+    return np.array(_format_number_texts(values).to_list(), dtype=str)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -16,10 +17,17 @@ from hypothesis import strategies as st
 from monitor.calculator.water import compute_water_class_csv, rate_samples
 from monitor.cli import main
 from monitor.domain.water_quality import (
+    PH_RANGE,
+    REFERENCE_PARAMETERS,
+    Parameter,
     ParameterSet,
     WaterBody,
     WaterClass,
+    class_limits,
+    classify_parameters,
     classify_section,
+    exceedance_multiples,
+    half_detection_limit,
     label_parameter_set,
     limiting_parameters,
     main_pollution_indicators,
@@ -328,3 +336,106 @@ def test_rate_samples_equals_the_domain_row_by_row(rows: list[tuple[object, ...]
     assert out["parameter_set"].tolist() == [
         "" if s is ParameterSet.NONE else s.value for s in label_parameter_set(values)
     ]
+
+
+def _boundary_values(parameter: Parameter) -> list[float]:
+    """GB 3838-2002 Table 1 limits of ``parameter`` (both water bodies), and just beside them."""
+    limits: set[float] = set()
+    for body in WaterBody:
+        try:
+            limits.update(class_limits(parameter, body).limits)
+        except ValueError:
+            limits.update(PH_RANGE)  # pH: a range; total nitrogen of rivers: no limits
+    return sorted({v * f for v in limits for f in (1.0, 0.999, 1.001)})
+
+
+@st.composite
+def _samples(
+    draw: st.DrawFn,
+) -> tuple[pd.DataFrame, pd.DataFrame, list[WaterBody], list[float]]:
+    codes = draw(st.lists(st.sampled_from(list(Parameter)), min_size=1, max_size=8, unique=True))
+    n = draw(st.integers(1, 25))
+    columns: dict[str, list[float]] = {}
+    flags: dict[str, list[bool]] = {}
+    for p in codes:
+        cell = st.one_of(
+            st.just(float("nan")),
+            st.sampled_from(_boundary_values(p)),
+            st.floats(0.0, 14.0 if p is Parameter.PH else 3.0 * max(_boundary_values(p))),
+        )
+        columns[p.value] = draw(st.lists(cell, min_size=n, max_size=n))
+        flags[p.value] = draw(st.lists(st.booleans(), min_size=n, max_size=n))
+        if p is Parameter.PH:
+            flags[p.value] = [False] * n  # the calculator refuses a pH below a detection limit
+    bodies = draw(st.lists(st.sampled_from(list(WaterBody)), min_size=n, max_size=n))
+    targets = draw(
+        st.lists(st.sampled_from([float("nan"), 1.0, 2.0, 3.0, 4.0, 5.0]), min_size=n, max_size=n)
+    )
+    return pd.DataFrame(columns), pd.DataFrame(flags), bodies, targets
+
+
+def _multiples_text(multiples: pd.DataFrame) -> list[str]:
+    return [
+        ";".join(f"{c}={v:.3f}".rstrip("0").rstrip(".") for c, v in row.items() if v == v)
+        for _, row in multiples.iterrows()
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(_samples(), st.sampled_from([WaterClass.II, WaterClass.III, WaterClass.V]))
+def test_column_wise_rating_equals_the_domain_row_by_row(
+    sample: tuple[pd.DataFrame, pd.DataFrame, list[WaterBody], list[float]],
+    reference: WaterClass,
+) -> None:
+    """Every column of :func:`rate_samples` (the column-wise engine of ``calc water-class``)
+    equals the domain functions applied to each row alone: any items, values on and beside
+    the GB 3838-2002 Table 1 limits, rivers, lakes and reservoirs, below-detection results
+    (rated at half the limit), target classes and the --reference class."""
+    values, below, bodies, target_list = sample
+    targets = np.array(target_list)
+    out = rate_samples(values, below, bodies, targets, reference)
+    halved = half_detection_limit(values, below)
+    for i in range(len(values)):
+        row, body = halved.iloc[[i]], [bodies[i]]
+        section = classify_section(row, body)
+        klass = "" if np.isnan(section[0]) else WaterClass(int(section[0])).code
+        status = section_status(section)[0]
+        items = classify_parameters(row, body).iloc[0]
+        reference_items = [
+            "tn=not evaluated (river)"
+            if p is Parameter.TN and bodies[i] is WaterBody.RIVER
+            else f"{p.value}={WaterClass(int(items[p.value])).code}"
+            for p in REFERENCE_PARAMETERS
+            if p.value in row and not np.isnan(row[p.value].iloc[0])
+        ]
+        expected = {
+            "water_class": klass,
+            "limiting_parameters": ";".join(limiting_parameters(row, body)[0]),
+            "exceedance_multiples": _multiples_text(exceedance_multiples(row, reference, body))[0],
+            "water_status": status.label_zh if status else "",
+            "main_pollution_indicators": ";".join(main_pollution_indicators(row, body)[0]),
+            "parameter_set": "" if (s := label_parameter_set(row)[0]) is ParameterSet.NONE else s,
+            "reference_items": ";".join(reference_items),
+            "below_detection": ";".join(
+                p.value for p in Parameter if p.value in below and bool(below[p.value].iloc[i])
+            ),
+            "target_met": ""
+            if np.isnan(targets[i]) or not klass
+            else str(section[0] <= targets[i]).lower(),
+            "exceedance_multiples_target": ""
+            if np.isnan(targets[i])
+            else _multiples_text(exceedance_multiples(row, targets[i], body))[0],
+        }
+        assert out.iloc[i].to_dict() == expected, i
+
+
+def test_rate_samples_of_no_rows_and_of_nothing_measured() -> None:
+    """No samples: the result columns and no row; a sample without any item: empty texts."""
+    empty = pd.DataFrame({"do": [], "nh3n": [], "tn": []}, dtype=float)
+    out = rate_samples(empty, pd.DataFrame(index=empty.index), [], np.array([]), WaterClass.III)
+    assert out.columns.tolist() == [*ADDED, "target_met", "exceedance_multiples_target"]
+    assert len(out) == 0
+    nothing = pd.DataFrame({"do": [np.nan], "tp": [np.nan]})
+    below = pd.DataFrame(index=nothing.index)
+    row = rate_samples(nothing, below, [WaterBody.LAKE], None, WaterClass.III).iloc[0]
+    assert set(row.tolist()) == {""}
