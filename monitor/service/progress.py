@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import NoReturn, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
-from tqdm import tqdm
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 __all__ = ["Progress"]
 
@@ -39,6 +40,8 @@ class Progress:
         self._bar: tqdm[NoReturn] | None = None
         self._drawn = False  # whether tqdm draws (a terminal); tqdm.close() disables it
         if not self._closed:
+            from tqdm import tqdm  # here: `envmon calc` and other quick commands never pay for it
+
             self._bar = tqdm(
                 total=total,
                 desc=label,
