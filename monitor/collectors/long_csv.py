@@ -180,7 +180,7 @@ def parse_long_csv(
     warnings = check_columns(header, name)
     raws: list[pd.DataFrame] = []
     where: list[str] = []
-    for raw, starts in _row_chunks(rows, header, 1 << 62):
+    for raw, starts in _row_chunks(rows, header, CHUNK_ROWS):  # lists of one chunk at a time
         raws.append(raw)
         where += [f"{name} line {n}" for n in starts]
     skipped = _broken_warnings(broken, name)
