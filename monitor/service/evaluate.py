@@ -52,6 +52,7 @@ from monitor.domain.units import AIR_PARAMETERS
 from monitor.domain.water_quality import Parameter, WaterBody, WaterClass, below_detection
 from monitor.errors import StorageError
 from monitor.ledger import Ledger, to_epoch
+from monitor.ledger.evaluation_input import EvaluationInput
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
 
@@ -172,6 +173,7 @@ def evaluate_dirty(
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
     report = EvaluationReport()
+    reader = EvaluationInput(ledger.connection)  # consecutive chunks share their overlap
     for start in range(0, len(dates), step):
         chunk_dates = dates[start : start + step]
         chunk = dirty[dirty["date"].isin(chunk_dates)]
@@ -184,6 +186,7 @@ def evaluate_dirty(
                 model_sources,
                 exclude_own=exclude_own,
                 minimums=minimums,
+                reader=reader,
             )
         except LEDGER_ERRORS:
             raise  # the ledger's trouble, not a day's: nothing to isolate
@@ -196,6 +199,7 @@ def evaluate_dirty(
                 model_sources,
                 exclude_own=exclude_own,
                 minimums=minimums,
+                reader=reader,
             )
         report = report + part
         failed = {(site, day) for site, day, _, _ in part.failed}
@@ -234,6 +238,7 @@ def _evaluate_isolated(
     *,
     exclude_own: Sequence[str] = (),
     minimums: Mapping[str, int] | None = None,
+    reader: EvaluationInput | None = None,
 ) -> EvaluationReport:
     """Evaluate a chunk that raised piece by piece: its site-days (halving the set until
     the failing ones stand alone), then its area-days the same way. What still raises on
@@ -244,7 +249,13 @@ def _evaluate_isolated(
 
     def run_sites(rows: list[int]) -> EvaluationReport:
         return _evaluate_chunk(
-            ledger, sites.iloc[rows], {}, bodies, model_sources, exclude_own=exclude_own
+            ledger,
+            sites.iloc[rows],
+            {},
+            bodies,
+            model_sources,
+            exclude_own=exclude_own,
+            reader=reader,
         )
 
     def run_areas(rows: list[int]) -> EvaluationReport:
@@ -258,6 +269,7 @@ def _evaluate_isolated(
             exclude_own=exclude_own,
             areas=keys,
             minimums=minimums,
+            reader=reader,
         )
 
     report = _bisect(list(range(len(sites))), run_sites, lambda i: (*sites.iloc[i], "site"))
@@ -375,6 +387,7 @@ def _evaluate_chunk(
     exclude_own: Sequence[str] = (),
     areas: set[tuple[str, str]] | None = None,
     minimums: Mapping[str, int] | None = None,
+    reader: EvaluationInput | None = None,
 ) -> EvaluationReport:
     """Evaluate the dirty site-days and the area-days they touch (or, with ``areas``, those
     area-days only besides the site-days), clearing them from the dirty days when written."""
@@ -390,7 +403,9 @@ def _evaluate_chunk(
     dirty_sites = set(dirty["site"])
     sites = dirty_sites | {s for a, _ in dirty_areas for s in membership[a]}
     start, end = _local_window(dates)
-    obs = ledger.evaluation_observations(start=start, end=end, sites=sorted(sites))
+    if reader is None:
+        reader = EvaluationInput(ledger.connection)
+    obs = reader.observations(start=start, end=end, sites=sorted(sites))
     if obs.empty:
         ledger.clear_dirty(pd.concat([dirty, queued_areas]))
         return EvaluationReport(site_days=len(dirty), dates=tuple(dates))
