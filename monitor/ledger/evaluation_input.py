@@ -58,23 +58,27 @@ COLUMNS: Final = (
 
 _SEP: Final = "\x1f"
 
-#: One row per hour; texts only where a column is not the same on every row of the hour.
+#: One row per hour: the texts of site, parameter and value, and for the other columns
+#: whether they are the same on every row of the hour (then that value stands for them).
 _HOURS_SQL: Final = (
     "SELECT count(*), period_end, group_concat(site, char(31)), "
     "group_concat(parameter, char(31)), "
     "group_concat(CASE WHEN value IS NULL THEN 'nan' "
     "WHEN value = CAST(value AS INTEGER) AND value != 0 AND abs(value) < 1e15 "
     "THEN CAST(value AS INTEGER) ELSE quote(value) END, ','), "
-    "CASE WHEN max(flags) = '' THEN NULL ELSE group_concat(flags, char(31)) END, "
-    "min(source), CASE WHEN min(source) = max(source) THEN NULL "
-    "ELSE group_concat(source, char(31)) END, "
-    "min(period_end - period_start), "
-    "CASE WHEN min(period_end - period_start) = max(period_end - period_start) THEN NULL "
-    "ELSE group_concat(period_start, ',') END, "
-    "min(ingested_at), CASE WHEN min(ingested_at) = max(ingested_at) THEN NULL "
-    "ELSE group_concat(ingested_at, ',') END "
+    "max(flags), min(source), max(source), min(period_end - period_start), "
+    "max(period_end - period_start), min(ingested_at), max(ingested_at) "
     "FROM observations WHERE {where} GROUP BY period_end"
 )
+#: The other columns' texts, for the hours where they vary (flags: any hour with flags).
+_VARYING_SQL: Final = (
+    "SELECT period_end, count(*), group_concat(flags, char(31)), "
+    "group_concat(source, char(31)), group_concat(period_start, ','), "
+    "group_concat(ingested_at, ',') FROM observations WHERE {where} "
+    "AND period_end IN ({hours}) GROUP BY period_end"
+)
+#: Hours asked for in one :data:`_VARYING_SQL` query at most.
+_VARYING_HOURS: Final = 500
 
 
 @dataclass
@@ -111,20 +115,20 @@ class EvaluationInput:
         """The observations of ``sites`` with ``start < period_end <= end`` (UTC): the frame
         :meth:`~monitor.ledger.Ledger.evaluation_observations` gives.
 
-        Columns ``site``, ``parameter`` and ``source`` are categoricals (categories sorted;
-        ``site`` only the sites present), ``period_start``/``period_end``/``ingested_at``
-        tz-aware UTC, ``value`` float (NaN for NULL), ``flags`` str; rows in key order
-        within each period end, period ends ascending.
+        Columns ``site``, ``parameter`` and ``source`` are categoricals (categories sorted:
+        ``site`` the sites present, the others those of the whole window),
+        ``period_start``/``period_end``/``ingested_at`` tz-aware UTC, ``value`` float (NaN
+        for NULL), ``flags`` str; rows in key order within each period end, period ends
+        ascending.
         """
         lo, hi = int(start.timestamp()), int(end.timestamp())
         wanted = sorted(set(sites))
         in_sql = frozenset(wanted) if len(wanted) <= EVALUATION_SITES_IN_SQL else None
         frame = self._window(lo, hi, in_sql)
+        frame = frame.reset_index(drop=True)  # a copy, indexed as the times below
         if in_sql is None:
             frame = frame[frame["site"].isin(wanted).to_numpy()].reset_index(drop=True)
-        frame = frame.copy()
-        for column in ("site", "parameter", "source"):
-            frame[column] = frame[column].cat.remove_unused_categories()
+            frame["site"] = frame["site"].cat.remove_unused_categories()
         for column in ("period_start", "period_end", "ingested_at"):
             frame[column] = from_epoch(frame[column].to_numpy())
         return frame
@@ -149,6 +153,8 @@ class EvaluationInput:
                 kept = kept[kept["site"].isin(sorted(sites)).to_numpy()]
             fresh = self._read(last.end, hi, sites)
             frame = _concat(kept, fresh)
+            for column in ("site", "parameter", "source"):  # those of the window's rows
+                frame[column] = frame[column].cat.remove_unused_categories()
             self.rows_reused += len(kept)
         else:
             fresh = frame = self._read(lo, hi, sites)
@@ -164,14 +170,23 @@ class EvaluationInput:
             where += f" AND site IN ({','.join('?' * len(sites))})"
             params.extend(sorted(sites))
         hours = self.connection.execute(_HOURS_SQL.format(where=where), params).fetchall()
-        frame = _from_hours(hours)
+        varying = [
+            h[1] for h in hours if h[5] != "" or h[6] != h[7] or h[8] != h[9] or h[10] != h[11]
+        ]
+        texts: dict[int, tuple[Any, ...]] = {}
+        for first in range(0, len(varying), _VARYING_HOURS):
+            part = varying[first : first + _VARYING_HOURS]
+            sql = _VARYING_SQL.format(where=where, hours=",".join("?" * len(part)))
+            for row in self.connection.execute(sql, [*params, *part]):
+                texts[int(row[0])] = row[1:]
+        frame = _from_hours(hours, texts)
         return frame if frame is not None else _read_rows(self.connection, where, params)
 
 
 def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     """Rows of both, categoricals over the union of their categories (sorted)."""
     if not len(second):
-        return first
+        return first.reset_index(drop=True)
     if not len(first):
         return second
     out: dict[str, Any] = {}
@@ -186,18 +201,26 @@ def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
 
 def _categorical(texts: list[str | None], counts: list[int]) -> pd.Categorical[Any] | None:
     """Categorical of per-hour texts (cells joined by the separator), categories sorted;
-    None when a text does not split into its hour's rows. Hour by hour: never a Python
-    string per row of the whole window at once."""
-    names: dict[str, int] = {}
-    parts = []
+    None when a text does not split into its hour's rows. Hour by hour (never a Python
+    string per row of the whole window at once); the hours' distinct values are then
+    numbered together by one factorisation instead of a dictionary look-up each."""
+    codes: list[npt.NDArray[np.intp]] = []
+    uniques: list[npt.NDArray[np.object_]] = []
+    offset = 0
     for text, count in zip(texts, counts, strict=True):
         cells = (text or "").split(_SEP)
         if len(cells) != count:
             return None
-        codes, uniques = pd.factorize(np.array(cells, dtype=object))
-        found = [names.setdefault(str(u), len(names)) for u in uniques]
-        parts.append(np.array(found, dtype=np.int64)[codes])
-    return _sorted_categorical(names, parts)
+        hour_codes, hour_uniques = pd.factorize(np.array(cells, dtype=object))
+        codes.append(hour_codes + offset)
+        uniques.append(np.asarray(hour_uniques, dtype=object))
+        offset += len(hour_uniques)
+    if not codes:
+        return pd.Categorical([])
+    global_codes, names = pd.factorize(np.concatenate(uniques), sort=True)
+    return pd.Categorical.from_codes(
+        global_codes[np.concatenate(codes)], dtype=pd.CategoricalDtype(list(names))
+    )
 
 
 def _sorted_categorical(
@@ -227,8 +250,11 @@ def _numbers(texts: list[str], total: int, dtype: type) -> npt.NDArray[Any] | No
     return parsed if len(parsed) == total else None
 
 
-def _from_hours(hours: list[tuple[Any, ...]]) -> pd.DataFrame | None:
-    """The frame (times as epoch seconds) from :data:`_HOURS_SQL` rows; None when a text
+def _from_hours(
+    hours: list[tuple[Any, ...]], varying: dict[int, tuple[Any, ...]]
+) -> pd.DataFrame | None:
+    """The frame (times as epoch seconds) from :data:`_HOURS_SQL` rows and, for the hours
+    whose other columns vary, :data:`_VARYING_SQL` rows (by period end); None when a text
     does not split into its hour's rows."""
     counts = [int(h[0]) for h in hours]
     n = sum(counts)
@@ -238,35 +264,44 @@ def _from_hours(hours: list[tuple[Any, ...]]) -> pd.DataFrame | None:
     value = _numbers([h[4] for h in hours], n, np.float64)
     if site is None or parameter is None or value is None or np.isinf(value).any():
         return None  # an infinity was written as text: read row by row to be sure
-    period_end = np.repeat(np.asarray([h[1] for h in hours], dtype=np.int64), counts_array)
-
-    flags = np.full(n, "", dtype=object)
-    sources: dict[str, int] = {}
-    source_parts = []
+    ends = np.asarray([h[1] for h in hours], dtype=np.int64)
+    period_end = np.repeat(ends, counts_array)
     period_start = period_end - np.repeat(
         np.asarray([h[8] for h in hours], dtype=np.int64), counts_array
     )
     ingested_at = np.repeat(np.asarray([h[10] for h in hours], dtype=np.int64), counts_array)
+    flags = np.full(n, "", dtype=object)
+    sources: dict[str, int] = {}
+    source_parts = []
     first = 0
     for hour, count in zip(hours, counts, strict=True):
         rows = slice(first, first + count)
         first += count
-        if hour[5] is not None:
-            cells = hour[5].split(_SEP)
+        texts = varying.get(int(hour[1]))
+        if texts is None:
+            source_parts.append(np.full(count, sources.setdefault(hour[6], len(sources))))
+            continue
+        if int(texts[0]) != count:
+            return None  # written to since the first query: read row by row
+        if hour[5] != "":
+            cells = texts[1].split(_SEP)
             if len(cells) != count:
                 return None
             flags[rows] = cells
-        if hour[7] is None:
+        if hour[6] == hour[7]:
             source_parts.append(np.full(count, sources.setdefault(hour[6], len(sources))))
         else:
-            cells = hour[7].split(_SEP)
+            cells = texts[2].split(_SEP)
             if len(cells) != count:
                 return None
             codes, uniques = pd.factorize(np.array(cells, dtype=object))
             found = [sources.setdefault(str(u), len(sources)) for u in uniques]
             source_parts.append(np.array(found, dtype=np.int64)[codes])
-        for text, out in ((hour[9], period_start), (hour[11], ingested_at)):
-            if text is not None:
+        for same, text, out in (
+            (hour[8] == hour[9], texts[3], period_start),
+            (hour[10] == hour[11], texts[4], ingested_at),
+        ):
+            if not same:
                 numbers = _numbers([text], count, np.int64)
                 if numbers is None:
                     return None

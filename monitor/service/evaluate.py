@@ -162,6 +162,9 @@ def evaluate_dirty(
     dirty = ledger.dirty_days()
     if dirty.empty:
         return EvaluationReport()
+    # Plain Python strings: the keys are zipped and compared row by row, which costs a
+    # pandas call per element on a string-dtype column (issue 17).
+    dirty = dirty.astype({"site": object, "date": object})
     model_sources = set(
         ledger.query("SELECT source FROM sources WHERE kind = 'model'")["source"].tolist()
     )
@@ -352,19 +355,37 @@ def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:
     return out
 
 
+def _codes(column: pd.Series | npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[object]]:
+    """Codes and distinct values of a column (a categorical's own codes: no hashing)."""
+    if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.intp)
+        return codes, list(column.cat.categories)  # missing: -1, as pd.factorize gives
+    found, uniques = pd.factorize(np.asarray(column, dtype=object))
+    return found.astype(np.intp), list(uniques)
+
+
 def _keyed(
     sites: pd.Series | npt.NDArray[np.object_],
     days: npt.ArrayLike,
     keys: set[tuple[str, str]],
 ) -> npt.NDArray[np.bool_]:
-    """Vectorised ``(site, day) in keys``."""
-    if not keys:
-        return np.zeros(len(sites), dtype=bool)
-    index = pd.MultiIndex.from_arrays(
-        [np.asarray(sites, dtype=object), np.asarray(days, dtype=object)]
-    )
-    wanted = pd.MultiIndex.from_tuples(sorted(keys))
-    found: npt.NDArray[np.bool_] = index.isin(wanted)
+    """Vectorised ``(site, day) in keys``: a table over distinct sites × distinct days."""
+    n = len(sites)
+    if not keys or not n:
+        return np.zeros(n, dtype=bool)
+    site_codes, site_names = _codes(sites)
+    day_codes, day_names = _codes(days)
+    site_index = {name: i for i, name in enumerate(site_names)}
+    day_index = {name: i for i, name in enumerate(day_names)}
+    width = len(day_names)
+    wanted = np.zeros(len(site_names) * width + 1, dtype=bool)  # last: a missing value
+    for site, day in keys:
+        i, j = site_index.get(site), day_index.get(day)
+        if i is not None and j is not None:
+            wanted[i * width + j] = True
+    missing = (site_codes < 0) | (day_codes < 0)
+    cell = np.where(missing, len(wanted) - 1, site_codes * width + day_codes)
+    found: npt.NDArray[np.bool_] = wanted[cell]
     return found
 
 

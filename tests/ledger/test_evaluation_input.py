@@ -1,0 +1,142 @@
+"""The evaluation's reader gives exactly the frame the ledger's own read gives (issue 17),
+window after window, also when it takes the overlap from the previous window."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitor.collectors.base import observations
+from monitor.ledger import Ledger
+from monitor.ledger.evaluation_input import EVALUATION_SITES_IN_SQL, EvaluationInput
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _hours(
+    site: str, parameter: str, values: list[float], flags: str = "", hours: int = 1
+) -> pd.DataFrame:
+    end = pd.date_range("2026-03-01 01:00", periods=len(values), freq="h", tz="UTC")
+    frame = observations(site, parameter, end - pd.Timedelta(hours=hours), end, np.array(values))
+    frame["flags"] = flags
+    return frame
+
+
+def _same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Same columns, dtypes, categories, codes, row order; values bit for bit."""
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected) > 0
+    for column in got.columns:
+        a, b = got[column], expected[column]
+        assert a.dtype == b.dtype, column
+        if isinstance(a.dtype, pd.CategoricalDtype):
+            assert list(a.cat.categories) == list(b.cat.categories), column
+            assert a.cat.codes.tolist() == b.cat.codes.tolist(), column
+        elif column == "value":
+            x, y = a.to_numpy(), b.to_numpy()
+            assert np.array_equal(np.isnan(x), np.isnan(y))
+            assert (x[~np.isnan(x)].view(np.int64) == y[~np.isnan(y)].view(np.int64)).all()
+        else:
+            assert a.tolist() == b.tolist(), column
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(tmp_path / "ledger.sqlite") as opened:
+        # Values a short decimal text would change (1/3, 0.1 + 0.2, a CO conversion), a
+        # NULL, negative, tiny, huge and integral numbers, flags with ';' in some hours
+        # only, a 24-hour period among hourly ones, two sources for the same hours.
+        opened.write_observations(
+            pd.concat(
+                [
+                    _hours("1001A", "pm2_5", [1 / 3, 0.1 + 0.2, np.nan, -2.0, 35.0, 36.0]),
+                    _hours("1001A", "co", [1.2345678901234567, 1e-300, 9.99e300, 0.8, 0.0]),
+                    _hours("1002A", "o3", [65.0, 66.0, 67.0], "maintenance;aqi_mismatch"),
+                    _hours("1002A", "pm10", [2.0**60, -(2.0**53) - 2.0], hours=24),
+                ],
+                ignore_index=True,
+            ),
+            "a",
+        )
+        opened.write_observations(_hours("1001A", "pm2_5", [36.0, 37.0]), "b")
+        yield opened
+
+
+def _windows() -> list[tuple[datetime, datetime]]:
+    """Overlapping consecutive windows, as consecutive chunks ask for them."""
+    return [(START + timedelta(hours=h), START + timedelta(hours=h + 3)) for h in (-1, 1, 2, 4, 5)]
+
+
+@pytest.mark.parametrize("sites", [["1001A", "1002A"], ["1002A"]])
+def test_each_window_equals_the_ledger_read(ledger: Ledger, sites: list[str]) -> None:
+    reader = EvaluationInput(ledger.connection)
+    for start, end in _windows():
+        expected = ledger.evaluation_observations(start=start, end=end, sites=sites)
+        if len(expected):
+            _same(reader.observations(start=start, end=end, sites=sites), expected)
+    assert reader.rows_reused > 0  # the overlaps came from the previous window
+
+
+def test_many_sites_are_filtered_after_reading(ledger: Ledger) -> None:
+    many = ["1001A", *[f"{9000 + i}X" for i in range(EVALUATION_SITES_IN_SQL)]]
+    reader = EvaluationInput(ledger.connection)
+    for start, end in _windows():
+        got = reader.observations(start=start, end=end, sites=many)
+        assert list(got["site"].cat.categories) == ["1001A"]
+        _same(got, ledger.evaluation_observations(start=start, end=end, sites=many))
+    # A few sites after many: the overlap is taken from the wider window, filtered.
+    got = reader.observations(start=START, end=START + timedelta(hours=6), sites=["1002A"])
+    _same(
+        got,
+        ledger.evaluation_observations(
+            start=START, end=START + timedelta(hours=6), sites=["1002A"]
+        ),
+    )
+
+
+def test_separator_in_a_code_and_infinite_values_fall_back_to_rows(ledger: Ledger) -> None:
+    ledger.write_observations(_hours("odd\x1fsite,1", "no2", [40.0, 41.0]), "a")
+    start, end = START, START + timedelta(hours=6)
+    sites = ["1001A", "odd\x1fsite,1"]
+    _same(
+        EvaluationInput(ledger.connection).observations(start=start, end=end, sites=sites),
+        ledger.evaluation_observations(start=start, end=end, sites=sites),
+    )
+    ledger.connection.execute("UPDATE observations SET value = 9e999 WHERE parameter = 'no2'")
+    got = EvaluationInput(ledger.connection).observations(
+        start=start, end=end, sites=["odd\x1fsite,1"]
+    )
+    assert np.isinf(got["value"]).all() and len(got) == 2
+
+
+def test_a_commit_of_another_connection_makes_the_next_window_read_afresh(
+    ledger: Ledger,
+) -> None:
+    """An HJ 212 receiver writes through its own connection while an evaluation runs: the
+    overlap must then not come from the window read before."""
+    reader = EvaluationInput(ledger.connection)
+    first, second = _windows()[0], _windows()[1]
+    reader.observations(start=first[0], end=first[1], sites=["1001A"])
+    other = sqlite3.connect(ledger.path)
+    with other:
+        other.execute("UPDATE observations SET value = 99.0 WHERE site = '1001A'")
+    other.close()
+    got = reader.observations(start=second[0], end=second[1], sites=["1001A"])
+    assert (got["value"] == 99.0).all()
+    _same(got, ledger.evaluation_observations(start=second[0], end=second[1], sites=["1001A"]))
+
+
+def test_empty_window(ledger: Ledger) -> None:
+    got = EvaluationInput(ledger.connection).observations(
+        start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2020, 1, 2, tzinfo=UTC), sites=["x"]
+    )
+    expected = ledger.evaluation_observations(
+        start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2020, 1, 2, tzinfo=UTC), sites=["x"]
+    )
+    assert got.empty and list(got.columns) == list(expected.columns)
