@@ -29,16 +29,16 @@ import sqlite3
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from monitor.ledger.store import from_epoch
+from monitor.ledger.store import Ledger, from_epoch
 
-__all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput"]
+__all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput", "write_derived"]
 
 #: Up to this many sites a window is filtered in SQL; more are read for the whole window
 #: and filtered in numpy (as :meth:`~monitor.ledger.Ledger.evaluation_observations`).
@@ -341,4 +341,97 @@ def _read_rows(connection: sqlite3.Connection, where: str, params: Sequence[Any]
             "source": pd.Categorical(columns[6]),
             "ingested_at": np.fromiter(columns[7], np.int64, n),
         }
+    )
+
+
+# ---------------------------------------------------------------------- derived rows
+
+#: Derived tables an evaluation writes: the column naming the series owner and the column
+#: giving the local date (as ``PUBLISHED_TABLES`` in :mod:`monitor.ledger.store`); QC
+#: flags are published with their observations.
+_DERIVED: Final = {
+    "hourly_aqi": ("hourly_aqi", "period_end"),
+    "daily_aqi": ("daily_aqi", "date"),
+    "water_classes": ("water_classes", "period_end"),
+    "qc_flags": ("observations", "period_end"),
+}
+#: Rows turned into Python objects at a time (bounds memory on big writes).
+WRITE_SLICE: Final = 20_000
+_LOCAL_OFFSET_S: Final = 8 * 3600  # Asia/Shanghai, no daylight saving since 1991
+
+
+def write_derived(
+    ledger: Ledger,
+    table: str,
+    frame: pd.DataFrame,
+    key: Sequence[str],
+    done: pd.DataFrame | None = None,
+) -> None:
+    """Write derived rows (replacing rows with the same key), queue their site-days for
+    publishing and forget the dirty days in ``done`` (columns site, date), in one
+    transaction: what :meth:`~monitor.ledger.Ledger.replace_derived` does, with the rows
+    handed to SQLite column-wise a slice at a time (no Python call per row).
+
+    Raises
+    ------
+    ValueError
+        If ``table`` is not a table an evaluation writes.
+    """
+    if table not in _DERIVED:
+        raise ValueError(f"unknown derived table {table!r}; expected one of {sorted(_DERIVED)}")
+    columns = list(frame.columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))}) "
+        f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    )
+    kind, day = _DERIVED[table]
+    with ledger.transaction() as db:
+        for first in range(0, len(frame), WRITE_SLICE):
+            part = frame.iloc[first : first + WRITE_SLICE]
+            db.executemany(sql, zip(*(_cells(part[c].to_numpy()) for c in columns), strict=True))
+        _queue(db, kind, *_site_days(frame, day))
+        if done is not None and len(done):
+            db.executemany(
+                "DELETE FROM dirty_days WHERE site = ? AND date = ?",
+                zip(done["site"].tolist(), done["date"].tolist(), strict=True),
+            )
+
+
+def _cells(data: npt.NDArray[Any]) -> list[Any]:
+    """A column as Python values for SQLite: NaN and missing → None (NULL)."""
+    if data.dtype.kind == "f":
+        missing = np.isnan(data)
+        if not missing.any():
+            return data.tolist()  # type: ignore[no-any-return]
+        cells = data.astype(object)
+        cells[missing] = None
+        return cells.tolist()  # type: ignore[no-any-return]
+    if data.dtype.kind in "iub":
+        return data.astype(np.int64).tolist()  # type: ignore[no-any-return]
+    cells = data.astype(object)
+    cells[pd.isna(cells)] = None
+    return cells.tolist()  # type: ignore[no-any-return]
+
+
+def _site_days(frame: pd.DataFrame, day: str) -> tuple[list[Any], list[Any]]:
+    """Distinct (site, local date) pairs of the rows."""
+    if day == "period_end":
+        seconds = pd.to_numeric(frame["period_end"]).to_numpy(dtype=np.int64)
+        pairs = pd.DataFrame(
+            {"key": frame["site"].to_numpy(), "day": (seconds + _LOCAL_OFFSET_S) // 86400}
+        ).drop_duplicates()
+        days = pairs["day"].to_numpy().astype("datetime64[D]").astype(str).tolist()
+        return pairs["key"].tolist(), days
+    pairs = frame[["site", day]].drop_duplicates()
+    return pairs["site"].tolist(), pairs[day].tolist()
+
+
+def _queue(db: sqlite3.Connection, kind: str, keys: list[Any], days: list[Any]) -> None:
+    """Queue site-days for publishing (the outbox the publisher reads), inside ``db``'s
+    transaction."""
+    now = int(datetime.now(UTC).timestamp())
+    db.executemany(
+        "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) VALUES (?, ?, ?, ?)",
+        sorted({(kind, str(k), str(d), now) for k, d in zip(keys, days, strict=True)}),
     )

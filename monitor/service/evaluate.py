@@ -52,7 +52,7 @@ from monitor.domain.units import AIR_PARAMETERS
 from monitor.domain.water_quality import Parameter, WaterBody, WaterClass, below_detection
 from monitor.errors import StorageError
 from monitor.ledger import Ledger, to_epoch
-from monitor.ledger.evaluation_input import EvaluationInput
+from monitor.ledger.evaluation_input import EvaluationInput, write_derived
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
 
@@ -451,19 +451,19 @@ def _evaluate_chunk(
     )[in_dirty & (own.to_numpy() != "")]
     ledger.delete_qc_flags(dirty)
     if len(qc):
-        ledger.replace_derived("qc_flags", qc, ("site", "parameter", "period_end"))
+        write_derived(ledger, "qc_flags", qc, ("site", "parameter", "period_end"))
 
     if minimums is None:
         minimums = {a: default_minimum(len(m)) for a, m in membership.items()}
     hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, minimums, model_sources, now)
     water = _water(obs[in_dirty], bodies, now)
     if len(hourly):
-        ledger.replace_derived("hourly_aqi", hourly, ("site", "period_end", "standard"))
+        write_derived(ledger, "hourly_aqi", hourly, ("site", "period_end", "standard"))
     if len(water):
-        ledger.replace_derived("water_classes", water, ("site", "period_end"))
+        write_derived(ledger, "water_classes", water, ("site", "period_end"))
     done = pd.concat([dirty, queued_areas])
     if len(daily):
-        ledger.replace_derived("daily_aqi", daily, ("site", "date", "standard"), done=done)
+        write_derived(ledger, "daily_aqi", daily, ("site", "date", "standard"), done=done)
     else:
         ledger.clear_dirty(done)
     return EvaluationReport(len(dirty), len(hourly), len(daily), len(water), len(qc), tuple(dates))
