@@ -125,6 +125,10 @@ def _area_values(
     """Area means (``site`` = area id) of ``values`` per ``keys``; a value is NA where fewer
     of the area's stations than its minimum have one; ``stations``: the area's stations with
     any value in the row (what the row rests on)."""
+    # Only member stations enter an area (both joins below are inner): drop the others
+    # first, most of a national network when the areas are a few cities.
+    member_sites = sorted({s for sites in members.values() for s in sites})
+    frame = frame[frame["site"].isin(member_sites).to_numpy()]
     out = area_means(frame, members, keys, values)
     minimum = out["area"].map(lambda a: minimums.get(a, 1)).to_numpy(dtype=np.int64)
     for value in values:
