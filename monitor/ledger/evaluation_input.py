@@ -38,7 +38,7 @@ import pandas as pd
 
 from monitor.ledger.store import Ledger, from_epoch
 
-__all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput", "write_derived"]
+__all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput", "delete_qc_flags", "write_derived"]
 
 #: Up to this many sites a window is filtered in SQL; more are read for the whole window
 #: and filtered in numpy (as :meth:`~monitor.ledger.Ledger.evaluation_observations`).
@@ -477,3 +477,44 @@ def _queue(db: sqlite3.Connection, kind: str, keys: list[Any], days: list[Any]) 
         "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) VALUES (?, ?, ?, ?)",
         sorted({(kind, str(k), str(d), now) for k, d in zip(keys, days, strict=True)}),
     )
+
+
+#: Envmon's QC flags of one site in [lo, hi) (epoch seconds): the site's parameters found by
+#: a loose index scan of the key (site, parameter, period_end), then one key range each.
+_DELETE_QC_SQL: Final = (
+    "WITH RECURSIVE p(name) AS ("
+    "SELECT min(parameter) FROM qc_flags WHERE site = ?1 UNION ALL "
+    "SELECT (SELECT min(parameter) FROM qc_flags WHERE site = ?1 AND parameter > p.name) "
+    "FROM p WHERE p.name IS NOT NULL) "
+    "DELETE FROM qc_flags WHERE site = ?1 AND parameter IN (SELECT name FROM p) "
+    "AND period_end >= ?2 AND period_end < ?3"
+)
+
+
+def delete_qc_flags(ledger: Ledger, site_days: pd.DataFrame) -> None:
+    """Forget envmon's QC flags of the given (site, date) days before they are recomputed
+    (and queue the days' observations for publishing, their flags changing): what
+    :meth:`~monitor.ledger.Ledger.delete_qc_flags` does, by key ranges.
+
+    The ledger's version compares each flag's local date with the day's text, which visits
+    every flag the site ever had for every site-day (a year of a national network: about a
+    thousand rows per site-day); here each run of consecutive days of a site is one range
+    of ``period_end`` per parameter, from local midnight to local midnight (UTC+8).
+    """
+    sites = site_days["site"].tolist()
+    days = site_days["date"].tolist()
+    ranges: list[tuple[str, int, int]] = []
+    if sites:
+        numbers = (
+            np.asarray(days, dtype="datetime64[D]").astype(np.int64) * 86400 - _LOCAL_OFFSET_S
+        )
+        order = sorted(range(len(sites)), key=lambda i: (sites[i], numbers[i]))
+        for i in order:
+            lo = int(numbers[i])
+            if ranges and ranges[-1][0] == sites[i] and ranges[-1][2] >= lo:
+                ranges[-1] = (sites[i], ranges[-1][1], max(ranges[-1][2], lo + 86400))
+            else:
+                ranges.append((str(sites[i]), lo, lo + 86400))
+    with ledger.transaction() as db:
+        _queue(db, "observations", sites, days)
+        db.executemany(_DELETE_QC_SQL, ranges)

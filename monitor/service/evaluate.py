@@ -52,7 +52,7 @@ from monitor.domain.units import AIR_PARAMETERS
 from monitor.domain.water_quality import Parameter, WaterBody, WaterClass, below_detection
 from monitor.errors import StorageError
 from monitor.ledger import Ledger, to_epoch
-from monitor.ledger.evaluation_input import EvaluationInput, write_derived
+from monitor.ledger.evaluation_input import EvaluationInput, delete_qc_flags, write_derived
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
 
@@ -453,7 +453,7 @@ def _evaluate_chunk(
             "computed_at": now,
         }
     )[in_dirty & (own.to_numpy() != "")]
-    ledger.delete_qc_flags(dirty)
+    delete_qc_flags(ledger, dirty)
     if len(qc):
         write_derived(ledger, "qc_flags", qc, ("site", "parameter", "period_end"))
 

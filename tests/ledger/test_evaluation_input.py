@@ -14,7 +14,11 @@ import pytest
 
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
-from monitor.ledger.evaluation_input import EVALUATION_SITES_IN_SQL, EvaluationInput
+from monitor.ledger.evaluation_input import (
+    EVALUATION_SITES_IN_SQL,
+    EvaluationInput,
+    delete_qc_flags,
+)
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -140,3 +144,49 @@ def test_empty_window(ledger: Ledger) -> None:
         start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2020, 1, 2, tzinfo=UTC), sites=["x"]
     )
     assert got.empty and list(got.columns) == list(expected.columns)
+
+
+def _flag_rows(ledger: Ledger) -> list[tuple[object, ...]]:
+    return ledger.connection.execute(
+        "SELECT site, parameter, period_end, flags FROM qc_flags ORDER BY 1, 2, 3"
+    ).fetchall()
+
+
+def test_deleting_qc_flags_by_key_range_equals_the_ledger(tmp_path: Path) -> None:
+    """The same flags go (local days, UTC+8: 2026-03-01 is 2026-02-28T16:00Z … 2026-03-01
+    T16:00Z exclusive) and the same observation days are queued for publishing."""
+    # Labels every 3 h for 4 days, three parameters, three sites: day edges on both sides.
+    labels = pd.date_range("2026-02-27 13:00", "2026-03-03 19:00", freq="3h", tz="UTC")
+    rows = [
+        (site, parameter, int(t.timestamp()), "stuck", 0)
+        for site in ("1001A", "1002A", "o'dd")
+        for parameter in ("co", "o3", "pm2_5")
+        for t in labels
+    ]
+    wanted = pd.DataFrame(
+        {
+            "site": ["1001A", "1001A", "1001A", "o'dd", "1002A", "1003A"],
+            "date": [
+                "2026-03-01",
+                "2026-02-28",
+                "2026-03-03",
+                "2026-03-01",
+                "2026-03-02",
+                "2026-03-01",
+            ],
+        }
+    )
+    left = []
+    for name, delete in (
+        ("ledger", lambda led: led.delete_qc_flags(wanted)),
+        ("ranges", lambda led: delete_qc_flags(led, wanted)),
+    ):
+        with Ledger.open(tmp_path / f"{name}.sqlite") as led:
+            led.connection.executemany("INSERT INTO qc_flags VALUES (?, ?, ?, ?, ?)", rows)
+            delete(led)
+            outbox = led.connection.execute(
+                "SELECT kind, key, day FROM outbox ORDER BY 1, 2, 3"
+            ).fetchall()
+            left.append((_flag_rows(led), outbox))
+    assert left[0] == left[1]
+    assert 0 < len(left[1][0]) < len(rows)  # some went, some stayed
