@@ -190,3 +190,56 @@ def test_deleting_qc_flags_by_key_range_equals_the_ledger(tmp_path: Path) -> Non
             left.append((_flag_rows(led), outbox))
     assert left[0] == left[1]
     assert 0 < len(left[1][0]) < len(rows)  # some went, some stayed
+
+
+def test_writing_derived_rows_equals_the_ledger(tmp_path: Path) -> None:
+    """Rows, NULLs, constant columns written into the statement, both rule sets and both
+    scopes, a quote in a text, the outbox and the dirty days: as ``replace_derived``."""
+    from monitor.ledger.evaluation_input import write_derived
+
+    n = 6
+    hourly = pd.DataFrame(
+        {
+            "site": ["1001A", "1001A", "o'dd", "o'dd", "city", "city"],
+            "period_end": [1772323200 + 3600 * (i % 3) for i in range(n)],
+            "standard": ["hj633-2012", "hj633-2026"] * 3,
+            "official": [0, 1] * 3,
+            "is_area": [0, 0, 0, 0, 1, 1],
+            "stations": [np.nan] * 4 + [2.0, 2.0],
+            "aqi": [51.0, np.nan, 1 / 3, 0.1 + 0.2, 300.0, 7.0],
+            "level": np.arange(n, dtype=np.int64),
+            "primary_pollutants": ["pm2_5", "", "o3;pm10", "", "it's", "pm2_5"],
+            **{f"iaqi_{p}": np.full(n, np.nan) for p in ("so2", "no2", "co", "o3", "pm10")},
+            "iaqi_pm2_5": np.linspace(0.0, 1e300, n),
+            "complete": np.array([True, False] * 3),
+            "computed_at": 1800000000,
+        }
+    )
+    done = pd.DataFrame({"site": ["1001A", "o'dd"], "date": ["2026-03-01", "2026-03-01"]})
+    key = ("site", "period_end", "standard")
+    tables = []
+    for name in ("ledger", "columns"):
+        with Ledger.open(tmp_path / f"{name}.sqlite") as led:
+            led.connection.executemany(
+                "INSERT INTO dirty_days VALUES (?, ?)", [*done.itertuples(index=False)]
+            )
+            for frame in (hourly, hourly.assign(aqi=hourly["aqi"] + 1)):  # insert, update
+                if name == "ledger":
+                    led.replace_derived("hourly_aqi", frame, key, done=done)
+                else:
+                    write_derived(led, "hourly_aqi", frame, key, done=done)
+            db = led.connection
+            tables.append(
+                (
+                    db.execute("SELECT * FROM hourly_aqi ORDER BY 1, 2, 3").fetchall(),
+                    db.execute("SELECT kind, key, day FROM outbox ORDER BY 1, 2, 3").fetchall(),
+                    db.execute("SELECT * FROM dirty_days").fetchall(),
+                )
+            )
+    assert tables[0] == tables[1]
+    assert len(tables[1][0]) == n and tables[1][2] == []
+    with (
+        Ledger.open(tmp_path / "x.sqlite") as led,
+        pytest.raises(ValueError, match="unknown derived table"),
+    ):
+        write_derived(led, "observations", hourly, key)
