@@ -357,6 +357,9 @@ _DERIVED: Final = {
 }
 #: Rows turned into Python objects at a time (bounds memory on big writes).
 WRITE_SLICE: Final = 20_000
+#: Rows per ``INSERT … VALUES (…), (…), …`` statement: SQLite steps one statement for many
+#: rows (a quarter less time than a statement a row; at most 64 × 17 = 1,088 parameters).
+ROWS_PER_STATEMENT: Final = 64
 _LOCAL_OFFSET_S: Final = 8 * 3600  # Asia/Shanghai, no daylight saving since 1991
 
 
@@ -371,7 +374,8 @@ def write_derived(
     publishing and forget the dirty days in ``done`` (columns site, date), in one
     transaction: what :meth:`~monitor.ledger.Ledger.replace_derived` does, faster.
 
-    The rows go to SQLite column-wise a slice at a time (no Python call per row), in groups
+    The rows go to SQLite column-wise a slice at a time (no Python call per row), 64 rows
+    to a statement, in groups
     of one rule set and scope (``standard``, ``is_area``); a column with one integer,
     text or NULL throughout a group is written into the statement instead of bound on
     every row (``standard``, ``official``, ``is_area``, ``computed_at``: a quarter of an
@@ -391,15 +395,29 @@ def write_derived(
         for group in _groups(frame):
             literals = {c: _literal(group[c].to_numpy()) for c in columns}
             bound = [c for c in columns if literals[c] is None]
-            values = ", ".join(literals[c] or "?" for c in columns)
-            sql = (
-                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values}) "
-                f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
-            )
+            row = "(" + ", ".join(literals[c] or "?" for c in columns) + ")"
+
+            def insert(rows: int, row: str = row) -> str:
+                return (
+                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
+                    f"{', '.join([row] * rows)} ON CONFLICT ({', '.join(key)}) "
+                    f"DO UPDATE SET {updates}"
+                )
+
+            if not bound:
+                db.executemany(insert(1), [()] * len(group))
+                continue
+            many = insert(ROWS_PER_STATEMENT)
             for first in range(0, len(group), WRITE_SLICE):
                 part = group.iloc[first : first + WRITE_SLICE]
-                cells = [_cells(part[c].to_numpy()) for c in bound]
-                db.executemany(sql, zip(*cells, strict=True) if cells else [()] * len(part))
+                cells = np.empty((len(part), len(bound)), dtype=object)
+                for j, column in enumerate(bound):
+                    cells[:, j] = _cells(part[column].to_numpy())
+                full = len(part) - len(part) % ROWS_PER_STATEMENT
+                db.executemany(
+                    many, cells[:full].reshape(-1, ROWS_PER_STATEMENT * len(bound)).tolist()
+                )
+                db.executemany(insert(1), cells[full:].tolist())
         _queue(db, kind, *_site_days(frame, day))
         if done is not None and len(done):
             db.executemany(

@@ -215,6 +215,11 @@ def test_writing_derived_rows_equals_the_ledger(tmp_path: Path) -> None:
             "computed_at": 1800000000,
         }
     )
+    # 70 copies hours apart: groups of 140 rows, more than one statement of 64 rows each.
+    hourly = pd.concat(
+        [hourly.assign(period_end=hourly["period_end"] + 3 * 3600 * k) for k in range(70)],
+        ignore_index=True,
+    )
     done = pd.DataFrame({"site": ["1001A", "o'dd"], "date": ["2026-03-01", "2026-03-01"]})
     key = ("site", "period_end", "standard")
     tables = []
@@ -237,7 +242,7 @@ def test_writing_derived_rows_equals_the_ledger(tmp_path: Path) -> None:
                 )
             )
     assert tables[0] == tables[1]
-    assert len(tables[1][0]) == n and tables[1][2] == []
+    assert len(tables[1][0]) == 70 * n and tables[1][2] == []
     with (
         Ledger.open(tmp_path / "x.sqlite") as led,
         pytest.raises(ValueError, match="unknown derived table"),
