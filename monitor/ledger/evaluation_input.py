@@ -36,7 +36,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from monitor.ledger.store import Ledger, from_epoch
+from monitor.ledger import Ledger, from_epoch
 
 __all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput", "delete_qc_flags", "write_derived"]
 
