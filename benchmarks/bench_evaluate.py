@@ -22,12 +22,15 @@ same ledger): **the evaluation before the issue 17 evaluation work, commit 6ab6c
 writes, chunks of 4,000 site-days). Its ``monitor`` package is taken from git
 (``git archive 6ab6cca monitor config``) into a scratch folder and run in a child process;
 ``--baseline-tree DIR`` uses a copy made by hand, ``--no-baseline`` skips it.
-``--profile`` writes a cProfile of the first repetition of the new code.
+The first repetition's results are compared row for row with the baseline's (every derived
+table, the publishing outbox, the dirty days and the evaluation failures; ``computed_at``
+aside). ``--profile`` writes a cProfile of the first repetition of the new code.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import shutil
 import sqlite3
@@ -138,6 +141,35 @@ def load() -> str:
     return f"load {os.getloadavg()[0]:.2f}"
 
 
+#: What an evaluation writes, in key order (``computed_at``, the time of writing, aside).
+DERIVED_QUERIES = {
+    "hourly_aqi": "SELECT * FROM hourly_aqi ORDER BY site, period_end, standard",
+    "daily_aqi": "SELECT * FROM daily_aqi ORDER BY site, date, standard",
+    "qc_flags": "SELECT * FROM qc_flags ORDER BY site, parameter, period_end",
+    "water_classes": "SELECT * FROM water_classes ORDER BY site, period_end",
+    "outbox": "SELECT kind, key, day FROM outbox ORDER BY kind, key, day",
+    "dirty_days": "SELECT * FROM dirty_days ORDER BY site, date",
+    "evaluation_failures": "SELECT site, date, scope, error FROM evaluation_failures "
+    "ORDER BY site, date",
+}
+
+
+def differences(baseline: Path, new: Path) -> list[str]:
+    """Tables whose rows differ between two evaluated ledgers (empty: identical), compared
+    row by row as the two cursors go (never a table in memory)."""
+    different = []
+    with sqlite3.connect(baseline) as old, sqlite3.connect(new) as db:
+        for table, query in DERIVED_QUERIES.items():
+            first, second = old.execute(query), db.execute(query)
+            names = [d[0] for d in first.description]
+            keep = [i for i, name in enumerate(names) if name != "computed_at"]
+            for a, b in itertools.zip_longest(first, second):
+                if a is None or b is None or [a[i] for i in keep] != [b[i] for i in keep]:
+                    different.append(f"{table} (first: {a} vs {b})")
+                    break
+    return different
+
+
 def written(path: Path) -> str:
     """Rows of each derived table per rule set (and how many are the official ones)."""
     with sqlite3.connect(path) as db:
@@ -187,7 +219,8 @@ def main() -> None:
             if tree is not None:
                 copy = work / f"baseline{run}.sqlite"
                 counts, seconds, cpu = evaluate(tree.resolve(), template, copy, args.config)
-                copy.unlink()
+                if run:
+                    copy.unlink()  # the first is compared with the new code's result
                 baselines.append(counts[0] / seconds)
                 print(
                     f"run {run + 1}, {name}: {baselines[-1]:,.0f} site-days/s "
@@ -199,6 +232,14 @@ def main() -> None:
             counts, seconds, cpu = evaluate(ROOT, template, copy, args.config, profile)
             site_days, hourly, daily, flags, left = counts
             rows = written(copy)
+            if run == 0 and tree is not None:
+                different = differences(work / "baseline0.sqlite", copy)
+                print(
+                    "  derived tables, ledger outbox and dirty days: "
+                    + ("identical to the baseline's" if not different else "DIFFERENT: ")
+                    + ", ".join(different),
+                    flush=True,
+                )
             copy.unlink()
             rates.append(site_days / seconds)
             print(
