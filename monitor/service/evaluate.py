@@ -444,15 +444,16 @@ def _evaluate_chunk(
     dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
     in_dirty = _keyed(obs["site"], obs["date"], dirty_keys)
 
+    flagged = in_dirty & (own.to_numpy() != "")  # the few rows first, then the frame
     qc = pd.DataFrame(
         {
-            "site": obs["site"],
-            "parameter": obs["parameter"],
-            "period_end": to_epoch(obs["period_end"]),
-            "flags": flags,
+            "site": obs["site"][flagged],
+            "parameter": obs["parameter"][flagged],
+            "period_end": to_epoch(obs["period_end"][flagged]),
+            "flags": flags[flagged],
             "computed_at": now,
         }
-    )[in_dirty & (own.to_numpy() != "")]
+    )
     delete_qc_flags(ledger, dirty)
     if len(qc):
         write_derived(ledger, "qc_flags", qc, ("site", "parameter", "period_end"))
