@@ -1,4 +1,4 @@
-"""What an evaluation run reads from the ledger: observation windows, column by column.
+"""What an evaluation run reads from and writes to the ledger, column by column (issue 17).
 
 :class:`EvaluationInput` gives the frame :meth:`~monitor.ledger.Ledger.evaluation_observations`
 gives (same columns, dtypes, categories and row order), faster, for a run that evaluates
@@ -12,15 +12,22 @@ chunk after chunk of consecutive dates (issue 17):
   connection has committed since (``PRAGMA data_version``): an HJ 212 receiver's commit
   makes the next window be read afresh.
 * **Constant columns stay in SQLite.** Per hour, SQLite sends the source, the period
-  length and the ingestion time once when every row of the hour has the same, and the
-  flags only for hours with any (clean hours are the rule); Python splits three texts
-  per hour (site, parameter, value) instead of eight.
+  length and the ingestion time once when every row of the hour has the same; the
+  flags, and those columns where they vary, come from a second query for those hours
+  only (clean hours are the rule). Python splits three texts per hour (site, parameter,
+  value) instead of eight.
 * **Values as short exact text.** Integral values (most published concentrations) go as
   integers, the others as SQLite's ``quote()``, which writes 15 significant digits when
   they read back to the same double and 20 otherwise: bit for bit the stored doubles.
 
 Hours that do not split into their rows (a separator inside a code, a value that does not
 parse, an infinity) are read row by row, as the ledger's own read does.
+
+The writes do what the ledger's ``replace_derived`` and ``delete_qc_flags`` do, with the
+same SQL effects: :func:`write_derived` hands the derived rows to SQLite column-wise, 64
+rows to a statement, with the columns constant in a rule set's rows written into the
+statement; :func:`delete_qc_flags` deletes a site's flags by key range instead of testing
+the local date of every flag the site ever had.
 """
 
 from __future__ import annotations
