@@ -1,7 +1,8 @@
 """Benchmark: dirty-day evaluation (hourly and daily AQI, both rule sets) in site-days/s.
 
 Run from the checkout: ``.venv/bin/python -m benchmarks.bench_evaluate [--days 7]
-[--stations 1600] [--repeat 2] [--profile OUT.prof]``.
+[--stations 1600] [--start 2026-02-26] [--repeat 3] [--baseline-commit 6ab6cca |
+--baseline-tree DIR | --no-baseline] [--profile OUT.prof]``.
 
 Synthetic national archive day files (``benchmarks/make_archive.py``, nothing downloaded) are
 imported into a fresh ledger once (``Ledger.write_observations``, as ``envmon import
@@ -10,21 +11,29 @@ kept as a template; each repetition evaluates a fresh copy of it with
 :func:`~monitor.service.evaluate.evaluate_dirty` and the Hunnan settings
 (``config/hunnan.toml``: areas ``hunnan`` and ``shenyang`` average some of the generated
 stations, so area rows are written too), and reports site-days/s (best of the repetitions,
-and each one).
+and each one, with the load average and the CPU seconds of the evaluation: the machine is
+shared). Every site-day gets hourly and daily AQI under both rule sets (HJ 633-2012 and
+HJ 633-2026); the default dates straddle 2026-03-01, so each is the official one on some
+days. The rows written per table and rule set are printed.
 
-Baseline: the evaluation as it was before issue 17 (row-by-row read, pandas pivot and a
-per-site ``groupby`` lambda, chunks of 4,000 site-days). With ``--baseline-tree DIR`` (a copy
-of that code: ``git archive 28943bf monitor config | tar -x -C DIR``) each repetition also
-evaluates a fresh copy of the same ledger with that code, in a child process whose
-``monitor`` package comes from DIR, and the ratio is printed; its figure is also recorded in
-README *Performance* with its date. ``--profile`` writes a cProfile of the first repetition.
+Baseline (named, measured in the same run, alternating with the new code on copies of the
+same ledger): **the evaluation before the issue 17 evaluation work, commit 6ab6cca**
+(column-wise ``group_concat`` read of each whole chunk window, ``Ledger.replace_derived``
+writes, chunks of 4,000 site-days). Its ``monitor`` package is taken from git
+(``git archive 6ab6cca monitor config``) into a scratch folder and run in a child process;
+``--baseline-tree DIR`` uses a copy made by hand, ``--no-baseline`` skips it.
+The first repetition's results are compared row for row with the baseline's (every derived
+table, the publishing outbox, the dirty days and the evaluation failures; ``computed_at``
+aside). ``--profile`` writes a cProfile of the first repetition of the new code.
 """
 
 from __future__ import annotations
 
 import argparse
-import cProfile
+import itertools
+import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -36,15 +45,20 @@ from benchmarks.bench_ledger_import import SOURCE, machine, peak_rss_mb
 from benchmarks.make_archive import write_archive
 from monitor.collectors.cnemc_sites_archive import parse_sites_csv
 from monitor.ledger import Ledger
-from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def build_ledger(path: Path, archive: Path, days: int, stations: int) -> int:
-    """Generate and import ``days`` day files; return the dirty site-days."""
-    paths = write_archive(archive, days, stations, date(2025, 1, 1), 2026)
+#: The evaluation before the issue 17 evaluation work (the named baseline).
+BASELINE_COMMIT = "6ab6cca"
+
+
+def build_ledger(
+    path: Path, archive: Path, days: int, stations: int, start: date = date(2026, 2, 26)
+) -> int:
+    """Generate and import ``days`` day files from ``start``; return the dirty site-days."""
+    paths = write_archive(archive, days, stations, start, 2026)
     with Ledger.open(path) as ledger:
         ledger.register_source(SOURCE, "cnemc-sites-csv", "measured")
         for file in paths:
@@ -54,32 +68,118 @@ def build_ledger(path: Path, archive: Path, days: int, stations: int) -> int:
         return len(ledger.dirty_days())
 
 
-#: Run in the baseline tree: evaluate a ledger, print site-days and seconds.
-BASELINE_SCRIPT = """
-import sys, time
+#: Run in a code tree: evaluate a ledger (cProfile to argv[3] if given); print site-days,
+#: hourly rows, daily rows, QC flags, seconds and CPU seconds.
+EVALUATE_SCRIPT = """
+import cProfile, sys, time
 from pathlib import Path
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import load_settings
 settings = load_settings(Path(sys.argv[2]), {})
+profiler = cProfile.Profile() if len(sys.argv) > 3 else None
 with Ledger.open(Path(sys.argv[1])) as ledger:
-    begin = time.perf_counter()
+    begin, cpu = time.perf_counter(), time.process_time()
+    if profiler is not None:
+        profiler.enable()
     report = evaluate_dirty(ledger, settings)
-    print(report.site_days, time.perf_counter() - begin)
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(sys.argv[3])
+    seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
+    left = len(ledger.dirty_days())
+    print(report.site_days, report.hourly_rows, report.daily_rows, report.qc_flagged, left,
+          seconds, cpu)
 """
 
 
-def baseline(tree: Path, ledger: Path, config: Path) -> float:
-    """Site-days/s of the code in ``tree`` evaluating ``ledger`` (a child process)."""
+def evaluate(
+    tree: Path, template: Path, copy: Path, config: Path, profile: Path | None = None
+) -> tuple[list[int], float, float]:
+    """Evaluate a fresh copy of ``template`` with the code in ``tree`` (a child process, so
+    the new code and the baseline run alike): (site-days, hourly rows, daily rows, QC
+    flags, dirty left), seconds, CPU seconds."""
+    shutil.copyfile(template, copy)
     done = subprocess.run(
-        [sys.executable, "-c", BASELINE_SCRIPT, str(ledger), str(config)],
+        [
+            sys.executable,
+            "-c",
+            EVALUATE_SCRIPT,
+            str(copy),
+            str(config),
+            *([str(profile)] if profile else []),
+        ],
         cwd=tree,
         check=True,
         capture_output=True,
         text=True,
     )
-    site_days, seconds = done.stdout.split()
-    return int(site_days) / float(seconds)
+    *counts, seconds, cpu = done.stdout.split()
+    return [int(c) for c in counts], float(seconds), float(cpu)
+
+
+def baseline_tree(commit: str, into: Path) -> Path | None:
+    """The ``monitor`` package and ``config`` of ``commit`` extracted into ``into`` (None,
+    with a message, when this is not a git checkout)."""
+    into.mkdir(parents=True, exist_ok=True)
+    try:
+        archive = subprocess.run(
+            ["git", "archive", commit, "monitor", "config"],
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    except (OSError, subprocess.CalledProcessError) as err:
+        print(f"baseline {commit} not measured: cannot extract it with git ({err})")
+        return None
+    return into
+
+
+def load() -> str:
+    """The 1-minute load average (the machine is shared)."""
+    return f"load {os.getloadavg()[0]:.2f}"
+
+
+#: What an evaluation writes, in key order (``computed_at``, the time of writing, aside).
+DERIVED_QUERIES = {
+    "hourly_aqi": "SELECT * FROM hourly_aqi ORDER BY site, period_end, standard",
+    "daily_aqi": "SELECT * FROM daily_aqi ORDER BY site, date, standard",
+    "qc_flags": "SELECT * FROM qc_flags ORDER BY site, parameter, period_end",
+    "water_classes": "SELECT * FROM water_classes ORDER BY site, period_end",
+    "outbox": "SELECT kind, key, day FROM outbox ORDER BY kind, key, day",
+    "dirty_days": "SELECT * FROM dirty_days ORDER BY site, date",
+    "evaluation_failures": "SELECT site, date, scope, error FROM evaluation_failures "
+    "ORDER BY site, date",
+}
+
+
+def differences(baseline: Path, new: Path) -> list[str]:
+    """Tables whose rows differ between two evaluated ledgers (empty: identical), compared
+    row by row as the two cursors go (never a table in memory)."""
+    different = []
+    with sqlite3.connect(baseline) as old, sqlite3.connect(new) as db:
+        for table, query in DERIVED_QUERIES.items():
+            first, second = old.execute(query), db.execute(query)
+            names = [d[0] for d in first.description]
+            keep = [i for i, name in enumerate(names) if name != "computed_at"]
+            for a, b in itertools.zip_longest(first, second):
+                if a is None or b is None or [a[i] for i in keep] != [b[i] for i in keep]:
+                    different.append(f"{table} (first: {a} vs {b})")
+                    break
+    return different
+
+
+def written(path: Path) -> str:
+    """Rows of each derived table per rule set (and how many are the official ones)."""
+    with sqlite3.connect(path) as db:
+        parts = []
+        for table in ("hourly_aqi", "daily_aqi"):
+            rows = db.execute(
+                f"SELECT standard, count(*), sum(official) FROM {table} GROUP BY standard"
+            ).fetchall()
+            parts += [f"{table} {s}: {n:,} ({o:,} official)" for s, n, o in rows]
+    return "; ".join(parts)
 
 
 def main() -> None:
@@ -87,65 +187,78 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--stations", type=int, default=1600)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 2, 26))
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "hunnan.toml")
     parser.add_argument("--profile", type=Path, help="cProfile of the first repetition")
-    parser.add_argument(
-        "--baseline-tree", type=Path, help="the code before issue 17, evaluated in each run"
-    )
+    parser.add_argument("--baseline-commit", default=BASELINE_COMMIT)
+    parser.add_argument("--baseline-tree", type=Path, help="a copy of the baseline's code")
+    parser.add_argument("--no-baseline", action="store_true")
     args = parser.parse_args()
     args.config = args.config.resolve()  # the baseline runs in another folder
-    settings = load_settings(args.config, {})
+    load_settings(args.config, {})  # a bad config fails here, before the import
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory(prefix="bench_evaluate_") as scratch:
         work = Path(scratch)
+        tree: Path | None = None
+        if not args.no_baseline:
+            tree = args.baseline_tree or baseline_tree(args.baseline_commit, work / "baseline")
+        name = f"baseline (commit {args.baseline_commit})" if tree else ""
+        if args.baseline_tree:
+            name = f"baseline ({args.baseline_tree})"
         template = work / "template.sqlite"
         begin = time.perf_counter()
-        dirty = build_ledger(template, work / "archive", args.days, args.stations)
+        dirty = build_ledger(template, work / "archive", args.days, args.stations, args.start)
         print(
-            f"{args.days} days × {args.stations} stations imported in "
+            f"{args.days} days × {args.stations} stations from {args.start} imported in "
             f"{time.perf_counter() - begin:.0f} s: {dirty:,} dirty site-days"
         )
         rates = []
         baselines = []
         for run in range(args.repeat):
-            if args.baseline_tree is not None:
+            if tree is not None:
                 copy = work / f"baseline{run}.sqlite"
-                shutil.copyfile(template, copy)
-                baselines.append(baseline(args.baseline_tree.resolve(), copy, args.config))
-                copy.unlink()
-                print(f"run {run + 1}, baseline: {baselines[-1]:,.0f} site-days/s", flush=True)
+                counts, seconds, cpu = evaluate(tree.resolve(), template, copy, args.config)
+                if run:
+                    copy.unlink()  # the first is compared with the new code's result
+                baselines.append(counts[0] / seconds)
+                print(
+                    f"run {run + 1}, {name}: {baselines[-1]:,.0f} site-days/s "
+                    f"({seconds:.2f} s, {cpu:.2f} s CPU; {load()})",
+                    flush=True,
+                )
             copy = work / f"run{run}.sqlite"
-            shutil.copyfile(template, copy)
-            profiler = cProfile.Profile() if args.profile and run == 0 else None
-            with Ledger.open(copy) as ledger:
-                begin = time.perf_counter()
-                if profiler is not None:
-                    profiler.enable()
-                report = evaluate_dirty(ledger, settings)
-                if profiler is not None:
-                    profiler.disable()
-                seconds = time.perf_counter() - begin
-                left = len(ledger.dirty_days())
+            profile = args.profile.resolve() if args.profile and run == 0 else None
+            counts, seconds, cpu = evaluate(ROOT, template, copy, args.config, profile)
+            site_days, hourly, daily, flags, left = counts
+            rows = written(copy)
+            if run == 0 and tree is not None:
+                different = differences(work / "baseline0.sqlite", copy)
+                print(
+                    "  derived tables, ledger outbox and dirty days: "
+                    + ("identical to the baseline's" if not different else "DIFFERENT: ")
+                    + ", ".join(different),
+                    flush=True,
+                )
             copy.unlink()
-            rate = report.site_days / seconds
-            rates.append(rate)
+            rates.append(site_days / seconds)
             print(
-                f"run {run + 1}: {report.site_days:,} site-days, {report.hourly_rows:,} hourly"
-                f" + {report.daily_rows:,} daily AQI rows, {report.qc_flagged:,} QC flags in "
-                f"{seconds:.2f} s = {rate:,.0f} site-days/s ({left} dirty left)",
+                f"run {run + 1}: {site_days:,} site-days, {hourly:,} hourly + {daily:,} daily "
+                f"AQI rows, {flags:,} QC flags in {seconds:.2f} s ({cpu:.2f} s CPU) = "
+                f"{rates[-1]:,.0f} site-days/s ({left} dirty left; {load()})",
                 flush=True,
             )
-            if profiler is not None and args.profile is not None:
-                profiler.dump_stats(args.profile)
-                print(f"  profile: {args.profile}")
+            if run == 0:
+                print(f"  written: {rows}")
+            if profile is not None:
+                print(f"  profile: {profile}")
     print(f"evaluation: best {max(rates):,.0f} site-days/s")
     if baselines:
         print(
-            f"baseline (code before issue 17): best {max(baselines):,.0f} site-days/s; "
-            f"ratio {max(rates) / max(baselines):.1f}×"
+            f"{name}: best {max(baselines):,.0f} site-days/s; "
+            f"ratio {max(rates) / max(baselines):.2f}× (best against best)"
         )
-    print(f"peak RSS of this process: {peak_rss_mb():,.0f} MB")
+    print(f"peak RSS of this process (the import): {peak_rss_mb():,.0f} MB")
 
 
 if __name__ == "__main__":

@@ -52,6 +52,7 @@ from monitor.domain.units import AIR_PARAMETERS
 from monitor.domain.water_quality import Parameter, WaterBody, WaterClass, below_detection
 from monitor.errors import StorageError
 from monitor.ledger import Ledger, to_epoch
+from monitor.ledger.evaluation_input import EvaluationInput, delete_qc_flags, write_derived
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
 
@@ -124,6 +125,10 @@ def _area_values(
     """Area means (``site`` = area id) of ``values`` per ``keys``; a value is NA where fewer
     of the area's stations than its minimum have one; ``stations``: the area's stations with
     any value in the row (what the row rests on)."""
+    # Only member stations enter an area (both joins below are inner): drop the others
+    # first, most of a national network when the areas are a few cities.
+    member_sites = sorted({s for sites in members.values() for s in sites})
+    frame = frame[frame["site"].isin(member_sites).to_numpy()]
     out = area_means(frame, members, keys, values)
     minimum = out["area"].map(lambda a: minimums.get(a, 1)).to_numpy(dtype=np.int64)
     for value in values:
@@ -161,6 +166,9 @@ def evaluate_dirty(
     dirty = ledger.dirty_days()
     if dirty.empty:
         return EvaluationReport()
+    # Plain Python strings: the keys are zipped and compared row by row, which costs a
+    # pandas call per element on a string-dtype column (issue 17).
+    dirty = dirty.astype({"site": object, "date": object})
     model_sources = set(
         ledger.query("SELECT source FROM sources WHERE kind = 'model'")["source"].tolist()
     )
@@ -172,6 +180,7 @@ def evaluate_dirty(
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
     report = EvaluationReport()
+    reader = EvaluationInput(ledger.connection)  # consecutive chunks share their overlap
     for start in range(0, len(dates), step):
         chunk_dates = dates[start : start + step]
         chunk = dirty[dirty["date"].isin(chunk_dates)]
@@ -184,6 +193,7 @@ def evaluate_dirty(
                 model_sources,
                 exclude_own=exclude_own,
                 minimums=minimums,
+                reader=reader,
             )
         except LEDGER_ERRORS:
             raise  # the ledger's trouble, not a day's: nothing to isolate
@@ -196,6 +206,7 @@ def evaluate_dirty(
                 model_sources,
                 exclude_own=exclude_own,
                 minimums=minimums,
+                reader=reader,
             )
         report = report + part
         failed = {(site, day) for site, day, _, _ in part.failed}
@@ -234,6 +245,7 @@ def _evaluate_isolated(
     *,
     exclude_own: Sequence[str] = (),
     minimums: Mapping[str, int] | None = None,
+    reader: EvaluationInput | None = None,
 ) -> EvaluationReport:
     """Evaluate a chunk that raised piece by piece: its site-days (halving the set until
     the failing ones stand alone), then its area-days the same way. What still raises on
@@ -244,7 +256,13 @@ def _evaluate_isolated(
 
     def run_sites(rows: list[int]) -> EvaluationReport:
         return _evaluate_chunk(
-            ledger, sites.iloc[rows], {}, bodies, model_sources, exclude_own=exclude_own
+            ledger,
+            sites.iloc[rows],
+            {},
+            bodies,
+            model_sources,
+            exclude_own=exclude_own,
+            reader=reader,
         )
 
     def run_areas(rows: list[int]) -> EvaluationReport:
@@ -258,6 +276,7 @@ def _evaluate_isolated(
             exclude_own=exclude_own,
             areas=keys,
             minimums=minimums,
+            reader=reader,
         )
 
     report = _bisect(list(range(len(sites))), run_sites, lambda i: (*sites.iloc[i], "site"))
@@ -340,19 +359,37 @@ def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:
     return out
 
 
+def _codes(column: pd.Series | npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[object]]:
+    """Codes and distinct values of a column (a categorical's own codes: no hashing)."""
+    if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
+        codes = column.cat.codes.to_numpy().astype(np.intp)
+        return codes, list(column.cat.categories)  # missing: -1, as pd.factorize gives
+    found, uniques = pd.factorize(np.asarray(column, dtype=object))
+    return found.astype(np.intp), list(uniques)
+
+
 def _keyed(
     sites: pd.Series | npt.NDArray[np.object_],
     days: npt.ArrayLike,
     keys: set[tuple[str, str]],
 ) -> npt.NDArray[np.bool_]:
-    """Vectorised ``(site, day) in keys``."""
-    if not keys:
-        return np.zeros(len(sites), dtype=bool)
-    index = pd.MultiIndex.from_arrays(
-        [np.asarray(sites, dtype=object), np.asarray(days, dtype=object)]
-    )
-    wanted = pd.MultiIndex.from_tuples(sorted(keys))
-    found: npt.NDArray[np.bool_] = index.isin(wanted)
+    """Vectorised ``(site, day) in keys``: a table over distinct sites × distinct days."""
+    n = len(sites)
+    if not keys or not n:
+        return np.zeros(n, dtype=bool)
+    site_codes, site_names = _codes(sites)
+    day_codes, day_names = _codes(days)
+    site_index = {name: i for i, name in enumerate(site_names)}
+    day_index = {name: i for i, name in enumerate(day_names)}
+    width = len(day_names)
+    wanted = np.zeros(len(site_names) * width + 1, dtype=bool)  # last: a missing value
+    for site, day in keys:
+        i, j = site_index.get(site), day_index.get(day)
+        if i is not None and j is not None:
+            wanted[i * width + j] = True
+    missing = (site_codes < 0) | (day_codes < 0)
+    cell = np.where(missing, len(wanted) - 1, site_codes * width + day_codes)
+    found: npt.NDArray[np.bool_] = wanted[cell]
     return found
 
 
@@ -375,6 +412,7 @@ def _evaluate_chunk(
     exclude_own: Sequence[str] = (),
     areas: set[tuple[str, str]] | None = None,
     minimums: Mapping[str, int] | None = None,
+    reader: EvaluationInput | None = None,
 ) -> EvaluationReport:
     """Evaluate the dirty site-days and the area-days they touch (or, with ``areas``, those
     area-days only besides the site-days), clearing them from the dirty days when written."""
@@ -390,7 +428,9 @@ def _evaluate_chunk(
     dirty_sites = set(dirty["site"])
     sites = dirty_sites | {s for a, _ in dirty_areas for s in membership[a]}
     start, end = _local_window(dates)
-    obs = ledger.evaluation_observations(start=start, end=end, sites=sorted(sites))
+    if reader is None:
+        reader = EvaluationInput(ledger.connection)
+    obs = reader.observations(start=start, end=end, sites=sorted(sites))
     if obs.empty:
         ledger.clear_dirty(pd.concat([dirty, queued_areas]))
         return EvaluationReport(site_days=len(dirty), dates=tuple(dates))
@@ -404,30 +444,31 @@ def _evaluate_chunk(
     dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
     in_dirty = _keyed(obs["site"], obs["date"], dirty_keys)
 
+    flagged = in_dirty & (own.to_numpy() != "")  # the few rows first, then the frame
     qc = pd.DataFrame(
         {
-            "site": obs["site"],
-            "parameter": obs["parameter"],
-            "period_end": to_epoch(obs["period_end"]),
-            "flags": flags,
+            "site": obs["site"][flagged],
+            "parameter": obs["parameter"][flagged],
+            "period_end": to_epoch(obs["period_end"][flagged]),
+            "flags": flags[flagged],
             "computed_at": now,
         }
-    )[in_dirty & (own.to_numpy() != "")]
-    ledger.delete_qc_flags(dirty)
+    )
+    delete_qc_flags(ledger, dirty)
     if len(qc):
-        ledger.replace_derived("qc_flags", qc, ("site", "parameter", "period_end"))
+        write_derived(ledger, "qc_flags", qc, ("site", "parameter", "period_end"))
 
     if minimums is None:
         minimums = {a: default_minimum(len(m)) for a, m in membership.items()}
     hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, minimums, model_sources, now)
     water = _water(obs[in_dirty], bodies, now)
     if len(hourly):
-        ledger.replace_derived("hourly_aqi", hourly, ("site", "period_end", "standard"))
+        write_derived(ledger, "hourly_aqi", hourly, ("site", "period_end", "standard"))
     if len(water):
-        ledger.replace_derived("water_classes", water, ("site", "period_end"))
+        write_derived(ledger, "water_classes", water, ("site", "period_end"))
     done = pd.concat([dirty, queued_areas])
     if len(daily):
-        ledger.replace_derived("daily_aqi", daily, ("site", "date", "standard"), done=done)
+        write_derived(ledger, "daily_aqi", daily, ("site", "date", "standard"), done=done)
     else:
         ledger.clear_dirty(done)
     return EvaluationReport(len(dirty), len(hourly), len(daily), len(water), len(qc), tuple(dates))

@@ -1,0 +1,250 @@
+"""The evaluation's reader gives exactly the frame the ledger's own read gives (issue 17),
+window after window, also when it takes the overlap from the previous window."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from monitor.collectors.base import observations
+from monitor.ledger import Ledger
+from monitor.ledger.evaluation_input import (
+    EVALUATION_SITES_IN_SQL,
+    EvaluationInput,
+    delete_qc_flags,
+)
+
+START = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def _hours(
+    site: str, parameter: str, values: list[float], flags: str = "", hours: int = 1
+) -> pd.DataFrame:
+    end = pd.date_range("2026-03-01 01:00", periods=len(values), freq="h", tz="UTC")
+    frame = observations(site, parameter, end - pd.Timedelta(hours=hours), end, np.array(values))
+    frame["flags"] = flags
+    return frame
+
+
+def _same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    """Same columns, dtypes, categories, codes, row order; values bit for bit."""
+    assert list(got.columns) == list(expected.columns)
+    assert len(got) == len(expected) > 0
+    for column in got.columns:
+        a, b = got[column], expected[column]
+        assert a.dtype == b.dtype, column
+        if isinstance(a.dtype, pd.CategoricalDtype):
+            assert list(a.cat.categories) == list(b.cat.categories), column
+            assert a.cat.codes.tolist() == b.cat.codes.tolist(), column
+        elif column == "value":
+            x, y = a.to_numpy(), b.to_numpy()
+            assert np.array_equal(np.isnan(x), np.isnan(y))
+            assert (x[~np.isnan(x)].view(np.int64) == y[~np.isnan(y)].view(np.int64)).all()
+        else:
+            assert a.tolist() == b.tolist(), column
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(tmp_path / "ledger.sqlite") as opened:
+        # Values a short decimal text would change (1/3, 0.1 + 0.2, a CO conversion), a
+        # NULL, negative, tiny, huge and integral numbers, flags with ';' in some hours
+        # only, a 24-hour period among hourly ones, two sources for the same hours.
+        opened.write_observations(
+            pd.concat(
+                [
+                    _hours("1001A", "pm2_5", [1 / 3, 0.1 + 0.2, np.nan, -2.0, 35.0, 36.0]),
+                    _hours("1001A", "co", [1.2345678901234567, 1e-300, 9.99e300, 0.8, 0.0]),
+                    _hours("1002A", "o3", [65.0, 66.0, 67.0], "maintenance;aqi_mismatch"),
+                    _hours("1002A", "pm10", [2.0**60, -(2.0**53) - 2.0], hours=24),
+                ],
+                ignore_index=True,
+            ),
+            "a",
+        )
+        opened.write_observations(_hours("1001A", "pm2_5", [36.0, 37.0]), "b")
+        yield opened
+
+
+def _windows() -> list[tuple[datetime, datetime]]:
+    """Overlapping consecutive windows, as consecutive chunks ask for them."""
+    return [(START + timedelta(hours=h), START + timedelta(hours=h + 3)) for h in (-1, 1, 2, 4, 5)]
+
+
+@pytest.mark.parametrize("sites", [["1001A", "1002A"], ["1002A"]])
+def test_each_window_equals_the_ledger_read(ledger: Ledger, sites: list[str]) -> None:
+    reader = EvaluationInput(ledger.connection)
+    for start, end in _windows():
+        expected = ledger.evaluation_observations(start=start, end=end, sites=sites)
+        if len(expected):
+            _same(reader.observations(start=start, end=end, sites=sites), expected)
+    assert reader.rows_reused > 0  # the overlaps came from the previous window
+
+
+def test_many_sites_are_filtered_after_reading(ledger: Ledger) -> None:
+    many = ["1001A", *[f"{9000 + i}X" for i in range(EVALUATION_SITES_IN_SQL)]]
+    reader = EvaluationInput(ledger.connection)
+    for start, end in _windows():
+        got = reader.observations(start=start, end=end, sites=many)
+        assert list(got["site"].cat.categories) == ["1001A"]
+        _same(got, ledger.evaluation_observations(start=start, end=end, sites=many))
+    # A few sites after many: the overlap is taken from the wider window, filtered.
+    got = reader.observations(start=START, end=START + timedelta(hours=6), sites=["1002A"])
+    _same(
+        got,
+        ledger.evaluation_observations(
+            start=START, end=START + timedelta(hours=6), sites=["1002A"]
+        ),
+    )
+
+
+def test_separator_in_a_code_and_infinite_values_fall_back_to_rows(ledger: Ledger) -> None:
+    ledger.write_observations(_hours("odd\x1fsite,1", "no2", [40.0, 41.0]), "a")
+    start, end = START, START + timedelta(hours=6)
+    sites = ["1001A", "odd\x1fsite,1"]
+    _same(
+        EvaluationInput(ledger.connection).observations(start=start, end=end, sites=sites),
+        ledger.evaluation_observations(start=start, end=end, sites=sites),
+    )
+    ledger.connection.execute("UPDATE observations SET value = 9e999 WHERE parameter = 'no2'")
+    got = EvaluationInput(ledger.connection).observations(
+        start=start, end=end, sites=["odd\x1fsite,1"]
+    )
+    assert np.isinf(got["value"]).all() and len(got) == 2
+
+
+def test_a_commit_of_another_connection_makes_the_next_window_read_afresh(
+    ledger: Ledger,
+) -> None:
+    """An HJ 212 receiver writes through its own connection while an evaluation runs: the
+    overlap must then not come from the window read before."""
+    reader = EvaluationInput(ledger.connection)
+    first, second = _windows()[0], _windows()[1]
+    reader.observations(start=first[0], end=first[1], sites=["1001A"])
+    other = sqlite3.connect(ledger.path)
+    with other:
+        other.execute("UPDATE observations SET value = 99.0 WHERE site = '1001A'")
+    other.close()
+    got = reader.observations(start=second[0], end=second[1], sites=["1001A"])
+    assert (got["value"] == 99.0).all()
+    _same(got, ledger.evaluation_observations(start=second[0], end=second[1], sites=["1001A"]))
+
+
+def test_empty_window(ledger: Ledger) -> None:
+    got = EvaluationInput(ledger.connection).observations(
+        start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2020, 1, 2, tzinfo=UTC), sites=["x"]
+    )
+    expected = ledger.evaluation_observations(
+        start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2020, 1, 2, tzinfo=UTC), sites=["x"]
+    )
+    assert got.empty and list(got.columns) == list(expected.columns)
+
+
+def _flag_rows(ledger: Ledger) -> list[tuple[object, ...]]:
+    return ledger.connection.execute(
+        "SELECT site, parameter, period_end, flags FROM qc_flags ORDER BY 1, 2, 3"
+    ).fetchall()
+
+
+def test_deleting_qc_flags_by_key_range_equals_the_ledger(tmp_path: Path) -> None:
+    """The same flags go (local days, UTC+8: 2026-03-01 is 2026-02-28T16:00Z … 2026-03-01
+    T16:00Z exclusive) and the same observation days are queued for publishing."""
+    # Labels every 3 h for 4 days, three parameters, three sites: day edges on both sides.
+    labels = pd.date_range("2026-02-27 13:00", "2026-03-03 19:00", freq="3h", tz="UTC")
+    rows = [
+        (site, parameter, int(t.timestamp()), "stuck", 0)
+        for site in ("1001A", "1002A", "o'dd")
+        for parameter in ("co", "o3", "pm2_5")
+        for t in labels
+    ]
+    wanted = pd.DataFrame(
+        {
+            "site": ["1001A", "1001A", "1001A", "o'dd", "1002A", "1003A"],
+            "date": [
+                "2026-03-01",
+                "2026-02-28",
+                "2026-03-03",
+                "2026-03-01",
+                "2026-03-02",
+                "2026-03-01",
+            ],
+        }
+    )
+    left = []
+    for name, delete in (
+        ("ledger", lambda led: led.delete_qc_flags(wanted)),
+        ("ranges", lambda led: delete_qc_flags(led, wanted)),
+    ):
+        with Ledger.open(tmp_path / f"{name}.sqlite") as led:
+            led.connection.executemany("INSERT INTO qc_flags VALUES (?, ?, ?, ?, ?)", rows)
+            delete(led)
+            outbox = led.connection.execute(
+                "SELECT kind, key, day FROM outbox ORDER BY 1, 2, 3"
+            ).fetchall()
+            left.append((_flag_rows(led), outbox))
+    assert left[0] == left[1]
+    assert 0 < len(left[1][0]) < len(rows)  # some went, some stayed
+
+
+def test_writing_derived_rows_equals_the_ledger(tmp_path: Path) -> None:
+    """Rows, NULLs, constant columns written into the statement, both rule sets and both
+    scopes, a quote in a text, the outbox and the dirty days: as ``replace_derived``."""
+    from monitor.ledger.evaluation_input import write_derived
+
+    n = 6
+    hourly = pd.DataFrame(
+        {
+            "site": ["1001A", "1001A", "o'dd", "o'dd", "city", "city"],
+            "period_end": [1772323200 + 3600 * (i % 3) for i in range(n)],
+            "standard": ["hj633-2012", "hj633-2026"] * 3,
+            "official": [0, 1] * 3,
+            "is_area": [0, 0, 0, 0, 1, 1],
+            "stations": [np.nan] * 4 + [2.0, 2.0],
+            "aqi": [51.0, np.nan, 1 / 3, 0.1 + 0.2, 300.0, 7.0],
+            "level": np.arange(n, dtype=np.int64),
+            "primary_pollutants": ["pm2_5", "", "o3;pm10", "", "it's", "pm2_5"],
+            **{f"iaqi_{p}": np.full(n, np.nan) for p in ("so2", "no2", "co", "o3", "pm10")},
+            "iaqi_pm2_5": np.linspace(0.0, 1e300, n),
+            "complete": np.array([True, False] * 3),
+            "computed_at": 1800000000,
+        }
+    )
+    # 70 copies hours apart: groups of 140 rows, more than one statement of 64 rows each.
+    hourly = pd.concat(
+        [hourly.assign(period_end=hourly["period_end"] + 3 * 3600 * k) for k in range(70)],
+        ignore_index=True,
+    )
+    done = pd.DataFrame({"site": ["1001A", "o'dd"], "date": ["2026-03-01", "2026-03-01"]})
+    key = ("site", "period_end", "standard")
+    tables = []
+    for name in ("ledger", "columns"):
+        with Ledger.open(tmp_path / f"{name}.sqlite") as led:
+            led.connection.executemany(
+                "INSERT INTO dirty_days VALUES (?, ?)", [*done.itertuples(index=False)]
+            )
+            for frame in (hourly, hourly.assign(aqi=hourly["aqi"] + 1)):  # insert, update
+                if name == "ledger":
+                    led.replace_derived("hourly_aqi", frame, key, done=done)
+                else:
+                    write_derived(led, "hourly_aqi", frame, key, done=done)
+            db = led.connection
+            tables.append(
+                (
+                    db.execute("SELECT * FROM hourly_aqi ORDER BY 1, 2, 3").fetchall(),
+                    db.execute("SELECT kind, key, day FROM outbox ORDER BY 1, 2, 3").fetchall(),
+                    db.execute("SELECT * FROM dirty_days").fetchall(),
+                )
+            )
+    assert tables[0] == tables[1]
+    assert len(tables[1][0]) == 70 * n and tables[1][2] == []
+    with (
+        Ledger.open(tmp_path / "x.sqlite") as led,
+        pytest.raises(ValueError, match="unknown derived table"),
+    ):
+        write_derived(led, "observations", hourly, key)
