@@ -23,11 +23,7 @@ chunk after chunk of consecutive dates (issue 17):
 Hours that do not split into their rows (a separator inside a code, a value that does not
 parse, an infinity) are read row by row, as the ledger's own read does.
 
-The writes do what the ledger's ``replace_derived`` and ``delete_qc_flags`` do, with the
-same SQL effects: :func:`write_derived` hands the derived rows to SQLite column-wise, 64
-rows to a statement, with the columns constant in a rule set's rows written into the
-statement; :func:`delete_qc_flags` deletes a site's flags by key range instead of testing
-the local date of every flag the site ever had.
+What the run writes back is in :mod:`monitor.ledger.evaluation_output`.
 """
 
 from __future__ import annotations
@@ -36,16 +32,16 @@ import sqlite3
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from monitor.ledger import Ledger, from_epoch
+from monitor.ledger import from_epoch
 
-__all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput", "delete_qc_flags", "write_derived"]
+__all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput"]
 
 #: Up to this many sites a window is filtered in SQL; more are read for the whole window
 #: and filtered in numpy (as :meth:`~monitor.ledger.Ledger.evaluation_observations`).
@@ -349,197 +345,3 @@ def _read_rows(connection: sqlite3.Connection, where: str, params: Sequence[Any]
             "ingested_at": np.fromiter(columns[7], np.int64, n),
         }
     )
-
-
-# ---------------------------------------------------------------------- derived rows
-
-#: Derived tables an evaluation writes: the column naming the series owner and the column
-#: giving the local date (as ``PUBLISHED_TABLES`` in :mod:`monitor.ledger.store`); QC
-#: flags are published with their observations.
-_DERIVED: Final = {
-    "hourly_aqi": ("hourly_aqi", "period_end"),
-    "daily_aqi": ("daily_aqi", "date"),
-    "water_classes": ("water_classes", "period_end"),
-    "qc_flags": ("observations", "period_end"),
-}
-#: Rows turned into Python objects at a time (bounds memory on big writes).
-WRITE_SLICE: Final = 20_000
-#: Rows per ``INSERT … VALUES (…), (…), …`` statement: SQLite steps one statement for many
-#: rows (a quarter less time than a statement a row; at most 64 × 17 = 1,088 parameters).
-ROWS_PER_STATEMENT: Final = 64
-_LOCAL_OFFSET_S: Final = 8 * 3600  # Asia/Shanghai, no daylight saving since 1991
-
-
-def write_derived(
-    ledger: Ledger,
-    table: str,
-    frame: pd.DataFrame,
-    key: Sequence[str],
-    done: pd.DataFrame | None = None,
-) -> None:
-    """Write derived rows (replacing rows with the same key), queue their site-days for
-    publishing and forget the dirty days in ``done`` (columns site, date), in one
-    transaction: what :meth:`~monitor.ledger.Ledger.replace_derived` does, faster.
-
-    The rows go to SQLite column-wise a slice at a time (no Python call per row), 64 rows
-    to a statement, in groups
-    of one rule set and scope (``standard``, ``is_area``); a column with one integer,
-    text or NULL throughout a group is written into the statement instead of bound on
-    every row (``standard``, ``official``, ``is_area``, ``computed_at``: a quarter of an
-    hourly row's parameters).
-
-    Raises
-    ------
-    ValueError
-        If ``table`` is not a table an evaluation writes.
-    """
-    if table not in _DERIVED:
-        raise ValueError(f"unknown derived table {table!r}; expected one of {sorted(_DERIVED)}")
-    columns = list(frame.columns)
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
-    kind, day = _DERIVED[table]
-    with ledger.transaction() as db:
-        for group in _groups(frame):
-            literals = {c: _literal(group[c].to_numpy()) for c in columns}
-            bound = [c for c in columns if literals[c] is None]
-            row = "(" + ", ".join(literals[c] or "?" for c in columns) + ")"
-
-            def insert(rows: int, row: str = row) -> str:
-                return (
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                    f"{', '.join([row] * rows)} ON CONFLICT ({', '.join(key)}) "
-                    f"DO UPDATE SET {updates}"
-                )
-
-            if not bound:
-                db.executemany(insert(1), [()] * len(group))
-                continue
-            many = insert(ROWS_PER_STATEMENT)
-            for first in range(0, len(group), WRITE_SLICE):
-                part = group.iloc[first : first + WRITE_SLICE]
-                cells = np.empty((len(part), len(bound)), dtype=object)
-                for j, column in enumerate(bound):
-                    cells[:, j] = _cells(part[column].to_numpy())
-                full = len(part) - len(part) % ROWS_PER_STATEMENT
-                db.executemany(
-                    many, cells[:full].reshape(-1, ROWS_PER_STATEMENT * len(bound)).tolist()
-                )
-                db.executemany(insert(1), cells[full:].tolist())
-        _queue(db, kind, *_site_days(frame, day))
-        if done is not None and len(done):
-            db.executemany(
-                "DELETE FROM dirty_days WHERE site = ? AND date = ?",
-                zip(done["site"].tolist(), done["date"].tolist(), strict=True),
-            )
-
-
-#: Columns the rows are grouped by before writing (few distinct values each).
-_GROUP_BY: Final = ("standard", "is_area")
-
-
-def _groups(frame: pd.DataFrame) -> list[pd.DataFrame]:
-    """The rows split by :data:`_GROUP_BY` (row order kept within each group)."""
-    by = [c for c in _GROUP_BY if c in frame.columns]
-    if not by or not len(frame):
-        return [frame]
-    codes = np.zeros(len(frame), dtype=np.int64)
-    for column in by:
-        found, uniques = pd.factorize(frame[column].to_numpy(), use_na_sentinel=False)
-        codes = codes * max(len(uniques), 1) + found
-    return [frame[codes == code] for code in pd.unique(codes)]
-
-
-def _literal(data: npt.NDArray[Any]) -> str | None:
-    """SQL literal of a column with one value throughout: an integer, a text or NULL
-    (floats are always bound: a literal is parsed by SQLite's own routine)."""
-    if not len(data):
-        return None
-    if data.dtype.kind in "iub":
-        first = int(data[0])
-        return str(first) if bool((data == data[0]).all()) else None
-    if data.dtype.kind == "f":
-        return "NULL" if bool(np.isnan(data).all()) else None
-    first = data[0]
-    if isinstance(first, str) and "\x00" not in first and bool((data == first).all()):
-        return "'" + first.replace("'", "''") + "'"
-    return None
-
-
-def _cells(data: npt.NDArray[Any]) -> list[Any]:
-    """A column as Python values for SQLite: NaN and missing → None (NULL)."""
-    if data.dtype.kind == "f":
-        missing = np.isnan(data)
-        if not missing.any():
-            return data.tolist()  # type: ignore[no-any-return]
-        cells = data.astype(object)
-        cells[missing] = None
-        return cells.tolist()  # type: ignore[no-any-return]
-    if data.dtype.kind in "iub":
-        return data.astype(np.int64).tolist()  # type: ignore[no-any-return]
-    cells = data.astype(object)
-    cells[pd.isna(cells)] = None
-    return cells.tolist()  # type: ignore[no-any-return]
-
-
-def _site_days(frame: pd.DataFrame, day: str) -> tuple[list[Any], list[Any]]:
-    """Distinct (site, local date) pairs of the rows."""
-    if day == "period_end":
-        seconds = pd.to_numeric(frame["period_end"]).to_numpy(dtype=np.int64)
-        pairs = pd.DataFrame(
-            {"key": frame["site"].to_numpy(), "day": (seconds + _LOCAL_OFFSET_S) // 86400}
-        ).drop_duplicates()
-        days = pairs["day"].to_numpy().astype("datetime64[D]").astype(str).tolist()
-        return pairs["key"].tolist(), days
-    pairs = frame[["site", day]].drop_duplicates()
-    return pairs["site"].tolist(), pairs[day].tolist()
-
-
-def _queue(db: sqlite3.Connection, kind: str, keys: list[Any], days: list[Any]) -> None:
-    """Queue site-days for publishing (the outbox the publisher reads), inside ``db``'s
-    transaction."""
-    now = int(datetime.now(UTC).timestamp())
-    db.executemany(
-        "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) VALUES (?, ?, ?, ?)",
-        sorted({(kind, str(k), str(d), now) for k, d in zip(keys, days, strict=True)}),
-    )
-
-
-#: Envmon's QC flags of one site in [lo, hi) (epoch seconds): the site's parameters found by
-#: a loose index scan of the key (site, parameter, period_end), then one key range each.
-_DELETE_QC_SQL: Final = (
-    "WITH RECURSIVE p(name) AS ("
-    "SELECT min(parameter) FROM qc_flags WHERE site = ?1 UNION ALL "
-    "SELECT (SELECT min(parameter) FROM qc_flags WHERE site = ?1 AND parameter > p.name) "
-    "FROM p WHERE p.name IS NOT NULL) "
-    "DELETE FROM qc_flags WHERE site = ?1 AND parameter IN (SELECT name FROM p) "
-    "AND period_end >= ?2 AND period_end < ?3"
-)
-
-
-def delete_qc_flags(ledger: Ledger, site_days: pd.DataFrame) -> None:
-    """Forget envmon's QC flags of the given (site, date) days before they are recomputed
-    (and queue the days' observations for publishing, their flags changing): what
-    :meth:`~monitor.ledger.Ledger.delete_qc_flags` does, by key ranges.
-
-    The ledger's version compares each flag's local date with the day's text, which visits
-    every flag the site ever had for every site-day (a year of a national network: about a
-    thousand rows per site-day); here each run of consecutive days of a site is one range
-    of ``period_end`` per parameter, from local midnight to local midnight (UTC+8).
-    """
-    sites = site_days["site"].tolist()
-    days = site_days["date"].tolist()
-    ranges: list[tuple[str, int, int]] = []
-    if sites:
-        numbers = (
-            np.asarray(days, dtype="datetime64[D]").astype(np.int64) * 86400 - _LOCAL_OFFSET_S
-        )
-        order = sorted(range(len(sites)), key=lambda i: (sites[i], numbers[i]))
-        for i in order:
-            lo = int(numbers[i])
-            if ranges and ranges[-1][0] == sites[i] and ranges[-1][2] >= lo:
-                ranges[-1] = (sites[i], ranges[-1][1], max(ranges[-1][2], lo + 86400))
-            else:
-                ranges.append((str(sites[i]), lo, lo + 86400))
-    with ledger.transaction() as db:
-        _queue(db, "observations", sites, days)
-        db.executemany(_DELETE_QC_SQL, ranges)

@@ -52,7 +52,8 @@ from monitor.domain.units import AIR_PARAMETERS
 from monitor.domain.water_quality import Parameter, WaterBody, WaterClass, below_detection
 from monitor.errors import StorageError
 from monitor.ledger import Ledger, to_epoch
-from monitor.ledger.evaluation_input import EvaluationInput, delete_qc_flags, write_derived
+from monitor.ledger.evaluation_input import EvaluationInput
+from monitor.ledger.evaluation_output import delete_qc_flags, write_derived
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
 

@@ -14,11 +14,8 @@ import pytest
 
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
-from monitor.ledger.evaluation_input import (
-    EVALUATION_SITES_IN_SQL,
-    EvaluationInput,
-    delete_qc_flags,
-)
+from monitor.ledger.evaluation_input import EVALUATION_SITES_IN_SQL, EvaluationInput
+from monitor.ledger.evaluation_output import delete_qc_flags, write_derived
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -195,8 +192,6 @@ def test_deleting_qc_flags_by_key_range_equals_the_ledger(tmp_path: Path) -> Non
 def test_writing_derived_rows_equals_the_ledger(tmp_path: Path) -> None:
     """Rows, NULLs, constant columns written into the statement, both rule sets and both
     scopes, a quote in a text, the outbox and the dirty days: as ``replace_derived``."""
-    from monitor.ledger.evaluation_input import write_derived
-
     n = 6
     hourly = pd.DataFrame(
         {
