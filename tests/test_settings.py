@@ -202,8 +202,13 @@ def test_unknown_top_level_key_suggests_close_match(tmp_path):
             'goal = 10\nunit = "factories"\n',
             "targets[0].year: expected an integer, got '2026' (string)",
         ),
+        (
+            '\n[influxdb]\nurl = "localhost:8086"\n',
+            "influxdb.url: expected an http:// or https:// URL such as http://localhost:8086, "
+            "got 'localhost:8086'",
+        ),
     ],
-    ids=["string", "choice", "list", "water-class", "date", "integer"],
+    ids=["string", "choice", "list", "water-class", "date", "integer", "url"],
 )
 def test_wrong_type_names_key_value_and_type(tmp_path, snippet, expected):
     """A wrong type names the key path, the value and the expected type."""

@@ -92,8 +92,13 @@ _LETTERS = "lower-case letters, digits and _, starting with a letter"
 Identifier: TypeAlias = Annotated[str, matching(r"[a-z][a-z0-9_]*", _LETTERS)]
 _PLATFORM = "four digits and A, as on the national platform (e.g. 1099A)"
 StationCode: TypeAlias = Annotated[str, matching(r"[0-9]{4}A", _PLATFORM)]
-_URL = "expected an http:// or https:// URL such as http://localhost:8086"
-Url: TypeAlias = Annotated[str, matching(r"https?://[^\s/]+(/\S*)?", lambda _: _URL)]
+Url: TypeAlias = Annotated[
+    str,
+    matching(
+        r"https?://[^\s/]+(/\S*)?",
+        lambda v: f"expected an http:// or https:// URL such as http://localhost:8086, got {v!r}",
+    ),
+]
 Email: TypeAlias = Annotated[
     str,
     matching(
