@@ -590,13 +590,13 @@ class QualitySettings:
     )
 
 
-#: ``[evaluation] valid_day_rule`` values (README "Methods and decisions").
+#: ``[evaluation] valid_day_rule`` values (docs/methods.md, "Methods and decisions").
 ValidDayRule = Literal["all_six_or_over_100", "rate_what_is_present"]
 
 
 @dataclass(frozen=True, kw_only=True, config=TABLE)
 class EvaluationSettings:
-    """Which days count: choices the standards leave open (README "Methods and decisions")."""
+    """Which days count: choices the standards leave open (docs/methods.md)."""
 
     valid_day_rule: ValidDayRule = setting(
         "which days count in a good-day ratio, under both rule sets. all_six_or_over_100: "
