@@ -216,6 +216,17 @@ def test_wrong_type_names_key_value_and_type(tmp_path, snippet, expected):
     assert expected in problem
 
 
+def test_a_table_for_a_list_of_tables_says_to_double_the_brackets(tmp_path):
+    """[areas] instead of [[areas]]: the problem says how TOML writes a list of tables."""
+    text = MINIMAL.replace("[[areas]]", "[areas]")
+    assert "[areas]" in text
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem == (
+        "areas: expected a list of tables, got a table; "
+        "write each one under [[areas]], with double brackets"
+    )
+
+
 def test_bool_is_not_an_integer(tmp_path):
     """true is refused where an integer is expected."""
     snippet = '\n[[targets]]\nkind = "count"\nid = "c"\nname = "c"\nyear = 2026\ngoal = true\n'

@@ -384,6 +384,10 @@ def _problem(error: Any) -> str:
         else:
             expected = _a(type_text(tp)) + (" (YYYY-MM-DD)" if tp is dt.date else "")
         message = f"expected {expected}, got {_show(value)}"
+        if isinstance(value, dict) and expected == "a list of tables":
+            # [areas] written for [[areas]]: say how TOML writes a list of tables
+            header = re.sub(r"\[\d+\]", "", path)
+            message += f"; write each one under [[{header}]], with double brackets"
     return f"{path}: {message}" if path else message
 
 
