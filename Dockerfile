@@ -2,7 +2,7 @@
 # Build with `docker compose build` (tags envmon:<version>) or `docker build -t envmon:0.1.0 .`
 #
 # Base: an exact Python patch release on Debian 12 (bookworm), the Python minor version
-# requirements.lock was made with. Upgrading it is a deliberate change (README "Docker").
+# requirements.lock was made with. Upgrading it is a deliberate change (docs/deployment.md).
 
 # --------------------------------------------------------------------------- build
 FROM python:3.11.15-slim-bookworm AS build

@@ -202,13 +202,29 @@ def test_unknown_top_level_key_suggests_close_match(tmp_path):
             'goal = 10\nunit = "factories"\n',
             "targets[0].year: expected an integer, got '2026' (string)",
         ),
+        (
+            '\n[influxdb]\nurl = "localhost:8086"\n',
+            "influxdb.url: expected an http:// or https:// URL such as http://localhost:8086, "
+            "got 'localhost:8086'",
+        ),
     ],
-    ids=["string", "choice", "list", "water-class", "date", "integer"],
+    ids=["string", "choice", "list", "water-class", "date", "integer", "url"],
 )
 def test_wrong_type_names_key_value_and_type(tmp_path, snippet, expected):
     """A wrong type names the key path, the value and the expected type."""
     (problem,) = problems_of(write(tmp_path, MINIMAL + snippet))
     assert expected in problem
+
+
+def test_a_table_for_a_list_of_tables_says_to_double_the_brackets(tmp_path):
+    """[areas] instead of [[areas]]: the problem says how TOML writes a list of tables."""
+    text = MINIMAL.replace("[[areas]]", "[areas]")
+    assert "[areas]" in text
+    (problem,) = problems_of(write(tmp_path, text))
+    assert problem == (
+        "areas: expected a list of tables, got a table; "
+        "write each one under [[areas]], with double brackets"
+    )
 
 
 def test_bool_is_not_an_integer(tmp_path):

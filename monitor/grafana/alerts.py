@@ -40,8 +40,8 @@ from monitor.grafana import dashboards
 from monitor.grafana.catalogue import STATUS_VALUES
 from monitor.grafana.models import EXPRESSION_UID, InfluxQL, to_data
 from monitor.influxdb import queries
+from monitor.influxdb.points import HEALTH_WINDOW_S
 from monitor.influxdb.queries import InfluxQuery
-from monitor.service.publish import HEALTH_WINDOW_S
 from monitor.settings import GoodDayRatioTarget, Settings
 
 Evaluator = Literal["gt", "lt", "lte", "within_range"]
@@ -422,7 +422,7 @@ def rules(settings: Settings) -> tuple[Rule, ...]:
                 _HOUR,
                 "warning",
                 # a station without any value in the health window has the window as its
-                # age (publish.HEALTH_WINDOW_S, 168 h): say so rather than "168 小时 0 分"
+                # age (points.HEALTH_WINDOW_S, 168 h): say so rather than "168 小时 0 分"
                 f"{{{{ if ge $values.H.Value {float(HEALTH_WINDOW_S // _HOUR)} }}}}"
                 f"数据源 {name} 的站点 {site_zh} 近 {window_days} 天没有任何数据"
                 f"（从未采集到，或已中断 {window_days} 天以上）。"

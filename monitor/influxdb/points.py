@@ -243,6 +243,10 @@ TARGET_PROGRESS = Measurement(
 #: The numbers of a target progress row, as stored (status_code is derived).
 PROGRESS_NUMBERS: Final = tuple(k for k in TARGET_PROGRESS.floats if k != "status_code")
 
+#: Data health looks this far back: a site silent longer reports this age ("at least"), and
+#: Grafana's silence alerts say "no data in the last 7 days" from it.
+HEALTH_WINDOW_S: Final = 7 * 86400
+
 DATA_HEALTH = Measurement(
     "data_health",
     "freshness and completeness per site and source, written each publish round",

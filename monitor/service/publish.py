@@ -112,7 +112,7 @@ TABLE_COLUMNS: Final[Mapping[str, tuple[str, ...]]] = {
 REPLAY_POINTS: Final = 200_000
 
 #: Data health looks this far back (a site silent longer reports this age: "at least").
-HEALTH_WINDOW_S: Final = 7 * 86400
+HEALTH_WINDOW_S: Final = schema.HEALTH_WINDOW_S
 
 
 #: Points the server refused: their keys and lines, its status and message.

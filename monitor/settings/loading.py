@@ -312,9 +312,13 @@ def _unknown_key(loc: Loc, value: object) -> list[str]:
 
 
 def _secret_in_file(path: str) -> str:
-    env = "ENVMON_" + re.sub(r"\[[^]]*\]", "", path).replace(".", "_").upper()
+    if re.match(r"hj212\.stations\[\d+\]\.", path):
+        # A data logger's password is in the variable its password_env names.
+        where = "set the variable this station's password_env names (e.g. ENVMON_HJ212_PW_HN01)"
+    else:
+        where = "set ENVMON_" + re.sub(r"\[[^]]*\]", "", path).replace(".", "_").upper()
     return (
-        f"{path}: secrets come only from environment variables: set {env} and remove the "
+        f"{path}: secrets come only from environment variables: {where} and remove the "
         "key from the file"
     )
 
@@ -380,6 +384,10 @@ def _problem(error: Any) -> str:
         else:
             expected = _a(type_text(tp)) + (" (YYYY-MM-DD)" if tp is dt.date else "")
         message = f"expected {expected}, got {_show(value)}"
+        if isinstance(value, dict) and expected == "a list of tables":
+            # [areas] written for [[areas]]: say how TOML writes a list of tables
+            header = re.sub(r"\[\d+\]", "", path)
+            message += f"; write each one under [[{header}]], with double brackets"
     return f"{path}: {message}" if path else message
 
 

@@ -92,8 +92,13 @@ _LETTERS = "lower-case letters, digits and _, starting with a letter"
 Identifier: TypeAlias = Annotated[str, matching(r"[a-z][a-z0-9_]*", _LETTERS)]
 _PLATFORM = "four digits and A, as on the national platform (e.g. 1099A)"
 StationCode: TypeAlias = Annotated[str, matching(r"[0-9]{4}A", _PLATFORM)]
-_URL = "expected an http:// or https:// URL such as http://localhost:8086"
-Url: TypeAlias = Annotated[str, matching(r"https?://[^\s/]+(/\S*)?", lambda _: _URL)]
+Url: TypeAlias = Annotated[
+    str,
+    matching(
+        r"https?://[^\s/]+(/\S*)?",
+        lambda v: f"expected an http:// or https:// URL such as http://localhost:8086, got {v!r}",
+    ),
+]
 Email: TypeAlias = Annotated[
     str,
     matching(
@@ -585,13 +590,13 @@ class QualitySettings:
     )
 
 
-#: ``[evaluation] valid_day_rule`` values (README "Methods and decisions").
+#: ``[evaluation] valid_day_rule`` values (docs/methods.md, "Methods and decisions").
 ValidDayRule = Literal["all_six_or_over_100", "rate_what_is_present"]
 
 
 @dataclass(frozen=True, kw_only=True, config=TABLE)
 class EvaluationSettings:
-    """Which days count: choices the standards leave open (README "Methods and decisions")."""
+    """Which days count: choices the standards leave open (docs/methods.md)."""
 
     valid_day_rule: ValidDayRule = setting(
         "which days count in a good-day ratio, under both rule sets. all_six_or_over_100: "

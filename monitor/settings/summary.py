@@ -86,7 +86,7 @@ def required_mail(settings: Settings) -> list[tuple[str, str]]:
     and e-mail through the same SMTP server and to the same recipients, docker-compose.yml)
     or when any part of the mail path is configured (reports are to be e-mailed). Then the
     recipients, the SMTP server and the sender address must all be set: a stack that starts
-    without them reaches no officer. Development: Mailpit (README "Docker")."""
+    without them reaches no officer. Development: Mailpit (docs/deployment.md)."""
     smtp, reports = settings.smtp, settings.reports
     lists = dict(
         zip(

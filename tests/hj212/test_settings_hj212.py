@@ -138,6 +138,22 @@ def test_bad_hj212_settings(tmp_path: Path, change: tuple[str, str], problem: st
     assert any(problem in p for p in caught.value.problems), caught.value.problems
 
 
+def test_a_station_password_in_the_file_points_to_its_password_env(tmp_path: Path) -> None:
+    """The station's password belongs in the variable its password_env names: the problem
+    says so, not a made-up ENVMON_HJ212_STATIONS_PASSWORD that nothing reads."""
+    text = HJ212.format(enabled="false").replace(
+        'password_env = "ENVMON_HJ212_PW_W0001"',
+        'password_env = "ENVMON_HJ212_PW_W0001"\npassword = "hunter2"',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(write(tmp_path, text), {})
+    (problem,) = caught.value.problems
+    assert problem.startswith("hj212.stations[1].password: secrets come only from environment")
+    assert "password_env" in problem
+    assert "ENVMON_HJ212_STATIONS_PASSWORD" not in problem
+    assert "hunter2" not in problem
+
+
 def test_config_check_reports_missing_secret_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -9,21 +9,23 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 import monitor.reports
 
 REPORTS = Path(monitor.reports.__file__).parent
 
 
-def _imported_modules(source: str) -> list[str]:
+def _imported_modules(source: str, package: str = "monitor.reports") -> list[str]:
     """Every module an ``import`` / ``from … import`` in the source names (at any depth,
-    function-level imports included), relative imports resolved against monitor.reports."""
+    function-level imports included), relative imports resolved against ``package``."""
     names: list[str] = []
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
             names.extend(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = "monitor.reports".rsplit(".", node.level - 1)[0]
+                base = package.rsplit(".", node.level - 1)[0]
                 module = f"{base}.{node.module}" if node.module else base
             else:
                 module = node.module or ""
@@ -52,5 +54,26 @@ def test_no_report_module_imports_the_service() -> None:
         for path in modules
         for name in _imported_modules(path.read_text(encoding="utf-8"))
         if name == "monitor.service" or name.startswith("monitor.service.")
+    }
+    assert climbing == {}
+
+
+#: The packages below the service: the domain and the adapters (the service is the one place
+#: where they meet; the CLI sits on top).
+BELOW_THE_SERVICE = ("domain", "collectors", "ledger", "influxdb", "grafana", "hj212", "reports")
+
+
+@pytest.mark.parametrize("package", BELOW_THE_SERVICE)
+def test_no_package_below_the_service_imports_it(package: str) -> None:
+    """The same rule for every adapter (grafana's alert rules once took the data-health
+    window from ``monitor.service.publish``; it lives with the data_health measurement)."""
+    folder = REPORTS.parent / package
+    modules = sorted(folder.rglob("*.py"))
+    assert modules, folder
+    climbing = {
+        str(path.relative_to(folder.parent)): name
+        for path in modules
+        for name in _imported_modules(path.read_text(encoding="utf-8"), f"monitor.{package}")
+        if name.split(".")[:2] in (["monitor", "service"], ["monitor", "cli"])
     }
     assert climbing == {}
