@@ -725,7 +725,7 @@ def listen_and_evaluate(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``envmon`` (exposed for tests and the README's CLI table)."""
+    """The argument parser of ``envmon`` (for tests and docs/reference/cli.md, made from it)."""
     parser = argparse.ArgumentParser(
         prog="envmon",
         description="Environmental indicator monitoring: official AQI, water class, targets.",

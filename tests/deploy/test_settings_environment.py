@@ -105,7 +105,7 @@ def test_file_problems_keep_their_plain_key(config: Path) -> None:
 
 
 def test_reference_lists_each_override() -> None:
-    """Each override is a row of the settings reference (and so of the README table)."""
+    """Each override is a row of the settings reference (and so of docs/reference/settings.md)."""
     rows = {row.key: row for row in settings_reference()}
     for env, (table, key) in ENV_OVERRIDES.items():
         assert rows[env].source == "environment"

@@ -391,7 +391,7 @@ def test_failed_write_is_not_acknowledged_and_degrades_health(
     assert value(receiver_samples(receiver), "envmon_hj212_write_failures_total") == 1
 
 
-# Issue 14: a stray '#' before a packet lost it; the README promises resynchronisation on
+# Issue 14: a stray '#' before a packet lost it; docs/hj212.md promises resynchronisation on
 # the next '##'. Each prefix on a real socket, alone in its read.
 @pytest.mark.parametrize("prefix", [b"#", b"x#", b"###", b"noise#"])
 def test_stray_hash_before_a_packet_on_a_socket(
