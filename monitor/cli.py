@@ -163,6 +163,10 @@ def _log_to_stderr(args: argparse.Namespace) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.debug:
+        # APScheduler logs every job added and every run at INFO ("Adding job tentatively",
+        # "Running job …"): envmon logs what a run did itself; its warnings still show.
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

@@ -220,9 +220,11 @@ def test_sigterm_finishes_the_current_job_and_exits_0(
     )
     assert process.stderr is not None
     port = None
+    seen: list[str] = []
     deadline = time.monotonic() + 20
     while port is None and time.monotonic() < deadline:
         line = process.stderr.readline()
+        seen.append(line)
         found = re.search(r"health on http://127\.0\.0\.1:(\d+)/healthz", line)
         port = int(found.group(1)) if found else None
     assert port is not None
@@ -235,6 +237,11 @@ def test_sigterm_finishes_the_current_job_and_exits_0(
     process.stderr.close()
     assert code == 0
     assert "stopped" in rest
+    # The log is envmon's: APScheduler's INFO lines ("Adding job tentatively", "Running
+    # job …", one per job and run) are left out unless --debug.
+    log = "".join(seen) + rest
+    assert "INFO apscheduler" not in log, log
+    assert "INFO envmon.daemon" in log
 
 
 def test_healthz_shows_days_that_cannot_be_evaluated(
