@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import warnings
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -153,25 +154,7 @@ class EvaluationStore(LedgerConnection):
     def _observation_rows(self, where: str, params: Sequence[Any]) -> pd.DataFrame:
         """The columns of :meth:`evaluation_observations` (times as epoch seconds), read
         row by row."""
-        rows = self.connection.execute(
-            "SELECT site, parameter, period_start, period_end, value, flags, source, "
-            f"ingested_at FROM observations WHERE {where}",
-            params,
-        ).fetchall()
-        n = len(rows)
-        columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * 8
-        return pd.DataFrame(
-            {
-                "site": pd.Categorical(columns[0]),
-                "parameter": pd.Categorical(columns[1]),
-                "period_start": np.fromiter(columns[2], np.int64, n),
-                "period_end": np.fromiter(columns[3], np.int64, n),
-                "value": np.array(columns[4], dtype=float) if n else np.zeros(0),
-                "flags": np.array(columns[5], dtype=object),
-                "source": pd.Categorical(columns[6]),
-                "ingested_at": np.fromiter(columns[7], np.int64, n),
-            }
-        )
+        return read_observation_rows(self.connection, where, params)
 
     # ------------------------------------------------------------------ evaluation failures
 
@@ -214,3 +197,31 @@ class EvaluationStore(LedgerConnection):
             "SELECT site, date, scope, error, first_failed, last_failed, attempts "
             "FROM evaluation_failures ORDER BY first_failed, date, site"
         )
+
+
+def read_observation_rows(
+    connection: sqlite3.Connection, where: str, params: Sequence[Any], order_by: str = ""
+) -> pd.DataFrame:
+    """Observations ``WHERE where`` as the evaluation reads them (site, parameter, period
+    start and end as epoch seconds, value, flags, source, ingestion time), row by row: the
+    general read, and the fallback of the column-wise one."""
+    order = f" ORDER BY {order_by}" if order_by else ""
+    rows = connection.execute(
+        "SELECT site, parameter, period_start, period_end, value, flags, source, "
+        f"ingested_at FROM observations WHERE {where}{order}",
+        params,
+    ).fetchall()
+    n = len(rows)
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * 8
+    return pd.DataFrame(
+        {
+            "site": pd.Categorical(columns[0]),
+            "parameter": pd.Categorical(columns[1]),
+            "period_start": np.fromiter(columns[2], np.int64, n),
+            "period_end": np.fromiter(columns[3], np.int64, n),
+            "value": np.array(columns[4], dtype=float) if n else np.zeros(0),
+            "flags": np.array(columns[5], dtype=object),
+            "source": pd.Categorical(columns[6]),
+            "ingested_at": np.fromiter(columns[7], np.int64, n),
+        }
+    )

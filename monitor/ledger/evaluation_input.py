@@ -40,6 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from monitor.ledger import from_epoch
+from monitor.ledger.evaluation import read_observation_rows
 
 __all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput"]
 
@@ -183,7 +184,11 @@ class EvaluationInput:
             for row in self.connection.execute(sql, [*params, *part]):
                 texts[int(row[0])] = row[1:]
         frame = _from_hours(hours, texts)
-        return frame if frame is not None else _read_rows(self.connection, where, params)
+        if frame is not None:
+            return frame
+        return read_observation_rows(
+            self.connection, where, params, order_by="period_end, site, parameter, source"
+        )
 
 
 def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
@@ -319,29 +324,5 @@ def _from_hours(
             "flags": flags,
             "source": _sorted_categorical(sources, source_parts),
             "ingested_at": ingested_at,
-        }
-    )
-
-
-def _read_rows(connection: sqlite3.Connection, where: str, params: Sequence[Any]) -> pd.DataFrame:
-    """The frame (times as epoch seconds), read row by row."""
-    rows = connection.execute(
-        "SELECT site, parameter, period_start, period_end, value, flags, source, "
-        f"ingested_at FROM observations WHERE {where} ORDER BY period_end, site, parameter, "
-        "source",
-        params,
-    ).fetchall()
-    n = len(rows)
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * 8
-    return pd.DataFrame(
-        {
-            "site": pd.Categorical(columns[0]),
-            "parameter": pd.Categorical(columns[1]),
-            "period_start": np.fromiter(columns[2], np.int64, n),
-            "period_end": np.fromiter(columns[3], np.int64, n),
-            "value": np.array(columns[4], dtype=float) if n else np.zeros(0),
-            "flags": np.array(columns[5], dtype=object),
-            "source": pd.Categorical(columns[6]),
-            "ingested_at": np.fromiter(columns[7], np.int64, n),
         }
     )
