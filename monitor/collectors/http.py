@@ -247,10 +247,15 @@ class HttpClient:
                     stream=True,
                 )
                 body = self._read(response, scope)
-            except Exception:
+            except Exception as err:
                 if response is not None:
                     response.close()
                 self._raise_if_aborted(scope, url)
+                if isinstance(err, requests.Timeout):
+                    # The socket's own timeouts equal the total deadline, so they fire only
+                    # once it has passed (when they beat the watchdog thread): the same
+                    # failure, told the same way.
+                    raise self._deadline_passed(url) from err
                 raise
         self._raise_if_aborted(scope, url)  # a close-delimited body cut at the deadline
         response._content = body
@@ -262,10 +267,13 @@ class HttpClient:
         if scope.reason == "stopped":
             raise Stopped(self.source, f"stopping: request to {url} abandoned")
         if scope.reason == "deadline":
-            raise _DeadlinePassed(
-                f"Timeout: no complete answer from {url} within {self.timeout:g} s "
-                "(timeout_seconds: connect, headers and body)"
-            )
+            raise self._deadline_passed(url)
+
+    def _deadline_passed(self, url: str) -> _DeadlinePassed:
+        return _DeadlinePassed(
+            f"Timeout: no complete answer from {url} within {self.timeout:g} s "
+            "(timeout_seconds: connect, headers and body)"
+        )
 
     def _read(self, response: requests.Response, scope: Scope) -> bytes:
         """The body, streamed; refused beyond ``max_bytes`` without reading the rest."""

@@ -8,13 +8,16 @@ it), and Chinese error pages are readable.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 
+from monitor.collectors import http
 from monitor.collectors.http import HttpClient, Stopped, abort_requests
+from monitor.deadline import Scope
 from monitor.errors import SourceFormatChanged, SourceUnavailable
 from tests.conftest import RecordedServer, Reply
 from tests.hostile import HUGE_BYTES, HostileServer
@@ -24,6 +27,23 @@ from tests.hostile import HUGE_BYTES, HostileServer
 def hostile() -> Iterator[HostileServer]:
     with HostileServer(drip_every=0.2) as server:
         yield server
+
+
+def test_a_socket_timeout_that_beats_the_watchdog_is_told_as_the_deadline(
+    hostile: HostileServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The socket's timeouts equal the total deadline; on a busy machine the socket can time
+    out before the watchdog thread runs. The message is the same either way (here the
+    watchdog never fires, as if it were scheduled late)."""
+
+    @contextlib.contextmanager
+    def late_watchdog(seconds: float, cancel: threading.Event | None = None) -> Iterator[Scope]:
+        yield Scope(cancel)
+
+    monkeypatch.setattr(http, "watched", late_watchdog)
+    client = HttpClient("silent", timeout=0.5, retries=0)
+    with pytest.raises(SourceUnavailable, match=r"within 0\.5 s \(timeout_seconds"):
+        client.get(hostile.url + "/silent")
 
 
 @pytest.mark.parametrize("path", ["/drip", "/drip-headers", "/silent"])

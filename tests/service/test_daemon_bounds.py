@@ -168,7 +168,7 @@ def test_sigterm_exits_promptly_whatever_the_upstream_does(
     stored = import_archive(tmp_path, config)
     run = Run(config)
     try:
-        run.wait_for(r"Running job \"collect hostile")
+        run.wait_for(r"health on http://127\.0\.0\.1:\d+/healthz")  # the daemon is up
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not hostile.requests[path]:
             time.sleep(0.05)
