@@ -52,9 +52,12 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
         required_secrets,
         resolve_ledger_path,
         summarize,
+        unknown_environment,
     )
 
     settings = load_settings(_config_path(args), os.environ)
+    for text in unknown_environment(settings, os.environ):
+        print(f"envmon: warning: {text}", file=sys.stderr)
     ledger = resolve_ledger_path(args.ledger, settings, os.environ)
     problems: list[str] = hj212_password_problems(settings)
     for source in settings.sources:  # every collector must be buildable from its settings
@@ -170,10 +173,15 @@ def _log_to_stderr(args: argparse.Namespace) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    import logging
+
     from monitor.service.daemon import Daemon
+    from monitor.settings import unknown_environment
 
     _log_to_stderr(args)
     settings, ledger = _load(args)
+    for text in unknown_environment(settings, os.environ):
+        logging.getLogger("envmon").warning(text)
     _require_hj212_passwords(settings, listening=False)
     return Daemon(settings, ledger).run()
 

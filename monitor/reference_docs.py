@@ -429,7 +429,12 @@ def settings_markdown(reference: Sequence[SettingDoc] | None = None) -> str:
             "",
             "Set in the environment only (never in the file). The `ENVMON_*` overrides take "
             "precedence over the file, so that a container runs the same settings file as a "
-            "host install; a bad value is reported under its key, naming the variable.",
+            "host install; a bad value is reported under its key, naming the variable. An "
+            "`ENVMON_*` variable that nothing reads (a typo such as `ENVMON_SMTP_PASWORD`) is "
+            "named in a warning by `envmon config check` and when the daemon starts, with the "
+            "likely name; the deployment's own `ENVMON_CONFIG_FILE`, `ENVMON_HTTP_PORT`, "
+            "`ENVMON_HJ212_PORT` (docker compose) and `ENVMON_HEALTHCHECK_URL` (the image's "
+            "health check) and each HJ 212 station's `password_env` are known.",
             "",
             *_settings_rows_table(env_rows),
         ]

@@ -92,16 +92,19 @@ from monitor.settings.reference import (
     write_schema,
 )
 from monitor.settings.summary import (
+    DEPLOYMENT_ENV,
     GRAFANA_IMPLICIT_TLS_PORT,
     hj212_password_problems,
     mail_security_mismatch,
     required_mail,
     required_secrets,
     summarize,
+    unknown_environment,
 )
 
 __all__ = [
     "DEFAULT_LEDGER",
+    "DEPLOYMENT_ENV",
     "ENV_OVERRIDES",
     "GRAFANA_IMPLICIT_TLS_PORT",
     "LEDGER_ENV",
@@ -147,5 +150,6 @@ __all__ = [
     "settings_reference",
     "settings_schema",
     "summarize",
+    "unknown_environment",
     "write_schema",
 ]

@@ -3,6 +3,8 @@ the configured features need but the environment does not give."""
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
@@ -61,6 +63,37 @@ def hj212_password_problems(settings: Settings, *, listening: bool = False) -> l
         for i, station in enumerate(settings.hj212.stations)
         if station.password is None
     ]
+
+
+#: ``ENVMON_*`` variables of the deployment, not of envmon: docker compose reads them
+#: (docker-compose.yml, .env.example) and the image's health check (Dockerfile).
+DEPLOYMENT_ENV: Final = frozenset(
+    {"ENVMON_CONFIG_FILE", "ENVMON_HEALTHCHECK_URL", "ENVMON_HJ212_PORT", "ENVMON_HTTP_PORT"}
+)
+
+
+def unknown_environment(settings: Settings, environ: Mapping[str, str]) -> list[str]:
+    """One warning per ``ENVMON_*`` variable set in ``environ`` that nothing reads, with the
+    likely name when one is close (a mistyped ``ENVMON_SMTP_PASWORD`` would otherwise be
+    ignored and the mail fail for a reason no message names).
+
+    Known: the variables of the settings reference, each HJ 212 station's
+    ``password_env``, and :data:`DEPLOYMENT_ENV`.
+
+    """
+    from monitor.settings.reference import settings_reference
+
+    known = {doc.key for doc in settings_reference() if doc.source != "file"}
+    known |= {station.password_env for station in settings.hj212.stations}
+    known |= DEPLOYMENT_ENV
+    warnings = []
+    for name in sorted(environ):
+        if not name.startswith("ENVMON_") or name in known:
+            continue
+        close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]}?" if close else " (see docs/reference/settings.md)"
+        warnings.append(f"{name} is set, but envmon reads no variable of that name{hint}")
+    return warnings
 
 
 def required_secrets(settings: Settings) -> list[tuple[str, str]]:

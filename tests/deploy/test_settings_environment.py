@@ -3,12 +3,20 @@ lets the Docker stack run the shipped settings file unchanged."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
+from monitor.cli import main
 from monitor.errors import ConfigError
-from monitor.settings import ENV_OVERRIDES, load_settings, settings_reference
+from monitor.settings import (
+    DEPLOYMENT_ENV,
+    ENV_OVERRIDES,
+    load_settings,
+    settings_reference,
+    unknown_environment,
+)
 from tests.conftest import HUNNAN_TWO_STATIONS
 
 FILE = (
@@ -144,3 +152,60 @@ def test_a_bad_port_or_security_names_its_variable(config: Path) -> None:
     problems = caught.value.problems
     assert problems[0].startswith("smtp.port (from $ENVMON_SMTP_PORT): expected an integer")
     assert problems[1].startswith("smtp.security (from $ENVMON_SMTP_SECURITY): expected one of")
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_envmon_variable_nothing_reads_is_named_with_the_likely_one(config: Path) -> None:
+    """A mistyped secret would otherwise be ignored and the mail fail for a reason no
+    message names: every ``ENVMON_*`` variable nothing reads gets one warning, with the
+    close name when there is one; known ones (the reference's, each HJ 212 station's
+    ``password_env``, the deployment's) none; other variables are not envmon's business."""
+    config.write_text(
+        FILE
+        + '\n[hj212]\nenabled = false\n\n[[hj212.stations]]\nmn = "W0001"\nsite = "hunhe_1"\n'
+        + 'password_env = "ENVMON_HJ212_PW_W0001"\n',
+        encoding="utf-8",
+    )
+    environ = {
+        "ENVMON_SMTP_PASWORD": "x",
+        "ENVMON_SMTP_PASSWORD": "x",
+        "ENVMON_HJ212_PW_W0001": "pw",
+        "ENVMON_HEALTHCHECK_URL": "http://127.0.0.1:8765/healthz",
+        "ENVMON_CONFIG_FILE": "hunnan.toml",
+        "ENVMON_MAIL_TO": "officer@example.org",
+        "ENVMON_WHATEVER": "1",
+        "PATH": "/usr/bin",
+    }
+    settings = load_settings(config, environ)
+    assert unknown_environment(settings, environ) == [
+        "ENVMON_SMTP_PASWORD is set, but envmon reads no variable of that name; did you "
+        "mean ENVMON_SMTP_PASSWORD?",
+        "ENVMON_WHATEVER is set, but envmon reads no variable of that name "
+        "(see docs/reference/settings.md)",
+    ]
+
+
+def test_config_check_warns_of_an_unread_variable_and_still_passes(
+    config: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The warning is shown where an officer checks the settings; it is not a failure."""
+    monkeypatch.setenv("ENVMON_INFLUXDB_TOKN", "t")
+    assert main(["--config", str(config), "--ledger", "x.sqlite", "config", "check"]) == 0
+    assert (
+        "envmon: warning: ENVMON_INFLUXDB_TOKN is set, but envmon reads no variable of that "
+        "name; did you mean ENVMON_INFLUXDB_TOKEN?" in capsys.readouterr().err
+    )
+
+
+def test_the_deployment_variables_are_those_the_stack_uses_and_envmon_does_not_read() -> None:
+    """``DEPLOYMENT_ENV`` = the ``ENVMON_*`` names of docker-compose.yml, .env.example and
+    the Dockerfile that envmon itself does not read (so the list cannot drift)."""
+    read = {doc.key for doc in settings_reference() if doc.source != "file"}
+    used: set[str] = set()
+    for name in ("docker-compose.yml", ".env.example", "Dockerfile"):
+        text = (ROOT / name).read_text(encoding="utf-8")
+        used |= set(re.findall(r"\bENVMON_[A-Z0-9_]*[A-Z0-9]\b", text))
+    stations = {n for n in used if n.startswith("ENVMON_HJ212_PW_")}  # examples of password_env
+    assert used - read - stations == set(DEPLOYMENT_ENV)
