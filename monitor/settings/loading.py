@@ -108,7 +108,7 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
     problems += [_name_override(p, overridden) for p in _problems(errors)]
     problems += [_name_override(p, overridden) for p in check_references(raw)]
     if problems or settings is None:
-        raise ConfigError(problems, source=source)
+        raise ConfigError(_one_per_mail_to_address(problems), source=source)
     stations = tuple(
         dataclasses.replace(station, password=_secret(environ.get(station.password_env, "")))
         for station in settings.hj212.stations
@@ -197,6 +197,36 @@ def _name_override(problem: str, overridden: Mapping[str, str]) -> str:
     if sep and bare in overridden:
         return f"{key} (from ${overridden[bare]}): {rest}"
     return problem
+
+
+def _one_per_mail_to_address(problems: list[str]) -> list[str]:
+    """One problem per bad address of ``ENVMON_MAIL_TO``, not one per list it sets.
+
+    >>> (one,) = _one_per_mail_to_address([
+    ...     "reports.daily_recipients[1] (from $ENVMON_MAIL_TO): 'x' is not an email address",
+    ...     "grafana.contact_emails[1] (from $ENVMON_MAIL_TO): expected an e-mail address",
+    ... ])
+    >>> one.partition(": ")[2]
+    "'x' is not an email address ($ENVMON_MAIL_TO sets grafana.contact_emails too)"
+    """
+    tag = f" (from ${MAIL_TO_ENV}): "
+    lists = {f"{table}.{key}" for table, key in MAIL_TO_KEYS}
+    out: list[str] = []
+    first: dict[str, tuple[int, list[str]]] = {}  # address index → (its problem, other lists)
+    for problem in problems:
+        key, sep, _ = problem.partition(tag)
+        bare, _, index = key.partition("[")
+        if not sep or bare not in lists:
+            out.append(problem)
+        elif index in first:
+            first[index][1].append(bare)
+        else:
+            first[index] = (len(out), [])
+            out.append(problem)
+    for at, others in first.values():
+        if others:
+            out[at] += f" (${MAIL_TO_ENV} sets {' and '.join(others)} too)"
+    return out
 
 
 # --------------------------------------------------------------------------- problems

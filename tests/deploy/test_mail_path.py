@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from monitor.cli import main
+from monitor.errors import ConfigError
 from monitor.grafana import alerts, files
 from monitor.reports.mail import build_message, new_message_id, send_message, sender_address
 from monitor.settings import Settings, load_settings, mail_security_mismatch, required_mail
@@ -338,3 +339,16 @@ def test_the_shipped_settings_file_names_the_one_mail_path() -> None:
         settings.grafana.contact_emails,
     )
     assert all(list(x) == ["duty@hunnan.example.gov.cn"] for x in lists)
+
+
+def test_a_bad_recipient_is_one_problem_however_many_lists_it_sets() -> None:
+    """ENVMON_MAIL_TO sets three lists (daily and monthly reports, Grafana's contact point):
+    one bad address is one problem, naming the variable and the lists, not three problems
+    in two wordings."""
+    with pytest.raises(ConfigError) as caught:
+        load_settings(CONFIG, {"ENVMON_MAIL_TO": "duty@example.org;not-an-address"})
+    assert caught.value.problems == (
+        "reports.daily_recipients[1] (from $ENVMON_MAIL_TO): 'not-an-address' is not an email "
+        "address; expected name@example.org ($ENVMON_MAIL_TO sets reports.monthly_recipients "
+        "and grafana.contact_emails too)",
+    )
