@@ -1,8 +1,8 @@
-"""What an evaluation run reads from and writes to the ledger, column by column (issue 17).
+"""What an evaluation reads from the ledger, column by column (issue 17).
 
-:class:`EvaluationInput` gives the frame :meth:`~monitor.ledger.Ledger.evaluation_observations`
-gives (same columns, dtypes, categories and row order), faster, for a run that evaluates
-chunk after chunk of consecutive dates (issue 17):
+:class:`EvaluationInput` reads the observation windows of an evaluation run (also behind
+:meth:`~monitor.ledger.Ledger.evaluation_observations`, one window at a time), fast for a
+run that evaluates chunk after chunk of consecutive dates:
 
 * **Overlap read once.** Each chunk's window reaches back a day (8-hour and 24-hour means)
   and forward :data:`~monitor.ledger.store.QC_LOOKAHEAD_HOURS`; the next chunk's window
@@ -21,7 +21,7 @@ chunk after chunk of consecutive dates (issue 17):
   they read back to the same double and 20 otherwise: bit for bit the stored doubles.
 
 Hours that do not split into their rows (a separator inside a code, a value that does not
-parse, an infinity) are read row by row, as the ledger's own read does.
+parse, an infinity) are read row by row (:func:`read_observation_rows`).
 
 What the run writes back is in :mod:`monitor.ledger.evaluation_output`.
 """
@@ -39,13 +39,13 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from monitor.ledger import from_epoch
-from monitor.ledger.evaluation import read_observation_rows
+from monitor.ledger.epoch import from_epoch
 
 __all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput"]
 
 #: Up to this many sites a window is filtered in SQL; more are read for the whole window
-#: and filtered in numpy (as :meth:`~monitor.ledger.Ledger.evaluation_observations`).
+#: and filtered in numpy: an ``IN`` list of a thousand sites costs SQLite more per row
+#: than reading the row.
 EVALUATION_SITES_IN_SQL: Final = 64
 
 #: Columns of the frame, in order.
@@ -116,8 +116,7 @@ class EvaluationInput:
     def observations(
         self, *, start: datetime, end: datetime, sites: Sequence[str]
     ) -> pd.DataFrame:
-        """The observations of ``sites`` with ``start < period_end <= end`` (UTC): the frame
-        :meth:`~monitor.ledger.Ledger.evaluation_observations` gives.
+        """The observations of ``sites`` with ``start < period_end <= end`` (UTC).
 
         Columns ``site``, ``parameter`` and ``source`` are categoricals (categories sorted:
         ``site`` the sites present, the others those of the whole window),
@@ -324,5 +323,33 @@ def _from_hours(
             "flags": flags,
             "source": _sorted_categorical(sources, source_parts),
             "ingested_at": ingested_at,
+        }
+    )
+
+
+def read_observation_rows(
+    connection: sqlite3.Connection, where: str, params: Sequence[Any], order_by: str = ""
+) -> pd.DataFrame:
+    """Observations ``WHERE where`` as the evaluation reads them (site, parameter, period
+    start and end as epoch seconds, value, flags, source, ingestion time), row by row: the
+    general read, and the fallback of the column-wise one."""
+    order = f" ORDER BY {order_by}" if order_by else ""
+    rows = connection.execute(
+        "SELECT site, parameter, period_start, period_end, value, flags, source, "
+        f"ingested_at FROM observations WHERE {where}{order}",
+        params,
+    ).fetchall()
+    n = len(rows)
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * 8
+    return pd.DataFrame(
+        {
+            "site": pd.Categorical(columns[0]),
+            "parameter": pd.Categorical(columns[1]),
+            "period_start": np.fromiter(columns[2], np.int64, n),
+            "period_end": np.fromiter(columns[3], np.int64, n),
+            "value": np.array(columns[4], dtype=float) if n else np.zeros(0),
+            "flags": np.array(columns[5], dtype=object),
+            "source": pd.Categorical(columns[6]),
+            "ingested_at": np.fromiter(columns[7], np.int64, n),
         }
     )

@@ -29,7 +29,8 @@ from __future__ import annotations
 from monitor.ledger.connection import WriteResult
 from monitor.ledger.derived import RECORD_SLICE, DerivedStore
 from monitor.ledger.epoch import LOCAL_OFFSET_S, from_epoch, local_dates, to_epoch
-from monitor.ledger.evaluation import EVALUATION_SITES_IN_SQL, EvaluationStore
+from monitor.ledger.evaluation import EvaluationStore
+from monitor.ledger.evaluation_input import EVALUATION_SITES_IN_SQL
 from monitor.ledger.fetch_log import FetchLogStore
 from monitor.ledger.indicators import IndicatorStore
 from monitor.ledger.observations import OBSERVATION_KEY, QC_LOOKAHEAD_HOURS, ObservationStore
