@@ -45,7 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from benchmarks.bench_ledger_import import machine
-from benchmarks.make_archive import MEDIANS, TYPES, station_codes
+from benchmarks.make_archive import MEDIANS, TYPES, archive_columns, station_codes
 from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
@@ -108,17 +108,7 @@ def day_lines(
     for kind, median in MEDIANS.items():
         season = 1 + 0.5 * phase if kind in WINTER_HIGH else 1 - 0.4 * phase
         hourly[kind] = rng.lognormal(np.log(median * season), 0.55, (24, stations))
-    counts = np.arange(1, 25)[:, None]
-    rows: dict[str, npt.NDArray[np.float64]] = {}
-    for kind, values in hourly.items():
-        rows[kind] = values
-        rows[f"{kind}_24h"] = np.cumsum(values, axis=0) / counts
-    o3 = hourly["O3"]
-    o3_8h = np.array([o3[max(0, h - 7) : h + 1].mean(axis=0) for h in range(24)])
-    rows["O3_24h"] = np.maximum.accumulate(o3, axis=0)
-    rows["O3_8h"] = o3_8h
-    rows["O3_8h_24h"] = np.maximum.accumulate(o3_8h, axis=0)
-    rows["AQI"] = np.maximum(hourly["PM2.5"] * 1.3, hourly["PM10"] * 0.7)
+    rows = archive_columns(hourly)
     gone = rng.random((24, stations)) < MISSING_CELL
     gone |= out_today[None, :]
     gone |= (rng.random(24) < NETWORK_HOUR_MISSING)[:, None]

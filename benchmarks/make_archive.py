@@ -32,12 +32,9 @@ def station_codes(count: int) -> list[str]:
     return [f"{1001 + i}A" for i in range(count)]
 
 
-def day_table(day: date, stations: int, rng: np.random.Generator) -> list[str]:
-    """The lines of one day file (without header)."""
-    hourly = {
-        kind: rng.lognormal(np.log(median), 0.5, (24, stations))
-        for kind, median in MEDIANS.items()
-    }
+def archive_columns(hourly: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Every ``TYPES`` column of a day (24 hours × stations) from the hourly values: running
+    24-hour means, O3 8-hour means and running maxima, and a rough AQI."""
     counts = np.arange(1, 25)[:, None]
     rows: dict[str, np.ndarray] = {}
     for kind, values in hourly.items():
@@ -49,6 +46,16 @@ def day_table(day: date, stations: int, rng: np.random.Generator) -> list[str]:
     rows["O3_8h"] = o3_8h
     rows["O3_8h_24h"] = np.maximum.accumulate(o3_8h, axis=0)
     rows["AQI"] = np.maximum(hourly["PM2.5"] * 1.3, hourly["PM10"] * 0.7)
+    return rows
+
+
+def day_table(day: date, stations: int, rng: np.random.Generator) -> list[str]:
+    """The lines of one day file (without header)."""
+    hourly = {
+        kind: rng.lognormal(np.log(median), 0.5, (24, stations))
+        for kind, median in MEDIANS.items()
+    }
+    rows = archive_columns(hourly)
     missing_hour = rng.random((24, stations)) < MISSING_SHARE
     missing_station = rng.random(stations) < 0.005
     stamp = f"{day:%Y%m%d}"
