@@ -41,12 +41,27 @@ class Pollutant(StrEnum):
         """Display name as the national platform writes it, e.g. ``PM2.5``."""
         return _LABELS[self]
 
+    @property
+    def name_zh(self) -> str:
+        """Chinese name as bulletins write it (HJ 633 Table 1 items), e.g. ``二氧化硫``;
+        particulate matter as ``PM2.5``."""
+        return _NAMES_ZH[self]
+
 
 _LABELS = {
     Pollutant.SO2: "SO2",
     Pollutant.NO2: "NO2",
     Pollutant.CO: "CO",
     Pollutant.O3: "O3",
+    Pollutant.PM10: "PM10",
+    Pollutant.PM2_5: "PM2.5",
+}
+
+_NAMES_ZH = {
+    Pollutant.SO2: "二氧化硫",
+    Pollutant.NO2: "二氧化氮",
+    Pollutant.CO: "一氧化碳",
+    Pollutant.O3: "臭氧",
     Pollutant.PM10: "PM10",
     Pollutant.PM2_5: "PM2.5",
 }

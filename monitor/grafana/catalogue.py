@@ -144,14 +144,7 @@ HOURLY_COLUMN: Final[Mapping[str, Column]] = {
     "pm10": Column.PM10_24H,
     "pm2_5": Column.PM2_5_24H,
 }
-_POLLUTANT_ZH: Final = {
-    "so2": "二氧化硫",
-    "no2": "二氧化氮",
-    "co": "一氧化碳",
-    "o3": "臭氧",
-    "pm10": "PM10",
-    "pm2_5": "PM2.5",
-}
+_POLLUTANT_ZH: Final = {p.value: p.name_zh for p in Pollutant}
 
 
 def _status_colour(water_class: WaterClass) -> str:
@@ -203,10 +196,6 @@ def water_steps(parameter: Parameter) -> tuple[Step, ...]:
         Step(float(limits[3]), colours[3]),
         Step(float(limits[4]), colours[4]),
     )
-
-
-#: Chinese names of the pollutants (HJ 633 Table 1 items; PM written as in bulletins).
-POLLUTANT_ZH: Final = _POLLUTANT_ZH
 
 
 def _primary_values() -> tuple[ValueText, ...]:

@@ -188,14 +188,6 @@ _QC_FLAGS: Final = {
     "stuck": ("数值长时间不变", "stuck"),
     "spike": ("孤立突变", "spike"),
 }
-_AIR_ZH: Final = {
-    "so2": "二氧化硫",
-    "no2": "二氧化氮",
-    "co": "一氧化碳",
-    "o3": "臭氧",
-    "pm10": "PM10",
-    "pm2_5": "PM2.5",
-}
 
 
 def _parameter_name(code: str, language: str) -> str:
@@ -209,7 +201,7 @@ def _parameter_name(code: str, language: str) -> str:
         pollutant = Pollutant(code)
     except ValueError:
         return code
-    return _AIR_ZH[pollutant.value] if language == "zh" else pollutant.label
+    return pollutant.name_zh if language == "zh" else pollutant.label
 
 
 def parameter_text(text: str, language: str) -> str:
