@@ -103,6 +103,20 @@ class RecordedServer:
         self.add(path, Reply(body=file.read_bytes(), **kwargs))  # type: ignore[arg-type]
 
 
+@contextlib.contextmanager
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A real HTTP server with ``handler`` on a free loopback port, for the block; its URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @pytest.fixture
 def recorded_server() -> Iterator[RecordedServer]:
     """Start a real HTTP server on a free loopback port; stop it after the test."""
@@ -140,15 +154,8 @@ def recorded_server() -> Iterator[RecordedServer]:
         def log_message(self, format: str, *args: object) -> None:  # quiet
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        yield RecordedServer(f"http://127.0.0.1:{server.server_port}", routes, seen)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as url:
+        yield RecordedServer(url, routes, seen)
 
 
 #: A reading that the ``poisoned_evaluation`` fixture makes evaluation raise on.

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -40,7 +40,7 @@ from monitor.service.export import source_status
 from monitor.service.pipeline import ingest
 from monitor.service.sources import build_collector
 from monitor.settings import load_settings
-from tests.conftest import HUNNAN_TWO_STATIONS, RecordedServer, Reply
+from tests.conftest import HUNNAN_TWO_STATIONS, RecordedServer, Reply, serving
 
 DATA = Path(__file__).parent.parent / "data" / "cnemc_air"
 PATH = "/CityData/GetAQIDataPublishLive"
@@ -573,16 +573,8 @@ def air_platform() -> Iterator[AirPlatform]:
         def log_message(self, format: str, *args: object) -> None:  # quiet
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_port}"
-    try:
+    with serving(Handler) as state.url:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _history_collector(
