@@ -30,11 +30,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 from monitor.calculator.table import (
@@ -46,11 +45,12 @@ from monitor.calculator.table import (
     text_column,
 )
 from monitor.domain.aqi import (
+    HJ633_2026_EFFECTIVE,
     AqiStandard,
     HourlyMethod,
     MissingPolicy,
     daily_aqi,
-    hourly_aqi,
+    hourly_aqi_arrays,
     level_categories,
     level_colours,
     pollutant_names,
@@ -66,6 +66,11 @@ from monitor.domain.daily import (
 )
 from monitor.domain.pollutants import POLLUTANTS, Pollutant
 from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: the hourly AQI of plain files is computed without pandas
+    from monitor.domain._deferred import pandas as pd
 
 POLLUTANT_COLUMNS: Final = tuple(p.value for p in POLLUTANTS)
 
@@ -196,9 +201,9 @@ _HOUR_NS: Final = 3_600_000_000_000
 def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Rows usable as hourly series, and the problems of the others (by row)."""
     times = table.times
-    usable = times.notna().to_numpy() & (table.sites != "").to_numpy()
+    usable = table.time_ok & (table.sites != "").to_numpy()
     # on the hour in local time (as times.dt.floor("h") == times, without re-localising)
-    local = pd.DatetimeIndex(times).tz_localize(None).asi8
+    local = table.local_ns
     off_hour = usable & (local % _HOUR_NS != 0)
     notes: dict[int, str] = {}
     off_rows = np.flatnonzero(off_hour)
@@ -229,39 +234,45 @@ def _without_duplicates(notes: dict[int, str]) -> dict[int, str]:
     return {i: n for i, n in notes.items() if not n.startswith("duplicate")}
 
 
-def _merge_problems(table: InputTable, extra: dict[int, str]) -> pd.Series:
-    merged = table.problems.to_numpy(dtype=object).copy()
+def _merge_problems(table: InputTable, extra: dict[int, str]) -> npt.NDArray[np.object_]:
+    merged = table.problem_texts.copy()
     for i, note in extra.items():
         merged[i] = PROBLEM_SEPARATOR.join(p for p in (merged[i], note) if p)
-    return pd.Series(merged, index=table.problems.index, dtype=object)
+    return merged
 
 
-def _needs_moving_means(method: HourlyMethod, frame: pd.DataFrame) -> bool:
+def _needs_moving_means(
+    method: HourlyMethod, values: Mapping[str, npt.NDArray[np.float64]] | pd.DataFrame
+) -> bool:
     # HJ 633-2012 replaces SO2 1-hour IAQI above 800 µg/m³ by the 24-hour one.
     return method is HourlyMethod.STANDARD_TEXT or (
-        "so2" in frame and bool((frame["so2"] > 800).any())
+        "so2" in values and bool((np.asarray(values["so2"]) > 800).any())
     )
 
 
-def _complete(values: pd.DataFrame) -> npt.NDArray[np.bool_]:
-    complete = np.ones(len(values), dtype=bool)
+def _complete(values: Mapping[str, npt.NDArray[np.float64]], n: int) -> npt.NDArray[np.bool_]:
+    complete = np.ones(n, dtype=bool)
     for column in POLLUTANT_COLUMNS:
-        complete &= values[column].notna().to_numpy() if column in values else False
+        complete &= ~np.isnan(values[column]) if column in values else False
     return complete
 
 
 def _hour_rows(
     site: pl.Series,
     time: pl.Series,
-    values: pd.DataFrame,
-    standards: npt.NDArray[np.object_],
+    values: Mapping[str, npt.NDArray[np.float64]],
+    standards: AqiStandard | npt.NDArray[np.object_],
     method: HourlyMethod,
     missing: MissingPolicy,
     present: list[str],
 ) -> dict[str, pl.Series]:
-    """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``."""
-    result = hourly_aqi(values, standards, method=method, missing=missing)
-    level = result["level"].to_numpy()
+    """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``
+    (float columns of ``len(site)`` rows)."""
+    n = len(site)
+    result, standard_codes = hourly_aqi_arrays(
+        values, n, standards, method=method, missing=missing
+    )
+    level = result["level"]
     out = {
         "site": site,
         "time": time,
@@ -274,8 +285,8 @@ def _hour_rows(
         out[f"iaqi_{column}"] = format_numbers(result[f"iaqi_{column}"])
     if method is HourlyMethod.STANDARD_TEXT:
         out["iaqi_o3_8h"] = format_numbers(result["iaqi_o3_8h"])
-    out["complete"] = _flags(_complete(values))
-    out["standard"] = _standard_names(result["standard"].to_numpy())
+    out["complete"] = _flags(_complete(values, n))
+    out["standard"] = pl.Series([s.value for s in AqiStandard]).gather(standard_codes)
     out["category_en"] = _categories(level, "en")
     out["colour"] = _colours(level)
     return out
@@ -301,17 +312,20 @@ def _hourly(
     missing: MissingPolicy,
     membership: Mapping[str, Sequence[str]] | None,
 ) -> CalcResult:
-    present = [c for c in POLLUTANT_COLUMNS if c in table.values.columns]
-    time_ok = table.times.notna().to_numpy()
+    present = [c for c in POLLUTANT_COLUMNS if c in table.columns]
+    time_ok = table.time_ok
     computable = time_ok if standard == "auto" else np.ones(table.row_count, dtype=bool)
-    frame = table.values.reset_index(drop=True).copy()
-    series_rows, notes = _on_hour_unique(table)
-    if _needs_moving_means(method, frame) and series_rows.any():
-        moving = moving_means(_series_frame(table, series_rows).reset_index(drop=True))
-        for column in moving.columns:
-            values = np.full(table.row_count, np.nan)
-            values[series_rows] = moving[column].to_numpy()
-            frame[column] = values
+    values = {c: table.value(c) for c in present}
+    if _needs_moving_means(method, values):
+        series_rows, notes = _on_hour_unique(table)
+        if series_rows.any():
+            moving = moving_means(_series_frame(table, series_rows).reset_index(drop=True))
+            for column in moving.columns:
+                means = np.full(table.row_count, np.nan)
+                means[series_rows] = moving[column].to_numpy()
+                values[column] = means
+    else:
+        series_rows, notes = None, _off_hour_notes(table)
     if not computable.any():
         raise InputError(
             "no row has a usable time, so --standard auto cannot choose the rules; "
@@ -320,8 +334,8 @@ def _hourly(
     columns = _hour_rows(
         _input_text(table.text["site"]),
         _input_text(table.text["time"]),
-        frame,
-        _standards(standard, table.times, time_ok),
+        values,
+        _row_standards(standard, table),
         method,
         missing,
         present,
@@ -333,14 +347,49 @@ def _hourly(
             if column != "complete":
                 columns[column] = columns[column].set(blank, None)
     problems = _merge_problems(table, _without_duplicates(notes))
-    columns["input_problems"] = text_column(problems.to_numpy())
-    warnings = summarise_problems(dataclasses.replace(table, problems=problems))
+    columns["input_problems"] = text_column(problems)
+    warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
     out = _table(columns)
     if membership is not None:
+        if series_rows is None:
+            series_rows, _ = _on_hour_unique(table)
         series = _series_frame(table, series_rows).reset_index(drop=True)
         area = _area_hour_rows(series, membership, standard, method, missing, present)
         out = pl.concat([out, area], how="diagonal_relaxed")
     return CalcResult(out, warnings)
+
+
+def _off_hour_notes(table: InputTable) -> dict[int, str]:
+    """The problems of rows whose time is not on the hour (as :func:`_on_hour_unique`
+    finds them, without looking for duplicates)."""
+    usable = table.time_ok & (table.sites != "").to_numpy()
+    off_rows = np.flatnonzero(usable & (table.local_ns % _HOUR_NS != 0))
+    return {
+        i: f"time {text!r} is not on the hour; expected HH:00 labels"
+        for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True)
+    }
+
+
+_HJ633_2026_LOCAL_NS: Final = int(
+    np.datetime64(HJ633_2026_EFFECTIVE.isoformat(), "ns").astype(np.int64)
+)
+
+
+def _row_standards(standard: str, table: InputTable) -> AqiStandard | npt.NDArray[np.object_]:
+    """The rule set of every row: ``standard``, or with ``auto`` the one in force on the
+    row's local date (as :func:`standards_for_dates`; 2012 where the time is not valid, the
+    row is then not rated)."""
+    if standard != "auto":
+        return AqiStandard(standard)
+    is_2026 = table.time_ok & (table.local_ns >= _HJ633_2026_LOCAL_NS)
+    if not is_2026.any():
+        return AqiStandard.HJ633_2012
+    if is_2026.all():
+        return AqiStandard.HJ633_2026
+    choices = np.empty(2, dtype=object)  # element-wise, so the members stay enum members
+    choices[0], choices[1] = AqiStandard.HJ633_2012, AqiStandard.HJ633_2026
+    rows: npt.NDArray[np.object_] = choices[is_2026.astype(np.intp)]
+    return rows
 
 
 def _area_hour_rows(
@@ -361,7 +410,7 @@ def _area_hour_rows(
     rows = _hour_rows(
         text_column(means["area"].to_numpy()),
         text_column(times.dt.strftime("%Y-%m-%dT%H:%M").to_numpy()),
-        values,
+        {c: values[c].to_numpy(dtype=float) for c in values.columns},
         _standards(standard, times, np.ones(len(means), dtype=bool)),
         method,
         missing,
@@ -436,7 +485,7 @@ def _daily(
     usable, notes = _on_hour_unique(table)
     problems = _merge_problems(table, notes)
     if not usable.any():
-        first = summarise_problems(dataclasses.replace(table, problems=problems), 1)
+        first = summarise_problems(dataclasses.replace(table, problem_texts=problems), 1)
         raise InputError(
             f"{path}: no row usable for daily statistics (site and an hourly time needed); "
             + (first[0] if first else "")
@@ -454,7 +503,7 @@ def _daily(
     if membership is not None:
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    warnings = summarise_problems(dataclasses.replace(table, problems=problems))
+    warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
     return CalcResult(out, warnings)
 
 

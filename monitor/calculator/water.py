@@ -119,13 +119,13 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
             "rename or remove them"
         )
 
-    row_problems = _RowProblems(table.problems.to_numpy(dtype=object))
+    row_problems = _RowProblems(table.problem_texts)
     bodies = _water_bodies(table.text, row_problems)
     targets = _target_classes(table.text, row_problems)
     _check_ph(table, row_problems)
-    problems = pd.Series(row_problems.joined(), index=table.problems.index, dtype=object)
-    table = dataclasses.replace(table, problems=problems)
-    ok = (problems == "").to_numpy()
+    problems = row_problems.joined()
+    table = dataclasses.replace(table, problem_texts=problems)
+    ok = problems == ""
 
     has_target = "target_class" in table.text.columns
     names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
@@ -149,7 +149,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
         )
         for column, text in rated.items():
             results[column] = results[column].scatter(rows, text)
-    results["input_problems"] = text_column(problems.to_numpy(dtype=object))
+    results["input_problems"] = text_column(problems)
 
     out = pl.DataFrame(
         [table.text[c].replace("", None) for c in table.text.columns]
