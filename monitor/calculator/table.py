@@ -544,12 +544,30 @@ class CalcResult:
         Quoting as Python's :mod:`csv` does it (a cell is quoted when it holds a comma, a
         quote or a line feed; a lone carriage return is written as it is).
         """
+        if self._has_carriage_return():  # polars would quote it
+            return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
         out = io.BytesIO()
         self.table.write_csv(out, quote_style="necessary", null_value="", line_terminator="\n")
-        data = out.getvalue()
-        if b"\r" in data:  # polars would quote it
-            return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
-        return data
+        return out.getvalue()
+
+    def write_csv(self, path: Path | str) -> None:
+        """:meth:`to_csv_bytes` written to a file (by polars directly, without the bytes in
+        memory, unless a cell holds a carriage return)."""
+        if self._has_carriage_return():
+            Path(path).write_bytes(self.to_csv_bytes())
+        else:
+            self.table.write_csv(
+                path, quote_style="necessary", null_value="", line_terminator="\n"
+            )
+
+    def _has_carriage_return(self) -> bool:
+        texts = [c for c, t in self.table.schema.items() if t == pl.String]
+        if not texts:
+            return False
+        found = self.table.select(
+            pl.any_horizontal(pl.col(texts).str.contains("\r", literal=True).any())
+        )
+        return bool(found.item())
 
 
 def text_column(values: npt.ArrayLike, name: str = "") -> pl.Series:
