@@ -356,7 +356,7 @@ def _hourly(
         series = _series_frame(table, series_rows).reset_index(drop=True)
         area = _area_hour_rows(series, membership, standard, method, missing, present)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    return CalcResult(out, warnings)
+    return CalcResult(out, warnings, table.carriage_returns or membership is not None)
 
 
 def _off_hour_notes(table: InputTable) -> dict[int, str]:
@@ -504,7 +504,7 @@ def _daily(
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")
     warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
-    return CalcResult(out, warnings)
+    return CalcResult(out, warnings, table.carriage_returns or membership is not None)
 
 
 def _area_day_rows(

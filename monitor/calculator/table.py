@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import re
@@ -67,6 +68,8 @@ class InputTable:
     problem_texts : ndarray of object
         One text per row, empty when the row is fine; otherwise what was wrong, naming the
         column, the value and what was expected.
+    carriage_returns : bool
+        Whether a cell of :attr:`text` may hold a carriage return (False: none does).
     """
 
     text: pl.DataFrame
@@ -76,6 +79,7 @@ class InputTable:
     value_matrix: npt.NDArray[np.float64]
     below_matrix: npt.NDArray[np.bool_]
     problem_texts: npt.NDArray[np.object_]
+    carriage_returns: bool = True
 
     @property
     def row_count(self) -> int:
@@ -217,7 +221,12 @@ def read_input_csv(
         )
     if frame.height == 0:
         raise InputError(f"{name}: the file has a header but no data rows")
-    return _check_cells(frame, present, allow_below_detection)
+    # a cell can hold a carriage return only if the file has one that does not end a line
+    # (pandas' reader) or one inside quotes
+    carriage_returns = b"\r" in utf8 and (columnar is None or b'"' in utf8)
+    return dataclasses.replace(
+        _check_cells(frame, present, allow_below_detection), carriage_returns=carriage_returns
+    )
 
 
 def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
@@ -527,6 +536,9 @@ class CalcResult:
 
     table: pl.DataFrame
     warnings: tuple[str, ...] = ()
+    #: Whether a cell may hold a carriage return (False only when the calculator knows none
+    #: does: then the cells are not searched for one).
+    carriage_returns: bool = True
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -561,6 +573,8 @@ class CalcResult:
             )
 
     def _has_carriage_return(self) -> bool:
+        if not self.carriage_returns:
+            return False
         texts = [c for c, t in self.table.schema.items() if t == pl.String]
         if not texts:
             return False

@@ -28,14 +28,13 @@ Output: every input column as read (text as in the file), then
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 from monitor.calculator.table import (
@@ -61,6 +60,11 @@ from monitor.domain.water_quality import (
     section_status,
 )
 from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: plain files are rated without pandas
+    from monitor.domain._deferred import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -131,24 +135,17 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
     results = {c: pl.repeat(None, table.row_count, dtype=pl.String, eager=True) for c in names}
     if ok.all():
-        results |= _rate_columns(
-            table.values,
-            table.below_detection,
-            bodies,
-            targets if has_target else None,
-            reference,
-        )
+        results |= _rate_table(table, None, bodies, targets if has_target else None, reference)
     elif ok.any():
         rows = np.flatnonzero(ok)
-        rated = _rate_columns(
-            table.values.iloc[rows],
-            table.below_detection.iloc[rows],
-            bodies[rows],
-            targets[rows] if has_target else None,
-            reference,
+        rated = _rate_table(
+            table, rows, bodies[rows], targets[rows] if has_target else None, reference
         )
+        # row i of the output: rated row place[i], or null (index len(rows): a null cell)
+        place = np.full(table.row_count, len(rows), dtype=np.int64)
+        place[rows] = np.arange(len(rows))
         for column, text in rated.items():
-            results[column] = results[column].scatter(rows, text)
+            results[column] = text.extend_constant(None, 1).gather(place)
     results["input_problems"] = text_column(problems)
 
     out = pl.DataFrame(
@@ -159,7 +156,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     warnings = summarise_problems(table)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
-    return CalcResult(out, warnings)
+    return CalcResult(out, warnings, table.carriage_returns)
 
 
 class _RowProblems:
@@ -197,7 +194,15 @@ def rate_samples(
     body_index = np.fromiter(
         (kinds[WaterBody(b)] for b in bodies), dtype=np.int8, count=len(values)
     )
-    columns = _rate_columns(values, below, body_index, targets, reference)
+    params = sorted((Parameter(str(c)) for c in values.columns), key=list(Parameter).index)
+    c = {p: values[p.value].to_numpy(dtype=np.float64) for p in params}
+    # the domain halves the columns with a flag (the others are left as they are)
+    flagged = [p.value for p in params if p.value in below and below[p.value].eq(True).any()]
+    if flagged:
+        halved = half_detection_limit(values[flagged], below)
+        c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in flagged}
+    listed = {code: below[code].to_numpy(dtype=bool) for code in _CODES if code in below.columns}
+    columns = _rate_columns(c, listed, len(values), body_index, targets, reference)
     return pd.DataFrame(
         {name: column.fill_null("").to_numpy() for name, column in columns.items()},
         index=values.index,
@@ -256,28 +261,49 @@ def _multiple(
     return exceedance_multiple(parameter, c, reference if rows is None else reference[rows], kind)
 
 
+def _rate_table(
+    table: InputTable,
+    rows: npt.NDArray[np.intp] | None,
+    body_index: npt.NDArray[np.int8],
+    targets: npt.NDArray[np.float64] | None,
+    reference: WaterClass,
+) -> dict[str, pl.Series]:
+    """:func:`_rate_columns` of the checked cells of ``table`` (all rows, or ``rows``)."""
+    values = table.value_matrix if rows is None else table.value_matrix[rows]
+    below = table.below_matrix if rows is None else table.below_matrix[rows]
+    codes = list(table.columns)
+    c = {Parameter(code): values[:, j] for j, code in enumerate(codes)}
+    flagged = [j for j in range(len(codes)) if below[:, j].any()]
+    if flagged:  # the domain halves them (pandas is loaded: such cells were read by it)
+        names = [codes[j] for j in flagged]
+        halved = half_detection_limit(
+            pd.DataFrame(values[:, flagged], columns=names),
+            pd.DataFrame(below[:, flagged], columns=names),
+        )
+        c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in names}
+    listed = {code: below[:, codes.index(code)] for code in _CODES if code in codes}
+    return _rate_columns(c, listed, len(values), body_index, targets, reference)
+
+
 def _rate_columns(
-    values: pd.DataFrame,
-    below: pd.DataFrame,
+    c: Mapping[Parameter, FloatArray],
+    below: Mapping[str, npt.NDArray[np.bool_]],
+    n: int,
     body_index: npt.NDArray[np.int8],
     targets: npt.NDArray[np.float64] | None,
     reference: WaterClass,
 ) -> dict[str, pl.Series]:
     """The result columns of :func:`rate_samples` as text columns, null where empty.
 
+    ``c`` holds the values to rate per item (below-detection results already halved),
+    ``below`` the below-detection flags per item code.
+
     Column-wise: the domain rates each item once per kind of water body present
     (:func:`classify_parameter`, :func:`exceedance_multiple`); the texts are built from the
     class and multiple matrices; the per-row domain functions give the same answers (a test
     compares them on random samples).
     """
-    n = len(values)
-    params = sorted((Parameter(str(c)) for c in values.columns), key=list(Parameter).index)
-    c = {p: values[p.value].to_numpy(dtype=np.float64) for p in params}
-    # the domain halves the columns with a flag (the others are left as they are)
-    flagged = [p.value for p in params if p.value in below and below[p.value].eq(True).any()]
-    if flagged:
-        halved = half_detection_limit(values[flagged], below)
-        c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in flagged}
+    params = sorted(c, key=list(Parameter).index)
     evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
     item_classes = [_per_body(partial(_classify, p), c[p], p, body_index) for p in evaluated]
     classes = np.full(n, np.nan)  # the worst class; NaN: no evaluated item measured
@@ -302,8 +328,7 @@ def _rate_columns(
     out["parameter_set"] = _parameter_sets(c, params, n)
     out["reference_items"] = _reference_items(c, params, body_index, n)
     out["below_detection"] = _join_codes(
-        {code: below[code].to_numpy(dtype=bool) for code in _CODES if code in below.columns},
-        n,
+        {code: below[code] for code in _CODES if code in below}, n
     )
     if targets is not None:
         has = ~np.isnan(targets)
@@ -395,9 +420,12 @@ def _multiple_texts(m: FloatArray, items: Sequence[Parameter], n: int) -> pl.Ser
     """
     parts = []
     for j, p in enumerate(items):
-        rows = np.flatnonzero(~np.isnan(m[:, j]))
+        listed = ~np.isnan(m[:, j])
+        rows = np.flatnonzero(listed)
         text = f"{p.value}=" + _format_number_texts(m[rows, j])
-        parts.append(pl.repeat(None, n, dtype=pl.String, eager=True).scatter(rows, text))
+        # row i: text number place[i], or null (index len(rows): a null cell)
+        place = np.where(listed, np.cumsum(listed) - 1, len(rows))
+        parts.append(text.extend_constant(None, 1).gather(place))
     return _concat(parts, n)
 
 
@@ -451,9 +479,7 @@ def _parameter_sets(
 
     def labels(distinct: list[int]) -> list[str]:
         keys = np.array(distinct, dtype=np.int64)
-        patterns = pd.DataFrame(
-            {p.value: np.where((keys >> j) & 1, 1.0, np.nan) for j, p in enumerate(params)}
-        )
+        patterns = {p.value: np.where((keys >> j) & 1, 1.0, np.nan) for j, p in enumerate(params)}
         sets = label_parameter_set(patterns)
         return ["" if s is ParameterSet.NONE else s.value for s in sets]
 
@@ -552,10 +578,10 @@ def _target_classes(text: pl.DataFrame, row_problems: _RowProblems) -> npt.NDArr
 
 
 def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
-    if "ph" not in table.values.columns:
+    if "ph" not in table.columns:
         return
-    ph = table.values["ph"].to_numpy(dtype=np.float64)
-    below = table.below_detection["ph"].to_numpy(dtype=bool)
+    ph = table.value("ph")
+    below = table.below_matrix[:, table.columns.index("ph")]
     below_rows = np.flatnonzero(below)
     for i, cell in zip(map(int, below_rows), table.cells("ph", below_rows), strict=True):
         row_problems.append(i, f"ph {cell!r} is written as below a detection limit; give the pH")
