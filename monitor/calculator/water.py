@@ -134,24 +134,21 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     has_target = "target_class" in table.text.columns
     names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
     results = {c: pl.repeat(None, table.row_count, dtype=pl.String, eager=True) for c in names}
-    if ok.all():
-        results |= _rate_table(table, None, bodies, targets if has_target else None, reference)
-    elif ok.any():
-        rows = np.flatnonzero(ok)
-        rated = _rate_table(
-            table, rows, bodies[rows], targets[rows] if has_target else None, reference
-        )
-        # row i of the output: rated row place[i], or null (index len(rows): a null cell)
-        place = np.full(table.row_count, len(rows), dtype=np.int64)
-        place[rows] = np.arange(len(rows))
-        for column, text in rated.items():
-            results[column] = text.extend_constant(None, 1).gather(place)
+    if ok.any():
+        # every row is rated, those with problems as if nothing were measured; their
+        # results are then left empty
+        results |= _rate_table(table, ok, bodies, targets if has_target else None, reference)
     results["input_problems"] = text_column(problems)
 
     out = pl.DataFrame(
         [table.text[c].replace("", None) for c in table.text.columns]
         + [results[c].alias(c) for c in names]
     )
+    if not ok.all():
+        keep = pl.lit(pl.Series(ok))
+        out = out.with_columns(
+            pl.when(keep).then(pl.col(c)).alias(c) for c in names if c != "input_problems"
+        )
     unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
     warnings = summarise_problems(table)
     if unknown:
@@ -263,14 +260,19 @@ def _multiple(
 
 def _rate_table(
     table: InputTable,
-    rows: npt.NDArray[np.intp] | None,
+    ok: npt.NDArray[np.bool_],
     body_index: npt.NDArray[np.int8],
     targets: npt.NDArray[np.float64] | None,
     reference: WaterClass,
 ) -> dict[str, pl.Series]:
-    """:func:`_rate_columns` of the checked cells of ``table`` (all rows, or ``rows``)."""
-    values = table.value_matrix if rows is None else table.value_matrix[rows]
-    below = table.below_matrix if rows is None else table.below_matrix[rows]
+    """:func:`_rate_columns` of the checked cells of ``table``; the rows not ``ok`` are
+    rated as if nothing were measured (their values may be ones the domain refuses)."""
+    values, below = table.value_matrix, table.below_matrix
+    if not ok.all():
+        values, below = values.copy(order="F"), below.copy(order="F")
+        values[~ok], below[~ok] = np.nan, False
+        if targets is not None:
+            targets = np.where(ok, targets, np.nan)
     codes = list(table.columns)
     c = {Parameter(code): values[:, j] for j, code in enumerate(codes)}
     flagged = [j for j in range(len(codes)) if below[:, j].any()]
@@ -442,15 +444,19 @@ def _main_indicators(
     worse = classes > WaterClass.III
     if not len(items) or not worse.any():
         return pl.repeat(None, n, dtype=pl.String, eager=True)
-    left = np.where(np.isnan(m) | ~worse[:, np.newaxis], -np.inf, m)
-    rows = np.arange(n)
+    worse_rows = np.flatnonzero(worse)  # the others have no main indicators (key 0)
+    left = m[worse_rows]
+    left[np.isnan(left)] = -np.inf
+    rows = np.arange(len(worse_rows))
     base = len(items) + 1  # key: the ranked items' numbers (1-based, 0 = none) in base len+1
-    key = np.zeros(n, dtype=np.int64)
+    ranked = np.zeros(len(worse_rows), dtype=np.int64)
     for rank in range(min(3, len(items))):
         best = left.argmax(axis=1)
         listed = left[rows, best] > -np.inf
-        key += np.where(listed, best + 1, 0) * base**rank
+        ranked += np.where(listed, best + 1, 0) * base**rank
         left[rows, best] = -np.inf
+    key = np.zeros(n, dtype=np.int64)
+    key[worse_rows] = ranked
     codes = [p.value for p in items]
 
     def texts(distinct: list[int]) -> list[str]:
@@ -616,14 +622,20 @@ def _format_number_texts(values: FloatArray) -> pl.Series:
             thousandths[near_half] = exact.astype(np.float64)
             near_half[:] = False
         plain = in_range & ~near_half
-    k = pl.Series(np.where(plain, thousandths, 0.0).astype(np.int64))
-    whole = (k // 1000).cast(pl.String)
-    text = (whole + "." + (k % 1000 + 1000).cast(pl.String).str.slice(1)).str.strip_chars_end("0")
-    text = text.str.strip_chars_end(".")
+    k = np.where(plain, thousandths, 0.0).astype(np.int64)
+    whole = pl.Series(k // 1000).cast(pl.String)
+    text = whole + _FRACTIONS.gather(k % 1000)
     others = np.flatnonzero(~plain)
     if len(others):
         text = text.scatter(others, [f"{v:.3f}".rstrip("0").rstrip(".") for v in x[others]])
     return text
+
+
+#: The text of each number of thousandths 0–999 after the whole part: "", ".001" … ".999",
+#: without trailing zeros (".5", not ".500").
+_FRACTIONS: Final = pl.Series(
+    ["", *(f".{k:03d}".rstrip("0") for k in range(1, 1000))], dtype=pl.String
+)
 
 
 def _format_numbers(values: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:
