@@ -200,7 +200,6 @@ _HOUR_NS: Final = 3_600_000_000_000
 
 def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Rows usable as hourly series, and the problems of the others (by row)."""
-    times = table.times
     usable = table.time_ok & (table.sites != "").to_numpy()
     # on the hour in local time (as times.dt.floor("h") == times, without re-localising)
     local = table.local_ns
@@ -212,9 +211,13 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
     usable &= ~off_hour
     # the same site text ⇔ the same code
     site_codes = table.sites.cast(pl.Categorical).to_physical().to_numpy()
-    keys = pd.DataFrame({"site": site_codes, "t": times})
-    duplicated = usable & keys.duplicated(keep="first").to_numpy()
+    # the same instant ⇔ the same UTC nanoseconds (NaT: one value, as pandas compares it)
+    first = pl.DataFrame({"site": site_codes, "t": table.times_ns}).select(
+        pl.struct("site", "t").is_first_distinct()
+    )
+    duplicated = usable & ~first.to_series().to_numpy()
     if duplicated.any():
+        keys = pd.DataFrame({"site": site_codes, "t": table.times_ns})
         line = pd.Series(np.arange(table.row_count) + 2, index=keys.index)
         first_line = (
             line[usable].groupby([keys["site"][usable], keys["t"][usable]]).transform("first")
