@@ -275,7 +275,7 @@ def _hour_rows(
     result, standard_codes = hourly_aqi_arrays(
         values, n, standards, method=method, missing=missing
     )
-    level = result["level"]
+    level = result["level"].astype(np.int8)
     out = {
         "site": site,
         "time": time,
@@ -315,10 +315,10 @@ def _hourly(
     missing: MissingPolicy,
     membership: Mapping[str, Sequence[str]] | None,
 ) -> CalcResult:
-    present = [c for c in POLLUTANT_COLUMNS if c in table.columns]
+    present: list[str] = [c for c in POLLUTANT_COLUMNS if c in table.columns]
     time_ok = table.time_ok
     computable = time_ok if standard == "auto" else np.ones(table.row_count, dtype=bool)
-    values = {c: table.value(c) for c in present}
+    values: dict[str, npt.NDArray[np.float64]] = {c: table.value(c) for c in present}
     if _needs_moving_means(method, values):
         series_rows, notes = _on_hour_unique(table)
         if series_rows.any():

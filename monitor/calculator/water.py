@@ -288,7 +288,7 @@ def _rate_table(
 
 
 def _rate_columns(
-    c: Mapping[Parameter, FloatArray],
+    c: dict[Parameter, FloatArray],
     below: Mapping[str, npt.NDArray[np.bool_]],
     n: int,
     body_index: npt.NDArray[np.int8],
