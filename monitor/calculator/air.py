@@ -187,11 +187,23 @@ def compute_aqi_csv(
     raise InputError(f"unknown scale {scale!r}; expected hour or day")
 
 
-def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFrame:
-    frame = table.values[rows].copy()
-    frame.insert(0, "time", table.times[rows])
-    sites = table.sites.filter(pl.Series(rows)).to_numpy()
-    frame.insert(0, "site", pd.Series(sites, index=frame.index, dtype=str))
+def _series_frame(
+    table: InputTable, rows: npt.NDArray[np.bool_], *, local_times: bool = False
+) -> pd.DataFrame:
+    """``site``, ``time`` and the values of ``rows`` (fresh index); ``time`` tz-aware, or
+    with ``local_times`` naive Asia/Shanghai (as the domain reads it, without converting)."""
+    at = np.flatnonzero(rows)
+    frame = pd.DataFrame(table.value_matrix[at], columns=list(table.columns), copy=False)
+    if local_times:
+        frame.insert(0, "time", pd.DatetimeIndex(table.local_ns[at].view("datetime64[ns]")))
+    else:
+        frame.insert(0, "time", table.times.iloc[at].reset_index(drop=True))
+    sites = table.sites.gather(at)
+    distinct = sites.unique(maintain_order=True)
+    codes = sites.cast(pl.Enum(distinct.to_list())).to_physical().to_numpy()
+    # one str object per distinct site: the domain's grouping hashes each once
+    shared = np.array(distinct.to_list(), dtype=object)[codes]
+    frame.insert(0, "site", pd.Series(shared, index=frame.index, dtype=object))
     return frame
 
 
@@ -494,7 +506,7 @@ def _daily(
             + (first[0] if first else "")
         )
     exact = daily_statistics(
-        _series_frame(table, usable).reset_index(drop=True),
+        _series_frame(table, usable, local_times=True),
         mda8_windows=windows,
         round_statistics=False,
     )

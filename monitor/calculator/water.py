@@ -265,16 +265,18 @@ def _rate_table(
     targets: npt.NDArray[np.float64] | None,
     reference: WaterClass,
 ) -> dict[str, pl.Series]:
-    """:func:`_rate_columns` of the checked cells of ``table``; the rows not ``ok`` are
-    rated as if nothing were measured (their values may be ones the domain refuses)."""
+    """:func:`_rate_columns` of the checked cells of ``table``, every row (the caller
+    empties the results of the rows not ``ok``).
+
+    The reader leaves no value the domain refuses (negative or not finite: NaN) except a
+    pH above 14, which is a problem of its row: such a pH is rated as not measured.
+    """
     values, below = table.value_matrix, table.below_matrix
-    if not ok.all():
-        values, below = values.copy(order="F"), below.copy(order="F")
-        values[~ok], below[~ok] = np.nan, False
-        if targets is not None:
-            targets = np.where(ok, targets, np.nan)
     codes = list(table.columns)
     c = {Parameter(code): values[:, j] for j, code in enumerate(codes)}
+    if Parameter.PH in c and not ok.all():
+        ph = c[Parameter.PH]
+        c[Parameter.PH] = np.where(ph > 14, np.nan, ph)  # as _check_ph flags it
     flagged = [j for j in range(len(codes)) if below[:, j].any()]
     if flagged:  # the domain halves them (pandas is loaded: such cells were read by it)
         names = [codes[j] for j in flagged]
@@ -422,12 +424,11 @@ def _multiple_texts(m: FloatArray, items: Sequence[Parameter], n: int) -> pl.Ser
     """
     parts = []
     for j, p in enumerate(items):
-        listed = ~np.isnan(m[:, j])
-        rows = np.flatnonzero(listed)
-        text = f"{p.value}=" + _format_number_texts(m[rows, j])
-        # row i: text number place[i], or null (index len(rows): a null cell)
-        place = np.where(listed, np.cumsum(listed) - 1, len(rows))
-        parts.append(text.extend_constant(None, 1).gather(place))
+        listed = pl.Series(~np.isnan(m[:, j]))
+        text = f"{p.value}=" + _format_number_texts(m[:, j][listed.to_numpy()])
+        # row i: its text (number cum_sum − 1 among the listed rows), or null
+        place = pl.select(pl.when(listed).then(listed.cum_sum() - 1)).to_series()
+        parts.append(text.gather(place))
     return _concat(parts, n)
 
 
