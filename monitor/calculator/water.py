@@ -274,9 +274,6 @@ def _rate_table(
     values, below = table.value_matrix, table.below_matrix
     codes = list(table.columns)
     c = {Parameter(code): values[:, j] for j, code in enumerate(codes)}
-    if Parameter.PH in c and not ok.all():
-        ph = c[Parameter.PH]
-        c[Parameter.PH] = np.where(ph > 14, np.nan, ph)  # as _check_ph flags it
     flagged = [j for j in range(len(codes)) if below[:, j].any()]
     if flagged:  # the domain halves them (pandas is loaded: such cells were read by it)
         names = [codes[j] for j in flagged]
@@ -285,6 +282,9 @@ def _rate_table(
             pd.DataFrame(below[:, flagged], columns=names),
         )
         c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in names}
+    if Parameter.PH in c and not ok.all():
+        ph = c[Parameter.PH]
+        c[Parameter.PH] = np.where(ok | (ph <= 14), ph, np.nan)  # (rows flagged by _check_ph)
     listed = {code: below[:, codes.index(code)] for code in _CODES if code in codes}
     return _rate_columns(c, listed, len(values), body_index, targets, reference)
 
