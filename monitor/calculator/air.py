@@ -45,24 +45,29 @@ from monitor.calculator.table import (
     text_column,
 )
 from monitor.domain.aqi import (
+    CONCENTRATION_DECIMALS,
     HJ633_2026_EFFECTIVE,
     AqiStandard,
     HourlyMethod,
     MissingPolicy,
-    daily_aqi,
+    daily_aqi_arrays,
     hourly_aqi_arrays,
     level_categories,
     level_colours,
     pollutant_names,
+    round_half_even,
     standards_for_dates,
 )
 from monitor.domain.daily import (
+    DAILY_MEANS,
     DAILY_STATISTICS,
+    DEFAULT_RULES,
     Mda8Windows,
+    _exceeds,
+    _hour_matrix,
+    _mda8,
     area_means,
-    daily_statistics,
     moving_means,
-    round_daily_statistics,
 )
 from monitor.domain.pollutants import POLLUTANTS, Pollutant
 from monitor.errors import InputError
@@ -443,50 +448,149 @@ def _site_counts(means: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.
     return counts
 
 
+FloatColumns = Mapping[str, npt.NDArray[np.float64]]
+
+
 def _day_rows(
-    keys: pd.DataFrame,
-    stats: pd.DataFrame,
-    valid: pd.DataFrame,
-    counts: pd.DataFrame,
-    standard: str,
+    sites: pl.Series,
+    dates: pl.Series,
+    standards: AqiStandard | npt.NDArray[np.object_],
+    exact: FloatColumns,
+    valid: Mapping[str, npt.NDArray[np.bool_]],
+    counts: FloatColumns,
     missing: MissingPolicy,
-    exact: pd.DataFrame,
 ) -> dict[str, pl.Series]:
-    """Output columns of ``--scale day``: the rounded statistics ``stats`` as published, and
-    the AQI rated on the unrounded ones ``exact`` where valid (HJ 633-2012 rates the
-    unrounded means, standards.md §2.9; HJ 633-2026 rounds them first, inside
-    :func:`daily_aqi`)."""
-    valid_stats = pd.DataFrame(
-        {s: exact[s].where(valid[s]) for s in DAILY_STATISTICS}, index=stats.index
-    )
-    standards = _standards(standard, keys["date"], np.ones(len(keys), dtype=bool))
-    result = daily_aqi(valid_stats, standards, missing=missing)
-    level = result["level"].to_numpy()
-    is_2012 = result["standard"].to_numpy() == AqiStandard.HJ633_2012.value
-    out = {
-        "site": text_column(keys["site"].to_numpy()),
-        "date": text_column(keys["date"].dt.strftime("%Y-%m-%d").to_numpy()),
-    }
+    """Output columns of ``--scale day``: the statistics rounded as published, and the AQI
+    rated on the unrounded ones ``exact`` where valid (HJ 633-2012 rates the unrounded
+    means, standards.md §2.9; HJ 633-2026 rounds them first, inside :func:`daily_aqi`)."""
+    n = len(sites)
+    valid_stats = {s: np.where(valid[s], exact[s], np.nan) for s in DAILY_STATISTICS}
+    result, standard_codes = daily_aqi_arrays(valid_stats, n, standards, missing=missing)
+    level = result["level"].astype(np.int8)
+    is_2012 = standard_codes == list(AqiStandard).index(AqiStandard.HJ633_2012)
+    out = {"site": sites, "date": dates}
+    for s in DAILY_STATISTICS:  # as round_daily_statistics rounds them (GB/T 8170)
+        pollutant = Pollutant(s.split("_1h")[0].split("_8h")[0])
+        out[s] = format_numbers(round_half_even(exact[s], CONCENTRATION_DECIMALS[pollutant]))
     for s in DAILY_STATISTICS:
-        out[s] = format_numbers(stats[s])
-    for s in DAILY_STATISTICS:
-        out[f"{s}_valid"] = _flags(valid[s].to_numpy(dtype=bool))
+        out[f"{s}_valid"] = _flags(valid[s])
     out["aqi"] = format_numbers(result["aqi"])
     out["level"] = _level_text(level)
     out["category"] = _categories(level)
     out["primary_pollutants"] = _pollutants(result["primary_mask"])
-    out["standard"] = _standard_names(result["standard"].to_numpy())
+    out["standard"] = pl.Series([s.value for s in AqiStandard]).gather(standard_codes)
     out["exceedance_pollutants"] = _pollutants(
-        np.where(is_2012, result["exceedance_mask"].to_numpy(dtype=np.int64), 0)
+        np.where(is_2012, result["exceedance_mask"].astype(np.int64), 0)
     )
-    for column in [c for c in result.columns if c.startswith("iaqi_")]:
+    for column in [c for c in result if c.startswith("iaqi_")]:
         out[column] = format_numbers(result[column])
     for s in DAILY_STATISTICS:
-        out[f"{s}_count"] = format_numbers(counts[s].to_numpy(dtype=float))
-    out["complete"] = _flags(result["complete"].to_numpy(dtype=bool))
+        out[f"{s}_count"] = format_numbers(np.asarray(counts[s], dtype=float))
+    out["complete"] = _flags(result["complete"])
     out["category_en"] = _categories(level, "en")
     out["colour"] = _colours(level)
     return out
+
+
+_DAY_NS: Final = 24 * _HOUR_NS
+_HJ633_2026_DAY: Final = int(np.datetime64(HJ633_2026_EFFECTIVE.isoformat(), "D").astype(np.int64))
+
+
+@dataclasses.dataclass(frozen=True)
+class _SiteDays:
+    """:func:`daily_statistics` (unrounded) of the usable rows, as arrays: one row per site
+    and date, sorted by site text and date."""
+
+    sites: pl.Series
+    days: npt.NDArray[np.int64]  # local date, days since 1970-01-01
+    exact: dict[str, npt.NDArray[np.float64]]
+    valid: dict[str, npt.NDArray[np.bool_]]
+    counts: dict[str, npt.NDArray[np.float64]]
+
+
+def _site_days(
+    table: InputTable, usable: npt.NDArray[np.bool_], windows: Mda8Windows
+) -> _SiteDays:
+    """The daily statistics of :func:`daily_statistics` computed on the checked arrays
+    (its rows, values and validity: a test compares them), with its hour matrices and 8-hour
+    windows (:func:`monitor.domain.daily._mda8`) and :data:`DEFAULT_RULES`.
+
+    The hours are already on the hour and unique per site (:func:`_on_hour_unique`), which
+    :func:`daily_statistics` would check again.
+    """
+    rules = DEFAULT_RULES
+    at = np.flatnonzero(usable)
+    local = table.local_ns[at]
+    day = np.floor_divide(local, _DAY_NS)
+    hour = ((local - day * _DAY_NS) // _HOUR_NS).astype(np.intp)
+    site_texts = table.sites.gather(at)
+    names = site_texts.unique().sort()  # by code point, as pandas sorts str
+    site_code = site_texts.cast(pl.Enum(names.to_list())).to_physical().to_numpy()
+    first_day = int(day.min())
+    n_days = int(day.max()) - first_day + 2
+    key = site_code.astype(np.int64) * n_days + (day - first_day)
+    if len(names) * n_days <= 4 * len(key):  # a dense table of the keys is small
+        seen = np.zeros(len(names) * n_days, dtype=bool)
+        seen[key] = True
+        unique_keys = np.flatnonzero(seen)
+        row = (np.cumsum(seen) - 1)[key]
+    else:
+        unique_keys, row = np.unique(key, return_inverse=True)
+    row = row.astype(np.intp)
+    n = len(unique_keys)
+    exact: dict[str, npt.NDArray[np.float64]] = {}
+    valid: dict[str, npt.NDArray[np.bool_]] = {}
+    counts: dict[str, npt.NDArray[np.float64]] = {}
+
+    def hours(name: str) -> npt.NDArray[np.float64]:
+        values = table.value(name)[at] if name in table.columns else np.full(len(at), np.nan)
+        return _hour_matrix(values, row, hour, n)
+
+    for name in DAILY_MEANS:
+        matrix = hours(name)
+        count = (~np.isnan(matrix)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(matrix, axis=1) / count
+        exact[name] = np.where(count > 0, mean, np.nan)
+        valid[name] = count >= rules.min_hours_per_day
+        counts[name] = count.astype(np.float64)
+    o3 = hours("o3")
+    o3_count = (~np.isnan(o3)).sum(axis=1)
+    o3_max = np.full(n, np.nan)
+    o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
+    exact["o3_1h_max"] = o3_max
+    valid["o3_1h_max"] = (o3_count >= rules.min_hours_per_day) | _exceeds(
+        o3_max, rules.o3_1h_limit
+    )
+    counts["o3_1h_max"] = o3_count.astype(np.float64)
+    mda8, n_windows = _mda8(o3, unique_keys.astype(np.int64), windows, rules)
+    needed = (
+        rules.min_windows_within_day
+        if windows is Mda8Windows.WITHIN_DAY
+        else rules.min_windows_ending_in_day
+    )
+    exact["o3_8h_max"] = mda8
+    valid["o3_8h_max"] = (n_windows >= needed) | _exceeds(mda8, rules.o3_8h_limit)
+    counts["o3_8h_max"] = n_windows.astype(np.float64)
+    return _SiteDays(
+        names.gather(unique_keys // n_days),
+        first_day + unique_keys % n_days,
+        exact,
+        valid,
+        counts,
+    )
+
+
+def _day_standards(
+    standard: str, days: npt.NDArray[np.int64]
+) -> AqiStandard | npt.NDArray[np.object_]:
+    """The rule set of each day (as :func:`standards_for_dates` of the dates)."""
+    if standard != "auto":
+        return AqiStandard(standard)
+    choices = np.empty(2, dtype=object)  # element-wise, so the members stay enum members
+    choices[0], choices[1] = AqiStandard.HJ633_2012, AqiStandard.HJ633_2026
+    rows: npt.NDArray[np.object_] = choices[(days >= _HJ633_2026_DAY).astype(np.intp)]
+    return rows
 
 
 def _daily(
@@ -505,17 +609,23 @@ def _daily(
             f"{path}: no row usable for daily statistics (site and an hourly time needed); "
             + (first[0] if first else "")
         )
-    exact = daily_statistics(
-        _series_frame(table, usable, local_times=True),
-        mda8_windows=windows,
-        round_statistics=False,
-    )
-    valid = pd.DataFrame({s: exact[f"{s}_valid"] for s in DAILY_STATISTICS})
-    counts = pd.DataFrame({s: exact[f"{s}_count"] for s in DAILY_STATISTICS})
+    days = _site_days(table, usable, windows)
+    dates = pl.Series(days.days.astype(np.int32), dtype=pl.Date).cast(pl.String)
     out = _table(
-        _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing, exact)
+        _day_rows(
+            days.sites,
+            dates,
+            _day_standards(standard, days.days),
+            days.exact,
+            days.valid,
+            days.counts,
+            missing,
+        )
     )
     if membership is not None:
+        exact = pd.DataFrame({"site": days.sites.to_numpy(), **days.exact})
+        exact.insert(1, "date", pd.to_datetime(days.days, unit="D"))
+        valid = pd.DataFrame(days.valid)
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")
     warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
@@ -538,11 +648,14 @@ def _area_day_rows(
     for s in DAILY_STATISTICS:
         site_values[s] = exact[s].where(valid[s])
     means = area_means(site_values, membership, ["date"], list(DAILY_STATISTICS))
-    counts = pd.DataFrame({s: means[f"{s}_sites"] for s in DAILY_STATISTICS})
-    area_valid = pd.DataFrame({s: means[s].notna() for s in DAILY_STATISTICS})
-    keys = means[["area", "date"]].rename(columns={"area": "site"})
     rows = _day_rows(
-        keys, round_daily_statistics(means), area_valid, counts, standard, missing, means
+        text_column(means["area"].to_numpy()),
+        text_column(means["date"].dt.strftime("%Y-%m-%d").to_numpy()),
+        _standards(standard, means["date"], np.ones(len(means), dtype=bool)),
+        {s: means[s].to_numpy(dtype=float) for s in DAILY_STATISTICS},
+        {s: means[s].notna().to_numpy() for s in DAILY_STATISTICS},
+        {s: means[f"{s}_sites"].to_numpy(dtype=float) for s in DAILY_STATISTICS},
+        missing,
     )
     rows["sites"] = format_numbers(_site_counts(means, DAILY_STATISTICS))
     return _table(rows)

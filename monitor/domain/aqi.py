@@ -76,6 +76,7 @@ __all__ = [
     "aqi_level",
     "combine_iaqi",
     "daily_aqi",
+    "daily_aqi_arrays",
     "hourly_aqi",
     "hourly_aqi_arrays",
     "individual_aqi",
@@ -599,7 +600,6 @@ Columns = dict[str, npt.NDArray[np.generic]]
 BLOCK_ROWS: Final = 1 << 16
 
 
-
 def _per_standard(
     standard: AqiStandard | npt.ArrayLike,
     inputs: Mapping[str, FloatArray],
@@ -914,6 +914,38 @@ def daily_aqi(
     [114.0]
     """
     inputs = _inputs(statistics, DAILY_STATISTIC_COLUMNS)
+    return _per_standard(standard, inputs, len(statistics), _daily_compute(missing))
+
+
+def daily_aqi_arrays(
+    statistics: Mapping[str, FloatArray],
+    n: int,
+    standard: AqiStandard | npt.ArrayLike,
+    *,
+    missing: MissingPolicy = MissingPolicy.PRESENT,
+) -> tuple[dict[str, npt.NDArray[np.generic]], npt.NDArray[np.int8]]:
+    """:func:`daily_aqi` of ``n`` days given as float arrays (no frame): the same columns
+    as arrays (without ``standard``) and, per row, the index of its rule set in
+    :class:`AqiStandard`.
+
+    Examples
+    --------
+    >>> out, codes = daily_aqi_arrays({"pm2_5": np.array([75.0])}, 1, AqiStandard.HJ633_2012)
+    >>> out["aqi"].tolist(), list(AqiStandard)[codes[0]].value
+    ([100.0], 'hj633-2012')
+    """
+    inputs = {
+        k: np.asarray(v, dtype=float)
+        for k, v in statistics.items()
+        if k in DAILY_STATISTIC_COLUMNS
+    }
+    return _per_standard_columns(standard, inputs, n, _daily_compute(missing))
+
+
+def _daily_compute(
+    missing: MissingPolicy,
+) -> Callable[[AqiStandard, Mapping[str, FloatArray]], Columns]:
+    """The rating of one block of days under one rule set (see :func:`daily_aqi`)."""
 
     def compute(std: AqiStandard, block: Mapping[str, FloatArray]) -> Columns:
         size = len(next(iter(block.values()))) if block else 0
@@ -934,4 +966,4 @@ def daily_aqi(
         out.update(_combine(rated, missing=missing))
         return out
 
-    return _per_standard(standard, inputs, len(statistics), compute)
+    return compute

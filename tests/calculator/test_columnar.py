@@ -16,9 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.bench_calc import write_air, write_water
-from monitor.calculator.air import POLLUTANT_COLUMNS, _row_standards
+from monitor.calculator.air import POLLUTANT_COLUMNS, _row_standards, _site_days
 from monitor.calculator.table import read_input_csv
 from monitor.domain.aqi import AqiStandard, standards_for_dates
+from monitor.domain.daily import DAILY_STATISTICS, Mda8Windows, daily_statistics
 from monitor.domain.water_quality import Parameter, label_parameter_set
 
 _RUN_AND_REPORT_PANDAS = """
@@ -40,9 +41,9 @@ def _pandas_imported(*argv: str) -> str:
 
 
 def test_plain_files_are_rated_without_importing_pandas(tmp_path: Path) -> None:
-    """Hourly AQI and water classes of plain exports (numbers, empty cells, ``NA``, negative
-    values flagged) run on polars and numpy alone: pandas' start-up (0.3–0.7 s) is not paid.
-    The daily AQI needs the domain's daily statistics, which use pandas."""
+    """Hourly and daily AQI and water classes of plain exports (numbers, empty cells,
+    ``NA``, negative values flagged) run on polars and numpy alone: pandas' start-up
+    (0.3–0.7 s) is not paid."""
     air, water, out = tmp_path / "air.csv", tmp_path / "water.csv", tmp_path / "out.csv"
     write_air(air, 3000)  # 200 stations × 15 hours, with '-1' cells (flagged) and 'NA'
     write_water(water, 3000)
@@ -53,7 +54,8 @@ def test_plain_files_are_rated_without_importing_pandas(tmp_path: Path) -> None:
     assert _pandas_imported("calc", "water-class", str(water), "-o", str(out)) == "0 False"
     assert out.read_text().count("\n") == 3001
     day = _pandas_imported("calc", "aqi", "--scale", "day", str(air), "-o", str(out))
-    assert day == "0 True"
+    assert day == "0 False"
+    assert out.read_text().count("\n") == 201  # 200 stations, one day each
 
 
 # Times from the last summer-time years of Asia/Shanghai (1986–1991) to after the switch to
@@ -104,3 +106,55 @@ def test_parameter_sets_of_arrays_are_those_of_a_frame(
     }
     frame = pd.DataFrame(measured, columns=codes)
     assert label_parameter_set(measured) == label_parameter_set(frame)
+
+
+_HOUR_VALUES = st.one_of(st.none(), st.floats(0.0, 400.0, allow_nan=False))
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["1001A", "1002A", "沈阳 站", "B"]),
+            st.integers(0, 24 * 4 - 1),  # hour within four days
+            _HOUR_VALUES,
+            _HOUR_VALUES,
+        ),
+        min_size=1,
+        max_size=300,
+        unique_by=lambda r: (r[0], r[1]),
+    ),
+    st.sampled_from(list(Mda8Windows)),
+    st.booleans(),
+)
+def test_site_days_are_the_domain_daily_statistics(
+    tmp_path_factory: pytest.TempPathFactory,
+    hours: list[tuple[str, int, float | None, float | None]],
+    windows: Mda8Windows,
+    dense: bool,
+) -> None:
+    """The daily statistics ``calc aqi --scale day`` computes on its arrays (rows, means,
+    O3 maxima, MDA8, validity by GB 3095-2026 Table 4 / HJ 663, counts) are those of
+    :func:`daily_statistics`, row by row, for any hours present (gaps, O3 above the limits
+    that validate incomplete days, days far apart)."""
+    start = datetime(2026, 2, 27) if dense else datetime(1995, 7, 1)
+    lines = []
+    for site, hour, o3, pm in hours:
+        at = start + timedelta(hours=hour if dense else hour * 97)
+        cells = ["" if v is None else repr(v) for v in (o3, pm)]
+        lines.append(f"{site},{at.strftime('%Y-%m-%dT%H:%M')},{cells[0]},{cells[1]}")
+    path = tmp_path_factory.mktemp("days") / "in.csv"
+    path.write_text("site,time,o3,pm2_5\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    table = read_input_csv(path, POLLUTANT_COLUMNS)
+    usable = np.ones(table.row_count, dtype=bool)
+    days = _site_days(table, usable, windows)
+    frame = pd.DataFrame({"site": table.sites.to_list(), "time": table.times})
+    for column in table.columns:
+        frame[column] = table.value(column)
+    expected = daily_statistics(frame, mda8_windows=windows, round_statistics=False)
+    assert days.sites.to_list() == expected["site"].tolist()
+    assert (days.days == (expected["date"] - pd.Timestamp(0)).dt.days.to_numpy()).all()
+    for s in DAILY_STATISTICS:
+        np.testing.assert_array_equal(days.exact[s], expected[s].to_numpy(dtype=float))
+        np.testing.assert_array_equal(days.valid[s], expected[f"{s}_valid"].to_numpy())
+        np.testing.assert_array_equal(days.counts[s], expected[f"{s}_count"].to_numpy())
