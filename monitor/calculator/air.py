@@ -105,14 +105,17 @@ def format_numbers(values: npt.ArrayLike) -> pl.Series:
     """
     x = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
-        whole = (np.abs(x) < 1e10) & (np.floor(x) == x) & ~((x == 0) & np.signbit(x))
+        ints = x.astype(np.int64)  # NaN, ±inf and huge values do not compare equal below
+    whole = (ints == x) & (np.abs(ints) < 10**10)
+    zeros = np.flatnonzero(whole & (ints == 0))
+    whole[zeros] = ~np.signbit(x[zeros])  # -0 is written "-0"
     missing = np.isnan(x)
-    numbers = pl.Series(np.where(whole, x, 0).astype(np.int64))
+    others = np.flatnonzero(~whole & ~missing)
+    if not len(others):  # written as the integers they are
+        return pl.Series(x, nan_to_null=True).cast(pl.Int64)
+    numbers = pl.Series(np.where(whole, ints, 0))
     if missing.any():
         numbers = numbers.set(pl.Series(missing), None)
-    others = np.flatnonzero(~whole & ~missing)
-    if not len(others):
-        return numbers  # written as the integers they are
     text = numbers.cast(pl.String)
     return text.scatter(others, [f"{v:.10g}" for v in np.nan_to_num(x[others])])
 
