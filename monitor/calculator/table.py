@@ -433,14 +433,16 @@ def _plain_times(
     Valid: a real date from 1992 on (Asia/Shanghai is UTC+8 throughout; it kept summer time
     in 1986–1991) and a time 00:00:00–23:59:59. Others are left to pandas, cell by cell.
     """
-    parsed = text.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False)
+    parsed = text.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False, cache=False)
     others = parsed.is_null() & pl.Series(plain)
     if others.any():  # the other plain forms: a space for T, seconds
         iso = pl.col("t").str.replace(" ", "T", literal=True)
         rest = pl.DataFrame({"t": text.filter(others)}).select(
             pl.when(pl.col("t").str.len_bytes() == 16)
-            .then(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False))
-            .otherwise(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M:%S", strict=False))
+            .then(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False, cache=False))
+            .otherwise(
+                iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M:%S", strict=False, cache=False)
+            )
         )
         parsed = parsed.scatter(np.flatnonzero(others.to_numpy()), rest.to_series())
     local = parsed.to_physical().fill_null(0).to_numpy()
