@@ -522,11 +522,12 @@ def _site_days(
     :func:`daily_statistics` would check again.
     """
     rules = DEFAULT_RULES
-    at = np.flatnonzero(usable)
+    every = bool(usable.all())  # then the columns themselves, not copies
+    at: npt.NDArray[np.intp] | slice = slice(None) if every else np.flatnonzero(usable)
     local = table.local_ns[at]
     day = np.floor_divide(local, _DAY_NS)
     hour = ((local - day * _DAY_NS) // _HOUR_NS).astype(np.intp)
-    site_texts = table.sites.gather(at)
+    site_texts = table.sites if every else table.sites.filter(pl.Series(usable))
     names = site_texts.unique().sort()  # by code point, as pandas sorts str
     site_code = site_texts.cast(pl.Enum(names.to_list())).to_physical().to_numpy()
     first_day = int(day.min())
@@ -546,7 +547,7 @@ def _site_days(
     counts: dict[str, npt.NDArray[np.float64]] = {}
 
     def hours(name: str) -> npt.NDArray[np.float64]:
-        values = table.value(name)[at] if name in table.columns else np.full(len(at), np.nan)
+        values = table.value(name)[at] if name in table.columns else np.full(len(day), np.nan)
         return _hour_matrix(values, row, hour, n)
 
     for name in DAILY_MEANS:
