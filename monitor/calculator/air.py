@@ -147,17 +147,6 @@ def _pollutants(mask: npt.ArrayLike) -> pl.Series:
     return _gather(pollutant_names, mask, 1 << len(POLLUTANTS))
 
 
-def _standard_names(standards: npt.ArrayLike) -> pl.Series:
-    values = np.asarray(standards, dtype=object)
-    is_2026 = values == AqiStandard.HJ633_2026
-    names = [AqiStandard.HJ633_2012.value, AqiStandard.HJ633_2026.value]
-    text = pl.Series(names, dtype=pl.String).gather(is_2026.astype(np.int64))
-    other = np.flatnonzero(~is_2026 & (values != AqiStandard.HJ633_2012))
-    if len(other):
-        text = text.scatter(other, [str(v) for v in values[other]])
-    return text
-
-
 def _standards(
     standard: str, dates: pd.Series, usable: npt.NDArray[np.bool_]
 ) -> npt.NDArray[np.object_]:
@@ -195,17 +184,11 @@ def compute_aqi_csv(
     raise InputError(f"unknown scale {scale!r}; expected hour or day")
 
 
-def _series_frame(
-    table: InputTable, rows: npt.NDArray[np.bool_], *, local_times: bool = False
-) -> pd.DataFrame:
-    """``site``, ``time`` and the values of ``rows`` (fresh index); ``time`` tz-aware, or
-    with ``local_times`` naive Asia/Shanghai (as the domain reads it, without converting)."""
+def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFrame:
+    """``site``, ``time`` (tz-aware) and the values of ``rows``, with a fresh index."""
     at = np.flatnonzero(rows)
     frame = pd.DataFrame(table.value_matrix[at], columns=list(table.columns), copy=False)
-    if local_times:
-        frame.insert(0, "time", pd.DatetimeIndex(table.local_ns[at].view("datetime64[ns]")))
-    else:
-        frame.insert(0, "time", table.times.iloc[at].reset_index(drop=True))
+    frame.insert(0, "time", table.times.iloc[at].reset_index(drop=True))
     sites = table.sites.gather(at)
     distinct = sites.unique(maintain_order=True)
     codes = sites.cast(pl.Enum(distinct.to_list())).to_physical().to_numpy()
