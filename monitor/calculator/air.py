@@ -214,11 +214,13 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
     usable &= ~off_hour
     # the same site text ⇔ the same code
     site_codes = table.sites.cast(pl.Categorical).to_physical().to_numpy()
-    # the same instant ⇔ the same UTC nanoseconds (NaT: one value, as pandas compares it)
-    first = pl.DataFrame({"site": site_codes, "t": table.times_ns}).select(
-        pl.struct("site", "t").is_first_distinct()
-    )
-    duplicated = usable & ~first.to_series().to_numpy()
+    duplicated = np.zeros(table.row_count, dtype=bool)
+    if not _distinct_site_hours(site_codes[usable], table.times_ns[usable]):
+        # the same instant ⇔ the same UTC nanoseconds (NaT: one value, as pandas compares it)
+        first = pl.DataFrame({"site": site_codes, "t": table.times_ns}).select(
+            pl.struct("site", "t").is_first_distinct()
+        )
+        duplicated = usable & ~first.to_series().to_numpy()
     if duplicated.any():
         keys = pd.DataFrame({"site": site_codes, "t": table.times_ns})
         line = pd.Series(np.arange(table.row_count) + 2, index=keys.index)
@@ -233,6 +235,23 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
             )
     usable &= ~duplicated
     return usable, notes
+
+
+def _distinct_site_hours(
+    site_codes: npt.NDArray[np.integer], times_ns: npt.NDArray[np.int64]
+) -> bool:
+    """Whether no two rows share site and hour, for rows on the hour (in UTC too: the
+    offsets of Asia/Shanghai are whole hours); False also when not cheaply known (then the
+    caller looks for the duplicates)."""
+    if not len(times_ns):
+        return True
+    hours = times_ns // _HOUR_NS
+    first, span = int(hours.min()), int(hours.max() - hours.min()) + 1
+    sites = int(site_codes.max()) + 1
+    if sites * span > 4 * len(hours):  # a table of every site and hour would be large
+        return False
+    key = site_codes.astype(np.int64) * span + (hours - first)
+    return bool(np.bincount(key, minlength=1).max() <= 1)
 
 
 def _without_duplicates(notes: dict[int, str]) -> dict[int, str]:
