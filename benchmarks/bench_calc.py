@@ -1,6 +1,7 @@
 """Benchmark: ``envmon calc aqi`` and ``envmon calc water-class`` end to end, CSV in, CSV out.
 
-Run: ``.venv/bin/python -m benchmarks.bench_calc [--rows 1000000] [--baseline-rows 20000]``
+Run: ``.venv/bin/python -m benchmarks.bench_calc [--rows 1000000] [--baseline-rows 20000]
+[--repeat 3] [--floor]``
 (``pip install -e '.[bench]'`` brings python-aqi 0.6.1, the named baseline).
 
 Writes a platform-style export (``site,time,so2,no2,co,o3,pm10,pm2_5``; 1-hour values of
@@ -14,6 +15,11 @@ surface-water export of the same number of rows, then times, each in a fresh pro
   reading the same air file with :mod:`csv` and writing the AQI with :mod:`csv`, on the first
   ``--baseline-rows`` rows; its results differ from HJ 633 (standards.md §6), so only speed
   is compared.
+
+``--floor`` also times, per calculator, what no columnar implementation can avoid: a fresh
+Python with numpy and polars imported, reading the input as text and writing a file of the
+same output cells with polars, nothing else; its ratio is the most any such engine could
+reach in that run.
 
 Ratios are envmon's rows/s over the baseline's, measured in the same run, by the wall clock
 and by CPU time (user + system of the process, all threads): on a shared machine the wall
@@ -117,6 +123,45 @@ def time_envmon(*argv: str) -> tuple[float, float]:
     return wall, cpu
 
 
+_FLOOR = """
+import resource, sys, time
+import numpy, polars as pl
+
+def cpu():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+source, output, target = sys.argv[1:]
+wall_0, cpu_0 = time.perf_counter(), cpu()
+pl.read_csv(source, infer_schema=False)
+wall_1, cpu_1 = time.perf_counter(), cpu()
+done = pl.read_csv(output, infer_schema=False)  # not counted: envmon computes it
+wall_2, cpu_2 = time.perf_counter(), cpu()
+done.write_csv(target, quote_style="necessary", null_value="", line_terminator="\\n")
+wall_3, cpu_3 = time.perf_counter(), cpu()
+print(wall_2 - wall_1, cpu_2 - cpu_1)
+"""
+
+
+def time_floor(source: Path, output: Path, target: Path) -> tuple[float, float]:
+    """Wall-clock and CPU seconds of what any polars-based ``envmon calc`` must do, in a
+    fresh process: start Python, import numpy and polars, read ``source`` as text, write
+    a file of the ``output``'s cells (``output`` itself is read too, not counted)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-c", _FLOOR, str(source), str(output), str(target)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    not_counted_wall, not_counted_cpu = (float(v) for v in done.stdout.split())
+    return wall - not_counted_wall, cpu - not_counted_cpu
+
+
 def time_python_aqi(source: Path, target: Path, rows: int) -> tuple[float, float]:
     """Wall-clock and CPU seconds of python-aqi's loop: read ``rows`` rows with csv, rate,
     write with csv."""
@@ -167,6 +212,13 @@ def main() -> None:
     parser.add_argument("--baseline-rows", type=int, default=20_000)
     parser.add_argument("--only", choices=["hour", "day", "water"], action="append")
     parser.add_argument(
+        "--floor",
+        action="store_true",
+        help="also time the floor of each calculator: start-up with numpy and polars, reading "
+        "the input and writing the same output, nothing else (the most a columnar engine "
+        "could reach)",
+    )
+    parser.add_argument(
         "--repeat",
         type=int,
         default=1,
@@ -215,6 +267,15 @@ def main() -> None:
                 f"= {rate / baseline:.1f}x baseline; CPU {cpu:.2f} s = {per_cpu:,.0f} rows "
                 f"per CPU-second = {per_cpu / baseline_per_cpu:.1f}x baseline"
             )
+            if args.floor:
+                floor_s, floor_cpu = _best(
+                    [time_floor(source, out, folder / "floor.csv") for _ in range(args.repeat)]
+                )
+                print(
+                    f"  floor (start-up, read, write the same output): {floor_s:.2f} s = "
+                    f"{args.rows / floor_s / baseline:.1f}x baseline at most; CPU "
+                    f"{floor_cpu:.2f} s = {args.rows / floor_cpu / baseline_per_cpu:.1f}x"
+                )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from monitor.service.progress import Progress
 if TYPE_CHECKING:
     import threading
 
+    from monitor.calculator.table import CalcResult
     from monitor.hj212.server import Receiver
     from monitor.influxdb.writer import InfluxWriter
     from monitor.settings import Settings
@@ -82,11 +83,11 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     return 2 if missing or mismatch else 0
 
 
-def _write_result(frame_csv: bytes, out: str | None) -> None:
+def _write_result(result: CalcResult, out: str | None) -> None:
     if out is None or out == "-":
-        sys.stdout.write(frame_csv.decode("utf-8"))
+        sys.stdout.write(result.to_csv_bytes().decode("utf-8"))
     else:
-        Path(out).write_bytes(frame_csv)
+        result.write_csv(out)  # written by the columnar engine, not held as bytes
 
 
 def _area_membership(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -117,7 +118,7 @@ def _cmd_calc_aqi(args: argparse.Namespace) -> int:
         mda8_windows=args.mda8_windows,
         areas=membership,
     )
-    _write_result(result.to_csv_bytes(), args.output)
+    _write_result(result, args.output)
     for line in result.warnings:
         print(f"envmon: warning: {line}", file=sys.stderr)
     return 0
@@ -127,7 +128,7 @@ def _cmd_calc_water_class(args: argparse.Namespace) -> int:
     from monitor.calculator.water import compute_water_class_csv
 
     result = compute_water_class_csv(Path(args.input), target_reference=args.reference)
-    _write_result(result.to_csv_bytes(), args.output)
+    _write_result(result, args.output)
     for line in result.warnings:
         print(f"envmon: warning: {line}", file=sys.stderr)
     return 0

@@ -30,11 +30,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 from monitor.calculator.table import (
@@ -46,26 +45,37 @@ from monitor.calculator.table import (
     text_column,
 )
 from monitor.domain.aqi import (
+    CONCENTRATION_DECIMALS,
+    HJ633_2026_EFFECTIVE,
     AqiStandard,
     HourlyMethod,
     MissingPolicy,
-    daily_aqi,
-    hourly_aqi,
+    daily_aqi_arrays,
+    hourly_aqi_arrays,
     level_categories,
     level_colours,
     pollutant_names,
+    round_half_even,
     standards_for_dates,
 )
 from monitor.domain.daily import (
+    DAILY_MEANS,
     DAILY_STATISTICS,
+    DEFAULT_RULES,
     Mda8Windows,
+    _exceeds,
+    _hour_matrix,
+    _mda8,
     area_means,
-    daily_statistics,
     moving_means,
-    round_daily_statistics,
 )
 from monitor.domain.pollutants import POLLUTANTS, Pollutant
 from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: the hourly AQI of plain files is computed without pandas
+    from monitor.domain._deferred import pandas as pd
 
 POLLUTANT_COLUMNS: Final = tuple(p.value for p in POLLUTANTS)
 
@@ -95,14 +105,17 @@ def format_numbers(values: npt.ArrayLike) -> pl.Series:
     """
     x = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
-        whole = (np.abs(x) < 1e10) & (np.floor(x) == x) & ~((x == 0) & np.signbit(x))
+        ints = x.astype(np.int64)  # NaN, ±inf and huge values do not compare equal below
+    whole = (ints == x) & (np.abs(ints) < 10**10)
+    zeros = np.flatnonzero(whole & (ints == 0))
+    whole[zeros] = ~np.signbit(x[zeros])  # -0 is written "-0"
     missing = np.isnan(x)
-    numbers = pl.Series(np.where(whole, x, 0).astype(np.int64))
+    others = np.flatnonzero(~whole & ~missing)
+    if not len(others):  # written as the integers they are
+        return pl.Series(x, nan_to_null=True).cast(pl.Int64)
+    numbers = pl.Series(np.where(whole, ints, 0))
     if missing.any():
         numbers = numbers.set(pl.Series(missing), None)
-    others = np.flatnonzero(~whole & ~missing)
-    if not len(others):
-        return numbers  # written as the integers they are
     text = numbers.cast(pl.String)
     return text.scatter(others, [f"{v:.10g}" for v in np.nan_to_num(x[others])])
 
@@ -132,17 +145,6 @@ def _colours(level: npt.NDArray[np.int8]) -> pl.Series:
 
 def _pollutants(mask: npt.ArrayLike) -> pl.Series:
     return _gather(pollutant_names, mask, 1 << len(POLLUTANTS))
-
-
-def _standard_names(standards: npt.ArrayLike) -> pl.Series:
-    values = np.asarray(standards, dtype=object)
-    is_2026 = values == AqiStandard.HJ633_2026
-    names = [AqiStandard.HJ633_2012.value, AqiStandard.HJ633_2026.value]
-    text = pl.Series(names, dtype=pl.String).gather(is_2026.astype(np.int64))
-    other = np.flatnonzero(~is_2026 & (values != AqiStandard.HJ633_2012))
-    if len(other):
-        text = text.scatter(other, [str(v) for v in values[other]])
-    return text
 
 
 def _standards(
@@ -183,10 +185,16 @@ def compute_aqi_csv(
 
 
 def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFrame:
-    frame = table.values[rows].copy()
-    frame.insert(0, "time", table.times[rows])
-    sites = table.sites.filter(pl.Series(rows)).to_numpy()
-    frame.insert(0, "site", pd.Series(sites, index=frame.index, dtype=str))
+    """``site``, ``time`` (tz-aware) and the values of ``rows``, with a fresh index."""
+    at = np.flatnonzero(rows)
+    frame = pd.DataFrame(table.value_matrix[at], columns=list(table.columns), copy=False)
+    frame.insert(0, "time", table.times.iloc[at].reset_index(drop=True))
+    sites = table.sites.gather(at)
+    distinct = sites.unique(maintain_order=True)
+    codes = sites.cast(pl.Enum(distinct.to_list())).to_physical().to_numpy()
+    # one str object per distinct site: the domain's grouping hashes each once
+    shared = np.array(distinct.to_list(), dtype=object)[codes]
+    frame.insert(0, "site", pd.Series(shared, index=frame.index, dtype=object))
     return frame
 
 
@@ -195,10 +203,9 @@ _HOUR_NS: Final = 3_600_000_000_000
 
 def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Rows usable as hourly series, and the problems of the others (by row)."""
-    times = table.times
-    usable = times.notna().to_numpy() & (table.sites != "").to_numpy()
+    usable = table.time_ok & (table.sites != "").to_numpy()
     # on the hour in local time (as times.dt.floor("h") == times, without re-localising)
-    local = pd.DatetimeIndex(times).tz_localize(None).asi8
+    local = table.local_ns
     off_hour = usable & (local % _HOUR_NS != 0)
     notes: dict[int, str] = {}
     off_rows = np.flatnonzero(off_hour)
@@ -207,9 +214,15 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
     usable &= ~off_hour
     # the same site text ⇔ the same code
     site_codes = table.sites.cast(pl.Categorical).to_physical().to_numpy()
-    keys = pd.DataFrame({"site": site_codes, "t": times})
-    duplicated = usable & keys.duplicated(keep="first").to_numpy()
+    duplicated = np.zeros(table.row_count, dtype=bool)
+    if not _distinct_site_hours(site_codes[usable], table.times_ns[usable]):
+        # the same instant ⇔ the same UTC nanoseconds (NaT: one value, as pandas compares it)
+        first = pl.DataFrame({"site": site_codes, "t": table.times_ns}).select(
+            pl.struct("site", "t").is_first_distinct()
+        )
+        duplicated = usable & ~first.to_series().to_numpy()
     if duplicated.any():
+        keys = pd.DataFrame({"site": site_codes, "t": table.times_ns})
         line = pd.Series(np.arange(table.row_count) + 2, index=keys.index)
         first_line = (
             line[usable].groupby([keys["site"][usable], keys["t"][usable]]).transform("first")
@@ -224,44 +237,67 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
     return usable, notes
 
 
+def _distinct_site_hours(
+    site_codes: npt.NDArray[np.integer], times_ns: npt.NDArray[np.int64]
+) -> bool:
+    """Whether no two rows share site and hour, for rows on the hour (in UTC too: the
+    offsets of Asia/Shanghai are whole hours); False also when not cheaply known (then the
+    caller looks for the duplicates)."""
+    if not len(times_ns):
+        return True
+    hours = times_ns // _HOUR_NS
+    first, span = int(hours.min()), int(hours.max() - hours.min()) + 1
+    sites = int(site_codes.max()) + 1
+    if sites * span > 4 * len(hours):  # a table of every site and hour would be large
+        return False
+    key = site_codes.astype(np.int64) * span + (hours - first)
+    return bool(np.bincount(key, minlength=1).max() <= 1)
+
+
 def _without_duplicates(notes: dict[int, str]) -> dict[int, str]:
     """The notes without "duplicate of line …" (hour rows are rated one by one)."""
     return {i: n for i, n in notes.items() if not n.startswith("duplicate")}
 
 
-def _merge_problems(table: InputTable, extra: dict[int, str]) -> pd.Series:
-    merged = table.problems.to_numpy(dtype=object).copy()
+def _merge_problems(table: InputTable, extra: dict[int, str]) -> npt.NDArray[np.object_]:
+    merged = table.problem_texts.copy()
     for i, note in extra.items():
         merged[i] = PROBLEM_SEPARATOR.join(p for p in (merged[i], note) if p)
-    return pd.Series(merged, index=table.problems.index, dtype=object)
+    return merged
 
 
-def _needs_moving_means(method: HourlyMethod, frame: pd.DataFrame) -> bool:
+def _needs_moving_means(
+    method: HourlyMethod, values: Mapping[str, npt.NDArray[np.float64]] | pd.DataFrame
+) -> bool:
     # HJ 633-2012 replaces SO2 1-hour IAQI above 800 µg/m³ by the 24-hour one.
     return method is HourlyMethod.STANDARD_TEXT or (
-        "so2" in frame and bool((frame["so2"] > 800).any())
+        "so2" in values and bool((np.asarray(values["so2"]) > 800).any())
     )
 
 
-def _complete(values: pd.DataFrame) -> npt.NDArray[np.bool_]:
-    complete = np.ones(len(values), dtype=bool)
+def _complete(values: Mapping[str, npt.NDArray[np.float64]], n: int) -> npt.NDArray[np.bool_]:
+    complete = np.ones(n, dtype=bool)
     for column in POLLUTANT_COLUMNS:
-        complete &= values[column].notna().to_numpy() if column in values else False
+        complete &= ~np.isnan(values[column]) if column in values else False
     return complete
 
 
 def _hour_rows(
     site: pl.Series,
     time: pl.Series,
-    values: pd.DataFrame,
-    standards: npt.NDArray[np.object_],
+    values: Mapping[str, npt.NDArray[np.float64]],
+    standards: AqiStandard | npt.NDArray[np.object_],
     method: HourlyMethod,
     missing: MissingPolicy,
     present: list[str],
 ) -> dict[str, pl.Series]:
-    """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``."""
-    result = hourly_aqi(values, standards, method=method, missing=missing)
-    level = result["level"].to_numpy()
+    """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``
+    (float columns of ``len(site)`` rows)."""
+    n = len(site)
+    result, standard_codes = hourly_aqi_arrays(
+        values, n, standards, method=method, missing=missing
+    )
+    level = result["level"].astype(np.int8)
     out = {
         "site": site,
         "time": time,
@@ -274,8 +310,8 @@ def _hour_rows(
         out[f"iaqi_{column}"] = format_numbers(result[f"iaqi_{column}"])
     if method is HourlyMethod.STANDARD_TEXT:
         out["iaqi_o3_8h"] = format_numbers(result["iaqi_o3_8h"])
-    out["complete"] = _flags(_complete(values))
-    out["standard"] = _standard_names(result["standard"].to_numpy())
+    out["complete"] = _flags(_complete(values, n))
+    out["standard"] = pl.Series([s.value for s in AqiStandard]).gather(standard_codes)
     out["category_en"] = _categories(level, "en")
     out["colour"] = _colours(level)
     return out
@@ -301,17 +337,20 @@ def _hourly(
     missing: MissingPolicy,
     membership: Mapping[str, Sequence[str]] | None,
 ) -> CalcResult:
-    present = [c for c in POLLUTANT_COLUMNS if c in table.values.columns]
-    time_ok = table.times.notna().to_numpy()
+    present: list[str] = [c for c in POLLUTANT_COLUMNS if c in table.columns]
+    time_ok = table.time_ok
     computable = time_ok if standard == "auto" else np.ones(table.row_count, dtype=bool)
-    frame = table.values.reset_index(drop=True).copy()
-    series_rows, notes = _on_hour_unique(table)
-    if _needs_moving_means(method, frame) and series_rows.any():
-        moving = moving_means(_series_frame(table, series_rows).reset_index(drop=True))
-        for column in moving.columns:
-            values = np.full(table.row_count, np.nan)
-            values[series_rows] = moving[column].to_numpy()
-            frame[column] = values
+    values: dict[str, npt.NDArray[np.float64]] = {c: table.value(c) for c in present}
+    if _needs_moving_means(method, values):
+        series_rows, notes = _on_hour_unique(table)
+        if series_rows.any():
+            moving = moving_means(_series_frame(table, series_rows).reset_index(drop=True))
+            for column in moving.columns:
+                means = np.full(table.row_count, np.nan)
+                means[series_rows] = moving[column].to_numpy()
+                values[column] = means
+    else:
+        series_rows, notes = None, _off_hour_notes(table)
     if not computable.any():
         raise InputError(
             "no row has a usable time, so --standard auto cannot choose the rules; "
@@ -320,8 +359,8 @@ def _hourly(
     columns = _hour_rows(
         _input_text(table.text["site"]),
         _input_text(table.text["time"]),
-        frame,
-        _standards(standard, table.times, time_ok),
+        values,
+        _row_standards(standard, table),
         method,
         missing,
         present,
@@ -333,14 +372,49 @@ def _hourly(
             if column != "complete":
                 columns[column] = columns[column].set(blank, None)
     problems = _merge_problems(table, _without_duplicates(notes))
-    columns["input_problems"] = text_column(problems.to_numpy())
-    warnings = summarise_problems(dataclasses.replace(table, problems=problems))
+    columns["input_problems"] = text_column(problems)
+    warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
     out = _table(columns)
     if membership is not None:
+        if series_rows is None:
+            series_rows, _ = _on_hour_unique(table)
         series = _series_frame(table, series_rows).reset_index(drop=True)
         area = _area_hour_rows(series, membership, standard, method, missing, present)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    return CalcResult(out, warnings)
+    return CalcResult(out, warnings, table.carriage_returns or membership is not None)
+
+
+def _off_hour_notes(table: InputTable) -> dict[int, str]:
+    """The problems of rows whose time is not on the hour (as :func:`_on_hour_unique`
+    finds them, without looking for duplicates)."""
+    usable = table.time_ok & (table.sites != "").to_numpy()
+    off_rows = np.flatnonzero(usable & (table.local_ns % _HOUR_NS != 0))
+    return {
+        i: f"time {text!r} is not on the hour; expected HH:00 labels"
+        for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True)
+    }
+
+
+_HJ633_2026_LOCAL_NS: Final = int(
+    np.datetime64(HJ633_2026_EFFECTIVE.isoformat(), "ns").astype(np.int64)
+)
+
+
+def _row_standards(standard: str, table: InputTable) -> AqiStandard | npt.NDArray[np.object_]:
+    """The rule set of every row: ``standard``, or with ``auto`` the one in force on the
+    row's local date (as :func:`standards_for_dates`; 2012 where the time is not valid, the
+    row is then not rated)."""
+    if standard != "auto":
+        return AqiStandard(standard)
+    is_2026 = table.time_ok & (table.local_ns >= _HJ633_2026_LOCAL_NS)
+    if not is_2026.any():
+        return AqiStandard.HJ633_2012
+    if is_2026.all():
+        return AqiStandard.HJ633_2026
+    choices = np.empty(2, dtype=object)  # element-wise, so the members stay enum members
+    choices[0], choices[1] = AqiStandard.HJ633_2012, AqiStandard.HJ633_2026
+    rows: npt.NDArray[np.object_] = choices[is_2026.astype(np.intp)]
+    return rows
 
 
 def _area_hour_rows(
@@ -361,7 +435,7 @@ def _area_hour_rows(
     rows = _hour_rows(
         text_column(means["area"].to_numpy()),
         text_column(times.dt.strftime("%Y-%m-%dT%H:%M").to_numpy()),
-        values,
+        {c: values[c].to_numpy(dtype=float) for c in values.columns},
         _standards(standard, times, np.ones(len(means), dtype=bool)),
         method,
         missing,
@@ -379,50 +453,150 @@ def _site_counts(means: pd.DataFrame, columns: Sequence[str]) -> npt.NDArray[np.
     return counts
 
 
+FloatColumns = Mapping[str, npt.NDArray[np.float64]]
+
+
 def _day_rows(
-    keys: pd.DataFrame,
-    stats: pd.DataFrame,
-    valid: pd.DataFrame,
-    counts: pd.DataFrame,
-    standard: str,
+    sites: pl.Series,
+    dates: pl.Series,
+    standards: AqiStandard | npt.NDArray[np.object_],
+    exact: FloatColumns,
+    valid: Mapping[str, npt.NDArray[np.bool_]],
+    counts: FloatColumns,
     missing: MissingPolicy,
-    exact: pd.DataFrame,
 ) -> dict[str, pl.Series]:
-    """Output columns of ``--scale day``: the rounded statistics ``stats`` as published, and
-    the AQI rated on the unrounded ones ``exact`` where valid (HJ 633-2012 rates the
-    unrounded means, standards.md §2.9; HJ 633-2026 rounds them first, inside
-    :func:`daily_aqi`)."""
-    valid_stats = pd.DataFrame(
-        {s: exact[s].where(valid[s]) for s in DAILY_STATISTICS}, index=stats.index
-    )
-    standards = _standards(standard, keys["date"], np.ones(len(keys), dtype=bool))
-    result = daily_aqi(valid_stats, standards, missing=missing)
-    level = result["level"].to_numpy()
-    is_2012 = result["standard"].to_numpy() == AqiStandard.HJ633_2012.value
-    out = {
-        "site": text_column(keys["site"].to_numpy()),
-        "date": text_column(keys["date"].dt.strftime("%Y-%m-%d").to_numpy()),
-    }
+    """Output columns of ``--scale day``: the statistics rounded as published, and the AQI
+    rated on the unrounded ones ``exact`` where valid (HJ 633-2012 rates the unrounded
+    means, standards.md §2.9; HJ 633-2026 rounds them first, inside :func:`daily_aqi`)."""
+    n = len(sites)
+    valid_stats = {s: np.where(valid[s], exact[s], np.nan) for s in DAILY_STATISTICS}
+    result, standard_codes = daily_aqi_arrays(valid_stats, n, standards, missing=missing)
+    level = result["level"].astype(np.int8)
+    is_2012 = standard_codes == list(AqiStandard).index(AqiStandard.HJ633_2012)
+    out = {"site": sites, "date": dates}
+    for s in DAILY_STATISTICS:  # as round_daily_statistics rounds them (GB/T 8170)
+        pollutant = Pollutant(s.split("_1h")[0].split("_8h")[0])
+        out[s] = format_numbers(round_half_even(exact[s], CONCENTRATION_DECIMALS[pollutant]))
     for s in DAILY_STATISTICS:
-        out[s] = format_numbers(stats[s])
-    for s in DAILY_STATISTICS:
-        out[f"{s}_valid"] = _flags(valid[s].to_numpy(dtype=bool))
+        out[f"{s}_valid"] = _flags(valid[s])
     out["aqi"] = format_numbers(result["aqi"])
     out["level"] = _level_text(level)
     out["category"] = _categories(level)
     out["primary_pollutants"] = _pollutants(result["primary_mask"])
-    out["standard"] = _standard_names(result["standard"].to_numpy())
+    out["standard"] = pl.Series([s.value for s in AqiStandard]).gather(standard_codes)
     out["exceedance_pollutants"] = _pollutants(
-        np.where(is_2012, result["exceedance_mask"].to_numpy(dtype=np.int64), 0)
+        np.where(is_2012, result["exceedance_mask"].astype(np.int64), 0)
     )
-    for column in [c for c in result.columns if c.startswith("iaqi_")]:
+    for column in [c for c in result if c.startswith("iaqi_")]:
         out[column] = format_numbers(result[column])
     for s in DAILY_STATISTICS:
-        out[f"{s}_count"] = format_numbers(counts[s].to_numpy(dtype=float))
-    out["complete"] = _flags(result["complete"].to_numpy(dtype=bool))
+        out[f"{s}_count"] = format_numbers(np.asarray(counts[s], dtype=float))
+    out["complete"] = _flags(result["complete"])
     out["category_en"] = _categories(level, "en")
     out["colour"] = _colours(level)
     return out
+
+
+_DAY_NS: Final = 24 * _HOUR_NS
+_HJ633_2026_DAY: Final = int(np.datetime64(HJ633_2026_EFFECTIVE.isoformat(), "D").astype(np.int64))
+
+
+@dataclasses.dataclass(frozen=True)
+class _SiteDays:
+    """:func:`daily_statistics` (unrounded) of the usable rows, as arrays: one row per site
+    and date, sorted by site text and date."""
+
+    sites: pl.Series
+    days: npt.NDArray[np.int64]  # local date, days since 1970-01-01
+    exact: dict[str, npt.NDArray[np.float64]]
+    valid: dict[str, npt.NDArray[np.bool_]]
+    counts: dict[str, npt.NDArray[np.float64]]
+
+
+def _site_days(
+    table: InputTable, usable: npt.NDArray[np.bool_], windows: Mda8Windows
+) -> _SiteDays:
+    """The daily statistics of :func:`daily_statistics` computed on the checked arrays
+    (its rows, values and validity: a test compares them), with its hour matrices and 8-hour
+    windows (:func:`monitor.domain.daily._mda8`) and :data:`DEFAULT_RULES`.
+
+    The hours are already on the hour and unique per site (:func:`_on_hour_unique`), which
+    :func:`daily_statistics` would check again.
+    """
+    rules = DEFAULT_RULES
+    every = bool(usable.all())  # then the columns themselves, not copies
+    at: npt.NDArray[np.intp] | slice = slice(None) if every else np.flatnonzero(usable)
+    local = table.local_ns[at]
+    day = np.floor_divide(local, _DAY_NS)
+    hour = ((local - day * _DAY_NS) // _HOUR_NS).astype(np.intp)
+    site_texts = table.sites if every else table.sites.filter(pl.Series(usable))
+    names = site_texts.unique().sort()  # by code point, as pandas sorts str
+    site_code = site_texts.cast(pl.Enum(names.to_list())).to_physical().to_numpy()
+    first_day = int(day.min())
+    n_days = int(day.max()) - first_day + 2
+    key = site_code.astype(np.int64) * n_days + (day - first_day)
+    if len(names) * n_days <= 4 * len(key):  # a dense table of the keys is small
+        seen = np.zeros(len(names) * n_days, dtype=bool)
+        seen[key] = True
+        unique_keys = np.flatnonzero(seen)
+        row = (np.cumsum(seen) - 1)[key]
+    else:
+        unique_keys, row = np.unique(key, return_inverse=True)
+    row = row.astype(np.intp)
+    n = len(unique_keys)
+    exact: dict[str, npt.NDArray[np.float64]] = {}
+    valid: dict[str, npt.NDArray[np.bool_]] = {}
+    counts: dict[str, npt.NDArray[np.float64]] = {}
+
+    def hours(name: str) -> npt.NDArray[np.float64]:
+        values = table.value(name)[at] if name in table.columns else np.full(len(day), np.nan)
+        return _hour_matrix(values, row, hour, n)
+
+    for name in DAILY_MEANS:
+        matrix = hours(name)
+        count = (~np.isnan(matrix)).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.nansum(matrix, axis=1) / count
+        exact[name] = np.where(count > 0, mean, np.nan)
+        valid[name] = count >= rules.min_hours_per_day
+        counts[name] = count.astype(np.float64)
+    o3 = hours("o3")
+    o3_count = (~np.isnan(o3)).sum(axis=1)
+    o3_max = np.full(n, np.nan)
+    o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
+    exact["o3_1h_max"] = o3_max
+    valid["o3_1h_max"] = (o3_count >= rules.min_hours_per_day) | _exceeds(
+        o3_max, rules.o3_1h_limit
+    )
+    counts["o3_1h_max"] = o3_count.astype(np.float64)
+    mda8, n_windows = _mda8(o3, unique_keys.astype(np.int64), windows, rules)
+    needed = (
+        rules.min_windows_within_day
+        if windows is Mda8Windows.WITHIN_DAY
+        else rules.min_windows_ending_in_day
+    )
+    exact["o3_8h_max"] = mda8
+    valid["o3_8h_max"] = (n_windows >= needed) | _exceeds(mda8, rules.o3_8h_limit)
+    counts["o3_8h_max"] = n_windows.astype(np.float64)
+    return _SiteDays(
+        names.gather(unique_keys // n_days),
+        first_day + unique_keys % n_days,
+        exact,
+        valid,
+        counts,
+    )
+
+
+def _day_standards(
+    standard: str, days: npt.NDArray[np.int64]
+) -> AqiStandard | npt.NDArray[np.object_]:
+    """The rule set of each day (as :func:`standards_for_dates` of the dates)."""
+    if standard != "auto":
+        return AqiStandard(standard)
+    choices = np.empty(2, dtype=object)  # element-wise, so the members stay enum members
+    choices[0], choices[1] = AqiStandard.HJ633_2012, AqiStandard.HJ633_2026
+    rows: npt.NDArray[np.object_] = choices[(days >= _HJ633_2026_DAY).astype(np.intp)]
+    return rows
 
 
 def _daily(
@@ -436,26 +610,32 @@ def _daily(
     usable, notes = _on_hour_unique(table)
     problems = _merge_problems(table, notes)
     if not usable.any():
-        first = summarise_problems(dataclasses.replace(table, problems=problems), 1)
+        first = summarise_problems(dataclasses.replace(table, problem_texts=problems), 1)
         raise InputError(
             f"{path}: no row usable for daily statistics (site and an hourly time needed); "
             + (first[0] if first else "")
         )
-    exact = daily_statistics(
-        _series_frame(table, usable).reset_index(drop=True),
-        mda8_windows=windows,
-        round_statistics=False,
-    )
-    valid = pd.DataFrame({s: exact[f"{s}_valid"] for s in DAILY_STATISTICS})
-    counts = pd.DataFrame({s: exact[f"{s}_count"] for s in DAILY_STATISTICS})
+    days = _site_days(table, usable, windows)
+    dates = pl.Series(days.days.astype(np.int32), dtype=pl.Date).cast(pl.String)
     out = _table(
-        _day_rows(exact, round_daily_statistics(exact), valid, counts, standard, missing, exact)
+        _day_rows(
+            days.sites,
+            dates,
+            _day_standards(standard, days.days),
+            days.exact,
+            days.valid,
+            days.counts,
+            missing,
+        )
     )
     if membership is not None:
+        exact = pd.DataFrame({"site": days.sites.to_numpy(), **days.exact})
+        exact.insert(1, "date", pd.to_datetime(days.days, unit="D"))
+        valid = pd.DataFrame(days.valid)
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    warnings = summarise_problems(dataclasses.replace(table, problems=problems))
-    return CalcResult(out, warnings)
+    warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
+    return CalcResult(out, warnings, table.carriage_returns or membership is not None)
 
 
 def _area_day_rows(
@@ -474,11 +654,14 @@ def _area_day_rows(
     for s in DAILY_STATISTICS:
         site_values[s] = exact[s].where(valid[s])
     means = area_means(site_values, membership, ["date"], list(DAILY_STATISTICS))
-    counts = pd.DataFrame({s: means[f"{s}_sites"] for s in DAILY_STATISTICS})
-    area_valid = pd.DataFrame({s: means[s].notna() for s in DAILY_STATISTICS})
-    keys = means[["area", "date"]].rename(columns={"area": "site"})
     rows = _day_rows(
-        keys, round_daily_statistics(means), area_valid, counts, standard, missing, means
+        text_column(means["area"].to_numpy()),
+        text_column(means["date"].dt.strftime("%Y-%m-%d").to_numpy()),
+        _standards(standard, means["date"], np.ones(len(means), dtype=bool)),
+        {s: means[s].to_numpy(dtype=float) for s in DAILY_STATISTICS},
+        {s: means[s].notna().to_numpy() for s in DAILY_STATISTICS},
+        {s: means[f"{s}_sites"].to_numpy(dtype=float) for s in DAILY_STATISTICS},
+        missing,
     )
     rows["sites"] = format_numbers(_site_counts(means, DAILY_STATISTICS))
     return _table(rows)

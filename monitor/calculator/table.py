@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
+import functools
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: the common cells are read without pandas
+    from monitor.domain._deferred import pandas as pd
 
 #: The time zone of Chinese monitoring data; times without an offset are read in it.
 LOCAL_TZ = "Asia/Shanghai"
@@ -38,6 +44,10 @@ _BELOW_DL = re.compile(r"^(?:<\s*([0-9.]+(?:[eE][-+]?\d+)?)|([0-9.]+(?:[eE][-+]?
 class InputTable:
     """A calculator input read and checked, row for row with the file.
 
+    The checked cells are numpy arrays; the pandas views (:attr:`times`, :attr:`values`,
+    :attr:`below_detection`, :attr:`problems`) are built on first use, so a calculation
+    that works on the arrays never imports pandas.
+
     Attributes
     ----------
     text : polars.DataFrame
@@ -45,33 +55,95 @@ class InputTable:
     sites : polars.Series
         The ``site`` cells without surrounding white space (empty strings when no such
         column).
-    times : Series
-        Row time, tz-aware in Asia/Shanghai; NaT where the cell was not a valid time.
-    values : DataFrame
-        The recognised measurement columns as float; NaN where missing or unusable.
-    below_detection : DataFrame
+    times_ns : ndarray of int64
+        Row time as UTC nanoseconds; NaT (the smallest int64) where the cell was not a
+        valid time.
+    columns : tuple of str
+        The recognised measurement columns, in the order of the matrices' columns.
+    value_matrix : ndarray of float, shape (rows, columns)
+        The measurement columns as float; NaN where missing or unusable.
+    below_matrix : ndarray of bool, shape (rows, columns)
         True where a value was written as below the detection limit (``0.01L``, ``<0.01``);
-        ``values`` then holds the detection limit itself.
-    problems : Series
+        ``value_matrix`` then holds the detection limit itself.
+    problem_texts : ndarray of object
         One text per row, empty when the row is fine; otherwise what was wrong, naming the
         column, the value and what was expected.
+    carriage_returns : bool
+        Whether a cell of :attr:`text` may hold a carriage return (False: none does).
     """
 
     text: pl.DataFrame
     sites: pl.Series
-    times: pd.Series
-    values: pd.DataFrame
-    below_detection: pd.DataFrame
-    problems: pd.Series
+    times_ns: npt.NDArray[np.int64]
+    columns: tuple[str, ...]
+    value_matrix: npt.NDArray[np.float64]
+    below_matrix: npt.NDArray[np.bool_]
+    problem_texts: npt.NDArray[np.object_]
+    carriage_returns: bool = True
 
     @property
     def row_count(self) -> int:
         """Number of data rows."""
         return self.text.height
 
+    @property
+    def time_ok(self) -> npt.NDArray[np.bool_]:
+        """Rows with a valid time."""
+        ok: npt.NDArray[np.bool_] = self.times_ns != _NAT
+        return ok
+
+    @functools.cached_property
+    def local_ns(self) -> npt.NDArray[np.int64]:
+        """Row time as Asia/Shanghai wall-clock nanoseconds; NaT where not valid."""
+        ok = self.time_ok
+        local = np.where(ok, self.times_ns + _UTC_OFFSET_NS, _NAT)
+        # before 1992 Asia/Shanghai kept summer time (1986–1991): pandas knows the offsets
+        early = np.flatnonzero(ok & (self.times_ns < _FROM_1992_NS - _UTC_OFFSET_NS))
+        if len(early):
+            stamps = pd.DatetimeIndex(self.times_ns[early].view("datetime64[ns]"))
+            local[early] = stamps.tz_localize("UTC").tz_convert(LOCAL_TZ).tz_localize(None).asi8
+        return local
+
+    def value(self, column: str) -> npt.NDArray[np.float64]:
+        """The float values of one measurement column."""
+        values: npt.NDArray[np.float64] = self.value_matrix[:, self.columns.index(column)]
+        return values
+
+    @functools.cached_property
+    def times(self) -> pd.Series:
+        """Row time, tz-aware in Asia/Shanghai; NaT where the cell was not a valid time."""
+        import pandas as pd
+
+        stamps = pd.DatetimeIndex(self.times_ns.view("datetime64[ns]"))
+        return pd.Series(stamps.tz_localize("UTC").tz_convert(LOCAL_TZ))
+
+    @functools.cached_property
+    def values(self) -> pd.DataFrame:
+        """:attr:`value_matrix` as a frame, one column per measurement column."""
+        import pandas as pd
+
+        return pd.DataFrame(self.value_matrix, columns=list(self.columns), copy=False)
+
+    @functools.cached_property
+    def below_detection(self) -> pd.DataFrame:
+        """:attr:`below_matrix` as a frame, one column per measurement column."""
+        import pandas as pd
+
+        return pd.DataFrame(self.below_matrix, columns=list(self.columns), copy=False)
+
+    @functools.cached_property
+    def problems(self) -> pd.Series:
+        """:attr:`problem_texts` as a series."""
+        import pandas as pd
+
+        return pd.Series(self.problem_texts, dtype=object)
+
     def cells(self, column: str, rows: npt.NDArray[np.intp]) -> list[str]:
         """The text of ``column`` in the given rows (for messages)."""
         return [str(v) for v in self.text[column].gather(rows).to_list()]
+
+
+_NAT: Final = np.iinfo(np.int64).min
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -149,7 +221,12 @@ def read_input_csv(
         )
     if frame.height == 0:
         raise InputError(f"{name}: the file has a header but no data rows")
-    return _check_cells(frame, present, allow_below_detection)
+    # a cell can hold a carriage return only if the file has one that does not end a line
+    # (pandas' reader) or one inside quotes
+    carriage_returns = b"\r" in utf8 and (columnar is None or b'"' in utf8)
+    return dataclasses.replace(
+        _check_cells(frame, present, allow_below_detection), carriage_returns=carriage_returns
+    )
 
 
 def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
@@ -228,72 +305,124 @@ _SPACE_AT_ENDS = r"^[\s\x1c-\x1f]|[\s\x1c-\x1f]$"  # what str.strip() would remo
 def _check_cells(
     frame: pl.DataFrame, present: Sequence[str], allow_below_detection: bool
 ) -> InputTable:
-    """Times, values and problems: plain cells column-wise, the other rows cell by cell."""
+    """Times, values and problems: plain cells column-wise, the others cell by cell.
+
+    A cell is plain when it is in the form exports write (see the patterns above); the
+    few other cells are read as the per-cell rules say: negative numbers and the rarer
+    missing markers directly, everything else (signs, exponents, white space, notes of a
+    detection limit, times with offsets …) by pandas, as before the columnar engine.
+    """
     n = frame.height
-    plain = pl.lit(True)
+    checks = []
     for column in present:
         cell = pl.col(column)
         common_marker = (cell == "") | (cell == "NA") | (cell == "/") | (cell == "-")
-        plain &= common_marker | cell.str.contains(_PLAIN_NUMBER)
+        checks.append((common_marker | cell.str.contains(_PLAIN_NUMBER)).alias(column))
     has_site = "site" in frame.columns
     if has_site:
-        plain &= (pl.col("site") != "") & ~pl.col("site").str.contains(_SPACE_AT_ENDS)
+        site = pl.col("site")
+        checks.append(((site != "") & ~site.str.contains(_SPACE_AT_ENDS)).alias("\0site"))
     has_time = "time" in frame.columns
     if has_time:
-        plain &= pl.col("time").str.contains(_PLAIN_TIME)
-    mask = frame.select(plain.alias("plain")).to_series().to_numpy().copy()
-    times_ns = np.zeros(n, dtype=np.int64)
+        checks.append(pl.col("time").str.contains(_PLAIN_TIME).alias("\0time"))
+    plain = frame.select(checks)
+    times_ns = np.full(n, _NAT, dtype=np.int64)
+    odd_time = np.zeros(n, dtype=bool)
     if has_time:
-        stamp, valid = _plain_times(frame["time"], mask)
-        mask &= valid
-        times_ns = stamp
-    odd = np.flatnonzero(~mask)
+        stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
+        odd_time = ~valid
+        times_ns = np.where(valid, stamp, _NAT)
+    odd_site = ~plain["\0site"].to_numpy() if has_site else np.zeros(n, dtype=bool)
+    odd_cells = {c: np.flatnonzero(~plain[c].to_numpy()) for c in present}
 
-    # one block each (column-major: pandas keeps it without a copy)
     values = np.empty((n, len(present)), dtype=np.float64, order="F")
     below = np.zeros((n, len(present)), dtype=bool, order="F")
     for j, column in enumerate(present):
-        numbers = frame[column].cast(pl.Float64, strict=False).to_numpy()
-        values[:, j] = np.where(mask, numbers, np.nan)
-    problems = np.full(n, "", dtype=object)
-    sites = frame["site"].clone() if has_site else pl.Series("site", [""] * n, dtype=pl.String)
-    if len(odd):
-        sub = frame[odd]
-        raw = pd.DataFrame(
-            {c: sub[c].to_numpy() for c in frame.columns}, index=pd.RangeIndex(len(odd))
-        ).astype(str)
-        row_problems: list[list[str]] = [[] for _ in range(len(odd))]
-        if has_time:
-            odd_times = parse_local_times(raw["time"])
-            for i in map(int, np.flatnonzero(odd_times.isna().to_numpy())):
-                row_problems[i].append(
-                    f"time {raw['time'].iat[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)"
-                )
-            utc = odd_times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
-            times_ns[odd] = utc.astype("datetime64[ns]").view(np.int64)  # NaT stays NaT
-        if has_site:
-            stripped = raw["site"].str.strip()
-            for i in map(int, np.flatnonzero((stripped == "").to_numpy())):
-                row_problems[i].append("site is empty")
-            sites = sites.scatter(odd, stripped.to_numpy(dtype=object))
-        odd_values, odd_below = _parse_numbers(raw, present, row_problems, allow_below_detection)
-        for j, column in enumerate(present):
-            values[odd, j] = odd_values[column].to_numpy(dtype=float)
-            below[odd, j] = odd_below[column].to_numpy(dtype=bool)
-        problems[odd] = [PROBLEM_SEPARATOR.join(p) for p in row_problems]
-    index = pd.RangeIndex(n)
-    times = pd.Series(
-        pd.DatetimeIndex(times_ns.view("datetime64[ns]")).tz_localize("UTC").tz_convert(LOCAL_TZ),
-        index=index,
-    )
-    return InputTable(
-        frame,
-        sites,
-        times,
-        pd.DataFrame(values, index=index, columns=list(present), copy=False),
-        pd.DataFrame(below, index=index, columns=list(present), copy=False),
-        pd.Series(problems, index=index, dtype=object),
-    )
+        values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
+    notes = _Notes()
+    sites = frame["site"] if has_site else pl.Series("site", [""] * n, dtype=pl.String)
+    time_rows = np.flatnonzero(odd_time)
+    if len(time_rows):
+        texts = frame["time"].gather(time_rows).to_list()
+        odd_times = parse_local_times(pd.Series(texts, dtype=object))
+        for i in map(int, np.flatnonzero(odd_times.isna().to_numpy())):
+            row = int(time_rows[i])
+            notes.add(row, f"time {texts[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)")
+        utc = odd_times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        times_ns[time_rows] = utc.astype("datetime64[ns]").view(np.int64)  # NaT stays NaT
+    site_rows = np.flatnonzero(odd_site)
+    if len(site_rows):
+        stripped = [str(t).strip() for t in sites.gather(site_rows).to_list()]
+        for row, text in zip(map(int, site_rows), stripped, strict=True):
+            if not text:
+                notes.add(row, "site is empty")
+        sites = sites.scatter(site_rows, stripped)
+    for j, column in enumerate(present):
+        rows = odd_cells[column]
+        if len(rows):
+            texts = [str(t) for t in frame[column].gather(rows).to_list()]
+            _read_odd_numbers(
+                column, rows, texts, values[:, j], below[:, j], notes, allow_below_detection
+            )
+    return InputTable(frame, sites, times_ns, tuple(present), values, below, notes.texts(n))
+
+
+class _Notes:
+    """Problems of the rows that have some, in the order they were found."""
+
+    def __init__(self) -> None:
+        self.by_row: dict[int, list[str]] = {}
+
+    def add(self, row: int, problem: str) -> None:
+        self.by_row.setdefault(row, []).append(problem)
+
+    def texts(self, n: int) -> npt.NDArray[np.object_]:
+        texts = np.full(n, "", dtype=object)
+        for row, problems in self.by_row.items():
+            texts[row] = PROBLEM_SEPARATOR.join(problems)
+        return texts
+
+
+_NOT_A_CONCENTRATION: Final = "is not a concentration; expected a finite value ≥ 0"
+_NEGATIVE_NUMBER = re.compile(r"-[0-9]{1,9}(?:\.[0-9]{1,6})?")
+
+
+def _read_odd_numbers(
+    column: str,
+    rows: npt.NDArray[np.intp],
+    texts: list[str],
+    values: npt.NDArray[np.float64],
+    below: npt.NDArray[np.bool_],
+    notes: _Notes,
+    allow_below_detection: bool,
+) -> None:
+    """Values and problems of the cells of ``column`` that are not plain.
+
+    Negative numbers in the plain form (``-1``, ``-0.5``) and missing markers are read
+    here; the other cells by :func:`_parse_numbers`. ``values`` and ``below`` are the
+    column's arrays, written in ``rows``.
+    """
+    rest: list[int] = []
+    for k, text in enumerate(texts):
+        row = int(rows[k])
+        if text.strip().lower() in MISSING_MARKERS:
+            values[row] = np.nan
+        elif _NEGATIVE_NUMBER.fullmatch(text) and float(text) < 0:
+            values[row] = np.nan
+            notes.add(row, f"{column} {text!r} {_NOT_A_CONCENTRATION}")
+        else:
+            rest.append(k)
+    if not rest:
+        return
+    raw = pd.DataFrame({column: [texts[k] for k in rest]})
+    row_problems: list[list[str]] = [[] for _ in rest]
+    parsed, parsed_below = _parse_numbers(raw, [column], row_problems, allow_below_detection)
+    at = rows[rest]
+    values[at] = parsed[column].to_numpy(dtype=float)
+    below[at] = parsed_below[column].to_numpy(dtype=bool)
+    for row, problems in zip(map(int, at), row_problems, strict=True):
+        for problem in problems:
+            notes.add(row, problem)
 
 
 def _plain_times(
@@ -304,14 +433,16 @@ def _plain_times(
     Valid: a real date from 1992 on (Asia/Shanghai is UTC+8 throughout; it kept summer time
     in 1986–1991) and a time 00:00:00–23:59:59. Others are left to pandas, cell by cell.
     """
-    parsed = text.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False)
+    parsed = text.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False, cache=False)
     others = parsed.is_null() & pl.Series(plain)
     if others.any():  # the other plain forms: a space for T, seconds
         iso = pl.col("t").str.replace(" ", "T", literal=True)
         rest = pl.DataFrame({"t": text.filter(others)}).select(
             pl.when(pl.col("t").str.len_bytes() == 16)
-            .then(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False))
-            .otherwise(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M:%S", strict=False))
+            .then(iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M", strict=False, cache=False))
+            .otherwise(
+                iso.str.strptime(pl.Datetime("ns"), "%Y-%m-%dT%H:%M:%S", strict=False, cache=False)
+            )
         )
         parsed = parsed.scatter(np.flatnonzero(others.to_numpy()), rest.to_series())
     local = parsed.to_physical().fill_null(0).to_numpy()
@@ -319,7 +450,7 @@ def _plain_times(
     return np.where(valid, local - _UTC_OFFSET_NS, 0), valid
 
 
-_FROM_1992_NS: Final = int(pd.Timestamp("1992-01-01").value)
+_FROM_1992_NS: Final = int(np.datetime64("1992-01-01", "ns").astype(np.int64))
 _UTC_OFFSET_NS: Final = 8 * 3600 * 1_000_000_000
 
 
@@ -407,6 +538,9 @@ class CalcResult:
 
     table: pl.DataFrame
     warnings: tuple[str, ...] = ()
+    #: Whether a cell may hold a carriage return (False only when the calculator knows none
+    #: does: then the cells are not searched for one).
+    carriage_returns: bool = True
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -424,12 +558,32 @@ class CalcResult:
         Quoting as Python's :mod:`csv` does it (a cell is quoted when it holds a comma, a
         quote or a line feed; a lone carriage return is written as it is).
         """
+        if self._has_carriage_return():  # polars would quote it
+            return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
         out = io.BytesIO()
         self.table.write_csv(out, quote_style="necessary", null_value="", line_terminator="\n")
-        data = out.getvalue()
-        if b"\r" in data:  # polars would quote it
-            return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
-        return data
+        return out.getvalue()
+
+    def write_csv(self, path: Path | str) -> None:
+        """:meth:`to_csv_bytes` written to a file (by polars directly, without the bytes in
+        memory, unless a cell holds a carriage return)."""
+        if self._has_carriage_return():
+            Path(path).write_bytes(self.to_csv_bytes())
+        else:
+            self.table.write_csv(
+                path, quote_style="necessary", null_value="", line_terminator="\n"
+            )
+
+    def _has_carriage_return(self) -> bool:
+        if not self.carriage_returns:
+            return False
+        texts = [c for c, t in self.table.schema.items() if t == pl.String]
+        if not texts:
+            return False
+        found = self.table.select(
+            pl.any_horizontal(pl.col(texts).str.contains("\r", literal=True).any())
+        )
+        return bool(found.item())
 
 
 def text_column(values: npt.ArrayLike, name: str = "") -> pl.Series:
@@ -443,8 +597,8 @@ def summarise_problems(table: InputTable, limit: int = 5) -> tuple[str, ...]:
 
     Row numbers are file line numbers (the header is line 1).
     """
-    flagged = np.flatnonzero((table.problems != "").to_numpy())
-    lines = [f"line {i + 2}: {table.problems.iat[i]}" for i in flagged[:limit]]
+    flagged = np.flatnonzero(table.problem_texts != "")
+    lines = [f"line {i + 2}: {table.problem_texts[i]}" for i in flagged[:limit]]
     if len(flagged) > limit:
         lines.append(f"… and {len(flagged) - limit} more row(s) with problems")
     return tuple(lines)

@@ -28,14 +28,13 @@ Output: every input column as read (text as in the file), then
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import polars as pl
 
 from monitor.calculator.table import (
@@ -61,6 +60,11 @@ from monitor.domain.water_quality import (
     section_status,
 )
 from monitor.errors import InputError
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:  # imported on first use: plain files are rated without pandas
+    from monitor.domain._deferred import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -119,47 +123,37 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
             "rename or remove them"
         )
 
-    row_problems = _RowProblems(table.problems.to_numpy(dtype=object))
+    row_problems = _RowProblems(table.problem_texts)
     bodies = _water_bodies(table.text, row_problems)
     targets = _target_classes(table.text, row_problems)
     _check_ph(table, row_problems)
-    problems = pd.Series(row_problems.joined(), index=table.problems.index, dtype=object)
-    table = dataclasses.replace(table, problems=problems)
-    ok = (problems == "").to_numpy()
+    problems = row_problems.joined()
+    table = dataclasses.replace(table, problem_texts=problems)
+    ok = problems == ""
 
     has_target = "target_class" in table.text.columns
     names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
     results = {c: pl.repeat(None, table.row_count, dtype=pl.String, eager=True) for c in names}
-    if ok.all():
-        results |= _rate_columns(
-            table.values,
-            table.below_detection,
-            bodies,
-            targets if has_target else None,
-            reference,
-        )
-    elif ok.any():
-        rows = np.flatnonzero(ok)
-        rated = _rate_columns(
-            table.values.iloc[rows],
-            table.below_detection.iloc[rows],
-            bodies[rows],
-            targets[rows] if has_target else None,
-            reference,
-        )
-        for column, text in rated.items():
-            results[column] = results[column].scatter(rows, text)
-    results["input_problems"] = text_column(problems.to_numpy(dtype=object))
+    if ok.any():
+        # every row is rated, those with problems as if nothing were measured; their
+        # results are then left empty
+        results |= _rate_table(table, ok, bodies, targets if has_target else None, reference)
+    results["input_problems"] = text_column(problems)
 
     out = pl.DataFrame(
         [table.text[c].replace("", None) for c in table.text.columns]
         + [results[c].alias(c) for c in names]
     )
+    if not ok.all():
+        keep = pl.lit(pl.Series(ok))
+        out = out.with_columns(
+            pl.when(keep).then(pl.col(c)).alias(c) for c in names if c != "input_problems"
+        )
     unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
     warnings = summarise_problems(table)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
-    return CalcResult(out, warnings)
+    return CalcResult(out, warnings, table.carriage_returns)
 
 
 class _RowProblems:
@@ -197,7 +191,15 @@ def rate_samples(
     body_index = np.fromiter(
         (kinds[WaterBody(b)] for b in bodies), dtype=np.int8, count=len(values)
     )
-    columns = _rate_columns(values, below, body_index, targets, reference)
+    params = sorted((Parameter(str(c)) for c in values.columns), key=list(Parameter).index)
+    c = {p: values[p.value].to_numpy(dtype=np.float64) for p in params}
+    # the domain halves the columns with a flag (the others are left as they are)
+    flagged = [p.value for p in params if p.value in below and below[p.value].eq(True).any()]
+    if flagged:
+        halved = half_detection_limit(values[flagged], below)
+        c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in flagged}
+    listed = {code: below[code].to_numpy(dtype=bool) for code in _CODES if code in below.columns}
+    columns = _rate_columns(c, listed, len(values), body_index, targets, reference)
     return pd.DataFrame(
         {name: column.fill_null("").to_numpy() for name, column in columns.items()},
         index=values.index,
@@ -256,28 +258,56 @@ def _multiple(
     return exceedance_multiple(parameter, c, reference if rows is None else reference[rows], kind)
 
 
+def _rate_table(
+    table: InputTable,
+    ok: npt.NDArray[np.bool_],
+    body_index: npt.NDArray[np.int8],
+    targets: npt.NDArray[np.float64] | None,
+    reference: WaterClass,
+) -> dict[str, pl.Series]:
+    """:func:`_rate_columns` of the checked cells of ``table``, every row (the caller
+    empties the results of the rows not ``ok``).
+
+    The reader leaves no value the domain refuses (negative or not finite: NaN) except a
+    pH above 14, which is a problem of its row: such a pH is rated as not measured.
+    """
+    values, below = table.value_matrix, table.below_matrix
+    codes = list(table.columns)
+    c = {Parameter(code): values[:, j] for j, code in enumerate(codes)}
+    flagged = [j for j in range(len(codes)) if below[:, j].any()]
+    if flagged:  # the domain halves them (pandas is loaded: such cells were read by it)
+        names = [codes[j] for j in flagged]
+        halved = half_detection_limit(
+            pd.DataFrame(values[:, flagged], columns=names),
+            pd.DataFrame(below[:, flagged], columns=names),
+        )
+        c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in names}
+    if Parameter.PH in c and not ok.all():
+        ph = c[Parameter.PH]
+        c[Parameter.PH] = np.where(ok | (ph <= 14), ph, np.nan)  # (rows flagged by _check_ph)
+    listed = {code: below[:, codes.index(code)] for code in _CODES if code in codes}
+    return _rate_columns(c, listed, len(values), body_index, targets, reference)
+
+
 def _rate_columns(
-    values: pd.DataFrame,
-    below: pd.DataFrame,
+    c: dict[Parameter, FloatArray],
+    below: Mapping[str, npt.NDArray[np.bool_]],
+    n: int,
     body_index: npt.NDArray[np.int8],
     targets: npt.NDArray[np.float64] | None,
     reference: WaterClass,
 ) -> dict[str, pl.Series]:
     """The result columns of :func:`rate_samples` as text columns, null where empty.
 
+    ``c`` holds the values to rate per item (below-detection results already halved),
+    ``below`` the below-detection flags per item code.
+
     Column-wise: the domain rates each item once per kind of water body present
     (:func:`classify_parameter`, :func:`exceedance_multiple`); the texts are built from the
     class and multiple matrices; the per-row domain functions give the same answers (a test
     compares them on random samples).
     """
-    n = len(values)
-    params = sorted((Parameter(str(c)) for c in values.columns), key=list(Parameter).index)
-    c = {p: values[p.value].to_numpy(dtype=np.float64) for p in params}
-    # the domain halves the columns with a flag (the others are left as they are)
-    flagged = [p.value for p in params if p.value in below and below[p.value].eq(True).any()]
-    if flagged:
-        halved = half_detection_limit(values[flagged], below)
-        c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in flagged}
+    params = sorted(c, key=list(Parameter).index)
     evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
     item_classes = [_per_body(partial(_classify, p), c[p], p, body_index) for p in evaluated]
     classes = np.full(n, np.nan)  # the worst class; NaN: no evaluated item measured
@@ -302,8 +332,7 @@ def _rate_columns(
     out["parameter_set"] = _parameter_sets(c, params, n)
     out["reference_items"] = _reference_items(c, params, body_index, n)
     out["below_detection"] = _join_codes(
-        {code: below[code].to_numpy(dtype=bool) for code in _CODES if code in below.columns},
-        n,
+        {code: below[code] for code in _CODES if code in below}, n
     )
     if targets is not None:
         has = ~np.isnan(targets)
@@ -395,9 +424,11 @@ def _multiple_texts(m: FloatArray, items: Sequence[Parameter], n: int) -> pl.Ser
     """
     parts = []
     for j, p in enumerate(items):
-        rows = np.flatnonzero(~np.isnan(m[:, j]))
-        text = f"{p.value}=" + _format_number_texts(m[rows, j])
-        parts.append(pl.repeat(None, n, dtype=pl.String, eager=True).scatter(rows, text))
+        listed = pl.Series(~np.isnan(m[:, j]))
+        text = f"{p.value}=" + _format_number_texts(m[:, j][listed.to_numpy()])
+        # row i: its text (number cum_sum − 1 among the listed rows), or null
+        place = pl.select(pl.when(listed).then(listed.cum_sum() - 1)).to_series()
+        parts.append(text.gather(place))
     return _concat(parts, n)
 
 
@@ -414,15 +445,19 @@ def _main_indicators(
     worse = classes > WaterClass.III
     if not len(items) or not worse.any():
         return pl.repeat(None, n, dtype=pl.String, eager=True)
-    left = np.where(np.isnan(m) | ~worse[:, np.newaxis], -np.inf, m)
-    rows = np.arange(n)
+    worse_rows = np.flatnonzero(worse)  # the others have no main indicators (key 0)
+    left = m[worse_rows]
+    left[np.isnan(left)] = -np.inf
+    rows = np.arange(len(worse_rows))
     base = len(items) + 1  # key: the ranked items' numbers (1-based, 0 = none) in base len+1
-    key = np.zeros(n, dtype=np.int64)
+    ranked = np.zeros(len(worse_rows), dtype=np.int64)
     for rank in range(min(3, len(items))):
         best = left.argmax(axis=1)
         listed = left[rows, best] > -np.inf
-        key += np.where(listed, best + 1, 0) * base**rank
+        ranked += np.where(listed, best + 1, 0) * base**rank
         left[rows, best] = -np.inf
+    key = np.zeros(n, dtype=np.int64)
+    key[worse_rows] = ranked
     codes = [p.value for p in items]
 
     def texts(distinct: list[int]) -> list[str]:
@@ -451,9 +486,7 @@ def _parameter_sets(
 
     def labels(distinct: list[int]) -> list[str]:
         keys = np.array(distinct, dtype=np.int64)
-        patterns = pd.DataFrame(
-            {p.value: np.where((keys >> j) & 1, 1.0, np.nan) for j, p in enumerate(params)}
-        )
+        patterns = {p.value: np.where((keys >> j) & 1, 1.0, np.nan) for j, p in enumerate(params)}
         sets = label_parameter_set(patterns)
         return ["" if s is ParameterSet.NONE else s.value for s in sets]
 
@@ -552,10 +585,10 @@ def _target_classes(text: pl.DataFrame, row_problems: _RowProblems) -> npt.NDArr
 
 
 def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
-    if "ph" not in table.values.columns:
+    if "ph" not in table.columns:
         return
-    ph = table.values["ph"].to_numpy(dtype=np.float64)
-    below = table.below_detection["ph"].to_numpy(dtype=bool)
+    ph = table.value("ph")
+    below = table.below_matrix[:, table.columns.index("ph")]
     below_rows = np.flatnonzero(below)
     for i, cell in zip(map(int, below_rows), table.cells("ph", below_rows), strict=True):
         row_problems.append(i, f"ph {cell!r} is written as below a detection limit; give the pH")
@@ -590,14 +623,20 @@ def _format_number_texts(values: FloatArray) -> pl.Series:
             thousandths[near_half] = exact.astype(np.float64)
             near_half[:] = False
         plain = in_range & ~near_half
-    k = pl.Series(np.where(plain, thousandths, 0.0).astype(np.int64))
-    whole = (k // 1000).cast(pl.String)
-    text = (whole + "." + (k % 1000 + 1000).cast(pl.String).str.slice(1)).str.strip_chars_end("0")
-    text = text.str.strip_chars_end(".")
+    k = np.where(plain, thousandths, 0.0).astype(np.int64)
+    whole = pl.Series(k // 1000).cast(pl.String)
+    text = whole + _FRACTIONS.gather(k % 1000)
     others = np.flatnonzero(~plain)
     if len(others):
         text = text.scatter(others, [f"{v:.3f}".rstrip("0").rstrip(".") for v in x[others]])
     return text
+
+
+#: The text of each number of thousandths 0–999 after the whole part: "", ".001" … ".999",
+#: without trailing zeros (".5", not ".500").
+_FRACTIONS: Final = pl.Series(
+    ["", *(f".{k:03d}".rstrip("0") for k in range(1, 1000))], dtype=pl.String
+)
 
 
 def _format_numbers(values: npt.NDArray[np.float64]) -> npt.NDArray[np.str_]:

@@ -37,13 +37,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from monitor.domain.pollutants import POLLUTANTS, Indicator, Pollutant
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from monitor.domain._deferred import pandas as pd
 
 __all__ = [
     "ABOVE_TOP_IAQI",
@@ -72,7 +76,9 @@ __all__ = [
     "aqi_level",
     "combine_iaqi",
     "daily_aqi",
+    "daily_aqi_arrays",
     "hourly_aqi",
+    "hourly_aqi_arrays",
     "individual_aqi",
     "level_categories",
     "level_colours",
@@ -593,8 +599,6 @@ Columns = dict[str, npt.NDArray[np.generic]]
 #: memory for every intermediate array (which dominates the cost on large inputs).
 BLOCK_ROWS: Final = 1 << 16
 
-_STANDARD_DTYPE: Final = pd.CategoricalDtype([s.value for s in AqiStandard])
-
 
 def _per_standard(
     standard: AqiStandard | npt.ArrayLike,
@@ -603,6 +607,21 @@ def _per_standard(
     compute: Callable[[AqiStandard, Mapping[str, FloatArray]], Columns],
 ) -> pd.DataFrame:
     """Run ``compute`` per standard and per block of rows; assemble one frame in row order."""
+    out, standard_codes = _per_standard_columns(standard, inputs, n, compute)
+    frame = pd.DataFrame(out, copy=False)
+    dtype = pd.CategoricalDtype([s.value for s in AqiStandard])
+    frame["standard"] = pd.Categorical.from_codes(standard_codes, dtype=dtype)
+    return frame
+
+
+def _per_standard_columns(
+    standard: AqiStandard | npt.ArrayLike,
+    inputs: Mapping[str, FloatArray],
+    n: int,
+    compute: Callable[[AqiStandard, Mapping[str, FloatArray]], Columns],
+) -> tuple[Columns, npt.NDArray[np.int8]]:
+    """:func:`_per_standard` as arrays: the columns, and per row the index of its standard
+    in :class:`AqiStandard`."""
     if isinstance(standard, AqiStandard):
         codes = None
     else:
@@ -652,9 +671,7 @@ def _per_standard(
     if n == 0:  # still give every column, for callers that select them
         first = standard if isinstance(standard, AqiStandard) else AqiStandard.HJ633_2026
         out = compute(first, {k: v[:0] for k, v in inputs.items()})
-    frame = pd.DataFrame(out, copy=False)
-    frame["standard"] = pd.Categorical.from_codes(standard_codes, dtype=_STANDARD_DTYPE)
-    return frame
+    return out, standard_codes
 
 
 def _inputs(frame: pd.DataFrame, names: Sequence[str]) -> dict[str, FloatArray]:
@@ -730,7 +747,41 @@ def hourly_aqi(
     ([119.0, 63.0], ['pm2_5', 'o3'])
     """
     names = (*(p.value for p in POLLUTANTS), *MOVING_MEAN_COLUMNS)
-    inputs = _inputs(concentrations, names)
+    return _per_standard(
+        standard,
+        _inputs(concentrations, names),
+        len(concentrations),
+        _hourly_compute(method, missing),
+    )
+
+
+def hourly_aqi_arrays(
+    concentrations: Mapping[str, FloatArray],
+    n: int,
+    standard: AqiStandard | npt.ArrayLike,
+    *,
+    method: HourlyMethod = HourlyMethod.PLATFORM,
+    missing: MissingPolicy = MissingPolicy.PRESENT,
+) -> tuple[dict[str, npt.NDArray[np.generic]], npt.NDArray[np.int8]]:
+    """:func:`hourly_aqi` of ``n`` rows given as float arrays (no frame), for callers that
+    work on columns: the same columns as arrays (without ``standard``) and, per row, the
+    index of its rule set in :class:`AqiStandard`.
+
+    Examples
+    --------
+    >>> out, codes = hourly_aqi_arrays({"pm2_5": np.array([80.0])}, 1, AqiStandard.HJ633_2026)
+    >>> out["aqi"].tolist(), list(AqiStandard)[codes[0]].value
+    ([119.0], 'hj633-2026')
+    """
+    names = (*(p.value for p in POLLUTANTS), *MOVING_MEAN_COLUMNS)
+    inputs = {k: np.asarray(v, dtype=float) for k, v in concentrations.items() if k in names}
+    return _per_standard_columns(standard, inputs, n, _hourly_compute(method, missing))
+
+
+def _hourly_compute(
+    method: HourlyMethod, missing: MissingPolicy
+) -> Callable[[AqiStandard, Mapping[str, FloatArray]], Columns]:
+    """The rating of one block of hours under one rule set (see :func:`hourly_aqi`)."""
 
     def compute(std: AqiStandard, block: Mapping[str, FloatArray]) -> Columns:
         size = len(next(iter(block.values()))) if block else 0
@@ -776,7 +827,7 @@ def hourly_aqi(
         out.update(_combine(rated, missing=missing))
         return out
 
-    return _per_standard(standard, inputs, len(concentrations), compute)
+    return compute
 
 
 #: Daily statistics rated by each version (HJ 633-2012 §5.1.2 and Table 3; HJ 633-2026
@@ -863,6 +914,38 @@ def daily_aqi(
     [114.0]
     """
     inputs = _inputs(statistics, DAILY_STATISTIC_COLUMNS)
+    return _per_standard(standard, inputs, len(statistics), _daily_compute(missing))
+
+
+def daily_aqi_arrays(
+    statistics: Mapping[str, FloatArray],
+    n: int,
+    standard: AqiStandard | npt.ArrayLike,
+    *,
+    missing: MissingPolicy = MissingPolicy.PRESENT,
+) -> tuple[dict[str, npt.NDArray[np.generic]], npt.NDArray[np.int8]]:
+    """:func:`daily_aqi` of ``n`` days given as float arrays (no frame): the same columns
+    as arrays (without ``standard``) and, per row, the index of its rule set in
+    :class:`AqiStandard`.
+
+    Examples
+    --------
+    >>> out, codes = daily_aqi_arrays({"pm2_5": np.array([75.0])}, 1, AqiStandard.HJ633_2012)
+    >>> out["aqi"].tolist(), list(AqiStandard)[codes[0]].value
+    ([100.0], 'hj633-2012')
+    """
+    inputs = {
+        k: np.asarray(v, dtype=float)
+        for k, v in statistics.items()
+        if k in DAILY_STATISTIC_COLUMNS
+    }
+    return _per_standard_columns(standard, inputs, n, _daily_compute(missing))
+
+
+def _daily_compute(
+    missing: MissingPolicy,
+) -> Callable[[AqiStandard, Mapping[str, FloatArray]], Columns]:
+    """The rating of one block of days under one rule set (see :func:`daily_aqi`)."""
 
     def compute(std: AqiStandard, block: Mapping[str, FloatArray]) -> Columns:
         size = len(next(iter(block.values()))) if block else 0
@@ -883,4 +966,4 @@ def daily_aqi(
         out.update(_combine(rated, missing=missing))
         return out
 
-    return _per_standard(standard, inputs, len(statistics), compute)
+    return compute

@@ -35,14 +35,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from monitor.domain.aqi import CONCENTRATION_DECIMALS, round_half_even
 from monitor.domain.pollutants import Pollutant
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from monitor.domain._deferred import pandas as pd
 
 __all__ = [
     "DAILY_MEANS",

@@ -48,13 +48,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from monitor.domain.units import PLAUSIBLE_RANGES
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from monitor.domain._deferred import pandas as pd
 
 __all__ = [
     "ADVISORY_FLAGS",

@@ -16,14 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 
 from monitor.domain.aqi import AQI_LEVELS, GOOD_DAY_MAX_AQI, HEAVY_POLLUTION_MIN_AQI
 from monitor.domain.pollutants import Pollutant
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from monitor.domain._deferred import pandas as pd
 
 __all__ = [
     "ANNUAL_ITEMS",

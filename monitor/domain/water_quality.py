@@ -46,11 +46,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from types import MappingProxyType
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas as pd
+else:
+    from monitor.domain._deferred import pandas as pd
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -475,14 +479,18 @@ def classify_parameter(
 
 
 def _known_columns(values: pd.DataFrame) -> list[Parameter]:
+    return _known_columns_of([str(c) for c in values.columns])
+
+
+def _known_columns_of(names: list[str]) -> list[Parameter]:
     codes = {p.value for p in Parameter}
-    unknown = [str(c) for c in values.columns if str(c) not in codes]
+    unknown = [c for c in names if c not in codes]
     if unknown:
         raise ValueError(
             f"unknown parameter column(s) {', '.join(unknown)}; expected canonical codes "
             f"({', '.join(Parameter)})"
         )
-    return [p for p in Parameter if p.value in values.columns]
+    return [p for p in Parameter if p.value in names]
 
 
 def classify_parameters(
@@ -917,7 +925,7 @@ class ParameterSet(StrEnum):
     NONE = "none"
 
 
-def label_parameter_set(values: pd.DataFrame) -> list[ParameterSet]:
+def label_parameter_set(values: pd.DataFrame | Mapping[str, npt.ArrayLike]) -> list[ParameterSet]:
     """Label the set of items each row's class rests on (standards.md §3.4).
 
     * ``21-item`` — all 21 evaluated items measured (the official set, 环办〔2011〕22号);
@@ -929,7 +937,7 @@ def label_parameter_set(values: pd.DataFrame) -> list[ParameterSet]:
 
     Parameters
     ----------
-    values : DataFrame
+    values : DataFrame or mapping of str to array_like
         One column per canonical code; NaN means not measured.
 
     Returns
@@ -944,8 +952,16 @@ def label_parameter_set(values: pd.DataFrame) -> list[ParameterSet]:
     >>> [s.value for s in label_parameter_set(frame)]
     ['automatic', 'partial', 'none']
     """
-    columns = _known_columns(values)
-    measured = values[[p.value for p in columns]].notna().to_numpy(dtype=bool)
+    if isinstance(values, Mapping):  # float arrays (no frame needed)
+        columns = _known_columns_of([str(c) for c in values])
+        arrays = [np.asarray(values[p.value], dtype=float) for p in columns]
+        rows = len(arrays[0]) if arrays else 0
+        measured = np.zeros((rows, len(columns)), dtype=bool)
+        for j, column in enumerate(arrays):
+            measured[:, j] = ~np.isnan(column)
+    else:
+        columns = _known_columns(values)
+        measured = values[[p.value for p in columns]].notna().to_numpy(dtype=bool)
     evaluated = np.array([p in EVALUATED_PARAMETERS for p in columns], dtype=bool)
     automatic = np.array(
         [p in AUTOMATIC_STATION_PARAMETERS or p is Parameter.TN for p in columns], dtype=bool

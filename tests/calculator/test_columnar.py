@@ -1,0 +1,160 @@
+"""The column-wise paths of ``envmon calc`` against the domain functions they stand in for,
+and the start-up they save (pandas is not imported for plain files)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from benchmarks.bench_calc import write_air, write_water
+from monitor.calculator.air import POLLUTANT_COLUMNS, _row_standards, _site_days
+from monitor.calculator.table import read_input_csv
+from monitor.domain.aqi import AqiStandard, standards_for_dates
+from monitor.domain.daily import DAILY_STATISTICS, Mda8Windows, daily_statistics
+from monitor.domain.water_quality import Parameter, label_parameter_set
+
+_RUN_AND_REPORT_PANDAS = """
+import sys
+from monitor.cli import main
+code = main(sys.argv[1:])
+print(code, "pandas" in sys.modules)
+"""
+
+
+def _pandas_imported(*argv: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", _RUN_AND_REPORT_PANDAS, *argv],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return done.stdout.strip()
+
+
+def test_plain_files_are_rated_without_importing_pandas(tmp_path: Path) -> None:
+    """Hourly and daily AQI and water classes of plain exports (numbers, empty cells,
+    ``NA``, negative values flagged) run on polars and numpy alone: pandas' start-up
+    (0.3–0.7 s) is not paid."""
+    air, water, out = tmp_path / "air.csv", tmp_path / "water.csv", tmp_path / "out.csv"
+    write_air(air, 3000)  # 200 stations × 15 hours, with '-1' cells (flagged) and 'NA'
+    write_water(water, 3000)
+    assert "-1" in air.read_text() and "-1" in water.read_text()
+    hour = _pandas_imported("calc", "aqi", "--scale", "hour", str(air), "-o", str(out))
+    assert hour == "0 False"
+    assert out.read_text().count("\n") == 3001
+    assert _pandas_imported("calc", "water-class", str(water), "-o", str(out)) == "0 False"
+    assert out.read_text().count("\n") == 3001
+    day = _pandas_imported("calc", "aqi", "--scale", "day", str(air), "-o", str(out))
+    assert day == "0 False"
+    assert out.read_text().count("\n") == 201  # 200 stations, one day each
+
+
+# Times from the last summer-time years of Asia/Shanghai (1986–1991) to after the switch to
+# HJ 633-2026 (2026-03-01), with and without offsets.
+_TIMES = st.datetimes(min_value=datetime(1986, 1, 1), max_value=datetime(2027, 1, 1))
+_NEAR_SWITCH = st.integers(-72, 72).map(lambda h: datetime(2026, 3, 1) + timedelta(hours=h))
+_OFFSETS = st.sampled_from(["", "Z", "+08:00", "-05:00", "+14:00"])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.one_of(_TIMES, _NEAR_SWITCH), _OFFSETS), min_size=1, max_size=30))
+def test_row_standards_are_those_of_the_local_dates(
+    tmp_path_factory: pytest.TempPathFactory, times: list[tuple[datetime, str]]
+) -> None:
+    """``--standard auto`` picks each row's rule set from its Asia/Shanghai date as
+    :func:`standards_for_dates` does (HJ 633-2026 from 2026-03-01, its foreword)."""
+    folder = tmp_path_factory.mktemp("standards")
+    lines = [f"1001A,{t.strftime('%Y-%m-%dT%H:%M')}{offset},35" for t, offset in times]
+    path = folder / "in.csv"
+    path.write_text("site,time,pm2_5\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    table = read_input_csv(path, POLLUTANT_COLUMNS)
+    chosen = _row_standards("auto", table)
+    per_row = np.full(table.row_count, chosen, dtype=object) if isinstance(chosen, str) else chosen
+    ok = table.time_ok
+    expected = standards_for_dates(table.times[ok])
+    assert [str(s) for s in per_row[ok]] == [str(s) for s in expected]
+    assert all(str(s) == AqiStandard.HJ633_2012 for s in per_row[~ok])  # not rated
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.booleans(), min_size=len(Parameter), max_size=len(Parameter)),
+        min_size=0,
+        max_size=12,
+    ),
+    st.sets(st.sampled_from(list(Parameter)), min_size=1),
+)
+def test_parameter_sets_of_arrays_are_those_of_a_frame(
+    rows: list[list[bool]], items: set[Parameter]
+) -> None:
+    """:func:`label_parameter_set` gives the same labels for float arrays as for a frame."""
+    codes = [p.value for p in Parameter if p in items]
+    measured: dict[str, npt.NDArray[np.float64]] = {
+        p.value: np.array([1.0 if r[j] else np.nan for r in rows], dtype=float)
+        for j, p in enumerate(Parameter)
+        if p.value in codes
+    }
+    frame = pd.DataFrame(measured, columns=codes)
+    assert label_parameter_set(measured) == label_parameter_set(frame)
+
+
+_HOUR_VALUES = st.floats(0.0, 400.0, allow_nan=False)  # gaps: the hours left out
+# one site-day: the hours 00:00 … 23:00 left out (up to 8, so that the counts meet the
+# thresholds of 20 hours and 14 or 20 windows and miss them by one), O3 and PM2.5 per hour
+_SITE_DAY = st.tuples(
+    st.sampled_from(["1001A", "1002A", "沈阳 站", "B"]),
+    st.integers(0, 3),
+    st.sets(st.integers(0, 23), max_size=8),
+    st.lists(_HOUR_VALUES, min_size=24, max_size=24),
+    st.lists(_HOUR_VALUES, min_size=24, max_size=24),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(_SITE_DAY, min_size=1, max_size=8, unique_by=lambda d: (d[0], d[1])),
+    st.sampled_from(list(Mda8Windows)),
+    st.booleans(),
+)
+def test_site_days_are_the_domain_daily_statistics(
+    tmp_path_factory: pytest.TempPathFactory,
+    site_days: list[tuple[str, int, set[int], list[float], list[float]]],
+    windows: Mda8Windows,
+    near: bool,
+) -> None:
+    """The daily statistics ``calc aqi --scale day`` computes on its arrays (rows, means,
+    O3 maxima, MDA8, validity by GB 3095-2026 Table 4 / HJ 663, counts) are those of
+    :func:`daily_statistics`, row by row: days with hours missing around the thresholds,
+    O3 above the limits that validate incomplete days, days adjacent or far apart."""
+    start = datetime(2026, 2, 27) if near else datetime(1995, 7, 1)
+    lines = []
+    for site, day, left_out, o3, pm in site_days:
+        for hour in sorted(set(range(24)) - left_out):
+            at = start + timedelta(days=day if near else day * 40, hours=hour)
+            cells = [repr(o3[hour]), repr(pm[hour])]
+            lines.append(f"{site},{at.strftime('%Y-%m-%dT%H:%M')},{cells[0]},{cells[1]}")
+    path = tmp_path_factory.mktemp("days") / "in.csv"
+    path.write_text("site,time,o3,pm2_5\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    table = read_input_csv(path, POLLUTANT_COLUMNS)
+    usable = np.ones(table.row_count, dtype=bool)
+    days = _site_days(table, usable, windows)
+    frame = pd.DataFrame({"site": table.sites.to_list(), "time": table.times})
+    for column in table.columns:
+        frame[column] = table.value(column)
+    expected = daily_statistics(frame, mda8_windows=windows, round_statistics=False)
+    assert days.sites.to_list() == expected["site"].tolist()
+    assert (days.days == (expected["date"] - pd.Timestamp(0)).dt.days.to_numpy()).all()
+    for s in DAILY_STATISTICS:
+        np.testing.assert_array_equal(days.exact[s], expected[s].to_numpy(dtype=float))
+        np.testing.assert_array_equal(days.valid[s], expected[f"{s}_valid"].to_numpy())
+        np.testing.assert_array_equal(days.counts[s], expected[f"{s}_count"].to_numpy())
