@@ -342,7 +342,11 @@ class Publisher:
         """Lines of the queued site-days ``window`` (columns key, day; consecutive days):
         one query for the window, then only the queued (key, day) pairs are kept."""
         keys = sorted(set(window["key"]))
-        batch = self._site_day_batch(table, window["day"].min(), keys, window["day"].max())
+        first, last = str(window["day"].min()), str(window["day"].max())
+        batch = self._site_day_batch(table, first, keys, last)
+        days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
+        if len(window) == len(keys) * days:  # every (key, day) of the window is queued
+            return batch
         wanted = pd.MultiIndex.from_arrays([window["key"].to_numpy(), window["day"].to_numpy()])
         keep = pd.MultiIndex.from_arrays(
             [batch.keys["key"].to_numpy(), batch.keys["day"].to_numpy()]
