@@ -11,7 +11,7 @@ a VictoriaMetrics of its own started for the run:
   does), every measurement, in points per second and total seconds;
 * **drain**: the same year queued in the outbox and sent (the daemon after an outage);
 * **ledger to lines, no server**: the replay with a writer that takes everything at once,
-  i.e. what envmon's own side costs;
+  i.e. what envmon's own side costs; **outbox to lines, no server**: the same for the drain;
 * the named **baseline**: observations written the way influxdb-client documents, one
   ``Point`` per value through the synchronous write API in batches of the same size.
 
@@ -213,6 +213,10 @@ def main() -> None:
             t = time.perf_counter()
             lines_only = Publisher(ledger, settings, _Sink()).replay(first, last)
             results["ledger to lines, no server"] = (lines_only.points, time.perf_counter() - t)
+            _queue_everything(ledger)
+            t = time.perf_counter()
+            lines_only = Publisher(ledger, settings, _Sink()).drain()
+            results["outbox to lines, no server"] = (lines_only.points, time.perf_counter() - t)
             rows = ledger.query(
                 "SELECT site, parameter, source, unit, period_end, value, flags, revision "
                 "FROM observations LIMIT 200000"
