@@ -11,16 +11,17 @@ a VictoriaMetrics of its own started for the run:
   does), every measurement, in points per second and total seconds;
 * **drain**: the same year queued in the outbox and sent (the daemon after an outage);
 * **ledger to lines, no server**: the replay with a writer that takes everything at once,
-  i.e. what envmon's own side costs;
+  i.e. what envmon's own side costs; **outbox to lines, no server**: the same for the drain;
 * the named **baseline**: observations written the way influxdb-client documents, one
   ``Point`` per value through the synchronous write API in batches of the same size.
 
 For replay and drain it also reports the CPU time per point of envmon (all its threads)
 and of the VictoriaMetrics process: on the shared 2-core machine the server's own CPU per
-point bounds what any client can reach.
+point bounds what any client can reach. The load average (other work on the machine) is
+printed before and after.
 
-Aims (issue "Publish to InfluxDB"): ≥ 50,000 points/s; a year of 20 sites replayed in under
-a minute.
+Aims (issue 17): ≥ 60,000 points/s for replay and drain; a year of 20 sites replayed in
+under a minute.
 """
 
 from __future__ import annotations
@@ -175,6 +176,7 @@ def main() -> None:
         config, ledger_path = build(folder, args.sites, args.days)
         print(f"built the ledger in {time.perf_counter() - t0:.0f} s")
     settings = load_settings(config, {"ENVMON_INFLUXDB_TOKEN": "bench"})
+    print("load average before: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     first, last = date(2025, 1, 1), date(2025, 1, 1) + timedelta(days=args.days - 1)
     try:
         with Ledger.open(ledger_path) as ledger:
@@ -211,6 +213,10 @@ def main() -> None:
             t = time.perf_counter()
             lines_only = Publisher(ledger, settings, _Sink()).replay(first, last)
             results["ledger to lines, no server"] = (lines_only.points, time.perf_counter() - t)
+            _queue_everything(ledger)
+            t = time.perf_counter()
+            lines_only = Publisher(ledger, settings, _Sink()).drain()
+            results["outbox to lines, no server"] = (lines_only.points, time.perf_counter() - t)
             rows = ledger.query(
                 "SELECT site, parameter, source, unit, period_end, value, flags, revision "
                 "FROM observations LIMIT 200000"
@@ -234,6 +240,7 @@ def main() -> None:
                     f"{server / points * 1e6:.1f} µs/point (one free core each: at most "
                     f"{points / max(own, server):,.0f} points/s)"
                 )
+        print("load average after: {:.1f} {:.1f} {:.1f}".format(*os.getloadavg()))
     finally:
         if args.keep is None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -9,6 +9,7 @@ value, tags and timestamp, exactly. String fields are checked against InfluxDB 1
 from __future__ import annotations
 
 import tracemalloc
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from monitor.errors import PublishError
 from monitor.influxdb.points import MEASUREMENTS
 from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
+from monitor.ledger.epoch import local_dates
 from monitor.service.pipeline import evaluate_dirty
 from monitor.service.publish import Publisher
 from monitor.settings import Settings, load_settings
@@ -311,6 +313,68 @@ def test_the_server_stopped_mid_publish_and_restarted(
         victoria.samples(), {"air_observation_value", "air_observation_revision"}, set(sites)
     )
     assert got == expected
+
+
+#: The outbox kind of each measurement a drain of observations and AQI sends.
+KIND_OF = {
+    "air_observation": "observations",
+    "water_observation": "observations",
+    "aqi_hourly": "hourly_aqi",
+    "aqi_daily": "daily_aqi",
+}
+
+
+def _site_day(line: str) -> tuple[str, str, str]:
+    """The outbox key (kind, site, local date) a line of these plain site names belongs to."""
+    head, _, stamp = line.rsplit(" ", 2)
+    measurement, *tags = head.split(",")
+    site = dict(tag.split("=", 1) for tag in tags)["site"]
+    return KIND_OF[measurement], site, str(local_dates(np.array([int(stamp)]))[0])
+
+
+def test_a_round_cut_short_unqueues_only_the_site_days_whose_points_were_all_accepted(
+    tmp_path: Path,
+) -> None:
+    """The server goes away after five requests of a round: a site-day leaves the outbox
+    only if every one of its points was in an accepted request, and one with a point not
+    accepted stays queued; each request's lines go forward in time."""
+    settings = settings_for(tmp_path, "http://127.0.0.1:9", batch_points=200)
+    path = filled_ledger(
+        tmp_path, settings, ["cut_1", "cut_2", "cut_3"], hours=72, start="2026-05-12 00:00"
+    )
+
+    class Records:
+        def __init__(self, accepts: int | None = None) -> None:
+            self.accepts = accepts
+            self.requests: list[list[str]] = []
+
+        def write(self, lines: Any) -> None:
+            if self.accepts is not None and len(self.requests) == self.accepts:
+                raise PublishError("InfluxDB is unavailable (test)", kind="unavailable")
+            self.requests.append(list(lines))
+
+    with Ledger.open(path) as ledger:
+        everything = Records()
+        Publisher(ledger, settings, everything).replay(date(2026, 5, 11), date(2026, 5, 15))
+        queued = set(ledger.outbox_batch(10**6)[["kind", "key", "day"]].itertuples(index=False))
+        cut = Records(accepts=5)
+        with pytest.raises(PublishError):
+            Publisher(ledger, settings, cut, sleep=lambda s: None).drain()
+        left = set(ledger.outbox_batch(10**6)[["kind", "key", "day"]].itertuples(index=False))
+    lines_of: dict[tuple[str, str, str], set[str]] = {}
+    for line in (line for request in everything.requests for line in request):
+        lines_of.setdefault(_site_day(line), set()).add(line)
+    # evaluation also queues the days next to the data (QC flags cleared): no points there
+    assert set(lines_of) < queued
+    accepted = {line for request in cut.requests for line in request}
+    assert len(cut.requests) == 5
+    removed = queued - left
+    assert removed and left  # the five requests completed some site-days, not all
+    assert all(lines_of.get(key, set()) <= accepted for key in removed)
+    assert all(not lines_of[key] <= accepted for key in left if key in lines_of)
+    for request in cut.requests:
+        stamps = [int(line.rsplit(" ", 1)[1]) for line in request]
+        assert stamps == sorted(stamps)
 
 
 def test_refused_points_are_quarantined_and_the_rest_published(
