@@ -51,7 +51,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 #: The evaluation before the issue 17 evaluation work (the named baseline).
-BASELINE_COMMIT = "6ab6cca"
+BASELINE_COMMIT = "0e1012a"
 
 
 def build_ledger(

@@ -31,6 +31,7 @@ from __future__ import annotations
 import sqlite3
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -112,6 +113,11 @@ class EvaluationInput:
         #: Rows read from SQLite and rows taken from the previous window (for benchmarks).
         self.rows_read = 0
         self.rows_reused = 0
+        #: Of the rows read, those read ahead by :meth:`prefetch` (for tests and benchmarks).
+        self.rows_prefetched = 0
+        self._pending: _Pending | None = None
+        self._pool: tuple[ThreadPoolExecutor, sqlite3.Connection] | None = None
+        self._no_pool = False
 
     def observations(
         self, *, start: datetime, end: datetime, sites: Sequence[str]
@@ -124,9 +130,8 @@ class EvaluationInput:
         for NULL), ``flags`` str; rows in key order within each period end, period ends
         ascending.
         """
-        lo, hi = int(start.timestamp()), int(end.timestamp())
+        lo, hi, in_sql = _window_key(start, end, sites)
         wanted = sorted(set(sites))
-        in_sql = frozenset(wanted) if len(wanted) <= EVALUATION_SITES_IN_SQL else None
         frame = self._window(lo, hi, in_sql)
         frame = frame.reset_index(drop=True)  # a copy, indexed as the times below
         if in_sql is None:
@@ -144,13 +149,7 @@ class EvaluationInput:
         """Rows of (lo, hi], from the previous window where it overlaps."""
         version = self._version()
         last = self._last
-        reuse = (
-            last is not None
-            and last.version == version
-            and last.start <= lo < last.end <= hi
-            and (last.sites is None or (sites is not None and sites <= last.sites))
-        )
-        if last is not None and reuse:
+        if last is not None and _reusable(last, version, lo, hi, sites):
             kept = last.frame[last.frame["period_end"].to_numpy() > lo]
             if sites is not None and last.sites != sites:
                 kept = kept[kept["site"].isin(sorted(sites)).to_numpy()]
@@ -166,28 +165,183 @@ class EvaluationInput:
         return frame
 
     def _read(self, lo: int, hi: int, sites: frozenset[str] | None) -> pd.DataFrame:
-        """Rows of (lo, hi] (times as epoch seconds) from SQLite."""
-        where = "period_end > ? AND period_end <= ?"
-        params: list[Any] = [lo, hi]
-        if sites is not None:
-            where += f" AND site IN ({','.join('?' * len(sites))})"
-            params.extend(sorted(sites))
-        hours = self.connection.execute(_HOURS_SQL.format(where=where), params).fetchall()
-        varying = [
-            h[1] for h in hours if h[5] != "" or h[6] != h[7] or h[8] != h[9] or h[10] != h[11]
-        ]
-        texts: dict[int, tuple[Any, ...]] = {}
-        for first in range(0, len(varying), _VARYING_HOURS):
-            part = varying[first : first + _VARYING_HOURS]
-            sql = _VARYING_SQL.format(where=where, hours=",".join("?" * len(part)))
-            for row in self.connection.execute(sql, [*params, *part]):
-                texts[int(row[0])] = row[1:]
-        frame = _from_hours(hours, texts)
-        if frame is not None:
-            return frame
-        return read_observation_rows(
-            self.connection, where, params, order_by="period_end, site, parameter, source"
+        """Rows of (lo, hi] (times as epoch seconds): read ahead when :meth:`prefetch` asked
+        for these rows and no other connection has committed since, else from SQLite now."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            try:
+                fetched = pending.future.result()  # always waited for: no read left running
+            except sqlite3.Error:
+                fetched = None  # read again below, where the error (if it stays) is raised
+            if fetched is not None and pending.key == (lo, hi, sites, self._version()):
+                frame = _read_rows(self.connection, lo, hi, sites, fetched)
+                self.rows_prefetched += len(frame)
+                return frame
+        return _read_rows(self.connection, lo, hi, sites)
+
+    def prefetch(self, *, start: datetime, end: datetime, sites: Sequence[str]) -> None:
+        """Start reading, on a second connection in a background thread, the rows the next
+        ``observations(start=start, end=end, sites=sites)`` will need from SQLite (those
+        of its window after the current one), while the caller works on the current one.
+
+        Python's ``sqlite3`` releases the GIL while SQLite steps through the query, so the
+        read runs on the other core. The rows read ahead are used only if no other
+        connection has committed between this call and that ``observations`` call (``PRAGMA
+        data_version``; the second connection only reads): otherwise they are dropped and
+        the window is read afresh, as without read-ahead. Does nothing for a ledger
+        without a file (in memory) or when the second connection cannot be opened.
+        """
+        lo, hi, in_sql = _window_key(start, end, sites)
+        version = self._version()
+        last = self._last
+        fresh_lo = (
+            last.end if last is not None and _reusable(last, version, lo, hi, in_sql) else lo
         )
+        pool = self._pool_for_reading()
+        if pool is None or fresh_lo >= hi:
+            return
+        executor, connection = pool
+        if self._pending is not None:  # never asked for: wait, then drop it
+            self._pending.future.exception()
+        future = executor.submit(_fetch_snapshot, connection, fresh_lo, hi, in_sql)
+        self._pending = _Pending((fresh_lo, hi, in_sql, version), future)
+
+    def _pool_for_reading(self) -> tuple[ThreadPoolExecutor, sqlite3.Connection] | None:
+        """The read-ahead thread and its connection (opened on first use), or None."""
+        if self._pool is None and not self._no_pool:
+            self._no_pool = True
+            path = next(
+                (
+                    str(r[2])
+                    for r in self.connection.execute("PRAGMA database_list")
+                    if r[1] == "main"
+                ),
+                "",
+            )
+            if not path:
+                return None
+            try:
+                connection = sqlite3.connect(
+                    path, timeout=30.0, isolation_level=None, check_same_thread=False
+                )
+                connection.execute("PRAGMA query_only=1")
+                connection.execute(f"PRAGMA cache_size=-{PREFETCH_CACHE_KIB}")
+            except sqlite3.Error:
+                return None
+            executor = ThreadPoolExecutor(1, thread_name_prefix="envmon-evaluation-read")
+            self._pool = (executor, connection)
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the read-ahead thread and close its connection (reads stay possible, without
+        read-ahead until :meth:`prefetch` opens them again)."""
+        if self._pending is not None:
+            self._pending.future.exception()
+            self._pending = None
+        if self._pool is not None:
+            executor, connection = self._pool
+            executor.shutdown(wait=True)
+            connection.close()
+            self._pool = None
+        self._no_pool = False
+
+    def __enter__(self) -> EvaluationInput:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+#: SQLite page cache of the read-ahead connection (KiB).
+PREFETCH_CACHE_KIB: Final = 65536
+
+
+@dataclass
+class _Pending:
+    """A read ahead: its (lo, hi, sites, data_version when asked) and the rows to come."""
+
+    key: tuple[int, int, frozenset[str] | None, int]
+    future: Future[_Fetched]
+
+
+def _window_key(
+    start: datetime, end: datetime, sites: Sequence[str]
+) -> tuple[int, int, frozenset[str] | None]:
+    """(lo, hi) in epoch seconds and the sites filtered in SQL (None: all, filtered after)."""
+    wanted = set(sites)
+    in_sql = frozenset(wanted) if len(wanted) <= EVALUATION_SITES_IN_SQL else None
+    return int(start.timestamp()), int(end.timestamp()), in_sql
+
+
+def _reusable(last: _Window, version: int, lo: int, hi: int, sites: frozenset[str] | None) -> bool:
+    """Whether the rows of (lo, hi] before ``last.end`` can be taken from ``last``."""
+    return (
+        last.version == version
+        and last.start <= lo < last.end <= hi
+        and (last.sites is None or (sites is not None and sites <= last.sites))
+    )
+
+
+#: What :func:`_fetch` returns: the :data:`_HOURS_SQL` rows and the :data:`_VARYING_SQL`
+#: texts by period end.
+_Fetched = tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]]]
+
+
+def _fetch_snapshot(
+    connection: sqlite3.Connection, lo: int, hi: int, sites: frozenset[str] | None
+) -> _Fetched:
+    """:func:`_fetch` in one read transaction (both queries see the same rows). Only SQLite
+    work and the texts it returns: the read-ahead thread seldom holds the GIL."""
+    connection.execute("BEGIN")
+    try:
+        return _fetch(connection, lo, hi, sites)
+    finally:
+        connection.execute("COMMIT")
+
+
+def _where(lo: int, hi: int, sites: frozenset[str] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of a window's rows and its parameters."""
+    where = "period_end > ? AND period_end <= ?"
+    params: list[Any] = [lo, hi]
+    if sites is not None:
+        where += f" AND site IN ({','.join('?' * len(sites))})"
+        params.extend(sorted(sites))
+    return where, params
+
+
+def _fetch(
+    connection: sqlite3.Connection, lo: int, hi: int, sites: frozenset[str] | None
+) -> _Fetched:
+    """The texts of (lo, hi] per hour (:data:`_HOURS_SQL`, :data:`_VARYING_SQL`)."""
+    where, params = _where(lo, hi, sites)
+    hours = connection.execute(_HOURS_SQL.format(where=where), params).fetchall()
+    varying = [h[1] for h in hours if h[5] != "" or h[6] != h[7] or h[8] != h[9] or h[10] != h[11]]
+    texts: dict[int, tuple[Any, ...]] = {}
+    for first in range(0, len(varying), _VARYING_HOURS):
+        part = varying[first : first + _VARYING_HOURS]
+        sql = _VARYING_SQL.format(where=where, hours=",".join("?" * len(part)))
+        for row in connection.execute(sql, [*params, *part]):
+            texts[int(row[0])] = row[1:]
+    return hours, texts
+
+
+def _read_rows(
+    connection: sqlite3.Connection,
+    lo: int,
+    hi: int,
+    sites: frozenset[str] | None,
+    fetched: _Fetched | None = None,
+) -> pd.DataFrame:
+    """Rows of (lo, hi] (times as epoch seconds) from SQLite (from ``fetched``, the texts
+    read ahead, when given)."""
+    hours, texts = _fetch(connection, lo, hi, sites) if fetched is None else fetched
+    frame = _from_hours(hours, texts)
+    if frame is not None:
+        return frame
+    where, params = _where(lo, hi, sites)
+    return read_observation_rows(
+        connection, where, params, order_by="period_end, site, parameter, source"
+    )
 
 
 def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:

@@ -181,12 +181,11 @@ def evaluate_dirty(
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
     report = EvaluationReport()
-    reader = EvaluationInput(ledger.connection)  # consecutive chunks share their overlap
-    for start in range(0, len(dates), step):
-        chunk_dates = dates[start : start + step]
-        chunk = dirty[dirty["date"].isin(chunk_dates)]
-        try:
-            part = _evaluate_chunk(
+    chunks = [dirty[dirty["date"].isin(dates[i : i + step])] for i in range(0, len(dates), step)]
+    with EvaluationInput(ledger.connection) as reader:  # chunks share overlaps, read ahead
+        for number, chunk in enumerate(chunks):
+            after = chunks[number + 1] if number + 1 < len(chunks) else None
+            report = report + _evaluate_dirty_chunk(
                 ledger,
                 chunk,
                 membership,
@@ -195,28 +194,72 @@ def evaluate_dirty(
                 exclude_own=exclude_own,
                 minimums=minimums,
                 reader=reader,
+                then=_chunk_window(after, membership) if after is not None else None,
             )
-        except LEDGER_ERRORS:
-            raise  # the ledger's trouble, not a day's: nothing to isolate
-        except Exception:  # one bad site-day must not stop the others: isolate it
-            part = _evaluate_isolated(
-                ledger,
-                chunk,
-                membership,
-                bodies,
-                model_sources,
-                exclude_own=exclude_own,
-                minimums=minimums,
-                reader=reader,
-            )
-        report = report + part
-        failed = {(site, day) for site, day, _, _ in part.failed}
-        done = set(zip(chunk["site"], chunk["date"], strict=True))
-        done |= _area_keys(chunk, membership)
-        ledger.record_evaluation_results(part.failed, sorted(done - failed))
-        if progress is not None:
-            progress(min(start + step, len(dates)), len(dates))
+            if progress is not None:
+                progress(min((number + 1) * step, len(dates)), len(dates))
     return report
+
+
+def _chunk_window(
+    dirty: pd.DataFrame, membership: Mapping[str, Sequence[str]]
+) -> tuple[datetime, datetime, list[str]] | None:
+    """The observation window (start, end, sites) :func:`_evaluate_chunk` reads for a chunk
+    of dirty days (None when it reads none)."""
+    sites_part = dirty[~dirty["site"].isin(list(membership))]
+    dirty_areas = _area_keys(dirty, membership)
+    dates = sorted(set(sites_part["date"]) | {day for _, day in dirty_areas})
+    if not dates:
+        return None
+    sites = set(sites_part["site"]) | {s for a, _ in dirty_areas for s in membership[a]}
+    start, end = _local_window(dates)
+    return start, end, sorted(sites)
+
+
+def _evaluate_dirty_chunk(
+    ledger: Ledger,
+    chunk: pd.DataFrame,
+    membership: Mapping[str, Sequence[str]],
+    bodies: Mapping[str, str],
+    model_sources: set[str],
+    *,
+    exclude_own: Sequence[str],
+    minimums: Mapping[str, int],
+    reader: EvaluationInput,
+    then: tuple[datetime, datetime, list[str]] | None,
+) -> EvaluationReport:
+    """One chunk of :func:`evaluate_dirty`: evaluated whole, or piece by piece when that
+    raises; its results recorded."""
+    try:
+        part = _evaluate_chunk(
+            ledger,
+            chunk,
+            membership,
+            bodies,
+            model_sources,
+            exclude_own=exclude_own,
+            minimums=minimums,
+            reader=reader,
+            then=then,
+        )
+    except LEDGER_ERRORS:
+        raise  # the ledger's trouble, not a day's: nothing to isolate
+    except Exception:  # one bad site-day must not stop the others: isolate it
+        part = _evaluate_isolated(
+            ledger,
+            chunk,
+            membership,
+            bodies,
+            model_sources,
+            exclude_own=exclude_own,
+            minimums=minimums,
+            reader=reader,
+        )
+    failed = {(site, day) for site, day, _, _ in part.failed}
+    done = set(zip(chunk["site"], chunk["date"], strict=True))
+    done |= _area_keys(chunk, membership)
+    ledger.record_evaluation_results(part.failed, sorted(done - failed))
+    return part
 
 
 def _area_keys(
@@ -414,9 +457,11 @@ def _evaluate_chunk(
     areas: set[tuple[str, str]] | None = None,
     minimums: Mapping[str, int] | None = None,
     reader: EvaluationInput | None = None,
+    then: tuple[datetime, datetime, list[str]] | None = None,
 ) -> EvaluationReport:
     """Evaluate the dirty site-days and the area-days they touch (or, with ``areas``, those
-    area-days only besides the site-days), clearing them from the dirty days when written."""
+    area-days only besides the site-days), clearing them from the dirty days when written.
+    ``then``: the window (start, end, sites) of the chunk to come, read ahead."""
     now = int(datetime.now(UTC).timestamp())
     queued_areas = dirty[dirty["site"].isin(list(membership))]
     dirty = dirty[~dirty["site"].isin(list(membership))]
@@ -426,12 +471,13 @@ def _evaluate_chunk(
     dates = sorted(set(dirty["date"]) | {day for _, day in dirty_areas})
     if not dates:
         return EvaluationReport()
-    dirty_sites = set(dirty["site"])
-    sites = dirty_sites | {s for a, _ in dirty_areas for s in membership[a]}
+    sites = set(dirty["site"]) | {s for a, _ in dirty_areas for s in membership[a]}
     start, end = _local_window(dates)
     if reader is None:
         reader = EvaluationInput(ledger.connection)
     obs = reader.observations(start=start, end=end, sites=sorted(sites))
+    if then is not None:  # the next chunk's rows are read while this one is evaluated
+        reader.prefetch(start=then[0], end=then[1], sites=then[2])
     if obs.empty:
         ledger.clear_dirty(pd.concat([dirty, queued_areas]))
         return EvaluationReport(site_days=len(dirty), dates=tuple(dates))
