@@ -56,7 +56,11 @@ class LedgerConnection:
         """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            # check_same_thread off: an evaluation run writes from one background thread
+            # while the caller's thread reads (monitor.ledger.evaluation_output).
+            connection = sqlite3.connect(
+                path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")

@@ -47,13 +47,13 @@ from monitor.domain.daily import (
     round_daily_statistics,
     with_so2_24h,
 )
-from monitor.domain.quality import excluded, quality_flags
+from monitor.domain.quality import checked_flags
 from monitor.domain.units import AIR_PARAMETERS
 from monitor.domain.water_quality import Parameter, WaterBody, WaterClass, below_detection
 from monitor.errors import StorageError
 from monitor.ledger import Ledger, to_epoch
 from monitor.ledger.evaluation_input import EvaluationInput
-from monitor.ledger.evaluation_output import delete_qc_flags, write_derived
+from monitor.ledger.evaluation_output import BackgroundWrites, delete_qc_flags, write_derived
 from monitor.ledger.store import QC_LOOKAHEAD_HOURS
 from monitor.settings import Settings
 
@@ -182,7 +182,9 @@ def evaluate_dirty(
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
     report = EvaluationReport()
     chunks = [dirty[dirty["date"].isin(dates[i : i + step])] for i in range(0, len(dates), step)]
-    with EvaluationInput(ledger.connection) as reader:  # chunks share overlaps, read ahead
+    # Chunks share their overlaps; the next one is read ahead, and a chunk's results are
+    # written while the next one is evaluated.
+    with EvaluationInput(ledger.connection) as reader, BackgroundWrites() as writes:
         for number, chunk in enumerate(chunks):
             after = chunks[number + 1] if number + 1 < len(chunks) else None
             report = report + _evaluate_dirty_chunk(
@@ -195,6 +197,7 @@ def evaluate_dirty(
                 minimums=minimums,
                 reader=reader,
                 then=_chunk_window(after, membership) if after is not None else None,
+                writes=writes,
             )
             if progress is not None:
                 progress(min((number + 1) * step, len(dates)), len(dates))
@@ -227,9 +230,10 @@ def _evaluate_dirty_chunk(
     minimums: Mapping[str, int],
     reader: EvaluationInput,
     then: tuple[datetime, datetime, list[str]] | None,
+    writes: BackgroundWrites,
 ) -> EvaluationReport:
     """One chunk of :func:`evaluate_dirty`: evaluated whole, or piece by piece when that
-    raises; its results recorded."""
+    raises (after the writes queued before); its results recorded."""
     try:
         part = _evaluate_chunk(
             ledger,
@@ -241,10 +245,12 @@ def _evaluate_dirty_chunk(
             minimums=minimums,
             reader=reader,
             then=then,
+            write=writes.submit,
         )
     except LEDGER_ERRORS:
         raise  # the ledger's trouble, not a day's: nothing to isolate
     except Exception:  # one bad site-day must not stop the others: isolate it
+        writes.wait()  # the pieces write directly, after what was queued
         part = _evaluate_isolated(
             ledger,
             chunk,
@@ -258,7 +264,8 @@ def _evaluate_dirty_chunk(
     failed = {(site, day) for site, day, _, _ in part.failed}
     done = set(zip(chunk["site"], chunk["date"], strict=True))
     done |= _area_keys(chunk, membership)
-    ledger.record_evaluation_results(part.failed, sorted(done - failed))
+    succeeded = sorted(done - failed)
+    writes.submit(lambda: ledger.record_evaluation_results(part.failed, succeeded))
     return part
 
 
@@ -446,6 +453,11 @@ def _latest_per_key(frame: pd.DataFrame) -> pd.DataFrame:
     return ordered.drop_duplicates(["site", "parameter", "period_end"], keep="last")
 
 
+def _now(write: Callable[[], None]) -> None:
+    """Do a write now (what :func:`_evaluate_chunk` does unless given a queue)."""
+    write()
+
+
 def _evaluate_chunk(
     ledger: Ledger,
     dirty: pd.DataFrame,
@@ -458,10 +470,12 @@ def _evaluate_chunk(
     minimums: Mapping[str, int] | None = None,
     reader: EvaluationInput | None = None,
     then: tuple[datetime, datetime, list[str]] | None = None,
+    write: Callable[[Callable[[], None]], None] = _now,
 ) -> EvaluationReport:
     """Evaluate the dirty site-days and the area-days they touch (or, with ``areas``, those
     area-days only besides the site-days), clearing them from the dirty days when written.
-    ``then``: the window (start, end, sites) of the chunk to come, read ahead."""
+    ``then``: the window (start, end, sites) of the chunk to come, read ahead; ``write``
+    runs (or queues, :meth:`BackgroundWrites.submit`) each write, in order."""
     now = int(datetime.now(UTC).timestamp())
     queued_areas = dirty[dirty["site"].isin(list(membership))]
     dirty = dirty[~dirty["site"].isin(list(membership))]
@@ -479,19 +493,21 @@ def _evaluate_chunk(
     if then is not None:  # the next chunk's rows are read while this one is evaluated
         reader.prefetch(start=then[0], end=then[1], sites=then[2])
     if obs.empty:
-        ledger.clear_dirty(pd.concat([dirty, queued_areas]))
+        cleared = pd.concat([dirty, queued_areas])
+        write(lambda: ledger.clear_dirty(cleared))
         return EvaluationReport(site_days=len(dirty), dates=tuple(dates))
     obs = _latest_per_key(obs)
-    flags = quality_flags(obs)
-    own = flags.where(flags != obs["flags"], "")  # flags envmon added (text differs)
-    keep = excluded(flags, obs["parameter"], exclude_own=exclude_own)
+    checked = checked_flags(obs)  # each distinct pair of source and check flags once
+    flags = checked.flags()
+    own = checked.added()  # flags envmon added (text differs)
+    keep = checked.excluded(exclude_own)
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
     obs["date"] = _date_text(obs["local"])
     dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
     in_dirty = _keyed(obs["site"], obs["date"], dirty_keys)
 
-    flagged = in_dirty & (own.to_numpy() != "")  # the few rows first, then the frame
+    flagged = in_dirty & (own != "")  # the few rows first, then the frame
     qc = pd.DataFrame(
         {
             "site": obs["site"][flagged],
@@ -501,23 +517,29 @@ def _evaluate_chunk(
             "computed_at": now,
         }
     )
-    delete_qc_flags(ledger, dirty)
+    write(lambda: delete_qc_flags(ledger, dirty))
     if len(qc):
-        write_derived(ledger, "qc_flags", qc, ("site", "parameter", "period_end"))
+        write(lambda: write_derived(ledger, "qc_flags", qc, ("site", "parameter", "period_end")))
 
     if minimums is None:
         minimums = {a: default_minimum(len(m)) for a, m in membership.items()}
     hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, minimums, model_sources, now)
     water = _water(obs[in_dirty], bodies, now)
     if len(hourly):
-        write_derived(ledger, "hourly_aqi", hourly, ("site", "period_end", "standard"))
+        write(
+            lambda: write_derived(ledger, "hourly_aqi", hourly, ("site", "period_end", "standard"))
+        )
     if len(water):
-        write_derived(ledger, "water_classes", water, ("site", "period_end"))
+        write(lambda: write_derived(ledger, "water_classes", water, ("site", "period_end")))
     done = pd.concat([dirty, queued_areas])
     if len(daily):
-        write_derived(ledger, "daily_aqi", daily, ("site", "date", "standard"), done=done)
+        write(
+            lambda: write_derived(
+                ledger, "daily_aqi", daily, ("site", "date", "standard"), done=done
+            )
+        )
     else:
-        ledger.clear_dirty(done)
+        write(lambda: ledger.clear_dirty(done))
     return EvaluationReport(len(dirty), len(hourly), len(daily), len(water), len(qc), tuple(dates))
 
 
