@@ -15,7 +15,7 @@ import pytest
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.ledger.evaluation_input import EVALUATION_SITES_IN_SQL, EvaluationInput
-from monitor.ledger.evaluation_output import delete_qc_flags, write_derived
+from monitor.ledger.evaluation_output import BackgroundWrites, delete_qc_flags, write_derived
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -290,3 +290,26 @@ def test_writing_derived_rows_equals_the_ledger(tmp_path: Path) -> None:
         pytest.raises(ValueError, match="unknown derived table"),
     ):
         write_derived(led, "observations", hourly, key)
+
+
+def test_background_writes_run_in_order_and_stop_at_a_failed_one(ledger: Ledger) -> None:
+    """The writes of an evaluation run go in the order given, each its own transaction;
+    after one fails nothing more is written and its error comes back to the caller."""
+    db = ledger.connection
+    db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+
+    def insert(n: int) -> None:
+        with ledger.transaction() as tx:
+            tx.execute("INSERT INTO t VALUES (?)", (n,))
+
+    with BackgroundWrites() as writes:
+        for n in range(20):
+            writes.submit(lambda n=n: insert(n))  # type: ignore[misc]
+        writes.wait()
+        assert [r[0] for r in db.execute("SELECT n FROM t ORDER BY rowid")] == list(range(20))
+    with pytest.raises(sqlite3.IntegrityError), BackgroundWrites() as writes:
+        writes.submit(lambda: insert(20))
+        writes.submit(lambda: insert(5))  # already there: the primary key refuses it
+        writes.submit(lambda: insert(21))
+    assert [r[0] for r in db.execute("SELECT n FROM t WHERE n >= 20")] == [20]
+    assert not db.in_transaction  # the failed one was rolled back

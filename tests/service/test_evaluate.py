@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -523,3 +524,25 @@ def test_a_failed_area_day_is_queued_and_cleared_when_it_evaluates(
     assert rows["stations"].tolist() == [2, 2]
     # Its stations' own rows were not re-evaluated: only the area was queued.
     assert report.site_days == 0
+
+
+def test_a_failed_write_goes_up_and_leaves_the_days_dirty(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """The results are written in the background while the next chunk is evaluated (issue
+    17): a write the ledger refuses still stops the run with the ledger's error, and no
+    site-day whose results were not written loses its dirty mark."""
+    ledger.write_observations(sample_observations(), "sample")
+    dirty = ledger.dirty_days().values.tolist()
+    ledger.connection.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON daily_aqi BEGIN SELECT RAISE(ABORT, 'full'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="full"):
+        evaluate_dirty(ledger, settings)
+    assert ledger.dirty_days().values.tolist() == dirty
+    assert ledger.query("SELECT count(*) AS n FROM daily_aqi")["n"].tolist() == [0]
+    ledger.connection.execute("DROP TRIGGER refuse")
+    evaluate_dirty(ledger, settings)
+    assert ledger.dirty_days().empty
+    # Two stations and their area, four days, both rule sets.
+    assert ledger.query("SELECT count(*) AS n FROM daily_aqi")["n"].tolist() == [3 * 4 * 2]
