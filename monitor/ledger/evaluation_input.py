@@ -253,7 +253,7 @@ class EvaluationInput:
 
 
 #: SQLite page cache of the read-ahead connection (KiB).
-PREFETCH_CACHE_KIB: Final = 65536
+PREFETCH_CACHE_KIB: Final = 16384
 
 
 @dataclass

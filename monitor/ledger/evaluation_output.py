@@ -86,8 +86,9 @@ class BackgroundWrites:
             self._executor.shutdown(wait=True)
 
 
-#: Writes queued at most in :class:`BackgroundWrites` (about two chunks' worth).
-QUEUED_WRITES: Final = 12
+#: Writes queued at most in :class:`BackgroundWrites` (about one chunk's worth: a chunk
+#: writes five or six times).
+QUEUED_WRITES: Final = 6
 
 
 # ---------------------------------------------------------------------- derived rows
