@@ -546,3 +546,13 @@ def test_a_failed_write_goes_up_and_leaves_the_days_dirty(
     assert ledger.dirty_days().empty
     # Two stations and their area, four days, both rule sets.
     assert ledger.query("SELECT count(*) AS n FROM daily_aqi")["n"].tolist() == [3 * 4 * 2]
+
+
+def test_the_checkpoint_setting_is_restored_after_a_run(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """A run checkpoints the WAL less often while it writes (issue 17), then gives the
+    connection back with SQLite's own setting (1,000 pages, sqlite.org/pragma.html)."""
+    ledger.write_observations(sample_observations(), "sample")
+    assert evaluate_dirty(ledger, settings).daily_rows > 0
+    assert ledger.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
