@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -556,3 +557,56 @@ def test_the_checkpoint_setting_is_restored_after_a_run(
     ledger.write_observations(sample_observations(), "sample")
     assert evaluate_dirty(ledger, settings).daily_rows > 0
     assert ledger.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+
+
+def _derived(ledger: Ledger) -> dict[str, list[tuple[object, ...]]]:
+    """Every row an evaluation leaves (``computed_at`` and the time of queueing aside)."""
+    queries = {
+        "hourly_aqi": "SELECT * FROM hourly_aqi ORDER BY site, period_end, standard",
+        "daily_aqi": "SELECT * FROM daily_aqi ORDER BY site, date, standard",
+        "qc_flags": "SELECT site, parameter, period_end, flags FROM qc_flags ORDER BY 1, 2, 3",
+        "outbox": "SELECT kind, key, day FROM outbox ORDER BY 1, 2, 3",
+        "dirty_days": "SELECT * FROM dirty_days ORDER BY 1, 2",
+    }
+    out = {}
+    for table, sql in queries.items():
+        cursor = ledger.connection.execute(sql)
+        names = [d[0] for d in cursor.description]
+        out[table] = [
+            tuple(v for n, v in zip(names, row, strict=True) if n != "computed_at")
+            for row in cursor
+        ]
+    return out
+
+
+def test_chunks_read_ahead_and_written_behind_give_the_rows_of_one_chunk(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: with a chunk a day, each next chunk's observations are read ahead on the
+    second connection and each chunk's rows written by the writing thread; every derived
+    row, QC flag, outbox entry and dirty day is as when the four days are one chunk."""
+    from monitor.ledger import evaluation_input
+    from monitor.service import evaluate
+
+    read_ahead = []
+    fetch = evaluation_input.fetch_snapshot
+
+    def counted(*args: Any) -> Any:
+        read_ahead.append(args[1:3])
+        return fetch(*args)
+
+    results, reports = [], []
+    for chunk_site_days in (10_000, 2):  # one chunk; a chunk a day (two stations)
+        monkeypatch.setattr(evaluate, "CHUNK_SITE_DAYS", chunk_site_days)
+        monkeypatch.setattr(evaluation_input, "fetch_snapshot", counted)
+        with Ledger.open(tmp_path / f"chunks{chunk_site_days}.sqlite") as ledger:
+            ledger.write_observations(sample_observations(), "sample")
+            reports.append(evaluate_dirty(ledger, settings))
+            results.append(_derived(ledger))
+    # Every day's window but the first was read while the day before was evaluated.
+    assert len(reports[1].dates) > 1 and len(read_ahead) == len(reports[1].dates) - 1
+    assert reports[0].site_days == reports[1].site_days
+    assert reports[0].hourly_rows == reports[1].hourly_rows
+    assert reports[0].daily_rows == reports[1].daily_rows
+    assert results[0] == results[1]
+    assert len(results[0]["hourly_aqi"]) > 0 and results[0]["dirty_days"] == []
