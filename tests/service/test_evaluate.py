@@ -586,10 +586,10 @@ def test_chunks_read_ahead_and_written_behind_give_the_rows_of_one_chunk(
     second connection and each chunk's rows written by the writing thread; every derived
     row, QC flag, outbox entry and dirty day is as when the four days are one chunk."""
     from monitor.ledger import evaluation_input
+    from monitor.ledger.evaluation_hours import fetch_snapshot as fetch
     from monitor.service import evaluate
 
     read_ahead = []
-    fetch = evaluation_input.fetch_snapshot
 
     def counted(*args: Any) -> Any:
         read_ahead.append(args[1:3])
