@@ -36,16 +36,26 @@ class BackgroundWrites:
     :meth:`submit` or :meth:`wait` (what was not written stays dirty). At most
     :data:`QUEUED_WRITES` writes wait at a time (each holds a chunk's frames).
 
+    With ``background=False`` each write is done at once by the caller's thread (no
+    thread; its error raised by :meth:`submit` itself).
+
     Use as a context manager; leaving waits for the writes (and raises their error).
     """
 
-    def __init__(self) -> None:
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="envmon-evaluation-write")
+    def __init__(self, *, background: bool = True) -> None:
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="envmon-evaluation-write")
+            if background
+            else None
+        )
         self._futures: list[Future[None]] = []
         self._error: BaseException | None = None
 
     def submit(self, write: Callable[[], None]) -> None:
-        """Queue ``write`` (after the ones queued before it)."""
+        """Queue ``write`` (after the ones queued before it), or do it now."""
+        if self._executor is None:
+            write()
+            return
         self._raise()
         while len(self._futures) >= QUEUED_WRITES:
             self._futures.pop(0).exception()  # waits for the oldest
@@ -83,7 +93,8 @@ class BackgroundWrites:
                 for future in self._futures:
                     future.exception()  # finish what runs; the first error goes up
         finally:
-            self._executor.shutdown(wait=True)
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
 
 
 #: Writes queued at most in :class:`BackgroundWrites` (about one chunk's worth: a chunk

@@ -527,8 +527,9 @@ def test_a_failed_area_day_is_queued_and_cleared_when_it_evaluates(
     assert report.site_days == 0
 
 
+@pytest.mark.parametrize("overlap", [True, False])
 def test_a_failed_write_goes_up_and_leaves_the_days_dirty(
-    ledger: Ledger, settings: Settings
+    ledger: Ledger, settings: Settings, overlap: bool
 ) -> None:
     """The results are written in the background while the next chunk is evaluated (issue
     17): a write the ledger refuses still stops the run with the ledger's error, and no
@@ -539,7 +540,7 @@ def test_a_failed_write_goes_up_and_leaves_the_days_dirty(
         "CREATE TRIGGER refuse BEFORE INSERT ON daily_aqi BEGIN SELECT RAISE(ABORT, 'full'); END"
     )
     with pytest.raises(sqlite3.IntegrityError, match="full"):
-        evaluate_dirty(ledger, settings)
+        evaluate_dirty(ledger, settings, overlap=overlap)
     assert ledger.dirty_days().values.tolist() == dirty
     assert ledger.query("SELECT count(*) AS n FROM daily_aqi")["n"].tolist() == [0]
     ledger.connection.execute("DROP TRIGGER refuse")
@@ -596,17 +597,19 @@ def test_chunks_read_ahead_and_written_behind_give_the_rows_of_one_chunk(
         return fetch(*args)
 
     results, reports = [], []
-    for chunk_site_days in (10_000, 2):  # one chunk; a chunk a day (two stations)
+    # One chunk; a chunk a day (two stations) with the threads; the same on one thread.
+    for chunk_site_days, overlap in ((10_000, False), (2, True), (2, False)):
         monkeypatch.setattr(evaluate, "CHUNK_SITE_DAYS", chunk_site_days)
         monkeypatch.setattr(evaluation_input, "fetch_snapshot", counted)
-        with Ledger.open(tmp_path / f"chunks{chunk_site_days}.sqlite") as ledger:
+        with Ledger.open(tmp_path / f"chunks{chunk_site_days}{overlap}.sqlite") as ledger:
             ledger.write_observations(sample_observations(), "sample")
-            reports.append(evaluate_dirty(ledger, settings))
+            reports.append(evaluate_dirty(ledger, settings, overlap=overlap))
             results.append(_derived(ledger))
     # Every day's window but the first was read while the day before was evaluated.
     assert len(reports[1].dates) > 1 and len(read_ahead) == len(reports[1].dates) - 1
-    assert reports[0].site_days == reports[1].site_days
-    assert reports[0].hourly_rows == reports[1].hourly_rows
-    assert reports[0].daily_rows == reports[1].daily_rows
-    assert results[0] == results[1]
+    for report, result in zip(reports[1:], results[1:], strict=True):
+        assert report.site_days == reports[0].site_days
+        assert report.hourly_rows == reports[0].hourly_rows
+        assert report.daily_rows == reports[0].daily_rows
+        assert result == results[0]
     assert len(results[0]["hourly_aqi"]) > 0 and results[0]["dirty_days"] == []
