@@ -1,7 +1,7 @@
 """Benchmark: dirty-day evaluation (hourly and daily AQI, both rule sets) in site-days/s.
 
 Run from the checkout: ``.venv/bin/python -m benchmarks.bench_evaluate [--days 7]
-[--stations 1600] [--start 2026-02-26] [--repeat 3] [--baseline-commit 6ab6cca |
+[--stations 1600] [--start 2026-02-26] [--repeat 3] [--baseline-commit 0e1012a |
 --baseline-tree DIR | --no-baseline] [--profile OUT.prof]``.
 
 Synthetic national archive day files (``benchmarks/make_archive.py``, nothing downloaded) are
@@ -17,11 +17,13 @@ HJ 633-2026); the default dates straddle 2026-03-01, so each is the official one
 days. The rows written per table and rule set are printed.
 
 Baseline (named, measured in the same run, alternating with the new code on copies of the
-same ledger): **the evaluation before the issue 17 evaluation work, commit 6ab6cca**
-(column-wise ``group_concat`` read of each whole chunk window, ``Ledger.replace_derived``
-writes, chunks of 4,000 site-days). Its ``monitor`` package is taken from git
-(``git archive 6ab6cca monitor config``) into a scratch folder and run in a child process;
-``--baseline-tree DIR`` uses a copy made by hand, ``--no-baseline`` skips it.
+same ledger): **commit 0e1012a**, the evaluation before the read-ahead and background
+writes (issue 17): one thread reads each chunk's window (column-wise ``group_concat``,
+overlap reused), evaluates it and writes its rows (column-wise, 64 rows to a statement).
+Its ``monitor`` package is taken from git (``git archive 0e1012a monitor config``) into a
+scratch folder and run in a child process; ``--baseline-tree DIR`` uses a copy made by
+hand, ``--no-baseline`` skips it. Earlier baselines: commit 6ab6cca (before the issue 17
+evaluation work), commit 28943bf (before issue 17).
 The first repetition's results are compared row for row with the baseline's (every derived
 table, the publishing outbox, the dirty days and the evaluation failures; ``computed_at``
 aside). ``--profile`` writes a cProfile of the first repetition of the new code.
@@ -50,8 +52,8 @@ from monitor.settings import load_settings
 ROOT = Path(__file__).resolve().parent.parent
 
 
-#: The evaluation before the issue 17 evaluation work (the named baseline).
-BASELINE_COMMIT = "6ab6cca"
+#: The evaluation before the read-ahead and background writes (the named baseline).
+BASELINE_COMMIT = "0e1012a"
 
 
 def build_ledger(
@@ -69,7 +71,8 @@ def build_ledger(
 
 
 #: Run in a code tree: evaluate a ledger (cProfile to argv[3] if given); print site-days,
-#: hourly rows, daily rows, QC flags, seconds and CPU seconds.
+#: hourly rows, daily rows, QC flags, seconds, CPU seconds (every thread) and CPU seconds of
+#: the calling thread (the rest ran in the read-ahead and writing threads).
 EVALUATE_SCRIPT = """
 import cProfile, sys, time
 from pathlib import Path
@@ -79,7 +82,7 @@ from monitor.settings import load_settings
 settings = load_settings(Path(sys.argv[2]), {})
 profiler = cProfile.Profile() if len(sys.argv) > 3 else None
 with Ledger.open(Path(sys.argv[1])) as ledger:
-    begin, cpu = time.perf_counter(), time.process_time()
+    begin, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
     if profiler is not None:
         profiler.enable()
     report = evaluate_dirty(ledger, settings)
@@ -87,18 +90,19 @@ with Ledger.open(Path(sys.argv[1])) as ledger:
         profiler.disable()
         profiler.dump_stats(sys.argv[3])
     seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
+    own = time.thread_time() - own
     left = len(ledger.dirty_days())
     print(report.site_days, report.hourly_rows, report.daily_rows, report.qc_flagged, left,
-          seconds, cpu)
+          seconds, cpu, own)
 """
 
 
 def evaluate(
     tree: Path, template: Path, copy: Path, config: Path, profile: Path | None = None
-) -> tuple[list[int], float, float]:
+) -> tuple[list[int], float, float, float]:
     """Evaluate a fresh copy of ``template`` with the code in ``tree`` (a child process, so
     the new code and the baseline run alike): (site-days, hourly rows, daily rows, QC
-    flags, dirty left), seconds, CPU seconds."""
+    flags, dirty left), seconds, CPU seconds, CPU seconds of the calling thread."""
     shutil.copyfile(template, copy)
     done = subprocess.run(
         [
@@ -114,8 +118,8 @@ def evaluate(
         capture_output=True,
         text=True,
     )
-    *counts, seconds, cpu = done.stdout.split()
-    return [int(c) for c in counts], float(seconds), float(cpu)
+    *counts, seconds, cpu, own = done.stdout.split()
+    return [int(c) for c in counts], float(seconds), float(cpu), float(own)
 
 
 def baseline_tree(commit: str, into: Path) -> Path | None:
@@ -218,18 +222,19 @@ def main() -> None:
         for run in range(args.repeat):
             if tree is not None:
                 copy = work / f"baseline{run}.sqlite"
-                counts, seconds, cpu = evaluate(tree.resolve(), template, copy, args.config)
+                counts, seconds, cpu, own = evaluate(tree.resolve(), template, copy, args.config)
                 if run:
                     copy.unlink()  # the first is compared with the new code's result
                 baselines.append(counts[0] / seconds)
                 print(
                     f"run {run + 1}, {name}: {baselines[-1]:,.0f} site-days/s "
-                    f"({seconds:.2f} s, {cpu:.2f} s CPU; {load()})",
+                    f"({seconds:.2f} s, {cpu:.2f} s CPU, {own:.2f} s of it on the calling "
+                    f"thread; {load()})",
                     flush=True,
                 )
             copy = work / f"run{run}.sqlite"
             profile = args.profile.resolve() if args.profile and run == 0 else None
-            counts, seconds, cpu = evaluate(ROOT, template, copy, args.config, profile)
+            counts, seconds, cpu, own = evaluate(ROOT, template, copy, args.config, profile)
             site_days, hourly, daily, flags, left = counts
             rows = written(copy)
             if run == 0 and tree is not None:
@@ -244,7 +249,8 @@ def main() -> None:
             rates.append(site_days / seconds)
             print(
                 f"run {run + 1}: {site_days:,} site-days, {hourly:,} hourly + {daily:,} daily "
-                f"AQI rows, {flags:,} QC flags in {seconds:.2f} s ({cpu:.2f} s CPU) = "
+                f"AQI rows, {flags:,} QC flags in {seconds:.2f} s ({cpu:.2f} s CPU, {own:.2f} s "
+                f"of it on the calling thread) = "
                 f"{rates[-1]:,.0f} site-days/s ({left} dirty left; {load()})",
                 flush=True,
             )

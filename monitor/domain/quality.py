@@ -73,7 +73,9 @@ __all__ = [
     "SPIKE_JUMPS",
     "STUCK_FLOORS",
     "STUCK_HOURS",
+    "CheckedFlags",
     "QualityRules",
+    "checked_flags",
     "excluded",
     "quality_flags",
 ]
@@ -294,17 +296,18 @@ def excluded(
 
 def _excluding(
     flags: pd.Series, excluding: frozenset[str], is_o3: npt.NDArray[np.bool_]
-) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp], list[frozenset[str]]]:
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.intp], list[frozenset[str]], list[str]]:
     """Rows excluded by ``excluding`` codes (``o3_swapped`` only where ``is_o3``), and the
-    factorised flags (codes per row, tokens per distinct text)."""
+    factorised flags (codes per row, tokens and text per distinct text)."""
     codes, uniques = pd.factorize(_flag_text(flags))
     tokens = [_tokens(u) for u in uniques]
     general = np.array([bool(t & (excluding - {"o3_swapped"})) for t in tokens], dtype=bool)
     swapped = np.array([("o3_swapped" in t) and "o3_swapped" in excluding for t in tokens])
+    texts = [str(u) for u in uniques]
     if not len(codes):
-        return np.zeros(0, dtype=bool), codes.astype(np.intp), tokens
+        return np.zeros(0, dtype=bool), codes.astype(np.intp), tokens, texts
     out: npt.NDArray[np.bool_] = general[codes] | (swapped[codes] & is_o3)
-    return out, codes.astype(np.intp), tokens
+    return out, codes.astype(np.intp), tokens, texts
 
 
 class _Parameters(NamedTuple):
@@ -372,6 +375,67 @@ def quality_flags(
     >>> quality_flags(obs).tolist()
     ['negative', 'maintenance', 'aqi_mismatch;implausible']
     """
+    return _checked(observations, rules).flags()
+
+
+class CheckedFlags(NamedTuple):
+    """Flags of each observation, factorised: the row's code into the distinct (source
+    flags, quality-check flags) pairs, each pair's flag text, and its source flag text."""
+
+    codes: npt.NDArray[np.intp]
+    texts: npt.NDArray[np.object_]
+    source_texts: npt.NDArray[np.object_]
+    rows: pd.Index
+    o3: npt.NDArray[np.bool_]
+
+    def flags(self) -> pd.Series:
+        """What :func:`quality_flags` returns."""
+        out = self.texts[self.codes] if len(self.codes) else np.array([], dtype=object)
+        return pd.Series(out, index=self.rows, name="flags", dtype=object)
+
+    def excluded(self, exclude_own: Iterable[str] = ()) -> npt.NDArray[np.bool_]:
+        """What :func:`excluded` gives for these flags and the rows' parameters, judged
+        once per distinct flag text instead of once per row."""
+        own = frozenset(exclude_own)
+        unknown = sorted(own - set(ADVISORY_FLAGS))
+        if unknown:
+            raise ValueError(
+                f"flag(s) {', '.join(unknown)} cannot be chosen to exclude; expected any of "
+                f"{', '.join(ADVISORY_FLAGS)} (the others exclude always or never)"
+            )
+        excluding = EXCLUDING_FLAGS | own
+        tokens = [_tokens(str(t)) for t in self.texts]
+        general = np.array([bool(t & (excluding - {"o3_swapped"})) for t in tokens], dtype=bool)
+        swapped = np.array(
+            [("o3_swapped" in t) and "o3_swapped" in excluding for t in tokens], dtype=bool
+        )
+        if not len(self.codes):
+            return np.zeros(0, dtype=bool)
+        out: npt.NDArray[np.bool_] = general[self.codes] | (swapped[self.codes] & self.o3)
+        return out
+
+    def added(self) -> npt.NDArray[np.object_]:
+        """The flag text where it differs from the source's flags (envmon added or
+        reordered codes), else an empty text."""
+        changed = np.array(
+            [t != s for t, s in zip(self.texts, self.source_texts, strict=True)], dtype=bool
+        )
+        if not len(self.codes):
+            return np.array([], dtype=object)
+        out: npt.NDArray[np.object_] = np.where(changed, self.texts, "")[self.codes]
+        return out
+
+
+def checked_flags(
+    observations: pd.DataFrame, rules: QualityRules = DEFAULT_QUALITY_RULES
+) -> CheckedFlags:
+    """:func:`quality_flags`, factorised (:class:`CheckedFlags`): also what :func:`excluded`
+    gives for the result (``parameters`` the rows' ``parameter``) and the texts that
+    differ from the source flags, each computed once per distinct flag pair (issue 17)."""
+    return _checked(observations, rules)
+
+
+def _checked(observations: pd.DataFrame, rules: QualityRules) -> CheckedFlags:
     missing = [c for c in _REQUIRED if c not in observations.columns]
     if missing:
         raise ValueError(f"observations lack column(s) {missing}; expected {', '.join(_REQUIRED)}")
@@ -379,7 +443,7 @@ def quality_flags(
     codes_p, names_p = _factorized(observations["parameter"])
     parameter = _Parameters(codes_p, names_p)
     value = pd.to_numeric(observations["value"], errors="coerce").to_numpy(dtype=float)
-    source_excluded, codes, source_tokens = _excluding(
+    source_excluded, codes, source_tokens, source_uniques = _excluding(
         observations["flags"], SOURCE_EXCLUDING_FLAGS, parameter.codes == parameter.code("o3")
     )
 
@@ -413,8 +477,14 @@ def quality_flags(
         ],
         dtype=object,
     )
-    out = texts[pair_codes] if n else np.array([], dtype=object)
-    return pd.Series(out, index=observations.index, name="flags", dtype=object)
+    source_texts = np.array([source_uniques[p >> len(QC_FLAGS)] for p in pairs.tolist()])
+    return CheckedFlags(
+        pair_codes.astype(np.intp),
+        texts,
+        source_texts.astype(object),
+        observations.index,
+        np.asarray(observations["parameter"].to_numpy() == "o3", dtype=bool),
+    )
 
 
 def _factorized(column: pd.Series) -> tuple[npt.NDArray[np.intp], list[str]]:

@@ -16,6 +16,34 @@ from monitor.errors import StorageError
 from monitor.ledger.schema import LATEST_VERSION, MIGRATIONS
 
 
+def reading_connection(
+    connection: sqlite3.Connection, cache_kib: int
+) -> sqlite3.Connection | None:
+    """A second connection to the ledger file of ``connection``, for reading only (``PRAGMA
+    query_only``), usable from another thread: an evaluation run reads the next window on
+    it while the one connection writes (WAL: readers and the writer do not block each
+    other). None for a ledger without a file (in memory).
+
+    Raises
+    ------
+    sqlite3.Error
+        If the file cannot be opened.
+    """
+    path = next(
+        (str(r[2]) for r in connection.execute("PRAGMA database_list") if r[1] == "main"), ""
+    )
+    if not path:
+        return None
+    reader = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    try:
+        reader.execute("PRAGMA query_only=1")
+        reader.execute(f"PRAGMA cache_size=-{int(cache_kib)}")
+    except sqlite3.Error:
+        reader.close()
+        raise
+    return reader
+
+
 @dataclass(frozen=True)
 class WriteResult:
     """What one write did: new rows, revised rows (old value kept), rows already identical."""
@@ -56,7 +84,11 @@ class LedgerConnection:
         """
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(path, timeout=30.0, isolation_level=None)
+            # check_same_thread off: an evaluation run writes from one background thread
+            # while the caller's thread reads (monitor.ledger.evaluation_output).
+            connection = sqlite3.connect(
+                path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")

@@ -11,7 +11,8 @@ the local date of every flag the site ever had. What the run reads is in
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -21,7 +22,84 @@ import pandas as pd
 
 from monitor.ledger import Ledger
 
-__all__ = ["delete_qc_flags", "write_derived"]
+__all__ = ["BackgroundWrites", "delete_qc_flags", "write_derived"]
+
+
+class BackgroundWrites:
+    """The writes of an evaluation run, done in the order given by one background thread
+    on the ledger's connection, while the run evaluates the next chunk (issue 17).
+
+    Python's ``sqlite3`` releases the GIL while SQLite steps, so inserting the rows of one
+    chunk (B-tree work, the commit) runs on the other core. Each write is its own
+    transaction, as when written directly; the thread is the only writer during the run.
+    After a write fails, nothing more is written and the error is raised by the next
+    :meth:`submit` or :meth:`wait` (what was not written stays dirty). At most
+    :data:`QUEUED_WRITES` writes wait at a time (each holds a chunk's frames).
+
+    With ``background=False`` each write is done at once by the caller's thread (no
+    thread; its error raised by :meth:`submit` itself).
+
+    Use as a context manager; leaving waits for the writes (and raises their error).
+    """
+
+    def __init__(self, *, background: bool = True) -> None:
+        self._executor = (
+            ThreadPoolExecutor(1, thread_name_prefix="envmon-evaluation-write")
+            if background
+            else None
+        )
+        self._futures: list[Future[None]] = []
+        self._error: BaseException | None = None
+
+    def submit(self, write: Callable[[], None]) -> None:
+        """Queue ``write`` (after the ones queued before it), or do it now."""
+        if self._executor is None:
+            write()
+            return
+        self._raise()
+        while len(self._futures) >= QUEUED_WRITES:
+            self._futures.pop(0).exception()  # waits for the oldest
+            self._raise()
+        self._futures.append(self._executor.submit(self._run, write))
+
+    def wait(self) -> None:
+        """Wait until every queued write is done; raise the error of a failed one."""
+        for future in self._futures:
+            future.exception()
+        self._futures.clear()
+        self._raise()
+
+    def _run(self, write: Callable[[], None]) -> None:
+        if self._error is not None:
+            return  # a write before failed: nothing after it is written
+        try:
+            write()
+        except BaseException as err:
+            self._error = err
+            raise
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def __enter__(self) -> BackgroundWrites:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if exc[0] is None:
+                self.wait()
+            else:
+                for future in self._futures:
+                    future.exception()  # finish what runs; the first error goes up
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+
+
+#: Writes queued at most in :class:`BackgroundWrites` (about one chunk's worth: a chunk
+#: writes five or six times).
+QUEUED_WRITES: Final = 6
 
 
 # ---------------------------------------------------------------------- derived rows

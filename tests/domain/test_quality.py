@@ -27,6 +27,7 @@ from monitor.domain.quality import (
     IMPOSSIBLE_FLAGS,
     QC_FLAGS,
     QualityRules,
+    checked_flags,
     excluded,
     quality_flags,
 )
@@ -453,3 +454,43 @@ def test_flags_keep_rows_and_are_idempotent(rows: list[tuple[str, str, int, floa
         assert len(tokens) == len(set(tokens))
     again = quality_flags(frame.assign(flags=first))
     assert again.tolist() == first.tolist()
+
+
+_ROWS_WITH_O3 = st.lists(
+    st.tuples(
+        st.sampled_from(["A", "B"]),
+        st.sampled_from(["pm2_5", "pm10", "o3", "co"]),
+        st.integers(0, 12),
+        st.sampled_from([-1.0, 0.0, 12.0, 50.0, 400.0, 20000.0, NAN, 12.0]),
+        st.sampled_from(
+            ["", "maintenance", "aqi_mismatch;maintenance", "o3_swapped", "stuck", "zz;spike"]
+        ),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_ROWS_WITH_O3, st.sampled_from([(), ("stuck",), ("spike", "pm25_gt_pm10")]))
+def test_checked_flags_equal_flags_exclusion_and_changes_row_by_row(
+    rows: list[tuple[str, str, int, float, str]], exclude_own: tuple[str, ...]
+) -> None:
+    """Judged once per distinct flag pair (issue 17), the same as row by row: the flag
+    texts of quality_flags, what excluded() gives for them (o3_swapped on O3 rows only),
+    and the texts that differ from the source's (reordered codes count as changed)."""
+    frame = _obs(rows) if rows else _obs([("A", "pm2_5", 0, 1.0)]).iloc[:0]
+    frame.index = pd.RangeIndex(100, 100 + len(frame))
+    expected = quality_flags(frame)
+    checked = checked_flags(frame)
+    got = checked.flags()
+    assert got.index.equals(expected.index) and got.tolist() == expected.tolist()
+    assert (
+        checked.excluded(exclude_own).tolist()
+        == excluded(expected, frame["parameter"], exclude_own=exclude_own).tolist()
+    )
+    assert checked.added().tolist() == expected.where(expected != frame["flags"], "").tolist()
+
+
+def test_checked_flags_reject_an_unknown_flag_to_exclude() -> None:
+    with pytest.raises(ValueError, match="maintenance cannot be chosen"):
+        checked_flags(_obs([("A", "pm2_5", 1, 1.0)])).excluded(["maintenance"])

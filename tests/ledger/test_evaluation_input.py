@@ -15,7 +15,7 @@ import pytest
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.ledger.evaluation_input import EVALUATION_SITES_IN_SQL, EvaluationInput
-from monitor.ledger.evaluation_output import delete_qc_flags, write_derived
+from monitor.ledger.evaluation_output import BackgroundWrites, delete_qc_flags, write_derived
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
 
@@ -133,6 +133,53 @@ def test_a_commit_of_another_connection_makes_the_next_window_read_afresh(
     _same(got, ledger.evaluation_observations(start=second[0], end=second[1], sites=["1001A"]))
 
 
+@pytest.mark.parametrize("sites", [["1001A", "1002A"], ["1002A"]])
+def test_windows_read_ahead_equal_the_ledger_read(ledger: Ledger, sites: list[str]) -> None:
+    """Each next window read ahead on the second connection while the caller works (as
+    evaluate_dirty does): the same frames, and the rows did come from the read-ahead."""
+    windows = _windows()
+    with EvaluationInput(ledger.connection) as reader:
+        for number, (start, end) in enumerate(windows):
+            got = reader.observations(start=start, end=end, sites=sites)
+            if number + 1 < len(windows):
+                after = windows[number + 1]
+                reader.prefetch(start=after[0], end=after[1], sites=sites)
+            expected = ledger.evaluation_observations(start=start, end=end, sites=sites)
+            if len(expected):
+                _same(got, expected)
+        assert reader.rows_prefetched > 0
+        assert reader.rows_prefetched <= reader.rows_read
+
+
+def test_rows_read_ahead_are_dropped_after_another_connections_commit(ledger: Ledger) -> None:
+    """An HJ 212 receiver commits between the read-ahead and its use: the window is read
+    afresh (the new values), never the rows read before the commit."""
+    first, second = _windows()[0], _windows()[1]
+    with EvaluationInput(ledger.connection) as reader:
+        reader.observations(start=first[0], end=first[1], sites=["1001A"])
+        reader.prefetch(start=second[0], end=second[1], sites=["1001A"])
+        other = sqlite3.connect(ledger.path)
+        with other:
+            other.execute("UPDATE observations SET value = 99.0 WHERE site = '1001A'")
+        other.close()
+        got = reader.observations(start=second[0], end=second[1], sites=["1001A"])
+        assert reader.rows_prefetched == 0
+    assert (got["value"] == 99.0).all()
+    _same(got, ledger.evaluation_observations(start=second[0], end=second[1], sites=["1001A"]))
+
+
+def test_a_read_ahead_not_asked_for_is_dropped(ledger: Ledger) -> None:
+    """The next call asks for another window (a chunk evaluated piece by piece): the rows
+    read ahead are not used for it."""
+    first, second = _windows()[0], _windows()[1]
+    with EvaluationInput(ledger.connection) as reader:
+        reader.observations(start=first[0], end=first[1], sites=["1001A"])
+        reader.prefetch(start=second[0], end=second[1], sites=["1001A"])
+        got = reader.observations(start=first[0], end=second[1], sites=["1002A"])
+        assert reader.rows_prefetched == 0
+    _same(got, ledger.evaluation_observations(start=first[0], end=second[1], sites=["1002A"]))
+
+
 def test_empty_window(ledger: Ledger) -> None:
     got = EvaluationInput(ledger.connection).observations(
         start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2020, 1, 2, tzinfo=UTC), sites=["x"]
@@ -243,3 +290,26 @@ def test_writing_derived_rows_equals_the_ledger(tmp_path: Path) -> None:
         pytest.raises(ValueError, match="unknown derived table"),
     ):
         write_derived(led, "observations", hourly, key)
+
+
+def test_background_writes_run_in_order_and_stop_at_a_failed_one(ledger: Ledger) -> None:
+    """The writes of an evaluation run go in the order given, each its own transaction;
+    after one fails nothing more is written and its error comes back to the caller."""
+    db = ledger.connection
+    db.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+
+    def insert(n: int) -> None:
+        with ledger.transaction() as tx:
+            tx.execute("INSERT INTO t VALUES (?)", (n,))
+
+    with BackgroundWrites() as writes:
+        for n in range(20):
+            writes.submit(lambda n=n: insert(n))  # type: ignore[misc]
+        writes.wait()
+        assert [r[0] for r in db.execute("SELECT n FROM t ORDER BY rowid")] == list(range(20))
+    with pytest.raises(sqlite3.IntegrityError), BackgroundWrites() as writes:
+        writes.submit(lambda: insert(20))
+        writes.submit(lambda: insert(5))  # already there: the primary key refuses it
+        writes.submit(lambda: insert(21))
+    assert [r[0] for r in db.execute("SELECT n FROM t WHERE n >= 20")] == [20]
+    assert not db.in_transaction  # the failed one was rolled back

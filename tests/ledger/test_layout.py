@@ -112,8 +112,9 @@ def test_no_public_ledger_method_is_defined_in_store() -> None:
 
 
 def test_every_part_works_over_the_one_connection() -> None:
-    # One connection: only connection.py opens one, and every part is a LedgerConnection
-    # without a constructor of its own (so none can hold another connection).
+    # One connection: only connection.py opens one (and the read-only one an evaluation run
+    # reads ahead on, issue 17), and every part is a LedgerConnection without a
+    # constructor of its own (so none can hold another connection).
     opening = [p.name for p in _modules() if _connects(p.read_text(encoding="utf-8"))]
     assert opening == ["connection.py"]
     parts = Ledger.__mro__[1 : Ledger.__mro__.index(LedgerConnection)]

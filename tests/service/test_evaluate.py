@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -523,3 +525,91 @@ def test_a_failed_area_day_is_queued_and_cleared_when_it_evaluates(
     assert rows["stations"].tolist() == [2, 2]
     # Its stations' own rows were not re-evaluated: only the area was queued.
     assert report.site_days == 0
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_a_failed_write_goes_up_and_leaves_the_days_dirty(
+    ledger: Ledger, settings: Settings, overlap: bool
+) -> None:
+    """The results are written in the background while the next chunk is evaluated (issue
+    17): a write the ledger refuses still stops the run with the ledger's error, and no
+    site-day whose results were not written loses its dirty mark."""
+    ledger.write_observations(sample_observations(), "sample")
+    dirty = ledger.dirty_days().values.tolist()
+    ledger.connection.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON daily_aqi BEGIN SELECT RAISE(ABORT, 'full'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="full"):
+        evaluate_dirty(ledger, settings, overlap=overlap)
+    assert ledger.dirty_days().values.tolist() == dirty
+    assert ledger.query("SELECT count(*) AS n FROM daily_aqi")["n"].tolist() == [0]
+    ledger.connection.execute("DROP TRIGGER refuse")
+    evaluate_dirty(ledger, settings)
+    assert ledger.dirty_days().empty
+    # Two stations and their area, four days, both rule sets.
+    assert ledger.query("SELECT count(*) AS n FROM daily_aqi")["n"].tolist() == [3 * 4 * 2]
+
+
+def test_the_checkpoint_setting_is_restored_after_a_run(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """A run checkpoints the WAL less often while it writes (issue 17), then gives the
+    connection back with SQLite's own setting (1,000 pages, sqlite.org/pragma.html)."""
+    ledger.write_observations(sample_observations(), "sample")
+    assert evaluate_dirty(ledger, settings).daily_rows > 0
+    assert ledger.connection.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1000
+
+
+def _derived(ledger: Ledger) -> dict[str, list[tuple[object, ...]]]:
+    """Every row an evaluation leaves (``computed_at`` and the time of queueing aside)."""
+    queries = {
+        "hourly_aqi": "SELECT * FROM hourly_aqi ORDER BY site, period_end, standard",
+        "daily_aqi": "SELECT * FROM daily_aqi ORDER BY site, date, standard",
+        "qc_flags": "SELECT site, parameter, period_end, flags FROM qc_flags ORDER BY 1, 2, 3",
+        "outbox": "SELECT kind, key, day FROM outbox ORDER BY 1, 2, 3",
+        "dirty_days": "SELECT * FROM dirty_days ORDER BY 1, 2",
+    }
+    out = {}
+    for table, sql in queries.items():
+        cursor = ledger.connection.execute(sql)
+        names = [d[0] for d in cursor.description]
+        out[table] = [
+            tuple(v for n, v in zip(names, row, strict=True) if n != "computed_at")
+            for row in cursor
+        ]
+    return out
+
+
+def test_chunks_read_ahead_and_written_behind_give_the_rows_of_one_chunk(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17: with a chunk a day, each next chunk's observations are read ahead on the
+    second connection and each chunk's rows written by the writing thread; every derived
+    row, QC flag, outbox entry and dirty day is as when the four days are one chunk."""
+    from monitor.ledger import evaluation_input
+    from monitor.ledger.evaluation_hours import fetch_snapshot as fetch
+    from monitor.service import evaluate
+
+    read_ahead = []
+
+    def counted(*args: Any) -> Any:
+        read_ahead.append(args[1:3])
+        return fetch(*args)
+
+    results, reports = [], []
+    # One chunk; a chunk a day (two stations) with the threads; the same on one thread.
+    for chunk_site_days, overlap in ((10_000, False), (2, True), (2, False)):
+        monkeypatch.setattr(evaluate, "CHUNK_SITE_DAYS", chunk_site_days)
+        monkeypatch.setattr(evaluation_input, "fetch_snapshot", counted)
+        with Ledger.open(tmp_path / f"chunks{chunk_site_days}{overlap}.sqlite") as ledger:
+            ledger.write_observations(sample_observations(), "sample")
+            reports.append(evaluate_dirty(ledger, settings, overlap=overlap))
+            results.append(_derived(ledger))
+    # Every day's window but the first was read while the day before was evaluated.
+    assert len(reports[1].dates) > 1 and len(read_ahead) == len(reports[1].dates) - 1
+    for report, result in zip(reports[1:], results[1:], strict=True):
+        assert report.site_days == reports[0].site_days
+        assert report.hourly_rows == reports[0].hourly_rows
+        assert report.daily_rows == reports[0].daily_rows
+        assert result == results[0]
+    assert len(results[0]["hourly_aqi"]) > 0 and results[0]["dirty_days"] == []

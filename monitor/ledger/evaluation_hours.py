@@ -1,0 +1,263 @@
+"""The texts SQLite sends per hour of an evaluation window, and the frame made from them
+(issue 17; read by :class:`~monitor.ledger.evaluation_input.EvaluationInput`).
+
+* **Constant columns stay in SQLite.** Per hour, SQLite sends the source, the period
+  length and the ingestion time once when every row of the hour has the same; the
+  flags, and those columns where they vary, come from a second query for those hours
+  only (clean hours are the rule). Python splits three texts per hour (site, parameter,
+  value) instead of eight.
+* **Values as short exact text.** Integral values (most published concentrations) go as
+  integers, the others as SQLite's ``quote()``, which writes 15 significant digits when
+  they read back to the same double and 20 otherwise: bit for bit the stored doubles.
+
+Hours that do not split into their rows (a separator inside a code, a value that does not
+parse, an infinity) are read row by row (:func:`read_observation_rows`).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import warnings
+from collections.abc import Sequence
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+__all__ = ["Fetched", "fetch", "fetch_snapshot", "read_observation_rows", "read_rows"]
+
+_SEP: Final = "\x1f"
+
+#: One row per hour: the texts of site, parameter and value, and for the other columns
+#: whether they are the same on every row of the hour (then that value stands for them).
+_HOURS_SQL: Final = (
+    "SELECT count(*), period_end, group_concat(site, char(31)), "
+    "group_concat(parameter, char(31)), "
+    "group_concat(CASE WHEN value IS NULL THEN 'nan' "
+    "WHEN value = CAST(value AS INTEGER) AND value != 0 AND abs(value) < 1e15 "
+    "THEN CAST(value AS INTEGER) ELSE quote(value) END, ','), "
+    "max(flags), min(source), max(source), min(period_end - period_start), "
+    "max(period_end - period_start), min(ingested_at), max(ingested_at) "
+    "FROM observations WHERE {where} GROUP BY period_end"
+)
+#: The other columns' texts, for the hours where they vary (flags: any hour with flags).
+_VARYING_SQL: Final = (
+    "SELECT period_end, count(*), group_concat(flags, char(31)), "
+    "group_concat(source, char(31)), group_concat(period_start, ','), "
+    "group_concat(ingested_at, ',') FROM observations WHERE {where} "
+    "AND period_end IN ({hours}) GROUP BY period_end"
+)
+#: Hours asked for in one :data:`_VARYING_SQL` query at most.
+_VARYING_HOURS: Final = 500
+
+
+#: What :func:`fetch` returns: the :data:`_HOURS_SQL` rows and the :data:`_VARYING_SQL`
+#: texts by period end.
+Fetched = tuple[list[tuple[Any, ...]], dict[int, tuple[Any, ...]]]
+
+
+def fetch_snapshot(
+    connection: sqlite3.Connection, lo: int, hi: int, sites: frozenset[str] | None
+) -> Fetched:
+    """:func:`fetch` in one read transaction (both queries see the same rows). Only SQLite
+    work and the texts it returns: the read-ahead thread seldom holds the GIL."""
+    connection.execute("BEGIN")
+    try:
+        return fetch(connection, lo, hi, sites)
+    finally:
+        connection.execute("COMMIT")
+
+
+def _where(lo: int, hi: int, sites: frozenset[str] | None) -> tuple[str, list[Any]]:
+    """The WHERE clause of a window's rows and its parameters."""
+    where = "period_end > ? AND period_end <= ?"
+    params: list[Any] = [lo, hi]
+    if sites is not None:
+        where += f" AND site IN ({','.join('?' * len(sites))})"
+        params.extend(sorted(sites))
+    return where, params
+
+
+def fetch(
+    connection: sqlite3.Connection, lo: int, hi: int, sites: frozenset[str] | None
+) -> Fetched:
+    """The texts of (lo, hi] per hour (:data:`_HOURS_SQL`, :data:`_VARYING_SQL`)."""
+    where, params = _where(lo, hi, sites)
+    hours = connection.execute(_HOURS_SQL.format(where=where), params).fetchall()
+    varying = [h[1] for h in hours if h[5] != "" or h[6] != h[7] or h[8] != h[9] or h[10] != h[11]]
+    texts: dict[int, tuple[Any, ...]] = {}
+    for first in range(0, len(varying), _VARYING_HOURS):
+        part = varying[first : first + _VARYING_HOURS]
+        sql = _VARYING_SQL.format(where=where, hours=",".join("?" * len(part)))
+        for row in connection.execute(sql, [*params, *part]):
+            texts[int(row[0])] = row[1:]
+    return hours, texts
+
+
+def read_rows(
+    connection: sqlite3.Connection,
+    lo: int,
+    hi: int,
+    sites: frozenset[str] | None,
+    fetched: Fetched | None = None,
+) -> pd.DataFrame:
+    """Rows of (lo, hi] (times as epoch seconds) from SQLite (from ``fetched``, the texts
+    read ahead, when given)."""
+    hours, texts = fetch(connection, lo, hi, sites) if fetched is None else fetched
+    frame = _from_hours(hours, texts)
+    if frame is not None:
+        return frame
+    where, params = _where(lo, hi, sites)
+    return read_observation_rows(
+        connection, where, params, order_by="period_end, site, parameter, source"
+    )
+
+
+def _categorical(texts: list[str | None], counts: list[int]) -> pd.Categorical[Any] | None:
+    """Categorical of per-hour texts (cells joined by the separator), categories sorted;
+    None when a text does not split into its hour's rows. Hour by hour (never a Python
+    string per row of the whole window at once); the hours' distinct values are then
+    numbered together by one factorisation instead of a dictionary look-up each."""
+    codes: list[npt.NDArray[np.intp]] = []
+    uniques: list[npt.NDArray[np.object_]] = []
+    offset = 0
+    for text, count in zip(texts, counts, strict=True):
+        cells = (text or "").split(_SEP)
+        if len(cells) != count:
+            return None
+        hour_codes, hour_uniques = pd.factorize(np.array(cells, dtype=object))
+        codes.append(hour_codes + offset)
+        uniques.append(np.asarray(hour_uniques, dtype=object))
+        offset += len(hour_uniques)
+    if not codes:
+        return pd.Categorical([])
+    global_codes, names = pd.factorize(np.concatenate(uniques), sort=True)
+    return pd.Categorical.from_codes(
+        global_codes[np.concatenate(codes)], dtype=pd.CategoricalDtype(list(names))
+    )
+
+
+def _sorted_categorical(
+    names: dict[str, int], parts: list[npt.NDArray[np.int64]]
+) -> pd.Categorical[Any]:
+    """Categorical from codes into ``names`` (first-seen order), categories sorted."""
+    if not names:
+        return pd.Categorical([])
+    order = sorted(names)  # the categories pd.Categorical infers: sorted
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[[names[name] for name in order]] = np.arange(len(order))
+    codes = rank[np.concatenate(parts)] if parts else np.zeros(0, dtype=np.int64)
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(order))
+
+
+def _numbers(texts: list[str], total: int, dtype: type) -> npt.NDArray[Any] | None:
+    """Numbers of the per-hour texts (cells joined by ``,``); None unless exactly ``total``."""
+    if not total:
+        return np.zeros(0, dtype=dtype)
+    parsed: npt.NDArray[Any]
+    try:
+        with warnings.catch_warnings():  # unparsable text: numpy stops early, warns
+            warnings.simplefilter("ignore", DeprecationWarning)
+            parsed = np.fromstring(",".join(texts), dtype=dtype, sep=",")
+    except ValueError:  # what later numpy versions raise instead
+        return None
+    return parsed if len(parsed) == total else None
+
+
+def _from_hours(
+    hours: list[tuple[Any, ...]], varying: dict[int, tuple[Any, ...]]
+) -> pd.DataFrame | None:
+    """The frame (times as epoch seconds) from :data:`_HOURS_SQL` rows and, for the hours
+    whose other columns vary, :data:`_VARYING_SQL` rows (by period end); None when a text
+    does not split into its hour's rows."""
+    counts = [int(h[0]) for h in hours]
+    n = sum(counts)
+    counts_array = np.asarray(counts, dtype=np.int64)
+    site = _categorical([h[2] for h in hours], counts)
+    parameter = _categorical([h[3] for h in hours], counts)
+    value = _numbers([h[4] for h in hours], n, np.float64)
+    if site is None or parameter is None or value is None or np.isinf(value).any():
+        return None  # an infinity was written as text: read row by row to be sure
+    ends = np.asarray([h[1] for h in hours], dtype=np.int64)
+    period_end = np.repeat(ends, counts_array)
+    period_start = period_end - np.repeat(
+        np.asarray([h[8] for h in hours], dtype=np.int64), counts_array
+    )
+    ingested_at = np.repeat(np.asarray([h[10] for h in hours], dtype=np.int64), counts_array)
+    flags = np.full(n, "", dtype=object)
+    sources: dict[str, int] = {}
+    source_parts = []
+    first = 0
+    for hour, count in zip(hours, counts, strict=True):
+        rows = slice(first, first + count)
+        first += count
+        texts = varying.get(int(hour[1]))
+        if texts is None:
+            source_parts.append(np.full(count, sources.setdefault(hour[6], len(sources))))
+            continue
+        if int(texts[0]) != count:
+            return None  # written to since the first query: read row by row
+        if hour[5] != "":
+            cells = texts[1].split(_SEP)
+            if len(cells) != count:
+                return None
+            flags[rows] = cells
+        if hour[6] == hour[7]:
+            source_parts.append(np.full(count, sources.setdefault(hour[6], len(sources))))
+        else:
+            cells = texts[2].split(_SEP)
+            if len(cells) != count:
+                return None
+            codes, uniques = pd.factorize(np.array(cells, dtype=object))
+            found = [sources.setdefault(str(u), len(sources)) for u in uniques]
+            source_parts.append(np.array(found, dtype=np.int64)[codes])
+        for same, text, out in (
+            (hour[8] == hour[9], texts[3], period_start),
+            (hour[10] == hour[11], texts[4], ingested_at),
+        ):
+            if not same:
+                numbers = _numbers([text], count, np.int64)
+                if numbers is None:
+                    return None
+                out[rows] = numbers
+    return pd.DataFrame(
+        {
+            "site": site,
+            "parameter": parameter,
+            "period_start": period_start,
+            "period_end": period_end,
+            "value": value,
+            "flags": flags,
+            "source": _sorted_categorical(sources, source_parts),
+            "ingested_at": ingested_at,
+        }
+    )
+
+
+def read_observation_rows(
+    connection: sqlite3.Connection, where: str, params: Sequence[Any], order_by: str = ""
+) -> pd.DataFrame:
+    """Observations ``WHERE where`` as the evaluation reads them (site, parameter, period
+    start and end as epoch seconds, value, flags, source, ingestion time), row by row: the
+    general read, and the fallback of the column-wise one."""
+    order = f" ORDER BY {order_by}" if order_by else ""
+    rows = connection.execute(
+        "SELECT site, parameter, period_start, period_end, value, flags, source, "
+        f"ingested_at FROM observations WHERE {where}{order}",
+        params,
+    ).fetchall()
+    n = len(rows)
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * 8
+    return pd.DataFrame(
+        {
+            "site": pd.Categorical(columns[0]),
+            "parameter": pd.Categorical(columns[1]),
+            "period_start": np.fromiter(columns[2], np.int64, n),
+            "period_end": np.fromiter(columns[3], np.int64, n),
+            "value": np.array(columns[4], dtype=float) if n else np.zeros(0),
+            "flags": np.array(columns[5], dtype=object),
+            "source": pd.Categorical(columns[6]),
+            "ingested_at": np.fromiter(columns[7], np.int64, n),
+        }
+    )
