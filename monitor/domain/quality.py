@@ -279,6 +279,17 @@ def excluded(
         raise ValueError(
             f"parameters has {len(parameters)} rows, flags {len(flags)}; expected the same"
         )
+    own = _advisory_to_exclude(exclude_own)
+    is_o3 = (
+        np.ones(len(flags), dtype=bool)
+        if parameters is None
+        else np.asarray(parameters.to_numpy() == "o3", dtype=bool)
+    )
+    return _excluding(flags, EXCLUDING_FLAGS | own, is_o3)[0]
+
+
+def _advisory_to_exclude(exclude_own: Iterable[str]) -> frozenset[str]:
+    """The advisory flags chosen to exclude (``[quality] exclude_own_flags``), checked."""
     own = frozenset(exclude_own)
     unknown = sorted(own - set(ADVISORY_FLAGS))
     if unknown:
@@ -286,12 +297,7 @@ def excluded(
             f"flag(s) {', '.join(unknown)} cannot be chosen to exclude; expected any of "
             f"{', '.join(ADVISORY_FLAGS)} (the others exclude always or never)"
         )
-    is_o3 = (
-        np.ones(len(flags), dtype=bool)
-        if parameters is None
-        else np.asarray(parameters.to_numpy() == "o3", dtype=bool)
-    )
-    return _excluding(flags, EXCLUDING_FLAGS | own, is_o3)[0]
+    return own
 
 
 def _excluding(
@@ -396,13 +402,7 @@ class CheckedFlags(NamedTuple):
     def excluded(self, exclude_own: Iterable[str] = ()) -> npt.NDArray[np.bool_]:
         """What :func:`excluded` gives for these flags and the rows' parameters, judged
         once per distinct flag text instead of once per row."""
-        own = frozenset(exclude_own)
-        unknown = sorted(own - set(ADVISORY_FLAGS))
-        if unknown:
-            raise ValueError(
-                f"flag(s) {', '.join(unknown)} cannot be chosen to exclude; expected any of "
-                f"{', '.join(ADVISORY_FLAGS)} (the others exclude always or never)"
-            )
+        own = _advisory_to_exclude(exclude_own)
         excluding = EXCLUDING_FLAGS | own
         tokens = [_tokens(str(t)) for t in self.texts]
         general = np.array([bool(t & (excluding - {"o3_swapped"})) for t in tokens], dtype=bool)
