@@ -613,3 +613,49 @@ def test_chunks_read_ahead_and_written_behind_give_the_rows_of_one_chunk(
         assert report.daily_rows == reports[0].daily_rows
         assert result == results[0]
     assert len(results[0]["hourly_aqi"]) > 0 and results[0]["dirty_days"] == []
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_a_site_day_whose_write_raises_is_isolated_with_background_writes(
+    ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch, overlap: bool
+) -> None:
+    """Issue 13 §1 ("a site-day that cannot be evaluated ... never prevents the other
+    site-days and areas from being evaluated") also when the fault is in writing a chunk's
+    rows, which issue 17 moved to a background thread: the write's error surfaces only
+    while a later chunk is evaluated, and must not stop the run. The fault is injected as
+    the ``poisoned_evaluation`` fixture does (an unforeseen defect, not a ledger error);
+    a chunk a day, so chunks follow the poisoned one."""
+    from monitor.service import evaluate
+
+    original = evaluate.write_derived
+
+    def write_derived(
+        ledger: Ledger, table: str, frame: pd.DataFrame, *args: Any, **kw: Any
+    ) -> None:
+        if table == "water_classes" and (frame["site"] == "hun_bad").any():
+            raise ValueError("simulated defect in writing a row")
+        original(ledger, table, frame, *args, **kw)
+
+    monkeypatch.setattr(evaluate, "write_derived", write_derived)
+    monkeypatch.setattr(evaluate, "CHUNK_SITE_DAYS", 2)
+    ledger.write_observations(sample_observations(), "sample")
+    end = pd.Timestamp("2026-02-27 08:00", tz="Asia/Shanghai")  # the first of four days
+    good = {"ph": 7.6, "do": 5.2, "codmn": 6.5, "nh3n": 1.2, "tp": 0.25}
+    for site in ("hun_test", "hun_bad"):
+        ledger.write_observations(
+            observations(site, list(good), end, end, list(good.values())), "w"
+        )
+
+    report = evaluate_dirty(ledger, settings, overlap=overlap)
+
+    assert [(s, d) for s, d, _, _ in report.failed] == [("hun_bad", "2026-02-27")]
+    failures = ledger.evaluation_failures()
+    assert failures[["site", "date", "scope"]].values.tolist() == [
+        ["hun_bad", "2026-02-27", "site"]
+    ]
+    assert ledger.dirty_days().values.tolist() == [["hun_bad", "2026-02-27"]]
+    daily = ledger.query("SELECT DISTINCT site, date FROM daily_aqi WHERE official = 1")
+    for site in ("1099A", "2900A", "hunnan"):  # two stations and their area, four days
+        assert len(daily[daily["site"] == site]) == 4
+    classes = ledger.query("SELECT site FROM water_classes")
+    assert classes["site"].tolist() == ["hun_test"]
