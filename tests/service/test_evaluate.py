@@ -625,9 +625,8 @@ def test_a_site_day_whose_write_raises_is_isolated_with_background_writes(
     while a later chunk is evaluated, and must not stop the run. The fault is injected as
     the ``poisoned_evaluation`` fixture does (an unforeseen defect, not a ledger error);
     a chunk a day, so chunks follow the poisoned one."""
+    from monitor.ledger.evaluation_output import write_derived as original
     from monitor.service import evaluate
-
-    original = evaluate.write_derived
 
     def write_derived(
         ledger: Ledger, table: str, frame: pd.DataFrame, *args: Any, **kw: Any
