@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -43,12 +44,17 @@ class BackgroundWrites:
     Use as a context manager; leaving waits for the writes (and raises their error).
     """
 
-    def __init__(self, *, background: bool = True) -> None:
+    def __init__(
+        self, *, background: bool = True, lock: AbstractContextManager[object] | None = None
+    ) -> None:
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="envmon-evaluation-write")
             if background
             else None
         )
+        #: Held by the thread during each write (see :class:`~monitor.ledger.
+        #: evaluation_input.EvaluationInput`, which holds it while reading).
+        self._lock: AbstractContextManager[object] = nullcontext() if lock is None else lock
         self._futures: list[Future[None]] = []
         self._error: BaseException | None = None
         #: The tag the writes queued from now on carry (an evaluation run: its chunk).
@@ -85,7 +91,8 @@ class BackgroundWrites:
         if self._error is not None:
             return  # a write before failed: nothing after it is written
         try:
-            write()
+            with self._lock:
+                write()
         except BaseException as err:
             self.failed_tag = tag  # first: whoever sees the error finds its tag
             self._error = err

@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -215,11 +216,14 @@ def evaluate_dirty(
         )
 
     # Chunks share their overlaps; with ``overlap`` the next one is read ahead, and a
-    # chunk's results are written while the next one is evaluated.
+    # chunk's results are written while the next one is evaluated. Reads and writes on the
+    # ledger's connection take turns (``lock``): SQLite refuses at once to begin a write
+    # while a read of the same connection is open and another connection has committed.
+    lock = threading.Lock()
     with (
         _checkpoints_every(ledger.connection, CHECKPOINT_PAGES),
-        EvaluationInput(ledger.connection) as reader,
-        BackgroundWrites(background=overlap) as writes,
+        EvaluationInput(ledger.connection, lock) as reader,
+        BackgroundWrites(background=overlap, lock=lock) as writes,
     ):
         number = 0
         while True:
