@@ -24,6 +24,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -74,10 +75,18 @@ class EvaluationInput:
     ----------
     connection : sqlite3.Connection
         The ledger's connection (``Ledger.connection``).
+    lock : context manager, optional
+        Held while this reads on ``connection``: the lock another thread holds while it
+        writes on the same connection (:class:`~monitor.ledger.evaluation_output.
+        BackgroundWrites`). A read open on the connection when another connection commits
+        would make that thread's BEGIN IMMEDIATE fail at once (SQLITE_BUSY_SNAPSHOT).
     """
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, lock: AbstractContextManager[object] | None = None
+    ) -> None:
         self.connection = connection
+        self._lock: AbstractContextManager[object] = nullcontext() if lock is None else lock
         self._last: _Window | None = None
         #: Rows read from SQLite and rows taken from the previous window (for benchmarks).
         self.rows_read = 0
@@ -112,7 +121,8 @@ class EvaluationInput:
 
     def _version(self) -> int:
         """Commits of other connections seen so far (``PRAGMA data_version``)."""
-        return int(self.connection.execute("PRAGMA data_version").fetchone()[0])
+        with self._lock:
+            return int(self.connection.execute("PRAGMA data_version").fetchone()[0])
 
     def _window(self, lo: int, hi: int, sites: frozenset[str] | None) -> pd.DataFrame:
         """Rows of (lo, hi], from the previous window where it overlaps."""
@@ -143,10 +153,12 @@ class EvaluationInput:
             except sqlite3.Error:
                 fetched = None  # read again below, where the error (if it stays) is raised
             if fetched is not None and pending.key == (lo, hi, sites, self._version()):
-                frame = read_rows(self.connection, lo, hi, sites, fetched)
+                with self._lock:  # (reads on the connection only when the texts do not split)
+                    frame = read_rows(self.connection, lo, hi, sites, fetched)
                 self.rows_prefetched += len(frame)
                 return frame
-        return read_rows(self.connection, lo, hi, sites)
+        with self._lock:
+            return read_rows(self.connection, lo, hi, sites)
 
     def prefetch(self, *, start: datetime, end: datetime, sites: Sequence[str]) -> None:
         """Start reading, on a second connection in a background thread, the rows the next
@@ -180,7 +192,8 @@ class EvaluationInput:
         if self._pool is None and not self._no_pool:
             self._no_pool = True
             try:
-                connection = reading_connection(self.connection, PREFETCH_CACHE_KIB)
+                with self._lock:
+                    connection = reading_connection(self.connection, PREFETCH_CACHE_KIB)
             except sqlite3.Error:
                 return None
             if connection is None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -33,7 +34,8 @@ class BackgroundWrites:
     chunk (B-tree work, the commit) runs on the other core. Each write is its own
     transaction, as when written directly; the thread is the only writer during the run.
     After a write fails, nothing more is written and the error is raised by the next
-    :meth:`submit` or :meth:`wait` (what was not written stays dirty). At most
+    :meth:`submit` or :meth:`wait` (what was not written stays dirty); ``failed_tag`` then
+    tells the :attr:`tag` it was queued under, and :meth:`forget` lets writing go on. At most
     :data:`QUEUED_WRITES` writes wait at a time (each holds a chunk's frames).
 
     With ``background=False`` each write is done at once by the caller's thread (no
@@ -42,14 +44,23 @@ class BackgroundWrites:
     Use as a context manager; leaving waits for the writes (and raises their error).
     """
 
-    def __init__(self, *, background: bool = True) -> None:
+    def __init__(
+        self, *, background: bool = True, lock: AbstractContextManager[object] | None = None
+    ) -> None:
         self._executor = (
             ThreadPoolExecutor(1, thread_name_prefix="envmon-evaluation-write")
             if background
             else None
         )
+        #: Held by the thread during each write (see :class:`~monitor.ledger.
+        #: evaluation_input.EvaluationInput`, which holds it while reading).
+        self._lock: AbstractContextManager[object] = nullcontext() if lock is None else lock
         self._futures: list[Future[None]] = []
         self._error: BaseException | None = None
+        #: The tag the writes queued from now on carry (an evaluation run: its chunk).
+        self.tag = 0
+        #: The tag of the write that failed (None while none did).
+        self.failed_tag: int | None = None
 
     def submit(self, write: Callable[[], None]) -> None:
         """Queue ``write`` (after the ones queued before it), or do it now."""
@@ -60,7 +71,7 @@ class BackgroundWrites:
         while len(self._futures) >= QUEUED_WRITES:
             self._futures.pop(0).exception()  # waits for the oldest
             self._raise()
-        self._futures.append(self._executor.submit(self._run, write))
+        self._futures.append(self._executor.submit(self._run, write, self.tag))
 
     def wait(self) -> None:
         """Wait until every queued write is done; raise the error of a failed one."""
@@ -69,12 +80,21 @@ class BackgroundWrites:
         self._futures.clear()
         self._raise()
 
-    def _run(self, write: Callable[[], None]) -> None:
+    def forget(self) -> None:
+        """Wait until no write runs, then forget the failed one (writing goes on)."""
+        for future in self._futures:
+            future.exception()
+        self._futures.clear()
+        self._error, self.failed_tag = None, None
+
+    def _run(self, write: Callable[[], None], tag: int) -> None:
         if self._error is not None:
             return  # a write before failed: nothing after it is written
         try:
-            write()
+            with self._lock:
+                write()
         except BaseException as err:
+            self.failed_tag = tag  # first: whoever sees the error finds its tag
             self._error = err
             raise
 

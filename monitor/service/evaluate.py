@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -173,7 +174,9 @@ def evaluate_dirty(
     :class:`BackgroundWrites`); the results are the same either way. Default: only when a
     core is free (:func:`core_free`): on a machine whose cores are all busy the threads
     wait for each other's GIL and the run takes longer (issue 17: about 9 % longer at load 4-5
-    on 2 cores, the calling thread's CPU halved).
+    on 2 cores, the calling thread's CPU halved). A queued write that raises an error not
+    the ledger's (a defect in a chunk's rows) has its chunk and those after it evaluated
+    again with direct writes, so its site-days are isolated as without the threads.
     """
     overlap = core_free() if overlap is None else overlap
     dirty = ledger.dirty_days()
@@ -192,31 +195,62 @@ def evaluate_dirty(
     dates = sorted(dirty["date"].unique())
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
-    report = EvaluationReport()
     chunks = [dirty[dirty["date"].isin(dates[i : i + step])] for i in range(0, len(dates), step)]
-    # Chunks share their overlaps; with ``overlap`` the next one is read ahead, and a
-    # chunk's results are written while the next one is evaluated.
-    with (
-        _checkpoints_every(ledger.connection, CHECKPOINT_PAGES),
-        EvaluationInput(ledger.connection) as reader,
-        BackgroundWrites(background=overlap) as writes,
-    ):
-        for number, chunk in enumerate(chunks):
-            after = chunks[number + 1] if number + 1 < len(chunks) else None
-            report = report + _evaluate_dirty_chunk(
+    parts: list[EvaluationReport] = []  # one per chunk, in order
+
+    def run(number: int, writes: BackgroundWrites, then: bool) -> None:
+        after = chunks[number + 1] if number + 1 < len(chunks) else None
+        parts.append(
+            _evaluate_dirty_chunk(
                 ledger,
-                chunk,
+                chunks[number],
                 membership,
                 bodies,
                 model_sources,
                 exclude_own=exclude_own,
                 minimums=minimums,
                 reader=reader,
-                then=_chunk_window(after, membership) if after is not None and overlap else None,
+                then=_chunk_window(after, membership) if after is not None and then else None,
                 writes=writes,
             )
+        )
+
+    # Chunks share their overlaps; with ``overlap`` the next one is read ahead, and a
+    # chunk's results are written while the next one is evaluated. Reads and writes on the
+    # ledger's connection take turns (``lock``): SQLite refuses at once to begin a write
+    # while a read of the same connection is open and another connection has committed.
+    lock = threading.Lock()
+    with (
+        _checkpoints_every(ledger.connection, CHECKPOINT_PAGES),
+        EvaluationInput(ledger.connection, lock) as reader,
+        BackgroundWrites(background=overlap, lock=lock) as writes,
+    ):
+        number = 0
+        while True:
+            writes.tag = number
+            try:
+                if number == len(chunks):
+                    writes.wait()  # the last chunks' writes
+                    break
+                run(number, writes, overlap)
+            except Exception as err:
+                failed = writes.failed_tag
+                if isinstance(err, LEDGER_ERRORS) or failed is None:
+                    raise
+                # A queued write of chunk ``failed`` raised, not the ledger's trouble but
+                # a defect in its rows: what was queued after it was not written. Those
+                # chunks again, written at once, so the failing site-days are isolated.
+                log.warning("a write of the evaluation raised (%s): writing directly", err)
+                writes.forget()
+                del parts[failed:]
+                for redo in range(failed, min(number + 1, len(chunks))):
+                    run(redo, BackgroundWrites(background=False), False)
+            number = min(number + 1, len(chunks))
             if progress is not None:
-                progress(min((number + 1) * step, len(dates)), len(dates))
+                progress(min(number * step, len(dates)), len(dates))
+    report = EvaluationReport()
+    for part in parts:
+        report = report + part
     return report
 
 

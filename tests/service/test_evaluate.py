@@ -613,3 +613,99 @@ def test_chunks_read_ahead_and_written_behind_give_the_rows_of_one_chunk(
         assert report.daily_rows == reports[0].daily_rows
         assert result == results[0]
     assert len(results[0]["hourly_aqi"]) > 0 and results[0]["dirty_days"] == []
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_a_site_day_whose_write_raises_is_isolated_with_background_writes(
+    ledger: Ledger, settings: Settings, monkeypatch: pytest.MonkeyPatch, overlap: bool
+) -> None:
+    """Issue 13 §1 ("a site-day that cannot be evaluated ... never prevents the other
+    site-days and areas from being evaluated") also when the fault is in writing a chunk's
+    rows, which issue 17 moved to a background thread: the write's error surfaces only
+    while a later chunk is evaluated, and must not stop the run. The fault is injected as
+    the ``poisoned_evaluation`` fixture does (an unforeseen defect, not a ledger error);
+    a chunk a day, so chunks follow the poisoned one."""
+    from monitor.ledger.evaluation_output import write_derived as original
+    from monitor.service import evaluate
+
+    def write_derived(
+        ledger: Ledger, table: str, frame: pd.DataFrame, *args: Any, **kw: Any
+    ) -> None:
+        if table == "water_classes" and (frame["site"] == "hun_bad").any():
+            raise ValueError("simulated defect in writing a row")
+        original(ledger, table, frame, *args, **kw)
+
+    monkeypatch.setattr(evaluate, "write_derived", write_derived)
+    monkeypatch.setattr(evaluate, "CHUNK_SITE_DAYS", 2)
+    ledger.write_observations(sample_observations(), "sample")
+    end = pd.Timestamp("2026-02-27 08:00", tz="Asia/Shanghai")  # the first of four days
+    good = {"ph": 7.6, "do": 5.2, "codmn": 6.5, "nh3n": 1.2, "tp": 0.25}
+    for site in ("hun_test", "hun_bad"):
+        ledger.write_observations(
+            observations(site, list(good), end, end, list(good.values())), "w"
+        )
+
+    report = evaluate_dirty(ledger, settings, overlap=overlap)
+
+    assert [(s, d) for s, d, _, _ in report.failed] == [("hun_bad", "2026-02-27")]
+    failures = ledger.evaluation_failures()
+    assert failures[["site", "date", "scope"]].values.tolist() == [
+        ["hun_bad", "2026-02-27", "site"]
+    ]
+    assert ledger.dirty_days().values.tolist() == [["hun_bad", "2026-02-27"]]
+    daily = ledger.query("SELECT DISTINCT site, date FROM daily_aqi WHERE official = 1")
+    for site in ("1099A", "2900A", "hunnan"):  # two stations and their area, four days
+        assert len(daily[daily["site"] == site]) == 4
+    classes = ledger.query("SELECT site FROM water_classes")
+    assert classes["site"].tolist() == ["hun_test"]
+
+
+def test_commits_of_another_connection_never_fail_the_background_writes(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 17 runs the writes on a second thread over the ledger's one connection while
+    the first reads on it. SQLite refuses at once ("database is locked", SQLITE_BUSY_SNAPSHOT,
+    no busy wait: sqlite.org/rescode.html#busy_snapshot) a BEGIN IMMEDIATE on a connection
+    whose read began before another connection committed; the HJ 212 receiver and the
+    publisher commit on their own connections during a daemon's evaluation. The run must
+    end as without the threads: every day evaluated, none left dirty."""
+    import threading
+    import time
+
+    from monitor.service import evaluate
+
+    monkeypatch.setattr(evaluate, "CHUNK_SITE_DAYS", 2)  # a chunk a day: many writes
+    path = tmp_path / "ledger.sqlite"
+    end = pd.date_range("2026-01-01 01:00", periods=24 * 12, freq="h", tz="Asia/Shanghai")
+    values = np.linspace(10.0, 90.0, len(end))
+    stop = threading.Event()
+    commits = []
+
+    def receiver() -> None:  # another connection committing, as the HJ 212 receiver does
+        other = sqlite3.connect(path, isolation_level=None, timeout=30.0)
+        other.execute("CREATE TABLE IF NOT EXISTS elsewhere (x INTEGER)")
+        while not stop.is_set():
+            other.execute("INSERT INTO elsewhere VALUES (1)")
+            commits.append(1)
+            time.sleep(0)  # lets the evaluation run between commits
+        other.close()
+
+    with Ledger.open(path) as ledger:
+        for site in ("1099A", "2900A"):
+            ledger.write_observations(
+                observations(site, "pm2_5", end - pd.Timedelta(hours=1), end, values), "s"
+            )
+        thread = threading.Thread(target=receiver)
+        thread.start()
+        try:
+            report = evaluate_dirty(ledger, settings, overlap=True)
+        finally:
+            stop.set()
+            thread.join()
+        assert commits  # the other connection did commit meanwhile
+        assert ledger.dirty_days().empty
+        assert report.failed == ()
+        days = ledger.query("SELECT count(DISTINCT date) AS n FROM daily_aqi WHERE site = '1099A'")
+        assert days["n"].tolist() == [
+            13
+        ]  # 12 days of hours ending 01:00 … 24:00, and the 13th's 00:00
