@@ -15,6 +15,7 @@ from monitor.calculator.air import compute_aqi_csv
 from monitor.calculator.water import compute_water_class_csv
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
+from monitor.ledger.connection import WriteResult
 from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import Settings, load_settings
 from tests.conftest import HUNNAN_TWO_STATIONS, POISON_VALUE
@@ -743,7 +744,7 @@ def test_a_day_written_by_another_connection_during_the_evaluation_is_evaluated_
 
     path = tmp_path / "ledger.sqlite"
     read = EvaluationInput.observations
-    written = []
+    written: list[WriteResult] = []
 
     def read_then_receive(self: EvaluationInput, **window: Any) -> pd.DataFrame:
         frame = read(self, **window)
