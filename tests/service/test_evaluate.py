@@ -712,8 +712,9 @@ def test_commits_of_another_connection_never_fail_the_background_writes(
         ]  # 12 days of hours ending 01:00 … 24:00, and the 13th's 00:00
 
 
+@pytest.mark.parametrize("overlap", [False, True])
 def test_a_day_written_by_another_connection_during_the_evaluation_is_evaluated_again(
-    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, overlap: bool
 ) -> None:
     """Issue 17 review: another connection (the daemon's HJ 212 receiver, a collector)
     commits a new PM2.5 value of 1099A for 2026-02-28 13:00 after the evaluation read the
@@ -756,11 +757,11 @@ def test_a_day_written_by_another_connection_during_the_evaluation_is_evaluated_
     with Ledger.open(path) as ledger:
         ledger.write_observations(sample_observations(), "sample")
         monkeypatch.setattr(EvaluationInput, "observations", read_then_receive)
-        evaluate_dirty(ledger, settings, overlap=False)
+        evaluate_dirty(ledger, settings, overlap=overlap)
         assert written and written[0].revised == 1
         assert ["1099A", "2026-02-28"] in ledger.dirty_days().values.tolist()
         stale = ledger.connection.execute(hour_aqi, (hour,)).fetchone()
-        evaluate_dirty(ledger, settings, overlap=False)
+        evaluate_dirty(ledger, settings, overlap=overlap)
         assert ledger.dirty_days().empty
         fresh = ledger.connection.execute(hour_aqi, (hour,)).fetchone()
         assert rows(ledger) == expected
