@@ -47,14 +47,16 @@ def forget_dirty(db: sqlite3.Connection, done: pd.DataFrame) -> None:
             "DELETE FROM dirty_days WHERE site = ? AND date = ?", zip(sites, dates, strict=True)
         )
         return
-    marks = [None if pd.isna(m) else int(m) for m in done["marked"].tolist()]
+    known = done["marked"].notna().to_numpy()
+    marks = done["marked"].where(known, 0).astype("int64").tolist()
+    rows = list(zip(sites, dates, marks, known.tolist(), strict=True))
     db.executemany(
         "DELETE FROM dirty_days WHERE site = ? AND date = ? AND marked = ?",
-        [(s, d, m) for s, d, m in zip(sites, dates, marks, strict=True) if m is not None],
+        [(s, d, m) for s, d, m, k in rows if k],
     )
     db.executemany(
         "DELETE FROM dirty_days WHERE site = ? AND date = ?",
-        [(s, d) for s, d, m in zip(sites, dates, marks, strict=True) if m is None],
+        [(s, d) for s, d, _, k in rows if not k],
     )
 
 

@@ -386,6 +386,12 @@ def test_a_day_marked_again_by_another_connection_while_evaluated_stays_dirty(
         receiver.write_observations(hours("1099A", "2026-03-01 15:00", [90.0]), "hj212")
         ledger.clear_dirty(ledger.dirty_days())
         assert ledger.dirty_days().empty
+        # and so does a row whose mark is missing (NaN)
+        receiver.write_observations(hours("1100A", "2026-03-01 15:00", [90.0]), "hj212")
+        unknown = ledger.dirty_days().assign(marked=np.nan)
+        receiver.write_observations(hours("1100A", "2026-03-01 16:00", [90.0]), "hj212")
+        ledger.clear_dirty(unknown)
+        assert ledger.dirty_days().empty
 
 
 def test_marking_a_dirty_day_again_changes_its_mark(ledger: Ledger) -> None:
