@@ -152,7 +152,7 @@ DERIVED_QUERIES = {
     "qc_flags": "SELECT * FROM qc_flags ORDER BY site, parameter, period_end",
     "water_classes": "SELECT * FROM water_classes ORDER BY site, period_end",
     "outbox": "SELECT kind, key, day FROM outbox ORDER BY kind, key, day",
-    "dirty_days": "SELECT * FROM dirty_days ORDER BY site, date",
+    "dirty_days": "SELECT site, date FROM dirty_days ORDER BY site, date",
     "evaluation_failures": "SELECT site, date, scope, error FROM evaluation_failures "
     "ORDER BY site, date",
 }

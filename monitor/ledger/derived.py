@@ -12,6 +12,7 @@ import pandas as pd
 
 from monitor.ledger.connection import LedgerConnection, WriteResult
 from monitor.ledger.epoch import LOCAL_OFFSET_S, epoch_now, local_dates
+from monitor.ledger.evaluation import forget_dirty
 from monitor.ledger.outbox import PUBLISHED_TABLES, enqueue
 
 
@@ -48,10 +49,7 @@ class DerivedStore(LedgerConnection):
             db.executemany(sql, records)
             enqueue(db, kind, keys, days)
             if done is not None and len(done):
-                db.executemany(
-                    "DELETE FROM dirty_days WHERE site = ? AND date = ?",
-                    list(zip(done["site"], done["date"], strict=True)),
-                )
+                forget_dirty(db, done)
 
     def write_official_daily(self, frame: pd.DataFrame, source_file: str) -> WriteResult:
         """Upsert official (audited) daily AQI of areas; changed values keep the earlier one.

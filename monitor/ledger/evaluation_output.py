@@ -22,6 +22,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from monitor.ledger import Ledger
+from monitor.ledger.evaluation import forget_dirty
 
 __all__ = ["BackgroundWrites", "delete_qc_flags", "write_derived"]
 
@@ -198,10 +199,7 @@ def write_derived(
                 db.executemany(insert(1), cells[full:].tolist())
         _queue(db, kind, *_site_days(frame, day))
         if done is not None and len(done):
-            db.executemany(
-                "DELETE FROM dirty_days WHERE site = ? AND date = ?",
-                zip(done["site"].tolist(), done["date"].tolist(), strict=True),
-            )
+            forget_dirty(db, done)
 
 
 #: Columns the rows are grouped by before writing (few distinct values each).

@@ -20,6 +20,7 @@ import pandas as pd
 
 from monitor.ledger.connection import LedgerConnection, WriteResult
 from monitor.ledger.epoch import LOCAL_OFFSET_S, epoch_now, from_epoch, to_epoch
+from monitor.ledger.evaluation import MARK_DIRTY, dirty_mark
 from monitor.ledger.fetch_log import log_fetch
 
 OBSERVATION_KEY: Final = ("period_end", "site", "parameter", "source")
@@ -164,16 +165,20 @@ class ObservationStore(LedgerConnection):
         )
         # Days to re-evaluate: the local date of each changed label, and the next day
         # when the label is late enough to fall in its first 8-hour windows.
+        # Each marked again with a fresh mark (MARK_DIRTY): an evaluation that read the
+        # day before this commit leaves it dirty.
+        mark = dirty_mark()
         db.execute(
-            "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
-            "date(period_end + ?, 'unixepoch') FROM changed",
-            (LOCAL_OFFSET_S,),
+            "INSERT INTO dirty_days (site, date, marked) SELECT DISTINCT site, "
+            f"date(period_end + ?, 'unixepoch'), ? FROM changed WHERE true {MARK_DIRTY}",
+            (LOCAL_OFFSET_S, mark),
         )
         db.execute(
-            "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
-            "date(period_end + ? + 86400, 'unixepoch') FROM changed "
-            "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17",
-            (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
+            "INSERT INTO dirty_days (site, date, marked) SELECT DISTINCT site, "
+            "date(period_end + ? + 86400, 'unixepoch'), ? FROM changed "
+            "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) >= 17 "
+            f"{MARK_DIRTY}",
+            (LOCAL_OFFSET_S, mark, LOCAL_OFFSET_S),
         )
         # ... and the days of the SO2 hours above 800 µg/m³ in the next 23 hours of a
         # changed SO2 label: they are rated on their 24-hour moving mean (HJ 633-2012
@@ -186,20 +191,20 @@ class ObservationStore(LedgerConnection):
             "spans AS (SELECT day, min(period_end) AS lo, max(period_end) AS hi FROM so2 "
             "GROUP BY day), "
             "sites AS (SELECT DISTINCT site, day FROM so2) "
-            "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT o.site, "
-            "date(o.period_end + ?, 'unixepoch') FROM spans s JOIN observations o "
+            "INSERT INTO dirty_days (site, date, marked) SELECT DISTINCT o.site, "
+            "date(o.period_end + ?, 'unixepoch'), ? FROM spans s JOIN observations o "
             "ON o.period_end > s.lo AND o.period_end < s.hi + 86400 "
             "JOIN sites c ON c.site = o.site AND c.day = s.day "
-            "WHERE o.parameter = 'so2' AND o.value > 800",
-            (LOCAL_OFFSET_S, LOCAL_OFFSET_S),
+            f"WHERE o.parameter = 'so2' AND o.value > 800 {MARK_DIRTY}",
+            (LOCAL_OFFSET_S, LOCAL_OFFSET_S, mark),
         )
         # ... and the day before when the label is early enough to change that day's
         # quality checks (stuck runs and spikes look at the following hours).
         db.execute(
-            "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT site, "
-            "date(period_end + ? - 86400, 'unixepoch') FROM changed "
-            "WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) < ?",
-            (LOCAL_OFFSET_S, LOCAL_OFFSET_S, QC_LOOKAHEAD_HOURS),
+            "INSERT INTO dirty_days (site, date, marked) SELECT DISTINCT site, "
+            "date(period_end + ? - 86400, 'unixepoch'), ? FROM changed "
+            f"WHERE CAST(strftime('%H', period_end + ?, 'unixepoch') AS INTEGER) < ? {MARK_DIRTY}",
+            (LOCAL_OFFSET_S, mark, LOCAL_OFFSET_S, QC_LOOKAHEAD_HOURS),
         )
         if latest is not None:
             db.execute(

@@ -375,6 +375,14 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
             "CREATE INDEX fetch_log_by_source ON fetch_log (source, finished_at)",
         ),
     ),
+    (
+        11,
+        "dirty_days.marked: every marking of a dirty day sets a fresh mark, and an "
+        "evaluation clears only the days whose mark is still the one it read, so a day "
+        "marked again by another connection (new observations) while it was being "
+        "evaluated stays dirty instead of being lost; existing rows get mark 0",
+        ("ALTER TABLE dirty_days ADD COLUMN marked INTEGER NOT NULL DEFAULT 0",),
+    ),
 )
 
 

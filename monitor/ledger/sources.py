@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from monitor.ledger.connection import LedgerConnection
 from monitor.ledger.epoch import LOCAL_OFFSET_S, epoch_now
+from monitor.ledger.evaluation import MARK_DIRTY, dirty_mark
 
 
 class SourceStore(LedgerConnection):
@@ -47,10 +48,10 @@ class SourceStore(LedgerConnection):
                 ).fetchone()[0]
                 if before:
                     db.execute(
-                        "INSERT OR IGNORE INTO dirty_days (site, date) SELECT DISTINCT ?, "
-                        "date(period_end + ?, 'unixepoch') FROM observations "
-                        "WHERE site = ? AND source = ?",
-                        (site, LOCAL_OFFSET_S, alias, source),
+                        "INSERT INTO dirty_days (site, date, marked) SELECT DISTINCT ?, "
+                        "date(period_end + ?, 'unixepoch'), ? FROM observations "
+                        f"WHERE site = ? AND source = ? {MARK_DIRTY}",
+                        (site, LOCAL_OFFSET_S, dirty_mark(), alias, source),
                     )
                     db.execute(
                         "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) "

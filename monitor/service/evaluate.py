@@ -179,7 +179,7 @@ def evaluate_dirty(
     again with direct writes, so its site-days are isolated as without the threads.
     """
     overlap = core_free() if overlap is None else overlap
-    dirty = ledger.dirty_days()
+    dirty = ledger.dirty_days(marked=True)  # cleared only while unmarked since
     if dirty.empty:
         return EvaluationReport()
     # Plain Python strings: the keys are zipped and compared row by row, which costs a
@@ -407,7 +407,11 @@ def _evaluate_isolated(
             reader=reader,
         )
 
-    report = _bisect(list(range(len(sites))), run_sites, lambda i: (*sites.iloc[i], "site"))
+    report = _bisect(
+        list(range(len(sites))),
+        run_sites,
+        lambda i: (sites["site"].iloc[i], sites["date"].iloc[i], "site"),
+    )
     report = report + _bisect(list(range(len(areas))), run_areas, lambda i: (*areas[i], "area"))
     if len(queued_areas):
         failed = {(a, d) for a, d, scope, _ in report.failed if scope == "area"}

@@ -268,7 +268,8 @@ def test_writing_derived_rows_equals_the_ledger(tmp_path: Path) -> None:
     for name in ("ledger", "columns"):
         with Ledger.open(tmp_path / f"{name}.sqlite") as led:
             led.connection.executemany(
-                "INSERT INTO dirty_days VALUES (?, ?)", [*done.itertuples(index=False)]
+                "INSERT INTO dirty_days (site, date) VALUES (?, ?)",
+                [*done.itertuples(index=False)],
             )
             for frame in (hourly, hourly.assign(aqi=hourly["aqi"] + 1)):  # insert, update
                 if name == "ledger":

@@ -358,3 +358,85 @@ def test_migration_10_rebuilds_the_fetch_log_with_status_refused(tmp_path: Path)
     assert [i[0] for i in index] == ["source", "finished_at"]
     assert statuses == [[10, "refused"], [9, "refused"], [7, "empty"], [5, "failed"], [3, "ok"]]
     assert tables == [("fetch_log",), ("fetch_log_by_source",)]
+
+
+def test_a_day_marked_again_by_another_connection_while_evaluated_stays_dirty(
+    tmp_path: Path,
+) -> None:
+    """Issue 17 review: the evaluation reads the dirty days, another connection (the HJ 212
+    receiver, a collector) commits a new value for one of them, then the evaluation clears
+    what it read. Only the day nobody marked again is forgotten; the day marked again stays
+    dirty (for the next run) until it is cleared with the mark it has now."""
+    path = tmp_path / "ledger.sqlite"
+    with Ledger.open(path) as ledger, Ledger.open(path) as receiver:
+        ledger.write_observations(hours("1099A", "2026-03-01 13:00", [10.0]), "cnemc")
+        ledger.write_observations(hours("1100A", "2026-03-01 13:00", [10.0]), "cnemc")
+        read = ledger.dirty_days(marked=True)
+        assert read[["site", "date"]].values.tolist() == [
+            ["1099A", "2026-03-01"],
+            ["1100A", "2026-03-01"],
+        ]
+        # the receiver's revision of 1099A's day, committed between the read and the clear
+        receiver.write_observations(hours("1099A", "2026-03-01 14:00", [90.0]), "hj212")
+        ledger.clear_dirty(read)
+        assert ledger.dirty_days().values.tolist() == [["1099A", "2026-03-01"]]
+        ledger.clear_dirty(ledger.dirty_days(marked=True))
+        assert ledger.dirty_days().empty
+        # a frame without marks (callers that read site and date only) clears as before
+        receiver.write_observations(hours("1099A", "2026-03-01 15:00", [90.0]), "hj212")
+        ledger.clear_dirty(ledger.dirty_days())
+        assert ledger.dirty_days().empty
+        # and so does a row whose mark is missing (NaN)
+        receiver.write_observations(hours("1100A", "2026-03-01 15:00", [90.0]), "hj212")
+        unknown = ledger.dirty_days().assign(marked=np.nan)
+        receiver.write_observations(hours("1100A", "2026-03-01 16:00", [90.0]), "hj212")
+        ledger.clear_dirty(unknown)
+        assert ledger.dirty_days().empty
+
+
+def test_marking_a_dirty_day_again_changes_its_mark(ledger: Ledger) -> None:
+    """Every marking gives a day a mark other than the one it had, also when two writes
+    of the same day come in one transaction or within one clock tick (the mark grows)."""
+    ledger.write_observations(hours("1099A", "2026-03-01 13:00", [10.0]), "cnemc")
+    first = ledger.dirty_days(marked=True)["marked"].tolist()
+    ledger.write_observations(hours("1099A", "2026-03-01 14:00", [10.0]), "cnemc")
+    second = ledger.dirty_days(marked=True)["marked"].tolist()
+    assert len(first) == len(second) == 1 and second[0] != first[0]
+    with ledger.transaction() as db:  # the same mark bound twice: still a new one
+        for _ in range(2):
+            db.execute(
+                "INSERT INTO dirty_days (site, date, marked) VALUES ('1099A', '2026-03-01', ?) "
+                "ON CONFLICT (site, date) DO UPDATE SET "
+                "marked = max(excluded.marked, dirty_days.marked + 1)",
+                (second[0],),
+            )
+    assert ledger.dirty_days(marked=True)["marked"].tolist() == [second[0] + 2]
+
+
+def test_migration_11_keeps_the_dirty_days_with_mark_0(tmp_path: Path) -> None:
+    """A ledger at schema 10 with dirty days opens at the latest schema with every dirty
+    day kept (mark 0); an evaluation's read-then-clear forgets them, and a day marked
+    again after the read stays."""
+    from monitor.ledger.schema import MIGRATIONS
+
+    path = tmp_path / "v10.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for version, _, statements in MIGRATIONS:
+            if version > 10:
+                break
+            for statement in statements:
+                db.execute(statement)
+            db.execute("INSERT INTO schema_version VALUES (?)", (version,))
+        db.executemany(
+            "INSERT INTO dirty_days (site, date) VALUES (?, ?)",
+            [("1099A", "2026-03-01"), ("1100A", "2026-03-01")],
+        )
+    assert [m[0] for m in MIGRATIONS].index(11) == 10  # migration 11 follows 10
+    with Ledger.open(path) as ledger:
+        assert ledger.schema_version == LATEST_VERSION >= 11
+        read = ledger.dirty_days(marked=True)
+        assert read.values.tolist() == [["1099A", "2026-03-01", 0], ["1100A", "2026-03-01", 0]]
+        ledger.write_observations(hours("1100A", "2026-03-01 13:00", [10.0]), "cnemc")
+        ledger.clear_dirty(read)
+        assert ledger.dirty_days().values.tolist() == [["1100A", "2026-03-01"]]

@@ -15,6 +15,7 @@ from monitor.calculator.air import compute_aqi_csv
 from monitor.calculator.water import compute_water_class_csv
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
+from monitor.ledger.connection import WriteResult
 from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import Settings, load_settings
 from tests.conftest import HUNNAN_TWO_STATIONS, POISON_VALUE
@@ -567,7 +568,7 @@ def _derived(ledger: Ledger) -> dict[str, list[tuple[object, ...]]]:
         "daily_aqi": "SELECT * FROM daily_aqi ORDER BY site, date, standard",
         "qc_flags": "SELECT site, parameter, period_end, flags FROM qc_flags ORDER BY 1, 2, 3",
         "outbox": "SELECT kind, key, day FROM outbox ORDER BY 1, 2, 3",
-        "dirty_days": "SELECT * FROM dirty_days ORDER BY 1, 2",
+        "dirty_days": "SELECT site, date FROM dirty_days ORDER BY 1, 2",
     }
     out = {}
     for table, sql in queries.items():
@@ -709,3 +710,69 @@ def test_commits_of_another_connection_never_fail_the_background_writes(
         assert days["n"].tolist() == [
             13
         ]  # 12 days of hours ending 01:00 … 24:00, and the 13th's 00:00
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_a_day_written_by_another_connection_during_the_evaluation_is_evaluated_again(
+    tmp_path: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch, overlap: bool
+) -> None:
+    """Issue 17 review: another connection (the daemon's HJ 212 receiver, a collector)
+    commits a new PM2.5 value of 1099A for 2026-02-28 13:00 after the evaluation read the
+    dirty days and that day's observations, before it cleared them. The day stays dirty
+    (before the fix the clear forgot it and its AQI stayed stale), and the next run gives
+    every hourly and daily row (site and area) that one evaluation of all the data gives."""
+    from monitor.ledger.evaluation_input import EvaluationInput
+
+    end = pd.DatetimeIndex([pd.Timestamp("2026-02-28 13:00", tz="Asia/Shanghai")])
+    revision = observations("1099A", "pm2_5", end - pd.Timedelta(hours=1), end, [500.0])
+    tables = {
+        "hourly_aqi": "SELECT * FROM hourly_aqi ORDER BY site, period_end, standard",
+        "daily_aqi": "SELECT * FROM daily_aqi ORDER BY site, date, standard",
+    }
+
+    def rows(ledger: Ledger) -> dict[str, list[tuple[object, ...]]]:
+        return {t: _derived_rows(ledger, sql) for t, sql in tables.items()}
+
+    with Ledger.open(tmp_path / "control.sqlite") as control:
+        control.write_observations(sample_observations(), "sample")
+        control.write_observations(revision, "sample")
+        evaluate_dirty(control, settings, overlap=False)
+        expected = rows(control)
+    hour = int(end[0].timestamp())
+    hour_aqi = (
+        "SELECT aqi FROM hourly_aqi WHERE site = '1099A' AND period_end = ? AND official = 1"
+    )
+
+    path = tmp_path / "ledger.sqlite"
+    read = EvaluationInput.observations
+    written: list[WriteResult] = []
+
+    def read_then_receive(self: EvaluationInput, **window: Any) -> pd.DataFrame:
+        frame = read(self, **window)
+        if not written:  # the receiver commits between the read and the clear
+            with Ledger.open(path) as receiver:
+                written.append(receiver.write_observations(revision, "sample"))
+        return frame
+
+    with Ledger.open(path) as ledger:
+        ledger.write_observations(sample_observations(), "sample")
+        monkeypatch.setattr(EvaluationInput, "observations", read_then_receive)
+        evaluate_dirty(ledger, settings, overlap=overlap)
+        assert written and written[0].revised == 1
+        assert ["1099A", "2026-02-28"] in ledger.dirty_days().values.tolist()
+        stale = ledger.connection.execute(hour_aqi, (hour,)).fetchone()
+        evaluate_dirty(ledger, settings, overlap=overlap)
+        assert ledger.dirty_days().empty
+        fresh = ledger.connection.execute(hour_aqi, (hour,)).fetchone()
+        assert rows(ledger) == expected
+    # HJ 633-2012 Table 1: PM2.5 350-500 µg/m³ rates IAQI 400-500 (the hour is above 300)
+    assert stale != fresh and fresh[0] > 300
+
+
+def _derived_rows(ledger: Ledger, sql: str) -> list[tuple[object, ...]]:
+    """The rows of ``sql`` without ``computed_at`` (the time of writing)."""
+    cursor = ledger.connection.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [
+        tuple(v for n, v in zip(names, row, strict=True) if n != "computed_at") for row in cursor
+    ]
