@@ -45,8 +45,6 @@ from pathlib import Path
 
 from benchmarks.bench_ledger_import import SOURCE, machine, peak_rss_mb
 from benchmarks.make_archive import write_archive
-from monitor.collectors.cnemc_sites_archive import parse_sites_csv
-from monitor.ledger import Ledger
 from monitor.settings import load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,17 +55,44 @@ BASELINE_COMMIT = "0e1012a"
 
 
 def build_ledger(
-    path: Path, archive: Path, days: int, stations: int, start: date = date(2026, 2, 26)
+    path: Path,
+    archive: Path,
+    days: int,
+    stations: int,
+    start: date = date(2026, 2, 26),
+    tree: Path = ROOT,
 ) -> int:
-    """Generate and import ``days`` day files from ``start``; return the dirty site-days."""
+    """Generate ``days`` day files from ``start`` and import them with the code in ``tree``
+    (a child process): the ledger then has the schema of the oldest code that evaluates it,
+    since a newer envmon migrates a copy when it opens it (before the timing), while an older
+    one refuses a newer schema. Return the dirty site-days."""
     paths = write_archive(archive, days, stations, start, 2026)
-    with Ledger.open(path) as ledger:
-        ledger.register_source(SOURCE, "cnemc-sites-csv", "measured")
-        for file in paths:
-            frame = parse_sites_csv(file.read_bytes(), name=file.name)
-            ledger.write_observations(frame, SOURCE, requested=f"import {file}")
-        ledger.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        return len(ledger.dirty_days())
+    done = subprocess.run(
+        [sys.executable, "-c", IMPORT_SCRIPT, str(path), SOURCE, *map(str, paths)],
+        cwd=tree,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return int(done.stdout.split()[-1])
+
+
+#: Run in a code tree: import day files of the national archive into a new ledger (argv[1]),
+#: source argv[2]; print the dirty site-days.
+IMPORT_SCRIPT = """
+import sys
+from pathlib import Path
+from monitor.collectors.cnemc_sites_archive import parse_sites_csv
+from monitor.ledger import Ledger
+with Ledger.open(Path(sys.argv[1])) as ledger:
+    ledger.register_source(sys.argv[2], "cnemc-sites-csv", "measured")
+    for name in sys.argv[3:]:
+        file = Path(name)
+        frame = parse_sites_csv(file.read_bytes(), name=file.name)
+        ledger.write_observations(frame, sys.argv[2], requested=f"import {file}")
+    ledger.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    print(len(ledger.dirty_days()))
+"""
 
 
 #: Run in a code tree: evaluate a ledger (cProfile to argv[3] if given); print site-days,
@@ -212,7 +237,14 @@ def main() -> None:
             name = f"baseline ({args.baseline_tree})"
         template = work / "template.sqlite"
         begin = time.perf_counter()
-        dirty = build_ledger(template, work / "archive", args.days, args.stations, args.start)
+        dirty = build_ledger(
+            template,
+            work / "archive",
+            args.days,
+            args.stations,
+            args.start,
+            (tree or ROOT).resolve(),
+        )
         print(
             f"{args.days} days × {args.stations} stations from {args.start} imported in "
             f"{time.perf_counter() - begin:.0f} s: {dirty:,} dirty site-days"
