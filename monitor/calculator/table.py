@@ -325,20 +325,36 @@ def _check_cells(
     has_time = "time" in frame.columns
     if has_time:
         checks.append(pl.col("time").str.contains(_PLAIN_TIME).alias("\0time"))
-    plain = frame.select(checks)
+    distinct = _distinct_texts(frame, [*present, "time"] if has_time else present)
+    # the checks of a column with few distinct texts are made once per text
+    plain = frame.select([c for c in checks if c.meta.output_name().lstrip("\0") not in distinct])
     times_ns = np.full(n, _NAT, dtype=np.int64)
     odd_time = np.zeros(n, dtype=bool)
     if has_time:
-        stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
+        if "time" in distinct:
+            texts, index = distinct["time"]
+            is_plain = texts.str.contains(_PLAIN_TIME).to_numpy()
+            stamp, valid = (a[index] for a in _plain_times(texts, is_plain))
+        else:
+            stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
         odd_time = ~valid
         times_ns = np.where(valid, stamp, _NAT)
     odd_site = ~plain["\0site"].to_numpy() if has_site else np.zeros(n, dtype=bool)
-    odd_cells = {c: np.flatnonzero(~plain[c].to_numpy()) for c in present}
 
     values = np.empty((n, len(present)), dtype=np.float64, order="F")
     below = np.zeros((n, len(present)), dtype=bool, order="F")
+    odd_cells: dict[str, npt.NDArray[np.intp]] = {}
     for j, column in enumerate(present):
-        values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
+        if column in distinct:
+            texts, index = distinct[column]
+            texts_plain = pl.DataFrame({column: texts}).select(
+                next(c for c in checks if c.meta.output_name() == column)
+            )
+            odd_cells[column] = np.flatnonzero(~texts_plain.to_series().to_numpy()[index])
+            values[:, j] = texts.cast(pl.Float64, strict=False).to_numpy()[index]
+        else:
+            odd_cells[column] = np.flatnonzero(~plain[column].to_numpy())
+            values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
     notes = _Notes()
     sites = frame["site"] if has_site else pl.Series("site", [""] * n, dtype=pl.String)
     time_rows = np.flatnonzero(odd_time)
@@ -365,6 +381,29 @@ def _check_cells(
                 column, rows, texts, values[:, j], below[:, j], notes, allow_below_detection
             )
     return InputTable(frame, sites, times_ns, tuple(present), values, below, notes.texts(n))
+
+
+def _distinct_texts(
+    frame: pl.DataFrame, names: Sequence[str]
+) -> dict[str, tuple[pl.Series, npt.NDArray[np.intp]]]:
+    """The distinct texts of the columns ``names`` that have few (at most a quarter of the
+    rows, no null cell), and each row's position among them: exports repeat the same
+    hours and concentrations, so a cell check made once per distinct text is cheaper than
+    one per cell (the result of each cell is the same)."""
+    codes = frame.select(pl.col(list(names)).cast(pl.Categorical))
+    found: dict[str, tuple[pl.Series, npt.NDArray[np.intp]]] = {}
+    for name in names:
+        column = codes[name]
+        if column.null_count() or not len(column):
+            continue
+        kinds = column.unique()
+        if len(kinds) * 4 > len(column):
+            continue
+        kind_codes = kinds.to_physical().to_numpy()
+        place = np.zeros(int(kind_codes.max()) + 1, dtype=np.intp)
+        place[kind_codes] = np.arange(len(kinds))
+        found[name] = (kinds.cast(pl.String), place[column.to_physical().to_numpy()])
+    return found
 
 
 class _Notes:
