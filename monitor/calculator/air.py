@@ -64,7 +64,6 @@ from monitor.domain.daily import (
     DEFAULT_RULES,
     Mda8Windows,
     _exceeds,
-    _hour_matrix,
     _mda8,
     area_means,
     moving_means,
@@ -548,9 +547,13 @@ def _site_days(
     valid: dict[str, npt.NDArray[np.bool_]] = {}
     counts: dict[str, npt.NDArray[np.float64]] = {}
 
+    flat = row * 24 + hour  # as _hour_matrix places them, the place computed once
+
     def hours(name: str) -> npt.NDArray[np.float64]:
-        values = table.value(name)[at] if name in table.columns else np.full(len(day), np.nan)
-        return _hour_matrix(values, row, hour, n)
+        matrix = np.full((n, 24), np.nan)
+        if name in table.columns:
+            matrix.reshape(-1)[flat] = table.value(name)[at]
+        return matrix
 
     for name in DAILY_MEANS:
         matrix = hours(name)

@@ -332,9 +332,9 @@ def _check_cells(
     odd_time = np.zeros(n, dtype=bool)
     if has_time:
         if "time" in distinct:
-            texts, index = distinct["time"]
-            is_plain = texts.str.contains(_PLAIN_TIME).to_numpy()
-            stamp, valid = (a[index] for a in _plain_times(texts, is_plain))
+            times = distinct["time"]
+            is_plain = times.texts.str.contains(_PLAIN_TIME).to_numpy()
+            stamp, valid = (times.spread(a) for a in _plain_times(times.texts, is_plain))
         else:
             stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
         odd_time = ~valid
@@ -346,12 +346,12 @@ def _check_cells(
     odd_cells: dict[str, npt.NDArray[np.intp]] = {}
     for j, column in enumerate(present):
         if column in distinct:
-            texts, index = distinct[column]
-            texts_plain = pl.DataFrame({column: texts}).select(
+            cells = distinct[column]
+            texts_plain = pl.DataFrame({column: cells.texts}).select(
                 next(c for c in checks if c.meta.output_name() == column)
             )
-            odd_cells[column] = np.flatnonzero(~texts_plain.to_series().to_numpy()[index])
-            values[:, j] = texts.cast(pl.Float64, strict=False).to_numpy()[index]
+            odd_cells[column] = np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+            values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
         else:
             odd_cells[column] = np.flatnonzero(~plain[column].to_numpy())
             values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
@@ -383,15 +383,29 @@ def _check_cells(
     return InputTable(frame, sites, times_ns, tuple(present), values, below, notes.texts(n))
 
 
-def _distinct_texts(
-    frame: pl.DataFrame, names: Sequence[str]
-) -> dict[str, tuple[pl.Series, npt.NDArray[np.intp]]]:
+@dataclass(frozen=True)
+class _Distinct:
+    """The distinct texts of a column and, per row, the code of its text."""
+
+    texts: pl.Series
+    text_codes: npt.NDArray[np.uint32]  # the code of each of ``texts``
+    row_codes: npt.NDArray[np.uint32]
+
+    def spread(self, per_text: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        """Values given for each of :attr:`texts`, for each row."""
+        by_code = np.zeros(int(self.text_codes.max()) + 1, dtype=per_text.dtype)
+        by_code[self.text_codes] = per_text
+        spread: npt.NDArray[np.generic] = by_code[self.row_codes]
+        return spread
+
+
+def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Distinct]:
     """The distinct texts of the columns ``names`` that have few (at most a quarter of the
-    rows, no null cell), and each row's position among them: exports repeat the same
-    hours and concentrations, so a cell check made once per distinct text is cheaper than
-    one per cell (the result of each cell is the same)."""
+    rows, no null cell), and each row's code among them: exports repeat the same hours and
+    concentrations, so a cell check made once per distinct text is cheaper than one per
+    cell (the result of each cell is the same)."""
     codes = frame.select(pl.col(list(names)).cast(pl.Categorical))
-    found: dict[str, tuple[pl.Series, npt.NDArray[np.intp]]] = {}
+    found: dict[str, _Distinct] = {}
     for name in names:
         column = codes[name]
         if column.null_count() or not len(column):
@@ -399,10 +413,11 @@ def _distinct_texts(
         kinds = column.unique()
         if len(kinds) * 4 > len(column):
             continue
-        kind_codes = kinds.to_physical().to_numpy()
-        place = np.zeros(int(kind_codes.max()) + 1, dtype=np.intp)
-        place[kind_codes] = np.arange(len(kinds))
-        found[name] = (kinds.cast(pl.String), place[column.to_physical().to_numpy()])
+        found[name] = _Distinct(
+            kinds.cast(pl.String),
+            kinds.to_physical().to_numpy(),
+            column.to_physical().to_numpy(),
+        )
     return found
 
 
