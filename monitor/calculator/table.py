@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -334,7 +334,8 @@ def _check_cells(
         if "time" in distinct:
             times = distinct["time"]
             is_plain = times.texts.str.contains(_PLAIN_TIME).to_numpy()
-            stamp, valid = (times.spread(a) for a in _plain_times(times.texts, is_plain))
+            stamp_by_text, valid_by_text = _plain_times(times.texts, is_plain)
+            stamp, valid = times.spread(stamp_by_text), times.spread(valid_by_text)
         else:
             stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
         odd_time = ~valid
@@ -383,6 +384,9 @@ def _check_cells(
     return InputTable(frame, sites, times_ns, tuple(present), values, below, notes.texts(n))
 
 
+_Item = TypeVar("_Item", bound=np.generic)
+
+
 @dataclass(frozen=True)
 class _Distinct:
     """The distinct texts of a column and, per row, the code of its text."""
@@ -391,11 +395,11 @@ class _Distinct:
     text_codes: npt.NDArray[np.uint32]  # the code of each of ``texts``
     row_codes: npt.NDArray[np.uint32]
 
-    def spread(self, per_text: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+    def spread(self, per_text: npt.NDArray[_Item]) -> npt.NDArray[_Item]:
         """Values given for each of :attr:`texts`, for each row."""
         by_code = np.zeros(int(self.text_codes.max()) + 1, dtype=per_text.dtype)
         by_code[self.text_codes] = per_text
-        spread: npt.NDArray[np.generic] = by_code[self.row_codes]
+        spread: npt.NDArray[_Item] = by_code[self.row_codes]
         return spread
 
 
