@@ -64,7 +64,6 @@ from monitor.domain.daily import (
     DEFAULT_RULES,
     Mda8Windows,
     _exceeds,
-    _hour_matrix,
     _mda8,
     area_means,
     moving_means,
@@ -372,7 +371,7 @@ def _hourly(
             if column != "complete":
                 columns[column] = columns[column].set(blank, None)
     problems = _merge_problems(table, _without_duplicates(notes))
-    columns["input_problems"] = text_column(problems)
+    columns["input_problems"] = _problem_column(problems)
     warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
     out = _table(columns)
     if membership is not None:
@@ -382,6 +381,14 @@ def _hourly(
         area = _area_hour_rows(series, membership, standard, method, missing, present)
         out = pl.concat([out, area], how="diagonal_relaxed")
     return CalcResult(out, warnings, table.carriage_returns or membership is not None)
+
+
+def _problem_column(problems: npt.NDArray[np.object_]) -> pl.Series:
+    """The problem texts as a text column, no value where a row has none (as
+    :func:`text_column`, setting only the few rows with problems)."""
+    rows = np.flatnonzero(problems != "")
+    column = pl.repeat(None, len(problems), dtype=pl.String, eager=True)
+    return column.scatter(rows, problems[rows].tolist()) if len(rows) else column
 
 
 def _off_hour_notes(table: InputTable) -> dict[int, str]:
@@ -548,9 +555,13 @@ def _site_days(
     valid: dict[str, npt.NDArray[np.bool_]] = {}
     counts: dict[str, npt.NDArray[np.float64]] = {}
 
+    flat = row * 24 + hour  # as _hour_matrix places them, the place computed once
+
     def hours(name: str) -> npt.NDArray[np.float64]:
-        values = table.value(name)[at] if name in table.columns else np.full(len(day), np.nan)
-        return _hour_matrix(values, row, hour, n)
+        matrix = np.full((n, 24), np.nan)
+        if name in table.columns:
+            matrix.reshape(-1)[flat] = table.value(name)[at]
+        return matrix
 
     for name in DAILY_MEANS:
         matrix = hours(name)

@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -325,20 +325,37 @@ def _check_cells(
     has_time = "time" in frame.columns
     if has_time:
         checks.append(pl.col("time").str.contains(_PLAIN_TIME).alias("\0time"))
-    plain = frame.select(checks)
+    distinct = _distinct_texts(frame, [*present, "time"] if has_time else present)
+    # the checks of a column with few distinct texts are made once per text
+    plain = frame.select([c for c in checks if c.meta.output_name().lstrip("\0") not in distinct])
     times_ns = np.full(n, _NAT, dtype=np.int64)
     odd_time = np.zeros(n, dtype=bool)
     if has_time:
-        stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
+        if "time" in distinct:
+            times = distinct["time"]
+            is_plain = times.texts.str.contains(_PLAIN_TIME).to_numpy()
+            stamp_by_text, valid_by_text = _plain_times(times.texts, is_plain)
+            stamp, valid = times.spread(stamp_by_text), times.spread(valid_by_text)
+        else:
+            stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
         odd_time = ~valid
         times_ns = np.where(valid, stamp, _NAT)
     odd_site = ~plain["\0site"].to_numpy() if has_site else np.zeros(n, dtype=bool)
-    odd_cells = {c: np.flatnonzero(~plain[c].to_numpy()) for c in present}
 
     values = np.empty((n, len(present)), dtype=np.float64, order="F")
     below = np.zeros((n, len(present)), dtype=bool, order="F")
+    odd_cells: dict[str, npt.NDArray[np.intp]] = {}
     for j, column in enumerate(present):
-        values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
+        if column in distinct:
+            cells = distinct[column]
+            texts_plain = pl.DataFrame({column: cells.texts}).select(
+                next(c for c in checks if c.meta.output_name() == column)
+            )
+            odd_cells[column] = np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+            values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
+        else:
+            odd_cells[column] = np.flatnonzero(~plain[column].to_numpy())
+            values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
     notes = _Notes()
     sites = frame["site"] if has_site else pl.Series("site", [""] * n, dtype=pl.String)
     time_rows = np.flatnonzero(odd_time)
@@ -365,6 +382,47 @@ def _check_cells(
                 column, rows, texts, values[:, j], below[:, j], notes, allow_below_detection
             )
     return InputTable(frame, sites, times_ns, tuple(present), values, below, notes.texts(n))
+
+
+_Item = TypeVar("_Item", bound=np.generic)
+
+
+@dataclass(frozen=True)
+class _Distinct:
+    """The distinct texts of a column and, per row, the code of its text."""
+
+    texts: pl.Series
+    text_codes: npt.NDArray[np.uint32]  # the code of each of ``texts``
+    row_codes: npt.NDArray[np.uint32]
+
+    def spread(self, per_text: npt.NDArray[_Item]) -> npt.NDArray[_Item]:
+        """Values given for each of :attr:`texts`, for each row."""
+        by_code = np.zeros(int(self.text_codes.max()) + 1, dtype=per_text.dtype)
+        by_code[self.text_codes] = per_text
+        spread: npt.NDArray[_Item] = by_code[self.row_codes]
+        return spread
+
+
+def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Distinct]:
+    """The distinct texts of the columns ``names`` that have few (at most a quarter of the
+    rows, no null cell), and each row's code among them: exports repeat the same hours and
+    concentrations, so a cell check made once per distinct text is cheaper than one per
+    cell (the result of each cell is the same)."""
+    codes = frame.select(pl.col(list(names)).cast(pl.Categorical))
+    found: dict[str, _Distinct] = {}
+    for name in names:
+        column = codes[name]
+        if column.null_count() or not len(column):
+            continue
+        kinds = column.unique()
+        if len(kinds) * 4 > len(column):
+            continue
+        found[name] = _Distinct(
+            kinds.cast(pl.String),
+            kinds.to_physical().to_numpy(),
+            column.to_physical().to_numpy(),
+        )
+    return found
 
 
 class _Notes:

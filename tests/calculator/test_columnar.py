@@ -158,3 +158,39 @@ def test_site_days_are_the_domain_daily_statistics(
         np.testing.assert_array_equal(days.exact[s], expected[s].to_numpy(dtype=float))
         np.testing.assert_array_equal(days.valid[s], expected[f"{s}_valid"].to_numpy())
         np.testing.assert_array_equal(days.counts[s], expected[f"{s}_count"].to_numpy())
+
+
+def test_cells_checked_once_per_distinct_text_read_as_cell_by_cell(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Columns that repeat their texts are checked once per distinct text; every cell then
+    reads as when each cell is checked (plain, odd and bad cells, odd times and sites)."""
+    from monitor.calculator import table as table_module
+
+    times = ["2026-03-01T16:00", "2026-03-01 17:00", "2026-03-01T24:00", "2026-03-01T18:00+08:00"]
+    times += ["2026-03-01T19:30", "yesterday", "1990-07-01T12:00"]
+    cells = ["35", "", "NA", "/", "-", "-1", " 12 ", "1e2", "0.8", "abc", "12L", "inf", "n/a"]
+    sites = ["1001A", " 1002A", ""]
+    lines = ["site,time,so2,no2,co,o3,pm10,pm2_5"]
+    for i in range(400):  # each text repeats: at most a quarter of the rows are distinct
+        row = [sites[i % 3], times[i % 7], *(cells[(i + k) % 13] for k in range(6))]
+        lines.append(",".join(row))
+    path = tmp_path / "repeated.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    regular = table_module.read_regular_csv(path.read_bytes())
+    assert regular is not None
+    names, frame = regular
+    frame.columns = names
+    assert set(table_module._distinct_texts(frame, [*POLLUTANT_COLUMNS, "time"])) == {
+        *POLLUTANT_COLUMNS,
+        "time",
+    }
+    once = read_input_csv(path, POLLUTANT_COLUMNS)
+    monkeypatch.setattr(table_module, "_distinct_texts", lambda frame, names: {})
+    each = read_input_csv(path, POLLUTANT_COLUMNS)
+    assert np.array_equal(once.times_ns, each.times_ns)
+    assert np.array_equal(once.value_matrix, each.value_matrix, equal_nan=True)
+    assert np.array_equal(once.below_matrix, each.below_matrix)
+    assert once.problem_texts.tolist() == each.problem_texts.tolist()
+    assert once.sites.to_list() == each.sites.to_list()
+    assert sum(p != "" for p in once.problem_texts) > 100  # the bad cells were seen
