@@ -29,9 +29,10 @@ def types(text: str) -> dict[str, str]:
     return {family.name: family.type for family in text_string_to_metric_families(text)}
 
 
-def scrape(url: str) -> tuple[str, str]:
-    """GET /metrics: (content type, body)."""
-    with urllib.request.urlopen(url, timeout=5) as response:
+def scrape(url: str, accept: str | None = None) -> tuple[str, str]:
+    """GET /metrics, with ``Accept: accept`` when given: (content type, body)."""
+    request = urllib.request.Request(url, headers={"Accept": accept} if accept else {})
+    with urllib.request.urlopen(request, timeout=5) as response:
         return response.headers["Content-Type"], response.read().decode()
 
 

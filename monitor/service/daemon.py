@@ -74,8 +74,7 @@ from monitor.influxdb.writer import InfluxWriter
 from monitor.ledger import Ledger
 from monitor.redact import install_log_filter, redact
 from monitor.service.evaluate import evaluation_health
-from monitor.service.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from monitor.service.metrics import daemon_registry, exposition
+from monitor.service.metrics import daemon_registry, exposition, negotiated
 from monitor.service.pipeline import collection_window, evaluate_dirty, ingest
 from monitor.service.publish import Publisher
 from monitor.service.sources import build_collector
@@ -620,9 +619,17 @@ class Daemon:
 
     def metrics(self) -> str:
         """The /metrics document (Prometheus text format; :mod:`monitor.service.metrics`)."""
+        return exposition(self._metrics_registry()).decode()
+
+    def metrics_for(self, accept: str | None) -> tuple[bytes, str]:
+        """The /metrics body and content type for a scrape's ``Accept`` header
+        (OpenMetrics when asked for, else the Prometheus text format)."""
+        return negotiated(self._metrics_registry(), accept)
+
+    def _metrics_registry(self) -> CollectorRegistry:
         if self._registry is None:
             self._registry = daemon_registry(self)
-        return exposition(self._registry).decode()
+        return self._registry
 
     def health_snapshot(self) -> tuple[list[SourceHealth], PublishHealth | None]:
         """Copies of the per-source and the publish health, taken under the lock."""
@@ -642,7 +649,8 @@ class Daemon:
                     body = text.encode()
                     self._send(200, "application/json; charset=utf-8", body)
                 elif self.path.split("?")[0] == "/metrics":
-                    self._send(200, METRICS_CONTENT_TYPE, daemon.metrics().encode())
+                    body, content_type = daemon.metrics_for(self.headers.get("Accept"))
+                    self._send(200, content_type, body)
                 else:
                     self._send(
                         404, "text/plain; charset=utf-8", b"not found: try /healthz or /metrics\n"

@@ -30,6 +30,7 @@ from prometheus_client.core import (
     InfoMetricFamily,
     Metric,
 )
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -40,7 +41,7 @@ from monitor.redact import redact
 if TYPE_CHECKING:
     from monitor.service.daemon import Daemon, SourceHealth
 
-__all__ = ["CONTENT_TYPE", "DaemonCollector", "daemon_registry", "exposition"]
+__all__ = ["CONTENT_TYPE", "DaemonCollector", "daemon_registry", "exposition", "negotiated"]
 
 #: Content type of :func:`exposition` (Prometheus text format).
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -160,3 +161,20 @@ def daemon_registry(daemon: Daemon) -> CollectorRegistry:
 def exposition(registry: CollectorRegistry) -> bytes:
     """The /metrics body (content type :data:`CONTENT_TYPE`)."""
     return generate_latest(registry)
+
+
+def negotiated(registry: CollectorRegistry, accept: str | None) -> tuple[bytes, str]:
+    """The /metrics body and its content type for a request's ``Accept`` header.
+
+    OpenMetrics text (``application/openmetrics-text; version=1.0.0; …``, ending in
+    ``# EOF``) when ``accept`` lists ``application/openmetrics-text``, as Prometheus' scrape
+    requests do: prometheus_client's ``choose_encoder`` then picks the version and name
+    escaping the scraper asked for. Otherwise, and without the header, the Prometheus text
+    format of :func:`exposition` (:data:`CONTENT_TYPE`; ``choose_encoder`` alone would fall
+    back to the older ``version=0.0.4``).
+    """
+    media = {part.split(";")[0].strip().lower() for part in (accept or "").split(",")}
+    if "application/openmetrics-text" in media:
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(registry), content_type
+    return exposition(registry), CONTENT_TYPE

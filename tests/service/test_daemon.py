@@ -16,6 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 
 from monitor import __version__
 from monitor.collectors.base import observations
@@ -173,6 +176,34 @@ def test_healthz_and_metrics(running: Daemon) -> None:
     start = value(families["process_start_time_seconds"], "process_start_time_seconds")
     assert start is not None and start <= running.started_at
     assert families["python_info"][0].labels["implementation"]
+
+
+def test_metrics_in_openmetrics_when_the_scraper_asks_for_it(running: Daemon) -> None:
+    """Prometheus scrapes with ``Accept: application/openmetrics-text;version=1.0.0,...``
+    (its scrape manager's default): the answer is OpenMetrics 1.0, which
+    prometheus_client's strict OpenMetrics parser reads (it raises without the final
+    ``# EOF`` or on text-format syntax); without that Accept the text format stays."""
+    assert running.server is not None
+    url = f"http://127.0.0.1:{running.server.server_port}/metrics"
+    # Prometheus 2.x scrape Accept header (scrape/scrape.go, acceptHeader with OpenMetrics)
+    accept = (
+        "application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+        "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"
+    )
+    content_type, text = scrape(url, accept)
+    # prometheus_client's OpenMetrics content type, with the name escaping it applied
+    assert content_type == (
+        "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=underscores"
+    )
+    assert text.endswith("# EOF\n")
+    families = {f.name: f for f in openmetrics_families(text)}
+    assert families["envmon_source_failures"].type == "counter"
+    failed = [s for s in families["envmon_source_failures"].samples if s.name.endswith("_total")]
+    assert {s.labels["source"]: s.value for s in failed} == {"archive": 0, "broken": 1}
+    assert families["envmon_build"].type == "info"  # OpenMetrics names the info family bare
+    plain_type, plain = scrape(url, "text/plain")
+    assert plain_type == "text/plain; version=1.0.0; charset=utf-8"
+    assert "# EOF" not in plain
 
 
 def test_metrics_label_values_escaped_and_masked(tmp_path: Path) -> None:
