@@ -26,7 +26,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Final
 
@@ -160,6 +160,29 @@ def area_membership(settings: Settings) -> dict[str, list[str]]:
     }
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every chunk of one evaluation run works with (the ledger, the settings it
+    needs, the model sources and the reader of the run's observation windows)."""
+
+    ledger: Ledger
+    #: Area id → its evaluation stations ({} when the run writes no area rows).
+    membership: Mapping[str, Sequence[str]]
+    #: Water section id → its water body (``river``, ``lake``).
+    bodies: Mapping[str, str]
+    #: Sources that deliver model values (never in an area mean).
+    model_sources: frozenset[str]
+    reader: EvaluationInput
+    #: envmon's own flags that leave their values out (``[quality] exclude_own_flags``).
+    exclude_own: Sequence[str] = ()
+    #: Area id → stations with a value an area value needs (default: half, rounded up).
+    minimums: Mapping[str, int] | None = None
+
+    def sites_only(self) -> _Run:
+        """The same run without areas (for site-days evaluated on their own)."""
+        return replace(self, membership={}, minimums=None)
+
+
 def evaluate_dirty(
     ledger: Ledger,
     settings: Settings,
@@ -185,13 +208,10 @@ def evaluate_dirty(
     # Plain Python strings: the keys are zipped and compared row by row, which costs a
     # pandas call per element on a string-dtype column (issue 17).
     dirty = dirty.astype({"site": object, "date": object})
-    model_sources = set(
+    model_sources = frozenset(
         ledger.query("SELECT source FROM sources WHERE kind = 'model'")["source"].tolist()
     )
     membership = area_membership(settings) if settings.service.evaluate_areas else {}
-    minimums = area_minimums(settings)
-    exclude_own = settings.quality.exclude_own_flags
-    bodies = {s.id: s.water_body for s in settings.water_sections}
     dates = sorted(dirty["date"].unique())
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
@@ -202,14 +222,8 @@ def evaluate_dirty(
         after = chunks[number + 1] if number + 1 < len(chunks) else None
         parts.append(
             _evaluate_dirty_chunk(
-                ledger,
+                context,
                 chunks[number],
-                membership,
-                bodies,
-                model_sources,
-                exclude_own=exclude_own,
-                minimums=minimums,
-                reader=reader,
                 then=_chunk_window(after, membership) if after is not None and then else None,
                 writes=writes,
             )
@@ -225,6 +239,15 @@ def evaluate_dirty(
         EvaluationInput(ledger.connection, lock) as reader,
         BackgroundWrites(background=overlap, lock=lock) as writes,
     ):
+        context = _Run(
+            ledger,
+            membership,
+            {s.id: s.water_body for s in settings.water_sections},
+            model_sources,
+            reader,
+            settings.quality.exclude_own_flags,
+            area_minimums(settings),
+        )
         number = 0
         while True:
             writes.tag = number
@@ -297,52 +320,26 @@ def _chunk_window(
 
 
 def _evaluate_dirty_chunk(
-    ledger: Ledger,
+    context: _Run,
     chunk: pd.DataFrame,
-    membership: Mapping[str, Sequence[str]],
-    bodies: Mapping[str, str],
-    model_sources: set[str],
     *,
-    exclude_own: Sequence[str],
-    minimums: Mapping[str, int],
-    reader: EvaluationInput,
     then: tuple[datetime, datetime, list[str]] | None,
     writes: BackgroundWrites,
 ) -> EvaluationReport:
     """One chunk of :func:`evaluate_dirty`: evaluated whole, or piece by piece when that
     raises (after the writes queued before); its results recorded."""
     try:
-        part = _evaluate_chunk(
-            ledger,
-            chunk,
-            membership,
-            bodies,
-            model_sources,
-            exclude_own=exclude_own,
-            minimums=minimums,
-            reader=reader,
-            then=then,
-            write=writes.submit,
-        )
+        part = _evaluate_chunk(context, chunk, then=then, write=writes.submit)
     except LEDGER_ERRORS:
         raise  # the ledger's trouble, not a day's: nothing to isolate
     except Exception:  # one bad site-day must not stop the others: isolate it
         writes.wait()  # the pieces write directly, after what was queued
-        part = _evaluate_isolated(
-            ledger,
-            chunk,
-            membership,
-            bodies,
-            model_sources,
-            exclude_own=exclude_own,
-            minimums=minimums,
-            reader=reader,
-        )
+        part = _evaluate_isolated(context, chunk)
     failed = {(site, day) for site, day, _, _ in part.failed}
     done = set(zip(chunk["site"], chunk["date"], strict=True))
-    done |= _area_keys(chunk, membership)
+    done |= _area_keys(chunk, context.membership)
     succeeded = sorted(done - failed)
-    writes.submit(lambda: ledger.record_evaluation_results(part.failed, succeeded))
+    writes.submit(lambda: context.ledger.record_evaluation_results(part.failed, succeeded))
     return part
 
 
@@ -364,48 +361,20 @@ def _area_keys(
     return keys
 
 
-def _evaluate_isolated(
-    ledger: Ledger,
-    dirty: pd.DataFrame,
-    membership: Mapping[str, Sequence[str]],
-    bodies: Mapping[str, str],
-    model_sources: set[str],
-    *,
-    exclude_own: Sequence[str] = (),
-    minimums: Mapping[str, int] | None = None,
-    reader: EvaluationInput | None = None,
-) -> EvaluationReport:
+def _evaluate_isolated(context: _Run, dirty: pd.DataFrame) -> EvaluationReport:
     """Evaluate a chunk that raised piece by piece: its site-days (halving the set until
     the failing ones stand alone), then its area-days the same way. What still raises on
     its own is recorded in the report's ``failed`` (and stays dirty); the rest is written."""
+    membership = context.membership
     sites = dirty[~dirty["site"].isin(list(membership))].reset_index(drop=True)
     areas = sorted(_area_keys(dirty, membership))
     queued_areas = dirty[dirty["site"].isin(list(membership))]
 
     def run_sites(rows: list[int]) -> EvaluationReport:
-        return _evaluate_chunk(
-            ledger,
-            sites.iloc[rows],
-            {},
-            bodies,
-            model_sources,
-            exclude_own=exclude_own,
-            reader=reader,
-        )
+        return _evaluate_chunk(context.sites_only(), sites.iloc[rows])
 
     def run_areas(rows: list[int]) -> EvaluationReport:
-        keys = {areas[i] for i in rows}
-        return _evaluate_chunk(
-            ledger,
-            sites.iloc[:0],
-            membership,
-            bodies,
-            model_sources,
-            exclude_own=exclude_own,
-            areas=keys,
-            minimums=minimums,
-            reader=reader,
-        )
+        return _evaluate_chunk(context, sites.iloc[:0], areas={areas[i] for i in rows})
 
     report = _bisect(
         list(range(len(sites))),
@@ -416,7 +385,7 @@ def _evaluate_isolated(
     if len(queued_areas):
         failed = {(a, d) for a, d, scope, _ in report.failed if scope == "area"}
         keep = _keyed(queued_areas["site"], queued_areas["date"], failed)
-        ledger.clear_dirty(queued_areas[~keep])
+        context.ledger.clear_dirty(queued_areas[~keep])
     return report
 
 
@@ -540,16 +509,10 @@ def _now(write: Callable[[], None]) -> None:
 
 
 def _evaluate_chunk(
-    ledger: Ledger,
+    context: _Run,
     dirty: pd.DataFrame,
-    membership: Mapping[str, Sequence[str]],
-    bodies: Mapping[str, str],
-    model_sources: set[str],
     *,
-    exclude_own: Sequence[str] = (),
     areas: set[tuple[str, str]] | None = None,
-    minimums: Mapping[str, int] | None = None,
-    reader: EvaluationInput | None = None,
     then: tuple[datetime, datetime, list[str]] | None = None,
     write: Callable[[Callable[[], None]], None] = _now,
 ) -> EvaluationReport:
@@ -557,6 +520,7 @@ def _evaluate_chunk(
     area-days only besides the site-days), clearing them from the dirty days when written.
     ``then``: the window (start, end, sites) of the chunk to come, read ahead; ``write``
     runs (or queues, :meth:`BackgroundWrites.submit`) each write, in order."""
+    ledger, membership, reader = context.ledger, context.membership, context.reader
     now = int(datetime.now(UTC).timestamp())
     queued_areas = dirty[dirty["site"].isin(list(membership))]
     dirty = dirty[~dirty["site"].isin(list(membership))]
@@ -568,8 +532,6 @@ def _evaluate_chunk(
         return EvaluationReport()
     sites = set(dirty["site"]) | {s for a, _ in dirty_areas for s in membership[a]}
     start, end = _local_window(dates)
-    if reader is None:
-        reader = EvaluationInput(ledger.connection)
     obs = reader.observations(start=start, end=end, sites=sorted(sites))
     if then is not None:  # the next chunk's rows are read while this one is evaluated
         reader.prefetch(start=then[0], end=then[1], sites=then[2])
@@ -581,7 +543,7 @@ def _evaluate_chunk(
     checked = checked_flags(obs)  # each distinct pair of source and check flags once
     flags = checked.flags()
     own = checked.added()  # flags envmon added (text differs)
-    keep = checked.excluded(exclude_own)
+    keep = checked.excluded(context.exclude_own)
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
     obs["date"] = _date_text(obs["local"])
@@ -602,10 +564,13 @@ def _evaluate_chunk(
     if len(qc):
         write(lambda: write_derived(ledger, "qc_flags", qc, ("site", "parameter", "period_end")))
 
+    minimums = context.minimums
     if minimums is None:
         minimums = {a: default_minimum(len(m)) for a, m in membership.items()}
-    hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, minimums, model_sources, now)
-    water = _water(obs[in_dirty], bodies, now)
+    hourly, daily = _air(
+        obs, dirty_keys, dirty_areas, membership, minimums, context.model_sources, now
+    )
+    water = _water(obs[in_dirty], context.bodies, now)
     if len(hourly):
         write(
             lambda: write_derived(ledger, "hourly_aqi", hourly, ("site", "period_end", "standard"))
@@ -630,7 +595,7 @@ def _air(
     dirty_areas: set[tuple[str, str]],
     membership: Mapping[str, Sequence[str]],
     minimums: Mapping[str, int],
-    model_sources: set[str],
+    model_sources: frozenset[str],
     now: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     air = obs[obs["parameter"].isin(AIR)]
