@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -449,29 +449,41 @@ def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
 
 def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:
     """Local calendar dates as YYYY-MM-DD text, formatting each distinct day once."""
+    days = _local_days(times)
+    text = np.asarray(days.categories, dtype=object)
+    out: npt.NDArray[np.object_] = text[days.codes] if len(days) else np.zeros(0, dtype=object)
+    return out
+
+
+def _local_days(times: pd.Series) -> pd.Categorical[Any]:
+    """Local calendar dates as a categorical of YYYY-MM-DD texts (each distinct day
+    formatted once; :func:`_keyed` takes its codes as they are, no text hashed per row)."""
     days = (
         times.dt.tz_localize(None)
         if times.dt.tz is None
         else times.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
     )
     codes, uniques = pd.factorize(days.dt.normalize())
-    text = np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object)
-    out: npt.NDArray[np.object_] = text[codes] if len(codes) else np.zeros(0, dtype=object)
-    return out
+    text = pd.Index(np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object))
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(text))
 
 
-def _codes(column: pd.Series | npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[object]]:
+def _codes(
+    column: pd.Series | pd.Categorical[Any] | npt.ArrayLike,
+) -> tuple[npt.NDArray[np.intp], list[object]]:
     """Codes and distinct values of a column (a categorical's own codes: no hashing)."""
     if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy().astype(np.intp)
         return codes, list(column.cat.categories)  # missing: -1, as pd.factorize gives
+    if isinstance(column, pd.Categorical):
+        return column.codes.astype(np.intp), list(column.categories)
     found, uniques = pd.factorize(np.asarray(column, dtype=object))
     return found.astype(np.intp), list(uniques)
 
 
 def _keyed(
     sites: pd.Series | npt.NDArray[np.object_],
-    days: npt.ArrayLike,
+    days: pd.Categorical[Any] | npt.ArrayLike,
     keys: set[tuple[str, str]],
 ) -> npt.NDArray[np.bool_]:
     """Vectorised ``(site, day) in keys``: a table over distinct sites × distinct days."""
@@ -546,7 +558,7 @@ def _evaluate_chunk(
     keep = checked.excluded(context.exclude_own)
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
-    obs["date"] = _date_text(obs["local"])
+    obs["date"] = _local_days(obs["local"])
     dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
     in_dirty = _keyed(obs["site"], obs["date"], dirty_keys)
 
@@ -621,7 +633,7 @@ def _air(
     )
 
     stats = daily_statistics(wide[["site", "time", *present]], round_statistics=False)
-    site_days = stats[_keyed(stats["site"], _date_text(stats["date"]), dirty_keys)]
+    site_days = stats[_keyed(stats["site"], _local_days(stats["date"]), dirty_keys)]
     daily_parts = [_daily_rows(site_days, 0, now)]
     if membership and area_keys:
         values = stats[["site", "date"]].copy()
@@ -630,7 +642,7 @@ def _air(
         area_stats = _area_values(values, members, ["date"], list(DAILY_STATISTICS), minimums)
         for s in DAILY_STATISTICS:
             area_stats[f"{s}_valid"] = area_stats[s].notna()
-        keep = _keyed(area_stats["site"], _date_text(area_stats["date"]), area_keys)
+        keep = _keyed(area_stats["site"], _local_days(area_stats["date"]), area_keys)
         daily_parts.append(_daily_rows(area_stats[keep], 1, now))
     daily = pd.concat(daily_parts, ignore_index=True)
     return hourly, daily
@@ -674,9 +686,11 @@ def missing_policy(standard: AqiStandard) -> MissingPolicy:
 
 
 def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
-    """1 where ``standard`` is the rule set in force on the (local) date, else 0."""
-    in_force = standards_for_dates(pd.Series(pd.to_datetime(days)))
-    official: npt.NDArray[np.int64] = (in_force == standard).astype(np.int64)
+    """1 where ``standard`` is the rule set in force on the (local) date, else 0 (judged
+    once per distinct date)."""
+    codes, uniques = pd.factorize(pd.Series(pd.to_datetime(days)), use_na_sentinel=False)
+    in_force = standards_for_dates(pd.Series(uniques))
+    official: npt.NDArray[np.int64] = (in_force == standard).astype(np.int64)[codes]
     return official
 
 
@@ -693,7 +707,7 @@ def _hourly_rows(
     # SO2 1 h > 800 µg/m³ is rated on its 24 h moving mean (HJ 633-2012 Table 1 note); the
     # loaded day before gives the first hours their 24 h.
     wide = with_so2_24h(wide)
-    rows = wide[_keyed(wide["site"], _date_text(wide["time"]), keys)].reset_index(drop=True)
+    rows = wide[_keyed(wide["site"], _local_days(wide["time"]), keys)].reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame()
     local_day = rows["time"].dt.tz_localize(None).dt.normalize()
