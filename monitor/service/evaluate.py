@@ -733,7 +733,17 @@ def _hourly_rows(
                 }
             )
         )
-    return pd.concat(parts, ignore_index=True)
+    return _interleaved(parts)
+
+
+def _interleaved(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """The rows of equally long parts (one per rule set, rows in the same order) taken in
+    turn: the first row of each, then the second of each, …: the table's key order (site,
+    time, rule set), in which SQLite writes them fastest (:func:`~monitor.ledger.
+    evaluation_output.write_derived`)."""
+    rows = len(parts[0])
+    order = np.arange(rows * len(parts)).reshape(len(parts), rows).T.ravel()
+    return pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
 
 
 def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
@@ -782,7 +792,7 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
                 }
             )
         )
-    return pd.concat(parts, ignore_index=True)
+    return _interleaved(parts)
 
 
 #: The items GB 3838-2002 Table 1 classifies (and the reference items). The automatic
