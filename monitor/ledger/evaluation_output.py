@@ -297,9 +297,11 @@ def _site_days(frame: pd.DataFrame, day: str) -> tuple[list[Any], list[Any]]:
     """Distinct (site, local date) pairs of the rows."""
     if day == "period_end":
         seconds = pd.to_numeric(frame["period_end"]).to_numpy(dtype=np.int64)
-        pairs = pd.DataFrame(
-            {"key": frame["site"].to_numpy(), "day": (seconds + _LOCAL_OFFSET_S) // 86400}
-        ).drop_duplicates()
+        keys, numbers = frame["site"].to_numpy(), (seconds + _LOCAL_OFFSET_S) // 86400
+        # A site-day's rows mostly follow each other: the first of each run, then distinct.
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = (keys[1:] != keys[:-1]) | (numbers[1:] != numbers[:-1])
+        pairs = pd.DataFrame({"key": keys[first], "day": numbers[first]}).drop_duplicates()
         days = pairs["day"].to_numpy().astype("datetime64[D]").astype(str).tolist()
         return pairs["key"].tolist(), days
     pairs = frame[["site", day]].drop_duplicates()
