@@ -114,7 +114,7 @@ class EvaluationInput:
         frame = frame.reset_index(drop=True)  # a copy, indexed as the times below
         if in_sql is None:
             frame = frame[frame["site"].isin(wanted).to_numpy()].reset_index(drop=True)
-            frame["site"] = frame["site"].cat.remove_unused_categories()
+            frame["site"] = _used_categories(frame["site"])
         for column in ("period_start", "period_end", "ingested_at"):
             frame[column] = from_epoch(frame[column].to_numpy())
         return frame
@@ -135,7 +135,7 @@ class EvaluationInput:
             fresh = self._read(last.end, hi, sites)
             frame = _concat(kept, fresh)
             for column in ("site", "parameter", "source"):  # those of the window's rows
-                frame[column] = frame[column].cat.remove_unused_categories()
+                frame[column] = _used_categories(frame[column])
             self.rows_reused += len(kept)
         else:
             fresh = frame = self._read(lo, hi, sites)
@@ -250,6 +250,17 @@ def _reusable(last: _Window, version: int, lo: int, hi: int, sites: frozenset[st
         and last.start <= lo < last.end <= hi
         and (last.sites is None or (sites is not None and sites <= last.sites))
     )
+
+
+def _used_categories(column: pd.Series) -> pd.Series:
+    """``column.cat.remove_unused_categories()``, skipped when every category is used (the
+    rule: counting the codes is a tenth of the time of recoding them)."""
+    codes = column.cat.codes.to_numpy()
+    categories = len(column.cat.categories)
+    if not categories or not len(codes):
+        return column.cat.remove_unused_categories()
+    counts = np.bincount(codes[codes >= 0], minlength=categories)
+    return column if bool(counts.all()) else column.cat.remove_unused_categories()
 
 
 def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
