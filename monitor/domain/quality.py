@@ -485,8 +485,9 @@ def _checked(observations: pd.DataFrame, rules: QualityRules) -> CheckedFlags:
     pm = _pm25_gt_pm10(site, parameter, start, end, value, usable, rules)
     stuck, spike = _series_checks(site, parameter, start, end, value, usable, rules)
 
-    qc = np.stack([negative, implausible, pm, stuck, spike], axis=1) if n else np.zeros((0, 5))
-    mask = (qc.astype(np.int64) << np.arange(len(QC_FLAGS))).sum(axis=1)
+    mask = np.zeros(n, dtype=np.int64)  # bit i: QC_FLAGS[i]
+    for bit, found in enumerate((negative, implausible, pm, stuck, spike)):
+        mask |= found.astype(np.int64) << bit
     pair = codes.astype(np.int64) * (1 << len(QC_FLAGS)) + mask
     pair_codes, pairs = pd.factorize(pair)
     texts = np.array(
