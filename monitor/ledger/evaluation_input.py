@@ -263,6 +263,17 @@ def _used_categories(column: pd.Series) -> pd.Series:
     return column if bool(counts.all()) else column.cat.remove_unused_categories()
 
 
+def _same_sorted_categories(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two categoricals have the same categories, sorted (their union is then
+    theirs: the codes need no recoding)."""
+    categories = a.cat.categories
+    return bool(
+        categories.is_monotonic_increasing
+        and categories.dtype == b.cat.categories.dtype
+        and categories.equals(b.cat.categories)
+    )
+
+
 def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     """Rows of both, categoricals over the union of their categories (sorted)."""
     if not len(second):
@@ -272,7 +283,10 @@ def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     out: dict[str, Any] = {}
     for column in COLUMNS:
         a, b = first[column], second[column]
-        if isinstance(a.dtype, pd.CategoricalDtype):
+        if isinstance(a.dtype, pd.CategoricalDtype) and _same_sorted_categories(a, b):
+            codes = np.concatenate([a.cat.codes.to_numpy(), b.cat.codes.to_numpy()])
+            out[column] = pd.Categorical.from_codes(codes, dtype=a.dtype)
+        elif isinstance(a.dtype, pd.CategoricalDtype):
             out[column] = pd.api.types.union_categoricals([a.array, b.array], sort_categories=True)
         else:
             out[column] = np.concatenate([a.to_numpy(), b.to_numpy()])
