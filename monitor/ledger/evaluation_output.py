@@ -277,20 +277,22 @@ def _literal(data: npt.NDArray[Any]) -> str | None:
     return None
 
 
-def _cells(data: npt.NDArray[Any]) -> list[Any]:
-    """A column as Python values for SQLite: NaN and missing → None (NULL)."""
+def _cells(data: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    """A column as Python values for SQLite (an object array, put straight into the rows'
+    matrix: no list in between): NaN and missing → None (NULL)."""
+    cells: npt.NDArray[np.object_]
     if data.dtype.kind == "f":
-        missing = np.isnan(data)
-        if not missing.any():
-            return data.tolist()  # type: ignore[no-any-return]
         cells = data.astype(object)
-        cells[missing] = None
-        return cells.tolist()  # type: ignore[no-any-return]
+        missing = np.isnan(data)
+        if missing.any():
+            cells[missing] = None
+        return cells
     if data.dtype.kind in "iub":
-        return data.astype(np.int64).tolist()  # type: ignore[no-any-return]
+        cells = data.astype(np.int64).astype(object)
+        return cells
     cells = data.astype(object)
     cells[pd.isna(cells)] = None
-    return cells.tolist()  # type: ignore[no-any-return]
+    return cells
 
 
 def _site_days(frame: pd.DataFrame, day: str) -> tuple[list[Any], list[Any]]:
