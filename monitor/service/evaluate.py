@@ -712,38 +712,44 @@ def _hourly_rows(
         return pd.DataFrame()
     local_day = rows["time"].dt.tz_localize(None).dt.normalize()
     rated = [*present, *(["so2_24h"] if "so2_24h" in rows.columns else [])]
+    site, period_end, stations = rows["site"].to_numpy(), to_epoch(rows["time"]), _stations(rows)
     parts = []
     for standard in AqiStandard:
         result = hourly_aqi(rows[rated], standard, missing=missing_policy(standard))
         parts.append(
-            pd.DataFrame(
-                {
-                    "site": rows["site"].to_numpy(),
-                    "period_end": to_epoch(rows["time"]),
-                    "standard": standard.value,
-                    "official": _official(local_day, standard),
-                    "is_area": is_area,
-                    "stations": _stations(rows),
-                    "aqi": result["aqi"].to_numpy(),
-                    "level": result["level"].astype(np.int64).to_numpy(),
-                    "primary_pollutants": pollutant_names(result["primary_mask"]),
-                    **{f"iaqi_{p}": result[f"iaqi_{p}"].to_numpy() for p in AIR},
-                    "complete": result["complete"].astype(np.int64).to_numpy(),
-                    "computed_at": now,
-                }
-            )
+            {
+                "site": site,
+                "period_end": period_end,
+                "standard": standard.value,
+                "official": _official(local_day, standard),
+                "is_area": is_area,
+                "stations": stations,
+                "aqi": result["aqi"].to_numpy(),
+                "level": result["level"].astype(np.int64).to_numpy(),
+                "primary_pollutants": pollutant_names(result["primary_mask"]),
+                **{f"iaqi_{p}": result[f"iaqi_{p}"].to_numpy() for p in AIR},
+                "complete": result["complete"].astype(np.int64).to_numpy(),
+                "computed_at": now,
+            }
         )
-    return _interleaved(parts)
+    return _interleaved(parts, len(rows))
 
 
-def _interleaved(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The rows of equally long parts (one per rule set, rows in the same order) taken in
-    turn: the first row of each, then the second of each, …: the table's key order (site,
-    time, rule set), in which SQLite writes them fastest (:func:`~monitor.ledger.
-    evaluation_output.write_derived`)."""
-    rows = len(parts[0])
-    order = np.arange(rows * len(parts)).reshape(len(parts), rows).T.ravel()
-    return pd.concat(parts, ignore_index=True).take(order).reset_index(drop=True)
+def _interleaved(parts: list[dict[str, Any]], rows: int) -> pd.DataFrame:
+    """One frame of the columns of each rule set's rows (``rows`` each, in the same order;
+    a column a scalar or an array), the rows taken in turn: the first row of each rule
+    set, then the second of each, …: the table's key order (site, time, rule set), in
+    which SQLite writes them fastest (:func:`~monitor.ledger.evaluation_output.
+    write_derived`). A scalar the same in every part stays a scalar."""
+    columns: dict[str, Any] = {}
+    for name in parts[0]:
+        values = [part[name] for part in parts]
+        if all(np.ndim(v) == 0 for v in values) and all(v == values[0] for v in values):
+            columns[name] = values[0]
+        else:
+            columns[name] = np.stack([np.broadcast_to(v, (rows,)) for v in values], axis=1)
+            columns[name] = columns[name].reshape(-1)
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows * len(parts)))
 
 
 def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
@@ -766,33 +772,33 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
             ~valid[s_name].to_numpy(), invalid_parts + (s_name + ";"), invalid_parts
         )
     invalid = [text.rstrip(";") for text in invalid_parts]
-    dates = pd.Series(_date_text(stats["date"]))
+    dates = _date_text(stats["date"])
+    site, stations = stats["site"].to_numpy(), _stations(stats)
+    invalid_texts = np.array(invalid, dtype=object)
     parts = []
     for standard in AqiStandard:
         result = daily_aqi(inputs, standard, missing=missing_policy(standard))
         parts.append(
-            pd.DataFrame(
-                {
-                    "site": stats["site"].to_numpy(),
-                    "date": dates.to_numpy(),
-                    "standard": standard.value,
-                    "official": _official(stats["date"], standard),
-                    "is_area": is_area,
-                    "stations": _stations(stats),
-                    **{s: rounded[s] for s in DAILY_STATISTICS},
-                    "invalid_statistics": invalid,
-                    "aqi": result["aqi"].to_numpy(),
-                    "level": result["level"].astype(np.int64).to_numpy(),
-                    "primary_pollutants": pollutant_names(result["primary_mask"]),
-                    "exceedance_pollutants": pollutant_names(result["exceedance_mask"])
-                    if standard is AqiStandard.HJ633_2012
-                    else "",
-                    "complete": result["complete"].astype(np.int64).to_numpy(),
-                    "computed_at": now,
-                }
-            )
+            {
+                "site": site,
+                "date": dates,
+                "standard": standard.value,
+                "official": _official(stats["date"], standard),
+                "is_area": is_area,
+                "stations": stations,
+                **{s: rounded[s] for s in DAILY_STATISTICS},
+                "invalid_statistics": invalid_texts,
+                "aqi": result["aqi"].to_numpy(),
+                "level": result["level"].astype(np.int64).to_numpy(),
+                "primary_pollutants": pollutant_names(result["primary_mask"]),
+                "exceedance_pollutants": pollutant_names(result["exceedance_mask"])
+                if standard is AqiStandard.HJ633_2012
+                else "",
+                "complete": result["complete"].astype(np.int64).to_numpy(),
+                "computed_at": now,
+            }
         )
-    return _interleaved(parts)
+    return _interleaved(parts, len(stats))
 
 
 #: The items GB 3838-2002 Table 1 classifies (and the reference items). The automatic
