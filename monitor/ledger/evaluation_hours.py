@@ -161,8 +161,8 @@ def _categorical(texts: list[str | None], counts: list[int]) -> pd.Categorical[A
 
 
 #: Characters pandas' CSV reader could read as other than a cell's text (line ends, its
-#: field separator ``\x1e``, quotes, escapes).
-_CSV_SPECIAL: Final = ("\r", "\n", "\x1e", '"', "\\")
+#: field separator ``\x1e``, quotes, escapes, the NUL that ends a C string).
+_CSV_SPECIAL: Final = ("\r", "\n", "\x1e", '"', "\\", "\x00")
 
 
 def _splits_plainly(joined: str) -> bool:

@@ -99,11 +99,11 @@ def test_separator_in_a_code_and_infinite_values_fall_back_to_rows(ledger: Ledge
 def test_codes_a_csv_reader_could_misread_read_as_written(ledger: Ledger) -> None:
     """Sites (and parameters) are split by pandas' CSV reader: codes it could take for
     missing values ("NA", "nan", "NULL"), numbers or booleans, padded text, quotes, a
-    comment sign, a backslash, line ends and its field separator (0x1E) must come back as
-    written."""
+    comment sign, a backslash, line ends, its field separator (0x1E), a NUL and Chinese
+    text must come back as written."""
     odd = ["NA", "nan", "NULL", "1e5", "007", "True", " padded ", 'q"uote', "it's", "#c"]
     odd += ["back\\slash"]
-    odd += ["line\nend", "carriage\rreturn", "field\x1esep"]
+    odd += ["line\nend", "carriage\rreturn", "field\x1esep", "n\x00ul", "浑南"]
     for site in odd:
         ledger.write_observations(_hours(site, "no2", [40.0, 1 / 3]), "a")
     _same(ledger, ["1001A", "1002A", *odd])
