@@ -9,6 +9,13 @@
 * **Values as short exact text.** Integral values (most published concentrations) go as
   integers, the others as SQLite's ``quote()``, which writes 15 significant digits when
   they read back to the same double and 20 otherwise: bit for bit the stored doubles.
+  They are parsed by pandas' CSV reader, whose number parser (``fast_float`` from pandas
+  3.1 on) rounds correctly, as Python's ``float()``, and is about six times as fast as
+  numpy's text parsing (used with older pandas, whose parser may miss the last bit).
+* **Codes split in C.** The sites and parameters of the window are split and numbered by
+  the same CSV reader (one cell a line, a categorical), about 2.5 times as fast as
+  splitting each hour's text in Python; a text holding a character the reader could take
+  for something else (a line end, a quote) is split in Python as before.
 
 Hours that do not split into their rows (a separator inside a code, a value that does not
 parse, an infinity) are read row by row (:func:`read_observation_rows`).
@@ -16,6 +23,9 @@ parse, an infinity) are read row by row (:func:`read_observation_rows`).
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 import sqlite3
 import warnings
 from collections.abc import Sequence
@@ -50,6 +60,13 @@ _VARYING_SQL: Final = (
 )
 #: Hours asked for in one :data:`_VARYING_SQL` query at most.
 _VARYING_HOURS: Final = 500
+
+
+#: Whether pandas' CSV reader parses numbers correctly rounded (pandas 3.1 parses every
+#: float with ``fast_float``; before, the default "high" parser may miss the last bit).
+_CSV_PARSES_EXACTLY: Final = tuple(
+    int(part) for part in re.findall(r"\d+", pd.__version__)[:2]
+) >= (3, 1)
 
 
 #: What :func:`fetch` returns: the :data:`_HOURS_SQL` rows and the :data:`_VARYING_SQL`
@@ -116,9 +133,14 @@ def read_rows(
 
 def _categorical(texts: list[str | None], counts: list[int]) -> pd.Categorical[Any] | None:
     """Categorical of per-hour texts (cells joined by the separator), categories sorted;
-    None when a text does not split into its hour's rows. Hour by hour (never a Python
-    string per row of the whole window at once); the hours' distinct values are then
-    numbered together by one factorisation instead of a dictionary look-up each."""
+    None when a text does not split into its hour's rows. Split by pandas' CSV reader
+    (:func:`_split_codes`) when the texts allow, else hour by hour (never a Python string
+    per row of the whole window at once); the hours' distinct values are then numbered
+    together by one factorisation instead of a dictionary look-up each."""
+    if all(texts):
+        joined = _SEP.join(texts)  # type: ignore[arg-type]
+        if _splits_plainly(joined):
+            return _split_codes(joined, sum(counts))
     codes: list[npt.NDArray[np.intp]] = []
     uniques: list[npt.NDArray[np.object_]] = []
     offset = 0
@@ -136,6 +158,54 @@ def _categorical(texts: list[str | None], counts: list[int]) -> pd.Categorical[A
     return pd.Categorical.from_codes(
         global_codes[np.concatenate(codes)], dtype=pd.CategoricalDtype(list(names))
     )
+
+
+#: Characters pandas' CSV reader could read as other than a cell's text (line ends, its
+#: field separator ``\x1e``, quotes, escapes, the NUL that ends a C string).
+_CSV_SPECIAL: Final = ("\r", "\n", "\x1e", '"', "\\", "\x00")
+
+
+def _splits_plainly(joined: str) -> bool:
+    """Whether the CSV reader splits ``joined`` into exactly its cells: none holds a
+    :data:`_CSV_SPECIAL` character and none is empty (an empty cell would read as missing).
+    Substring tests, not a regular expression: a window's sites are megabytes of text."""
+    return not (
+        joined.startswith(_SEP)
+        or joined.endswith(_SEP)
+        or _SEP + _SEP in joined
+        or any(character in joined for character in _CSV_SPECIAL)
+    )
+
+
+def _split_codes(joined: str, total: int) -> pd.Categorical[Any] | None:
+    """Categorical (categories sorted) of the cells of ``joined`` (separated by
+    :data:`_SEP`), split and numbered by pandas' CSV reader: one cell a line, no Python
+    string per row. None unless exactly ``total`` cells."""
+    try:
+        column = pd.read_csv(
+            io.StringIO(joined),
+            header=None,
+            names=["code"],
+            dtype="category",
+            engine="c",
+            lineterminator=_SEP,
+            sep="\x1e",
+            quoting=csv.QUOTE_NONE,
+            keep_default_na=False,
+            na_values=[],
+            skip_blank_lines=False,
+            index_col=False,
+        )["code"]
+    except (ValueError, pd.errors.ParserError):
+        return None
+    found: pd.Categorical[Any] = column.array
+    if len(found) != total or bool(found.isna().any()):
+        return None
+    if not pd.api.types.is_string_dtype(found.categories.dtype):
+        return None  # all numbers ("1e5") or booleans: read as numbers, the text is lost
+    if not found.categories.is_monotonic_increasing:
+        found = found.reorder_categories(sorted(found.categories))
+    return found
 
 
 def _sorted_categorical(
@@ -156,12 +226,38 @@ def _numbers(texts: list[str], total: int, dtype: type) -> npt.NDArray[Any] | No
     if not total:
         return np.zeros(0, dtype=dtype)
     parsed: npt.NDArray[Any]
+    if dtype is np.float64 and _CSV_PARSES_EXACTLY:
+        return _floats(texts, total)
     try:
         with warnings.catch_warnings():  # unparsable text: numpy stops early, warns
             warnings.simplefilter("ignore", DeprecationWarning)
             parsed = np.fromstring(",".join(texts), dtype=dtype, sep=",")
     except ValueError:  # what later numpy versions raise instead
         return None
+    return parsed if len(parsed) == total else None
+
+
+def _floats(texts: list[str], total: int) -> npt.NDArray[np.float64] | None:
+    """Floats of the per-hour texts (cells joined by ``,``), parsed by pandas' CSV reader
+    (one cell a line: ``,`` ends a line); None unless exactly ``total`` numbers."""
+    try:
+        column = pd.read_csv(
+            io.StringIO(",".join(texts)),
+            header=None,
+            names=["value"],
+            dtype=np.float64,
+            engine="c",
+            lineterminator=",",
+            sep="\x1e",
+            quoting=csv.QUOTE_NONE,
+            keep_default_na=False,
+            na_values=["nan"],
+            skip_blank_lines=False,
+            index_col=False,
+        )["value"]
+    except (ValueError, pd.errors.ParserError):  # not a number: read row by row
+        return None
+    parsed: npt.NDArray[np.float64] = column.to_numpy(dtype=np.float64)
     return parsed if len(parsed) == total else None
 
 

@@ -114,7 +114,7 @@ class EvaluationInput:
         frame = frame.reset_index(drop=True)  # a copy, indexed as the times below
         if in_sql is None:
             frame = frame[frame["site"].isin(wanted).to_numpy()].reset_index(drop=True)
-            frame["site"] = frame["site"].cat.remove_unused_categories()
+            frame["site"] = _used_categories(frame["site"])
         for column in ("period_start", "period_end", "ingested_at"):
             frame[column] = from_epoch(frame[column].to_numpy())
         return frame
@@ -135,7 +135,7 @@ class EvaluationInput:
             fresh = self._read(last.end, hi, sites)
             frame = _concat(kept, fresh)
             for column in ("site", "parameter", "source"):  # those of the window's rows
-                frame[column] = frame[column].cat.remove_unused_categories()
+                frame[column] = _used_categories(frame[column])
             self.rows_reused += len(kept)
         else:
             fresh = frame = self._read(lo, hi, sites)
@@ -252,6 +252,28 @@ def _reusable(last: _Window, version: int, lo: int, hi: int, sites: frozenset[st
     )
 
 
+def _used_categories(column: pd.Series) -> pd.Series:
+    """``column.cat.remove_unused_categories()``, skipped when every category is used (the
+    rule: counting the codes is a tenth of the time of recoding them)."""
+    codes = column.cat.codes.to_numpy()
+    categories = len(column.cat.categories)
+    if not categories or not len(codes):
+        return column.cat.remove_unused_categories()
+    counts = np.bincount(codes[codes >= 0], minlength=categories)
+    return column if bool(counts.all()) else column.cat.remove_unused_categories()
+
+
+def _same_sorted_categories(a: pd.Series, b: pd.Series) -> bool:
+    """Whether two categoricals have the same categories, sorted (their union is then
+    theirs: the codes need no recoding)."""
+    categories = a.cat.categories
+    return bool(
+        categories.is_monotonic_increasing
+        and categories.dtype == b.cat.categories.dtype
+        and categories.equals(b.cat.categories)
+    )
+
+
 def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     """Rows of both, categoricals over the union of their categories (sorted)."""
     if not len(second):
@@ -261,7 +283,10 @@ def _concat(first: pd.DataFrame, second: pd.DataFrame) -> pd.DataFrame:
     out: dict[str, Any] = {}
     for column in COLUMNS:
         a, b = first[column], second[column]
-        if isinstance(a.dtype, pd.CategoricalDtype):
+        if isinstance(a.dtype, pd.CategoricalDtype) and _same_sorted_categories(a, b):
+            codes = np.concatenate([a.cat.codes.to_numpy(), b.cat.codes.to_numpy()])
+            out[column] = pd.Categorical.from_codes(codes, dtype=a.dtype)
+        elif isinstance(a.dtype, pd.CategoricalDtype):
             out[column] = pd.api.types.union_categoricals([a.array, b.array], sort_categories=True)
         else:
             out[column] = np.concatenate([a.to_numpy(), b.to_numpy()])

@@ -154,11 +154,13 @@ def write_derived(
     transaction: what :meth:`~monitor.ledger.Ledger.replace_derived` does, faster.
 
     The rows go to SQLite column-wise a slice at a time (no Python call per row), 64 rows
-    to a statement, in groups
-    of one rule set and scope (``standard``, ``is_area``); a column with one integer,
-    text or NULL throughout a group is written into the statement instead of bound on
-    every row (``standard``, ``official``, ``is_area``, ``computed_at``: a quarter of an
-    hourly row's parameters).
+    to a statement, in groups of one scope (``is_area``) and one rule set (``standard``),
+    or of both rule sets when their rows alternate (``2012, 2026, 2012, …``: the rows then
+    reach SQLite in key order, each B-tree page filled once instead of twice, about a fifth
+    less SQLite time for hourly rows); a column with one integer, text or NULL throughout
+    a group (at each place of the alternation) is written into the statement instead of
+    bound on every row (``standard``, ``official``, ``is_area``, ``computed_at``: a quarter
+    of an hourly row's parameters).
 
     Raises
     ------
@@ -171,51 +173,92 @@ def write_derived(
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
     kind, day = _DERIVED[table]
     with ledger.transaction() as db:
-        for group in _groups(frame):
-            literals = {c: _literal(group[c].to_numpy()) for c in columns}
+        for group, period in _groups(frame):
+            literals = {c: _literals(group[c].to_numpy(), period) for c in columns}
             bound = [c for c in columns if literals[c] is None]
-            row = "(" + ", ".join(literals[c] or "?" for c in columns) + ")"
+            pattern = ", ".join(
+                "(" + ", ".join(_at(literals[c], i) for c in columns) + ")" for i in range(period)
+            )
 
-            def insert(rows: int, row: str = row) -> str:
+            def insert(rows: int, pattern: str = pattern, period: int = period) -> str:
                 return (
                     f"INSERT INTO {table} ({', '.join(columns)}) VALUES "
-                    f"{', '.join([row] * rows)} ON CONFLICT ({', '.join(key)}) "
+                    f"{', '.join([pattern] * (rows // period))} ON CONFLICT ({', '.join(key)}) "
                     f"DO UPDATE SET {updates}"
                 )
 
             if not bound:
-                db.executemany(insert(1), [()] * len(group))
+                db.executemany(insert(period), [()] * (len(group) // period))
                 continue
-            many = insert(ROWS_PER_STATEMENT)
-            for first in range(0, len(group), WRITE_SLICE):
-                part = group.iloc[first : first + WRITE_SLICE]
+            per_statement = ROWS_PER_STATEMENT - ROWS_PER_STATEMENT % period
+            many = insert(per_statement)
+            size = max(per_statement, WRITE_SLICE - WRITE_SLICE % per_statement)
+            for first in range(0, len(group), size):
+                part = group.iloc[first : first + size]
                 cells = np.empty((len(part), len(bound)), dtype=object)
                 for j, column in enumerate(bound):
                     cells[:, j] = _cells(part[column].to_numpy())
-                full = len(part) - len(part) % ROWS_PER_STATEMENT
-                db.executemany(
-                    many, cells[:full].reshape(-1, ROWS_PER_STATEMENT * len(bound)).tolist()
-                )
-                db.executemany(insert(1), cells[full:].tolist())
+                full = len(part) - len(part) % per_statement
+                db.executemany(many, cells[:full].reshape(-1, per_statement * len(bound)).tolist())
+                if full < len(part):  # the last rows: whole repetitions of the pattern
+                    db.execute(insert(len(part) - full), cells[full:].ravel().tolist())
         _queue(db, kind, *_site_days(frame, day))
         if done is not None and len(done):
             forget_dirty(db, done)
 
 
-#: Columns the rows are grouped by before writing (few distinct values each).
-_GROUP_BY: Final = ("standard", "is_area")
+def _at(literals: list[str] | None, place: int) -> str:
+    """The SQL of a column at a place of the row pattern: its literal, or a parameter."""
+    return "?" if literals is None else literals[place]
 
 
-def _groups(frame: pd.DataFrame) -> list[pd.DataFrame]:
-    """The rows split by :data:`_GROUP_BY` (row order kept within each group)."""
-    by = [c for c in _GROUP_BY if c in frame.columns]
-    if not by or not len(frame):
+def _groups(frame: pd.DataFrame) -> list[tuple[pd.DataFrame, int]]:
+    """The rows split by scope (``is_area``) and rule set (``standard``), row order kept
+    within each group, each with its period: 1, or the number of rule sets when their
+    rows alternate throughout the scope's rows (then not split by rule set)."""
+    if not len(frame):
+        return [(frame, 1)]
+    parts = [frame]
+    if "is_area" in frame.columns:
+        parts = _split(frame, "is_area")
+    if "standard" not in frame.columns:
+        return [(part, 1) for part in parts]
+    out = []
+    for part in parts:
+        period = _alternation(part["standard"].to_numpy())
+        if period > 1:
+            out.append((part, period))
+        else:
+            out.extend((group, 1) for group in _split(part, "standard"))
+    return out
+
+
+def _split(frame: pd.DataFrame, column: str) -> list[pd.DataFrame]:
+    """The rows split by the values of ``column`` (first-seen order, row order kept)."""
+    codes, uniques = pd.factorize(frame[column].to_numpy(), use_na_sentinel=False)
+    if len(uniques) <= 1:
         return [frame]
-    codes = np.zeros(len(frame), dtype=np.int64)
-    for column in by:
-        found, uniques = pd.factorize(frame[column].to_numpy(), use_na_sentinel=False)
-        codes = codes * max(len(uniques), 1) + found
-    return [frame[codes == code] for code in pd.unique(codes)]
+    return [frame[codes == code] for code in range(len(uniques))]
+
+
+def _alternation(values: npt.NDArray[Any]) -> int:
+    """How many distinct values repeat in the same order throughout (``a, b, a, b``: 2),
+    or 1 when they do not (or there is one)."""
+    distinct = len(pd.unique(values[:64]))
+    if distinct <= 1 or len(values) % distinct:
+        return 1
+    first = values[:distinct]
+    if len(pd.unique(first)) != distinct:
+        return 1
+    same = values.reshape(-1, distinct) == first
+    return distinct if bool(np.all(same)) else 1
+
+
+def _literals(data: npt.NDArray[Any], period: int = 1) -> list[str] | None:
+    """SQL literals of a column at each place of a ``period``-row pattern (every
+    ``period``-th row from the place on has one value), or None when a place has none."""
+    found = [_literal(data[place::period]) for place in range(period)]
+    return None if any(f is None for f in found) else [f for f in found if f is not None]
 
 
 def _literal(data: npt.NDArray[Any]) -> str | None:
@@ -234,29 +277,33 @@ def _literal(data: npt.NDArray[Any]) -> str | None:
     return None
 
 
-def _cells(data: npt.NDArray[Any]) -> list[Any]:
-    """A column as Python values for SQLite: NaN and missing → None (NULL)."""
+def _cells(data: npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    """A column as Python values for SQLite (an object array, put straight into the rows'
+    matrix: no list in between): NaN and missing → None (NULL)."""
+    cells: npt.NDArray[np.object_]
     if data.dtype.kind == "f":
-        missing = np.isnan(data)
-        if not missing.any():
-            return data.tolist()  # type: ignore[no-any-return]
         cells = data.astype(object)
-        cells[missing] = None
-        return cells.tolist()  # type: ignore[no-any-return]
+        missing = np.isnan(data)
+        if missing.any():
+            cells[missing] = None
+        return cells
     if data.dtype.kind in "iub":
-        return data.astype(np.int64).tolist()  # type: ignore[no-any-return]
+        cells = data.astype(np.int64).astype(object)
+        return cells
     cells = data.astype(object)
     cells[pd.isna(cells)] = None
-    return cells.tolist()  # type: ignore[no-any-return]
+    return cells
 
 
 def _site_days(frame: pd.DataFrame, day: str) -> tuple[list[Any], list[Any]]:
     """Distinct (site, local date) pairs of the rows."""
     if day == "period_end":
         seconds = pd.to_numeric(frame["period_end"]).to_numpy(dtype=np.int64)
-        pairs = pd.DataFrame(
-            {"key": frame["site"].to_numpy(), "day": (seconds + _LOCAL_OFFSET_S) // 86400}
-        ).drop_duplicates()
+        keys, numbers = frame["site"].to_numpy(), (seconds + _LOCAL_OFFSET_S) // 86400
+        # A site-day's rows mostly follow each other: the first of each run, then distinct.
+        first = np.ones(len(keys), dtype=bool)
+        first[1:] = (keys[1:] != keys[:-1]) | (numbers[1:] != numbers[:-1])
+        pairs = pd.DataFrame({"key": keys[first], "day": numbers[first]}).drop_duplicates()
         days = pairs["day"].to_numpy().astype("datetime64[D]").astype(str).tolist()
         return pairs["key"].tolist(), days
     pairs = frame[["site", day]].drop_duplicates()

@@ -26,9 +26,9 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -160,6 +160,29 @@ def area_membership(settings: Settings) -> dict[str, list[str]]:
     }
 
 
+@dataclass(frozen=True)
+class _Run:
+    """What every chunk of one evaluation run works with (the ledger, the settings it
+    needs, the model sources and the reader of the run's observation windows)."""
+
+    ledger: Ledger
+    #: Area id → its evaluation stations ({} when the run writes no area rows).
+    membership: Mapping[str, Sequence[str]]
+    #: Water section id → its water body (``river``, ``lake``).
+    bodies: Mapping[str, str]
+    #: Sources that deliver model values (never in an area mean).
+    model_sources: frozenset[str]
+    reader: EvaluationInput
+    #: envmon's own flags that leave their values out (``[quality] exclude_own_flags``).
+    exclude_own: Sequence[str] = ()
+    #: Area id → stations with a value an area value needs (default: half, rounded up).
+    minimums: Mapping[str, int] | None = None
+
+    def sites_only(self) -> _Run:
+        """The same run without areas (for site-days evaluated on their own)."""
+        return replace(self, membership={}, minimums=None)
+
+
 def evaluate_dirty(
     ledger: Ledger,
     settings: Settings,
@@ -185,13 +208,10 @@ def evaluate_dirty(
     # Plain Python strings: the keys are zipped and compared row by row, which costs a
     # pandas call per element on a string-dtype column (issue 17).
     dirty = dirty.astype({"site": object, "date": object})
-    model_sources = set(
+    model_sources = frozenset(
         ledger.query("SELECT source FROM sources WHERE kind = 'model'")["source"].tolist()
     )
     membership = area_membership(settings) if settings.service.evaluate_areas else {}
-    minimums = area_minimums(settings)
-    exclude_own = settings.quality.exclude_own_flags
-    bodies = {s.id: s.water_body for s in settings.water_sections}
     dates = sorted(dirty["date"].unique())
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
@@ -202,14 +222,8 @@ def evaluate_dirty(
         after = chunks[number + 1] if number + 1 < len(chunks) else None
         parts.append(
             _evaluate_dirty_chunk(
-                ledger,
+                context,
                 chunks[number],
-                membership,
-                bodies,
-                model_sources,
-                exclude_own=exclude_own,
-                minimums=minimums,
-                reader=reader,
                 then=_chunk_window(after, membership) if after is not None and then else None,
                 writes=writes,
             )
@@ -225,6 +239,15 @@ def evaluate_dirty(
         EvaluationInput(ledger.connection, lock) as reader,
         BackgroundWrites(background=overlap, lock=lock) as writes,
     ):
+        context = _Run(
+            ledger,
+            membership,
+            {s.id: s.water_body for s in settings.water_sections},
+            model_sources,
+            reader,
+            settings.quality.exclude_own_flags,
+            area_minimums(settings),
+        )
         number = 0
         while True:
             writes.tag = number
@@ -297,52 +320,26 @@ def _chunk_window(
 
 
 def _evaluate_dirty_chunk(
-    ledger: Ledger,
+    context: _Run,
     chunk: pd.DataFrame,
-    membership: Mapping[str, Sequence[str]],
-    bodies: Mapping[str, str],
-    model_sources: set[str],
     *,
-    exclude_own: Sequence[str],
-    minimums: Mapping[str, int],
-    reader: EvaluationInput,
     then: tuple[datetime, datetime, list[str]] | None,
     writes: BackgroundWrites,
 ) -> EvaluationReport:
     """One chunk of :func:`evaluate_dirty`: evaluated whole, or piece by piece when that
     raises (after the writes queued before); its results recorded."""
     try:
-        part = _evaluate_chunk(
-            ledger,
-            chunk,
-            membership,
-            bodies,
-            model_sources,
-            exclude_own=exclude_own,
-            minimums=minimums,
-            reader=reader,
-            then=then,
-            write=writes.submit,
-        )
+        part = _evaluate_chunk(context, chunk, then=then, write=writes.submit)
     except LEDGER_ERRORS:
         raise  # the ledger's trouble, not a day's: nothing to isolate
     except Exception:  # one bad site-day must not stop the others: isolate it
         writes.wait()  # the pieces write directly, after what was queued
-        part = _evaluate_isolated(
-            ledger,
-            chunk,
-            membership,
-            bodies,
-            model_sources,
-            exclude_own=exclude_own,
-            minimums=minimums,
-            reader=reader,
-        )
+        part = _evaluate_isolated(context, chunk)
     failed = {(site, day) for site, day, _, _ in part.failed}
     done = set(zip(chunk["site"], chunk["date"], strict=True))
-    done |= _area_keys(chunk, membership)
+    done |= _area_keys(chunk, context.membership)
     succeeded = sorted(done - failed)
-    writes.submit(lambda: ledger.record_evaluation_results(part.failed, succeeded))
+    writes.submit(lambda: context.ledger.record_evaluation_results(part.failed, succeeded))
     return part
 
 
@@ -364,48 +361,20 @@ def _area_keys(
     return keys
 
 
-def _evaluate_isolated(
-    ledger: Ledger,
-    dirty: pd.DataFrame,
-    membership: Mapping[str, Sequence[str]],
-    bodies: Mapping[str, str],
-    model_sources: set[str],
-    *,
-    exclude_own: Sequence[str] = (),
-    minimums: Mapping[str, int] | None = None,
-    reader: EvaluationInput | None = None,
-) -> EvaluationReport:
+def _evaluate_isolated(context: _Run, dirty: pd.DataFrame) -> EvaluationReport:
     """Evaluate a chunk that raised piece by piece: its site-days (halving the set until
     the failing ones stand alone), then its area-days the same way. What still raises on
     its own is recorded in the report's ``failed`` (and stays dirty); the rest is written."""
+    membership = context.membership
     sites = dirty[~dirty["site"].isin(list(membership))].reset_index(drop=True)
     areas = sorted(_area_keys(dirty, membership))
     queued_areas = dirty[dirty["site"].isin(list(membership))]
 
     def run_sites(rows: list[int]) -> EvaluationReport:
-        return _evaluate_chunk(
-            ledger,
-            sites.iloc[rows],
-            {},
-            bodies,
-            model_sources,
-            exclude_own=exclude_own,
-            reader=reader,
-        )
+        return _evaluate_chunk(context.sites_only(), sites.iloc[rows])
 
     def run_areas(rows: list[int]) -> EvaluationReport:
-        keys = {areas[i] for i in rows}
-        return _evaluate_chunk(
-            ledger,
-            sites.iloc[:0],
-            membership,
-            bodies,
-            model_sources,
-            exclude_own=exclude_own,
-            areas=keys,
-            minimums=minimums,
-            reader=reader,
-        )
+        return _evaluate_chunk(context, sites.iloc[:0], areas={areas[i] for i in rows})
 
     report = _bisect(
         list(range(len(sites))),
@@ -416,7 +385,7 @@ def _evaluate_isolated(
     if len(queued_areas):
         failed = {(a, d) for a, d, scope, _ in report.failed if scope == "area"}
         keep = _keyed(queued_areas["site"], queued_areas["date"], failed)
-        ledger.clear_dirty(queued_areas[~keep])
+        context.ledger.clear_dirty(queued_areas[~keep])
     return report
 
 
@@ -480,29 +449,41 @@ def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
 
 def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:
     """Local calendar dates as YYYY-MM-DD text, formatting each distinct day once."""
+    days = _local_days(times)
+    text = np.asarray(days.categories, dtype=object)
+    out: npt.NDArray[np.object_] = text[days.codes] if len(days) else np.zeros(0, dtype=object)
+    return out
+
+
+def _local_days(times: pd.Series) -> pd.Categorical[Any]:
+    """Local calendar dates as a categorical of YYYY-MM-DD texts (each distinct day
+    formatted once; :func:`_keyed` takes its codes as they are, no text hashed per row)."""
     days = (
         times.dt.tz_localize(None)
         if times.dt.tz is None
         else times.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
     )
     codes, uniques = pd.factorize(days.dt.normalize())
-    text = np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object)
-    out: npt.NDArray[np.object_] = text[codes] if len(codes) else np.zeros(0, dtype=object)
-    return out
+    text = pd.Index(np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object))
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(text))
 
 
-def _codes(column: pd.Series | npt.ArrayLike) -> tuple[npt.NDArray[np.intp], list[object]]:
+def _codes(
+    column: pd.Series | pd.Categorical[Any] | npt.ArrayLike,
+) -> tuple[npt.NDArray[np.intp], list[object]]:
     """Codes and distinct values of a column (a categorical's own codes: no hashing)."""
     if isinstance(column, pd.Series) and isinstance(column.dtype, pd.CategoricalDtype):
         codes = column.cat.codes.to_numpy().astype(np.intp)
         return codes, list(column.cat.categories)  # missing: -1, as pd.factorize gives
+    if isinstance(column, pd.Categorical):
+        return column.codes.astype(np.intp), list(column.categories)
     found, uniques = pd.factorize(np.asarray(column, dtype=object))
     return found.astype(np.intp), list(uniques)
 
 
 def _keyed(
     sites: pd.Series | npt.NDArray[np.object_],
-    days: npt.ArrayLike,
+    days: pd.Categorical[Any] | npt.ArrayLike,
     keys: set[tuple[str, str]],
 ) -> npt.NDArray[np.bool_]:
     """Vectorised ``(site, day) in keys``: a table over distinct sites × distinct days."""
@@ -540,16 +521,10 @@ def _now(write: Callable[[], None]) -> None:
 
 
 def _evaluate_chunk(
-    ledger: Ledger,
+    context: _Run,
     dirty: pd.DataFrame,
-    membership: Mapping[str, Sequence[str]],
-    bodies: Mapping[str, str],
-    model_sources: set[str],
     *,
-    exclude_own: Sequence[str] = (),
     areas: set[tuple[str, str]] | None = None,
-    minimums: Mapping[str, int] | None = None,
-    reader: EvaluationInput | None = None,
     then: tuple[datetime, datetime, list[str]] | None = None,
     write: Callable[[Callable[[], None]], None] = _now,
 ) -> EvaluationReport:
@@ -557,6 +532,7 @@ def _evaluate_chunk(
     area-days only besides the site-days), clearing them from the dirty days when written.
     ``then``: the window (start, end, sites) of the chunk to come, read ahead; ``write``
     runs (or queues, :meth:`BackgroundWrites.submit`) each write, in order."""
+    ledger, membership, reader = context.ledger, context.membership, context.reader
     now = int(datetime.now(UTC).timestamp())
     queued_areas = dirty[dirty["site"].isin(list(membership))]
     dirty = dirty[~dirty["site"].isin(list(membership))]
@@ -568,8 +544,6 @@ def _evaluate_chunk(
         return EvaluationReport()
     sites = set(dirty["site"]) | {s for a, _ in dirty_areas for s in membership[a]}
     start, end = _local_window(dates)
-    if reader is None:
-        reader = EvaluationInput(ledger.connection)
     obs = reader.observations(start=start, end=end, sites=sorted(sites))
     if then is not None:  # the next chunk's rows are read while this one is evaluated
         reader.prefetch(start=then[0], end=then[1], sites=then[2])
@@ -581,10 +555,10 @@ def _evaluate_chunk(
     checked = checked_flags(obs)  # each distinct pair of source and check flags once
     flags = checked.flags()
     own = checked.added()  # flags envmon added (text differs)
-    keep = checked.excluded(exclude_own)
+    keep = checked.excluded(context.exclude_own)
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
-    obs["date"] = _date_text(obs["local"])
+    obs["date"] = _local_days(obs["local"])
     dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
     in_dirty = _keyed(obs["site"], obs["date"], dirty_keys)
 
@@ -602,10 +576,13 @@ def _evaluate_chunk(
     if len(qc):
         write(lambda: write_derived(ledger, "qc_flags", qc, ("site", "parameter", "period_end")))
 
+    minimums = context.minimums
     if minimums is None:
         minimums = {a: default_minimum(len(m)) for a, m in membership.items()}
-    hourly, daily = _air(obs, dirty_keys, dirty_areas, membership, minimums, model_sources, now)
-    water = _water(obs[in_dirty], bodies, now)
+    hourly, daily = _air(
+        obs, dirty_keys, dirty_areas, membership, minimums, context.model_sources, now
+    )
+    water = _water(obs[in_dirty], context.bodies, now)
     if len(hourly):
         write(
             lambda: write_derived(ledger, "hourly_aqi", hourly, ("site", "period_end", "standard"))
@@ -630,7 +607,7 @@ def _air(
     dirty_areas: set[tuple[str, str]],
     membership: Mapping[str, Sequence[str]],
     minimums: Mapping[str, int],
-    model_sources: set[str],
+    model_sources: frozenset[str],
     now: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     air = obs[obs["parameter"].isin(AIR)]
@@ -656,7 +633,7 @@ def _air(
     )
 
     stats = daily_statistics(wide[["site", "time", *present]], round_statistics=False)
-    site_days = stats[_keyed(stats["site"], _date_text(stats["date"]), dirty_keys)]
+    site_days = stats[_keyed(stats["site"], _local_days(stats["date"]), dirty_keys)]
     daily_parts = [_daily_rows(site_days, 0, now)]
     if membership and area_keys:
         values = stats[["site", "date"]].copy()
@@ -665,7 +642,7 @@ def _air(
         area_stats = _area_values(values, members, ["date"], list(DAILY_STATISTICS), minimums)
         for s in DAILY_STATISTICS:
             area_stats[f"{s}_valid"] = area_stats[s].notna()
-        keep = _keyed(area_stats["site"], _date_text(area_stats["date"]), area_keys)
+        keep = _keyed(area_stats["site"], _local_days(area_stats["date"]), area_keys)
         daily_parts.append(_daily_rows(area_stats[keep], 1, now))
     daily = pd.concat(daily_parts, ignore_index=True)
     return hourly, daily
@@ -709,9 +686,11 @@ def missing_policy(standard: AqiStandard) -> MissingPolicy:
 
 
 def _official(days: pd.Series, standard: AqiStandard) -> npt.NDArray[np.int64]:
-    """1 where ``standard`` is the rule set in force on the (local) date, else 0."""
-    in_force = standards_for_dates(pd.Series(pd.to_datetime(days)))
-    official: npt.NDArray[np.int64] = (in_force == standard).astype(np.int64)
+    """1 where ``standard`` is the rule set in force on the (local) date, else 0 (judged
+    once per distinct date)."""
+    codes, uniques = pd.factorize(pd.Series(pd.to_datetime(days)), use_na_sentinel=False)
+    in_force = standards_for_dates(pd.Series(uniques))
+    official: npt.NDArray[np.int64] = (in_force == standard).astype(np.int64)[codes]
     return official
 
 
@@ -728,33 +707,49 @@ def _hourly_rows(
     # SO2 1 h > 800 µg/m³ is rated on its 24 h moving mean (HJ 633-2012 Table 1 note); the
     # loaded day before gives the first hours their 24 h.
     wide = with_so2_24h(wide)
-    rows = wide[_keyed(wide["site"], _date_text(wide["time"]), keys)].reset_index(drop=True)
+    rows = wide[_keyed(wide["site"], _local_days(wide["time"]), keys)].reset_index(drop=True)
     if rows.empty:
         return pd.DataFrame()
     local_day = rows["time"].dt.tz_localize(None).dt.normalize()
     rated = [*present, *(["so2_24h"] if "so2_24h" in rows.columns else [])]
+    site, period_end, stations = rows["site"].to_numpy(), to_epoch(rows["time"]), _stations(rows)
     parts = []
     for standard in AqiStandard:
         result = hourly_aqi(rows[rated], standard, missing=missing_policy(standard))
         parts.append(
-            pd.DataFrame(
-                {
-                    "site": rows["site"].to_numpy(),
-                    "period_end": to_epoch(rows["time"]),
-                    "standard": standard.value,
-                    "official": _official(local_day, standard),
-                    "is_area": is_area,
-                    "stations": _stations(rows),
-                    "aqi": result["aqi"].to_numpy(),
-                    "level": result["level"].astype(np.int64).to_numpy(),
-                    "primary_pollutants": pollutant_names(result["primary_mask"]),
-                    **{f"iaqi_{p}": result[f"iaqi_{p}"].to_numpy() for p in AIR},
-                    "complete": result["complete"].astype(np.int64).to_numpy(),
-                    "computed_at": now,
-                }
-            )
+            {
+                "site": site,
+                "period_end": period_end,
+                "standard": standard.value,
+                "official": _official(local_day, standard),
+                "is_area": is_area,
+                "stations": stations,
+                "aqi": result["aqi"].to_numpy(),
+                "level": result["level"].astype(np.int64).to_numpy(),
+                "primary_pollutants": pollutant_names(result["primary_mask"]),
+                **{f"iaqi_{p}": result[f"iaqi_{p}"].to_numpy() for p in AIR},
+                "complete": result["complete"].astype(np.int64).to_numpy(),
+                "computed_at": now,
+            }
         )
-    return pd.concat(parts, ignore_index=True)
+    return _interleaved(parts, len(rows))
+
+
+def _interleaved(parts: list[dict[str, Any]], rows: int) -> pd.DataFrame:
+    """One frame of the columns of each rule set's rows (``rows`` each, in the same order;
+    a column a scalar or an array), the rows taken in turn: the first row of each rule
+    set, then the second of each, …: the table's key order (site, time, rule set), in
+    which SQLite writes them fastest (:func:`~monitor.ledger.evaluation_output.
+    write_derived`). A scalar the same in every part stays a scalar."""
+    columns: dict[str, Any] = {}
+    for name in parts[0]:
+        values = [part[name] for part in parts]
+        if all(np.ndim(v) == 0 for v in values) and all(v == values[0] for v in values):
+            columns[name] = values[0]
+        else:
+            columns[name] = np.stack([np.broadcast_to(v, (rows,)) for v in values], axis=1)
+            columns[name] = columns[name].reshape(-1)
+    return pd.DataFrame(columns, index=pd.RangeIndex(rows * len(parts)))
 
 
 def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
@@ -777,33 +772,33 @@ def _daily_rows(stats: pd.DataFrame, is_area: int, now: int) -> pd.DataFrame:
             ~valid[s_name].to_numpy(), invalid_parts + (s_name + ";"), invalid_parts
         )
     invalid = [text.rstrip(";") for text in invalid_parts]
-    dates = pd.Series(_date_text(stats["date"]))
+    dates = _date_text(stats["date"])
+    site, stations = stats["site"].to_numpy(), _stations(stats)
+    invalid_texts = np.array(invalid, dtype=object)
     parts = []
     for standard in AqiStandard:
         result = daily_aqi(inputs, standard, missing=missing_policy(standard))
         parts.append(
-            pd.DataFrame(
-                {
-                    "site": stats["site"].to_numpy(),
-                    "date": dates.to_numpy(),
-                    "standard": standard.value,
-                    "official": _official(stats["date"], standard),
-                    "is_area": is_area,
-                    "stations": _stations(stats),
-                    **{s: rounded[s] for s in DAILY_STATISTICS},
-                    "invalid_statistics": invalid,
-                    "aqi": result["aqi"].to_numpy(),
-                    "level": result["level"].astype(np.int64).to_numpy(),
-                    "primary_pollutants": pollutant_names(result["primary_mask"]),
-                    "exceedance_pollutants": pollutant_names(result["exceedance_mask"])
-                    if standard is AqiStandard.HJ633_2012
-                    else "",
-                    "complete": result["complete"].astype(np.int64).to_numpy(),
-                    "computed_at": now,
-                }
-            )
+            {
+                "site": site,
+                "date": dates,
+                "standard": standard.value,
+                "official": _official(stats["date"], standard),
+                "is_area": is_area,
+                "stations": stations,
+                **{s: rounded[s] for s in DAILY_STATISTICS},
+                "invalid_statistics": invalid_texts,
+                "aqi": result["aqi"].to_numpy(),
+                "level": result["level"].astype(np.int64).to_numpy(),
+                "primary_pollutants": pollutant_names(result["primary_mask"]),
+                "exceedance_pollutants": pollutant_names(result["exceedance_mask"])
+                if standard is AqiStandard.HJ633_2012
+                else "",
+                "complete": result["complete"].astype(np.int64).to_numpy(),
+                "computed_at": now,
+            }
         )
-    return pd.concat(parts, ignore_index=True)
+    return _interleaved(parts, len(stats))
 
 
 #: The items GB 3838-2002 Table 1 classifies (and the reference items). The automatic

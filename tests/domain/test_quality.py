@@ -148,6 +148,26 @@ def test_pm25_gt_pm10_needs_same_site_and_hour() -> None:
     assert _flagged(frame, "pm25_gt_pm10") == [False] * 4
 
 
+def test_pm25_gt_pm10_compares_every_pair_when_a_period_repeats() -> None:
+    """Two PM2.5 values of one site and period (two sources, before the latest is chosen):
+    each is compared with each PM10 of that period, as a join gives; other periods as
+    usual (the per-period lookup and the join agree)."""
+    frame = _obs(
+        [
+            ("A", "pm2_5", 1, 100.0),
+            ("A", "pm2_5", 1, 30.0),
+            ("A", "pm10", 1, 50.0),
+            ("A", "pm2_5", 2, 100.0),
+            ("A", "pm10", 2, 50.0),
+            ("A", "pm2_5", 3, 40.0),
+            ("A", "pm10", 3, 50.0),
+        ]
+    )
+    assert _flagged(frame, "pm25_gt_pm10") == [True, False, True, True, True, False, False]
+    unique = frame.drop(index=[1]).reset_index(drop=True)
+    assert _flagged(unique, "pm25_gt_pm10") == [True, True, True, True, False, False]
+
+
 def test_pm25_gt_pm10_ignores_unusable_partner() -> None:
     """A PM10 that is source-invalid or negative is not a reference for PM2.5."""
     frame = _obs(
@@ -489,6 +509,29 @@ def test_checked_flags_equal_flags_exclusion_and_changes_row_by_row(
         == excluded(expected, frame["parameter"], exclude_own=exclude_own).tolist()
     )
     assert checked.added().tolist() == expected.where(expected != frame["flags"], "").tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    _ROWS_WITH_O3,
+    st.lists(st.sampled_from(["", "", "", None, NAN, "maintenance", "aqi_mismatch;x"])),
+)
+def test_checked_flags_of_an_object_column_read_empty_and_missing_as_no_flags(
+    rows: list[tuple[str, str, int, float, str]], texts: list[object]
+) -> None:
+    """Flags in an object column (as the evaluation reads them: mostly empty texts, found
+    without hashing) give what the same flags as a text column with missing ones empty
+    give: flag texts, exclusion and the changed texts."""
+    frame = _obs(rows) if rows else _obs([("A", "pm2_5", 0, 1.0)]).iloc[:0]
+    cells = [texts[i % len(texts)] if texts else "" for i in range(len(frame))]
+    as_object = frame.assign(flags=pd.Series(cells, index=frame.index, dtype=object))
+    as_text = frame.assign(flags=pd.Series(cells, index=frame.index, dtype=object).fillna(""))
+    as_text["flags"] = as_text["flags"].astype(str)
+    got, expected = checked_flags(as_object), checked_flags(as_text)
+    assert got.flags().tolist() == expected.flags().tolist()
+    assert got.excluded(["stuck"]).tolist() == expected.excluded(["stuck"]).tolist()
+    assert got.added().tolist() == expected.added().tolist()
+    assert quality_flags(as_object).tolist() == expected.flags().tolist()
 
 
 def test_checked_flags_reject_an_unknown_flag_to_exclude() -> None:

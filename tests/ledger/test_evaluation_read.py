@@ -96,6 +96,21 @@ def test_separator_in_a_code_and_infinite_values_fall_back_to_rows(ledger: Ledge
     assert np.isinf(got["value"]).all() and len(got) == 2
 
 
+def test_codes_a_csv_reader_could_misread_read_as_written(ledger: Ledger) -> None:
+    """Sites (and parameters) are split by pandas' CSV reader: codes it could take for
+    missing values ("NA", "nan", "NULL"), numbers or booleans, padded text, quotes, a
+    comment sign, a backslash, line ends, its field separator (0x1E), a NUL and Chinese
+    text must come back as written."""
+    odd = ["NA", "nan", "NULL", "1e5", "007", "True", " padded ", 'q"uote', "it's", "#c"]
+    odd += ["back\\slash"]
+    odd += ["line\nend", "carriage\rreturn", "field\x1esep", "n\x00ul", "浑南"]
+    for site in odd:
+        ledger.write_observations(_hours(site, "no2", [40.0, 1 / 3]), "a")
+    _same(ledger, ["1001A", "1002A", *odd])
+    for site in odd:  # each on its own (the plain and the odd texts take different paths)
+        _same(ledger, [site])
+
+
 def test_empty_window(ledger: Ledger) -> None:
     got = ledger.evaluation_observations(
         start=datetime(2020, 1, 1, tzinfo=UTC), end=datetime(2020, 1, 2, tzinfo=UTC), sites=["x"]
@@ -132,3 +147,29 @@ def test_latest_ingested_source_wins_and_ties_go_to_the_last_by_name(ledger: Led
     assert pm25(["1001A"]) == pytest.approx([1 / 3, 0.1 + 0.2])  # a, ingested later
     db.execute("UPDATE observations SET ingested_at = 300")
     assert pm25(["1001A"]) == [36.0, 37.0]  # same second: b, last by name
+
+
+@pytest.mark.parametrize("csv_reader", [True, False])
+def test_value_texts_parse_to_the_doubles_python_reads(
+    csv_reader: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The per-hour value texts (integers, SQLite's 15- and 20-digit ``quote()`` output,
+    ``nan``) parse bit for bit to what Python's ``float()`` reads, with pandas' CSV reader
+    (pandas >= 3.1) and with numpy's text parser (older pandas); a text that is not a
+    number gives None (the read then goes row by row)."""
+    from monitor.ledger import evaluation_hours
+
+    if csv_reader and not evaluation_hours._CSV_PARSES_EXACTLY:
+        pytest.skip("pandas < 3.1: its CSV reader is not used for numbers")
+    monkeypatch.setattr(evaluation_hours, "_CSV_PARSES_EXACTLY", csv_reader)
+    rng = np.random.default_rng(17)
+    doubles = np.concatenate([rng.uniform(-1e3, 1e3, 2000), rng.lognormal(0, 30, 2000)])
+    cells = [f"{d:.20g}" for d in doubles] + [f"{d:.15g}" for d in doubles]
+    cells += ["35", "-2", "nan", "0.0", "-0.0", "1e-300", "9.99e+300", "2.2250738585072014e-308"]
+    texts = [",".join(cells[i : i + 97]) for i in range(0, len(cells), 97)]
+    got = evaluation_hours._numbers(texts, len(cells), np.float64)
+    assert got is not None
+    expected = np.array([float(c) for c in cells])
+    assert (got.view(np.int64) == expected.view(np.int64)).all()
+    assert evaluation_hours._numbers(["1,2", "x'3'"], 3, np.float64) is None
+    assert evaluation_hours._numbers(["1,2"], 3, np.float64) is None
