@@ -161,8 +161,9 @@ def _categorical(texts: list[str | None], counts: list[int]) -> pd.Categorical[A
 
 
 #: Characters pandas' CSV reader could read as other than a cell's text (line ends, its
-#: field separator ``\x1e``, quotes, escapes, the NUL that ends a C string).
-_CSV_SPECIAL: Final = ("\r", "\n", "\x1e", '"', "\\", "\x00")
+#: field separator ``\x1e``, quotes, escapes, the NUL that ends a C string, the byte order
+#: mark it drops at the start of its input).
+_CSV_SPECIAL: Final = ("\r", "\n", "\x1e", '"', "\\", "\x00", "\ufeff")
 
 
 def _splits_plainly(joined: str) -> bool:
