@@ -325,10 +325,13 @@ def _factorized_flags(flags: pd.Series) -> tuple[npt.NDArray[np.intp], list[str]
     ``pd.factorize``'s; what a code stands for does not.
     """
     data = flags.to_numpy()
-    if data.dtype != object or not len(data):
+    try:
+        flagged = np.flatnonzero(data != "") if data.dtype == object and len(data) else None
+    except TypeError:  # pandas' NA among the texts (no truth value): factorised whole
+        flagged = None
+    if flagged is None:
         found, uniques = pd.factorize(_flag_text(flags))
         return found.astype(np.intp), [str(u) for u in uniques]
-    flagged = np.flatnonzero(data != "")
     codes = np.zeros(len(data), dtype=np.intp)
     if not len(flagged):
         return codes, [""]
