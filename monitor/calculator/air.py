@@ -43,6 +43,7 @@ from monitor.calculator.table import (
     read_input_csv,
     summarise_problems,
     text_column,
+    unquoted_texts,
 )
 from monitor.domain.aqi import (
     CONCENTRATION_DECIMALS,
@@ -380,7 +381,10 @@ def _hourly(
         series = _series_frame(table, series_rows).reset_index(drop=True)
         area = _area_hour_rows(series, membership, standard, method, missing, present)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    return CalcResult(out, warnings, table.carriage_returns or membership is not None)
+    unquoted = table.unquoted and membership is None and unquoted_texts(problems[problems != ""])
+    return CalcResult(
+        out, warnings, table.carriage_returns or membership is not None, unquoted=unquoted
+    )
 
 
 def _problem_column(problems: npt.NDArray[np.object_]) -> pl.Series:
@@ -646,7 +650,12 @@ def _daily(
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")
     warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
-    return CalcResult(out, warnings, table.carriage_returns or membership is not None)
+    return CalcResult(
+        out,
+        warnings,
+        table.carriage_returns or membership is not None,
+        unquoted=table.unquoted and membership is None,
+    )
 
 
 def _area_day_rows(

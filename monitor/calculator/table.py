@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -70,6 +70,10 @@ class InputTable:
         column, the value and what was expected.
     carriage_returns : bool
         Whether a cell of :attr:`text` may hold a carriage return (False: none does).
+    unquoted : bool
+        Whether every cell of :attr:`text` (and header name) is known to be written in CSV
+        without quotes: read column-wise from a file without a quote character, so no cell
+        holds a separator, a quote or a line break (True: then none does).
     """
 
     text: pl.DataFrame
@@ -80,6 +84,7 @@ class InputTable:
     below_matrix: npt.NDArray[np.bool_]
     problem_texts: npt.NDArray[np.object_]
     carriage_returns: bool = True
+    unquoted: bool = False
 
     @property
     def row_count(self) -> int:
@@ -224,8 +229,12 @@ def read_input_csv(
     # a cell can hold a carriage return only if the file has one that does not end a line
     # (pandas' reader) or one inside quotes
     carriage_returns = b"\r" in utf8 and (columnar is None or b'"' in utf8)
+    # without a quote, the columnar reader's cells hold no separator and no line break
+    unquoted = columnar is not None and b'"' not in utf8
     return dataclasses.replace(
-        _check_cells(frame, present, allow_below_detection), carriage_returns=carriage_returns
+        _check_cells(frame, present, allow_below_detection),
+        carriage_returns=carriage_returns,
+        unquoted=unquoted,
     )
 
 
@@ -599,6 +608,10 @@ class CalcResult:
     #: Whether a cell may hold a carriage return (False only when the calculator knows none
     #: does: then the cells are not searched for one).
     carriage_returns: bool = True
+    #: Whether the calculator knows that no text cell needs quotes in CSV (no separator,
+    #: quote or line break) and none is an empty string (the empty ones are null): then
+    #: the writer does not look for characters to quote (the same bytes, written faster).
+    unquoted: bool = False
 
     @property
     def frame(self) -> pd.DataFrame:
@@ -619,7 +632,9 @@ class CalcResult:
         if self._has_carriage_return():  # polars would quote it
             return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
         out = io.BytesIO()
-        self.table.write_csv(out, quote_style="necessary", null_value="", line_terminator="\n")
+        self.table.write_csv(
+            out, quote_style=self._quote_style(), null_value="", line_terminator="\n"
+        )
         return out.getvalue()
 
     def write_csv(self, path: Path | str) -> None:
@@ -629,8 +644,12 @@ class CalcResult:
             Path(path).write_bytes(self.to_csv_bytes())
         else:
             self.table.write_csv(
-                path, quote_style="necessary", null_value="", line_terminator="\n"
+                path, quote_style=self._quote_style(), null_value="", line_terminator="\n"
             )
+
+    def _quote_style(self) -> Literal["never", "necessary"]:
+        """``never`` when :attr:`unquoted` (nothing to quote), else ``necessary``."""
+        return "never" if self.unquoted else "necessary"
 
     def _has_carriage_return(self) -> bool:
         if not self.carriage_returns:
@@ -642,6 +661,16 @@ class CalcResult:
             pl.any_horizontal(pl.col(texts).str.contains("\r", literal=True).any())
         )
         return bool(found.item())
+
+
+#: The characters that make Python's :mod:`csv` (and polars) quote a cell.
+_QUOTED_CHARACTERS: Final = re.compile(r'[,"\n\r]')
+
+
+def unquoted_texts(texts: Iterable[object]) -> bool:
+    """Whether none of ``texts`` (a few, e.g. the problem texts of the flagged rows) is
+    written with quotes in CSV: none holds a separator, quote or line break, none is empty."""
+    return all(str(t) and _QUOTED_CHARACTERS.search(str(t)) is None for t in texts)
 
 
 def text_column(values: npt.ArrayLike, name: str = "") -> pl.Series:

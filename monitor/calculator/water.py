@@ -44,6 +44,7 @@ from monitor.calculator.table import (
     read_input_csv,
     summarise_problems,
     text_column,
+    unquoted_texts,
 )
 from monitor.domain.water_quality import (
     EVALUATED_PARAMETERS,
@@ -153,7 +154,8 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     warnings = summarise_problems(table)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
-    return CalcResult(out, warnings, table.carriage_returns)
+    unquoted = table.unquoted and unquoted_texts(problems[~ok])
+    return CalcResult(out, warnings, table.carriage_returns, unquoted=unquoted)
 
 
 class _RowProblems:
