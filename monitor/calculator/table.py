@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from monitor.domain._threads import in_threads
 from monitor.errors import InputError
 
 if TYPE_CHECKING:
@@ -353,18 +354,22 @@ def _check_cells(
 
     values = np.empty((n, len(present)), dtype=np.float64, order="F")
     below = np.zeros((n, len(present)), dtype=bool, order="F")
-    odd_cells: dict[str, npt.NDArray[np.intp]] = {}
-    for j, column in enumerate(present):
+    plain_number = {c.meta.output_name(): c for c in checks}
+
+    def read_column(j: int) -> npt.NDArray[np.intp]:
+        """Values of the plain cells of column ``j`` into ``values``; the rows of the
+        others."""
+        column = present[j]
         if column in distinct:
             cells = distinct[column]
-            texts_plain = pl.DataFrame({column: cells.texts}).select(
-                next(c for c in checks if c.meta.output_name() == column)
-            )
-            odd_cells[column] = np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+            texts_plain = pl.DataFrame({column: cells.texts}).select(plain_number[column])
             values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
-        else:
-            odd_cells[column] = np.flatnonzero(~plain[column].to_numpy())
-            values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
+            return np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+        values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
+        return np.flatnonzero(~plain[column].to_numpy())
+
+    # independent columns (numpy and polars release the GIL): on every core
+    odd_cells = dict(zip(present, in_threads(read_column, range(len(present))), strict=True))
     notes = _Notes()
     sites = frame["site"] if has_site else pl.Series("site", [""] * n, dtype=pl.String)
     time_rows = np.flatnonzero(odd_time)
@@ -418,20 +423,22 @@ def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Dis
     concentrations, so a cell check made once per distinct text is cheaper than one per
     cell (the result of each cell is the same)."""
     codes = frame.select(pl.col(list(names)).cast(pl.Categorical))
-    found: dict[str, _Distinct] = {}
-    for name in names:
+
+    def distinct(name: str) -> _Distinct | None:
         column = codes[name]
         if column.null_count() or not len(column):
-            continue
+            return None
         kinds = column.unique()
         if len(kinds) * 4 > len(column):
-            continue
-        found[name] = _Distinct(
+            return None
+        return _Distinct(
             kinds.cast(pl.String),
             kinds.to_physical().to_numpy(),
             column.to_physical().to_numpy(),
         )
-    return found
+
+    found = dict(zip(names, in_threads(distinct, names), strict=True))
+    return {name: d for name, d in found.items() if d is not None}
 
 
 class _Notes:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from monitor.domain._threads import in_threads
 from monitor.domain.pollutants import POLLUTANTS, Indicator, Pollutant
 
 if TYPE_CHECKING:
@@ -646,7 +647,14 @@ def _per_standard_columns(
             if rows.size == 0:
                 continue
         count = n if rows is None else rows.size
-        for start in range(0, count, BLOCK_ROWS):
+
+        def rate(
+            start: int,
+            std: AqiStandard = std,
+            rows: npt.NDArray[np.intp] | None = rows,
+            count: int = count,
+        ) -> None:
+            """Rate one block of rows into ``out`` (its columns exist after the first)."""
             stop = min(start + BLOCK_ROWS, count)
             if rows is None:
                 block = {k: v[start:stop] for k, v in inputs.items()}
@@ -664,6 +672,10 @@ def _per_standard_columns(
                     out[key][start:stop] = values
                 else:
                     out[key][rows[start:stop]] = values
+
+        if count:
+            rate(0)  # makes the columns; the other blocks write into them, on every core
+            in_threads(rate, range(BLOCK_ROWS, count, BLOCK_ROWS))
         if rows is None:
             standard_codes[:] = index
         else:
