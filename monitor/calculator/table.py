@@ -9,6 +9,7 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
@@ -16,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from monitor.domain._threads import in_threads
+from monitor.domain._threads import in_background, in_threads
 from monitor.errors import InputError
 
 if TYPE_CHECKING:
@@ -75,6 +76,9 @@ class InputTable:
         Whether every cell of :attr:`text` (and header name) is known to be written in CSV
         without quotes: read column-wise from a file without a quote character, so no cell
         holds a separator, a quote or a line break (True: then none does).
+    lines : polars.Series or None
+        When asked for and :attr:`unquoted`: each row's line as in the file (UTF-8, without
+        the line end), which is its cells of :attr:`text` joined by commas.
     """
 
     text: pl.DataFrame
@@ -86,6 +90,7 @@ class InputTable:
     problem_texts: npt.NDArray[np.object_]
     carriage_returns: bool = True
     unquoted: bool = False
+    lines: pl.Series | None = None
 
     @property
     def row_count(self) -> int:
@@ -173,8 +178,12 @@ def read_input_csv(
     aliases: Mapping[str, str] | None = None,
     required: Sequence[str] = ("site", "time"),
     allow_below_detection: bool = False,
+    lines: bool = False,
 ) -> InputTable:
     """Read a calculator CSV and check it.
+
+    With ``lines``, :attr:`InputTable.lines` holds each row's line as in the file when the
+    file's cells need no quotes (see there).
 
     Raises :class:`InputError` (one line, exit code 2) when the file as a whole cannot be
     used: unreadable, empty, no header, a required column missing, duplicate columns, or
@@ -232,11 +241,35 @@ def read_input_csv(
     carriage_returns = b"\r" in utf8 and (columnar is None or b'"' in utf8)
     # without a quote, the columnar reader's cells hold no separator and no line break
     unquoted = columnar is not None and b'"' not in utf8
+    row_lines = in_background(partial(_lines, utf8, frame.height)) if lines and unquoted else None
+    checked = _check_cells(frame, present, allow_below_detection)
     return dataclasses.replace(
-        _check_cells(frame, present, allow_below_detection),
+        checked,
         carriage_returns=carriage_returns,
         unquoted=unquoted,
+        lines=None if row_lines is None else row_lines.result(),
     )
+
+
+def _lines(data: bytes, rows: int) -> pl.Series | None:
+    """The lines of the data rows of ``data`` (read by :func:`read_regular_csv`, no quote
+    in it) as they are, without the line ends; None if they do not match the ``rows``."""
+    if _UNIT_SEPARATOR in data:  # (the separator that keeps each line one cell)
+        return None
+    found = pl.read_csv(
+        data,
+        has_header=False,
+        separator=_UNIT_SEPARATOR.decode(),
+        quote_char=None,
+        infer_schema=False,
+        new_columns=["line"],
+    ).to_series()
+    if len(found) != rows + 1 or found.null_count():
+        return None
+    return found.slice(1)
+
+
+_UNIT_SEPARATOR: Final = b"\x1f"
 
 
 def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
@@ -618,14 +651,25 @@ class CalcResult:
     #: Whether the calculator knows that no text cell needs quotes in CSV (no separator,
     #: quote or line break) and none is an empty string (the empty ones are null): then
     #: the writer does not look for characters to quote (the same bytes, written faster).
+    #: A column whose name holds commas then holds the cells of those columns joined by
+    #: commas (a row's input line, say), written as they are.
     unquoted: bool = False
 
     @property
     def frame(self) -> pd.DataFrame:
         """The output table as pandas text columns (empty strings where no value)."""
-        return pd.DataFrame(
-            {c: self.table[c].fill_null("").to_numpy() for c in self.table.columns}, dtype=object
-        )
+        columns = {}
+        for name in self.table.columns:
+            cells = self.table[name].fill_null("")
+            names = name.split(",") if self.unquoted else [name]
+            if len(names) == 1:
+                columns[name] = cells.to_numpy()
+                continue
+            # several columns written as one (see unquoted): split at the separators
+            parts = cells.str.split_exact(",", len(names) - 1).struct.unnest()
+            for part, field in zip(names, parts.columns, strict=True):
+                columns[part] = parts[field].fill_null("").to_numpy()
+        return pd.DataFrame(columns, dtype=object)
 
     def to_csv_bytes(self) -> bytes:
         """The output table as UTF-8 CSV: header row, ``\\n`` line ends, minimal quoting.

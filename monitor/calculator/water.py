@@ -116,7 +116,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
         raise InputError(f"--reference: {err}") from err
     if reference is WaterClass.WORSE_THAN_V:
         raise InputError("--reference: 劣V has no limit; expected I, II, III, IV or V")
-    table = read_input_csv(path, _CODES, allow_below_detection=True)
+    table = read_input_csv(path, _CODES, allow_below_detection=True, lines=True)
     clash = [c for c in RESULT_COLUMNS if c in table.text.columns]
     if clash:
         raise InputError(
@@ -141,10 +141,13 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
         results |= _rate_table(table, ok, bodies, targets if has_target else None, reference)
     results["input_problems"] = text_column(problems)
 
-    out = pl.DataFrame(
-        [table.text[c].replace("", None) for c in table.text.columns]
-        + [results[c].alias(c) for c in names]
-    )
+    unquoted = table.unquoted and unquoted_texts(problems[~ok])
+    if table.lines is not None and unquoted:
+        # every input cell as read is the input line itself: one column, written as it is
+        inputs = [table.lines.alias(",".join(table.text.columns))]
+    else:
+        inputs = [table.text[c].replace("", None) for c in table.text.columns]
+    out = pl.DataFrame(inputs + [results[c].alias(c) for c in names])
     if not ok.all():
         keep = pl.lit(pl.Series(ok))
         out = out.with_columns(
@@ -154,7 +157,6 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     warnings = summarise_problems(table)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
-    unquoted = table.unquoted and unquoted_texts(problems[~ok])
     return CalcResult(out, warnings, table.carriage_returns, unquoted=unquoted)
 
 

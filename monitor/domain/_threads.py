@@ -35,3 +35,9 @@ def in_threads(work: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
     if len(tasks) < 2:
         return [work(item) for item in tasks]
     return list(_pool().map(work, tasks))
+
+
+def in_background(work: Callable[[], _Out]) -> concurrent.futures.Future[_Out]:
+    """Start ``work`` on another core (for work done without the GIL); its result, or the
+    exception it raised, comes from the future's ``result()``."""
+    return _pool().submit(work)
