@@ -46,6 +46,7 @@ from monitor.calculator.table import (
     text_column,
     unquoted_texts,
 )
+from monitor.domain._threads import in_threads
 from monitor.domain.water_quality import (
     EVALUATED_PARAMETERS,
     REFERENCE_PARAMETERS,
@@ -313,31 +314,37 @@ def _rate_columns(
     """
     params = sorted(c, key=list(Parameter).index)
     evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
-    item_classes = [_per_body(partial(_classify, p), c[p], p, body_index) for p in evaluated]
+    # the items, and below the result columns, each on its own: on every core
+    item_classes = in_threads(
+        lambda p: _per_body(partial(_classify, p), c[p], p, body_index), evaluated
+    )
     classes = np.full(n, np.nan)  # the worst class; NaN: no evaluated item measured
     for item in item_classes:
         np.fmax(classes, item, out=classes)
-    out: dict[str, pl.Series] = {}
-    out["water_class"] = _class_texts(classes)
-    out["limiting_parameters"] = _join_codes(
-        {p.value: item == classes for p, item in zip(evaluated, item_classes, strict=True)}, n
-    )
     multiple_items = [p for p in evaluated if p not in _NO_MULTIPLE]
     vs_reference = _multiples(c, multiple_items, body_index, np.full(n, float(reference)))
-    out["exceedance_multiples"] = _multiple_texts(vs_reference, multiple_items, n)
     status = ["", *(s.label_zh if s else "" for s in section_status(list(WaterClass)))]
-    out["water_status"] = _lookup(status, np.nan_to_num(classes, nan=0.0))
     vs_iii = (
         vs_reference
         if reference is WaterClass.III
         else _multiples(c, multiple_items, body_index, np.full(n, float(WaterClass.III)))
     )
-    out["main_pollution_indicators"] = _main_indicators(vs_iii, multiple_items, classes)
-    out["parameter_set"] = _parameter_sets(c, params, n)
-    out["reference_items"] = _reference_items(c, params, body_index, n)
-    out["below_detection"] = _join_codes(
-        {code: below[code] for code in _CODES if code in below}, n
-    )
+    columns: dict[str, Callable[[], pl.Series]] = {
+        "water_class": lambda: _class_texts(classes),
+        "limiting_parameters": lambda: _join_codes(
+            {p.value: item == classes for p, item in zip(evaluated, item_classes, strict=True)},
+            n,
+        ),
+        "exceedance_multiples": lambda: _multiple_texts(vs_reference, multiple_items, n),
+        "water_status": lambda: _lookup(status, np.nan_to_num(classes, nan=0.0)),
+        "main_pollution_indicators": lambda: _main_indicators(vs_iii, multiple_items, classes),
+        "parameter_set": lambda: _parameter_sets(c, params, n),
+        "reference_items": lambda: _reference_items(c, params, body_index, n),
+        "below_detection": lambda: _join_codes(
+            {code: below[code] for code in _CODES if code in below}, n
+        ),
+    }
+    out = dict(zip(columns, in_threads(lambda make: make(), columns.values()), strict=True))
     if targets is not None:
         has = ~np.isnan(targets)
         met = _lookup(["false", "true"], classes <= targets)
@@ -364,14 +371,13 @@ def _multiples(
     """Exceedance multiples of ``items`` against the class per row, NaN where not exceeding
     (as :func:`exceedance_multiples`)."""
     m = np.empty((len(body_index), len(items)), order="F")
-    for j, p in enumerate(items):
-        multiple = _per_body(
-            partial(_multiple, p, reference),
-            c[p],
-            p,
-            body_index,
-        )
+
+    def rate(j: int) -> None:
+        p = items[j]
+        multiple = _per_body(partial(_multiple, p, reference), c[p], p, body_index)
         m[:, j] = np.where(multiple > 0, multiple, np.nan)
+
+    in_threads(rate, range(len(items)))  # each item on its own: on every core
     return m
 
 

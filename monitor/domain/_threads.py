@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
@@ -20,8 +21,11 @@ _Out = TypeVar("_Out")
 @functools.cache
 def _pool() -> concurrent.futures.ThreadPoolExecutor:
     return concurrent.futures.ThreadPoolExecutor(
-        max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="envmon-columns"
+        max_workers=max(2, os.cpu_count() or 1), thread_name_prefix=_PREFIX
     )
+
+
+_PREFIX = "envmon-columns"
 
 
 def in_threads(work: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
@@ -32,12 +36,15 @@ def in_threads(work: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
     call raised is raised again.
     """
     tasks = list(items)
-    if len(tasks) < 2:
+    if len(tasks) < 2 or threading.current_thread().name.startswith(_PREFIX):
+        # (work already on a pool thread runs its parts itself: waiting for the pool's
+        # other threads from one of them could wait for ever)
         return [work(item) for item in tasks]
     return list(_pool().map(work, tasks))
 
 
 def in_background(work: Callable[[], _Out]) -> concurrent.futures.Future[_Out]:
     """Start ``work`` on another core (for work done without the GIL); its result, or the
-    exception it raised, comes from the future's ``result()``."""
+    exception it raised, comes from the future's ``result()``. ``work`` must not wait for
+    other work of the pool."""
     return _pool().submit(work)
