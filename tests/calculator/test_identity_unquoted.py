@@ -1,0 +1,106 @@
+"""Files without a quote character: ``envmon calc`` writes the same bytes as before it
+wrote them without looking for characters to quote (and ``calc water-class`` before it
+wrote the input lines as they are); the expected files are from commit 8671a41 (see
+``data/identity_unquoted/README.md``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.calculator.air import ALIASES, POLLUTANT_COLUMNS, compute_aqi_csv
+from monitor.calculator.table import read_input_csv
+from monitor.calculator.water import _CODES, compute_water_class_csv
+from monitor.cli import main
+from tests.calculator.unquoted_inputs import UNQUOTED_CASES, unquoted_inputs
+
+DATA = Path(__file__).parent / "data" / "identity_unquoted"
+
+# 1e308 µg/m³ is finite, so it is rated; the domain's rounding overflows on it on the way
+# to IAQI 500 (numpy warns). Not this test's subject.
+pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+
+
+def test_the_inputs_are_those_the_generator_writes() -> None:
+    for name, data in unquoted_inputs().items():
+        assert (DATA / name).read_bytes() == data, name
+
+
+@pytest.mark.parametrize(("stem", "calculator", "name", "options"), UNQUOTED_CASES)
+def test_cli_output_is_byte_identical(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    stem: str,
+    calculator: str,
+    name: str,
+    options: list[str],
+) -> None:
+    """``envmon calc … -o OUT`` and standard output: the expected bytes and warnings."""
+    out = tmp_path / "out.csv"
+    code = main(["calc", calculator, *options, str(DATA / name), "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 0
+    expected = (DATA / "expected" / f"{stem}.csv").read_bytes()
+    actual = out.read_bytes()
+    if actual != expected:  # show the first differing line, not two walls of text
+        pairs = zip(actual.splitlines(), expected.splitlines(), strict=False)
+        first = next(((a, e) for a, e in pairs if a != e), (b"(length)", b"(length)"))
+        pytest.fail(f"{stem}: output differs; first line got {first[0]!r}, want {first[1]!r}")
+    warnings = [line for line in err.splitlines() if line.startswith("envmon:")]
+    assert warnings == (DATA / "expected" / f"{stem}.stderr").read_text("utf-8").splitlines()
+    assert main(["calc", calculator, *options, str(DATA / name)]) == 0
+    assert capsys.readouterr().out.encode("utf-8") == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "unquoted"),
+    [
+        ("air_utf8.csv", True),
+        ("air_bom_crlf.csv", True),
+        ("air_gbk_quote_in_problem.csv", False),  # a message quotes "it's"
+    ],
+)
+def test_hour_files_take_the_unquoted_writer_when_nothing_needs_quotes(
+    name: str, unquoted: bool
+) -> None:
+    """The cases above cover both writers: without quotes when no cell needs them."""
+    assert read_input_csv(DATA / name, POLLUTANT_COLUMNS, aliases=ALIASES).unquoted
+    assert compute_aqi_csv(DATA / name).unquoted is unquoted
+    assert compute_aqi_csv(DATA / name, scale="day").unquoted
+
+
+@pytest.mark.parametrize(
+    ("name", "lines"),
+    [
+        ("water_utf8.csv", True),
+        ("water_gbk_no_final_newline.csv", True),
+        ("water_bom_crlf.csv", True),
+        ("water_comma_problems.csv", False),  # messages with commas: every column written
+    ],
+)
+def test_water_writes_the_input_lines_when_nothing_needs_quotes(name: str, lines: bool) -> None:
+    """The input lines, UTF-8 without BOM and line ends, are the input columns of the
+    output (one column named by them), and the frame view still has every column."""
+    table = read_input_csv(DATA / name, _CODES, allow_below_detection=True, lines=True)
+    assert table.lines is not None
+    assert table.lines.str.contains("\r", literal=True).sum() == 0
+    assert table.lines.to_list() == [
+        ",".join(c or "" for c in row) for row in table.text.iter_rows()
+    ]
+    result = compute_water_class_csv(DATA / name)
+    assert result.unquoted is lines
+    assert (result.table.columns[0] == ",".join(table.text.columns)) is lines
+    frame = result.frame
+    assert list(frame.columns[: len(table.text.columns)]) == table.text.columns
+    assert frame["site"].tolist() == table.text["site"].to_list()
+    assert frame["ph"].tolist() == table.text["ph"].to_list()
+
+
+def test_lines_are_not_kept_for_a_file_with_quotes(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text('site,time,ph\n"A",2026-03-01T08:00,7\n', encoding="utf-8")
+    table = read_input_csv(path, _CODES, allow_below_detection=True, lines=True)
+    assert table.lines is None
+    assert not table.unquoted
+    assert compute_water_class_csv(path).table.columns[0] == "site"
