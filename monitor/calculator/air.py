@@ -292,9 +292,16 @@ def _hour_rows(
     method: HourlyMethod,
     missing: MissingPolicy,
     present: list[str],
+    joined: bool = False,
 ) -> dict[str, pl.Series]:
     """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``
-    (float columns of ``len(site)`` rows)."""
+    (float columns of ``len(site)`` rows).
+
+    ``joined``: the columns that follow from the level (and the completeness and rule set)
+    as two columns of their cells joined by commas, ``level,category`` and
+    ``complete,standard,category_en,colour`` (for :attr:`CalcResult.unquoted` results,
+    which write them as they are: the same text, fewer cells to build and write).
+    """
     n = len(site)
     result, standard_codes = hourly_aqi_arrays(
         values, n, standards, method=method, missing=missing
@@ -303,20 +310,63 @@ def _hour_rows(
     iaqi = [f"iaqi_{column}" for column in present]
     if method is HourlyMethod.STANDARD_TEXT:
         iaqi.append("iaqi_o3_8h")
-    texts: dict[str, Callable[[], pl.Series]] = {
-        "aqi": lambda: format_numbers(result["aqi"]),
-        "level": lambda: _level_text(level),
-        "category": lambda: _categories(level),
-        "primary_pollutants": lambda: _pollutants(result["primary_mask"]),
-        **{name: partial(format_numbers, result[name]) for name in iaqi},
-        "complete": lambda: _flags(_complete(values, n)),
-        "standard": lambda: pl.Series([s.value for s in AqiStandard]).gather(standard_codes),
-        "category_en": lambda: _categories(level, "en"),
-        "colour": lambda: _colours(level),
-    }
+    texts: dict[str, Callable[[], pl.Series]] = {"aqi": lambda: format_numbers(result["aqi"])}
+    if joined:
+        texts[",".join(_BY_LEVEL)] = lambda: _by_level(level)
+    else:
+        texts["level"] = lambda: _level_text(level)
+        texts["category"] = lambda: _categories(level)
+    texts["primary_pollutants"] = lambda: _pollutants(result["primary_mask"])
+    texts |= {name: partial(format_numbers, result[name]) for name in iaqi}
+    if joined:
+        texts[",".join(_BY_COMPLETE_STANDARD_LEVEL)] = lambda: _by_complete_standard_level(
+            _complete(values, n), standard_codes, level
+        )
+    else:
+        texts["complete"] = lambda: _flags(_complete(values, n))
+        texts["standard"] = lambda: pl.Series([s.value for s in AqiStandard]).gather(
+            standard_codes
+        )
+        texts["category_en"] = lambda: _categories(level, "en")
+        texts["colour"] = lambda: _colours(level)
     # each column on its own (numpy and polars release the GIL): on every core
     built = in_threads(lambda make: make(), texts.values())
     return {"site": site, "time": time, **dict(zip(texts, built, strict=True))}
+
+
+_BY_LEVEL: Final = ("level", "category")
+_BY_COMPLETE_STANDARD_LEVEL: Final = ("complete", "standard", "category_en", "colour")
+
+
+def _by_level(level: npt.NDArray[np.int8]) -> pl.Series:
+    """``level,category`` per row, as :func:`_level_text` and :func:`_categories` write
+    them (``,`` for level 0)."""
+    levels = np.arange(7, dtype=np.int8)
+    names = level_categories(levels)
+    table = [f"{lv if lv > 0 else ''},{name}" for lv, name in zip(levels, names, strict=True)]
+    return pl.Series(table, dtype=pl.String).gather(pl.Series(level))
+
+
+def _by_complete_standard_level(
+    complete: npt.NDArray[np.bool_],
+    standard_codes: npt.NDArray[np.int8],
+    level: npt.NDArray[np.int8],
+) -> pl.Series:
+    """``complete,standard,category_en,colour`` per row, as :func:`_flags`, the standard's
+    name, :func:`_categories` and :func:`_colours` write them."""
+    levels = np.arange(7, dtype=np.int8)
+    by_level = [
+        f"{en},{colour}"
+        for en, colour in zip(level_categories(levels, "en"), level_colours(levels), strict=True)
+    ]
+    table = [
+        f"{flag},{standard.value},{tail}"
+        for flag in ("false", "true")
+        for standard in AqiStandard
+        for tail in by_level
+    ]
+    key = (complete.astype(np.int64) * len(AqiStandard) + standard_codes) * len(levels) + level
+    return pl.Series(table, dtype=pl.String).gather(pl.Series(key))
 
 
 def _level_text(level: npt.NDArray[np.int8]) -> pl.Series:
@@ -358,6 +408,8 @@ def _hourly(
             "no row has a usable time, so --standard auto cannot choose the rules; "
             + (summarise_problems(table, 1) or ("",))[0]
         )
+    problems = _merge_problems(table, _without_duplicates(notes))
+    unquoted = table.unquoted and membership is None and unquoted_texts(problems[problems != ""])
     columns = _hour_rows(
         _input_text(table.text["site"]),
         _input_text(table.text["time"]),
@@ -366,6 +418,7 @@ def _hourly(
         method,
         missing,
         present,
+        joined=unquoted and bool(computable.all()),
     )
     # Without a usable time, --standard auto cannot choose the rule set.
     if not computable.all():
@@ -373,7 +426,6 @@ def _hourly(
         for column in list(columns)[2:]:
             if column != "complete":
                 columns[column] = columns[column].set(blank, None)
-    problems = _merge_problems(table, _without_duplicates(notes))
     columns["input_problems"] = _problem_column(problems)
     warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
     out = _table(columns)
@@ -383,7 +435,6 @@ def _hourly(
         series = _series_frame(table, series_rows).reset_index(drop=True)
         area = _area_hour_rows(series, membership, standard, method, missing, present)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    unquoted = table.unquoted and membership is None and unquoted_texts(problems[problems != ""])
     return CalcResult(
         out, warnings, table.carriage_returns or membership is not None, unquoted=unquoted
     )

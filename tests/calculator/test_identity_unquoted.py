@@ -18,8 +18,12 @@ from tests.calculator.unquoted_inputs import UNQUOTED_CASES, unquoted_inputs
 DATA = Path(__file__).parent / "data" / "identity_unquoted"
 
 # 1e308 µg/m³ is finite, so it is rated; the domain's rounding overflows on it on the way
-# to IAQI 500 (numpy warns). Not this test's subject.
-pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
+# to IAQI 500 (numpy warns; HJ 633-2026's rounding also subtracts infinities). Not this
+# test's subject.
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning"),
+    pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning"),
+]
 
 
 def test_the_inputs_are_those_the_generator_writes() -> None:
@@ -68,6 +72,15 @@ def test_hour_files_take_the_unquoted_writer_when_nothing_needs_quotes(
     assert read_input_csv(DATA / name, POLLUTANT_COLUMNS, aliases=ALIASES).unquoted
     assert compute_aqi_csv(DATA / name).unquoted is unquoted
     assert compute_aqi_csv(DATA / name, scale="day").unquoted
+    # one rule set for all rows: the columns that follow from the level are built joined
+    # (only when unquoted), and the frame view splits them again
+    fixed = compute_aqi_csv(DATA / name, standard="hj633-2026")
+    joined = ["level,category", "complete,standard,category_en,colour"]
+    assert all(c in fixed.table.columns for c in joined) is unquoted
+    by_column = compute_aqi_csv(DATA / name, standard="hj633-2026", areas={})  # (not joined)
+    assert not any(c in by_column.table.columns for c in joined)
+    site_rows = by_column.frame.iloc[: len(fixed.frame)]
+    assert fixed.frame.equals(site_rows.drop(columns="sites", errors="ignore"))
 
 
 @pytest.mark.parametrize(

@@ -64,6 +64,16 @@ UNQUOTED_CASES: list[tuple[str, str, str, list[str]]] = [
         "air_utf8.csv",
         ["--scale", "hour", "--standard", "hj633-2012", "--hourly-method", "standard-text"],
     ),
+    # a rule set for every row (not chosen by the row's time): the columns that follow from
+    # the level are built joined
+    ("aqi_hour_2026", "aqi", "air_utf8.csv", ["--standard", "hj633-2026"]),
+    ("aqi_hour_2026", "aqi", "air_bom_crlf.csv", ["--standard", "hj633-2026"]),
+    (
+        "aqi_hour_2026_missing",
+        "aqi",
+        "air_utf8.csv",
+        ["--standard", "hj633-2026", "--missing", "hj633-2026"],
+    ),
     ("aqi_day", "aqi", "air_utf8.csv", ["--scale", "day"]),
     ("aqi_day", "aqi", "air_bom_crlf.csv", ["--scale", "day"]),
     ("water", "water-class", "water_utf8.csv", []),
