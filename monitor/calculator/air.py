@@ -108,10 +108,16 @@ def format_numbers(values: npt.ArrayLike) -> pl.Series:
     x = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
         ints = x.astype(np.int64)  # NaN, ±inf and huge values do not compare equal below
-    whole = (ints == x) & (np.abs(ints) < 10**10)
+    missing = np.isnan(x)
+    same = ints == x
+    if len(x) and np.count_nonzero(same) + np.count_nonzero(missing) == len(x):
+        # whole numbers and NaN (as the AQI columns): the range and -0 checks at once
+        low, high = np.fmin.reduce(x), np.fmax.reduce(x)
+        if low > -(10**10) and high < 10**10 and (low > 0 or not np.signbit(x[x == 0]).any()):
+            return pl.Series(x, nan_to_null=True).cast(pl.Int64)
+    whole = same & (np.abs(ints) < 10**10)
     zeros = np.flatnonzero(whole & (ints == 0))
     whole[zeros] = ~np.signbit(x[zeros])  # -0 is written "-0"
-    missing = np.isnan(x)
     others = np.flatnonzero(~whole & ~missing)
     if not len(others):  # written as the integers they are
         return pl.Series(x, nan_to_null=True).cast(pl.Int64)
