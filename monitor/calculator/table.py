@@ -7,7 +7,8 @@ import dataclasses
 import functools
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -395,9 +396,18 @@ def _check_cells(
         column = present[j]
         if column in distinct:
             cells = distinct[column]
-            texts_plain = pl.DataFrame({column: cells.texts}).select(plain_number[column])
-            values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
-            return np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+            # (the same check for every measurement column: each text checked once)
+            text_plain = cells.shared.once(
+                "plain",
+                lambda texts: (
+                    texts.to_frame(column).select(plain_number[column]).to_series().to_numpy()
+                ),
+            )
+            text_values = cells.shared.once(
+                "value", lambda texts: texts.cast(pl.Float64, strict=False).to_numpy()
+            )
+            values[:, j] = cells.spread(text_values)
+            return np.flatnonzero(~cells.spread(text_plain))
         values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
         return np.flatnonzero(~plain[column].to_numpy())
 
@@ -434,44 +444,69 @@ def _check_cells(
 _Item = TypeVar("_Item", bound=np.generic)
 
 
+class _Texts:
+    """Distinct texts (of one or more columns), with what is made of each once."""
+
+    def __init__(self, texts: pl.Series) -> None:
+        self.texts = texts
+        self._made: dict[str, npt.NDArray[np.generic]] = {}
+        self._lock = threading.Lock()
+
+    def once(
+        self, key: str, make: Callable[[pl.Series], npt.NDArray[_Item]]
+    ) -> npt.NDArray[_Item]:
+        """``make(texts)``, made on the first call with ``key`` (from any thread)."""
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = make(self.texts)
+            made: npt.NDArray[_Item] = self._made[key]  # type: ignore[assignment]
+            return made
+
+
 @dataclass(frozen=True)
 class _Distinct:
-    """The distinct texts of a column and, per row, the code of its text."""
+    """The distinct texts of a column (perhaps shared with other columns) and, per row, the
+    code of its text: its place among them."""
 
-    texts: pl.Series
-    text_codes: npt.NDArray[np.uint32]  # the code of each of ``texts``
+    shared: _Texts
     row_codes: npt.NDArray[np.uint32]
+
+    @property
+    def texts(self) -> pl.Series:
+        return self.shared.texts
 
     def spread(self, per_text: npt.NDArray[_Item]) -> npt.NDArray[_Item]:
         """Values given for each of :attr:`texts`, for each row."""
-        by_code = np.zeros(int(self.text_codes.max()) + 1, dtype=per_text.dtype)
-        by_code[self.text_codes] = per_text
-        spread: npt.NDArray[_Item] = by_code[self.row_codes]
+        spread: npt.NDArray[_Item] = per_text[self.row_codes]
         return spread
 
 
 def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Distinct]:
-    """The distinct texts of the columns ``names`` that have few (at most a quarter of the
-    rows, no null cell), and each row's code among them: exports repeat the same hours and
+    """The distinct texts of the columns ``names`` and each row's code among them, when they
+    are few (at most a quarter of the cells): exports repeat the same hours and
     concentrations, so a cell check made once per distinct text is cheaper than one per
-    cell (the result of each cell is the same)."""
-    codes = frame.select(pl.col(list(names)).cast(pl.Categorical))
+    cell (the result of each cell is the same).
 
-    def distinct(name: str) -> _Distinct | None:
-        column = codes[name]
-        if column.null_count() or not len(column):
-            return None
-        kinds = column.unique()
-        if len(kinds) * 4 > len(column):
-            return None
-        return _Distinct(
-            kinds.cast(pl.String),
-            kinds.to_physical().to_numpy(),
-            column.to_physical().to_numpy(),
-        )
-
-    found = dict(zip(names, in_threads(distinct, names), strict=True))
-    return {name: d for name, d in found.items() if d is not None}
+    Each column has a dictionary of its own (polars' categories), which lists its distinct
+    texts by code (one dictionary shared by the columns would cost more: they would fill
+    it in turn).
+    """
+    groups = [[name] for name in names]
+    if not frame.height or not groups:
+        return {}
+    dtypes = [pl.Categorical(pl.Categories.random()) for _ in groups]
+    codes = frame.select(
+        pl.col(group).cast(dtype) for group, dtype in zip(groups, dtypes, strict=True)
+    )
+    found: dict[str, _Distinct] = {}
+    for group, dtype in zip(groups, dtypes, strict=True):
+        texts = dtype.categories.to_series()  # every text of the group's cells, by code
+        if len(texts) * 4 > frame.height * len(group):
+            continue
+        shared = _Texts(texts)
+        rows = in_threads(lambda name: codes[name].to_physical().to_numpy(), group)
+        found |= {name: _Distinct(shared, row) for name, row in zip(group, rows, strict=True)}
+    return found
 
 
 class _Notes:
