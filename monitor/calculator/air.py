@@ -415,7 +415,8 @@ def _hourly(
             + (summarise_problems(table, 1) or ("",))[0]
         )
     problems = _merge_problems(table, _without_duplicates(notes))
-    unquoted = table.unquoted and membership is None and unquoted_texts(problems[problems != ""])
+    flagged = np.flatnonzero(problems != "")  # (the rows with problems, found once)
+    unquoted = table.unquoted and membership is None and unquoted_texts(problems[flagged])
     columns = _hour_rows(
         _input_text(table.text["site"]),
         _input_text(table.text["time"]),
@@ -432,8 +433,10 @@ def _hourly(
         for column in list(columns)[2:]:
             if column != "complete":
                 columns[column] = columns[column].set(blank, None)
-    columns["input_problems"] = _problem_column(problems)
-    warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
+    columns["input_problems"] = _problem_column(problems, flagged)
+    warnings = summarise_problems(
+        dataclasses.replace(table, problem_texts=problems), flagged=flagged
+    )
     out = _table(columns)
     if membership is not None:
         if series_rows is None:
@@ -446,10 +449,13 @@ def _hourly(
     )
 
 
-def _problem_column(problems: npt.NDArray[np.object_]) -> pl.Series:
+def _problem_column(
+    problems: npt.NDArray[np.object_], rows: npt.NDArray[np.intp] | None = None
+) -> pl.Series:
     """The problem texts as a text column, no value where a row has none (as
     :func:`text_column`, setting only the few rows with problems)."""
-    rows = np.flatnonzero(problems != "")
+    if rows is None:
+        rows = np.flatnonzero(problems != "")
     column = pl.repeat(None, len(problems), dtype=pl.String, eager=True)
     return column.scatter(rows, problems[rows].tolist()) if len(rows) else column
 

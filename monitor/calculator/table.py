@@ -765,12 +765,15 @@ def text_column(values: npt.ArrayLike, name: str = "") -> pl.Series:
     return pl.Series(name, texts, dtype=pl.String).replace("", None)
 
 
-def summarise_problems(table: InputTable, limit: int = 5) -> tuple[str, ...]:
+def summarise_problems(
+    table: InputTable, limit: int = 5, flagged: npt.NDArray[np.intp] | None = None
+) -> tuple[str, ...]:
     """One warning line per flagged row (at most ``limit``), plus a count of the rest.
 
     Row numbers are file line numbers (the header is line 1).
     """
-    flagged = np.flatnonzero(table.problem_texts != "")
+    if flagged is None:  # (or the rows with problems, when the caller knows them)
+        flagged = np.flatnonzero(table.problem_texts != "")
     lines = [f"line {i + 2}: {table.problem_texts[i]}" for i in flagged[:limit]]
     if len(flagged) > limit:
         lines.append(f"… and {len(flagged) - limit} more row(s) with problems")

@@ -155,7 +155,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
             pl.when(keep).then(pl.col(c)).alias(c) for c in names if c != "input_problems"
         )
     unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
-    warnings = summarise_problems(table)
+    warnings = summarise_problems(table, flagged=np.flatnonzero(~ok))
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
     return CalcResult(out, warnings, table.carriage_returns, unquoted=unquoted)
