@@ -43,7 +43,6 @@ from monitor.calculator.table import (
     InputTable,
     read_input_csv,
     summarise_problems,
-    text_column,
     unquoted_texts,
 )
 from monitor.domain._threads import in_threads
@@ -140,7 +139,13 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
         # every row is rated, those with problems as if nothing were measured; their
         # results are then left empty
         results |= _rate_table(table, ok, bodies, targets if has_target else None, reference)
-    results["input_problems"] = text_column(problems)
+    flagged = np.flatnonzero(~ok)
+    # the few problem texts set into an empty column (as text_column(problems) reads them)
+    results["input_problems"] = pl.repeat(None, table.row_count, dtype=pl.String, eager=True)
+    if len(flagged):
+        results["input_problems"] = results["input_problems"].scatter(
+            flagged, problems[flagged].tolist()
+        )
 
     unquoted = table.unquoted and unquoted_texts(problems[~ok])
     if table.lines is not None and unquoted:
@@ -155,7 +160,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
             pl.when(keep).then(pl.col(c)).alias(c) for c in names if c != "input_problems"
         )
     unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
-    warnings = summarise_problems(table, flagged=np.flatnonzero(~ok))
+    warnings = summarise_problems(table, flagged=flagged)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
     return CalcResult(out, warnings, table.carriage_returns, unquoted=unquoted)
