@@ -544,6 +544,11 @@ def _reference_items(
 
 def _by_distinct_text(column: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
     """The distinct texts of a column and, per row, the index of its text among them."""
+    if not column.null_count():  # the column's own categories list its texts by code
+        dtype = pl.Categorical(pl.Categories.random())
+        cells = column.cast(dtype)  # (the categories live while a column uses them)
+        texts = [str(t) for t in dtype.categories.to_series().to_list()]
+        return texts, cells.to_physical().to_numpy().astype(np.int64)
     distinct = column.unique(maintain_order=True).to_list()
     rows = column.replace_strict(distinct, list(range(len(distinct))), return_dtype=pl.Int64)
     return [str(t) for t in distinct], rows.to_numpy()
