@@ -7,8 +7,7 @@ import dataclasses
 import functools
 import io
 import re
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -396,18 +395,9 @@ def _check_cells(
         column = present[j]
         if column in distinct:
             cells = distinct[column]
-            # (the same check for every measurement column: each text checked once)
-            text_plain = cells.shared.once(
-                "plain",
-                lambda texts: (
-                    texts.to_frame(column).select(plain_number[column]).to_series().to_numpy()
-                ),
-            )
-            text_values = cells.shared.once(
-                "value", lambda texts: texts.cast(pl.Float64, strict=False).to_numpy()
-            )
-            values[:, j] = cells.spread(text_values)
-            return np.flatnonzero(~cells.spread(text_plain))
+            texts_plain = cells.texts.to_frame(column).select(plain_number[column])
+            values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
+            return np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
         values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
         return np.flatnonzero(~plain[column].to_numpy())
 
@@ -444,36 +434,13 @@ def _check_cells(
 _Item = TypeVar("_Item", bound=np.generic)
 
 
-class _Texts:
-    """Distinct texts (of one or more columns), with what is made of each once."""
-
-    def __init__(self, texts: pl.Series) -> None:
-        self.texts = texts
-        self._made: dict[str, npt.NDArray[np.generic]] = {}
-        self._lock = threading.Lock()
-
-    def once(
-        self, key: str, make: Callable[[pl.Series], npt.NDArray[_Item]]
-    ) -> npt.NDArray[_Item]:
-        """``make(texts)``, made on the first call with ``key`` (from any thread)."""
-        with self._lock:
-            if key not in self._made:
-                self._made[key] = make(self.texts)
-            made: npt.NDArray[_Item] = self._made[key]  # type: ignore[assignment]
-            return made
-
-
 @dataclass(frozen=True)
 class _Distinct:
-    """The distinct texts of a column (perhaps shared with other columns) and, per row, the
-    code of its text: its place among them."""
+    """The distinct texts of a column and, per row, the code of its text: its place among
+    them."""
 
-    shared: _Texts
+    texts: pl.Series
     row_codes: npt.NDArray[np.uint32]
-
-    @property
-    def texts(self) -> pl.Series:
-        return self.shared.texts
 
     def spread(self, per_text: npt.NDArray[_Item]) -> npt.NDArray[_Item]:
         """Values given for each of :attr:`texts`, for each row."""
@@ -482,31 +449,27 @@ class _Distinct:
 
 
 def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Distinct]:
-    """The distinct texts of the columns ``names`` and each row's code among them, when they
-    are few (at most a quarter of the cells): exports repeat the same hours and
+    """The distinct texts of the columns ``names`` that have few (at most a quarter of the
+    rows), and each row's code among them: exports repeat the same hours and
     concentrations, so a cell check made once per distinct text is cheaper than one per
     cell (the result of each cell is the same).
 
-    Each column has a dictionary of its own (polars' categories), which lists its distinct
-    texts by code (one dictionary shared by the columns would cost more: they would fill
-    it in turn).
+    Each column gets categories of its own (polars), which list its distinct texts by code
+    (categories shared by the columns would cost more: they would fill them in turn).
     """
-    groups = [[name] for name in names]
-    if not frame.height or not groups:
+    if not frame.height or not names:
         return {}
-    dtypes = [pl.Categorical(pl.Categories.random()) for _ in groups]
-    codes = frame.select(
-        pl.col(group).cast(dtype) for group, dtype in zip(groups, dtypes, strict=True)
-    )
-    found: dict[str, _Distinct] = {}
-    for group, dtype in zip(groups, dtypes, strict=True):
-        texts = dtype.categories.to_series()  # every text of the group's cells, by code
-        if len(texts) * 4 > frame.height * len(group):
-            continue
-        shared = _Texts(texts)
-        rows = in_threads(lambda name: codes[name].to_physical().to_numpy(), group)
-        found |= {name: _Distinct(shared, row) for name, row in zip(group, rows, strict=True)}
-    return found
+    dtypes = {name: pl.Categorical(pl.Categories.random()) for name in names}
+    codes = frame.select(pl.col(name).cast(dtype) for name, dtype in dtypes.items())
+    # (the categories live while ``codes`` uses them)
+    texts = {name: dtype.categories.to_series() for name, dtype in dtypes.items()}
+    few = [
+        name
+        for name in names
+        if len(texts[name]) * 4 <= frame.height and not codes[name].null_count()
+    ]
+    rows = in_threads(lambda name: codes[name].to_physical().to_numpy(), few)
+    return {name: _Distinct(texts[name], row) for name, row in zip(few, rows, strict=True)}
 
 
 class _Notes:
