@@ -53,6 +53,7 @@ from monitor.domain.aqi import (
     AqiStandard,
     HourlyMethod,
     MissingPolicy,
+    aqi_level,
     daily_aqi_arrays,
     hourly_aqi_arrays,
     level_categories,
@@ -316,13 +317,18 @@ def _hour_rows(
     iaqi = [f"iaqi_{column}" for column in present]
     if method is HourlyMethod.STANDARD_TEXT:
         iaqi.append("iaqi_o3_8h")
-    texts: dict[str, Callable[[], pl.Series]] = {"aqi": lambda: format_numbers(result["aqi"])}
-    if joined:
-        texts[",".join(_BY_LEVEL)] = lambda: _by_level(level)
+    head = _aqi_keys(result["aqi"], result["primary_mask"]) if joined else None
+    texts: dict[str, Callable[[], pl.Series]] = {}
+    if head is not None:
+        texts[",".join(_BY_AQI)] = lambda: _by_aqi(head)
     else:
-        texts["level"] = lambda: _level_text(level)
-        texts["category"] = lambda: _categories(level)
-    texts["primary_pollutants"] = lambda: _pollutants(result["primary_mask"])
+        texts["aqi"] = lambda: format_numbers(result["aqi"])
+        if joined:
+            texts[",".join(_BY_LEVEL)] = lambda: _by_level(level)
+        else:
+            texts["level"] = lambda: _level_text(level)
+            texts["category"] = lambda: _categories(level)
+        texts["primary_pollutants"] = lambda: _pollutants(result["primary_mask"])
     texts |= {name: partial(format_numbers, result[name]) for name in iaqi}
     if joined:
         texts[",".join(_BY_COMPLETE_STANDARD_LEVEL)] = lambda: _by_complete_standard_level(
@@ -340,7 +346,45 @@ def _hour_rows(
     return {"site": site, "time": time, **dict(zip(texts, built, strict=True))}
 
 
+_BY_AQI: Final = ("aqi", "level", "category", "primary_pollutants")
 _BY_LEVEL: Final = ("level", "category")
+_AQI_TOP: Final = 500  # (HJ 633: the AQI is an integer 0–500)
+
+
+def _aqi_keys(
+    aqi_values: npt.ArrayLike, primary_mask: npt.ArrayLike
+) -> npt.NDArray[np.int64] | None:
+    """Per row, ``(AQI + 1) · 64 + primary mask`` (AQI −1 where missing), which decides the
+    texts of ``aqi,level,category,primary_pollutants``; None unless every AQI is an integer
+    0–500 or missing."""
+    aqi = np.asarray(aqi_values, dtype=np.float64)
+    whole = np.where(np.isnan(aqi), -1.0, aqi)
+    if not len(aqi) or whole.min() < -1 or whole.max() > _AQI_TOP:
+        return None
+    if not np.array_equal(np.floor(whole), whole) or (np.signbit(whole) & (whole == 0)).any():
+        return None
+    key: npt.NDArray[np.int64] = (whole.astype(np.int64) + 1) * (1 << len(POLLUTANTS))
+    return key + np.asarray(primary_mask, dtype=np.int64)
+
+
+def _by_aqi(key: npt.NDArray[np.int64]) -> pl.Series:
+    """``aqi,level,category,primary_pollutants`` per row of :func:`_aqi_keys`, as
+    :func:`format_numbers`, :func:`_level_text`, :func:`_categories` and
+    :func:`_pollutants` write them (each text made once, for the keys present)."""
+    masks = 1 << len(POLLUTANTS)
+    present = np.flatnonzero(np.bincount(key, minlength=(_AQI_TOP + 2) * masks))
+    aqi = present // masks - 1.0
+    aqi[aqi < 0] = np.nan
+    level = aqi_level(aqi)
+    names, pollutants = level_categories(level), pollutant_names(present % masks)
+    texts = np.full((_AQI_TOP + 2) * masks, "", dtype=object)
+    texts[present] = [
+        f"{'' if np.isnan(a) else int(a)},{lv if lv > 0 else ''},{name},{codes}"
+        for a, lv, name, codes in zip(aqi, level, names, pollutants, strict=True)
+    ]
+    return pl.Series(texts.tolist(), dtype=pl.String).gather(pl.Series(key))
+
+
 _BY_COMPLETE_STANDARD_LEVEL: Final = ("complete", "standard", "category_en", "colour")
 
 

@@ -75,7 +75,7 @@ def test_hour_files_take_the_unquoted_writer_when_nothing_needs_quotes(
     # one rule set for all rows: the columns that follow from the level are built joined
     # (only when unquoted), and the frame view splits them again
     fixed = compute_aqi_csv(DATA / name, standard="hj633-2026")
-    joined = ["level,category", "complete,standard,category_en,colour"]
+    joined = ["aqi,level,category,primary_pollutants", "complete,standard,category_en,colour"]
     assert all(c in fixed.table.columns for c in joined) is unquoted
     by_column = compute_aqi_csv(DATA / name, standard="hj633-2026", areas={})  # (not joined)
     assert not any(c in by_column.table.columns for c in joined)
