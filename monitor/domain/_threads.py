@@ -27,6 +27,9 @@ def _pool() -> concurrent.futures.ThreadPoolExecutor:
 
 _PREFIX = "envmon-columns"
 
+# a forked child has none of the pool's threads: it makes a pool of its own
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
 
 def in_threads(work: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
     """``[work(item) for item in items]``, the items spread over the machine's cores.
