@@ -358,13 +358,19 @@ def _aqi_keys(
     texts of ``aqi,level,category,primary_pollutants``; None unless every AQI is an integer
     0–500 or missing."""
     aqi = np.asarray(aqi_values, dtype=np.float64)
-    whole = np.where(np.isnan(aqi), -1.0, aqi)
-    if not len(aqi) or whole.min() < -1 or whole.max() > _AQI_TOP:
+    if not len(aqi) or not 0 <= np.fmin.reduce(aqi) <= np.fmax.reduce(aqi) <= _AQI_TOP:
+        return None  # (also when every AQI is missing: fmin gives NaN)
+    whole = np.nan_to_num(aqi, nan=-1.0)
+    key = whole.astype(np.int64)
+    if not np.array_equal(key, whole):
         return None
-    if not np.array_equal(np.floor(whole), whole) or (np.signbit(whole) & (whole == 0)).any():
+    zeros = key == 0
+    if zeros.any() and np.signbit(whole[zeros]).any():  # (-0 is written "-0")
         return None
-    key: npt.NDArray[np.int64] = (whole.astype(np.int64) + 1) * (1 << len(POLLUTANTS))
-    return key + np.asarray(primary_mask, dtype=np.int64)
+    key += 1
+    key <<= len(POLLUTANTS)
+    key += np.asarray(primary_mask, dtype=np.uint8)
+    return key
 
 
 def _by_aqi(key: npt.NDArray[np.int64]) -> pl.Series:

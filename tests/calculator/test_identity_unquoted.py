@@ -7,12 +7,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
-from monitor.calculator.air import ALIASES, POLLUTANT_COLUMNS, compute_aqi_csv
+from monitor.calculator.air import (
+    ALIASES,
+    POLLUTANT_COLUMNS,
+    _aqi_keys,
+    _by_aqi,
+    _categories,
+    _level_text,
+    _pollutants,
+    compute_aqi_csv,
+    format_numbers,
+)
 from monitor.calculator.table import read_input_csv
 from monitor.calculator.water import _CODES, compute_water_class_csv
 from monitor.cli import main
+from monitor.domain.aqi import aqi_level
 from tests.calculator.unquoted_inputs import UNQUOTED_CASES, unquoted_inputs
 
 DATA = Path(__file__).parent / "data" / "identity_unquoted"
@@ -117,3 +131,36 @@ def test_lines_are_not_kept_for_a_file_with_quotes(tmp_path: Path) -> None:
     assert table.lines is None
     assert not table.unquoted
     assert compute_water_class_csv(path).table.columns[0] == "site"
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(st.integers(0, 500).map(float), st.just(float("nan"))),
+            st.integers(0, 63),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_joined_aqi_texts_are_those_of_the_columns(rows: list[tuple[float, int]]) -> None:
+    """``aqi,level,category,primary_pollutants`` made once per AQI and primary pollutants
+    reads as the four columns written one by one."""
+    aqi = np.array([a for a, _ in rows])
+    assume(not np.isnan(aqi).all())  # (no AQI at all: written column by column)
+    mask = np.array([m for _, m in rows], dtype=np.uint8)
+    key = _aqi_keys(aqi, mask)
+    assert key is not None
+    level = aqi_level(aqi)
+    columns = [format_numbers(aqi), _level_text(level), _categories(level), _pollutants(mask)]
+    expected = [
+        ",".join("" if v is None else str(v) for v in cells)
+        for cells in zip(*(c.to_list() for c in columns), strict=True)
+    ]
+    assert _by_aqi(key).to_list() == expected
+
+
+@pytest.mark.parametrize("aqi", [[0.5], [-0.0], [501.0], [float("inf")], [float("nan")]])
+def test_aqi_not_a_whole_number_in_0_500_is_not_joined(aqi: list[float]) -> None:
+    assert _aqi_keys(np.array(aqi), np.zeros(len(aqi), dtype=np.uint8)) is None
