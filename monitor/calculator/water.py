@@ -147,7 +147,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
             flagged, problems[flagged].tolist()
         )
 
-    unquoted = table.unquoted and unquoted_texts(problems[~ok])
+    unquoted = table.unquoted and unquoted_texts(problems[flagged])
     if table.lines is not None and unquoted:
         # every input cell as read is the input line itself: one column, written as it is
         inputs = [table.lines.alias(",".join(table.text.columns))]
