@@ -333,7 +333,9 @@ def individual_aqi(
     c = np.asarray(concentration, dtype=float)
     shape = c.shape
     c = c.ravel()
-    if np.less(c, 0).any() or np.isinf(c).any():
+    # (fmin and fmax pass over NaN: one of them is negative or infinite if any value is)
+    lowest, highest = (np.fmin.reduce(c), np.fmax.reduce(c)) if c.size else (0.0, 0.0)
+    if lowest < 0 or np.isinf(lowest) or np.isinf(highest):
         bad = c[(c < 0) | np.isinf(c)][0]
         raise ValueError(
             f"{indicator.value} concentration {bad} {indicator.unit} is not usable; "
@@ -346,16 +348,19 @@ def individual_aqi(
     # Fast path: concentrations on the rounding grid (always after GB/T 8170 rounding, and
     # usually for published data) are rated by table lookup; the table is built with the
     # very same interpolation, so both paths give identical results.
+    missing = np.isnan(c)
     if round_concentration:
         grid: FloatArray | None = _round_scaled(c, decimals)
     else:
         scaled = c * 10.0**decimals if decimals else c
-        on_grid = np.array_equal(np.rint(scaled), scaled, equal_nan=True)
-        grid = np.array(scaled) if on_grid else None
+        grid = np.rint(scaled)
+        # on the grid: rint changes no value (the values that differ are the NaN ones)
+        if np.count_nonzero(grid != scaled) != np.count_nonzero(missing):
+            grid = None
     if grid is not None:
         above_index, missing_index = len(table) - 2, len(table) - 1
         np.minimum(grid, above_index, out=grid)
-        np.copyto(grid, missing_index, where=np.isnan(grid))
+        np.copyto(grid, missing_index, where=missing)
         index = grid.astype(np.intp)
         iaqi: FloatArray = table[index]
         above = index == above_index
