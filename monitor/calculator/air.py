@@ -683,10 +683,17 @@ def _site_days(
         return matrix
 
     def daily_mean(name: str) -> None:
-        matrix = hours(name)
-        count = (~np.isnan(matrix)).sum(axis=1)
+        # np.nansum(hours(name), axis=1) without the NaN: the same sums of the same places
+        # (a missing hour adds 0 there too), and the count of the values present
+        matrix = np.zeros((n, 24))
+        count = np.zeros(n, dtype=np.int64)
+        if name in table.columns:
+            values = table.value(name)[at]
+            present = ~np.isnan(values)
+            matrix.reshape(-1)[flat] = np.where(present, values, 0.0)
+            count = np.bincount(row[present], minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(matrix, axis=1) / count
+            mean = matrix.sum(axis=1) / count
         exact[name] = np.where(count > 0, mean, np.nan)
         valid[name] = count >= rules.min_hours_per_day
         counts[name] = count.astype(np.float64)
