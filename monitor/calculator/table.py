@@ -368,7 +368,9 @@ def _check_cells(
     has_time = "time" in frame.columns
     if has_time:
         checks.append(pl.col("time").str.contains(_PLAIN_TIME).alias("\0time"))
-    distinct = _distinct_texts(frame, [*present, "time"] if has_time else present)
+    distinct = _distinct_texts(
+        frame, [*present, *(["time"] if has_time else []), *(["site"] if has_site else [])]
+    )
     # the checks of a column with few distinct texts are made once per text
     plain = frame.select([c for c in checks if c.meta.output_name().lstrip("\0") not in distinct])
     times_ns = np.full(n, _NAT, dtype=np.int64)
@@ -383,7 +385,14 @@ def _check_cells(
             stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
         odd_time = ~valid
         times_ns = np.where(valid, stamp, _NAT)
-    odd_site = ~plain["\0site"].to_numpy() if has_site else np.zeros(n, dtype=bool)
+    odd_site = np.zeros(n, dtype=bool)
+    if has_site and "site" in distinct:
+        site_texts = distinct["site"]
+        site_check = next(c for c in checks if c.meta.output_name() == "\0site")
+        texts_ok = site_texts.texts.to_frame("site").select(site_check).to_series().to_numpy()
+        odd_site = ~site_texts.spread(texts_ok)
+    elif has_site:
+        odd_site = ~plain["\0site"].to_numpy()
 
     values = np.empty((n, len(present)), dtype=np.float64, order="F")
     below = np.zeros((n, len(present)), dtype=bool, order="F")
