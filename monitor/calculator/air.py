@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -43,13 +44,16 @@ from monitor.calculator.table import (
     read_input_csv,
     summarise_problems,
     text_column,
+    unquoted_texts,
 )
+from monitor.domain._threads import in_threads
 from monitor.domain.aqi import (
     CONCENTRATION_DECIMALS,
     HJ633_2026_EFFECTIVE,
     AqiStandard,
     HourlyMethod,
     MissingPolicy,
+    aqi_level,
     daily_aqi_arrays,
     hourly_aqi_arrays,
     level_categories,
@@ -105,10 +109,16 @@ def format_numbers(values: npt.ArrayLike) -> pl.Series:
     x = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
         ints = x.astype(np.int64)  # NaN, ±inf and huge values do not compare equal below
-    whole = (ints == x) & (np.abs(ints) < 10**10)
+    missing = np.isnan(x)
+    same = ints == x
+    if len(x) and np.count_nonzero(same) + np.count_nonzero(missing) == len(x):
+        # whole numbers and NaN (as the AQI columns): the range and -0 checks at once
+        low, high = np.fmin.reduce(x), np.fmax.reduce(x)
+        if low > -(10**10) and high < 10**10 and (low > 0 or not np.signbit(x[x == 0]).any()):
+            return pl.Series(x, nan_to_null=True).cast(pl.Int64)
+    whole = same & (np.abs(ints) < 10**10)
     zeros = np.flatnonzero(whole & (ints == 0))
     whole[zeros] = ~np.signbit(x[zeros])  # -0 is written "-0"
-    missing = np.isnan(x)
     others = np.flatnonzero(~whole & ~missing)
     if not len(others):  # written as the integers they are
         return pl.Series(x, nan_to_null=True).cast(pl.Int64)
@@ -289,31 +299,130 @@ def _hour_rows(
     method: HourlyMethod,
     missing: MissingPolicy,
     present: list[str],
+    joined: bool = False,
 ) -> dict[str, pl.Series]:
     """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``
-    (float columns of ``len(site)`` rows)."""
+    (float columns of ``len(site)`` rows).
+
+    ``joined``: the columns that follow from the level (and the completeness and rule set)
+    as two columns of their cells joined by commas, ``level,category`` and
+    ``complete,standard,category_en,colour`` (for :attr:`CalcResult.unquoted` results,
+    which write them as they are: the same text, fewer cells to build and write).
+    """
     n = len(site)
     result, standard_codes = hourly_aqi_arrays(
         values, n, standards, method=method, missing=missing
     )
     level = result["level"].astype(np.int8)
-    out = {
-        "site": site,
-        "time": time,
-        "aqi": format_numbers(result["aqi"]),
-        "level": _level_text(level),
-        "category": _categories(level),
-        "primary_pollutants": _pollutants(result["primary_mask"]),
-    }
-    for column in present:
-        out[f"iaqi_{column}"] = format_numbers(result[f"iaqi_{column}"])
+    iaqi = [f"iaqi_{column}" for column in present]
     if method is HourlyMethod.STANDARD_TEXT:
-        out["iaqi_o3_8h"] = format_numbers(result["iaqi_o3_8h"])
-    out["complete"] = _flags(_complete(values, n))
-    out["standard"] = pl.Series([s.value for s in AqiStandard]).gather(standard_codes)
-    out["category_en"] = _categories(level, "en")
-    out["colour"] = _colours(level)
-    return out
+        iaqi.append("iaqi_o3_8h")
+    head = _aqi_keys(result["aqi"], result["primary_mask"]) if joined else None
+    texts: dict[str, Callable[[], pl.Series]] = {}
+    if head is not None:
+        texts[",".join(_BY_AQI)] = lambda: _by_aqi(head)
+    else:
+        texts["aqi"] = lambda: format_numbers(result["aqi"])
+        if joined:
+            texts[",".join(_BY_LEVEL)] = lambda: _by_level(level)
+        else:
+            texts["level"] = lambda: _level_text(level)
+            texts["category"] = lambda: _categories(level)
+        texts["primary_pollutants"] = lambda: _pollutants(result["primary_mask"])
+    texts |= {name: partial(format_numbers, result[name]) for name in iaqi}
+    if joined:
+        texts[",".join(_BY_COMPLETE_STANDARD_LEVEL)] = lambda: _by_complete_standard_level(
+            _complete(values, n), standard_codes, level
+        )
+    else:
+        texts["complete"] = lambda: _flags(_complete(values, n))
+        texts["standard"] = lambda: pl.Series([s.value for s in AqiStandard]).gather(
+            standard_codes
+        )
+        texts["category_en"] = lambda: _categories(level, "en")
+        texts["colour"] = lambda: _colours(level)
+    # each column on its own (numpy and polars release the GIL): on every core
+    built = in_threads(lambda make: make(), texts.values())
+    return {"site": site, "time": time, **dict(zip(texts, built, strict=True))}
+
+
+_BY_AQI: Final = ("aqi", "level", "category", "primary_pollutants")
+_BY_LEVEL: Final = ("level", "category")
+_AQI_TOP: Final = 500  # (HJ 633: the AQI is an integer 0–500)
+
+
+def _aqi_keys(
+    aqi_values: npt.ArrayLike, primary_mask: npt.ArrayLike
+) -> npt.NDArray[np.int64] | None:
+    """Per row, ``(AQI + 1) · 64 + primary mask`` (AQI −1 where missing), which decides the
+    texts of ``aqi,level,category,primary_pollutants``; None unless every AQI is an integer
+    0–500 or missing."""
+    aqi = np.asarray(aqi_values, dtype=np.float64)
+    if not len(aqi) or not 0 <= np.fmin.reduce(aqi) <= np.fmax.reduce(aqi) <= _AQI_TOP:
+        return None  # (also when every AQI is missing: fmin gives NaN)
+    whole = np.nan_to_num(aqi, nan=-1.0)
+    key = whole.astype(np.int64)
+    if not np.array_equal(key, whole):
+        return None
+    zeros = key == 0
+    if zeros.any() and np.signbit(whole[zeros]).any():  # (-0 is written "-0")
+        return None
+    key += 1
+    key <<= len(POLLUTANTS)
+    key += np.asarray(primary_mask, dtype=np.uint8)
+    return key
+
+
+def _by_aqi(key: npt.NDArray[np.int64]) -> pl.Series:
+    """``aqi,level,category,primary_pollutants`` per row of :func:`_aqi_keys`, as
+    :func:`format_numbers`, :func:`_level_text`, :func:`_categories` and
+    :func:`_pollutants` write them (each text made once, for the keys present)."""
+    masks = 1 << len(POLLUTANTS)
+    present = np.flatnonzero(np.bincount(key, minlength=(_AQI_TOP + 2) * masks))
+    aqi = present // masks - 1.0
+    aqi[aqi < 0] = np.nan
+    level = aqi_level(aqi)
+    names, pollutants = level_categories(level), pollutant_names(present % masks)
+    texts = np.full((_AQI_TOP + 2) * masks, "", dtype=object)
+    texts[present] = [
+        f"{'' if np.isnan(a) else int(a)},{lv if lv > 0 else ''},{name},{codes}"
+        for a, lv, name, codes in zip(aqi, level, names, pollutants, strict=True)
+    ]
+    return pl.Series(texts.tolist(), dtype=pl.String).gather(pl.Series(key))
+
+
+_BY_COMPLETE_STANDARD_LEVEL: Final = ("complete", "standard", "category_en", "colour")
+
+
+def _by_level(level: npt.NDArray[np.int8]) -> pl.Series:
+    """``level,category`` per row, as :func:`_level_text` and :func:`_categories` write
+    them (``,`` for level 0)."""
+    levels = np.arange(7, dtype=np.int8)
+    names = level_categories(levels)
+    table = [f"{lv if lv > 0 else ''},{name}" for lv, name in zip(levels, names, strict=True)]
+    return pl.Series(table, dtype=pl.String).gather(pl.Series(level))
+
+
+def _by_complete_standard_level(
+    complete: npt.NDArray[np.bool_],
+    standard_codes: npt.NDArray[np.int8],
+    level: npt.NDArray[np.int8],
+) -> pl.Series:
+    """``complete,standard,category_en,colour`` per row, as :func:`_flags`, the standard's
+    name, :func:`_categories` and :func:`_colours` write them."""
+    levels = np.arange(7, dtype=np.int8)
+    by_level = [
+        f"{en},{colour}"
+        for en, colour in zip(level_categories(levels, "en"), level_colours(levels), strict=True)
+    ]
+    table = [
+        f"{flag},{standard.value},{tail}"
+        for flag in ("false", "true")
+        for standard in AqiStandard
+        for tail in by_level
+    ]
+    key = (complete.astype(np.int64) * len(AqiStandard) + standard_codes) * len(levels) + level
+    return pl.Series(table, dtype=pl.String).gather(pl.Series(key))
 
 
 def _level_text(level: npt.NDArray[np.int8]) -> pl.Series:
@@ -355,6 +464,9 @@ def _hourly(
             "no row has a usable time, so --standard auto cannot choose the rules; "
             + (summarise_problems(table, 1) or ("",))[0]
         )
+    problems = _merge_problems(table, _without_duplicates(notes))
+    flagged = np.flatnonzero(problems != "")  # (the rows with problems, found once)
+    unquoted = table.unquoted and membership is None and unquoted_texts(problems[flagged])
     columns = _hour_rows(
         _input_text(table.text["site"]),
         _input_text(table.text["time"]),
@@ -363,6 +475,7 @@ def _hourly(
         method,
         missing,
         present,
+        joined=unquoted and bool(computable.all()),
     )
     # Without a usable time, --standard auto cannot choose the rule set.
     if not computable.all():
@@ -370,9 +483,10 @@ def _hourly(
         for column in list(columns)[2:]:
             if column != "complete":
                 columns[column] = columns[column].set(blank, None)
-    problems = _merge_problems(table, _without_duplicates(notes))
-    columns["input_problems"] = _problem_column(problems)
-    warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
+    columns["input_problems"] = _problem_column(problems, flagged)
+    warnings = summarise_problems(
+        dataclasses.replace(table, problem_texts=problems), flagged=flagged
+    )
     out = _table(columns)
     if membership is not None:
         if series_rows is None:
@@ -380,13 +494,18 @@ def _hourly(
         series = _series_frame(table, series_rows).reset_index(drop=True)
         area = _area_hour_rows(series, membership, standard, method, missing, present)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    return CalcResult(out, warnings, table.carriage_returns or membership is not None)
+    return CalcResult(
+        out, warnings, table.carriage_returns or membership is not None, unquoted=unquoted
+    )
 
 
-def _problem_column(problems: npt.NDArray[np.object_]) -> pl.Series:
+def _problem_column(
+    problems: npt.NDArray[np.object_], rows: npt.NDArray[np.intp] | None = None
+) -> pl.Series:
     """The problem texts as a text column, no value where a row has none (as
     :func:`text_column`, setting only the few rows with problems)."""
-    rows = np.flatnonzero(problems != "")
+    if rows is None:
+        rows = np.flatnonzero(problems != "")
     column = pl.repeat(None, len(problems), dtype=pl.String, eager=True)
     return column.scatter(rows, problems[rows].tolist()) if len(rows) else column
 
@@ -563,32 +682,50 @@ def _site_days(
             matrix.reshape(-1)[flat] = table.value(name)[at]
         return matrix
 
-    for name in DAILY_MEANS:
-        matrix = hours(name)
-        count = (~np.isnan(matrix)).sum(axis=1)
+    def daily_mean(name: str) -> None:
+        # np.nansum(hours(name), axis=1) without the NaN: the same sums of the same places
+        # (a missing hour adds 0 there too), and the count of the values present
+        matrix = np.zeros((n, 24))
+        count = np.zeros(n, dtype=np.int64)
+        if name in table.columns:
+            values = table.value(name)[at]
+            present = ~np.isnan(values)
+            matrix.reshape(-1)[flat] = np.where(present, values, 0.0)
+            count = np.bincount(row[present], minlength=n)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(matrix, axis=1) / count
+            mean = matrix.sum(axis=1) / count
         exact[name] = np.where(count > 0, mean, np.nan)
         valid[name] = count >= rules.min_hours_per_day
         counts[name] = count.astype(np.float64)
-    o3 = hours("o3")
-    o3_count = (~np.isnan(o3)).sum(axis=1)
-    o3_max = np.full(n, np.nan)
-    o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
-    exact["o3_1h_max"] = o3_max
-    valid["o3_1h_max"] = (o3_count >= rules.min_hours_per_day) | _exceeds(
-        o3_max, rules.o3_1h_limit
+
+    def ozone(_: str) -> None:
+        o3 = hours("o3")
+        o3_count = (~np.isnan(o3)).sum(axis=1)
+        o3_max = np.full(n, np.nan)
+        o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
+        exact["o3_1h_max"] = o3_max
+        valid["o3_1h_max"] = (o3_count >= rules.min_hours_per_day) | _exceeds(
+            o3_max, rules.o3_1h_limit
+        )
+        counts["o3_1h_max"] = o3_count.astype(np.float64)
+        mda8, n_windows = _mda8(o3, unique_keys.astype(np.int64), windows, rules)
+        needed = (
+            rules.min_windows_within_day
+            if windows is Mda8Windows.WITHIN_DAY
+            else rules.min_windows_ending_in_day
+        )
+        exact["o3_8h_max"] = mda8
+        valid["o3_8h_max"] = (n_windows >= needed) | _exceeds(mda8, rules.o3_8h_limit)
+        counts["o3_8h_max"] = n_windows.astype(np.float64)
+
+    # each statistic on its own (numpy releases the GIL): on every core
+    in_threads(
+        lambda name: ozone(name) if name == "o3" else daily_mean(name), ["o3", *DAILY_MEANS]
     )
-    counts["o3_1h_max"] = o3_count.astype(np.float64)
-    mda8, n_windows = _mda8(o3, unique_keys.astype(np.int64), windows, rules)
-    needed = (
-        rules.min_windows_within_day
-        if windows is Mda8Windows.WITHIN_DAY
-        else rules.min_windows_ending_in_day
-    )
-    exact["o3_8h_max"] = mda8
-    valid["o3_8h_max"] = (n_windows >= needed) | _exceeds(mda8, rules.o3_8h_limit)
-    counts["o3_8h_max"] = n_windows.astype(np.float64)
+    order = [*DAILY_MEANS, "o3_1h_max", "o3_8h_max"]  # (the keys in this order, as before)
+    exact = {name: exact[name] for name in order}
+    valid = {name: valid[name] for name in order}
+    counts = {name: counts[name] for name in order}
     return _SiteDays(
         names.gather(unique_keys // n_days),
         first_day + unique_keys % n_days,
@@ -646,7 +783,12 @@ def _daily(
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")
     warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
-    return CalcResult(out, warnings, table.carriage_returns or membership is not None)
+    return CalcResult(
+        out,
+        warnings,
+        table.carriage_returns or membership is not None,
+        unquoted=table.unquoted and membership is None,
+    )
 
 
 def _area_day_rows(

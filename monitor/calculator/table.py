@@ -9,13 +9,15 @@ import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from monitor.domain._threads import in_background, in_threads
 from monitor.errors import InputError
 
 if TYPE_CHECKING:
@@ -70,6 +72,13 @@ class InputTable:
         column, the value and what was expected.
     carriage_returns : bool
         Whether a cell of :attr:`text` may hold a carriage return (False: none does).
+    unquoted : bool
+        Whether every cell of :attr:`text` (and header name) is known to be written in CSV
+        without quotes: read column-wise from a file without a quote character, so no cell
+        holds a separator, a quote or a line break (True: then none does).
+    lines : polars.Series or None
+        When asked for and :attr:`unquoted`: each row's line as in the file (UTF-8, without
+        the line end), which is its cells of :attr:`text` joined by commas.
     """
 
     text: pl.DataFrame
@@ -80,6 +89,8 @@ class InputTable:
     below_matrix: npt.NDArray[np.bool_]
     problem_texts: npt.NDArray[np.object_]
     carriage_returns: bool = True
+    unquoted: bool = False
+    lines: pl.Series | None = None
 
     @property
     def row_count(self) -> int:
@@ -167,8 +178,12 @@ def read_input_csv(
     aliases: Mapping[str, str] | None = None,
     required: Sequence[str] = ("site", "time"),
     allow_below_detection: bool = False,
+    lines: bool = False,
 ) -> InputTable:
     """Read a calculator CSV and check it.
+
+    With ``lines``, :attr:`InputTable.lines` holds each row's line as in the file when the
+    file's cells need no quotes (see there).
 
     Raises :class:`InputError` (one line, exit code 2) when the file as a whole cannot be
     used: unreadable, empty, no header, a required column missing, duplicate columns, or
@@ -224,9 +239,37 @@ def read_input_csv(
     # a cell can hold a carriage return only if the file has one that does not end a line
     # (pandas' reader) or one inside quotes
     carriage_returns = b"\r" in utf8 and (columnar is None or b'"' in utf8)
+    # without a quote, the columnar reader's cells hold no separator and no line break
+    unquoted = columnar is not None and b'"' not in utf8
+    row_lines = in_background(partial(_lines, utf8, frame.height)) if lines and unquoted else None
+    checked = _check_cells(frame, present, allow_below_detection)
     return dataclasses.replace(
-        _check_cells(frame, present, allow_below_detection), carriage_returns=carriage_returns
+        checked,
+        carriage_returns=carriage_returns,
+        unquoted=unquoted,
+        lines=None if row_lines is None else row_lines.result(),
     )
+
+
+def _lines(data: bytes, rows: int) -> pl.Series | None:
+    """The lines of the data rows of ``data`` (read by :func:`read_regular_csv`, no quote
+    in it) as they are, without the line ends; None if they do not match the ``rows``."""
+    if _UNIT_SEPARATOR in data:  # (the separator that keeps each line one cell)
+        return None
+    found = pl.read_csv(
+        data,
+        has_header=False,
+        separator=_UNIT_SEPARATOR.decode(),
+        quote_char=None,
+        infer_schema=False,
+        new_columns=["line"],
+    ).to_series()
+    if len(found) != rows + 1 or found.null_count():
+        return None
+    return found.slice(1)
+
+
+_UNIT_SEPARATOR: Final = b"\x1f"
 
 
 def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
@@ -325,7 +368,9 @@ def _check_cells(
     has_time = "time" in frame.columns
     if has_time:
         checks.append(pl.col("time").str.contains(_PLAIN_TIME).alias("\0time"))
-    distinct = _distinct_texts(frame, [*present, "time"] if has_time else present)
+    distinct = _distinct_texts(
+        frame, [*present, *(["time"] if has_time else []), *(["site"] if has_site else [])]
+    )
     # the checks of a column with few distinct texts are made once per text
     plain = frame.select([c for c in checks if c.meta.output_name().lstrip("\0") not in distinct])
     times_ns = np.full(n, _NAT, dtype=np.int64)
@@ -340,22 +385,33 @@ def _check_cells(
             stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
         odd_time = ~valid
         times_ns = np.where(valid, stamp, _NAT)
-    odd_site = ~plain["\0site"].to_numpy() if has_site else np.zeros(n, dtype=bool)
+    odd_site = np.zeros(n, dtype=bool)
+    if has_site and "site" in distinct:
+        site_texts = distinct["site"]
+        site_check = next(c for c in checks if c.meta.output_name() == "\0site")
+        texts_ok = site_texts.texts.to_frame("site").select(site_check).to_series().to_numpy()
+        odd_site = ~site_texts.spread(texts_ok)
+    elif has_site:
+        odd_site = ~plain["\0site"].to_numpy()
 
     values = np.empty((n, len(present)), dtype=np.float64, order="F")
     below = np.zeros((n, len(present)), dtype=bool, order="F")
-    odd_cells: dict[str, npt.NDArray[np.intp]] = {}
-    for j, column in enumerate(present):
+    plain_number = {c.meta.output_name(): c for c in checks}
+
+    def read_column(j: int) -> npt.NDArray[np.intp]:
+        """Values of the plain cells of column ``j`` into ``values``; the rows of the
+        others."""
+        column = present[j]
         if column in distinct:
             cells = distinct[column]
-            texts_plain = pl.DataFrame({column: cells.texts}).select(
-                next(c for c in checks if c.meta.output_name() == column)
-            )
-            odd_cells[column] = np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+            texts_plain = cells.texts.to_frame(column).select(plain_number[column])
             values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
-        else:
-            odd_cells[column] = np.flatnonzero(~plain[column].to_numpy())
-            values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
+            return np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+        values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
+        return np.flatnonzero(~plain[column].to_numpy())
+
+    # independent columns (numpy and polars release the GIL): on every core
+    odd_cells = dict(zip(present, in_threads(read_column, range(len(present))), strict=True))
     notes = _Notes()
     sites = frame["site"] if has_site else pl.Series("site", [""] * n, dtype=pl.String)
     time_rows = np.flatnonzero(odd_time)
@@ -389,40 +445,40 @@ _Item = TypeVar("_Item", bound=np.generic)
 
 @dataclass(frozen=True)
 class _Distinct:
-    """The distinct texts of a column and, per row, the code of its text."""
+    """The distinct texts of a column and, per row, the code of its text: its place among
+    them."""
 
     texts: pl.Series
-    text_codes: npt.NDArray[np.uint32]  # the code of each of ``texts``
     row_codes: npt.NDArray[np.uint32]
 
     def spread(self, per_text: npt.NDArray[_Item]) -> npt.NDArray[_Item]:
         """Values given for each of :attr:`texts`, for each row."""
-        by_code = np.zeros(int(self.text_codes.max()) + 1, dtype=per_text.dtype)
-        by_code[self.text_codes] = per_text
-        spread: npt.NDArray[_Item] = by_code[self.row_codes]
+        spread: npt.NDArray[_Item] = per_text[self.row_codes]
         return spread
 
 
 def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Distinct]:
     """The distinct texts of the columns ``names`` that have few (at most a quarter of the
-    rows, no null cell), and each row's code among them: exports repeat the same hours and
+    rows), and each row's code among them: exports repeat the same hours and
     concentrations, so a cell check made once per distinct text is cheaper than one per
-    cell (the result of each cell is the same)."""
-    codes = frame.select(pl.col(list(names)).cast(pl.Categorical))
-    found: dict[str, _Distinct] = {}
-    for name in names:
-        column = codes[name]
-        if column.null_count() or not len(column):
-            continue
-        kinds = column.unique()
-        if len(kinds) * 4 > len(column):
-            continue
-        found[name] = _Distinct(
-            kinds.cast(pl.String),
-            kinds.to_physical().to_numpy(),
-            column.to_physical().to_numpy(),
-        )
-    return found
+    cell (the result of each cell is the same).
+
+    Each column gets categories of its own (polars), which list its distinct texts by code
+    (categories shared by the columns would cost more: they would fill them in turn).
+    """
+    if not frame.height or not names:
+        return {}
+    dtypes = {name: pl.Categorical(pl.Categories.random()) for name in names}
+    codes = frame.select(pl.col(name).cast(dtype) for name, dtype in dtypes.items())
+    # (the categories live while ``codes`` uses them)
+    texts = {name: dtype.categories.to_series() for name, dtype in dtypes.items()}
+    few = [
+        name
+        for name in names
+        if len(texts[name]) * 4 <= frame.height and not codes[name].null_count()
+    ]
+    rows = in_threads(lambda name: codes[name].to_physical().to_numpy(), few)
+    return {name: _Distinct(texts[name], row) for name, row in zip(few, rows, strict=True)}
 
 
 class _Notes:
@@ -599,13 +655,28 @@ class CalcResult:
     #: Whether a cell may hold a carriage return (False only when the calculator knows none
     #: does: then the cells are not searched for one).
     carriage_returns: bool = True
+    #: Whether the calculator knows that no text cell needs quotes in CSV (no separator,
+    #: quote or line break) and none is an empty string (the empty ones are null): then
+    #: the writer does not look for characters to quote (the same bytes, written faster).
+    #: A column whose name holds commas then holds the cells of those columns joined by
+    #: commas (a row's input line, say), written as they are.
+    unquoted: bool = False
 
     @property
     def frame(self) -> pd.DataFrame:
         """The output table as pandas text columns (empty strings where no value)."""
-        return pd.DataFrame(
-            {c: self.table[c].fill_null("").to_numpy() for c in self.table.columns}, dtype=object
-        )
+        columns = {}
+        for name in self.table.columns:
+            cells = self.table[name].fill_null("")
+            names = name.split(",") if self.unquoted else [name]
+            if len(names) == 1:
+                columns[name] = cells.to_numpy()
+                continue
+            # several columns written as one (see unquoted): split at the separators
+            parts = cells.str.split_exact(",", len(names) - 1).struct.unnest()
+            for part, field in zip(names, parts.columns, strict=True):
+                columns[part] = parts[field].fill_null("").to_numpy()
+        return pd.DataFrame(columns, dtype=object)
 
     def to_csv_bytes(self) -> bytes:
         """The output table as UTF-8 CSV: header row, ``\\n`` line ends, minimal quoting.
@@ -619,7 +690,9 @@ class CalcResult:
         if self._has_carriage_return():  # polars would quote it
             return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
         out = io.BytesIO()
-        self.table.write_csv(out, quote_style="necessary", null_value="", line_terminator="\n")
+        self.table.write_csv(
+            out, quote_style=self._quote_style(), null_value="", line_terminator="\n"
+        )
         return out.getvalue()
 
     def write_csv(self, path: Path | str) -> None:
@@ -629,8 +702,12 @@ class CalcResult:
             Path(path).write_bytes(self.to_csv_bytes())
         else:
             self.table.write_csv(
-                path, quote_style="necessary", null_value="", line_terminator="\n"
+                path, quote_style=self._quote_style(), null_value="", line_terminator="\n"
             )
+
+    def _quote_style(self) -> Literal["never", "necessary"]:
+        """``never`` when :attr:`unquoted` (nothing to quote), else ``necessary``."""
+        return "never" if self.unquoted else "necessary"
 
     def _has_carriage_return(self) -> bool:
         if not self.carriage_returns:
@@ -644,18 +721,31 @@ class CalcResult:
         return bool(found.item())
 
 
+#: The characters that make Python's :mod:`csv` (and polars) quote a cell.
+_QUOTED_CHARACTERS: Final = re.compile(r'[,"\n\r]')
+
+
+def unquoted_texts(texts: Iterable[object]) -> bool:
+    """Whether none of ``texts`` (a few, e.g. the problem texts of the flagged rows) is
+    written with quotes in CSV: none holds a separator, quote or line break, none is empty."""
+    return all(str(t) and _QUOTED_CHARACTERS.search(str(t)) is None for t in texts)
+
+
 def text_column(values: npt.ArrayLike, name: str = "") -> pl.Series:
     """Python strings (an object array, say) as a text column; None and "" as no value."""
     texts = np.asarray(values, dtype=object).tolist()
     return pl.Series(name, texts, dtype=pl.String).replace("", None)
 
 
-def summarise_problems(table: InputTable, limit: int = 5) -> tuple[str, ...]:
+def summarise_problems(
+    table: InputTable, limit: int = 5, flagged: npt.NDArray[np.intp] | None = None
+) -> tuple[str, ...]:
     """One warning line per flagged row (at most ``limit``), plus a count of the rest.
 
     Row numbers are file line numbers (the header is line 1).
     """
-    flagged = np.flatnonzero(table.problem_texts != "")
+    if flagged is None:  # (or the rows with problems, when the caller knows them)
+        flagged = np.flatnonzero(table.problem_texts != "")
     lines = [f"line {i + 2}: {table.problem_texts[i]}" for i in flagged[:limit]]
     if len(flagged) > limit:
         lines.append(f"… and {len(flagged) - limit} more row(s) with problems")

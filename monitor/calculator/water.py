@@ -43,8 +43,9 @@ from monitor.calculator.table import (
     InputTable,
     read_input_csv,
     summarise_problems,
-    text_column,
+    unquoted_texts,
 )
+from monitor.domain._threads import in_threads
 from monitor.domain.water_quality import (
     EVALUATED_PARAMETERS,
     REFERENCE_PARAMETERS,
@@ -115,7 +116,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
         raise InputError(f"--reference: {err}") from err
     if reference is WaterClass.WORSE_THAN_V:
         raise InputError("--reference: 劣V has no limit; expected I, II, III, IV or V")
-    table = read_input_csv(path, _CODES, allow_below_detection=True)
+    table = read_input_csv(path, _CODES, allow_below_detection=True, lines=True)
     clash = [c for c in RESULT_COLUMNS if c in table.text.columns]
     if clash:
         raise InputError(
@@ -138,22 +139,31 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
         # every row is rated, those with problems as if nothing were measured; their
         # results are then left empty
         results |= _rate_table(table, ok, bodies, targets if has_target else None, reference)
-    results["input_problems"] = text_column(problems)
+    flagged = np.flatnonzero(~ok)
+    # the few problem texts set into an empty column (as text_column(problems) reads them)
+    results["input_problems"] = pl.repeat(None, table.row_count, dtype=pl.String, eager=True)
+    if len(flagged):
+        results["input_problems"] = results["input_problems"].scatter(
+            flagged, problems[flagged].tolist()
+        )
 
-    out = pl.DataFrame(
-        [table.text[c].replace("", None) for c in table.text.columns]
-        + [results[c].alias(c) for c in names]
-    )
+    unquoted = table.unquoted and unquoted_texts(problems[flagged])
+    if table.lines is not None and unquoted:
+        # every input cell as read is the input line itself: one column, written as it is
+        inputs = [table.lines.alias(",".join(table.text.columns))]
+    else:
+        inputs = [table.text[c].replace("", None) for c in table.text.columns]
+    out = pl.DataFrame(inputs + [results[c].alias(c) for c in names])
     if not ok.all():
         keep = pl.lit(pl.Series(ok))
         out = out.with_columns(
             pl.when(keep).then(pl.col(c)).alias(c) for c in names if c != "input_problems"
         )
     unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
-    warnings = summarise_problems(table)
+    warnings = summarise_problems(table, flagged=flagged)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
-    return CalcResult(out, warnings, table.carriage_returns)
+    return CalcResult(out, warnings, table.carriage_returns, unquoted=unquoted)
 
 
 class _RowProblems:
@@ -309,31 +319,37 @@ def _rate_columns(
     """
     params = sorted(c, key=list(Parameter).index)
     evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
-    item_classes = [_per_body(partial(_classify, p), c[p], p, body_index) for p in evaluated]
+    # the items, and below the result columns, each on its own: on every core
+    item_classes = in_threads(
+        lambda p: _per_body(partial(_classify, p), c[p], p, body_index), evaluated
+    )
     classes = np.full(n, np.nan)  # the worst class; NaN: no evaluated item measured
     for item in item_classes:
         np.fmax(classes, item, out=classes)
-    out: dict[str, pl.Series] = {}
-    out["water_class"] = _class_texts(classes)
-    out["limiting_parameters"] = _join_codes(
-        {p.value: item == classes for p, item in zip(evaluated, item_classes, strict=True)}, n
-    )
     multiple_items = [p for p in evaluated if p not in _NO_MULTIPLE]
     vs_reference = _multiples(c, multiple_items, body_index, np.full(n, float(reference)))
-    out["exceedance_multiples"] = _multiple_texts(vs_reference, multiple_items, n)
     status = ["", *(s.label_zh if s else "" for s in section_status(list(WaterClass)))]
-    out["water_status"] = _lookup(status, np.nan_to_num(classes, nan=0.0))
     vs_iii = (
         vs_reference
         if reference is WaterClass.III
         else _multiples(c, multiple_items, body_index, np.full(n, float(WaterClass.III)))
     )
-    out["main_pollution_indicators"] = _main_indicators(vs_iii, multiple_items, classes)
-    out["parameter_set"] = _parameter_sets(c, params, n)
-    out["reference_items"] = _reference_items(c, params, body_index, n)
-    out["below_detection"] = _join_codes(
-        {code: below[code] for code in _CODES if code in below}, n
-    )
+    columns: dict[str, Callable[[], pl.Series]] = {
+        "water_class": lambda: _class_texts(classes),
+        "limiting_parameters": lambda: _join_codes(
+            {p.value: item == classes for p, item in zip(evaluated, item_classes, strict=True)},
+            n,
+        ),
+        "exceedance_multiples": lambda: _multiple_texts(vs_reference, multiple_items, n),
+        "water_status": lambda: _lookup(status, np.nan_to_num(classes, nan=0.0)),
+        "main_pollution_indicators": lambda: _main_indicators(vs_iii, multiple_items, classes),
+        "parameter_set": lambda: _parameter_sets(c, params, n),
+        "reference_items": lambda: _reference_items(c, params, body_index, n),
+        "below_detection": lambda: _join_codes(
+            {code: below[code] for code in _CODES if code in below}, n
+        ),
+    }
+    out = dict(zip(columns, in_threads(lambda make: make(), columns.values()), strict=True))
     if targets is not None:
         has = ~np.isnan(targets)
         met = _lookup(["false", "true"], classes <= targets)
@@ -360,14 +376,13 @@ def _multiples(
     """Exceedance multiples of ``items`` against the class per row, NaN where not exceeding
     (as :func:`exceedance_multiples`)."""
     m = np.empty((len(body_index), len(items)), order="F")
-    for j, p in enumerate(items):
-        multiple = _per_body(
-            partial(_multiple, p, reference),
-            c[p],
-            p,
-            body_index,
-        )
+
+    def rate(j: int) -> None:
+        p = items[j]
+        multiple = _per_body(partial(_multiple, p, reference), c[p], p, body_index)
         m[:, j] = np.where(multiple > 0, multiple, np.nan)
+
+    in_threads(rate, range(len(items)))  # each item on its own: on every core
     return m
 
 
@@ -529,6 +544,11 @@ def _reference_items(
 
 def _by_distinct_text(column: pl.Series) -> tuple[list[str], npt.NDArray[np.int64]]:
     """The distinct texts of a column and, per row, the index of its text among them."""
+    if not column.null_count():  # the column's own categories list its texts by code
+        dtype = pl.Categorical(pl.Categories.random())
+        cells = column.cast(dtype)  # (the categories live while a column uses them)
+        texts = [str(t) for t in dtype.categories.to_series().to_list()]
+        return texts, cells.to_physical().to_numpy().astype(np.int64)
     distinct = column.unique(maintain_order=True).to_list()
     rows = column.replace_strict(distinct, list(range(len(distinct))), return_dtype=pl.Int64)
     return [str(t) for t in distinct], rows.to_numpy()

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Final
 import numpy as np
 import numpy.typing as npt
 
+from monitor.domain._threads import in_threads
 from monitor.domain.pollutants import POLLUTANTS, Indicator, Pollutant
 
 if TYPE_CHECKING:
@@ -332,7 +333,9 @@ def individual_aqi(
     c = np.asarray(concentration, dtype=float)
     shape = c.shape
     c = c.ravel()
-    if np.less(c, 0).any() or np.isinf(c).any():
+    # (fmin and fmax pass over NaN: one of them is negative or infinite if any value is)
+    lowest, highest = (np.fmin.reduce(c), np.fmax.reduce(c)) if c.size else (0.0, 0.0)
+    if lowest < 0 or np.isinf(lowest) or np.isinf(highest):
         bad = c[(c < 0) | np.isinf(c)][0]
         raise ValueError(
             f"{indicator.value} concentration {bad} {indicator.unit} is not usable; "
@@ -345,16 +348,19 @@ def individual_aqi(
     # Fast path: concentrations on the rounding grid (always after GB/T 8170 rounding, and
     # usually for published data) are rated by table lookup; the table is built with the
     # very same interpolation, so both paths give identical results.
+    missing = np.isnan(c)
     if round_concentration:
         grid: FloatArray | None = _round_scaled(c, decimals)
     else:
         scaled = c * 10.0**decimals if decimals else c
-        on_grid = np.array_equal(np.rint(scaled), scaled, equal_nan=True)
-        grid = np.array(scaled) if on_grid else None
+        grid = np.rint(scaled)
+        # on the grid: rint changes no value (the values that differ are the NaN ones)
+        if np.count_nonzero(grid != scaled) != np.count_nonzero(missing):
+            grid = None
     if grid is not None:
         above_index, missing_index = len(table) - 2, len(table) - 1
         np.minimum(grid, above_index, out=grid)
-        np.copyto(grid, missing_index, where=np.isnan(grid))
+        np.copyto(grid, missing_index, where=missing)
         index = grid.astype(np.intp)
         iaqi: FloatArray = table[index]
         above = index == above_index
@@ -646,7 +652,14 @@ def _per_standard_columns(
             if rows.size == 0:
                 continue
         count = n if rows is None else rows.size
-        for start in range(0, count, BLOCK_ROWS):
+
+        def rate(
+            start: int,
+            std: AqiStandard = std,
+            rows: npt.NDArray[np.intp] | None = rows,
+            count: int = count,
+        ) -> None:
+            """Rate one block of rows into ``out`` (its columns exist after the first)."""
             stop = min(start + BLOCK_ROWS, count)
             if rows is None:
                 block = {k: v[start:stop] for k, v in inputs.items()}
@@ -664,6 +677,10 @@ def _per_standard_columns(
                     out[key][start:stop] = values
                 else:
                     out[key][rows[start:stop]] = values
+
+        if count:
+            rate(0)  # makes the columns; the other blocks write into them, on every core
+            in_threads(rate, range(BLOCK_ROWS, count, BLOCK_ROWS))
         if rows is None:
             standard_codes[:] = index
         else:

@@ -1,0 +1,53 @@
+"""Independent work on whole columns, run on the machine's cores.
+
+numpy's ufuncs and polars' engine release the GIL while they work on large arrays, so a
+few threads over independent columns (or blocks of rows) use both cores of a small
+machine instead of one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import os
+import threading
+from collections.abc import Callable, Iterable
+from typing import TypeVar
+
+_In = TypeVar("_In")
+_Out = TypeVar("_Out")
+
+
+@functools.cache
+def _pool() -> concurrent.futures.ThreadPoolExecutor:
+    return concurrent.futures.ThreadPoolExecutor(
+        max_workers=max(2, os.cpu_count() or 1), thread_name_prefix=_PREFIX
+    )
+
+
+_PREFIX = "envmon-columns"
+
+# a forked child has none of the pool's threads: it makes a pool of its own
+os.register_at_fork(after_in_child=_pool.cache_clear)
+
+
+def in_threads(work: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
+    """``[work(item) for item in items]``, the items spread over the machine's cores.
+
+    For work on whole columns or large blocks of rows, which numpy and polars do without
+    the GIL; ``work`` must not depend on the order of the items. The first exception a
+    call raised is raised again.
+    """
+    tasks = list(items)
+    if len(tasks) < 2 or threading.current_thread().name.startswith(_PREFIX):
+        # (work already on a pool thread runs its parts itself: waiting for the pool's
+        # other threads from one of them could wait for ever)
+        return [work(item) for item in tasks]
+    return list(_pool().map(work, tasks))
+
+
+def in_background(work: Callable[[], _Out]) -> concurrent.futures.Future[_Out]:
+    """Start ``work`` on another core (for work done without the GIL); its result, or the
+    exception it raised, comes from the future's ``result()``. ``work`` must not wait for
+    other work of the pool."""
+    return _pool().submit(work)
