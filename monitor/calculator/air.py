@@ -71,6 +71,7 @@ from monitor.domain.daily import (
     _mda8,
     area_means,
     moving_means,
+    row_means,
 )
 from monitor.domain.pollutants import POLLUTANTS, Pollutant
 from monitor.errors import InputError
@@ -692,9 +693,7 @@ def _site_days(
             present = ~np.isnan(values)
             matrix.reshape(-1)[flat] = np.where(present, values, 0.0)
             count = np.bincount(row[present], minlength=n)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = matrix.sum(axis=1) / count
-        exact[name] = np.where(count > 0, mean, np.nan)
+        exact[name] = row_means(matrix, count)
         valid[name] = count >= rules.min_hours_per_day
         counts[name] = count.astype(np.float64)
 

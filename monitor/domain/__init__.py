@@ -71,6 +71,7 @@ from monitor.domain.daily import (
     daily_statistics,
     moving_means,
     round_daily_statistics,
+    row_means,
     with_so2_24h,
 )
 from monitor.domain.pollutants import (
@@ -301,6 +302,7 @@ __all__ = [
     "river_status",
     "round_daily_statistics",
     "round_half_even",
+    "row_means",
     "section_status",
     "share_progress",
     "standard_for_date",

@@ -59,6 +59,7 @@ __all__ = [
     "daily_statistics",
     "moving_means",
     "round_daily_statistics",
+    "row_means",
     "with_so2_24h",
 ]
 
@@ -240,9 +241,8 @@ def daily_statistics(
     for name in DAILY_MEANS:
         matrix = _hour_matrix(series(name), row, hour, n)
         count = (~np.isnan(matrix)).sum(axis=1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.nansum(matrix, axis=1) / count
-        finish(name, Pollutant(name), np.where(count > 0, mean, np.nan))
+        zeroed = np.where(np.isnan(matrix), 0.0, matrix)  # as np.nansum fills them
+        finish(name, Pollutant(name), row_means(zeroed, count))
         out[f"{name}_valid"] = count >= rules.min_hours_per_day
         out[f"{name}_count"] = count
 
@@ -269,6 +269,34 @@ def daily_statistics(
     ordered = ["site", "date", *DAILY_STATISTICS]
     ordered += [f"{s}_valid" for s in DAILY_STATISTICS] + [f"{s}_count" for s in DAILY_STATISTICS]
     return out[ordered]
+
+
+#: Power of two by which the values of a sum that overflowed are summed again. Scaling by a
+#: power of two rounds nothing (above the subnormals), and 2^-10 leaves room for 1,024 of
+#: the largest doubles (about 1.8e308) in one sum.
+_OVERFLOW_SCALE: Final = 2.0**-10
+
+
+def row_means(
+    matrix: npt.NDArray[np.float64], count: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """Mean of each row's values, NaN for a row without any.
+
+    ``matrix`` holds a row's values with 0 in place of the missing ones (``count`` values
+    present): the sums are ``matrix.sum(axis=1)``, as ``np.nansum`` of the values with NaN
+    makes them. A row of finite values whose sum overflows (two values of 1e308 in a day)
+    is summed again scaled by :data:`_OVERFLOW_SCALE`, so its mean is the finite mean of
+    its values instead of infinity, which no breakpoint table rates; every other row keeps
+    the plain sum's bits.
+    """
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        sums = matrix.sum(axis=1)
+        mean: npt.NDArray[np.float64] = np.where(count > 0, sums / count, np.nan)
+        over = np.isinf(sums)
+        if over.any():  # (a row holding an infinite value stays infinite)
+            scaled = (matrix[over] * _OVERFLOW_SCALE).sum(axis=1) / count[over]
+            mean[over] = scaled / _OVERFLOW_SCALE
+    return mean
 
 
 def _exceeds(value: npt.NDArray[np.float64], limit: float) -> npt.NDArray[np.bool_]:
@@ -320,17 +348,27 @@ def _mda8(
     following[has_next, 0] = o3[position[has_next], 0]
     extended = np.concatenate([previous, o3, following], axis=1)
     present = ~np.isnan(extended)
-    sums = np.concatenate(
-        [np.zeros((n, 1)), np.cumsum(np.where(present, extended, 0.0), axis=1)], axis=1
-    )
+    zeroed = np.where(present, extended, 0.0)
     counts = np.concatenate([np.zeros((n, 1)), np.cumsum(present, axis=1)], axis=1)
     first_end = 8 if windows is Mda8Windows.WITHIN_DAY else 1
     ends = np.arange(first_end, 25) + 7  # column index of each window's last hour
-    window_sum = sums[:, ends + 1] - sums[:, ends - 7]
     window_count = counts[:, ends + 1] - counts[:, ends - 7]
     valid = window_count >= rules.min_hours_per_8h
-    with np.errstate(invalid="ignore", divide="ignore"):
+
+    def window_sums(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        sums = np.concatenate([np.zeros((len(values), 1)), np.cumsum(values, axis=1)], axis=1)
+        found: npt.NDArray[np.float64] = sums[:, ends + 1] - sums[:, ends - 7]
+        return found
+
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        window_sum = window_sums(zeroed)
+        # a running sum that overflowed (values near 1e308): those rows summed again
+        # scaled by a power of two (as row_means does), the others keep their bits
+        over = ~np.isfinite(window_sum).all(axis=1) & np.isfinite(zeroed).all(axis=1)
         means = np.where(valid, window_sum / window_count, np.nan)
+        if over.any():
+            scaled = window_sums(zeroed[over] * _OVERFLOW_SCALE) / window_count[over]
+            means[over] = np.where(valid[over], scaled / _OVERFLOW_SCALE, np.nan)
     n_valid = valid.sum(axis=1).astype(np.int64)
     mda8 = np.full(n, np.nan)
     mda8[n_valid > 0] = np.nanmax(means[n_valid > 0], axis=1)
@@ -479,7 +517,14 @@ def area_means(
     links = pd.DataFrame(pairs, columns=["area", "site"])
     joined = frame[["site", *keys, *values]].merge(links, on="site", how="inner")
     grouped = joined.groupby(["area", *keys], sort=True)
-    means = grouped[list(values)].mean()
+    with np.errstate(over="ignore"):  # (an overflowing sum is done again just below)
+        means = grouped[list(values)].mean()
+    if np.isinf(means.to_numpy(dtype=float)).any():
+        # a sum that overflowed (values near 1e308): those means again from the values
+        # scaled by a power of two, as row_means does; the others keep their bits
+        scaled = joined.assign(**{v: joined[v] * _OVERFLOW_SCALE for v in values})
+        rescued = scaled.groupby(["area", *keys], sort=True)[list(values)].mean()
+        means = means.where(~np.isinf(means), rescued / _OVERFLOW_SCALE)
     counts = grouped[list(values)].count().add_suffix("_sites")
     out = pd.concat([means, counts], axis=1).reset_index()
     for value in values:

@@ -385,3 +385,25 @@ def test_area_without_member_data_gives_no_area_row(tmp_path: Path) -> None:
     """Sites outside every area: site rows only, no empty or broken area rows."""
     out = run_areas(tmp_path, "site,time,pm2_5\nX,2026-05-01T10:00,30\n", "--scale", "hour")
     assert [r["site"] for r in out] == ["X"]
+
+
+@pytest.mark.parametrize("scale", ["hour", "day"])
+def test_concentrations_near_the_largest_double_are_averaged_not_an_internal_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scale: str
+) -> None:
+    """1e308 is a finite double, but two of them overflow a plain sum: the 24-hour and
+    8-hour means and the area means were infinite, and the day scale stopped with
+    "internal error: ValueError: so2_24h concentration inf". The means are finite now
+    (the mean of 1e308s is 1e308) and rated beyond the top breakpoint: IAQI 500, or for
+    O3 8 h above 800 µg/m³ under HJ 633-2026 the 300 its note sets."""
+    text = "site,time,so2,o3,pm2_5\n" + "".join(
+        f"A,2026-05-01T{h:02d}:00,1e308,1e308,80\n" for h in range(24)
+    )
+    out = rows(run(tmp_path, text, "--scale", scale))
+    assert "internal error" not in capsys.readouterr().err
+    if scale == "day":
+        (day,) = out
+        assert (day["so2"], day["so2_valid"], day["o3_8h_max"]) == ("1e+308", "true", "1e+308")
+        assert (day["iaqi_so2"], day["iaqi_o3_8h"], day["aqi"]) == ("500", "300", "500")
+    else:
+        assert {r["aqi"] for r in out} == {"500"}

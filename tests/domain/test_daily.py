@@ -19,6 +19,7 @@ from monitor.domain.daily import (
     area_means,
     daily_statistics,
     moving_means,
+    row_means,
     with_so2_24h,
 )
 from monitor.domain.pollutants import Indicator
@@ -483,3 +484,34 @@ def test_area_means_membership() -> None:
         {"area": "city", "pm10": 60.0, "pm10_sites": 2},
         {"area": "district", "pm10": 80.0, "pm10_sites": 1},
     ]
+
+
+def test_row_means_keep_the_plain_sums_bits_and_survive_an_overflow() -> None:
+    """row_means is np.nansum / count bit for bit on ordinary rows; a row of finite values
+    whose sum overflows gets its finite mean (the plain sum gave infinity)."""
+    rng = np.random.default_rng(7)
+    values = rng.uniform(0, 500, (2000, 24)).round(1)
+    values[rng.random(values.shape) < 0.2] = np.nan
+    count = (~np.isnan(values)).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        plain = np.where(count > 0, np.nansum(values, axis=1) / count, np.nan)
+    got = row_means(np.where(np.isnan(values), 0.0, values), count)
+    assert np.array_equal(got, plain, equal_nan=True)
+    assert got.view(np.int64)[count > 0].tolist() == plain.view(np.int64)[count > 0].tolist()
+    huge = np.array([[1e308, 1e308, 0.0], [1.5e308, 0.5e308, 1.0e308], [np.inf, 1.0, 0.0]])
+    assert row_means(huge, np.array([2, 3, 2])).tolist() == [1e308, 1e308, np.inf]
+
+
+def test_mda8_and_area_means_of_values_near_the_largest_double_are_finite() -> None:
+    """The 8-hour running sums and the area means overflowed for values near 1e308."""
+    hourly = pd.DataFrame(
+        {
+            "site": ["A"] * 24 + ["B"] * 24,
+            "time": list(pd.date_range("2026-05-01 00:00", periods=24, freq="h", tz=TZ)) * 2,
+            "o3": [1e308] * 48,
+        }
+    )
+    stats = daily_statistics(hourly)
+    assert stats["o3_8h_max"].tolist() == [1e308, 1e308]
+    means = area_means(stats, {"city": ["A", "B"]}, ["date"], ["o3_8h_max"])
+    assert means["o3_8h_max"].tolist() == [1e308]
