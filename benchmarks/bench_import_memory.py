@@ -1,7 +1,8 @@
 """Benchmark: peak memory of ``envmon import --format long-csv|xlsx`` against the file's size.
 
 Run from the checkout: ``.venv/bin/python -m benchmarks.bench_import_memory [--rows 5000000]
-[--small 500000] [--chunk-rows N] [--folder DIR] [--format xlsx [--layout long|wide]]``.
+[--small 500000] [--chunk-rows N] [--folder DIR] [--format xlsx [--layout long|wide]]``
+(files already in ``--folder``, by name, are reused).
 
 A synthetic long CSV (``site,time,parameter,value,unit``: 100 stations × 6 air parameters,
 hour after hour back from 2026-03-01, values with a unit to convert on a sixth of the rows;
@@ -237,6 +238,8 @@ def main(argv: list[str] | None = None) -> None:
         # In a child: the peak of this process would show in the children's ru_maxrss
         # (a forked child starts with its parent's resident pages).
         for path, rows in ((large, args.rows), (small, args.small)):
+            if args.folder is not None and path.exists():  # from an earlier run: reused
+                continue
             writer = "write_xlsx" if xlsx else "write_long_csv"
             write = f"from benchmarks.bench_import_memory import {writer} as w; import sys"
             extra = f", {args.layout!r}" if xlsx else ""
