@@ -37,10 +37,12 @@ Reading
 :func:`parse_xlsx` reads a whole workbook (given as bytes) at once. ``envmon import`` uses
 :func:`stream_xlsx`, which opens the file itself and gives the same observations and warnings
 a chunk of rows at a time, so that its memory does not grow with the workbook: openpyxl's
-read-only mode parses each sheet's XML as a stream. What it does keep whole is the
-workbook's shared-strings table (every *distinct* text cell, once): a workbook of millions of
-distinct texts still costs memory, one of numbers, dates and repeated site and parameter
-names does not.
+read-only mode parses each sheet's XML as a stream. Two things of openpyxl's own are kept
+beyond a chunk, both named here as limits: the workbook's shared-strings table (every
+*distinct* text cell, once: a workbook of millions of distinct texts still costs memory, one
+of numbers, dates and repeated site and parameter names does not), and an emptied XML
+element per row of the sheet being read (about 85 bytes a row, freed when the sheet ends:
+at most about 90 MB for a full Excel sheet of 1,048,576 rows).
 """
 
 from __future__ import annotations
@@ -186,8 +188,9 @@ def stream_xlsx(
        conflicting duplicate is refused with all its rows named even when they lie on
        different sheets, and nothing is given that would have to be undone.
 
-    Memory is one chunk plus 8 bytes a row plus the held-back rows, plus openpyxl's shared
-    strings (module docstring).
+    Memory is one chunk plus 8 bytes a row plus the held-back rows (a workbook repeating
+    most of its keys holds most of its rows: a limit, as for long CSV), plus what openpyxl
+    keeps of the sheet being read (module docstring).
 
     Raises
     ------
@@ -210,9 +213,11 @@ def stream_xlsx(
         if not hashes:  # nothing to import is not an error: as parse_xlsx (one rule)
             warnings.extend([*sheet_warnings, HEADER_ONLY])
             return
-        ordered = np.sort(np.concatenate(hashes))
-        suspects = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-        del hashes, ordered
+        keys = np.concatenate(hashes)
+        del hashes
+        keys.sort()  # in place: 8 bytes a row at most twice
+        suspects = np.unique(keys[1:][keys[1:] == keys[:-1]])
+        del keys
         problems: list[tuple[int, str]] = []
         held: list[pd.DataFrame] = []
         held_where: list[str] = []
