@@ -1,7 +1,8 @@
-"""Benchmark: peak memory of ``envmon import --format long-csv`` against the file's size.
+"""Benchmark: peak memory of ``envmon import --format long-csv|xlsx`` against the file's size.
 
 Run from the checkout: ``.venv/bin/python -m benchmarks.bench_import_memory [--rows 5000000]
-[--small 500000] [--chunk-rows N] [--folder DIR]``.
+[--small 500000] [--chunk-rows N] [--folder DIR] [--format xlsx [--layout long|wide]]``
+(files already in ``--folder``, by name, are reused).
 
 A synthetic long CSV (``site,time,parameter,value,unit``: 100 stations × 6 air parameters,
 hour after hour back from 2026-03-01, values with a unit to convert on a sixth of the rows;
@@ -21,6 +22,17 @@ b. **whole file** (the path before issue 16): ``parse_long_csv(path.read_bytes()
 
 Aim (issue 16): the ``--rows`` = 5 M import peaks below 500 MB, and the peak does not grow
 with the file (large − small ≈ 0). Linux or macOS (``ru_maxrss`` in KiB on Linux).
+
+``--format xlsx``: the same measurement for an Excel workbook written by openpyxl in
+write-only mode (:func:`write_xlsx`; the same stations, parameters and hours, times as Excel
+date cells), ``--rows`` and ``--small`` counting **value cells** (default 2,000,000 and
+500,000). ``--layout long`` (default): ``site, time, parameter, value, unit``, one value a
+row, in sheets of at most 1,000,000 rows (Excel's limit is 1,048,576); ``--layout wide``:
+``site, time, pm2_5, pm10, so2, no2, o3, co``, six values a row in canonical units. The
+whole-file baseline (b) is ``parse_xlsx(path.read_bytes())`` and one write, the path of
+``envmon import --format xlsx`` before it was streamed (commit 8671a41: 2 M cells took
+2,305 MB in the long layout and 1,725 MB in the wide one, growing 1,059 and 784 bytes a
+cell). Aim: the 2 M-cell import peaks well below 500 MB and does not grow with the workbook.
 """
 
 from __future__ import annotations
@@ -32,9 +44,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pandas as pd
 
 from monitor.collectors.long_csv import CHUNK_ROWS
@@ -69,6 +83,22 @@ with Ledger.open(Path(sys.argv[2])) as ledger:
     ledger.register_source("import_long_csv", "long-csv", "measured")
     ledger.write_observations(frame, "import_long_csv", requested=f"import {{path}}")
 """
+WHOLE_XLSX = f"""\
+{FLOOR}
+import sys
+from pathlib import Path
+from monitor.collectors.intake import admit
+from monitor.collectors.xlsx_import import parse_xlsx
+from monitor.ledger import Ledger
+path = Path(sys.argv[1])
+frame, warnings = parse_xlsx(path.read_bytes(), str(path))
+frame, refused = admit(frame)
+with Ledger.open(Path(sys.argv[2])) as ledger:
+    ledger.register_source("import_xlsx", "xlsx", "measured")
+    ledger.write_observations(frame, "import_xlsx", requested=f"import {{path}}")
+"""
+#: Data rows per sheet of the long-layout workbook (Excel holds 1,048,576 rows a sheet).
+SHEET_ROWS = 1_000_000
 
 
 def write_long_csv(path: Path, rows: int, block_hours: int = 2000) -> None:
@@ -107,6 +137,51 @@ def write_long_csv(path: Path, rows: int, block_hours: int = 2000) -> None:
                 break
 
 
+def write_xlsx(path: Path, cells: int, layout: str = "long") -> None:
+    """``cells`` value cells of hourly air values in an .xlsx workbook (openpyxl write-only,
+    streamed to disk): ``layout`` ``"long"`` (one value a row, sheets of :data:`SHEET_ROWS`
+    rows) or ``"wide"`` (one row per station and hour, a column per parameter)."""
+    per_hour = STATIONS * len(PARAMETERS)
+    hours = -(-cells // per_hour)
+    first = datetime(2026, 3, 1) - timedelta(hours=hours)
+    sites = [f"B{i:04d}" for i in range(STATIONS)]
+    rng = np.random.default_rng(16)
+    book = openpyxl.Workbook(write_only=True)
+    sheet = None
+    written = rows = 0
+    for hour in range(hours):
+        moment = first + timedelta(hours=hour)
+        values = rng.gamma(2.0, 20.0, per_hour).round(1).tolist()
+        for s, site in enumerate(sites):
+            if layout == "wide":
+                if sheet is None:
+                    sheet = book.create_sheet("data")
+                    sheet.append(["site", "time", *PARAMETERS])
+                row = values[s * len(PARAMETERS) : (s + 1) * len(PARAMETERS)]
+                take = min(len(row), cells - written)
+                row[-1] = round(row[-1] / 50, 3)  # co in mg/m³ (canonical in the wide layout)
+                sheet.append([site, moment, *row[:take]])
+                written += take
+            else:
+                for p, parameter in enumerate(PARAMETERS):
+                    if written >= cells:
+                        break
+                    if sheet is None or rows == SHEET_ROWS:
+                        sheet = book.create_sheet(f"data{len(book.worksheets) + 1}")
+                        sheet.append(["site", "time", "parameter", "value", "unit"])
+                        rows = 0
+                    value = values[s * len(PARAMETERS) + p]
+                    if parameter == "co":  # CO in µg/m³: converted to mg/m³
+                        sheet.append([site, moment, parameter, round(value * 20), "ug/m3"])
+                    else:
+                        sheet.append([site, moment, parameter, value, None])
+                    written += 1
+                    rows += 1
+            if written >= cells:
+                break
+    book.save(path)
+
+
 def peak(command: list[str], cwd: Path) -> tuple[float, float, int]:
     """Run ``command``; its peak RSS (MB), wall time (s) and exit code."""
     started = time.perf_counter()
@@ -122,7 +197,9 @@ def peak(command: list[str], cwd: Path) -> tuple[float, float, int]:
     return usage.ru_maxrss * scale / 1e6, elapsed, code
 
 
-def import_peak(folder: Path, csv: Path, name: str, chunk_rows: int) -> tuple[float, float]:
+def import_peak(
+    folder: Path, csv: Path, name: str, chunk_rows: int, file_format: str = "long-csv"
+) -> tuple[float, float]:
     config = folder / f"{name}.toml"
     config.write_text(CONFIG.format(ledger=folder / f"{name}.sqlite"), encoding="utf-8")
     env_code = (
@@ -131,7 +208,7 @@ def import_peak(folder: Path, csv: Path, name: str, chunk_rows: int) -> tuple[fl
         "from monitor.cli import main; sys.exit(main())"
     )
     command = [sys.executable, "-c", env_code, "--config", str(config)]
-    command += ["import", "--format", "long-csv", str(csv)]
+    command += ["import", "--format", file_format, str(csv)]
     mb, seconds, code = peak(command, Path.cwd())
     if code != 0:
         raise SystemExit(f"envmon import of {csv} failed with exit code {code}")
@@ -140,65 +217,74 @@ def import_peak(folder: Path, csv: Path, name: str, chunk_rows: int) -> tuple[fl
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--format", choices=["long-csv", "xlsx"], default="long-csv")
+    parser.add_argument("--layout", choices=["long", "wide"], default="long")
+    parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--small", type=int, default=500_000)
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
     parser.add_argument("--folder", type=Path, default=None)
     args = parser.parse_args(argv)
+    xlsx = args.format == "xlsx"
+    aim = 2_000_000 if xlsx else 5_000_000
+    if args.rows is None:
+        args.rows = aim
+    unit = "value cells" if xlsx else "rows"
+    per = "cell" if xlsx else "row"
     with tempfile.TemporaryDirectory() as tmp:
         folder = args.folder or Path(tmp)
         folder.mkdir(parents=True, exist_ok=True)
-        large, small = folder / f"long_{args.rows}.csv", folder / f"long_{args.small}.csv"
+        suffix = f"{args.layout}.xlsx" if xlsx else "csv"
+        large = folder / f"long_{args.rows}.{suffix}"
+        small = folder / f"long_{args.small}.{suffix}"
         started = time.perf_counter()
         # In a child: the peak of this process would show in the children's ru_maxrss
         # (a forked child starts with its parent's resident pages).
         for path, rows in ((large, args.rows), (small, args.small)):
-            write = "from benchmarks.bench_import_memory import write_long_csv as w; import sys"
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    f"{write}; w(__import__('pathlib').Path(sys.argv[1]), {rows})",
-                    str(path),
-                ],
-                check=True,
-            )
+            if args.folder is not None and path.exists():  # from an earlier run: reused
+                continue
+            writer = "write_xlsx" if xlsx else "write_long_csv"
+            write = f"from benchmarks.bench_import_memory import {writer} as w; import sys"
+            extra = f", {args.layout!r}" if xlsx else ""
+            call = f"w(__import__('pathlib').Path(sys.argv[1]), {rows}{extra})"
+            subprocess.run([sys.executable, "-c", f"{write}; {call}", str(path)], check=True)
         print(
-            f"files: {args.rows:,} rows ({large.stat().st_size / 1e6:,.0f} MB) and "
-            f"{args.small:,} rows ({small.stat().st_size / 1e6:,.0f} MB), written in "
+            f"files ({args.format}{f', {args.layout} layout' if xlsx else ''}): "
+            f"{args.rows:,} {unit} ({large.stat().st_size / 1e6:,.0f} MB) and "
+            f"{args.small:,} {unit} ({small.stat().st_size / 1e6:,.0f} MB), written in "
             f"{time.perf_counter() - started:.0f} s; chunk {args.chunk_rows:,} rows"
         )
         print(f"python {platform.python_version()}, pandas {pd.__version__}, {platform.machine()}")
         floor, _, _ = peak([sys.executable, "-c", FLOOR], folder)
         print(f"a. floor (interpreter + modules, doing nothing): peak {floor:,.0f} MB")
+        baseline = WHOLE_XLSX if xlsx else WHOLE
         whole, whole_s, code = peak(
-            [sys.executable, "-c", WHOLE, str(small), str(folder / "whole.sqlite")], Path.cwd()
+            [sys.executable, "-c", baseline, str(small), str(folder / "whole.sqlite")], Path.cwd()
         )
         per_row = (whole - floor) * 1e6 / args.small
         print(
-            f"b. whole-file path, {args.small:,} rows: peak {whole:,.0f} MB (exit {code}, "
+            f"b. whole-file path, {args.small:,} {unit}: peak {whole:,.0f} MB (exit {code}, "
             f"{whole_s:,.0f} s without evaluation), "
-            f"{per_row:,.0f} bytes/row above the floor → about "
-            f"{(floor + per_row * args.rows / 1e6) / 1e3:,.1f} GB for {args.rows:,} rows"
+            f"{per_row:,.0f} bytes/{per} above the floor → about "
+            f"{(floor + per_row * args.rows / 1e6) / 1e3:,.1f} GB for {args.rows:,} {unit}"
         )
         results = {}
         for name, path, rows in (("small", small, args.small), ("large", large, args.rows)):
-            mb, seconds = import_peak(folder, path, name, args.chunk_rows)
+            mb, seconds = import_peak(folder, path, name, args.chunk_rows, args.format)
             results[name] = mb
             print(
-                f"envmon import, {rows:,} rows: peak {mb:,.0f} MB ({mb - floor:,.0f} MB above "
-                f"the floor), {seconds:,.0f} s, {rows / seconds:,.0f} rows/s (evaluation "
+                f"envmon import, {rows:,} {unit}: peak {mb:,.0f} MB ({mb - floor:,.0f} MB above "
+                f"the floor), {seconds:,.0f} s, {rows / seconds:,.0f} {unit}/s (evaluation "
                 "included)"
             )
         growth = results["large"] - results["small"]
         print(
-            f"growth from {args.small:,} to {args.rows:,} rows: {growth:+,.0f} MB "
-            f"({growth * 1e6 / (args.rows - args.small):,.1f} bytes/row; whole file: "
-            f"{per_row:,.0f}); aim < 500 MB at 5 M rows: "
+            f"growth from {args.small:,} to {args.rows:,} {unit}: {growth:+,.0f} MB "
+            f"({growth * 1e6 / (args.rows - args.small):,.1f} bytes/{per}; whole file: "
+            f"{per_row:,.0f}); aim < 500 MB at {aim / 1e6:,.0f} M {unit}: "
             + (
                 ("met" if results["large"] < 500 else "NOT met")
-                if args.rows >= 5_000_000
-                else "not measured (use --rows 5000000)"
+                if args.rows >= aim
+                else f"not measured (use --rows {aim})"
             )
         )
 

@@ -24,7 +24,7 @@ from monitor.collectors.bureau_csv import parse_daily_aqi_csv, parse_indicator_c
 from monitor.collectors.cnemc_sites_archive import parse_sites_csv_with_notes
 from monitor.collectors.intake import DEFAULT_FUTURE_TOLERANCE, admit
 from monitor.collectors.long_csv import CHUNK_ROWS, parse_long_csv, stream_long_csv
-from monitor.collectors.xlsx_import import parse_xlsx
+from monitor.collectors.xlsx_import import parse_xlsx, stream_xlsx
 from monitor.errors import InputError, SourceError
 from monitor.ledger import Ledger, WriteResult
 from monitor.service.evaluate import EvaluationReport
@@ -290,7 +290,7 @@ def import_files(
 
     Importing the same file twice changes nothing; a corrected file records revisions.
     ``now`` (default: the clock) is what the intake check calls the present. Long CSV files
-    are read and stored ``chunk_rows`` rows at a time (:func:`_import_long_csv`).
+    and workbooks are read and stored ``chunk_rows`` rows at a time (:func:`_import_streamed`).
     """
     source = IMPORT_FORMATS.get(file_format)
     if source is None:
@@ -300,7 +300,7 @@ def import_files(
     if file_format in ("daily-aqi-csv", "indicators-csv"):
         return _import_bureau_files(ledger, settings, file_format, paths, on_file=on_file, now=now)
     ledger.register_source(source, file_format, "measured")
-    if file_format == "long-csv":
+    if file_format in STREAMED_IMPORTS:
         with _page_cache(ledger, IMPORT_CACHE_KIB):
             return _import_observation_files(
                 ledger, settings, file_format, source, paths, on_file, on_evaluate, now, chunk_rows
@@ -310,7 +310,10 @@ def import_files(
     )
 
 
-#: SQLite page cache (KiB) a long CSV import may use; the ledger's default of 256 MiB would
+#: The import formats read in chunks, and their chunk readers (one signature).
+STREAMED_IMPORTS = {"long-csv": stream_long_csv, "xlsx": stream_xlsx}
+
+#: SQLite page cache (KiB) a streamed import may use; the ledger's default of 256 MiB would
 #: fill up on a large file and, with the evaluation, take ``envmon import`` of 5 M rows past
 #: 500 MB (issue 16; ``benchmarks/bench_import_memory.py``).
 IMPORT_CACHE_KIB = 65536
@@ -341,9 +344,16 @@ def _import_observation_files(
     report = IngestReport()
     for done, path in enumerate(paths, start=1):
         try:
-            if file_format == "long-csv":  # row files: streamed, memory bounded by a chunk
-                _import_long_csv(
-                    ledger, settings, source, path, report, now=now, chunk_rows=chunk_rows
+            if file_format in STREAMED_IMPORTS:  # streamed, memory bounded by a chunk
+                _import_streamed(
+                    ledger,
+                    settings,
+                    source,
+                    path,
+                    report,
+                    STREAMED_IMPORTS[file_format],
+                    now=now,
+                    chunk_rows=chunk_rows,
                 )
                 if on_file is not None:
                     on_file(done, report)
@@ -378,17 +388,20 @@ def _import_observation_files(
     return report
 
 
-def _import_long_csv(
+def _import_streamed(
     ledger: Ledger,
     settings: Settings,
     source: str,
     path: Path,
     report: IngestReport,
+    stream: Callable[..., Iterator[pd.DataFrame]],
     *,
     now: datetime | None,
     chunk_rows: int,
 ) -> None:
-    """Import one long CSV file in chunks (:func:`monitor.collectors.long_csv.stream_long_csv`).
+    """Import one file in chunks given by ``stream`` (one of :data:`STREAMED_IMPORTS`:
+    :func:`monitor.collectors.long_csv.stream_long_csv`,
+    :func:`monitor.collectors.xlsx_import.stream_xlsx`).
 
     Each chunk of about ``chunk_rows`` rows passes the intake check and is written in its
     own transaction: peak memory follows the chunk, not the file (issue 16: 5 M rows used to
@@ -422,7 +435,7 @@ def _import_long_csv(
             total.unchanged + result.unchanged,
         )
 
-    chunks = stream_long_csv(
+    chunks = stream(
         path,
         str(path),
         warnings,
