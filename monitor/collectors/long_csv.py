@@ -84,6 +84,7 @@ __all__ = [
     "REQUIRED_COLUMNS",
     "canonical_parameter",
     "check_columns",
+    "light_key_hash",
     "normalise_header",
     "parse_long_csv",
     "rows_to_observations",
@@ -448,7 +449,7 @@ def stream_long_csv(
     held: list[pd.DataFrame] = []
     held_lines: list[npt.NDArray[np.int64]] = []
     for raw, lines in _data_chunks(path, name, encoding, chunk_rows, header):
-        suspect = np.isin(_light_key_hash(raw), suspects)
+        suspect = np.isin(light_key_hash(raw), suspects)
         if suspect.any():
             held.append(raw[suspect])
             held_lines.append(lines[suspect])
@@ -670,14 +671,14 @@ def _suspects(
 ) -> npt.NDArray[np.uint64]:
     """Key hashes that occur on more than one row of the file (sorted)."""
     hashes = [
-        _light_key_hash(raw) for raw, _ in _data_chunks(path, name, encoding, chunk_rows, header)
+        light_key_hash(raw) for raw, _ in _data_chunks(path, name, encoding, chunk_rows, header)
     ]
     ordered = np.sort(np.concatenate(hashes)) if hashes else np.zeros(0, dtype=np.uint64)
     shared: npt.NDArray[np.uint64] = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
     return shared
 
 
-def _light_key_hash(raw: pd.DataFrame) -> npt.NDArray[np.uint64]:
+def light_key_hash(raw: pd.DataFrame) -> npt.NDArray[np.uint64]:
     """The key hash of each row as :func:`rows_to_observations` would build its key.
 
     Site stripped, parameter canonical, time parsed; rows whose key cannot be read get a

@@ -75,9 +75,9 @@ from monitor.collectors.long_csv import (
     CHUNK_ROWS,
     OPTIONAL_COLUMNS,
     REQUIRED_COLUMNS,
-    _light_key_hash,
     canonical_parameter,
     check_columns,
+    light_key_hash,
     normalise_header,
     rows_to_observations,
 )
@@ -207,7 +207,7 @@ def stream_xlsx(
         sheet_warnings: list[str] = []
         sheets = _usable_sheets(book, name, sheet_warnings)
         try:
-            hashes = [_light_key_hash(raw) for raw, _ in _read(book, sheets, name, chunk_rows)]
+            hashes = [light_key_hash(raw) for raw, _ in _read(book, sheets, name, chunk_rows)]
         except _UNREADABLE as err:
             raise _unreadable(name, err) from err
         if not hashes:  # nothing to import is not an error: as parse_xlsx (one rule)
@@ -226,7 +226,7 @@ def stream_xlsx(
         for raw, where in _read(book, sheets, name, chunk_rows):
             order = np.arange(first, first + len(raw), dtype=np.int64)
             first += len(raw)
-            suspect = np.isin(_light_key_hash(raw), suspects)
+            suspect = np.isin(light_key_hash(raw), suspects)
             if suspect.any():
                 held.append(raw[suspect])
                 held_where.extend(itertools.compress(where, suspect))
