@@ -676,6 +676,9 @@ def _site_days(
     counts: dict[str, npt.NDArray[np.float64]] = {}
 
     flat = row * 24 + hour  # as _hour_matrix places them, the place computed once
+    # two rows on one local hour (the summer-time fall-back before 1992: distinct instants)
+    # share a place, which holds the later one's value, as the hour matrix does
+    shared_places = len(flat) > 0 and int(np.bincount(flat, minlength=n * 24).max()) > 1
 
     def hours(name: str) -> npt.NDArray[np.float64]:
         matrix = np.full((n, 24), np.nan)
@@ -688,7 +691,12 @@ def _site_days(
         # (a missing hour adds 0 there too), and the count of the values present
         matrix = np.zeros((n, 24))
         count = np.zeros(n, dtype=np.int64)
-        if name in table.columns:
+        if name in table.columns and shared_places:  # the values the places hold
+            placed = hours(name)
+            held = ~np.isnan(placed)
+            matrix = np.where(held, placed, 0.0)
+            count = held.sum(axis=1)
+        elif name in table.columns:
             values = table.value(name)[at]
             present = ~np.isnan(values)
             matrix.reshape(-1)[flat] = np.where(present, values, 0.0)

@@ -241,7 +241,11 @@ def read_input_csv(
     carriage_returns = b"\r" in utf8 and (columnar is None or b'"' in utf8)
     # without a quote, the columnar reader's cells hold no separator and no line break
     unquoted = columnar is not None and b'"' not in utf8
-    row_lines = in_background(partial(_lines, utf8, frame.height)) if lines and unquoted else None
+    row_lines = (
+        in_background(partial(_lines, utf8, frame.height, frame.width))
+        if lines and unquoted
+        else None
+    )
     checked = _check_cells(frame, present, allow_below_detection)
     return dataclasses.replace(
         checked,
@@ -251,9 +255,11 @@ def read_input_csv(
     )
 
 
-def _lines(data: bytes, rows: int) -> pl.Series | None:
+def _lines(data: bytes, rows: int, columns: int) -> pl.Series | None:
     """The lines of the data rows of ``data`` (read by :func:`read_regular_csv`, no quote
-    in it) as they are, without the line ends; None if they do not match the ``rows``."""
+    in it) as they are, without the line ends; None if they do not match the ``rows`` of
+    ``columns`` cells (a short line, whose missing cells the reader gives as empty, is not
+    its cells joined)."""
     if _UNIT_SEPARATOR in data:  # (the separator that keeps each line one cell)
         return None
     found = pl.read_csv(
@@ -265,6 +271,9 @@ def _lines(data: bytes, rows: int) -> pl.Series | None:
         new_columns=["line"],
     ).to_series()
     if len(found) != rows + 1 or found.null_count():
+        return None
+    commas = found.str.count_matches(",", literal=True)
+    if commas.min() != columns - 1 or commas.max() != columns - 1:
         return None
     return found.slice(1)
 

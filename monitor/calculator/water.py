@@ -148,7 +148,8 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
         )
 
     unquoted = table.unquoted and unquoted_texts(problems[flagged])
-    if table.lines is not None and unquoted:
+    # (an empty name is written as polars names an unnamed column, ``column_3``: not joined)
+    if table.lines is not None and unquoted and all(table.text.columns):
         # every input cell as read is the input line itself: one column, written as it is
         inputs = [table.lines.alias(",".join(table.text.columns))]
     else:

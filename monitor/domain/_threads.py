@@ -39,7 +39,7 @@ def in_threads(work: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
     call raised is raised again.
     """
     tasks = list(items)
-    if len(tasks) < 2 or threading.current_thread().name.startswith(_PREFIX):
+    if len(tasks) < 2 or _on_pool_thread():
         # (work already on a pool thread runs its parts itself: waiting for the pool's
         # other threads from one of them could wait for ever)
         return [work(item) for item in tasks]
@@ -49,5 +49,20 @@ def in_threads(work: Callable[[_In], _Out], items: Iterable[_In]) -> list[_Out]:
 def in_background(work: Callable[[], _Out]) -> concurrent.futures.Future[_Out]:
     """Start ``work`` on another core (for work done without the GIL); its result, or the
     exception it raised, comes from the future's ``result()``. ``work`` must not wait for
-    other work of the pool."""
-    return _pool().submit(work)
+    other work of the pool.
+
+    Called on a pool thread, ``work`` runs there and then (as :func:`in_threads` does):
+    a pool thread that waited for it could wait for ever, every worker waiting for work
+    queued behind itself."""
+    if not _on_pool_thread():
+        return _pool().submit(work)
+    done: concurrent.futures.Future[_Out] = concurrent.futures.Future()
+    try:
+        done.set_result(work())
+    except BaseException as err:  # (given to result(), as the pool's futures do)
+        done.set_exception(err)
+    return done
+
+
+def _on_pool_thread() -> bool:
+    return threading.current_thread().name.startswith(_PREFIX)
