@@ -20,6 +20,7 @@ from monitor.calculator.air import compute_aqi_csv, format_numbers
 from monitor.calculator.water import _format_numbers as water_numbers
 from monitor.cli import main
 from tests.calculator.identity_inputs import AREAS, CASES, EDGE_FILES, write_inputs
+from tests.calculator.running import assert_same_bytes, run_calc
 
 DATA = Path(__file__).parent / "data" / "identity"
 
@@ -44,17 +45,8 @@ def test_cli_output_is_byte_identical(
     options: list[str],
 ) -> None:
     """``envmon calc … -o OUT`` writes the expected bytes and the expected warnings."""
-    out = tmp_path / "out.csv"
-    code = main(["calc", calculator, *options, str(DATA / name), "-o", str(out)])
-    err = capsys.readouterr().err
-    assert code == 0
-    expected = (DATA / "expected" / f"{stem}.csv").read_bytes()
-    actual = out.read_bytes()
-    if actual != expected:  # show the first differing line, not two walls of text
-        pairs = zip(actual.splitlines(), expected.splitlines(), strict=False)
-        first = next(((a, e) for a, e in pairs if a != e), (b"(length)", b"(length)"))
-        pytest.fail(f"{stem}: output differs; first line got {first[0]!r}, want {first[1]!r}")
-    warnings = [line for line in err.splitlines() if line.startswith("envmon:")]
+    actual, warnings = run_calc(tmp_path, capsys, [calculator, *options, str(DATA / name)])
+    assert_same_bytes(stem, actual, (DATA / "expected" / f"{stem}.csv").read_bytes())
     assert warnings == (DATA / "expected" / f"{stem}.stderr").read_text("utf-8").splitlines()
 
 

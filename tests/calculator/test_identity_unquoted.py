@@ -25,8 +25,8 @@ from monitor.calculator.air import (
 )
 from monitor.calculator.table import read_input_csv
 from monitor.calculator.water import _CODES, compute_water_class_csv
-from monitor.cli import main
 from monitor.domain.aqi import aqi_level
+from tests.calculator.running import assert_same_bytes, run_calc
 from tests.calculator.unquoted_inputs import UNQUOTED_CASES, unquoted_inputs
 
 DATA = Path(__file__).parent / "data" / "identity_unquoted"
@@ -55,20 +55,12 @@ def test_cli_output_is_byte_identical(
     options: list[str],
 ) -> None:
     """``envmon calc … -o OUT`` and standard output: the expected bytes and warnings."""
-    out = tmp_path / "out.csv"
-    code = main(["calc", calculator, *options, str(DATA / name), "-o", str(out)])
-    err = capsys.readouterr().err
-    assert code == 0
     expected = (DATA / "expected" / f"{stem}.csv").read_bytes()
-    actual = out.read_bytes()
-    if actual != expected:  # show the first differing line, not two walls of text
-        pairs = zip(actual.splitlines(), expected.splitlines(), strict=False)
-        first = next(((a, e) for a, e in pairs if a != e), (b"(length)", b"(length)"))
-        pytest.fail(f"{stem}: output differs; first line got {first[0]!r}, want {first[1]!r}")
-    warnings = [line for line in err.splitlines() if line.startswith("envmon:")]
+    argv = [calculator, *options, str(DATA / name)]
+    actual, warnings = run_calc(tmp_path, capsys, argv)
+    assert_same_bytes(stem, actual, expected)
     assert warnings == (DATA / "expected" / f"{stem}.stderr").read_text("utf-8").splitlines()
-    assert main(["calc", calculator, *options, str(DATA / name)]) == 0
-    assert capsys.readouterr().out.encode("utf-8") == expected
+    assert run_calc(tmp_path, capsys, argv, to_file=False)[0] == expected
 
 
 @pytest.mark.parametrize(

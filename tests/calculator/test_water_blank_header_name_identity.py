@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from tests.calculator.running import run_calc
 
 # Expected bytes: what commit 2ab4c5f (before calc4) writes for this input. The blank name
 # normalises to "", which the column-per-input-column output names ``column_3`` (polars'
@@ -29,9 +29,6 @@ def test_blank_header_name_written_as_before(
 ) -> None:
     source = tmp_path / "in.csv"
     source.write_bytes(_INPUT)
-    out = tmp_path / "out.csv"
-    code = main(["calc", "water-class", str(source), *(["-o", str(out)] if to_file else [])])
-    captured = capsys.readouterr()
-    assert code == 0
-    written = out.read_text(encoding="utf-8") if to_file else captured.out
+    output, _ = run_calc(tmp_path, capsys, ["water-class", str(source)], to_file=to_file)
+    written = output.decode("utf-8")
     assert written == _EXPECTED

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.cli import main
+from tests.calculator.running import run_calc
 
 _INPUT = (
     b"site,time,pH,DO\n"
@@ -31,11 +31,8 @@ def test_short_lines_keep_a_cell_per_input_column(
 ) -> None:
     source = tmp_path / "in.csv"
     source.write_bytes(_INPUT)
-    out = tmp_path / "out.csv"
-    code = main(["calc", "water-class", str(source), *(["-o", str(out)] if to_file else [])])
-    captured = capsys.readouterr()
-    assert code == 0
-    written = out.read_text(encoding="utf-8") if to_file else captured.out
+    output, _ = run_calc(tmp_path, capsys, ["water-class", str(source)], to_file=to_file)
+    written = output.decode("utf-8")
     lines = written.splitlines()
     assert lines[0] + "\n" == _HEADER
     assert lines[1] == "S1,2026-03-01T08:00,7,,I,ph,,优,,automatic,,,"
