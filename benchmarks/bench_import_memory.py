@@ -69,34 +69,28 @@ name_zh = "基准区"
 PARAMETERS = ("pm2_5", "pm10", "so2", "no2", "o3", "co")
 STATIONS = 100
 FLOOR = "import monitor.cli, monitor.service.pipeline, monitor.service.evaluate, pandas"
-WHOLE = f"""\
+
+
+def whole_file_import(module: str, parser: str, file_format: str) -> str:
+    """The baseline script: ``parser`` (of ``monitor.collectors.<module>``) reads the whole
+    file's bytes, then one intake check and one write, as before streaming."""
+    source = f"import_{file_format.replace('-', '_')}"
+    return f"""\
 {FLOOR}
 import sys
 from pathlib import Path
 from monitor.collectors.intake import admit
-from monitor.collectors.long_csv import parse_long_csv
+from monitor.collectors.{module} import {parser}
 from monitor.ledger import Ledger
 path = Path(sys.argv[1])
-frame, warnings = parse_long_csv(path.read_bytes(), str(path))
+frame, warnings = {parser}(path.read_bytes(), str(path))
 frame, refused = admit(frame)
 with Ledger.open(Path(sys.argv[2])) as ledger:
-    ledger.register_source("import_long_csv", "long-csv", "measured")
-    ledger.write_observations(frame, "import_long_csv", requested=f"import {{path}}")
+    ledger.register_source("{source}", "{file_format}", "measured")
+    ledger.write_observations(frame, "{source}", requested=f"import {{path}}")
 """
-WHOLE_XLSX = f"""\
-{FLOOR}
-import sys
-from pathlib import Path
-from monitor.collectors.intake import admit
-from monitor.collectors.xlsx_import import parse_xlsx
-from monitor.ledger import Ledger
-path = Path(sys.argv[1])
-frame, warnings = parse_xlsx(path.read_bytes(), str(path))
-frame, refused = admit(frame)
-with Ledger.open(Path(sys.argv[2])) as ledger:
-    ledger.register_source("import_xlsx", "xlsx", "measured")
-    ledger.write_observations(frame, "import_xlsx", requested=f"import {{path}}")
-"""
+
+
 #: Data rows per sheet of the long-layout workbook (Excel holds 1,048,576 rows a sheet).
 SHEET_ROWS = 1_000_000
 
@@ -256,7 +250,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"python {platform.python_version()}, pandas {pd.__version__}, {platform.machine()}")
         floor, _, _ = peak([sys.executable, "-c", FLOOR], folder)
         print(f"a. floor (interpreter + modules, doing nothing): peak {floor:,.0f} MB")
-        baseline = WHOLE_XLSX if xlsx else WHOLE
+        baseline = (
+            whole_file_import("xlsx_import", "parse_xlsx", "xlsx")
+            if xlsx
+            else whole_file_import("long_csv", "parse_long_csv", "long-csv")
+        )
         whole, whole_s, code = peak(
             [sys.executable, "-c", baseline, str(small), str(folder / "whole.sqlite")], Path.cwd()
         )
