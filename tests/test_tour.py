@@ -98,6 +98,9 @@ def test_the_tour_runs_as_written(tmp_path: Path) -> None:
     page = html.read_text(encoding="utf-8")
     assert "浑南区" in page
     assert "2026-03-15" in page
+    # made-up data: the report says so in its title and a banner naming the file
+    assert "<title>【合成数据·非官方】浑南区环境质量日报" in page
+    assert "examples/synthetic_hunnan_hourly.csv" in page
     assert opened.read_text().splitlines() == [str(html)]
 
 

@@ -68,6 +68,7 @@ from monitor.domain.daily import (
     DEFAULT_RULES,
     Mda8Windows,
     _exceeds,
+    _local_labels,
     _mda8,
     area_means,
     moving_means,
@@ -276,6 +277,57 @@ def _merge_problems(table: InputTable, extra: dict[int, str]) -> npt.NDArray[np.
     return merged
 
 
+def _moving_means(series: pd.DataFrame) -> tuple[pd.DataFrame, npt.NDArray[np.intp]]:
+    """:func:`moving_means` of ``series`` (``site``, ``time``, values; one row per site and
+    instant), also where two instants of a site share a local hour label: Asia/Shanghai's
+    summer-time fall-back (1986–1991), e.g. 1986-09-13T16:00Z and 17:00Z are both 01:00.
+
+    The hour label then holds the later row, as ``--scale day`` counts it (the windows of
+    the following hours take its value); each earlier row still gets moving means, of the
+    windows ending with its own value. Returns the means (row for row with ``series``) and
+    for each row the position of the later row holding its label (−1 for the others).
+    """
+    labels = _local_labels(series["time"])
+    keys = pd.DataFrame({"site": series["site"].to_numpy(), "t": labels})
+    holder = np.full(len(series), -1, dtype=np.intp)
+    if not keys.duplicated().any():
+        return moving_means(series), holder
+    keys["instant"], keys["at"] = series["time"].to_numpy(), np.arange(len(series))
+    ordered = keys.sort_values("instant", kind="stable")
+    groups = ordered.groupby(["site", "t"], sort=False)
+    rank = np.empty(len(series), dtype=np.int64)  # 0: the latest row of its label, 1: …
+    rank[ordered["at"].to_numpy()] = groups.cumcount(ascending=False).to_numpy()
+    size = np.empty(len(series), dtype=np.int64)
+    size[ordered["at"].to_numpy()] = groups["at"].transform("size").to_numpy()
+    holder[ordered["at"].to_numpy()] = groups["at"].transform("last").to_numpy()
+    holder[rank == 0] = -1
+    result = moving_means(series[rank == 0])
+    means = pd.DataFrame(np.nan, index=series.index, columns=result.columns)
+    means.loc[rank == 0] = result.to_numpy()
+    for r in range(1, int(rank.max()) + 1):  # the earlier rows, in their own windows
+        swapped = (rank == r) | ((rank == 0) & (size <= r))
+        result = moving_means(series[swapped])
+        means.loc[rank == r] = result.to_numpy()[(rank == r)[swapped]]
+    return means, holder
+
+
+def _shared_hour_notes(
+    series: pd.DataFrame, holder: npt.NDArray[np.intp], rows: npt.NDArray[np.intp]
+) -> dict[int, str]:
+    """Per table row (``rows``: the table row of each row of ``series``), what
+    :func:`_moving_means` did with an earlier row of a local hour held twice."""
+    notes: dict[int, str] = {}
+    for i in map(int, np.flatnonzero(holder >= 0)):
+        label = _local_labels(series["time"].iloc[[i]])[0]
+        notes[int(rows[i])] = (
+            f"local time {label:%Y-%m-%d %H:%M} also labels line {int(rows[holder[i]]) + 2} "
+            "(summer-time change-back): this row's moving means end with it; "
+            "the later hours' take line "
+            f"{int(rows[holder[i]]) + 2}'s value"
+        )
+    return notes
+
+
 def _needs_moving_means(
     method: HourlyMethod, values: Mapping[str, npt.NDArray[np.float64]] | pd.DataFrame
 ) -> bool:
@@ -453,7 +505,9 @@ def _hourly(
     if _needs_moving_means(method, values):
         series_rows, notes = _on_hour_unique(table)
         if series_rows.any():
-            moving = moving_means(_series_frame(table, series_rows).reset_index(drop=True))
+            series = _series_frame(table, series_rows).reset_index(drop=True)
+            moving, holder = _moving_means(series)
+            notes |= _shared_hour_notes(series, holder, np.flatnonzero(series_rows))
             for column in moving.columns:
                 means = np.full(table.row_count, np.nan)
                 means[series_rows] = moving[column].to_numpy()
@@ -556,7 +610,7 @@ def _area_hour_rows(
     means = area_means(series, membership, ["time"], present)
     values = means[present].copy()
     if _needs_moving_means(method, values) and len(means):
-        moving = moving_means(means.rename(columns={"area": "site"}))
+        moving, _ = _moving_means(means.rename(columns={"area": "site"}))
         values = pd.concat([values, moving], axis=1)
     times = means["time"]
     rows = _hour_rows(

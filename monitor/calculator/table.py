@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, NoReturn, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -208,8 +208,11 @@ def read_input_csv(
     if utf8 is None:
         utf8 = (text or "").encode("utf-8")  # GBK/GB18030 → UTF-8 for the engine
     columnar = read_regular_csv(utf8)
+    extra = None  # the cells beyond the header's of the rows that have more
     if columnar is None:
         raw = _read_with_pandas(_decode(data, name) if text is None else text, name)
+        if _EXTRA_CELLS in raw.columns:
+            extra = raw.pop(_EXTRA_CELLS).to_numpy(dtype=object)
         columns = [str(c) for c in raw.columns]
         frame = pl.DataFrame(
             {f"c{i}": raw.iloc[:, i].to_numpy(dtype=object) for i in range(len(columns))},
@@ -247,6 +250,8 @@ def read_input_csv(
         else None
     )
     checked = _check_cells(frame, present, allow_below_detection)
+    if extra is not None:
+        checked = _not_rated_when_long(checked, extra)
     return dataclasses.replace(
         checked,
         carriage_returns=carriage_returns,
@@ -282,14 +287,80 @@ _UNIT_SEPARATOR: Final = b"\x1f"
 
 
 def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
-    """Every cell as text, read by pandas' tokenizer (any layout pandas accepts)."""
+    """Every cell as text, read by pandas' tokenizer (any layout pandas accepts).
+
+    Rows with more cells than the header (which pandas refuses, or, when every row has
+    them, reads shifted, the first column as the index) are read by :func:`_read_long_rows`:
+    then a column :data:`_EXTRA_CELLS` follows the header's."""
     try:
-        return pd.read_csv(
+        read = pd.read_csv(
             io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
         )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
-        raise InputError(f"{name}: not a readable CSV file ({first})") from err
+        if isinstance(read.index, pd.RangeIndex):
+            return read
+    except pd.errors.ParserError as err:
+        if not _TOO_MANY_FIELDS.search(str(err)):
+            _unreadable(name, err)
+    except pd.errors.EmptyDataError as err:
+        _unreadable(name, err)
+    return _read_long_rows(text, name)
+
+
+def _unreadable(name: str, err: Exception) -> NoReturn:
+    first = str(err).strip().splitlines()[0] if str(err).strip() else "parse error"
+    raise InputError(f"{name}: not a readable CSV file ({first})") from err
+
+
+_TOO_MANY_FIELDS: Final = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
+#: The column of the cells beyond the header's (joined by ``\x1f``), NaN in the other rows.
+_EXTRA_CELLS: Final = "\0extra cells"
+
+
+def _read_long_rows(text: str, name: str) -> pd.DataFrame:
+    """As :func:`_read_with_pandas`, a file some of whose rows have more cells than the
+    header: the header's columns hold each row's first cells, :data:`_EXTRA_CELLS` the
+    others (pandas' Python tokenizer: its C one cannot give a row's extra cells)."""
+    try:
+        header = pd.read_csv(io.StringIO(text), dtype=str, nrows=0, skip_blank_lines=True)
+        width = len(header.columns)
+        read = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            header=None,
+            names=[*header.columns, _EXTRA_CELLS],
+            index_col=False,
+            engine="python",
+            on_bad_lines=lambda cells: [*cells[:width], "\x1f".join(cells[width:])],
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
+        _unreadable(name, err)
+    return read.iloc[1:].reset_index(drop=True)  # (the header row read as data)
+
+
+def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> InputTable:
+    """``table`` with the rows that had cells beyond the header's (``extra``: those cells
+    joined by ``\x1f``, NaN for the other rows) not rated: which cell belongs to which
+    column is not known. Their values and time are dropped, their problem says why (with
+    the cells that did not fit, so nothing is lost); the row stays in its place."""
+    long = np.flatnonzero([isinstance(cells, str) for cells in extra])
+    if not len(long):
+        return table
+    width = table.text.width
+    values, below = table.value_matrix.copy(), table.below_matrix.copy()
+    times, problems = table.times_ns.copy(), table.problem_texts.copy()
+    values[long], below[long], times[long] = np.nan, False, _NAT
+    for i in map(int, long):
+        cells = str(extra[i]).split("\x1f")
+        problems[i] = (
+            f"a row with {width + len(cells)} cells where the header has {width}: not rated "
+            f"(the cells after the {width}th, {','.join(cells)!r}, belong to no column); "
+            "check the row's separators"
+        )
+    return dataclasses.replace(
+        table, value_matrix=values, below_matrix=below, times_ns=times, problem_texts=problems
+    )
 
 
 _VISIBLE = re.compile(rb"[0-9A-Za-z,]")

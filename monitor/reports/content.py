@@ -194,6 +194,9 @@ class DailyDigest:
     sections: tuple[SectionLine, ...]
     silent: tuple[SilentItem, ...]
     breaches: tuple[Breach, ...]
+    #: the imported files of synthetic (made-up) data the figures rest on, if any: the
+    #: report is then marked as not official (:func:`monitor.service.reporting.synthetic_files`)
+    synthetic: tuple[str, ...] = ()
 
     @property
     def period(self) -> str:
@@ -258,6 +261,8 @@ class MonthlyReport:
     counted_sections: tuple[str, ...] = ()
     #: Days with a valid statistic the valid-day rule does not count ([evaluation]).
     withheld_days: int = 0
+    #: the imported files of synthetic data the figures rest on (as :class:`DailyDigest`)
+    synthetic: tuple[str, ...] = ()
     #: Fewest and most evaluation stations the month's computed (provisional) area days
     #: rest on (issue 13 §2: every area row says how many stations it rests on); None
     #: when no computed day says.

@@ -45,6 +45,8 @@ body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei",
 h1 { font-size: 22px; margin: 0 0 4px; border-bottom: 3px solid #1f5fbf; padding-bottom: 6px; }
 h2 { font-size: 17px; margin: 20px 0 8px; color: #1f5fbf; }
 .meta { color: #57606a; font-size: 12px; margin: 0 0 12px; }
+.synthetic { background: #fff3cd; border: 2px solid #c00000; color: #c00000;
+  font-weight: bold; padding: 6px 10px; margin: 0 0 12px; }
 table { border-collapse: collapse; width: 100%; margin: 6px 0 10px; font-size: 13px; }
 th, td { border: 1px solid #d0d7de; padding: 4px 6px; text-align: left; vertical-align: top; }
 th { background: #f3f6fa; }
@@ -91,13 +93,13 @@ def _month_text(report: MonthlyReport, language: str) -> str:
 def subject(report: Report, language: str) -> str:
     """The email subject (Chinese by default; encoded by the mail adapter)."""
     if isinstance(report, DailyDigest):
-        return term(
+        return _synthetic_mark(report, language) + term(
             "daily_subject",
             language,
             area=report.area.name_zh if language == "zh" else report.area.name,
             day=report.day.isoformat(),
         )
-    return term(
+    return _synthetic_mark(report, language) + term(
         "monthly_subject",
         language,
         area=report.area.name_zh if language == "zh" else report.area.name,
@@ -108,7 +110,18 @@ def subject(report: Report, language: str) -> str:
 def _title(report: Report, language: str) -> str:
     area = report.area.name_zh if language == "zh" else report.area.name
     key = "daily_title" if isinstance(report, DailyDigest) else "monthly_title"
-    return term(key, language, area=area)
+    return _synthetic_mark(report, language) + term(key, language, area=area)
+
+
+def _synthetic_mark(report: Report, language: str) -> str:
+    """The title's mark of a report on synthetic data (nothing for other reports)."""
+    return term("synthetic_mark", language) if report.synthetic else ""
+
+
+def _synthetic_banner(report: Report, language: str) -> str:
+    """What a report on synthetic data says first: not official figures, and the files."""
+    files = ", ".join(report.synthetic)
+    return term("synthetic_banner", language, files=files) if report.synthetic else ""
 
 
 def _badge(aqi: float | None, level: int) -> str:
@@ -226,7 +239,12 @@ def _page(report: Report, language: str, body: str, generated: datetime) -> str:
         f"<title>{_e(title)} {_e(period)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
         f"<header><h1>{_e(title)}</h1>"
         f'<p class="meta">{_e(period)} · {_e(term("generated", language, time=stamp))}</p>'
-        f"</header>\n{body}\n<footer><p>{_e(term('colours_note', language))}</p></footer>\n"
+        + (
+            f'<p class="synthetic">{_e(_synthetic_banner(report, language))}</p>'
+            if report.synthetic
+            else ""
+        )
+        + f"</header>\n{body}\n<footer><p>{_e(term('colours_note', language))}</p></footer>\n"
         "</body>\n</html>\n"
     )
 
@@ -561,6 +579,8 @@ def render_text(report: Report, language: str, generated: datetime) -> str:
     title = _title(report, language)
     stamp = generated.strftime("%Y-%m-%d %H:%M")
     lines = [title, "=" * 40]
+    if report.synthetic:
+        lines += [_synthetic_banner(report, language), ""]
     if isinstance(report, DailyDigest):
         d = report
         lines += [d.day.isoformat(), ""]

@@ -26,7 +26,7 @@ import os
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
@@ -64,6 +64,7 @@ from monitor.settings import Area, Settings
 
 __all__ = [
     "CHROMIUM",
+    "SYNTHETIC_PREFIX",
     "Kind",
     "Written",
     "default_day",
@@ -74,6 +75,7 @@ __all__ = [
     "send_pending",
     "send_problems",
     "send_report",
+    "synthetic_files",
     "write_report",
 ]
 
@@ -200,7 +202,7 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
     site_hours["flags"] = site_hours["flags"].astype(object)
     site_hours = site_hours.fillna({"hours": 0, "flagged": 0, "flags": ""})
     progress = compute_progress(ledger, settings, as_of=day, year=day.year)
-    return build_daily(
+    digest = build_daily(
         day,
         area,
         stations,
@@ -216,6 +218,9 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
         enabled_sources=[s.name for s in settings.sources if s.enabled],
         source_stations={s.name: s.stations for s in settings.sources},
     )
+    # the year's figures rest on the days since 1 January
+    synthetic = synthetic_files(ledger, _day_start(date(day.year, 1, 1)), end)
+    return replace(digest, synthetic=synthetic) if synthetic else digest
 
 
 def gather_monthly(
@@ -248,7 +253,7 @@ def gather_monthly(
     )
     as_of = min(last, today - timedelta(days=1))
     progress = compute_progress(ledger, settings, as_of=as_of, year=first.year)
-    return build_monthly(
+    report = build_monthly(
         first,
         area,
         days=days,
@@ -263,6 +268,44 @@ def gather_monthly(
         ),
         counted_sections=compliance_sections(settings),
     )
+    # the month, the same month a year before, and the year's targets
+    start = _day_start(min(before_first, date(first.year, 1, 1)))
+    synthetic = synthetic_files(ledger, start, _day_start(last) + 86400)
+    return replace(report, synthetic=synthetic) if synthetic else report
+
+
+#: Imported files whose name begins so hold synthetic data (the bundled examples, made up
+#: by ``examples/make_synthetic_*.py``), not measurements.
+SYNTHETIC_PREFIX: Final = "synthetic"
+
+
+def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
+    """The imported files of synthetic data (:data:`SYNTHETIC_PREFIX`) some observation
+    labelled in ``start`` … ``end`` (epoch seconds, end excluded) still comes from, as the
+    import named them; empty for a ledger of measurements.
+
+    An observation comes from the import whose fetch-log row has its source and its
+    ingestion second (a later import that revises it takes it over).
+    """
+    imports = ledger.query(
+        "SELECT DISTINCT source, finished_at, substr(requested, 8) AS file FROM fetch_log "
+        "WHERE requested LIKE 'import %' AND lower(requested) LIKE ?",
+        (f"%{SYNTHETIC_PREFIX}%",),
+    )
+    found: dict[str, None] = {}
+    for source, ingested, file in imports.itertuples(index=False):
+        if not Path(str(file).replace("\\", "/")).name.lower().startswith(SYNTHETIC_PREFIX):
+            continue
+        if file in found:
+            continue
+        still = ledger.query(
+            "SELECT 1 FROM observations WHERE source = ? AND ingested_at = ? AND "
+            "period_end >= ? AND period_end < ? LIMIT 1",
+            (source, int(ingested), start, end),
+        )
+        if len(still):
+            found[str(file)] = None
+    return tuple(found)
 
 
 def send_problems(settings: Settings, kind: Kind) -> list[str]:

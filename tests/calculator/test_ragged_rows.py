@@ -1,0 +1,120 @@
+"""Rows whose cell count differs from the header's, in ``envmon calc aqi`` and
+``envmon calc water-class``.
+
+* **More cells than the header** (a stray separator, a decimal comma, a trailing comma):
+  which cell belongs to which column is unknown, so the row is not rated; it keeps its
+  place in the output (its first cells under the header's names), and ``input_problems``
+  and the warning name its line, its cell count, the header's, and the cells that did not
+  fit — as ``envmon import`` reports such a row (``docs/concepts.md``, "Lines and broken
+  rows in CSV files"). The other rows are rated as usual.
+
+  Before, one such row stopped the whole file (exit 2, pandas' "Expected 4 fields in line
+  3, saw 5"), and a file whose every row had one cell too many was read shifted by one
+  column (pandas takes the first column as the index: the site read as the time …).
+* **Fewer cells than the header** (trailing empty cells left out): the missing cells are
+  read as empty, i.e. missing values, without a problem — as before the columnar reader
+  (pandas fills them so) and as ``envmon import`` reads such a row; pinned here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.cli import main
+from tests.calculator.test_air import rows
+
+_HEADER = "site,time,pm2_5,pm10\n"
+
+
+def _calc(
+    tmp_path: Path, text: str, *args: str, command: str = "aqi"
+) -> tuple[list[dict[str, str]], str]:
+    source = tmp_path / "in.csv"
+    source.write_text(text, encoding="utf-8")
+    out = tmp_path / "out.csv"
+    assert main(["calc", command, *args, str(source), "-o", str(out)]) == 0
+    return rows(out), out.read_text(encoding="utf-8")
+
+
+def test_a_row_with_more_cells_is_reported_and_the_others_rated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = _HEADER + (
+        "A,2026-05-01T10:00,30,50\n"
+        "A,2026-05-01T11:00,40,60,70\n"  # line 3: one cell too many
+        "A,2026-05-01T12:00,80,90\n"
+    )
+    out, _ = _calc(tmp_path, text, "--scale", "hour")
+    assert [r["time"] for r in out] == [
+        "2026-05-01T10:00",
+        "2026-05-01T11:00",
+        "2026-05-01T12:00",
+    ]
+    # HJ 633-2026 Table 3 (standards.md §1.1; PM2.5 35 → IAQI 50, 60 → 100, 115 → 150;
+    # PM10 50 → 50, 120 → 100), rounded up: PM2.5 30 → 42.9 → 43, PM10 50 → 50: AQI 50;
+    # PM2.5 80 → 100 + 50·20/55 = 118.2 → 119, PM10 90 → 78.6 → 79: AQI 119.
+    assert [r["aqi"] for r in out] == ["50", "", "119"]
+    problem = out[1]["input_problems"]
+    assert "5 cells where the header has 4" in problem
+    assert "'70'" in problem  # the cell that did not fit, kept in the message
+    assert out[0]["input_problems"] == "" and out[2]["input_problems"] == ""
+    assert "line 3: a row with 5 cells" in capsys.readouterr().err
+
+
+def test_every_row_with_a_trailing_comma_is_not_read_shifted(tmp_path: Path) -> None:
+    text = _HEADER + "A,2026-05-01T10:00,30,50,\nB,2026-05-01T11:00,40,60,\n"
+    out, _ = _calc(tmp_path, text, "--standard", "hj633-2026")
+    assert [(r["site"], r["time"], r["aqi"]) for r in out] == [
+        ("A", "2026-05-01T10:00", ""),
+        ("B", "2026-05-01T11:00", ""),
+    ]
+    assert all("5 cells where the header has 4" in r["input_problems"] for r in out)
+
+
+def test_many_cells_too_many_and_quoted_cells(tmp_path: Path) -> None:
+    text = _HEADER + (
+        'A,2026-05-01T10:00,30,50,"x,y",7\n'  # line 2: two cells too many, one quoted
+        "A,2026-05-01T11:00,40,60\n"
+    )
+    out, _ = _calc(tmp_path, text, "--scale", "hour")
+    assert "6 cells where the header has 4" in out[0]["input_problems"]
+    assert "'x,y,7'" in out[0]["input_problems"]
+    assert out[0]["aqi"] == ""
+    # HJ 633-2026 Table 3: PM2.5 40 → 50 + 50·5/25 = 60; PM10 60 → 50 + 50·10/70 → 58
+    assert out[1]["aqi"] == "60"
+
+
+def test_day_scale_leaves_out_only_the_long_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [f"A,2026-05-01T{h:02d}:00,40,50" for h in range(24)]
+    lines[5] += ",9"  # line 7: one cell too many
+    out, _ = _calc(tmp_path, _HEADER + "\n".join(lines) + "\n", "--scale", "day")
+    assert (out[0]["pm2_5"], out[0]["pm2_5_count"], out[0]["pm2_5_valid"]) == ("40", "23", "true")
+    assert "line 7: a row with 5 cells where the header has 4" in capsys.readouterr().err
+
+
+def test_water_class_keeps_the_long_row_unrated(tmp_path: Path) -> None:
+    text = "site,time,ph,do\nS1,2026-03-01T08:00,7,5,1\nS2,2026-03-01T08:00,8,5\n"
+    out, written = _calc(tmp_path, text, command="water-class")
+    assert [r["site"] for r in out] == ["S1", "S2"]
+    assert out[0]["water_class"] == ""
+    assert "5 cells where the header has 4" in out[0]["input_problems"]
+    # GB 3838-2002 Table 1: DO 5 mg/L is class III (≥ 5), pH 6–9 any class
+    assert out[1]["water_class"] == "III"
+    header_cells = written.splitlines()[0].count(",")
+    assert all(line.count(",") >= header_cells for line in written.splitlines()[1:])
+
+
+def test_a_row_with_fewer_cells_reads_them_as_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = _HEADER + "A,2026-05-01T10:00,30\nA,2026-05-01T11:00,40,60\n"
+    out, _ = _calc(tmp_path, text, "--scale", "hour")
+    assert [(r["iaqi_pm2_5"], r["iaqi_pm10"], r["input_problems"]) for r in out] == [
+        ("43", "", ""),  # PM2.5 30 → 42.9 → 43; PM10 missing
+        ("60", "58", ""),  # (HJ 633-2026 Table 3, as in the test above)
+    ]
+    assert "envmon: warning" not in capsys.readouterr().err

@@ -1,0 +1,66 @@
+"""A report whose figures rest on synthetic data says so: in its title (HTML, text, email
+subject) and in a banner naming the files, so that nobody takes the tour's report
+(``examples/synthetic_hunnan_hourly.csv``, README "Offline tour") for official figures.
+
+Synthetic: observations imported (``envmon import``) from a file whose name begins with
+``synthetic`` (the bundled examples, made up by ``examples/make_synthetic_*.py``) and not
+replaced since. A report without such observations is unchanged.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+from monitor.cli import main
+from monitor.ledger import Ledger
+from monitor.reports import render
+from monitor.service.reporting import gather_monthly
+from monitor.settings import Settings
+from tests.reports.conftest import DAY
+
+
+def _import(config: Path, path: Path, values: str) -> None:
+    """Import hourly PM2.5 of the control station 1100A on the reported day (long CSV)."""
+    lines = ["site,time,parameter,value,unit"]
+    lines += [f"1100A,{DAY}T{h:02d}:00,pm2_5,{values},µg/m³" for h in range(24)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["--config", str(config), "import", "--format", "long-csv", str(path)]) == 0
+
+
+def _daily(config: Path, out: Path) -> tuple[str, str, str]:
+    """HTML, text and email subject of ``envmon report daily`` of the day."""
+    argv = ["--config", str(config), "report", "daily", "--date", str(DAY), "--out", str(out)]
+    assert main(argv) == 0
+    html = (out / f"daily-{DAY}.html").read_text(encoding="utf-8")
+    text = (out / f"daily-{DAY}.txt").read_text(encoding="utf-8")
+    with (out / f"daily-{DAY}.eml").open("rb") as handle:
+        message = email.message_from_binary_file(handle, policy=email.policy.default)
+    return html, text, str(message["Subject"])
+
+
+def test_a_report_on_synthetic_data_says_so_until_measurements_replace_them(
+    ledger: Ledger, settings: Settings, config: Path, tmp_path: Path
+) -> None:
+    # the fixture's ledger (measurements of the source cnemc): no mark
+    html, text, subject = _daily(config, tmp_path / "before")
+    assert "合成数据" not in html + text + subject
+    assert 'class="synthetic"' not in html
+
+    _import(config, tmp_path / "synthetic_hunnan_day.csv", "35")
+    html, text, subject = _daily(config, tmp_path / "synthetic")
+    for shown in (html, text, subject):
+        assert "合成数据" in shown  # (the reports are in Chinese by default)
+    assert "<title>【合成数据" in html
+    assert '<p class="synthetic">' in html
+    assert "synthetic_hunnan_day.csv" in html and "synthetic_hunnan_day.csv" in text
+    # the monthly report of the month, and the English words
+    monthly = gather_monthly(ledger, settings, DAY, DAY)
+    assert monthly.synthetic == (str(tmp_path / "synthetic_hunnan_day.csv"),)
+    assert render.subject(monthly, "en").startswith("[SYNTHETIC DATA, NOT OFFICIAL] ")
+
+    # the same hours imported again from a file of measurements (other values: revisions)
+    _import(config, tmp_path / "hunnan_day.csv", "36")
+    html, text, subject = _daily(config, tmp_path / "measured")
+    assert "合成数据" not in html + text + subject
