@@ -355,7 +355,7 @@ def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> I
         cells = str(extra[i]).split("\x1f")
         problems[i] = (
             f"a row with {width + len(cells)} cells where the header has {width}: not rated "
-            f"(the cells after the {width}th, {','.join(cells)!r}, belong to no column); "
+            f"(the cells beyond the first {width}, {','.join(cells)!r}, belong to no column); "
             "check the row's separators"
         )
     return dataclasses.replace(
