@@ -70,6 +70,7 @@ __all__ = [
     "default_day",
     "gather_daily",
     "gather_monthly",
+    "is_synthetic_file",
     "report_area",
     "report_folder",
     "send_pending",
@@ -279,6 +280,12 @@ def gather_monthly(
 SYNTHETIC_PREFIX: Final = "synthetic"
 
 
+def is_synthetic_file(path: str) -> bool:
+    """Whether an imported file of this path holds synthetic data (:data:`SYNTHETIC_PREFIX`,
+    any case; ``\\`` separators too, as a path typed on Windows)."""
+    return Path(path.replace("\\", "/")).name.lower().startswith(SYNTHETIC_PREFIX)
+
+
 def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
     """The imported files of synthetic data (:data:`SYNTHETIC_PREFIX`) some observation
     labelled in ``start`` … ``end`` (epoch seconds, end excluded) still comes from, as the
@@ -294,7 +301,7 @@ def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
     )
     found: dict[str, None] = {}
     for source, ingested, file in imports.itertuples(index=False):
-        if not Path(str(file).replace("\\", "/")).name.lower().startswith(SYNTHETIC_PREFIX):
+        if not is_synthetic_file(str(file)):
             continue
         if file in found:
             continue

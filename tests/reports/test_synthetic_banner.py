@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
 from pathlib import Path
 
 from monitor.cli import main
@@ -64,3 +65,27 @@ def test_a_report_on_synthetic_data_says_so_until_measurements_replace_them(
     _import(config, tmp_path / "hunnan_day.csv", "36")
     html, text, subject = _daily(config, tmp_path / "measured")
     assert "合成数据" not in html + text + subject
+
+
+def test_measurements_imported_with_a_synthetic_file_are_not_marked(
+    ledger: Ledger, settings: Settings, config: Path, tmp_path: Path
+) -> None:
+    """One ``envmon import`` of a file of measurements (the reported day) and a synthetic
+    file (a later month, outside the report): observations name their import only by source
+    and second, so the two files must not be stored in one second (was: they usually were,
+    and the measured day's report was marked synthetic, naming the other file)."""
+    measured = tmp_path / "hunnan_day.csv"
+    synthetic = tmp_path / "synthetic_june.csv"
+    for path, day in ((measured, DAY), (synthetic, DAY.replace(month=6))):
+        lines = ["site,time,parameter,value,unit"]
+        lines += [f"1100A,{day}T{h:02d}:00,pm2_5,35,µg/m³" for h in range(24)]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    time.sleep(1 - time.time() % 1)  # (at the start of a second: both would fit in it)
+    argv = ["--config", str(config), "import", "--format", "long-csv"]
+    assert main([*argv, str(measured), str(synthetic)]) == 0
+    html, text, subject = _daily(config, tmp_path / "out")
+    assert "合成数据" not in html + text + subject
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+    # the June report rests on the synthetic file
+    june = DAY.replace(month=6)
+    assert gather_monthly(ledger, settings, june, june).synthetic == (str(synthetic),)
