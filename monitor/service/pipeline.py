@@ -399,14 +399,14 @@ def _apart_from_the_other_kind(ledger: Ledger, source: str, path: Path) -> None:
     An observation names its import only by source and ingestion second
     (:func:`monitor.service.reporting.synthetic_files`): measurements stored in the second
     of a synthetic file would mark their reports synthetic (at most a second's wait)."""
-    last = ledger.query(
+    last = ledger.connection.execute(
         "SELECT finished_at, requested FROM fetch_log WHERE source = ? "
         "ORDER BY finished_at DESC, id DESC LIMIT 1",
         (source,),
-    )
-    if not len(last):
+    ).fetchone()
+    if last is None:
         return
-    finished, requested = int(last["finished_at"].iat[0]), str(last["requested"].iat[0])
+    finished, requested = int(last[0]), str(last[1])
     previous = requested.startswith("import ") and is_synthetic_file(requested[7:])
     if previous != is_synthetic_file(str(path)):
         while epoch_now() <= finished:

@@ -21,6 +21,7 @@ happens to the mail; a sent report is never sent again; the daemon retries pendi
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import subprocess
@@ -299,20 +300,22 @@ def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
         "WHERE requested LIKE 'import %' AND lower(requested) LIKE ?",
         (f"%{SYNTHETIC_PREFIX}%",),
     )
-    found: dict[str, None] = {}
+    # one scan of the period's observations per source, however many synthetic files and
+    # imports of them (re-imports, chunks) there were
+    files: dict[str, dict[int, list[str]]] = {}  # source → ingestion second → files
     for source, ingested, file in imports.itertuples(index=False):
-        if not is_synthetic_file(str(file)):
-            continue
-        if file in found:
-            continue
+        if is_synthetic_file(str(file)):
+            files.setdefault(str(source), {}).setdefault(int(ingested), []).append(str(file))
+    found: set[str] = set()
+    for source, by_second in files.items():
         still = ledger.query(
-            "SELECT 1 FROM observations WHERE source = ? AND ingested_at = ? AND "
-            "period_end >= ? AND period_end < ? LIMIT 1",
-            (source, int(ingested), start, end),
+            "SELECT DISTINCT ingested_at FROM observations WHERE period_end >= ? AND "
+            "period_end < ? AND source = ? AND ingested_at IN (SELECT value FROM json_each(?))",
+            (start, end, source, json.dumps(sorted(by_second))),
         )
-        if len(still):
-            found[str(file)] = None
-    return tuple(found)
+        found.update(f for second in still["ingested_at"] for f in by_second[int(second)])
+    # in the order of their imports
+    return tuple(dict.fromkeys(f for f in imports["file"].astype(str) if f in found))
 
 
 def send_problems(settings: Settings, kind: Kind) -> list[str]:

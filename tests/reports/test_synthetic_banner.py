@@ -14,10 +14,14 @@ import email.policy
 import time
 from pathlib import Path
 
+import pandas as pd
+
 from monitor.cli import main
+from monitor.collectors.base import observations
 from monitor.ledger import Ledger
+from monitor.ledger.fetch_log import log_fetch
 from monitor.reports import render
-from monitor.service.reporting import gather_monthly
+from monitor.service.reporting import gather_monthly, synthetic_files
 from monitor.settings import Settings
 from tests.reports.conftest import DAY
 
@@ -89,3 +93,43 @@ def test_measurements_imported_with_a_synthetic_file_are_not_marked(
     # the June report rests on the synthetic file
     june = DAY.replace(month=6)
     assert gather_monthly(ledger, settings, june, june).synthetic == (str(synthetic),)
+
+
+def test_many_imports_of_synthetic_files_cost_one_scan(tmp_path: Path) -> None:
+    """A ledger that once took synthetic files many times (re-imports, chunks of a long
+    file, several files), all since replaced by measurements: the observations of the
+    period are read once per source, not once per import (was: one scan per import, each
+    a full scan of the period when nothing synthetic remains: a year of the national
+    network, ~100 M observations, took seconds per import for every report)."""
+    hour = pd.Timestamp("2026-05-10 01:00", tz="Asia/Shanghai")
+    start, end = int(hour.timestamp()) - 3600, int(hour.timestamp()) + 86400
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        measured = observations("1100A", "pm2_5", hour - pd.Timedelta(hours=1), hour, 35.0)
+        ledger.write_observations(measured, "import_long_csv", requested="import day.csv")
+        with ledger.transaction() as db:
+            for second in range(1_700_000_000, 1_700_000_008):  # (imports long ago)
+                name = f"synthetic_{second % 3}.csv"
+                log_fetch(
+                    db,
+                    "import_long_csv",
+                    requested=f"import ./data/{name}",
+                    covers=(None, None),
+                    started_at=None,
+                    finished_at=second,
+                    status="ok",
+                )
+        scans: list[str] = []
+        ledger.connection.set_trace_callback(
+            lambda sql: scans.append(sql) if "FROM observations" in sql else None
+        )
+        try:
+            assert synthetic_files(ledger, start, end) == ()
+            assert len(scans) == 1
+            # a synthetic file that still holds a value of the period (any case of name)
+            synthetic = observations("1100A", "pm2_5", hour, hour + pd.Timedelta(hours=1), 9.0)
+            ledger.write_observations(
+                synthetic, "import_long_csv", requested="import data\\SYNTHETIC_b.CSV"
+            )
+            assert synthetic_files(ledger, start, end) == ("data\\SYNTHETIC_b.CSV",)
+        finally:
+            ledger.connection.set_trace_callback(None)
