@@ -27,6 +27,7 @@ import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -220,8 +221,11 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
         enabled_sources=[s.name for s in settings.sources if s.enabled],
         source_stations={s.name: s.stations for s in settings.sources},
     )
-    # the year's figures rest on the days since 1 January
-    synthetic = synthetic_files(ledger, _day_start(date(day.year, 1, 1)), end)
+    # the year's figures rest on the days since 1 January; each section's latest reading
+    # may be older
+    latest = water.groupby("site")["period_end"].max().tolist() if len(water) else []
+    shown = [(int(at), int(at) + 1) for at in latest]
+    synthetic = synthetic_files(ledger, _day_start(date(day.year, 1, 1)), end, also=shown)
     return replace(digest, synthetic=synthetic) if synthetic else digest
 
 
@@ -270,9 +274,10 @@ def gather_monthly(
         ),
         counted_sections=compliance_sections(settings),
     )
-    # the month, the same month a year before, and the year's targets
-    start = _day_start(min(before_first, date(first.year, 1, 1)))
-    synthetic = synthetic_files(ledger, start, _day_start(last) + 86400)
+    # the month and the year's targets (since 1 January), the same month a year before
+    year_before_month = (_day_start(before_first), _day_start(before_last) + 86400)
+    start = _day_start(date(first.year, 1, 1))
+    synthetic = synthetic_files(ledger, start, _day_start(last) + 86400, also=[year_before_month])
     return replace(report, synthetic=synthetic) if synthetic else report
 
 
@@ -287,10 +292,13 @@ def is_synthetic_file(path: str) -> bool:
     return Path(path.replace("\\", "/")).name.lower().startswith(SYNTHETIC_PREFIX)
 
 
-def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
+def synthetic_files(
+    ledger: Ledger, start: int, end: int, *, also: Sequence[tuple[int, int]] = ()
+) -> tuple[str, ...]:
     """The imported files of synthetic data (:data:`SYNTHETIC_PREFIX`) some observation
-    labelled in ``start`` … ``end`` (epoch seconds, end excluded) still comes from, as the
-    import named them; empty for a ledger of measurements.
+    labelled in ``start`` … ``end`` (epoch seconds, end excluded), or in one of the periods
+    ``also``, still comes from, as the import named them; empty for a ledger of
+    measurements.
 
     An observation comes from the import whose fetch-log row has its source and its
     ingestion second (a later import that revises it takes it over).
@@ -300,7 +308,7 @@ def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
         "WHERE requested LIKE 'import %' AND lower(requested) LIKE ?",
         (f"%{SYNTHETIC_PREFIX}%",),
     )
-    # one scan of the period's observations per source, however many synthetic files and
+    # one scan of each period's observations per source, however many synthetic files and
     # imports of them (re-imports, chunks) there were
     files: dict[str, dict[int, list[str]]] = {}  # source → ingestion second → files
     for source, ingested, file in imports.itertuples(index=False):
@@ -308,12 +316,14 @@ def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
             files.setdefault(str(source), {}).setdefault(int(ingested), []).append(str(file))
     found: set[str] = set()
     for source, by_second in files.items():
-        still = ledger.query(
-            "SELECT DISTINCT ingested_at FROM observations WHERE period_end >= ? AND "
-            "period_end < ? AND source = ? AND ingested_at IN (SELECT value FROM json_each(?))",
-            (start, end, source, json.dumps(sorted(by_second))),
-        )
-        found.update(f for second in still["ingested_at"] for f in by_second[int(second)])
+        for begin, until in [(start, end), *also]:
+            still = ledger.query(
+                "SELECT DISTINCT ingested_at FROM observations WHERE period_end >= ? AND "
+                "period_end < ? AND source = ? AND "
+                "ingested_at IN (SELECT value FROM json_each(?))",
+                (begin, until, source, json.dumps(sorted(by_second))),
+            )
+            found.update(f for second in still["ingested_at"] for f in by_second[int(second)])
     # in the order of their imports
     return tuple(dict.fromkeys(f for f in imports["file"].astype(str) if f in found))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -21,7 +22,7 @@ from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.ledger.fetch_log import log_fetch
 from monitor.reports import render
-from monitor.service.reporting import gather_monthly, synthetic_files
+from monitor.service.reporting import gather_daily, gather_monthly, synthetic_files
 from monitor.settings import Settings
 from tests.reports.conftest import DAY
 
@@ -133,3 +134,29 @@ def test_many_imports_of_synthetic_files_cost_one_scan(tmp_path: Path) -> None:
             assert synthetic_files(ledger, start, end) == ("data\\SYNTHETIC_b.CSV",)
         finally:
             ledger.connection.set_trace_callback(None)
+
+
+def test_the_periods_each_report_rests_on(
+    ledger: Ledger, settings: Settings, config: Path, tmp_path: Path
+) -> None:
+    """Synthetic values of August 2025 (air) and 20 December 2025 (the river section's
+    reading): the monthly report of May 2026 rests on May 2025 and January … May 2026, not
+    on them (was: marked, the months between counted); the daily report of 9 May 2026 shows
+    the section's latest reading, the synthetic one of December (was: not marked)."""
+    path = tmp_path / "synthetic_2025.csv"
+    lines = ["site,time,parameter,value,unit"]
+    lines += [f"1100A,2025-08-10T{h:02d}:00,pm2_5,35,µg/m³" for h in range(1, 24)]
+    # GB 3838-2002 Table 1: CODMn 6.5 mg/L is class IV (≤ 10), as the fixture's reading
+    reading = {"ph": ("7.6", ""), "do": ("5.2", "mg/L"), "codmn": ("6.5", "mg/L")}
+    lines += [f"hun_a,2025-12-20T08:00,{p},{v},{u}" for p, (v, u) in reading.items()]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert main(["--config", str(config), "import", "--format", "long-csv", str(path)]) == 0
+
+    may = gather_monthly(ledger, settings, DAY, DAY)
+    assert may.synthetic == ()
+    # August 2026 compares with August 2025
+    august = date(2026, 8, 1)
+    assert gather_monthly(ledger, settings, august, august).synthetic == (str(path),)
+    daily = gather_daily(ledger, settings, date(2026, 5, 9))
+    assert [line.latest_class for line in daily.sections] == ["IV"]  # the December reading
+    assert daily.synthetic == (str(path),)
