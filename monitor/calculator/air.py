@@ -609,9 +609,17 @@ def _area_hour_rows(
     """Area rows: the member sites' mean concentration per hour, then the AQI."""
     means = area_means(series, membership, ["time"], present)
     values = means[present].copy()
+    notes: list[str | None] = [None] * len(means)
     if _needs_moving_means(method, values) and len(means):
-        moving, _ = _moving_means(means.rename(columns={"area": "site"}))
+        moving, holder = _moving_means(means.rename(columns={"area": "site"}))
         values = pd.concat([values, moving], axis=1)
+        for i in map(int, np.flatnonzero(holder >= 0)):  # (as _shared_hour_notes)
+            label = _local_labels(means["time"].iloc[[i]])[0]
+            notes[i] = (
+                f"local time {label:%Y-%m-%d %H:%M} also labels a later row "
+                "(summer-time change-back): this row's moving means end with it; "
+                "the later hours' take the later row's value"
+            )
     times = means["time"]
     rows = _hour_rows(
         text_column(means["area"].to_numpy()),
@@ -622,7 +630,7 @@ def _area_hour_rows(
         missing,
         present,
     )
-    rows["input_problems"] = pl.Series([None] * len(means), dtype=pl.String)
+    rows["input_problems"] = pl.Series(notes, dtype=pl.String)
     rows["sites"] = format_numbers(_site_counts(means, present))
     return _table(rows)
 

@@ -324,7 +324,7 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
         header = pd.read_csv(io.StringIO(text), dtype=str, nrows=0, skip_blank_lines=True)
         width = len(header.columns)
         read = pd.read_csv(
-            io.StringIO(text),
+            io.StringIO(text, newline=""),  # (lines also ended by a lone CR, as the C reader)
             dtype=str,
             keep_default_na=False,
             skip_blank_lines=True,
@@ -336,7 +336,9 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
         )
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
         _unreadable(name, err)
-    return read.iloc[1:].reset_index(drop=True)  # (the header row read as data)
+    # (the header row read as data); a short row's missing cells are empty, as the C reader
+    read[list(read.columns[:width])] = read.iloc[:, :width].fillna("")
+    return read.iloc[1:].reset_index(drop=True)
 
 
 def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> InputTable:

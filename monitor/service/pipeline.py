@@ -10,6 +10,7 @@ evaluated), logs the failure in the fetch log, and the error goes up to the call
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -27,9 +28,11 @@ from monitor.collectors.long_csv import CHUNK_ROWS, parse_long_csv, stream_long_
 from monitor.collectors.xlsx_import import parse_xlsx, stream_xlsx
 from monitor.errors import InputError, SourceError
 from monitor.ledger import Ledger, WriteResult
+from monitor.ledger.epoch import epoch_now
 from monitor.service.evaluate import EvaluationReport
 from monitor.service.evaluate import evaluate_dirty as _evaluate_dirty
 from monitor.service.progress_targets import refresh_progress
+from monitor.service.reporting import is_synthetic_file
 from monitor.service.sources import section_ids
 from monitor.settings import Settings, SourceSettings
 
@@ -343,6 +346,7 @@ def _import_observation_files(
 ) -> IngestReport:
     report = IngestReport()
     for done, path in enumerate(paths, start=1):
+        _apart_from_the_other_kind(ledger, source, path)
         try:
             if file_format in STREAMED_IMPORTS:  # streamed, memory bounded by a chunk
                 _import_streamed(
@@ -386,6 +390,27 @@ def _import_observation_files(
             on_file(done, report)
     report.evaluation = evaluate_dirty(ledger, settings, progress=on_evaluate)
     return report
+
+
+def _apart_from_the_other_kind(ledger: Ledger, source: str, path: Path) -> None:
+    """Wait, if need be, so that ``path`` is not stored in the second of the source's last
+    write when one of the two is a file of synthetic data and the other not.
+
+    An observation names its import only by source and ingestion second
+    (:func:`monitor.service.reporting.synthetic_files`): measurements stored in the second
+    of a synthetic file would mark their reports synthetic (at most a second's wait)."""
+    last = ledger.connection.execute(
+        "SELECT finished_at, requested FROM fetch_log WHERE source = ? "
+        "ORDER BY finished_at DESC, id DESC LIMIT 1",
+        (source,),
+    ).fetchone()
+    if last is None:
+        return
+    finished, requested = int(last[0]), str(last[1])
+    previous = requested.startswith("import ") and is_synthetic_file(requested[7:])
+    if previous != is_synthetic_file(str(path)):
+        while epoch_now() <= finished:
+            time.sleep(max(0.01, finished + 1 - time.time()))
 
 
 def _import_streamed(

@@ -21,11 +21,13 @@ happens to the mail; a sent report is never sent again; the daemon retries pendi
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import subprocess
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -70,6 +72,7 @@ __all__ = [
     "default_day",
     "gather_daily",
     "gather_monthly",
+    "is_synthetic_file",
     "report_area",
     "report_folder",
     "send_pending",
@@ -218,8 +221,11 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
         enabled_sources=[s.name for s in settings.sources if s.enabled],
         source_stations={s.name: s.stations for s in settings.sources},
     )
-    # the year's figures rest on the days since 1 January
-    synthetic = synthetic_files(ledger, _day_start(date(day.year, 1, 1)), end)
+    # the year's figures rest on the days since 1 January; each section's latest reading
+    # may be older
+    latest = water.groupby("site")["period_end"].max().tolist() if len(water) else []
+    shown = [(int(at), int(at) + 1) for at in latest]
+    synthetic = synthetic_files(ledger, _day_start(date(day.year, 1, 1)), end, also=shown)
     return replace(digest, synthetic=synthetic) if synthetic else digest
 
 
@@ -268,9 +274,10 @@ def gather_monthly(
         ),
         counted_sections=compliance_sections(settings),
     )
-    # the month, the same month a year before, and the year's targets
-    start = _day_start(min(before_first, date(first.year, 1, 1)))
-    synthetic = synthetic_files(ledger, start, _day_start(last) + 86400)
+    # the month and the year's targets (since 1 January), the same month a year before
+    year_before_month = (_day_start(before_first), _day_start(before_last) + 86400)
+    start = _day_start(date(first.year, 1, 1))
+    synthetic = synthetic_files(ledger, start, _day_start(last) + 86400, also=[year_before_month])
     return replace(report, synthetic=synthetic) if synthetic else report
 
 
@@ -279,10 +286,19 @@ def gather_monthly(
 SYNTHETIC_PREFIX: Final = "synthetic"
 
 
-def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
+def is_synthetic_file(path: str) -> bool:
+    """Whether an imported file of this path holds synthetic data (:data:`SYNTHETIC_PREFIX`,
+    any case; ``\\`` separators too, as a path typed on Windows)."""
+    return Path(path.replace("\\", "/")).name.lower().startswith(SYNTHETIC_PREFIX)
+
+
+def synthetic_files(
+    ledger: Ledger, start: int, end: int, *, also: Sequence[tuple[int, int]] = ()
+) -> tuple[str, ...]:
     """The imported files of synthetic data (:data:`SYNTHETIC_PREFIX`) some observation
-    labelled in ``start`` … ``end`` (epoch seconds, end excluded) still comes from, as the
-    import named them; empty for a ledger of measurements.
+    labelled in ``start`` … ``end`` (epoch seconds, end excluded), or in one of the periods
+    ``also``, still comes from, as the import named them; empty for a ledger of
+    measurements.
 
     An observation comes from the import whose fetch-log row has its source and its
     ingestion second (a later import that revises it takes it over).
@@ -292,20 +308,24 @@ def synthetic_files(ledger: Ledger, start: int, end: int) -> tuple[str, ...]:
         "WHERE requested LIKE 'import %' AND lower(requested) LIKE ?",
         (f"%{SYNTHETIC_PREFIX}%",),
     )
-    found: dict[str, None] = {}
+    # one scan of each period's observations per source, however many synthetic files and
+    # imports of them (re-imports, chunks) there were
+    files: dict[str, dict[int, list[str]]] = {}  # source → ingestion second → files
     for source, ingested, file in imports.itertuples(index=False):
-        if not Path(str(file).replace("\\", "/")).name.lower().startswith(SYNTHETIC_PREFIX):
-            continue
-        if file in found:
-            continue
-        still = ledger.query(
-            "SELECT 1 FROM observations WHERE source = ? AND ingested_at = ? AND "
-            "period_end >= ? AND period_end < ? LIMIT 1",
-            (source, int(ingested), start, end),
-        )
-        if len(still):
-            found[str(file)] = None
-    return tuple(found)
+        if is_synthetic_file(str(file)):
+            files.setdefault(str(source), {}).setdefault(int(ingested), []).append(str(file))
+    found: set[str] = set()
+    for source, by_second in files.items():
+        for begin, until in [(start, end), *also]:
+            still = ledger.query(
+                "SELECT DISTINCT ingested_at FROM observations WHERE period_end >= ? AND "
+                "period_end < ? AND source = ? AND "
+                "ingested_at IN (SELECT value FROM json_each(?))",
+                (begin, until, source, json.dumps(sorted(by_second))),
+            )
+            found.update(f for second in still["ingested_at"] for f in by_second[int(second)])
+    # in the order of their imports
+    return tuple(dict.fromkeys(f for f in imports["file"].astype(str) if f in found))
 
 
 def send_problems(settings: Settings, kind: Kind) -> list[str]:

@@ -96,3 +96,22 @@ def test_area_rows_of_the_fall_back_hour(tmp_path: Path) -> None:
     # the same means as the only member site's (1001A)
     assert [r["iaqi_pm2_5"] for r in district[_EARLIER : _LATER + 2]] == ["63", "50", "50"]
     assert [r["iaqi_o3_8h"] for r in district[_EARLIER : _LATER + 2]] == ["50", "10", "10"]
+
+
+def test_the_earlier_area_row_of_the_fall_back_hour_says_so(tmp_path: Path) -> None:
+    """The area's two rows labelled local 1986-09-14 01:00 (area rows show local labels,
+    without an offset): the earlier says why its moving means differ, as a site's earlier
+    row does (was: two rows of one label and no word of which is which)."""
+    config = tmp_path / "areas.toml"
+    config.write_text(AREA_CONFIG, encoding="utf-8")
+    source = tmp_path / "in.csv"
+    source.write_text(_text(site="1001A"), encoding="utf-8")
+    out = tmp_path / "out.csv"
+    argv = ["--config", str(config), "calc", "aqi", "--areas", "--standard", "hj633-2012"]
+    assert main([*argv, "--hourly-method", "standard-text", str(source), "-o", str(out)]) == 0
+    district = [r for r in rows(out) if r["site"] == "district"]
+    earlier, later = district[_EARLIER], district[_LATER]
+    assert earlier["time"] == later["time"] == "1986-09-14T01:00"
+    assert "summer-time change-back" in earlier["input_problems"]
+    assert "1986-09-14 01:00" in earlier["input_problems"]
+    assert later["input_problems"] == ""

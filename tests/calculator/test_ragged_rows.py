@@ -118,3 +118,41 @@ def test_a_row_with_fewer_cells_reads_them_as_missing(
         ("60", "58", ""),  # (HJ 633-2026 Table 3, as in the test above)
     ]
     assert "envmon: warning" not in capsys.readouterr().err
+
+
+def test_a_short_row_and_a_long_row_in_one_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both kinds together: the short row's missing cells are missing values, the long row
+    is reported (was: internal error, a TypeError from the reader's missing cells)."""
+    text = _HEADER + (
+        "A,2026-05-01T10:00,30\n"  # line 2: PM10 left out
+        "A,2026-05-01T11:00,40,60,70,80\n"  # line 3: two cells too many
+        "A,2026-05-01T12:00\n"  # line 4: no value at all
+    )
+    out, _ = _calc(tmp_path, text, "--scale", "hour")
+    err = capsys.readouterr().err
+    assert "internal error" not in err
+    # HJ 633-2026 Table 3: PM2.5 30 → 42.9 → 43
+    assert [(r["time"], r["iaqi_pm2_5"], r["iaqi_pm10"]) for r in out] == [
+        ("2026-05-01T10:00", "43", ""),
+        ("2026-05-01T11:00", "", ""),
+        ("2026-05-01T12:00", "", ""),
+    ]
+    assert "6 cells where the header has 4" in out[1]["input_problems"]
+    assert "'70,80'" in out[1]["input_problems"]
+    assert out[0]["input_problems"] == "" and out[2]["input_problems"] == ""
+
+
+def test_a_long_row_in_a_file_with_carriage_return_line_ends(tmp_path: Path) -> None:
+    """Lines ended by a lone CR (classic Mac OS exports), which pandas' C reader and the
+    columnar one read: the long row is reported, the others rated (was: the whole file
+    refused as "a header but no data rows", pandas' Python reader seeing one line)."""
+    text = _HEADER + "A,2026-05-01T10:00,30,50\nA,2026-05-01T11:00,40,60,70\n"
+    out, _ = _calc(tmp_path, text.replace("\n", "\r"), "--scale", "hour")
+    # HJ 633-2026 Table 3: PM2.5 30 → 43, PM10 50 → 50: AQI 50
+    assert [(r["time"], r["aqi"]) for r in out] == [
+        ("2026-05-01T10:00", "50"),
+        ("2026-05-01T11:00", ""),
+    ]
+    assert "5 cells where the header has 4" in out[1]["input_problems"]
