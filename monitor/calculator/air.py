@@ -184,7 +184,7 @@ def compute_aqi_csv(
     """
     if standard not in {"auto", *(s.value for s in AqiStandard)}:
         raise InputError(f"unknown standard {standard!r}; expected hj633-2012, hj633-2026 or auto")
-    table = read_input_csv(path, POLLUTANT_COLUMNS, aliases=ALIASES)
+    table = read_input_csv(path, POLLUTANT_COLUMNS, aliases=ALIASES, coded=True)
     if scale == "hour":
         return _hourly(table, standard, HourlyMethod(hourly_method), MissingPolicy(missing), areas)
     if scale == "day":

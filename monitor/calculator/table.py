@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -179,11 +179,16 @@ def read_input_csv(
     required: Sequence[str] = ("site", "time"),
     allow_below_detection: bool = False,
     lines: bool = False,
+    coded: bool = False,
 ) -> InputTable:
     """Read a calculator CSV and check it.
 
     With ``lines``, :attr:`InputTable.lines` holds each row's line as in the file when the
-    file's cells need no quotes (see there).
+    file's cells need no quotes (see there). With ``coded``, the measurement columns of
+    :attr:`InputTable.text` of a file without quotes are read as categorical text (each
+    distinct text once, as the cell checks need them; written as the same text), for
+    callers that use only the site and time columns of :attr:`InputTable.text` as
+    ``String``.
 
     Raises :class:`InputError` (one line, exit code 2) when the file as a whole cannot be
     used: unreadable, empty, no header, a required column missing, duplicate columns, or
@@ -207,7 +212,11 @@ def read_input_csv(
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
     if utf8 is None:
         utf8 = (text or "").encode("utf-8")  # GBK/GB18030 → UTF-8 for the engine
-    columnar = read_regular_csv(utf8)
+    measured = frozenset(measurement_columns)
+    columnar = read_regular_csv(
+        utf8,
+        coded=(lambda c: _normalise_header(c, aliases or {}) in measured) if coded else None,
+    )
     if columnar is None:
         raw = _read_with_pandas(_decode(data, name) if text is None else text, name)
         columns = [str(c) for c in raw.columns]
@@ -308,9 +317,17 @@ def _utf8(data: bytes) -> bytes | None:
     return data
 
 
-def read_regular_csv(data: bytes) -> tuple[list[str], pl.DataFrame] | None:
+def read_regular_csv(
+    data: bytes, coded: Callable[[str], bool] | None = None
+) -> tuple[list[str], pl.DataFrame] | None:
     """Header names and every cell of UTF-8 ``data`` as text, read column-wise; None unless
     the layout is regular.
+
+    ``coded`` (given a header name as in the file): the columns read as categorical text
+    when ``data`` has no quote, each with categories of its own (so the reader lists each
+    distinct text once, which costs less than a cast afterwards). The reader gives an empty
+    cell of such a column as null: ``data`` is regular then only when every line has the
+    header's number of separators (no line short of cells), and a null is an empty cell.
 
     Regular: a header of distinct, non-empty names, no blank or white-space-only lines,
     ``\\r`` only before ``\\n``, no NUL, and quoting polars reads without complaint. Such
@@ -324,10 +341,18 @@ def read_regular_csv(data: bytes) -> tuple[list[str], pl.DataFrame] | None:
     names = next(csv.reader([first_line]), [])
     if not names or any(not n for n in names) or len(set(names)) != len(names):
         return None
+    categorical = (
+        {n: pl.Categorical(pl.Categories.random()) for n in names if coded(n)}
+        if coded is not None and len(names) > 1 and b'"' not in data
+        else {}
+    )
+    # (every line of a file without quotes has the header's separators: counted meanwhile)
+    separators = in_background(partial(_separators, data)) if categorical else None
     try:
         frame = pl.read_csv(
             data,
             infer_schema=False,
+            schema_overrides=categorical or None,
             empty_string_is_null=False,
             truncate_ragged_lines=False,
             raise_if_empty=True,
@@ -335,17 +360,34 @@ def read_regular_csv(data: bytes) -> tuple[list[str], pl.DataFrame] | None:
         )
     except (pl.exceptions.PolarsError, ValueError):
         return None
-    if frame.columns != names or frame.null_count().sum_horizontal().item() != 0:
+    texts = [n for n in names if n not in categorical]
+    if frame.columns != names or frame[texts].null_count().sum_horizontal().item() != 0:
+        return None
+    # (more separators in a line than in the header: the reader refused the file)
+    if separators is not None and separators.result() != (frame.height + 1) * (len(names) - 1):
         return None
     # pandas skips blank and white-space-only lines; polars reads them as a row of empty
     # cells, as it reads ",,," — such a row means: let pandas decide.
     first, *rest = (pl.col(n) for n in names)
     candidates = frame  # rows whose other cells are empty: strip the first one only there
     if rest:
-        candidates = frame.filter(pl.all_horizontal([cell == "" for cell in rest]))
-    if candidates.select((first.str.strip_chars() == "").any()).item():
+        candidates = frame.filter(
+            pl.all_horizontal(
+                [
+                    cell.is_null() if cell.meta.output_name() in categorical else cell == ""
+                    for cell in rest
+                ]
+            )
+        )
+    first_text = first.cast(pl.String).fill_null("")  # (null: an empty categorical cell)
+    if candidates.select((first_text.str.strip_chars() == "").any()).item():
         return None
     return names, frame.rename({n: f"c{i}" for i, n in enumerate(names)})
+
+
+def _separators(data: bytes) -> int:
+    """How many commas ``data`` holds."""
+    return int(np.count_nonzero(np.frombuffer(data, dtype=np.uint8) == ord(",")))
 
 
 # (?-u): byte classes, not Unicode ones (the same matches for these ASCII classes, faster)
@@ -474,20 +516,39 @@ def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Dis
 
     Each column gets categories of its own (polars), which list its distinct texts by code
     (categories shared by the columns would cost more: they would fill them in turn).
+
+    A column read as categorical (:func:`read_regular_csv`, ``coded``) is given as it is,
+    however many texts it has; its null cells (empty ones, as the reader gives them) get
+    the code of an empty text after its categories.
     """
     if not frame.height or not names:
         return {}
-    dtypes = {name: pl.Categorical(pl.Categories.random()) for name in names}
+    schema = frame.schema
+    read = {name: schema[name] for name in names if isinstance(schema[name], pl.Categorical)}
+    dtypes = {name: pl.Categorical(pl.Categories.random()) for name in names if name not in read}
     codes = frame.select(pl.col(name).cast(dtype) for name, dtype in dtypes.items())
     # (the categories live while ``codes`` uses them)
     texts = {name: dtype.categories.to_series() for name, dtype in dtypes.items()}
     few = [
         name
-        for name in names
+        for name in dtypes
         if len(texts[name]) * 4 <= frame.height and not codes[name].null_count()
     ]
-    rows = in_threads(lambda name: codes[name].to_physical().to_numpy(), few)
-    return {name: _Distinct(texts[name], row) for name, row in zip(few, rows, strict=True)}
+    for name, dtype in read.items():
+        assert isinstance(dtype, pl.Categorical)  # (for mypy)
+        texts[name] = dtype.categories.to_series().append(pl.Series([""]))
+
+    def row_codes(name: str) -> npt.NDArray[np.uint32]:
+        if name in read:
+            empty = len(texts[name]) - 1
+            found: npt.NDArray[np.uint32] = frame[name].to_physical().fill_null(empty).to_numpy()
+            return found
+        coded: npt.NDArray[np.uint32] = codes[name].to_physical().to_numpy()
+        return coded
+
+    chosen = [name for name in names if name in read or name in few]
+    rows = in_threads(row_codes, chosen)
+    return {name: _Distinct(texts[name], row) for name, row in zip(chosen, rows, strict=True)}
 
 
 class _Notes:

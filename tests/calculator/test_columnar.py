@@ -11,16 +11,18 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.bench_calc import write_air, write_water
 from monitor.calculator.air import POLLUTANT_COLUMNS, _row_standards, _site_days
-from monitor.calculator.table import read_input_csv
+from monitor.calculator.table import InputTable, read_input_csv
 from monitor.domain.aqi import AqiStandard, standards_for_dates
 from monitor.domain.daily import DAILY_STATISTICS, Mda8Windows, daily_statistics
 from monitor.domain.water_quality import Parameter, label_parameter_set
+from monitor.errors import InputError
 
 _RUN_AND_REPORT_PANDAS = """
 import sys
@@ -194,3 +196,60 @@ def test_cells_checked_once_per_distinct_text_read_as_cell_by_cell(
     assert once.problem_texts.tolist() == each.problem_texts.tolist()
     assert once.sites.to_list() == each.sites.to_list()
     assert sum(p != "" for p in once.problem_texts) > 100  # the bad cells were seen
+
+
+def _same_tables(a: InputTable, b: InputTable) -> None:
+    assert np.array_equal(a.times_ns, b.times_ns)
+    assert np.array_equal(a.value_matrix, b.value_matrix, equal_nan=True)
+    assert np.array_equal(a.below_matrix, b.below_matrix)
+    assert a.problem_texts.tolist() == b.problem_texts.tolist()
+    assert a.sites.to_list() == b.sites.to_list()
+    assert a.text.with_columns(pl.all().cast(pl.String).fill_null("")).equals(b.text)
+
+
+_HEADER = "site,time,so2,no2,co,o3,pm10,pm2_5"
+_ROWS = [  # (plain, empty, odd and bad cells; no quote anywhere)
+    "1001A,2026-03-01T16:00,35,,NA,/,-,-1",
+    "1001A,2026-03-01T17:00, 12 ,1e2,0.8,abc,12L,inf",
+    " 1002A,2026-03-01T16:00,,,,,,",
+    ",2026-03-01T16:00,5,6,0.4,80,70,30",
+]
+
+
+@pytest.mark.parametrize(
+    ("layout", "coded_read"),
+    [
+        ("\n".join([_HEADER, *_ROWS]) + "\n", True),
+        ("\r\n".join([_HEADER, *_ROWS]), True),  # CRLF, no final line end
+        ("\n".join([_HEADER, *_ROWS, "1001A,2026-03-01T18:00,1,2,0.3,4,5"]) + "\n", False),
+        ("\n".join([_HEADER, *_ROWS, "1001A,2026-03-01T18:00,1,2,0.3,4,5,6,7"]) + "\n", False),
+        ("\n".join([_HEADER, _ROWS[0], "", *_ROWS[1:]]) + "\n", False),  # a blank line
+        ("\n".join([_HEADER, _ROWS[0], "   ,,,,,,,", *_ROWS[1:]]) + "\n", False),
+        ("\n".join([_HEADER, _ROWS[0], ",,,,,,,", *_ROWS[1:]]) + "\n", False),
+        ("\n".join([_HEADER.replace("pm2_5", '"pm2_5"'), *_ROWS]) + "\n", False),  # a quote
+    ],
+)
+def test_measurement_columns_read_as_categories_read_as_text(
+    tmp_path: Path, layout: str, coded_read: bool
+) -> None:
+    """``coded`` (the measurement columns of a file without quotes read as categorical
+    text) gives the same cells, values and problems as the text read; a file with a short
+    or long line, a blank line or a line of empty cells, or a quote, is read as before
+    (short lines, blank and empty lines by pandas: the categorical reader gives an empty
+    cell as null, so a missing cell could not be told from it otherwise)."""
+    from monitor.calculator import table as table_module
+
+    path = tmp_path / "air.csv"
+    path.write_bytes(layout.encode())
+    try:
+        as_text = read_input_csv(path, POLLUTANT_COLUMNS)
+    except InputError as err:  # (a line longer than the header: the same message)
+        with pytest.raises(InputError, match="Expected 8 fields in line 6, saw 9") as coded_err:
+            read_input_csv(path, POLLUTANT_COLUMNS, coded=True)
+        assert str(coded_err.value) == str(err)
+    else:
+        _same_tables(read_input_csv(path, POLLUTANT_COLUMNS, coded=True), as_text)
+    regular = table_module.read_regular_csv(path.read_bytes(), coded=lambda n: n != "site")
+    kinds = set() if regular is None else {type(t) for t in regular[1].dtypes}
+    assert (pl.Categorical in kinds) == coded_read
+    assert (regular is None) == (not coded_read and '"' not in layout)
