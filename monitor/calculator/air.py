@@ -127,7 +127,11 @@ def format_numbers(values: npt.ArrayLike) -> pl.Series:
     if missing.any():
         numbers = numbers.set(pl.Series(missing), None)
     text = numbers.cast(pl.String)
-    return text.scatter(others, [f"{v:.10g}" for v in np.nan_to_num(x[others])])
+    # each distinct value formatted once (equal values are the same float: the only
+    # equal floats of different bits, 0 and -0, are not both here: 0 is whole)
+    distinct, at = np.unique(np.nan_to_num(x[others]), return_inverse=True)
+    texts = pl.Series([f"{v:.10g}" for v in distinct], dtype=pl.String)
+    return text.scatter(others, texts.gather(at.reshape(-1)))
 
 
 def _flags(values: npt.ArrayLike) -> pl.Series:
@@ -223,7 +227,11 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
         notes[i] = f"time {text!r} is not on the hour; expected HH:00 labels"
     usable &= ~off_hour
     # the same site text ⇔ the same code
-    site_codes = table.sites.cast(pl.Categorical).to_physical().to_numpy()
+    site_codes = (
+        table.site_codes.row_codes
+        if table.site_codes is not None
+        else table.sites.cast(pl.Categorical).to_physical().to_numpy()
+    )
     duplicated = np.zeros(table.row_count, dtype=bool)
     if not _distinct_site_hours(site_codes[usable], table.times_ns[usable]):
         # the same instant ⇔ the same UTC nanoseconds (NaT: one value, as pandas compares it)
@@ -656,9 +664,17 @@ def _site_days(
     local = table.local_ns[at]
     day = np.floor_divide(local, _DAY_NS)
     hour = ((local - day * _DAY_NS) // _HOUR_NS).astype(np.intp)
-    site_texts = table.sites if every else table.sites.filter(pl.Series(usable))
-    names = site_texts.unique().sort()  # by code point, as pandas sorts str
-    site_code = site_texts.cast(pl.Enum(names.to_list())).to_physical().to_numpy()
+    if table.site_codes is not None:  # each distinct text's place in their sorted order
+        distinct = table.site_codes
+        ranked = distinct.texts.arg_sort().to_numpy()  # by code point, as pandas sorts str
+        names = distinct.texts.gather(ranked)
+        rank = np.empty(len(ranked), dtype=np.int64)
+        rank[ranked] = np.arange(len(ranked))
+        site_code = rank[distinct.row_codes[at]]
+    else:
+        site_texts = table.sites if every else table.sites.filter(pl.Series(usable))
+        names = site_texts.unique().sort()  # by code point, as pandas sorts str
+        site_code = site_texts.cast(pl.Enum(names.to_list())).to_physical().to_numpy()
     first_day = int(day.min())
     n_days = int(day.max()) - first_day + 2
     key = site_code.astype(np.int64) * n_days + (day - first_day)

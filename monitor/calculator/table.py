@@ -79,6 +79,9 @@ class InputTable:
     lines : polars.Series or None
         When asked for and :attr:`unquoted`: each row's line as in the file (UTF-8, without
         the line end), which is its cells of :attr:`text` joined by commas.
+    site_codes : _Distinct or None
+        When known: the distinct texts of :attr:`sites` and each row's code among them
+        (the same text ⇔ the same code), as the cell checks found them.
     """
 
     text: pl.DataFrame
@@ -91,6 +94,7 @@ class InputTable:
     carriage_returns: bool = True
     unquoted: bool = False
     lines: pl.Series | None = None
+    site_codes: _Distinct | None = None
 
     @property
     def row_count(self) -> int:
@@ -488,7 +492,18 @@ def _check_cells(
             _read_odd_numbers(
                 column, rows, texts, values[:, j], below[:, j], notes, allow_below_detection
             )
-    return InputTable(frame, sites, times_ns, tuple(present), values, below, notes.texts(n))
+    # (the codes of the texts as read: those of the sites unless a site was stripped)
+    site_codes = distinct.get("site") if not len(site_rows) else None
+    return InputTable(
+        frame,
+        sites,
+        times_ns,
+        tuple(present),
+        values,
+        below,
+        notes.texts(n),
+        site_codes=site_codes,
+    )
 
 
 _Item = TypeVar("_Item", bound=np.generic)

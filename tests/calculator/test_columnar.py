@@ -3,6 +3,7 @@ and the start-up they save (pandas is not imported for plain files)."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -253,3 +254,34 @@ def test_measurement_columns_read_as_categories_read_as_text(
     kinds = set() if regular is None else {type(t) for t in regular[1].dtypes}
     assert (pl.Categorical in kinds) == coded_read
     assert (regular is None) == (not coded_read and '"' not in layout)
+
+
+@pytest.mark.parametrize("stripped", [False, True])
+def test_site_days_from_the_site_codes_of_the_checks(tmp_path: Path, stripped: bool) -> None:
+    """The site codes the cell checks found (each distinct site text once) give the same
+    site-days, in the same order (sites by code point, as pandas sorts str), as the site
+    texts themselves; a site written with spaces around it is the same site, and then the
+    codes of the texts as read are not used."""
+    sites = ["北京A", "Z9", "a1", "1001A", "上海B"]
+    lines = ["site,time,pm2_5,o3"]
+    for i in range(24 * 3 * len(sites)):
+        site = sites[i % len(sites)]
+        if stripped and i % 7 == 0:
+            site = f" {site} "
+        at = datetime(2026, 3, 1) + timedelta(hours=i // len(sites))
+        lines.append(f"{site},{at:%Y-%m-%dT%H:%M},{i % 97},{(i * 7) % 180}")
+    path = tmp_path / "in.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = read_input_csv(path, POLLUTANT_COLUMNS)
+    assert (table.site_codes is None) == stripped
+    usable = np.ones(table.row_count, dtype=bool)
+    days = _site_days(table, usable, Mda8Windows.WITHIN_DAY)
+    without = _site_days(
+        dataclasses.replace(table, site_codes=None), usable, Mda8Windows.WITHIN_DAY
+    )
+    assert days.sites.to_list() == without.sites.to_list() == sorted(sites * 3)
+    assert days.days.tolist() == without.days.tolist()
+    for s in DAILY_STATISTICS:
+        np.testing.assert_array_equal(days.exact[s], without.exact[s])
+        np.testing.assert_array_equal(days.counts[s], without.counts[s])
+    assert days.counts["pm2_5"].tolist() == [24.0] * len(sites) * 3
