@@ -326,17 +326,27 @@ def _hour_rows(
     iaqi = [f"iaqi_{column}" for column in present]
     if method is HourlyMethod.STANDARD_TEXT:
         iaqi.append("iaqi_o3_8h")
-    head = _aqi_keys(result["aqi"], result["primary_mask"]) if joined else None
-    texts: dict[str, Callable[[], pl.Series]] = {}
-    if head is not None:
-        texts[",".join(_BY_AQI)] = lambda: _by_aqi(head)
+
+    def head() -> dict[str, pl.Series]:
+        """``aqi,level,category,primary_pollutants`` as one column when they can be, or
+        as ``aqi``, ``level,category`` and ``primary_pollutants``."""
+        keys = _aqi_keys(result["aqi"], result["primary_mask"])
+        if keys is not None:
+            return {",".join(_BY_AQI): _by_aqi(keys)}
+        return {
+            "aqi": format_numbers(result["aqi"]),
+            ",".join(_BY_LEVEL): _by_level(level),
+            "primary_pollutants": _pollutants(result["primary_mask"]),
+        }
+
+    # (the columns of a text are named where it is made; "": a dict of columns)
+    texts: dict[str, Callable[[], pl.Series | dict[str, pl.Series]]] = {}
+    if joined:
+        texts[""] = head
     else:
         texts["aqi"] = lambda: format_numbers(result["aqi"])
-        if joined:
-            texts[",".join(_BY_LEVEL)] = lambda: _by_level(level)
-        else:
-            texts["level"] = lambda: _level_text(level)
-            texts["category"] = lambda: _categories(level)
+        texts["level"] = lambda: _level_text(level)
+        texts["category"] = lambda: _categories(level)
         texts["primary_pollutants"] = lambda: _pollutants(result["primary_mask"])
     texts |= {name: partial(format_numbers, result[name]) for name in iaqi}
     if joined:
@@ -352,7 +362,10 @@ def _hour_rows(
         texts["colour"] = lambda: _colours(level)
     # each column on its own (numpy and polars release the GIL): on every core
     built = in_threads(lambda make: make(), texts.values())
-    return {"site": site, "time": time, **dict(zip(texts, built, strict=True))}
+    columns = {"site": site, "time": time}
+    for name, made in zip(texts, built, strict=True):
+        columns |= made if isinstance(made, dict) else {name: made}
+    return columns
 
 
 _BY_AQI: Final = ("aqi", "level", "category", "primary_pollutants")
