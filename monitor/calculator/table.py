@@ -346,7 +346,7 @@ def read_regular_csv(
     if not names or any(not n for n in names) or len(set(names)) != len(names):
         return None
     categorical = (
-        {n: pl.Categorical(pl.Categories.random()) for n in names if coded(n)}
+        {n: pl.Categorical(pl.Categories.random()) for n in _repeating(data, names, coded)}
         if coded is not None and len(names) > 1 and b'"' not in data
         else {}
     )
@@ -387,6 +387,31 @@ def read_regular_csv(
     if candidates.select((first_text.str.strip_chars() == "").any()).item():
         return None
     return names, frame.rename({n: f"c{i}" for i, n in enumerate(names)})
+
+
+def _repeating(data: bytes, names: list[str], coded: Callable[[str], bool]) -> list[str]:
+    """The columns ``coded`` names whose texts repeat (each at least
+    :data:`_REPEATS` times on average) in the first rows of ``data`` (about
+    :data:`_SAMPLE_BYTES`): the categorical reader lists few distinct texts faster than it
+    reads text, but many (numbers written with three decimals, say) much more slowly."""
+    wanted = [n for n in names if coded(n)]
+    end = data.find(b"\n", _SAMPLE_BYTES)
+    if not wanted:
+        return []
+    try:
+        sample = pl.read_csv(
+            data if end < 0 else data[: end + 1], infer_schema=False, columns=wanted
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return []
+    counts = sample.select(pl.all().n_unique()).row(0)
+    return [
+        n for n, count in zip(wanted, counts, strict=True) if count * _REPEATS <= sample.height
+    ]
+
+
+_SAMPLE_BYTES: Final = 1 << 19
+_REPEATS: Final = 16
 
 
 def _separators(data: bytes) -> int:
