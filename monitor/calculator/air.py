@@ -284,6 +284,16 @@ def _merge_problems(table: InputTable, extra: dict[int, str]) -> npt.NDArray[np.
     return merged
 
 
+def _problem_rows(
+    table: InputTable, extra: dict[int, str], merged: npt.NDArray[np.object_]
+) -> npt.NDArray[np.intp]:
+    """The rows of :func:`_merge_problems`' texts that are not empty, ascending (from the
+    rows the checks found, when known: the texts are not compared)."""
+    if table.problem_rows is None:
+        return np.flatnonzero(merged != "")
+    return np.union1d(table.problem_rows, np.fromiter(extra, dtype=np.intp, count=len(extra)))
+
+
 def _needs_moving_means(
     method: HourlyMethod, values: Mapping[str, npt.NDArray[np.float64]] | pd.DataFrame
 ) -> bool:
@@ -486,8 +496,9 @@ def _hourly(
             "no row has a usable time, so --standard auto cannot choose the rules; "
             + (summarise_problems(table, 1) or ("",))[0]
         )
-    problems = _merge_problems(table, _without_duplicates(notes))
-    flagged = np.flatnonzero(problems != "")  # (the rows with problems, found once)
+    kept = _without_duplicates(notes)
+    problems = _merge_problems(table, kept)
+    flagged = _problem_rows(table, kept, problems)  # (the rows with problems, found once)
     unquoted = table.unquoted and membership is None and unquoted_texts(problems[flagged])
     columns = _hour_rows(
         _input_text(table.text["site"]),
@@ -818,7 +829,10 @@ def _daily(
         valid = pd.DataFrame(days.valid)
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
+    warnings = summarise_problems(
+        dataclasses.replace(table, problem_texts=problems),
+        flagged=_problem_rows(table, notes, problems),
+    )
     return CalcResult(
         out,
         warnings,

@@ -82,6 +82,9 @@ class InputTable:
     site_codes : _Distinct or None
         When known: the distinct texts of :attr:`sites` and each row's code among them
         (the same text ⇔ the same code), as the cell checks found them.
+    problem_rows : ndarray of intp or None
+        When known: the rows whose text of :attr:`problem_texts` is not empty, ascending,
+        as the cell checks found them (not kept up to date by ``dataclasses.replace``).
     """
 
     text: pl.DataFrame
@@ -95,6 +98,7 @@ class InputTable:
     unquoted: bool = False
     lines: pl.Series | None = None
     site_codes: _Distinct | None = None
+    problem_rows: npt.NDArray[np.intp] | None = None
 
     @property
     def row_count(self) -> int:
@@ -454,18 +458,20 @@ def _check_cells(
     )
     # the checks of a column with few distinct texts are made once per text
     plain = frame.select([c for c in checks if c.meta.output_name().lstrip("\0") not in distinct])
-    times_ns = np.full(n, _NAT, dtype=np.int64)
-    odd_time = np.zeros(n, dtype=bool)
-    if has_time:
-        if "time" in distinct:
-            times = distinct["time"]
-            is_plain = times.texts.str.contains(_PLAIN_TIME).to_numpy()
-            stamp_by_text, valid_by_text = _plain_times(times.texts, is_plain)
-            stamp, valid = times.spread(stamp_by_text), times.spread(valid_by_text)
-        else:
-            stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
+    if has_time and "time" in distinct:
+        times = distinct["time"]
+        is_plain = times.texts.str.contains(_PLAIN_TIME).to_numpy()
+        stamp_by_text, valid_by_text = _plain_times(times.texts, is_plain)
+        # (a valid time is from 1992 on: never NaT)
+        times_ns = times.spread(np.where(valid_by_text, stamp_by_text, _NAT))
+        odd_time = times_ns == _NAT
+    elif has_time:
+        stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
         odd_time = ~valid
         times_ns = np.where(valid, stamp, _NAT)
+    else:
+        times_ns = np.full(n, _NAT, dtype=np.int64)
+        odd_time = np.zeros(n, dtype=bool)
     odd_site = np.zeros(n, dtype=bool)
     if has_site and "site" in distinct:
         site_texts = distinct["site"]
@@ -529,6 +535,7 @@ def _check_cells(
         below,
         notes.texts(n),
         site_codes=site_codes,
+        problem_rows=np.array(sorted(notes.by_row), dtype=np.intp),
     )
 
 
