@@ -824,7 +824,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aqi.add_argument("input", metavar="IN.csv")
     aqi.add_argument("-o", "--output", metavar="OUT.csv", help="output file (default: stdout)")
-    aqi.set_defaults(handler=_cmd_calc_aqi)
+    aqi.set_defaults(handler=_cmd_calc_aqi, end_at_once=True)
 
     water = calc_commands.add_parser(
         "water-class",
@@ -842,7 +842,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     water.add_argument("input", metavar="IN.csv")
     water.add_argument("-o", "--output", metavar="OUT.csv", help="output file (default: stdout)")
-    water.set_defaults(handler=_cmd_calc_water_class)
+    water.set_defaults(handler=_cmd_calc_water_class, end_at_once=True)
 
     run = commands.add_parser(
         "run",
@@ -1024,7 +1024,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``envmon``; returns the exit code."""
+    """Run ``envmon``; returns the exit code.
+
+    Run as the program (no ``argv``: the ``envmon`` command, ``python -m monitor``), a
+    calculation (``envmon calc``) ends the process as soon as its output is written and
+    flushed: it holds nothing to close, and tearing its arrays and numpy's and polars'
+    modules down one object at a time would take 0.1–0.2 s more at 1,000,000 rows.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     handler: Handler = args.handler
@@ -1032,9 +1038,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     masked_out, masked_err = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
     sys.stdout, sys.stderr = masked_out, masked_err
     try:
-        return _run(handler, args)
+        code = _run(handler, args)
     finally:
         sys.stdout, sys.stderr = streams
+    if argv is None and getattr(args, "end_at_once", False):
+        _end_at_once(code)
+    return code
+
+
+def _end_at_once(code: int) -> None:
+    """End the process with ``code`` once standard output and error are flushed (if they
+    cannot be, the interpreter's own exit reports it, as without this)."""
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
 
 
 def _run(handler: Handler, args: argparse.Namespace) -> int:
