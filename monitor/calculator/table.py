@@ -609,7 +609,8 @@ class _Notes:
         self.by_row.setdefault(row, []).append(problem)
 
     def texts(self, n: int) -> npt.NDArray[np.object_]:
-        texts = np.full(n, "", dtype=object)
+        texts = np.empty(n, dtype=object)
+        texts.fill("")  # (as np.full, which fills object arrays a quarter as fast)
         for row, problems in self.by_row.items():
             texts[row] = PROBLEM_SEPARATOR.join(problems)
         return texts
