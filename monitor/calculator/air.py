@@ -215,12 +215,17 @@ def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFram
 _HOUR_NS: Final = 3_600_000_000_000
 
 
+def _off_the_hour(local_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which local times are not on the hour."""
+    off: npt.NDArray[np.bool_] = local_ns % _HOUR_NS != 0
+    return off
+
+
 def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Rows usable as hourly series, and the problems of the others (by row)."""
     usable = table.time_ok & (table.sites != "").to_numpy()
     # on the hour in local time (as times.dt.floor("h") == times, without re-localising)
-    local = table.local_ns
-    off_hour = usable & (local % _HOUR_NS != 0)
+    off_hour = usable & table.of_local_times(_off_the_hour)
     notes: dict[int, str] = {}
     off_rows = np.flatnonzero(off_hour)
     for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True):
@@ -547,7 +552,7 @@ def _off_hour_notes(table: InputTable) -> dict[int, str]:
     """The problems of rows whose time is not on the hour (as :func:`_on_hour_unique`
     finds them, without looking for duplicates)."""
     usable = table.time_ok & (table.sites != "").to_numpy()
-    off_rows = np.flatnonzero(usable & (table.local_ns % _HOUR_NS != 0))
+    off_rows = np.flatnonzero(usable & table.of_local_times(_off_the_hour))
     return {
         i: f"time {text!r} is not on the hour; expected HH:00 labels"
         for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True)
@@ -565,7 +570,7 @@ def _row_standards(standard: str, table: InputTable) -> AqiStandard | npt.NDArra
     row is then not rated)."""
     if standard != "auto":
         return AqiStandard(standard)
-    is_2026 = table.time_ok & (table.local_ns >= _HJ633_2026_LOCAL_NS)
+    is_2026 = table.time_ok & table.of_local_times(lambda t: t >= _HJ633_2026_LOCAL_NS)
     if not is_2026.any():
         return AqiStandard.HJ633_2012
     if is_2026.all():

@@ -85,6 +85,10 @@ class InputTable:
     problem_rows : ndarray of intp or None
         When known: the rows whose text of :attr:`problem_texts` is not empty, ascending,
         as the cell checks found them (not kept up to date by ``dataclasses.replace``).
+    time_codes : _TimeCodes or None
+        When every row's time is that of its text (none was read cell by cell): the
+        distinct time texts, each row's code and each text's time (:attr:`times_ns` of
+        its rows).
     """
 
     text: pl.DataFrame
@@ -99,6 +103,7 @@ class InputTable:
     lines: pl.Series | None = None
     site_codes: _Distinct | None = None
     problem_rows: npt.NDArray[np.intp] | None = None
+    time_codes: _TimeCodes | None = None
 
     @property
     def row_count(self) -> int:
@@ -114,14 +119,17 @@ class InputTable:
     @functools.cached_property
     def local_ns(self) -> npt.NDArray[np.int64]:
         """Row time as Asia/Shanghai wall-clock nanoseconds; NaT where not valid."""
-        ok = self.time_ok
-        local = np.where(ok, self.times_ns + _UTC_OFFSET_NS, _NAT)
-        # before 1992 Asia/Shanghai kept summer time (1986–1991): pandas knows the offsets
-        early = np.flatnonzero(ok & (self.times_ns < _FROM_1992_NS - _UTC_OFFSET_NS))
-        if len(early):
-            stamps = pd.DatetimeIndex(self.times_ns[early].view("datetime64[ns]"))
-            local[early] = stamps.tz_localize("UTC").tz_convert(LOCAL_TZ).tz_localize(None).asi8
-        return local
+        return _local_ns(self.times_ns)
+
+    def of_local_times(
+        self, f: Callable[[npt.NDArray[np.int64]], npt.NDArray[_Item]]
+    ) -> npt.NDArray[_Item]:
+        """``f(self.local_ns)`` for an element-wise ``f`` (of NaT too), computed once per
+        distinct time text when the rows' times are those of their texts
+        (:attr:`time_codes`)."""
+        if self.time_codes is None:
+            return f(self.local_ns)
+        return self.time_codes.codes.spread(f(_local_ns(self.time_codes.utc_ns)))
 
     def value(self, column: str) -> npt.NDArray[np.float64]:
         """The float values of one measurement column."""
@@ -163,6 +171,18 @@ class InputTable:
 
 
 _NAT: Final = np.iinfo(np.int64).min
+
+
+def _local_ns(utc_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """UTC nanoseconds (NaT where not valid) as Asia/Shanghai wall-clock nanoseconds."""
+    ok = utc_ns != _NAT
+    local = np.where(ok, utc_ns + _UTC_OFFSET_NS, _NAT)
+    # before 1992 Asia/Shanghai kept summer time (1986–1991): pandas knows the offsets
+    early = np.flatnonzero(ok & (utc_ns < _FROM_1992_NS - _UTC_OFFSET_NS))
+    if len(early):
+        stamps = pd.DatetimeIndex(utc_ns[early].view("datetime64[ns]"))
+        local[early] = stamps.tz_localize("UTC").tz_convert(LOCAL_TZ).tz_localize(None).asi8
+    return local
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -526,6 +546,11 @@ def _check_cells(
             )
     # (the codes of the texts as read: those of the sites unless a site was stripped)
     site_codes = distinct.get("site") if not len(site_rows) else None
+    time_codes = (
+        _TimeCodes(distinct["time"], np.where(valid_by_text, stamp_by_text, _NAT))
+        if has_time and "time" in distinct and not len(time_rows)
+        else None
+    )
     return InputTable(
         frame,
         sites,
@@ -536,6 +561,7 @@ def _check_cells(
         notes.texts(n),
         site_codes=site_codes,
         problem_rows=np.array(sorted(notes.by_row), dtype=np.intp),
+        time_codes=time_codes,
     )
 
 
@@ -597,6 +623,15 @@ def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Dis
     chosen = [name for name in names if name in read or name in few]
     rows = in_threads(row_codes, chosen)
     return {name: _Distinct(texts[name], row) for name, row in zip(chosen, rows, strict=True)}
+
+
+@dataclass(frozen=True)
+class _TimeCodes:
+    """The distinct time texts with each row's code, and each text's time as UTC
+    nanoseconds (NaT where not a valid time)."""
+
+    codes: _Distinct
+    utc_ns: npt.NDArray[np.int64]
 
 
 class _Notes:

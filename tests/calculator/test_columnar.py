@@ -311,3 +311,29 @@ def test_columns_of_mostly_distinct_texts_are_read_as_text(tmp_path: Path) -> No
         read_input_csv(path, POLLUTANT_COLUMNS, coded=True),
         read_input_csv(path, POLLUTANT_COLUMNS),
     )
+
+
+@pytest.mark.parametrize("odd_time", [False, True])
+def test_local_times_once_per_time_text_are_those_of_the_rows(
+    tmp_path: Path, odd_time: bool
+) -> None:
+    """What is computed from each row's local time (on the hour? from the HJ 633-2026 date
+    on?) is computed once per distinct time text when every row's time is its text's,
+    with the same result; a time read cell by cell (an offset, summer time 1986–1991, a
+    text that is not a time) means row by row."""
+    from monitor.calculator.air import _HJ633_2026_LOCAL_NS, _off_the_hour
+
+    times = ["2025-12-31T23:00", "2026-01-01T00:00", "2026-01-01T00:30", "2026-03-01 17:00"]
+    if odd_time:  # (and the times that are not times)
+        times += ["2026-03-01T18:00+08:00", "1990-07-01T12:00", "yesterday", "2026-02-30T10:00"]
+    lines = ["site,time,pm2_5"]
+    lines += [f"1001A,{times[i % len(times)]},{i % 50}" for i in range(20 * len(times))]
+    path = tmp_path / "in.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = read_input_csv(path, POLLUTANT_COLUMNS)
+    assert (table.time_codes is None) == odd_time
+    for f in (_off_the_hour, lambda t: t >= _HJ633_2026_LOCAL_NS):
+        row_by_row = f(table.local_ns)
+        np.testing.assert_array_equal(table.of_local_times(f), row_by_row)
+    assert table.of_local_times(_off_the_hour)[2]  # 00:30
+    assert not table.of_local_times(_off_the_hour)[1]
