@@ -221,6 +221,18 @@ def _off_the_hour(local_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
     return off
 
 
+def _local_day(local_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Local dates (days since 1970-01-01) of local times."""
+    day: npt.NDArray[np.int64] = np.floor_divide(local_ns, _DAY_NS)
+    return day
+
+
+def _local_hour(local_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Hours of the day (0–23) of local times."""
+    hour: npt.NDArray[np.intp] = (np.remainder(local_ns, _DAY_NS) // _HOUR_NS).astype(np.intp)
+    return hour
+
+
 def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Rows usable as hourly series, and the problems of the others (by row)."""
     usable = table.time_ok & (table.sites != "").to_numpy()
@@ -690,9 +702,9 @@ def _site_days(
     rules = DEFAULT_RULES
     every = bool(usable.all())  # then the columns themselves, not copies
     at: npt.NDArray[np.intp] | slice = slice(None) if every else np.flatnonzero(usable)
-    local = table.local_ns[at]
-    day = np.floor_divide(local, _DAY_NS)
-    hour = ((local - day * _DAY_NS) // _HOUR_NS).astype(np.intp)
+    # (local date and hour, once per distinct time text when the times are the texts')
+    day = table.of_local_times(_local_day)[at]
+    hour = table.of_local_times(_local_hour)[at]
     if table.site_codes is not None:  # each distinct text's place in their sorted order
         distinct = table.site_codes
         ranked = distinct.texts.arg_sort().to_numpy()  # by code point, as pandas sorts str
