@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from monitor.calculator import read_bytes
 from monitor.domain._threads import in_background, in_threads
 from monitor.errors import InputError
 
@@ -229,7 +230,7 @@ def read_input_csv(
     """
     name = str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_bytes(Path(path))
     except OSError as err:
         raise InputError(f"{name}: cannot read the file ({err.strerror})") from err
     utf8 = _utf8(data)

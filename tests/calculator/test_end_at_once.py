@@ -71,3 +71,30 @@ def test_a_short_output_to_a_pipe_is_flushed_before_the_end(
     assert done.returncode == 0
     assert done.stdout == expected
     assert done.stdout.count(b"\n") == 2  # header and the one row (2026: HJ 633-2026)
+
+
+def test_an_unreadable_input_read_ahead_is_reported_as_when_read_in_turn(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The program reads its input while it imports the calculator: a file that is not
+    there, or a folder, is reported with the same message and exit code as in process."""
+    for missing in (tmp_path / "nowhere.csv", tmp_path):
+        assert main(["calc", "aqi", str(missing)]) == 2
+        expected = capsys.readouterr().err
+        assert "cannot read the file" in expected
+        done = _program("calc", "aqi", str(missing))
+        assert (done.returncode, done.stderr.decode()) == (2, expected)
+
+
+def test_bytes_read_ahead_are_taken_once(tmp_path: Path) -> None:
+    from monitor.calculator import read_ahead, read_bytes
+
+    path = tmp_path / "in.csv"
+    path.write_bytes(b"site,time,pm2_5\n")
+    read_ahead(path)
+    assert read_bytes(path) == b"site,time,pm2_5\n"
+    path.write_bytes(b"changed\n")
+    assert read_bytes(path) == b"changed\n"  # (read now: the bytes read ahead were taken)
+    read_ahead(tmp_path / "nowhere.csv")
+    with pytest.raises(FileNotFoundError):
+        read_bytes(tmp_path / "nowhere.csv")
