@@ -128,7 +128,11 @@ def format_numbers(values: npt.ArrayLike) -> pl.Series:
     if missing.any():
         numbers = numbers.set(pl.Series(missing), None)
     text = numbers.cast(pl.String)
-    return text.scatter(others, [f"{v:.10g}" for v in np.nan_to_num(x[others])])
+    # each distinct value formatted once (equal values are the same float: the only
+    # equal floats of different bits, 0 and -0, are not both here: 0 is whole)
+    distinct, at = np.unique(np.nan_to_num(x[others]), return_inverse=True)
+    texts = pl.Series([f"{v:.10g}" for v in distinct], dtype=pl.String)
+    return text.scatter(others, texts.gather(at.reshape(-1)))
 
 
 def _flags(values: npt.ArrayLike) -> pl.Series:
@@ -185,7 +189,7 @@ def compute_aqi_csv(
     """
     if standard not in {"auto", *(s.value for s in AqiStandard)}:
         raise InputError(f"unknown standard {standard!r}; expected hj633-2012, hj633-2026 or auto")
-    table = read_input_csv(path, POLLUTANT_COLUMNS, aliases=ALIASES)
+    table = read_input_csv(path, POLLUTANT_COLUMNS, aliases=ALIASES, coded=True)
     if scale == "hour":
         return _hourly(table, standard, HourlyMethod(hourly_method), MissingPolicy(missing), areas)
     if scale == "day":
@@ -212,19 +216,40 @@ def _series_frame(table: InputTable, rows: npt.NDArray[np.bool_]) -> pd.DataFram
 _HOUR_NS: Final = 3_600_000_000_000
 
 
+def _off_the_hour(local_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.bool_]:
+    """Which local times are not on the hour."""
+    off: npt.NDArray[np.bool_] = local_ns % _HOUR_NS != 0
+    return off
+
+
+def _local_day(local_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Local dates (days since 1970-01-01) of local times."""
+    day: npt.NDArray[np.int64] = np.floor_divide(local_ns, _DAY_NS)
+    return day
+
+
+def _local_hour(local_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.intp]:
+    """Hours of the day (0–23) of local times."""
+    hour: npt.NDArray[np.intp] = (np.remainder(local_ns, _DAY_NS) // _HOUR_NS).astype(np.intp)
+    return hour
+
+
 def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int, str]]:
     """Rows usable as hourly series, and the problems of the others (by row)."""
     usable = table.time_ok & (table.sites != "").to_numpy()
     # on the hour in local time (as times.dt.floor("h") == times, without re-localising)
-    local = table.local_ns
-    off_hour = usable & (local % _HOUR_NS != 0)
+    off_hour = usable & table.of_local_times(_off_the_hour)
     notes: dict[int, str] = {}
     off_rows = np.flatnonzero(off_hour)
     for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True):
         notes[i] = f"time {text!r} is not on the hour; expected HH:00 labels"
     usable &= ~off_hour
     # the same site text ⇔ the same code
-    site_codes = table.sites.cast(pl.Categorical).to_physical().to_numpy()
+    site_codes = (
+        table.site_codes.row_codes
+        if table.site_codes is not None
+        else table.sites.cast(pl.Categorical).to_physical().to_numpy()
+    )
     duplicated = np.zeros(table.row_count, dtype=bool)
     if not _distinct_site_hours(site_codes[usable], table.times_ns[usable]):
         # the same instant ⇔ the same UTC nanoseconds (NaT: one value, as pandas compares it)
@@ -328,6 +353,16 @@ def _shared_hour_notes(
     return notes
 
 
+def _problem_rows(
+    table: InputTable, extra: dict[int, str], merged: npt.NDArray[np.object_]
+) -> npt.NDArray[np.intp]:
+    """The rows of :func:`_merge_problems`' texts that are not empty, ascending (from the
+    rows the checks found, when known: the texts are not compared)."""
+    if table.problem_rows is None:
+        return np.flatnonzero(merged != "")
+    return np.union1d(table.problem_rows, np.fromiter(extra, dtype=np.intp, count=len(extra)))
+
+
 def _needs_moving_means(
     method: HourlyMethod, values: Mapping[str, npt.NDArray[np.float64]] | pd.DataFrame
 ) -> bool:
@@ -370,17 +405,27 @@ def _hour_rows(
     iaqi = [f"iaqi_{column}" for column in present]
     if method is HourlyMethod.STANDARD_TEXT:
         iaqi.append("iaqi_o3_8h")
-    head = _aqi_keys(result["aqi"], result["primary_mask"]) if joined else None
-    texts: dict[str, Callable[[], pl.Series]] = {}
-    if head is not None:
-        texts[",".join(_BY_AQI)] = lambda: _by_aqi(head)
+
+    def head() -> dict[str, pl.Series]:
+        """``aqi,level,category,primary_pollutants`` as one column when they can be, or
+        as ``aqi``, ``level,category`` and ``primary_pollutants``."""
+        keys = _aqi_keys(result["aqi"], result["primary_mask"])
+        if keys is not None:
+            return {",".join(_BY_AQI): _by_aqi(keys)}
+        return {
+            "aqi": format_numbers(result["aqi"]),
+            ",".join(_BY_LEVEL): _by_level(level),
+            "primary_pollutants": _pollutants(result["primary_mask"]),
+        }
+
+    # (the columns of a text are named where it is made; "": a dict of columns)
+    texts: dict[str, Callable[[], pl.Series | dict[str, pl.Series]]] = {}
+    if joined:
+        texts[""] = head
     else:
         texts["aqi"] = lambda: format_numbers(result["aqi"])
-        if joined:
-            texts[",".join(_BY_LEVEL)] = lambda: _by_level(level)
-        else:
-            texts["level"] = lambda: _level_text(level)
-            texts["category"] = lambda: _categories(level)
+        texts["level"] = lambda: _level_text(level)
+        texts["category"] = lambda: _categories(level)
         texts["primary_pollutants"] = lambda: _pollutants(result["primary_mask"])
     texts |= {name: partial(format_numbers, result[name]) for name in iaqi}
     if joined:
@@ -396,7 +441,10 @@ def _hour_rows(
         texts["colour"] = lambda: _colours(level)
     # each column on its own (numpy and polars release the GIL): on every core
     built = in_threads(lambda make: make(), texts.values())
-    return {"site": site, "time": time, **dict(zip(texts, built, strict=True))}
+    columns = {"site": site, "time": time}
+    for name, made in zip(texts, built, strict=True):
+        columns |= made if isinstance(made, dict) else {name: made}
+    return columns
 
 
 _BY_AQI: Final = ("aqi", "level", "category", "primary_pollutants")
@@ -519,8 +567,9 @@ def _hourly(
             "no row has a usable time, so --standard auto cannot choose the rules; "
             + (summarise_problems(table, 1) or ("",))[0]
         )
-    problems = _merge_problems(table, _without_duplicates(notes))
-    flagged = np.flatnonzero(problems != "")  # (the rows with problems, found once)
+    kept = _without_duplicates(notes)
+    problems = _merge_problems(table, kept)
+    flagged = _problem_rows(table, kept, problems)  # (the rows with problems, found once)
     unquoted = table.unquoted and membership is None and unquoted_texts(problems[flagged])
     columns = _hour_rows(
         _input_text(table.text["site"]),
@@ -569,7 +618,7 @@ def _off_hour_notes(table: InputTable) -> dict[int, str]:
     """The problems of rows whose time is not on the hour (as :func:`_on_hour_unique`
     finds them, without looking for duplicates)."""
     usable = table.time_ok & (table.sites != "").to_numpy()
-    off_rows = np.flatnonzero(usable & (table.local_ns % _HOUR_NS != 0))
+    off_rows = np.flatnonzero(usable & table.of_local_times(_off_the_hour))
     return {
         i: f"time {text!r} is not on the hour; expected HH:00 labels"
         for i, text in zip(map(int, off_rows), table.cells("time", off_rows), strict=True)
@@ -587,7 +636,7 @@ def _row_standards(standard: str, table: InputTable) -> AqiStandard | npt.NDArra
     row is then not rated)."""
     if standard != "auto":
         return AqiStandard(standard)
-    is_2026 = table.time_ok & (table.local_ns >= _HJ633_2026_LOCAL_NS)
+    is_2026 = table.time_ok & table.of_local_times(lambda t: t >= _HJ633_2026_LOCAL_NS)
     if not is_2026.any():
         return AqiStandard.HJ633_2012
     if is_2026.all():
@@ -715,12 +764,20 @@ def _site_days(
     rules = DEFAULT_RULES
     every = bool(usable.all())  # then the columns themselves, not copies
     at: npt.NDArray[np.intp] | slice = slice(None) if every else np.flatnonzero(usable)
-    local = table.local_ns[at]
-    day = np.floor_divide(local, _DAY_NS)
-    hour = ((local - day * _DAY_NS) // _HOUR_NS).astype(np.intp)
-    site_texts = table.sites if every else table.sites.filter(pl.Series(usable))
-    names = site_texts.unique().sort()  # by code point, as pandas sorts str
-    site_code = site_texts.cast(pl.Enum(names.to_list())).to_physical().to_numpy()
+    # (local date and hour, once per distinct time text when the times are the texts')
+    day = table.of_local_times(_local_day)[at]
+    hour = table.of_local_times(_local_hour)[at]
+    if table.site_codes is not None:  # each distinct text's place in their sorted order
+        distinct = table.site_codes
+        ranked = distinct.texts.arg_sort().to_numpy()  # by code point, as pandas sorts str
+        names = distinct.texts.gather(ranked)
+        rank = np.empty(len(ranked), dtype=np.int64)
+        rank[ranked] = np.arange(len(ranked))
+        site_code = rank[distinct.row_codes[at]]
+    else:
+        site_texts = table.sites if every else table.sites.filter(pl.Series(usable))
+        names = site_texts.unique().sort()  # by code point, as pandas sorts str
+        site_code = site_texts.cast(pl.Enum(names.to_list())).to_physical().to_numpy()
     first_day = int(day.min())
     n_days = int(day.max()) - first_day + 2
     key = site_code.astype(np.int64) * n_days + (day - first_day)
@@ -851,7 +908,10 @@ def _daily(
         valid = pd.DataFrame(days.valid)
         area = _area_day_rows(exact, valid, membership, standard, missing)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    warnings = summarise_problems(dataclasses.replace(table, problem_texts=problems))
+    warnings = summarise_problems(
+        dataclasses.replace(table, problem_texts=problems),
+        flagged=_problem_rows(table, notes, problems),
+    )
     return CalcResult(
         out,
         warnings,

@@ -7,7 +7,7 @@ import dataclasses
 import functools
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from monitor.calculator import read_bytes
 from monitor.domain._threads import in_background, in_threads
 from monitor.errors import InputError
 
@@ -79,6 +80,16 @@ class InputTable:
     lines : polars.Series or None
         When asked for and :attr:`unquoted`: each row's line as in the file (UTF-8, without
         the line end), which is its cells of :attr:`text` joined by commas.
+    site_codes : _Distinct or None
+        When known: the distinct texts of :attr:`sites` and each row's code among them
+        (the same text ⇔ the same code), as the cell checks found them.
+    problem_rows : ndarray of intp or None
+        When known: the rows whose text of :attr:`problem_texts` is not empty, ascending,
+        as the cell checks found them (not kept up to date by ``dataclasses.replace``).
+    time_codes : _TimeCodes or None
+        When every row's time is that of its text (none was read cell by cell): the
+        distinct time texts, each row's code and each text's time (:attr:`times_ns` of
+        its rows).
     """
 
     text: pl.DataFrame
@@ -91,6 +102,9 @@ class InputTable:
     carriage_returns: bool = True
     unquoted: bool = False
     lines: pl.Series | None = None
+    site_codes: _Distinct | None = None
+    problem_rows: npt.NDArray[np.intp] | None = None
+    time_codes: _TimeCodes | None = None
 
     @property
     def row_count(self) -> int:
@@ -106,14 +120,17 @@ class InputTable:
     @functools.cached_property
     def local_ns(self) -> npt.NDArray[np.int64]:
         """Row time as Asia/Shanghai wall-clock nanoseconds; NaT where not valid."""
-        ok = self.time_ok
-        local = np.where(ok, self.times_ns + _UTC_OFFSET_NS, _NAT)
-        # before 1992 Asia/Shanghai kept summer time (1986–1991): pandas knows the offsets
-        early = np.flatnonzero(ok & (self.times_ns < _FROM_1992_NS - _UTC_OFFSET_NS))
-        if len(early):
-            stamps = pd.DatetimeIndex(self.times_ns[early].view("datetime64[ns]"))
-            local[early] = stamps.tz_localize("UTC").tz_convert(LOCAL_TZ).tz_localize(None).asi8
-        return local
+        return _local_ns(self.times_ns)
+
+    def of_local_times(
+        self, f: Callable[[npt.NDArray[np.int64]], npt.NDArray[_Item]]
+    ) -> npt.NDArray[_Item]:
+        """``f(self.local_ns)`` for an element-wise ``f`` (of NaT too), computed once per
+        distinct time text when the rows' times are those of their texts
+        (:attr:`time_codes`)."""
+        if self.time_codes is None:
+            return f(self.local_ns)
+        return self.time_codes.codes.spread(f(_local_ns(self.time_codes.utc_ns)))
 
     def value(self, column: str) -> npt.NDArray[np.float64]:
         """The float values of one measurement column."""
@@ -157,6 +174,18 @@ class InputTable:
 _NAT: Final = np.iinfo(np.int64).min
 
 
+def _local_ns(utc_ns: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """UTC nanoseconds (NaT where not valid) as Asia/Shanghai wall-clock nanoseconds."""
+    ok = utc_ns != _NAT
+    local = np.where(ok, utc_ns + _UTC_OFFSET_NS, _NAT)
+    # before 1992 Asia/Shanghai kept summer time (1986–1991): pandas knows the offsets
+    early = np.flatnonzero(ok & (utc_ns < _FROM_1992_NS - _UTC_OFFSET_NS))
+    if len(early):
+        stamps = pd.DatetimeIndex(utc_ns[early].view("datetime64[ns]"))
+        local[early] = stamps.tz_localize("UTC").tz_convert(LOCAL_TZ).tz_localize(None).asi8
+    return local
+
+
 def _decode(data: bytes, path: str) -> str:
     for encoding in ("utf-8-sig", "gb18030"):
         try:
@@ -179,11 +208,16 @@ def read_input_csv(
     required: Sequence[str] = ("site", "time"),
     allow_below_detection: bool = False,
     lines: bool = False,
+    coded: bool = False,
 ) -> InputTable:
     """Read a calculator CSV and check it.
 
     With ``lines``, :attr:`InputTable.lines` holds each row's line as in the file when the
-    file's cells need no quotes (see there).
+    file's cells need no quotes (see there). With ``coded``, the measurement columns of
+    :attr:`InputTable.text` of a file without quotes are read as categorical text (each
+    distinct text once, as the cell checks need them; written as the same text), for
+    callers that use only the site and time columns of :attr:`InputTable.text` as
+    ``String``.
 
     Raises :class:`InputError` (one line, exit code 2) when the file as a whole cannot be
     used: unreadable, empty, no header, a required column missing, duplicate columns, or
@@ -196,7 +230,7 @@ def read_input_csv(
     """
     name = str(path)
     try:
-        data = Path(path).read_bytes()
+        data = read_bytes(Path(path))
     except OSError as err:
         raise InputError(f"{name}: cannot read the file ({err.strerror})") from err
     utf8 = _utf8(data)
@@ -207,8 +241,12 @@ def read_input_csv(
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
     if utf8 is None:
         utf8 = (text or "").encode("utf-8")  # GBK/GB18030 → UTF-8 for the engine
-    columnar = read_regular_csv(utf8)
     extra = None  # the cells beyond the header's of the rows that have more
+    measured = frozenset(measurement_columns)
+    columnar = read_regular_csv(
+        utf8,
+        coded=(lambda c: _normalise_header(c, aliases or {}) in measured) if coded else None,
+    )
     if columnar is None:
         raw = _read_with_pandas(_decode(data, name) if text is None else text, name)
         if _EXTRA_CELLS in raw.columns:
@@ -277,8 +315,9 @@ def _lines(data: bytes, rows: int, columns: int) -> pl.Series | None:
     ).to_series()
     if len(found) != rows + 1 or found.null_count():
         return None
-    commas = found.str.count_matches(",", literal=True)
-    if commas.min() != columns - 1 or commas.max() != columns - 1:
+    # no line has more separators than the header (the reader refused such a file): each
+    # has as many when they add up to that
+    if _separators(data) != (rows + 1) * (columns - 1):
         return None
     return found.slice(1)
 
@@ -360,8 +399,14 @@ def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> I
             f"(the cells beyond the first {width}, {','.join(cells)!r}, belong to no column); "
             "check the row's separators"
         )
+    rows = None if table.problem_rows is None else np.union1d(table.problem_rows, long)
     return dataclasses.replace(
-        table, value_matrix=values, below_matrix=below, times_ns=times, problem_texts=problems
+        table,
+        value_matrix=values,
+        below_matrix=below,
+        times_ns=times,
+        problem_texts=problems,
+        problem_rows=rows,
     )
 
 
@@ -381,9 +426,17 @@ def _utf8(data: bytes) -> bytes | None:
     return data
 
 
-def read_regular_csv(data: bytes) -> tuple[list[str], pl.DataFrame] | None:
+def read_regular_csv(
+    data: bytes, coded: Callable[[str], bool] | None = None
+) -> tuple[list[str], pl.DataFrame] | None:
     """Header names and every cell of UTF-8 ``data`` as text, read column-wise; None unless
     the layout is regular.
+
+    ``coded`` (given a header name as in the file): the columns read as categorical text
+    when ``data`` has no quote, each with categories of its own (so the reader lists each
+    distinct text once, which costs less than a cast afterwards). The reader gives an empty
+    cell of such a column as null: ``data`` is regular then only when every line has the
+    header's number of separators (no line short of cells), and a null is an empty cell.
 
     Regular: a header of distinct, non-empty names, no blank or white-space-only lines,
     ``\\r`` only before ``\\n``, no NUL, and quoting polars reads without complaint. Such
@@ -397,10 +450,18 @@ def read_regular_csv(data: bytes) -> tuple[list[str], pl.DataFrame] | None:
     names = next(csv.reader([first_line]), [])
     if not names or any(not n for n in names) or len(set(names)) != len(names):
         return None
+    categorical = (
+        {n: pl.Categorical(pl.Categories.random()) for n in _repeating(data, names, coded)}
+        if coded is not None and len(names) > 1 and b'"' not in data
+        else {}
+    )
+    # (every line of a file without quotes has the header's separators: counted meanwhile)
+    separators = in_background(partial(_separators, data)) if categorical else None
     try:
         frame = pl.read_csv(
             data,
             infer_schema=False,
+            schema_overrides=categorical or None,
             empty_string_is_null=False,
             truncate_ragged_lines=False,
             raise_if_empty=True,
@@ -408,17 +469,69 @@ def read_regular_csv(data: bytes) -> tuple[list[str], pl.DataFrame] | None:
         )
     except (pl.exceptions.PolarsError, ValueError):
         return None
-    if frame.columns != names or frame.null_count().sum_horizontal().item() != 0:
+    texts = [n for n in names if n not in categorical]
+    if frame.columns != names or frame[texts].null_count().sum_horizontal().item() != 0:
+        return None
+    # (more separators in a line than in the header: the reader refused the file)
+    if separators is not None and separators.result() != (frame.height + 1) * (len(names) - 1):
         return None
     # pandas skips blank and white-space-only lines; polars reads them as a row of empty
     # cells, as it reads ",,," — such a row means: let pandas decide.
     first, *rest = (pl.col(n) for n in names)
     candidates = frame  # rows whose other cells are empty: strip the first one only there
     if rest:
-        candidates = frame.filter(pl.all_horizontal([cell == "" for cell in rest]))
-    if candidates.select((first.str.strip_chars() == "").any()).item():
+        candidates = frame.filter(
+            pl.all_horizontal(
+                [
+                    cell.is_null() if cell.meta.output_name() in categorical else cell == ""
+                    for cell in rest
+                ]
+            )
+        )
+    first_text = first.cast(pl.String).fill_null("")  # (null: an empty categorical cell)
+    if candidates.select((first_text.str.strip_chars() == "").any()).item():
         return None
     return names, frame.rename({n: f"c{i}" for i, n in enumerate(names)})
+
+
+def _repeating(data: bytes, names: list[str], coded: Callable[[str], bool]) -> list[str]:
+    """The columns ``coded`` names whose texts repeat (each at least
+    :data:`_REPEATS` times on average) in the first rows of ``data`` (about
+    :data:`_SAMPLE_BYTES`): the categorical reader lists few distinct texts faster than it
+    reads text, but many (numbers written with three decimals, say) much more slowly."""
+    wanted = [n for n in names if coded(n)]
+    end = data.find(b"\n", _SAMPLE_BYTES)
+    if not wanted:
+        return []
+    try:
+        sample = pl.read_csv(
+            data if end < 0 else data[: end + 1], infer_schema=False, columns=wanted
+        )
+    except (pl.exceptions.PolarsError, ValueError):
+        return []
+    counts = sample.select(pl.all().n_unique()).row(0)
+    return [
+        n for n, count in zip(wanted, counts, strict=True) if count * _REPEATS <= sample.height
+    ]
+
+
+_SAMPLE_BYTES: Final = 1 << 19
+_REPEATS: Final = 16
+
+
+def _separators(data: bytes) -> int:
+    """How many commas ``data`` holds (counted a block at a time: the comparisons stay
+    small)."""
+    found = 0
+    for start in range(0, len(data), _BLOCK_BYTES):
+        block = np.frombuffer(
+            data, dtype=np.uint8, count=min(_BLOCK_BYTES, len(data) - start), offset=start
+        )
+        found += int(np.count_nonzero(block == ord(",")))
+    return found
+
+
+_BLOCK_BYTES: Final = 1 << 22
 
 
 # (?-u): byte classes, not Unicode ones (the same matches for these ASCII classes, faster)
@@ -455,18 +568,20 @@ def _check_cells(
     )
     # the checks of a column with few distinct texts are made once per text
     plain = frame.select([c for c in checks if c.meta.output_name().lstrip("\0") not in distinct])
-    times_ns = np.full(n, _NAT, dtype=np.int64)
-    odd_time = np.zeros(n, dtype=bool)
-    if has_time:
-        if "time" in distinct:
-            times = distinct["time"]
-            is_plain = times.texts.str.contains(_PLAIN_TIME).to_numpy()
-            stamp_by_text, valid_by_text = _plain_times(times.texts, is_plain)
-            stamp, valid = times.spread(stamp_by_text), times.spread(valid_by_text)
-        else:
-            stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
+    if has_time and "time" in distinct:
+        times = distinct["time"]
+        is_plain = times.texts.str.contains(_PLAIN_TIME).to_numpy()
+        stamp_by_text, valid_by_text = _plain_times(times.texts, is_plain)
+        # (a valid time is from 1992 on: never NaT)
+        times_ns = times.spread(np.where(valid_by_text, stamp_by_text, _NAT))
+        odd_time = times_ns == _NAT
+    elif has_time:
+        stamp, valid = _plain_times(frame["time"], plain["\0time"].to_numpy())
         odd_time = ~valid
         times_ns = np.where(valid, stamp, _NAT)
+    else:
+        times_ns = np.full(n, _NAT, dtype=np.int64)
+        odd_time = np.zeros(n, dtype=bool)
     odd_site = np.zeros(n, dtype=bool)
     if has_site and "site" in distinct:
         site_texts = distinct["site"]
@@ -519,7 +634,25 @@ def _check_cells(
             _read_odd_numbers(
                 column, rows, texts, values[:, j], below[:, j], notes, allow_below_detection
             )
-    return InputTable(frame, sites, times_ns, tuple(present), values, below, notes.texts(n))
+    # (the codes of the texts as read: those of the sites unless a site was stripped)
+    site_codes = distinct.get("site") if not len(site_rows) else None
+    time_codes = (
+        _TimeCodes(distinct["time"], np.where(valid_by_text, stamp_by_text, _NAT))
+        if has_time and "time" in distinct and not len(time_rows)
+        else None
+    )
+    return InputTable(
+        frame,
+        sites,
+        times_ns,
+        tuple(present),
+        values,
+        below,
+        notes.texts(n),
+        site_codes=site_codes,
+        problem_rows=np.array(sorted(notes.by_row), dtype=np.intp),
+        time_codes=time_codes,
+    )
 
 
 _Item = TypeVar("_Item", bound=np.generic)
@@ -547,20 +680,48 @@ def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Dis
 
     Each column gets categories of its own (polars), which list its distinct texts by code
     (categories shared by the columns would cost more: they would fill them in turn).
+
+    A column read as categorical (:func:`read_regular_csv`, ``coded``) is given as it is,
+    however many texts it has; its null cells (empty ones, as the reader gives them) get
+    the code of an empty text after its categories.
     """
     if not frame.height or not names:
         return {}
-    dtypes = {name: pl.Categorical(pl.Categories.random()) for name in names}
+    schema = frame.schema
+    read = {name: schema[name] for name in names if isinstance(schema[name], pl.Categorical)}
+    dtypes = {name: pl.Categorical(pl.Categories.random()) for name in names if name not in read}
     codes = frame.select(pl.col(name).cast(dtype) for name, dtype in dtypes.items())
     # (the categories live while ``codes`` uses them)
     texts = {name: dtype.categories.to_series() for name, dtype in dtypes.items()}
     few = [
         name
-        for name in names
+        for name in dtypes
         if len(texts[name]) * 4 <= frame.height and not codes[name].null_count()
     ]
-    rows = in_threads(lambda name: codes[name].to_physical().to_numpy(), few)
-    return {name: _Distinct(texts[name], row) for name, row in zip(few, rows, strict=True)}
+    for name, dtype in read.items():
+        assert isinstance(dtype, pl.Categorical)  # (for mypy)
+        texts[name] = dtype.categories.to_series().append(pl.Series([""]))
+
+    def row_codes(name: str) -> npt.NDArray[np.uint32]:
+        if name in read:
+            empty = len(texts[name]) - 1
+            found: npt.NDArray[np.uint32] = frame[name].to_physical().fill_null(empty).to_numpy()
+            return found
+        coded: npt.NDArray[np.uint32] = codes[name].to_physical().to_numpy()
+        return coded
+
+    chosen = [name for name in names if name in read or name in few]
+    rows = in_threads(row_codes, chosen)
+    return {name: _Distinct(texts[name], row) for name, row in zip(chosen, rows, strict=True)}
+
+
+@dataclass(frozen=True)
+class _TimeCodes:
+    """The distinct time texts with each row's code, and each text's time as UTC
+    nanoseconds (NaT where not a valid time)."""
+
+    codes: _Distinct
+    utc_ns: npt.NDArray[np.int64]
 
 
 class _Notes:
@@ -573,7 +734,8 @@ class _Notes:
         self.by_row.setdefault(row, []).append(problem)
 
     def texts(self, n: int) -> npt.NDArray[np.object_]:
-        texts = np.full(n, "", dtype=object)
+        texts = np.empty(n, dtype=object)
+        texts.fill("")  # (as np.full, which fills object arrays a quarter as fast)
         for row, problems in self.by_row.items():
             texts[row] = PROBLEM_SEPARATOR.join(problems)
         return texts

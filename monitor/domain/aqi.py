@@ -668,11 +668,9 @@ def _per_standard_columns(
             result = compute(std, block)
             for key, values in result.items():
                 if key not in out:
-                    out[key] = (
-                        np.full(n, np.nan)
-                        if values.dtype.kind == "f"
-                        else np.zeros(n, dtype=values.dtype)
-                    )
+                    # every row is written, by its block (each row has one known standard):
+                    # no fill, and the pages are touched by the blocks, on every core
+                    out[key] = np.empty(n, dtype=values.dtype)
                 if rows is None:
                     out[key][start:stop] = values
                 else:

@@ -3,6 +3,7 @@ and the start-up they save (pandas is not imported for plain files)."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -11,16 +12,18 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from benchmarks.bench_calc import write_air, write_water
 from monitor.calculator.air import POLLUTANT_COLUMNS, _row_standards, _site_days
-from monitor.calculator.table import read_input_csv
+from monitor.calculator.table import InputTable, read_input_csv
 from monitor.domain.aqi import AqiStandard, standards_for_dates
 from monitor.domain.daily import DAILY_STATISTICS, Mda8Windows, daily_statistics
 from monitor.domain.water_quality import Parameter, label_parameter_set
+from monitor.errors import InputError
 
 _RUN_AND_REPORT_PANDAS = """
 import sys
@@ -194,3 +197,143 @@ def test_cells_checked_once_per_distinct_text_read_as_cell_by_cell(
     assert once.problem_texts.tolist() == each.problem_texts.tolist()
     assert once.sites.to_list() == each.sites.to_list()
     assert sum(p != "" for p in once.problem_texts) > 100  # the bad cells were seen
+
+
+def _same_tables(a: InputTable, b: InputTable) -> None:
+    assert np.array_equal(a.times_ns, b.times_ns)
+    assert np.array_equal(a.value_matrix, b.value_matrix, equal_nan=True)
+    assert np.array_equal(a.below_matrix, b.below_matrix)
+    assert a.problem_texts.tolist() == b.problem_texts.tolist()
+    assert a.sites.to_list() == b.sites.to_list()
+    assert a.text.with_columns(pl.all().cast(pl.String).fill_null("")).equals(b.text)
+
+
+_HEADER = "site,time,so2,no2,co,o3,pm10,pm2_5"
+_ROWS = [  # (plain, empty, odd and bad cells; no quote anywhere)
+    "1001A,2026-03-01T16:00,35,,NA,/,-,-1",
+    "1001A,2026-03-01T17:00, 12 ,1e2,0.8,abc,12L,inf",
+    " 1002A,2026-03-01T16:00,,,,,,",
+    ",2026-03-01T16:00,5,6,0.4,80,70,30",
+] * 20  # (the texts repeat: columns whose texts are mostly distinct are read as text)
+
+
+@pytest.mark.parametrize(
+    ("layout", "coded_read"),
+    [
+        ("\n".join([_HEADER, *_ROWS]) + "\n", True),
+        ("\r\n".join([_HEADER, *_ROWS]), True),  # CRLF, no final line end
+        ("\n".join([_HEADER, *_ROWS, "1001A,2026-03-01T18:00,1,2,0.3,4,5"]) + "\n", False),
+        ("\n".join([_HEADER, *_ROWS, "1001A,2026-03-01T18:00,1,2,0.3,4,5,6,7"]) + "\n", False),
+        ("\n".join([_HEADER, _ROWS[0], "", *_ROWS[1:]]) + "\n", False),  # a blank line
+        ("\n".join([_HEADER, _ROWS[0], "   ,,,,,,,", *_ROWS[1:]]) + "\n", False),
+        ("\n".join([_HEADER, _ROWS[0], ",,,,,,,", *_ROWS[1:]]) + "\n", False),
+        ("\n".join([_HEADER.replace("pm2_5", '"pm2_5"'), *_ROWS]) + "\n", False),  # a quote
+    ],
+)
+def test_measurement_columns_read_as_categories_read_as_text(
+    tmp_path: Path, layout: str, coded_read: bool
+) -> None:
+    """``coded`` (the measurement columns of a file without quotes read as categorical
+    text) gives the same cells, values and problems as the text read; a file with a short
+    or long line, a blank line or a line of empty cells, or a quote, is read as before
+    (short lines, blank and empty lines by pandas: the categorical reader gives an empty
+    cell as null, so a missing cell could not be told from it otherwise)."""
+    from monitor.calculator import table as table_module
+
+    path = tmp_path / "air.csv"
+    path.write_bytes(layout.encode())
+    try:
+        as_text = read_input_csv(path, POLLUTANT_COLUMNS)
+    except InputError as err:  # (a line longer than the header: the same message)
+        with pytest.raises(InputError, match="Expected 8 fields in line 82, saw 9") as coded_err:
+            read_input_csv(path, POLLUTANT_COLUMNS, coded=True)
+        assert str(coded_err.value) == str(err)
+    else:
+        _same_tables(read_input_csv(path, POLLUTANT_COLUMNS, coded=True), as_text)
+    regular = table_module.read_regular_csv(path.read_bytes(), coded=lambda n: n != "site")
+    kinds = set() if regular is None else {type(t) for t in regular[1].dtypes}
+    assert (pl.Categorical in kinds) == coded_read
+    assert (regular is None) == (not coded_read and '"' not in layout)
+
+
+@pytest.mark.parametrize("stripped", [False, True])
+def test_site_days_from_the_site_codes_of_the_checks(tmp_path: Path, stripped: bool) -> None:
+    """The site codes the cell checks found (each distinct site text once) give the same
+    site-days, in the same order (sites by code point, as pandas sorts str), as the site
+    texts themselves; a site written with spaces around it is the same site, and then the
+    codes of the texts as read are not used."""
+    sites = ["北京A", "Z9", "a1", "1001A", "上海B"]
+    lines = ["site,time,pm2_5,o3"]
+    for i in range(24 * 3 * len(sites)):
+        site = sites[i % len(sites)]
+        if stripped and i % 7 == 0:
+            site = f" {site} "
+        at = datetime(2026, 3, 1) + timedelta(hours=i // len(sites))
+        lines.append(f"{site},{at:%Y-%m-%dT%H:%M},{i % 97},{(i * 7) % 180}")
+    path = tmp_path / "in.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = read_input_csv(path, POLLUTANT_COLUMNS)
+    assert (table.site_codes is None) == stripped
+    usable = np.ones(table.row_count, dtype=bool)
+    days = _site_days(table, usable, Mda8Windows.WITHIN_DAY)
+    without = _site_days(
+        dataclasses.replace(table, site_codes=None), usable, Mda8Windows.WITHIN_DAY
+    )
+    assert days.sites.to_list() == without.sites.to_list() == sorted(sites * 3)
+    assert days.days.tolist() == without.days.tolist()
+    for s in DAILY_STATISTICS:
+        np.testing.assert_array_equal(days.exact[s], without.exact[s])
+        np.testing.assert_array_equal(days.counts[s], without.counts[s])
+    assert days.counts["pm2_5"].tolist() == [24.0] * len(sites) * 3
+
+
+def test_columns_of_mostly_distinct_texts_are_read_as_text(tmp_path: Path) -> None:
+    """Only the measurement columns whose texts repeat (in the first rows) are read as
+    categories: the categorical reader is slow on many distinct texts (concentrations with
+    three decimals). The cells read the same either way."""
+    from monitor.calculator import table as table_module
+
+    rng = np.random.default_rng(3)
+    lines = [_HEADER]
+    for i in range(2000):
+        hour = f"2026-03-{1 + i // 24 % 28:02d}T{i % 24:02d}:00"
+        lines.append(f"1001A,{hour},{rng.random() * 100:.3f},{i % 40},0.8,,,")
+    path = tmp_path / "air.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    regular = table_module.read_regular_csv(path.read_bytes(), coded=lambda n: n != "site")
+    assert regular is not None
+    names, frame = regular
+    read_as = dict(zip(names, (type(t) for t in frame.dtypes), strict=True))
+    assert read_as["so2"] is pl.String  # 2,000 distinct texts in 2,000 rows
+    assert read_as["no2"] is pl.Categorical  # 40 texts
+    assert read_as["co"] is pl.Categorical and read_as["pm2_5"] is pl.Categorical
+    _same_tables(
+        read_input_csv(path, POLLUTANT_COLUMNS, coded=True),
+        read_input_csv(path, POLLUTANT_COLUMNS),
+    )
+
+
+@pytest.mark.parametrize("odd_time", [False, True])
+def test_local_times_once_per_time_text_are_those_of_the_rows(
+    tmp_path: Path, odd_time: bool
+) -> None:
+    """What is computed from each row's local time (on the hour? from the HJ 633-2026 date
+    on?) is computed once per distinct time text when every row's time is its text's,
+    with the same result; a time read cell by cell (an offset, summer time 1986–1991, a
+    text that is not a time) means row by row."""
+    from monitor.calculator.air import _HJ633_2026_LOCAL_NS, _off_the_hour
+
+    times = ["2025-12-31T23:00", "2026-01-01T00:00", "2026-01-01T00:30", "2026-03-01 17:00"]
+    if odd_time:  # (and the times that are not times)
+        times += ["2026-03-01T18:00+08:00", "1990-07-01T12:00", "yesterday", "2026-02-30T10:00"]
+    lines = ["site,time,pm2_5"]
+    lines += [f"1001A,{times[i % len(times)]},{i % 50}" for i in range(20 * len(times))]
+    path = tmp_path / "in.csv"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    table = read_input_csv(path, POLLUTANT_COLUMNS)
+    assert (table.time_codes is None) == odd_time
+    for f in (_off_the_hour, lambda t: t >= _HJ633_2026_LOCAL_NS):
+        row_by_row = f(table.local_ns)
+        np.testing.assert_array_equal(table.of_local_times(f), row_by_row)
+    assert table.of_local_times(_off_the_hour)[2]  # 00:30
+    assert not table.of_local_times(_off_the_hour)[1]
