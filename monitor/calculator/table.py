@@ -248,7 +248,9 @@ def read_input_csv(
         coded=(lambda c: _normalise_header(c, aliases or {}) in measured) if coded else None,
     )
     if columnar is None:
-        raw = _read_with_pandas(_decode(data, name) if text is None else text, name)
+        decoded = _decode(data, name) if text is None else text
+        raw = _read_with_pandas(decoded, name)
+        _refuse_repeated_names(_header_cells(decoded), aliases or {}, name)
         if _EXTRA_CELLS in raw.columns:
             extra = raw.pop(_EXTRA_CELLS).to_numpy(dtype=object)
         columns = [str(c) for c in raw.columns]
@@ -259,9 +261,7 @@ def read_input_csv(
     else:
         columns, frame = columnar
     header = [_normalise_header(c, aliases or {}) for c in columns]
-    duplicates = sorted({c for c in header if header.count(c) > 1})
-    if duplicates:
-        raise InputError(f"{name}: duplicate columns {', '.join(duplicates)}; keep one of each")
+    _refuse_repeated_names(header, {}, name)
     frame.columns = header
     missing = [c for c in required if c not in header]
     if missing:
@@ -323,6 +323,31 @@ def _lines(data: bytes, rows: int, columns: int) -> pl.Series | None:
 
 
 _UNIT_SEPARATOR: Final = b"\x1f"
+
+
+def _header_cells(text: str) -> list[str]:
+    """The header's cells as written (pandas renames a repeated name ``pm2_5`` to
+    ``pm2_5.1``, which would then be ignored as an unknown column)."""
+    try:
+        first = pd.read_csv(
+            io.StringIO(text, newline=""),
+            header=None,
+            nrows=1,
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return []  # (the full read has reported what is wrong)
+    return [str(c) for c in first.iloc[0]] if len(first) else []
+
+
+def _refuse_repeated_names(cells: Sequence[str], aliases: Mapping[str, str], name: str) -> None:
+    """An :class:`InputError` when two header cells name the same column."""
+    header = [_normalise_header(c, aliases) for c in cells if c.strip()]
+    duplicates = sorted({c for c in header if header.count(c) > 1})
+    if duplicates:
+        raise InputError(f"{name}: duplicate columns {', '.join(duplicates)}; keep one of each")
 
 
 def _read_with_pandas(text: str, name: str) -> pd.DataFrame:

@@ -156,3 +156,18 @@ def test_a_long_row_in_a_file_with_carriage_return_line_ends(tmp_path: Path) -> 
         ("2026-05-01T11:00", ""),
     ]
     assert "5 cells where the header has 4" in out[1]["input_problems"]
+
+
+@pytest.mark.parametrize("command", ["aqi", "water-class"])
+def test_a_header_repeating_a_name_is_refused_not_half_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    # docs/commands.md: duplicate columns exit 2 with one line. pandas would read the second
+    # `pm2_5` (or `do`) as `pm2_5.1`, an unknown column, and its values would be lost.
+    header = "site,time,pm2_5,pm2_5\n" if command == "aqi" else "site,time,do,do\n"
+    source = tmp_path / "in.csv"
+    # a long row sends the file to pandas' reader (the columnar one refuses such a header too)
+    source.write_text(header + "A,2026-03-01T10:00,30,40\nA,2026-03-01T11:00,1,2,3\n")
+    assert main(["calc", command, str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "duplicate columns" in err and "keep one of each" in err
