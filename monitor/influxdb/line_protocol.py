@@ -21,10 +21,11 @@ Timestamps are integer seconds (precision ``s``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import polars as pl
 
@@ -148,7 +149,61 @@ def to_lines(
         else _per_distinct(frame[key], _string_renderer(key), missing=None)
         for key in sorted([*floats, *strings])
     ]
-    stamps = pl.Series(np.asarray(frame[time].to_numpy(), dtype=np.int64))  # whole seconds
+    return _assemble(measurement, columns, fields, frame[time].to_numpy())
+
+
+def to_lines_grouped(
+    measurement: str,
+    groups: pd.DataFrame,
+    codes: npt.NDArray[np.intp],
+    rows: Mapping[str, Any],
+    *,
+    tags: Sequence[str],
+    floats: Sequence[str] = (),
+    strings: Sequence[str] = (),
+    time: str = "time",
+) -> list[str]:
+    """:func:`to_lines` of rows whose columns are mostly shared by many rows: the same text
+    as ``to_lines`` of the frame with, for each row ``i``, the columns of ``groups`` at
+    position ``codes[i]`` and the columns of ``rows`` (1-D arrays as long as ``codes``:
+    ``time`` and per-row float fields) at ``i``.
+
+    Tags and fields in ``groups`` are rendered once per group (a series and its flags),
+    then spread over the rows, so a row costs only its own numbers.
+
+    >>> groups = pd.DataFrame({"site": ["1098A", "1099A"], "flags": ["", "stuck"]})
+    >>> rows = {"value": np.array([12.0, 3.5, np.nan]), "time": np.array([1, 2, 3])}
+    >>> to_lines_grouped("m", groups, np.array([0, 1, 1]), rows, tags=["site"],
+    ...                  floats=["value"], strings=["flags"])
+    ['m,site=1098A flags="",value=12 1', 'm,site=1099A flags="stuck",value=3.5 2', 'm,site=1099A flags="stuck" 3']
+    """  # noqa: E501
+    n = len(codes)
+    if n == 0 or not [*floats, *strings]:
+        return [""] * n
+    gather = pl.Series(np.asarray(codes, dtype=np.int64))
+
+    def column(key: str, render: Callable[[str, pd.Series], pl.Series]) -> pl.Series:
+        if key in rows:
+            return render(key, pd.Series(rows[key]))
+        return render(key, groups[key]).gather(gather)
+
+    columns = [column(key, lambda k, s: _per_distinct(s, _tag_renderer(k))) for key in sorted(tags)]
+    float_set = set(floats)
+    fields = [
+        column(key, _float_field)
+        if key in float_set
+        else column(key, lambda k, s: _per_distinct(s, _string_renderer(k), missing=None))
+        for key in sorted([*floats, *strings])
+    ]
+    return _assemble(measurement, columns, fields, np.asarray(rows[time]))
+
+
+def _assemble(
+    measurement: str, columns: list[pl.Series], fields: list[pl.Series], times: Any
+) -> list[str]:
+    """Lines from the rendered tags (``,key=value`` or ``""``) and fields (``key=value`` or
+    null: left out) of each row, and its time (integer epoch seconds)."""
+    stamps = pl.Series(np.asarray(times, dtype=np.int64))  # whole seconds
     table = pl.DataFrame(
         {
             **{f"t{i}": c for i, c in enumerate(columns)},

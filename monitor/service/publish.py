@@ -364,26 +364,79 @@ class Publisher:
         """Lines of ``table``'s rows of the local dates ``day`` … ``last_day`` (default: the
         one day) of the sites, targets or areas ``keys`` (all when ``None``), each tagged
         with its outbox key (kind, key, day)."""
+        if table == "observations":
+            lines, sites, times = self._observation_lines(day, last_day or day, keys)
+            return _Batch(
+                lines, pd.DataFrame({"kind": table, "key": sites, "day": _local_days(times)}), times
+            )
         rows = self._select(table, day, last_day or day, keys)
         lines, index, times = self._lines(table, rows)
         key_column, column = PUBLISHED_TABLES[table]
         days = rows[column].to_numpy()[index]
         if column == "period_end":
-            days = local_dates(days)
+            days = _local_days(days)
         return _Batch(
             lines,
             pd.DataFrame({"kind": table, "key": rows[key_column].to_numpy()[index], "day": days}),
             times,
         )
 
+    def _observation_lines(
+        self, first: str, last: str, keys: Sequence[str] | None
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Lines of the observations of the local dates ``first`` … ``last`` of the sites
+        ``keys`` (all when ``None``), and the site and time of each line.
+
+        Read as plain rows (no frame per row), the text columns grouped into their distinct
+        combinations (a series and its flags): :func:`schema.observation_lines` renders
+        each once; a row costs its value, revision and time."""
+        columns = [f"t.{c}" for c in schema.OBSERVATION_TEXTS if c != "qc_flags"]
+        selected = ", ".join([*columns, "q.flags", "t.period_end", "t.value", "t.revision"])
+        records: list[tuple[object, ...]] = []
+        for sql, args in self._queries("observations", first, last, keys, selected):
+            records += self.ledger.connection.execute(sql, args).fetchall()
+        empty = np.array([], dtype=np.int64)
+        if not records:
+            return [], np.array([], dtype=object), empty
+        table = np.empty((len(records), 9), dtype=object)
+        table[:] = records
+        width = len(schema.OBSERVATION_TEXTS)
+        codes, texts = _distinct_rows(table[:, :width])
+        period_end = table[:, width].astype(np.int64)
+        numbers = [
+            np.asarray(pd.to_numeric(table[:, i], errors="coerce"), dtype=np.float64)
+            for i in (width + 1, width + 2)
+        ]
+        lines, index = schema.observation_lines(
+            pd.DataFrame(dict(zip(schema.OBSERVATION_TEXTS, texts, strict=True))),
+            codes,
+            period_end,
+            *numbers,
+            exclude_own=self.settings.quality.exclude_own_flags,
+        )
+        return lines, table[index, 0], period_end[index]
+
     def _select(
         self, table: str, first: str, last: str, keys: Sequence[str] | None
     ) -> pd.DataFrame:
-        key_column, column = PUBLISHED_TABLES[table]
         selected = ", ".join(f"t.{c}" for c in TABLE_COLUMNS[table])
-        join = ""
         if table == "observations":  # envmon's QC flags travel with their value
             selected += ", q.flags AS qc_flags"
+        frames = [
+            self.ledger.query(sql, args)
+            for sql, args in self._queries(table, first, last, keys, selected)
+        ]
+        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+    def _queries(
+        self, table: str, first: str, last: str, keys: Sequence[str] | None, selected: str
+    ) -> list[tuple[str, list[object]]]:
+        """The queries (SQL, arguments) reading ``selected`` of ``table`` (alias ``t``; the
+        observations' QC flags are ``q``) for the local dates ``first`` … ``last`` of
+        ``keys`` (all when ``None``), at most 500 keys each."""
+        key_column, column = PUBLISHED_TABLES[table]
+        join = ""
+        if table == "observations":  # envmon's QC flags travel with their value
             join = (
                 " LEFT JOIN qc_flags q ON q.site = t.site AND q.parameter = t.parameter "
                 "AND q.period_end = t.period_end"
@@ -396,7 +449,7 @@ class Publisher:
             params: list[object] = [start, end]
         else:
             where, params = f"t.{column} BETWEEN ? AND ?", [first, last]
-        frames = []
+        queries = []
         chunks = [None] if keys is None else [keys[i : i + 500] for i in range(0, len(keys), 500)]
         for chunk in chunks:
             sql = f"SELECT {selected} FROM {table} t{join} WHERE {where}"
@@ -404,8 +457,8 @@ class Publisher:
             if chunk is not None:
                 sql += f" AND t.{key_column} IN ({', '.join('?' * len(chunk))})"
                 args += list(chunk)
-            frames.append(self.ledger.query(sql, args))
-        return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+            queries.append((sql, args))
+        return queries
 
     # ------------------------------------------------------------------ lines
 
@@ -722,3 +775,26 @@ def _day_windows(queued: pd.DataFrame) -> list[pd.DataFrame]:
     stamps = days.iloc[order].to_numpy().astype("datetime64[D]").astype(np.int64)
     bounds = [0, *(np.flatnonzero(np.diff(stamps) > 1) + 1).tolist(), len(ordered)]
     return [ordered.iloc[a:b] for a, b in pairwise(bounds) if b > a]
+
+
+def _distinct_rows(table: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """The distinct rows of a 2-D object array: the code of each row (numbered in order of
+    first appearance) and, per column, its values in the distinct rows (None stays None)."""
+    codes = np.zeros(len(table), dtype=np.int64)
+    per_column = []
+    for i in range(table.shape[1]):
+        column, values = pd.factorize(table[:, i], use_na_sentinel=False)
+        per_column.append((column, np.asarray(values, dtype=object)))
+        codes = pd.factorize(codes * len(values) + column)[0]
+    _, firsts = np.unique(codes, return_index=True)
+    return codes, [values[column[firsts]] for column, values in per_column]
+
+
+def _local_days(seconds: np.ndarray) -> np.ndarray:
+    """:func:`local_dates` of epoch-second labels, worked out once per distinct day."""
+    stamps = np.asarray(seconds, dtype=np.int64)
+    if not len(stamps):
+        return local_dates(stamps)
+    days, inverse = np.unique((stamps + LOCAL_OFFSET_S) // 86400, return_inverse=True)
+    texts: np.ndarray = local_dates(days * 86400 - LOCAL_OFFSET_S).astype(object)
+    return texts[inverse.reshape(-1)]
