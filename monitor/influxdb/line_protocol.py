@@ -187,7 +187,9 @@ def to_lines_grouped(
             return render(key, pd.Series(rows[key]))
         return render(key, groups[key]).gather(gather)
 
-    columns = [column(key, lambda k, s: _per_distinct(s, _tag_renderer(k))) for key in sorted(tags)]
+    columns = [
+        column(key, lambda k, s: _per_distinct(s, _tag_renderer(k))) for key in sorted(tags)
+    ]
     float_set = set(floats)
     fields = [
         column(key, _float_field)

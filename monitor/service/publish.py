@@ -367,7 +367,9 @@ class Publisher:
         if table == "observations":
             lines, sites, times = self._observation_lines(day, last_day or day, keys)
             return _Batch(
-                lines, pd.DataFrame({"kind": table, "key": sites, "day": _local_days(times)}), times
+                lines,
+                pd.DataFrame({"kind": table, "key": sites, "day": _local_days(times)}),
+                times,
             )
         rows = self._select(table, day, last_day or day, keys)
         lines, index, times = self._lines(table, rows)
@@ -391,21 +393,24 @@ class Publisher:
         combinations (a series and its flags): :func:`schema.observation_lines` renders
         each once; a row costs its value, revision and time."""
         columns = [f"t.{c}" for c in schema.OBSERVATION_TEXTS if c != "qc_flags"]
-        selected = ", ".join([*columns, "q.flags", "t.period_end", "t.value", "t.revision"])
+        selected = ", ".join([*columns, "t.period_end", "t.value", "t.revision"])
         records: list[tuple[object, ...]] = []
-        for sql, args in self._queries("observations", first, last, keys, selected):
+        for sql, args in self._queries("observations", first, last, keys, selected, qc=False):
             records += self.ledger.connection.execute(sql, args).fetchall()
         empty = np.array([], dtype=np.int64)
         if not records:
             return [], np.array([], dtype=object), empty
-        table = np.empty((len(records), 9), dtype=object)
+        width = len(schema.OBSERVATION_TEXTS)  # the texts, then period_end, value, revision
+        table = np.empty((len(records), width + 2), dtype=object)
         table[:] = records
-        width = len(schema.OBSERVATION_TEXTS)
-        codes, texts = _distinct_rows(table[:, :width])
-        period_end = table[:, width].astype(np.int64)
+        period_end = table[:, width - 1].astype(np.int64)
+        text = np.empty((len(records), width), dtype=object)
+        text[:, : width - 1] = table[:, : width - 1]
+        text[:, width - 1] = self._qc_flags(first, last, table[:, 0], table[:, 1], period_end)
+        codes, texts = _distinct_rows(text)
         numbers = [
             np.asarray(pd.to_numeric(table[:, i], errors="coerce"), dtype=np.float64)
-            for i in (width + 1, width + 2)
+            for i in (width, width + 1)
         ]
         lines, index = schema.observation_lines(
             pd.DataFrame(dict(zip(schema.OBSERVATION_TEXTS, texts, strict=True))),
@@ -415,6 +420,52 @@ class Publisher:
             exclude_own=self.settings.quality.exclude_own_flags,
         )
         return lines, table[index, 0], period_end[index]
+
+    def _qc_flags(
+        self, first: str, last: str, sites: np.ndarray, parameters: np.ndarray, ends: np.ndarray
+    ) -> np.ndarray:
+        """envmon's QC flags of each observation (site, parameter, period end) of the local
+        dates ``first`` … ``last``, None where it has none: what ``LEFT JOIN qc_flags`` on
+        those three gives, read apart (by the table's key: sites, parameters, the days) and
+        matched here, which costs SQLite a third of the observations' read less."""
+        site_codes, site_names = pd.factorize(sites)
+        parameter_codes, parameter_names = pd.factorize(parameters)
+        found: list[tuple[object, ...]] = []
+        names = [str(p) for p in parameter_names]
+        for sql, args in self._queries(
+            "qc_flags", first, last, [str(s) for s in site_names], "t.site", qc=False
+        ):
+            sql = sql.replace("SELECT t.site", "SELECT t.site, t.parameter, t.period_end, t.flags")
+            sql += f" AND t.parameter IN ({', '.join('?' * len(names))})"
+            found += self.ledger.connection.execute(sql, [*args, *names]).fetchall()
+        out = np.full(len(ends), None, dtype=object)
+        if not found:
+            return out
+        qc = np.empty((len(found), 4), dtype=object)
+        qc[:] = found
+        site_at = pd.Index(site_names).get_indexer(qc[:, 0])
+        parameter_at = pd.Index(parameter_names).get_indexer(qc[:, 1])
+        qc_ends = qc[:, 2].astype(np.int64)
+        known = (site_at >= 0) & (parameter_at >= 0)
+        low = int(min(ends.min(), qc_ends.min()))
+        span = int(max(ends.max(), qc_ends.max())) - low + 1
+        pairs = len(site_names) * len(parameter_names)
+        if pairs * span >= 2**62:  # cannot happen for a replay or drain; kept exact anyway
+            flags = {(str(a), str(b), int(c)): d for a, b, c, d in found}
+            keys = zip(sites.tolist(), parameters.tolist(), ends.tolist(), strict=True)
+            return np.array(
+                [flags.get((str(a), str(b), int(c))) for a, b, c in keys], dtype=object
+            )
+        wanted = (site_codes * len(parameter_names) + parameter_codes) * span + (ends - low)
+        have = (site_at * len(parameter_names) + parameter_at)[known] * span + (
+            qc_ends[known] - low
+        )
+        order = np.argsort(have)
+        have, texts = have[order], qc[known, 3][order]
+        at = np.minimum(np.searchsorted(have, wanted), len(have) - 1)
+        hit = have[at] == wanted if len(have) else np.zeros(len(wanted), dtype=bool)
+        out[hit] = texts[at[hit]]
+        return out
 
     def _select(
         self, table: str, first: str, last: str, keys: Sequence[str] | None
@@ -429,14 +480,21 @@ class Publisher:
         return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
     def _queries(
-        self, table: str, first: str, last: str, keys: Sequence[str] | None, selected: str
+        self,
+        table: str,
+        first: str,
+        last: str,
+        keys: Sequence[str] | None,
+        selected: str,
+        *,
+        qc: bool = True,
     ) -> list[tuple[str, list[object]]]:
-        """The queries (SQL, arguments) reading ``selected`` of ``table`` (alias ``t``; the
-        observations' QC flags are ``q``) for the local dates ``first`` … ``last`` of
-        ``keys`` (all when ``None``), at most 500 keys each."""
-        key_column, column = PUBLISHED_TABLES[table]
+        """The queries (SQL, arguments) reading ``selected`` of ``table`` (alias ``t``; with
+        ``qc``, the observations' QC flags are ``q``) for the local dates ``first`` …
+        ``last`` of ``keys`` (all when ``None``), at most 500 keys each."""
+        key_column, column = PUBLISHED_TABLES.get(table, ("site", "period_end"))
         join = ""
-        if table == "observations":  # envmon's QC flags travel with their value
+        if table == "observations" and qc:  # envmon's QC flags travel with their value
             join = (
                 " LEFT JOIN qc_flags q ON q.site = t.site AND q.parameter = t.parameter "
                 "AND q.period_end = t.period_end"
@@ -783,8 +841,10 @@ def _distinct_rows(table: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     codes = np.zeros(len(table), dtype=np.int64)
     per_column = []
     for i in range(table.shape[1]):
-        column, values = pd.factorize(table[:, i], use_na_sentinel=False)
-        per_column.append((column, np.asarray(values, dtype=object)))
+        column, found = pd.factorize(table[:, i])
+        values = np.array([*found, None], dtype=object)  # code -1 (None) → the last
+        column = np.where(column < 0, len(found), column)
+        per_column.append((column, values))
         codes = pd.factorize(codes * len(values) + column)[0]
     _, firsts = np.unique(codes, return_index=True)
     return codes, [values[column[firsts]] for column, values in per_column]
