@@ -65,6 +65,22 @@ class Measurement:
             strings=list(self.strings),
         )
 
+    def lines_grouped(
+        self, groups: pd.DataFrame, codes: np.ndarray, rows: Mapping[str, np.ndarray]
+    ) -> list[str]:
+        """What :meth:`lines` gives for the rows whose columns are those of ``groups`` at
+        ``codes`` but for the columns in ``rows`` (``time`` and per-row fields), see
+        :func:`~monitor.influxdb.line_protocol.to_lines_grouped`."""
+        return to_lines_grouped(
+            self.name,
+            groups.reset_index(drop=True),
+            codes,
+            rows,
+            tags=list(self.tags),
+            floats=list(self.floats),
+            strings=list(self.strings),
+        )
+
 
 _OBSERVATION_TAGS = {
     "site": "station code or section id",

@@ -371,6 +371,13 @@ class Publisher:
                 pd.DataFrame({"kind": table, "key": sites, "day": _local_days(times)}),
                 times,
             )
+        if table == "hourly_aqi":
+            lines, sites, times = self._hourly_aqi_lines(day, last_day or day, keys)
+            return _Batch(
+                lines,
+                pd.DataFrame({"kind": table, "key": sites, "day": _local_days(times)}),
+                times,
+            )
         rows = self._select(table, day, last_day or day, keys)
         lines, index, times = self._lines(table, rows)
         key_column, column = PUBLISHED_TABLES[table]
@@ -420,6 +427,45 @@ class Publisher:
             exclude_own=self.settings.quality.exclude_own_flags,
         )
         return lines, table[index, 0], period_end[index]
+
+    def _hourly_aqi_lines(
+        self, first: str, last: str, keys: Sequence[str] | None
+    ) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """Lines of the hourly AQI rows of the local dates ``first`` … ``last`` of the sites
+        ``keys`` (all when ``None``), and the site and time of each line.
+
+        Everything but the time, the AQI and the IAQIs is rendered once per distinct
+        combination (site, rule set, level, primary pollutants …, and whether the AQI is
+        there, which decides if the level is written) by :func:`schema.hourly_aqi_points`
+        and :meth:`~schema.Measurement.lines`; a row costs its own numbers."""
+        columns = TABLE_COLUMNS["hourly_aqi"]
+        selected = ", ".join(f"t.{c}" for c in columns)
+        records: list[tuple[object, ...]] = []
+        for sql, args in self._queries("hourly_aqi", first, last, keys, selected):
+            records += self.ledger.connection.execute(sql, args).fetchall()
+        if not records:
+            return [], np.array([], dtype=object), np.array([], dtype=np.int64)
+        table = np.empty((len(records), len(columns)), dtype=object)
+        table[:] = records
+        position = {c: i for i, c in enumerate(columns)}
+        period_end = table[:, position["period_end"]].astype(np.int64)
+        numbers = {
+            c: np.asarray(pd.to_numeric(table[:, position[c]], errors="coerce"), np.float64)
+            for c in ("aqi", *schema.IAQI_COLUMNS)
+        }
+        shared = [i for c, i in position.items() if c not in numbers and c != "period_end"]
+        group = np.empty((len(records), len(shared) + 1), dtype=object)
+        group[:, :-1] = table[:, shared]
+        group[:, -1] = np.isnan(numbers["aqi"])
+        codes, _ = _distinct_rows(group)
+        _, firsts = np.unique(codes, return_index=True)
+        points = schema.hourly_aqi_points(
+            pd.DataFrame([records[i] for i in firsts.tolist()], columns=list(columns))
+        )
+        made = schema.AQI_HOURLY.lines_grouped(points, codes, {**numbers, "time": period_end})
+        index = np.flatnonzero(np.asarray(made, dtype=object) != "")
+        lines = made if len(index) == len(made) else [made[i] for i in index.tolist()]
+        return lines, table[index, position["site"]], period_end[index]
 
     def _qc_flags(
         self, first: str, last: str, sites: np.ndarray, parameters: np.ndarray, ends: np.ndarray
