@@ -407,24 +407,27 @@ class Publisher:
         empty = np.array([], dtype=np.int64)
         if not records:
             return [], np.array([], dtype=object), empty
-        width = len(schema.OBSERVATION_TEXTS)  # the texts, then period_end, value, revision
-        table = np.empty((len(records), width + 2), dtype=object)
+        width = len(schema.OBSERVATION_TEXTS) - 1  # the texts, then period_end, value, revision
+        seen: dict[tuple[object, ...], int] = {}
+        number = seen.setdefault
+        series = np.array([number(r[:width], len(seen)) for r in records], dtype=np.int64)
+        combos = list(seen)  # the distinct (site, parameter, source, unit, flags)
+        table = np.empty((len(records), width + 3), dtype=object)
         table[:] = records
-        period_end = table[:, width - 1].astype(np.int64)
-        text = np.empty((len(records), width), dtype=object)
-        text[:, : width - 1] = table[:, : width - 1]
-        text[:, width - 1] = self._qc_flags(first, last, table[:, 0], table[:, 1], period_end)
-        codes, texts = _distinct_rows(text)
+        period_end = table[:, width].astype(np.int64)
         numbers = [
             np.asarray(pd.to_numeric(table[:, i], errors="coerce"), dtype=np.float64)
-            for i in (width, width + 1)
+            for i in (width + 1, width + 2)
         ]
+        qc_codes, qc_texts = self._qc_flags(first, last, combos, series, period_end)
+        base = len(qc_texts) + 1
+        codes, distinct = pd.factorize(series * base + qc_codes + 1)
+        texts = pd.DataFrame(
+            [combos[i] for i in (distinct // base).tolist()], columns=schema.OBSERVATION_TEXTS[:-1]
+        )
+        texts["qc_flags"] = np.array([None, *qc_texts], dtype=object)[distinct % base]
         lines, index = schema.observation_lines(
-            pd.DataFrame(dict(zip(schema.OBSERVATION_TEXTS, texts, strict=True))),
-            codes,
-            period_end,
-            *numbers,
-            exclude_own=self.settings.quality.exclude_own_flags,
+            texts, codes, period_end, *numbers, exclude_own=self.settings.quality.exclude_own_flags
         )
         return lines, table[index, 0], period_end[index]
 
@@ -438,44 +441,55 @@ class Publisher:
         combination (site, rule set, level, primary pollutants …, and whether the AQI is
         there, which decides if the level is written) by :func:`schema.hourly_aqi_points`
         and :meth:`~schema.Measurement.lines`; a row costs its own numbers."""
-        columns = TABLE_COLUMNS["hourly_aqi"]
+        own = ("period_end", "aqi", *schema.IAQI_COLUMNS)  # each row's; the rest shared
+        shared = [c for c in TABLE_COLUMNS["hourly_aqi"] if c not in own]
+        columns = [*shared, *own]
         selected = ", ".join(f"t.{c}" for c in columns)
         records: list[tuple[object, ...]] = []
         for sql, args in self._queries("hourly_aqi", first, last, keys, selected):
             records += self.ledger.connection.execute(sql, args).fetchall()
         if not records:
             return [], np.array([], dtype=object), np.array([], dtype=np.int64)
+        width = len(shared)
+        seen: dict[tuple[object, ...], int] = {}
+        number = seen.setdefault
+        combo = np.array([number(r[:width], len(seen)) for r in records], dtype=np.int64)
         table = np.empty((len(records), len(columns)), dtype=object)
         table[:] = records
-        position = {c: i for i, c in enumerate(columns)}
-        period_end = table[:, position["period_end"]].astype(np.int64)
+        period_end = table[:, width].astype(np.int64)
         numbers = {
-            c: np.asarray(pd.to_numeric(table[:, position[c]], errors="coerce"), np.float64)
-            for c in ("aqi", *schema.IAQI_COLUMNS)
+            c: np.asarray(pd.to_numeric(table[:, width + 1 + i], errors="coerce"), np.float64)
+            for i, c in enumerate(own[1:])
         }
-        shared = [i for c, i in position.items() if c not in numbers and c != "period_end"]
-        group = np.empty((len(records), len(shared) + 1), dtype=object)
-        group[:, :-1] = table[:, shared]
-        group[:, -1] = np.isnan(numbers["aqi"])
-        codes, _ = _distinct_rows(group)
+        # whether the AQI is there decides whether the level is written: part of the group
+        codes, _ = pd.factorize(combo * 2 + np.isnan(numbers["aqi"]))
         _, firsts = np.unique(codes, return_index=True)
         points = schema.hourly_aqi_points(
-            pd.DataFrame([records[i] for i in firsts.tolist()], columns=list(columns))
+            pd.DataFrame([records[i] for i in firsts.tolist()], columns=columns)
         )
         made = schema.AQI_HOURLY.lines_grouped(points, codes, {**numbers, "time": period_end})
         index = np.flatnonzero(np.asarray(made, dtype=object) != "")
         lines = made if len(index) == len(made) else [made[i] for i in index.tolist()]
-        return lines, table[index, position["site"]], period_end[index]
+        return lines, table[index, columns.index("site")], period_end[index]
 
     def _qc_flags(
-        self, first: str, last: str, sites: np.ndarray, parameters: np.ndarray, ends: np.ndarray
-    ) -> np.ndarray:
-        """envmon's QC flags of each observation (site, parameter, period end) of the local
-        dates ``first`` … ``last``, None where it has none: what ``LEFT JOIN qc_flags`` on
-        those three gives, read apart (by the table's key: sites, parameters, the days) and
-        matched here, which costs SQLite a third of the observations' read less."""
-        site_codes, site_names = pd.factorize(sites)
-        parameter_codes, parameter_names = pd.factorize(parameters)
+        self,
+        first: str,
+        last: str,
+        combos: Sequence[tuple[object, ...]],
+        series: np.ndarray,
+        ends: np.ndarray,
+    ) -> tuple[np.ndarray, list[object]]:
+        """envmon's QC flags of each observation of the local dates ``first`` … ``last``
+        (its site and parameter: the first two of ``combos[series[i]]``; its period end
+        ``ends[i]``): per observation the position of its text among the texts returned,
+        -1 where it has none. What ``LEFT JOIN qc_flags`` on the three gives, read apart by
+        the table's key (sites, parameters, days) and matched here: it costs SQLite a third
+        of the observations' read less."""
+        site_of, site_names = pd.factorize(np.array([c[0] for c in combos], dtype=object))
+        parameter_of, parameter_names = pd.factorize(
+            np.array([c[1] for c in combos], dtype=object)
+        )
         found: list[tuple[object, ...]] = []
         names = [str(p) for p in parameter_names]
         for sql, args in self._queries(
@@ -484,9 +498,9 @@ class Publisher:
             sql = sql.replace("SELECT t.site", "SELECT t.site, t.parameter, t.period_end, t.flags")
             sql += f" AND t.parameter IN ({', '.join('?' * len(names))})"
             found += self.ledger.connection.execute(sql, [*args, *names]).fetchall()
-        out = np.full(len(ends), None, dtype=object)
+        none = np.full(len(ends), -1, dtype=np.int64)
         if not found:
-            return out
+            return none, []
         qc = np.empty((len(found), 4), dtype=object)
         qc[:] = found
         site_at = pd.Index(site_names).get_indexer(qc[:, 0])
@@ -497,21 +511,25 @@ class Publisher:
         span = int(max(ends.max(), qc_ends.max())) - low + 1
         pairs = len(site_names) * len(parameter_names)
         if pairs * span >= 2**62:  # cannot happen for a replay or drain; kept exact anyway
-            flags = {(str(a), str(b), int(c)): d for a, b, c, d in found}
-            keys = zip(sites.tolist(), parameters.tolist(), ends.tolist(), strict=True)
-            return np.array(
-                [flags.get((str(a), str(b), int(c))) for a, b, c in keys], dtype=object
-            )
-        wanted = (site_codes * len(parameter_names) + parameter_codes) * span + (ends - low)
+            flags = {(a, b, int(c)): d for a, b, c, d in found}
+            keys = zip(series.tolist(), ends.tolist(), strict=True)
+            each = [flags.get((combos[i][0], combos[i][1], t)) for i, t in keys]
+            codes, texts = pd.factorize(np.array([*each, None], dtype=object)[:-1])
+            return codes.astype(np.int64), list(texts)
+        pair = (site_of * len(parameter_names) + parameter_of)[series]
+        wanted = pair * span + (ends - low)
         have = (site_at * len(parameter_names) + parameter_at)[known] * span + (
             qc_ends[known] - low
         )
         order = np.argsort(have)
-        have, texts = have[order], qc[known, 3][order]
+        have = have[order]
+        text_codes, texts = pd.factorize(qc[known, 3][order])
+        if not len(have):
+            return none, []
         at = np.minimum(np.searchsorted(have, wanted), len(have) - 1)
-        hit = have[at] == wanted if len(have) else np.zeros(len(wanted), dtype=bool)
-        out[hit] = texts[at[hit]]
-        return out
+        hit = have[at] == wanted
+        none[hit] = text_codes[at[hit]]
+        return none, list(texts)
 
     def _select(
         self, table: str, first: str, last: str, keys: Sequence[str] | None
