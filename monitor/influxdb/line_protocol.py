@@ -109,10 +109,10 @@ def _float_field(key: str, values: pd.Series) -> pl.Series:
     finite = np.isfinite(data)
     # Measured values repeat (one decimal place): render each distinct value once
     # (by bit pattern, so that -0.0 keeps its sign as the client writes it).
-    bits, inverse = np.unique(data[finite].view(np.int64), return_inverse=True)
-    rendered = [prefix + _float_text(v) for v in bits.view(np.float64).tolist()]
+    inverse, bits = pd.factorize(data[finite].view(np.int64))
+    rendered = [prefix + _float_text(v) for v in np.asarray(bits).view(np.float64).tolist()]
     positions = np.full(len(data), len(rendered), dtype=np.int64)
-    positions[finite] = inverse.reshape(-1)
+    positions[finite] = inverse
     return pl.Series([*rendered, None], dtype=pl.String).gather(positions)
 
 
@@ -182,21 +182,49 @@ def to_lines_grouped(
         return [""] * n
     gather = pl.Series(np.asarray(codes, dtype=np.int64))
 
-    def column(key: str, render: Callable[[str, pd.Series], pl.Series]) -> pl.Series:
-        if key in rows:
-            return render(key, pd.Series(rows[key]))
-        return render(key, groups[key]).gather(gather)
+    def shared(series: list[pl.Series], separator: str) -> pl.Series:
+        """Rendered columns of the groups joined per group (null: none left), then spread
+        over the rows: one text per row instead of one per column."""
+        frame = pl.DataFrame({f"c{i}": c for i, c in enumerate(series)})
+        joined = pl.concat_str(pl.all(), separator=separator, ignore_nulls=True)
+        out = frame.select(pl.when(joined != "").then(joined).alias("joined"))["joined"]
+        return out.gather(gather)
 
-    columns = [
-        column(key, lambda k, s: _per_distinct(s, _tag_renderer(k))) for key in sorted(tags)
-    ]
     float_set = set(floats)
-    fields = [
-        column(key, _float_field)
-        if key in float_set
-        else column(key, lambda k, s: _per_distinct(s, _string_renderer(k), missing=None))
-        for key in sorted([*floats, *strings])
-    ]
+    fields: list[pl.Series] = []
+    run: list[pl.Series] = []  # consecutive fields of the groups, joined per group
+    for key in sorted([*floats, *strings]):
+        if key in rows:
+            if run:
+                fields.append(shared(run, ","))
+                run = []
+            values = pd.Series(rows[key])
+            fields.append(
+                _float_field(key, values)
+                if key in float_set
+                else _per_distinct(values, _string_renderer(key), missing=None)
+            )
+        else:
+            run.append(
+                _float_field(key, groups[key])
+                if key in float_set
+                else _per_distinct(groups[key], _string_renderer(key), missing=None)
+            )
+    if run:
+        fields.append(shared(run, ","))
+    per_row_tags = [key for key in sorted(tags) if key in rows]
+    if per_row_tags:  # tags are the series: normally all shared
+        columns = [
+            _per_distinct(pd.Series(rows[key]), _tag_renderer(key))
+            if key in rows
+            else _per_distinct(groups[key], _tag_renderer(key)).gather(gather)
+            for key in sorted(tags)
+        ]
+    elif tags:
+        rendered = [_per_distinct(groups[key], _tag_renderer(key)) for key in sorted(tags)]
+        columns = [shared(rendered, "").fill_null("")]
+    else:
+        columns = []
     return _assemble(measurement, columns, fields, np.asarray(rows[time]))
 
 

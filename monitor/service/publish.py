@@ -349,10 +349,14 @@ class Publisher:
         days = (date.fromisoformat(last) - date.fromisoformat(first)).days + 1
         if len(window) == len(keys) * days:  # every (key, day) of the window is queued
             return batch
-        wanted = pd.MultiIndex.from_arrays([window["key"].to_numpy(), window["day"].to_numpy()])
-        keep = pd.MultiIndex.from_arrays(
-            [batch.keys["key"].to_numpy(), batch.keys["day"].to_numpy()]
-        ).isin(wanted)
+        # (key, day) of each line as one number; those of the queued site-days among them
+        key_of, key_names = pd.factorize(batch.keys["key"].to_numpy(dtype=object))
+        day_of, day_names = pd.factorize(batch.keys["day"].to_numpy(dtype=object))
+        queued_key = pd.Index(key_names).get_indexer(window["key"].to_numpy(dtype=object))
+        queued_day = pd.Index(day_names).get_indexer(window["day"].to_numpy(dtype=object))
+        found = (queued_key >= 0) & (queued_day >= 0)
+        wanted = queued_key[found] * len(day_names) + queued_day[found]
+        keep = np.isin(key_of * len(day_names) + day_of, wanted)
         if keep.all():
             return batch
         lines: list[str] = np.asarray(batch.lines, dtype=object)[keep].tolist()
