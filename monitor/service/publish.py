@@ -32,7 +32,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from itertools import pairwise
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 import numpy as np
 import pandas as pd
@@ -494,7 +494,7 @@ class Publisher:
         parameter_of, parameter_names = pd.factorize(
             np.array([c[1] for c in combos], dtype=object)
         )
-        found: list[tuple[object, ...]] = []
+        found: list[tuple[Any, ...]] = []
         names = [str(p) for p in parameter_names]
         for sql, args in self._queries(
             "qc_flags", first, last, [str(s) for s in site_names], "t.site", qc=False

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -253,7 +254,7 @@ def fill(ledger: Ledger, seed: int) -> None:
             )
 
 
-def point_line(measurement: schema.Measurement, row: dict[str, Any]) -> str:
+def point_line(measurement: schema.Measurement, row: Mapping[Any, Any]) -> str:
     """One row as influxdb-client writes it (tags and fields sorted by the client)."""
     point = Point(measurement.name).time(int(row["time"]), WritePrecision.S)
     for key in measurement.tags:
@@ -311,12 +312,12 @@ def reference(ledger: Ledger, settings: Settings) -> list[tuple[str, str, str, s
                 f"SELECT * FROM {table} WHERE {column} BETWEEN ? AND ?",
                 (FIRST.isoformat(), LAST.isoformat()),
             )
-            measurement, made = {
+            measurement, points_of = {
                 "daily_aqi": (schema.AQI_DAILY, schema.daily_aqi_points),
                 "target_progress": (schema.TARGET_PROGRESS, schema.target_progress_points),
                 "official_daily_aqi": (schema.AQI_DAILY_PUBLISHED, schema.published_daily_points),
             }[table]
-            parts = [(measurement, made(rows))]
+            parts = [(measurement, points_of(rows))]
             key, day = rows[key_column], rows[column].to_numpy()
         for measurement, frame in parts:
             for position, row in zip(frame.index, frame.to_dict("records"), strict=True):
