@@ -19,6 +19,13 @@ series of an hour together: VictoriaMetrics then spends about half the CPU per p
 * Token, permission or bucket wrong (401, 403, 404): the drain stops; nothing is lost.
 
 :meth:`Publisher.replay` rebuilds InfluxDB for a date range straight from the tables.
+
+Observations and hourly AQI (nine points in ten) are read as plain rows, not a frame: a
+row's texts and flags repeat (a series, its unit, its flags), so they are rendered once per
+distinct combination and only the row's own numbers and time per row, and the QC flags are
+read by key and matched in arrays rather than joined by SQLite per row; the lines are the
+same bytes as through :func:`~monitor.influxdb.points.observation_points` and
+:meth:`~monitor.influxdb.points.Measurement.lines` (``tests/service/test_publish_lines.py``).
 """
 
 from __future__ import annotations
