@@ -423,13 +423,8 @@ class Publisher:
         number = seen.setdefault
         series = np.array([number(r[:width], len(seen)) for r in records], dtype=np.int64)
         combos = list(seen)  # the distinct (site, parameter, source, unit, flags)
-        table = np.empty((len(records), width + 3), dtype=object)
-        table[:] = records
-        period_end = table[:, width].astype(np.int64)
-        numbers = [
-            np.asarray(pd.to_numeric(table[:, i], errors="coerce"), dtype=np.float64)
-            for i in (width + 1, width + 2)
-        ]
+        period_end = _stamps([r[width] for r in records])
+        numbers = [_numbers([r[i] for r in records]) for i in (width + 1, width + 2)]
         qc_codes, qc_texts = self._qc_flags(first, last, combos, series, period_end)
         base = len(qc_texts) + 1
         codes, distinct = pd.factorize(series * base + qc_codes + 1)
@@ -440,7 +435,8 @@ class Publisher:
         lines, index = schema.observation_lines(
             texts, codes, period_end, *numbers, exclude_own=self.settings.quality.exclude_own_flags
         )
-        return lines, table[index, 0], period_end[index]
+        sites = np.array([c[0] for c in combos], dtype=object)
+        return lines, sites[series[index]], period_end[index]
 
     def _hourly_aqi_lines(
         self, first: str, last: str, keys: Sequence[str] | None
@@ -465,13 +461,8 @@ class Publisher:
         seen: dict[tuple[object, ...], int] = {}
         number = seen.setdefault
         combo = np.array([number(r[:width], len(seen)) for r in records], dtype=np.int64)
-        table = np.empty((len(records), len(columns)), dtype=object)
-        table[:] = records
-        period_end = table[:, width].astype(np.int64)
-        numbers = {
-            c: np.asarray(pd.to_numeric(table[:, width + 1 + i], errors="coerce"), np.float64)
-            for i, c in enumerate(own[1:])
-        }
+        period_end = _stamps([r[width] for r in records])
+        numbers = {c: _numbers([r[width + 1 + i] for r in records]) for i, c in enumerate(own[1:])}
         # whether the AQI is there decides whether the level is written: part of the group
         codes, _ = pd.factorize(combo * 2 + np.isnan(numbers["aqi"]))
         _, firsts = np.unique(codes, return_index=True)
@@ -481,7 +472,9 @@ class Publisher:
         made = schema.AQI_HOURLY.lines_grouped(points, codes, {**numbers, "time": period_end})
         index = np.flatnonzero(np.asarray(made, dtype=object) != "")
         lines = made if len(index) == len(made) else [made[i] for i in index.tolist()]
-        return lines, table[index, columns.index("site")], period_end[index]
+        at = columns.index("site")
+        sites = np.array([c[at] for c in seen], dtype=object)
+        return lines, sites[combo[index]], period_end[index]
 
     def _qc_flags(
         self,
@@ -933,3 +926,20 @@ def _local_days(seconds: np.ndarray) -> np.ndarray:
     days, inverse = np.unique((stamps + LOCAL_OFFSET_S) // 86400, return_inverse=True)
     texts: np.ndarray = local_dates(days * 86400 - LOCAL_OFFSET_S).astype(object)
     return texts[inverse.reshape(-1)]
+
+
+def _numbers(values: list[Any]) -> np.ndarray:
+    """A column of numbers as read (REAL or INTEGER; None: NaN) as float64: what
+    ``pd.to_numeric(..., errors="coerce")`` of the column gives, without its object array
+    when every value is a number or None (a text, which SQLite keeps only when it is not a
+    number, goes through ``pd.to_numeric`` as before)."""
+    if set(map(type, values)) <= {float, int, type(None)}:
+        return np.array(values, dtype=np.float64)
+    return np.asarray(pd.to_numeric(np.array(values, dtype=object), errors="coerce"), np.float64)
+
+
+def _stamps(values: list[Any]) -> np.ndarray:
+    """Epoch seconds as read (INTEGER NOT NULL) as int64."""
+    if set(map(type, values)) <= {int}:
+        return np.array(values, dtype=np.int64)
+    return np.array(values, dtype=object).astype(np.int64)
