@@ -12,6 +12,8 @@ a VictoriaMetrics of its own started for the run:
 * **drain**: the same year queued in the outbox and sent (the daemon after an outage);
 * **ledger to lines, no server**: the replay with a writer that takes everything at once,
   i.e. what envmon's own side costs; **outbox to lines, no server**: the same for the drain;
+  both also in envmon's CPU seconds (all threads; what the other engineers' load on the
+  shared machine does not change much, unlike the wall time);
 * the named **baseline**: observations written the way influxdb-client documents, one
   ``Point`` per value through the synchronous write API in batches of the same size.
 
@@ -210,13 +212,15 @@ def main() -> None:
                         )
                 finally:
                     victoria.stop()
-            t = time.perf_counter()
+            t, own = time.perf_counter(), time.process_time()
             lines_only = Publisher(ledger, settings, _Sink()).replay(first, last)
             results["ledger to lines, no server"] = (lines_only.points, time.perf_counter() - t)
+            cpu["ledger to lines, no server"] = (time.process_time() - own, 0.0)
             _queue_everything(ledger)
-            t = time.perf_counter()
+            t, own = time.perf_counter(), time.process_time()
             lines_only = Publisher(ledger, settings, _Sink()).drain()
             results["outbox to lines, no server"] = (lines_only.points, time.perf_counter() - t)
+            cpu["outbox to lines, no server"] = (time.process_time() - own, 0.0)
             rows = ledger.query(
                 "SELECT site, parameter, source, unit, period_end, value, flags, revision "
                 "FROM observations LIMIT 200000"
@@ -233,7 +237,10 @@ def main() -> None:
                 f"{name}: {points:,} points in {seconds:.1f} s = {rate:,.0f} points/s "
                 f"({rate / base_rate:.1f}× the baseline)"
             )
-            if name in cpu:
+            if name in cpu and not cpu[name][1]:  # no server: envmon's side alone
+                own = cpu[name][0]
+                print(f"  CPU: envmon {own:.1f} s = {own / points * 1e6:.2f} µs/point")
+            elif name in cpu:
                 own, server = cpu[name]
                 print(
                     f"  CPU: envmon {own / points * 1e6:.1f} µs/point, VictoriaMetrics "

@@ -21,10 +21,11 @@ Timestamps are integer seconds (precision ``s``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import polars as pl
 
@@ -108,10 +109,10 @@ def _float_field(key: str, values: pd.Series) -> pl.Series:
     finite = np.isfinite(data)
     # Measured values repeat (one decimal place): render each distinct value once
     # (by bit pattern, so that -0.0 keeps its sign as the client writes it).
-    bits, inverse = np.unique(data[finite].view(np.int64), return_inverse=True)
-    rendered = [prefix + _float_text(v) for v in bits.view(np.float64).tolist()]
+    inverse, bits = pd.factorize(data[finite].view(np.int64))
+    rendered = [prefix + _float_text(v) for v in np.asarray(bits).view(np.float64).tolist()]
     positions = np.full(len(data), len(rendered), dtype=np.int64)
-    positions[finite] = inverse.reshape(-1)
+    positions[finite] = inverse
     return pl.Series([*rendered, None], dtype=pl.String).gather(positions)
 
 
@@ -148,7 +149,91 @@ def to_lines(
         else _per_distinct(frame[key], _string_renderer(key), missing=None)
         for key in sorted([*floats, *strings])
     ]
-    stamps = pl.Series(np.asarray(frame[time].to_numpy(), dtype=np.int64))  # whole seconds
+    return _assemble(measurement, columns, fields, frame[time].to_numpy())
+
+
+def to_lines_grouped(
+    measurement: str,
+    groups: pd.DataFrame,
+    codes: npt.NDArray[np.intp],
+    rows: Mapping[str, Any],
+    *,
+    tags: Sequence[str],
+    floats: Sequence[str] = (),
+    strings: Sequence[str] = (),
+    time: str = "time",
+) -> list[str]:
+    """:func:`to_lines` of rows whose columns are mostly shared by many rows: the same text
+    as ``to_lines`` of the frame with, for each row ``i``, the columns of ``groups`` at
+    position ``codes[i]`` and the columns of ``rows`` (1-D arrays as long as ``codes``:
+    ``time`` and per-row float fields) at ``i``.
+
+    Tags and fields in ``groups`` are rendered once per group (a series and its flags),
+    then spread over the rows, so a row costs only its own numbers.
+
+    >>> groups = pd.DataFrame({"site": ["1098A", "1099A"], "flags": ["", "stuck"]})
+    >>> rows = {"value": np.array([12.0, 3.5, np.nan]), "time": np.array([1, 2, 3])}
+    >>> to_lines_grouped("m", groups, np.array([0, 1, 1]), rows, tags=["site"],
+    ...                  floats=["value"], strings=["flags"])
+    ['m,site=1098A flags="",value=12 1', 'm,site=1099A flags="stuck",value=3.5 2', 'm,site=1099A flags="stuck" 3']
+    """  # noqa: E501
+    n = len(codes)
+    if n == 0 or not [*floats, *strings]:
+        return [""] * n
+    gather = pl.Series(np.asarray(codes, dtype=np.int64))
+
+    def shared(series: list[pl.Series], separator: str) -> pl.Series:
+        """Rendered columns of the groups joined per group (null: none left), then spread
+        over the rows: one text per row instead of one per column."""
+        frame = pl.DataFrame({f"c{i}": c for i, c in enumerate(series)})
+        joined = pl.concat_str(pl.all(), separator=separator, ignore_nulls=True)
+        out = frame.select(pl.when(joined != "").then(joined).alias("joined"))["joined"]
+        return out.gather(gather)
+
+    float_set = set(floats)
+    fields: list[pl.Series] = []
+    run: list[pl.Series] = []  # consecutive fields of the groups, joined per group
+    for key in sorted([*floats, *strings]):
+        if key in rows:
+            if run:
+                fields.append(shared(run, ","))
+                run = []
+            values = pd.Series(rows[key])
+            fields.append(
+                _float_field(key, values)
+                if key in float_set
+                else _per_distinct(values, _string_renderer(key), missing=None)
+            )
+        else:
+            run.append(
+                _float_field(key, groups[key])
+                if key in float_set
+                else _per_distinct(groups[key], _string_renderer(key), missing=None)
+            )
+    if run:
+        fields.append(shared(run, ","))
+    per_row_tags = [key for key in sorted(tags) if key in rows]
+    if per_row_tags:  # tags are the series: normally all shared
+        columns = [
+            _per_distinct(pd.Series(rows[key]), _tag_renderer(key))
+            if key in rows
+            else _per_distinct(groups[key], _tag_renderer(key)).gather(gather)
+            for key in sorted(tags)
+        ]
+    elif tags:
+        rendered = [_per_distinct(groups[key], _tag_renderer(key)) for key in sorted(tags)]
+        columns = [shared(rendered, "").fill_null("")]
+    else:
+        columns = []
+    return _assemble(measurement, columns, fields, np.asarray(rows[time]))
+
+
+def _assemble(
+    measurement: str, columns: list[pl.Series], fields: list[pl.Series], times: Any
+) -> list[str]:
+    """Lines from the rendered tags (``,key=value`` or ``""``) and fields (``key=value`` or
+    null: left out) of each row, and its time (integer epoch seconds)."""
+    stamps = pl.Series(np.asarray(times, dtype=np.int64))  # whole seconds
     table = pl.DataFrame(
         {
             **{f"t{i}": c for i, c in enumerate(columns)},

@@ -36,7 +36,7 @@ from monitor.domain.quality import excluded
 from monitor.domain.targets import Status
 from monitor.domain.units import WATER_PARAMETERS
 from monitor.domain.water_quality import PARAMETERS, Parameter, WaterClass
-from monitor.influxdb.line_protocol import to_lines
+from monitor.influxdb.line_protocol import to_lines, to_lines_grouped
 
 #: Seconds between UTC and Asia/Shanghai (no daylight saving since 1991).
 LOCAL_OFFSET_S: Final = 8 * 3600
@@ -60,6 +60,22 @@ class Measurement:
         return to_lines(
             self.name,
             frame,
+            tags=list(self.tags),
+            floats=list(self.floats),
+            strings=list(self.strings),
+        )
+
+    def lines_grouped(
+        self, groups: pd.DataFrame, codes: np.ndarray, rows: Mapping[str, np.ndarray]
+    ) -> list[str]:
+        """What :meth:`lines` gives for the rows whose columns are those of ``groups`` at
+        ``codes`` but for the columns in ``rows`` (``time`` and per-row fields), see
+        :func:`~monitor.influxdb.line_protocol.to_lines_grouped`."""
+        return to_lines_grouped(
+            self.name,
+            groups.reset_index(drop=True),
+            codes,
+            rows,
             tags=list(self.tags),
             floats=list(self.floats),
             strings=list(self.strings),
@@ -371,6 +387,53 @@ def observation_points(
     )
     water = frame["parameter"].isin(list(WATER_PARAMETERS))
     return frame[~water], frame[water]
+
+
+#: The text columns of an observation row (as read from the ledger with its ``qc_flags``).
+OBSERVATION_TEXTS: Final = ("site", "parameter", "source", "unit", "flags", "qc_flags")
+
+
+def observation_lines(
+    texts: pd.DataFrame,
+    codes: np.ndarray,
+    period_end: np.ndarray,
+    value: np.ndarray,
+    revision: np.ndarray,
+    *,
+    exclude_own: Iterable[str] = (),
+) -> tuple[list[str], np.ndarray]:
+    """The lines :func:`observation_points` and :meth:`Measurement.lines` give for ledger
+    ``observations`` rows (air_observation rows first, then water_observation, each in row
+    order), and the row of each line, with the text columns given once per distinct
+    combination.
+
+    ``texts`` holds the distinct combinations of :data:`OBSERVATION_TEXTS` (RangeIndex);
+    row ``i`` has the texts ``texts.iloc[codes[i]]``, the time ``period_end[i]`` (epoch
+    seconds) and the numbers ``value[i]``, ``revision[i]`` (float, NaN: none). The flags,
+    their count and the ``excluded`` verdict are worked out once per combination (a series
+    and its flags), so a row costs only its value, revision and time."""
+    stub = texts.assign(value=np.nan, revision=np.nan, period_end=0)
+    air, water = observation_points(stub, exclude_own=exclude_own)
+    lines: list[str] = []
+    index: list[np.ndarray] = []
+    for measurement, part in ((AIR_OBSERVATION, air), (WATER_OBSERVATION, water)):
+        if part.empty:
+            continue
+        local = np.full(len(texts), -1, dtype=np.intp)
+        local[part.index.to_numpy()] = np.arange(len(part))
+        mine = local[codes]
+        rows = np.flatnonzero(mine >= 0)
+        lines += to_lines_grouped(
+            measurement.name,
+            part.reset_index(drop=True),
+            mine[rows],
+            {"value": value[rows], "revision": revision[rows], "time": period_end[rows]},
+            tags=list(measurement.tags),
+            floats=list(measurement.floats),
+            strings=list(measurement.strings),
+        )
+        index.append(rows)
+    return lines, (np.concatenate(index) if index else np.array([], dtype=np.intp))
 
 
 def _stations(rows: pd.DataFrame) -> pd.Series:
