@@ -24,6 +24,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -194,14 +195,14 @@ def evaluate_dirty(
 
     ``overlap``: read each next chunk ahead and write each chunk's rows in a second and
     third thread while the next chunk is evaluated (:meth:`EvaluationInput.prefetch`,
-    :class:`BackgroundWrites`); the results are the same either way. Default: only when a
-    core is free (:func:`core_free`): on a machine whose cores are all busy the threads
+    :class:`BackgroundWrites`); the results are the same either way. Default: only when
+    there is more than one chunk and a core is free (:func:`core_free`, other processes'
+    CPU time over 0.1 s): on a machine whose cores are all busy the threads
     wait for each other's GIL and the run takes longer (issue 17: about 9 % longer at load 4-5
     on 2 cores, the calling thread's CPU halved). A queued write that raises an error not
     the ledger's (a defect in a chunk's rows) has its chunk and those after it evaluated
     again with direct writes, so its site-days are isolated as without the threads.
     """
-    overlap = core_free() if overlap is None else overlap
     dirty = ledger.dirty_days(marked=True)  # cleared only while unmarked since
     if dirty.empty:
         return EvaluationReport()
@@ -216,6 +217,8 @@ def evaluate_dirty(
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
     chunks = [dirty[dirty["date"].isin(dates[i : i + step])] for i in range(0, len(dates), step)]
+    if overlap is None:  # (one chunk: nothing to read ahead or write beside)
+        overlap = len(chunks) > 1 and core_free()
     parts: list[EvaluationReport] = []  # one per chunk, in order
 
     def run(number: int, writes: BackgroundWrites, then: bool) -> None:
@@ -277,13 +280,37 @@ def evaluate_dirty(
     return report
 
 
-def core_free() -> bool:
-    """Whether a core is free for :func:`evaluate_dirty`'s second thread: the 1-minute load
-    average at most the cores less one (False where the system does not tell)."""
+def core_free(window: float = 0.1, stat: str = "/proc/stat") -> bool:
+    """Whether a core is free for :func:`evaluate_dirty`'s second thread: over ``window``
+    seconds, the CPU time other processes used leaves at least one core idle.
+
+    This process's own CPU time is not counted: right after an import its own work still
+    fills the 1-minute load average (the national year's evaluation ran on one thread at
+    load 1.2 that was all the import's). Where the system has no ``/proc/stat``, the
+    1-minute load average at most the cores less one; False where neither tells.
+    """
+    cores = os.cpu_count() or 1
     try:
-        return os.getloadavg()[0] <= (os.cpu_count() or 1) - 1
+        busy, own, start = _busy_seconds(stat), time.process_time(), time.monotonic()
+        time.sleep(window)
+        others = _busy_seconds(stat) - busy - (time.process_time() - own)
+        return others / max(time.monotonic() - start, 1e-3) <= cores - 1
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.getloadavg()[0] <= cores - 1
     except OSError:
         return False
+
+
+def _busy_seconds(stat: str) -> float:
+    """CPU seconds all cores spent busy since boot (``/proc/stat``'s first line: user, nice,
+    system, idle, iowait, irq, softirq, steal in clock ticks; idle and iowait are not busy)."""
+    with open(stat, encoding="ascii") as lines:
+        ticks = [int(t) for t in lines.readline().split()[1:9]]
+    if len(ticks) < 5:
+        raise ValueError(f"{stat}: expected a 'cpu' line of at least 5 counters")
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
 
 
 #: WAL pages after which a commit of the run copies them into the ledger file (SQLite's
