@@ -115,7 +115,9 @@ class LedgerConnection:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error)."""
+        """One write transaction (BEGIN IMMEDIATE … COMMIT, ROLLBACK on error, also when
+        the COMMIT itself fails: SQLite may leave the transaction open then — a deferred
+        constraint, a busy or full disk — and every later write would fail to begin)."""
         try:
             self.connection.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as err:
@@ -125,8 +127,12 @@ class LedgerConnection:
         except BaseException:
             self.connection.execute("ROLLBACK")
             raise
-        else:
+        try:
             self.connection.execute("COMMIT")
+        except BaseException:
+            if self.connection.in_transaction:
+                self.connection.execute("ROLLBACK")
+            raise
 
     def _migrate(self) -> None:
         try:
