@@ -1,13 +1,16 @@
 """Publishing the ledger to InfluxDB: the outbox, replay, health and heartbeat.
 
 The ledger is the system of record; InfluxDB is the copy Grafana reads. Every row written
-to a published table queues its key in the ledger's ``outbox`` (SQLite triggers, schema 5),
-so nothing written can be missed, whatever wrote it. :meth:`Publisher.drain` sends the
-queue oldest first, day by day in rounds of a few requests of ``batch_points`` (bounded
-memory), and removes a key only after the server accepted all its points; a key written
-again meanwhile is queued again and sent again, so the newest value always reaches
-InfluxDB (same series and time overwrite). The lines of a round go in time order, every
-series of an hour together: VictoriaMetrics then spends about half the CPU per point.
+to a published table queues its key in the ledger's ``outbox`` in the same transaction (the
+ledger's writers do it: ``observations.py``, ``evaluation_output.py``, ``outbox.py``,
+``sources.py``; there are no SQLite triggers, so a tool writing the ledger's tables
+directly must queue its keys too), so nothing envmon writes can be missed.
+:meth:`Publisher.drain` sends the queue oldest first, day by day in rounds of a few
+requests of ``batch_points`` (bounded memory), and removes a key only after the server
+accepted all its points; a key written again meanwhile is queued again and sent again, so
+the newest value always reaches InfluxDB (same series and time overwrite). The lines of a
+round go in time order, every series of an hour together: VictoriaMetrics then spends about
+half the CPU per point.
 
 * Server down, throttling (429) or failing (5xx), connection reset, slow: the batch is
   retried a few times, honouring ``Retry-After``; then the drain stops with the rest
