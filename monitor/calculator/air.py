@@ -805,6 +805,9 @@ def _site_days(
             matrix.reshape(-1)[flat] = table.value(name)[at]
         return matrix
 
+    # each row's hours: the count of a statistic's values is theirs less its missing ones
+    row_hours = None if shared_places else np.bincount(row, minlength=n)
+
     def daily_mean(name: str) -> None:
         # np.nansum(hours(name), axis=1) without the NaN: the same sums of the same places
         # (a missing hour adds 0 there too), and the count of the values present
@@ -819,22 +822,27 @@ def _site_days(
             values = table.value(name)[at]
             present = ~np.isnan(values)
             matrix.reshape(-1)[flat] = np.where(present, values, 0.0)
-            count = np.bincount(row[present], minlength=n)
+            assert row_hours is not None  # (no shared places)
+            count = row_hours - np.bincount(row[~present], minlength=n)
         exact[name] = row_means(matrix, count)
         valid[name] = count >= rules.min_hours_per_day
         counts[name] = count.astype(np.float64)
 
     def ozone(_: str) -> None:
-        o3 = hours("o3")
-        o3_count = (~np.isnan(o3)).sum(axis=1)
+        # hours × days (the layout of _mda8), filled as hours() fills its matrix
+        by_hour = np.full((24, n), np.nan)
+        if "o3" in table.columns:
+            by_hour.reshape(-1)[hour * n + row] = table.value("o3")[at]
+        o3 = by_hour.T
+        o3_count = (~np.isnan(by_hour)).sum(axis=0)
         o3_max = np.full(n, np.nan)
-        o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
+        o3_max[o3_count > 0] = np.nanmax(np.ascontiguousarray(o3[o3_count > 0]), axis=1)
         exact["o3_1h_max"] = o3_max
         valid["o3_1h_max"] = (o3_count >= rules.min_hours_per_day) | _exceeds(
             o3_max, rules.o3_1h_limit
         )
         counts["o3_1h_max"] = o3_count.astype(np.float64)
-        mda8, n_windows = _mda8(o3, unique_keys.astype(np.int64), windows, rules)
+        mda8, n_windows = _mda8(by_hour, unique_keys.astype(np.int64), windows, rules)
         needed = (
             rules.min_windows_within_day
             if windows is Mda8Windows.WITHIN_DAY

@@ -256,7 +256,7 @@ def daily_statistics(
     )
     out["o3_1h_max_count"] = o3_count
 
-    mda8, windows = _mda8(o3, unique_keys, mda8_windows, rules)
+    mda8, windows = _mda8(o3.T, unique_keys, mda8_windows, rules)
     finish("o3_8h_max", Pollutant.O3, mda8)
     needed = (
         rules.min_windows_within_day
@@ -327,30 +327,31 @@ def round_daily_statistics(statistics: pd.DataFrame) -> pd.DataFrame:
 
 
 def _mda8(
-    o3: npt.NDArray[np.float64],
+    by_hour: npt.NDArray[np.float64],
     keys: npt.NDArray[np.int64],
     windows: Mda8Windows,
     rules: ValidityRules,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Largest valid 8-hour mean of each day row and the number of valid windows.
+    """Largest valid 8-hour mean of each day and the number of valid windows.
 
-    The hours are laid out one row per hour and one column per day (the transpose of
-    ``o3``): the running sums then add whole rows of days at a time, each day's sums
-    made in the same order, so with the same bits, as along its own row.
+    ``by_hour`` holds the O3 values one row per hour of the day (0 … 23) and one column
+    per day (``keys``, sorted: site × dates + date), NaN where missing. The hours are laid
+    out so throughout: the running sums then add whole rows of days at a time, each day's
+    sums made in the same order, so with the same bits, as along a row of its own.
     """
-    n = o3.shape[0]
+    n = by_hour.shape[1]
     # Around the date's labels 00:00 … 23:00 (rows 7 … 30), the previous date's labels
     # 17:00 … 23:00 of the same site (rows 0 … 6) and the next date's 00:00 (row 31,
     # the day's 24:00), when present. A window ending at the day's hour e (1 … 24) covers
     # rows e .. e+7.
     extended = np.full((32, n), np.nan)
-    extended[7:31] = o3.T
+    extended[7:31] = by_hour
     position = np.searchsorted(keys, keys - 1)
     has_previous = (position < n) & (keys[np.minimum(position, n - 1)] == keys - 1)
-    extended[:7, has_previous] = o3[position[has_previous], 17:].T
+    extended[:7, has_previous] = by_hour[17:, position[has_previous]]
     position = np.searchsorted(keys, keys + 1)
     has_next = (position < n) & (keys[np.minimum(position, n - 1)] == keys + 1)
-    extended[31, has_next] = o3[position[has_next], 0]
+    extended[31, has_next] = by_hour[0, position[has_next]]
     present = ~np.isnan(extended)
     zeroed = np.where(present, extended, 0.0)
     counts = _running_sums(present)
