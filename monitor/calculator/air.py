@@ -38,6 +38,8 @@ import numpy.typing as npt
 import polars as pl
 
 from monitor.calculator.table import (
+    _FROM_1992_NS,
+    _UTC_OFFSET_NS,
     PROBLEM_SEPARATOR,
     CalcResult,
     InputTable,
@@ -251,7 +253,11 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
         else table.sites.cast(pl.Categorical).to_physical().to_numpy()
     )
     duplicated = np.zeros(table.row_count, dtype=bool)
-    if not _distinct_site_hours(site_codes[usable], table.times_ns[usable]):
+    every = bool(usable.all())  # (then the arrays themselves, not copies)
+    if not _distinct_site_hours(
+        site_codes if every else site_codes[usable],
+        table.times_ns if every else table.times_ns[usable],
+    ):
         # the same instant ⇔ the same UTC nanoseconds (NaT: one value, as pandas compares it)
         first = pl.DataFrame({"site": site_codes, "t": table.times_ns}).select(
             pl.struct("site", "t").is_first_distinct()
@@ -796,8 +802,13 @@ def _site_days(
 
     flat = row * 24 + hour  # as _hour_matrix places them, the place computed once
     # two rows on one local hour (the summer-time fall-back before 1992: distinct instants)
-    # share a place, which holds the later one's value, as the hour matrix does
-    shared_places = len(flat) > 0 and int(np.bincount(flat, minlength=n * 24).max()) > 1
+    # share a place, which holds the later one's value, as the hour matrix does; from 1992
+    # on, local time is UTC+8 throughout and a site's rows are on distinct UTC hours
+    shared_places = (
+        len(flat) > 0
+        and int(table.times_ns[at].min()) < _FROM_1992_NS - _UTC_OFFSET_NS
+        and int(np.bincount(flat, minlength=n * 24).max()) > 1
+    )
 
     def hours(name: str) -> npt.NDArray[np.float64]:
         matrix = np.full((n, 24), np.nan)
