@@ -588,36 +588,9 @@ def _check_cells(
     has_time = "time" in frame.columns
     if has_time:
         checks.append(pl.col("time").str.contains(_PLAIN_TIME).alias("\0time"))
-    names = [*present, *(["time"] if has_time else []), *(["site"] if has_site else [])]
-    # the columns read as categorical are coded at once; the others' texts (the site's and
-    # time's, cast to categorical on one core) are listed meanwhile on another, while the
-    # former's values are read
-    coded = [c for c in present if isinstance(frame.schema[c], pl.Categorical)]
-    uncoded = [c for c in names if c not in coded]
-    listing = in_background(partial(_distinct_texts, frame, uncoded)) if coded else None
-    distinct = _distinct_texts(frame, coded if listing is not None else names)
-    values = np.empty((n, len(present)), dtype=np.float64, order="F")
-    below = np.zeros((n, len(present)), dtype=bool, order="F")
-    plain_number = {c.meta.output_name(): c for c in checks}
-    plain = pl.DataFrame()
-
-    def read_column(j: int) -> npt.NDArray[np.intp]:
-        """Values of the plain cells of column ``j`` into ``values``; the rows of the
-        others."""
-        column = present[j]
-        if column in distinct:
-            cells = distinct[column]
-            texts_plain = cells.texts.to_frame(column).select(plain_number[column])
-            values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
-            return np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
-        values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
-        return np.flatnonzero(~plain[column].to_numpy())
-
-    # independent columns (numpy and polars release the GIL): on every core
-    first = [j for j, c in enumerate(present) if c in distinct]
-    odd_cells = dict(zip([present[j] for j in first], in_threads(read_column, first), strict=True))
-    if listing is not None:
-        distinct.update(listing.result())
+    distinct = _distinct_texts(
+        frame, [*present, *(["time"] if has_time else []), *(["site"] if has_site else [])]
+    )
     # the checks of a column with few distinct texts are made once per text
     plain = frame.select([c for c in checks if c.meta.output_name().lstrip("\0") not in distinct])
     if has_time and "time" in distinct:
@@ -643,8 +616,24 @@ def _check_cells(
     elif has_site:
         odd_site = ~plain["\0site"].to_numpy()
 
-    rest = [j for j, c in enumerate(present) if c not in odd_cells]
-    odd_cells.update(zip([present[j] for j in rest], in_threads(read_column, rest), strict=True))
+    values = np.empty((n, len(present)), dtype=np.float64, order="F")
+    below = np.zeros((n, len(present)), dtype=bool, order="F")
+    plain_number = {c.meta.output_name(): c for c in checks}
+
+    def read_column(j: int) -> npt.NDArray[np.intp]:
+        """Values of the plain cells of column ``j`` into ``values``; the rows of the
+        others."""
+        column = present[j]
+        if column in distinct:
+            cells = distinct[column]
+            texts_plain = cells.texts.to_frame(column).select(plain_number[column])
+            values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
+            return np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+        values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
+        return np.flatnonzero(~plain[column].to_numpy())
+
+    # independent columns (numpy and polars release the GIL): on every core
+    odd_cells = dict(zip(present, in_threads(read_column, range(len(present))), strict=True))
     notes = _Notes()
     sites = frame["site"] if has_site else pl.Series("site", [""] * n, dtype=pl.String)
     time_rows = np.flatnonzero(odd_time)
