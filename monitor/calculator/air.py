@@ -38,6 +38,8 @@ import numpy.typing as npt
 import polars as pl
 
 from monitor.calculator.table import (
+    _FROM_1992_NS,
+    _UTC_OFFSET_NS,
     PROBLEM_SEPARATOR,
     CalcResult,
     InputTable,
@@ -251,7 +253,11 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
         else table.sites.cast(pl.Categorical).to_physical().to_numpy()
     )
     duplicated = np.zeros(table.row_count, dtype=bool)
-    if not _distinct_site_hours(site_codes[usable], table.times_ns[usable]):
+    every = bool(usable.all())  # (then the arrays themselves, not copies)
+    if not _distinct_site_hours(
+        site_codes if every else site_codes[usable],
+        table.times_ns if every else table.times_ns[usable],
+    ):
         # the same instant ⇔ the same UTC nanoseconds (NaT: one value, as pandas compares it)
         first = pl.DataFrame({"site": site_codes, "t": table.times_ns}).select(
             pl.struct("site", "t").is_first_distinct()
@@ -796,14 +802,22 @@ def _site_days(
 
     flat = row * 24 + hour  # as _hour_matrix places them, the place computed once
     # two rows on one local hour (the summer-time fall-back before 1992: distinct instants)
-    # share a place, which holds the later one's value, as the hour matrix does
-    shared_places = len(flat) > 0 and int(np.bincount(flat, minlength=n * 24).max()) > 1
+    # share a place, which holds the later one's value, as the hour matrix does; from 1992
+    # on, local time is UTC+8 throughout and a site's rows are on distinct UTC hours
+    shared_places = (
+        len(flat) > 0
+        and int(table.times_ns[at].min()) < _FROM_1992_NS - _UTC_OFFSET_NS
+        and int(np.bincount(flat, minlength=n * 24).max()) > 1
+    )
 
     def hours(name: str) -> npt.NDArray[np.float64]:
         matrix = np.full((n, 24), np.nan)
         if name in table.columns:
             matrix.reshape(-1)[flat] = table.value(name)[at]
         return matrix
+
+    # each row's hours: the count of a statistic's values is theirs less its missing ones
+    row_hours = None if shared_places else np.bincount(row, minlength=n)
 
     def daily_mean(name: str) -> None:
         # np.nansum(hours(name), axis=1) without the NaN: the same sums of the same places
@@ -819,22 +833,27 @@ def _site_days(
             values = table.value(name)[at]
             present = ~np.isnan(values)
             matrix.reshape(-1)[flat] = np.where(present, values, 0.0)
-            count = np.bincount(row[present], minlength=n)
+            assert row_hours is not None  # (no shared places)
+            count = row_hours - np.bincount(row[~present], minlength=n)
         exact[name] = row_means(matrix, count)
         valid[name] = count >= rules.min_hours_per_day
         counts[name] = count.astype(np.float64)
 
     def ozone(_: str) -> None:
-        o3 = hours("o3")
-        o3_count = (~np.isnan(o3)).sum(axis=1)
+        # hours × days (the layout of _mda8), filled as hours() fills its matrix
+        by_hour = np.full((24, n), np.nan)
+        if "o3" in table.columns:
+            by_hour.reshape(-1)[hour * n + row] = table.value("o3")[at]
+        o3 = by_hour.T
+        o3_count = (~np.isnan(by_hour)).sum(axis=0)
         o3_max = np.full(n, np.nan)
-        o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
+        o3_max[o3_count > 0] = np.nanmax(np.ascontiguousarray(o3[o3_count > 0]), axis=1)
         exact["o3_1h_max"] = o3_max
         valid["o3_1h_max"] = (o3_count >= rules.min_hours_per_day) | _exceeds(
             o3_max, rules.o3_1h_limit
         )
         counts["o3_1h_max"] = o3_count.astype(np.float64)
-        mda8, n_windows = _mda8(o3, unique_keys.astype(np.int64), windows, rules)
+        mda8, n_windows = _mda8(by_hour, unique_keys.astype(np.int64), windows, rules)
         needed = (
             rules.min_windows_within_day
             if windows is Mda8Windows.WITHIN_DAY

@@ -256,7 +256,7 @@ def daily_statistics(
     )
     out["o3_1h_max_count"] = o3_count
 
-    mda8, windows = _mda8(o3, unique_keys, mda8_windows, rules)
+    mda8, windows = _mda8(o3.T, unique_keys, mda8_windows, rules)
     finish("o3_8h_max", Pollutant.O3, mda8)
     needed = (
         rules.min_windows_within_day
@@ -327,52 +327,70 @@ def round_daily_statistics(statistics: pd.DataFrame) -> pd.DataFrame:
 
 
 def _mda8(
-    o3: npt.NDArray[np.float64],
+    by_hour: npt.NDArray[np.float64],
     keys: npt.NDArray[np.int64],
     windows: Mda8Windows,
     rules: ValidityRules,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Largest valid 8-hour mean of each day row and the number of valid windows."""
-    n = o3.shape[0]
-    # Around the date's labels 00:00 … 23:00 (columns 7 … 30), the previous date's labels
-    # 17:00 … 23:00 of the same site (columns 0 … 6) and the next date's 00:00 (column 31,
+    """Largest valid 8-hour mean of each day and the number of valid windows.
+
+    ``by_hour`` holds the O3 values one row per hour of the day (0 … 23) and one column
+    per day (``keys``, sorted: site × dates + date), NaN where missing. The hours are laid
+    out so throughout: the running sums then add whole rows of days at a time, each day's
+    sums made in the same order, so with the same bits, as along a row of its own.
+    """
+    n = by_hour.shape[1]
+    # Around the date's labels 00:00 … 23:00 (rows 7 … 30), the previous date's labels
+    # 17:00 … 23:00 of the same site (rows 0 … 6) and the next date's 00:00 (row 31,
     # the day's 24:00), when present. A window ending at the day's hour e (1 … 24) covers
-    # columns e .. e+7.
-    previous = np.full((n, 7), np.nan)
+    # rows e .. e+7.
+    extended = np.full((32, n), np.nan)
+    extended[7:31] = by_hour
     position = np.searchsorted(keys, keys - 1)
     has_previous = (position < n) & (keys[np.minimum(position, n - 1)] == keys - 1)
-    previous[has_previous] = o3[position[has_previous], 17:]
-    following = np.full((n, 1), np.nan)
+    extended[:7, has_previous] = by_hour[17:, position[has_previous]]
     position = np.searchsorted(keys, keys + 1)
     has_next = (position < n) & (keys[np.minimum(position, n - 1)] == keys + 1)
-    following[has_next, 0] = o3[position[has_next], 0]
-    extended = np.concatenate([previous, o3, following], axis=1)
+    extended[31, has_next] = by_hour[0, position[has_next]]
     present = ~np.isnan(extended)
     zeroed = np.where(present, extended, 0.0)
-    counts = np.concatenate([np.zeros((n, 1)), np.cumsum(present, axis=1)], axis=1)
+    counts = _running_sums(present)
     first_end = 8 if windows is Mda8Windows.WITHIN_DAY else 1
-    ends = np.arange(first_end, 25) + 7  # column index of each window's last hour
-    window_count = counts[:, ends + 1] - counts[:, ends - 7]
+    # the window ending at the day's hour e (first_end … 24): running sums e+8 less e
+    ends, starts = slice(first_end + 8, 33), slice(first_end, 25)
+    window_count = counts[ends] - counts[starts]
     valid = window_count >= rules.min_hours_per_8h
 
     def window_sums(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-        sums = np.concatenate([np.zeros((len(values), 1)), np.cumsum(values, axis=1)], axis=1)
-        found: npt.NDArray[np.float64] = sums[:, ends + 1] - sums[:, ends - 7]
+        sums = _running_sums(values)
+        found: npt.NDArray[np.float64] = sums[ends] - sums[starts]
         return found
 
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         window_sum = window_sums(zeroed)
-        # a running sum that overflowed (values near 1e308): those rows summed again
+        # a running sum that overflowed (values near 1e308): those days summed again
         # scaled by a power of two (as row_means does), the others keep their bits
-        over = ~np.isfinite(window_sum).all(axis=1) & np.isfinite(zeroed).all(axis=1)
+        over = ~np.isfinite(window_sum).all(axis=0) & np.isfinite(zeroed).all(axis=0)
         means = np.where(valid, window_sum / window_count, np.nan)
         if over.any():
-            scaled = window_sums(zeroed[over] * _OVERFLOW_SCALE) / window_count[over]
-            means[over] = np.where(valid[over], scaled / _OVERFLOW_SCALE, np.nan)
-    n_valid = valid.sum(axis=1).astype(np.int64)
-    mda8 = np.full(n, np.nan)
-    mda8[n_valid > 0] = np.nanmax(means[n_valid > 0], axis=1)
+            scaled = window_sums(zeroed[:, over] * _OVERFLOW_SCALE) / window_count[:, over]
+            means[:, over] = np.where(valid[:, over], scaled / _OVERFLOW_SCALE, np.nan)
+    n_valid = valid.sum(axis=0).astype(np.int64)
+    # np.nanmax without its warning: NaN for a day without a valid window
+    mda8: npt.NDArray[np.float64] = np.fmax.reduce(means, axis=0)
     return mda8, n_valid
+
+
+def _running_sums(
+    rows: npt.NDArray[np.float64] | npt.NDArray[np.bool_],
+) -> npt.NDArray[np.float64]:
+    """0 and the running sums of ``rows`` down the first axis (``np.cumsum(rows, axis=0)``
+    after a row of zeros): the same additions in the same order, a whole row at a time
+    (numpy's cumsum down the first axis goes one column at a time, much slower)."""
+    sums = np.zeros((len(rows) + 1, *rows.shape[1:]))
+    for k in range(len(rows)):
+        np.add(sums[k], rows[k], out=sums[k + 1])
+    return sums
 
 
 def moving_means(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> pd.DataFrame:
