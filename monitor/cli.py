@@ -1061,10 +1061,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _end_at_once(code: int) -> None:
     """End the process with ``code`` once standard output and error are flushed (if they
-    cannot be, the interpreter's own exit reports it, as without this)."""
+    cannot be, the interpreter's own exit reports it, as without this). A stream the
+    process was started without (``>&-``: Python's is None) has nothing to flush."""
     try:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
     except (OSError, ValueError):
         return
     os._exit(code)

@@ -98,3 +98,25 @@ def test_bytes_read_ahead_are_taken_once(tmp_path: Path) -> None:
     read_ahead(tmp_path / "nowhere.csv")
     with pytest.raises(FileNotFoundError):
         read_bytes(tmp_path / "nowhere.csv")
+
+
+def test_the_program_with_standard_output_closed_writes_its_file_and_ends_with_code_0(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``envmon calc aqi IN -o OUT >&-`` (a job started without a standard output: Python
+    then has no ``sys.stdout``): the file is written and the code is 0, as in process and
+    as before the prompt end, not a traceback of flushing the missing stream."""
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text("site,time,pm2_5\n1001A,2026-03-01T16:00,80\n", encoding="utf-8")
+    assert main(["calc", "aqi", str(source), "-o", str(tmp_path / "expected.csv")]) == 0
+    capsys.readouterr()
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "calc", "aqi", str(source), "-o", str(out)],
+        capture_output=True,  # (descriptor 1 then closed in the child: no standard output)
+        check=False,
+        env=env,
+        preexec_fn=lambda: os.close(1),
+    )
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert out.read_bytes() == (tmp_path / "expected.csv").read_bytes()
