@@ -378,15 +378,9 @@ class Publisher:
         """Lines of ``table``'s rows of the local dates ``day`` … ``last_day`` (default: the
         one day) of the sites, targets or areas ``keys`` (all when ``None``), each tagged
         with its outbox key (kind, key, day)."""
-        if table == "observations":
-            lines, sites, times = self._observation_lines(day, last_day or day, keys)
-            return _Batch(
-                lines,
-                pd.DataFrame({"kind": table, "key": sites, "day": _local_days(times)}),
-                times,
-            )
-        if table == "hourly_aqi":
-            lines, sites, times = self._hourly_aqi_lines(day, last_day or day, keys)
+        if table in ("observations", "hourly_aqi"):  # (read as plain rows)
+            read = self._observation_lines if table == "observations" else self._hourly_aqi_lines
+            lines, sites, times = read(day, last_day or day, keys)
             return _Batch(
                 lines,
                 pd.DataFrame({"kind": table, "key": sites, "day": _local_days(times)}),

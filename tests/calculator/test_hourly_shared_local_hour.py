@@ -81,8 +81,9 @@ def test_platform_so2_above_800_in_the_fall_back_hour(tmp_path: Path) -> None:
     assert f"line {_LATER + 2}" in out[_EARLIER]["input_problems"]
 
 
-def test_area_rows_of_the_fall_back_hour(tmp_path: Path) -> None:
-    """``--areas``: the area's mean per instant has the same two local 01:00 rows."""
+def _district_rows(tmp_path: Path) -> list[dict[str, str]]:
+    """The area rows of ``calc aqi --areas --hourly-method standard-text`` on the fall-back
+    file of the only member site (1001A)."""
     config = tmp_path / "areas.toml"
     config.write_text(AREA_CONFIG, encoding="utf-8")
     source = tmp_path / "in.csv"
@@ -91,7 +92,12 @@ def test_area_rows_of_the_fall_back_hour(tmp_path: Path) -> None:
     argv = ["--config", str(config), "calc", "aqi", "--areas", "--standard", "hj633-2012"]
     argv += ["--hourly-method", "standard-text", str(source), "-o", str(out)]
     assert main(argv) == 0
-    district = [r for r in rows(out) if r["site"] == "district"]
+    return [r for r in rows(out) if r["site"] == "district"]
+
+
+def test_area_rows_of_the_fall_back_hour(tmp_path: Path) -> None:
+    """``--areas``: the area's mean per instant has the same two local 01:00 rows."""
+    district = _district_rows(tmp_path)
     assert len(district) == 27
     # the same means as the only member site's (1001A)
     assert [r["iaqi_pm2_5"] for r in district[_EARLIER : _LATER + 2]] == ["63", "50", "50"]
@@ -102,14 +108,7 @@ def test_the_earlier_area_row_of_the_fall_back_hour_says_so(tmp_path: Path) -> N
     """The area's two rows labelled local 1986-09-14 01:00 (area rows show local labels,
     without an offset): the earlier says why its moving means differ, as a site's earlier
     row does (was: two rows of one label and no word of which is which)."""
-    config = tmp_path / "areas.toml"
-    config.write_text(AREA_CONFIG, encoding="utf-8")
-    source = tmp_path / "in.csv"
-    source.write_text(_text(site="1001A"), encoding="utf-8")
-    out = tmp_path / "out.csv"
-    argv = ["--config", str(config), "calc", "aqi", "--areas", "--standard", "hj633-2012"]
-    assert main([*argv, "--hourly-method", "standard-text", str(source), "-o", str(out)]) == 0
-    district = [r for r in rows(out) if r["site"] == "district"]
+    district = _district_rows(tmp_path)
     earlier, later = district[_EARLIER], district[_LATER]
     assert earlier["time"] == later["time"] == "1986-09-14T01:00"
     assert "summer-time change-back" in earlier["input_problems"]
