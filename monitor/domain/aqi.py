@@ -242,8 +242,15 @@ def round_half_even(values: npt.ArrayLike, decimals: int) -> FloatArray:
     >>> round_half_even([2.45, 2.35, 2.451, 0.05], 1).tolist()
     [2.4, 2.4, 2.5, 0.0]
     """
-    rounded = _round_scaled(values, decimals)
+    x = np.asarray(values, dtype=float)
+    rounded = _round_scaled(x, decimals)
     out: FloatArray = rounded / 10.0**decimals if decimals else rounded
+    if decimals:
+        # |x| ≥ about 1.8e308 / 10**decimals overflows when scaled; such a double has no
+        # digits beyond 2**53 (its spacing is far above 1), so it is its own rounding
+        huge = np.isinf(out) & np.isfinite(x)
+        if huge.any():
+            out[huge] = x[huge]
     return out
 
 
@@ -252,11 +259,12 @@ def _round_scaled(values: npt.ArrayLike, decimals: int) -> FloatArray:
     x = np.asarray(values, dtype=float)
     shape = x.shape
     x = x.ravel()
-    scaled = x * 10.0**decimals if decimals else x
-    # rint rounds exact binary ties to even; near-ties (decimal ties stored a hair off)
-    # are found by their distance to the nearest integer and sent to the even neighbour.
-    rounded = np.rint(scaled)
-    distance = np.subtract(scaled, rounded)
+    with np.errstate(over="ignore", invalid="ignore"):  # (a value near 1.8e308: inf, NaN)
+        scaled = x * 10.0**decimals if decimals else x
+        # rint rounds exact binary ties to even; near-ties (decimal ties stored a hair off)
+        # are found by their distance to the nearest integer and sent to the even neighbour.
+        rounded = np.rint(scaled)
+        distance = np.subtract(scaled, rounded)
     np.abs(distance, out=distance)
     ties = np.flatnonzero(distance > 0.5 - 1e-7)
     if ties.size:

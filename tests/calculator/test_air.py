@@ -387,6 +387,21 @@ def test_area_without_member_data_gives_no_area_row(tmp_path: Path) -> None:
     assert [r["site"] for r in out] == ["X"]
 
 
+def test_a_daily_mean_near_the_largest_double_keeps_its_value_and_warns_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CO keeps one decimal (GB/T 8170 rounding to CONCENTRATION_DECIMALS): scaling 1e308
+    by 10 overflowed, so its day mean was written as 1.797693135e+308 (the largest double)
+    and numpy printed "RuntimeWarning: overflow encountered in multiply" on stderr. Such a
+    double has no digits to round away: the mean of 1e308s is 1e308, without a warning."""
+    text = "site,time,co,pm2_5\n" + "".join(
+        f"A,2026-05-01T{h:02d}:00,1e308,80\n" for h in range(24)
+    )
+    (day,) = rows(run(tmp_path, text, "--scale", "day"))
+    assert (day["co"], day["co_valid"], day["iaqi_co"]) == ("1e+308", "true", "500")
+    assert "RuntimeWarning" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("scale", ["hour", "day"])
 def test_concentrations_near_the_largest_double_are_averaged_not_an_internal_error(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], scale: str

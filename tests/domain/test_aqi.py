@@ -11,6 +11,7 @@ in the comments of the less obvious rows.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
@@ -947,3 +948,16 @@ def test_daily_aqi_2012_rates_the_unrounded_mean() -> None:
     day = pd.DataFrame({"pm2_5": [75.3]})
     assert daily_aqi(day, AqiStandard.HJ633_2012)["aqi"].tolist() == [101.0]
     assert daily_aqi(day, AqiStandard.HJ633_2026)["aqi"].tolist() == [114.0]
+
+
+@pytest.mark.parametrize("decimals", [1, 3])
+def test_round_half_even_keeps_values_that_overflow_when_scaled(decimals: int) -> None:
+    # A double of 1e306 or more has a spacing far above 1: nothing to round, whatever the
+    # decimals; scaling it by 10**decimals overflows, which must not leak inf or a warning.
+    values = np.array([1e308, np.finfo(float).max, 2.45, np.nan])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = round_half_even(values, decimals)
+    assert out[:2].tolist() == values[:2].tolist()
+    assert out[2] == (2.4 if decimals == 1 else 2.45)  # GB/T 8170: 2.45 → 2.4 (half to even)
+    assert np.isnan(out[3])
