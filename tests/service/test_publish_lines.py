@@ -403,3 +403,47 @@ def test_drain_of_a_scattered_queue_sends_only_the_queued_site_days(tmp_path: Pa
     wanted = [item[3] for item in expected if tuple(item[:3]) in queued]
     assert len(wanted) < len(expected)
     assert Counter(capture.lines) == Counter(wanted)
+
+
+def test_a_period_end_with_a_fraction_gets_only_the_qc_flags_of_that_same_time(
+    tmp_path: Path,
+) -> None:
+    """The join matched ``q.period_end = t.period_end`` exactly: an observation whose
+    period_end a tool stored as a REAL with a fraction (INTEGER affinity keeps 1.5 a REAL,
+    https://www.sqlite.org/datatype3.html#type_affinity) is not given the QC flags of the
+    whole second it is published at, nor a whole-second observation those of a fractional
+    QC row."""
+    settings = settings_for(tmp_path)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        with ledger.transaction() as db:
+            db.executemany(
+                "INSERT INTO observations (site, parameter, period_end, source, period_start,"
+                " unit, value, flags, ingested_at, revision) VALUES (?, ?, ?, ?, 0, 'µg/m³',"
+                " 1.0, '', 0, 0)",
+                [
+                    ("1099A", "pm2_5", MIDNIGHT + 0.5, "cnemc"),  # fractional observation
+                    ("1099A", "pm2_5", MIDNIGHT + 3600, "cnemc"),  # fractional QC row
+                    ("1099A", "pm2_5", MIDNIGHT + 7200, "cnemc"),  # same time: flagged
+                    ("1099A", "pm2_5", MIDNIGHT + 10800.5, "hj212"),  # same fraction: flagged
+                ],
+            )
+            db.executemany(
+                "INSERT INTO qc_flags (site, parameter, period_end, flags, computed_at)"
+                " VALUES ('1099A', 'pm2_5', ?, ?, 0)",
+                [
+                    (MIDNIGHT, "spike"),
+                    (MIDNIGHT + 3600.25, "stuck"),
+                    (MIDNIGHT + 7200, "implausible"),
+                    (MIDNIGHT + 10800.5, "negative"),
+                ],
+            )
+        expected = [item[3] for item in reference(ledger, settings)]
+        capture = Capture()
+        Publisher(ledger, settings, capture).replay(FIRST, LAST)
+    assert [line.split('qc_flags="')[1].split('"')[0] for line in expected] == [
+        "",
+        "",
+        "implausible",
+        "negative",
+    ]
+    assert capture.lines == expected
