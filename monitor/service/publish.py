@@ -420,9 +420,11 @@ class Publisher:
         number = seen.setdefault
         series = np.array([number(r[:width], len(seen)) for r in records], dtype=np.int64)
         combos = list(seen)  # the distinct (site, parameter, source, unit, flags)
-        period_end = _stamps([r[width] for r in records])
+        ends = [r[width] for r in records]
+        period_end = _stamps(ends)
         numbers = [_numbers([r[i] for r in records]) for i in (width + 1, width + 2)]
-        qc_codes, qc_texts = self._qc_flags(first, last, combos, series, period_end)
+        exact = None if set(map(type, ends)) <= {int} else ends  # a REAL period_end (1.5)
+        qc_codes, qc_texts = self._qc_flags(first, last, combos, series, period_end, exact)
         base = len(qc_texts) + 1
         codes, distinct = pd.factorize(series * base + qc_codes + 1)
         texts = pd.DataFrame(
@@ -480,6 +482,7 @@ class Publisher:
         combos: Sequence[tuple[object, ...]],
         series: np.ndarray,
         ends: np.ndarray,
+        exact: Sequence[object] | None = None,
     ) -> tuple[np.ndarray, list[object]]:
         """envmon's QC flags of each observation of the local dates ``first`` … ``last``
         (its site and parameter: the first two of ``combos[series[i]]``; its period end
@@ -511,9 +514,12 @@ class Publisher:
         low = int(min(ends.min(), qc_ends.min()))
         span = int(max(ends.max(), qc_ends.max())) - low + 1
         pairs = len(site_names) * len(parameter_names)
-        if pairs * span >= 2**62:  # cannot happen for a replay or drain; kept exact anyway
-            flags = {(a, b, int(c)): d for a, b, c, d in found}
-            keys = zip(series.tolist(), ends.tolist(), strict=True)
+        stamped = exact is None and set(map(type, qc[:, 2].tolist())) <= {int}
+        if pairs * span >= 2**62 or not stamped:
+            # (or a period_end stored as a REAL with a fraction, in either table: the join
+            # matched it only to the same number; cut to whole seconds, it would match more)
+            flags = {(a, b, c): d for a, b, c, d in found}
+            keys = zip(series.tolist(), ends.tolist() if exact is None else exact, strict=True)
             each = [flags.get((combos[i][0], combos[i][1], t)) for i, t in keys]
             codes, texts = pd.factorize(np.array([*each, None], dtype=object)[:-1])
             return codes.astype(np.int64), list(texts)

@@ -28,6 +28,7 @@ from influxdb_client.domain.write_precision import WritePrecision
 from monitor.influxdb import points as schema
 from monitor.ledger import Ledger
 from monitor.ledger.epoch import local_dates
+from monitor.service import publish
 from monitor.service.publish import Publisher
 from monitor.settings import Settings, load_settings
 from tests.conftest import HUNNAN_TWO_STATIONS
@@ -401,5 +402,105 @@ def test_drain_of_a_scattered_queue_sends_only_the_queued_site_days(tmp_path: Pa
         capture = Capture()
         Publisher(ledger, settings, capture).drain()
     wanted = [item[3] for item in expected if tuple(item[:3]) in queued]
+    assert len(wanted) < len(expected)
+    assert Counter(capture.lines) == Counter(wanted)
+
+
+def test_a_period_end_with_a_fraction_gets_only_the_qc_flags_of_that_same_time(
+    tmp_path: Path,
+) -> None:
+    """The join matched ``q.period_end = t.period_end`` exactly: an observation whose
+    period_end a tool stored as a REAL with a fraction (INTEGER affinity keeps 1.5 a REAL,
+    https://www.sqlite.org/datatype3.html#type_affinity) is not given the QC flags of the
+    whole second it is published at, nor a whole-second observation those of a fractional
+    QC row."""
+    settings = settings_for(tmp_path)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        with ledger.transaction() as db:
+            db.executemany(
+                "INSERT INTO observations (site, parameter, period_end, source, period_start,"
+                " unit, value, flags, ingested_at, revision) VALUES (?, ?, ?, ?, 0, 'µg/m³',"
+                " 1.0, '', 0, 0)",
+                [
+                    ("1099A", "pm2_5", MIDNIGHT + 0.5, "cnemc"),  # fractional observation
+                    ("1099A", "pm2_5", MIDNIGHT + 3600, "cnemc"),  # fractional QC row
+                    ("1099A", "pm2_5", MIDNIGHT + 7200, "cnemc"),  # same time: flagged
+                    ("1099A", "pm2_5", MIDNIGHT + 10800.5, "hj212"),  # same fraction: flagged
+                ],
+            )
+            db.executemany(
+                "INSERT INTO qc_flags (site, parameter, period_end, flags, computed_at)"
+                " VALUES ('1099A', 'pm2_5', ?, ?, 0)",
+                [
+                    (MIDNIGHT, "spike"),
+                    (MIDNIGHT + 3600.25, "stuck"),
+                    (MIDNIGHT + 7200, "implausible"),
+                    (MIDNIGHT + 10800.5, "negative"),
+                ],
+            )
+        expected = [item[3] for item in reference(ledger, settings)]
+        capture = Capture()
+        Publisher(ledger, settings, capture).replay(FIRST, LAST)
+    assert [line.split('qc_flags="')[1].split('"')[0] for line in expected] == [
+        "",
+        "",
+        "implausible",
+        "negative",
+    ]
+    assert capture.lines == expected
+
+
+def test_drain_in_small_chunks_matches_qc_flags_as_the_join_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """QC flags on some parameters and sources only, for a parameter or site without
+    observations, on codes that sort differently by case; a queue with holes and a site-day
+    of a site without rows, read ``OUTBOX_SITE_DAYS`` = 7 at a time: the lines of before."""
+    monkeypatch.setattr(publish, "OUTBOX_SITE_DAYS", 7)
+    settings = settings_for(tmp_path, '"spike"')
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        fill(ledger, 5)
+        with ledger.transaction() as db:
+            db.executemany(
+                "INSERT INTO observations (site, parameter, period_end, source, period_start,"
+                " unit, value, flags, ingested_at, revision) VALUES (?, 'pm2_5', ?, ?, 0,"
+                " 'µg/m³', 3.5, '', 0, 1)",
+                [
+                    (site, MIDNIGHT + 3600 * h, source)
+                    for site in ("a1", "A1", "Ä1")
+                    for h in (0, 23, 24, 47)  # local 00:00 and 23:00 of two days
+                    for source in SOURCES
+                ],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO qc_flags (site, parameter, period_end, flags,"
+                " computed_at) VALUES (?, ?, ?, ?, 0)",
+                [
+                    ("A1", "pm2_5", MIDNIGHT + 3600 * 23, "spike"),
+                    ("Ä1", "pm2_5", MIDNIGHT + 3600 * 24, "stuck"),
+                    (SITES[0], "so2", MIDNIGHT, "spike"),  # no such observation
+                    ("nowhere", "pm2_5", MIDNIGHT, "spike"),  # no such site
+                ],
+            )
+            db.execute(
+                "INSERT OR REPLACE INTO outbox (kind, key, day, queued_at) SELECT DISTINCT"
+                " 'observations', site, date(period_end + 28800, 'unixepoch'), 0"
+                " FROM observations"
+            )
+            db.execute(
+                "DELETE FROM outbox WHERE (unicode(key) + length(key) + seq) % 3 = 0"
+                " AND key <> 'A1'"
+            )
+            db.execute(
+                "INSERT INTO outbox (kind, key, day, queued_at) VALUES"
+                " ('observations', 'nowhere', '2026-03-02', 0)"
+            )
+        expected = reference(ledger, settings)
+        queued = set(ledger.query("SELECT kind, key, day FROM outbox").itertuples(index=False))
+        capture = Capture()
+        Publisher(ledger, settings, capture).drain()
+        assert ledger.outbox_stats()[0] == 0
+    wanted = [item[3] for item in expected if tuple(item[:3]) in queued]
+    assert any("site=A1," in line and 'qc_flags="spike"' in line for line in wanted)
     assert len(wanted) < len(expected)
     assert Counter(capture.lines) == Counter(wanted)
