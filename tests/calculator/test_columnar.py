@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -287,26 +288,33 @@ def test_site_days_from_the_site_codes_of_the_checks(tmp_path: Path, stripped: b
     assert days.counts["pm2_5"].tolist() == [24.0] * len(sites) * 3
 
 
-def test_columns_of_mostly_distinct_texts_are_read_as_text(tmp_path: Path) -> None:
-    """Only the measurement columns whose texts repeat (in the first rows) are read as
-    categories: the categorical reader is slow on many distinct texts (concentrations with
-    three decimals). The cells read the same either way."""
+def _read_as(tmp_path: Path, so2: Callable[[int], str], rows: int) -> dict[str, type]:
+    """How ``read_regular_csv`` reads each column of an hourly file of ``rows`` rows whose
+    so2 cell of row i is ``so2(i)`` (no2: 40 texts, co: one)."""
     from monitor.calculator import table as table_module
 
-    rng = np.random.default_rng(3)
     lines = [_HEADER]
-    for i in range(2000):
+    for i in range(rows):
         hour = f"2026-03-{1 + i // 24 % 28:02d}T{i % 24:02d}:00"
-        lines.append(f"1001A,{hour},{rng.random() * 100:.3f},{i % 40},0.8,,,")
+        lines.append(f"1001A,{hour},{so2(i)},{i % 40},0.8,,,")
     path = tmp_path / "air.csv"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     regular = table_module.read_regular_csv(path.read_bytes(), coded=lambda n: n != "site")
     assert regular is not None
     names, frame = regular
-    read_as = dict(zip(names, (type(t) for t in frame.dtypes), strict=True))
+    return dict(zip(names, (type(t) for t in frame.dtypes), strict=True))
+
+
+def test_columns_of_mostly_distinct_texts_are_read_as_text(tmp_path: Path) -> None:
+    """Only the measurement columns whose texts repeat (in the first rows) are read as
+    categories: the categorical reader is slow on many distinct texts (concentrations with
+    three decimals). The cells read the same either way."""
+    rng = np.random.default_rng(3)
+    read_as = _read_as(tmp_path, lambda i: f"{rng.random() * 100:.3f}", 2000)
     assert read_as["so2"] is pl.String  # 2,000 distinct texts in 2,000 rows
     assert read_as["no2"] is pl.Categorical  # 40 texts
     assert read_as["co"] is pl.Categorical and read_as["pm2_5"] is pl.Categorical
+    path = tmp_path / "air.csv"
     _same_tables(
         read_input_csv(path, POLLUTANT_COLUMNS, coded=True),
         read_input_csv(path, POLLUTANT_COLUMNS),
@@ -320,22 +328,12 @@ def test_a_column_that_repeats_only_in_its_first_rows_is_read_as_text(
     """The repeat is judged on the file's start, middle and end: a column whose first
     512 KB repeat and whose later rows hold distinct three-decimal values would be read
     about 60 % slower as categories (found in review: 1.91 s against 1.20 s of CPU)."""
-    from monitor.calculator import table as table_module
-
     rng = np.random.default_rng(5)
     rows = 60_000  # about 2.5 MB: well past the first sample of 512 KB
     start = rows // 2 if distinct_from == "middle" else rows - 2_000
-    lines = [_HEADER]
-    for i in range(rows):
-        hour = f"2026-03-{1 + i // 24 % 28:02d}T{i % 24:02d}:00"
-        so2 = f"{rng.random() * 100:.3f}" if i >= start else f"{i % 30}"
-        lines.append(f"1001A,{hour},{so2},{i % 40},0.8,,,")
-    path = tmp_path / "air.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    regular = table_module.read_regular_csv(path.read_bytes(), coded=lambda n: n != "site")
-    assert regular is not None
-    names, frame = regular
-    read_as = dict(zip(names, (type(t) for t in frame.dtypes), strict=True))
+    read_as = _read_as(
+        tmp_path, lambda i: f"{rng.random() * 100:.3f}" if i >= start else f"{i % 30}", rows
+    )
     assert read_as["so2"] is pl.String  # repeats at the start, distinct later
     assert read_as["no2"] is pl.Categorical  # 40 texts throughout
 
