@@ -26,7 +26,8 @@ from monitor.collectors.long_csv import parse_long_csv, stream_long_csv
 from monitor.errors import InputError
 from monitor.ledger import Ledger
 from monitor.service.pipeline import IMPORT_FORMATS, import_files
-from monitor.settings import Settings, load_settings
+from monitor.settings import Settings
+from tests.collectors.district import CONFIG
 
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 KEY = ["site", "parameter", "period_end"]
@@ -52,28 +53,6 @@ TEXT = (
     "too,many,cells,in,this,row,here\n"  # 17: skipped as broken, named by its line
     "F,2026-03-01T04:00,so2,x,,\n"  # 18: the file's line, also after the broken row
 )
-
-
-CONFIG = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
-"""
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    path = tmp_path / "envmon.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return load_settings(path, {})
 
 
 def _file(tmp_path: Path, encoding: str = "utf-8", text: str = TEXT) -> Path:

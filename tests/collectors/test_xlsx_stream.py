@@ -25,7 +25,7 @@ from monitor.collectors.xlsx_import import parse_xlsx, stream_xlsx
 from monitor.errors import InputError
 from monitor.ledger import Ledger
 from monitor.service.pipeline import IMPORT_FORMATS, import_files
-from monitor.settings import Settings, load_settings
+from monitor.settings import Settings
 from tests.collectors.test_xlsx_import import book_bytes
 
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
@@ -71,27 +71,6 @@ SHEETS: dict[str, list[list[object]]] = {
         ["E", "2026-03-01T05:00", "no2", 22],  # 5: identical to 2
     ],
 }
-
-CONFIG = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
-"""
-
-
-@pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    path = tmp_path / "envmon.toml"
-    path.write_text(CONFIG, encoding="utf-8")
-    return load_settings(path, {})
 
 
 def _book(
