@@ -602,7 +602,7 @@ def test_mail_to_another_problem_of_the_same_address_is_not_merged():
     from monitor.settings.loading import _one_per_mail_to_address
 
     at = ("reports", "daily_recipients", 0)
-    described = [
+    described: list[tuple[dict[str, object], str]] = [
         ({"loc": at, "type": "string_pattern_mismatch"}, "daily 0: pattern"),
         ({"loc": at, "type": "envmon"}, "daily 0: other"),
         ({"loc": ("reports", "monthly_recipients", 0), "type": "envmon"}, "monthly 0: other"),
