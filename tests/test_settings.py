@@ -535,3 +535,87 @@ def test_quality_exclude_own_flags(tmp_path):
     (problem,) = problems_of(write(tmp_path, wrong))
     assert problem.startswith("quality.exclude_own_flags[0]:")
     assert "'negative'" in problem and "'spike'" in problem
+
+
+# --------------------------------------------------------------------------- ENVMON_MAIL_TO
+
+MAIL_TO_SETS = "($ENVMON_MAIL_TO sets reports.monthly_recipients and grafana.contact_emails too)"
+
+
+def test_mail_to_two_bad_addresses_are_two_problems_each_naming_the_lists(tmp_path):
+    """ENVMON_MAIL_TO sets three lists: each bad address is one problem (not three), in
+    the order of the addresses."""
+    problems = problems_of(write(tmp_path, MINIMAL), {"ENVMON_MAIL_TO": "ok@example.org;x;y"})
+    assert problems == tuple(
+        f"reports.daily_recipients[{i}] (from $ENVMON_MAIL_TO): {v!r} is not an email "
+        f"address; expected name@example.org {MAIL_TO_SETS}"
+        for i, v in ((1, "x"), (2, "y"))
+    )
+
+
+def test_mail_to_a_bad_address_among_problems_of_its_tables_and_nested_tables(tmp_path):
+    """Problems of the tables the variable reaches into ([reports] daily_time, [grafana]
+    budget_alert_days) and of nested tables ([[hj212.stations]]) are kept as they are, in
+    their place; only the address's problems in the three lists are one."""
+    text = (
+        MINIMAL
+        + '\n[reports]\ndaily_time = "8:30"\n\n[grafana]\nbudget_alert_days = 400\n'
+        + '\n[hj212]\n\n[[hj212.stations]]\nmn = "W 1"\nsite = "hunhe_1"\n'
+        + 'password_env = "ENVMON_HJ212_PW_W1"\n'
+    )
+    problems = problems_of(write(tmp_path, text), {"ENVMON_MAIL_TO": "bad"})
+    assert len(problems) == 4, problems
+    assert problems[0].startswith("reports.daily_time: '8:30' is not a time of day")
+    assert problems[1] == (
+        "reports.daily_recipients[0] (from $ENVMON_MAIL_TO): 'bad' is not an email address; "
+        f"expected name@example.org {MAIL_TO_SETS}"
+    )
+    assert problems[2].startswith("hj212.stations[0].mn: 'W 1' is not a valid value")
+    assert problems[3].startswith("grafana.budget_alert_days: 400 is out of range")
+
+
+def test_mail_to_keys_that_read_like_its_problems_are_their_own_problems(tmp_path):
+    """Problems are told apart by where pydantic found them, not by their text: two keys
+    written in the file whose names read like a problem of a list the variable sets are two
+    problems (was: the second was taken for the first's address in another list and
+    dropped)."""
+    key = '"{key} (from $ENVMON_MAIL_TO): token" = "x"'
+    text = (
+        MINIMAL
+        + "\n[reports]\n"
+        + key.format(key="daily_recipients")
+        + "\n\n[grafana]\n"
+        + key.format(key="contact_emails")
+        + "\n"
+    )
+    problems = problems_of(write(tmp_path, text), {"ENVMON_MAIL_TO": "ok@example.org"})
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("reports.daily_recipients (from $ENVMON_MAIL_TO): token: ")
+    assert problems[1].startswith("grafana.contact_emails (from $ENVMON_MAIL_TO): token: ")
+    assert all("sets" not in p for p in problems)
+
+
+def test_mail_to_another_problem_of_the_same_address_is_not_merged():
+    """Two problems of different kinds at one place of one list are two problems (text
+    parsing merged them, naming the list as "too"); problems of the lists set in the file,
+    not by the variable, are never merged."""
+    from monitor.settings.loading import _one_per_mail_to_address
+
+    at = ("reports", "daily_recipients", 0)
+    described: list[tuple[dict[str, object], str]] = [
+        ({"loc": at, "type": "string_pattern_mismatch"}, "daily 0: pattern"),
+        ({"loc": at, "type": "envmon"}, "daily 0: other"),
+        ({"loc": ("reports", "monthly_recipients", 0), "type": "envmon"}, "monthly 0: other"),
+        ({"loc": ("reports", "daily_recipients"), "type": "too_long"}, "daily: too long"),
+        ({"loc": ("grafana", "contact_emails", 0), "type": "envmon"}, "grafana 0: other"),
+    ]
+    overridden = {
+        "reports.daily_recipients": "ENVMON_MAIL_TO",
+        "reports.monthly_recipients": "ENVMON_MAIL_TO",
+    }
+    assert _one_per_mail_to_address(described, overridden) == [
+        "daily 0: pattern",
+        "daily 0: other ($ENVMON_MAIL_TO sets reports.monthly_recipients too)",
+        "daily: too long",
+        "grafana 0: other",
+    ]

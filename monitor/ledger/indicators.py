@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from monitor.ledger.connection import LedgerConnection
 from monitor.ledger.epoch import epoch_now
+from monitor.ledger.fetch_log import log_fetch
+
+#: The fetch log's source of indicator files imported (``envmon import --format
+#: indicators-csv``).
+INDICATOR_IMPORTS = "indicator_values"
 
 
 class IndicatorStore(LedgerConnection):
@@ -29,3 +36,41 @@ class IndicatorStore(LedgerConnection):
                 (target, item, day, value, note, epoch_now()),
             )
         return 1
+
+    def import_indicator_values(
+        self, rows: Sequence[tuple[str, str, str, str, str]], *, requested: str
+    ) -> int:
+        """Append the values of one imported file, ``(target, item, date, value, note)``
+        rows, as :meth:`add_indicator_value` does each, all recorded in one second, and log
+        the import in the fetch log (source :data:`INDICATOR_IMPORTS`, ``requested``) in the
+        same transaction: its second tells the file a value came from. Returns the rows
+        added."""
+        now = epoch_now()
+        added = 0
+        with self.transaction() as db:
+            for target, item, day, value, note in rows:
+                latest = db.execute(
+                    "SELECT value, note FROM indicator_values WHERE target = ? AND item = ? "
+                    "AND date = ? ORDER BY id DESC LIMIT 1",
+                    (target, item, day),
+                ).fetchone()
+                if latest is not None and tuple(latest) == (value, note):
+                    continue
+                db.execute(
+                    "INSERT INTO indicator_values (target, item, date, value, note, "
+                    "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (target, item, day, value, note, now),
+                )
+                added += 1
+            log_fetch(
+                db,
+                INDICATOR_IMPORTS,
+                requested=requested,
+                covers=(None, None),
+                started_at=None,
+                finished_at=now,
+                status="ok" if rows else "empty",
+                rows=len(rows),
+                inserted=added,
+            )
+        return added

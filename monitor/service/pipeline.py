@@ -29,6 +29,7 @@ from monitor.collectors.xlsx_import import parse_xlsx, stream_xlsx
 from monitor.errors import InputError, SourceError
 from monitor.ledger import Ledger, WriteResult
 from monitor.ledger.epoch import epoch_now
+from monitor.ledger.indicators import INDICATOR_IMPORTS
 from monitor.service.evaluate import EvaluationReport
 from monitor.service.evaluate import evaluate_dirty as _evaluate_dirty
 from monitor.service.progress_targets import refresh_progress
@@ -558,15 +559,14 @@ def _import_bureau_files(
                 now=now,
                 future_tolerance=_tolerance(settings),
             )
-            added = 0
-            for row in frame.to_dict("records"):
-                added += ledger.add_indicator_value(
-                    str(row["target"]),
-                    str(row["date"]),
-                    str(row["value"]),
-                    item=str(row["item"]),
-                    note=str(row["note"]),
-                )
+            # logged, and apart from a file of the other kind, as observations: a value's
+            # second names its file (monitor.service.reporting.synthetic_files)
+            _apart_from_the_other_kind(ledger, INDICATOR_IMPORTS, path)
+            rows = [
+                (str(r["target"]), str(r["item"]), str(r["date"]), str(r["value"]), str(r["note"]))
+                for r in frame.to_dict("records")
+            ]
+            added = ledger.import_indicator_values(rows, requested=f"import {path}")
             _count(report, len(frame), WriteResult(added, 0, len(frame) - added))
         dates |= set(frame["date"].astype(str))
         report.warnings.extend(warnings)

@@ -39,6 +39,7 @@ import pandas as pd
 from monitor.domain.units import AIR_PARAMETERS
 from monitor.errors import ConfigError, EnvmonError
 from monitor.ledger import Ledger
+from monitor.ledger.indicators import INDICATOR_IMPORTS
 from monitor.ledger.store import ReportLogEntry
 from monitor.reports import charts, render
 from monitor.reports.content import (
@@ -67,6 +68,7 @@ from monitor.settings import Area, Settings
 __all__ = [
     "CHROMIUM",
     "SYNTHETIC_PREFIX",
+    "Grounds",
     "Kind",
     "Written",
     "default_day",
@@ -173,10 +175,10 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
         "FROM water_classes WHERE period_end < ?",
         (end,),
     )
-    fetches = ledger.query(
+    fetches = ledger.query(  # (imported indicator files deliver no observations)
         "SELECT source, status, error FROM fetch_log WHERE finished_at >= ? AND "
-        "finished_at < ? ORDER BY id",
-        (start, end),
+        "finished_at < ? AND source != ? ORDER BY id",
+        (start, end, INDICATOR_IMPORTS),
     )
     delivered = ledger.query(
         "SELECT source, count(*) AS n FROM observations WHERE period_end >= ? AND "
@@ -221,11 +223,26 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
         enabled_sources=[s.name for s in settings.sources if s.enabled],
         source_stations={s.name: s.stations for s in settings.sources},
     )
-    # the year's figures rest on the days since 1 January; each section's latest reading
+    # the year's figures rest on the days since 1 January, at the area's stations (control
+    # sites too: their rows are shown) and the sections; each section's latest reading
     # may be older
-    latest = water.groupby("site")["period_end"].max().tolist() if len(water) else []
-    shown = [(int(at), int(at) + 1) for at in latest]
-    synthetic = synthetic_files(ledger, _day_start(date(day.year, 1, 1)), end, also=shown)
+    since = date(day.year, 1, 1)
+    sections = _section_sites(settings)
+    latest = []
+    for section in settings.water_sections:
+        mine = water[water["site"].isin([section.id, section.name_zh])]
+        if len(mine):
+            at = int(mine["period_end"].max())
+            sites = mine.loc[mine["period_end"] == at, "site"].astype(str)
+            latest.append((at, at + 1, frozenset(sites)))
+    grounds = Grounds(
+        observations=(
+            (_day_start(since), end, frozenset(codes) | sections),
+            *latest,
+        ),
+        official_days=((frozenset([area.id]), since, day),),
+    )
+    synthetic = synthetic_files(ledger, grounds)
     return replace(digest, synthetic=synthetic) if synthetic else digest
 
 
@@ -275,10 +292,60 @@ def gather_monthly(
         counted_sections=compliance_sections(settings),
     )
     # the month and the year's targets (since 1 January), the same month a year before
-    year_before_month = (_day_start(before_first), _day_start(before_last) + 86400)
-    start = _day_start(date(first.year, 1, 1))
-    synthetic = synthetic_files(ledger, start, _day_start(last) + 86400, also=[year_before_month])
+    synthetic = synthetic_files(
+        ledger, _monthly_grounds(settings, area, first, last, as_of, before_first, before_last)
+    )
     return replace(report, synthetic=synthetic) if synthetic else report
+
+
+def _section_sites(settings: Settings) -> frozenset[str]:
+    """The sites the reports' river sections' readings are stored under (id or Chinese
+    name, as the reports match them): every configured section is shown."""
+    return frozenset(n for s in settings.water_sections for n in (s.id, s.name_zh))
+
+
+def _averaged(settings: Settings, areas: Sequence[str]) -> frozenset[str]:
+    return frozenset(s.code for a in areas for s in settings.averaged_stations(a))
+
+
+def _monthly_grounds(
+    settings: Settings,
+    area: Area,
+    first: date,
+    last: date,
+    as_of: date,
+    before_first: date,
+    before_last: date,
+) -> Grounds:
+    """What the monthly report's figures rest on: the month and the year's targets since
+    1 January (the area's days and those of the areas of the year's targets, from their
+    evaluation stations, control sites never averaged; every shown section; the targets'
+    reported values up to the progress date), and the area's days of the same month a
+    year before."""
+    since = date(first.year, 1, 1)
+    shown = [t for t in settings.targets if t.year == first.year]
+    areas = sorted({area.id, *(str(a) for t in shown if (a := getattr(t, "area", None)))})
+    reported = frozenset(t.id for t in shown if t.kind in ("milestones", "count"))
+    cutoff = max(min(as_of, date(first.year, 12, 31)), date(first.year - 1, 12, 31))
+    return Grounds(
+        observations=(
+            (
+                _day_start(since),
+                _day_start(last) + 86400,
+                _averaged(settings, areas) | _section_sites(settings),
+            ),
+            (
+                _day_start(before_first),
+                _day_start(before_last) + 86400,
+                _averaged(settings, [area.id]),
+            ),
+        ),
+        official_days=(
+            (frozenset(areas), since, last),
+            (frozenset([area.id]), before_first, before_last),
+        ),
+        indicators=((reported, since, cutoff),) if reported else (),
+    )
 
 
 #: Imported files whose name begins so hold synthetic data (the bundled examples, made up
@@ -292,40 +359,89 @@ def is_synthetic_file(path: str) -> bool:
     return Path(path.replace("\\", "/")).name.lower().startswith(SYNTHETIC_PREFIX)
 
 
-def synthetic_files(
-    ledger: Ledger, start: int, end: int, *, also: Sequence[tuple[int, int]] = ()
-) -> tuple[str, ...]:
-    """The imported files of synthetic data (:data:`SYNTHETIC_PREFIX`) some observation
-    labelled in ``start`` … ``end`` (epoch seconds, end excluded), or in one of the periods
-    ``also``, still comes from, as the import named them; empty for a ledger of
-    measurements.
+@dataclass(frozen=True)
+class Grounds:
+    """What a report's figures rest on, where :func:`synthetic_files` looks for synthetic
+    data. Days are Asia/Shanghai dates, both included."""
 
-    An observation comes from the import whose fetch-log row has its source and its
-    ingestion second (a later import that revises it takes it over).
+    #: observations: labels (``period_end``, epoch s) from … to (excluded), at these sites
+    observations: tuple[tuple[int, int, frozenset[str]], ...] = ()
+    #: imported official daily AQI (``official_daily_aqi``) of these areas, first … last day
+    official_days: tuple[tuple[frozenset[str], date, date], ...] = ()
+    #: reported values of these targets (``indicator_values``), first … last day: the
+    #: latest value of each target and item, as the targets' progress reads them
+    indicators: tuple[tuple[frozenset[str], date, date], ...] = ()
+
+
+def synthetic_files(ledger: Ledger, grounds: Grounds) -> tuple[str, ...]:
+    """The imported files of synthetic data (:data:`SYNTHETIC_PREFIX`) what a report rests
+    on (``grounds``) still comes from, as the import named them, in the order of their
+    imports; empty for a ledger of measurements.
+
+    * An observation comes from the import whose fetch-log row has its source and its
+      ingestion second (a later import that revises it takes it over).
+    * An official daily AQI row names its file (``source_file``; a later file with other
+      values replaces it).
+    * A reported indicator value comes from the ``indicators-csv`` import whose fetch-log
+      row has its recording second (values added by hand are not logged: never synthetic).
+
+    One query per source and period, however many rows, imports and files there are.
     """
     imports = ledger.query(
         "SELECT DISTINCT source, finished_at, substr(requested, 8) AS file FROM fetch_log "
-        "WHERE requested LIKE 'import %' AND lower(requested) LIKE ?",
+        "WHERE requested LIKE 'import %' AND lower(requested) LIKE ? ORDER BY finished_at",
         (f"%{SYNTHETIC_PREFIX}%",),
     )
     # one scan of each period's observations per source, however many synthetic files and
     # imports of them (re-imports, chunks) there were
     files: dict[str, dict[int, list[str]]] = {}  # source → ingestion second → files
+    when: dict[str, int] = {}  # file → when it was first imported
     for source, ingested, file in imports.itertuples(index=False):
         if is_synthetic_file(str(file)):
             files.setdefault(str(source), {}).setdefault(int(ingested), []).append(str(file))
+            when.setdefault(str(file), int(ingested))
     found: set[str] = set()
     for source, by_second in files.items():
-        for begin, until in [(start, end), *also]:
+        seconds = json.dumps(sorted(by_second))
+        if source == INDICATOR_IMPORTS:
+            for targets, first, last in grounds.indicators:
+                still = ledger.query(
+                    "SELECT DISTINCT recorded_at FROM (SELECT recorded_at, row_number() OVER "
+                    "(PARTITION BY target, item ORDER BY date DESC, id DESC) AS n FROM "
+                    "indicator_values WHERE target IN (SELECT value FROM json_each(?)) AND "
+                    "date >= ? AND date <= ?) WHERE n = 1 AND "
+                    "recorded_at IN (SELECT value FROM json_each(?))",
+                    (json.dumps(sorted(targets)), first.isoformat(), last.isoformat(), seconds),
+                )
+                found.update(f for second in still["recorded_at"] for f in by_second[int(second)])
+            continue
+        for begin, until, sites in grounds.observations:
             still = ledger.query(
                 "SELECT DISTINCT ingested_at FROM observations WHERE period_end >= ? AND "
                 "period_end < ? AND source = ? AND "
+                "site IN (SELECT value FROM json_each(?)) AND "
                 "ingested_at IN (SELECT value FROM json_each(?))",
-                (begin, until, source, json.dumps(sorted(by_second))),
+                (begin, until, source, json.dumps(sorted(sites)), seconds),
             )
             found.update(f for second in still["ingested_at"] for f in by_second[int(second)])
+    for areas, first, last in grounds.official_days:
+        official = ledger.query(
+            "SELECT source_file, min(imported_at) AS at FROM official_daily_aqi WHERE "
+            "area IN (SELECT value FROM json_each(?)) AND date >= ? AND date <= ? AND "
+            "lower(source_file) LIKE ? GROUP BY source_file",
+            (
+                json.dumps(sorted(areas)),
+                first.isoformat(),
+                last.isoformat(),
+                f"%{SYNTHETIC_PREFIX}%",
+            ),
+        )
+        for file, at in official.itertuples(index=False):
+            if is_synthetic_file(str(file)):
+                found.add(str(file))
+                when[str(file)] = min(int(at), when.get(str(file), int(at)))
     # in the order of their imports
-    return tuple(dict.fromkeys(f for f in imports["file"].astype(str) if f in found))
+    return tuple(sorted(found, key=lambda f: (when[f], f)))
 
 
 def send_problems(settings: Settings, kind: Kind) -> list[str]:

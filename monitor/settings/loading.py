@@ -17,7 +17,7 @@ import os
 import re
 import tomllib
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +105,11 @@ def load_settings(path: Path, environ: Mapping[str, str]) -> Settings:
         settings = _SETTINGS.validate_python(raw)
     except ValidationError as err:
         errors += err.errors(include_url=False)
-    problems += [_name_override(p, overridden) for p in _problems(errors)]
+    described = [(error, _name_override(p, overridden)) for error, p in _described(errors)]
+    problems += _one_per_mail_to_address(described, overridden)
     problems += [_name_override(p, overridden) for p in check_references(raw)]
     if problems or settings is None:
-        raise ConfigError(_one_per_mail_to_address(problems), source=source)
+        raise ConfigError(problems, source=source)
     stations = tuple(
         dataclasses.replace(station, password=_secret(environ.get(station.password_env, "")))
         for station in settings.hj212.stations
@@ -199,33 +200,57 @@ def _name_override(problem: str, overridden: Mapping[str, str]) -> str:
     return problem
 
 
-def _one_per_mail_to_address(problems: list[str]) -> list[str]:
+def _one_per_mail_to_address(
+    described: Sequence[tuple[Mapping[str, Any], str]], overridden: Mapping[str, str]
+) -> list[str]:
     """One problem per bad address of ``ENVMON_MAIL_TO``, not one per list it sets.
 
-    >>> (one,) = _one_per_mail_to_address([
-    ...     "reports.daily_recipients[1] (from $ENVMON_MAIL_TO): 'x' is not an email address",
-    ...     "grafana.contact_emails[1] (from $ENVMON_MAIL_TO): expected an e-mail address",
-    ... ])
+    ``described``: each pydantic error with its problem (:func:`_described`, the variable
+    named). The lists :data:`MAIL_TO_KEYS` the variable set hold the same addresses: the
+    errors of one kind at one place in them (``loc`` after the list's table and key: the
+    address's index; nothing for the list itself) are one problem, the first list's,
+    naming the others. Other problems, of these lists too, are kept as they are.
+
+    >>> (one,) = _one_per_mail_to_address(
+    ...     [
+    ...         (
+    ...             {"loc": ("reports", "daily_recipients", 1), "type": "string_pattern_mismatch"},
+    ...             "reports.daily_recipients[1] (from $ENVMON_MAIL_TO): 'x' is not an email "
+    ...             "address",
+    ...         ),
+    ...         (
+    ...             {"loc": ("grafana", "contact_emails", 1), "type": "string_pattern_mismatch"},
+    ...             "grafana.contact_emails[1] (from $ENVMON_MAIL_TO): expected an e-mail address",
+    ...         ),
+    ...     ],
+    ...     {"reports.daily_recipients": MAIL_TO_ENV, "grafana.contact_emails": MAIL_TO_ENV},
+    ... )
     >>> one.partition(": ")[2]
     "'x' is not an email address ($ENVMON_MAIL_TO sets grafana.contact_emails too)"
     """
-    tag = f" (from ${MAIL_TO_ENV}): "
-    lists = {f"{table}.{key}" for table, key in MAIL_TO_KEYS}
+    lists = [
+        (table, key)
+        for table, key in MAIL_TO_KEYS
+        if overridden.get(f"{table}.{key}") == MAIL_TO_ENV
+    ]
     out: list[str] = []
-    first: dict[str, tuple[int, list[str]]] = {}  # address index → (its problem, other lists)
-    for problem in problems:
-        key, sep, _ = problem.partition(tag)
-        bare, _, index = key.partition("[")
-        if not sep or bare not in lists:
+    groups: dict[tuple[Loc, str], tuple[int, list[str]]] = {}  # → (its problem, its lists)
+    for error, problem in described:
+        loc = tuple(error["loc"])
+        field = next((f for f in lists if loc[: len(f)] == f), None)
+        if field is None or error["type"] == "unexpected_keyword_argument":
             out.append(problem)
-        elif index in first:
-            first[index][1].append(bare)
-        else:
-            first[index] = (len(out), [])
+            continue
+        name = ".".join(field)
+        group = (loc[len(field) :], str(error["type"]))
+        if group in groups and name not in groups[group][1]:
+            groups[group][1].append(name)
+        else:  # the first, or another problem of the same list
+            groups[group] = (len(out), [name])
             out.append(problem)
-    for at, others in first.values():
-        if others:
-            out[at] += f" (${MAIL_TO_ENV} sets {' and '.join(others)} too)"
+    for at, names in groups.values():
+        if len(names) > 1:
+            out[at] += f" (${MAIL_TO_ENV} sets {' and '.join(names[1:])} too)"
     return out
 
 
@@ -274,20 +299,25 @@ def _walk(loc: Loc) -> tuple[str, Any, FieldInfo | None]:
 def _problems(errors: list[Any]) -> list[str]:
     """Pydantic's errors in envmon's words, each ``key.path: problem``; an unknown key
     close to a missing required one is one problem (the typo), not two."""
+    return [problem for _, problem in _described(errors)]
+
+
+def _described(errors: list[Any]) -> list[tuple[Any, str]]:
+    """:func:`_problems`, each with the error it says (an unknown key may say two)."""
     typos: set[Loc] = set()
     for error in errors:
         if error["type"] == "unexpected_keyword_argument" and _is_typo(error):
             parent, key = tuple(error["loc"][:-1]), str(error["loc"][-1])
             known = [name for name, _ in file_fields(unwrap(_walk(parent)[1]))]
             typos.update((*parent, close) for close in difflib.get_close_matches(key, known, 1))
-    problems: list[str] = []
+    problems: list[tuple[Any, str]] = []
     for error in _unknown_keys_first(errors):
         if error["type"] == "unexpected_keyword_argument":
-            problems += _unknown_key(tuple(error["loc"]), error["input"])
+            problems += [(error, p) for p in _unknown_key(tuple(error["loc"]), error["input"])]
         elif error["type"] == "too_short" and len(error["input"]) >= error["ctx"]["min_length"]:
             continue  # pydantic counts the valid items only: the invalid ones are reported
         elif not (error["type"] == "missing" and tuple(error["loc"]) in typos):
-            problems.append(_problem(error))
+            problems.append((error, _problem(error)))
     return problems
 
 

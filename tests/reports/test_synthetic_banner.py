@@ -12,6 +12,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -22,15 +23,21 @@ from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.ledger.fetch_log import log_fetch
 from monitor.reports import render
-from monitor.service.reporting import gather_daily, gather_monthly, synthetic_files
-from monitor.settings import Settings
-from tests.reports.conftest import DAY
+from monitor.service.reporting import (
+    Grounds,
+    gather_daily,
+    gather_monthly,
+    synthetic_files,
+    today_local,
+)
+from monitor.settings import Settings, load_settings
+from tests.reports.conftest import CONFIG, DAY
 
 
 def _import(config: Path, path: Path, values: str) -> None:
-    """Import hourly PM2.5 of the control station 1100A on the reported day (long CSV)."""
+    """Import hourly PM2.5 of the evaluation station 1099A on the reported day (long CSV)."""
     lines = ["site,time,parameter,value,unit"]
-    lines += [f"1100A,{DAY}T{h:02d}:00,pm2_5,{values},µg/m³" for h in range(24)]
+    lines += [f"1099A,{DAY}T{h:02d}:00,pm2_5,{values},µg/m³" for h in range(24)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert main(["--config", str(config), "import", "--format", "long-csv", str(path)]) == 0
 
@@ -83,7 +90,7 @@ def test_measurements_imported_with_a_synthetic_file_are_not_marked(
     synthetic = tmp_path / "synthetic_june.csv"
     for path, day in ((measured, DAY), (synthetic, DAY.replace(month=6))):
         lines = ["site,time,parameter,value,unit"]
-        lines += [f"1100A,{day}T{h:02d}:00,pm2_5,35,µg/m³" for h in range(24)]
+        lines += [f"1099A,{day}T{h:02d}:00,pm2_5,35,µg/m³" for h in range(24)]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     time.sleep(1 - time.time() % 1)  # (at the start of a second: both would fit in it)
     argv = ["--config", str(config), "import", "--format", "long-csv"]
@@ -101,7 +108,9 @@ def test_many_imports_of_synthetic_files_cost_one_scan(tmp_path: Path) -> None:
     file, several files), all since replaced by measurements: the observations of the
     period are read once per source, not once per import (was: one scan per import, each
     a full scan of the period when nothing synthetic remains: a year of the national
-    network, ~100 M observations, took seconds per import for every report)."""
+    network, ~100 M observations, took seconds per import for every report). The official
+    daily AQI and the indicator values likewise: one query per period, not one per row or
+    import."""
     hour = pd.Timestamp("2026-05-10 01:00", tz="Asia/Shanghai")
     start, end = int(hour.timestamp()) - 3600, int(hour.timestamp()) + 86400
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
@@ -109,29 +118,54 @@ def test_many_imports_of_synthetic_files_cost_one_scan(tmp_path: Path) -> None:
         ledger.write_observations(measured, "import_long_csv", requested="import day.csv")
         with ledger.transaction() as db:
             for second in range(1_700_000_000, 1_700_000_008):  # (imports long ago)
-                name = f"synthetic_{second % 3}.csv"
-                log_fetch(
-                    db,
-                    "import_long_csv",
-                    requested=f"import ./data/{name}",
-                    covers=(None, None),
-                    started_at=None,
-                    finished_at=second,
-                    status="ok",
-                )
-        scans: list[str] = []
-        ledger.connection.set_trace_callback(
-            lambda sql: scans.append(sql) if "FROM observations" in sql else None
+                for source in ("import_long_csv", "indicator_values"):
+                    name = f"synthetic_{second % 3}.csv"
+                    log_fetch(
+                        db,
+                        source,
+                        requested=f"import ./data/{name}",
+                        covers=(None, None),
+                        started_at=None,
+                        finished_at=second,
+                        status="ok",
+                    )
+        days = pd.DataFrame(
+            {
+                "area": "hunnan",
+                "date": [f"2026-05-{d:02d}" for d in range(1, 11)],
+                "aqi": 50.0,
+                "category": "优",
+                "primary_pollutants": "",
+                "dust": False,
+            }
         )
+        ledger.write_official_daily(days, "official_may.csv")
+        ledger.add_indicator_value("green_factories", "2026-05-01", "4")
+        grounds = Grounds(
+            observations=((start, end, frozenset(["1100A"])), (start - 86400, start, frozenset())),
+            official_days=((frozenset(["hunnan"]), date(2026, 1, 1), date(2026, 5, 10)),),
+            indicators=((frozenset(["green_factories"]), date(2026, 1, 1), date(2026, 5, 10)),),
+        )
+        scans: list[str] = []
+        tables = ("observations", "official_daily_aqi", "indicator_values")
+
+        def trace(sql: str) -> None:
+            scans.extend(t for t in tables if f"FROM {t}" in sql)
+
+        ledger.connection.set_trace_callback(trace)
         try:
-            assert synthetic_files(ledger, start, end) == ()
-            assert len(scans) == 1
+            assert synthetic_files(ledger, grounds) == ()
+            # a period per source: observations 2, official days 1, indicators 1
+            assert sorted(scans) == sorted([*tables, "observations"])
             # a synthetic file that still holds a value of the period (any case of name)
             synthetic = observations("1100A", "pm2_5", hour, hour + pd.Timedelta(hours=1), 9.0)
             ledger.write_observations(
                 synthetic, "import_long_csv", requested="import data\\SYNTHETIC_b.CSV"
             )
-            assert synthetic_files(ledger, start, end) == ("data\\SYNTHETIC_b.CSV",)
+            assert synthetic_files(ledger, grounds) == ("data\\SYNTHETIC_b.CSV",)
+            # ... not at a site of no figure
+            other = replace(grounds, observations=((start, end, frozenset(["1102A"])),))
+            assert synthetic_files(ledger, other) == ()
         finally:
             ledger.connection.set_trace_callback(None)
 
@@ -145,7 +179,7 @@ def test_the_periods_each_report_rests_on(
     the section's latest reading, the synthetic one of December (was: not marked)."""
     path = tmp_path / "synthetic_2025.csv"
     lines = ["site,time,parameter,value,unit"]
-    lines += [f"1100A,2025-08-10T{h:02d}:00,pm2_5,35,µg/m³" for h in range(1, 24)]
+    lines += [f"1099A,2025-08-10T{h:02d}:00,pm2_5,35,µg/m³" for h in range(1, 24)]
     # GB 3838-2002 Table 1: CODMn 6.5 mg/L is class IV (≤ 10), as the fixture's reading
     reading = {"ph": ("7.6", ""), "do": ("5.2", "mg/L"), "codmn": ("6.5", "mg/L")}
     lines += [f"hun_a,2025-12-20T08:00,{p},{v},{u}" for p, (v, u) in reading.items()]
@@ -160,3 +194,152 @@ def test_the_periods_each_report_rests_on(
     daily = gather_daily(ledger, settings, date(2026, 5, 9))
     assert [line.latest_class for line in daily.sections] == ["IV"]  # the December reading
     assert daily.synthetic == (str(path),)
+
+
+#: The fixture's settings with a second area (Shenyang, station 1102A only) and a count
+#: target reported by hand (green factories, as config/hunnan.toml's ``green_factories``).
+WIDER = """
+[[areas]]
+id = "shenyang"
+name = "Shenyang city"
+name_zh = "沈阳市"
+
+[[air_stations]]
+code = "1102A"
+name_zh = "东陵路"
+role = "evaluation"
+areas = ["shenyang"]
+
+[[targets]]
+kind = "count"
+id = "green_factories"
+name = "新增绿色工厂 ≥ 10 家"
+goal = 10
+unit = "new green factories"
+year = 2026
+"""
+
+
+def _wider(config: Path) -> Settings:
+    config.write_text(CONFIG + WIDER, encoding="utf-8")
+    return load_settings(config, {})
+
+
+def _import_as(config: Path, file_format: str, *paths: Path) -> None:
+    argv = ["--config", str(config), "import", "--format", file_format, *map(str, paths)]
+    assert main(argv) == 0
+
+
+def test_synthetic_data_of_sites_the_report_does_not_show_does_not_mark_it(
+    ledger: Ledger, config: Path, tmp_path: Path
+) -> None:
+    """Synthetic values of a station of another area (1102A, Shenyang) and of a river
+    section the settings do not have leave the Hunnan reports unmarked (was: any
+    synthetic observation of the period marked them). A control site's values (1100A) are
+    in the daily digest (its row, its hours) but in no figure of the monthly report (the
+    area's values average its evaluation stations only)."""
+    settings = _wider(config)
+    elsewhere = tmp_path / "synthetic_elsewhere.csv"
+    lines = ["site,time,parameter,value,unit"]
+    lines += [f"1102A,{DAY}T{h:02d}:00,pm2_5,35,µg/m³" for h in range(24)]
+    lines += [f"hun_b,{DAY}T08:00,codmn,6.5,mg/L"]
+    elsewhere.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _import_as(config, "long-csv", elsewhere)
+    html, text, subject = _daily(config, tmp_path / "elsewhere")
+    assert "合成数据" not in html + text + subject
+    assert gather_daily(ledger, settings, DAY).synthetic == ()
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+
+    control = tmp_path / "synthetic_control.csv"
+    lines = ["site,time,parameter,value,unit"]
+    lines += [f"1100A,{DAY}T{h:02d}:00,pm2_5,35,µg/m³" for h in range(24)]
+    control.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    _import_as(config, "long-csv", control)
+    assert gather_daily(ledger, settings, DAY).synthetic == (str(control),)
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+
+
+def test_official_daily_aqi_of_a_synthetic_file_marks_the_reports_it_decides(
+    ledger: Ledger, config: Path, tmp_path: Path
+) -> None:
+    """Audited daily AQI imported (``--format daily-aqi-csv``) from a synthetic file decides
+    its days: the reports resting on them are marked (was: only observations counted),
+    those of another area are not, and the bureau's file of the same days unmarks them."""
+    settings = _wider(config)
+    city = tmp_path / "synthetic_city.csv"
+    city.write_text("area,date,aqi\nshenyang,2026-05-09,60\n", encoding="utf-8")
+    _import_as(config, "daily-aqi-csv", city)
+    assert gather_daily(ledger, settings, DAY).synthetic == ()
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+
+    district = tmp_path / "synthetic_district.csv"
+    district.write_text("area,date,aqi\nhunnan,2026-05-09,60\n", encoding="utf-8")
+    _import_as(config, "daily-aqi-csv", district)
+    html, text, subject = _daily(config, tmp_path / "synthetic")
+    assert "<title>【合成数据" in html and "synthetic_district.csv" in text
+    assert "synthetic_city.csv" not in html + text
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == (str(district),)
+    # June's report: the good-day target since 1 January; May 2027: the month a year before
+    june, may_2027 = date(2026, 6, 1), date(2027, 5, 1)
+    assert gather_monthly(ledger, settings, june, june).synthetic == (str(district),)
+    assert gather_monthly(ledger, settings, may_2027, may_2027).synthetic == (str(district),)
+    # ... not April's (before the day)
+    april = date(2026, 4, 1)
+    assert gather_monthly(ledger, settings, april, april).synthetic == ()
+
+    bureau = tmp_path / "hunnan_daily_aqi.csv"
+    bureau.write_text("area,date,aqi\nhunnan,2026-05-09,61\n", encoding="utf-8")
+    _import_as(config, "daily-aqi-csv", bureau)
+    html, text, subject = _daily(config, tmp_path / "official")
+    assert "合成数据" not in html + text + subject
+    assert gather_monthly(ledger, settings, june, june).synthetic == ()
+
+
+def test_indicator_values_of_a_synthetic_file_mark_the_monthly_report(
+    ledger: Ledger, config: Path, tmp_path: Path
+) -> None:
+    """A target's value imported (``--format indicators-csv``) from a synthetic file is a
+    figure of the monthly report (its targets): marked, naming the file (was: only
+    observations counted). The daily digest shows no such target. A file of the bureau
+    imported in the same command with a later value decides the target: not marked (the
+    two are not stored in one second)."""
+    settings = _wider(config)
+    made_up = tmp_path / "synthetic_green.csv"
+    made_up.write_text("target,date,value\ngreen_factories,2026-04-30,3\n", encoding="utf-8")
+    _import_as(config, "indicators-csv", made_up)
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == (str(made_up),)
+    html, text, subject = _daily(config, tmp_path / "daily")
+    assert "合成数据" not in html + text + subject
+    # before the value's date: not marked
+    march = date(2026, 3, 1)
+    assert gather_monthly(ledger, settings, march, march).synthetic == ()
+
+    reported = tmp_path / "green_factories.csv"
+    reported.write_text("target,date,value\ngreen_factories,2026-05-08,4\n", encoding="utf-8")
+    again = tmp_path / "synthetic_green_2.csv"
+    again.write_text("target,date,value\ngreen_factories,2026-02-01,1\n", encoding="utf-8")
+    time.sleep(1 - time.time() % 1)  # (at the start of a second: both would fit in it)
+    _import_as(config, "indicators-csv", reported, again)
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+    # February's report rests on the value of 1 February of the second synthetic file
+    february = date(2026, 2, 1)
+    assert gather_monthly(ledger, settings, february, DAY).synthetic == (str(again),)
+
+
+def test_an_imported_indicator_file_is_no_silent_source_of_the_day(
+    ledger: Ledger, config: Path, tmp_path: Path
+) -> None:
+    """Indicator imports are logged in the fetch log (their second names their file), but
+    deliver no observations: the digest of the day of the import does not list them as a
+    source without data."""
+    settings = _wider(config)
+    reported = tmp_path / "green_factories.csv"
+    reported.write_text("target,date,value\ngreen_factories,2026-05-08,4\n", encoding="utf-8")
+    _import_as(config, "indicators-csv", reported)
+    log = ledger.query(
+        "SELECT source, requested, status FROM fetch_log WHERE source = ?", ("indicator_values",)
+    )
+    assert log.values.tolist() == [["indicator_values", f"import {reported}", "ok"]]
+    today = today_local()
+    silent = gather_daily(ledger, settings, today).silent
+    assert "indicator_values" not in [s.name for s in silent if s.kind == "source"]
