@@ -90,6 +90,11 @@ class InputTable:
         When every row's time is that of its text (none was read cell by cell): the
         distinct time texts, each row's code and each text's time (:attr:`times_ns` of
         its rows).
+    value_codes : dict of str to _Distinct, or None
+        The measurement columns with few distinct texts: their texts and each row's code
+        (rows of the same code hold the same value and below-detection flag in
+        :attr:`value_matrix` and :attr:`below_matrix`, as read from the same text). None
+        when a row's values are not those of its texts (a row with too many cells).
     """
 
     text: pl.DataFrame
@@ -105,6 +110,7 @@ class InputTable:
     site_codes: _Distinct | None = None
     problem_rows: npt.NDArray[np.intp] | None = None
     time_codes: _TimeCodes | None = None
+    value_codes: dict[str, _Distinct] | None = None
 
     @property
     def row_count(self) -> int:
@@ -432,6 +438,7 @@ def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> I
         times_ns=times,
         problem_texts=problems,
         problem_rows=rows,
+        value_codes=None,  # (the long rows' values are dropped: no longer their texts')
     )
 
 
@@ -693,6 +700,7 @@ def _check_cells(
         site_codes=site_codes,
         problem_rows=np.array(sorted(notes.by_row), dtype=np.intp),
         time_codes=time_codes,
+        value_codes={c: distinct[c] for c in present if c in distinct},
     )
 
 
