@@ -499,12 +499,23 @@ def _concat(parts: Sequence[pl.Series], n: int) -> pl.Series:
 def _by_pattern(key: npt.NDArray[np.int64], texts: Callable[[list[int]], list[str]]) -> pl.Series:
     """Per row, the text of its key: ``texts(distinct keys)`` is called once, on the
     distinct keys; empty texts become null."""
+    if len(key) and key.min() >= 0 and key.max() < _FEW_KEYS:  # the keys index a table
+        counts = np.bincount(key, minlength=1)
+        distinct_keys = np.flatnonzero(counts)
+        table = pl.Series([None] * len(counts), dtype=pl.String).scatter(
+            distinct_keys, texts(distinct_keys.tolist())
+        )
+        return table.replace("", None).gather(key)
     keys = pl.Series(np.asarray(key, dtype=np.int64))
     if keys.is_empty():
         return pl.Series([], dtype=pl.String)
     distinct = keys.unique()
     table = pl.Series(texts(distinct.to_list()), dtype=pl.String)
     return keys.replace_strict(distinct, table, return_dtype=pl.String).replace("", None)
+
+
+#: Keys below this index a table of texts (:func:`_by_pattern`).
+_FEW_KEYS: Final = 1 << 16
 
 
 def _join_codes(flags: dict[str, npt.NDArray[np.bool_]], n: int) -> pl.Series:
@@ -558,18 +569,21 @@ def _main_indicators(
     if not len(items) or not worse.any():
         return pl.repeat(None, n, dtype=pl.String, eager=True)
     worse_rows = np.flatnonzero(worse)  # the others have no main indicators (key 0)
-    left = np.empty((len(worse_rows), len(items)))
-    for j, (m, item) in enumerate(zip(multiples, keyed, strict=True)):
-        left[:, j] = item.at(m, worse_rows)
-    left[np.isnan(left)] = -np.inf
-    rows = np.arange(len(worse_rows))
+    left = []
+    for m, item in zip(multiples, keyed, strict=True):
+        column = item.at(m, worse_rows)
+        left.append(np.where(np.isnan(column), -np.inf, column))
     base = len(items) + 1  # key: the ranked items' numbers (1-based, 0 = none) in base len+1
     ranked = np.zeros(len(worse_rows), dtype=np.int64)
-    for rank in range(min(3, len(items))):
-        best = left.argmax(axis=1)
-        listed = left[rows, best] > -np.inf
-        ranked += np.where(listed, best + 1, 0) * base**rank
-        left[rows, best] = -np.inf
+    for j, column in enumerate(left):
+        # the item's rank: the items with a larger multiple, or an equal one before it
+        rank = np.zeros(len(worse_rows), dtype=np.int8)
+        for i, other in enumerate(left):
+            if i != j:
+                rank += other >= column if i < j else other > column
+        ranked += np.where(
+            (rank < 3) & (column > -np.inf), (j + 1) * base ** rank.astype(np.int64), 0
+        )
     key = np.zeros(n, dtype=np.int64)
     key[worse_rows] = ranked
     codes = [p.value for p in items]
