@@ -383,15 +383,17 @@ def _rate_columns(
     params = sorted(items, key=list(Parameter).index)
     evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
 
-    def item_classes_of(p: Parameter) -> FloatArray:
+    def item_classes_of(p: Parameter) -> npt.NDArray[np.int8]:
+        """The item's class number per row, 0 where not measured."""
         item = items[p]
-        return item.rows(_per_body(partial(_classify, p), item.values, p, item.bodies))
+        per_key = _per_body(partial(_classify, p), item.values, p, item.bodies)
+        return item.rows(np.nan_to_num(per_key, nan=0.0).astype(np.int8))
 
     # the items, and below the result columns, each on its own: on every core
     item_classes = in_threads(item_classes_of, evaluated)
-    classes = np.full(n, np.nan)  # the worst class; NaN: no evaluated item measured
+    worst = np.zeros(n, dtype=np.int8)  # the worst class number; 0: no evaluated item measured
     for item in item_classes:
-        np.fmax(classes, item, out=classes)
+        np.maximum(worst, item, out=worst)
     multiple_items = [p for p in evaluated if p not in _NO_MULTIPLE]
     vs_reference = _keyed_multiples(items, multiple_items, reference)
     status = ["", *(s.label_zh if s else "" for s in section_status(list(WaterClass)))]
@@ -402,15 +404,18 @@ def _rate_columns(
     )
     keyed = [items[p] for p in multiple_items]
     columns: dict[str, Callable[[], pl.Series]] = {
-        "water_class": lambda: _class_texts(classes),
+        "water_class": lambda: _class_texts(worst),
         "limiting_parameters": lambda: _join_codes(
-            {p.value: item == classes for p, item in zip(evaluated, item_classes, strict=True)},
+            {
+                p.value: (item == worst) & (item > 0)
+                for p, item in zip(evaluated, item_classes, strict=True)
+            },
             n,
         ),
         "exceedance_multiples": lambda: _multiple_texts(vs_reference, keyed, multiple_items, n),
-        "water_status": lambda: _lookup(status, np.nan_to_num(classes, nan=0.0)),
+        "water_status": lambda: _lookup(status, worst),
         "main_pollution_indicators": lambda: _main_indicators(
-            vs_iii, keyed, multiple_items, classes
+            vs_iii, keyed, multiple_items, worst
         ),
         "parameter_set": lambda: _parameter_sets(items, params, n),
         "reference_items": lambda: _reference_items(items, params, n),
@@ -421,6 +426,7 @@ def _rate_columns(
     out = dict(zip(columns, in_threads(lambda make: make(), columns.values()), strict=True))
     if targets is not None:
         has = ~np.isnan(targets)
+        classes = np.where(worst > 0, worst, np.nan)  # (NaN: none measured)
         met = _lookup(["false", "true"], classes <= targets)
         out["target_met"] = met.set(pl.Series(~(has & ~np.isnan(classes))), None)
         vs_target = np.full((n, len(multiple_items)), np.nan, order="F")
@@ -479,12 +485,12 @@ def _multiples(
 def _lookup(texts: Sequence[str], codes: npt.ArrayLike) -> pl.Series:
     """``texts[code]`` per row (null where the text is empty)."""
     table = pl.Series(list(texts), dtype=pl.String).replace("", None)
-    return table.gather(np.asarray(codes).astype(np.int64))
+    return table.gather(np.asarray(codes).astype(np.int32))
 
 
-def _class_texts(classes: npt.NDArray[np.float64]) -> pl.Series:
-    """Class numbers 1–6 → ``I`` … ``劣V``; NaN → null."""
-    return _lookup(["", *(k.code for k in WaterClass)], np.nan_to_num(classes, nan=0.0))
+def _class_texts(classes: npt.NDArray[np.int8]) -> pl.Series:
+    """Class numbers 1–6 → ``I`` … ``劣V``; 0 → null."""
+    return _lookup(["", *(k.code for k in WaterClass)], classes)
 
 
 def _concat(parts: Sequence[pl.Series], n: int) -> pl.Series:
@@ -496,7 +502,9 @@ def _concat(parts: Sequence[pl.Series], n: int) -> pl.Series:
     return joined.to_series().replace("", None)
 
 
-def _by_pattern(key: npt.NDArray[np.int64], texts: Callable[[list[int]], list[str]]) -> pl.Series:
+def _by_pattern(
+    key: npt.NDArray[np.int32] | npt.NDArray[np.int64], texts: Callable[[list[int]], list[str]]
+) -> pl.Series:
     """Per row, the text of its key: ``texts(distinct keys)`` is called once, on the
     distinct keys; empty texts become null."""
     if len(key) and key.min() >= 0 and key.max() < _FEW_KEYS:  # the keys index a table
@@ -521,9 +529,9 @@ _FEW_KEYS: Final = 1 << 16
 def _join_codes(flags: dict[str, npt.NDArray[np.bool_]], n: int) -> pl.Series:
     """Per row, the codes whose flag is set, ``;``-joined in the given order."""
     codes = list(flags)
-    key = np.zeros(n, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int32)  # (a bit per code: at most the 23 of Parameter)
     for j, f in enumerate(flags.values()):
-        key |= np.asarray(f, dtype=np.int64) << j
+        key |= np.asarray(f).astype(np.int32) << j
     return _by_pattern(
         key,
         lambda distinct: [
@@ -556,13 +564,14 @@ def _main_indicators(
     multiples: Sequence[FloatArray],
     keyed: Sequence[_Keyed],
     items: Sequence[Parameter],
-    classes: npt.NDArray[np.float64],
+    classes: npt.NDArray[np.int8],
 ) -> pl.Series:
     """:func:`main_pollution_indicators` per row, joined.
 
-    Rows worse than class III: the (up to) three items with the largest multiples vs III,
-    largest first, ties in canonical order — ``argmax`` gives the first largest, as the
-    domain's stable sort does.
+    Rows worse than class III (``classes``: class numbers, 0 none): the (up to) three items
+    with the largest multiples vs III, largest first, ties in canonical order (an item's
+    rank counts the items with a larger multiple and those before it with an equal one),
+    as the domain's stable sort does.
     """
     n = len(classes)
     worse = classes > WaterClass.III
@@ -608,10 +617,10 @@ def _parameter_sets(
     measured, so the domain labels each distinct pattern once."""
     if not params:
         return pl.repeat(None, n, dtype=pl.String, eager=True)
-    key = np.zeros(n, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int32)  # (a bit per item: at most the 23 of Parameter)
     for j, p in enumerate(params):
         item = items[p]
-        key |= item.rows(~np.isnan(item.values)).astype(np.int64) << j
+        key |= item.rows(~np.isnan(item.values)).astype(np.int32) << j
 
     def labels(distinct: list[int]) -> list[str]:
         keys = np.array(distinct, dtype=np.int64)
