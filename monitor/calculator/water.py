@@ -132,36 +132,42 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     problems = row_problems.joined()
     table = dataclasses.replace(table, problem_texts=problems)
     ok = problems == ""
+    flagged = np.flatnonzero(~ok)
+    n, header = table.row_count, table.text.columns
 
-    has_target = "target_class" in table.text.columns
+    unquoted = table.unquoted and unquoted_texts(problems[flagged])
+    # (an empty name is written as polars names an unnamed column, ``column_3``: not joined)
+    if table.lines is not None and unquoted and all(header):
+        # every input cell as read is the input line itself: one column, written as it is
+        inputs = [table.lines.alias(",".join(header))]
+        # (the cells' texts are not needed any more: their memory serves the results)
+        table = dataclasses.replace(table, text=pl.DataFrame())
+    else:
+        inputs = [table.text[c].replace("", None) for c in header]
+
+    has_target = "target_class" in header
     names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
-    results = {c: pl.repeat(None, table.row_count, dtype=pl.String, eager=True) for c in names}
+    results = {}
     if ok.any():
         # every row is rated, those with problems as if nothing were measured; their
         # results are then left empty
-        results |= _rate_table(table, ok, bodies, targets if has_target else None, reference)
-    flagged = np.flatnonzero(~ok)
+        results = _rate_table(table, ok, bodies, targets if has_target else None, reference)
     # the few problem texts set into an empty column (as text_column(problems) reads them)
-    results["input_problems"] = pl.repeat(None, table.row_count, dtype=pl.String, eager=True)
+    results["input_problems"] = pl.repeat(None, n, dtype=pl.String, eager=True)
     if len(flagged):
         results["input_problems"] = results["input_problems"].scatter(
             flagged, problems[flagged].tolist()
         )
-
-    unquoted = table.unquoted and unquoted_texts(problems[flagged])
-    # (an empty name is written as polars names an unnamed column, ``column_3``: not joined)
-    if table.lines is not None and unquoted and all(table.text.columns):
-        # every input cell as read is the input line itself: one column, written as it is
-        inputs = [table.lines.alias(",".join(table.text.columns))]
-    else:
-        inputs = [table.text[c].replace("", None) for c in table.text.columns]
+    for c in names:
+        if c not in results:  # (no row rated)
+            results[c] = pl.repeat(None, n, dtype=pl.String, eager=True)
     out = pl.DataFrame(inputs + [results[c].alias(c) for c in names])
     if not ok.all():
         keep = pl.lit(pl.Series(ok))
         out = out.with_columns(
             pl.when(keep).then(pl.col(c)).alias(c) for c in names if c != "input_problems"
         )
-    unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
+    unknown = [c for c in header if c not in _CONTROL_COLUMNS + _CODES]
     warnings = summarise_problems(table, flagged=flagged)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
