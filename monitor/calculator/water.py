@@ -341,15 +341,13 @@ def _keyed_items(
     """The items' values keyed by the codes of their texts where the reader gave them
     (each distinct text once; for an item rated by water body, each text once per kind),
     one key per row for the others."""
-    n = len(body_index)
-    order = np.arange(n)
+    order = np.arange(len(body_index))
     kinds = len(_BODY_KINDS)
-    out = {}
-    for p, column in c.items():
-        found = codes.get(p.value)
+
+    def keyed(p: Parameter) -> _Keyed:
+        column, found = c[p], codes.get(p.value)
         if found is None:
-            out[p] = _Keyed(column, body_index, None)
-            continue
+            return _Keyed(column, body_index, None)
         k = len(found.texts)
         row_codes = found.row_codes
         # a row of each code (rows of one code hold the same value: that of its text)
@@ -357,15 +355,15 @@ def _keyed_items(
         some_row[row_codes] = order
         values = column[some_row]
         if _depends_on_body(p):
-            out[p] = _Keyed(
+            return _Keyed(
                 np.tile(values, kinds),
                 np.repeat(np.arange(kinds, dtype=np.int8), k),
                 body_index.astype(np.intp) * k + row_codes,
             )
-        else:
-            river = _BODY_KINDS.index(WaterBody.RIVER)  # (not used: rated alike in all)
-            out[p] = _Keyed(values, np.full(k, river, dtype=np.int8), row_codes)
-    return out
+        river = _BODY_KINDS.index(WaterBody.RIVER)  # (not used: rated alike in all)
+        return _Keyed(values, np.full(k, river, dtype=np.int8), row_codes)
+
+    return dict(zip(c, in_threads(keyed, c), strict=True))  # each item on its own
 
 
 def _rate_columns(
