@@ -325,6 +325,10 @@ class _Keyed:
         """``per_key`` (one entry per key) for each row."""
         return per_key if self.keys is None else per_key[self.keys]
 
+    def texts(self, per_key: pl.Series) -> pl.Series:
+        """``per_key`` (one text per key) for each row."""
+        return per_key if self.keys is None else per_key.gather(self.keys)
+
     def at(self, per_key: npt.NDArray[_T], rows: npt.NDArray[np.intp]) -> npt.NDArray[_T]:
         """``per_key`` for the given rows."""
         return per_key[rows] if self.keys is None else per_key[self.keys[rows]]
@@ -560,7 +564,7 @@ def _multiple_texts(
         )
         # key k: its text (number cumsum − 1 among the listed keys), or the null after them
         place = np.where(listed, np.cumsum(listed) - 1, len(texts) - 1)
-        parts.append(texts.gather(item.rows(place)))
+        parts.append(item.texts(texts.gather(place)))
     return _concat(parts, n)
 
 
@@ -624,7 +628,7 @@ def _parameter_sets(
     key = np.zeros(n, dtype=np.int32)  # (a bit per item: at most the 23 of Parameter)
     for j, p in enumerate(params):
         item = items[p]
-        key |= item.rows(~np.isnan(item.values)).astype(np.int32) << j
+        key |= item.rows((~np.isnan(item.values)).astype(np.int32) << j)
 
     def labels(distinct: list[int]) -> list[str]:
         keys = np.array(distinct, dtype=np.int64)
