@@ -511,15 +511,11 @@ def read_regular_csv(
     # cells, as it reads ",,," — such a row means: let pandas decide.
     first, *rest = (pl.col(n) for n in names)
     candidates = frame  # rows whose other cells are empty: strip the first one only there
-    if rest:
-        candidates = frame.filter(
-            pl.all_horizontal(
-                [
-                    cell.is_null() if cell.meta.output_name() in categorical else cell == ""
-                    for cell in rest
-                ]
-            )
-        )
+    empty = [
+        cell.is_null() if cell.meta.output_name() in categorical else cell == "" for cell in rest
+    ]
+    if rest:  # (the second cell first: few rows are left to compare the others)
+        candidates = frame.filter(empty[0]).filter(pl.all_horizontal(empty))
     first_text = first.cast(pl.String).fill_null("")  # (null: an empty categorical cell)
     if candidates.select((first_text.str.strip_chars() == "").any()).item():
         return None
