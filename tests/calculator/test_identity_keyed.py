@@ -43,6 +43,12 @@ def test_cli_output_is_byte_identical(
     name: str,
     options: list[str],
 ) -> None:
-    actual, warnings = run_calc(tmp_path, capsys, ["water-class", *options, str(DATA / name)])
-    assert_same_bytes(stem, actual, (DATA / "expected" / f"{stem}.csv").read_bytes())
+    """``envmon calc water-class … -o OUT`` and standard output: the expected bytes and
+    warnings (exit code 0)."""
+    expected = (DATA / "expected" / f"{stem}.csv").read_bytes()
+    argv = ["water-class", *options, str(DATA / name)]
+    actual, warnings = run_calc(tmp_path, capsys, argv)
+    assert_same_bytes(stem, actual, expected)
     assert warnings == (DATA / "expected" / f"{stem}.stderr").read_text("utf-8").splitlines()
+    printed, _ = run_calc(tmp_path, capsys, argv, to_file=False)
+    assert_same_bytes(stem, printed, expected)
