@@ -90,6 +90,11 @@ class InputTable:
         When every row's time is that of its text (none was read cell by cell): the
         distinct time texts, each row's code and each text's time (:attr:`times_ns` of
         its rows).
+    value_codes : dict of str to _Distinct, or None
+        The measurement columns with few distinct texts: their texts and each row's code
+        (rows of the same code hold the same value and below-detection flag in
+        :attr:`value_matrix` and :attr:`below_matrix`, as read from the same text). None
+        when a row's values are not those of its texts (a row with too many cells).
     """
 
     text: pl.DataFrame
@@ -105,6 +110,7 @@ class InputTable:
     site_codes: _Distinct | None = None
     problem_rows: npt.NDArray[np.intp] | None = None
     time_codes: _TimeCodes | None = None
+    value_codes: dict[str, _Distinct] | None = None
 
     @property
     def row_count(self) -> int:
@@ -432,6 +438,7 @@ def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> I
         times_ns=times,
         problem_texts=problems,
         problem_rows=rows,
+        value_codes=None,  # (the long rows' values are dropped: no longer their texts')
     )
 
 
@@ -504,15 +511,11 @@ def read_regular_csv(
     # cells, as it reads ",,," — such a row means: let pandas decide.
     first, *rest = (pl.col(n) for n in names)
     candidates = frame  # rows whose other cells are empty: strip the first one only there
-    if rest:
-        candidates = frame.filter(
-            pl.all_horizontal(
-                [
-                    cell.is_null() if cell.meta.output_name() in categorical else cell == ""
-                    for cell in rest
-                ]
-            )
-        )
+    empty = [
+        cell.is_null() if cell.meta.output_name() in categorical else cell == "" for cell in rest
+    ]
+    if rest:  # (the second cell first: few rows are left to compare the others)
+        candidates = frame.filter(empty[0]).filter(pl.all_horizontal(empty))
     first_text = first.cast(pl.String).fill_null("")  # (null: an empty categorical cell)
     if candidates.select((first_text.str.strip_chars() == "").any()).item():
         return None
@@ -693,6 +696,7 @@ def _check_cells(
         site_codes=site_codes,
         problem_rows=np.array(sorted(notes.by_row), dtype=np.intp),
         time_codes=time_codes,
+        value_codes={c: distinct[c] for c in present if c in distinct},
     )
 
 
@@ -731,7 +735,10 @@ def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Dis
     schema = frame.schema
     read = {name: schema[name] for name in names if isinstance(schema[name], pl.Categorical)}
     dtypes = {name: pl.Categorical(pl.Categories.random()) for name in names if name not in read}
-    codes = frame.select(pl.col(name).cast(dtype) for name, dtype in dtypes.items())
+    # each column cast on its own, on our threads: cast in one select, polars' threads
+    # contend for the categories and take about twice the CPU time
+    casts = in_threads(lambda name: frame[name].cast(dtypes[name]), list(dtypes))
+    codes = dict(zip(dtypes, casts, strict=True))
     # (the categories live while ``codes`` uses them)
     texts = {name: dtype.categories.to_series() for name, dtype in dtypes.items()}
     few = [

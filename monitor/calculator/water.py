@@ -31,7 +31,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -41,6 +41,7 @@ from monitor.calculator.table import (
     PROBLEM_SEPARATOR,
     CalcResult,
     InputTable,
+    _Distinct,
     read_input_csv,
     summarise_problems,
     unquoted_texts,
@@ -131,36 +132,42 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     problems = row_problems.joined()
     table = dataclasses.replace(table, problem_texts=problems)
     ok = problems == ""
+    flagged = np.flatnonzero(~ok)
+    n, header = table.row_count, table.text.columns
 
-    has_target = "target_class" in table.text.columns
+    unquoted = table.unquoted and unquoted_texts(problems[flagged])
+    # (an empty name is written as polars names an unnamed column, ``column_3``: not joined)
+    if table.lines is not None and unquoted and all(header):
+        # every input cell as read is the input line itself: one column, written as it is
+        inputs = [table.lines.alias(",".join(header))]
+        # (the cells' texts are not needed any more: their memory serves the results)
+        table = dataclasses.replace(table, text=pl.DataFrame())
+    else:
+        inputs = [table.text[c].replace("", None) for c in header]
+
+    has_target = "target_class" in header
     names = [c for c in RESULT_COLUMNS if has_target or c not in _TARGET_COLUMNS]
-    results = {c: pl.repeat(None, table.row_count, dtype=pl.String, eager=True) for c in names}
+    results = {}
     if ok.any():
         # every row is rated, those with problems as if nothing were measured; their
         # results are then left empty
-        results |= _rate_table(table, ok, bodies, targets if has_target else None, reference)
-    flagged = np.flatnonzero(~ok)
+        results = _rate_table(table, ok, bodies, targets if has_target else None, reference)
     # the few problem texts set into an empty column (as text_column(problems) reads them)
-    results["input_problems"] = pl.repeat(None, table.row_count, dtype=pl.String, eager=True)
+    results["input_problems"] = pl.repeat(None, n, dtype=pl.String, eager=True)
     if len(flagged):
         results["input_problems"] = results["input_problems"].scatter(
             flagged, problems[flagged].tolist()
         )
-
-    unquoted = table.unquoted and unquoted_texts(problems[flagged])
-    # (an empty name is written as polars names an unnamed column, ``column_3``: not joined)
-    if table.lines is not None and unquoted and all(table.text.columns):
-        # every input cell as read is the input line itself: one column, written as it is
-        inputs = [table.lines.alias(",".join(table.text.columns))]
-    else:
-        inputs = [table.text[c].replace("", None) for c in table.text.columns]
+    for c in names:
+        if c not in results:  # (no row rated)
+            results[c] = pl.repeat(None, n, dtype=pl.String, eager=True)
     out = pl.DataFrame(inputs + [results[c].alias(c) for c in names])
     if not ok.all():
         keep = pl.lit(pl.Series(ok))
         out = out.with_columns(
             pl.when(keep).then(pl.col(c)).alias(c) for c in names if c != "input_problems"
         )
-    unknown = [c for c in table.text.columns if c not in _CONTROL_COLUMNS + _CODES]
+    unknown = [c for c in header if c not in _CONTROL_COLUMNS + _CODES]
     warnings = summarise_problems(table, flagged=flagged)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
@@ -210,7 +217,8 @@ def rate_samples(
         halved = half_detection_limit(values[flagged], below)
         c |= {Parameter(code): halved[code].to_numpy(dtype=np.float64) for code in flagged}
     listed = {code: below[code].to_numpy(dtype=bool) for code in _CODES if code in below.columns}
-    columns = _rate_columns(c, listed, len(values), body_index, targets, reference)
+    items = {p: _Keyed(x, body_index, None) for p, x in c.items()}
+    columns = _rate_columns(items, listed, len(values), body_index, targets, reference)
     return pd.DataFrame(
         {name: column.fill_null("").to_numpy() for name, column in columns.items()},
         index=values.index,
@@ -297,11 +305,73 @@ def _rate_table(
         ph = c[Parameter.PH]
         c[Parameter.PH] = np.where(ok | (ph <= 14), ph, np.nan)  # (rows flagged by _check_ph)
     listed = {code: below[:, codes.index(code)] for code in _CODES if code in codes}
-    return _rate_columns(c, listed, len(values), body_index, targets, reference)
+    items = _keyed_items(c, table.value_codes or {}, body_index)
+    return _rate_columns(items, listed, len(values), body_index, targets, reference)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Keyed:
+    """The values of one item by key, and each row's key: the rows of one key have the
+    same value and kind of water body, so the domain rates each key once.
+
+    ``keys`` None: one key per row (key *i* is row *i*).
+    """
+
+    values: FloatArray  # [the item's unit] per key
+    bodies: npt.NDArray[np.int8]  # the index of the key's kind in _BODY_KINDS
+    keys: npt.NDArray[np.intp] | npt.NDArray[np.uint32] | None  # per row
+
+    def rows(self, per_key: npt.NDArray[_T]) -> npt.NDArray[_T]:
+        """``per_key`` (one entry per key) for each row."""
+        return per_key if self.keys is None else per_key[self.keys]
+
+    def texts(self, per_key: pl.Series) -> pl.Series:
+        """``per_key`` (one text per key) for each row."""
+        return per_key if self.keys is None else per_key.gather(self.keys)
+
+    def at(self, per_key: npt.NDArray[_T], rows: npt.NDArray[np.intp]) -> npt.NDArray[_T]:
+        """``per_key`` for the given rows."""
+        return per_key[rows] if self.keys is None else per_key[self.keys[rows]]
+
+
+_T = TypeVar("_T", bound=np.generic)
+
+
+def _keyed_items(
+    c: dict[Parameter, FloatArray],
+    codes: Mapping[str, _Distinct],
+    body_index: npt.NDArray[np.int8],
+) -> dict[Parameter, _Keyed]:
+    """The items' values keyed by the codes of their texts where the reader gave them
+    (each distinct text once; for an item rated by water body, each text once per kind),
+    one key per row for the others."""
+    order = np.arange(len(body_index))
+    kinds = len(_BODY_KINDS)
+
+    def keyed(p: Parameter) -> _Keyed:
+        column, found = c[p], codes.get(p.value)
+        if found is None:
+            return _Keyed(column, body_index, None)
+        k = len(found.texts)
+        row_codes = found.row_codes
+        # a row of each code (rows of one code hold the same value: that of its text)
+        some_row = np.zeros(k, dtype=np.intp)
+        some_row[row_codes] = order
+        values = column[some_row]
+        if _depends_on_body(p):
+            return _Keyed(
+                np.tile(values, kinds),
+                np.repeat(np.arange(kinds, dtype=np.int8), k),
+                body_index.astype(np.intp) * k + row_codes,
+            )
+        river = _BODY_KINDS.index(WaterBody.RIVER)  # (not used: rated alike in all)
+        return _Keyed(values, np.full(k, river, dtype=np.int8), row_codes)
+
+    return dict(zip(c, in_threads(keyed, c), strict=True))  # each item on its own
 
 
 def _rate_columns(
-    c: dict[Parameter, FloatArray],
+    items: dict[Parameter, _Keyed],
     below: Mapping[str, npt.NDArray[np.bool_]],
     n: int,
     body_index: npt.NDArray[np.int8],
@@ -310,42 +380,53 @@ def _rate_columns(
 ) -> dict[str, pl.Series]:
     """The result columns of :func:`rate_samples` as text columns, null where empty.
 
-    ``c`` holds the values to rate per item (below-detection results already halved),
-    ``below`` the below-detection flags per item code.
+    ``items`` holds the values to rate per item (below-detection results already halved),
+    by key (:class:`_Keyed`), ``below`` the below-detection flags per item code.
 
-    Column-wise: the domain rates each item once per kind of water body present
-    (:func:`classify_parameter`, :func:`exceedance_multiple`); the texts are built from the
-    class and multiple matrices; the per-row domain functions give the same answers (a test
-    compares them on random samples).
+    Column-wise: the domain rates each key of each item once per kind of water body
+    present (:func:`classify_parameter`, :func:`exceedance_multiple`); the texts are built
+    from the class and multiple matrices; the per-row domain functions give the same
+    answers (a test compares them on random samples).
     """
-    params = sorted(c, key=list(Parameter).index)
+    params = sorted(items, key=list(Parameter).index)
     evaluated = [p for p in params if p in EVALUATED_PARAMETERS]
+
+    def item_classes_of(p: Parameter) -> npt.NDArray[np.int8]:
+        """The item's class number per row, 0 where not measured."""
+        item = items[p]
+        per_key = _per_body(partial(_classify, p), item.values, p, item.bodies)
+        return item.rows(np.nan_to_num(per_key, nan=0.0).astype(np.int8))
+
     # the items, and below the result columns, each on its own: on every core
-    item_classes = in_threads(
-        lambda p: _per_body(partial(_classify, p), c[p], p, body_index), evaluated
-    )
-    classes = np.full(n, np.nan)  # the worst class; NaN: no evaluated item measured
+    item_classes = in_threads(item_classes_of, evaluated)
+    worst = np.zeros(n, dtype=np.int8)  # the worst class number; 0: no evaluated item measured
     for item in item_classes:
-        np.fmax(classes, item, out=classes)
+        np.maximum(worst, item, out=worst)
     multiple_items = [p for p in evaluated if p not in _NO_MULTIPLE]
-    vs_reference = _multiples(c, multiple_items, body_index, np.full(n, float(reference)))
+    vs_reference = _keyed_multiples(items, multiple_items, reference)
     status = ["", *(s.label_zh if s else "" for s in section_status(list(WaterClass)))]
     vs_iii = (
         vs_reference
         if reference is WaterClass.III
-        else _multiples(c, multiple_items, body_index, np.full(n, float(WaterClass.III)))
+        else _keyed_multiples(items, multiple_items, WaterClass.III)
     )
+    keyed = [items[p] for p in multiple_items]
     columns: dict[str, Callable[[], pl.Series]] = {
-        "water_class": lambda: _class_texts(classes),
+        "water_class": lambda: _class_texts(worst),
         "limiting_parameters": lambda: _join_codes(
-            {p.value: item == classes for p, item in zip(evaluated, item_classes, strict=True)},
+            {
+                p.value: (item == worst) & (item > 0)
+                for p, item in zip(evaluated, item_classes, strict=True)
+            },
             n,
         ),
-        "exceedance_multiples": lambda: _multiple_texts(vs_reference, multiple_items, n),
-        "water_status": lambda: _lookup(status, np.nan_to_num(classes, nan=0.0)),
-        "main_pollution_indicators": lambda: _main_indicators(vs_iii, multiple_items, classes),
-        "parameter_set": lambda: _parameter_sets(c, params, n),
-        "reference_items": lambda: _reference_items(c, params, body_index, n),
+        "exceedance_multiples": lambda: _multiple_texts(vs_reference, keyed, multiple_items, n),
+        "water_status": lambda: _lookup(status, worst),
+        "main_pollution_indicators": lambda: _main_indicators(
+            vs_iii, keyed, multiple_items, worst
+        ),
+        "parameter_set": lambda: _parameter_sets(items, params, n),
+        "reference_items": lambda: _reference_items(items, params, n),
         "below_detection": lambda: _join_codes(
             {code: below[code] for code in _CODES if code in below}, n
         ),
@@ -353,16 +434,38 @@ def _rate_columns(
     out = dict(zip(columns, in_threads(lambda make: make(), columns.values()), strict=True))
     if targets is not None:
         has = ~np.isnan(targets)
+        classes = np.where(worst > 0, worst, np.nan)  # (NaN: none measured)
         met = _lookup(["false", "true"], classes <= targets)
         out["target_met"] = met.set(pl.Series(~(has & ~np.isnan(classes))), None)
         vs_target = np.full((n, len(multiple_items)), np.nan, order="F")
         rows = np.flatnonzero(has)
         if len(rows):
             vs_target[rows] = _multiples(
-                {p: x[rows] for p, x in c.items()}, multiple_items, body_index[rows], targets[rows]
+                {p: item.at(item.values, rows) for p, item in items.items()},
+                multiple_items,
+                body_index[rows],
+                targets[rows],
             )
-        out["exceedance_multiples_target"] = _multiple_texts(vs_target, multiple_items, n)
+        per_row = _Keyed(np.empty(0), body_index, None)
+        out["exceedance_multiples_target"] = _multiple_texts(
+            list(vs_target.T), [per_row] * len(multiple_items), multiple_items, n
+        )
     return out
+
+
+def _keyed_multiples(
+    items: dict[Parameter, _Keyed], multiple_items: Sequence[Parameter], reference: WaterClass
+) -> list[FloatArray]:
+    """Exceedance multiples of ``multiple_items`` against ``reference`` per key, NaN where
+    not exceeding (as :func:`exceedance_multiples`)."""
+
+    def rate(p: Parameter) -> FloatArray:
+        item = items[p]
+        against = np.full(len(item.values), float(reference))
+        multiple = _per_body(partial(_multiple, p, against), item.values, p, item.bodies)
+        return np.where(multiple > 0, multiple, np.nan)
+
+    return in_threads(rate, multiple_items)  # each item on its own: on every core
 
 
 _NO_MULTIPLE: Final = frozenset({Parameter.PH, Parameter.DO})  # (exceedance_multiple refuses)
@@ -390,12 +493,12 @@ def _multiples(
 def _lookup(texts: Sequence[str], codes: npt.ArrayLike) -> pl.Series:
     """``texts[code]`` per row (null where the text is empty)."""
     table = pl.Series(list(texts), dtype=pl.String).replace("", None)
-    return table.gather(np.asarray(codes).astype(np.int64))
+    return table.gather(np.asarray(codes).astype(np.int32))
 
 
-def _class_texts(classes: npt.NDArray[np.float64]) -> pl.Series:
-    """Class numbers 1–6 → ``I`` … ``劣V``; NaN → null."""
-    return _lookup(["", *(k.code for k in WaterClass)], np.nan_to_num(classes, nan=0.0))
+def _class_texts(classes: npt.NDArray[np.int8]) -> pl.Series:
+    """Class numbers 1–6 → ``I`` … ``劣V``; 0 → null."""
+    return _lookup(["", *(k.code for k in WaterClass)], classes)
 
 
 def _concat(parts: Sequence[pl.Series], n: int) -> pl.Series:
@@ -407,9 +510,18 @@ def _concat(parts: Sequence[pl.Series], n: int) -> pl.Series:
     return joined.to_series().replace("", None)
 
 
-def _by_pattern(key: npt.NDArray[np.int64], texts: Callable[[list[int]], list[str]]) -> pl.Series:
+def _by_pattern(
+    key: npt.NDArray[np.int32] | npt.NDArray[np.int64], texts: Callable[[list[int]], list[str]]
+) -> pl.Series:
     """Per row, the text of its key: ``texts(distinct keys)`` is called once, on the
     distinct keys; empty texts become null."""
+    if len(key) and key.min() >= 0 and key.max() < _FEW_KEYS:  # the keys index a table
+        counts = np.bincount(key, minlength=1)
+        distinct_keys = np.flatnonzero(counts)
+        table = pl.Series([None] * len(counts), dtype=pl.String).scatter(
+            distinct_keys, texts(distinct_keys.tolist())
+        )
+        return table.replace("", None).gather(key)
     keys = pl.Series(np.asarray(key, dtype=np.int64))
     if keys.is_empty():
         return pl.Series([], dtype=pl.String)
@@ -418,12 +530,16 @@ def _by_pattern(key: npt.NDArray[np.int64], texts: Callable[[list[int]], list[st
     return keys.replace_strict(distinct, table, return_dtype=pl.String).replace("", None)
 
 
+#: Keys below this index a table of texts (:func:`_by_pattern`).
+_FEW_KEYS: Final = 1 << 16
+
+
 def _join_codes(flags: dict[str, npt.NDArray[np.bool_]], n: int) -> pl.Series:
     """Per row, the codes whose flag is set, ``;``-joined in the given order."""
     codes = list(flags)
-    key = np.zeros(n, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int32)  # (a bit per code: at most the 23 of Parameter)
     for j, f in enumerate(flags.values()):
-        key |= np.asarray(f, dtype=np.int64) << j
+        key |= np.asarray(f).astype(np.int32) << j
     return _by_pattern(
         key,
         lambda distinct: [
@@ -432,46 +548,59 @@ def _join_codes(flags: dict[str, npt.NDArray[np.bool_]], n: int) -> pl.Series:
     )
 
 
-def _multiple_texts(m: FloatArray, items: Sequence[Parameter], n: int) -> pl.Series:
-    """``code=multiple;…`` of the columns of ``m`` (NaN = not listed).
+def _multiple_texts(
+    multiples: Sequence[FloatArray], keyed: Sequence[_Keyed], items: Sequence[Parameter], n: int
+) -> pl.Series:
+    """``code=multiple;…`` of the items' multiples per key (NaN = not listed).
 
-    Each column's texts are built for its listed cells only (most cells are not), then
-    joined row-wise.
+    Each item's texts are built once per listed key (most keys are not listed), then given
+    to the rows and joined row-wise.
     """
     parts = []
-    for j, p in enumerate(items):
-        listed = pl.Series(~np.isnan(m[:, j]))
-        text = f"{p.value}=" + _format_number_texts(m[:, j][listed.to_numpy()])
-        # row i: its text (number cum_sum − 1 among the listed rows), or null
-        place = pl.select(pl.when(listed).then(listed.cum_sum() - 1)).to_series()
-        parts.append(text.gather(place))
+    for m, item, p in zip(multiples, keyed, items, strict=True):
+        listed = ~np.isnan(m)
+        texts = (f"{p.value}=" + _format_number_texts(m[listed])).append(
+            pl.Series([None], dtype=pl.String)
+        )
+        # key k: its text (number cumsum − 1 among the listed keys), or the null after them
+        place = np.where(listed, np.cumsum(listed) - 1, len(texts) - 1)
+        parts.append(item.texts(texts.gather(place)))
     return _concat(parts, n)
 
 
 def _main_indicators(
-    m: FloatArray, items: Sequence[Parameter], classes: npt.NDArray[np.float64]
+    multiples: Sequence[FloatArray],
+    keyed: Sequence[_Keyed],
+    items: Sequence[Parameter],
+    classes: npt.NDArray[np.int8],
 ) -> pl.Series:
     """:func:`main_pollution_indicators` per row, joined.
 
-    Rows worse than class III: the (up to) three items with the largest multiples vs III,
-    largest first, ties in canonical order — ``argmax`` gives the first largest, as the
-    domain's stable sort does.
+    Rows worse than class III (``classes``: class numbers, 0 none): the (up to) three items
+    with the largest multiples vs III, largest first, ties in canonical order (an item's
+    rank counts the items with a larger multiple and those before it with an equal one),
+    as the domain's stable sort does.
     """
     n = len(classes)
     worse = classes > WaterClass.III
     if not len(items) or not worse.any():
         return pl.repeat(None, n, dtype=pl.String, eager=True)
     worse_rows = np.flatnonzero(worse)  # the others have no main indicators (key 0)
-    left = m[worse_rows]
-    left[np.isnan(left)] = -np.inf
-    rows = np.arange(len(worse_rows))
+    left = []
+    for m, item in zip(multiples, keyed, strict=True):
+        column = item.at(m, worse_rows)
+        left.append(np.where(np.isnan(column), -np.inf, column))
     base = len(items) + 1  # key: the ranked items' numbers (1-based, 0 = none) in base len+1
     ranked = np.zeros(len(worse_rows), dtype=np.int64)
-    for rank in range(min(3, len(items))):
-        best = left.argmax(axis=1)
-        listed = left[rows, best] > -np.inf
-        ranked += np.where(listed, best + 1, 0) * base**rank
-        left[rows, best] = -np.inf
+    for j, column in enumerate(left):
+        # the item's rank: the items with a larger multiple, or an equal one before it
+        rank = np.zeros(len(worse_rows), dtype=np.int8)
+        for i, other in enumerate(left):
+            if i != j:
+                rank += other >= column if i < j else other > column
+        ranked += np.where(
+            (rank < 3) & (column > -np.inf), (j + 1) * base ** rank.astype(np.int64), 0
+        )
     key = np.zeros(n, dtype=np.int64)
     key[worse_rows] = ranked
     codes = [p.value for p in items]
@@ -490,15 +619,16 @@ def _main_indicators(
 
 
 def _parameter_sets(
-    c: dict[Parameter, npt.NDArray[np.float64]], params: Sequence[Parameter], n: int
+    items: dict[Parameter, _Keyed], params: Sequence[Parameter], n: int
 ) -> pl.Series:
     """:func:`label_parameter_set` per row: the label depends only on which items were
     measured, so the domain labels each distinct pattern once."""
     if not params:
         return pl.repeat(None, n, dtype=pl.String, eager=True)
-    key = np.zeros(n, dtype=np.int64)
+    key = np.zeros(n, dtype=np.int32)  # (a bit per item: at most the 23 of Parameter)
     for j, p in enumerate(params):
-        key |= (~np.isnan(c[p])).astype(np.int64) << j
+        item = items[p]
+        key |= item.rows((~np.isnan(item.values)).astype(np.int32) << j)
 
     def labels(distinct: list[int]) -> list[str]:
         keys = np.array(distinct, dtype=np.int64)
@@ -510,22 +640,22 @@ def _parameter_sets(
 
 
 def _reference_items(
-    c: dict[Parameter, npt.NDArray[np.float64]],
+    items_by_parameter: dict[Parameter, _Keyed],
     params: Sequence[Parameter],
-    body_index: npt.NDArray[np.int8],
     n: int,
 ) -> pl.Series:
     # key per item: 0 not measured, 1–6 the class, 7 total nitrogen of a river; base 8
     items = [p for p in REFERENCE_PARAMETERS if p in params]
-    river = body_index == _BODY_KINDS.index(WaterBody.RIVER)
+    river_kind = _BODY_KINDS.index(WaterBody.RIVER)
     key = np.zeros(n, dtype=np.int64)
     for j, p in enumerate(items):
-        classes = _per_body(partial(_classify, p), c[p], p, body_index)
+        item = items_by_parameter[p]
+        classes = _per_body(partial(_classify, p), item.values, p, item.bodies)
         code = np.nan_to_num(classes, nan=0.0).astype(np.int64)
         if p is Parameter.TN:
             # Table 1 item 9 applies to lakes and reservoirs only (环办〔2011〕22号)
-            code = np.where(river, 7, code)
-        key += np.where(np.isnan(c[p]), 0, code) * 8**j
+            code = np.where(item.bodies == river_kind, 7, code)
+        key += item.rows(np.where(np.isnan(item.values), 0, code) * 8**j)
 
     def texts(distinct: list[int]) -> list[str]:
         out = []
