@@ -90,6 +90,9 @@ class InputTable:
         When every row's time is that of its text (none was read cell by cell): the
         distinct time texts, each row's code and each text's time (:attr:`times_ns` of
         its rows).
+    row_lines : ndarray of int64 or None
+        The line of the file on which each row starts, when not the row's place + 2 (blank
+        lines, a quoted cell over several lines); see :meth:`line_numbers`.
     """
 
     text: pl.DataFrame
@@ -105,6 +108,16 @@ class InputTable:
     site_codes: _Distinct | None = None
     problem_rows: npt.NDArray[np.intp] | None = None
     time_codes: _TimeCodes | None = None
+    row_lines: npt.NDArray[np.int64] | None = None
+
+    def line_numbers(self, rows: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The line of the file on which each of ``rows`` starts, as an editor numbers
+        them (the first line is 1; lines end with LF, CRLF or a lone CR): blank lines and
+        the lines of a quoted cell over several lines are counted."""
+        at = np.asarray(rows, dtype=np.intp)
+        if self.row_lines is None:
+            return at.astype(np.int64) + 2
+        return self.row_lines[at]
 
     @property
     def row_count(self) -> int:
@@ -258,8 +271,10 @@ def read_input_csv(
             {f"c{i}": raw.iloc[:, i].to_numpy(dtype=object) for i in range(len(columns))},
             schema={f"c{i}": pl.String for i in range(len(columns))},
         )
+        starts_on = record_lines(decoded, frame.height, python_reader=extra is not None)
     else:
         columns, frame = columnar
+        starts_on = _regular_record_lines(utf8, frame.height)
     header = [_normalise_header(c, aliases or {}) for c in columns]
     _refuse_repeated_names(header, {}, name)
     frame.columns = header
@@ -295,7 +310,16 @@ def read_input_csv(
         carriage_returns=carriage_returns,
         unquoted=unquoted,
         lines=None if row_lines is None else row_lines.result(),
+        row_lines=starts_on,
     )
+
+
+def _regular_record_lines(data: bytes, rows: int) -> npt.NDArray[np.int64] | None:
+    """:func:`record_lines` of a file :func:`read_regular_csv` read: None (each row on the
+    line after the one before, the header on line 1) unless a quoted cell spans lines."""
+    if b'"' not in data or data.count(b"\n") + (not data.endswith(b"\n")) == rows + 1:
+        return None
+    return record_lines(data.decode("utf-8"), rows)
 
 
 def _lines(data: bytes, rows: int, columns: int) -> pl.Series | None:
@@ -320,6 +344,110 @@ def _lines(data: bytes, rows: int, columns: int) -> pl.Series | None:
     if _separators(data) != (rows + 1) * (columns - 1):
         return None
     return found.slice(1)
+
+
+def _physical_lines(
+    data: bytes,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """The physical lines of UTF-8 ``data`` as an editor counts them (ended by ``\\n``,
+    ``\\r\\n`` or a lone ``\\r``; line *k* is at place *k − 1*): where each starts and
+    where its text ends (before the line end), in bytes, and whether it holds anything but
+    spaces and tabs (pandas' C reader skips the lines that hold nothing else)."""
+    found = np.frombuffer(data, dtype=np.uint8)
+    size = len(found)
+    ends = np.flatnonzero(found == ord("\n"))
+    if b"\r" in data:
+        cr = np.flatnonzero(found == ord("\r"))
+        after = np.minimum(cr + 1, size - 1)
+        lone = cr[(cr + 1 >= size) | (found[after] != ord("\n"))]
+        ends = np.union1d(ends, lone)
+    starts = np.concatenate(([0], ends + 1)).astype(np.int64)
+    text_ends = np.concatenate((ends, [size])).astype(np.int64)
+    if starts[-1] >= size:  # (nothing after the last line end)
+        starts, text_ends = starts[:-1], text_ends[:-1]
+    if not len(starts):
+        return starts, text_ends, np.zeros(0, dtype=bool)
+    # a CR before the LF that ends a line belongs to the line end (any other CR ends a line)
+    before = np.maximum(text_ends - 1, 0)
+    text_ends -= (text_ends > starts) & (found[before] == ord("\r"))
+    visible = np.logical_or.reduceat(_VISIBLE_BYTE[found], starts)
+    return starts, text_ends, visible
+
+
+#: Bytes other than line ends, spaces and tabs.
+_VISIBLE_BYTE: Final = np.ones(256, dtype=bool)
+_VISIBLE_BYTE[[ord("\t"), ord("\n"), ord("\r"), ord(" ")]] = False
+
+
+def record_lines(
+    text: str, rows: int, *, python_reader: bool = False
+) -> npt.NDArray[np.int64] | None:
+    """The line of the file (header = line 1 when it is the first) on which each of the
+    ``rows`` data rows of CSV ``text`` starts, as pandas reads them (blank lines skipped, a
+    quoted cell over several lines one row); None when the rows found are not ``rows``
+    (the reader read something else: then the caller counts as before).
+
+    Lines end as an editor ends them: ``\\n``, ``\\r\\n`` or a lone ``\\r``. Blank lines are
+    those pandas skips: with its C reader those holding only spaces and tabs, with its
+    Python one (``python_reader``) also a record of one cell of white space.
+    """
+    if '"' not in text:  # (then a line is a record: counted column-wise)
+        data = text.encode("utf-8")
+        starts, ends, visible = _physical_lines(data)
+        if python_reader:
+            visible = visible & ~_blank_for_python(data, starts, ends, visible)
+        found = np.flatnonzero(visible)[1:] + 1
+        return found if len(found) == rows else None
+    return _quoted_record_lines(text, rows, python_reader)
+
+
+def _blank_for_python(
+    data: bytes,
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+    visible: npt.NDArray[np.bool_],
+) -> npt.NDArray[np.bool_]:
+    """The ``visible`` lines of ``data`` (without quotes) that pandas' Python reader skips
+    all the same: one cell (no comma) of white space as :meth:`str.strip` sees it."""
+    blank = np.zeros(len(starts), dtype=bool)
+    for k in map(int, np.flatnonzero(visible)):
+        line = data[starts[k] : ends[k]]
+        if b"," not in line and not line.decode("utf-8").strip():
+            blank[k] = True
+    return blank
+
+
+def _quoted_record_lines(
+    text: str, rows: int, python_reader: bool
+) -> npt.NDArray[np.int64] | None:
+    """:func:`record_lines` of a text with quotes, read record by record."""
+    last = ""
+
+    def remembered(lines: Iterable[str]) -> Iterable[str]:
+        nonlocal last
+        for line in lines:
+            last = line
+            yield line
+
+    reader = csv.reader(remembered(io.StringIO(text, newline="")))
+    found: list[int] = []
+    ended = 0  # the last line read
+    try:
+        for record in reader:
+            start, ended = ended + 1, reader.line_num
+            if not record:
+                continue
+            if len(record) == 1 and (
+                not record[0].strip()
+                if python_reader
+                else start == ended and not last.strip(" \t\r\n")
+            ):
+                continue
+            found.append(start)
+    except csv.Error:
+        return None
+    lines = np.array(found[1:], dtype=np.int64)
+    return lines if len(lines) == rows else None
 
 
 _UNIT_SEPARATOR: Final = b"\x1f"
@@ -1031,7 +1159,11 @@ def summarise_problems(
     """
     if flagged is None:  # (or the rows with problems, when the caller knows them)
         flagged = np.flatnonzero(table.problem_texts != "")
-    lines = [f"line {i + 2}: {table.problem_texts[i]}" for i in flagged[:limit]]
+    shown = flagged[:limit]
+    lines = [
+        f"line {n}: {table.problem_texts[i]}"
+        for i, n in zip(shown, table.line_numbers(shown), strict=True)
+    ]
     if len(flagged) > limit:
         lines.append(f"… and {len(flagged) - limit} more row(s) with problems")
     return tuple(lines)
