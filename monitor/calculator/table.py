@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import functools
 import io
 import re
+import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, NoReturn, TypeVar
@@ -784,9 +787,13 @@ def _check_cells(
     if len(time_rows):
         texts = frame["time"].gather(time_rows).to_list()
         odd_times = parse_local_times(pd.Series(texts, dtype=object))
-        for i in map(int, np.flatnonzero(odd_times.isna().to_numpy())):
+        unread = np.flatnonzero(odd_times.isna().to_numpy())
+        gaps = local_time_problems([texts[i] for i in unread])
+        for i, gap in zip(map(int, unread), gaps, strict=True):
             row = int(time_rows[i])
-            notes.add(row, f"time {texts[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)")
+            notes.add(
+                row, gap or f"time {texts[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)"
+            )
         utc = odd_times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         times_ns[time_rows] = utc.astype("datetime64[ns]").view(np.int64)  # NaT stays NaT
     site_rows = np.flatnonzero(odd_site)
@@ -1013,6 +1020,50 @@ def parse_local_times(text: pd.Series) -> pd.Series:
     if hour24.any():
         out[hour24] = out[hour24] + pd.Timedelta(days=1)
     return out
+
+
+def local_time_problems(texts: Sequence[str]) -> list[str | None]:
+    """Why each of ``texts`` (times :func:`parse_local_times` could not read) names no
+    instant, when it is an ISO 8601 local time without an offset that Asia/Shanghai's
+    clocks showed twice (the hour after summer time ended, 1986–1991) or never (the hour
+    they jumped, 02:00 → 03:00); None for the others (not ISO 8601 times).
+
+    The text says what to do: give the offset (``+09:00`` summer time, ``+08:00``
+    standard time), which makes the instant unique.
+    """
+    stripped = pd.Series(list(texts), dtype=object).astype(str).str.strip()
+    naive = ~stripped.str.contains(_OFFSET) & ~stripped.str.match(_HOUR_24)  # (no gap at 0h)
+    walls = pd.to_datetime(stripped.where(naive, ""), format="ISO8601", errors="coerce")
+    found: list[str | None] = [None] * len(stripped)
+    zone = zoneinfo.ZoneInfo(LOCAL_TZ)
+    for i in map(int, np.flatnonzero(walls.notna().to_numpy())):
+        wall = walls.iat[i].to_pydatetime(warn=False)
+        first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+        before, after = first.utcoffset(), second.utcoffset()
+        if before is None or after is None or before == after:
+            continue
+        shown, text = f"{wall:%Y-%m-%dT%H:%M}", texts[i]
+        if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
+            found[i] = (
+                f"time {text!r} is ambiguous: Asia/Shanghai clocks showed {shown} twice "
+                f"(summer time ended that night); give the offset: {shown}{_offset(before)} "
+                f"for the first (summer time), {shown}{_offset(after)} for the second"
+            )
+        else:
+            found[i] = (
+                f"time {text!r} did not exist in Asia/Shanghai: clocks jumped an hour "
+                f"forward (summer time began) and never showed {shown}; give the offset "
+                f"the clock that read it kept: {shown}{_offset(before)} (standard time) or "
+                f"{shown}{_offset(after)} (summer time)"
+            )
+    return found
+
+
+def _offset(delta: dt.timedelta) -> str:
+    """A UTC offset as ISO 8601 writes it: ``+08:00``."""
+    minutes = int(delta.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
 
 
 def _parse_numbers(
