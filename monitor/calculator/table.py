@@ -1036,8 +1036,9 @@ def local_time_problems(texts: Sequence[str]) -> list[str | None]:
     walls = pd.to_datetime(stripped.where(naive, ""), format="ISO8601", errors="coerce")
     found: list[str | None] = [None] * len(stripped)
     zone = zoneinfo.ZoneInfo(LOCAL_TZ)
-    for i in map(int, np.flatnonzero(walls.notna().to_numpy())):
-        wall = walls.iat[i].to_pydatetime(warn=False)
+    read = np.flatnonzero(walls.notna().to_numpy())
+    for i, stamp in zip(map(int, read), walls.iloc[read].tolist(), strict=True):
+        wall: dt.datetime = stamp.to_pydatetime(warn=False)  # (without nanoseconds)
         first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
         before, after = first.utcoffset(), second.utcoffset()
         if before is None or after is None or before == after:

@@ -27,9 +27,10 @@ _SHANGHAI = ZoneInfo("Asia/Shanghai")
 def test_the_dates_are_those_of_the_tz_database() -> None:
     """The premises of the tests below (platform facts, not envmon's code)."""
     twice = datetime(1986, 9, 14, 1, 0)
-    assert twice.replace(tzinfo=_SHANGHAI, fold=0).utcoffset() != twice.replace(
-        tzinfo=_SHANGHAI, fold=1
-    ).utcoffset()
+    assert (
+        twice.replace(tzinfo=_SHANGHAI, fold=0).utcoffset()
+        != twice.replace(tzinfo=_SHANGHAI, fold=1).utcoffset()
+    )
     never = datetime(1986, 5, 4, 2, 30).replace(tzinfo=_SHANGHAI)
     assert never.astimezone(ZoneInfo("UTC")).astimezone(_SHANGHAI).hour == 3
 
