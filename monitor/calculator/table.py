@@ -274,7 +274,9 @@ def read_input_csv(
             {f"c{i}": raw.iloc[:, i].to_numpy(dtype=object) for i in range(len(columns))},
             schema={f"c{i}": pl.String for i in range(len(columns))},
         )
-        starts_on = record_lines(decoded, frame.height, python_reader=extra is not None)
+        starts_on = raw.attrs.get(_ROW_LINES)
+        if starts_on is None:
+            starts_on = record_lines(decoded, frame.height, python_reader=extra is not None)
     else:
         columns, frame = columnar
         starts_on = _regular_record_lines(utf8, frame.height)
@@ -398,10 +400,29 @@ def record_lines(
         data = text.encode("utf-8")
         starts, ends, visible = _physical_lines(data)
         if python_reader:
-            visible = visible & ~_blank_for_python(data, starts, ends, visible)
+            commas = _commas(data, starts)
+            visible = visible & ~_blank_for_python(data, starts, ends, visible, commas)
         found = np.flatnonzero(visible)[1:] + 1
         return found if len(found) == rows else None
     return _quoted_record_lines(text, rows, python_reader)
+
+
+def _commas(data: bytes, starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """How many commas each line of ``data`` (beginning at ``starts``) holds (counted a
+    block at a time: the positions of the commas of one block are held at once)."""
+    found = np.frombuffer(data, dtype=np.uint8)
+    bounds = np.append(starts, len(found))
+    before = np.empty(len(bounds), dtype=np.int64)  # the commas before each bound
+    counted = 0
+    for start in range(0, len(found), _BLOCK_BYTES):
+        end = min(start + _BLOCK_BYTES, len(found))
+        at = np.flatnonzero(found[start:end] == ord(",")) + start
+        low, high = np.searchsorted(bounds, [start, end])
+        before[low:high] = counted + np.searchsorted(at, bounds[low:high])
+        counted += len(at)
+    before[-1] = counted
+    per_line: npt.NDArray[np.int64] = np.diff(before)
+    return per_line
 
 
 def _blank_for_python(
@@ -409,13 +430,13 @@ def _blank_for_python(
     starts: npt.NDArray[np.int64],
     ends: npt.NDArray[np.int64],
     visible: npt.NDArray[np.bool_],
+    commas: npt.NDArray[np.int64],
 ) -> npt.NDArray[np.bool_]:
     """The ``visible`` lines of ``data`` (without quotes) that pandas' Python reader skips
     all the same: one cell (no comma) of white space as :meth:`str.strip` sees it."""
     blank = np.zeros(len(starts), dtype=bool)
-    for k in map(int, np.flatnonzero(visible)):
-        line = data[starts[k] : ends[k]]
-        if b"," not in line and not line.decode("utf-8").strip():
+    for k in map(int, np.flatnonzero(visible & (commas == 0))):
+        if not data[starts[k] : ends[k]].decode("utf-8").strip():
             blank[k] = True
     return blank
 
@@ -514,7 +535,17 @@ _EXTRA_CELLS: Final = "\0extra cells"
 def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     """As :func:`_read_with_pandas`, a file some of whose rows have more cells than the
     header: the header's columns hold each row's first cells, :data:`_EXTRA_CELLS` the
-    others (pandas' Python tokenizer: its C one cannot give a row's extra cells)."""
+    others (pandas' Python tokenizer: its C one cannot give a row's extra cells; a text
+    without quotes is read as :func:`_read_long_lines` says)."""
+    if '"' not in text and "\0" not in text:
+        fast = _read_long_lines(text)
+        if fast is not None:
+            return fast
+    return _read_long_rows_python(text, name)
+
+
+def _read_long_rows_python(text: str, name: str) -> pd.DataFrame:
+    """:func:`_read_long_rows` by pandas' Python tokenizer (any text)."""
     try:
         header = pd.read_csv(io.StringIO(text), dtype=str, nrows=0, skip_blank_lines=True)
         width = len(header.columns)
@@ -536,12 +567,74 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     return read.iloc[1:].reset_index(drop=True)
 
 
+def _read_long_lines(text: str) -> pd.DataFrame | None:
+    """:func:`_read_long_rows` of a text without quotes or NUL, at the cost of other
+    irregular files: then each line is a row and its cells are the texts between its
+    commas, so the lines with more commas than the header are found column-wise and split
+    here, and the others are read by pandas' C reader. The same frame as pandas' Python
+    reader gives (the same rows: the lines it skips as blank are left out); None when the
+    C reader would not read the rest as it (then the caller uses that one)."""
+    if "\r," in text:  # (pandas' C reader drops the first, empty cell of such a line)
+        return None
+    data = text.encode("utf-8")
+    starts, ends, visible = _physical_lines(data)
+    per_line = _commas(data, starts)
+    rows = visible & ~_blank_for_python(data, starts, ends, visible, per_line)
+    taken = np.flatnonzero(rows)  # the header's line and the rows'
+    if not len(taken) or taken[0] != np.flatnonzero(visible)[0]:
+        return None
+    width = int(per_line[taken[0]]) + 1
+    data_lines = taken[1:]
+    long = data_lines[per_line[data_lines] >= width]
+    # the long lines, and those only the Python reader skips: skipped by the C reader
+    left_out = np.union1d(long, np.flatnonzero(visible & ~rows))
+    split = [data[starts[k] : ends[k]].decode("utf-8").split(",") for k in map(int, long)]
+    del data, starts, ends, visible, rows, per_line  # (held no longer than needed)
+    try:
+        read = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            skiprows=[int(k) for k in left_out],  # (by line: none spans lines without quotes)
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError):
+        return None
+    if (
+        (len(read) and not isinstance(read.index, pd.RangeIndex))  # (no column as index)
+        or len(read.columns) != width
+        or len(read) != len(data_lines) - len(long)
+    ):
+        return None
+    at_long = np.searchsorted(data_lines, long)
+    read_here = np.ones(len(data_lines), dtype=bool)
+    read_here[at_long] = False
+    others = np.flatnonzero(read_here)
+    columns: dict[str, npt.NDArray[np.object_]] = {}
+    for j, column in enumerate(list(read.columns)):
+        cells = np.empty(len(data_lines), dtype=object)
+        cells[others] = read.pop(column).to_numpy(dtype=object)  # (each held once)
+        cells[at_long] = [line[j] for line in split]
+        columns[str(column)] = cells
+    extra = np.full(len(data_lines), np.nan, dtype=object)
+    extra[at_long] = ["\x1f".join(line[width:]) for line in split]
+    columns[_EXTRA_CELLS] = extra
+    frame = pd.DataFrame(columns, dtype=object, copy=False)
+    frame.attrs[_ROW_LINES] = data_lines + 1  # (found already: see record_lines)
+    return frame
+
+
+#: The key of :attr:`pandas.DataFrame.attrs` under which :func:`_read_long_lines` gives
+#: each row's line (:func:`record_lines` of the text).
+_ROW_LINES: Final = "row lines"
+
+
 def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> InputTable:
     """``table`` with the rows that had cells beyond the header's (``extra``: those cells
     joined by ``\x1f``, NaN for the other rows) not rated: which cell belongs to which
     column is not known. Their values and time are dropped, their problem says why (with
     the cells that did not fit, so nothing is lost); the row stays in its place."""
-    long = np.flatnonzero([isinstance(cells, str) for cells in extra])
+    long = np.flatnonzero(~pd.isna(extra))  # (NaN or the cells' text)
     if not len(long):
         return table
     width = table.text.width
