@@ -357,12 +357,15 @@ def _physical_lines(
     """The physical lines of UTF-8 ``data`` as an editor counts them (ended by ``\\n``,
     ``\\r\\n`` or a lone ``\\r``; line *k* is at place *k − 1*): where each starts and
     where its text ends (before the line end), in bytes, and whether it holds anything but
-    spaces and tabs (pandas' C reader skips the lines that hold nothing else)."""
+    spaces and tabs (pandas' C reader skips the lines that hold nothing else).
+
+    Looked at a block at a time (:data:`_BLOCK_BYTES`): what is held at once besides
+    ``data`` is a few numbers per line."""
     found = np.frombuffer(data, dtype=np.uint8)
     size = len(found)
-    ends = np.flatnonzero(found == ord("\n"))
+    ends = _positions_of(found, ord("\n"))
     if b"\r" in data:
-        cr = np.flatnonzero(found == ord("\r"))
+        cr = _positions_of(found, ord("\r"))
         after = np.minimum(cr + 1, size - 1)
         lone = cr[(cr + 1 >= size) | (found[after] != ord("\n"))]
         ends = np.union1d(ends, lone)
@@ -375,8 +378,27 @@ def _physical_lines(
     # a CR before the LF that ends a line belongs to the line end (any other CR ends a line)
     before = np.maximum(text_ends - 1, 0)
     text_ends -= (text_ends > starts) & (found[before] == ord("\r"))
-    visible = np.logical_or.reduceat(_VISIBLE_BYTE[found], starts)
+    visible = np.empty(len(starts), dtype=bool)
+    first = 0  # the first line of the next block of lines
+    while first < len(starts):
+        # the lines that begin in the next block of bytes (at least one)
+        last = max(int(np.searchsorted(starts, starts[first] + _BLOCK_BYTES)), first + 1)
+        low = int(starts[first])
+        high = int(starts[last]) if last < len(starts) else size
+        visible[first:last] = np.logical_or.reduceat(
+            _VISIBLE_BYTE[found[low:high]], starts[first:last] - low
+        )
+        first = last
     return starts, text_ends, visible
+
+
+def _positions_of(found: npt.NDArray[np.uint8], byte: int) -> npt.NDArray[np.int64]:
+    """Where ``byte`` is in ``found``, ascending (looked for a block at a time)."""
+    parts = [
+        np.flatnonzero(found[start : start + _BLOCK_BYTES] == byte) + start
+        for start in range(0, len(found), _BLOCK_BYTES)
+    ]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
 
 
 #: Bytes other than line ends, spaces and tabs.
@@ -633,13 +655,15 @@ def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> I
     """``table`` with the rows that had cells beyond the header's (``extra``: those cells
     joined by ``\x1f``, NaN for the other rows) not rated: which cell belongs to which
     column is not known. Their values and time are dropped, their problem says why (with
-    the cells that did not fit, so nothing is lost); the row stays in its place."""
+    the cells that did not fit, so nothing is lost); the row stays in its place.
+
+    ``table``'s arrays are changed in place (its reader's own: not copied)."""
     long = np.flatnonzero(~pd.isna(extra))  # (NaN or the cells' text)
     if not len(long):
         return table
     width = table.text.width
-    values, below = table.value_matrix.copy(), table.below_matrix.copy()
-    times, problems = table.times_ns.copy(), table.problem_texts.copy()
+    values, below = table.value_matrix, table.below_matrix
+    times, problems = table.times_ns, table.problem_texts
     values[long], below[long], times[long] = np.nan, False, _NAT
     for i in map(int, long):
         cells = str(extra[i]).split("\x1f")
