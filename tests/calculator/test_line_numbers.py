@@ -19,10 +19,14 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
 
+from monitor.calculator.table import read_regular_csv
 from monitor.cli import main
 from monitor.collectors.long_csv import parse_long_csv
+from tests.calculator.test_hourly_shared_local_hour import _EARLIER, _LATER
+from tests.calculator.test_hourly_shared_local_hour import _text as fall_back_text
 
 #: the measurement column of each command, and a value each accepts
 _COLUMN = {"aqi": "pm2_5", "water-class": "do"}
@@ -91,7 +95,9 @@ def test_blank_lines_are_counted(
     """Blank lines before and after the header, between rows and at the end (pandas'
     reader): each bad value's warning names the line it is on."""
     assert callable(encode)
-    found = _warned_lines(tmp_path, capsys, encode(_text(command, *_BLANKS)), command)
+    data = encode(_text(command, *_BLANKS))
+    assert read_regular_csv(data) is None  # (pandas' reader, not the columnar one)
+    found = _warned_lines(tmp_path, capsys, data, command)
     assert found == {"x4": 4, "x9": 9, "x10": 10}, label
 
 
@@ -110,6 +116,7 @@ def test_a_quoted_cell_over_lines_in_a_regular_file(
         'D",2026-05-01T10:00,30',  # 5
         "A,2026-05-01T11:00,x6",  # 6
     )
+    assert read_regular_csv((text + "\n").encode()) is not None  # (the columnar reader)
     found = _warned_lines(tmp_path, capsys, (text + "\n").encode(), command)
     assert found == {"x2": 2, "x6": 6}
 
@@ -171,7 +178,10 @@ def test_the_categorical_read_keeps_the_row_place_numbering(
     row on line N is row N - 2 — no blank line, no quote."""
     lines = ["site,time,pm2_5"] + [f"A,2026-05-01T{h % 24:02d}:00,30" for h in range(60)]
     lines[41] = "A,2026-05-02T20:00,x42"  # line 42
-    found = _warned_lines(tmp_path, capsys, ("\n".join(lines) + "\n").encode())
+    data = ("\n".join(lines) + "\n").encode()
+    read = read_regular_csv(data, coded=lambda name: name == "pm2_5")
+    assert read is not None and isinstance(read[1].schema["c2"], pl.Categorical)
+    found = _warned_lines(tmp_path, capsys, data)
     assert found == {"x42": 42}
 
 
@@ -190,6 +200,24 @@ def test_duplicates_name_the_line_of_the_first(
     assert "line 28: duplicate of line 8 (same site and hour)" in capsys.readouterr().err
 
 
+def test_the_row_holding_a_shared_local_hour_is_named_by_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summer-time fall-back note ("also labels line N", air.py) with blank lines: the
+    hours of ``test_hourly_shared_local_hour.py`` with a blank line after each row up to
+    the later row of the shared hour, so that row (row ``_LATER``) is on line
+    2 + 2·``_LATER``."""
+    head, *rows = fall_back_text().splitlines()
+    text = "\n".join([head, *(row + "\n" for row in rows[:_LATER]), *rows[_LATER:]]) + "\n"
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text(text, encoding="utf-8")
+    argv = ["calc", "aqi", "--scale", "hour", "--hourly-method", "standard-text"]
+    assert main([*argv, "--standard", "hj633-2012", str(source), "-o", str(out)]) == 0
+    capsys.readouterr()
+    problems = out.read_text(encoding="utf-8").splitlines()[1 + _EARLIER]
+    assert f"also labels line {2 + 2 * _LATER} " in problems
+
+
 #: One file both commands read: ``envmon calc aqi`` (site,time,pm2_5) and ``envmon
 #: import`` (long layout: site,time,parameter,value; the pm2_5 column an ignored extra).
 _BOTH = (
@@ -203,15 +231,18 @@ _BOTH = (
 )
 
 
+@pytest.mark.parametrize("end", ["\r\n", "\n", "\r"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk"])
 def test_calc_and_import_name_the_same_lines(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], end: str, encoding: str
 ) -> None:
-    found = _warned_lines(tmp_path, capsys, _BOTH.encode())
+    data = _BOTH.replace("\r\n", end).replace("A,", "甲,").encode(encoding)
+    found = _warned_lines(tmp_path, capsys, data)
     assert found == {"x3": 3, "x5": 5, "x7": 7}
-    _, warnings = parse_long_csv(_BOTH.encode(), "in.csv")
+    _, warnings = parse_long_csv(data, "in.csv")
     imported = {
         m[1]: int(m[0])
         for w in warnings
         for m in re.findall(r"in\.csv line (\d+): value '([^']*)' is not a number", w)
     }
-    assert imported == {"x3": 3, r"3\r\n5": 5, "x7": 7}
+    assert imported == {"x3": 3, repr(f"3{end}5")[1:-1]: 5, "x7": 7}
