@@ -16,13 +16,17 @@ CRs …) and the reader of rows with more cells than the header.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
+import pandas as pd
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from monitor.calculator.table import read_regular_csv
+from monitor.calculator.table import read_regular_csv, record_lines
 from monitor.cli import main
 from monitor.collectors.long_csv import parse_long_csv
 from tests.calculator.test_hourly_shared_local_hour import _EARLIER, _LATER
@@ -246,3 +250,34 @@ def test_calc_and_import_name_the_same_lines(
         for m in re.findall(r"in\.csv line (\d+): value '([^']*)' is not a number", w)
     }
     assert imported == {"x3": 3, repr(f"3{end}5")[1:-1]: 5, "x7": 7}
+
+
+_ODD_CELL = st.sampled_from(
+    ["x", "", " ", '"q"', '"a\nb"', '"a,b"', 'y"z', '"p""q"', '"\n\n"', '"a"b', ' "s"', 'a"']
+)
+
+
+@st.composite
+def _odd_texts(draw: st.DrawFn) -> str:
+    """Rows ``r<i>,…`` with quoted cells over lines, stray quotes, blank and white-space
+    lines between them, one kind of line end."""
+    parts = ["h0,h1,h2"]
+    for i in range(draw(st.integers(1, 6))):
+        parts += draw(st.lists(st.sampled_from(["", " ", "\t"]), max_size=2))
+        parts.append(f"r{i}," + ",".join(draw(st.lists(_ODD_CELL, min_size=2, max_size=2))))
+    end = draw(st.sampled_from(["\n", "\r\n", "\r"]))
+    return (end.join(parts) + draw(st.sampled_from(["", end]))).replace("\n", end)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_odd_texts())
+def test_each_row_starts_on_the_line_named(text: str) -> None:
+    """:func:`record_lines` against pandas' C reader (the calculators' reader of irregular
+    files): row ``r<i>`` begins the line named for it."""
+    frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    found = record_lines(text, len(frame))
+    assert found is not None
+    physical = re.split(r"\r\n|\r|\n", text)
+    for i, line in enumerate(found):
+        assert frame.iloc[i, 0] == f"r{i}"
+        assert physical[line - 1].startswith(f"r{i},")
