@@ -594,7 +594,9 @@ def _read_unquoted(text: str) -> pd.DataFrame | None:
     rows is read as pandas' Python reader read it before (:func:`_read_long_rows`: the
     same frame) at the cost of other irregular files: the C reader reads the header's cells
     of every line (the lines the Python reader skips as blank skipped), the cells beyond
-    them are split here (a 576,000-row file: 1.3 s and 430 MB instead of 4.1 s and 836 MB).
+    them are split here (``envmon calc aqi`` of 576,000 rows, five of them long: 2.0 s of
+    CPU and 458 MB, as with a blank line instead, where the Python reader took 5.0 s and
+    805 MB; ``benchmarks/bench_calc_irregular.py``).
     """
     data = text.encode("utf-8")
     starts, ends, visible = _physical_lines(data)
@@ -1168,7 +1170,8 @@ def local_time_problems(texts: Sequence[str]) -> list[str | None]:
         before, after = first.utcoffset(), second.utcoffset()
         if before is None or after is None or before == after:
             continue
-        shown, text = f"{wall:%Y-%m-%dT%H:%M}", texts[i]
+        seconds = "seconds" if wall.second or wall.microsecond else "minutes"
+        shown, text = wall.isoformat(timespec=seconds), texts[i]
         if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
             found[i] = (
                 f"time {text!r} is ambiguous: Asia/Shanghai clocks showed {shown} twice "

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from monitor.calculator.table import local_time_problems
 from monitor.cli import main
 from monitor.collectors.long_csv import parse_long_csv
 
@@ -87,3 +88,13 @@ def test_import_names_an_ambiguous_and_a_nonexistent_local_time() -> None:
     assert warnings[0].startswith(f"in.csv line 2: {_AMBIGUOUS}")
     assert warnings[1].startswith(f"in.csv line 3: {_NONEXISTENT}")
     assert warnings[2].startswith("in.csv line 6: time 'yesterday' is not an ISO 8601 time")
+
+
+def test_the_suggested_times_keep_the_seconds_and_the_others_are_not_named() -> None:
+    found = local_time_problems(
+        ["1986-09-14T01:30:15", "1986-09-14T02:00", "1986-09-14T01:00+08:00", "yesterday"]
+    )
+    assert found[0] is not None
+    assert "give the offset: 1986-09-14T01:30:15+09:00 for the first" in found[0]
+    # 02:00 after the change-back happened once; with an offset, or no time: not these
+    assert found[1:] == [None, None, None]
