@@ -281,3 +281,26 @@ def test_each_row_starts_on_the_line_named(text: str) -> None:
     for i, line in enumerate(found):
         assert frame.iloc[i, 0] == f"r{i}"
         assert physical[line - 1].startswith(f"r{i},")
+
+
+def test_rows_with_more_cells_after_lone_crs_read_by_the_python_reader(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lone-CR line ends and a line beginning with a comma: a long row then sends the file
+    to pandas' Python reader (its C reader drops such a line's empty first cell); its rows'
+    lines are counted as that reader reads them (the line of white space skipped)."""
+    text = (
+        "site,time,pm2_5\r"  # 1
+        "\r"  # 2
+        ",2026-05-01T10:00,x3\r"  # 3: no site
+        "\f\r"  # 4: one cell of white space (the Python reader skips it)
+        "A,2026-05-01T11:00,30,extra\r"  # 5: one cell too many
+        "A,2026-05-01T12:00,x6\r"  # 6
+    )
+    source = tmp_path / "in.csv"
+    source.write_bytes(text.encode())
+    assert main(["calc", "aqi", str(source), "-o", str(tmp_path / "out.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "line 3: site is empty | pm2_5 'x3' is not a number" in err
+    assert "line 5: a row with 4 cells where the header has 3" in err
+    assert "line 6: pm2_5 'x6' is not a number" in err
