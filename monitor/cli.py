@@ -1062,7 +1062,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _end_at_once(code: int) -> None:
     """End the process with ``code`` once standard output and error are flushed (if they
     cannot be, the interpreter's own exit reports it, as without this). A stream the
-    process was started without (``>&-``: Python's is None) has nothing to flush."""
+    process was started without (``>&-``: Python's is None) has nothing to flush.
+
+    ``os._exit`` skips the ``atexit`` handlers: :func:`logging.shutdown` (one of them, when
+    logging is in use) is called first, so logging handlers are flushed and closed."""
+    logging = sys.modules.get("logging")  # (not imported for this: none to shut down then)
+    if logging is not None:
+        logging.shutdown()
     try:
         for stream in (sys.stdout, sys.stderr):
             if stream is not None:

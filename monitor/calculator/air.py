@@ -265,7 +265,7 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
         duplicated = usable & ~first.to_series().to_numpy()
     if duplicated.any():
         keys = pd.DataFrame({"site": site_codes, "t": table.times_ns})
-        line = pd.Series(np.arange(table.row_count) + 2, index=keys.index)
+        line = pd.Series(table.line_numbers(np.arange(table.row_count)), index=keys.index)
         first_line = (
             line[usable].groupby([keys["site"][usable], keys["t"][usable]]).transform("first")
         )
@@ -343,18 +343,22 @@ def _moving_means(series: pd.DataFrame) -> tuple[pd.DataFrame, npt.NDArray[np.in
 
 
 def _shared_hour_notes(
-    series: pd.DataFrame, holder: npt.NDArray[np.intp], rows: npt.NDArray[np.intp]
+    series: pd.DataFrame,
+    holder: npt.NDArray[np.intp],
+    rows: npt.NDArray[np.intp],
+    table: InputTable,
 ) -> dict[int, str]:
     """Per table row (``rows``: the table row of each row of ``series``), what
     :func:`_moving_means` did with an earlier row of a local hour held twice."""
     notes: dict[int, str] = {}
     for i in map(int, np.flatnonzero(holder >= 0)):
         label = _local_labels(series["time"].iloc[[i]])[0]
+        line = int(table.line_numbers([rows[holder[i]]])[0])
         notes[int(rows[i])] = (
-            f"local time {label:%Y-%m-%d %H:%M} also labels line {int(rows[holder[i]]) + 2} "
+            f"local time {label:%Y-%m-%d %H:%M} also labels line {line} "
             "(summer-time change-back): this row's moving means end with it; "
             "the later hours' take line "
-            f"{int(rows[holder[i]]) + 2}'s value"
+            f"{line}'s value"
         )
     return notes
 
@@ -561,7 +565,7 @@ def _hourly(
         if series_rows.any():
             series = _series_frame(table, series_rows).reset_index(drop=True)
             moving, holder = _moving_means(series)
-            notes |= _shared_hour_notes(series, holder, np.flatnonzero(series_rows))
+            notes |= _shared_hour_notes(series, holder, np.flatnonzero(series_rows), table)
             for column in moving.columns:
                 means = np.full(table.row_count, np.nan)
                 means[series_rows] = moving[column].to_numpy()

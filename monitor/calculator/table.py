@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime as dt
 import functools
 import io
 import re
+import zoneinfo
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, NoReturn, TypeVar
@@ -95,6 +98,9 @@ class InputTable:
         (rows of the same code hold the same value and below-detection flag in
         :attr:`value_matrix` and :attr:`below_matrix`, as read from the same text). None
         when a row's values are not those of its texts (a row with too many cells).
+    row_lines : ndarray of int64 or None
+        The line of the file on which each row starts, when not the row's place + 2 (blank
+        lines, a quoted cell over several lines); see :meth:`line_numbers`.
     """
 
     text: pl.DataFrame
@@ -111,6 +117,16 @@ class InputTable:
     problem_rows: npt.NDArray[np.intp] | None = None
     time_codes: _TimeCodes | None = None
     value_codes: dict[str, _Distinct] | None = None
+    row_lines: npt.NDArray[np.int64] | None = None
+
+    def line_numbers(self, rows: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """The line of the file on which each of ``rows`` starts, as an editor numbers
+        them (the first line is 1; lines end with LF, CRLF or a lone CR): blank lines and
+        the lines of a quoted cell over several lines are counted."""
+        at = np.asarray(rows, dtype=np.intp)
+        if self.row_lines is None:
+            return at.astype(np.int64) + 2
+        return self.row_lines[at]
 
     @property
     def row_count(self) -> int:
@@ -264,8 +280,12 @@ def read_input_csv(
             {f"c{i}": raw.iloc[:, i].to_numpy(dtype=object) for i in range(len(columns))},
             schema={f"c{i}": pl.String for i in range(len(columns))},
         )
+        starts_on = raw.attrs.get(_ROW_LINES)
+        if starts_on is None:
+            starts_on = record_lines(decoded, frame.height, python_reader=extra is not None)
     else:
         columns, frame = columnar
+        starts_on = _regular_record_lines(utf8, frame.height)
     header = [_normalise_header(c, aliases or {}) for c in columns]
     _refuse_repeated_names(header, {}, name)
     frame.columns = header
@@ -301,7 +321,16 @@ def read_input_csv(
         carriage_returns=carriage_returns,
         unquoted=unquoted,
         lines=None if row_lines is None else row_lines.result(),
+        row_lines=starts_on,
     )
+
+
+def _regular_record_lines(data: bytes, rows: int) -> npt.NDArray[np.int64] | None:
+    """:func:`record_lines` of a file :func:`read_regular_csv` read: None (each row on the
+    line after the one before, the header on line 1) unless a quoted cell spans lines."""
+    if b'"' not in data or data.count(b"\n") + (not data.endswith(b"\n")) == rows + 1:
+        return None
+    return record_lines(data.decode("utf-8"), rows)
 
 
 def _lines(data: bytes, rows: int, columns: int) -> pl.Series | None:
@@ -326,6 +355,151 @@ def _lines(data: bytes, rows: int, columns: int) -> pl.Series | None:
     if _separators(data) != (rows + 1) * (columns - 1):
         return None
     return found.slice(1)
+
+
+def _physical_lines(
+    data: bytes,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
+    """The physical lines of UTF-8 ``data`` as an editor counts them (ended by ``\\n``,
+    ``\\r\\n`` or a lone ``\\r``; line *k* is at place *k − 1*): where each starts and
+    where its text ends (before the line end), in bytes, and whether it holds anything but
+    spaces and tabs (pandas' C reader skips the lines that hold nothing else).
+
+    Looked at a block at a time (:data:`_BLOCK_BYTES`): what is held at once besides
+    ``data`` is a few numbers per line."""
+    found = np.frombuffer(data, dtype=np.uint8)
+    size = len(found)
+    ends = _positions_of(found, ord("\n"))
+    if b"\r" in data:
+        cr = _positions_of(found, ord("\r"))
+        after = np.minimum(cr + 1, size - 1)
+        lone = cr[(cr + 1 >= size) | (found[after] != ord("\n"))]
+        ends = np.union1d(ends, lone)
+    starts = np.concatenate(([0], ends + 1)).astype(np.int64)
+    text_ends = np.concatenate((ends, [size])).astype(np.int64)
+    if starts[-1] >= size:  # (nothing after the last line end)
+        starts, text_ends = starts[:-1], text_ends[:-1]
+    if not len(starts):
+        return starts, text_ends, np.zeros(0, dtype=bool)
+    # a CR before the LF that ends a line belongs to the line end (any other CR ends a line)
+    before = np.maximum(text_ends - 1, 0)
+    text_ends -= (text_ends > starts) & (found[before] == ord("\r"))
+    visible = np.empty(len(starts), dtype=bool)
+    first = 0  # the first line of the next block of lines
+    while first < len(starts):
+        # the lines that begin in the next block of bytes (at least one)
+        last = max(int(np.searchsorted(starts, starts[first] + _BLOCK_BYTES)), first + 1)
+        low = int(starts[first])
+        high = int(starts[last]) if last < len(starts) else size
+        visible[first:last] = np.logical_or.reduceat(
+            _VISIBLE_BYTE[found[low:high]], starts[first:last] - low
+        )
+        first = last
+    return starts, text_ends, visible
+
+
+def _positions_of(found: npt.NDArray[np.uint8], byte: int) -> npt.NDArray[np.int64]:
+    """Where ``byte`` is in ``found``, ascending (looked for a block at a time)."""
+    parts = [
+        np.flatnonzero(found[start : start + _BLOCK_BYTES] == byte) + start
+        for start in range(0, len(found), _BLOCK_BYTES)
+    ]
+    return np.concatenate(parts).astype(np.int64) if parts else np.zeros(0, dtype=np.int64)
+
+
+#: Bytes other than line ends, spaces and tabs.
+_VISIBLE_BYTE: Final = np.ones(256, dtype=bool)
+_VISIBLE_BYTE[[ord("\t"), ord("\n"), ord("\r"), ord(" ")]] = False
+
+
+def record_lines(
+    text: str, rows: int, *, python_reader: bool = False
+) -> npt.NDArray[np.int64] | None:
+    """The line of the file (header = line 1 when it is the first) on which each of the
+    ``rows`` data rows of CSV ``text`` starts, as pandas reads them (blank lines skipped, a
+    quoted cell over several lines one row); None when the rows found are not ``rows``
+    (the reader read something else: then the caller counts as before).
+
+    Lines end as an editor ends them: ``\\n``, ``\\r\\n`` or a lone ``\\r``. Blank lines are
+    those pandas skips: with its C reader those holding only spaces and tabs, with its
+    Python one (``python_reader``) also a record of one cell of white space.
+    """
+    if '"' not in text:  # (then a line is a record: counted column-wise)
+        data = text.encode("utf-8")
+        starts, ends, visible = _physical_lines(data)
+        if python_reader:
+            commas = _commas(data, starts)
+            visible = visible & ~_blank_for_python(data, starts, ends, visible, commas)
+        found = np.flatnonzero(visible)[1:] + 1
+        return found if len(found) == rows else None
+    return _quoted_record_lines(text, rows, python_reader)
+
+
+def _commas(data: bytes, starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """How many commas each line of ``data`` (beginning at ``starts``) holds (counted a
+    block at a time: the positions of the commas of one block are held at once)."""
+    found = np.frombuffer(data, dtype=np.uint8)
+    bounds = np.append(starts, len(found))
+    before = np.empty(len(bounds), dtype=np.int64)  # the commas before each bound
+    counted = 0
+    for start in range(0, len(found), _BLOCK_BYTES):
+        end = min(start + _BLOCK_BYTES, len(found))
+        at = np.flatnonzero(found[start:end] == ord(",")) + start
+        low, high = np.searchsorted(bounds, [start, end])
+        before[low:high] = counted + np.searchsorted(at, bounds[low:high])
+        counted += len(at)
+    before[-1] = counted
+    per_line: npt.NDArray[np.int64] = np.diff(before)
+    return per_line
+
+
+def _blank_for_python(
+    data: bytes,
+    starts: npt.NDArray[np.int64],
+    ends: npt.NDArray[np.int64],
+    visible: npt.NDArray[np.bool_],
+    commas: npt.NDArray[np.int64],
+) -> npt.NDArray[np.bool_]:
+    """The ``visible`` lines of ``data`` (without quotes) that pandas' Python reader skips
+    all the same: one cell (no comma) of white space as :meth:`str.strip` sees it."""
+    blank = np.zeros(len(starts), dtype=bool)
+    for k in map(int, np.flatnonzero(visible & (commas == 0))):
+        if not data[starts[k] : ends[k]].decode("utf-8").strip():
+            blank[k] = True
+    return blank
+
+
+def _quoted_record_lines(
+    text: str, rows: int, python_reader: bool
+) -> npt.NDArray[np.int64] | None:
+    """:func:`record_lines` of a text with quotes, read record by record."""
+    last = ""
+
+    def remembered(lines: Iterable[str]) -> Iterable[str]:
+        nonlocal last
+        for line in lines:
+            last = line
+            yield line
+
+    reader = csv.reader(remembered(io.StringIO(text, newline="")))
+    found: list[int] = []
+    ended = 0  # the last line read
+    try:
+        for record in reader:
+            start, ended = ended + 1, reader.line_num
+            if not record:
+                continue
+            if len(record) == 1 and (
+                not record[0].strip()
+                if python_reader
+                else start == ended and not last.strip(" \t\r\n")
+            ):
+                continue
+            found.append(start)
+    except csv.Error:
+        return None
+    lines = np.array(found[1:], dtype=np.int64)
+    return lines if len(lines) == rows else None
 
 
 _UNIT_SEPARATOR: Final = b"\x1f"
@@ -361,7 +535,12 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
 
     Rows with more cells than the header (which pandas refuses, or, when every row has
     them, reads shifted, the first column as the index) are read by :func:`_read_long_rows`:
-    then a column :data:`_EXTRA_CELLS` follows the header's."""
+    then a column :data:`_EXTRA_CELLS` follows the header's. A text without quotes is read
+    as :func:`_read_unquoted` says (the same frame, at the cost of other files)."""
+    if '"' not in text and "\0" not in text:
+        found = _read_unquoted(text)
+        if found is not None:
+            return found
     try:
         read = pd.read_csv(
             io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
@@ -411,17 +590,96 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     return read.iloc[1:].reset_index(drop=True)
 
 
+def _read_unquoted(text: str) -> pd.DataFrame | None:
+    """:func:`_read_with_pandas` of a text without quotes or NUL, each row's line found on
+    the way (:data:`_ROW_LINES`); None when it is not read here (then the caller reads it).
+
+    Without quotes each line is a row and its cells are the texts between its commas, so
+    the lines and their commas are counted column-wise first. A file whose rows have at most
+    the header's cells is read by pandas' C reader, as any irregular file. One with longer
+    rows is read as pandas' Python reader read it before (:func:`_read_long_rows`: the
+    same frame) at the cost of other irregular files: the C reader reads the header's cells
+    of every line (the lines the Python reader skips as blank skipped), the cells beyond
+    them are split here (``envmon calc aqi`` of 576,000 rows, five of them long: 2.0 s of
+    CPU and 458 MB, as with a blank line instead, where the Python reader took 5.0 s and
+    805 MB; ``benchmarks/bench_calc_irregular.py``).
+    """
+    data = text.encode("utf-8")
+    starts, ends, visible = _physical_lines(data)
+    lines = np.flatnonzero(visible)
+    if not len(lines):
+        return None
+    per_line = _commas(data, starts)
+    width = int(per_line[lines[0]]) + 1
+    long = lines[1:][per_line[lines[1:]] >= width]
+    if not len(long):
+        del data, starts, ends, per_line  # (held no longer than needed)
+        try:
+            read = pd.read_csv(
+                io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=True
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError):
+            return None
+        if not isinstance(read.index, pd.RangeIndex) or len(read) != len(lines) - 1:
+            return None
+        read.attrs[_ROW_LINES] = lines[1:] + 1
+        return read
+    if "\r," in text:  # (pandas' C reader drops the first, empty cell of such a line)
+        return None
+    rows = visible & ~_blank_for_python(data, starts, ends, visible, per_line)
+    taken = np.flatnonzero(rows)  # the header's line and the rows', as the Python reader's
+    if not len(taken) or taken[0] != lines[0]:
+        return None
+    data_lines = taken[1:]
+    only_python_skips = np.flatnonzero(visible & ~rows)
+    extra_cells = [
+        "\x1f".join(data[starts[k] : ends[k]].decode("utf-8").split(",")[width:])
+        for k in map(int, long)
+    ]
+    del data, starts, ends, visible, rows, per_line  # (held no longer than needed)
+    try:
+        read = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=True,
+            # (by line: none spans lines without quotes)
+            skiprows=[int(k) for k in only_python_skips],
+            usecols=range(width),  # (a long row's first cells; the others are the extra)
+        )
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+    if (
+        (len(read) and not isinstance(read.index, pd.RangeIndex))  # (no column as index)
+        or len(read.columns) != width
+        or len(read) != len(data_lines)
+    ):
+        return None
+    extra = np.full(len(data_lines), np.nan, dtype=object)
+    extra[np.searchsorted(data_lines, long)] = extra_cells
+    read[_EXTRA_CELLS] = extra
+    read.attrs[_ROW_LINES] = data_lines + 1
+    return read
+
+
+#: The key of :attr:`pandas.DataFrame.attrs` under which :func:`_read_unquoted` gives
+#: each row's line (:func:`record_lines` of the text).
+_ROW_LINES: Final = "row lines"
+
+
 def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> InputTable:
     """``table`` with the rows that had cells beyond the header's (``extra``: those cells
     joined by ``\x1f``, NaN for the other rows) not rated: which cell belongs to which
     column is not known. Their values and time are dropped, their problem says why (with
-    the cells that did not fit, so nothing is lost); the row stays in its place."""
-    long = np.flatnonzero([isinstance(cells, str) for cells in extra])
+    the cells that did not fit, so nothing is lost); the row stays in its place.
+
+    ``table``'s arrays are changed in place (its reader's own: not copied)."""
+    long = np.flatnonzero(~pd.isna(extra))  # (NaN or the cells' text)
     if not len(long):
         return table
     width = table.text.width
-    values, below = table.value_matrix.copy(), table.below_matrix.copy()
-    times, problems = table.times_ns.copy(), table.problem_texts.copy()
+    values, below = table.value_matrix, table.below_matrix
+    times, problems = table.times_ns, table.problem_texts
     values[long], below[long], times[long] = np.nan, False, _NAT
     for i in map(int, long):
         cells = str(extra[i]).split("\x1f")
@@ -659,9 +917,13 @@ def _check_cells(
     if len(time_rows):
         texts = frame["time"].gather(time_rows).to_list()
         odd_times = parse_local_times(pd.Series(texts, dtype=object))
-        for i in map(int, np.flatnonzero(odd_times.isna().to_numpy())):
+        unread = np.flatnonzero(odd_times.isna().to_numpy())
+        gaps = local_time_problems([texts[i] for i in unread])
+        for i, gap in zip(map(int, unread), gaps, strict=True):
             row = int(time_rows[i])
-            notes.add(row, f"time {texts[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)")
+            notes.add(
+                row, gap or f"time {texts[i]!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)"
+            )
         utc = odd_times.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
         times_ns[time_rows] = utc.astype("datetime64[ns]").view(np.int64)  # NaT stays NaT
     site_rows = np.flatnonzero(odd_site)
@@ -894,6 +1156,52 @@ def parse_local_times(text: pd.Series) -> pd.Series:
     return out
 
 
+def local_time_problems(texts: Sequence[str]) -> list[str | None]:
+    """Why each of ``texts`` (times :func:`parse_local_times` could not read) names no
+    instant, when it is an ISO 8601 local time without an offset that Asia/Shanghai's
+    clocks showed twice (the hour after summer time ended, 1986–1991) or never (the hour
+    they jumped, 02:00 → 03:00); None for the others (not ISO 8601 times).
+
+    The text says what to do: give the offset (``+09:00`` summer time, ``+08:00``
+    standard time), which makes the instant unique.
+    """
+    stripped = pd.Series(list(texts), dtype=object).astype(str).str.strip()
+    naive = ~stripped.str.contains(_OFFSET) & ~stripped.str.match(_HOUR_24)  # (no gap at 0h)
+    walls = pd.to_datetime(stripped.where(naive, ""), format="ISO8601", errors="coerce")
+    found: list[str | None] = [None] * len(stripped)
+    zone = zoneinfo.ZoneInfo(LOCAL_TZ)
+    read = np.flatnonzero(walls.notna().to_numpy())
+    for i, stamp in zip(map(int, read), walls.iloc[read].tolist(), strict=True):
+        wall: dt.datetime = stamp.to_pydatetime(warn=False)  # (without nanoseconds)
+        first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
+        before, after = first.utcoffset(), second.utcoffset()
+        if before is None or after is None or before == after:
+            continue
+        seconds = "seconds" if wall.second or wall.microsecond else "minutes"
+        shown, text = wall.isoformat(timespec=seconds), texts[i]
+        if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
+            found[i] = (
+                f"time {text!r} is ambiguous: Asia/Shanghai clocks showed {shown} twice "
+                f"(summer time ended that night); give the offset: {shown}{_offset(before)} "
+                f"for the first (summer time), {shown}{_offset(after)} for the second"
+            )
+        else:
+            found[i] = (
+                f"time {text!r} did not exist in Asia/Shanghai: clocks jumped an hour "
+                f"forward (summer time began) and never showed {shown}; give the offset "
+                f"the clock that read it kept: {shown}{_offset(before)} (standard time) or "
+                f"{shown}{_offset(after)} (summer time)"
+            )
+    return found
+
+
+def _offset(delta: dt.timedelta) -> str:
+    """A UTC offset as ISO 8601 writes it: ``+08:00``."""
+    minutes = int(delta.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
 def _parse_numbers(
     raw: pd.DataFrame,
     columns: Iterable[str],
@@ -1038,7 +1346,11 @@ def summarise_problems(
     """
     if flagged is None:  # (or the rows with problems, when the caller knows them)
         flagged = np.flatnonzero(table.problem_texts != "")
-    lines = [f"line {i + 2}: {table.problem_texts[i]}" for i in flagged[:limit]]
+    shown = flagged[:limit]
+    lines = [
+        f"line {n}: {table.problem_texts[i]}"
+        for i, n in zip(shown, table.line_numbers(shown), strict=True)
+    ]
     if len(flagged) > limit:
         lines.append(f"… and {len(flagged) - limit} more row(s) with problems")
     return tuple(lines)

@@ -27,6 +27,7 @@ from typing import Any, Final
 
 import pandas as pd
 
+from monitor.calculator.table import record_lines
 from monitor.collectors.intake import (
     DEFAULT_FUTURE_TOLERANCE,
     HEADER_ONLY,
@@ -40,7 +41,10 @@ FALSE_TEXTS: Final = frozenset({"false", "0", "no", "n", "否", "f", ""})
 MILESTONE_STATUSES: Final = ("not_started", "started", "completed")
 
 
-def _read(data: bytes, name: str, required: Sequence[str]) -> pd.DataFrame:
+def _read(data: bytes, name: str, required: Sequence[str]) -> tuple[pd.DataFrame, list[int]]:
+    """Every cell as text, and the line of the file each row starts on (header = line 1;
+    blank lines and the lines of a quoted cell over several lines counted, as an editor
+    numbers them)."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -62,7 +66,8 @@ def _read(data: bytes, name: str, required: Sequence[str]) -> pd.DataFrame:
             f"{name}: missing column(s) {', '.join(missing)}; the header must contain "
             f"{', '.join(required)} (found: {', '.join(frame.columns)})"
         )
-    return frame
+    found = record_lines(text, len(frame))
+    return frame, list(range(2, len(frame) + 2)) if found is None else found.tolist()
 
 
 def _date(text: str) -> str | None:
@@ -114,13 +119,13 @@ def parse_daily_aqi_csv(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Official daily AQI rows (``area, date, aqi, category, primary_pollutants, dust``)
     and warnings for the rows left out (dates checked against ``now``, default the clock)."""
-    frame = _read(data, name, ("area", "date", "aqi"))
+    frame, file_lines = _read(data, name, ("area", "date", "aqi"))
     known = set(areas)
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     warnings: list[str] = [] if len(frame) else [f"{name}: {HEADER_ONLY}"]  # not an error
     for index, record in enumerate(frame.to_dict("records")):
-        line = index + 2
+        line = file_lines[index]
         problems = []
         area = str(record["area"]).strip()
         if area not in known:
@@ -235,7 +240,7 @@ def parse_indicator_csv(
     checked as :func:`check_indicator_value` says, and its date against ``now`` (default
     the clock).
     """
-    frame = _read(data, name, ("target", "date", "value"))
+    frame, file_lines = _read(data, name, ("target", "date", "value"))
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
     warnings: list[str] = [] if len(frame) else [f"{name}: {HEADER_ONLY}"]  # not an error
@@ -256,10 +261,10 @@ def parse_indicator_csv(
             problems += check_indicator_value(kind, value, item, items, year, day)
         if problems:
             warnings.append(
-                f"{name} line {index + 2}: " + " | ".join(problems) + " (not imported)"
+                f"{name} line {file_lines[index]}: " + " | ".join(problems) + " (not imported)"
             )
             continue
-        lines.append(index + 2)
+        lines.append(file_lines[index])
         rows.append(
             {
                 "target": target,

@@ -62,7 +62,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from monitor.calculator.table import MISSING_MARKERS, PROBLEM_SEPARATOR, parse_local_times
+from monitor.calculator.table import (
+    MISSING_MARKERS,
+    PROBLEM_SEPARATOR,
+    local_time_problems,
+    parse_local_times,
+)
 from monitor.collectors.base import empty_observations, observations
 from monitor.collectors.intake import (
     DEFAULT_FUTURE_TOLERANCE,
@@ -275,9 +280,12 @@ def rows_to_observations(
             problems[i].append(problem)
     parseable = time_text.where(pd.Series([p is None for p in out_of_range]), "")
     times = parse_local_times(parseable).reset_index(drop=True)
-    for i in _positions(times.isna() & pd.Series([p is None for p in out_of_range])):
+    unread = _positions(times.isna() & pd.Series([p is None for p in out_of_range]))
+    gaps = local_time_problems([shown["time"][i] for i in unread])
+    for i, gap in zip(unread, gaps, strict=True):
         problems[i].append(
-            f"time {shown['time'][i]!r} is not an ISO 8601 time; expected e.g. 2026-03-01T16:00"
+            gap
+            or f"time {shown['time'][i]!r} is not an ISO 8601 time; expected e.g. 2026-03-01T16:00"
         )
 
     names = [canonical_parameter(p) for p in _texts(parameter_text)]

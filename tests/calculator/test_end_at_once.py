@@ -120,3 +120,27 @@ def test_the_program_with_standard_output_closed_writes_its_file_and_ends_with_c
     )
     assert (done.returncode, done.stderr) == (0, b"")
     assert out.read_bytes() == (tmp_path / "expected.csv").read_bytes()
+
+
+def test_logging_handlers_are_flushed_and_closed_before_the_end(tmp_path: Path) -> None:
+    """The process ends without ``atexit`` handlers, among them :func:`logging.shutdown`:
+    it is called before, so a handler that holds records until it is closed (here a
+    :class:`logging.handlers.MemoryHandler` in front of a file, as a program running
+    envmon may set up) writes them."""
+    source, out, log = tmp_path / "in.csv", tmp_path / "out.csv", tmp_path / "envmon.log"
+    write_air(source, 50)
+    script = (
+        "import logging, logging.handlers, sys\n"
+        f"target = logging.FileHandler({str(log)!r}, encoding='utf-8')\n"
+        "held = logging.handlers.MemoryHandler(capacity=1000, target=target)\n"
+        "logging.getLogger().addHandler(held)\n"
+        "logging.getLogger('caller').warning('before the calculation')\n"
+        f"sys.argv = ['envmon', 'calc', 'aqi', {str(source)!r}, '-o', {str(out)!r}]\n"
+        "from monitor.cli import main\n"
+        "main()\n"
+        "print('not reached: the process ends in main')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, check=False)
+    assert done.returncode == 0 and b"not reached" not in done.stdout
+    assert out.read_bytes().startswith(b"site,time,aqi,")
+    assert log.read_text(encoding="utf-8") == "before the calculation\n"
