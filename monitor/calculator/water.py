@@ -359,10 +359,15 @@ def _keyed_items(
         some_row[row_codes] = order
         values = column[some_row]
         if _depends_on_body(p):
+            keys = body_index.astype(np.intp) * k + row_codes
+            # a text is rated only for the kinds of its rows (NaN, not rated, for the
+            # others: the domain would rate it against limits no row has, and could warn)
+            used = np.zeros(kinds * k, dtype=bool)
+            used[keys] = True
             return _Keyed(
-                np.tile(values, kinds),
+                np.where(used, np.tile(values, kinds), np.nan),
                 np.repeat(np.arange(kinds, dtype=np.int8), k),
-                body_index.astype(np.intp) * k + row_codes,
+                keys,
             )
         river = _BODY_KINDS.index(WaterBody.RIVER)  # (not used: rated alike in all)
         return _Keyed(values, np.full(k, river, dtype=np.int8), row_codes)

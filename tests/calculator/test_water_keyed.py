@@ -4,6 +4,9 @@ compare with GB 3838-2002 row by row)."""
 
 from __future__ import annotations
 
+import io
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -89,3 +92,27 @@ def test_rating_each_text_once_equals_rating_each_row(
     # the rows with problems keep their problem and have no results
     results = list(expected.columns)
     assert (out.loc[~ok, results] == "").all().all()
+
+
+def test_a_text_is_rated_only_for_the_water_bodies_of_its_rows(tmp_path: Path) -> None:
+    """Total phosphorus 2e307 mg/L in river rows only: rated against the river limits (III
+    0.2 mg/L, GB 3838-2002 Table 1), the multiple finite; against the lake limit (III 0.05)
+    it would overflow, and numpy's warning would reach standard error, which the code
+    before rating each text once left empty (the same text of a lake row is another key)."""
+    rows = [
+        f"S1,2026-03-01T{h:02d}:00,{body},{tp}"
+        for h in range(8)
+        for body, tp in [("river", "2e307"), ("lake", "0.1")]
+    ]
+    path = tmp_path / "in.csv"
+    path.write_text("site,time,water_body,tp\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    run = subprocess.run(
+        [sys.executable, "-m", "monitor", "calc", "water-class", str(path)],
+        capture_output=True,
+        check=False,
+    )
+    assert run.returncode == 0
+    assert run.stderr == b""
+    out = pd.read_csv(io.BytesIO(run.stdout), dtype=str, keep_default_na=False)
+    assert set(out.loc[out["water_body"] == "river", "water_class"]) == {"劣V"}
+    assert set(out.loc[out["water_body"] == "lake", "water_class"]) == {"IV"}
