@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -13,8 +14,16 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 pytest_plugins = ["tests.engines"]
+
+# Speed is measured in benchmarks/, never asserted in tests: Hypothesis' deadline of 200 ms
+# per example would only make property tests fail on a loaded 2-core machine. On CI (``CI``
+# set) Hypothesis loads its own "ci" profile, which has no deadline either.
+hypothesis_settings.register_profile("envmon", deadline=None)
+if not os.environ.get("CI"):
+    hypothesis_settings.load_profile("envmon")
 
 DATA: Path = Path(__file__).parent / "data"
 

@@ -360,7 +360,8 @@ def individual_aqi(
     if round_concentration:
         grid: FloatArray | None = _round_scaled(c, decimals)
     else:
-        scaled = c * 10.0**decimals if decimals else c
+        with np.errstate(over="ignore"):  # (a value near 1.8e308: inf, above the table)
+            scaled = c * 10.0**decimals if decimals else c
         grid = np.rint(scaled)
         # on the grid: rint changes no value (the values that differ are the NaN ones)
         if np.count_nonzero(grid != scaled) != np.count_nonzero(missing):

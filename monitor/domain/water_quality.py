@@ -655,7 +655,8 @@ def exceedance_multiple(
         limits = np.where(lake, np.asarray(TABLE_1_TP_LAKE_RESERVOIR.limits)[index], limits)
     elif p is Parameter.TN:
         limits = np.where(lake, limits, np.nan)
-    return np.asarray((c - limits) / limits, dtype=np.float64)
+    with np.errstate(over="ignore"):  # (a value near 1.8e308: an infinite multiple)
+        return np.asarray((c - limits) / limits, dtype=np.float64)
 
 
 def exceedance_multiples(

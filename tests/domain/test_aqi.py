@@ -961,3 +961,17 @@ def test_round_half_even_keeps_values_that_overflow_when_scaled(decimals: int) -
     assert out[:2].tolist() == values[:2].tolist()
     assert out[2] == (2.4 if decimals == 1 else 2.45)  # GB/T 8170: 2.45 → 2.4 (half to even)
     assert np.isnan(out[3])
+
+
+@pytest.mark.parametrize("standard", [S2012, AqiStandard.HJ633_2026])
+def test_individual_aqi_of_a_value_that_overflows_when_scaled_is_the_top_without_a_warning(
+    standard: AqiStandard,
+) -> None:
+    # CO 1-hour 1e308 mg/m³ is far above the top breakpoint (HJ 633 Table 1: 150 mg/m³ →
+    # IAQI 500); scaling it to the 0.1 mg/m³ grid overflows, which must not reach stderr as
+    # numpy's RuntimeWarning (the 2012 rules rate unrounded values: another path).
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = individual_aqi(I.CO_1H, [1e308, np.finfo(float).max, 3.0], standard)
+    assert out.tolist()[:2] == [500.0, 500.0]
+    assert out[2] == individual_aqi(I.CO_1H, [3.0], standard)[0]

@@ -568,3 +568,16 @@ def test_period_means_rate_a_month_on_the_mean_of_each_item() -> None:
         period_means(values, keys.head(2))
     flags = pd.Series(["below_detection_limit", "", "spike;below_detection_limit"])
     assert below_detection(flags).tolist() == [True, False, True]
+
+
+def test_an_exceedance_multiple_too_large_for_a_double_is_infinite_without_a_warning() -> None:
+    # 1e308 mg/L total phosphorus in a lake against the class III limit 0.05 mg/L (GB 3838
+    # Table 1, lakes and reservoirs): (c − limit) / limit overflows; the multiple is
+    # infinitely large, and numpy's RuntimeWarning must not reach stderr.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = exceedance_multiple("tp", [1e308, 0.1], 3, water_body=["lake", "lake"])
+    assert out[0] == math.inf
+    assert out[1] == pytest.approx(1.0)
