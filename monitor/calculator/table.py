@@ -1052,6 +1052,14 @@ class _Notes:
 
 
 _NOT_A_CONCENTRATION: Final = "is not a concentration; expected a finite value ≥ 0"
+
+
+def _not_a_value(column: str) -> str:
+    """What a negative or infinite cell of ``column`` is not: a pH is no concentration
+    (GB 3838 Table 1 gives it on its 0–14 scale, 6–9 for classes I–V)."""
+    return "is outside 0–14" if column == "ph" else _NOT_A_CONCENTRATION
+
+
 _NEGATIVE_NUMBER = re.compile(r"-[0-9]{1,9}(?:\.[0-9]{1,6})?")
 
 
@@ -1077,7 +1085,7 @@ def _read_odd_numbers(
             values[row] = np.nan
         elif _NEGATIVE_NUMBER.fullmatch(text) and float(text) < 0:
             values[row] = np.nan
-            notes.add(row, f"{column} {text!r} {_NOT_A_CONCENTRATION}")
+            notes.add(row, f"{column} {text!r} {_not_a_value(column)}")
         else:
             rest.append(k)
     if not rest:
@@ -1237,9 +1245,7 @@ def _parse_numbers(
         not_finite = ~np.isfinite(arr) & ~np.isnan(arr)
         negative = arr < 0
         for i in map(int, np.flatnonzero(negative | not_finite)):
-            row_problems[i].append(
-                f"{column} {cells.iat[i]!r} is not a concentration; expected a finite value ≥ 0"
-            )
+            row_problems[i].append(f"{column} {cells.iat[i]!r} {_not_a_value(column)}")
         arr = np.where(negative | not_finite, np.nan, arr)
         values[column] = arr
         below[column] = is_dl.to_numpy() & allow_below_detection & ~np.isnan(arr)

@@ -247,6 +247,18 @@ def test_below_detection_ph_is_a_problem(tmp_path):
     assert frame["water_class"].iat[0] == ""
 
 
+@pytest.mark.parametrize("cell", ["-0.1", "-7", "-1e1", "-inf", "inf"])
+def test_a_negative_or_infinite_ph_is_outside_its_scale_not_a_concentration(tmp_path, cell):
+    """pH is no concentration: GB 3838 Table 1 gives it on its 0–14 scale (6–9 for classes
+    I–V); a negative or infinite pH is reported as outside 0–14, as a pH above 14 is."""
+    text = f"site,time,ph,do\nA,2026-03-01,{cell},6\nA,2026-03-02,15,-1\n"
+    problems = compute_water_class_csv(_write(tmp_path, text)).frame["input_problems"]
+    assert problems.iat[0] == f"ph {cell!r} is outside 0–14"
+    assert problems.iat[1] == (
+        "do '-1' is not a concentration; expected a finite value ≥ 0 | ph '15' is outside 0–14"
+    )
+
+
 def test_below_detection_uses_half_the_limit(tmp_path):
     """NH3-N 0.2L → 0.1 → class I (project decision: half the detection limit)."""
     frame = compute_water_class_csv(_write(tmp_path, "site,time,nh3n\nA,2026-03-01,0.2L\n")).frame
