@@ -1151,8 +1151,10 @@ def parse_local_times(text: pd.Series) -> pd.Series:
     if aware.any():
         parsed = pd.to_datetime(s[aware], format="ISO8601", errors="coerce", utc=True)
         out[aware] = _holdable(parsed).dt.tz_convert(LOCAL_TZ)
-    if hour24.any():
-        out[hour24] = out[hour24] + pd.Timedelta(days=1)
+    if hour24.any():  # (the next day's 00:00 on the wall clock: 23 or 25 h on a change day)
+        out[hour24] = (out[hour24].dt.tz_localize(None) + pd.Timedelta(days=1)).dt.tz_localize(
+            LOCAL_TZ, ambiguous="NaT", nonexistent="NaT"
+        )
     return out
 
 
