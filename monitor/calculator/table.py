@@ -568,7 +568,20 @@ _EXTRA_CELLS: Final = "\0extra cells"
 def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     """As :func:`_read_with_pandas`, a file some of whose rows have more cells than the
     header: the header's columns hold each row's first cells, :data:`_EXTRA_CELLS` the
-    others (pandas' Python tokenizer: its C one cannot give a row's extra cells)."""
+    others (pandas' Python tokenizer: its C one cannot give a row's extra cells).
+
+    That reader skips, without a word, a row that Python's strict ``csv`` reader refuses
+    (``"q"tail``: text after a quoted cell's end): such a file is refused, naming the line.
+    """
+    lines = csv.reader(io.StringIO(text, newline=""), strict=True)
+    try:
+        for _ in lines:
+            pass
+    except csv.Error as err:
+        raise InputError(
+            f"{name}: not a readable CSV file (line {lines.line_num}: {err}); a quoted cell "
+            'must end at a separator or the line\'s end: quote the whole cell ("a ""b"" c")'
+        ) from err
     try:
         header = pd.read_csv(io.StringIO(text), dtype=str, nrows=0, skip_blank_lines=True)
         width = len(header.columns)

@@ -171,3 +171,26 @@ def test_a_header_repeating_a_name_is_refused_not_half_read(
     assert main(["calc", command, str(source)]) == 2
     err = capsys.readouterr().err
     assert "duplicate columns" in err and "keep one of each" in err
+
+
+def test_a_row_the_strict_reader_cannot_read_is_not_lost_silently(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a long row and a quote, pandas' Python reader reads the file; it skips a row
+    Python's strict ``csv`` reader refuses without a word (pandas 3.x, ``on_bad_lines``
+    given a function), so line 3 disappeared from the output. The file is refused instead,
+    naming the line (as a quote never closed is), so nothing is lost unseen."""
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "site,time,pm2_5,note\n"
+        "A,2026-03-01T01:00,35,x,extra\n"  # line 2: long
+        'A,2026-03-01T02:00,40,"q"tail\n'  # line 3: text after a quoted cell's end
+        'A,2026-03-01T03:00,45,"quoted"\n',
+        encoding="utf-8",
+    )
+    code = main(["calc", "aqi", str(source)])
+    captured = capsys.readouterr()
+    if code == 0:  # (read: then every row is in the output)
+        assert "2026-03-01T02:00" in captured.out
+    else:
+        assert code == 2 and "(line 3: ',' expected after '\"')" in captured.err
