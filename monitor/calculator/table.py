@@ -571,17 +571,17 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     others (pandas' Python tokenizer: its C one cannot give a row's extra cells).
 
     That reader skips, without a word, a row that Python's strict ``csv`` reader refuses
-    (``"q"tail``: text after a quoted cell's end): such a file is refused, naming the line.
+    (``"q"tail``: text after a quoted cell's end): then the text is first read by the
+    lenient one (``qtail``, as pandas' C reader reads it) and written back, quoted.
     """
-    lines = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
-        for _ in lines:
+        for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
             pass
-    except csv.Error as err:
-        raise InputError(
-            f"{name}: not a readable CSV file (line {lines.line_num}: {err}); a quoted cell "
-            'must end at a separator or the line\'s end: quote the whole cell ("a ""b"" c")'
-        ) from err
+    except csv.Error:
+        written = io.StringIO()  # (a line end of "\r\n": cells holding \r or \n quoted)
+        records = csv.reader(io.StringIO(text, newline=""))
+        csv.writer(written, lineterminator="\r\n").writerows(records)
+        text = written.getvalue()
     try:
         header = pd.read_csv(io.StringIO(text), dtype=str, nrows=0, skip_blank_lines=True)
         width = len(header.columns)

@@ -176,21 +176,29 @@ def test_a_header_repeating_a_name_is_refused_not_half_read(
 def test_a_row_the_strict_reader_cannot_read_is_not_lost_silently(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """With a long row and a quote, pandas' Python reader reads the file; it skips a row
-    Python's strict ``csv`` reader refuses without a word (pandas 3.x, ``on_bad_lines``
-    given a function), so line 3 disappeared from the output. The file is refused instead,
-    naming the line (as a quote never closed is), so nothing is lost unseen."""
+    """With a long row and a quote, pandas' Python reader reads the file; it skipped a
+    row Python's strict ``csv`` reader refuses without a word (``on_bad_lines`` given a
+    function), so line 3 disappeared from the output. It is read as in a file without long
+    rows (pandas' C reader: ``"q"tail`` is the text ``qtail``), in its place, and the
+    rows after it keep their lines."""
     source = tmp_path / "in.csv"
     source.write_text(
         "site,time,pm2_5,note\n"
         "A,2026-03-01T01:00,35,x,extra\n"  # line 2: long
         'A,2026-03-01T02:00,40,"q"tail\n'  # line 3: text after a quoted cell's end
-        'A,2026-03-01T03:00,45,"quoted"\n',
+        'A,2026-03-01T03:00,x4,"quoted\nover two lines"\n'  # line 4
+        "A,2026-03-01T05:00,x6,\n",  # line 6
         encoding="utf-8",
     )
-    code = main(["calc", "aqi", str(source)])
-    captured = capsys.readouterr()
-    if code == 0:  # (read: then every row is in the output)
-        assert "2026-03-01T02:00" in captured.out
-    else:
-        assert code == 2 and "(line 3: ',' expected after '\"')" in captured.err
+    out = tmp_path / "out.csv"
+    assert main(["calc", "aqi", str(source), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    found = rows(out)
+    assert [r["time"] for r in found] == [f"2026-03-01T0{h}:00" for h in (1, 2, 3, 5)]
+    # rated as the same value in a plain file is
+    plain, plain_out = tmp_path / "plain.csv", tmp_path / "plain_out.csv"
+    plain.write_text("site,time,pm2_5\nA,2026-03-01T02:00,40\n", encoding="utf-8")
+    assert main(["calc", "aqi", str(plain), "-o", str(plain_out)]) == 0
+    assert found[1]["aqi"] == rows(plain_out)[0]["aqi"] != ""
+    assert "line 4: pm2_5 'x4' is not a number" in err
+    assert "line 6: pm2_5 'x6' is not a number" in err
