@@ -536,7 +536,13 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
     Rows with more cells than the header (which pandas refuses, or, when every row has
     them, reads shifted, the first column as the index) are read by :func:`_read_long_rows`:
     then a column :data:`_EXTRA_CELLS` follows the header's. A text without quotes is read
-    as :func:`_read_unquoted` says (the same frame, at the cost of other files)."""
+    as :func:`_read_unquoted` says (the same frame, at the cost of other files).
+
+    In a text without quotes a lone CR (which no cell can hold there) is read as LF: after a
+    blank line so ended, pandas' C reader drops the empty first cell of a line beginning
+    with a comma (its other cells moved one column left, a line ``,`` lost)."""
+    if '"' not in text and "\r" in text:
+        text = _LONE_CR.sub("\n", text)
     if '"' not in text and "\0" not in text:
         found = _read_unquoted(text)
         if found is not None:
@@ -560,6 +566,7 @@ def _unreadable(name: str, err: Exception) -> NoReturn:
     raise InputError(f"{name}: not a readable CSV file ({first})") from err
 
 
+_LONE_CR: Final = re.compile(r"\r(?!\n)")
 _TOO_MANY_FIELDS: Final = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
 #: The column of the cells beyond the header's (joined by ``\x1f``), NaN in the other rows.
 _EXTRA_CELLS: Final = "\0extra cells"
