@@ -137,3 +137,12 @@ def test_calc_does_not_take_24_00_of_the_change_back_day_for_23_00(
     days = [(r["date"], r["pm2_5"]) for r in csv.DictReader(io.StringIO(captured.out))]
     # (as for 2026-03-01T23:00 and T24:00: the second on the next date's row)
     assert days == [("1986-09-14", "30"), ("1986-09-15", "40")]
+
+
+def test_import_keeps_23_00_and_24_00_of_the_change_back_day_apart() -> None:
+    """Read as one instant, the two rows had the same key and different values: both
+    were refused as conflicting. They are an hour apart (15:00 and 16:00 UTC)."""
+    text = "site,time,parameter,value\nA,1986-09-14T23:00,pm2_5,30\nA,1986-09-14T24:00,pm2_5,31\n"
+    frame, warnings = parse_long_csv(text.encode(), "in.csv")
+    assert warnings == []
+    assert frame["period_end"].dt.hour.tolist() == [15, 16]
