@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -9,7 +10,7 @@ import functools
 import io
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from functools import partial
@@ -432,7 +433,8 @@ def record_lines(
             visible = visible & ~_blank_for_python(data, starts, ends, visible, commas)
         found = np.flatnonzero(visible)[1:] + 1
         return found if len(found) == rows else None
-    return _quoted_record_lines(text, rows, python_reader)
+    with _cells_up_to(len(text)):  # (pandas' C reader reads a cell of any size)
+        return _quoted_record_lines(text, rows, python_reader)
 
 
 def _commas(data: bytes, starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -502,6 +504,19 @@ def _quoted_record_lines(
     return lines if len(lines) == rows else None
 
 
+@contextlib.contextmanager
+def _cells_up_to(size: int) -> Iterator[None]:
+    """The ``csv`` module's cell limit (131,072 characters unless set otherwise) raised to
+    ``size`` meanwhile: a longer cell is an error to it, and pandas' Python reader skips
+    the row of such a cell without a word."""
+    before = csv.field_size_limit()
+    csv.field_size_limit(max(before, size))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
 _UNIT_SEPARATOR: Final = b"\x1f"
 
 
@@ -558,7 +573,8 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
             _unreadable(name, err)
     except pd.errors.EmptyDataError as err:
         _unreadable(name, err)
-    return _read_long_rows(text, name)
+    with _cells_up_to(len(text)):  # (a longer cell: a row the Python reader skips)
+        return _read_long_rows(text, name)
 
 
 def _unreadable(name: str, err: Exception) -> NoReturn:

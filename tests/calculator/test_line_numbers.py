@@ -334,3 +334,19 @@ def test_a_line_beginning_with_a_comma_after_a_blank_line_ended_by_a_lone_cr(
     assert main(["calc", "aqi", str(same_with_lf), "-o", str(tmp_path / "lf_out.csv")]) == 0
     capsys.readouterr()
     assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "lf_out.csv").read_bytes()
+
+
+def test_a_quoted_cell_longer_than_the_csv_modules_limit_in_a_regular_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pandas' C reader reads a cell of any length; the lines were counted with Python's
+    ``csv``, which refuses one over 131,072 characters: every row was then named by its
+    place + 2 (line 4 as line 3)."""
+    text = (
+        "site,time,pm2_5,note\n"  # 1
+        "\n"  # 2
+        f'A,2026-05-01T10:00,x3,"{"y" * 140_000}"\n'  # 3
+        "A,2026-05-01T11:00,x4,\n"  # 4
+    )
+    found = _warned_lines(tmp_path, capsys, text.encode())
+    assert found == {"x3": 3, "x4": 4}

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -202,3 +203,30 @@ def test_a_row_the_strict_reader_cannot_read_is_not_lost_silently(
     assert found[1]["aqi"] == rows(plain_out)[0]["aqi"] != ""
     assert "line 4: pm2_5 'x4' is not a number" in err
     assert "line 6: pm2_5 'x6' is not a number" in err
+
+
+def test_a_quoted_cell_longer_than_the_csv_modules_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python's ``csv`` reads no cell over 131,072 characters (``csv.field_size_limit()``):
+    pandas' Python reader (long rows and a quote) skipped such a row without a word, and
+    the reader of the rows' lines gave up (every row named by its place + 2). The row is
+    read, in its place, and the lines after it are named as the file numbers them."""
+    assert csv.field_size_limit() == 131072  # (the premise: Python's default)
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "site,time,pm2_5,note\n"
+        "A,2026-03-01T01:00,35,x,extra\n"  # line 2: long
+        "\n"  # line 3
+        f'A,2026-03-01T02:00,x4,"{"y" * 140_000}"\n'  # line 4
+        "A,2026-03-01T03:00,x5,\n",  # line 5
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    assert main(["calc", "aqi", str(source), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    found = rows(out)
+    assert [r["time"] for r in found] == [f"2026-03-01T0{h}:00" for h in (1, 2, 3)]
+    assert "line 4: pm2_5 'x4' is not a number" in err
+    assert "line 5: pm2_5 'x5' is not a number" in err
+    assert csv.field_size_limit() == 131072  # (as it was)
