@@ -1215,7 +1215,7 @@ def local_time_problems(texts: Sequence[str]) -> list[str | None]:
         before, after = first.utcoffset(), second.utcoffset()
         if before is None or after is None or before == after:
             continue
-        seconds = "seconds" if wall.second or wall.microsecond else "minutes"
+        seconds = "microseconds" if wall.microsecond else "seconds" if wall.second else "minutes"
         shown, text = wall.isoformat(timespec=seconds), texts[i]
         if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
             found[i] = (

@@ -146,3 +146,11 @@ def test_import_keeps_23_00_and_24_00_of_the_change_back_day_apart() -> None:
     frame, warnings = parse_long_csv(text.encode(), "in.csv")
     assert warnings == []
     assert frame["period_end"].dt.hour.tolist() == [15, 16]
+
+
+def test_the_suggested_times_keep_a_fraction_of_a_second() -> None:
+    """The forms to choose from name the same wall time as the text: ``01:30:00.5`` is
+    not ``01:30:00``."""
+    (found,) = local_time_problems(["1986-09-14T01:30:00.5"])
+    assert found is not None
+    assert "give the offset: 1986-09-14T01:30:00.500000+09:00 for the first" in found
