@@ -1189,8 +1189,8 @@ def parse_local_times(text: pd.Series) -> pd.Series:
         out[aware] = _holdable(parsed).dt.tz_convert(LOCAL_TZ)
     if hour24.any():  # (the next day's 00:00 on the wall clock: 23 or 25 h on a change day)
         out[hour24] = (out[hour24].dt.tz_localize(None) + pd.Timedelta(days=1)).dt.tz_localize(
-            LOCAL_TZ, ambiguous="NaT", nonexistent="NaT"
-        )
+            LOCAL_TZ, ambiguous="NaT", nonexistent="shift_forward"
+        )  # (a midnight clocks jumped over, 1940s: the jump, the day's end)
     return out
 
 

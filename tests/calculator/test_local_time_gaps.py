@@ -154,3 +154,13 @@ def test_the_suggested_times_keep_a_fraction_of_a_second() -> None:
     (found,) = local_time_problems(["1986-09-14T01:30:00.5"])
     assert found is not None
     assert "give the offset: 1986-09-14T01:30:00.500000+09:00 for the first" in found
+
+
+def test_hour_24_before_clocks_jumped_at_midnight_is_the_jump() -> None:
+    """On 1940-06-01 Asia/Shanghai's clocks jumped from 00:00 to 01:00 (tz database, as
+    zoneinfo gives it): 00:00 of that date never showed, and 24:00 of 31 May — the end of
+    that day — is the instant of the jump, 16:00 UTC (not a time that is not one)."""
+    never = datetime(1940, 6, 1, 0, 0).replace(tzinfo=_SHANGHAI)
+    assert never.astimezone(ZoneInfo("UTC")).astimezone(_SHANGHAI).hour == 1  # (premise)
+    got = parse_local_times(pd.Series(["1940-05-31T24:00"], dtype=object))[0]
+    assert got.to_pydatetime() == datetime(1940, 5, 31, 16, 0, tzinfo=ZoneInfo("UTC"))
