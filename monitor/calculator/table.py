@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -9,7 +10,7 @@ import functools
 import io
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from functools import partial
@@ -432,7 +433,8 @@ def record_lines(
             visible = visible & ~_blank_for_python(data, starts, ends, visible, commas)
         found = np.flatnonzero(visible)[1:] + 1
         return found if len(found) == rows else None
-    return _quoted_record_lines(text, rows, python_reader)
+    with _cells_up_to(len(text)):  # (pandas' C reader reads a cell of any size)
+        return _quoted_record_lines(text, rows, python_reader)
 
 
 def _commas(data: bytes, starts: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -502,6 +504,19 @@ def _quoted_record_lines(
     return lines if len(lines) == rows else None
 
 
+@contextlib.contextmanager
+def _cells_up_to(size: int) -> Iterator[None]:
+    """The ``csv`` module's cell limit (131,072 characters unless set otherwise) raised to
+    ``size`` meanwhile: a longer cell is an error to it, and pandas' Python reader skips
+    the row of such a cell without a word."""
+    before = csv.field_size_limit()
+    csv.field_size_limit(max(before, size))
+    try:
+        yield
+    finally:
+        csv.field_size_limit(before)
+
+
 _UNIT_SEPARATOR: Final = b"\x1f"
 
 
@@ -536,7 +551,13 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
     Rows with more cells than the header (which pandas refuses, or, when every row has
     them, reads shifted, the first column as the index) are read by :func:`_read_long_rows`:
     then a column :data:`_EXTRA_CELLS` follows the header's. A text without quotes is read
-    as :func:`_read_unquoted` says (the same frame, at the cost of other files)."""
+    as :func:`_read_unquoted` says (the same frame, at the cost of other files).
+
+    In a text without quotes a lone CR (which no cell can hold there) is read as LF: after a
+    blank line so ended, pandas' C reader drops the empty first cell of a line beginning
+    with a comma (its other cells moved one column left, a line ``,`` lost)."""
+    if '"' not in text and "\r" in text:
+        text = _LONE_CR.sub("\n", text)
     if '"' not in text and "\0" not in text:
         found = _read_unquoted(text)
         if found is not None:
@@ -552,7 +573,8 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
             _unreadable(name, err)
     except pd.errors.EmptyDataError as err:
         _unreadable(name, err)
-    return _read_long_rows(text, name)
+    with _cells_up_to(len(text)):  # (a longer cell: a row the Python reader skips)
+        return _read_long_rows(text, name)
 
 
 def _unreadable(name: str, err: Exception) -> NoReturn:
@@ -560,6 +582,7 @@ def _unreadable(name: str, err: Exception) -> NoReturn:
     raise InputError(f"{name}: not a readable CSV file ({first})") from err
 
 
+_LONE_CR: Final = re.compile(r"\r(?!\n)")
 _TOO_MANY_FIELDS: Final = re.compile(r"Expected \d+ fields in line \d+, saw \d+")
 #: The column of the cells beyond the header's (joined by ``\x1f``), NaN in the other rows.
 _EXTRA_CELLS: Final = "\0extra cells"
@@ -568,7 +591,20 @@ _EXTRA_CELLS: Final = "\0extra cells"
 def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     """As :func:`_read_with_pandas`, a file some of whose rows have more cells than the
     header: the header's columns hold each row's first cells, :data:`_EXTRA_CELLS` the
-    others (pandas' Python tokenizer: its C one cannot give a row's extra cells)."""
+    others (pandas' Python tokenizer: its C one cannot give a row's extra cells).
+
+    That reader skips, without a word, a row that Python's strict ``csv`` reader refuses
+    (``"q"tail``: text after a quoted cell's end): then the text is first read by the
+    lenient one (``qtail``, as pandas' C reader reads it) and written back, quoted.
+    """
+    try:
+        for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
+            pass
+    except csv.Error:
+        written = io.StringIO()  # (a line end of "\r\n": cells holding \r or \n quoted)
+        records = csv.reader(io.StringIO(text, newline=""))
+        csv.writer(written, lineterminator="\r\n").writerows(records)
+        text = written.getvalue()
     try:
         header = pd.read_csv(io.StringIO(text), dtype=str, nrows=0, skip_blank_lines=True)
         width = len(header.columns)
@@ -1159,8 +1195,10 @@ def parse_local_times(text: pd.Series) -> pd.Series:
     if aware.any():
         parsed = pd.to_datetime(s[aware], format="ISO8601", errors="coerce", utc=True)
         out[aware] = _holdable(parsed).dt.tz_convert(LOCAL_TZ)
-    if hour24.any():
-        out[hour24] = out[hour24] + pd.Timedelta(days=1)
+    if hour24.any():  # (the next day's 00:00 on the wall clock: 23 or 25 h on a change day)
+        out[hour24] = (out[hour24].dt.tz_localize(None) + pd.Timedelta(days=1)).dt.tz_localize(
+            LOCAL_TZ, ambiguous="NaT", nonexistent="shift_forward"
+        )  # (a midnight clocks jumped over, 1940s: the jump, the day's end)
     return out
 
 
@@ -1185,7 +1223,7 @@ def local_time_problems(texts: Sequence[str]) -> list[str | None]:
         before, after = first.utcoffset(), second.utcoffset()
         if before is None or after is None or before == after:
             continue
-        seconds = "seconds" if wall.second or wall.microsecond else "minutes"
+        seconds = "microseconds" if wall.microsecond else "seconds" if wall.second else "minutes"
         shown, text = wall.isoformat(timespec=seconds), texts[i]
         if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
             found[i] = (

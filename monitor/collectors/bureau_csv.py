@@ -44,7 +44,10 @@ MILESTONE_STATUSES: Final = ("not_started", "started", "completed")
 def _read(data: bytes, name: str, required: Sequence[str]) -> tuple[pd.DataFrame, list[int]]:
     """Every cell as text, and the line of the file each row starts on (header = line 1;
     blank lines and the lines of a quoted cell over several lines counted, as an editor
-    numbers them)."""
+    numbers them).
+
+    In a text without quotes a lone CR is read as LF: after a blank line so ended, pandas'
+    C reader drops the empty first cell of a line beginning with a comma."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -55,6 +58,8 @@ def _read(data: bytes, name: str, required: Sequence[str]) -> tuple[pd.DataFrame
         raise InputError(f"{name}: cannot decode the file; expected UTF-8 or GBK text")
     if not text.strip():
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
+    if '"' not in text:  # (a lone CR as LF: no cell holds one; see below)
+        text = re.sub(r"\r(?!\n)", "\n", text)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:

@@ -304,3 +304,49 @@ def test_rows_with_more_cells_after_lone_crs_read_by_the_python_reader(
     assert "line 3: site is empty | pm2_5 'x3' is not a number" in err
     assert "line 5: a row with 4 cells where the header has 3" in err
     assert "line 6: pm2_5 'x6' is not a number" in err
+
+
+def test_a_line_beginning_with_a_comma_after_a_blank_line_ended_by_a_lone_cr(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lone-CR line ends, no quote, no long row (pandas' C reader): after a blank line,
+    that reader dropped the empty first cell of a line beginning with a comma — line 3's
+    cells moved one column left (its time read as the site, ``x3`` as the time), and line
+    5 (``,``: all cells empty) vanished, so no row's line could be counted (every row was
+    named by its place + 2, line 6's row as line 5). Each is read as with LF line ends."""
+    text = (
+        "site,time,pm2_5\r"  # 1
+        "\r"  # 2
+        ",2026-05-01T10:00,x3\r"  # 3: no site
+        "\r"  # 4
+        ",\r"  # 5: no cell given
+        "A,2026-05-01T12:00,x6\r"  # 6
+    )
+    source = tmp_path / "in.csv"
+    source.write_bytes(text.encode())
+    assert main(["calc", "aqi", str(source), "-o", str(tmp_path / "out.csv")]) == 0
+    err = capsys.readouterr().err
+    assert "line 3: site is empty | pm2_5 'x3' is not a number" in err
+    assert "line 5: time '' is not an ISO 8601 time" in err
+    assert "line 6: pm2_5 'x6' is not a number" in err
+    same_with_lf = tmp_path / "lf.csv"
+    same_with_lf.write_bytes(text.replace("\r", "\n").encode())
+    assert main(["calc", "aqi", str(same_with_lf), "-o", str(tmp_path / "lf_out.csv")]) == 0
+    capsys.readouterr()
+    assert (tmp_path / "out.csv").read_bytes() == (tmp_path / "lf_out.csv").read_bytes()
+
+
+def test_a_quoted_cell_longer_than_the_csv_modules_limit_in_a_regular_layout(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """pandas' C reader reads a cell of any length; the lines were counted with Python's
+    ``csv``, which refuses one over 131,072 characters: every row was then named by its
+    place + 2 (line 4 as line 3)."""
+    text = (
+        "site,time,pm2_5,note\n"  # 1
+        "\n"  # 2
+        f'A,2026-05-01T10:00,x3,"{"y" * 140_000}"\n'  # 3
+        "A,2026-05-01T11:00,x4,\n"  # 4
+    )
+    found = _warned_lines(tmp_path, capsys, text.encode())
+    assert found == {"x3": 3, "x4": 4}

@@ -16,9 +16,10 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 import pytest
 
-from monitor.calculator.table import local_time_problems
+from monitor.calculator.table import local_time_problems, parse_local_times
 from monitor.cli import main
 from monitor.collectors.long_csv import parse_long_csv
 
@@ -98,3 +99,68 @@ def test_the_suggested_times_keep_the_seconds_and_the_others_are_not_named() -> 
     assert "give the offset: 1986-09-14T01:30:15+09:00 for the first" in found[0]
     # 02:00 after the change-back happened once; with an offset, or no time: not these
     assert found[1:] == [None, None, None]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # the evening summer time ended: 24:00 is 1986-09-15 00:00 at +08:00 (tz database,
+        # zoneinfo above), not 23:00 at +08:00 (24 hours after 00:00 at +09:00)
+        ("1986-09-14T24:00", datetime(1986, 9, 15, 0, 0)),
+        # the evening of the day it began: 1986-05-05 00:00 at +09:00, not 01:00
+        ("1986-05-04T24:00", datetime(1986, 5, 5, 0, 0)),
+        ("1991-09-15T24:00", datetime(1991, 9, 16, 0, 0)),
+    ],
+)
+def test_hour_24_of_a_summer_time_change_day_is_next_midnight(
+    text: str, expected: datetime
+) -> None:
+    """ISO 8601: ``24:00`` of a date is 00:00 of the next day on the wall clock; on the day
+    the clocks changed that is 23 or 25 hours after the day's 00:00, not 24."""
+    got = parse_local_times(pd.Series([text], dtype=object))[0]
+    assert got.to_pydatetime() == expected.replace(tzinfo=_SHANGHAI)
+    assert got.tz_localize(None).to_pydatetime() == expected
+
+
+def test_calc_does_not_take_24_00_of_the_change_back_day_for_23_00(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``1986-09-14T23:00`` and ``T24:00`` are two hours (15:00 and 16:00 UTC): neither
+    is a duplicate of the other, and the later one is 00:00 of the next day."""
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "site,time,pm2_5\nA,1986-09-14T23:00,30\nA,1986-09-14T24:00,40\n", encoding="utf-8"
+    )
+    assert main(["calc", "aqi", "--scale", "day", str(source)]) == 0
+    captured = capsys.readouterr()
+    assert "duplicate" not in captured.err
+    days = [(r["date"], r["pm2_5"]) for r in csv.DictReader(io.StringIO(captured.out))]
+    # (as for 2026-03-01T23:00 and T24:00: the second on the next date's row)
+    assert days == [("1986-09-14", "30"), ("1986-09-15", "40")]
+
+
+def test_import_keeps_23_00_and_24_00_of_the_change_back_day_apart() -> None:
+    """Read as one instant, the two rows had the same key and different values: both
+    were refused as conflicting. They are an hour apart (15:00 and 16:00 UTC)."""
+    text = "site,time,parameter,value\nA,1986-09-14T23:00,pm2_5,30\nA,1986-09-14T24:00,pm2_5,31\n"
+    frame, warnings = parse_long_csv(text.encode(), "in.csv")
+    assert warnings == []
+    assert frame["period_end"].dt.hour.tolist() == [15, 16]
+
+
+def test_the_suggested_times_keep_a_fraction_of_a_second() -> None:
+    """The forms to choose from name the same wall time as the text: ``01:30:00.5`` is
+    not ``01:30:00``."""
+    (found,) = local_time_problems(["1986-09-14T01:30:00.5"])
+    assert found is not None
+    assert "give the offset: 1986-09-14T01:30:00.500000+09:00 for the first" in found
+
+
+def test_hour_24_before_clocks_jumped_at_midnight_is_the_jump() -> None:
+    """On 1940-06-01 Asia/Shanghai's clocks jumped from 00:00 to 01:00 (tz database, as
+    zoneinfo gives it): 00:00 of that date never showed, and 24:00 of 31 May — the end of
+    that day — is the instant of the jump, 16:00 UTC (not a time that is not one)."""
+    never = datetime(1940, 6, 1, 0, 0).replace(tzinfo=_SHANGHAI)
+    assert never.astimezone(ZoneInfo("UTC")).astimezone(_SHANGHAI).hour == 1  # (premise)
+    got = parse_local_times(pd.Series(["1940-05-31T24:00"], dtype=object))[0]
+    assert got.to_pydatetime() == datetime(1940, 5, 31, 16, 0, tzinfo=ZoneInfo("UTC"))

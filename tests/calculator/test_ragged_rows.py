@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
@@ -171,3 +172,61 @@ def test_a_header_repeating_a_name_is_refused_not_half_read(
     assert main(["calc", command, str(source)]) == 2
     err = capsys.readouterr().err
     assert "duplicate columns" in err and "keep one of each" in err
+
+
+def test_a_row_the_strict_reader_cannot_read_is_not_lost_silently(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a long row and a quote, pandas' Python reader reads the file; it skipped a
+    row Python's strict ``csv`` reader refuses without a word (``on_bad_lines`` given a
+    function), so line 3 disappeared from the output. It is read as in a file without long
+    rows (pandas' C reader: ``"q"tail`` is the text ``qtail``), in its place, and the
+    rows after it keep their lines."""
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "site,time,pm2_5,note\n"
+        "A,2026-03-01T01:00,35,x,extra\n"  # line 2: long
+        'A,2026-03-01T02:00,40,"q"tail\n'  # line 3: text after a quoted cell's end
+        'A,2026-03-01T03:00,x4,"quoted\nover two lines"\n'  # line 4
+        "A,2026-03-01T05:00,x6,\n",  # line 6
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    assert main(["calc", "aqi", str(source), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    found = rows(out)
+    assert [r["time"] for r in found] == [f"2026-03-01T0{h}:00" for h in (1, 2, 3, 5)]
+    # rated as the same value in a plain file is
+    plain, plain_out = tmp_path / "plain.csv", tmp_path / "plain_out.csv"
+    plain.write_text("site,time,pm2_5\nA,2026-03-01T02:00,40\n", encoding="utf-8")
+    assert main(["calc", "aqi", str(plain), "-o", str(plain_out)]) == 0
+    assert found[1]["aqi"] == rows(plain_out)[0]["aqi"] != ""
+    assert "line 4: pm2_5 'x4' is not a number" in err
+    assert "line 6: pm2_5 'x6' is not a number" in err
+
+
+def test_a_quoted_cell_longer_than_the_csv_modules_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Python's ``csv`` reads no cell over 131,072 characters (``csv.field_size_limit()``):
+    pandas' Python reader (long rows and a quote) skipped such a row without a word, and
+    the reader of the rows' lines gave up (every row named by its place + 2). The row is
+    read, in its place, and the lines after it are named as the file numbers them."""
+    assert csv.field_size_limit() == 131072  # (the premise: Python's default)
+    source = tmp_path / "in.csv"
+    source.write_text(
+        "site,time,pm2_5,note\n"
+        "A,2026-03-01T01:00,35,x,extra\n"  # line 2: long
+        "\n"  # line 3
+        f'A,2026-03-01T02:00,x4,"{"y" * 140_000}"\n'  # line 4
+        "A,2026-03-01T03:00,x5,\n",  # line 5
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    assert main(["calc", "aqi", str(source), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    found = rows(out)
+    assert [r["time"] for r in found] == [f"2026-03-01T0{h}:00" for h in (1, 2, 3)]
+    assert "line 4: pm2_5 'x4' is not a number" in err
+    assert "line 5: pm2_5 'x5' is not a number" in err
+    assert csv.field_size_limit() == 131072  # (as it was)

@@ -53,3 +53,29 @@ def test_indicator_warnings_and_conflicts_name_the_files_lines() -> None:
     heads = [w.split(":", 1)[0] for w in warnings]
     assert heads == ["ind.csv line 4", "ind.csv line 6", "ind.csv line 7"]
     assert "as line(s) 6" in warnings[0] and "as line(s) 4" in warnings[1]
+
+
+def test_a_line_beginning_with_a_comma_after_a_blank_line_ended_by_a_lone_cr() -> None:
+    """Lone-CR line ends and no quote: after a blank line, pandas' C reader dropped the
+    empty first cell of a line beginning with a comma (line 3 read as area '2026-05-01',
+    date 'x3') and lost line 5 (``,``), so every row was named by its place + 2 (line 6 as
+    line 3). Read as with LF line ends: no area on line 3, line 6 named so."""
+    text = (
+        "area,date,aqi,category\r"  # 1
+        "\r"  # 2
+        ",2026-05-01,x3,\r"  # 3: no area
+        "\r"  # 4
+        ",\r"  # 5: no cell given
+        "hunnan,2026-05-02,x6,\r"  # 6
+    )
+    _, warnings = parse_daily_aqi_csv(text.encode(), "aqi.csv", ["hunnan"], now=_NOW)
+    assert [w.split(":", 1)[0] for w in warnings] == [
+        "aqi.csv line 3",
+        "aqi.csv line 5",
+        "aqi.csv line 6",
+    ]
+    assert "area '' is not an area" in warnings[0] and "aqi 'x3' is not a number" in warnings[0]
+    _, with_lf = parse_daily_aqi_csv(
+        text.replace("\r", "\n").encode(), "aqi.csv", ["hunnan"], now=_NOW
+    )
+    assert warnings == with_lf
