@@ -433,7 +433,7 @@ def record_lines(
             visible = visible & ~_blank_for_python(data, starts, ends, visible, commas)
         found = np.flatnonzero(visible)[1:] + 1
         return found if len(found) == rows else None
-    with _cells_up_to(len(text)):  # (pandas' C reader reads a cell of any size)
+    with csv_cells_up_to(len(text)):  # (pandas' C reader reads a cell of any size)
         return _quoted_record_lines(text, rows, python_reader)
 
 
@@ -505,7 +505,7 @@ def _quoted_record_lines(
 
 
 @contextlib.contextmanager
-def _cells_up_to(size: int) -> Iterator[None]:
+def csv_cells_up_to(size: int) -> Iterator[None]:
     """The ``csv`` module's cell limit (131,072 characters unless set otherwise) raised to
     ``size`` meanwhile: a longer cell is an error to it, and pandas' Python reader skips
     the row of such a cell without a word."""
@@ -573,7 +573,7 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
             _unreadable(name, err)
     except pd.errors.EmptyDataError as err:
         _unreadable(name, err)
-    with _cells_up_to(len(text)):  # (a longer cell: a row the Python reader skips)
+    with csv_cells_up_to(len(text)):  # (a longer cell: a row the Python reader skips)
         return _read_long_rows(text, name)
 
 

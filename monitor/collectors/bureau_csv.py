@@ -19,6 +19,7 @@ identically is imported once.
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -27,7 +28,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-from monitor.calculator.table import record_lines
+from monitor.calculator.table import csv_cells_up_to
 from monitor.collectors.intake import (
     DEFAULT_FUTURE_TOLERANCE,
     HEADER_ONLY,
@@ -41,13 +42,19 @@ FALSE_TEXTS: Final = frozenset({"false", "0", "no", "n", "否", "f", ""})
 MILESTONE_STATUSES: Final = ("not_started", "started", "completed")
 
 
-def _read(data: bytes, name: str, required: Sequence[str]) -> tuple[pd.DataFrame, list[int]]:
-    """Every cell as text, and the line of the file each row starts on (header = line 1;
+def _read(
+    data: bytes, name: str, required: Sequence[str]
+) -> tuple[pd.DataFrame, list[int], list[str]]:
+    """Every cell as text, the line of the file each row starts on (header = line 1;
     blank lines and the lines of a quoted cell over several lines counted, as an editor
-    numbers them).
+    numbers them; lines end with LF, CRLF or a lone CR), and a warning for each row with
+    more cells than the header (not imported: which cell belongs to which column is not
+    known). A row with fewer cells is read with empty ones (the checks then refuse what it
+    lacks). Rows of one cell of white space are blank lines.
 
-    In a text without quotes a lone CR is read as LF: after a blank line so ended, pandas'
-    C reader drops the empty first cell of a line beginning with a comma."""
+    Read with the csv module row by row (these files are kept by hand: small), so one bad
+    row never stops the others; a quote opened and never closed would swallow the rest of
+    the file into one cell, so such a file is refused whole, naming the line."""
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = data.decode(encoding)
@@ -58,21 +65,71 @@ def _read(data: bytes, name: str, required: Sequence[str]) -> tuple[pd.DataFrame
         raise InputError(f"{name}: cannot decode the file; expected UTF-8 or GBK text")
     if not text.strip():
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
-    if '"' not in text:  # (a lone CR as LF: no cell holds one; see below)
-        text = re.sub(r"\r(?!\n)", "\n", text)
-    try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
-        raise InputError(f"{name}: not a readable CSV file ({err})") from err
-    frame.columns = pd.Index([str(c).strip().lower() for c in frame.columns])
-    missing = [c for c in required if c not in frame.columns]
+    if '"' in text:
+        _refuse_an_unclosed_quote(text, name)
+    header: list[str] | None = None
+    records: list[list[str]] = []
+    lines: list[int] = []
+    skipped: list[str] = []
+    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    previous = 0
+    with csv_cells_up_to(len(text)):
+        for cells in reader:
+            line, previous = previous + 1, reader.line_num
+            if not cells or (len(cells) == 1 and not cells[0].strip()):
+                continue  # a blank line
+            if header is None:
+                header = [c.strip().lower() for c in cells]
+                _check_header(header, name, required)
+            elif len(cells) > len(header):
+                extra = cells[len(header) :]
+                skipped.append(
+                    f"{name} line {line}: a row with {len(cells)} cells where the header has "
+                    f"{len(header)} (the cells beyond, {','.join(extra)!r}, belong to no "
+                    "column); check the row's separators (not imported)"
+                )
+            else:
+                records.append(cells + [""] * (len(header) - len(cells)))
+                lines.append(line)
+    assert header is not None  # (the text is not blank)
+    return pd.DataFrame(records, columns=header, dtype=object), lines, skipped
+
+
+def _check_header(header: list[str], name: str, required: Sequence[str]) -> None:
+    missing = [c for c in required if c not in header]
     if missing:
         raise InputError(
             f"{name}: missing column(s) {', '.join(missing)}; the header must contain "
-            f"{', '.join(required)} (found: {', '.join(frame.columns)})"
+            f"{', '.join(required)} (found: {', '.join(header)})"
         )
-    found = record_lines(text, len(frame))
-    return frame, list(range(2, len(frame) + 2)) if found is None else found.tolist()
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise InputError(
+            f"{name}: the header names {', '.join(map(repr, repeated))} more than once; "
+            "expected each column once"
+        )
+
+
+def _refuse_an_unclosed_quote(text: str, name: str) -> None:
+    """Raise :class:`InputError` if a quote of ``text`` is opened and never closed (the
+    strict csv reader reaches the end inside a quoted cell; its other complaints, such as
+    text after a closing quote, are read leniently by :func:`_read`)."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    previous = 0
+    with csv_cells_up_to(len(text)):
+        while True:
+            try:
+                next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                if "unexpected end of data" in str(err):
+                    raise InputError(
+                        f'{name}: a quote (") opened on line {previous + 1} is never closed, '
+                        "so the rest of the file would be one cell; close the quote and import "
+                        "the file again"
+                    ) from None
+            previous = reader.line_num
 
 
 def _date(text: str) -> str | None:
@@ -124,11 +181,12 @@ def parse_daily_aqi_csv(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Official daily AQI rows (``area, date, aqi, category, primary_pollutants, dust``)
     and warnings for the rows left out (dates checked against ``now``, default the clock)."""
-    frame, file_lines = _read(data, name, ("area", "date", "aqi"))
+    frame, file_lines, warnings = _read(data, name, ("area", "date", "aqi"))
     known = set(areas)
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    warnings: list[str] = [] if len(frame) else [f"{name}: {HEADER_ONLY}"]  # not an error
+    if not len(frame) and not warnings:
+        warnings.append(f"{name}: {HEADER_ONLY}")  # not an error
     for index, record in enumerate(frame.to_dict("records")):
         line = file_lines[index]
         problems = []
@@ -245,10 +303,11 @@ def parse_indicator_csv(
     checked as :func:`check_indicator_value` says, and its date against ``now`` (default
     the clock).
     """
-    frame, file_lines = _read(data, name, ("target", "date", "value"))
+    frame, file_lines, warnings = _read(data, name, ("target", "date", "value"))
     rows: list[dict[str, Any]] = []
     lines: list[int] = []
-    warnings: list[str] = [] if len(frame) else [f"{name}: {HEADER_ONLY}"]  # not an error
+    if not len(frame) and not warnings:
+        warnings.append(f"{name}: {HEADER_ONLY}")  # not an error
     for index, record in enumerate(frame.to_dict("records")):
         problems = []
         target = str(record["target"]).strip()

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 import pytest
 
 from monitor.collectors.bureau_csv import parse_daily_aqi_csv, parse_indicator_csv
+from monitor.errors import InputError
 
 _NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -79,3 +80,60 @@ def test_a_line_beginning_with_a_comma_after_a_blank_line_ended_by_a_lone_cr() -
         text.replace("\r", "\n").encode(), "aqi.csv", ["hunnan"], now=_NOW
     )
     assert warnings == with_lf
+
+
+@pytest.mark.parametrize("long_line", [2, 3, 4])
+def test_a_row_with_a_cell_too_many_is_left_out_and_the_others_imported(long_line: int) -> None:
+    """One bad record never stops the others: a row with more cells than the header is
+    named (line, counts, the cells beyond) and not imported; the other rows are. Before,
+    such a row in the middle refused the whole file ("Expected 3 fields in line 3, saw 4"),
+    and as the first data row it made pandas take the first column for the index, so every
+    row was read shifted and refused ("area '2026-05-01' is not an area …")."""
+    rows = ["hunnan,2026-05-01,40", "hunnan,2026-05-02,41", "hunnan,2026-05-03,42"]
+    rows[long_line - 2] += ",extra"
+    data = ("area,date,aqi\n" + "\n".join(rows) + "\n").encode()
+    frame, warnings = parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)
+    kept = [f"2026-05-0{i}" for i in (1, 2, 3) if i != long_line - 1]
+    assert frame["date"].tolist() == kept
+    assert frame["aqi"].tolist() == [40.0 + int(d[-1]) - 1 for d in kept]
+    assert warnings == [
+        f"aqi.csv line {long_line}: a row with 4 cells where the header has 3 (the cells "
+        "beyond, 'extra', belong to no column); check the row's separators (not imported)"
+    ]
+
+
+def test_an_indicator_row_with_a_cell_too_many_is_left_out_and_the_others_imported() -> None:
+    text = "target,date,value\nparks,2026-05-01,3,4\nparks,2026-05-02,5\n"
+    targets = {"parks": ("count", 2026, ())}
+    frame, warnings = parse_indicator_csv(text.encode(), "ind.csv", targets, now=_NOW)
+    assert frame[["date", "value"]].values.tolist() == [["2026-05-02", "5"]]
+    assert len(warnings) == 1 and warnings[0].startswith("ind.csv line 2: a row with 4 cells")
+
+
+def test_text_after_a_closing_quote_is_read_as_the_lenient_reader_reads_it() -> None:
+    # `"4"0` is no strict CSV; read as `40`, as pandas' C reader and `envmon calc` read it.
+    data = b'area,date,aqi\nhunnan,2026-05-01,"4"0\n'
+    frame, warnings = parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)
+    assert frame["aqi"].tolist() == [40.0] and warnings == []
+
+
+def test_a_quote_never_closed_refuses_the_file_naming_its_line() -> None:
+    data = b'area,date,aqi,category\nhunnan,2026-05-01,40,good\nhunnan,2026-05-02,41,"good\n'
+    with pytest.raises(InputError) as err:
+        parse_daily_aqi_csv(data + b"hunnan,2026-05-03,42,good\n", "aqi.csv", ["hunnan"])
+    assert str(err.value) == (
+        "aqi.csv: a quote (\") opened on line 3 is never closed, so the rest of the file "
+        "would be one cell; close the quote and import the file again"
+    )
+
+
+def test_a_header_naming_a_column_twice_is_refused() -> None:
+    # pandas renamed the second `aqi` to `aqi.1` and read the first silently.
+    with pytest.raises(InputError, match="the header names 'aqi' more than once"):
+        parse_daily_aqi_csv(b"area,date,aqi,aqi\nhunnan,2026-05-01,40,41\n", "a.csv", ["hunnan"])
+
+
+def test_a_file_of_only_long_rows_says_so_not_header_only() -> None:
+    data = b"area,date,aqi\nhunnan,2026-05-01,40,1\n"
+    frame, warnings = parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)
+    assert frame.empty and len(warnings) == 1 and "a row with 4 cells" in warnings[0]
