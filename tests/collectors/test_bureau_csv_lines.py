@@ -122,7 +122,7 @@ def test_a_quote_never_closed_refuses_the_file_naming_its_line() -> None:
     with pytest.raises(InputError) as err:
         parse_daily_aqi_csv(data + b"hunnan,2026-05-03,42,good\n", "aqi.csv", ["hunnan"])
     assert str(err.value) == (
-        "aqi.csv: a quote (\") opened on line 3 is never closed, so the rest of the file "
+        'aqi.csv: a quote (") opened on line 3 is never closed, so the rest of the file '
         "would be one cell; close the quote and import the file again"
     )
 
