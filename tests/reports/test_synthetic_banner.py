@@ -343,3 +343,26 @@ def test_an_imported_indicator_file_is_no_silent_source_of_the_day(
     today = today_local()
     silent = gather_daily(ledger, settings, today).silent
     assert "indicator_values" not in [s.name for s in silent if s.kind == "source"]
+
+
+def test_the_year_end_projection_rests_on_the_same_period_of_earlier_years(
+    ledger: Ledger, settings: Settings, config: Path, tmp_path: Path
+) -> None:
+    """The good-day target's year-end projection (daily digest and monthly report) rests on
+    the good-day rates of the rest of the year in the three years before
+    (``progress_targets._history_rates``): synthetic official days of 11 May … 31 December
+    2025 change the projection of 2026 as of 10 May, so they mark both reports (was: only
+    the days since 1 January counted)."""
+    before = gather_daily(ledger, settings, DAY)
+    made_up = tmp_path / "synthetic_2025_rest.csv"
+    days = pd.date_range("2025-05-11", "2025-12-31").strftime("%Y-%m-%d")
+    made_up.write_text("area,date,aqi\n" + "".join(f"hunnan,{d},150\n" for d in days))
+    _import_as(config, "daily-aqi-csv", made_up)
+    daily = gather_daily(ledger, settings, DAY)
+    projections = [(p.variant, p.projection) for p in daily.good_days]
+    assert projections != [(p.variant, p.projection) for p in before.good_days]
+    assert daily.synthetic == (str(made_up),)
+    # the monthly report of May (targets as of 9 May)
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == (str(made_up),)
+    # as of 31 December nothing of the year is left to project: not marked
+    assert gather_daily(ledger, settings, date(2026, 12, 31)).synthetic == ()
