@@ -366,3 +366,21 @@ def test_the_year_end_projection_rests_on_the_same_period_of_earlier_years(
     assert gather_monthly(ledger, settings, DAY, DAY).synthetic == (str(made_up),)
     # as of 31 December nothing of the year is left to project: not marked
     assert gather_daily(ledger, settings, date(2026, 12, 31)).synthetic == ()
+
+
+def test_a_value_set_by_hand_just_after_a_synthetic_import_is_not_taken_for_it(
+    ledger: Ledger, config: Path, tmp_path: Path
+) -> None:
+    """A reported value names its file by its second only: a value set by hand
+    (``envmon indicator set``) in the second of a synthetic file's import was taken for
+    that file's, and the monthly report it decides was marked synthetic."""
+    settings = _wider(config)
+    made_up = tmp_path / "synthetic_green.csv"
+    time.sleep(1 - time.time() % 1)  # (at the start of a second: both would fit in it)
+    rows = [("green_factories", "", "2026-04-30", "3", "")]
+    ledger.import_indicator_values(rows, requested=f"import {made_up}")
+    ledger.add_indicator_value("green_factories", "2026-05-08", "4")  # the officer's, later
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+    # (the synthetic value still decides April's report)
+    april = date(2026, 4, 30)
+    assert gather_monthly(ledger, settings, april, april).synthetic == (str(made_up),)
