@@ -383,4 +383,4 @@ def test_a_value_set_by_hand_just_after_a_synthetic_import_is_not_taken_for_it(
     assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
     # (the synthetic value still decides April's report)
     april = date(2026, 4, 30)
-    assert gather_monthly(ledger, settings, april, april).synthetic == (str(made_up),)
+    assert gather_monthly(ledger, settings, april, DAY).synthetic == (str(made_up),)
