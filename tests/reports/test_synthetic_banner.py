@@ -384,3 +384,20 @@ def test_a_value_set_by_hand_just_after_a_synthetic_import_is_not_taken_for_it(
     # (the synthetic value still decides April's report)
     april = date(2026, 4, 30)
     assert gather_monthly(ledger, settings, april, DAY).synthetic == (str(made_up),)
+
+
+def test_a_synthetic_file_imported_just_after_a_value_set_by_hand_does_not_take_it(
+    ledger: Ledger, config: Path, tmp_path: Path
+) -> None:
+    """The other way round: a synthetic indicator file imported in the second of a value
+    set by hand (a script running ``envmon indicator set`` then ``envmon import``) took
+    that value for its own."""
+    settings = _wider(config)
+    made_up = tmp_path / "synthetic_green.csv"
+    made_up.write_text("target,date,value\ngreen_factories,2026-04-30,3\n", encoding="utf-8")
+    time.sleep(1 - time.time() % 1)  # (at the start of a second: both would fit in it)
+    ledger.add_indicator_value("green_factories", "2026-05-08", "4")  # the officer's, later
+    _import_as(config, "indicators-csv", made_up)
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+    april = date(2026, 4, 30)
+    assert gather_monthly(ledger, settings, april, DAY).synthetic == (str(made_up),)
