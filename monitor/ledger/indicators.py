@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from monitor.ledger.connection import LedgerConnection
@@ -21,7 +22,16 @@ class IndicatorStore(LedgerConnection):
     ) -> int:
         """Append a manually reported value (an audit trail: never updated). The same value
         and note as the latest entry of that target, item and date add nothing; returns the
-        rows added (0 or 1)."""
+        rows added (0 or 1).
+
+        Recorded after the second of the last imported file (waiting if need be, at most
+        a second): a value's second names the file it came from, and this one came from
+        none (:meth:`import_indicator_values`)."""
+        last = self.connection.execute(
+            "SELECT max(finished_at) FROM fetch_log WHERE source = ?", (INDICATOR_IMPORTS,)
+        ).fetchone()[0]
+        while last is not None and epoch_now() <= int(last):
+            time.sleep(max(0.01, int(last) + 1 - time.time()))
         with self.transaction() as db:
             latest = db.execute(
                 "SELECT value, note FROM indicator_values WHERE target = ? AND item = ? "

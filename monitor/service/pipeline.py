@@ -562,6 +562,12 @@ def _import_bureau_files(
             # logged, and apart from a file of the other kind, as observations: a value's
             # second names its file (monitor.service.reporting.synthetic_files)
             _apart_from_the_other_kind(ledger, INDICATOR_IMPORTS, path)
+            if is_synthetic_file(str(path)):  # ... and from values set by hand (not logged)
+                last = ledger.connection.execute(
+                    "SELECT max(recorded_at) FROM indicator_values"
+                ).fetchone()[0]
+                while last is not None and epoch_now() <= int(last):
+                    time.sleep(max(0.01, int(last) + 1 - time.time()))
             rows = [
                 (str(r["target"]), str(r["item"]), str(r["date"]), str(r["value"]), str(r["note"]))
                 for r in frame.to_dict("records")

@@ -235,12 +235,20 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
             at = int(mine["period_end"].max())
             sites = mine.loc[mine["period_end"] == at, "site"].astype(str)
             latest.append((at, at + 1, frozenset(sites)))
+    # the good-day target's projection: the rest of the year in the three years before
+    projected = [
+        t.area
+        for t in settings.targets
+        if t.kind == "good_day_ratio" and t.year == day.year and t.area == area.id
+    ]
+    history = _earlier_years(ledger, settings, projected, day)
     grounds = Grounds(
         observations=(
             (_day_start(since), end, frozenset(codes) | sections),
             *latest,
+            *history.observations,
         ),
-        official_days=((frozenset([area.id]), since, day),),
+        official_days=((frozenset([area.id]), since, day), *history.official_days),
     )
     synthetic = synthetic_files(ledger, grounds)
     return replace(digest, synthetic=synthetic) if synthetic else digest
@@ -293,7 +301,8 @@ def gather_monthly(
     )
     # the month and the year's targets (since 1 January), the same month a year before
     synthetic = synthetic_files(
-        ledger, _monthly_grounds(settings, area, first, last, as_of, before_first, before_last)
+        ledger,
+        _monthly_grounds(ledger, settings, area, first, last, as_of, before_first, before_last),
     )
     return replace(report, synthetic=synthetic) if synthetic else report
 
@@ -309,6 +318,7 @@ def _averaged(settings: Settings, areas: Sequence[str]) -> frozenset[str]:
 
 
 def _monthly_grounds(
+    ledger: Ledger,
     settings: Settings,
     area: Area,
     first: date,
@@ -327,6 +337,9 @@ def _monthly_grounds(
     areas = sorted({area.id, *(str(a) for t in shown if (a := getattr(t, "area", None)))})
     reported = frozenset(t.id for t in shown if t.kind in ("milestones", "count"))
     cutoff = max(min(as_of, date(first.year, 12, 31)), date(first.year - 1, 12, 31))
+    # the air targets' projections: the rest of the year in the three years before
+    projected = [t.area for t in shown if t.kind in _PROJECTED]
+    history = _earlier_years(ledger, settings, projected, cutoff)
     return Grounds(
         observations=(
             (
@@ -339,13 +352,62 @@ def _monthly_grounds(
                 _day_start(before_last) + 86400,
                 _averaged(settings, [area.id]),
             ),
+            *history.observations,
         ),
         official_days=(
             (frozenset(areas), since, last),
             (frozenset([area.id]), before_first, before_last),
+            *history.official_days,
         ),
         indicators=((reported, since, cutoff),) if reported else (),
     )
+
+
+#: Target kinds whose year-end projection rests on the same period of the three years
+#: before (:mod:`monitor.service.progress_targets`: ``_history_rates``,
+#: ``annual_mean_progress``, ``heavy_days_progress``).
+_PROJECTED: Final = ("good_day_ratio", "annual_mean", "heavy_pollution_days")
+
+
+def _earlier_years(
+    ledger: Ledger, settings: Settings, areas: Sequence[str], as_of: date
+) -> Grounds:
+    """The days of ``areas`` a projection as of ``as_of`` rests on: in each of the three
+    years before, from the day after ``as_of``'s month-day (or its day of the year, when
+    that comes first: leap years) to 31 December, the areas' evaluation stations and
+    official days. A year counts only with an area day (computed or official) on at least
+    about half of those days, as the projections count it; one query a year."""
+    if not areas:
+        return Grounds()
+    wanted = json.dumps(sorted(set(areas)))
+    observations, official = [], []
+    for year in range(as_of.year - 3, as_of.year):
+        try:
+            after = as_of.replace(year=year) + timedelta(days=1)
+        except ValueError:  # 29 February
+            after = date(year, 3, 1)
+        by_day = date(year, 1, 1) + timedelta(days=as_of.timetuple().tm_yday)
+        first, last = min(after, by_day), date(year, 12, 31)
+        if first > last:
+            continue
+        bounds = (first.isoformat(), last.isoformat())
+        days = ledger.query(
+            "SELECT area, count(*) AS n FROM (SELECT site AS area, date FROM daily_aqi "
+            "WHERE is_area = 1 AND official = 1 AND site IN (SELECT value FROM json_each(?)) "
+            "AND date >= ? AND date <= ? UNION SELECT area, date FROM official_daily_aqi "
+            "WHERE area IN (SELECT value FROM json_each(?)) AND date >= ? AND date <= ?) "
+            "GROUP BY area",
+            (wanted, *bounds, wanted, *bounds),
+        )
+        # (a year with valid days on fewer than half of the period is no projection's
+        # basis; a day of margin for the leap years' other count)
+        period = (last - first).days + 1
+        counted = sorted(str(a) for a, n in days.itertuples(index=False) if 2 * n >= period - 2)
+        if counted:
+            span = (_day_start(first), _day_start(last) + 86400, _averaged(settings, counted))
+            observations.append(span)
+            official.append((frozenset(counted), first, last))
+    return Grounds(observations=tuple(observations), official_days=tuple(official))
 
 
 #: Imported files whose name begins so hold synthetic data (the bundled examples, made up
@@ -416,12 +478,14 @@ def synthetic_files(ledger: Ledger, grounds: Grounds) -> tuple[str, ...]:
                 found.update(f for second in still["recorded_at"] for f in by_second[int(second)])
             continue
         for begin, until, sites in grounds.observations:
+            # the seconds first: SQLite tests the terms in this order, and few rows are of
+            # a synthetic import (testing the sites first doubled the scan's CPU time)
             still = ledger.query(
                 "SELECT DISTINCT ingested_at FROM observations WHERE period_end >= ? AND "
                 "period_end < ? AND source = ? AND "
-                "site IN (SELECT value FROM json_each(?)) AND "
-                "ingested_at IN (SELECT value FROM json_each(?))",
-                (begin, until, source, json.dumps(sorted(sites)), seconds),
+                "ingested_at IN (SELECT value FROM json_each(?)) AND "
+                "site IN (SELECT value FROM json_each(?))",
+                (begin, until, source, seconds, json.dumps(sorted(sites))),
             )
             found.update(f for second in still["ingested_at"] for f in by_second[int(second)])
     for areas, first, last in grounds.official_days:

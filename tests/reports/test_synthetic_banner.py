@@ -343,3 +343,61 @@ def test_an_imported_indicator_file_is_no_silent_source_of_the_day(
     today = today_local()
     silent = gather_daily(ledger, settings, today).silent
     assert "indicator_values" not in [s.name for s in silent if s.kind == "source"]
+
+
+def test_the_year_end_projection_rests_on_the_same_period_of_earlier_years(
+    ledger: Ledger, settings: Settings, config: Path, tmp_path: Path
+) -> None:
+    """The good-day target's year-end projection (daily digest and monthly report) rests on
+    the good-day rates of the rest of the year in the three years before
+    (``progress_targets._history_rates``): synthetic official days of 11 May … 31 December
+    2025 change the projection of 2026 as of 10 May, so they mark both reports (was: only
+    the days since 1 January counted)."""
+    before = gather_daily(ledger, settings, DAY)
+    made_up = tmp_path / "synthetic_2025_rest.csv"
+    days = pd.date_range("2025-05-11", "2025-12-31").strftime("%Y-%m-%d")
+    made_up.write_text("area,date,aqi\n" + "".join(f"hunnan,{d},150\n" for d in days))
+    _import_as(config, "daily-aqi-csv", made_up)
+    daily = gather_daily(ledger, settings, DAY)
+    projections = [(p.variant, p.projection) for p in daily.good_days]
+    assert projections != [(p.variant, p.projection) for p in before.good_days]
+    assert daily.synthetic == (str(made_up),)
+    # the monthly report of May (targets as of 9 May)
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == (str(made_up),)
+    # as of 31 December nothing of the year is left to project: not marked
+    assert gather_daily(ledger, settings, date(2026, 12, 31)).synthetic == ()
+
+
+def test_a_value_set_by_hand_just_after_a_synthetic_import_is_not_taken_for_it(
+    ledger: Ledger, config: Path, tmp_path: Path
+) -> None:
+    """A reported value names its file by its second only: a value set by hand
+    (``envmon indicator set``) in the second of a synthetic file's import was taken for
+    that file's, and the monthly report it decides was marked synthetic."""
+    settings = _wider(config)
+    made_up = tmp_path / "synthetic_green.csv"
+    time.sleep(1 - time.time() % 1)  # (at the start of a second: both would fit in it)
+    rows = [("green_factories", "", "2026-04-30", "3", "")]
+    ledger.import_indicator_values(rows, requested=f"import {made_up}")
+    ledger.add_indicator_value("green_factories", "2026-05-08", "4")  # the officer's, later
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+    # (the synthetic value still decides April's report)
+    april = date(2026, 4, 30)
+    assert gather_monthly(ledger, settings, april, DAY).synthetic == (str(made_up),)
+
+
+def test_a_synthetic_file_imported_just_after_a_value_set_by_hand_does_not_take_it(
+    ledger: Ledger, config: Path, tmp_path: Path
+) -> None:
+    """The other way round: a synthetic indicator file imported in the second of a value
+    set by hand (a script running ``envmon indicator set`` then ``envmon import``) took
+    that value for its own."""
+    settings = _wider(config)
+    made_up = tmp_path / "synthetic_green.csv"
+    made_up.write_text("target,date,value\ngreen_factories,2026-04-30,3\n", encoding="utf-8")
+    time.sleep(1 - time.time() % 1)  # (at the start of a second: both would fit in it)
+    ledger.add_indicator_value("green_factories", "2026-05-08", "4")  # the officer's, later
+    _import_as(config, "indicators-csv", made_up)
+    assert gather_monthly(ledger, settings, DAY, DAY).synthetic == ()
+    april = date(2026, 4, 30)
+    assert gather_monthly(ledger, settings, april, DAY).synthetic == (str(made_up),)
