@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Sequence
 
@@ -33,19 +34,7 @@ class IndicatorStore(LedgerConnection):
         while last is not None and epoch_now() <= int(last):
             time.sleep(max(0.01, int(last) + 1 - time.time()))
         with self.transaction() as db:
-            latest = db.execute(
-                "SELECT value, note FROM indicator_values WHERE target = ? AND item = ? "
-                "AND date = ? ORDER BY id DESC LIMIT 1",
-                (target, item, day),
-            ).fetchone()
-            if latest is not None and tuple(latest) == (value, note):
-                return 0
-            db.execute(
-                "INSERT INTO indicator_values (target, item, date, value, note, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (target, item, day, value, note, epoch_now()),
-            )
-        return 1
+            return _append(db, (target, item, day, value, note), epoch_now())
 
     def import_indicator_values(
         self, rows: Sequence[tuple[str, str, str, str, str]], *, requested: str
@@ -58,20 +47,8 @@ class IndicatorStore(LedgerConnection):
         now = epoch_now()
         added = 0
         with self.transaction() as db:
-            for target, item, day, value, note in rows:
-                latest = db.execute(
-                    "SELECT value, note FROM indicator_values WHERE target = ? AND item = ? "
-                    "AND date = ? ORDER BY id DESC LIMIT 1",
-                    (target, item, day),
-                ).fetchone()
-                if latest is not None and tuple(latest) == (value, note):
-                    continue
-                db.execute(
-                    "INSERT INTO indicator_values (target, item, date, value, note, "
-                    "recorded_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (target, item, day, value, note, now),
-                )
-                added += 1
+            for row in rows:
+                added += _append(db, row, now)
             log_fetch(
                 db,
                 INDICATOR_IMPORTS,
@@ -84,3 +61,23 @@ class IndicatorStore(LedgerConnection):
                 inserted=added,
             )
         return added
+
+
+def _append(db: sqlite3.Connection, row: tuple[str, str, str, str, str], at: int) -> int:
+    """Append ``(target, item, date, value, note)`` recorded at ``at`` (epoch seconds)
+    unless the latest entry of that target, item and date has the same value and note;
+    returns the rows added (0 or 1)."""
+    target, item, day, value, note = row
+    latest = db.execute(
+        "SELECT value, note FROM indicator_values WHERE target = ? AND item = ? "
+        "AND date = ? ORDER BY id DESC LIMIT 1",
+        (target, item, day),
+    ).fetchone()
+    if latest is not None and tuple(latest) == (value, note):
+        return 0
+    db.execute(
+        "INSERT INTO indicator_values (target, item, date, value, note, recorded_at) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (*row, at),
+    )
+    return 1
