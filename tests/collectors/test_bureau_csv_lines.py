@@ -158,9 +158,6 @@ def test_a_quote_opened_after_text_after_a_closing_quote_and_never_closed_refuse
     # The strict reader gives up on line 2 at `x` (text after a closing quote) and skips the
     # rest of that line, so it never sees the quote `"40` open; the lenient reader does, and
     # lines 3-4 would be read silently as the aqi cell of line 2.
-    data = (
-        b'area,date,aqi\nhunnan,"2026-05-01"x,"40\n'
-        b"hunnan,2026-05-02,41\nhunnan,2026-05-03,42\n"
-    )
+    data = b'area,date,aqi\nhunnan,"2026-05-01"x,"40\nhunnan,2026-05-02,41\nhunnan,2026-05-03,42\n'
     with pytest.raises(InputError, match=r'a quote \("\) .*line 2 is never closed'):
         parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)
