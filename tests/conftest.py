@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +18,11 @@ from hypothesis import settings as hypothesis_settings
 pytest_plugins = ["tests.engines"]
 
 # Speed is measured in benchmarks/, never asserted in tests: Hypothesis' deadline of 200 ms
-# per example would only make property tests fail on a loaded 2-core machine. On CI (``CI``
-# set) Hypothesis loads its own "ci" profile, which has no deadline either.
+# per example would only make property tests fail on a loaded 2-core machine. On CI (as
+# Hypothesis detects it: ``CI`` set, ``GITHUB_ACTIONS``, ...) Hypothesis has loaded its own
+# "ci" profile, which has no deadline either.
 hypothesis_settings.register_profile("envmon", deadline=None)
-if not os.environ.get("CI"):
+if hypothesis_settings.get_current_profile_name() != "ci":
     hypothesis_settings.load_profile("envmon")
 
 DATA: Path = Path(__file__).parent / "data"

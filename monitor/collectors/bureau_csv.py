@@ -40,6 +40,7 @@ from monitor.errors import InputError
 TRUE_TEXTS: Final = frozenset({"true", "1", "yes", "y", "是", "t"})
 FALSE_TEXTS: Final = frozenset({"false", "0", "no", "n", "否", "f", ""})
 MILESTONE_STATUSES: Final = ("not_started", "started", "completed")
+_END: Final = "\x00end of the file\x00"  # (see _read)
 
 
 def _read(
@@ -71,15 +72,30 @@ def _read(
     records: list[list[str]] = []
     lines: list[int] = []
     skipped: list[str] = []
-    reader = csv.reader(io.StringIO(text, newline=""), strict=False)
+    # A last line the lenient reader reads as its own row, unless a quote is still open
+    # (one the strict pass missed: it skips the rest of a line after text after a closing
+    # quote, `"1"x,"2`); then it ends the open cell instead.
+    ended = text if text.endswith(("\n", "\r")) else text + "\n"
+    reader = csv.reader(io.StringIO(ended + _END + '"\n', newline=""), strict=False)
     previous = 0
-    with csv_cells_up_to(len(text)):
+    with csv_cells_up_to(len(ended) + len(_END) + 2):
         for cells in reader:
             line, previous = previous + 1, reader.line_num
+            if cells == [_END + '"']:
+                break
+            if cells and cells[-1].endswith(_END):
+                raise InputError(
+                    f'{name}: a quote (") opened in the row beginning on line {line} is never '
+                    "closed, so the rest of the file would be one cell; close the quote and "
+                    "import the file again"
+                )
             if not cells or (len(cells) == 1 and not cells[0].strip()):
                 continue  # a blank line
             if header is None:
-                header = [c.strip().lower() for c in cells]
+                # An empty header cell names no column (pandas: `Unnamed: 3`; a spreadsheet's
+                # export leaves them after the last column): not one column named twice. (Its
+                # stand-in begins with a space: no stripped name can be the same.)
+                header = [c.strip().lower() or f" column {i + 1}" for i, c in enumerate(cells)]
                 _check_header(header, name, required)
             elif len(cells) > len(header):
                 extra = cells[len(header) :]

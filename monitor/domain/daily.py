@@ -424,12 +424,18 @@ def moving_means(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> 
     frame = pd.DataFrame(
         {"site": hourly["site"].to_numpy(), "t": labels, "row": np.arange(len(hourly))}
     )
+    # A window's sum of values near the largest float overflows (pandas' rolling mean then
+    # gives inf or NaN): such a column is summed scaled by 2**-5 (exact; 24 values fit).
+    scaled: dict[str, float] = {}
     for source in ("so2", "pm10", "pm2_5", "o3"):
         frame[source] = (
             hourly[source].to_numpy(dtype=float, na_value=np.nan)
             if source in hourly.columns
             else np.nan
         )
+        scaled[source] = 2.0**5 if (frame[source] > np.finfo(np.float64).max / 32).any() else 1.0
+        if scaled[source] != 1.0:
+            frame[source] /= scaled[source]
     # The O3 day of a label: 01:00 … 24:00, so 00:00 belongs to the date before.
     frame["o3_day"] = (labels - pd.Timedelta(hours=1)).normalize()
     frame = frame.sort_values(["site", "t"])
@@ -439,10 +445,10 @@ def moving_means(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> 
     for name, (source, window, minimum) in specs.items():
         rolled = grouped[source].rolling(window, min_periods=minimum).mean()
         column = np.full(len(hourly), np.nan)
-        column[rows] = rolled.to_numpy()
+        column[rows] = rolled.to_numpy() * scaled[source]
         result[name] = column
     o3 = frame.set_index("t").groupby(["site", "o3_day"], sort=False)["o3"].rolling("8h")
-    mean = o3.mean().to_numpy()
+    mean = o3.mean().to_numpy() * scaled["o3"]
     count = o3.count().to_numpy()
     # Hours the window can hold: 8, fewer at 01:00 … 07:00 after the restart.
     since = (frame["t"] - frame["o3_day"]).to_numpy(dtype="timedelta64[ns]")

@@ -137,3 +137,27 @@ def test_a_file_of_only_long_rows_says_so_not_header_only() -> None:
     data = b"area,date,aqi\nhunnan,2026-05-01,40,1\n"
     frame, warnings = parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)
     assert frame.empty and len(warnings) == 1 and "a row with 4 cells" in warnings[0]
+
+
+@pytest.mark.parametrize("header_end", [",,", ",,,", ",,\r\n"])
+def test_a_header_with_empty_trailing_cells_is_read_as_before(header_end: str) -> None:
+    # A spreadsheet's export leaves empty header cells after the last column; pandas named
+    # them `Unnamed: 3`, ... and the file was imported. They name no column, not one twice.
+    data = f"area,date,aqi{header_end}\nhunnan,2026-05-01,40,,\n".encode()
+    frame, warnings = parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)
+    assert frame["aqi"].tolist() == [40.0] and warnings == []
+    targets = {"parks": ("count", 2026, ())}
+    data = b"target,,date,value,\nparks,,2026-05-01,3,\n"
+    frame, warnings = parse_indicator_csv(data, "ind.csv", targets, now=_NOW)
+    assert frame["value"].tolist() == ["3"] and warnings == []
+
+
+def test_a_quote_opened_after_text_after_a_closing_quote_and_never_closed_refuses_the_file() -> (
+    None
+):
+    # The strict reader gives up on line 2 at `x` (text after a closing quote) and skips the
+    # rest of that line, so it never sees the quote `"40` open; the lenient reader does, and
+    # lines 3-4 would be read silently as the aqi cell of line 2.
+    data = b'area,date,aqi\nhunnan,"2026-05-01"x,"40\nhunnan,2026-05-02,41\nhunnan,2026-05-03,42\n'
+    with pytest.raises(InputError, match=r'a quote \("\) .*line 2 is never closed'):
+        parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)

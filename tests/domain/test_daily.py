@@ -515,3 +515,19 @@ def test_mda8_and_area_means_of_values_near_the_largest_double_are_finite() -> N
     assert stats["o3_8h_max"].tolist() == [1e308, 1e308]
     means = area_means(stats, {"city": ["A", "B"]}, ["date"], ["o3_8h_max"])
     assert means["o3_8h_max"].tolist() == [1e308]
+
+
+def test_moving_means_of_values_near_the_largest_float_stay_finite() -> None:
+    """O3 hours of 1e308 in an 8 h window and PM2.5 hours of the largest float in a 24 h
+    one: their sums overflow a float, and pandas' rolling mean gave inf (a crash of ``calc
+    aqi --hourly-method standard-text``: "o3_8h concentration inf … is not usable") or NaN
+    (the hours reported as missing). The mean of 10, 10, 10, 1e308, 1e308, 10, 10, 10 is
+    2.5e307 (+ 7.5), above every breakpoint."""
+    times = pd.date_range("2026-03-01 01:00", periods=24, freq="h")
+    o3 = [10.0, 10.0, 10.0, 1e308, 1e308] + [10.0] * 19
+    largest = float(np.finfo(np.float64).max)
+    hours = pd.DataFrame({"site": "A", "time": times, "o3": o3, "pm2_5": [largest] * 24})
+    means = moving_means(hours)
+    assert means["o3_8h"].iloc[7] == pytest.approx(2.5e307)
+    assert np.isfinite(means["o3_8h"].to_numpy()).all()
+    assert means["pm2_5_24h"].iloc[-1] == largest
