@@ -49,7 +49,7 @@ def _read(
     """Every cell as text, the line of the file each row starts on (header = line 1;
     blank lines and the lines of a quoted cell over several lines counted, as an editor
     numbers them; lines end with LF, CRLF or a lone CR), and a warning for each row with
-    more cells than the header (not imported: which cell belongs to which column is not
+    more cells than the header, text in one of them (not imported: which cell belongs to which column is not
     known). A row with fewer cells is read with empty ones (the checks then refuse what it
     lacks). Rows of one cell of white space are blank lines.
 
@@ -97,14 +97,15 @@ def _read(
                 # stand-in begins with a space: no stripped name can be the same.)
                 header = [c.strip().lower() or f" column {i + 1}" for i, c in enumerate(cells)]
                 _check_header(header, name, required)
-            elif len(cells) > len(header):
+            elif len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
                 extra = cells[len(header) :]
                 skipped.append(
                     f"{name} line {line}: a row with {len(cells)} cells where the header has "
                     f"{len(header)} (the cells beyond, {','.join(extra)!r}, belong to no "
                     "column); check the row's separators (not imported)"
                 )
-            else:
+            else:  # (empty cells beyond the header's, as a spreadsheet writes them: none)
+                cells = cells[: len(header)]
                 records.append(cells + [""] * (len(header) - len(cells)))
                 lines.append(line)
     assert header is not None  # (the text is not blank)

@@ -161,3 +161,15 @@ def test_a_quote_opened_after_text_after_a_closing_quote_and_never_closed_refuse
     data = b'area,date,aqi\nhunnan,"2026-05-01"x,"40\nhunnan,2026-05-02,41\nhunnan,2026-05-03,42\n'
     with pytest.raises(InputError, match=r'a quote \("\) .*line 2 is never closed'):
         parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)
+
+
+def test_empty_cells_beyond_the_header_are_no_cells_too_many() -> None:
+    """A spreadsheet's export often ends some rows with empty cells (`…,40,`, `…,41, ,`):
+    they hold nothing that could belong to a column, so the row is read; a row whose cells
+    beyond the header hold text is still left out."""
+    data = (
+        b"area,date,aqi\nhunnan,2026-05-01,40,\nhunnan,2026-05-02,41, ,\nhunnan,2026-05-03,42,x\n"
+    )
+    frame, warnings = parse_daily_aqi_csv(data, "aqi.csv", ["hunnan"], now=_NOW)
+    assert frame["aqi"].tolist() == [40.0, 41.0]
+    assert len(warnings) == 1 and warnings[0].startswith("aqi.csv line 4: a row with 4 cells")
