@@ -297,10 +297,7 @@ def test_rows_with_more_cells_after_lone_crs_read_by_the_python_reader(
         "A,2026-05-01T11:00,30,extra\r"  # 5: one cell too many
         "A,2026-05-01T12:00,x6\r"  # 6
     )
-    source = tmp_path / "in.csv"
-    source.write_bytes(text.encode())
-    assert main(["calc", "aqi", str(source), "-o", str(tmp_path / "out.csv")]) == 0
-    err = capsys.readouterr().err
+    err = _calc_aqi_err(tmp_path, capsys, text)
     assert "line 3: site is empty | pm2_5 'x3' is not a number" in err
     assert "line 5: a row with 4 cells where the header has 3" in err
     assert "line 6: pm2_5 'x6' is not a number" in err
@@ -322,10 +319,7 @@ def test_a_line_beginning_with_a_comma_after_a_blank_line_ended_by_a_lone_cr(
         ",\r"  # 5: no cell given
         "A,2026-05-01T12:00,x6\r"  # 6
     )
-    source = tmp_path / "in.csv"
-    source.write_bytes(text.encode())
-    assert main(["calc", "aqi", str(source), "-o", str(tmp_path / "out.csv")]) == 0
-    err = capsys.readouterr().err
+    err = _calc_aqi_err(tmp_path, capsys, text)
     assert "line 3: site is empty | pm2_5 'x3' is not a number" in err
     assert "line 5: time '' is not an ISO 8601 time" in err
     assert "line 6: pm2_5 'x6' is not a number" in err
@@ -350,3 +344,11 @@ def test_a_quoted_cell_longer_than_the_csv_modules_limit_in_a_regular_layout(
     )
     found = _warned_lines(tmp_path, capsys, text.encode())
     assert found == {"x3": 3, "x4": 4}
+
+
+def _calc_aqi_err(tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str) -> str:
+    """What ``envmon calc aqi`` of a file of ``text`` (UTF-8) says on stderr (exit 0)."""
+    source = tmp_path / "in.csv"
+    source.write_bytes(text.encode())
+    assert main(["calc", "aqi", str(source), "-o", str(tmp_path / "out.csv")]) == 0
+    return capsys.readouterr().err
