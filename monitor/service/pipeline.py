@@ -538,27 +538,39 @@ def _import_bureau_files(
     dates: set[str] = set()
     for done, path in enumerate(paths, start=1):
         try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise InputError(f"{path}: cannot read the file ({err.strerror})") from err
+            try:
+                data = path.read_bytes()
+            except OSError as err:
+                raise InputError(f"{path}: cannot read the file ({err.strerror})") from err
+            if file_format == "daily-aqi-csv":
+                frame, warnings = parse_daily_aqi_csv(
+                    data,
+                    str(path),
+                    [a.id for a in settings.areas],
+                    now=now,
+                    future_tolerance=_tolerance(settings),
+                )
+            else:
+                frame, warnings = parse_indicator_csv(
+                    data,
+                    str(path),
+                    indicator_targets(settings),
+                    now=now,
+                    future_tolerance=_tolerance(settings),
+                )
+        except InputError as err:
+            if done > 1:  # never leave the progress of what was imported stale
+                today = datetime.now(LOCAL).date()
+                refresh_progress(ledger, settings, tuple(sorted(dates)), today)
+                raise InputError(
+                    f"{err} ({done - 1} file(s) before it were imported and the targets' "
+                    "progress refreshed; fix this file and import it again)"
+                ) from err
+            raise
         if file_format == "daily-aqi-csv":
-            frame, warnings = parse_daily_aqi_csv(
-                data,
-                str(path),
-                [a.id for a in settings.areas],
-                now=now,
-                future_tolerance=_tolerance(settings),
-            )
             result = ledger.write_official_daily(frame, str(path))
             _count(report, len(frame), result)
         else:
-            frame, warnings = parse_indicator_csv(
-                data,
-                str(path),
-                indicator_targets(settings),
-                now=now,
-                future_tolerance=_tolerance(settings),
-            )
             # logged, and apart from a file of the other kind, as observations: a value's
             # second names its file (monitor.service.reporting.synthetic_files)
             _apart_from_the_other_kind(ledger, INDICATOR_IMPORTS, path)

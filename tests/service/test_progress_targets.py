@@ -589,3 +589,26 @@ def test_progress_json_table_and_series_state_the_withheld_days(
     assert points[["withheld_days", "ratio_low", "ratio_high"]].values.tolist() == [
         [2.0, pytest.approx(0.2), pytest.approx(0.6)]
     ]
+
+
+def test_a_bad_file_after_good_ones_leaves_their_progress_refreshed_and_says_so(
+    tmp_path: Path, config: Path, ledger: Ledger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``envmon import a.csv b.csv`` with b unusable: a's days are stored, so the targets'
+    progress is refreshed for them before the error, which says a was imported (as
+    observation imports evaluate what came before a bad file). Before, a's official days
+    were stored with no progress computed and the message did not say so."""
+    good = tmp_path / "a.csv"
+    good.write_text("area,date,aqi\nhunnan,2026-03-01,80\nhunnan,2026-03-02,120\n", "utf-8")
+    bad = tmp_path / "b.csv"
+    bad.write_text("area,day,aqi\nhunnan,2026-03-03,80\n", encoding="utf-8")
+    argv = ["--config", str(config), "import", "--format", "daily-aqi-csv"]
+    assert main([*argv, str(good), str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "missing column(s) date" in err
+    assert "(1 file(s) before it were imported and the targets' progress refreshed" in err
+    stored = ledger.query(
+        "SELECT as_of, good_days FROM target_progress WHERE target = 'good_days' "
+        "AND variant = 'official' AND as_of IN ('2026-03-01', '2026-03-02') ORDER BY as_of"
+    )
+    assert stored["good_days"].tolist() == [1, 1]  # AQI 80 good, 120 not (HJ 633: ≤ 100)
