@@ -476,7 +476,9 @@ def _import_streamed(
             pending = []
     if pending or rows == 0:
         write(pending or [empty_observations()])
-    report.warnings.extend(f"{path.name}: {w}" for w in warnings)
+    # (the stream names the file by its path: "PATH line 3: …" is given as "NAME: line 3: …")
+    named = f"{path} "
+    report.warnings.extend(f"{path.name}: {w.removeprefix(named)}" for w in warnings)
     report.warnings.extend(f"{path.name}: {w}" for w in refused)
     _count(report, rows, total)
 

@@ -161,7 +161,7 @@ def test_chunked_import_stores_and_reports_what_the_whole_workbook_path_does(
         expected_content = _content(whole)
     with Ledger.open(tmp_path / "chunked.sqlite") as ledger:
         report = import_files(ledger, settings, "xlsx", [path], now=NOW, chunk_rows=chunk_rows)
-        assert report.warnings == [f"{path.name}: {w}" for w in expected]
+        assert report.warnings == [f"{path.name}: {w.removeprefix(f'{path} ')}" for w in expected]
         counts = (report.batches, report.rows, report.inserted, report.revised)
         assert counts == (1, len(frame), result.inserted, 0)
         assert report.refused == []
@@ -191,7 +191,7 @@ def test_a_wide_workbook_in_chunks_of_one_cell(tmp_path: Path, settings: Setting
     assert expected[0].startswith(f"{path} sheet 'lab' row 3 column codmn: value 'x'")
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         report = import_files(ledger, settings, "xlsx", [path], now=NOW, chunk_rows=1)
-        assert report.warnings == [f"{path.name}: {w}" for w in expected]
+        assert report.warnings == [f"{path.name}: {w.removeprefix(f'{path} ')}" for w in expected]
         assert (report.batches, report.rows, report.inserted) == (1, 19, 19)
         stored = _content(ledger)
     pd.testing.assert_frame_equal(
