@@ -49,9 +49,9 @@ def _read(
     """Every cell as text, the line of the file each row starts on (header = line 1;
     blank lines and the lines of a quoted cell over several lines counted, as an editor
     numbers them; lines end with LF, CRLF or a lone CR), and a warning for each row with
-    more cells than the header, text in one of them (not imported: which cell belongs to which column is not
-    known). A row with fewer cells is read with empty ones (the checks then refuse what it
-    lacks). Rows of one cell of white space are blank lines.
+    more cells than the header, text in one of them (not imported: which cell belongs to
+    which column is not known). A row with fewer cells is read with empty ones (the checks
+    then refuse what it lacks). Rows of one cell of white space are blank lines.
 
     Read with the csv module row by row (these files are kept by hand: small), so one bad
     row never stops the others; a quote opened and never closed would swallow the rest of
