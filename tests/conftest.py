@@ -27,6 +27,22 @@ if hypothesis_settings.get_current_profile_name() != "ci":
 
 DATA: Path = Path(__file__).parent / "data"
 
+#: Settings with the Hunnan area only and the ledger beside the settings file; append
+#: stations, sources, sections or targets as a test needs them.
+HUNNAN_LEDGER = """\
+[district]
+name = "Hunnan District"
+name_zh = "浑南区"
+
+[ledger]
+path = "ledger.sqlite"
+
+[[areas]]
+id = "hunnan"
+name = "Hunnan District"
+name_zh = "浑南区"
+"""
+
 #: Settings with the Hunnan area and two of its stations (1099A, 2900A), for tests that need
 #: a district; append sources, sections or targets as a test needs them.
 HUNNAN_TWO_STATIONS = """\

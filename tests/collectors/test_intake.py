@@ -35,7 +35,7 @@ from monitor.ledger import Ledger
 from monitor.service.export import source_status
 from monitor.service.pipeline import import_files, ingest
 from monitor.settings import Settings, load_settings
-from tests.conftest import DATA, RecordedServer, Reply
+from tests.conftest import DATA, HUNNAN_LEDGER, RecordedServer, Reply
 from tests.water_platform import Platform
 
 NOW = datetime(2026, 3, 2, 4, 0, tzinfo=UTC)  # 2026-03-02 12:00 Beijing
@@ -157,18 +157,9 @@ def test_dates_not_begun_are_refused() -> None:
 # ---------------------------------------------------------------------------------------
 # Every import format, end to end into a real ledger
 
-CONFIG = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
+CONFIG = (
+    HUNNAN_LEDGER
+    + """\
 
 [[targets]]
 kind = "count"
@@ -178,6 +169,7 @@ year = 2026
 goal = 10
 unit = "new green factories"
 """
+)
 
 
 @pytest.fixture

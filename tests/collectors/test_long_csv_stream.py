@@ -27,7 +27,7 @@ from monitor.errors import InputError
 from monitor.ledger import Ledger
 from monitor.service.pipeline import IMPORT_FORMATS, import_files
 from monitor.settings import Settings
-from tests.collectors.district import CONFIG
+from tests.conftest import HUNNAN_LEDGER as CONFIG
 
 NOW = datetime(2026, 3, 10, tzinfo=UTC)
 KEY = ["site", "parameter", "period_end"]

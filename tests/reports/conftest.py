@@ -36,21 +36,13 @@ from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import Settings, load_settings
+from tests.conftest import HUNNAN_LEDGER
 
 EVIL = '<script>alert("x")</script>&站'
 
-CONFIG = f"""\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
+CONFIG = (
+    HUNNAN_LEDGER
+    + f"""\
 
 [[air_stations]]
 code = "1099A"
@@ -107,6 +99,7 @@ security = "none"
 from_address = "envmon@hunnan.example.org"
 timeout = 5
 """
+)
 
 DAY = date(2026, 5, 10)
 #: Hours (labels) of 2026-05-10 with PM2.5 100 µg/m³ (± 1) at 2900A.

@@ -15,19 +15,11 @@ from monitor.domain.targets import TargetProgress
 from monitor.ledger import Ledger
 from monitor.service.progress_targets import compute_progress
 from monitor.settings import Settings, load_settings
+from tests.conftest import HUNNAN_LEDGER
 
-CONFIG = """\
-[district]
-name = "Hunnan District"
-name_zh = "浑南区"
-
-[ledger]
-path = "ledger.sqlite"
-
-[[areas]]
-id = "hunnan"
-name = "Hunnan District"
-name_zh = "浑南区"
+CONFIG = (
+    HUNNAN_LEDGER
+    + """\
 
 [[water_sections]]
 id = "sec_a"
@@ -80,6 +72,7 @@ name = "断面达标"
 year = 2026
 sections = ["sec_a"]
 """
+)
 
 
 @pytest.fixture
