@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -38,3 +39,11 @@ def local_dates(seconds: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
 def epoch_now() -> int:
     """The current time in integer seconds UTC."""
     return int(datetime.now(UTC).timestamp())
+
+
+def wait_past_second(second: int) -> None:
+    """Return once :func:`epoch_now` is past ``second`` (at once if it already is; at most
+    a second's wait for the current one): the writes that follow get a second of their own.
+    """
+    while epoch_now() <= second:
+        time.sleep(max(0.01, second + 1 - time.time()))

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Sequence
 
 from monitor.ledger.connection import LedgerConnection
-from monitor.ledger.epoch import epoch_now
+from monitor.ledger.epoch import epoch_now, wait_past_second
 from monitor.ledger.fetch_log import log_fetch
 
 #: The fetch log's source of indicator files imported (``envmon import --format
@@ -31,8 +30,8 @@ class IndicatorStore(LedgerConnection):
         last = self.connection.execute(
             "SELECT max(finished_at) FROM fetch_log WHERE source = ?", (INDICATOR_IMPORTS,)
         ).fetchone()[0]
-        while last is not None and epoch_now() <= int(last):
-            time.sleep(max(0.01, int(last) + 1 - time.time()))
+        if last is not None:
+            wait_past_second(int(last))
         with self.transaction() as db:
             return _append(db, (target, item, day, value, note), epoch_now())
 

@@ -10,7 +10,6 @@ evaluated), logs the failure in the fetch log, and the error goes up to the call
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
@@ -28,7 +27,7 @@ from monitor.collectors.long_csv import CHUNK_ROWS, parse_long_csv, stream_long_
 from monitor.collectors.xlsx_import import parse_xlsx, stream_xlsx
 from monitor.errors import InputError, SourceError
 from monitor.ledger import Ledger, WriteResult
-from monitor.ledger.epoch import epoch_now
+from monitor.ledger.epoch import wait_past_second
 from monitor.ledger.indicators import INDICATOR_IMPORTS
 from monitor.service.evaluate import EvaluationReport
 from monitor.service.evaluate import evaluate_dirty as _evaluate_dirty
@@ -410,8 +409,7 @@ def _apart_from_the_other_kind(ledger: Ledger, source: str, path: Path) -> None:
     finished, requested = int(last[0]), str(last[1])
     previous = requested.startswith("import ") and is_synthetic_file(requested[7:])
     if previous != is_synthetic_file(str(path)):
-        while epoch_now() <= finished:
-            time.sleep(max(0.01, finished + 1 - time.time()))
+        wait_past_second(finished)
 
 
 def _import_streamed(
@@ -580,8 +578,8 @@ def _import_bureau_files(
                 last = ledger.connection.execute(
                     "SELECT max(recorded_at) FROM indicator_values"
                 ).fetchone()[0]
-                while last is not None and epoch_now() <= int(last):
-                    time.sleep(max(0.01, int(last) + 1 - time.time()))
+                if last is not None:
+                    wait_past_second(int(last))
             rows = [
                 (str(r["target"]), str(r["item"]), str(r["date"]), str(r["value"]), str(r["note"]))
                 for r in frame.to_dict("records")
