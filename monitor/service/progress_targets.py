@@ -248,7 +248,19 @@ def _history_rates(
     return rates, basis
 
 
-_Cache = dict[tuple[str, int, str], pd.DataFrame]
+@dataclasses.dataclass
+class _Cache:
+    """What a series of as-of dates (:func:`refresh_progress`) reads or rates once."""
+
+    #: :func:`area_days` by (area, year, valid-day rule).
+    area_days: dict[tuple[str, int, str], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: The distinct ``period_end`` (epoch s, sorted) of a river target's readings in its
+    #: year, by target id.
+    reading_ends: dict[str, npt.NDArray[np.int64]] = dataclasses.field(default_factory=dict)
+    #: :func:`section_period_classes` of a river target's year to date, by (target id,
+    #: "year" or "month", number of reading times up to the as-of date): the as-of dates
+    #: between two readings rest on the same readings.
+    classes: dict[tuple[str, str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
 
 
 def _area_year_days(
@@ -260,11 +272,11 @@ def _area_year_days(
 ) -> pd.DataFrame:
     """:func:`area_days` of the year and the three before, read once per refresh."""
     key = (area, year, rule)
-    if cache is not None and key in cache:
-        return cache[key]
+    if cache is not None and key in cache.area_days:
+        return cache.area_days[key]
     days = area_days(ledger, area, date(year - 3, 1, 1), date(year, 12, 31), rule)
     if cache is not None:
-        cache[key] = days
+        cache.area_days[key] = days
     return days
 
 
@@ -563,10 +575,8 @@ def section_period_classes(
         "last_reading",
     ]
     sections = {sid: settings.section(sid) for sid in section_ids}
-    site_to_section = {s.id: sid for sid, s in sections.items()}
-    site_to_section.update({s.name_zh: sid for sid, s in sections.items()})
-    start = pd.Timestamp(first, tz="Asia/Shanghai") - pd.Timedelta(seconds=1)
-    end = pd.Timestamp(last, tz="Asia/Shanghai") + pd.Timedelta(days=1, seconds=-1)
+    site_to_section = _section_sites(settings, section_ids)
+    start, end = _local_bounds(first, last)
     obs = ledger.observations(
         start=start.to_pydatetime(),
         end=end.to_pydatetime(),
@@ -644,6 +654,58 @@ def section_period_classes(
     return out[out["water_class"] != ""].reset_index(drop=True)[columns]
 
 
+def _section_sites(settings: Settings, section_ids: Sequence[str]) -> dict[str, str]:
+    """The site names a section's readings are stored under (its id and Chinese name) →
+    the section id."""
+    sections = {sid: settings.section(sid) for sid in section_ids}
+    site_to_section = {s.id: sid for sid, s in sections.items()}
+    site_to_section.update({s.name_zh: sid for sid, s in sections.items()})
+    return site_to_section
+
+
+def _local_bounds(first: date, last: date) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(start, end)`` such that ``start < period_end <= end`` holds for the readings whose
+    local (Asia/Shanghai) date is in first … last."""
+    start = pd.Timestamp(first, tz="Asia/Shanghai") - pd.Timedelta(seconds=1)
+    end = pd.Timestamp(last, tz="Asia/Shanghai") + pd.Timedelta(days=1, seconds=-1)
+    return start, end
+
+
+def _year_to_date_classes(
+    ledger: Ledger,
+    settings: Settings,
+    target: RiverClassTarget,
+    as_of: date,
+    period: str,
+    cache: _Cache | None,
+) -> pd.DataFrame:
+    """:func:`section_period_classes` of the target's sections from 1 January to ``as_of``;
+    with ``cache``, rated once for the as-of dates that rest on the same readings (a water
+    section is sampled a few times a month: a year of as-of dates, a few dozen ratings)."""
+    first = date(target.year, 1, 1)
+    if cache is None:
+        return section_period_classes(ledger, settings, target.sections, first, as_of, period)
+    ends = cache.reading_ends.get(target.id)
+    if ends is None:
+        start, end = _local_bounds(first, date(target.year, 12, 31))
+        sites = sorted(_section_sites(settings, target.sections))
+        found = ledger.query(
+            f"SELECT DISTINCT period_end FROM observations WHERE site IN "
+            f"({','.join('?' * len(sites))}) AND parameter IN "
+            f"({','.join('?' * len(_WATER_CODES))}) AND period_end > ? AND period_end <= ?",
+            [*sites, *_WATER_CODES, int(start.timestamp()), int(end.timestamp())],
+        )
+        ends = np.sort(found["period_end"].to_numpy(dtype=np.int64))
+        cache.reading_ends[target.id] = ends
+    readings = int(np.searchsorted(ends, int(_local_bounds(first, as_of)[1].timestamp()), "right"))
+    key = (target.id, period, readings)
+    if key not in cache.classes:
+        cache.classes[key] = section_period_classes(
+            ledger, settings, target.sections, first, as_of, period
+        )
+    return cache.classes[key]
+
+
 def _multiples(text: object) -> dict[str, float]:
     """``code=multiple;…`` (as :func:`rate_samples` writes it) → {code: multiple}."""
     pairs = [part.split("=", 1) for part in str(text or "").split(";") if "=" in part]
@@ -651,7 +713,11 @@ def _multiples(text: object) -> dict[str, float]:
 
 
 def river_progress(
-    ledger: Ledger, settings: Settings, target: RiverClassTarget, as_of: date
+    ledger: Ledger,
+    settings: Settings,
+    target: RiverClassTarget,
+    as_of: date,
+    cache: _Cache | None = None,
 ) -> TargetProgress:
     """Share of listed sections whose class over the year to date meets their target.
 
@@ -660,9 +726,8 @@ def river_progress(
     The monthly details rate each month the same way. Denominator: the listed sections with
     a target class and a reading in the period (:func:`compliance_sections`).
     """
-    first = date(target.year, 1, 1)
-    year = section_period_classes(ledger, settings, target.sections, first, as_of, "year")
-    months = section_period_classes(ledger, settings, target.sections, first, as_of, "month")
+    year = _year_to_date_classes(ledger, settings, target, as_of, "year", cache)
+    months = _year_to_date_classes(ledger, settings, target, as_of, "month", cache)
     meeting = assessed = 0
     sections: dict[str, Any] = {}
     for section_id in target.sections:
@@ -790,8 +855,8 @@ def compute_progress(
 ) -> list[TargetProgress]:
     """Progress of the configured targets (of ``year``, default ``as_of``'s year).
 
-    ``cache`` (a dict kept by the caller) lets a series of as-of dates read each area's days
-    once.
+    ``cache`` (kept by the caller) lets a series of as-of dates read each area's days once
+    and rate the river sections once per set of readings.
     """
     year = year or as_of.year
     cutoff = max(min(as_of, date(year, 12, 31)), date(year - 1, 12, 31))
@@ -807,7 +872,7 @@ def compute_progress(
         elif isinstance(target, HeavyPollutionDaysTarget):
             rows.append(heavy_days_progress(ledger, target, cutoff, cache))
         elif isinstance(target, RiverClassTarget):
-            rows.append(river_progress(ledger, settings, target, cutoff))
+            rows.append(river_progress(ledger, settings, target, cutoff, cache))
         elif isinstance(target, MilestonesTarget):
             rows.append(milestone_progress(ledger, target, cutoff))
         else:
@@ -884,7 +949,7 @@ def refresh_progress(
             wanted.add(day)
             day += timedelta(days=1)
     rows: list[TargetProgress] = []
-    cache: _Cache = {}
+    cache = _Cache()
     for done, as_of in enumerate(sorted(wanted), start=1):
         rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
         if progress is not None:

@@ -320,6 +320,54 @@ def test_river_class_months_and_year_to_date(ledger: Ledger, settings: Settings)
     assert may.details["monthly_meeting_assessed"] == {"2026-04": [0, 1], "2026-05": [1, 1]}
 
 
+def test_a_refreshed_series_rates_the_rivers_as_each_day_alone_would(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """``refresh_progress`` rates the sections once per set of readings, not once per as-of
+    date (a year of as-of dates took 0.2 s each per river target; a back import of one
+    old day recomputes every day since). Each stored day must still be what
+    ``compute_progress`` gives for that day alone: readings at local midnight and at
+    23:59:59 sit on the edge between two as-of dates (a reading belongs to the local date
+    of its ``period_end``), and April's readings move May's year to date (NH3-N, GB
+    3838-2002 Table 1: III ≤ 1.0, IV ≤ 1.5)."""
+    from monitor.service.progress_targets import refresh_progress
+
+    _nh3n(
+        ledger,
+        [
+            ("2026-04-01 00:00", 1.2),  # (1 April's reading)
+            ("2026-04-10 23:59:59", 0.4),
+            ("2026-04-11 00:00", 1.4),
+            ("2026-05-02 08:00", 0.6),
+        ],
+    )
+    refresh_progress(ledger, settings, ("2026-03-25",), date(2026, 5, 6))
+    stored = ledger.query(
+        "SELECT as_of, value, status, explanation_en, details FROM target_progress "
+        "WHERE target = 'classes' ORDER BY as_of"
+    )
+    assert stored["as_of"].tolist()[:2] == ["2026-03-25", "2026-03-26"]
+    assert stored["as_of"].tolist()[-1] == "2026-05-05"
+    seen = set()
+    for as_of, value, status, explanation, details in stored.itertuples(index=False):
+        (alone,) = compute_progress(
+            ledger, settings, as_of=date.fromisoformat(as_of), target_id="classes"
+        )
+        kept = None if pd.isna(value) else value  # (SQL NULL reads back as NaN)
+        assert (kept, status, explanation) == (alone.value, alone.status, alone.explanation_en)
+        assert json.loads(details) == json.loads(json.dumps(alone.details, default=str))
+        seen.add(json.dumps(alone.details["sections"]["sec_a"].get("class")))
+    # the series passes through the classes the readings give: none yet, IV (1.2), II …
+    assert {'"IV"', '"III"', "null"} <= seen
+    classes = {
+        as_of: json.loads(details)["sections"]["sec_a"]["class"]
+        for as_of, details in zip(stored["as_of"], stored["details"], strict=True)
+    }
+    # 1.2 from 1 April; mean 0.8 (III) from 10 April; mean 1.0 (III) from 11 April; …
+    assert [classes[d] for d in ("2026-03-31", "2026-04-01", "2026-04-09")] == [None, "IV", "IV"]
+    assert [classes[d] for d in ("2026-04-10", "2026-04-11", "2026-05-02")] == ["III"] * 3
+
+
 def test_heavy_pollution_days_count_official_days(ledger: Ledger, settings: Settings) -> None:
     """Days with AQI > 200 count; 200 itself does not."""
     put_days(ledger, date(2026, 1, 1), [201.0, 200.0, 250.0], [201.0, 200.0, 250.0])
