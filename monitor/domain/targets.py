@@ -166,7 +166,7 @@ def ratio_progress(
 
     Parameters
     ----------
-    dates : sequence of date
+    dates : sequence of date, or Series of datetime64 (naive, local midnight)
         Local dates that have a daily result (any year; only ``year`` up to ``as_of`` count).
     good : array_like of float
         Per date: 1.0 good (AQI ≤ 100), 0.0 not good, NaN no valid AQI.
@@ -197,7 +197,16 @@ def ratio_progress(
     cutoff = min(max(as_of, start - pd.Timedelta(days=1).to_pytimedelta()), end)
     elapsed = max(0, (cutoff - start).days + 1)
     remaining = n_year - elapsed
-    stamps = np.asarray(pd.to_datetime(pd.Series(list(dates))).to_numpy(), dtype="datetime64[D]")
+    if (
+        isinstance(dates, pd.Series)
+        and isinstance(dates.dtype, np.dtype)
+        and dates.dtype.kind == "M"
+    ):
+        stamps = dates.to_numpy().astype("datetime64[D]")  # (naive local dates: no Python dates)
+    else:
+        stamps = np.asarray(
+            pd.to_datetime(pd.Series(list(dates))).to_numpy(), dtype="datetime64[D]"
+        )
     good_values = np.asarray(good, dtype=float)
     skipped = (
         np.zeros(len(stamps), dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)

@@ -330,7 +330,7 @@ def good_day_progress(
             dusty = days["dust"].to_numpy() & (good == 0.0) if dust_excluded else None
             rates, basis = _history_rates(days, column, target.year, as_of, dust_excluded)
             p = ratio_progress(
-                days["date"].dt.date,
+                days["date"],
                 good,
                 year=target.year,
                 goal=target.goal,

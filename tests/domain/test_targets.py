@@ -185,3 +185,21 @@ def test_excluded_days_are_counted_apart_from_missing_days() -> None:
     assert (p.good_days, p.valid_days, p.missing_days) == (8, 9, 0)
     assert p.details == {"excluded_days": 1}
     assert "1 dust-affected non-good day(s) are left out" in p.explanation_en
+
+
+def test_dates_as_a_datetime_series_count_as_the_same_dates() -> None:
+    """The service passes its days as a datetime64 column (no Python date per row): the
+    same days of the previous year, the target year up to ``as_of`` and after it must count
+    exactly as Python dates do (Shenyang 2021's 315 good days of 365, standards.md §5.1,
+    cut at 30 June)."""
+    import pandas as pd
+
+    dates = year_days(2020)[-10:] + year_days(2021) + year_days(2022)[:5]
+    good = [0.0] * 10 + [1.0] * 315 + [0.0] * 50 + [1.0] * 5
+    as_of = date(2021, 6, 30)
+    expected = ratio_progress(dates, good, year=2021, goal=0.8, as_of=as_of)
+    for unit in ("s", "us", "ns"):  # (pandas' resolution depends on how it was parsed)
+        series = pd.Series(pd.to_datetime(dates)).astype(f"datetime64[{unit}]")
+        got = ratio_progress(series, good, year=2021, goal=0.8, as_of=as_of)
+        assert got == expected
+    assert (expected.valid_days, expected.good_days) == (181, 181)
