@@ -1,12 +1,13 @@
 """Experiment: VictoriaMetrics' CPU per point, line protocol against its JSON-line import.
 
-Run from the checkout: ``.venv/bin/python -m benchmarks.bench_victoria_formats [--days 3]
-[--stations 1600] [--repeat 2] [--keep DIR]`` (needs the Debian package ``victoria-metrics``).
+Run from the checkout: ``.venv/bin/python -m benchmarks.bench_publish --formats --sites 1600
+--days 3 [--repeat 2] [--keep DIR]`` (needs the Debian package ``victoria-metrics``).
 
 Issue 17's national year is bound by VictoriaMetrics' CPU per point; this measures whether
 an explicit VictoriaMetrics publishing mode (``/api/v1/import``, one JSON line per series
 with ``values`` and ``timestamps`` arrays) would pay. It builds a national-shape ledger with
-``bench_national_year``'s generator (import and evaluation), captures the requests
+``bench_national_year``'s generator (``--sites`` stations, ``--days`` days, areas of ten;
+import and evaluation), captures the requests
 ``Publisher.replay`` sends (time-ordered lines in requests of ``batch_points``), and posts
 the same points, each variant to a VictoriaMetrics of its own, ``--repeat`` times
 alternating:
@@ -28,12 +29,10 @@ cost: it is not counted.
 
 from __future__ import annotations
 
-import argparse
 import gzip
 import json
 import re
 import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -172,62 +171,46 @@ def post_all(
     return cpu, stored, digest
 
 
-def main() -> None:
-    """Command line: see the module docstring."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=int, default=3)
-    parser.add_argument("--stations", type=int, default=1600)
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--keep", type=Path, help="work in (and reuse) this folder")
-    args = parser.parse_args()
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_victoria_formats_"))
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        config = folder / "envmon.toml"
-        if not (folder / "ledger.sqlite").exists():
-            config = build(folder, args.days, args.stations)
-        settings = load_settings(config, {"ENVMON_INFLUXDB_TOKEN": "bench"})
-        last = FIRST_DAY + timedelta(days=args.days - 1)
-        with Ledger.open(folder / "ledger.sqlite") as ledger:
-            capture = _Capture()
-            Publisher(ledger, settings, capture).replay(FIRST_DAY, last)
-            own = time.process_time()
-            Publisher(ledger, settings, _Sink()).replay(FIRST_DAY, last)
-            own = time.process_time() - own
-        lines = [line for request in capture.requests for line in request]
-        points = len(lines)
-        fields = sum(len(_FIELD.findall(line.split(" ")[-2])) for line in lines[:1000]) / 1000
-        print(f"{points:,} lines in {len(capture.requests)} requests")
-        print(f"envmon, ledger to line protocol: {own / points * 1e6:.2f} µs CPU/point")
-        write = ["\n".join(request).encode() for request in capture.requests]
-        started = time.process_time()
-        size = int(settings.influxdb.batch_points * fields)
-        imports = to_import_bodies(lines, size)
+def run_formats(folder: Path, days: int, stations: int, repeat: int) -> None:
+    """Build (or reuse) the ledger in ``folder``, then measure: see the module docstring."""
+    config = folder / "envmon.toml"
+    if not (folder / "ledger.sqlite").exists():
+        config = build(folder, days, stations)
+    settings = load_settings(config, {"ENVMON_INFLUXDB_TOKEN": "bench"})
+    last = FIRST_DAY + timedelta(days=days - 1)
+    with Ledger.open(folder / "ledger.sqlite") as ledger:
+        capture = _Capture()
+        Publisher(ledger, settings, capture).replay(FIRST_DAY, last)
+        own = time.process_time()
+        Publisher(ledger, settings, _Sink()).replay(FIRST_DAY, last)
+        own = time.process_time() - own
+    lines = [line for request in capture.requests for line in request]
+    points = len(lines)
+    fields = sum(len(_FIELD.findall(line.split(" ")[-2])) for line in lines[:1000]) / 1000
+    print(f"{points:,} lines in {len(capture.requests)} requests")
+    print(f"envmon, ledger to line protocol: {own / points * 1e6:.2f} µs CPU/point")
+    write = ["\n".join(request).encode() for request in capture.requests]
+    started = time.process_time()
+    size = int(settings.influxdb.batch_points * fields)
+    imports = to_import_bodies(lines, size)
+    print(
+        f"converted to {len(imports)} JSON bodies in {time.process_time() - started:.0f} s "
+        "(Python parsing of line protocol, not counted)"
+    )
+    for turn in range(repeat):
+        cpu, stored, digest = post_all(folder, WRITE, write, compress=False)
         print(
-            f"converted to {len(imports)} JSON bodies in {time.process_time() - started:.0f} s "
-            "(Python parsing of line protocol, not counted)"
+            f"#{turn} line protocol (baseline): VictoriaMetrics {cpu / points * 1e6:.2f} µs "
+            f"CPU/point, {stored:,} samples stored",
+            flush=True,
         )
-        for turn in range(args.repeat):
-            cpu, stored, digest = post_all(folder, WRITE, write, compress=False)
+        for name, compress in (("JSON series-day", False), ("JSON series-day gzip 1", True)):
+            other, stored, same = post_all(folder, IMPORT, imports, compress=compress)
             print(
-                f"#{turn} line protocol (baseline): VictoriaMetrics {cpu / points * 1e6:.2f} µs "
-                f"CPU/point, {stored:,} samples stored",
+                f"#{turn} {name}: VictoriaMetrics {other / points * 1e6:.2f} µs CPU/point, "
+                f"{stored:,} samples stored, "
+                f"{'the same' if same == digest else 'NOT the same'} as the baseline's; "
+                f"{cpu / other:.2f}× less than the baseline; "
+                f"with envmon's side equal: {(cpu + own) / (other + own):.2f}×",
                 flush=True,
             )
-            for name, compress in (("JSON series-day", False), ("JSON series-day gzip 1", True)):
-                other, stored, same = post_all(folder, IMPORT, imports, compress=compress)
-                print(
-                    f"#{turn} {name}: VictoriaMetrics {other / points * 1e6:.2f} µs CPU/point, "
-                    f"{stored:,} samples stored, "
-                    f"{'the same' if same == digest else 'NOT the same'} as the baseline's; "
-                    f"{cpu / other:.2f}× less than the baseline; "
-                    f"with envmon's side equal: {(cpu + own) / (other + own):.2f}×",
-                    flush=True,
-                )
-    finally:
-        if args.keep is None:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-if __name__ == "__main__":
-    main()
