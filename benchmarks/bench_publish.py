@@ -24,6 +24,10 @@ printed before and after.
 
 Aims (issue 17): ≥ 60,000 points/s for replay and drain; a year of 20 sites replayed in
 under a minute.
+
+``--formats`` (with ``--sites 1600 --days 3``: the national shape) measures instead whether
+VictoriaMetrics' JSON-line import would take the same points with less CPU than line
+protocol (:mod:`benchmarks.victoria_formats`).
 """
 
 from __future__ import annotations
@@ -168,9 +172,24 @@ def main() -> None:
     parser.add_argument("--sites", type=int, default=20)
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--keep", type=Path, help="keep (or reuse) the ledger in this folder")
+    parser.add_argument(
+        "--formats",
+        action="store_true",
+        help="line protocol against VictoriaMetrics' JSON-line import (victoria_formats.py)",
+    )
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of --formats")
     args = parser.parse_args()
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench_publish_"))
     folder.mkdir(parents=True, exist_ok=True)
+    if args.formats:
+        from benchmarks.victoria_formats import run_formats  # imports this module
+
+        try:
+            run_formats(folder, args.days, args.sites, args.repeat)
+        finally:
+            if args.keep is None:
+                shutil.rmtree(folder, ignore_errors=True)
+        return
     config = folder / "envmon.toml"
     ledger_path = folder / "ledger.sqlite"
     if not ledger_path.exists():
