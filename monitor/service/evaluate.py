@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -217,8 +217,9 @@ def evaluate_dirty(
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
     chunks = [dirty[dirty["date"].isin(dates[i : i + step])] for i in range(0, len(dates), step)]
-    if overlap is None:  # (one chunk: nothing to read ahead or write beside)
-        overlap = len(chunks) > 1 and core_free()
+    # (one chunk: nothing to read ahead or write beside.) Whether a core is free is judged
+    # while the first chunk's rows are read (that read is not lost: the chunk takes it).
+    probe = _CoreProbe() if overlap is None and len(chunks) > 1 else None
     parts: list[EvaluationReport] = []  # one per chunk, in order
 
     def run(number: int, writes: BackgroundWrites, then: bool) -> None:
@@ -240,8 +241,15 @@ def evaluate_dirty(
     with (
         _checkpoints_every(ledger.connection, CHECKPOINT_PAGES),
         EvaluationInput(ledger.connection, lock) as reader,
-        BackgroundWrites(background=overlap, lock=lock) as writes,
+        ExitStack() as stack,
     ):
+        if probe is not None:
+            first = _chunk_window(chunks[0], membership)
+            if first is not None:  # read now, taken again as it is by the first chunk
+                reader.observations(start=first[0], end=first[1], sites=first[2])
+            overlap = probe.free()
+        overlap = bool(overlap)
+        writes = stack.enter_context(BackgroundWrites(background=overlap, lock=lock))
         context = _Run(
             ledger,
             membership,
@@ -280,6 +288,37 @@ def evaluate_dirty(
     return report
 
 
+class _CoreProbe:
+    """:func:`core_free` in two steps: the counters now, the judgement at :meth:`free`
+    (after at least ``window`` seconds: the time between is used for work of this process,
+    which is not counted)."""
+
+    def __init__(self, window: float = 0.1, stat: str = "/proc/stat") -> None:
+        self.window, self.stat = window, stat
+        try:
+            self.busy: float | None = _busy_seconds(stat)
+        except (OSError, ValueError, IndexError):
+            self.busy = None
+        self.own, self.start = time.process_time(), time.monotonic()
+
+    def free(self) -> bool:
+        """Whether a core was free since the probe began (see :func:`core_free`)."""
+        left = self.window - (time.monotonic() - self.start)
+        if left > 0:
+            time.sleep(left)
+        cores = os.cpu_count() or 1
+        if self.busy is not None:
+            try:
+                others = _busy_seconds(self.stat) - self.busy - (time.process_time() - self.own)
+                return others / max(time.monotonic() - self.start, 1e-3) <= cores - 1
+            except (OSError, ValueError, IndexError):
+                pass
+        try:
+            return os.getloadavg()[0] <= cores - 1
+        except OSError:
+            return False
+
+
 def core_free(window: float = 0.1, stat: str = "/proc/stat") -> bool:
     """Whether a core is free for :func:`evaluate_dirty`'s second thread: over ``window``
     seconds, the CPU time other processes used leaves at least one core idle.
@@ -289,18 +328,7 @@ def core_free(window: float = 0.1, stat: str = "/proc/stat") -> bool:
     load 1.2 that was all the import's). Where the system has no ``/proc/stat``, the
     1-minute load average at most the cores less one; False where neither tells.
     """
-    cores = os.cpu_count() or 1
-    try:
-        busy, own, start = _busy_seconds(stat), time.process_time(), time.monotonic()
-        time.sleep(window)
-        others = _busy_seconds(stat) - busy - (time.process_time() - own)
-        return others / max(time.monotonic() - start, 1e-3) <= cores - 1
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.getloadavg()[0] <= cores - 1
-    except OSError:
-        return False
+    return _CoreProbe(window, stat).free()
 
 
 def _busy_seconds(stat: str) -> float:
@@ -485,12 +513,17 @@ def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:
 def _local_days(times: pd.Series) -> pd.Categorical[Any]:
     """Local calendar dates as a categorical of YYYY-MM-DD texts (each distinct day
     formatted once; :func:`_keyed` takes its codes as they are, no text hashed per row)."""
+    # Each distinct time converted once (a window has a few hundred hours and a million
+    # rows): the times numbered first, their days numbered in the same first-seen order.
+    time_codes, distinct = pd.factorize(times)
+    moments = pd.Series(distinct, dtype=times.dtype)
     days = (
-        times.dt.tz_localize(None)
-        if times.dt.tz is None
-        else times.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+        moments.dt.tz_localize(None)
+        if moments.dt.tz is None
+        else moments.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
     )
-    codes, uniques = pd.factorize(days.dt.normalize())
+    day_codes, uniques = pd.factorize(days.dt.normalize())
+    codes = np.where(time_codes < 0, -1, day_codes[np.maximum(time_codes, 0)])
     text = pd.Index(np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object))
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(text))
 

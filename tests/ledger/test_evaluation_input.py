@@ -389,3 +389,16 @@ def test_without_an_announced_write_the_version_waits_for_the_lock(ledger: Ledge
     reader = EvaluationInput(ledger.connection, _HeldByTheWriter())
     with pytest.raises(AssertionError, match="waited for the lock"):
         reader._version()
+
+
+def test_the_same_window_again_is_not_read_again(ledger: Ledger) -> None:
+    """The first chunk's window, read while evaluate_dirty judges the cores, then asked
+    for by the chunk itself: the same frame, no row read from SQLite the second time."""
+    start, end = _windows()[0]
+    reader = EvaluationInput(ledger.connection)
+    first = reader.observations(start=start, end=end, sites=["1001A", "1002A"])
+    read = reader.rows_read
+    again = reader.observations(start=start, end=end, sites=["1001A", "1002A"])
+    assert reader.rows_read == read > 0
+    _same(again, first)
+    _same(again, ledger.evaluation_observations(start=start, end=end, sites=["1001A", "1002A"]))
