@@ -642,7 +642,12 @@ def _evaluate_chunk(
     hourly, daily = _air(
         obs, dirty_keys, dirty_areas, membership, minimums, context.model_sources, now
     )
-    water = _water(obs[in_dirty], context.bodies, now)
+    # (the few water rows picked first: filtering the whole window copies every column)
+    water = _water(
+        obs[in_dirty & obs["parameter"].isin(CLASSIFIED_WATER_ITEMS).to_numpy()],
+        context.bodies,
+        now,
+    )
     if len(hourly):
         write(
             lambda: write_derived(ledger, "hourly_aqi", hourly, ("site", "period_end", "standard"))
@@ -670,7 +675,8 @@ def _air(
     model_sources: frozenset[str],
     now: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    air = obs[obs["parameter"].isin(AIR)]
+    is_air = obs["parameter"].isin(AIR).to_numpy()
+    air = obs if is_air.all() else obs[is_air]  # (a window of air only: no copy)
     if air.empty:
         return pd.DataFrame(), pd.DataFrame()
     wide = _wide(air)
