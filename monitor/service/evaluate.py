@@ -137,11 +137,13 @@ def _area_values(
     out = area_means(frame, members, keys, values)
     minimum = out["area"].map(lambda a: minimums.get(a, 1)).to_numpy(dtype=np.int64)
     for value in values:
-        out.loc[out[f"{value}_sites"].to_numpy() < minimum, value] = np.nan
+        too_few = out[f"{value}_sites"].to_numpy() < minimum
+        if too_few.any():
+            out.loc[too_few, value] = np.nan
     links = pd.DataFrame(
         [(a, s) for a, sites in members.items() for s in sites], columns=["area", "site"]
     )
-    with_value = frame.loc[frame[values].notna().any(axis=1).to_numpy(), ["site", *keys]]
+    with_value = frame[["site", *keys]][frame[values].notna().any(axis=1).to_numpy()]
     counted = (
         with_value.merge(links, on="site", how="inner")
         .groupby(["area", *keys])
