@@ -616,7 +616,10 @@ def _evaluate_chunk(
     obs = _latest_per_key(obs)
     checked = checked_flags(obs)  # each distinct pair of source and check flags once
     flags = checked.flags()
-    own = checked.added()  # flags envmon added (text differs)
+    # Rows whose flags envmon added to (text differs), judged once per distinct pair of
+    # flags: ``checked.added() != ""`` without a text compared per row.
+    added = checked._replace(codes=np.arange(len(checked.texts), dtype=np.intp)).added()
+    own = np.asarray(added != "", dtype=bool)[checked.codes]
     keep = checked.excluded(context.exclude_own)
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
@@ -624,7 +627,7 @@ def _evaluate_chunk(
     dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
     in_dirty = _keyed(obs["site"], obs["date"], dirty_keys)
 
-    flagged = in_dirty & (own != "")  # the few rows first, then the frame
+    flagged = in_dirty & own  # the few rows first, then the frame
     qc = pd.DataFrame(
         {
             "site": obs["site"][flagged],
