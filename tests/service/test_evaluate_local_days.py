@@ -17,7 +17,7 @@ def test_dates_follow_the_zone_history_first_seen_order_and_missing_times() -> N
             [
                 "2026-03-01 16:00",  # 03-02 00:00 local
                 "1988-06-01 15:30",  # 06-02 00:30 local (DST)
-                None,
+                "NaT",
                 "2026-03-01 15:59",  # 03-01 23:59 local
                 "2026-03-01 16:00",
                 "1988-01-01 15:30",  # 01-01 23:30 local (no DST in winter)
