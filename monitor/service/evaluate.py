@@ -248,7 +248,12 @@ def evaluate_dirty(
         if probe is not None:
             first = _chunk_window(chunks[0], membership)
             if first is not None:  # read now, taken again as it is by the first chunk
-                reader.observations(start=first[0], end=first[1], sites=first[2])
+                try:
+                    reader.observations(start=first[0], end=first[1], sites=first[2])
+                except LEDGER_ERRORS:
+                    raise
+                except Exception:  # a row that cannot be read: the chunk reads it again,
+                    pass  # where its site-days are isolated (one bad row stops nothing)
             overlap = probe.free()
         overlap = bool(overlap)
         writes = stack.enter_context(BackgroundWrites(background=overlap, lock=lock))
