@@ -530,7 +530,8 @@ def _local_days(times: pd.Series) -> pd.Categorical[Any]:
         else moments.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
     )
     day_codes, uniques = pd.factorize(days.dt.normalize())
-    codes = np.where(time_codes < 0, -1, day_codes[np.maximum(time_codes, 0)])
+    # (a missing time, code -1, takes the -1 appended last: also when no time is present)
+    codes = np.append(day_codes, -1)[time_codes]
     text = pd.Index(np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object))
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(text))
 

@@ -32,3 +32,12 @@ def test_dates_follow_the_zone_history_first_seen_order_and_missing_times() -> N
     assert naive.codes.tolist() == days.codes.tolist()
     assert list(naive.categories) == list(days.categories)
     assert len(_local_days(times.iloc[:0])) == 0
+
+
+def test_only_missing_times_give_no_date() -> None:
+    """Every time missing (no distinct time to convert): every date missing, as pandas'
+    factorisation of the converted times gives (28153f6), not an IndexError."""
+    times = pd.Series(pd.to_datetime(["NaT", "NaT"])).dt.tz_localize("UTC")
+    days = _local_days(times)
+    assert days.codes.tolist() == [-1, -1]
+    assert len(days.categories) == 0
