@@ -402,3 +402,21 @@ def test_the_same_window_again_is_not_read_again(ledger: Ledger) -> None:
     assert reader.rows_read == read > 0
     _same(again, first)
     _same(again, ledger.evaluation_observations(start=start, end=end, sites=["1001A", "1002A"]))
+
+
+def test_the_same_window_again_after_another_connection_committed_is_read_again(
+    ledger: Ledger,
+) -> None:
+    """The same window asked for twice (the first chunk's, read while judging the cores)
+    with a commit of another connection (an ``envmon import`` process) between: the second
+    answer has the committed value, as a fresh read gives, not the frame read before."""
+    start, end = _windows()[0]
+    reader = EvaluationInput(ledger.connection)
+    reader.observations(start=start, end=end, sites=["1001A", "1002A"])
+    other = sqlite3.connect(ledger.path)
+    with other:
+        other.execute("UPDATE observations SET value = 98.0 WHERE site = '1002A'")
+    other.close()
+    again = reader.observations(start=start, end=end, sites=["1001A", "1002A"])
+    assert 98.0 in again.loc[again["site"] == "1002A", "value"].tolist()
+    _same(again, ledger.evaluation_observations(start=start, end=end, sites=["1001A", "1002A"]))
