@@ -199,11 +199,12 @@ def evaluate_dirty(
     third thread while the next chunk is evaluated (:meth:`EvaluationInput.prefetch`,
     :class:`BackgroundWrites`); the results are the same either way. Default: only when
     there is more than one chunk and a core is free (:func:`core_free`, other processes'
-    CPU time over 0.1 s): on a machine whose cores are all busy the threads
-    wait for each other's GIL and the run takes longer (issue 17: about 9 % longer at load 4-5
-    on 2 cores, the calling thread's CPU halved). A queued write that raises an error not
-    the ledger's (a defect in a chunk's rows) has its chunk and those after it evaluated
-    again with direct writes, so its site-days are isolated as without the threads.
+    CPU time while the first chunk's rows are read, at least 0.1 s): on a machine whose
+    cores are all busy the threads wait for each other's GIL and the run takes longer
+    (issue 17: about 9 % longer at load 4-5 on 2 cores, the calling thread's CPU halved).
+    A queued write that raises an error not the ledger's (a defect in a chunk's rows) has
+    its chunk and those after it evaluated again with direct writes, so its site-days are
+    isolated as without the threads.
     """
     dirty = ledger.dirty_days(marked=True)  # cleared only while unmarked since
     if dirty.empty:
