@@ -2,7 +2,7 @@
 
 Run from the checkout: ``.venv/bin/python -m benchmarks.bench_evaluate [--days 7]
 [--stations 1600] [--start 2026-02-26] [--repeat 3] [--baseline-commit 0e1012a |
---baseline-tree DIR | --no-baseline] [--profile OUT.prof]``.
+--baseline-tree DIR | --no-baseline] [--profile OUT.prof] [--overlap auto|on|off]``.
 
 Synthetic national archive day files (``benchmarks/make_archive.py``, nothing downloaded) are
 imported into a fresh ledger once (``Ledger.write_observations``, as ``envmon import
@@ -27,6 +27,10 @@ evaluation work), commit 28943bf (before issue 17).
 The first repetition's results are compared row for row with the baseline's (every derived
 table, the publishing outbox, the dirty days and the evaluation failures; ``computed_at``
 aside). ``--profile`` writes a cProfile of the first repetition of the new code.
+``--overlap on`` (or ``off``) has both the new code and the baseline read ahead and write
+in background threads (or not) whatever the load (``evaluate_dirty(overlap=…)``; default
+``auto``: each run decides by :func:`~monitor.service.evaluate.core_free`, so on a busy
+machine the two may differ in whether they overlap).
 """
 
 from __future__ import annotations
@@ -95,7 +99,8 @@ with Ledger.open(Path(sys.argv[1])) as ledger:
 """
 
 
-#: Run in a code tree: evaluate a ledger (cProfile to argv[3] if given); print site-days,
+#: Run in a code tree: evaluate a ledger (argv[3]: overlap auto, on or off; cProfile to
+#: argv[4] if given); print site-days,
 #: hourly rows, daily rows, QC flags, seconds, CPU seconds (every thread) and CPU seconds of
 #: the calling thread (the rest ran in the read-ahead and writing threads).
 EVALUATE_SCRIPT = """
@@ -105,15 +110,16 @@ from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import load_settings
 settings = load_settings(Path(sys.argv[2]), {})
-profiler = cProfile.Profile() if len(sys.argv) > 3 else None
+overlap = {"auto": None, "on": True, "off": False}[sys.argv[3]]
+profiler = cProfile.Profile() if len(sys.argv) > 4 else None
 with Ledger.open(Path(sys.argv[1])) as ledger:
     begin, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
     if profiler is not None:
         profiler.enable()
-    report = evaluate_dirty(ledger, settings)
+    report = evaluate_dirty(ledger, settings, overlap=overlap)
     if profiler is not None:
         profiler.disable()
-        profiler.dump_stats(sys.argv[3])
+        profiler.dump_stats(sys.argv[4])
     seconds, cpu = time.perf_counter() - begin, time.process_time() - cpu
     own = time.thread_time() - own
     left = len(ledger.dirty_days())
@@ -123,7 +129,12 @@ with Ledger.open(Path(sys.argv[1])) as ledger:
 
 
 def evaluate(
-    tree: Path, template: Path, copy: Path, config: Path, profile: Path | None = None
+    tree: Path,
+    template: Path,
+    copy: Path,
+    config: Path,
+    profile: Path | None = None,
+    overlap: str = "auto",
 ) -> tuple[list[int], float, float, float]:
     """Evaluate a fresh copy of ``template`` with the code in ``tree`` (a child process, so
     the new code and the baseline run alike): (site-days, hourly rows, daily rows, QC
@@ -136,6 +147,7 @@ def evaluate(
             EVALUATE_SCRIPT,
             str(copy),
             str(config),
+            overlap,
             *([str(profile)] if profile else []),
         ],
         cwd=tree,
@@ -223,6 +235,7 @@ def main() -> None:
     parser.add_argument("--baseline-commit", default=BASELINE_COMMIT)
     parser.add_argument("--baseline-tree", type=Path, help="a copy of the baseline's code")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--overlap", choices=("auto", "on", "off"), default="auto")
     args = parser.parse_args()
     args.config = args.config.resolve()  # the baseline runs in another folder
     load_settings(args.config, {})  # a bad config fails here, before the import
@@ -254,7 +267,9 @@ def main() -> None:
         for run in range(args.repeat):
             if tree is not None:
                 copy = work / f"baseline{run}.sqlite"
-                counts, seconds, cpu, own = evaluate(tree.resolve(), template, copy, args.config)
+                counts, seconds, cpu, own = evaluate(
+                    tree.resolve(), template, copy, args.config, overlap=args.overlap
+                )
                 if run:
                     copy.unlink()  # the first is compared with the new code's result
                 baselines.append(counts[0] / seconds)
@@ -266,7 +281,9 @@ def main() -> None:
                 )
             copy = work / f"run{run}.sqlite"
             profile = args.profile.resolve() if args.profile and run == 0 else None
-            counts, seconds, cpu, own = evaluate(ROOT, template, copy, args.config, profile)
+            counts, seconds, cpu, own = evaluate(
+                ROOT, template, copy, args.config, profile, args.overlap
+            )
             site_days, hourly, daily, flags, left = counts
             rows = written(copy)
             if run == 0 and tree is not None:

@@ -552,5 +552,7 @@ def area_means(
     counts = grouped[list(values)].count().add_suffix("_sites")
     out = pd.concat([means, counts], axis=1).reset_index()
     for value in values:
-        out.loc[out[f"{value}_sites"] < min_sites, value] = np.nan
+        too_few = out[f"{value}_sites"].to_numpy() < min_sites
+        if too_few.any():  # (a mean of no site is NaN already: the rule with min_sites 1)
+            out.loc[too_few, value] = np.nan
     return out[["area", *keys, *[c for v in values for c in (v, f"{v}_sites")]]]

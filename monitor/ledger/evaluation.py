@@ -105,10 +105,12 @@ class EvaluationStore(LedgerConnection):
         now = epoch_now()
         mark = dirty_mark()
         with self.transaction() as db:
-            db.executemany(
-                "DELETE FROM evaluation_failures WHERE site = ? AND date = ?",
-                [(str(k), str(d)) for k, d in succeeded],
-            )
+            # (none recorded, the rule: nothing to forget, no look-up per site-day)
+            if db.execute("SELECT 1 FROM evaluation_failures LIMIT 1").fetchone() is not None:
+                db.executemany(
+                    "DELETE FROM evaluation_failures WHERE site = ? AND date = ?",
+                    [(str(k), str(d)) for k, d in succeeded],
+                )
             db.executemany(
                 "INSERT INTO evaluation_failures (site, date, scope, error, first_failed, "
                 "last_failed, attempts) VALUES (?, ?, ?, ?, ?, ?, 1) ON CONFLICT (site, date) "

@@ -38,7 +38,15 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["Fetched", "fetch", "fetch_snapshot", "read_observation_rows", "read_rows"]
+__all__ = [
+    "Fetched",
+    "fetch",
+    "fetch_snapshot",
+    "read_observation_rows",
+    "read_rows",
+    "read_rows_one_by_one",
+    "rows_from_fetched",
+]
 
 _SEP: Final = "\x1f"
 
@@ -128,6 +136,20 @@ def read_rows(
     frame = _from_hours(hours, texts)
     if frame is not None:
         return frame
+    return read_rows_one_by_one(connection, lo, hi, sites)
+
+
+def rows_from_fetched(fetched: Fetched) -> pd.DataFrame | None:
+    """The frame of texts read ahead (:func:`fetch_snapshot`), without SQLite: None when an
+    hour does not split into its rows (then :func:`read_rows_one_by_one` reads them)."""
+    return _from_hours(*fetched)
+
+
+def read_rows_one_by_one(
+    connection: sqlite3.Connection, lo: int, hi: int, sites: frozenset[str] | None
+) -> pd.DataFrame:
+    """Rows of (lo, hi] read row by row (:func:`read_observation_rows`): for windows whose
+    per-hour texts do not split."""
     where, params = _where(lo, hi, sites)
     return read_observation_rows(
         connection, where, params, order_by="period_end, site, parameter, source"

@@ -22,9 +22,10 @@ What the run writes back is in :mod:`monitor.ledger.evaluation_output`.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
@@ -34,9 +35,15 @@ import pandas as pd
 
 from monitor.ledger.connection import reading_connection
 from monitor.ledger.epoch import from_epoch
-from monitor.ledger.evaluation_hours import Fetched, fetch_snapshot, read_rows
+from monitor.ledger.evaluation_hours import (
+    Fetched,
+    fetch_snapshot,
+    read_rows,
+    read_rows_one_by_one,
+    rows_from_fetched,
+)
 
-__all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput"]
+__all__ = ["EVALUATION_SITES_IN_SQL", "EvaluationInput", "announced_version"]
 
 #: Up to this many sites a window is filtered in SQL; more are read for the whole window
 #: and filtered in numpy: an ``IN`` list of a thousand sites costs SQLite more per row
@@ -120,14 +127,38 @@ class EvaluationInput:
         return frame
 
     def _version(self) -> int:
-        """Commits of other connections seen so far (``PRAGMA data_version``)."""
+        """Commits of other connections seen so far (``PRAGMA data_version``).
+
+        While the writing thread holds the lock inside a write transaction that announced
+        its ``data_version`` (:func:`announced_version`), that value, without waiting for
+        the transaction to end: no other connection can commit while it is open (issue 17:
+        the evaluating thread waited about a second per chunk for the hourly rows' write)."""
+        acquire = getattr(self._lock, "acquire", None)  # a threading.Lock (or alike)
+        if acquire is not None and not acquire(blocking=False):
+            announced = _version_in_write(self.connection)
+            if announced is not None:
+                return announced
+            acquire()
+        if acquire is not None:
+            try:
+                return _data_version(self.connection)
+            finally:
+                self._lock.release()  # type: ignore[attr-defined]
         with self._lock:
-            return int(self.connection.execute("PRAGMA data_version").fetchone()[0])
+            return _data_version(self.connection)
 
     def _window(self, lo: int, hi: int, sites: frozenset[str] | None) -> pd.DataFrame:
         """Rows of (lo, hi], from the previous window where it overlaps."""
         version = self._version()
         last = self._last
+        if last is not None and (last.start, last.end, last.sites, last.version) == (
+            lo,
+            hi,
+            sites,
+            version,
+        ):  # the same window again (the first chunk's, read while judging the cores)
+            self.rows_reused += len(last.frame)
+            return last.frame
         if last is not None and _reusable(last, version, lo, hi, sites):
             kept = last.frame[last.frame["period_end"].to_numpy() > lo]
             if sites is not None and last.sites != sites:
@@ -153,8 +184,10 @@ class EvaluationInput:
             except sqlite3.Error:
                 fetched = None  # read again below, where the error (if it stays) is raised
             if fetched is not None and pending.key == (lo, hi, sites, self._version()):
-                with self._lock:  # (reads on the connection only when the texts do not split)
-                    frame = read_rows(self.connection, lo, hi, sites, fetched)
+                frame = rows_from_fetched(fetched)  # no SQLite: the writes go on meanwhile
+                if frame is None:  # an hour does not split: row by row on the connection
+                    with self._lock:
+                        frame = read_rows_one_by_one(self.connection, lo, hi, sites)
                 self.rows_prefetched += len(frame)
                 return frame
         with self._lock:
@@ -220,6 +253,40 @@ class EvaluationInput:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _data_version(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("PRAGMA data_version").fetchone()[0])
+
+
+#: ``PRAGMA data_version`` of connections (by ``id``) inside a write transaction of an
+#: evaluation run, announced by :func:`announced_version`.
+_IN_WRITE: dict[int, int] = {}
+_IN_WRITE_GUARD: Final = threading.Lock()
+
+
+@contextmanager
+def announced_version(db: sqlite3.Connection) -> Iterator[None]:
+    """Inside a write transaction of ``db`` (``BEGIN IMMEDIATE`` taken): announce its
+    ``PRAGMA data_version`` until the block ends (before the ``COMMIT``), for
+    :meth:`EvaluationInput._version` to take instead of waiting for the lock. While the
+    transaction holds SQLite's write lock no other connection can commit, so the count of
+    their commits stays what it was at the ``BEGIN`` (the connection's own commits never
+    change it)."""
+    version = _data_version(db)
+    with _IN_WRITE_GUARD:
+        _IN_WRITE[id(db)] = version
+    try:
+        yield
+    finally:
+        with _IN_WRITE_GUARD:
+            _IN_WRITE.pop(id(db), None)
+
+
+def _version_in_write(connection: sqlite3.Connection) -> int | None:
+    """The version :func:`announced_version` announced for ``connection`` (None: none)."""
+    with _IN_WRITE_GUARD:
+        return _IN_WRITE.get(id(connection))
 
 
 #: SQLite page cache of the read-ahead connection (KiB).

@@ -23,6 +23,7 @@ import pandas as pd
 
 from monitor.ledger import Ledger
 from monitor.ledger.evaluation import forget_dirty
+from monitor.ledger.evaluation_input import announced_version
 
 __all__ = ["BackgroundWrites", "delete_qc_flags", "write_derived"]
 
@@ -172,7 +173,7 @@ def write_derived(
     columns = list(frame.columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in key)
     kind, day = _DERIVED[table]
-    with ledger.transaction() as db:
+    with ledger.transaction() as db, announced_version(db):
         for group, period in _groups(frame):
             literals = {c: _literals(group[c].to_numpy(), period) for c in columns}
             bound = [c for c in columns if literals[c] is None]
@@ -268,11 +269,17 @@ def _literal(data: npt.NDArray[Any]) -> str | None:
         return None
     if data.dtype.kind in "iub":
         first = int(data[0])
+        if data[-1] != data[0]:  # (the rule for a varying column: no pass over it)
+            return None
         return str(first) if bool((data == data[0]).all()) else None
     if data.dtype.kind == "f":
+        if not (np.isnan(data[0]) and np.isnan(data[-1])):
+            return None
         return "NULL" if bool(np.isnan(data).all()) else None
-    first = data[0]
-    if isinstance(first, str) and "\x00" not in first and bool((data == first).all()):
+    first, last = data[0], data[-1]
+    if not (isinstance(first, str) and isinstance(last, str) and last == first):
+        return None
+    if "\x00" not in first and bool((data == first).all()):
         return "'" + first.replace("'", "''") + "'"
     return None
 
@@ -356,6 +363,6 @@ def delete_qc_flags(ledger: Ledger, site_days: pd.DataFrame) -> None:
                 ranges[-1] = (sites[i], ranges[-1][1], max(ranges[-1][2], lo + 86400))
             else:
                 ranges.append((str(sites[i]), lo, lo + 86400))
-    with ledger.transaction() as db:
+    with ledger.transaction() as db, announced_version(db):
         _queue(db, "observations", sites, days)
         db.executemany(_DELETE_QC_SQL, ranges)

@@ -26,7 +26,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -137,11 +137,13 @@ def _area_values(
     out = area_means(frame, members, keys, values)
     minimum = out["area"].map(lambda a: minimums.get(a, 1)).to_numpy(dtype=np.int64)
     for value in values:
-        out.loc[out[f"{value}_sites"].to_numpy() < minimum, value] = np.nan
+        too_few = out[f"{value}_sites"].to_numpy() < minimum
+        if too_few.any():
+            out.loc[too_few, value] = np.nan
     links = pd.DataFrame(
         [(a, s) for a, sites in members.items() for s in sites], columns=["area", "site"]
     )
-    with_value = frame.loc[frame[values].notna().any(axis=1).to_numpy(), ["site", *keys]]
+    with_value = frame[["site", *keys]][frame[values].notna().any(axis=1).to_numpy()]
     counted = (
         with_value.merge(links, on="site", how="inner")
         .groupby(["area", *keys])
@@ -197,11 +199,12 @@ def evaluate_dirty(
     third thread while the next chunk is evaluated (:meth:`EvaluationInput.prefetch`,
     :class:`BackgroundWrites`); the results are the same either way. Default: only when
     there is more than one chunk and a core is free (:func:`core_free`, other processes'
-    CPU time over 0.1 s): on a machine whose cores are all busy the threads
-    wait for each other's GIL and the run takes longer (issue 17: about 9 % longer at load 4-5
-    on 2 cores, the calling thread's CPU halved). A queued write that raises an error not
-    the ledger's (a defect in a chunk's rows) has its chunk and those after it evaluated
-    again with direct writes, so its site-days are isolated as without the threads.
+    CPU time while the first chunk's rows are read, at least 0.1 s): on a machine whose
+    cores are all busy the threads wait for each other's GIL and the run takes longer
+    (issue 17: about 9 % longer at load 4-5 on 2 cores, the calling thread's CPU halved).
+    A queued write that raises an error not the ledger's (a defect in a chunk's rows) has
+    its chunk and those after it evaluated again with direct writes, so its site-days are
+    isolated as without the threads.
     """
     dirty = ledger.dirty_days(marked=True)  # cleared only while unmarked since
     if dirty.empty:
@@ -217,8 +220,9 @@ def evaluate_dirty(
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
     chunks = [dirty[dirty["date"].isin(dates[i : i + step])] for i in range(0, len(dates), step)]
-    if overlap is None:  # (one chunk: nothing to read ahead or write beside)
-        overlap = len(chunks) > 1 and core_free()
+    # (one chunk: nothing to read ahead or write beside.) Whether a core is free is judged
+    # while the first chunk's rows are read (that read is not lost: the chunk takes it).
+    probe = _CoreProbe() if overlap is None and len(chunks) > 1 else None
     parts: list[EvaluationReport] = []  # one per chunk, in order
 
     def run(number: int, writes: BackgroundWrites, then: bool) -> None:
@@ -240,8 +244,20 @@ def evaluate_dirty(
     with (
         _checkpoints_every(ledger.connection, CHECKPOINT_PAGES),
         EvaluationInput(ledger.connection, lock) as reader,
-        BackgroundWrites(background=overlap, lock=lock) as writes,
+        ExitStack() as stack,
     ):
+        if probe is not None:
+            first = _chunk_window(chunks[0], membership)
+            if first is not None:  # read now, taken again as it is by the first chunk
+                try:
+                    reader.observations(start=first[0], end=first[1], sites=first[2])
+                except LEDGER_ERRORS:
+                    raise
+                except Exception:  # a row that cannot be read: the chunk reads it again,
+                    pass  # where its site-days are isolated (one bad row stops nothing)
+            overlap = probe.free()
+        overlap = bool(overlap)
+        writes = stack.enter_context(BackgroundWrites(background=overlap, lock=lock))
         context = _Run(
             ledger,
             membership,
@@ -280,6 +296,37 @@ def evaluate_dirty(
     return report
 
 
+class _CoreProbe:
+    """:func:`core_free` in two steps: the counters now, the judgement at :meth:`free`
+    (after at least ``window`` seconds: the time between is used for work of this process,
+    which is not counted)."""
+
+    def __init__(self, window: float = 0.1, stat: str = "/proc/stat") -> None:
+        self.window, self.stat = window, stat
+        try:
+            self.busy: float | None = _busy_seconds(stat)
+        except (OSError, ValueError, IndexError):
+            self.busy = None
+        self.own, self.start = time.process_time(), time.monotonic()
+
+    def free(self) -> bool:
+        """Whether a core was free since the probe began (see :func:`core_free`)."""
+        left = self.window - (time.monotonic() - self.start)
+        if left > 0:
+            time.sleep(left)
+        cores = os.cpu_count() or 1
+        if self.busy is not None:
+            try:
+                others = _busy_seconds(self.stat) - self.busy - (time.process_time() - self.own)
+                return others / max(time.monotonic() - self.start, 1e-3) <= cores - 1
+            except (OSError, ValueError, IndexError):
+                pass
+        try:
+            return os.getloadavg()[0] <= cores - 1
+        except OSError:
+            return False
+
+
 def core_free(window: float = 0.1, stat: str = "/proc/stat") -> bool:
     """Whether a core is free for :func:`evaluate_dirty`'s second thread: over ``window``
     seconds, the CPU time other processes used leaves at least one core idle.
@@ -289,18 +336,7 @@ def core_free(window: float = 0.1, stat: str = "/proc/stat") -> bool:
     load 1.2 that was all the import's). Where the system has no ``/proc/stat``, the
     1-minute load average at most the cores less one; False where neither tells.
     """
-    cores = os.cpu_count() or 1
-    try:
-        busy, own, start = _busy_seconds(stat), time.process_time(), time.monotonic()
-        time.sleep(window)
-        others = _busy_seconds(stat) - busy - (time.process_time() - own)
-        return others / max(time.monotonic() - start, 1e-3) <= cores - 1
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.getloadavg()[0] <= cores - 1
-    except OSError:
-        return False
+    return _CoreProbe(window, stat).free()
 
 
 def _busy_seconds(stat: str) -> float:
@@ -485,12 +521,18 @@ def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:
 def _local_days(times: pd.Series) -> pd.Categorical[Any]:
     """Local calendar dates as a categorical of YYYY-MM-DD texts (each distinct day
     formatted once; :func:`_keyed` takes its codes as they are, no text hashed per row)."""
+    # Each distinct time converted once (a window has a few hundred hours and a million
+    # rows): the times numbered first, their days numbered in the same first-seen order.
+    time_codes, distinct = pd.factorize(times)
+    moments = pd.Series(distinct, dtype=times.dtype)
     days = (
-        times.dt.tz_localize(None)
-        if times.dt.tz is None
-        else times.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
+        moments.dt.tz_localize(None)
+        if moments.dt.tz is None
+        else moments.dt.tz_convert(LOCAL_TZ).dt.tz_localize(None)
     )
-    codes, uniques = pd.factorize(days.dt.normalize())
+    day_codes, uniques = pd.factorize(days.dt.normalize())
+    # (a missing time, code -1, takes the -1 appended last: also when no time is present)
+    codes = np.append(day_codes, -1)[time_codes]
     text = pd.Index(np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object))
     return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(text))
 
@@ -581,7 +623,10 @@ def _evaluate_chunk(
     obs = _latest_per_key(obs)
     checked = checked_flags(obs)  # each distinct pair of source and check flags once
     flags = checked.flags()
-    own = checked.added()  # flags envmon added (text differs)
+    # Rows whose flags envmon added to (text differs), judged once per distinct pair of
+    # flags: ``checked.added() != ""`` without a text compared per row.
+    added = checked._replace(codes=np.arange(len(checked.texts), dtype=np.intp)).added()
+    own = np.asarray(added != "", dtype=bool)[checked.codes]
     keep = checked.excluded(context.exclude_own)
     obs = obs.assign(value=obs["value"].where(~keep))
     obs["local"] = obs["period_end"].dt.tz_convert(LOCAL_TZ)
@@ -589,7 +634,7 @@ def _evaluate_chunk(
     dirty_keys = set(zip(dirty["site"], dirty["date"], strict=True))
     in_dirty = _keyed(obs["site"], obs["date"], dirty_keys)
 
-    flagged = in_dirty & (own != "")  # the few rows first, then the frame
+    flagged = in_dirty & own  # the few rows first, then the frame
     qc = pd.DataFrame(
         {
             "site": obs["site"][flagged],
@@ -609,7 +654,12 @@ def _evaluate_chunk(
     hourly, daily = _air(
         obs, dirty_keys, dirty_areas, membership, minimums, context.model_sources, now
     )
-    water = _water(obs[in_dirty], context.bodies, now)
+    # (the few water rows picked first: filtering the whole window copies every column)
+    water = _water(
+        obs[in_dirty & obs["parameter"].isin(CLASSIFIED_WATER_ITEMS).to_numpy()],
+        context.bodies,
+        now,
+    )
     if len(hourly):
         write(
             lambda: write_derived(ledger, "hourly_aqi", hourly, ("site", "period_end", "standard"))
@@ -637,7 +687,8 @@ def _air(
     model_sources: frozenset[str],
     now: int,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    air = obs[obs["parameter"].isin(AIR)]
+    is_air = obs["parameter"].isin(AIR).to_numpy()
+    air = obs if is_air.all() else obs[is_air]  # (a window of air only: no copy)
     if air.empty:
         return pd.DataFrame(), pd.DataFrame()
     wide = _wide(air)

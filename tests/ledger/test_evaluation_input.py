@@ -4,6 +4,7 @@ window after window, also when it takes the overlap from the previous window."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,11 @@ import pytest
 
 from monitor.collectors.base import observations
 from monitor.ledger import Ledger
-from monitor.ledger.evaluation_input import EVALUATION_SITES_IN_SQL, EvaluationInput
+from monitor.ledger.evaluation_input import (
+    EVALUATION_SITES_IN_SQL,
+    EvaluationInput,
+    announced_version,
+)
 from monitor.ledger.evaluation_output import BackgroundWrites, delete_qc_flags, write_derived
 
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -324,3 +329,94 @@ def test_background_writes_run_in_order_and_stop_at_a_failed_one(ledger: Ledger)
         writes.submit(lambda: insert(21))
     assert [r[0] for r in db.execute("SELECT n FROM t WHERE n >= 20")] == [20]
     assert not db.in_transaction  # the failed one was rolled back
+
+
+class _HeldByTheWriter:
+    """The run's lock while the writing thread holds it: a non-blocking acquire fails, a
+    blocking one would wait for the writer's whole transaction (here: fails the test)."""
+
+    def acquire(self, blocking: bool = True) -> bool:
+        if blocking:
+            raise AssertionError("waited for the lock the writer holds")
+        return False
+
+    def release(self) -> None:
+        raise AssertionError("released a lock it did not hold")
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def test_version_is_taken_from_an_open_write_without_waiting(ledger: Ledger) -> None:
+    """While the writer is inside a write transaction that announced its data_version, the
+    reader takes that count instead of waiting for the lock, and it counts the commit of
+    another connection before the transaction (an HJ 212 receiver), as the read after it."""
+    before = int(ledger.connection.execute("PRAGMA data_version").fetchone()[0])
+    other = sqlite3.connect(ledger.path)
+    with other:
+        other.execute("UPDATE observations SET value = 98.0 WHERE site = '1002A'")
+    other.close()
+    reader = EvaluationInput(ledger.connection, _HeldByTheWriter())
+    with ledger.transaction() as db, announced_version(db):
+        inside = reader._version()
+    after = int(ledger.connection.execute("PRAGMA data_version").fetchone()[0])
+    assert inside == after != before
+
+
+def test_rows_read_ahead_are_taken_without_the_lock_while_the_writer_writes(
+    ledger: Ledger,
+) -> None:
+    """The rows read ahead become the next window while the writer holds the lock (its
+    transaction open): neither the version nor the texts need the ledger's connection."""
+    first, second = _windows()[0], _windows()[1]
+    lock = threading.Lock()
+    with EvaluationInput(ledger.connection, lock) as reader:
+        reader.observations(start=first[0], end=first[1], sites=["1001A"])
+        reader.prefetch(start=second[0], end=second[1], sites=["1001A"])
+        reader._lock = _HeldByTheWriter()
+        with ledger.transaction() as db, announced_version(db):
+            got = reader.observations(start=second[0], end=second[1], sites=["1001A"])
+        assert reader.rows_prefetched > 0
+    _same(got, ledger.evaluation_observations(start=second[0], end=second[1], sites=["1001A"]))
+
+
+def test_without_an_announced_write_the_version_waits_for_the_lock(ledger: Ledger) -> None:
+    """A write that announced nothing (the ledger's own clear_dirty): the reader must take
+    the lock (the held lock's blocking acquire is what fails here)."""
+    reader = EvaluationInput(ledger.connection, _HeldByTheWriter())
+    with pytest.raises(AssertionError, match="waited for the lock"):
+        reader._version()
+
+
+def test_the_same_window_again_is_not_read_again(ledger: Ledger) -> None:
+    """The first chunk's window, read while evaluate_dirty judges the cores, then asked
+    for by the chunk itself: the same frame, no row read from SQLite the second time."""
+    start, end = _windows()[0]
+    reader = EvaluationInput(ledger.connection)
+    first = reader.observations(start=start, end=end, sites=["1001A", "1002A"])
+    read = reader.rows_read
+    again = reader.observations(start=start, end=end, sites=["1001A", "1002A"])
+    assert reader.rows_read == read > 0
+    _same(again, first)
+    _same(again, ledger.evaluation_observations(start=start, end=end, sites=["1001A", "1002A"]))
+
+
+def test_the_same_window_again_after_another_connection_committed_is_read_again(
+    ledger: Ledger,
+) -> None:
+    """The same window asked for twice (the first chunk's, read while judging the cores)
+    with a commit of another connection (an ``envmon import`` process) between: the second
+    answer has the committed value, as a fresh read gives, not the frame read before."""
+    start, end = _windows()[0]
+    reader = EvaluationInput(ledger.connection)
+    reader.observations(start=start, end=end, sites=["1001A", "1002A"])
+    other = sqlite3.connect(ledger.path)
+    with other:
+        other.execute("UPDATE observations SET value = 98.0 WHERE site = '1002A'")
+    other.close()
+    again = reader.observations(start=start, end=end, sites=["1001A", "1002A"])
+    assert 98.0 in again.loc[again["site"] == "1002A", "value"].tolist()
+    _same(again, ledger.evaluation_observations(start=start, end=end, sites=["1001A", "1002A"]))
