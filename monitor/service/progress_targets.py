@@ -40,6 +40,7 @@ from monitor.domain.targets import (
     max_count_progress,
     milestones_progress,
     ratio_progress,
+    ratio_progress_of_counts,
     share_progress,
 )
 from monitor.domain.water_quality import (
@@ -261,6 +262,10 @@ class _Cache:
     #: "year" or "month", number of reading times up to the as-of date): the as-of dates
     #: between two readings rest on the same readings.
     classes: dict[tuple[str, str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: :class:`_GoodDaySeries` by (area, year, valid-day rule).
+    good_days: dict[tuple[str, int, str], _GoodDaySeries] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 def _area_year_days(
@@ -302,16 +307,22 @@ def _withheld_note(
     return fields, en, zh
 
 
-def good_day_progress(
-    ledger: Ledger,
-    target: GoodDayRatioTarget,
-    as_of: date,
-    cache: _Cache | None = None,
-    rule: ValidDayRule = "all_six_or_over_100",
-) -> list[TargetProgress]:
-    """Every variant of a good-day ratio target; days count by the valid-day ``rule``
-    (:func:`counted_days`)."""
-    days = _area_year_days(ledger, target.area, target.year, cache, rule)
+@dataclasses.dataclass(frozen=True)
+class _Variant:
+    """What one variant of a good-day ratio target counts as of one date."""
+
+    progress: Progress
+    withheld: int
+    #: The official variant only: days decided by an official / a provisional value, days
+    #: whose good/non-good grade the two disagree on, days whose AQI differs.
+    official: tuple[int, int, int, int] | None = None
+
+
+def _good_day_variants_alone(
+    days: pd.DataFrame, target: GoodDayRatioTarget, as_of: date
+) -> tuple[dict[str, _Variant], dict[str, int] | None]:
+    """The variants of a good-day target as of one date, counted from the area's days
+    (``compute_progress`` for one as-of date), and the stations the days rest on."""
     in_year = days["date"].dt.year == target.year
     up_to = in_year & (days["date"] <= pd.Timestamp(as_of))
     has_dust = bool(days.loc[in_year, "dust"].any())
@@ -322,7 +333,7 @@ def good_day_progress(
     rested_on = (
         None if not len(stations) else {"min": int(stations.min()), "max": int(stations.max())}
     )
-    rows = []
+    variants = {}
     for standard in STANDARDS:
         column = "official" if standard == "official" else standard
         for dust_excluded in (False, True) if has_dust else (False,):
@@ -340,20 +351,7 @@ def good_day_progress(
                 excluded=dusty,
             )
             withheld = int(days[f"{column}_withheld"].to_numpy()[counted_to].sum())
-            fields, note_en, note_zh = _withheld_note(withheld, p.good_days, p.valid_days)
-            p = dataclasses.replace(
-                p,
-                explanation_en=p.explanation_en + note_en,
-                explanation_zh=p.explanation_zh + note_zh,
-            )
-            extra: dict[str, Any] = {
-                **fields,
-                "details": {
-                    "rules_goal_set_under": target.rules,
-                    "valid_day_rule": rule,
-                    "stations": rested_on,
-                },
-            }
+            official = None
             if standard == "official":
                 sources = days.loc[up_to, "official_source"]
                 both = days.loc[up_to, ["imported", "computed"]].dropna()
@@ -363,16 +361,210 @@ def good_day_progress(
                         != (both["computed"] <= GOOD_DAY_MAX_AQI)
                     ).sum()
                 )
-                extra.update(
-                    official_days=int((sources == "official").sum()),
-                    provisional_days=int((sources == "provisional").sum()),
-                    disagreements=disagree,
-                )
-                extra["details"]["aqi_differences"] = int(
-                    (both["imported"] != both["computed"]).sum()
+                official = (
+                    int((sources == "official").sum()),
+                    int((sources == "provisional").sum()),
+                    disagree,
+                    int((both["imported"] != both["computed"]).sum()),
                 )
             variant = standard + ("+dust_excluded" if dust_excluded else "")
-            rows.append(_row(target, target.area, as_of, variant, standard, p, **extra))
+            variants[variant] = _Variant(p, withheld, official)
+    return variants, rested_on
+
+
+def _cumulative(flags: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """``out[k]``: how many of the first ``k`` flags are set (``out[0] = 0``)."""
+    return np.concatenate(([0], np.cumsum(np.asarray(flags, dtype=np.int64))))
+
+
+@dataclasses.dataclass(frozen=True)
+class _RatioSeries:
+    """One variant of a good-day target, counted once for every as-of date of a refresh.
+
+    Cumulative counts over the area's days (:func:`_area_year_days`: 1 January three years
+    before the target year … 31 December of the target year, one row per date), so the
+    count up to any as-of date, and over any part of an earlier year, is a difference.
+    """
+
+    column: str
+    dust_excluded: bool
+    valid: npt.NDArray[np.int64]
+    good: npt.NDArray[np.int64]
+    left_out: npt.NDArray[np.int64]
+    withheld: npt.NDArray[np.int64]
+
+
+@dataclasses.dataclass(frozen=True)
+class _GoodDaySeries:
+    """Every variant of a good-day target over the area's days, for a series of as-of
+    dates (the same counts as :func:`_good_day_variants_alone`, as differences of sums)."""
+
+    first: date
+    variants: dict[str, _RatioSeries]
+    official_days: npt.NDArray[np.int64]
+    provisional_days: npt.NDArray[np.int64]
+    disagreements: npt.NDArray[np.int64]
+    aqi_differences: npt.NDArray[np.int64]
+    #: Fewest and most stations of the target year's days up to each day (NaN: none yet).
+    stations_min: npt.NDArray[np.float64]
+    stations_max: npt.NDArray[np.float64]
+
+    @classmethod
+    def of_days(cls, days: pd.DataFrame, year: int) -> _GoodDaySeries:
+        """Count the area's days once."""
+        first = pd.Timestamp(days["date"].iloc[0]).date()
+        in_year = (days["date"].dt.year == year).to_numpy()
+        has_dust = bool(days["dust"].to_numpy()[in_year].any())
+        dust = days["dust"].to_numpy()
+        variants = {}
+        for standard in STANDARDS:
+            column = "official" if standard == "official" else standard
+            for dust_excluded in (False, True) if has_dust else (False,):
+                good = _good(days[column])
+                skipped = dust & (good == 0.0) if dust_excluded else np.zeros(len(good), bool)
+                variant = standard + ("+dust_excluded" if dust_excluded else "")
+                variants[variant] = _RatioSeries(
+                    column,
+                    dust_excluded,
+                    valid=_cumulative(~np.isnan(good) & ~skipped),
+                    good=_cumulative((good == 1.0) & ~skipped),
+                    left_out=_cumulative(skipped),
+                    withheld=_cumulative(days[f"{column}_withheld"].to_numpy()),
+                )
+        source = days["official_source"].to_numpy()
+        imported, computed = days["imported"].to_numpy(), days["computed"].to_numpy()
+        both = ~np.isnan(imported) & ~np.isnan(computed)
+        stations = np.where(in_year, days["stations"].to_numpy(), np.nan)
+        return cls(
+            first,
+            variants,
+            official_days=_cumulative(source == "official"),
+            provisional_days=_cumulative(source == "provisional"),
+            disagreements=_cumulative(
+                both & ((imported <= GOOD_DAY_MAX_AQI) != (computed <= GOOD_DAY_MAX_AQI))
+            ),
+            aqi_differences=_cumulative(both & (imported != computed)),
+            stations_min=np.fmin.accumulate(stations),
+            stations_max=np.fmax.accumulate(stations),
+        )
+
+    def history_rates(
+        self, series: _RatioSeries, year: int, as_of: date
+    ) -> tuple[list[float], str]:
+        """:func:`_history_rates` from the counts."""
+        rates, years = [], []
+        for earlier in range(self.first.year, year):
+            try:
+                start = as_of.replace(year=earlier) + timedelta(days=1)
+            except ValueError:  # 29 February
+                start = date(earlier, 3, 1)
+            end = date(earlier, 12, 31)
+            period = (end - start).days + 1
+            if period <= 0:
+                continue
+            lo, hi = (start - self.first).days, (end - self.first).days + 1
+            valid = int(series.valid[hi] - series.valid[lo])
+            if valid >= period / 2:
+                rates.append(int(series.good[hi] - series.good[lo]) / valid)
+                years.append(earlier)
+        basis = f"{years[0]}–{years[-1]}" if len(years) > 1 else (str(years[0]) if years else "")
+        return rates, basis
+
+    def at(
+        self, target: GoodDayRatioTarget, as_of: date
+    ) -> tuple[dict[str, _Variant], dict[str, int] | None]:
+        """The variants as of one date, as :func:`_good_day_variants_alone` counts them."""
+        start = date(target.year, 1, 1)
+        # Rows of the target year up to as_of: [begin, upto).
+        begin = (start - self.first).days
+        elapsed = min(max(0, (as_of - start).days + 1), days_in_year(target.year))
+        upto = begin + elapsed
+        variants = {}
+        for name, series in self.variants.items():
+            rates, basis = self.history_rates(series, target.year, as_of)
+            p = ratio_progress_of_counts(
+                int(series.valid[upto] - series.valid[begin]),
+                int(series.good[upto] - series.good[begin]),
+                int(series.left_out[upto] - series.left_out[begin]),
+                year=target.year,
+                goal=target.goal,
+                as_of=as_of,
+                history_rates=rates,
+                history_basis=basis,
+            )
+            official = None
+            if name == "official":
+                official = tuple(
+                    int(counts[upto] - counts[begin])
+                    for counts in (
+                        self.official_days,
+                        self.provisional_days,
+                        self.disagreements,
+                        self.aqi_differences,
+                    )
+                )
+            withheld = int(series.withheld[upto] - series.withheld[begin])
+            variants[name] = _Variant(p, withheld, official)  # type: ignore[arg-type]
+        fewest = self.stations_min[upto - 1] if elapsed else np.nan
+        rested_on = (
+            None
+            if np.isnan(fewest)
+            else {"min": int(fewest), "max": int(self.stations_max[upto - 1])}
+        )
+        return variants, rested_on
+
+
+def good_day_progress(
+    ledger: Ledger,
+    target: GoodDayRatioTarget,
+    as_of: date,
+    cache: _Cache | None = None,
+    rule: ValidDayRule = "all_six_or_over_100",
+) -> list[TargetProgress]:
+    """Every variant of a good-day ratio target; days count by the valid-day ``rule``
+    (:func:`counted_days`).
+
+    With ``cache`` (a series of as-of dates) the area's days are counted once
+    (:class:`_GoodDaySeries`) and each as-of date takes differences of the sums; alone, the
+    days are counted for the one date (:func:`_good_day_variants_alone`). Both give the
+    same rows.
+    """
+    days = _area_year_days(ledger, target.area, target.year, cache, rule)
+    if cache is None:
+        variants, rested_on = _good_day_variants_alone(days, target, as_of)
+    else:
+        key = (target.area, target.year, rule)
+        series = cache.good_days.get(key)
+        if series is None:
+            series = cache.good_days[key] = _GoodDaySeries.of_days(days, target.year)
+        variants, rested_on = series.at(target, as_of)
+    rows = []
+    for variant, counted in variants.items():
+        standard = variant.removesuffix("+dust_excluded")
+        p = counted.progress
+        fields, note_en, note_zh = _withheld_note(counted.withheld, p.good_days, p.valid_days)
+        p = dataclasses.replace(
+            p,
+            explanation_en=p.explanation_en + note_en,
+            explanation_zh=p.explanation_zh + note_zh,
+        )
+        extra: dict[str, Any] = {
+            **fields,
+            "details": {
+                "rules_goal_set_under": target.rules,
+                "valid_day_rule": rule,
+                "stations": rested_on,
+            },
+        }
+        if counted.official is not None:
+            official_days, provisional_days, disagree, differences = counted.official
+            extra.update(
+                official_days=official_days,
+                provisional_days=provisional_days,
+                disagreements=disagree,
+            )
+            extra["details"]["aqi_differences"] = differences
+        rows.append(_row(target, target.area, as_of, variant, standard, p, **extra))
     return rows
 
 
