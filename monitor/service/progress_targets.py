@@ -258,6 +258,8 @@ class _Cache:
     #: The distinct ``period_end`` (epoch s, sorted) of a river target's readings in its
     #: year, by target id.
     reading_ends: dict[str, npt.NDArray[np.int64]] = dataclasses.field(default_factory=dict)
+    #: The water readings of a river target's sections in its year, by target id.
+    readings: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     #: :func:`section_period_classes` of a river target's year to date, by (target id,
     #: "year" or "month", number of reading times up to the as-of date): the as-of dates
     #: between two readings rest on the same readings.
@@ -266,6 +268,12 @@ class _Cache:
     good_days: dict[tuple[str, int, str], _GoodDaySeries] = dataclasses.field(
         default_factory=dict
     )
+    #: :func:`_heavy_day_counts` by (area, year).
+    heavy_days: dict[tuple[str, int], _HeavyDayCounts] = dataclasses.field(default_factory=dict)
+    #: :func:`_official_daily_stats` of the year and the three before, by (area, year).
+    daily_stats: dict[tuple[str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: :func:`_indicator_values` up to the end of the target's year, by target id.
+    indicators: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
 
 
 def _area_year_days(
@@ -579,9 +587,24 @@ def _official_daily_stats(ledger: Ledger, area: str, first: date, last: date) ->
     return frame
 
 
-def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) -> TargetProgress:
-    """Mean to date of a pollutant's valid daily means, with HJ 663 counts and projection."""
-    frame = _official_daily_stats(ledger, target.area, date(target.year - 3, 1, 1), as_of)
+def annual_mean_progress(
+    ledger: Ledger, target: AnnualMeanTarget, as_of: date, cache: _Cache | None = None
+) -> TargetProgress:
+    """Mean to date of a pollutant's valid daily means, with HJ 663 counts and projection.
+
+    With ``cache`` (a series of as-of dates) the daily statistics are read once, to the end
+    of the year, and cut to ``as_of`` here.
+    """
+    first = date(target.year - 3, 1, 1)
+    if cache is None:
+        frame = _official_daily_stats(ledger, target.area, first, as_of)
+    else:
+        key = (target.area, target.year)
+        read = cache.daily_stats.get(key)
+        if read is None:
+            last = max(date(target.year, 12, 31), as_of)
+            read = cache.daily_stats[key] = _official_daily_stats(ledger, target.area, first, last)
+        frame = read[read["date"] <= pd.Timestamp(as_of)].reset_index(drop=True)
     pollutant = target.pollutant
     label = Pollutant(pollutant).label
     invalid = (
@@ -669,21 +692,73 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
     return _row(target, target.area, as_of, "official", "official", p)
 
 
+@dataclasses.dataclass(frozen=True)
+class _HeavyDayCounts:
+    """Cumulative counts of an area's days (:func:`_area_year_days`) for a series of as-of
+    dates: ``heavy[k]`` / ``assessed[k]`` are the heavy-pollution (official AQI > 200) and
+    assessed days among the first ``k`` rows."""
+
+    first: date
+    heavy: npt.NDArray[np.int64]
+    assessed: npt.NDArray[np.int64]
+
+    @classmethod
+    def of_days(cls, days: pd.DataFrame) -> _HeavyDayCounts:
+        """Count the area's days once."""
+        aqi = days["official"].to_numpy(dtype=float)
+        return cls(
+            pd.Timestamp(days["date"].iloc[0]).date(),
+            _cumulative(aqi > HEAVY_POLLUTION_MIN_AQI),
+            _cumulative(~np.isnan(aqi)),
+        )
+
+    def between(self, first: date, last: date) -> tuple[int, int, int]:
+        """Heavy days, assessed days and days from ``first`` to ``last`` (none if last <
+        first), of the days counted."""
+        lo = min(max(0, (first - self.first).days), len(self.heavy) - 1)
+        hi = min(max(lo, (last - self.first).days + 1), len(self.heavy) - 1)
+        return (
+            int(self.heavy[hi] - self.heavy[lo]),
+            int(self.assessed[hi] - self.assessed[lo]),
+            hi - lo,
+        )
+
+
 def heavy_days_progress(
     ledger: Ledger, target: HeavyPollutionDaysTarget, as_of: date, cache: _Cache | None = None
 ) -> TargetProgress:
-    """Heavy-pollution days (AQI > 200) to date against the maximum."""
+    """Heavy-pollution days (AQI > 200) to date against the maximum.
+
+    With ``cache`` (a series of as-of dates) the area's days are counted once
+    (:class:`_HeavyDayCounts`); the same counts as one date alone.
+    """
     days = _area_year_days(ledger, target.area, target.year, cache)
-    aqi = days["official"]
-    this = (days["date"].dt.year == target.year) & (days["date"] <= pd.Timestamp(as_of))
-    count = int((aqi[this] > HEAVY_POLLUTION_MIN_AQI).sum())
-    assessed = int(aqi[this].notna().sum())
-    history = []
     day_of_year = (as_of - date(as_of.year, 1, 1)).days + 1
-    for earlier in range(target.year - 3, target.year):
-        part = aqi[(days["date"].dt.year == earlier) & (days["date"].dt.day_of_year > day_of_year)]
-        if part.notna().sum() >= max(1, len(part) // 2):
-            history.append(float((part > HEAVY_POLLUTION_MIN_AQI).sum()))
+    history = []
+    if cache is None:
+        aqi = days["official"]
+        this = (days["date"].dt.year == target.year) & (days["date"] <= pd.Timestamp(as_of))
+        count = int((aqi[this] > HEAVY_POLLUTION_MIN_AQI).sum())
+        assessed = int(aqi[this].notna().sum())
+        for earlier in range(target.year - 3, target.year):
+            part = aqi[
+                (days["date"].dt.year == earlier) & (days["date"].dt.day_of_year > day_of_year)
+            ]
+            if part.notna().sum() >= max(1, len(part) // 2):
+                history.append(float((part > HEAVY_POLLUTION_MIN_AQI).sum()))
+    else:
+        key = (target.area, target.year)
+        counts = cache.heavy_days.get(key)
+        if counts is None:
+            counts = cache.heavy_days[key] = _HeavyDayCounts.of_days(days)
+        count, assessed, _ = counts.between(
+            date(target.year, 1, 1), min(as_of, date(target.year, 12, 31))
+        )
+        for earlier in range(target.year - 3, target.year):
+            rest = date(earlier, 1, 1) + timedelta(days=day_of_year)
+            heavy, valid, length = counts.between(rest, date(earlier, 12, 31))
+            if valid >= max(1, length // 2):
+                history.append(float(heavy))
     p = max_count_progress(
         count,
         target.max,
@@ -726,6 +801,7 @@ def section_period_classes(
     first: date,
     last: date,
     period: str,
+    readings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Class of each section over each month or year, on the mean of each item.
 
@@ -742,6 +818,10 @@ def section_period_classes(
         Readings whose local (Asia/Shanghai) date of ``period_end`` is in first … last.
     period : str
         ``"month"`` (periods ``YYYY-MM``) or ``"year"`` (``YYYY``).
+    readings : DataFrame, optional
+        The sections' water readings of a span that holds first … last, as
+        :func:`_section_readings` reads them (a series of as-of dates reads its year once);
+        cut to first … last here. Default: read from the ledger.
 
     Returns
     -------
@@ -769,12 +849,11 @@ def section_period_classes(
     sections = {sid: settings.section(sid) for sid in section_ids}
     site_to_section = _section_sites(settings, section_ids)
     start, end = _local_bounds(first, last)
-    obs = ledger.observations(
-        start=start.to_pydatetime(),
-        end=end.to_pydatetime(),
-        sites=sorted(site_to_section),
-        parameters=list(_WATER_CODES),
-    )
+    if readings is None:
+        obs = _section_readings(ledger, site_to_section, first, last)
+    else:
+        stamps = readings["period_end"]
+        obs = readings[(stamps > start) & (stamps <= end)].reset_index(drop=True)
     if obs.empty:
         return pd.DataFrame(columns=columns)
     obs = obs.sort_values("ingested_at", kind="stable").drop_duplicates(
@@ -855,6 +934,20 @@ def _section_sites(settings: Settings, section_ids: Sequence[str]) -> dict[str, 
     return site_to_section
 
 
+def _section_readings(
+    ledger: Ledger, site_to_section: dict[str, str], first: date, last: date
+) -> pd.DataFrame:
+    """The stored water readings of the sections' sites whose local date is first … last
+    (in the ledger's key order)."""
+    start, end = _local_bounds(first, last)
+    return ledger.observations(
+        start=start.to_pydatetime(),
+        end=end.to_pydatetime(),
+        sites=sorted(site_to_section),
+        parameters=list(_WATER_CODES),
+    )
+
+
 def _local_bounds(first: date, last: date) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``(start, end)`` such that ``start < period_end <= end`` holds for the readings whose
     local (Asia/Shanghai) date is in first … last."""
@@ -892,8 +985,13 @@ def _year_to_date_classes(
     readings = int(np.searchsorted(ends, int(_local_bounds(first, as_of)[1].timestamp()), "right"))
     key = (target.id, period, readings)
     if key not in cache.classes:
+        readings_of_year = cache.readings.get(target.id)
+        if readings_of_year is None:
+            readings_of_year = cache.readings[target.id] = _section_readings(
+                ledger, _section_sites(settings, target.sections), first, date(target.year, 12, 31)
+            )
         cache.classes[key] = section_period_classes(
-            ledger, settings, target.sections, first, as_of, period
+            ledger, settings, target.sections, first, as_of, period, readings_of_year
         )
     return cache.classes[key]
 
@@ -980,18 +1078,30 @@ def river_progress(
     )
 
 
-def _indicator_values(ledger: Ledger, target: str, as_of: date) -> pd.DataFrame:
-    return ledger.query(
-        "SELECT item, date, value, note, recorded_at FROM indicator_values WHERE target = ? "
-        "AND date <= ? ORDER BY date, id",
-        (target, as_of.isoformat()),
-    )
+def _indicator_values(
+    ledger: Ledger, target: MilestonesTarget | CountTarget, as_of: date, cache: _Cache | None
+) -> pd.DataFrame:
+    """The values reported for a target up to ``as_of``, oldest first; with ``cache`` read
+    once up to the end of the target's year and cut to ``as_of`` here."""
+    if cache is None:
+        return ledger.query(
+            "SELECT item, date, value, note, recorded_at FROM indicator_values WHERE target = ? "
+            "AND date <= ? ORDER BY date, id",
+            (target.id, as_of.isoformat()),
+        )
+    read = cache.indicators.get(target.id)
+    if read is None:
+        last = max(date(target.year, 12, 31), as_of)
+        read = cache.indicators[target.id] = _indicator_values(ledger, target, last, None)
+    return read[read["date"] <= as_of.isoformat()].reset_index(drop=True)
 
 
-def milestone_progress(ledger: Ledger, target: MilestonesTarget, as_of: date) -> TargetProgress:
+def milestone_progress(
+    ledger: Ledger, target: MilestonesTarget, as_of: date, cache: _Cache | None = None
+) -> TargetProgress:
     """Milestone statuses: the latest reported status per item (settings' ``done`` dates
     count as completed)."""
-    reported = _indicator_values(ledger, target.id, as_of)
+    reported = _indicator_values(ledger, target, as_of, cache)
     reported = reported[reported["date"] >= f"{target.year}-01-01"]
     statuses, due, items = [], [], {}
     for item in target.items:
@@ -1023,9 +1133,11 @@ def milestone_progress(ledger: Ledger, target: MilestonesTarget, as_of: date) ->
 _MILESTONE_ZH = {"not_started": "未开始", "started": "进行中", "completed": "已完成"}
 
 
-def count_target_progress(ledger: Ledger, target: CountTarget, as_of: date) -> TargetProgress:
+def count_target_progress(
+    ledger: Ledger, target: CountTarget, as_of: date, cache: _Cache | None = None
+) -> TargetProgress:
     """The latest reported value of a count target in its year."""
-    reported = _indicator_values(ledger, target.id, as_of)
+    reported = _indicator_values(ledger, target, as_of, cache)
     reported = reported[reported["date"] >= f"{target.year}-01-01"]
     numbers = pd.to_numeric(reported["value"], errors="coerce")
     numbers = numbers[np.isfinite(numbers) & (numbers >= 0)]  # unusable values never count
@@ -1060,15 +1172,15 @@ def compute_progress(
             rule = settings.evaluation.valid_day_rule
             rows += good_day_progress(ledger, target, cutoff, cache, rule)
         elif isinstance(target, AnnualMeanTarget):
-            rows.append(annual_mean_progress(ledger, target, cutoff))
+            rows.append(annual_mean_progress(ledger, target, cutoff, cache))
         elif isinstance(target, HeavyPollutionDaysTarget):
             rows.append(heavy_days_progress(ledger, target, cutoff, cache))
         elif isinstance(target, RiverClassTarget):
             rows.append(river_progress(ledger, settings, target, cutoff, cache))
         elif isinstance(target, MilestonesTarget):
-            rows.append(milestone_progress(ledger, target, cutoff))
+            rows.append(milestone_progress(ledger, target, cutoff, cache))
         else:
-            rows.append(count_target_progress(ledger, target, cutoff))
+            rows.append(count_target_progress(ledger, target, cutoff, cache))
     return rows
 
 
