@@ -501,7 +501,7 @@ class _GoodDaySeries:
                 history_basis=basis,
             )
             official = None
-            if name == "official":
+            if series.column == "official":  # (and official+dust_excluded)
                 official = tuple(
                     int(counts[upto] - counts[begin])
                     for counts in (
@@ -1224,6 +1224,29 @@ def store_progress(ledger: Ledger, rows: list[TargetProgress]) -> None:
     ledger.replace_derived("target_progress", frame, ("target", "as_of", "variant"))
 
 
+def progress_series(
+    ledger: Ledger,
+    settings: Settings,
+    dates: Sequence[date],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[TargetProgress]:
+    """:func:`compute_progress` for each as-of date of ``dates`` (each of its own year), the
+    same rows as each date alone, for less: what does not depend on the as-of date is read
+    and counted once (the area's days as cumulative counts, indicator values, daily
+    statistics, a river target's readings and its ratings per set of readings).
+
+    ``progress(done, total)`` is called after each as-of date.
+    """
+    rows: list[TargetProgress] = []
+    cache = _Cache()
+    for done, as_of in enumerate(dates, start=1):
+        rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
+        if progress is not None:
+            progress(done, len(dates))
+    return rows
+
+
 def refresh_progress(
     ledger: Ledger,
     settings: Settings,
@@ -1252,11 +1275,6 @@ def refresh_progress(
         while day <= end:
             wanted.add(day)
             day += timedelta(days=1)
-    rows: list[TargetProgress] = []
-    cache = _Cache()
-    for done, as_of in enumerate(sorted(wanted), start=1):
-        rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
-        if progress is not None:
-            progress(done, len(wanted))
+    rows = progress_series(ledger, settings, sorted(wanted), progress=progress)
     store_progress(ledger, rows)
     return len(rows)
