@@ -690,15 +690,16 @@ max = 40
 
 
 def put_varied_days(ledger: Ledger, first: date, last: date, missing: set[date]) -> None:
-    """Area daily rows of both rule sets, AQI 20–259 (good, non-good and heavy days), some
-    with an invalid statistic (SO2: withheld unless AQI > 100; PM2.5: not in the annual
-    mean), a varying number of stations; none on the ``missing`` days."""
+    """Area daily rows of both rule sets, AQI 20–259 (good, non-good and heavy days), from
+    2026 some with an invalid statistic (SO2: withheld unless AQI > 100; PM2.5: not in the
+    annual mean), a varying number of stations; none on the ``missing`` days."""
     rng = np.random.default_rng(17)
     rows = []
     day = first
     while day <= last:
         aqi = float(rng.integers(20, 260))
         invalid = str(rng.choice(["", "", "", "", "", "", "so2", "pm2_5"]))
+        invalid = invalid if day.year >= 2026 else ""
         stations = [None, 1, 2, 3][int(rng.integers(0, 4))]
         for standard, value in (("hj633-2012", aqi), ("hj633-2026", aqi + 12)):
             if day in missing:
@@ -740,8 +741,10 @@ def test_a_refreshed_series_is_each_day_alone_for_every_target_kind(tmp_path: Pa
     (the day after without data), 28/29 February and 1 March of the leap year 2028 (the
     history years 2025–2027 have no 29 February), the last days of 2026 (final statuses);
     imported official days (one without a valid AQI, dust-affected non-good days for the
-    dust-excluded variants) override computed ones; withheld days; 2024 has too few valid
-    days for a history year (none from April) and 2027 has no 1 July … 31 December."""
+    dust-excluded variants) override computed ones; withheld days; 31 December 2028 (day
+    366). History years: 2024 has too few valid days (none from April); 2025 has none from
+    3 July, so on 1 January 2026 the rest of 2025 (2 January … 31 December, 364 days) has
+    exactly half valid (182: it counts) and 2027 none from 1 July."""
     from monitor.service.progress_targets import progress_series, refresh_progress
 
     config = tmp_path / "envmon.toml"
@@ -750,8 +753,9 @@ def test_a_refreshed_series_is_each_day_alone_for_every_target_kind(tmp_path: Pa
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         gaps = {date(2026, 1, 2), date(2026, 12, 30), date(2028, 2, 28)}
         gaps |= {date(2024, 4, 1) + timedelta(days=i) for i in range(275)}
+        gaps |= {date(2025, 7, 3) + timedelta(days=i) for i in range(182)}
         gaps |= {date(2027, 7, 1) + timedelta(days=i) for i in range(184)}
-        put_varied_days(ledger, date(2023, 1, 1), date(2028, 3, 3), gaps)
+        put_varied_days(ledger, date(2023, 1, 1), date(2028, 12, 31), gaps)
         official = [
             ("2026-01-01", 150.0, 1),
             ("2026-01-03", None, 0),
@@ -780,6 +784,7 @@ def test_a_refreshed_series_is_each_day_alone_for_every_target_kind(tmp_path: Pa
             ("2026-04-28", date(2026, 5, 3)),
             ("2026-12-28", date(2027, 1, 3)),
             ("2028-02-26", date(2028, 3, 3)),
+            ("2028-12-29", date(2029, 1, 1)),
         )
         statuses: dict[tuple[str, str, str], str] = {}
         for changed, today in spans:
@@ -820,5 +825,5 @@ def test_a_refreshed_series_is_each_day_alone_for_every_target_kind(tmp_path: Pa
     assert set(year_end.values()) <= {"achieved", "failed"}
     assert statuses[("classes", "official", "2026-12-31")] in ("achieved", "failed")
     # one day in 8 has an invalid PM2.5 mean: fewer than the 324 valid days a valid annual
-    # mean needs (HJ 663-2013 §5.3)
+    # mean needs (GB 3095-2026 Table 4, standards.md §2.1)
     assert statuses[("pm", "official", "2026-12-31")] == "not_assessable"
