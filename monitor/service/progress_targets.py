@@ -265,10 +265,8 @@ class _Cache:
     #: between two readings rest on the same readings.
     classes: dict[tuple[str, str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
     #: :class:`_GoodDaySeries` by (area, year, valid-day rule).
-    good_days: dict[tuple[str, int, str], _GoodDaySeries] = dataclasses.field(
-        default_factory=dict
-    )
-    #: :func:`_heavy_day_counts` by (area, year).
+    good_days: dict[tuple[str, int, str], _GoodDaySeries] = dataclasses.field(default_factory=dict)
+    #: :class:`_HeavyDayCounts` by (area, year).
     heavy_days: dict[tuple[str, int], _HeavyDayCounts] = dataclasses.field(default_factory=dict)
     #: :func:`_official_daily_stats` of the year and the three before, by (area, year).
     daily_stats: dict[tuple[str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)

@@ -821,7 +821,9 @@ def test_a_refreshed_series_is_each_day_alone_for_every_target_kind(tmp_path: Pa
     # the spans reach the cases they are for
     assert statuses[("good_days", "official+dust_excluded", "2026-01-01")] == "not_assessable"
     assert statuses[("good_days_2028", "official+dust_excluded", "2028-02-29")]
-    year_end = {t: statuses[(t, "official", "2026-12-31")] for t in ("good_days", "heavy", "green")}
+    year_end = {
+        t: statuses[(t, "official", "2026-12-31")] for t in ("good_days", "heavy", "green")
+    }
     assert set(year_end.values()) <= {"achieved", "failed"}
     assert statuses[("classes", "official", "2026-12-31")] in ("achieved", "failed")
     # one day in 8 has an invalid PM2.5 mean: fewer than the 324 valid days a valid annual
