@@ -16,6 +16,7 @@ Good-day ratio targets come in several variants, each a consistent series:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
@@ -258,6 +259,8 @@ class _Cache:
     #: The distinct ``period_end`` (epoch s, sorted) of a river target's readings in its
     #: year, by target id.
     reading_ends: dict[str, npt.NDArray[np.int64]] = dataclasses.field(default_factory=dict)
+    #: :func:`river_progress`'s sections, by (target id, number of reading times).
+    river_sections: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
     #: The water readings of a river target's sections in its year, by target id.
     readings: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
     #: :func:`section_period_classes` of a river target's year to date, by (target id,
@@ -968,6 +971,25 @@ def _year_to_date_classes(
     first = date(target.year, 1, 1)
     if cache is None:
         return section_period_classes(ledger, settings, target.sections, first, as_of, period)
+    key = (target.id, period, _readings_to(ledger, settings, target, as_of, cache))
+    if key not in cache.classes:
+        readings_of_year = cache.readings.get(target.id)
+        if readings_of_year is None:
+            readings_of_year = cache.readings[target.id] = _section_readings(
+                ledger, _section_sites(settings, target.sections), first, date(target.year, 12, 31)
+            )
+        cache.classes[key] = section_period_classes(
+            ledger, settings, target.sections, first, as_of, period, readings_of_year
+        )
+    return cache.classes[key]
+
+
+def _readings_to(
+    ledger: Ledger, settings: Settings, target: RiverClassTarget, as_of: date, cache: _Cache
+) -> int:
+    """How many distinct reading times of the target's sections its year has up to
+    ``as_of`` (the as-of dates with as many rest on the same readings)."""
+    first = date(target.year, 1, 1)
     ends = cache.reading_ends.get(target.id)
     if ends is None:
         start, end = _local_bounds(first, date(target.year, 12, 31))
@@ -980,18 +1002,7 @@ def _year_to_date_classes(
         )
         ends = np.sort(found["period_end"].to_numpy(dtype=np.int64))
         cache.reading_ends[target.id] = ends
-    readings = int(np.searchsorted(ends, int(_local_bounds(first, as_of)[1].timestamp()), "right"))
-    key = (target.id, period, readings)
-    if key not in cache.classes:
-        readings_of_year = cache.readings.get(target.id)
-        if readings_of_year is None:
-            readings_of_year = cache.readings[target.id] = _section_readings(
-                ledger, _section_sites(settings, target.sections), first, date(target.year, 12, 31)
-            )
-        cache.classes[key] = section_period_classes(
-            ledger, settings, target.sections, first, as_of, period, readings_of_year
-        )
-    return cache.classes[key]
+    return int(np.searchsorted(ends, int(_local_bounds(first, as_of)[1].timestamp()), "right"))
 
 
 def _multiples(text: object) -> dict[str, float]:
@@ -1014,6 +1025,12 @@ def river_progress(
     The monthly details rate each month the same way. Denominator: the listed sections with
     a target class and a reading in the period (:func:`compliance_sections`).
     """
+    summary_key = None
+    if cache is not None:  # the same readings, the same sections (not the same status)
+        summary_key = (target.id, _readings_to(ledger, settings, target, as_of, cache))
+        if summary_key in cache.river_sections:
+            meeting, assessed, sections, monthly = copy.deepcopy(cache.river_sections[summary_key])
+            return _river_row(settings, target, as_of, meeting, assessed, sections, monthly)
     year = _year_to_date_classes(ledger, settings, target, as_of, "year", cache)
     months = _year_to_date_classes(ledger, settings, target, as_of, "month", cache)
     meeting = assessed = 0
@@ -1052,6 +1069,21 @@ def river_progress(
         counts = monthly.setdefault(str(period), [0, 0])
         counts[0] += int(bool(meets))
         counts[1] += 1
+    if cache is not None and summary_key is not None:
+        cache.river_sections[summary_key] = copy.deepcopy((meeting, assessed, sections, monthly))
+    return _river_row(settings, target, as_of, meeting, assessed, sections, monthly)
+
+
+def _river_row(
+    settings: Settings,
+    target: RiverClassTarget,
+    as_of: date,
+    meeting: int,
+    assessed: int,
+    sections: dict[str, Any],
+    monthly: dict[str, list[int]],
+) -> TargetProgress:
+    """The progress row of a river target from its sections' assessment to ``as_of``."""
     final = as_of >= date(target.year, 12, 31)
     p = share_progress(
         meeting, assessed, len(target.sections), year=target.year, as_of=as_of, final=final
