@@ -273,6 +273,8 @@ class _Cache:
     heavy_days: dict[tuple[str, int], _HeavyDayCounts] = dataclasses.field(default_factory=dict)
     #: :func:`_official_daily_stats` of the year and the three before, by (area, year).
     daily_stats: dict[tuple[str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: :func:`_latest_statuses` of a milestones target, by (target id, values reported).
+    reported: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
     #: :func:`_indicator_values` up to the end of the target's year, by target id.
     indicators: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
 
@@ -1123,7 +1125,9 @@ def _indicator_values(
     if read is None:
         last = max(date(target.year, 12, 31), as_of)
         read = cache.indicators[target.id] = _indicator_values(ledger, target, last, None)
-    return read[read["date"] <= as_of.isoformat()].reset_index(drop=True)
+    # (oldest first: the values up to as_of are the first ones)
+    up_to = int(np.searchsorted(read["date"].to_numpy(), as_of.isoformat(), "right"))
+    return read.iloc[:up_to]
 
 
 def milestone_progress(
@@ -1132,11 +1136,16 @@ def milestone_progress(
     """Milestone statuses: the latest reported status per item (settings' ``done`` dates
     count as completed)."""
     reported = _indicator_values(ledger, target, as_of, cache)
-    reported = reported[reported["date"] >= f"{target.year}-01-01"]
+    key = (target.id, len(reported))
+    if cache is not None and key in cache.reported:
+        latest, notes = cache.reported[key]
+    else:
+        latest, notes = _latest_statuses(target, reported)
+        if cache is not None:
+            cache.reported[key] = (latest, notes)
     statuses, due, items = [], [], {}
     for item in target.items:
-        mine = reported[reported["item"] == item.name]
-        status = str(mine["value"].iloc[-1]) if len(mine) else "not_started"
+        status = latest[item.name]
         if item.done is not None and item.done <= as_of:
             status = "completed"
         statuses.append(status)
@@ -1156,8 +1165,22 @@ def milestone_progress(
         explanation_en=f"{target.year} to {as_of}: {p.explanation_en} {listing_en}.",
         explanation_zh=f"{target.year}年截至{as_of}：{p.explanation_zh}{listing_zh}。",
     )
+    details = {"items": items, "notes": dict(notes)}
+    return _row(target, None, as_of, "official", None, p, details=details)
+
+
+def _latest_statuses(
+    target: MilestonesTarget, reported: pd.DataFrame
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The latest status reported for each item in the target's year (``not_started``
+    when none) and the notes by item, from the values reported (oldest first)."""
+    reported = reported[reported["date"] >= f"{target.year}-01-01"]
+    latest = {}
+    for item in target.items:
+        mine = reported[reported["item"] == item.name]
+        latest[item.name] = str(mine["value"].iloc[-1]) if len(mine) else "not_started"
     notes = {str(r["item"]): str(r["note"]) for r in reported.to_dict("records") if r["note"]}
-    return _row(target, None, as_of, "official", None, p, details={"items": items, "notes": notes})
+    return latest, notes
 
 
 _MILESTONE_ZH = {"not_started": "未开始", "started": "进行中", "completed": "已完成"}
