@@ -835,6 +835,22 @@ def section_period_classes(
         without a target class), ``exceedance_multiples_target``, ``worst_sample_class``
         (the worst single reading, for information) and ``last_reading`` (epoch s).
     """
+    return _section_classes(ledger, settings, section_ids, first, last, (period,), readings)[
+        period
+    ]
+
+
+def _section_classes(
+    ledger: Ledger,
+    settings: Settings,
+    section_ids: Sequence[str],
+    first: date,
+    last: date,
+    periods: Sequence[str],
+    readings: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`section_period_classes` for each of ``periods``, the readings read, checked
+    and rated once."""
     columns = [
         "section",
         "period",
@@ -858,7 +874,7 @@ def section_period_classes(
         stamps = readings["period_end"]
         obs = readings[(stamps > start) & (stamps <= end)].reset_index(drop=True)
     if obs.empty:
-        return pd.DataFrame(columns=columns)
+        return {period: pd.DataFrame(columns=columns) for period in periods}
     obs = obs.sort_values("ingested_at", kind="stable").drop_duplicates(
         ["site", "parameter", "period_end"], keep="last"
     )
@@ -873,20 +889,41 @@ def section_period_classes(
     wide = obs.pivot_table(index=index, columns="parameter", values="value", aggfunc="first")
     wide = wide.reindex(columns=[c for c in _WATER_CODES if c in wide.columns])
     if wide.empty:  # every value excluded or missing
-        return pd.DataFrame(columns=columns)
+        return {period: pd.DataFrame(columns=columns) for period in periods}
     below = (
         obs.pivot_table(index=index, columns="parameter", values="below", aggfunc="max")
         .reindex(index=wide.index, columns=wide.columns, fill_value=False)
         .reset_index(drop=True)
     )
-    keys = wide.index.to_frame(index=False)
+    sample_keys = wide.index.to_frame(index=False)
     values = wide.reset_index(drop=True)
-    keys["period"] = (
-        keys["period_end"].dt.tz_convert("Asia/Shanghai").dt.strftime(_PERIOD_FORMAT[period])
-    )
-    bodies = [WaterBody(sections[str(s)].water_body) for s in keys["section"]]
+    bodies = [WaterBody(sections[str(s)].water_body) for s in sample_keys["section"]]
     each = rate_samples(values, below, bodies, None, WaterClass.III)
     rank = each["water_class"].map(lambda c: _CLASS_RANK.get(str(c), 0))
+    local_end = sample_keys["period_end"].dt.tz_convert("Asia/Shanghai")
+    return {
+        period: _rate_periods(
+            sample_keys.assign(period=local_end.dt.strftime(_PERIOD_FORMAT[period])),
+            values,
+            below,
+            rank,
+            sections,
+            columns,
+        )
+        for period in periods
+    }
+
+
+def _rate_periods(
+    keys: pd.DataFrame,
+    values: pd.DataFrame,
+    below: pd.DataFrame,
+    rank: pd.Series,
+    sections: dict[str, Any],
+    columns: list[str],
+) -> pd.DataFrame:
+    """The rows of :func:`section_period_classes` from its checked samples (``keys``:
+    section, period_end, period; ``rank``: each sample's class number)."""
     per_sample = keys.assign(rank=rank.to_numpy(), epoch=to_epoch(keys["period_end"]))
     grouped = per_sample.groupby(["section", "period"], sort=True)
     worst = grouped["rank"].max()
@@ -973,17 +1010,24 @@ def _year_to_date_classes(
     first = date(target.year, 1, 1)
     if cache is None:
         return section_period_classes(ledger, settings, target.sections, first, as_of, period)
-    key = (target.id, period, _readings_to(ledger, settings, target, as_of, cache))
+    readings = _readings_to(ledger, settings, target, as_of, cache)
+    key = (target.id, period, readings)
     if key not in cache.classes:
         readings_of_year = cache.readings.get(target.id)
         if readings_of_year is None:
             readings_of_year = cache.readings[target.id] = _section_readings(
                 ledger, _section_sites(settings, target.sections), first, date(target.year, 12, 31)
             )
-        cache.classes[key] = section_period_classes(
-            ledger, settings, target.sections, first, as_of, period, readings_of_year
+        both = _section_classes(
+            ledger, settings, target.sections, first, as_of, _RIVER_PERIODS, readings_of_year
         )
+        for rated_period, classes in both.items():
+            cache.classes[(target.id, rated_period, readings)] = classes
     return cache.classes[key]
+
+
+#: The periods a river target rates its sections over (the year to date, and each month).
+_RIVER_PERIODS: Final = ("year", "month")
 
 
 def _readings_to(
