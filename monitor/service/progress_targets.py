@@ -1075,8 +1075,9 @@ def river_progress(
     if cache is not None:  # the same readings, the same sections (not the same status)
         summary_key = (target.id, _readings_to(ledger, settings, target, as_of, cache))
         if summary_key in cache.river_sections:
-            meeting, assessed, sections, monthly = copy.deepcopy(cache.river_sections[summary_key])
-            return _river_row(settings, target, as_of, meeting, assessed, sections, monthly)
+            return _river_row(
+                settings, target, as_of, *copy.deepcopy(cache.river_sections[summary_key])
+            )
     year = _year_to_date_classes(ledger, settings, target, as_of, "year", cache)
     months = _year_to_date_classes(ledger, settings, target, as_of, "month", cache)
     meeting = assessed = 0

@@ -815,7 +815,7 @@ def test_a_refreshed_series_is_each_day_alone_for_every_target_kind(tmp_path: Pa
                             json.dumps(row.details, default=str)
                         ), (row.id, row.as_of)
                     elif column != "computed_at":
-                        want = expected[column]
+                        want = expected[str(column)]
                         got = None if isinstance(value, float) and np.isnan(value) else value
                         assert got == want, (row.id, row.variant, row.as_of, column)
     # the spans reach the cases they are for
