@@ -273,7 +273,8 @@ class _Cache:
     heavy_days: dict[tuple[str, int], _HeavyDayCounts] = dataclasses.field(default_factory=dict)
     #: :func:`_official_daily_stats` of the year and the three before, by (area, year).
     daily_stats: dict[tuple[str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
-    #: :func:`_latest_statuses` of a milestones target, by (target id, values reported).
+    #: :func:`_latest_statuses` of a milestones target or :func:`_latest_count` of a count
+    #: target, by (target id, values reported up to the as-of date).
     reported: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
     #: :func:`_indicator_values` up to the end of the target's year, by target id.
     indicators: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
@@ -1236,14 +1237,25 @@ def count_target_progress(
 ) -> TargetProgress:
     """The latest reported value of a count target in its year."""
     reported = _indicator_values(ledger, target, as_of, cache)
-    reported = reported[reported["date"] >= f"{target.year}-01-01"]
-    numbers = pd.to_numeric(reported["value"], errors="coerce")
-    numbers = numbers[np.isfinite(numbers) & (numbers >= 0)]  # unusable values never count
-    value = float(numbers.iloc[-1]) if len(numbers) else None
+    key = (target.id, len(reported))
+    if cache is not None and key in cache.reported:
+        value = cache.reported[key]
+    else:
+        value = _latest_count(target, reported)
+        if cache is not None:
+            cache.reported[key] = value
     p = count_progress(
         value, target.goal, year=target.year, as_of=as_of, what_en=target.unit, what_zh=target.name
     )
     return _row(target, None, as_of, "official", None, p)
+
+
+def _latest_count(target: CountTarget, reported: pd.DataFrame) -> float | None:
+    """The latest usable count reported in the target's year (None: none yet)."""
+    reported = reported[reported["date"] >= f"{target.year}-01-01"]
+    numbers = pd.to_numeric(reported["value"], errors="coerce")
+    numbers = numbers[np.isfinite(numbers) & (numbers >= 0)]  # unusable values never count
+    return float(numbers.iloc[-1]) if len(numbers) else None
 
 
 def compute_progress(
