@@ -384,6 +384,14 @@ def _good_day_variants_alone(
     return variants, rested_on
 
 
+def _one_row_a_day(days: pd.DataFrame) -> bool:
+    """Whether the area's days have one row per date, consecutive (as :func:`area_days`
+    builds them; a date twice, e.g. two rule sets both marked in force, would not): the
+    cumulative counts index the rows by date."""
+    stamps = days["date"].to_numpy(dtype="datetime64[D]")
+    return bool(len(stamps)) and bool((np.diff(stamps) == np.timedelta64(1, "D")).all())
+
+
 def _cumulative(flags: npt.ArrayLike) -> npt.NDArray[np.int64]:
     """``out[k]``: how many of the first ``k`` flags are set (``out[0] = 0``)."""
     return np.concatenate(([0], np.cumsum(np.asarray(flags, dtype=np.int64))))
@@ -542,7 +550,7 @@ def good_day_progress(
     same rows.
     """
     days = _area_year_days(ledger, target.area, target.year, cache, rule)
-    if cache is None:
+    if cache is None or not _one_row_a_day(days):
         variants, rested_on = _good_day_variants_alone(days, target, as_of)
     else:
         key = (target.area, target.year, rule)
@@ -739,7 +747,7 @@ def heavy_days_progress(
     days = _area_year_days(ledger, target.area, target.year, cache)
     day_of_year = (as_of - date(as_of.year, 1, 1)).days + 1
     history = []
-    if cache is None:
+    if cache is None or not _one_row_a_day(days):
         aqi = days["official"]
         this = (days["date"].dt.year == target.year) & (days["date"] <= pd.Timestamp(as_of))
         count = int((aqi[this] > HEAVY_POLLUTION_MIN_AQI).sum())

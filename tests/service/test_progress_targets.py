@@ -829,3 +829,21 @@ def test_a_refreshed_series_is_each_day_alone_for_every_target_kind(tmp_path: Pa
     # one day in 8 has an invalid PM2.5 mean: fewer than the 324 valid days a valid annual
     # mean needs (GB 3095-2026 Table 4, standards.md §2.1)
     assert statuses[("pm", "official", "2026-12-31")] == "not_assessable"
+
+
+def test_a_series_over_a_date_stored_twice_is_each_day_alone(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Both rule sets' rows of 3 January marked in force (an inconsistent ledger): the
+    area's days hold that date twice, so the series cannot index its counts by date and
+    counts as each day alone does (one day counted twice, as ``compute_progress`` does)."""
+    from monitor.service.progress_targets import progress_series
+
+    put_days(ledger, date(2026, 1, 1), [90.0, 120.0, 250.0, 80.0], [90.0, 130.0, 60.0, 80.0])
+    ledger.connection.execute("UPDATE daily_aqi SET official = 1 WHERE date = '2026-01-03'")
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(5)]
+    series = progress_series(ledger, settings, days)
+    alone = [row for d in days for row in compute_progress(ledger, settings, as_of=d)]
+    assert series == alone
+    last = {r.variant: r for r in alone if r.id == "good_days" and r.as_of == "2026-01-05"}
+    assert last["official"].valid_days == 5  # (4 days, 3 January twice)
