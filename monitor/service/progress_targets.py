@@ -860,21 +860,6 @@ def _section_classes(
 ) -> dict[str, pd.DataFrame]:
     """:func:`section_period_classes` for each of ``periods``, the readings read, checked
     and rated once."""
-    columns = [
-        "section",
-        "period",
-        "samples",
-        "water_class",
-        "limiting_parameters",
-        "exceedance_multiples",
-        "parameter_set",
-        "target_class",
-        "meets",
-        "exceedance_multiples_target",
-        "worst_sample_class",
-        "last_reading",
-    ]
-    sections = {sid: settings.section(sid) for sid in section_ids}
     site_to_section = _section_sites(settings, section_ids)
     start, end = _local_bounds(first, last)
     if readings is None:
@@ -882,8 +867,52 @@ def _section_classes(
     else:
         stamps = readings["period_end"]
         obs = readings[(stamps > start) & (stamps <= end)].reset_index(drop=True)
+    samples = _checked_samples(settings, section_ids, obs)
+    if samples is None:
+        return {period: pd.DataFrame(columns=_CLASS_COLUMNS) for period in periods}
+    return {period: _rate_periods(samples, period) for period in periods}
+
+
+#: The columns of :func:`section_period_classes`.
+_CLASS_COLUMNS: Final = [
+    "section",
+    "period",
+    "samples",
+    "water_class",
+    "limiting_parameters",
+    "exceedance_multiples",
+    "parameter_set",
+    "target_class",
+    "meets",
+    "exceedance_multiples_target",
+    "worst_sample_class",
+    "last_reading",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Samples:
+    """The checked water samples of some sections (one row per section and reading time)."""
+
+    #: ``section``, ``period_end`` (and ``prefix`` when several sets of readings are stacked).
+    keys: pd.DataFrame
+    #: One column per canonical code, NaN where not measured or excluded by quality flags.
+    values: pd.DataFrame
+    below: pd.DataFrame
+    #: Each sample's class number (0: not rated).
+    rank: pd.Series
+    sections: dict[str, Any]
+
+
+def _checked_samples(
+    settings: Settings, section_ids: Sequence[str], obs: pd.DataFrame
+) -> _Samples | None:
+    """The samples of the sections' readings ``obs``, as :func:`section_period_classes`
+    checks and rates each (None: no sample with a value)."""
     if obs.empty:
-        return {period: pd.DataFrame(columns=columns) for period in periods}
+        return None
+    sections = {sid: settings.section(sid) for sid in section_ids}
+    site_to_section = _section_sites(settings, section_ids)
     obs = obs.sort_values("ingested_at", kind="stable").drop_duplicates(
         ["site", "parameter", "period_end"], keep="last"
     )
@@ -898,7 +927,7 @@ def _section_classes(
     wide = obs.pivot_table(index=index, columns="parameter", values="value", aggfunc="first")
     wide = wide.reindex(columns=[c for c in _WATER_CODES if c in wide.columns])
     if wide.empty:  # every value excluded or missing
-        return {period: pd.DataFrame(columns=columns) for period in periods}
+        return None
     below = (
         obs.pivot_table(index=index, columns="parameter", values="below", aggfunc="max")
         .reindex(index=wide.index, columns=wide.columns, fill_value=False)
@@ -909,35 +938,22 @@ def _section_classes(
     bodies = [WaterBody(sections[str(s)].water_body) for s in sample_keys["section"]]
     each = rate_samples(values, below, bodies, None, WaterClass.III)
     rank = each["water_class"].map(lambda c: _CLASS_RANK.get(str(c), 0))
-    local_end = sample_keys["period_end"].dt.tz_convert("Asia/Shanghai")
-    return {
-        period: _rate_periods(
-            sample_keys.assign(period=local_end.dt.strftime(_PERIOD_FORMAT[period])),
-            values,
-            below,
-            rank,
-            sections,
-            columns,
-        )
-        for period in periods
-    }
+    return _Samples(sample_keys, values, below, rank, sections)
 
 
-def _rate_periods(
-    keys: pd.DataFrame,
-    values: pd.DataFrame,
-    below: pd.DataFrame,
-    rank: pd.Series,
-    sections: dict[str, Any],
-    columns: list[str],
-) -> pd.DataFrame:
-    """The rows of :func:`section_period_classes` from its checked samples (``keys``:
-    section, period_end, period; ``rank``: each sample's class number)."""
-    per_sample = keys.assign(rank=rank.to_numpy(), epoch=to_epoch(keys["period_end"]))
-    grouped = per_sample.groupby(["section", "period"], sort=True)
+def _rate_periods(samples: _Samples, period: str) -> pd.DataFrame:
+    """The rows of :func:`section_period_classes` over ``period`` from the checked samples
+    (with a ``prefix`` column first when the samples have one: stacked sets of readings,
+    each rated apart)."""
+    local_end = samples.keys["period_end"].dt.tz_convert("Asia/Shanghai")
+    keys = samples.keys.assign(period=local_end.dt.strftime(_PERIOD_FORMAT[period]))
+    values, below, sections = samples.values, samples.below, samples.sections
+    by = [c for c in ("prefix", "section", "period") if c in keys.columns]
+    per_sample = keys.assign(rank=samples.rank.to_numpy(), epoch=to_epoch(keys["period_end"]))
+    grouped = per_sample.groupby(by, sort=True)
     worst = grouped["rank"].max()
     latest = grouped["epoch"].max()
-    means = period_means(values, keys[["section", "period"]], below)
+    means = period_means(values, keys[by], below)
     targets = [sections[str(s)].target_class for s in means["section"]]
     target_numbers = np.array(
         [np.nan if t is None else float(WaterClass.from_code(t)) for t in targets]
@@ -950,10 +966,11 @@ def _rate_periods(
         target_numbers,
         WaterClass.III,
     )
-    key = pd.MultiIndex.from_frame(means[["section", "period"]])
+    key = pd.MultiIndex.from_frame(means[by])
     names = {int(c): c.code for c in WaterClass}
     out = pd.DataFrame(
         {
+            **({"prefix": means["prefix"].to_numpy()} if "prefix" in by else {}),
             "section": means["section"].to_numpy(),
             "period": means["period"].to_numpy(),
             "samples": means["samples"].to_numpy(),
@@ -971,7 +988,7 @@ def _rate_periods(
             "last_reading": latest.reindex(key).to_numpy(),
         }
     )
-    return out[out["water_class"] != ""].reset_index(drop=True)[columns]
+    return out[out["water_class"] != ""].reset_index(drop=True)[by[:-2] + _CLASS_COLUMNS]
 
 
 def _section_sites(settings: Settings, section_ids: Sequence[str]) -> dict[str, str]:
