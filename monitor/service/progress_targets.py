@@ -263,6 +263,9 @@ class _Cache:
     river_sections: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
     #: The water readings of a river target's sections in its year, by target id.
     readings: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: The last as-of date of the series in each year (river targets rate every set of
+    #: readings up to it at once).
+    horizon: dict[int, date] = dataclasses.field(default_factory=dict)
     #: :func:`section_period_classes` of a river target's year to date, by (target id,
     #: "year" or "month", number of reading times up to the as-of date): the as-of dates
     #: between two readings rest on the same readings.
@@ -1044,12 +1047,61 @@ def _year_to_date_classes(
             readings_of_year = cache.readings[target.id] = _section_readings(
                 ledger, _section_sites(settings, target.sections), first, date(target.year, 12, 31)
             )
-        both = _section_classes(
-            ledger, settings, target.sections, first, as_of, _RIVER_PERIODS, readings_of_year
-        )
-        for rated_period, classes in both.items():
-            cache.classes[(target.id, rated_period, readings)] = classes
+        # every set of readings the series will rest on, from this one, rated together
+        last = min(cache.horizon.get(target.year, as_of), date(target.year, 12, 31))
+        horizon = max(readings, _readings_to(ledger, settings, target, last, cache))
+        _rate_reading_sets(settings, target, readings_of_year, range(readings, horizon + 1), cache)
     return cache.classes[key]
+
+
+def _rate_reading_sets(
+    settings: Settings,
+    target: RiverClassTarget,
+    readings_of_year: pd.DataFrame,
+    sets: range,
+    cache: _Cache,
+) -> None:
+    """:func:`section_period_classes` of the target's year to date over each period of
+    :data:`_RIVER_PERIODS`, for each number of reading times in ``sets``, into the cache.
+
+    Each set of readings is checked apart (quality checks such as spikes look at the
+    neighbouring readings of a set); the period means of all sets with the same items are
+    stacked (a ``prefix`` key) and rated in one call: the same rows as one set at a time.
+    """
+    ends = cache.reading_ends[target.id]
+    epochs = to_epoch(readings_of_year["period_end"]) if len(readings_of_year) else None
+    by_items: dict[tuple[str, ...], list[tuple[int, _Samples]]] = {}
+    for n in sets:
+        if (target.id, _RIVER_PERIODS[0], n) in cache.classes:
+            continue
+        if n == 0 or epochs is None:
+            samples = None
+        else:
+            obs = readings_of_year[epochs <= ends[n - 1]].reset_index(drop=True)
+            samples = _checked_samples(settings, target.sections, obs)
+        if samples is None:
+            for period in _RIVER_PERIODS:
+                cache.classes[(target.id, period, n)] = pd.DataFrame(columns=_CLASS_COLUMNS)
+            continue
+        by_items.setdefault(tuple(samples.values.columns), []).append((n, samples))
+    for group in by_items.values():
+        stacked = _Samples(
+            pd.concat(
+                [s.keys.assign(prefix=n)[["prefix", *s.keys.columns]] for n, s in group],
+                ignore_index=True,
+            ),
+            pd.concat([s.values for _, s in group], ignore_index=True),
+            pd.concat([s.below for _, s in group], ignore_index=True),
+            pd.concat([s.rank for _, s in group], ignore_index=True),
+            group[0][1].sections,
+        )
+        for period in _RIVER_PERIODS:
+            rated = _rate_periods(stacked, period)
+            prefix = rated["prefix"].to_numpy()
+            for n, _ in group:
+                cache.classes[(target.id, period, n)] = (
+                    rated[prefix == n].drop(columns="prefix").reset_index(drop=True)
+                )
 
 
 #: The periods a river target rates its sections over (the year to date, and each month).
@@ -1375,6 +1427,8 @@ def progress_series(
     """
     rows: list[TargetProgress] = []
     cache = _Cache()
+    for as_of in dates:
+        cache.horizon[as_of.year] = max(as_of, cache.horizon.get(as_of.year, as_of))
     for done, as_of in enumerate(dates, start=1):
         rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
         if progress is not None:

@@ -847,3 +847,27 @@ def test_a_series_over_a_date_stored_twice_is_each_day_alone(
     assert series == alone
     last = {r.variant: r for r in alone if r.id == "good_days" and r.as_of == "2026-01-05"}
     assert last["official"].valid_days == 5  # (4 days, 3 January twice)
+
+
+def test_a_series_rates_sets_of_readings_with_other_items_as_each_day_alone(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """A series rates the sets of readings it rests on together, stacked by the items they
+    measure: a later reading that adds CODMn (6.5 mg/L: class IV, GB 3838-2002 Table 1:
+    III ≤ 6, IV ≤ 10) must not change what the earlier as-of dates say, and each day must
+    be what ``compute_progress`` gives for it alone."""
+    from monitor.collectors.base import observations
+    from monitor.service.progress_targets import progress_series
+
+    _nh3n(ledger, [("2026-04-01 08:00", 0.4)])  # (class II with DO 6.0)
+    moment = pd.Timestamp("2026-04-05 08:00", tz="Asia/Shanghai")
+    ledger.write_observations(
+        observations("sec_a", ["codmn", "do"], moment, moment, [6.5, 6.0]), "water"
+    )
+    _nh3n(ledger, [("2026-04-08 08:00", 0.3)])
+    days = [date(2026, 3, 31) + timedelta(days=i) for i in range(10)]
+    series = [r for r in progress_series(ledger, settings, days) if r.id == "classes"]
+    alone = [r for d in days for r in compute_progress(ledger, settings, as_of=d)]
+    assert series == [r for r in alone if r.id == "classes"]
+    classes = [r.details["sections"]["sec_a"]["class"] for r in series]
+    assert classes[0] is None and classes[1] == "II" and classes[5] == "IV"
