@@ -276,6 +276,10 @@ class _Cache:
     heavy_days: dict[tuple[str, int], _HeavyDayCounts] = dataclasses.field(default_factory=dict)
     #: :func:`_official_daily_stats` of the year and the three before, by (area, year).
     daily_stats: dict[tuple[str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: :func:`_valid_daily_means` of those, by (area, year, pollutant).
+    daily_means: dict[tuple[str, int, str], tuple[pd.Series, pd.Series, pd.Series]] = (
+        dataclasses.field(default_factory=dict)
+    )
     #: :func:`_latest_statuses` of a milestones target or :func:`_latest_count` of a count
     #: target, by (target id, values reported up to the as-of date).
     reported: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
@@ -602,26 +606,11 @@ def _official_daily_stats(ledger: Ledger, area: str, first: date, last: date) ->
     return frame
 
 
-def annual_mean_progress(
-    ledger: Ledger, target: AnnualMeanTarget, as_of: date, cache: _Cache | None = None
-) -> TargetProgress:
-    """Mean to date of a pollutant's valid daily means, with HJ 663 counts and projection.
-
-    With ``cache`` (a series of as-of dates) the daily statistics are read once, to the end
-    of the year, and cut to ``as_of`` here.
-    """
-    first = date(target.year - 3, 1, 1)
-    if cache is None:
-        frame = _official_daily_stats(ledger, target.area, first, as_of)
-    else:
-        key = (target.area, target.year)
-        read = cache.daily_stats.get(key)
-        if read is None:
-            last = max(date(target.year, 12, 31), as_of)
-            read = cache.daily_stats[key] = _official_daily_stats(ledger, target.area, first, last)
-        frame = read[read["date"] <= pd.Timestamp(as_of)].reset_index(drop=True)
-    pollutant = target.pollutant
-    label = Pollutant(pollutant).label
+def _valid_daily_means(
+    frame: pd.DataFrame, pollutant: str
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The valid daily means of ``pollutant`` (NaN where its statistic is listed invalid),
+    and the year and day of year of each row of :func:`_official_daily_stats`."""
     invalid = (
         frame["invalid_statistics"]
         .fillna("")
@@ -629,7 +618,37 @@ def annual_mean_progress(
         .apply(lambda parts: pollutant in parts)
     )
     values = frame[pollutant].astype(float).where(~invalid)
-    this_year = frame["date"].dt.year == target.year
+    return values, frame["date"].dt.year, frame["date"].dt.day_of_year
+
+
+def annual_mean_progress(
+    ledger: Ledger, target: AnnualMeanTarget, as_of: date, cache: _Cache | None = None
+) -> TargetProgress:
+    """Mean to date of a pollutant's valid daily means, with HJ 663 counts and projection.
+
+    With ``cache`` (a series of as-of dates) the daily statistics are read and their valid
+    values found once, to the end of the year, and cut to ``as_of`` here.
+    """
+    first = date(target.year - 3, 1, 1)
+    pollutant = target.pollutant
+    label = Pollutant(pollutant).label
+    if cache is None:
+        frame = _official_daily_stats(ledger, target.area, first, as_of)
+        values, years, days = _valid_daily_means(frame, pollutant)
+    else:
+        key = (target.area, target.year)
+        read = cache.daily_stats.get(key)
+        if read is None:
+            last = max(date(target.year, 12, 31), as_of)
+            read = cache.daily_stats[key] = _official_daily_stats(ledger, target.area, first, last)
+        prepared = cache.daily_means.get((*key, pollutant))
+        if prepared is None:
+            prepared = cache.daily_means[(*key, pollutant)] = _valid_daily_means(read, pollutant)
+        # (oldest first: the days up to as_of are the first rows)
+        up_to = int(np.searchsorted(read["date"].to_numpy(), np.datetime64(as_of), "right"))
+        frame = read.iloc[:up_to]
+        values, years, days = (part.iloc[:up_to] for part in prepared)
+    this_year = years == target.year
     year_values = values[this_year]
     validity = annual_validity(frame.loc[this_year, "date"], year_values.notna())
     n_year = days_in_year(target.year)
@@ -648,9 +667,7 @@ def annual_mean_progress(
     valid_days = validity.valid_days
     rest_means = []
     for earlier in range(target.year - 3, target.year):
-        part = values[
-            (frame["date"].dt.year == earlier) & (frame["date"].dt.day_of_year > elapsed)
-        ]
+        part = values[(years == earlier) & (days > elapsed)]
         if part.notna().sum() >= max(1, remaining // 2):
             rest_means.append(float(part.mean()))
     expected_rest = float(np.mean(rest_means)) if rest_means else mean
