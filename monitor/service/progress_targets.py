@@ -1438,7 +1438,8 @@ def progress_series(
     """:func:`compute_progress` for each as-of date of ``dates`` (each of its own year), the
     same rows as each date alone, for less: what does not depend on the as-of date is read
     and counted once (the area's days as cumulative counts, indicator values, daily
-    statistics, a river target's readings and its ratings per set of readings).
+    statistics and their valid means, a river target's readings; its sets of readings up
+    to the last date are rated together, each once).
 
     ``progress(done, total)`` is called after each as-of date.
     """
