@@ -55,6 +55,7 @@ __all__ = [
     "max_count_progress",
     "milestones_progress",
     "ratio_progress",
+    "ratio_progress_of_counts",
     "share_progress",
     "wilson_interval",
 ]
@@ -191,12 +192,8 @@ def ratio_progress(
     >>> round(p.value * 100, 1), p.status.value, p.budget_remaining
     (86.3, 'achieved', 23)
     """
-    n_year = days_in_year(year)
     start = date(year, 1, 1)
-    end = date(year, 12, 31)
-    cutoff = min(max(as_of, start - pd.Timedelta(days=1).to_pytimedelta()), end)
-    elapsed = max(0, (cutoff - start).days + 1)
-    remaining = n_year - elapsed
+    cutoff = _ratio_cutoff(year, as_of)
     if (
         isinstance(dates, pd.Series)
         and isinstance(dates.dtype, np.dtype)
@@ -214,8 +211,62 @@ def ratio_progress(
     in_year = (stamps >= np.datetime64(start)) & (stamps <= np.datetime64(cutoff))
     left_out = int((in_year & skipped).sum())
     values = good_values[in_year & ~skipped]
-    valid = int((~np.isnan(values)).sum())
-    good_days = int(np.nansum(values))
+    return ratio_progress_of_counts(
+        int((~np.isnan(values)).sum()),
+        int(np.nansum(values)),
+        left_out,
+        year=year,
+        goal=goal,
+        as_of=as_of,
+        history_rates=history_rates,
+        history_basis=history_basis,
+    )
+
+
+def _ratio_cutoff(year: int, as_of: date) -> date:
+    """The last day a ratio of ``year`` counts as of ``as_of`` (31 December of the year
+    before when ``as_of`` precedes the year: no day yet)."""
+    return min(max(as_of, date(year - 1, 12, 31)), date(year, 12, 31))
+
+
+def ratio_progress_of_counts(
+    valid: int,
+    good_days: int,
+    left_out: int,
+    *,
+    year: int,
+    goal: float,
+    as_of: date,
+    history_rates: Sequence[float] = (),
+    history_basis: str = "",
+) -> Progress:
+    """Progress of a good-day-share target from its day counts (:func:`ratio_progress`
+    counts them from the days; a series of as-of dates counts them once, cumulatively).
+
+    Parameters
+    ----------
+    valid : int
+        Days of ``year`` up to ``as_of`` with a valid AQI, not left out (``V``).
+    good_days : int
+        Of those, the good days (AQI ≤ 100, HJ 633 daily AQI level 1 or 2) (``G``).
+    left_out : int
+        Days left out on purpose (dust-affected non-good days of the dust-excluded variant).
+    year, goal, as_of, history_rates, history_basis
+        As :func:`ratio_progress`.
+
+    Examples
+    --------
+    Shenyang 2021 (2021 bulletin, standards.md §5.1): 315 good days of 365 valid.
+
+    >>> p = ratio_progress_of_counts(365, 315, 0, year=2021, goal=0.80, as_of=date(2021, 12, 31))
+    >>> round(p.value * 100, 1), p.status.value, p.budget_remaining
+    (86.3, 'achieved', 23)
+    """
+    n_year = days_in_year(year)
+    start = date(year, 1, 1)
+    cutoff = _ratio_cutoff(year, as_of)
+    elapsed = max(0, (cutoff - start).days + 1)
+    remaining = n_year - elapsed
     non_good = valid - good_days
     missing = elapsed - valid - left_out
     g = _fraction(goal)

@@ -16,6 +16,7 @@ Good-day ratio targets come in several variants, each a consistent series:
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
 from collections.abc import Callable, Sequence
@@ -40,6 +41,7 @@ from monitor.domain.targets import (
     max_count_progress,
     milestones_progress,
     ratio_progress,
+    ratio_progress_of_counts,
     share_progress,
 )
 from monitor.domain.water_quality import (
@@ -257,10 +259,32 @@ class _Cache:
     #: The distinct ``period_end`` (epoch s, sorted) of a river target's readings in its
     #: year, by target id.
     reading_ends: dict[str, npt.NDArray[np.int64]] = dataclasses.field(default_factory=dict)
+    #: :func:`river_progress`'s sections, by (target id, number of reading times).
+    river_sections: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
+    #: The water readings of a river target's sections in its year, by target id.
+    readings: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: The last as-of date of the series in each year (river targets rate every set of
+    #: readings up to it at once).
+    horizon: dict[int, date] = dataclasses.field(default_factory=dict)
     #: :func:`section_period_classes` of a river target's year to date, by (target id,
     #: "year" or "month", number of reading times up to the as-of date): the as-of dates
     #: between two readings rest on the same readings.
     classes: dict[tuple[str, str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: :class:`_GoodDaySeries` by (area, year, valid-day rule).
+    good_days: dict[tuple[str, int, str], _GoodDaySeries] = dataclasses.field(default_factory=dict)
+    #: :class:`_HeavyDayCounts` by (area, year).
+    heavy_days: dict[tuple[str, int], _HeavyDayCounts] = dataclasses.field(default_factory=dict)
+    #: :func:`_official_daily_stats` of the year and the three before, by (area, year).
+    daily_stats: dict[tuple[str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: :func:`_valid_daily_means` of those, by (area, year, pollutant).
+    daily_means: dict[tuple[str, int, str], tuple[pd.Series, pd.Series, pd.Series]] = (
+        dataclasses.field(default_factory=dict)
+    )
+    #: :func:`_latest_statuses` of a milestones target or :func:`_latest_count` of a count
+    #: target, by (target id, values reported up to the as-of date).
+    reported: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
+    #: :func:`_indicator_values` up to the end of the target's year, by target id.
+    indicators: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
 
 
 def _area_year_days(
@@ -302,16 +326,22 @@ def _withheld_note(
     return fields, en, zh
 
 
-def good_day_progress(
-    ledger: Ledger,
-    target: GoodDayRatioTarget,
-    as_of: date,
-    cache: _Cache | None = None,
-    rule: ValidDayRule = "all_six_or_over_100",
-) -> list[TargetProgress]:
-    """Every variant of a good-day ratio target; days count by the valid-day ``rule``
-    (:func:`counted_days`)."""
-    days = _area_year_days(ledger, target.area, target.year, cache, rule)
+@dataclasses.dataclass(frozen=True)
+class _Variant:
+    """What one variant of a good-day ratio target counts as of one date."""
+
+    progress: Progress
+    withheld: int
+    #: The official variant only: days decided by an official / a provisional value, days
+    #: whose good/non-good grade the two disagree on, days whose AQI differs.
+    official: tuple[int, int, int, int] | None = None
+
+
+def _good_day_variants_alone(
+    days: pd.DataFrame, target: GoodDayRatioTarget, as_of: date
+) -> tuple[dict[str, _Variant], dict[str, int] | None]:
+    """The variants of a good-day target as of one date, counted from the area's days
+    (``compute_progress`` for one as-of date), and the stations the days rest on."""
     in_year = days["date"].dt.year == target.year
     up_to = in_year & (days["date"] <= pd.Timestamp(as_of))
     has_dust = bool(days.loc[in_year, "dust"].any())
@@ -322,7 +352,7 @@ def good_day_progress(
     rested_on = (
         None if not len(stations) else {"min": int(stations.min()), "max": int(stations.max())}
     )
-    rows = []
+    variants = {}
     for standard in STANDARDS:
         column = "official" if standard == "official" else standard
         for dust_excluded in (False, True) if has_dust else (False,):
@@ -340,20 +370,7 @@ def good_day_progress(
                 excluded=dusty,
             )
             withheld = int(days[f"{column}_withheld"].to_numpy()[counted_to].sum())
-            fields, note_en, note_zh = _withheld_note(withheld, p.good_days, p.valid_days)
-            p = dataclasses.replace(
-                p,
-                explanation_en=p.explanation_en + note_en,
-                explanation_zh=p.explanation_zh + note_zh,
-            )
-            extra: dict[str, Any] = {
-                **fields,
-                "details": {
-                    "rules_goal_set_under": target.rules,
-                    "valid_day_rule": rule,
-                    "stations": rested_on,
-                },
-            }
+            official = None
             if standard == "official":
                 sources = days.loc[up_to, "official_source"]
                 both = days.loc[up_to, ["imported", "computed"]].dropna()
@@ -363,16 +380,218 @@ def good_day_progress(
                         != (both["computed"] <= GOOD_DAY_MAX_AQI)
                     ).sum()
                 )
-                extra.update(
-                    official_days=int((sources == "official").sum()),
-                    provisional_days=int((sources == "provisional").sum()),
-                    disagreements=disagree,
-                )
-                extra["details"]["aqi_differences"] = int(
-                    (both["imported"] != both["computed"]).sum()
+                official = (
+                    int((sources == "official").sum()),
+                    int((sources == "provisional").sum()),
+                    disagree,
+                    int((both["imported"] != both["computed"]).sum()),
                 )
             variant = standard + ("+dust_excluded" if dust_excluded else "")
-            rows.append(_row(target, target.area, as_of, variant, standard, p, **extra))
+            variants[variant] = _Variant(p, withheld, official)
+    return variants, rested_on
+
+
+def _one_row_a_day(days: pd.DataFrame) -> bool:
+    """Whether the area's days have one row per date, consecutive (as :func:`area_days`
+    builds them; a date twice, e.g. two rule sets both marked in force, would not): the
+    cumulative counts index the rows by date."""
+    stamps = days["date"].to_numpy(dtype="datetime64[D]")
+    return bool(len(stamps)) and bool((np.diff(stamps) == np.timedelta64(1, "D")).all())
+
+
+def _cumulative(flags: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    """``out[k]``: how many of the first ``k`` flags are set (``out[0] = 0``)."""
+    return np.concatenate(([0], np.cumsum(np.asarray(flags, dtype=np.int64))))
+
+
+@dataclasses.dataclass(frozen=True)
+class _RatioSeries:
+    """One variant of a good-day target, counted once for every as-of date of a refresh.
+
+    Cumulative counts over the area's days (:func:`_area_year_days`: 1 January three years
+    before the target year … 31 December of the target year, one row per date), so the
+    count up to any as-of date, and over any part of an earlier year, is a difference.
+    """
+
+    column: str
+    dust_excluded: bool
+    valid: npt.NDArray[np.int64]
+    good: npt.NDArray[np.int64]
+    left_out: npt.NDArray[np.int64]
+    withheld: npt.NDArray[np.int64]
+
+
+@dataclasses.dataclass(frozen=True)
+class _GoodDaySeries:
+    """Every variant of a good-day target over the area's days, for a series of as-of
+    dates (the same counts as :func:`_good_day_variants_alone`, as differences of sums)."""
+
+    first: date
+    variants: dict[str, _RatioSeries]
+    official_days: npt.NDArray[np.int64]
+    provisional_days: npt.NDArray[np.int64]
+    disagreements: npt.NDArray[np.int64]
+    aqi_differences: npt.NDArray[np.int64]
+    #: Fewest and most stations of the target year's days up to each day (NaN: none yet).
+    stations_min: npt.NDArray[np.float64]
+    stations_max: npt.NDArray[np.float64]
+
+    @classmethod
+    def of_days(cls, days: pd.DataFrame, year: int) -> _GoodDaySeries:
+        """Count the area's days once."""
+        first = pd.Timestamp(days["date"].iloc[0]).date()
+        in_year = (days["date"].dt.year == year).to_numpy()
+        has_dust = bool(days["dust"].to_numpy()[in_year].any())
+        dust = days["dust"].to_numpy()
+        variants = {}
+        for standard in STANDARDS:
+            column = "official" if standard == "official" else standard
+            for dust_excluded in (False, True) if has_dust else (False,):
+                good = _good(days[column])
+                skipped = dust & (good == 0.0) if dust_excluded else np.zeros(len(good), bool)
+                variant = standard + ("+dust_excluded" if dust_excluded else "")
+                variants[variant] = _RatioSeries(
+                    column,
+                    dust_excluded,
+                    valid=_cumulative(~np.isnan(good) & ~skipped),
+                    good=_cumulative((good == 1.0) & ~skipped),
+                    left_out=_cumulative(skipped),
+                    withheld=_cumulative(days[f"{column}_withheld"].to_numpy()),
+                )
+        source = days["official_source"].to_numpy()
+        imported, computed = days["imported"].to_numpy(), days["computed"].to_numpy()
+        both = ~np.isnan(imported) & ~np.isnan(computed)
+        stations = np.where(in_year, days["stations"].to_numpy(), np.nan)
+        return cls(
+            first,
+            variants,
+            official_days=_cumulative(source == "official"),
+            provisional_days=_cumulative(source == "provisional"),
+            disagreements=_cumulative(
+                both & ((imported <= GOOD_DAY_MAX_AQI) != (computed <= GOOD_DAY_MAX_AQI))
+            ),
+            aqi_differences=_cumulative(both & (imported != computed)),
+            stations_min=np.fmin.accumulate(stations),
+            stations_max=np.fmax.accumulate(stations),
+        )
+
+    def history_rates(
+        self, series: _RatioSeries, year: int, as_of: date
+    ) -> tuple[list[float], str]:
+        """:func:`_history_rates` from the counts."""
+        rates, years = [], []
+        for earlier in range(self.first.year, year):
+            try:
+                start = as_of.replace(year=earlier) + timedelta(days=1)
+            except ValueError:  # 29 February
+                start = date(earlier, 3, 1)
+            end = date(earlier, 12, 31)
+            period = (end - start).days + 1
+            if period <= 0:
+                continue
+            lo, hi = (start - self.first).days, (end - self.first).days + 1
+            valid = int(series.valid[hi] - series.valid[lo])
+            if valid >= period / 2:
+                rates.append(int(series.good[hi] - series.good[lo]) / valid)
+                years.append(earlier)
+        basis = f"{years[0]}–{years[-1]}" if len(years) > 1 else (str(years[0]) if years else "")
+        return rates, basis
+
+    def at(
+        self, target: GoodDayRatioTarget, as_of: date
+    ) -> tuple[dict[str, _Variant], dict[str, int] | None]:
+        """The variants as of one date, as :func:`_good_day_variants_alone` counts them."""
+        start = date(target.year, 1, 1)
+        # Rows of the target year up to as_of: [begin, upto).
+        begin = (start - self.first).days
+        elapsed = min(max(0, (as_of - start).days + 1), days_in_year(target.year))
+        upto = begin + elapsed
+        variants = {}
+        for name, series in self.variants.items():
+            rates, basis = self.history_rates(series, target.year, as_of)
+            p = ratio_progress_of_counts(
+                int(series.valid[upto] - series.valid[begin]),
+                int(series.good[upto] - series.good[begin]),
+                int(series.left_out[upto] - series.left_out[begin]),
+                year=target.year,
+                goal=target.goal,
+                as_of=as_of,
+                history_rates=rates,
+                history_basis=basis,
+            )
+            official = None
+            if series.column == "official":  # (and official+dust_excluded)
+                official = tuple(
+                    int(counts[upto] - counts[begin])
+                    for counts in (
+                        self.official_days,
+                        self.provisional_days,
+                        self.disagreements,
+                        self.aqi_differences,
+                    )
+                )
+            withheld = int(series.withheld[upto] - series.withheld[begin])
+            variants[name] = _Variant(p, withheld, official)  # type: ignore[arg-type]
+        fewest = self.stations_min[upto - 1] if elapsed else np.nan
+        rested_on = (
+            None
+            if np.isnan(fewest)
+            else {"min": int(fewest), "max": int(self.stations_max[upto - 1])}
+        )
+        return variants, rested_on
+
+
+def good_day_progress(
+    ledger: Ledger,
+    target: GoodDayRatioTarget,
+    as_of: date,
+    cache: _Cache | None = None,
+    rule: ValidDayRule = "all_six_or_over_100",
+) -> list[TargetProgress]:
+    """Every variant of a good-day ratio target; days count by the valid-day ``rule``
+    (:func:`counted_days`).
+
+    With ``cache`` (a series of as-of dates) the area's days are counted once
+    (:class:`_GoodDaySeries`) and each as-of date takes differences of the sums; alone, the
+    days are counted for the one date (:func:`_good_day_variants_alone`). Both give the
+    same rows.
+    """
+    days = _area_year_days(ledger, target.area, target.year, cache, rule)
+    if cache is None or not _one_row_a_day(days):
+        variants, rested_on = _good_day_variants_alone(days, target, as_of)
+    else:
+        key = (target.area, target.year, rule)
+        series = cache.good_days.get(key)
+        if series is None:
+            series = cache.good_days[key] = _GoodDaySeries.of_days(days, target.year)
+        variants, rested_on = series.at(target, as_of)
+    rows = []
+    for variant, counted in variants.items():
+        standard = variant.removesuffix("+dust_excluded")
+        p = counted.progress
+        fields, note_en, note_zh = _withheld_note(counted.withheld, p.good_days, p.valid_days)
+        p = dataclasses.replace(
+            p,
+            explanation_en=p.explanation_en + note_en,
+            explanation_zh=p.explanation_zh + note_zh,
+        )
+        extra: dict[str, Any] = {
+            **fields,
+            "details": {
+                "rules_goal_set_under": target.rules,
+                "valid_day_rule": rule,
+                "stations": rested_on,
+            },
+        }
+        if counted.official is not None:
+            official_days, provisional_days, disagree, differences = counted.official
+            extra.update(
+                official_days=official_days,
+                provisional_days=provisional_days,
+                disagreements=disagree,
+            )
+            extra["details"]["aqi_differences"] = differences
+        rows.append(_row(target, target.area, as_of, variant, standard, p, **extra))
     return rows
 
 
@@ -387,11 +606,11 @@ def _official_daily_stats(ledger: Ledger, area: str, first: date, last: date) ->
     return frame
 
 
-def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) -> TargetProgress:
-    """Mean to date of a pollutant's valid daily means, with HJ 663 counts and projection."""
-    frame = _official_daily_stats(ledger, target.area, date(target.year - 3, 1, 1), as_of)
-    pollutant = target.pollutant
-    label = Pollutant(pollutant).label
+def _valid_daily_means(
+    frame: pd.DataFrame, pollutant: str
+) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """The valid daily means of ``pollutant`` (NaN where its statistic is listed invalid),
+    and the year and day of year of each row of :func:`_official_daily_stats`."""
     invalid = (
         frame["invalid_statistics"]
         .fillna("")
@@ -399,7 +618,37 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
         .apply(lambda parts: pollutant in parts)
     )
     values = frame[pollutant].astype(float).where(~invalid)
-    this_year = frame["date"].dt.year == target.year
+    return values, frame["date"].dt.year, frame["date"].dt.day_of_year
+
+
+def annual_mean_progress(
+    ledger: Ledger, target: AnnualMeanTarget, as_of: date, cache: _Cache | None = None
+) -> TargetProgress:
+    """Mean to date of a pollutant's valid daily means, with HJ 663 counts and projection.
+
+    With ``cache`` (a series of as-of dates) the daily statistics are read and their valid
+    values found once, to the end of the year, and cut to ``as_of`` here.
+    """
+    first = date(target.year - 3, 1, 1)
+    pollutant = target.pollutant
+    label = Pollutant(pollutant).label
+    if cache is None:
+        frame = _official_daily_stats(ledger, target.area, first, as_of)
+        values, years, days = _valid_daily_means(frame, pollutant)
+    else:
+        key = (target.area, target.year)
+        read = cache.daily_stats.get(key)
+        if read is None:
+            last = max(date(target.year, 12, 31), as_of)
+            read = cache.daily_stats[key] = _official_daily_stats(ledger, target.area, first, last)
+        prepared = cache.daily_means.get((*key, pollutant))
+        if prepared is None:
+            prepared = cache.daily_means[(*key, pollutant)] = _valid_daily_means(read, pollutant)
+        # (oldest first: the days up to as_of are the first rows)
+        up_to = int(np.searchsorted(read["date"].to_numpy(), np.datetime64(as_of), "right"))
+        frame = read.iloc[:up_to]
+        values, years, days = (part.iloc[:up_to] for part in prepared)
+    this_year = years == target.year
     year_values = values[this_year]
     validity = annual_validity(frame.loc[this_year, "date"], year_values.notna())
     n_year = days_in_year(target.year)
@@ -418,9 +667,7 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
     valid_days = validity.valid_days
     rest_means = []
     for earlier in range(target.year - 3, target.year):
-        part = values[
-            (frame["date"].dt.year == earlier) & (frame["date"].dt.day_of_year > elapsed)
-        ]
+        part = values[(years == earlier) & (days > elapsed)]
         if part.notna().sum() >= max(1, remaining // 2):
             rest_means.append(float(part.mean()))
     expected_rest = float(np.mean(rest_means)) if rest_means else mean
@@ -477,21 +724,73 @@ def annual_mean_progress(ledger: Ledger, target: AnnualMeanTarget, as_of: date) 
     return _row(target, target.area, as_of, "official", "official", p)
 
 
+@dataclasses.dataclass(frozen=True)
+class _HeavyDayCounts:
+    """Cumulative counts of an area's days (:func:`_area_year_days`) for a series of as-of
+    dates: ``heavy[k]`` / ``assessed[k]`` are the heavy-pollution (official AQI > 200) and
+    assessed days among the first ``k`` rows."""
+
+    first: date
+    heavy: npt.NDArray[np.int64]
+    assessed: npt.NDArray[np.int64]
+
+    @classmethod
+    def of_days(cls, days: pd.DataFrame) -> _HeavyDayCounts:
+        """Count the area's days once."""
+        aqi = days["official"].to_numpy(dtype=float)
+        return cls(
+            pd.Timestamp(days["date"].iloc[0]).date(),
+            _cumulative(aqi > HEAVY_POLLUTION_MIN_AQI),
+            _cumulative(~np.isnan(aqi)),
+        )
+
+    def between(self, first: date, last: date) -> tuple[int, int, int]:
+        """Heavy days, assessed days and days from ``first`` to ``last`` (none if last <
+        first), of the days counted."""
+        lo = min(max(0, (first - self.first).days), len(self.heavy) - 1)
+        hi = min(max(lo, (last - self.first).days + 1), len(self.heavy) - 1)
+        return (
+            int(self.heavy[hi] - self.heavy[lo]),
+            int(self.assessed[hi] - self.assessed[lo]),
+            hi - lo,
+        )
+
+
 def heavy_days_progress(
     ledger: Ledger, target: HeavyPollutionDaysTarget, as_of: date, cache: _Cache | None = None
 ) -> TargetProgress:
-    """Heavy-pollution days (AQI > 200) to date against the maximum."""
+    """Heavy-pollution days (AQI > 200) to date against the maximum.
+
+    With ``cache`` (a series of as-of dates) the area's days are counted once
+    (:class:`_HeavyDayCounts`); the same counts as one date alone.
+    """
     days = _area_year_days(ledger, target.area, target.year, cache)
-    aqi = days["official"]
-    this = (days["date"].dt.year == target.year) & (days["date"] <= pd.Timestamp(as_of))
-    count = int((aqi[this] > HEAVY_POLLUTION_MIN_AQI).sum())
-    assessed = int(aqi[this].notna().sum())
-    history = []
     day_of_year = (as_of - date(as_of.year, 1, 1)).days + 1
-    for earlier in range(target.year - 3, target.year):
-        part = aqi[(days["date"].dt.year == earlier) & (days["date"].dt.day_of_year > day_of_year)]
-        if part.notna().sum() >= max(1, len(part) // 2):
-            history.append(float((part > HEAVY_POLLUTION_MIN_AQI).sum()))
+    history = []
+    if cache is None or not _one_row_a_day(days):
+        aqi = days["official"]
+        this = (days["date"].dt.year == target.year) & (days["date"] <= pd.Timestamp(as_of))
+        count = int((aqi[this] > HEAVY_POLLUTION_MIN_AQI).sum())
+        assessed = int(aqi[this].notna().sum())
+        for earlier in range(target.year - 3, target.year):
+            part = aqi[
+                (days["date"].dt.year == earlier) & (days["date"].dt.day_of_year > day_of_year)
+            ]
+            if part.notna().sum() >= max(1, len(part) // 2):
+                history.append(float((part > HEAVY_POLLUTION_MIN_AQI).sum()))
+    else:
+        key = (target.area, target.year)
+        counts = cache.heavy_days.get(key)
+        if counts is None:
+            counts = cache.heavy_days[key] = _HeavyDayCounts.of_days(days)
+        count, assessed, _ = counts.between(
+            date(target.year, 1, 1), min(as_of, date(target.year, 12, 31))
+        )
+        for earlier in range(target.year - 3, target.year):
+            rest = date(earlier, 1, 1) + timedelta(days=day_of_year)
+            heavy, valid, length = counts.between(rest, date(earlier, 12, 31))
+            if valid >= max(1, length // 2):
+                history.append(float(heavy))
     p = max_count_progress(
         count,
         target.max,
@@ -534,6 +833,7 @@ def section_period_classes(
     first: date,
     last: date,
     period: str,
+    readings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Class of each section over each month or year, on the mean of each item.
 
@@ -550,6 +850,10 @@ def section_period_classes(
         Readings whose local (Asia/Shanghai) date of ``period_end`` is in first … last.
     period : str
         ``"month"`` (periods ``YYYY-MM``) or ``"year"`` (``YYYY``).
+    readings : DataFrame, optional
+        The sections' water readings of a span that holds first … last, as
+        :func:`_section_readings` reads them (a series of as-of dates reads its year once);
+        cut to first … last here. Default: read from the ledger.
 
     Returns
     -------
@@ -560,31 +864,75 @@ def section_period_classes(
         without a target class), ``exceedance_multiples_target``, ``worst_sample_class``
         (the worst single reading, for information) and ``last_reading`` (epoch s).
     """
-    columns = [
-        "section",
-        "period",
-        "samples",
-        "water_class",
-        "limiting_parameters",
-        "exceedance_multiples",
-        "parameter_set",
-        "target_class",
-        "meets",
-        "exceedance_multiples_target",
-        "worst_sample_class",
-        "last_reading",
+    return _section_classes(ledger, settings, section_ids, first, last, (period,), readings)[
+        period
     ]
-    sections = {sid: settings.section(sid) for sid in section_ids}
+
+
+def _section_classes(
+    ledger: Ledger,
+    settings: Settings,
+    section_ids: Sequence[str],
+    first: date,
+    last: date,
+    periods: Sequence[str],
+    readings: pd.DataFrame | None = None,
+) -> dict[str, pd.DataFrame]:
+    """:func:`section_period_classes` for each of ``periods``, the readings read, checked
+    and rated once."""
     site_to_section = _section_sites(settings, section_ids)
     start, end = _local_bounds(first, last)
-    obs = ledger.observations(
-        start=start.to_pydatetime(),
-        end=end.to_pydatetime(),
-        sites=sorted(site_to_section),
-        parameters=list(_WATER_CODES),
-    )
+    if readings is None:
+        obs = _section_readings(ledger, site_to_section, first, last)
+    else:
+        stamps = readings["period_end"]
+        obs = readings[(stamps > start) & (stamps <= end)].reset_index(drop=True)
+    samples = _checked_samples(settings, section_ids, obs)
+    if samples is None:
+        return {period: pd.DataFrame(columns=_CLASS_COLUMNS) for period in periods}
+    return {period: _rate_periods(samples, period) for period in periods}
+
+
+#: The columns of :func:`section_period_classes`.
+_CLASS_COLUMNS: Final = [
+    "section",
+    "period",
+    "samples",
+    "water_class",
+    "limiting_parameters",
+    "exceedance_multiples",
+    "parameter_set",
+    "target_class",
+    "meets",
+    "exceedance_multiples_target",
+    "worst_sample_class",
+    "last_reading",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Samples:
+    """The checked water samples of some sections (one row per section and reading time)."""
+
+    #: ``section``, ``period_end`` (and ``prefix`` when several sets of readings are stacked).
+    keys: pd.DataFrame
+    #: One column per canonical code, NaN where not measured or excluded by quality flags.
+    values: pd.DataFrame
+    below: pd.DataFrame
+    #: Each sample's class number (0: not rated).
+    rank: pd.Series
+    sections: dict[str, Any]
+
+
+def _checked_samples(
+    settings: Settings, section_ids: Sequence[str], obs: pd.DataFrame
+) -> _Samples | None:
+    """The samples of the sections' readings ``obs``, as :func:`section_period_classes`
+    checks and rates each (None: no sample with a value)."""
     if obs.empty:
-        return pd.DataFrame(columns=columns)
+        return None
+    sections = {sid: settings.section(sid) for sid in section_ids}
+    site_to_section = _section_sites(settings, section_ids)
     obs = obs.sort_values("ingested_at", kind="stable").drop_duplicates(
         ["site", "parameter", "period_end"], keep="last"
     )
@@ -599,25 +947,33 @@ def section_period_classes(
     wide = obs.pivot_table(index=index, columns="parameter", values="value", aggfunc="first")
     wide = wide.reindex(columns=[c for c in _WATER_CODES if c in wide.columns])
     if wide.empty:  # every value excluded or missing
-        return pd.DataFrame(columns=columns)
+        return None
     below = (
         obs.pivot_table(index=index, columns="parameter", values="below", aggfunc="max")
         .reindex(index=wide.index, columns=wide.columns, fill_value=False)
         .reset_index(drop=True)
     )
-    keys = wide.index.to_frame(index=False)
+    sample_keys = wide.index.to_frame(index=False)
     values = wide.reset_index(drop=True)
-    keys["period"] = (
-        keys["period_end"].dt.tz_convert("Asia/Shanghai").dt.strftime(_PERIOD_FORMAT[period])
-    )
-    bodies = [WaterBody(sections[str(s)].water_body) for s in keys["section"]]
+    bodies = [WaterBody(sections[str(s)].water_body) for s in sample_keys["section"]]
     each = rate_samples(values, below, bodies, None, WaterClass.III)
     rank = each["water_class"].map(lambda c: _CLASS_RANK.get(str(c), 0))
-    per_sample = keys.assign(rank=rank.to_numpy(), epoch=to_epoch(keys["period_end"]))
-    grouped = per_sample.groupby(["section", "period"], sort=True)
+    return _Samples(sample_keys, values, below, rank, sections)
+
+
+def _rate_periods(samples: _Samples, period: str) -> pd.DataFrame:
+    """The rows of :func:`section_period_classes` over ``period`` from the checked samples
+    (with a ``prefix`` column first when the samples have one: stacked sets of readings,
+    each rated apart)."""
+    local_end = samples.keys["period_end"].dt.tz_convert("Asia/Shanghai")
+    keys = samples.keys.assign(period=local_end.dt.strftime(_PERIOD_FORMAT[period]))
+    values, below, sections = samples.values, samples.below, samples.sections
+    by = [c for c in ("prefix", "section", "period") if c in keys.columns]
+    per_sample = keys.assign(rank=samples.rank.to_numpy(), epoch=to_epoch(keys["period_end"]))
+    grouped = per_sample.groupby(by, sort=True)
     worst = grouped["rank"].max()
     latest = grouped["epoch"].max()
-    means = period_means(values, keys[["section", "period"]], below)
+    means = period_means(values, keys[by], below)
     targets = [sections[str(s)].target_class for s in means["section"]]
     target_numbers = np.array(
         [np.nan if t is None else float(WaterClass.from_code(t)) for t in targets]
@@ -630,10 +986,11 @@ def section_period_classes(
         target_numbers,
         WaterClass.III,
     )
-    key = pd.MultiIndex.from_frame(means[["section", "period"]])
+    key = pd.MultiIndex.from_frame(means[by])
     names = {int(c): c.code for c in WaterClass}
     out = pd.DataFrame(
         {
+            **({"prefix": means["prefix"].to_numpy()} if "prefix" in by else {}),
             "section": means["section"].to_numpy(),
             "period": means["period"].to_numpy(),
             "samples": means["samples"].to_numpy(),
@@ -651,7 +1008,7 @@ def section_period_classes(
             "last_reading": latest.reindex(key).to_numpy(),
         }
     )
-    return out[out["water_class"] != ""].reset_index(drop=True)[columns]
+    return out[out["water_class"] != ""].reset_index(drop=True)[by[:-2] + _CLASS_COLUMNS]
 
 
 def _section_sites(settings: Settings, section_ids: Sequence[str]) -> dict[str, str]:
@@ -661,6 +1018,20 @@ def _section_sites(settings: Settings, section_ids: Sequence[str]) -> dict[str, 
     site_to_section = {s.id: sid for sid, s in sections.items()}
     site_to_section.update({s.name_zh: sid for sid, s in sections.items()})
     return site_to_section
+
+
+def _section_readings(
+    ledger: Ledger, site_to_section: dict[str, str], first: date, last: date
+) -> pd.DataFrame:
+    """The stored water readings of the sections' sites whose local date is first … last
+    (in the ledger's key order)."""
+    start, end = _local_bounds(first, last)
+    return ledger.observations(
+        start=start.to_pydatetime(),
+        end=end.to_pydatetime(),
+        sites=sorted(site_to_section),
+        parameters=list(_WATER_CODES),
+    )
 
 
 def _local_bounds(first: date, last: date) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -685,6 +1056,81 @@ def _year_to_date_classes(
     first = date(target.year, 1, 1)
     if cache is None:
         return section_period_classes(ledger, settings, target.sections, first, as_of, period)
+    readings = _readings_to(ledger, settings, target, as_of, cache)
+    key = (target.id, period, readings)
+    if key not in cache.classes:
+        readings_of_year = cache.readings.get(target.id)
+        if readings_of_year is None:
+            readings_of_year = cache.readings[target.id] = _section_readings(
+                ledger, _section_sites(settings, target.sections), first, date(target.year, 12, 31)
+            )
+        # every set of readings the series will rest on, from this one, rated together
+        last = min(cache.horizon.get(target.year, as_of), date(target.year, 12, 31))
+        horizon = max(readings, _readings_to(ledger, settings, target, last, cache))
+        _rate_reading_sets(settings, target, readings_of_year, range(readings, horizon + 1), cache)
+    return cache.classes[key]
+
+
+def _rate_reading_sets(
+    settings: Settings,
+    target: RiverClassTarget,
+    readings_of_year: pd.DataFrame,
+    sets: range,
+    cache: _Cache,
+) -> None:
+    """:func:`section_period_classes` of the target's year to date over each period of
+    :data:`_RIVER_PERIODS`, for each number of reading times in ``sets``, into the cache.
+
+    Each set of readings is checked apart (quality checks such as spikes look at the
+    neighbouring readings of a set); the period means of all sets with the same items are
+    stacked (a ``prefix`` key) and rated in one call: the same rows as one set at a time.
+    """
+    ends = cache.reading_ends[target.id]
+    epochs = to_epoch(readings_of_year["period_end"]) if len(readings_of_year) else None
+    by_items: dict[tuple[str, ...], list[tuple[int, _Samples]]] = {}
+    for n in sets:
+        if (target.id, _RIVER_PERIODS[0], n) in cache.classes:
+            continue
+        if n == 0 or epochs is None:
+            samples = None
+        else:
+            obs = readings_of_year[epochs <= ends[n - 1]].reset_index(drop=True)
+            samples = _checked_samples(settings, target.sections, obs)
+        if samples is None:
+            for period in _RIVER_PERIODS:
+                cache.classes[(target.id, period, n)] = pd.DataFrame(columns=_CLASS_COLUMNS)
+            continue
+        by_items.setdefault(tuple(samples.values.columns), []).append((n, samples))
+    for group in by_items.values():
+        stacked = _Samples(
+            pd.concat(
+                [s.keys.assign(prefix=n)[["prefix", *s.keys.columns]] for n, s in group],
+                ignore_index=True,
+            ),
+            pd.concat([s.values for _, s in group], ignore_index=True),
+            pd.concat([s.below for _, s in group], ignore_index=True),
+            pd.concat([s.rank for _, s in group], ignore_index=True),
+            group[0][1].sections,
+        )
+        for period in _RIVER_PERIODS:
+            rated = _rate_periods(stacked, period)
+            prefix = rated["prefix"].to_numpy()
+            for n, _ in group:
+                cache.classes[(target.id, period, n)] = (
+                    rated[prefix == n].drop(columns="prefix").reset_index(drop=True)
+                )
+
+
+#: The periods a river target rates its sections over (the year to date, and each month).
+_RIVER_PERIODS: Final = ("year", "month")
+
+
+def _readings_to(
+    ledger: Ledger, settings: Settings, target: RiverClassTarget, as_of: date, cache: _Cache
+) -> int:
+    """How many distinct reading times of the target's sections its year has up to
+    ``as_of`` (the as-of dates with as many rest on the same readings)."""
+    first = date(target.year, 1, 1)
     ends = cache.reading_ends.get(target.id)
     if ends is None:
         start, end = _local_bounds(first, date(target.year, 12, 31))
@@ -697,13 +1143,7 @@ def _year_to_date_classes(
         )
         ends = np.sort(found["period_end"].to_numpy(dtype=np.int64))
         cache.reading_ends[target.id] = ends
-    readings = int(np.searchsorted(ends, int(_local_bounds(first, as_of)[1].timestamp()), "right"))
-    key = (target.id, period, readings)
-    if key not in cache.classes:
-        cache.classes[key] = section_period_classes(
-            ledger, settings, target.sections, first, as_of, period
-        )
-    return cache.classes[key]
+    return int(np.searchsorted(ends, int(_local_bounds(first, as_of)[1].timestamp()), "right"))
 
 
 def _multiples(text: object) -> dict[str, float]:
@@ -726,6 +1166,13 @@ def river_progress(
     The monthly details rate each month the same way. Denominator: the listed sections with
     a target class and a reading in the period (:func:`compliance_sections`).
     """
+    summary_key = None
+    if cache is not None:  # the same readings, the same sections (not the same status)
+        summary_key = (target.id, _readings_to(ledger, settings, target, as_of, cache))
+        if summary_key in cache.river_sections:
+            return _river_row(
+                settings, target, as_of, *copy.deepcopy(cache.river_sections[summary_key])
+            )
     year = _year_to_date_classes(ledger, settings, target, as_of, "year", cache)
     months = _year_to_date_classes(ledger, settings, target, as_of, "month", cache)
     meeting = assessed = 0
@@ -764,6 +1211,21 @@ def river_progress(
         counts = monthly.setdefault(str(period), [0, 0])
         counts[0] += int(bool(meets))
         counts[1] += 1
+    if cache is not None and summary_key is not None:
+        cache.river_sections[summary_key] = copy.deepcopy((meeting, assessed, sections, monthly))
+    return _river_row(settings, target, as_of, meeting, assessed, sections, monthly)
+
+
+def _river_row(
+    settings: Settings,
+    target: RiverClassTarget,
+    as_of: date,
+    meeting: int,
+    assessed: int,
+    sections: dict[str, Any],
+    monthly: dict[str, list[int]],
+) -> TargetProgress:
+    """The progress row of a river target from its sections' assessment to ``as_of``."""
     final = as_of >= date(target.year, 12, 31)
     p = share_progress(
         meeting, assessed, len(target.sections), year=target.year, as_of=as_of, final=final
@@ -788,23 +1250,42 @@ def river_progress(
     )
 
 
-def _indicator_values(ledger: Ledger, target: str, as_of: date) -> pd.DataFrame:
-    return ledger.query(
-        "SELECT item, date, value, note, recorded_at FROM indicator_values WHERE target = ? "
-        "AND date <= ? ORDER BY date, id",
-        (target, as_of.isoformat()),
-    )
+def _indicator_values(
+    ledger: Ledger, target: MilestonesTarget | CountTarget, as_of: date, cache: _Cache | None
+) -> pd.DataFrame:
+    """The values reported for a target up to ``as_of``, oldest first; with ``cache`` read
+    once up to the end of the target's year and cut to ``as_of`` here."""
+    if cache is None:
+        return ledger.query(
+            "SELECT item, date, value, note, recorded_at FROM indicator_values WHERE target = ? "
+            "AND date <= ? ORDER BY date, id",
+            (target.id, as_of.isoformat()),
+        )
+    read = cache.indicators.get(target.id)
+    if read is None:
+        last = max(date(target.year, 12, 31), as_of)
+        read = cache.indicators[target.id] = _indicator_values(ledger, target, last, None)
+    # (oldest first: the values up to as_of are the first ones)
+    up_to = int(np.searchsorted(read["date"].to_numpy(), as_of.isoformat(), "right"))
+    return read.iloc[:up_to]
 
 
-def milestone_progress(ledger: Ledger, target: MilestonesTarget, as_of: date) -> TargetProgress:
+def milestone_progress(
+    ledger: Ledger, target: MilestonesTarget, as_of: date, cache: _Cache | None = None
+) -> TargetProgress:
     """Milestone statuses: the latest reported status per item (settings' ``done`` dates
     count as completed)."""
-    reported = _indicator_values(ledger, target.id, as_of)
-    reported = reported[reported["date"] >= f"{target.year}-01-01"]
+    reported = _indicator_values(ledger, target, as_of, cache)
+    key = (target.id, len(reported))
+    if cache is not None and key in cache.reported:
+        latest, notes = cache.reported[key]
+    else:
+        latest, notes = _latest_statuses(target, reported)
+        if cache is not None:
+            cache.reported[key] = (latest, notes)
     statuses, due, items = [], [], {}
     for item in target.items:
-        mine = reported[reported["item"] == item.name]
-        status = str(mine["value"].iloc[-1]) if len(mine) else "not_started"
+        status = latest[item.name]
         if item.done is not None and item.done <= as_of:
             status = "completed"
         statuses.append(status)
@@ -824,24 +1305,51 @@ def milestone_progress(ledger: Ledger, target: MilestonesTarget, as_of: date) ->
         explanation_en=f"{target.year} to {as_of}: {p.explanation_en} {listing_en}.",
         explanation_zh=f"{target.year}年截至{as_of}：{p.explanation_zh}{listing_zh}。",
     )
+    details = {"items": items, "notes": dict(notes)}
+    return _row(target, None, as_of, "official", None, p, details=details)
+
+
+def _latest_statuses(
+    target: MilestonesTarget, reported: pd.DataFrame
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The latest status reported for each item in the target's year (``not_started``
+    when none) and the notes by item, from the values reported (oldest first)."""
+    reported = reported[reported["date"] >= f"{target.year}-01-01"]
+    latest = {}
+    for item in target.items:
+        mine = reported[reported["item"] == item.name]
+        latest[item.name] = str(mine["value"].iloc[-1]) if len(mine) else "not_started"
     notes = {str(r["item"]): str(r["note"]) for r in reported.to_dict("records") if r["note"]}
-    return _row(target, None, as_of, "official", None, p, details={"items": items, "notes": notes})
+    return latest, notes
 
 
 _MILESTONE_ZH = {"not_started": "未开始", "started": "进行中", "completed": "已完成"}
 
 
-def count_target_progress(ledger: Ledger, target: CountTarget, as_of: date) -> TargetProgress:
+def count_target_progress(
+    ledger: Ledger, target: CountTarget, as_of: date, cache: _Cache | None = None
+) -> TargetProgress:
     """The latest reported value of a count target in its year."""
-    reported = _indicator_values(ledger, target.id, as_of)
-    reported = reported[reported["date"] >= f"{target.year}-01-01"]
-    numbers = pd.to_numeric(reported["value"], errors="coerce")
-    numbers = numbers[np.isfinite(numbers) & (numbers >= 0)]  # unusable values never count
-    value = float(numbers.iloc[-1]) if len(numbers) else None
+    reported = _indicator_values(ledger, target, as_of, cache)
+    key = (target.id, len(reported))
+    if cache is not None and key in cache.reported:
+        value = cache.reported[key]
+    else:
+        value = _latest_count(target, reported)
+        if cache is not None:
+            cache.reported[key] = value
     p = count_progress(
         value, target.goal, year=target.year, as_of=as_of, what_en=target.unit, what_zh=target.name
     )
     return _row(target, None, as_of, "official", None, p)
+
+
+def _latest_count(target: CountTarget, reported: pd.DataFrame) -> float | None:
+    """The latest usable count reported in the target's year (None: none yet)."""
+    reported = reported[reported["date"] >= f"{target.year}-01-01"]
+    numbers = pd.to_numeric(reported["value"], errors="coerce")
+    numbers = numbers[np.isfinite(numbers) & (numbers >= 0)]  # unusable values never count
+    return float(numbers.iloc[-1]) if len(numbers) else None
 
 
 def compute_progress(
@@ -868,15 +1376,15 @@ def compute_progress(
             rule = settings.evaluation.valid_day_rule
             rows += good_day_progress(ledger, target, cutoff, cache, rule)
         elif isinstance(target, AnnualMeanTarget):
-            rows.append(annual_mean_progress(ledger, target, cutoff))
+            rows.append(annual_mean_progress(ledger, target, cutoff, cache))
         elif isinstance(target, HeavyPollutionDaysTarget):
             rows.append(heavy_days_progress(ledger, target, cutoff, cache))
         elif isinstance(target, RiverClassTarget):
             rows.append(river_progress(ledger, settings, target, cutoff, cache))
         elif isinstance(target, MilestonesTarget):
-            rows.append(milestone_progress(ledger, target, cutoff))
+            rows.append(milestone_progress(ledger, target, cutoff, cache))
         else:
-            rows.append(count_target_progress(ledger, target, cutoff))
+            rows.append(count_target_progress(ledger, target, cutoff, cache))
     return rows
 
 
@@ -920,6 +1428,32 @@ def store_progress(ledger: Ledger, rows: list[TargetProgress]) -> None:
     ledger.replace_derived("target_progress", frame, ("target", "as_of", "variant"))
 
 
+def progress_series(
+    ledger: Ledger,
+    settings: Settings,
+    dates: Sequence[date],
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[TargetProgress]:
+    """:func:`compute_progress` for each as-of date of ``dates`` (each of its own year), the
+    same rows as each date alone, for less: what does not depend on the as-of date is read
+    and counted once (the area's days as cumulative counts, indicator values, daily
+    statistics and their valid means, a river target's readings; its sets of readings up
+    to the last date are rated together, each once).
+
+    ``progress(done, total)`` is called after each as-of date.
+    """
+    rows: list[TargetProgress] = []
+    cache = _Cache()
+    for as_of in dates:
+        cache.horizon[as_of.year] = max(as_of, cache.horizon.get(as_of.year, as_of))
+    for done, as_of in enumerate(dates, start=1):
+        rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
+        if progress is not None:
+            progress(done, len(dates))
+    return rows
+
+
 def refresh_progress(
     ledger: Ledger,
     settings: Settings,
@@ -948,11 +1482,6 @@ def refresh_progress(
         while day <= end:
             wanted.add(day)
             day += timedelta(days=1)
-    rows: list[TargetProgress] = []
-    cache = _Cache()
-    for done, as_of in enumerate(sorted(wanted), start=1):
-        rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
-        if progress is not None:
-            progress(done, len(wanted))
+    rows = progress_series(ledger, settings, sorted(wanted), progress=progress)
     store_progress(ledger, rows)
     return len(rows)

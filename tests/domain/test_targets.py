@@ -14,6 +14,7 @@ from monitor.domain.targets import (
     max_count_progress,
     milestones_progress,
     ratio_progress,
+    ratio_progress_of_counts,
     share_progress,
 )
 
@@ -204,3 +205,56 @@ def test_dates_as_a_datetime_series_count_as_the_same_dates() -> None:
         got = ratio_progress(series, good, year=2021, goal=0.8, as_of=as_of)
         assert got == expected
     assert (expected.valid_days, expected.good_days) == (181, 181)
+
+
+def test_shenyang_2021_from_its_counts() -> None:
+    """2021 bulletin: 315 good days of 365 valid = 86.3 % (standards.md §5.1), from the
+    counts a series of as-of dates keeps."""
+    p = ratio_progress_of_counts(365, 315, 0, year=2021, goal=0.8, as_of=date(2021, 12, 31))
+    assert p.value is not None and round(p.value * 100, 1) == 86.3
+    assert (p.status, p.budget_remaining) == (Status.ACHIEVED, 23)
+
+
+@pytest.mark.parametrize(
+    "as_of",
+    [
+        date(2023, 12, 31),
+        date(2024, 1, 1),
+        date(2024, 2, 29),
+        date(2024, 7, 1),
+        date(2024, 12, 31),
+    ],
+)
+def test_counts_give_what_the_days_give(as_of: date) -> None:
+    """A leap year of good, non-good, missing and excluded days (with days of the year
+    before and after that never count): ``ratio_progress`` of the days is
+    ``ratio_progress_of_counts`` of their counts, field for field."""
+    rng = np.random.default_rng(5)
+    days = [date(2023, 12, 1) + timedelta(days=i) for i in range(31 + 366 + 31)]
+    good = rng.choice([1.0, 0.0, np.nan], size=len(days), p=[0.6, 0.3, 0.1])
+    excluded = (good == 0.0) & (rng.random(len(days)) < 0.2)
+    history = [0.7, 0.8]
+    p = ratio_progress(
+        days,
+        good,
+        year=2024,
+        goal=0.75,
+        as_of=as_of,
+        history_rates=history,
+        history_basis="2022–2023",
+        excluded=excluded,
+    )
+    counted = np.array([date(2024, 1, 1) <= d <= as_of for d in days])
+    kept = counted & ~excluded
+    q = ratio_progress_of_counts(
+        int((kept & ~np.isnan(good)).sum()),
+        int((kept & (good == 1.0)).sum()),
+        int((counted & excluded).sum()),
+        year=2024,
+        goal=0.75,
+        as_of=as_of,
+        history_rates=history,
+        history_basis="2022–2023",
+    )
+    assert p == q
+    assert p.days_in_year == 366

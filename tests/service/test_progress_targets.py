@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -653,3 +655,219 @@ def test_a_bad_file_after_good_ones_leaves_their_progress_refreshed_and_says_so(
         "AND variant = 'official' AND as_of IN ('2026-03-01', '2026-03-02') ORDER BY as_of"
     )
     assert stored["good_days"].tolist() == [1, 1]  # AQI 80 good, 120 not (HJ 633: ≤ 100)
+
+
+SERIES_CONFIG = (
+    CONFIG
+    + """
+[[targets]]
+kind = "annual_mean"
+id = "pm"
+name = "PM2.5 ≤ 35"
+area = "hunnan"
+year = 2026
+pollutant = "pm2_5"
+limit = 35
+
+[[targets]]
+kind = "good_day_ratio"
+id = "good_days_2028"
+name = "优良天数比例 ≥ 60 %"
+area = "hunnan"
+year = 2028
+goal = 0.60
+rules = "hj633-2012"
+
+[[targets]]
+kind = "heavy_pollution_days"
+id = "heavy_2028"
+name = "重污染天数 ≤ 40"
+area = "hunnan"
+year = 2028
+max = 40
+"""
+)
+
+
+def put_varied_days(ledger: Ledger, first: date, last: date, missing: set[date]) -> None:
+    """Area daily rows of both rule sets, AQI 20–259 (good, non-good and heavy days), from
+    2026 some with an invalid statistic (SO2: withheld unless AQI > 100; PM2.5: not in the
+    annual mean), a varying number of stations; none on the ``missing`` days."""
+    rng = np.random.default_rng(17)
+    rows = []
+    day = first
+    while day <= last:
+        aqi = float(rng.integers(20, 260))
+        invalid = str(rng.choice(["", "", "", "", "", "", "so2", "pm2_5"]))
+        invalid = invalid if day.year >= 2026 else ""
+        stations = [None, 1, 2, 3][int(rng.integers(0, 4))]
+        for standard, value in (("hj633-2012", aqi), ("hj633-2026", aqi + 12)):
+            if day in missing:
+                continue
+            in_force = "hj633-2026" if day >= date(2026, 3, 1) else "hj633-2012"
+            rows.append(
+                {
+                    "site": "hunnan",
+                    "date": day.isoformat(),
+                    "standard": standard,
+                    "official": int(standard == in_force),
+                    "is_area": 1,
+                    "so2": 8.0,
+                    "no2": 30.0,
+                    "co": 0.7,
+                    "pm10": 70.0,
+                    "pm2_5": float(rng.integers(10, 90)),
+                    "o3_1h_max": 80.0,
+                    "o3_8h_max": 70.0,
+                    "invalid_statistics": invalid,
+                    "aqi": value,
+                    "level": 2,
+                    "primary_pollutants": "pm2_5",
+                    "exceedance_pollutants": "",
+                    "complete": 1,
+                    "stations": stations,
+                    "computed_at": 0,
+                }
+            )
+        day += timedelta(days=1)
+    ledger.replace_derived("daily_aqi", pd.DataFrame(rows), ("site", "date", "standard"))
+
+
+def test_a_refreshed_series_is_each_day_alone_for_every_target_kind(tmp_path: Path) -> None:
+    """``refresh_progress`` counts the area's days once (cumulative sums: each as-of date a
+    difference) and reads indicator values, daily statistics and river readings once; every
+    stored row, and every field of every row of the series, must be what
+    ``compute_progress`` gives for that as-of date alone. Spans over the edges: 1 January
+    (the day after without data), 28/29 February and 1 March of the leap year 2028 (the
+    history years 2025–2027 have no 29 February), the last days of 2026 (final statuses);
+    imported official days (one without a valid AQI, dust-affected non-good days for the
+    dust-excluded variants) override computed ones; withheld days; 31 December 2028 (day
+    366). History years: 2024 has too few valid days (none from April); 2025 has none from
+    3 July, so on 1 January 2026 the rest of 2025 (2 January … 31 December, 364 days) has
+    exactly half valid (182: it counts) and 2027 none from 1 July."""
+    from monitor.service.progress_targets import progress_series, refresh_progress
+
+    config = tmp_path / "envmon.toml"
+    config.write_text(SERIES_CONFIG, encoding="utf-8")
+    settings = load_settings(config, {})
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        gaps = {date(2026, 1, 2), date(2026, 12, 30), date(2028, 2, 28)}
+        gaps |= {date(2024, 4, 1) + timedelta(days=i) for i in range(275)}
+        gaps |= {date(2025, 7, 3) + timedelta(days=i) for i in range(182)}
+        gaps |= {date(2027, 7, 1) + timedelta(days=i) for i in range(184)}
+        put_varied_days(ledger, date(2023, 1, 1), date(2028, 12, 31), gaps)
+        official = [
+            ("2026-01-01", 150.0, 1),
+            ("2026-01-03", None, 0),
+            ("2026-01-04", 80.0, 0),
+            ("2026-12-29", 230.0, 1),
+            ("2028-02-27", 120.0, 1),
+            ("2028-02-29", 60.0, 0),
+            ("2025-05-01", 180.0, 1),
+        ]
+        ledger.connection.executemany(
+            "INSERT INTO official_daily_aqi (area, date, aqi, dust, imported_at) "
+            "VALUES ('hunnan', ?, ?, ?, 1)",
+            official,
+        )
+        for target, item, day, value in (
+            ("green", "", "2026-01-03", "4"),
+            ("green", "", "2026-01-04", "many"),  # (unusable: not counted)
+            ("green", "", "2026-12-29", "9"),
+            ("rivers", "张官河", "2026-04-30", "started"),
+            ("rivers", "张官河", "2026-12-29", "completed"),
+        ):
+            ledger.add_indicator_value(target, day, value, item=item)
+        _nh3n(ledger, [("2026-01-01 00:00", 1.2), ("2026-05-01 08:00", 0.4)])
+        spans = (
+            ("2026-01-01", date(2026, 1, 6)),
+            ("2026-04-28", date(2026, 5, 3)),
+            ("2026-12-28", date(2027, 1, 3)),
+            ("2028-02-26", date(2028, 3, 3)),
+            ("2028-12-29", date(2029, 1, 1)),
+        )
+        statuses: dict[tuple[str, str, str], str] = {}
+        for changed, today in spans:
+            refresh_progress(ledger, settings, (changed,), today)
+            days = [date.fromisoformat(changed) + timedelta(days=i) for i in range(8)]
+            days = [d for d in days if d < today]
+            # every field of the series' rows
+            series = progress_series(ledger, settings, days)
+            each = [row for d in days for row in compute_progress(ledger, settings, as_of=d)]
+            assert series == each
+            # the stored rows
+            stored = ledger.query(
+                "SELECT * FROM target_progress WHERE as_of >= ? AND as_of < ? "
+                "ORDER BY as_of, target, variant",
+                (changed, today.isoformat()),
+            )
+            alone = sorted(
+                (r for d in days for r in compute_progress(ledger, settings, as_of=d)),
+                key=lambda r: (r.as_of, r.id, r.variant),
+            )
+            assert len(stored) == len(alone)
+            for kept, row in zip(stored.to_dict("records"), alone, strict=True):
+                statuses[(row.id, row.variant, row.as_of)] = row.status
+                expected = dataclasses.asdict(row) | {"target": row.id}
+                for column, value in kept.items():
+                    if column == "details":
+                        assert json.loads(value) == json.loads(
+                            json.dumps(row.details, default=str)
+                        ), (row.id, row.as_of)
+                    elif column != "computed_at":
+                        want = expected[str(column)]
+                        got = None if isinstance(value, float) and np.isnan(value) else value
+                        assert got == want, (row.id, row.variant, row.as_of, column)
+    # the spans reach the cases they are for
+    assert statuses[("good_days", "official+dust_excluded", "2026-01-01")] == "not_assessable"
+    assert statuses[("good_days_2028", "official+dust_excluded", "2028-02-29")]
+    year_end = {
+        t: statuses[(t, "official", "2026-12-31")] for t in ("good_days", "heavy", "green")
+    }
+    assert set(year_end.values()) <= {"achieved", "failed"}
+    assert statuses[("classes", "official", "2026-12-31")] in ("achieved", "failed")
+    # one day in 8 has an invalid PM2.5 mean: fewer than the 324 valid days a valid annual
+    # mean needs (GB 3095-2026 Table 4, standards.md §2.1)
+    assert statuses[("pm", "official", "2026-12-31")] == "not_assessable"
+
+
+def test_a_series_over_a_date_stored_twice_is_each_day_alone(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """Both rule sets' rows of 3 January marked in force (an inconsistent ledger): the
+    area's days hold that date twice, so the series cannot index its counts by date and
+    counts as each day alone does (one day counted twice, as ``compute_progress`` does)."""
+    from monitor.service.progress_targets import progress_series
+
+    put_days(ledger, date(2026, 1, 1), [90.0, 120.0, 250.0, 80.0], [90.0, 130.0, 60.0, 80.0])
+    ledger.connection.execute("UPDATE daily_aqi SET official = 1 WHERE date = '2026-01-03'")
+    days = [date(2026, 1, 1) + timedelta(days=i) for i in range(5)]
+    series = progress_series(ledger, settings, days)
+    alone = [row for d in days for row in compute_progress(ledger, settings, as_of=d)]
+    assert series == alone
+    last = {r.variant: r for r in alone if r.id == "good_days" and r.as_of == "2026-01-05"}
+    assert last["official"].valid_days == 5  # (4 days, 3 January twice)
+
+
+def test_a_series_rates_sets_of_readings_with_other_items_as_each_day_alone(
+    ledger: Ledger, settings: Settings
+) -> None:
+    """A series rates the sets of readings it rests on together, stacked by the items they
+    measure: a later reading that adds CODMn (6.5 mg/L: class IV, GB 3838-2002 Table 1:
+    III ≤ 6, IV ≤ 10) must not change what the earlier as-of dates say, and each day must
+    be what ``compute_progress`` gives for it alone."""
+    from monitor.collectors.base import observations
+    from monitor.service.progress_targets import progress_series
+
+    _nh3n(ledger, [("2026-04-01 08:00", 0.4)])  # (class II with DO 6.0)
+    moment = pd.Timestamp("2026-04-05 08:00", tz="Asia/Shanghai")
+    ledger.write_observations(
+        observations("sec_a", ["codmn", "do"], moment, moment, [6.5, 6.0]), "water"
+    )
+    _nh3n(ledger, [("2026-04-08 08:00", 0.3)])
+    days = [date(2026, 3, 31) + timedelta(days=i) for i in range(10)]
+    series = [r for r in progress_series(ledger, settings, days) if r.id == "classes"]
+    alone = [r for d in days for r in compute_progress(ledger, settings, as_of=d)]
+    assert series == [r for r in alone if r.id == "classes"]
+    classes = [r.details["sections"]["sec_a"]["class"] for r in series]
+    assert classes[0] is None and classes[1] == "II" and classes[5] == "IV"
