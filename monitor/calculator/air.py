@@ -495,6 +495,9 @@ def _keyed_values(
     codes = table.value_codes or {}
     if not present or any(c not in codes for c in present):
         return None
+    known = table.text_values or {}
+    if all(c in known for c in present):  # (as the reader found them)
+        return {c: _Keyed(known[c], codes[c].row_codes) for c in present}
     order = np.arange(table.row_count)
 
     def keyed(column: str) -> _Keyed:

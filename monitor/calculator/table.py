@@ -99,6 +99,9 @@ class InputTable:
         (rows of the same code hold the same value and below-detection flag in
         :attr:`value_matrix` and :attr:`below_matrix`, as read from the same text). None
         when a row's values are not those of its texts (a row with too many cells).
+    text_values : dict of str to ndarray of float, or None
+        With :attr:`value_codes`: the value of each text of those columns (that of its rows
+        in :attr:`value_matrix`; texts of no row hold the value read from them).
     row_lines : ndarray of int64 or None
         The line of the file on which each row starts, when not the row's place + 2 (blank
         lines, a quoted cell over several lines); see :meth:`line_numbers`.
@@ -118,6 +121,7 @@ class InputTable:
     problem_rows: npt.NDArray[np.intp] | None = None
     time_codes: _TimeCodes | None = None
     value_codes: dict[str, _Distinct] | None = None
+    text_values: dict[str, npt.NDArray[np.float64]] | None = None
     row_lines: npt.NDArray[np.int64] | None = None
 
     def line_numbers(self, rows: npt.ArrayLike) -> npt.NDArray[np.int64]:
@@ -733,6 +737,7 @@ def _not_rated_when_long(table: InputTable, extra: npt.NDArray[np.object_]) -> I
         problem_texts=problems,
         problem_rows=rows,
         value_codes=None,  # (the long rows' values are dropped: no longer their texts')
+        text_values=None,
     )
 
 
@@ -932,6 +937,7 @@ def _check_cells(
     values = np.empty((n, len(present)), dtype=np.float64, order="F")
     below = np.zeros((n, len(present)), dtype=bool, order="F")
     plain_number = {c.meta.output_name(): c for c in checks}
+    text_values: dict[str, npt.NDArray[np.float64]] = {}
 
     def read_column(j: int) -> npt.NDArray[np.intp]:
         """Values of the plain cells of column ``j`` into ``values``; the rows of the
@@ -940,7 +946,9 @@ def _check_cells(
         if column in distinct:
             cells = distinct[column]
             texts_plain = cells.texts.to_frame(column).select(plain_number[column])
-            values[:, j] = cells.spread(cells.texts.cast(pl.Float64, strict=False).to_numpy())
+            per_text = cells.texts.cast(pl.Float64, strict=False).to_numpy(writable=True)
+            text_values[column] = per_text
+            values[:, j] = cells.spread(per_text)
             return np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
         values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
         return np.flatnonzero(~plain[column].to_numpy())
@@ -976,6 +984,8 @@ def _check_cells(
             _read_odd_numbers(
                 column, rows, texts, values[:, j], below[:, j], notes, allow_below_detection
             )
+            if column in text_values:  # (the rows of a text hold the value read from it)
+                text_values[column][distinct[column].row_codes[rows]] = values[rows, j]
     # (the codes of the texts as read: those of the sites unless a site was stripped)
     site_codes = distinct.get("site") if not len(site_rows) else None
     time_codes = (
@@ -995,6 +1005,7 @@ def _check_cells(
         problem_rows=np.array(sorted(notes.by_row), dtype=np.intp),
         time_codes=time_codes,
         value_codes={c: distinct[c] for c in present if c in distinct},
+        text_values=text_values,
     )
 
 
