@@ -1049,15 +1049,15 @@ def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Dis
     casts = in_threads(lambda name: frame[name].cast(dtypes[name]), list(dtypes))
     codes = dict(zip(dtypes, casts, strict=True))
     # (the categories live while ``codes`` uses them)
-    texts = {name: dtype.categories.to_series() for name, dtype in dtypes.items()}
+    texts = dict(zip(dtypes, in_threads(category_texts, casts), strict=True))
     few = [
         name
         for name in dtypes
         if len(texts[name]) * 4 <= frame.height and not codes[name].null_count()
     ]
-    for name, dtype in read.items():
-        assert isinstance(dtype, pl.Categorical)  # (for mypy)
-        texts[name] = dtype.categories.to_series().append(pl.Series([""]))
+    found_texts = in_threads(category_texts, [frame[name] for name in read])
+    for name, found in zip(read, found_texts, strict=True):
+        texts[name] = found.append(pl.Series([""]))
 
     def row_codes(name: str) -> npt.NDArray[np.uint32]:
         if name in read:
@@ -1070,6 +1070,23 @@ def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Dis
     chosen = [name for name in names if name in read or name in few]
     rows = in_threads(row_codes, chosen)
     return {name: _Distinct(texts[name], row) for name, row in zip(chosen, rows, strict=True)}
+
+
+def category_texts(column: pl.Series) -> pl.Series:
+    """The texts of a categorical ``column`` with categories of its own (each the text of
+    some row: as its cast or the reader made them), by code, as its categories'
+    ``to_series()`` lists them — made by polars, not one text at a time in Python (about
+    20 ms for 50,000 texts)."""
+    dtype = column.dtype
+    assert isinstance(dtype, pl.Categorical)  # (for mypy)
+    physical = column.to_physical()
+    top = physical.max()
+    count = top + 1 if isinstance(top, int) else 0
+    try:
+        codes = pl.Series(column.name, np.arange(count), dtype=physical.dtype)
+        return codes.cat.to(dtype).cast(pl.String)
+    except pl.exceptions.PolarsError:  # (a code without a text: as polars lists them)
+        return dtype.categories.to_series()
 
 
 @dataclass(frozen=True)
