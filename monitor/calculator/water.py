@@ -293,6 +293,7 @@ def _rate_table(
     values, below = table.value_matrix, table.below_matrix
     codes = list(table.columns)
     c = {Parameter(code): values[:, j] for j, code in enumerate(codes)}
+    as_read = dict(c)  # (the columns as the reader found them)
     flagged = [j for j in range(len(codes)) if below[:, j].any()]
     if flagged:  # the domain halves them (pandas is loaded: such cells were read by it)
         names = [codes[j] for j in flagged]
@@ -305,7 +306,13 @@ def _rate_table(
         ph = c[Parameter.PH]
         c[Parameter.PH] = np.where(ok | (ph <= 14), ph, np.nan)  # (rows flagged by _check_ph)
     listed = {code: below[:, codes.index(code)] for code in _CODES if code in codes}
-    items = _keyed_items(c, table.value_codes or {}, body_index)
+    # (the values of the texts as read, for the items rated as read)
+    text_values = {
+        code: per_text
+        for code, per_text in (table.text_values or {}).items()
+        if Parameter(code) in c and c[Parameter(code)] is as_read[Parameter(code)]
+    }
+    items = _keyed_items(c, table.value_codes or {}, body_index, text_values)
     return _rate_columns(items, listed, len(values), body_index, targets, reference)
 
 
@@ -341,10 +348,12 @@ def _keyed_items(
     c: dict[Parameter, FloatArray],
     codes: Mapping[str, _Distinct],
     body_index: npt.NDArray[np.int8],
+    text_values: Mapping[str, npt.NDArray[np.float64]] | None = None,
 ) -> dict[Parameter, _Keyed]:
     """The items' values keyed by the codes of their texts where the reader gave them
     (each distinct text once; for an item rated by water body, each text once per kind),
-    one key per row for the others."""
+    one key per row for the others. ``text_values``: the value of each text of the items
+    whose values in ``c`` are those the reader found (:attr:`InputTable.text_values`)."""
     order = np.arange(len(body_index))
     kinds = len(_BODY_KINDS)
 
@@ -354,10 +363,12 @@ def _keyed_items(
             return _Keyed(column, body_index, None)
         k = len(found.texts)
         row_codes = found.row_codes
-        # a row of each code (rows of one code hold the same value: that of its text)
-        some_row = np.zeros(k, dtype=np.intp)
-        some_row[row_codes] = order
-        values = column[some_row]
+        values = (text_values or {}).get(p.value)
+        if values is None:
+            # a row of each code (rows of one code hold the same value: that of its text)
+            some_row = np.zeros(k, dtype=np.intp)
+            some_row[row_codes] = order
+            values = column[some_row]
         if _depends_on_body(p):
             keys = body_index.astype(np.intp) * k + row_codes
             # a text is rated only for the kinds of its rows (NaN, not rated, for the
