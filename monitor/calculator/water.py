@@ -593,32 +593,55 @@ def _main_indicators(
     """:func:`main_pollution_indicators` per row, joined.
 
     Rows worse than class III (``classes``: class numbers, 0 none): the (up to) three items
-    with the largest multiples vs III, largest first, ties in canonical order (an item's
-    rank counts the items with a larger multiple and those before it with an equal one),
-    as the domain's stable sort does.
+    with the largest multiples vs III, largest first, ties in canonical order, as the
+    domain's stable sort does. Each item's multiple of each key is given a score once:
+    its place among all the items' distinct multiples, then the item (an earlier item
+    scores higher), so that no two items of a row score the same and the larger score
+    comes first; a row's three are its three largest scores (−1: no multiple).
     """
     n = len(classes)
     worse = classes > WaterClass.III
     if not len(items) or not worse.any():
         return pl.repeat(None, n, dtype=pl.String, eager=True)
     worse_rows = np.flatnonzero(worse)  # the others have no main indicators (key 0)
-    left = []
-    for m, item in zip(multiples, keyed, strict=True):
-        column = item.at(m, worse_rows)
-        left.append(np.where(np.isnan(column), -np.inf, column))
-    base = len(items) + 1  # key: the ranked items' numbers (1-based, 0 = none) in base len+1
-    ranked = np.zeros(len(worse_rows), dtype=np.int64)
-    for j, column in enumerate(left):
-        # the item's rank: the items with a larger multiple, or an equal one before it
-        rank = np.zeros(len(worse_rows), dtype=np.int8)
-        for i, other in enumerate(left):
-            if i != j:
-                rank += other >= column if i < j else other > column
-        ranked += np.where(
-            (rank < 3) & (column > -np.inf), (j + 1) * base ** rank.astype(np.int64), 0
+    every_row = len(worse_rows) * 2 >= n  # (then gathered for every row, once)
+    count = len(items)
+    listed = [m[~np.isnan(m)] for m in multiples]
+    distinct = np.unique(np.concatenate(listed))
+    wide = (len(distinct) + 1) * count >= 2**31
+
+    def scores(j: int) -> npt.NDArray[np.signedinteger]:
+        m, item = multiples[j], keyed[j]
+        per_key: npt.NDArray[np.signedinteger] = np.full(
+            len(m), -1, dtype=np.int64 if wide else np.int32
         )
-    key = np.zeros(n, dtype=np.int64)
-    key[worse_rows] = ranked
+        has = ~np.isnan(m)
+        per_key[has] = np.searchsorted(distinct, m[has]) * count + (count - 1 - j)
+        return item.rows(per_key) if every_row else item.at(per_key, worse_rows)
+
+    by_item = in_threads(scores, range(count))  # each item on its own: on every core
+    size = len(by_item[0])
+    base = count + 1  # key: the ranked items' numbers (1-based, 0 = none) in base count+1
+    ranked = np.zeros(size, dtype=np.int64)
+    best = np.empty_like(by_item[0])
+    left = np.empty_like(by_item[0])
+    above: npt.NDArray[np.signedinteger] | None = None  # the score of the place before
+    for place in range(min(3, count)):
+        best.fill(-1)
+        for score in by_item:
+            if above is None:
+                np.maximum(best, score, out=best)
+            else:
+                np.copyto(left, score)
+                left[score >= above] = -1
+                np.maximum(best, left, out=best)
+        found = best >= 0
+        item_number = (count - best % count).astype(np.int64)
+        ranked += np.where(found, item_number * base**place, 0)
+        above = best.copy()
+    key = np.where(worse, ranked, 0) if every_row else np.zeros(n, dtype=np.int64)
+    if not every_row:
+        key[worse_rows] = ranked
     codes = [p.value for p in items]
 
     def texts(distinct: list[int]) -> list[str]:
