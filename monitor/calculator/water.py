@@ -622,23 +622,18 @@ def _main_indicators(
     by_item = in_threads(scores, range(count))  # each item on its own: on every core
     size = len(by_item[0])
     base = count + 1  # key: the ranked items' numbers (1-based, 0 = none) in base count+1
+    # each row's three largest scores, largest first (−1: none), one item at a time
+    top = [np.full(size, -1, dtype=by_item[0].dtype) for _ in range(min(3, count))]
+    smaller = np.empty_like(by_item[0])
+    for score in by_item:
+        for place in range(len(top) - 1, 0, -1):  # (the lower places first)
+            np.minimum(top[place - 1], score, out=smaller)
+            np.maximum(top[place], smaller, out=top[place])
+        np.maximum(top[0], score, out=top[0])
     ranked = np.zeros(size, dtype=np.int64)
-    best = np.empty_like(by_item[0])
-    left = np.empty_like(by_item[0])
-    above: npt.NDArray[np.signedinteger] | None = None  # the score of the place before
-    for place in range(min(3, count)):
-        best.fill(-1)
-        for score in by_item:
-            if above is None:
-                np.maximum(best, score, out=best)
-            else:
-                np.copyto(left, score)
-                left[score >= above] = -1
-                np.maximum(best, left, out=best)
-        found = best >= 0
+    for place, best in enumerate(top):
         item_number = (count - best % count).astype(np.int64)
-        ranked += np.where(found, item_number * base**place, 0)
-        above = best.copy()
+        ranked += np.where(best >= 0, item_number * base**place, 0)
     key = np.where(worse, ranked, 0) if every_row else np.zeros(n, dtype=np.int64)
     if not every_row:
         key[worse_rows] = ranked
