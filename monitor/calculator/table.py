@@ -949,7 +949,7 @@ def _check_cells(
             per_text = cells.texts.cast(pl.Float64, strict=False).to_numpy(writable=True)
             text_values[column] = per_text
             values[:, j] = cells.spread(per_text)
-            return np.flatnonzero(~cells.spread(texts_plain.to_series().to_numpy()))
+            return cells.rows_of(np.flatnonzero(~texts_plain.to_series().to_numpy()))
         values[:, j] = frame[column].cast(pl.Float64, strict=False).to_numpy()
         return np.flatnonzero(~plain[column].to_numpy())
 
@@ -1024,6 +1024,25 @@ class _Distinct:
         """Values given for each of :attr:`texts`, for each row."""
         spread: npt.NDArray[_Item] = per_text[self.row_codes]
         return spread
+
+    def rows_of(self, codes: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+        """The rows whose text is one of ``codes`` (places in :attr:`texts`), ascending
+        (as ``flatnonzero(isin(row_codes, codes))``; a few codes compared one by one, which
+        spares the gather of a flag per row)."""
+        if not len(codes):
+            return np.empty(0, dtype=np.intp)
+        if len(codes) > _FEW_CODES:
+            wanted = np.zeros(len(self.texts), dtype=bool)
+            wanted[codes] = True
+            return np.flatnonzero(self.spread(wanted))
+        found = self.row_codes == int(codes[0])
+        for code in codes[1:]:
+            found |= self.row_codes == int(code)
+        return np.flatnonzero(found)
+
+
+#: Up to this many codes, :meth:`_Distinct.rows_of` compares the rows' codes with each.
+_FEW_CODES: Final = 4
 
 
 def _distinct_texts(frame: pl.DataFrame, names: Sequence[str]) -> dict[str, _Distinct]:
