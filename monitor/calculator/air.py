@@ -513,8 +513,9 @@ def _gathered_numbers(
     per_key: npt.NDArray[np.float64], codes: npt.NDArray[np.uint32]
 ) -> pl.Series:
     """:func:`format_numbers` of ``per_key[codes]``: each key's text made once (the text
-    of a number does not depend on the others), gathered for the rows."""
-    return format_numbers(per_key).gather(codes)
+    of a number does not depend on the others), gathered for the rows (as text: the same
+    cells, which the writer copies instead of formatting each number)."""
+    return format_numbers(per_key).cast(pl.String).gather(codes)
 
 
 _BY_AQI: Final = ("aqi", "level", "category", "primary_pollutants")
