@@ -58,6 +58,7 @@ from monitor.domain.aqi import (
     aqi_level,
     daily_aqi_arrays,
     hourly_aqi_arrays,
+    hourly_aqi_of_keys,
     level_categories,
     level_colours,
     pollutant_names,
@@ -398,6 +399,7 @@ def _hour_rows(
     missing: MissingPolicy,
     present: list[str],
     joined: bool = False,
+    keyed: Mapping[str, _Keyed] | None = None,
 ) -> dict[str, pl.Series]:
     """Output columns of ``--scale hour`` for concentrations (and moving means) in ``values``
     (float columns of ``len(site)`` rows).
@@ -406,11 +408,30 @@ def _hour_rows(
     as two columns of their cells joined by commas, ``level,category`` and
     ``complete,standard,category_en,colour`` (for :attr:`CalcResult.unquoted` results,
     which write them as they are: the same text, fewer cells to build and write).
+
+    ``keyed`` (every column of ``present``, ``method`` PLATFORM, one rule set
+    ``standards``): the values by the codes of their texts (:func:`_keyed_values`); each
+    distinct value is then rated and its IAQI written once, the rows gather them.
     """
     n = len(site)
-    result, standard_codes = hourly_aqi_arrays(
-        values, n, standards, method=method, missing=missing
-    )
+    iaqi_texts: dict[str, Callable[[], pl.Series]] = {}
+    if keyed is not None and isinstance(standards, AqiStandard):
+        per_key, result = hourly_aqi_of_keys(
+            {c: k.values for c, k in keyed.items()},
+            {c: k.codes for c, k in keyed.items()},
+            n,
+            standards,
+            missing=missing,
+        )
+        standard_codes = np.full(n, list(AqiStandard).index(standards), dtype=np.int8)
+        iaqi_texts = {
+            f"iaqi_{c}": partial(_gathered_numbers, per_key[f"iaqi_{c}"], keyed[c].codes)
+            for c in present
+        }
+    else:
+        result, standard_codes = hourly_aqi_arrays(
+            values, n, standards, method=method, missing=missing
+        )
     level = result["level"].astype(np.int8)
     iaqi = [f"iaqi_{column}" for column in present]
     if method is HourlyMethod.STANDARD_TEXT:
@@ -437,7 +458,7 @@ def _hour_rows(
         texts["level"] = lambda: _level_text(level)
         texts["category"] = lambda: _categories(level)
         texts["primary_pollutants"] = lambda: _pollutants(result["primary_mask"])
-    texts |= {name: partial(format_numbers, result[name]) for name in iaqi}
+    texts |= {name: iaqi_texts.get(name) or partial(format_numbers, result[name]) for name in iaqi}
     if joined:
         texts[",".join(_BY_COMPLETE_STANDARD_LEVEL)] = lambda: _by_complete_standard_level(
             _complete(values, n), standard_codes, level
@@ -455,6 +476,46 @@ def _hour_rows(
     for name, made in zip(texts, built, strict=True):
         columns |= made if isinstance(made, dict) else {name: made}
     return columns
+
+
+@dataclasses.dataclass(frozen=True)
+class _Keyed:
+    """A measurement column by the codes of its texts: the value of each code (that of its
+    rows) and each row's code."""
+
+    values: npt.NDArray[np.float64]
+    codes: npt.NDArray[np.uint32]
+
+
+def _keyed_values(
+    table: InputTable, values: Mapping[str, npt.NDArray[np.float64]], present: Sequence[str]
+) -> dict[str, _Keyed] | None:
+    """The columns ``present`` by the codes of their texts (:attr:`InputTable.value_codes`:
+    rows of one code hold the same value), or None unless the reader coded them all."""
+    codes = table.value_codes or {}
+    if not present or any(c not in codes for c in present):
+        return None
+    known = table.text_values or {}
+    if all(c in known for c in present):  # (as the reader found them)
+        return {c: _Keyed(known[c], codes[c].row_codes) for c in present}
+    order = np.arange(table.row_count)
+
+    def keyed(column: str) -> _Keyed:
+        row_codes = codes[column].row_codes
+        some_row = np.zeros(len(codes[column].texts), dtype=np.intp)
+        some_row[row_codes] = order  # a row of each code (codes of no row: row 0, unused)
+        return _Keyed(values[column][some_row], row_codes)
+
+    return dict(zip(present, in_threads(keyed, present), strict=True))
+
+
+def _gathered_numbers(
+    per_key: npt.NDArray[np.float64], codes: npt.NDArray[np.uint32]
+) -> pl.Series:
+    """:func:`format_numbers` of ``per_key[codes]``: each key's text made once (the text
+    of a number does not depend on the others), gathered for the rows (as text: the same
+    cells, which the writer copies instead of formatting each number)."""
+    return format_numbers(per_key).cast(pl.String).gather(codes)
 
 
 _BY_AQI: Final = ("aqi", "level", "category", "primary_pollutants")
@@ -581,15 +642,24 @@ def _hourly(
     problems = _merge_problems(table, kept)
     flagged = _problem_rows(table, kept, problems)  # (the rows with problems, found once)
     unquoted = table.unquoted and membership is None and unquoted_texts(problems[flagged])
+    standards = _row_standards(standard, table)
+    keyed = (
+        _keyed_values(table, values, present)
+        if method is HourlyMethod.PLATFORM
+        and series_rows is None
+        and isinstance(standards, AqiStandard)
+        else None
+    )
     columns = _hour_rows(
         _input_text(table.text["site"]),
         _input_text(table.text["time"]),
         values,
-        _row_standards(standard, table),
+        standards,
         method,
         missing,
         present,
         joined=unquoted and bool(computable.all()),
+        keyed=keyed,
     )
     # Without a usable time, --standard auto cannot choose the rule set.
     if not computable.all():

@@ -293,6 +293,7 @@ def _rate_table(
     values, below = table.value_matrix, table.below_matrix
     codes = list(table.columns)
     c = {Parameter(code): values[:, j] for j, code in enumerate(codes)}
+    as_read = dict(c)  # (the columns as the reader found them)
     flagged = [j for j in range(len(codes)) if below[:, j].any()]
     if flagged:  # the domain halves them (pandas is loaded: such cells were read by it)
         names = [codes[j] for j in flagged]
@@ -305,7 +306,13 @@ def _rate_table(
         ph = c[Parameter.PH]
         c[Parameter.PH] = np.where(ok | (ph <= 14), ph, np.nan)  # (rows flagged by _check_ph)
     listed = {code: below[:, codes.index(code)] for code in _CODES if code in codes}
-    items = _keyed_items(c, table.value_codes or {}, body_index)
+    # (the values of the texts as read, for the items rated as read)
+    text_values = {
+        code: per_text
+        for code, per_text in (table.text_values or {}).items()
+        if Parameter(code) in c and c[Parameter(code)] is as_read[Parameter(code)]
+    }
+    items = _keyed_items(c, table.value_codes or {}, body_index, text_values)
     return _rate_columns(items, listed, len(values), body_index, targets, reference)
 
 
@@ -341,10 +348,12 @@ def _keyed_items(
     c: dict[Parameter, FloatArray],
     codes: Mapping[str, _Distinct],
     body_index: npt.NDArray[np.int8],
+    text_values: Mapping[str, npt.NDArray[np.float64]] | None = None,
 ) -> dict[Parameter, _Keyed]:
     """The items' values keyed by the codes of their texts where the reader gave them
     (each distinct text once; for an item rated by water body, each text once per kind),
-    one key per row for the others."""
+    one key per row for the others. ``text_values``: the value of each text of the items
+    whose values in ``c`` are those the reader found (:attr:`InputTable.text_values`)."""
     order = np.arange(len(body_index))
     kinds = len(_BODY_KINDS)
 
@@ -354,10 +363,12 @@ def _keyed_items(
             return _Keyed(column, body_index, None)
         k = len(found.texts)
         row_codes = found.row_codes
-        # a row of each code (rows of one code hold the same value: that of its text)
-        some_row = np.zeros(k, dtype=np.intp)
-        some_row[row_codes] = order
-        values = column[some_row]
+        values = (text_values or {}).get(p.value)
+        if values is None:
+            # a row of each code (rows of one code hold the same value: that of its text)
+            some_row = np.zeros(k, dtype=np.intp)
+            some_row[row_codes] = order
+            values = column[some_row]
         if _depends_on_body(p):
             keys = body_index.astype(np.intp) * k + row_codes
             # a text is rated only for the kinds of its rows (NaN, not rated, for the
@@ -370,7 +381,9 @@ def _keyed_items(
                 keys,
             )
         river = _BODY_KINDS.index(WaterBody.RIVER)  # (not used: rated alike in all)
-        return _Keyed(values, np.full(k, river, dtype=np.int8), row_codes)
+        # (as intp: numpy gathers by intp keys about twice as fast as by uint32 ones, which
+        # it converts at each gather; an item's keys are gathered several times)
+        return _Keyed(values, np.full(k, river, dtype=np.int8), row_codes.astype(np.intp))
 
     return dict(zip(c, in_threads(keyed, c), strict=True))  # each item on its own
 
@@ -582,32 +595,50 @@ def _main_indicators(
     """:func:`main_pollution_indicators` per row, joined.
 
     Rows worse than class III (``classes``: class numbers, 0 none): the (up to) three items
-    with the largest multiples vs III, largest first, ties in canonical order (an item's
-    rank counts the items with a larger multiple and those before it with an equal one),
-    as the domain's stable sort does.
+    with the largest multiples vs III, largest first, ties in canonical order, as the
+    domain's stable sort does. Each item's multiple of each key is given a score once:
+    its place among all the items' distinct multiples, then the item (an earlier item
+    scores higher), so that no two items of a row score the same and the larger score
+    comes first; a row's three are its three largest scores (−1: no multiple).
     """
     n = len(classes)
     worse = classes > WaterClass.III
     if not len(items) or not worse.any():
         return pl.repeat(None, n, dtype=pl.String, eager=True)
     worse_rows = np.flatnonzero(worse)  # the others have no main indicators (key 0)
-    left = []
-    for m, item in zip(multiples, keyed, strict=True):
-        column = item.at(m, worse_rows)
-        left.append(np.where(np.isnan(column), -np.inf, column))
-    base = len(items) + 1  # key: the ranked items' numbers (1-based, 0 = none) in base len+1
-    ranked = np.zeros(len(worse_rows), dtype=np.int64)
-    for j, column in enumerate(left):
-        # the item's rank: the items with a larger multiple, or an equal one before it
-        rank = np.zeros(len(worse_rows), dtype=np.int8)
-        for i, other in enumerate(left):
-            if i != j:
-                rank += other >= column if i < j else other > column
-        ranked += np.where(
-            (rank < 3) & (column > -np.inf), (j + 1) * base ** rank.astype(np.int64), 0
+    every_row = len(worse_rows) * 2 >= n  # (then gathered for every row, once)
+    count = len(items)
+    listed = [m[~np.isnan(m)] for m in multiples]
+    distinct = np.unique(np.concatenate(listed))
+    wide = (len(distinct) + 1) * count >= 2**31
+
+    def scores(j: int) -> npt.NDArray[np.signedinteger]:
+        m, item = multiples[j], keyed[j]
+        per_key: npt.NDArray[np.signedinteger] = np.full(
+            len(m), -1, dtype=np.int64 if wide else np.int32
         )
-    key = np.zeros(n, dtype=np.int64)
-    key[worse_rows] = ranked
+        has = ~np.isnan(m)
+        per_key[has] = np.searchsorted(distinct, m[has]) * count + (count - 1 - j)
+        return item.rows(per_key) if every_row else item.at(per_key, worse_rows)
+
+    by_item = in_threads(scores, range(count))  # each item on its own: on every core
+    size = len(by_item[0])
+    base = count + 1  # key: the ranked items' numbers (1-based, 0 = none) in base count+1
+    # each row's three largest scores, largest first (−1: none), one item at a time
+    top = [np.full(size, -1, dtype=by_item[0].dtype) for _ in range(min(3, count))]
+    smaller = np.empty_like(by_item[0])
+    for score in by_item:
+        for place in range(len(top) - 1, 0, -1):  # (the lower places first)
+            np.minimum(top[place - 1], score, out=smaller)
+            np.maximum(top[place], smaller, out=top[place])
+        np.maximum(top[0], score, out=top[0])
+    ranked = np.zeros(size, dtype=np.int64)
+    for place, best in enumerate(top):
+        item_number = (count - best % count).astype(np.int64)
+        ranked += np.where(best >= 0, item_number * base**place, 0)
+    key = np.where(worse, ranked, 0) if every_row else np.zeros(n, dtype=np.int64)
+    if not every_row:
+        key[worse_rows] = ranked
     codes = [p.value for p in items]
 
     def texts(distinct: list[int]) -> list[str]:

@@ -80,6 +80,7 @@ __all__ = [
     "daily_aqi_arrays",
     "hourly_aqi",
     "hourly_aqi_arrays",
+    "hourly_aqi_of_keys",
     "individual_aqi",
     "level_categories",
     "level_colours",
@@ -800,6 +801,78 @@ def hourly_aqi_arrays(
     names = (*(p.value for p in POLLUTANTS), *MOVING_MEAN_COLUMNS)
     inputs = {k: np.asarray(v, dtype=float) for k, v in concentrations.items() if k in names}
     return _per_standard_columns(standard, inputs, n, _hourly_compute(method, missing))
+
+
+#: The indicator that rates each pollutant column in :func:`hourly_aqi` with
+#: ``HourlyMethod.PLATFORM`` (the SO2 24-hour fallback aside), in output order.
+PLATFORM_HOURLY_INDICATORS: Final = (
+    ("so2", Pollutant.SO2, Indicator.SO2_1H),
+    ("no2", Pollutant.NO2, Indicator.NO2_1H),
+    ("co", Pollutant.CO, Indicator.CO_1H),
+    ("o3", Pollutant.O3, Indicator.O3_1H),
+    ("pm10", Pollutant.PM10, Indicator.PM10_24H),
+    ("pm2_5", Pollutant.PM2_5, Indicator.PM2_5_24H),
+)
+
+
+def hourly_aqi_of_keys(
+    concentrations: Mapping[str, FloatArray],
+    keys: Mapping[str, npt.NDArray[np.integer]],
+    n: int,
+    standard: AqiStandard,
+    *,
+    missing: MissingPolicy = MissingPolicy.PRESENT,
+) -> tuple[dict[str, FloatArray], dict[str, npt.NDArray[np.generic]]]:
+    """:func:`hourly_aqi_arrays` with ``HourlyMethod.PLATFORM`` under one rule set, for rows
+    whose concentrations repeat: each column given as its distinct values
+    (``concentrations[c]``, any order) and each row's key among them (``keys[c]``, ``n``
+    rows). Each distinct value is rated once (HJ 633 formula (1): the IAQI of a value does
+    not depend on its row), then the AQI, level and primary pollutants per row as
+    :func:`_combine` makes them (HJ 633 formula (2)) — the same numbers as rating every row.
+
+    Returns the IAQI of each distinct value (``iaqi_<column>``, one per key, for the
+    columns given) and, per row, ``aqi``, ``level``, ``primary_mask``, ``exceedance_mask``
+    and ``complete`` as :func:`hourly_aqi_arrays`. (No SO2 24-hour fallback: a caller with
+    SO2 1-hour values above 800 µg/m³ under HJ 633-2012 uses :func:`hourly_aqi_arrays`.)
+
+    Examples
+    --------
+    >>> per_key, rows = hourly_aqi_of_keys(
+    ...     {"pm2_5": np.array([80.0, 35.0])}, {"pm2_5": np.array([1, 0, 1])}, 3,
+    ...     AqiStandard.HJ633_2026)
+    >>> per_key["iaqi_pm2_5"].tolist(), rows["aqi"].tolist()
+    ([119.0, 50.0], [50.0, 119.0, 50.0])
+    """
+    per_key = {
+        f"iaqi_{name}": individual_aqi(
+            indicator, np.asarray(concentrations[name], dtype=float), standard
+        )
+        for name, _, indicator in PLATFORM_HOURLY_INDICATORS
+        if name in concentrations
+    }
+    out: dict[str, npt.NDArray[np.generic]] = {}
+
+    def rate(start: int) -> None:
+        """Rate one block of rows into ``out`` (its columns exist after the first)."""
+        stop = min(start + BLOCK_ROWS, n)
+        rated = [
+            RatedIndicator(
+                f"iaqi_{name}",
+                pollutant,
+                per_key[f"iaqi_{name}"][keys[name][start:stop]]
+                if name in concentrations
+                else np.full(stop - start, np.nan),
+            )
+            for name, pollutant, _ in PLATFORM_HOURLY_INDICATORS
+        ]
+        for key, values in _combine(rated, missing=missing).items():
+            if key not in out:
+                out[key] = np.empty(n, dtype=values.dtype)
+            out[key][start:stop] = values
+
+    rate(0)  # makes the columns; the other blocks write into them, on every core
+    in_threads(rate, range(BLOCK_ROWS, n, BLOCK_ROWS))
+    return per_key, out
 
 
 def _hourly_compute(
