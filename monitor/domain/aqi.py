@@ -67,6 +67,7 @@ __all__ = [
     "IAQI_POINTS",
     "MOVING_MEAN_COLUMNS",
     "O3_8H_ABOVE_800_IAQI_2026",
+    "PLATFORM_HOURLY_INDICATORS",
     "SO2_1H_ABOVE_800_IAQI_2026",
     "AqiLevel",
     "AqiStandard",
