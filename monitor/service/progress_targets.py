@@ -263,9 +263,9 @@ class _Cache:
     river_sections: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
     #: The water readings of a river target's sections in its year, by target id.
     readings: dict[str, pd.DataFrame] = dataclasses.field(default_factory=dict)
-    #: The last as-of date of the series in each year (river targets rate every set of
-    #: readings up to it at once).
-    horizon: dict[int, date] = dataclasses.field(default_factory=dict)
+    #: The as-of dates of the series in each year, ascending (river targets rate the sets
+    #: of readings those dates rest on together, and no other).
+    dates: dict[int, list[date]] = dataclasses.field(default_factory=dict)
     #: :func:`section_period_classes` of a river target's year to date, by (target id,
     #: "year" or "month", number of reading times up to the as-of date): the as-of dates
     #: between two readings rest on the same readings.
@@ -1064,10 +1064,11 @@ def _year_to_date_classes(
             readings_of_year = cache.readings[target.id] = _section_readings(
                 ledger, _section_sites(settings, target.sections), first, date(target.year, 12, 31)
             )
-        # every set of readings the series will rest on, from this one, rated together
-        last = min(cache.horizon.get(target.year, as_of), date(target.year, 12, 31))
-        horizon = max(readings, _readings_to(ledger, settings, target, last, cache))
-        _rate_reading_sets(settings, target, readings_of_year, range(readings, horizon + 1), cache)
+        # the sets of readings the series' as-of dates from this one rest on, rated together
+        # (only those: 4-hourly readings give six sets a day, one of them an as-of date's)
+        later = [d for d in cache.dates.get(target.year, ()) if d >= as_of]
+        sets = {readings} | {_readings_to(ledger, settings, target, d, cache) for d in later}
+        _rate_reading_sets(settings, target, readings_of_year, sorted(sets), cache)
     return cache.classes[key]
 
 
@@ -1075,19 +1076,22 @@ def _rate_reading_sets(
     settings: Settings,
     target: RiverClassTarget,
     readings_of_year: pd.DataFrame,
-    sets: range,
+    sets: Sequence[int],
     cache: _Cache,
 ) -> None:
     """:func:`section_period_classes` of the target's year to date over each period of
     :data:`_RIVER_PERIODS`, for each number of reading times in ``sets``, into the cache.
 
     Each set of readings is checked apart (quality checks such as spikes look at the
-    neighbouring readings of a set); the period means of all sets with the same items are
-    stacked (a ``prefix`` key) and rated in one call: the same rows as one set at a time.
+    neighbouring readings of a set); the period means of sets with the same items are
+    stacked (a ``prefix`` key) and rated in one call, at most :data:`_STACKED_SAMPLES`
+    samples at a time (every set holds the readings up to it: a year of as-of dates over
+    automatic stations would stack millions): the same rows as one set at a time.
     """
     ends = cache.reading_ends[target.id]
     epochs = to_epoch(readings_of_year["period_end"]) if len(readings_of_year) else None
     by_items: dict[tuple[str, ...], list[tuple[int, _Samples]]] = {}
+    pending = 0
     for n in sets:
         if (target.id, _RIVER_PERIODS[0], n) in cache.classes:
             continue
@@ -1101,6 +1105,25 @@ def _rate_reading_sets(
                 cache.classes[(target.id, period, n)] = pd.DataFrame(columns=_CLASS_COLUMNS)
             continue
         by_items.setdefault(tuple(samples.values.columns), []).append((n, samples))
+        pending += len(samples.values)
+        if pending >= _STACKED_SAMPLES:
+            _rate_stacked(target, by_items, cache)
+            by_items, pending = {}, 0
+    _rate_stacked(target, by_items, cache)
+
+
+#: The most samples :func:`_rate_reading_sets` stacks into one call (bounded memory: a few
+#: MB per item; unbounded, a year of 4-hourly readings of 8 sections stacked gigabytes).
+_STACKED_SAMPLES: Final = 200_000
+
+
+def _rate_stacked(
+    target: RiverClassTarget,
+    by_items: dict[tuple[str, ...], list[tuple[int, _Samples]]],
+    cache: _Cache,
+) -> None:
+    """Rate the checked samples of sets of readings, stacked by the items they measure,
+    into the cache (:func:`_rate_reading_sets`)."""
     for group in by_items.values():
         stacked = _Samples(
             pd.concat(
@@ -1438,15 +1461,15 @@ def progress_series(
     """:func:`compute_progress` for each as-of date of ``dates`` (each of its own year), the
     same rows as each date alone, for less: what does not depend on the as-of date is read
     and counted once (the area's days as cumulative counts, indicator values, daily
-    statistics and their valid means, a river target's readings; its sets of readings up
-    to the last date are rated together, each once).
+    statistics and their valid means, a river target's readings; the sets of readings its
+    as-of dates rest on are rated together, each once, a bounded number at a time).
 
     ``progress(done, total)`` is called after each as-of date.
     """
     rows: list[TargetProgress] = []
     cache = _Cache()
-    for as_of in dates:
-        cache.horizon[as_of.year] = max(as_of, cache.horizon.get(as_of.year, as_of))
+    for as_of in sorted(set(dates)):
+        cache.dates.setdefault(as_of.year, []).append(as_of)
     for done, as_of in enumerate(dates, start=1):
         rows += compute_progress(ledger, settings, as_of=as_of, year=as_of.year, cache=cache)
         if progress is not None:
