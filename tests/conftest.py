@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,35 @@ class RecordedServer:
     def add_file(self, path: str, file: Path, **kwargs: object) -> None:
         """Serve a recorded file from tests/data for a path."""
         self.add(path, Reply(body=file.read_bytes(), **kwargs))  # type: ignore[arg-type]
+
+
+def area_daily_row(day: date, standard: str, aqi: float | None, **columns: Any) -> dict[str, Any]:
+    """One computed ``daily_aqi`` row of the area ``hunnan`` under ``standard``, official when
+    that rule set is in force on the day (HJ 633-2026 from 2026-03-01); the daily statistics
+    empty, level 2 with PM2.5 primary, unless ``columns`` say otherwise."""
+    in_force = "hj633-2026" if day >= date(2026, 3, 1) else "hj633-2012"
+    row: dict[str, Any] = {
+        "site": "hunnan",
+        "date": day.isoformat(),
+        "standard": standard,
+        "official": int(standard == in_force),
+        "is_area": 1,
+        "so2": None,
+        "no2": None,
+        "co": None,
+        "pm10": None,
+        "pm2_5": None,
+        "o3_1h_max": None,
+        "o3_8h_max": None,
+        "invalid_statistics": "",
+        "aqi": aqi,
+        "level": 2,
+        "primary_pollutants": "pm2_5",
+        "exceedance_pollutants": "",
+        "complete": 1,
+        "computed_at": 0,
+    }
+    return row | columns
 
 
 @contextlib.contextmanager

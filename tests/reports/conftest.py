@@ -36,7 +36,7 @@ from monitor.collectors.base import observations
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
 from monitor.settings import Settings, load_settings
-from tests.conftest import HUNNAN_LEDGER
+from tests.conftest import HUNNAN_LEDGER, area_daily_row
 
 EVIL = '<script>alert("x")</script>&站'
 
@@ -158,30 +158,13 @@ def _area_rows(
     rows = []
     for i, value in enumerate(aqi):
         day = first + timedelta(days=i)
-        in_force = "hj633-2026" if day >= date(2026, 3, 1) else "hj633-2012"
+        statistics = {"so2": 8.0, "no2": 20.0, "co": 0.6, "pm10": 60.0, "pm2_5": pm25[i]}
+        statistics |= {"o3_1h_max": 120.0, "o3_8h_max": 100.0}
         for standard in ("hj633-2012", "hj633-2026"):
             rows.append(
-                {
-                    "site": "hunnan",
-                    "date": day.isoformat(),
-                    "standard": standard,
-                    "official": int(standard == in_force),
-                    "is_area": 1,
-                    "so2": 8.0,
-                    "no2": 20.0,
-                    "co": 0.6,
-                    "pm10": 60.0,
-                    "pm2_5": pm25[i],
-                    "o3_1h_max": 120.0,
-                    "o3_8h_max": 100.0,
-                    "invalid_statistics": "",
-                    "aqi": value,
-                    "level": 1,
-                    "primary_pollutants": primary[i],
-                    "exceedance_pollutants": "",
-                    "complete": 1,
-                    "computed_at": 0,
-                }
+                area_daily_row(
+                    day, standard, value, **statistics, level=1, primary_pollutants=primary[i]
+                )
             )
     return rows
 

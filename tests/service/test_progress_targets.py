@@ -18,7 +18,7 @@ from monitor.domain.targets import TargetProgress
 from monitor.ledger import Ledger
 from monitor.service.progress_targets import compute_progress
 from monitor.settings import Settings, load_settings
-from tests.conftest import HUNNAN_LEDGER
+from tests.conftest import HUNNAN_LEDGER, area_daily_row
 
 CONFIG = (
     HUNNAN_LEDGER
@@ -105,30 +105,7 @@ def put_days(ledger: Ledger, first: date, aqi_2012: list[float], aqi_2026: list[
     for i, (a12, a26) in enumerate(zip(aqi_2012, aqi_2026, strict=True)):
         day = first + timedelta(days=i)
         for standard, aqi in (("hj633-2012", a12), ("hj633-2026", a26)):
-            in_force = "hj633-2026" if day >= date(2026, 3, 1) else "hj633-2012"
-            rows.append(
-                {
-                    "site": "hunnan",
-                    "date": day.isoformat(),
-                    "standard": standard,
-                    "official": int(standard == in_force),
-                    "is_area": 1,
-                    "so2": None,
-                    "no2": None,
-                    "co": None,
-                    "pm10": None,
-                    "pm2_5": None,
-                    "o3_1h_max": None,
-                    "o3_8h_max": None,
-                    "invalid_statistics": "",
-                    "aqi": aqi,
-                    "level": 2,
-                    "primary_pollutants": "pm2_5",
-                    "exceedance_pollutants": "",
-                    "complete": 1,
-                    "computed_at": 0,
-                }
-            )
+            rows.append(area_daily_row(day, standard, aqi))
     ledger.replace_derived("daily_aqi", pd.DataFrame(rows), ("site", "date", "standard"))
 
 
@@ -705,30 +682,18 @@ def put_varied_days(ledger: Ledger, first: date, last: date, missing: set[date])
         for standard, value in (("hj633-2012", aqi), ("hj633-2026", aqi + 12)):
             if day in missing:
                 continue
-            in_force = "hj633-2026" if day >= date(2026, 3, 1) else "hj633-2012"
+            statistics = {"so2": 8.0, "no2": 30.0, "co": 0.7, "pm10": 70.0}
+            statistics |= {"pm2_5": float(rng.integers(10, 90)), "o3_1h_max": 80.0}
             rows.append(
-                {
-                    "site": "hunnan",
-                    "date": day.isoformat(),
-                    "standard": standard,
-                    "official": int(standard == in_force),
-                    "is_area": 1,
-                    "so2": 8.0,
-                    "no2": 30.0,
-                    "co": 0.7,
-                    "pm10": 70.0,
-                    "pm2_5": float(rng.integers(10, 90)),
-                    "o3_1h_max": 80.0,
-                    "o3_8h_max": 70.0,
-                    "invalid_statistics": invalid,
-                    "aqi": value,
-                    "level": 2,
-                    "primary_pollutants": "pm2_5",
-                    "exceedance_pollutants": "",
-                    "complete": 1,
-                    "stations": stations,
-                    "computed_at": 0,
-                }
+                area_daily_row(
+                    day,
+                    standard,
+                    value,
+                    **statistics,
+                    o3_8h_max=70.0,
+                    invalid_statistics=invalid,
+                    stations=stations,
+                )
             )
         day += timedelta(days=1)
     ledger.replace_derived("daily_aqi", pd.DataFrame(rows), ("site", "date", "standard"))
