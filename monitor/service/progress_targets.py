@@ -257,7 +257,7 @@ class _Cache:
     #: :func:`area_days` by (area, year, valid-day rule).
     area_days: dict[tuple[str, int, str], pd.DataFrame] = dataclasses.field(default_factory=dict)
     #: The distinct ``period_end`` (epoch s, sorted) of a river target's readings in its
-    #: year, by target id.
+    #: year (:attr:`readings`), by target id.
     reading_ends: dict[str, npt.NDArray[np.int64]] = dataclasses.field(default_factory=dict)
     #: :func:`river_progress`'s sections, by (target id, number of reading times).
     river_sections: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
@@ -1059,11 +1059,7 @@ def _year_to_date_classes(
     readings = _readings_to(ledger, settings, target, as_of, cache)
     key = (target.id, period, readings)
     if key not in cache.classes:
-        readings_of_year = cache.readings.get(target.id)
-        if readings_of_year is None:
-            readings_of_year = cache.readings[target.id] = _section_readings(
-                ledger, _section_sites(settings, target.sections), first, date(target.year, 12, 31)
-            )
+        readings_of_year = _readings_of_year(ledger, settings, target, cache)
         # the sets of readings the series' as-of dates from this one rest on, rated together
         # (only those: 4-hourly readings give six sets a day, one of them an as-of date's)
         later = [d for d in cache.dates.get(target.year, ()) if d >= as_of]
@@ -1156,17 +1152,27 @@ def _readings_to(
     first = date(target.year, 1, 1)
     ends = cache.reading_ends.get(target.id)
     if ends is None:
-        start, end = _local_bounds(first, date(target.year, 12, 31))
-        sites = sorted(_section_sites(settings, target.sections))
-        found = ledger.query(
-            f"SELECT DISTINCT period_end FROM observations WHERE site IN "
-            f"({','.join('?' * len(sites))}) AND parameter IN "
-            f"({','.join('?' * len(_WATER_CODES))}) AND period_end > ? AND period_end <= ?",
-            [*sites, *_WATER_CODES, int(start.timestamp()), int(end.timestamp())],
+        readings = _readings_of_year(ledger, settings, target, cache)
+        ends = (
+            np.unique(to_epoch(readings["period_end"])) if len(readings) else np.empty(0, np.int64)
         )
-        ends = np.sort(found["period_end"].to_numpy(dtype=np.int64))
         cache.reading_ends[target.id] = ends
     return int(np.searchsorted(ends, int(_local_bounds(first, as_of)[1].timestamp()), "right"))
+
+
+def _readings_of_year(
+    ledger: Ledger, settings: Settings, target: RiverClassTarget, cache: _Cache
+) -> pd.DataFrame:
+    """The water readings of the target's sections in its year, read once per refresh."""
+    readings = cache.readings.get(target.id)
+    if readings is None:
+        readings = cache.readings[target.id] = _section_readings(
+            ledger,
+            _section_sites(settings, target.sections),
+            date(target.year, 1, 1),
+            date(target.year, 12, 31),
+        )
+    return readings
 
 
 def _multiples(text: object) -> dict[str, float]:
