@@ -21,7 +21,7 @@ import dataclasses
 import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -1299,19 +1299,34 @@ def _indicator_values(
     return read.iloc[:up_to]
 
 
+_Reported = TypeVar("_Reported", MilestonesTarget, CountTarget)
+_Summary = TypeVar("_Summary")
+
+
+def _once_per_report(
+    cache: _Cache | None,
+    target: _Reported,
+    reported: pd.DataFrame,
+    summarise: Callable[[_Reported, pd.DataFrame], _Summary],
+) -> _Summary:
+    """``summarise(target, reported)``; with ``cache``, once per number of values reported up
+    to the as-of date (the as-of dates between two reports rest on the same values)."""
+    if cache is None:
+        return summarise(target, reported)
+    key = (target.id, len(reported))
+    if key not in cache.reported:
+        cache.reported[key] = summarise(target, reported)
+    result: _Summary = cache.reported[key]
+    return result
+
+
 def milestone_progress(
     ledger: Ledger, target: MilestonesTarget, as_of: date, cache: _Cache | None = None
 ) -> TargetProgress:
     """Milestone statuses: the latest reported status per item (settings' ``done`` dates
     count as completed)."""
     reported = _indicator_values(ledger, target, as_of, cache)
-    key = (target.id, len(reported))
-    if cache is not None and key in cache.reported:
-        latest, notes = cache.reported[key]
-    else:
-        latest, notes = _latest_statuses(target, reported)
-        if cache is not None:
-            cache.reported[key] = (latest, notes)
+    latest, notes = _once_per_report(cache, target, reported, _latest_statuses)
     statuses, due, items = [], [], {}
     for item in target.items:
         status = latest[item.name]
@@ -1360,13 +1375,7 @@ def count_target_progress(
 ) -> TargetProgress:
     """The latest reported value of a count target in its year."""
     reported = _indicator_values(ledger, target, as_of, cache)
-    key = (target.id, len(reported))
-    if cache is not None and key in cache.reported:
-        value = cache.reported[key]
-    else:
-        value = _latest_count(target, reported)
-        if cache is not None:
-            cache.reported[key] = value
+    value = _once_per_report(cache, target, reported, _latest_count)
     p = count_progress(
         value, target.goal, year=target.year, as_of=as_of, what_en=target.unit, what_zh=target.name
     )
