@@ -7,9 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import numpy as np
 import pandas as pd
+import pytest
 
 from monitor.collectors.base import observations
+from monitor.domain.daily import Mda8Windows, daily_statistics
 from monitor.ledger import Ledger
 from monitor.service.evaluate import AIR, _local_days, evaluate_dirty
 from monitor.settings import load_settings
@@ -150,3 +153,44 @@ def test_days_of_25_and_23_hours_evaluate_over_their_own_hours(tmp_path: Path) -
         again = evaluate_dirty(ledger, settings)
         assert again.failed == ()
         assert again.site_days == 0  # nothing left to evaluate
+
+
+@pytest.mark.parametrize("windows", list(Mda8Windows))
+def test_o3_windows_are_8_consecutive_hours_across_the_clock_changes(
+    windows: Mda8Windows,
+) -> None:
+    """MDA8 around the 1991 changes equals a count by instants (zoneinfo): an O3 day is the
+    hours ending after its local midnight through the next one (labels 01:00 … 24:00; 25
+    on 1991-09-15, 23 on 1991-04-14), a window 8 consecutive hours (GB 3095-2026 §3), each
+    valid with at least 6 values (Table 4); within the day (the windows whose 8 hours are
+    all in it) or ending in it (reaching back into the day before)."""
+    rng = np.random.default_rng(7)
+    times = _hours("1991-04-12 08:00", "1991-04-16 15:00")
+    times += _hours("1991-09-13 07:00", "1991-09-17 15:00")
+    o3 = rng.uniform(20, 150, len(times)).round(1)
+    o3[rng.random(len(times)) < 0.08] = np.nan  # a few hours missing
+    frame = pd.DataFrame({"site": "S", "time": pd.DatetimeIndex(times), "o3": o3})
+    stats = daily_statistics(frame, mda8_windows=windows, round_statistics=False)
+    for date in (
+        "1991-04-13",
+        "1991-04-14",
+        "1991-04-15",
+        "1991-09-14",
+        "1991-09-15",
+        "1991-09-16",
+    ):
+        # the O3 day: hours ending after local midnight of the date, through the next one
+        in_day = [i for i, t in enumerate(times) if _local_date(t - timedelta(hours=1)) == date]
+        ends = in_day[7:] if windows is Mda8Windows.WITHIN_DAY else in_day
+        means = []
+        for end in ends:
+            # (the instants are hourly and consecutive: the 8 hours ending at ``end``)
+            assert times[end] - times[end - 7] == timedelta(hours=7)
+            window = o3[end - 7 : end + 1]
+            if np.count_nonzero(~np.isnan(window)) >= 6:
+                means.append(float(np.nanmean(window)))
+        row = stats[stats["date"] == pd.Timestamp(date)].iloc[0]
+        hours = {"1991-04-14": 23, "1991-09-15": 25}.get(date, 24)
+        assert len(in_day) == hours
+        assert row["o3_8h_max_count"] == len(means)
+        assert row["o3_8h_max"] == pytest.approx(max(means), rel=1e-12)
