@@ -194,9 +194,16 @@ def _hours_of_days(
         return None
     codes, distinct = pd.factorize(dates)
     days = pd.DatetimeIndex(distinct)
-    # local midnights are never skipped or repeated (the clocks changed at 01:00-03:00)
-    starts = days.tz_localize(LOCAL_TZ)
-    ends = (days + pd.Timedelta(days=1)).tz_localize(LOCAL_TZ)
+
+    # A day begins at its first instant: in 1986-1991 the clocks changed at 01:00-03:00,
+    # but in 1919 and 1940-1949 at midnight (a 00:00 never shown: the day begins at
+    # 01:00 UTC+9; one shown twice: at its first showing).
+    def first_instant(local: pd.DatetimeIndex) -> pd.DatetimeIndex:
+        earlier = np.ones(len(local), dtype=bool)
+        return local.tz_localize(LOCAL_TZ, ambiguous=earlier, nonexistent="shift_forward")
+
+    starts = first_instant(days)
+    ends = first_instant(days + pd.Timedelta(days=1))
     hours = ((ends - starts) // pd.Timedelta(hours=1)).to_numpy(dtype=np.int64)
     if (hours == 24).all():
         return None
