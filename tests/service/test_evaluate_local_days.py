@@ -194,3 +194,20 @@ def test_o3_windows_are_8_consecutive_hours_across_the_clock_changes(
         assert len(in_day) == hours
         assert row["o3_8h_max_count"] == len(means)
         assert row["o3_8h_max"] == pytest.approx(max(means), rel=1e-12)
+
+
+def test_days_whose_clocks_changed_at_midnight_count_their_own_hours() -> None:
+    """In 1919 and 1940-1949 Asia/Shanghai changed its clocks at midnight (tz database:
+    1940-06-01 00:00 UTC+8 became 01:00 UTC+9, 1940-10-13 00:00 UTC+9 became 1940-10-12
+    23:00 UTC+8): such a day still has the hours zoneinfo gives its date, not an error."""
+    times = _hours("1940-05-30 16:00", "1940-06-02 15:00")
+    times += _hours("1940-10-10 15:00", "1940-10-13 16:00")
+    values = [float(k) for k in range(len(times))]
+    frame = pd.DataFrame({"site": "S", "time": pd.DatetimeIndex(times), "pm2_5": values})
+    stats = daily_statistics(frame, round_statistics=False)
+    for date, hours in (("1940-06-01", 23), ("1940-10-12", 25), ("1940-10-11", 24)):
+        of_day = [v for t, v in zip(times, values, strict=True) if _local_date(t) == date]
+        assert len(of_day) == hours
+        row = stats[stats["date"] == pd.Timestamp(date)].iloc[0]
+        assert row["pm2_5_count"] == hours
+        assert row["pm2_5"] == sum(of_day) / hours
