@@ -148,6 +148,11 @@ def _check_hourly(frame: pd.DataFrame, labels: pd.DatetimeIndex) -> None:
         )
     keys = pd.DataFrame({"site": frame["site"].to_numpy(), "t": labels})
     dup = keys.duplicated()
+    if dup.any() and isinstance(frame["time"].dtype, pd.DatetimeTZDtype):
+        # one label, two instants: the hour Asia/Shanghai's clocks showed twice when summer
+        # time ended (1986-1991, local 01:00): two hours, neither a duplicate
+        keys["t"] = frame["time"].to_numpy()
+        dup = keys.duplicated()
     if dup.any():
         first = keys[dup].iloc[0]
         raise ValueError(
@@ -156,11 +161,55 @@ def _check_hourly(frame: pd.DataFrame, labels: pd.DatetimeIndex) -> None:
 
 
 def _hour_matrix(
-    values: npt.NDArray[np.float64], row: npt.NDArray[np.intp], hour: npt.NDArray[np.intp], n: int
+    values: npt.NDArray[np.float64],
+    row: npt.NDArray[np.intp],
+    hour: npt.NDArray[np.intp],
+    n: int,
+    width: int = 24,
 ) -> npt.NDArray[np.float64]:
-    matrix = np.full((n, 24), np.nan)
+    matrix = np.full((n, width), np.nan)
     matrix[row, hour] = values
     return matrix
+
+
+#: Local midnight after which Asia/Shanghai kept UTC+8 all year (summer time 1986-1991).
+_UTC8_THROUGHOUT: Final = "1992-01-01"
+
+
+def _hours_of_days(
+    times: pd.Series, dates: pd.DatetimeIndex
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.int64], pd.DatetimeIndex] | None:
+    """Where a day had other than 24 hours (Asia/Shanghai's summer time, 1986-1991): each
+    hour's place in its day (hours since the local midnight that began it), the hours of
+    each distinct date and those dates; None when every day of ``times`` had 24 hours.
+
+    The day the clocks went back (e.g. 1991-09-15, local 02:00 UTC+9 → 01:00 UTC+8) has 25
+    hours, the label 01:00 twice (places 1 and 2); the day they went forward (e.g.
+    1991-04-14, 02:00 UTC+8 → 03:00 UTC+9) 23, no label 02:00 (03:00 is place 2). Only
+    for tz-aware ``times`` (naive labels do not say which of two hours they are)."""
+    if not isinstance(times.dtype, pd.DatetimeTZDtype) or not len(times):
+        return None
+    instants = pd.DatetimeIndex(times).tz_convert("UTC")
+    if instants.min() >= pd.Timestamp(_UTC8_THROUGHOUT, tz=LOCAL_TZ):
+        return None
+    codes, distinct = pd.factorize(dates)
+    days = pd.DatetimeIndex(distinct)
+
+    # A day begins at its first instant: in 1986-1991 the clocks changed at 01:00-03:00,
+    # but in 1919 and 1940-1949 at midnight (a 00:00 never shown: the day begins at
+    # 01:00 UTC+9; one shown twice: at its first showing).
+    def first_instant(local: pd.DatetimeIndex) -> pd.DatetimeIndex:
+        earlier = np.ones(len(local), dtype=bool)
+        return local.tz_localize(LOCAL_TZ, ambiguous=earlier, nonexistent="shift_forward")
+
+    starts = first_instant(days)
+    ends = first_instant(days + pd.Timedelta(days=1))
+    hours = ((ends - starts) // pd.Timedelta(hours=1)).to_numpy(dtype=np.int64)
+    if (hours == 24).all():
+        return None
+    since = instants - starts.tz_convert("UTC")[codes]
+    place = (since // pd.Timedelta(hours=1)).to_numpy().astype(np.intp)
+    return place, hours, days
 
 
 def daily_statistics(
@@ -219,6 +268,17 @@ def daily_statistics(
     n = len(unique_keys)
     hour = labels.hour.to_numpy().astype(np.intp)
     row = row.astype(np.intp)
+    # A day of 23 or 25 hours (summer time, 1986-1991): its hours placed in time order
+    # (25 columns), each day's statistics over its own hours, its 8-hour windows over
+    # consecutive hours (:func:`_mda8` with ``lengths``).
+    width, lengths = 24, None
+    uneven = _hours_of_days(hourly["time"], dates) if len(hourly) else None
+    if uneven is not None:
+        hour, day_hours, day_dates = uneven
+        width = 25
+        of_day = np.full(n_days, 24, dtype=np.int64)
+        of_day[((day_dates - dates.min()) // pd.Timedelta(days=1)).to_numpy()] = day_hours
+        lengths = of_day[unique_keys % n_days]
     out = pd.DataFrame(
         {
             "site": sites[unique_keys // n_days],
@@ -239,14 +299,14 @@ def daily_statistics(
         out[name] = value
 
     for name in DAILY_MEANS:
-        matrix = _hour_matrix(series(name), row, hour, n)
+        matrix = _hour_matrix(series(name), row, hour, n, width)
         count = (~np.isnan(matrix)).sum(axis=1)
         zeroed = np.where(np.isnan(matrix), 0.0, matrix)  # as np.nansum fills them
         finish(name, Pollutant(name), row_means(zeroed, count))
         out[f"{name}_valid"] = count >= rules.min_hours_per_day
         out[f"{name}_count"] = count
 
-    o3 = _hour_matrix(series("o3"), row, hour, n)
+    o3 = _hour_matrix(series("o3"), row, hour, n, width)
     o3_count = (~np.isnan(o3)).sum(axis=1)
     o3_max = np.full(n, np.nan)
     o3_max[o3_count > 0] = np.nanmax(o3[o3_count > 0], axis=1)
@@ -256,7 +316,7 @@ def daily_statistics(
     )
     out["o3_1h_max_count"] = o3_count
 
-    mda8, windows = _mda8(o3.T, unique_keys, mda8_windows, rules)
+    mda8, windows = _mda8(o3.T, unique_keys, mda8_windows, rules, lengths)
     finish("o3_8h_max", Pollutant.O3, mda8)
     needed = (
         rules.min_windows_within_day
@@ -331,6 +391,7 @@ def _mda8(
     keys: npt.NDArray[np.int64],
     windows: Mda8Windows,
     rules: ValidityRules,
+    lengths: npt.NDArray[np.int64] | None = None,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
     """Largest valid 8-hour mean of each day and the number of valid windows.
 
@@ -338,26 +399,58 @@ def _mda8(
     per day (``keys``, sorted: site × dates + date), NaN where missing. The hours are laid
     out so throughout: the running sums then add whole rows of days at a time, each day's
     sums made in the same order, so with the same bits, as along a row of its own.
+
+    ``lengths``: the hours of each day where some day had 23 or 25 (summer time,
+    1986-1991; ``by_hour`` then has 25 rows, a day's hours in time order from row 0):
+    each window is 8 consecutive hours ("8 consecutive hourly means", GB 3095-2026 §3),
+    also across the change; a day of L hours has L - 7 windows within it (16 on a 23-hour
+    day, 18 on a 25-hour one; the same ≥ 14 valid needed) and L ending in it.
     """
     n = by_hour.shape[1]
-    # Around the date's labels 00:00 … 23:00 (rows 7 … 30), the previous date's labels
-    # 17:00 … 23:00 of the same site (rows 0 … 6) and the next date's 00:00 (row 31,
-    # the day's 24:00), when present. A window ending at the day's hour e (1 … 24) covers
-    # rows e .. e+7.
-    extended = np.full((32, n), np.nan)
-    extended[7:31] = by_hour
-    position = np.searchsorted(keys, keys - 1)
-    has_previous = (position < n) & (keys[np.minimum(position, n - 1)] == keys - 1)
-    extended[:7, has_previous] = by_hour[17:, position[has_previous]]
-    position = np.searchsorted(keys, keys + 1)
-    has_next = (position < n) & (keys[np.minimum(position, n - 1)] == keys + 1)
-    extended[31, has_next] = by_hour[0, position[has_next]]
+    if lengths is None:
+        # Around the date's labels 00:00 … 23:00 (rows 7 … 30), the previous date's labels
+        # 17:00 … 23:00 of the same site (rows 0 … 6) and the next date's 00:00 (row 31,
+        # the day's 24:00), when present. A window ending at the day's hour e (1 … 24)
+        # covers rows e .. e+7.
+        extended = np.full((32, n), np.nan)
+        extended[7:31] = by_hour
+        position = np.searchsorted(keys, keys - 1)
+        has_previous = (position < n) & (keys[np.minimum(position, n - 1)] == keys - 1)
+        extended[:7, has_previous] = by_hour[17:, position[has_previous]]
+        position = np.searchsorted(keys, keys + 1)
+        has_next = (position < n) & (keys[np.minimum(position, n - 1)] == keys + 1)
+        extended[31, has_next] = by_hour[0, position[has_next]]
+        return _mda8_of(extended, 24, windows, rules)
+    mda8, n_valid = np.full(n, np.nan), np.zeros(n, dtype=np.int64)
+    before = np.searchsorted(keys, keys - 1)
+    has_previous = (before < n) & (keys[np.minimum(before, n - 1)] == keys - 1)
+    after = np.searchsorted(keys, keys + 1)
+    has_next = (after < n) & (keys[np.minimum(after, n - 1)] == keys + 1)
+    for hours in np.unique(lengths).tolist():
+        days = np.flatnonzero(lengths == hours)
+        extended = np.full((hours + 8, len(days)), np.nan)
+        extended[7 : 7 + hours] = by_hour[:hours, days]
+        previous = has_previous[days]
+        day_before = before[days][previous]
+        last_seven = lengths[day_before][None, :] - 7 + np.arange(7)[:, None]
+        extended[:7, previous] = by_hour[last_seven, day_before[None, :]]
+        following = has_next[days]
+        extended[hours + 7, following] = by_hour[0, after[days][following]]
+        mda8[days], n_valid[days] = _mda8_of(extended, hours, windows, rules)
+    return mda8, n_valid
+
+
+def _mda8_of(
+    extended: npt.NDArray[np.float64], hours: int, windows: Mda8Windows, rules: ValidityRules
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """:func:`_mda8` of days of ``hours`` hours laid out with the previous day's last 7
+    hours before them and the next day's first after them (``hours`` + 8 rows)."""
     present = ~np.isnan(extended)
     zeroed = np.where(present, extended, 0.0)
     counts = _running_sums(present)
     first_end = 8 if windows is Mda8Windows.WITHIN_DAY else 1
-    # the window ending at the day's hour e (first_end … 24): running sums e+8 less e
-    ends, starts = slice(first_end + 8, 33), slice(first_end, 25)
+    # the window ending at the day's hour e (first_end … hours): running sums e+8 less e
+    ends, starts = slice(first_end + 8, hours + 9), slice(first_end, hours + 1)
     window_count = counts[ends] - counts[starts]
     valid = window_count >= rules.min_hours_per_8h
 

@@ -21,7 +21,12 @@
   for something else (a line end, a quote) is split in Python as before.
 
 Hours that do not split into their rows (a separator inside a code, a value that does not
-parse, an infinity) are read row by row (:func:`read_observation_rows`).
+parse, an infinity) are read row by row (:func:`read_observation_rows`). A value stored as
+a text or a blob (SQLite's REAL affinity keeps a text that is not a number, ``'abc'``,
+``''``, ``'nan'``, ``'inf'``, and any blob, as it is; only another tool's edit puts one
+there) is sent as a text that does not parse, never as the ``0.0`` that ``printf`` makes
+of it: its window is read row by row, where it is refused with its row named
+(:class:`StoredValueError`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ import pandas as pd
 
 __all__ = [
     "Fetched",
+    "StoredValueError",
     "fetch",
     "fetch_snapshot",
     "read_observation_rows",
@@ -57,7 +63,8 @@ _HOURS_SQL: Final = (
     "group_concat(parameter, char(31)), "
     "group_concat(CASE WHEN value IS NULL THEN 'nan' "
     "WHEN value = CAST(value AS INTEGER) AND value != 0 AND abs(value) < 1e15 "
-    "THEN CAST(value AS INTEGER) ELSE printf('%!.17e', value) END, ','), "
+    "THEN CAST(value AS INTEGER) WHEN typeof(value) IN ('real', 'integer') "
+    "THEN printf('%!.17e', value) ELSE 'not a number' END, ','), "
     "max(flags), min(source), max(source), min(period_end - period_start), "
     "max(period_end - period_start), min(ingested_at), max(ingested_at) "
     "FROM observations WHERE {where} GROUP BY period_end"
@@ -357,6 +364,36 @@ def _from_hours(
     )
 
 
+#: What ``sqlite3`` gives for a number or NULL in ``observations.value`` (REAL affinity: a
+#: number is a float; an integer only from a ledger whose column had another type).
+_NUMBER_TYPES: Final = frozenset({float, int, type(None)})
+
+
+class StoredValueError(ValueError):
+    """An observation whose stored ``value`` is not a number or NULL (a text or a blob that
+    another tool wrote into the ledger): it cannot be read as a concentration.
+
+    Parameters
+    ----------
+    row : tuple
+        The row as :func:`read_observation_rows` selects it (site, parameter, period start,
+        period end, value, flags, source, ingested at).
+    """
+
+    def __init__(self, row: Sequence[Any]) -> None:
+        site, parameter, _, period_end, value, _, source, _ = row
+        kind = "blob" if isinstance(value, bytes | bytearray | memoryview) else "text"
+        try:
+            at = pd.Timestamp(int(period_end), unit="s", tz="UTC").isoformat()
+        except (TypeError, ValueError, OverflowError):
+            at = repr(period_end)
+        super().__init__(
+            f"observation {site} {parameter} ending {at} from source {source!r}: stored "
+            f"value {value!r} is a {kind}; expected a number or NULL (set it right in "
+            "the ledger's observations table, or delete the row and import it again)"
+        )
+
+
 def read_observation_rows(
     connection: sqlite3.Connection, where: str, params: Sequence[Any], order_by: str = ""
 ) -> pd.DataFrame:
@@ -371,6 +408,8 @@ def read_observation_rows(
     ).fetchall()
     n = len(rows)
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if n else [()] * 8
+    if n and not set(map(type, columns[4])) <= _NUMBER_TYPES:
+        raise StoredValueError(next(r for r in rows if type(r[4]) not in _NUMBER_TYPES))
     return pd.DataFrame(
         {
             "site": pd.Categorical(columns[0]),
