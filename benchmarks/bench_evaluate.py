@@ -31,6 +31,10 @@ aside). ``--profile`` writes a cProfile of the first repetition of the new code.
 in background threads (or not) whatever the load (``evaluate_dirty(overlap=…)``; default
 ``auto``: each run decides by :func:`~monitor.service.evaluate.core_free`, so on a busy
 machine the two may differ in whether they overlap).
+``--floor`` then measures, in a child process on copies of the same ledger, what SQLite
+alone costs the evaluation (its read queries, its writes of the rows the first repetition
+wrote, the same hourly rows written one row per site, day and rule set) and the ceiling
+that leaves: :mod:`benchmarks.evaluate_floor`.
 """
 
 from __future__ import annotations
@@ -223,6 +227,29 @@ def written(path: Path) -> str:
     return "; ".join(parts)
 
 
+def floor(template: Path, evaluated: Path, config: Path, repeat: int, rate: float) -> None:
+    """What SQLite alone costs the evaluation of ``template`` (``evaluated``: a copy the new
+    code evaluated), in a child process (:mod:`benchmarks.evaluate_floor`); printed."""
+    print(f"floor: measuring on copies of the same ledger ({load()})", flush=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.evaluate_floor",
+            str(template),
+            str(evaluated),
+            "--config",
+            str(config),
+            "--repeat",
+            str(repeat),
+            "--rate",
+            str(rate),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+
+
 def main() -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -236,6 +263,7 @@ def main() -> None:
     parser.add_argument("--baseline-tree", type=Path, help="a copy of the baseline's code")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--overlap", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--floor", action="store_true", help="also what SQLite alone costs")
     args = parser.parse_args()
     args.config = args.config.resolve()  # the baseline runs in another folder
     load_settings(args.config, {})  # a bad config fails here, before the import
@@ -294,7 +322,8 @@ def main() -> None:
                     + ", ".join(different),
                     flush=True,
                 )
-            copy.unlink()
+            if run or not args.floor:
+                copy.unlink()  # (the first is the floor's evaluated ledger)
             rates.append(site_days / seconds)
             print(
                 f"run {run + 1}: {site_days:,} site-days, {hourly:,} hourly + {daily:,} daily "
@@ -307,6 +336,8 @@ def main() -> None:
                 print(f"  written: {rows}")
             if profile is not None:
                 print(f"  profile: {profile}")
+        if args.floor:
+            floor(template, work / "run0.sqlite", args.config, args.repeat, max(rates))
     print(f"evaluation: best {max(rates):,.0f} site-days/s")
     if baselines:
         print(
