@@ -30,7 +30,8 @@ aside). ``--profile`` writes a cProfile of the first repetition of the new code.
 ``--overlap on`` (or ``off``) has both the new code and the baseline read ahead and write
 in background threads (or not) whatever the load (``evaluate_dirty(overlap=…)``; default
 ``auto``: each run decides by :func:`~monitor.service.evaluate.core_free`, so on a busy
-machine the two may differ in whether they overlap).
+machine the two may differ in whether they overlap; a baseline without the option, as
+commit 0e1012a, runs as it is).
 ``--floor`` then measures, in a child process on copies of the same ledger, what SQLite
 alone costs the evaluation (its read queries, its writes of the rows the first repetition
 wrote, the same hourly rows written one row per site, day and rule set) and the ceiling
@@ -108,7 +109,7 @@ with Ledger.open(Path(sys.argv[1])) as ledger:
 #: hourly rows, daily rows, QC flags, seconds, CPU seconds (every thread) and CPU seconds of
 #: the calling thread (the rest ran in the read-ahead and writing threads).
 EVALUATE_SCRIPT = """
-import cProfile, sys, time
+import cProfile, inspect, sys, time
 from pathlib import Path
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
@@ -120,7 +121,9 @@ with Ledger.open(Path(sys.argv[1])) as ledger:
     begin, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
     if profiler is not None:
         profiler.enable()
-    report = evaluate_dirty(ledger, settings, overlap=overlap)
+    # (a baseline older than the read-ahead has no ``overlap``: it never overlaps)
+    takes = "overlap" in inspect.signature(evaluate_dirty).parameters
+    report = evaluate_dirty(ledger, settings, **({"overlap": overlap} if takes else {}))
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(sys.argv[4])
