@@ -230,7 +230,9 @@ def written(path: Path) -> str:
     return "; ".join(parts)
 
 
-def floor(template: Path, evaluated: Path, config: Path, repeat: int, rate: float) -> None:
+def floor(
+    template: Path, evaluated: Path, config: Path, repeat: int, rate: float, cpu: float
+) -> None:
     """What SQLite alone costs the evaluation of ``template`` (``evaluated``: a copy the new
     code evaluated), in a child process (:mod:`benchmarks.evaluate_floor`); printed."""
     print(f"floor: measuring on copies of the same ledger ({load()})", flush=True)
@@ -247,6 +249,8 @@ def floor(template: Path, evaluated: Path, config: Path, repeat: int, rate: floa
             str(repeat),
             "--rate",
             str(rate),
+            "--cpu",
+            str(cpu),
         ],
         cwd=ROOT,
         check=True,
@@ -294,6 +298,7 @@ def main() -> None:
             f"{time.perf_counter() - begin:.0f} s: {dirty:,} dirty site-days"
         )
         rates = []
+        cpus = []
         baselines = []
         for run in range(args.repeat):
             if tree is not None:
@@ -328,6 +333,7 @@ def main() -> None:
             if run or not args.floor:
                 copy.unlink()  # (the first is the floor's evaluated ledger)
             rates.append(site_days / seconds)
+            cpus.append(cpu)
             print(
                 f"run {run + 1}: {site_days:,} site-days, {hourly:,} hourly + {daily:,} daily "
                 f"AQI rows, {flags:,} QC flags in {seconds:.2f} s ({cpu:.2f} s CPU, {own:.2f} s "
@@ -340,7 +346,7 @@ def main() -> None:
             if profile is not None:
                 print(f"  profile: {profile}")
         if args.floor:
-            floor(template, work / "run0.sqlite", args.config, args.repeat, max(rates))
+            floor(template, work / "run0.sqlite", args.config, args.repeat, max(rates), min(cpus))
     print(f"evaluation: best {max(rates):,.0f} site-days/s")
     if baselines:
         print(

@@ -699,8 +699,13 @@ def load() -> str:
     return f"load {os.getloadavg()[0]:.2f}"
 
 
-def report(floors: Floors, rate: float | None, show: Callable[[str], None] = print) -> None:
-    """Print the floors, the ceilings and the measured rate."""
+def report(
+    floors: Floors,
+    rate: float | None,
+    cpu: float | None = None,
+    show: Callable[[str], None] = print,
+) -> None:
+    """Print the floors, the ceilings and the measured rate (and CPU seconds)."""
     best, n = floors.best, floors.site_days
 
     def line(name: str, what: str) -> None:
@@ -744,6 +749,12 @@ def report(floors: Floors, rate: float | None, show: Callable[[str], None] = pri
     show(f"  (wide, with the packing: {n / ((wider + packing) / CORES):,.0f} site-days/s)")
     measured = f"{rate:,.0f} site-days/s" if rate else "not given"
     show(f"  evaluation measured in this run: {measured}; aim {AIM:,} site-days/s")
+    if cpu:
+        show(
+            f"  the evaluation's CPU in this run: {cpu:.2f} s (least), of which the floors "
+            f"{today:.2f} s ({today / cpu:.0%}); all of it on 2 cores: "
+            f"{n / (cpu / CORES):,.0f} site-days/s"
+        )
 
 
 def main() -> None:
@@ -754,11 +765,12 @@ def main() -> None:
     parser.add_argument("--config", type=Path, default=ROOT / "config" / "hunnan.toml")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--rate", type=float, help="the evaluation's rate in the same run")
+    parser.add_argument("--cpu", type=float, help="the evaluation's CPU seconds (least)")
     args = parser.parse_args()
     settings = load_settings(args.config, {})
     with tempfile.TemporaryDirectory(prefix="evaluate_floor_") as scratch:
         floors = measure(args.template, args.evaluated, settings, args.repeat, Path(scratch))
-    report(floors, args.rate)
+    report(floors, args.rate, args.cpu)
 
 
 if __name__ == "__main__":
