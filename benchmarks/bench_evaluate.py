@@ -30,7 +30,12 @@ aside). ``--profile`` writes a cProfile of the first repetition of the new code.
 ``--overlap on`` (or ``off``) has both the new code and the baseline read ahead and write
 in background threads (or not) whatever the load (``evaluate_dirty(overlap=…)``; default
 ``auto``: each run decides by :func:`~monitor.service.evaluate.core_free`, so on a busy
-machine the two may differ in whether they overlap).
+machine the two may differ in whether they overlap; a baseline without the option, as
+commit 0e1012a, runs as it is).
+``--floor`` then measures, in a child process on copies of the same ledger, what SQLite
+alone costs the evaluation (its read queries, its writes of the rows the first repetition
+wrote, the same hourly rows written one row per site, day and rule set) and the ceiling
+that leaves: :mod:`benchmarks.evaluate_floor`.
 """
 
 from __future__ import annotations
@@ -104,7 +109,7 @@ with Ledger.open(Path(sys.argv[1])) as ledger:
 #: hourly rows, daily rows, QC flags, seconds, CPU seconds (every thread) and CPU seconds of
 #: the calling thread (the rest ran in the read-ahead and writing threads).
 EVALUATE_SCRIPT = """
-import cProfile, sys, time
+import cProfile, inspect, sys, time
 from pathlib import Path
 from monitor.ledger import Ledger
 from monitor.service.evaluate import evaluate_dirty
@@ -116,7 +121,9 @@ with Ledger.open(Path(sys.argv[1])) as ledger:
     begin, cpu, own = time.perf_counter(), time.process_time(), time.thread_time()
     if profiler is not None:
         profiler.enable()
-    report = evaluate_dirty(ledger, settings, overlap=overlap)
+    # (a baseline older than the read-ahead has no ``overlap``: it never overlaps)
+    takes = "overlap" in inspect.signature(evaluate_dirty).parameters
+    report = evaluate_dirty(ledger, settings, **({"overlap": overlap} if takes else {}))
     if profiler is not None:
         profiler.disable()
         profiler.dump_stats(sys.argv[4])
@@ -223,6 +230,33 @@ def written(path: Path) -> str:
     return "; ".join(parts)
 
 
+def floor(
+    template: Path, evaluated: Path, config: Path, repeat: int, rate: float, cpu: float
+) -> None:
+    """What SQLite alone costs the evaluation of ``template`` (``evaluated``: a copy the new
+    code evaluated), in a child process (:mod:`benchmarks.evaluate_floor`); printed."""
+    print(f"floor: measuring on copies of the same ledger ({load()})", flush=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.evaluate_floor",
+            str(template),
+            str(evaluated),
+            "--config",
+            str(config),
+            "--repeat",
+            str(repeat),
+            "--rate",
+            str(rate),
+            "--cpu",
+            str(cpu),
+        ],
+        cwd=ROOT,
+        check=True,
+    )
+
+
 def main() -> None:
     """Command line: see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -236,6 +270,7 @@ def main() -> None:
     parser.add_argument("--baseline-tree", type=Path, help="a copy of the baseline's code")
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--overlap", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--floor", action="store_true", help="also what SQLite alone costs")
     args = parser.parse_args()
     args.config = args.config.resolve()  # the baseline runs in another folder
     load_settings(args.config, {})  # a bad config fails here, before the import
@@ -263,6 +298,7 @@ def main() -> None:
             f"{time.perf_counter() - begin:.0f} s: {dirty:,} dirty site-days"
         )
         rates = []
+        cpus = []
         baselines = []
         for run in range(args.repeat):
             if tree is not None:
@@ -294,8 +330,10 @@ def main() -> None:
                     + ", ".join(different),
                     flush=True,
                 )
-            copy.unlink()
+            if run or not args.floor:
+                copy.unlink()  # (the first is the floor's evaluated ledger)
             rates.append(site_days / seconds)
+            cpus.append(cpu)
             print(
                 f"run {run + 1}: {site_days:,} site-days, {hourly:,} hourly + {daily:,} daily "
                 f"AQI rows, {flags:,} QC flags in {seconds:.2f} s ({cpu:.2f} s CPU, {own:.2f} s "
@@ -307,6 +345,8 @@ def main() -> None:
                 print(f"  written: {rows}")
             if profile is not None:
                 print(f"  profile: {profile}")
+        if args.floor:
+            floor(template, work / "run0.sqlite", args.config, args.repeat, max(rates), min(cpus))
     print(f"evaluation: best {max(rates):,.0f} site-days/s")
     if baselines:
         print(
