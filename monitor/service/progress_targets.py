@@ -270,6 +270,8 @@ class _Cache:
     #: "year" or "month", number of reading times up to the as-of date): the as-of dates
     #: between two readings rest on the same readings.
     classes: dict[tuple[str, str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: A river target's readings of its year checked once (:class:`_CheckedYear`), by id.
+    checked_years: dict[str, _CheckedYear] = dataclasses.field(default_factory=dict)
     #: :class:`_GoodDaySeries` by (area, year, valid-day rule).
     good_days: dict[tuple[str, int, str], _GoodDaySeries] = dataclasses.field(default_factory=dict)
     #: :class:`_HeavyDayCounts` by (area, year).
@@ -931,13 +933,29 @@ def _checked_samples(
     checks and rates each (None: no sample with a value)."""
     if obs.empty:
         return None
-    sections = {sid: settings.section(sid) for sid in section_ids}
-    site_to_section = _section_sites(settings, section_ids)
-    obs = obs.sort_values("ingested_at", kind="stable").drop_duplicates(
-        ["site", "parameter", "period_end"], keep="last"
-    )
+    obs = _deduplicated(obs)
     flags = quality_flags(obs)
     gone = excluded(flags, obs["parameter"], exclude_own=settings.quality.exclude_own_flags)
+    return _samples_of(settings, section_ids, obs, gone)
+
+
+def _deduplicated(obs: pd.DataFrame) -> pd.DataFrame:
+    """The readings with one row per site, item and reading time (the latest ingested)."""
+    return obs.sort_values("ingested_at", kind="stable").drop_duplicates(
+        ["site", "parameter", "period_end"], keep="last"
+    )
+
+
+def _samples_of(
+    settings: Settings,
+    section_ids: Sequence[str],
+    obs: pd.DataFrame,
+    gone: npt.NDArray[np.bool_],
+) -> _Samples | None:
+    """The samples of the deduplicated readings ``obs`` whose values ``gone`` the quality
+    flags exclude: one row per section and reading time, rated each (None: no value)."""
+    sections = {sid: settings.section(sid) for sid in section_ids}
+    site_to_section = _section_sites(settings, section_ids)
     obs = obs.assign(
         value=obs["value"].where(~gone),
         below=below_detection(obs["flags"]),
@@ -965,11 +983,19 @@ def _rate_periods(samples: _Samples, period: str) -> pd.DataFrame:
     """The rows of :func:`section_period_classes` over ``period`` from the checked samples
     (with a ``prefix`` column first when the samples have one: stacked sets of readings,
     each rated apart)."""
-    local_end = samples.keys["period_end"].dt.tz_convert("Asia/Shanghai")
-    keys = samples.keys.assign(period=local_end.dt.strftime(_PERIOD_FORMAT[period]))
+    keys = samples.keys
+    if period in keys.columns:  # (labelled once for a year's samples: _CheckedYear)
+        labels = keys[period]
+    else:
+        local_end = keys["period_end"].dt.tz_convert("Asia/Shanghai")
+        labels = local_end.dt.strftime(_PERIOD_FORMAT[period])
+    epoch = keys["epoch"] if "epoch" in keys.columns else to_epoch(keys["period_end"])
+    keys = keys[[c for c in ("prefix", "section") if c in keys.columns]].assign(
+        period=labels.to_numpy()
+    )
     values, below, sections = samples.values, samples.below, samples.sections
-    by = [c for c in ("prefix", "section", "period") if c in keys.columns]
-    per_sample = keys.assign(rank=samples.rank.to_numpy(), epoch=to_epoch(keys["period_end"]))
+    by = list(keys.columns)
+    per_sample = keys.assign(rank=samples.rank.to_numpy(), epoch=np.asarray(epoch))
     grouped = per_sample.groupby(by, sort=True)
     worst = grouped["rank"].max()
     latest = grouped["epoch"].max()
@@ -1078,34 +1104,64 @@ def _rate_reading_sets(
     """:func:`section_period_classes` of the target's year to date over each period of
     :data:`_RIVER_PERIODS`, for each number of reading times in ``sets``, into the cache.
 
-    Each set of readings is checked apart (quality checks such as spikes look at the
-    neighbouring readings of a set); the period means of sets with the same items are
-    stacked (a ``prefix`` key) and rated in one call, at most :data:`_STACKED_SAMPLES`
-    samples at a time (every set holds the readings up to it: a year of as-of dates over
-    automatic stations would stack millions): the same rows as one set at a time.
+    The year's readings are checked once (:class:`_CheckedYear`) and each set of readings
+    is cut from them (:func:`_set_samples`: the quality checks look at neighbouring
+    readings, so the readings near the cut are checked again within the set). Each set's
+    year to date and its months still open at the cut (or holding a sample the cut
+    changed) are rated on their period means; its closed months are the year's own
+    ratings. Sets with the same items are stacked (a ``prefix`` key) and rated in one call,
+    at most :data:`_STACKED_SAMPLES` samples at a time: the same rows as one set at a time.
     """
     ends = cache.reading_ends[target.id]
-    epochs = to_epoch(readings_of_year["period_end"]) if len(readings_of_year) else None
-    by_items: dict[tuple[str, ...], list[tuple[int, _Samples]]] = {}
+    year = cache.checked_years.get(target.id)
+    if year is None and len(readings_of_year):
+        year = cache.checked_years[target.id] = _CheckedYear.of(
+            settings, target.sections, readings_of_year
+        )
+    stacks: dict[tuple[str, tuple[str, ...]], list[tuple[int, _Samples]]] = {}
+    closed: dict[int, tuple[tuple[str, ...], npt.NDArray[np.int64]]] = {}
     pending = 0
+
+    def rate_pending() -> None:
+        rated: dict[tuple[str, int], pd.DataFrame] = {}
+        for (period, _), parts in stacks.items():
+            for n, frame in _rate_stacked(parts, period).items():
+                rated[(period, n)] = frame
+        for n, (columns, groups) in closed.items():
+            cache.classes[(target.id, "year", n)] = rated[("year", n)]
+            months = [rated[("month", n)]] if ("month", n) in rated else []
+            if len(groups) and year is not None:
+                months.append(year.closed_months(columns, groups))
+            cache.classes[(target.id, "month", n)] = (
+                pd.concat(months, ignore_index=True)
+                .sort_values(["section", "period"], kind="stable")
+                .reset_index(drop=True)
+                if months
+                else pd.DataFrame(columns=_CLASS_COLUMNS)
+            )
+        stacks.clear()
+        closed.clear()
+
     for n in sets:
         if (target.id, _RIVER_PERIODS[0], n) in cache.classes:
             continue
-        if n == 0 or epochs is None:
-            samples = None
-        else:
-            obs = readings_of_year[epochs <= ends[n - 1]].reset_index(drop=True)
-            samples = _checked_samples(settings, target.sections, obs)
-        if samples is None:
+        found = _set_samples(settings, target, year, int(ends[n - 1])) if n and year else None
+        if found is None:
             for period in _RIVER_PERIODS:
                 cache.classes[(target.id, period, n)] = pd.DataFrame(columns=_CLASS_COLUMNS)
             continue
-        by_items.setdefault(tuple(samples.values.columns), []).append((n, samples))
+        samples, open_months, closed_groups = found
+        columns = tuple(samples.values.columns)
+        stacks.setdefault(("year", columns), []).append((n, samples))
         pending += len(samples.values)
+        if open_months is not None:
+            stacks.setdefault(("month", columns), []).append((n, open_months))
+            pending += len(open_months.values)
+        closed[n] = (columns, closed_groups)
         if pending >= _STACKED_SAMPLES:
-            _rate_stacked(target, by_items, cache)
-            by_items, pending = {}, 0
-    _rate_stacked(target, by_items, cache)
+            rate_pending()
+            pending = 0
+    rate_pending()
 
 
 #: The most samples :func:`_rate_reading_sets` stacks into one call (bounded memory: a few
@@ -1113,31 +1169,271 @@ def _rate_reading_sets(
 _STACKED_SAMPLES: Final = 200_000
 
 
-def _rate_stacked(
-    target: RiverClassTarget,
-    by_items: dict[tuple[str, ...], list[tuple[int, _Samples]]],
-    cache: _Cache,
-) -> None:
-    """Rate the checked samples of sets of readings, stacked by the items they measure,
-    into the cache (:func:`_rate_reading_sets`)."""
-    for group in by_items.values():
-        stacked = _Samples(
-            pd.concat(
-                [s.keys.assign(prefix=n)[["prefix", *s.keys.columns]] for n, s in group],
-                ignore_index=True,
-            ),
-            pd.concat([s.values for _, s in group], ignore_index=True),
-            pd.concat([s.below for _, s in group], ignore_index=True),
-            pd.concat([s.rank for _, s in group], ignore_index=True),
-            group[0][1].sections,
+def _rate_stacked(parts: list[tuple[int, _Samples]], period: str) -> dict[int, pd.DataFrame]:
+    """:func:`_rate_periods` of the samples of several sets of readings with the same
+    items, stacked (a ``prefix`` key: each set rated apart), by set."""
+    stacked = _Samples(
+        pd.concat(
+            [s.keys.assign(prefix=n)[["prefix", *s.keys.columns]] for n, s in parts],
+            ignore_index=True,
+        ),
+        pd.concat([s.values for _, s in parts], ignore_index=True),
+        pd.concat([s.below for _, s in parts], ignore_index=True),
+        pd.concat([s.rank for _, s in parts], ignore_index=True),
+        parts[0][1].sections,
+    )
+    rated = _rate_periods(stacked, period)
+    prefix = rated["prefix"].to_numpy()
+    return {n: rated[prefix == n].drop(columns="prefix").reset_index(drop=True) for n, _ in parts}
+
+
+def _series_ns(times: pd.Series) -> npt.NDArray[np.int64]:
+    """UTC nanoseconds of tz-aware times, as the quality checks order readings by."""
+    converted = pd.to_datetime(times, utc=True).dt.as_unit("ns")
+    ns: npt.NDArray[np.int64] = converted.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return ns
+
+
+@dataclasses.dataclass
+class _CheckedYear:
+    """A river target's readings of its year, checked once, to cut each set of readings
+    (the readings up to an as-of date) from (:func:`_set_samples`).
+
+    The flags of a reading computed on the whole year are its flags computed on a set of
+    readings whenever every reading its checks look at is in the set
+    (:mod:`monitor.domain.quality`): ``negative`` and ``implausible`` look at the reading
+    alone; ``pm25_gt_pm10`` at the readings of the same site and period (in a set or out of
+    it together); ``stuck`` at the run of equal values of the same site and item (in the
+    order of ``period_start``) that holds the reading, and the readings either side of the
+    run; ``spike`` at the readings either side. A run is part of a block of consecutive
+    equal values of hourly periods each starting when the one before ends, so the readings
+    whose flags a cut can change are, in each series, those of the last block before the
+    first reading past the cut, and any reading after that one still in the set (one that
+    starts later but ends earlier): they are checked again with the reading before that
+    block and the readings of their sites and periods.
+    """
+
+    settings: Settings
+    section_ids: Sequence[str]
+    #: The year's readings, deduplicated as :func:`_checked_samples` does, in its order.
+    obs: pd.DataFrame
+    #: Values excluded by the flags computed on the whole year.
+    gone: npt.NDArray[np.bool_]
+    #: ``period_end`` of each reading [epoch s].
+    end: npt.NDArray[np.int64]
+    #: The readings in the order the relational checks chain them (site and item, then
+    #: ``period_start``), and per position: its series, the latest ``period_end`` of its
+    #: series up to it, the first position of its block of equal values.
+    order: npt.NDArray[np.intp]
+    series: npt.NDArray[np.int64]
+    latest_end: npt.NDArray[np.int64]
+    block_start: npt.NDArray[np.intp]
+    #: Readings sorted by (site, period_end) code, and those codes (the pairs' partners).
+    pair_order: npt.NDArray[np.intp]
+    pair_codes: npt.NDArray[np.int64]
+    pair_key: npt.NDArray[np.int64]
+    #: The year's samples on the year's flags, with ``epoch``, ``year`` and ``month``
+    #: labels, and per sample its month (section and month) group (None: no sample).
+    samples: _Samples | None
+    group: npt.NDArray[np.intp]
+    #: Per month group: its last reading time [epoch s].
+    group_end: npt.NDArray[np.int64]
+    #: The year's month ratings by items rated (:meth:`closed_months`).
+    month_ratings: dict[tuple[str, ...], tuple[pd.DataFrame, npt.NDArray[np.intp]]]
+
+    @classmethod
+    def of(
+        cls, settings: Settings, section_ids: Sequence[str], readings: pd.DataFrame
+    ) -> _CheckedYear:
+        """Check the year's readings once."""
+        obs = _deduplicated(readings).reset_index(drop=True)
+        flags = quality_flags(obs)
+        gone = excluded(flags, obs["parameter"], exclude_own=settings.quality.exclude_own_flags)
+        end = to_epoch(obs["period_end"])
+        site = pd.factorize(obs["site"].astype(str).to_numpy())[0].astype(np.int64)
+        item = pd.factorize(obs["parameter"].astype(str).to_numpy())[0].astype(np.int64)
+        series_of = site * (int(item.max(initial=0)) + 1) + item
+        order = np.lexsort((_series_ns(obs["period_start"]), series_of)).astype(np.intp)
+        series = series_of[order]
+        value = pd.to_numeric(obs["value"], errors="coerce").to_numpy(dtype=float)[order]
+        start, stop = _series_ns(obs["period_start"])[order], _series_ns(obs["period_end"])[order]
+        hourly = (stop - start) == 3_600 * 10**9
+        # a run breaks where the value changes, at a period other than one hour and where a
+        # period does not start when the one before ends (quality_flags, Notes)
+        new_block = np.ones(len(order), dtype=bool)
+        new_block[1:] = (
+            (series[1:] != series[:-1])
+            | ~(value[1:] == value[:-1])
+            | ~hourly[1:]
+            | ~hourly[:-1]
+            | (start[1:] != stop[:-1])
         )
-        for period in _RIVER_PERIODS:
-            rated = _rate_periods(stacked, period)
-            prefix = rated["prefix"].to_numpy()
-            for n, _ in group:
-                cache.classes[(target.id, period, n)] = (
-                    rated[prefix == n].drop(columns="prefix").reset_index(drop=True)
+        block_start = np.flatnonzero(new_block)[np.cumsum(new_block) - 1].astype(np.intp)
+        latest_end = (
+            pd.Series(end[order]).groupby(series).cummax().to_numpy(dtype=np.int64)
+            if len(order)
+            else np.zeros(0, dtype=np.int64)
+        )
+        ends_code = pd.factorize(end)[0].astype(np.int64)
+        pair_key = site * (int(ends_code.max(initial=0)) + 1) + ends_code
+        pair_order = np.argsort(pair_key, kind="stable").astype(np.intp)
+        samples = _samples_of(settings, section_ids, obs, gone)
+        group = np.zeros(0, dtype=np.intp)
+        group_end = np.zeros(0, dtype=np.int64)
+        if samples is not None:
+            samples = _labelled(samples)
+            keys, epoch = samples.keys, samples.keys["epoch"].to_numpy()
+            group = pd.factorize(keys["section"].astype(str) + "\x00" + keys["month"])[0]
+            group = group.astype(np.intp)
+            group_end = np.full(int(group.max(initial=-1)) + 1, np.iinfo(np.int64).min)
+            np.maximum.at(group_end, group, epoch)
+        return cls(
+            settings,
+            section_ids,
+            obs,
+            gone,
+            end,
+            order,
+            series,
+            latest_end,
+            block_start,
+            pair_order,
+            pair_key[pair_order],
+            pair_key,
+            samples,
+            group,
+            group_end,
+            {},
+        )
+
+    def gone_up_to(self, cut: int) -> tuple[npt.NDArray[np.bool_], bool]:
+        """Which values of the readings up to ``cut`` [epoch s] their set's flags exclude
+        (row for row with ``obs[end <= cut]``), and whether any differs from the year's."""
+        kept = self.end <= cut
+        gone = self.gone[kept]
+        # in the checks' order: past[i], a reading at or after the first one past the cut
+        past = self.latest_end > cut
+        series = self.series
+        before_past = np.zeros(len(past), dtype=bool)
+        before_past[:-1] = ~past[:-1] & past[1:] & (series[1:] == series[:-1])
+        last = np.flatnonzero(before_past)
+        again = past & (self.end[self.order] <= cut)  # (later starts that end earlier)
+        starts = self.block_start[last]
+        for first, final in zip(starts.tolist(), last.tolist(), strict=True):
+            again[first : final + 1] = True
+        if not again.any():
+            return gone, False
+        context = again.copy()
+        previous = starts - 1
+        previous = previous[(previous >= 0) & (series[np.maximum(previous, 0)] == series[last])]
+        context[previous] = True
+        rows = self.order[context]
+        # the readings of the same sites and periods (pm25_gt_pm10 pairs them)
+        wanted = np.unique(self.pair_key[rows])
+        low = np.searchsorted(self.pair_codes, wanted, "left")
+        high = np.searchsorted(self.pair_codes, wanted, "right")
+        partners = np.concatenate(
+            [self.pair_order[a:b] for a, b in zip(low.tolist(), high.tolist(), strict=True)]
+        )
+        window = np.union1d(rows, partners)
+        part = self.obs.iloc[window]
+        own = self.settings.quality.exclude_own_flags
+        window_gone = excluded(quality_flags(part), part["parameter"], exclude_own=own)
+        checked = self.order[again]
+        now = window_gone[np.searchsorted(window, checked)]
+        differs = now != self.gone[checked]
+        if not differs.any():
+            return gone, False
+        patched = self.gone.copy()
+        patched[checked] = now
+        return patched[kept], True
+
+    def closed_months(
+        self, columns: tuple[str, ...], groups: npt.NDArray[np.int64]
+    ) -> pd.DataFrame:
+        """The year's month ratings (:func:`_rate_periods` over its samples, the items
+        ``columns`` rated) of the month groups ``groups``."""
+        assert self.samples is not None
+        rated = self.month_ratings.get(columns)
+        if rated is None:
+            samples = self.samples
+            year_samples = _Samples(
+                samples.keys,
+                samples.values[list(columns)],
+                samples.below[list(columns)],
+                samples.rank,
+                samples.sections,
+            )
+            frame = _rate_periods(year_samples, "month")
+            found = pd.factorize(
+                pd.concat(
+                    [
+                        samples.keys["section"].astype(str) + "\x00" + samples.keys["month"],
+                        frame["section"].astype(str) + "\x00" + frame["period"],
+                    ],
+                    ignore_index=True,
                 )
+            )[0][len(samples.keys) :]
+            rated = self.month_ratings[columns] = (frame, found.astype(np.intp))
+        frame, of = rated
+        return frame[np.isin(of, groups)]
+
+
+def _labelled(samples: _Samples) -> _Samples:
+    """The samples with their reading time [epoch s] and local year and month labels
+    (:func:`_rate_periods` reads them instead of formatting each stacked sample's time)."""
+    keys = samples.keys
+    local_end = keys["period_end"].dt.tz_convert("Asia/Shanghai")
+    keys = keys.assign(
+        epoch=to_epoch(keys["period_end"]),
+        year=local_end.dt.strftime(_PERIOD_FORMAT["year"]).to_numpy(),
+        month=local_end.dt.strftime(_PERIOD_FORMAT["month"]).to_numpy(),
+    )
+    return dataclasses.replace(samples, keys=keys)
+
+
+def _set_samples(
+    settings: Settings, target: RiverClassTarget, year: _CheckedYear, cut: int
+) -> tuple[_Samples, _Samples | None, npt.NDArray[np.int64]] | None:
+    """The checked samples of the readings up to ``cut`` [epoch s] (None: no sample), those
+    of its month groups to rate (None: none), and its month groups whose rating is the
+    year's (closed before the cut, none of their samples changed by it)."""
+    gone, changed = year.gone_up_to(cut)
+    if changed:  # a flag that excludes changed: the set is checked as it is
+        obs = year.obs[year.end <= cut]
+        samples = _samples_of(settings, target.sections, obs, gone)
+        if samples is None:
+            return None
+        samples = _labelled(samples)
+        return samples, samples, np.zeros(0, dtype=np.int64)
+    full = year.samples
+    if full is None:
+        return None
+    mine = np.flatnonzero(full.keys["epoch"].to_numpy() <= cut)
+    values = full.values.iloc[mine]
+    columns = [c for c in values.columns if values[c].notna().any()]
+    if not len(mine) or not columns:
+        return None
+    samples = _Samples(
+        full.keys.iloc[mine].reset_index(drop=True),
+        values[columns].reset_index(drop=True),
+        full.below.iloc[mine][columns].reset_index(drop=True),
+        full.rank.iloc[mine].reset_index(drop=True),
+        full.sections,
+    )
+    groups = year.group[mine]
+    is_open = year.group_end[groups] > cut
+    open_months = None
+    if is_open.any():
+        rows = np.flatnonzero(is_open)
+        open_months = _Samples(
+            samples.keys.iloc[rows].reset_index(drop=True),
+            samples.values.iloc[rows].reset_index(drop=True),
+            samples.below.iloc[rows].reset_index(drop=True),
+            samples.rank.iloc[rows].reset_index(drop=True),
+            samples.sections,
+        )
+    return samples, open_months, np.unique(groups[~is_open]).astype(np.int64)
 
 
 #: The periods a river target rates its sections over (the year to date, and each month).
