@@ -124,11 +124,12 @@ AUTOMATIC_ITEMS = {
 REFRESH = """
 import hashlib, json, sys, time
 from datetime import date
+from pathlib import Path
 from monitor.ledger import Ledger
 from monitor.service.progress_targets import refresh_progress
 from monitor.settings import load_settings
-settings = load_settings(sys.argv[1], {})
-with Ledger.open(sys.argv[2]) as ledger:
+settings = load_settings(Path(sys.argv[1]), {})
+with Ledger.open(Path(sys.argv[2])) as ledger:
     cpu, wall = time.process_time(), time.perf_counter()
     rows = refresh_progress(ledger, settings, ("2026-01-01",), date(2027, 1, 1))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -215,12 +216,14 @@ def automatic(args: argparse.Namespace, folder: Path) -> None:
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
             [sys.executable, "-c", REFRESH, str(config), str(ledger)],
-            check=True,
+            check=False,
             capture_output=True,
             text=True,
             cwd=code,
             env=env,
         )
+        if done.returncode:
+            raise SystemExit(f"the refresh by {code} failed:\n{done.stderr}")
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
         result["peak_rss_mb"] = after.ru_maxrss / 1024

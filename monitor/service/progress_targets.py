@@ -1118,14 +1118,14 @@ def _rate_reading_sets(
         year = cache.checked_years[target.id] = _CheckedYear.of(
             settings, target.sections, readings_of_year
         )
-    stacks: dict[tuple[str, tuple[str, ...]], list[tuple[int, _Samples]]] = {}
+    stacks: dict[tuple[str, tuple[str, ...]], list[tuple[int, _Cut, npt.NDArray[np.intp]]]] = {}
     closed: dict[int, tuple[tuple[str, ...], npt.NDArray[np.int64]]] = {}
     pending = 0
 
     def rate_pending() -> None:
         rated: dict[tuple[str, int], pd.DataFrame] = {}
         for (period, _), parts in stacks.items():
-            for n, frame in _rate_stacked(parts, period).items():
+            for n, frame in _rate_stacked(year, parts, period).items():
                 rated[(period, n)] = frame
         for n, (columns, groups) in closed.items():
             cache.classes[(target.id, "year", n)] = rated[("year", n)]
@@ -1150,14 +1150,13 @@ def _rate_reading_sets(
             for period in _RIVER_PERIODS:
                 cache.classes[(target.id, period, n)] = pd.DataFrame(columns=_CLASS_COLUMNS)
             continue
-        samples, open_months, closed_groups = found
-        columns = tuple(samples.values.columns)
-        stacks.setdefault(("year", columns), []).append((n, samples))
-        pending += len(samples.values)
-        if open_months is not None:
-            stacks.setdefault(("month", columns), []).append((n, open_months))
-            pending += len(open_months.values)
-        closed[n] = (columns, closed_groups)
+        size = len(found.samples.values if isinstance(found.samples, _Samples) else found.samples)
+        every = np.arange(size, dtype=np.intp)
+        stacks.setdefault(("year", found.columns), []).append((n, found, every))
+        if len(found.open_months):
+            stacks.setdefault(("month", found.columns), []).append((n, found, found.open_months))
+        pending += size + len(found.open_months)
+        closed[n] = (found.columns, found.closed_months)
         if pending >= _STACKED_SAMPLES:
             rate_pending()
             pending = 0
@@ -1169,22 +1168,59 @@ def _rate_reading_sets(
 _STACKED_SAMPLES: Final = 200_000
 
 
-def _rate_stacked(parts: list[tuple[int, _Samples]], period: str) -> dict[int, pd.DataFrame]:
-    """:func:`_rate_periods` of the samples of several sets of readings with the same
-    items, stacked (a ``prefix`` key: each set rated apart), by set."""
+def _rate_stacked(
+    year: _CheckedYear | None,
+    parts: list[tuple[int, _Cut, npt.NDArray[np.intp]]],
+    period: str,
+) -> dict[int, pd.DataFrame]:
+    """:func:`_rate_periods` of samples (positions) of several sets of readings with the
+    same items, stacked (a ``prefix`` key: each set rated apart), by set."""
+    columns = parts[0][1].columns
+    pieces, prefixes = [], []
+    cut_from_year = [
+        (n, c.samples[rows]) for n, c, rows in parts if not isinstance(c.samples, _Samples)
+    ]
+    if cut_from_year:
+        assert year is not None and year.samples is not None
+        positions = np.concatenate([p for _, p in cut_from_year])
+        pieces.append(_gathered(year.samples, positions, columns))
+        prefixes += [np.full(len(p), n, dtype=np.int64) for n, p in cut_from_year]
+    for n, c, rows in parts:
+        if isinstance(c.samples, _Samples):
+            pieces.append(_gathered(c.samples, rows, columns))
+            prefixes.append(np.full(len(rows), n, dtype=np.int64))
     stacked = _Samples(
-        pd.concat(
-            [s.keys.assign(prefix=n)[["prefix", *s.keys.columns]] for n, s in parts],
-            ignore_index=True,
+        pd.concat([p.keys for p in pieces], ignore_index=True).assign(
+            prefix=np.concatenate(prefixes)
         ),
-        pd.concat([s.values for _, s in parts], ignore_index=True),
-        pd.concat([s.below for _, s in parts], ignore_index=True),
-        pd.concat([s.rank for _, s in parts], ignore_index=True),
-        parts[0][1].sections,
+        pd.concat([p.values for p in pieces], ignore_index=True),
+        pd.concat([p.below for p in pieces], ignore_index=True),
+        pd.concat([p.rank for p in pieces], ignore_index=True),
+        pieces[0].sections,
     )
     rated = _rate_periods(stacked, period)
-    prefix = rated["prefix"].to_numpy()
-    return {n: rated[prefix == n].drop(columns="prefix").reset_index(drop=True) for n, _ in parts}
+    prefix = rated["prefix"].to_numpy()  # (sorted: the groups are)
+    rated = rated.drop(columns="prefix")
+    low = np.searchsorted(prefix, [n for n, _, _ in parts], "left")
+    high = np.searchsorted(prefix, [n for n, _, _ in parts], "right")
+    return {
+        n: rated.iloc[a:b].reset_index(drop=True)
+        for (n, _, _), a, b in zip(parts, low.tolist(), high.tolist(), strict=True)
+    }
+
+
+def _gathered(
+    source: _Samples, positions: npt.NDArray[np.intp], columns: tuple[str, ...]
+) -> _Samples:
+    """The samples at ``positions`` of ``source``, the items ``columns`` only."""
+    items = list(columns)
+    return _Samples(
+        source.keys.iloc[positions].reset_index(drop=True),
+        source.values.iloc[positions][items].reset_index(drop=True),
+        source.below.iloc[positions][items].reset_index(drop=True),
+        source.rank.iloc[positions].reset_index(drop=True),
+        source.sections,
+    )
 
 
 def _series_ns(times: pd.Series) -> npt.NDArray[np.int64]:
@@ -1222,10 +1258,12 @@ class _CheckedYear:
     #: ``period_end`` of each reading [epoch s].
     end: npt.NDArray[np.int64]
     #: The readings in the order the relational checks chain them (site and item, then
-    #: ``period_start``), and per position: its series, the latest ``period_end`` of its
-    #: series up to it, the first position of its block of equal values.
+    #: ``period_start``), and per position: its series, whether the checks chain it to the
+    #: next position, the latest ``period_end`` of its series up to it, the first position
+    #: of its block of equal chained values.
     order: npt.NDArray[np.intp]
     series: npt.NDArray[np.int64]
+    chained: npt.NDArray[np.bool_]
     latest_end: npt.NDArray[np.int64]
     block_start: npt.NDArray[np.intp]
     #: Readings sorted by (site, period_end) code, and those codes (the pairs' partners).
@@ -1235,6 +1273,9 @@ class _CheckedYear:
     #: The year's samples on the year's flags, with ``epoch``, ``year`` and ``month``
     #: labels, and per sample its month (section and month) group (None: no sample).
     samples: _Samples | None
+    #: Per sample: its reading time [epoch s], and which items it has a value of.
+    sample_end: npt.NDArray[np.int64]
+    measured: npt.NDArray[np.bool_]
     group: npt.NDArray[np.intp]
     #: Per month group: its last reading time [epoch s].
     group_end: npt.NDArray[np.int64]
@@ -1258,16 +1299,14 @@ class _CheckedYear:
         value = pd.to_numeric(obs["value"], errors="coerce").to_numpy(dtype=float)[order]
         start, stop = _series_ns(obs["period_start"])[order], _series_ns(obs["period_end"])[order]
         hourly = (stop - start) == 3_600 * 10**9
-        # a run breaks where the value changes, at a period other than one hour and where a
-        # period does not start when the one before ends (quality_flags, Notes)
-        new_block = np.ones(len(order), dtype=bool)
-        new_block[1:] = (
-            (series[1:] != series[:-1])
-            | ~(value[1:] == value[:-1])
-            | ~hourly[1:]
-            | ~hourly[:-1]
-            | (start[1:] != stop[:-1])
+        # the checks chain only hourly periods each starting when the one before ends, and
+        # a run breaks where the value changes (quality_flags, Notes)
+        chained = np.zeros(len(order), dtype=bool)  # (a position and the next one)
+        chained[:-1] = (
+            (series[1:] == series[:-1]) & hourly[1:] & hourly[:-1] & (start[1:] == stop[:-1])
         )
+        new_block = np.ones(len(order), dtype=bool)
+        new_block[1:] = ~chained[:-1] | ~(value[1:] == value[:-1])
         block_start = np.flatnonzero(new_block)[np.cumsum(new_block) - 1].astype(np.intp)
         latest_end = (
             pd.Series(end[order]).groupby(series).cummax().to_numpy(dtype=np.int64)
@@ -1280,9 +1319,12 @@ class _CheckedYear:
         samples = _samples_of(settings, section_ids, obs, gone)
         group = np.zeros(0, dtype=np.intp)
         group_end = np.zeros(0, dtype=np.int64)
+        sample_end = np.zeros(0, dtype=np.int64)
+        measured = np.zeros((0, 0), dtype=bool)
         if samples is not None:
             samples = _labelled(samples)
             keys, epoch = samples.keys, samples.keys["epoch"].to_numpy()
+            sample_end, measured = epoch, samples.values.notna().to_numpy()
             group = pd.factorize(keys["section"].astype(str) + "\x00" + keys["month"])[0]
             group = group.astype(np.intp)
             group_end = np.full(int(group.max(initial=-1)) + 1, np.iinfo(np.int64).min)
@@ -1295,34 +1337,40 @@ class _CheckedYear:
             end,
             order,
             series,
+            chained,
             latest_end,
             block_start,
             pair_order,
             pair_key[pair_order],
             pair_key,
             samples,
+            sample_end,
+            measured,
             group,
             group_end,
             {},
         )
 
-    def gone_up_to(self, cut: int) -> tuple[npt.NDArray[np.bool_], bool]:
+    def gone_up_to(self, cut: int) -> npt.NDArray[np.bool_] | None:
         """Which values of the readings up to ``cut`` [epoch s] their set's flags exclude
-        (row for row with ``obs[end <= cut]``), and whether any differs from the year's."""
-        kept = self.end <= cut
-        gone = self.gone[kept]
+        (row for row with ``obs[end <= cut]``); None when the same as the year's flags.
+
+        A series whose last reading before the first one past the cut is not chained to
+        that one (not both hourly, or not contiguous) has the same flags as on the whole
+        year: its last run and the last reading's neighbours end there either way.
+        """
         # in the checks' order: past[i], a reading at or after the first one past the cut
         past = self.latest_end > cut
         series = self.series
         before_past = np.zeros(len(past), dtype=bool)
-        before_past[:-1] = ~past[:-1] & past[1:] & (series[1:] == series[:-1])
+        before_past[:-1] = ~past[:-1] & past[1:] & self.chained[:-1]
         last = np.flatnonzero(before_past)
         again = past & (self.end[self.order] <= cut)  # (later starts that end earlier)
         starts = self.block_start[last]
         for first, final in zip(starts.tolist(), last.tolist(), strict=True):
             again[first : final + 1] = True
         if not again.any():
-            return gone, False
+            return None
         context = again.copy()
         previous = starts - 1
         previous = previous[(previous >= 0) & (series[np.maximum(previous, 0)] == series[last])]
@@ -1343,10 +1391,10 @@ class _CheckedYear:
         now = window_gone[np.searchsorted(window, checked)]
         differs = now != self.gone[checked]
         if not differs.any():
-            return gone, False
+            return None
         patched = self.gone.copy()
         patched[checked] = now
-        return patched[kept], True
+        return patched[self.end <= cut]
 
     def closed_months(
         self, columns: tuple[str, ...], groups: npt.NDArray[np.int64]
@@ -1392,48 +1440,47 @@ def _labelled(samples: _Samples) -> _Samples:
     return dataclasses.replace(samples, keys=keys)
 
 
+@dataclasses.dataclass(frozen=True)
+class _Cut:
+    """A set of readings cut from a :class:`_CheckedYear`: its samples (positions in the
+    year's samples, or checked apart when the cut changed a flag that excludes), the items
+    rated, the samples of its month groups to rate (positions into its samples) and its
+    month groups whose rating is the year's (closed before the cut, none changed)."""
+
+    samples: npt.NDArray[np.intp] | _Samples
+    columns: tuple[str, ...]
+    open_months: npt.NDArray[np.intp]
+    closed_months: npt.NDArray[np.int64]
+
+
 def _set_samples(
     settings: Settings, target: RiverClassTarget, year: _CheckedYear, cut: int
-) -> tuple[_Samples, _Samples | None, npt.NDArray[np.int64]] | None:
-    """The checked samples of the readings up to ``cut`` [epoch s] (None: no sample), those
-    of its month groups to rate (None: none), and its month groups whose rating is the
-    year's (closed before the cut, none of their samples changed by it)."""
-    gone, changed = year.gone_up_to(cut)
-    if changed:  # a flag that excludes changed: the set is checked as it is
+) -> _Cut | None:
+    """The set of readings up to ``cut`` [epoch s] (None: no sample with a value)."""
+    gone = year.gone_up_to(cut)
+    if gone is not None:  # a flag that excludes changed: the set is checked as it is
         obs = year.obs[year.end <= cut]
-        samples = _samples_of(settings, target.sections, obs, gone)
-        if samples is None:
+        checked = _samples_of(settings, target.sections, obs, gone)
+        if checked is None:
             return None
-        samples = _labelled(samples)
-        return samples, samples, np.zeros(0, dtype=np.int64)
+        checked = _labelled(checked)
+        columns = tuple(checked.values.columns)
+        every = np.arange(len(checked.values), dtype=np.intp)
+        return _Cut(checked, columns, every, np.zeros(0, dtype=np.int64))
     full = year.samples
     if full is None:
         return None
-    mine = np.flatnonzero(full.keys["epoch"].to_numpy() <= cut)
-    values = full.values.iloc[mine]
-    columns = [c for c in values.columns if values[c].notna().any()]
-    if not len(mine) or not columns:
+    mine = np.flatnonzero(year.sample_end <= cut).astype(np.intp)
+    if not len(mine):
         return None
-    samples = _Samples(
-        full.keys.iloc[mine].reset_index(drop=True),
-        values[columns].reset_index(drop=True),
-        full.below.iloc[mine][columns].reset_index(drop=True),
-        full.rank.iloc[mine].reset_index(drop=True),
-        full.sections,
-    )
+    measured: list[bool] = np.asarray(year.measured[mine].any(axis=0), dtype=bool).tolist()
+    columns = tuple(c for c, m in zip(full.values.columns, measured, strict=True) if m)
+    if not columns:
+        return None
     groups = year.group[mine]
     is_open = year.group_end[groups] > cut
-    open_months = None
-    if is_open.any():
-        rows = np.flatnonzero(is_open)
-        open_months = _Samples(
-            samples.keys.iloc[rows].reset_index(drop=True),
-            samples.values.iloc[rows].reset_index(drop=True),
-            samples.below.iloc[rows].reset_index(drop=True),
-            samples.rank.iloc[rows].reset_index(drop=True),
-            samples.sections,
-        )
-    return samples, open_months, np.unique(groups[~is_open]).astype(np.int64)
+    closed = np.unique(groups[~is_open]).astype(np.int64)
+    return _Cut(mine, columns, np.flatnonzero(is_open).astype(np.intp), closed)
 
 
 #: The periods a river target rates its sections over (the year to date, and each month).

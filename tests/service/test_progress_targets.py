@@ -877,11 +877,10 @@ def test_a_series_checks_the_years_readings_once_and_each_cut_near_it(
     monkeypatch.undo()
     alone = [r for d in days for r in compute_progress(ledger, settings, as_of=d)]
     assert [r for r in series if r.id == "classes"] == [r for r in alone if r.id == "classes"]
-    # the year's 60 readings (30 times × NH3-N and DO) once; then, for each of 1 … 5 April
-    # (the last reading, 6 April 00:00, is past 5 April's cut), the last reading of each
-    # item before the cut (4-hourly periods: no run of hourly values to follow back) and
-    # the one before it
-    assert checked == [60, 4, 4, 4, 4, 4]
+    # the year's 60 readings (30 times × NH3-N and DO) once, and no set again: the checks
+    # that look at neighbours chain only hourly periods, so no reading's flags change with
+    # a cut between two 4-hourly ones (hourly readings: tests/service/test_progress_rivers.py)
+    assert checked == [60]
     samples = [r.details["sections"]["sec_a"].get("samples") for r in series if r.id == "classes"]
     assert samples == [None, 5, 11, 17, 23, 29]  # (a reading at 00:00 is the day before's)
 
