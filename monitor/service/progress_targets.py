@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -1549,17 +1549,20 @@ def river_progress(
     months = _year_to_date_classes(ledger, settings, target, as_of, "month", cache)
     meeting = assessed = 0
     sections: dict[str, Any] = {}
+    first_rows: dict[str, dict[Hashable, Any]] = {}  # (each section's first row)
+    for record in year.to_dict("records"):
+        first_rows.setdefault(str(record["section"]), record)
     for section_id in target.sections:
         section = settings.section(section_id)
-        mine = year[year["section"] == section_id]
-        if section.target_class is None or mine.empty:
+        found = first_rows.get(section_id)
+        if section.target_class is None or found is None:
             sections[section_id] = {
-                "class": None if mine.empty else mine["water_class"].iloc[0],
+                "class": None if found is None else found["water_class"],
                 "target_class": section.target_class,
                 "assessable": False,
             }
             continue
-        row = mine.iloc[0]
+        row = found
         ok = bool(row["meets"])
         assessed += 1
         meeting += ok

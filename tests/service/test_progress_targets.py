@@ -864,8 +864,9 @@ def test_a_series_checks_the_years_readings_once_and_each_cut_near_it(
     import monitor.service.progress_targets as progress_targets
 
     _every_four_hours(ledger, "2026-04-01 04:00", 5)
+    from monitor.domain.quality import quality_flags as check
+
     checked: list[int] = []
-    check = progress_targets.quality_flags
 
     def counted(obs: pd.DataFrame) -> pd.Series:
         checked.append(len(obs))
