@@ -1258,11 +1258,12 @@ class _CheckedYear:
     #: ``period_end`` of each reading [epoch s].
     end: npt.NDArray[np.int64]
     #: The readings in the order the relational checks chain them (site and item, then
-    #: ``period_start``), and per position: its series, whether the checks chain it to the
-    #: next position, the latest ``period_end`` of its series up to it, the first position
-    #: of its block of equal chained values.
+    #: ``period_start``), and per position: its series, its ``period_end``, whether the
+    #: checks chain it to the next position, the latest ``period_end`` of its series up to
+    #: it, the first position of its block of equal chained values.
     order: npt.NDArray[np.intp]
     series: npt.NDArray[np.int64]
+    sorted_end: npt.NDArray[np.int64]
     chained: npt.NDArray[np.bool_]
     latest_end: npt.NDArray[np.int64]
     block_start: npt.NDArray[np.intp]
@@ -1337,6 +1338,7 @@ class _CheckedYear:
             end,
             order,
             series,
+            end[order],
             chained,
             latest_end,
             block_start,
@@ -1356,16 +1358,20 @@ class _CheckedYear:
         (row for row with ``obs[end <= cut]``); None when the same as the year's flags.
 
         A series whose last reading before the first one past the cut is not chained to
-        that one (not both hourly, or not contiguous) has the same flags as on the whole
-        year: its last run and the last reading's neighbours end there either way.
+        that one (not both hourly, or not contiguous), and that has no reading in the set
+        after it, has the same flags as on the whole year: its last run and its last
+        reading's neighbours end there either way.
         """
         # in the checks' order: past[i], a reading at or after the first one past the cut
         past = self.latest_end > cut
         series = self.series
+        # readings after the first one past the cut but in the set (a later start, an
+        # earlier end): in the set they follow the reading before that one
+        again = past & (self.sorted_end <= cut)
         before_past = np.zeros(len(past), dtype=bool)
-        before_past[:-1] = ~past[:-1] & past[1:] & self.chained[:-1]
+        before_past[:-1] = ~past[:-1] & past[1:] & (series[1:] == series[:-1])
         last = np.flatnonzero(before_past)
-        again = past & (self.end[self.order] <= cut)  # (later starts that end earlier)
+        last = last[self.chained[last] | np.isin(series[last], series[again])]
         starts = self.block_start[last]
         for first, final in zip(starts.tolist(), last.tolist(), strict=True):
             again[first : final + 1] = True

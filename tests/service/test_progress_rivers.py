@@ -154,3 +154,32 @@ def test_a_refreshed_automatic_station_series_is_each_day_alone(tmp_path: Path) 
     assert a["2026-03-31"]["class"] != "III"
     b = {row.as_of: row.details["sections"]["sec_b"] for row in alone}
     assert b["2026-04-01"]["samples"] == b["2026-04-02"]["samples"]  # (the gap)
+
+
+def test_a_reading_over_a_longer_period_is_cut_as_each_day_alone(tmp_path: Path) -> None:
+    """A 24-hour DO sample of 31 March (00:00 … 1 April 00:00, a composite beside the
+    hourly readings of the same site) sits among the hourly readings in the checks' order
+    (by ``period_start``) and breaks their chain: on the whole year the DO run of 2.5 mg/L
+    is split in two runs shorter than 24 h (not stuck), but the set of 31 March (whose cut
+    the composite, ending on 1 April, is past) holds the hourly readings after it and not
+    the composite, so the run is one of 29 h there (stuck, excluded). Such readings, in a
+    set although a reading before them is not, are checked again too; every row is the
+    date alone."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    settings = load_settings(config, {})
+    days = [date(2026, 3, 29) + timedelta(days=i) for i in range(5)]
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        _hourly_sec_a(ledger)
+        _four_hourly_sec_b(ledger)
+        start = pd.Timestamp("2026-03-31 00:00", tz="Asia/Shanghai")
+        composite = observations("sec_a", "do", start, start + pd.Timedelta(days=1), 5.0)
+        ledger.write_observations(composite, "laboratory")
+        series = progress_series(ledger, settings, days)
+        alone = [row for d in days for row in compute_progress(ledger, settings, as_of=d)]
+    for in_series, each in zip(series, alone, strict=True):
+        assert in_series == each, each.as_of
+    a = {row.as_of: row.details["sections"]["sec_a"] for row in alone}
+    # 31 March: the run stuck and excluded, DO rests on the 7.5 mg/L readings (class I:
+    # GB 3838-2002 Table 1, DO I ≥ 7.5) and NH3-N (0.1–0.4, II at most) limits
+    assert a["2026-03-31"]["limiting_parameters"] != "do"
