@@ -1132,13 +1132,7 @@ def _rate_reading_sets(
             months = [rated[("month", n)]] if ("month", n) in rated else []
             if len(groups) and year is not None:
                 months.append(year.closed_months(columns, groups))
-            cache.classes[(target.id, "month", n)] = (
-                pd.concat(months, ignore_index=True)
-                .sort_values(["section", "period"], kind="stable")
-                .reset_index(drop=True)
-                if months
-                else pd.DataFrame(columns=_CLASS_COLUMNS)
-            )
+            cache.classes[(target.id, "month", n)] = _by_section_and_period(months)
         stacks.clear()
         closed.clear()
 
@@ -1161,6 +1155,17 @@ def _rate_reading_sets(
             rate_pending()
             pending = 0
     rate_pending()
+
+
+def _by_section_and_period(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of :func:`section_period_classes` (each section and period once) in its order,
+    by section and period."""
+    if not parts:
+        return pd.DataFrame(columns=_CLASS_COLUMNS)
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    keys = list(zip(frame["section"].tolist(), frame["period"].tolist(), strict=True))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return frame.iloc[order].reset_index(drop=True)
 
 
 #: The most samples :func:`_rate_reading_sets` stacks into one call (bounded memory: a few
