@@ -1833,8 +1833,11 @@ def progress_series(
     """:func:`compute_progress` for each as-of date of ``dates`` (each of its own year), the
     same rows as each date alone, for less: what does not depend on the as-of date is read
     and counted once (the area's days as cumulative counts, indicator values, daily
-    statistics and their valid means, a river target's readings; the sets of readings its
-    as-of dates rest on are rated together, each once, a bounded number at a time).
+    statistics and their valid means, a river target's readings, checked once for the
+    whole year; the sets of readings its as-of dates rest on are cut from them, the
+    readings near each cut checked again, and rated together, each once, a bounded number
+    at a time: a set's year to date and open months on their means, its closed months as
+    the year's).
 
     ``progress(done, total)`` is called after each as-of date.
     """
