@@ -129,6 +129,18 @@ def test_a_refreshed_automatic_station_series_is_each_day_alone(tmp_path: Path) 
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         _hourly_sec_a(ledger)
         _four_hourly_sec_b(ledger)
+        # a correction of 30 March 23:00's NH3-N (stored again, the later one counts) and
+        # readings of sec_b stored under its Chinese name too (one sample, two sites)
+        moment = pd.Timestamp("2026-03-30 23:00", tz="Asia/Shanghai")
+        fixed = observations("sec_a", "nh3n", moment - pd.Timedelta(hours=1), moment, 0.9)
+        ledger.write_observations(fixed, "correction")
+        moment = pd.Timestamp("2026-03-31 00:00", tz="Asia/Shanghai")
+        ledger.write_observations(
+            observations(
+                "乙断面", ["codmn", "tp"], moment - pd.Timedelta(hours=4), moment, [9.0, 0.2]
+            ),
+            "platform",
+        )
         series = progress_series(ledger, settings, days)
         alone = [row for d in days for row in compute_progress(ledger, settings, as_of=d)]
         assert len(series) == len(alone) == len(days)
