@@ -200,16 +200,6 @@ def automatic(args: argparse.Namespace, folder: Path) -> None:
         f"every {args.automatic_hours} h over 2026 ({readings} series) in "
         f"{time.perf_counter() - started:.1f} s"
     )
-    baseline_copy = folder / "baseline.sqlite"
-    shutil.copyfile(ledger_path, baseline_copy)
-    source = folder / "baseline-code"
-    source.mkdir(exist_ok=True)
-    archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", args.baseline_commit, "monitor"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
 
     def run(code: Path, ledger: Path) -> dict[str, object]:
         env = {**os.environ, "PYTHONPATH": str(code)}
@@ -232,17 +222,31 @@ def automatic(args: argparse.Namespace, folder: Path) -> None:
         )
         return result
 
+    pristine = folder / "pristine.sqlite"  # (the baseline refreshes the same ledger)
+    shutil.copyfile(ledger_path, pristine)
     now = run(ROOT, ledger_path)
     print(
         f"refresh of 365 as-of dates, this code: CPU {now['cpu']:.2f} s, wall "
-        f"{now['wall']:.2f} s ({now['rows']} rows)"
+        f"{now['wall']:.2f} s ({now['rows']} rows), peak RSS {now['peak_rss_mb']:.0f} MB"
     )
     if args.baseline_commit == "none":
         return
+    baseline_copy = folder / "baseline.sqlite"
+    shutil.copyfile(pristine, baseline_copy)
+    source = folder / "baseline-code"
+    source.mkdir(exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", args.baseline_commit, "monitor"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(source)], input=archive, check=True)
+
     before = run(source, baseline_copy)
     print(
         f"baseline {args.baseline_commit}: CPU {before['cpu']:.2f} s, wall "
-        f"{before['wall']:.2f} s ({before['rows']} rows)"
+        f"{before['wall']:.2f} s ({before['rows']} rows), peak RSS of both runs "
+        f"{before['peak_rss_mb']:.0f} MB"
     )
     cpu_now, cpu_before = float(now["cpu"]), float(before["cpu"])  # type: ignore[arg-type]
     print(
