@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Final, TypeVar
 
@@ -270,6 +270,8 @@ class _Cache:
     #: "year" or "month", number of reading times up to the as-of date): the as-of dates
     #: between two readings rest on the same readings.
     classes: dict[tuple[str, str, int], pd.DataFrame] = dataclasses.field(default_factory=dict)
+    #: A river target's readings of its year checked once (:class:`_CheckedYear`), by id.
+    checked_years: dict[str, _CheckedYear] = dataclasses.field(default_factory=dict)
     #: :class:`_GoodDaySeries` by (area, year, valid-day rule).
     good_days: dict[tuple[str, int, str], _GoodDaySeries] = dataclasses.field(default_factory=dict)
     #: :class:`_HeavyDayCounts` by (area, year).
@@ -931,13 +933,29 @@ def _checked_samples(
     checks and rates each (None: no sample with a value)."""
     if obs.empty:
         return None
-    sections = {sid: settings.section(sid) for sid in section_ids}
-    site_to_section = _section_sites(settings, section_ids)
-    obs = obs.sort_values("ingested_at", kind="stable").drop_duplicates(
-        ["site", "parameter", "period_end"], keep="last"
-    )
+    obs = _deduplicated(obs)
     flags = quality_flags(obs)
     gone = excluded(flags, obs["parameter"], exclude_own=settings.quality.exclude_own_flags)
+    return _samples_of(settings, section_ids, obs, gone)
+
+
+def _deduplicated(obs: pd.DataFrame) -> pd.DataFrame:
+    """The readings with one row per site, item and reading time (the latest ingested)."""
+    return obs.sort_values("ingested_at", kind="stable").drop_duplicates(
+        ["site", "parameter", "period_end"], keep="last"
+    )
+
+
+def _samples_of(
+    settings: Settings,
+    section_ids: Sequence[str],
+    obs: pd.DataFrame,
+    gone: npt.NDArray[np.bool_],
+) -> _Samples | None:
+    """The samples of the deduplicated readings ``obs`` whose values ``gone`` the quality
+    flags exclude: one row per section and reading time, rated each (None: no value)."""
+    sections = {sid: settings.section(sid) for sid in section_ids}
+    site_to_section = _section_sites(settings, section_ids)
     obs = obs.assign(
         value=obs["value"].where(~gone),
         below=below_detection(obs["flags"]),
@@ -965,11 +983,19 @@ def _rate_periods(samples: _Samples, period: str) -> pd.DataFrame:
     """The rows of :func:`section_period_classes` over ``period`` from the checked samples
     (with a ``prefix`` column first when the samples have one: stacked sets of readings,
     each rated apart)."""
-    local_end = samples.keys["period_end"].dt.tz_convert("Asia/Shanghai")
-    keys = samples.keys.assign(period=local_end.dt.strftime(_PERIOD_FORMAT[period]))
+    keys = samples.keys
+    if period in keys.columns:  # (labelled once for a year's samples: _CheckedYear)
+        labels = keys[period]
+    else:
+        local_end = keys["period_end"].dt.tz_convert("Asia/Shanghai")
+        labels = local_end.dt.strftime(_PERIOD_FORMAT[period])
+    epoch = keys["epoch"] if "epoch" in keys.columns else to_epoch(keys["period_end"])
+    keys = keys[[c for c in ("prefix", "section") if c in keys.columns]].assign(
+        period=labels.to_numpy()
+    )
     values, below, sections = samples.values, samples.below, samples.sections
-    by = [c for c in ("prefix", "section", "period") if c in keys.columns]
-    per_sample = keys.assign(rank=samples.rank.to_numpy(), epoch=to_epoch(keys["period_end"]))
+    by = list(keys.columns)
+    per_sample = keys.assign(rank=samples.rank.to_numpy(), epoch=np.asarray(epoch))
     grouped = per_sample.groupby(by, sort=True)
     worst = grouped["rank"].max()
     latest = grouped["epoch"].max()
@@ -1078,34 +1104,68 @@ def _rate_reading_sets(
     """:func:`section_period_classes` of the target's year to date over each period of
     :data:`_RIVER_PERIODS`, for each number of reading times in ``sets``, into the cache.
 
-    Each set of readings is checked apart (quality checks such as spikes look at the
-    neighbouring readings of a set); the period means of sets with the same items are
-    stacked (a ``prefix`` key) and rated in one call, at most :data:`_STACKED_SAMPLES`
-    samples at a time (every set holds the readings up to it: a year of as-of dates over
-    automatic stations would stack millions): the same rows as one set at a time.
+    The year's readings are checked once (:class:`_CheckedYear`) and each set of readings
+    is cut from them (:func:`_set_samples`: the quality checks look at neighbouring
+    readings, so the readings near the cut are checked again within the set). Each set's
+    year to date and its months still open at the cut (or holding a sample the cut
+    changed) are rated on their period means; its closed months are the year's own
+    ratings. Sets with the same items are stacked (a ``prefix`` key) and rated in one call,
+    at most :data:`_STACKED_SAMPLES` samples at a time: the same rows as one set at a time.
     """
     ends = cache.reading_ends[target.id]
-    epochs = to_epoch(readings_of_year["period_end"]) if len(readings_of_year) else None
-    by_items: dict[tuple[str, ...], list[tuple[int, _Samples]]] = {}
+    year = cache.checked_years.get(target.id)
+    if year is None and len(readings_of_year):
+        year = cache.checked_years[target.id] = _CheckedYear.of(
+            settings, target.sections, readings_of_year
+        )
+    stacks: dict[tuple[str, tuple[str, ...]], list[tuple[int, _Cut, npt.NDArray[np.intp]]]] = {}
+    closed: dict[int, tuple[tuple[str, ...], npt.NDArray[np.int64]]] = {}
     pending = 0
+
+    def rate_pending() -> None:
+        rated: dict[tuple[str, int], pd.DataFrame] = {}
+        for (period, _), parts in stacks.items():
+            for n, frame in _rate_stacked(year, parts, period).items():
+                rated[(period, n)] = frame
+        for n, (columns, groups) in closed.items():
+            cache.classes[(target.id, "year", n)] = rated[("year", n)]
+            months = [rated[("month", n)]] if ("month", n) in rated else []
+            if len(groups) and year is not None:
+                months.append(year.closed_months(columns, groups))
+            cache.classes[(target.id, "month", n)] = _by_section_and_period(months)
+        stacks.clear()
+        closed.clear()
+
     for n in sets:
         if (target.id, _RIVER_PERIODS[0], n) in cache.classes:
             continue
-        if n == 0 or epochs is None:
-            samples = None
-        else:
-            obs = readings_of_year[epochs <= ends[n - 1]].reset_index(drop=True)
-            samples = _checked_samples(settings, target.sections, obs)
-        if samples is None:
+        found = _set_samples(settings, target, year, int(ends[n - 1])) if n and year else None
+        if found is None:
             for period in _RIVER_PERIODS:
                 cache.classes[(target.id, period, n)] = pd.DataFrame(columns=_CLASS_COLUMNS)
             continue
-        by_items.setdefault(tuple(samples.values.columns), []).append((n, samples))
-        pending += len(samples.values)
+        size = len(found.samples.values if isinstance(found.samples, _Samples) else found.samples)
+        every = np.arange(size, dtype=np.intp)
+        stacks.setdefault(("year", found.columns), []).append((n, found, every))
+        if len(found.open_months):
+            stacks.setdefault(("month", found.columns), []).append((n, found, found.open_months))
+        pending += size + len(found.open_months)
+        closed[n] = (found.columns, found.closed_months)
         if pending >= _STACKED_SAMPLES:
-            _rate_stacked(target, by_items, cache)
-            by_items, pending = {}, 0
-    _rate_stacked(target, by_items, cache)
+            rate_pending()
+            pending = 0
+    rate_pending()
+
+
+def _by_section_and_period(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Rows of :func:`section_period_classes` (each section and period once) in its order,
+    by section and period."""
+    if not parts:
+        return pd.DataFrame(columns=_CLASS_COLUMNS)
+    frame = parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
+    keys = list(zip(frame["section"].tolist(), frame["period"].tolist(), strict=True))
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    return frame.iloc[order].reset_index(drop=True)
 
 
 #: The most samples :func:`_rate_reading_sets` stacks into one call (bounded memory: a few
@@ -1114,30 +1174,324 @@ _STACKED_SAMPLES: Final = 200_000
 
 
 def _rate_stacked(
-    target: RiverClassTarget,
-    by_items: dict[tuple[str, ...], list[tuple[int, _Samples]]],
-    cache: _Cache,
-) -> None:
-    """Rate the checked samples of sets of readings, stacked by the items they measure,
-    into the cache (:func:`_rate_reading_sets`)."""
-    for group in by_items.values():
-        stacked = _Samples(
-            pd.concat(
-                [s.keys.assign(prefix=n)[["prefix", *s.keys.columns]] for n, s in group],
-                ignore_index=True,
-            ),
-            pd.concat([s.values for _, s in group], ignore_index=True),
-            pd.concat([s.below for _, s in group], ignore_index=True),
-            pd.concat([s.rank for _, s in group], ignore_index=True),
-            group[0][1].sections,
+    year: _CheckedYear | None,
+    parts: list[tuple[int, _Cut, npt.NDArray[np.intp]]],
+    period: str,
+) -> dict[int, pd.DataFrame]:
+    """:func:`_rate_periods` of samples (positions) of several sets of readings with the
+    same items, stacked (a ``prefix`` key: each set rated apart), by set."""
+    columns = parts[0][1].columns
+    pieces, prefixes = [], []
+    cut_from_year = [
+        (n, c.samples[rows]) for n, c, rows in parts if not isinstance(c.samples, _Samples)
+    ]
+    if cut_from_year:
+        assert year is not None and year.samples is not None
+        positions = np.concatenate([p for _, p in cut_from_year])
+        pieces.append(_gathered(year.samples, positions, columns))
+        prefixes += [np.full(len(p), n, dtype=np.int64) for n, p in cut_from_year]
+    for n, c, rows in parts:
+        if isinstance(c.samples, _Samples):
+            pieces.append(_gathered(c.samples, rows, columns))
+            prefixes.append(np.full(len(rows), n, dtype=np.int64))
+    stacked = _Samples(
+        pd.concat([p.keys for p in pieces], ignore_index=True).assign(
+            prefix=np.concatenate(prefixes)
+        ),
+        pd.concat([p.values for p in pieces], ignore_index=True),
+        pd.concat([p.below for p in pieces], ignore_index=True),
+        pd.concat([p.rank for p in pieces], ignore_index=True),
+        pieces[0].sections,
+    )
+    rated = _rate_periods(stacked, period)
+    prefix = rated["prefix"].to_numpy()  # (sorted: the groups are)
+    rated = rated.drop(columns="prefix")
+    low = np.searchsorted(prefix, [n for n, _, _ in parts], "left")
+    high = np.searchsorted(prefix, [n for n, _, _ in parts], "right")
+    return {
+        n: rated.iloc[a:b].reset_index(drop=True)
+        for (n, _, _), a, b in zip(parts, low.tolist(), high.tolist(), strict=True)
+    }
+
+
+def _gathered(
+    source: _Samples, positions: npt.NDArray[np.intp], columns: tuple[str, ...]
+) -> _Samples:
+    """The samples at ``positions`` of ``source``, the items ``columns`` only."""
+    items = list(columns)
+    return _Samples(
+        source.keys.iloc[positions].reset_index(drop=True),
+        source.values.iloc[positions][items].reset_index(drop=True),
+        source.below.iloc[positions][items].reset_index(drop=True),
+        source.rank.iloc[positions].reset_index(drop=True),
+        source.sections,
+    )
+
+
+def _series_ns(times: pd.Series) -> npt.NDArray[np.int64]:
+    """UTC nanoseconds of tz-aware times, as the quality checks order readings by."""
+    converted = pd.to_datetime(times, utc=True).dt.as_unit("ns")
+    ns: npt.NDArray[np.int64] = converted.to_numpy(dtype="datetime64[ns]").view(np.int64)
+    return ns
+
+
+@dataclasses.dataclass
+class _CheckedYear:
+    """A river target's readings of its year, checked once, to cut each set of readings
+    (the readings up to an as-of date) from (:func:`_set_samples`).
+
+    The flags of a reading computed on the whole year are its flags computed on a set of
+    readings whenever every reading its checks look at is in the set
+    (:mod:`monitor.domain.quality`): ``negative`` and ``implausible`` look at the reading
+    alone; ``pm25_gt_pm10`` at the readings of the same site and period (in a set or out of
+    it together); ``stuck`` at the run of equal values of the same site and item (in the
+    order of ``period_start``) that holds the reading, and the readings either side of the
+    run; ``spike`` at the readings either side. A run is part of a block of consecutive
+    equal values of hourly periods each starting when the one before ends, so the readings
+    whose flags a cut can change are, in each series, those of the last block before the
+    first reading past the cut, and any reading after that one still in the set (one that
+    starts later but ends earlier): they are checked again with the reading before that
+    block and the readings of their sites and periods.
+    """
+
+    settings: Settings
+    section_ids: Sequence[str]
+    #: The year's readings, deduplicated as :func:`_checked_samples` does, in its order.
+    obs: pd.DataFrame
+    #: Values excluded by the flags computed on the whole year.
+    gone: npt.NDArray[np.bool_]
+    #: ``period_end`` of each reading [epoch s].
+    end: npt.NDArray[np.int64]
+    #: The readings in the order the relational checks chain them (site and item, then
+    #: ``period_start``), and per position: its series, its ``period_end``, whether the
+    #: checks chain it to the next position, the latest ``period_end`` of its series up to
+    #: it, the first position of its block of equal chained values.
+    order: npt.NDArray[np.intp]
+    series: npt.NDArray[np.int64]
+    sorted_end: npt.NDArray[np.int64]
+    chained: npt.NDArray[np.bool_]
+    latest_end: npt.NDArray[np.int64]
+    block_start: npt.NDArray[np.intp]
+    #: Readings sorted by (site, period_end) code, and those codes (the pairs' partners).
+    pair_order: npt.NDArray[np.intp]
+    pair_codes: npt.NDArray[np.int64]
+    pair_key: npt.NDArray[np.int64]
+    #: The year's samples on the year's flags, with ``epoch``, ``year`` and ``month``
+    #: labels, and per sample its month (section and month) group (None: no sample).
+    samples: _Samples | None
+    #: Per sample: its reading time [epoch s], and which items it has a value of.
+    sample_end: npt.NDArray[np.int64]
+    measured: npt.NDArray[np.bool_]
+    group: npt.NDArray[np.intp]
+    #: Per month group: its last reading time [epoch s].
+    group_end: npt.NDArray[np.int64]
+    #: The year's month ratings by items rated (:meth:`closed_months`).
+    month_ratings: dict[tuple[str, ...], tuple[pd.DataFrame, npt.NDArray[np.intp]]]
+
+    @classmethod
+    def of(
+        cls, settings: Settings, section_ids: Sequence[str], readings: pd.DataFrame
+    ) -> _CheckedYear:
+        """Check the year's readings once."""
+        obs = _deduplicated(readings).reset_index(drop=True)
+        flags = quality_flags(obs)
+        gone = excluded(flags, obs["parameter"], exclude_own=settings.quality.exclude_own_flags)
+        end = to_epoch(obs["period_end"])
+        site = pd.factorize(obs["site"].astype(str).to_numpy())[0].astype(np.int64)
+        item = pd.factorize(obs["parameter"].astype(str).to_numpy())[0].astype(np.int64)
+        series_of = site * (int(item.max(initial=0)) + 1) + item
+        order = np.lexsort((_series_ns(obs["period_start"]), series_of)).astype(np.intp)
+        series = series_of[order]
+        value = pd.to_numeric(obs["value"], errors="coerce").to_numpy(dtype=float)[order]
+        start, stop = _series_ns(obs["period_start"])[order], _series_ns(obs["period_end"])[order]
+        hourly = (stop - start) == 3_600 * 10**9
+        # the checks chain only hourly periods each starting when the one before ends, and
+        # a run breaks where the value changes (quality_flags, Notes)
+        chained = np.zeros(len(order), dtype=bool)  # (a position and the next one)
+        chained[:-1] = (
+            (series[1:] == series[:-1]) & hourly[1:] & hourly[:-1] & (start[1:] == stop[:-1])
         )
-        for period in _RIVER_PERIODS:
-            rated = _rate_periods(stacked, period)
-            prefix = rated["prefix"].to_numpy()
-            for n, _ in group:
-                cache.classes[(target.id, period, n)] = (
-                    rated[prefix == n].drop(columns="prefix").reset_index(drop=True)
+        new_block = np.ones(len(order), dtype=bool)
+        new_block[1:] = ~chained[:-1] | ~(value[1:] == value[:-1])
+        block_start = np.flatnonzero(new_block)[np.cumsum(new_block) - 1].astype(np.intp)
+        latest_end = (
+            pd.Series(end[order]).groupby(series).cummax().to_numpy(dtype=np.int64)
+            if len(order)
+            else np.zeros(0, dtype=np.int64)
+        )
+        ends_code = pd.factorize(end)[0].astype(np.int64)
+        pair_key = site * (int(ends_code.max(initial=0)) + 1) + ends_code
+        pair_order = np.argsort(pair_key, kind="stable").astype(np.intp)
+        samples = _samples_of(settings, section_ids, obs, gone)
+        group = np.zeros(0, dtype=np.intp)
+        group_end = np.zeros(0, dtype=np.int64)
+        sample_end = np.zeros(0, dtype=np.int64)
+        measured = np.zeros((0, 0), dtype=bool)
+        if samples is not None:
+            samples = _labelled(samples)
+            keys, epoch = samples.keys, samples.keys["epoch"].to_numpy()
+            sample_end, measured = epoch, samples.values.notna().to_numpy()
+            group = pd.factorize(keys["section"].astype(str) + "\x00" + keys["month"])[0]
+            group = group.astype(np.intp)
+            group_end = np.full(int(group.max(initial=-1)) + 1, np.iinfo(np.int64).min)
+            np.maximum.at(group_end, group, epoch)
+        return cls(
+            settings,
+            section_ids,
+            obs,
+            gone,
+            end,
+            order,
+            series,
+            end[order],
+            chained,
+            latest_end,
+            block_start,
+            pair_order,
+            pair_key[pair_order],
+            pair_key,
+            samples,
+            sample_end,
+            measured,
+            group,
+            group_end,
+            {},
+        )
+
+    def gone_up_to(self, cut: int) -> npt.NDArray[np.bool_] | None:
+        """Which values of the readings up to ``cut`` [epoch s] their set's flags exclude
+        (row for row with ``obs[end <= cut]``); None when the same as the year's flags.
+
+        A series whose last reading before the first one past the cut is not chained to
+        that one (not both hourly, or not contiguous), and that has no reading in the set
+        after it, has the same flags as on the whole year: its last run and its last
+        reading's neighbours end there either way.
+        """
+        # in the checks' order: past[i], a reading at or after the first one past the cut
+        past = self.latest_end > cut
+        series = self.series
+        # readings after the first one past the cut but in the set (a later start, an
+        # earlier end): in the set they follow the reading before that one
+        again = past & (self.sorted_end <= cut)
+        before_past = np.zeros(len(past), dtype=bool)
+        before_past[:-1] = ~past[:-1] & past[1:] & (series[1:] == series[:-1])
+        last = np.flatnonzero(before_past)
+        last = last[self.chained[last] | np.isin(series[last], series[again])]
+        starts = self.block_start[last]
+        for first, final in zip(starts.tolist(), last.tolist(), strict=True):
+            again[first : final + 1] = True
+        if not again.any():
+            return None
+        context = again.copy()
+        previous = starts - 1
+        previous = previous[(previous >= 0) & (series[np.maximum(previous, 0)] == series[last])]
+        context[previous] = True
+        rows = self.order[context]
+        # the readings of the same sites and periods (pm25_gt_pm10 pairs them)
+        wanted = np.unique(self.pair_key[rows])
+        low = np.searchsorted(self.pair_codes, wanted, "left")
+        high = np.searchsorted(self.pair_codes, wanted, "right")
+        partners = np.concatenate(
+            [self.pair_order[a:b] for a, b in zip(low.tolist(), high.tolist(), strict=True)]
+        )
+        window = np.union1d(rows, partners)
+        part = self.obs.iloc[window]
+        own = self.settings.quality.exclude_own_flags
+        window_gone = excluded(quality_flags(part), part["parameter"], exclude_own=own)
+        checked = self.order[again]
+        now = window_gone[np.searchsorted(window, checked)]
+        differs = now != self.gone[checked]
+        if not differs.any():
+            return None
+        patched = self.gone.copy()
+        patched[checked] = now
+        return patched[self.end <= cut]
+
+    def closed_months(
+        self, columns: tuple[str, ...], groups: npt.NDArray[np.int64]
+    ) -> pd.DataFrame:
+        """The year's month ratings (:func:`_rate_periods` over its samples, the items
+        ``columns`` rated) of the month groups ``groups``."""
+        assert self.samples is not None
+        rated = self.month_ratings.get(columns)
+        if rated is None:
+            samples = self.samples
+            year_samples = _Samples(
+                samples.keys,
+                samples.values[list(columns)],
+                samples.below[list(columns)],
+                samples.rank,
+                samples.sections,
+            )
+            frame = _rate_periods(year_samples, "month")
+            found = pd.factorize(
+                pd.concat(
+                    [
+                        samples.keys["section"].astype(str) + "\x00" + samples.keys["month"],
+                        frame["section"].astype(str) + "\x00" + frame["period"],
+                    ],
+                    ignore_index=True,
                 )
+            )[0][len(samples.keys) :]
+            rated = self.month_ratings[columns] = (frame, found.astype(np.intp))
+        frame, of = rated
+        return frame[np.isin(of, groups)]
+
+
+def _labelled(samples: _Samples) -> _Samples:
+    """The samples with their reading time [epoch s] and local year and month labels
+    (:func:`_rate_periods` reads them instead of formatting each stacked sample's time)."""
+    keys = samples.keys
+    local_end = keys["period_end"].dt.tz_convert("Asia/Shanghai")
+    keys = keys.assign(
+        epoch=to_epoch(keys["period_end"]),
+        year=local_end.dt.strftime(_PERIOD_FORMAT["year"]).to_numpy(),
+        month=local_end.dt.strftime(_PERIOD_FORMAT["month"]).to_numpy(),
+    )
+    return dataclasses.replace(samples, keys=keys)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cut:
+    """A set of readings cut from a :class:`_CheckedYear`: its samples (positions in the
+    year's samples, or checked apart when the cut changed a flag that excludes), the items
+    rated, the samples of its month groups to rate (positions into its samples) and its
+    month groups whose rating is the year's (closed before the cut, none changed)."""
+
+    samples: npt.NDArray[np.intp] | _Samples
+    columns: tuple[str, ...]
+    open_months: npt.NDArray[np.intp]
+    closed_months: npt.NDArray[np.int64]
+
+
+def _set_samples(
+    settings: Settings, target: RiverClassTarget, year: _CheckedYear, cut: int
+) -> _Cut | None:
+    """The set of readings up to ``cut`` [epoch s] (None: no sample with a value)."""
+    gone = year.gone_up_to(cut)
+    if gone is not None:  # a flag that excludes changed: the set is checked as it is
+        obs = year.obs[year.end <= cut]
+        checked = _samples_of(settings, target.sections, obs, gone)
+        if checked is None:
+            return None
+        checked = _labelled(checked)
+        columns = tuple(checked.values.columns)
+        every = np.arange(len(checked.values), dtype=np.intp)
+        return _Cut(checked, columns, every, np.zeros(0, dtype=np.int64))
+    full = year.samples
+    if full is None:
+        return None
+    mine = np.flatnonzero(year.sample_end <= cut).astype(np.intp)
+    if not len(mine):
+        return None
+    measured: list[bool] = np.asarray(year.measured[mine].any(axis=0), dtype=bool).tolist()
+    columns = tuple(c for c, m in zip(full.values.columns, measured, strict=True) if m)
+    if not columns:
+        return None
+    groups = year.group[mine]
+    is_open = year.group_end[groups] > cut
+    closed = np.unique(groups[~is_open]).astype(np.int64)
+    return _Cut(mine, columns, np.flatnonzero(is_open).astype(np.intp), closed)
 
 
 #: The periods a river target rates its sections over (the year to date, and each month).
@@ -1206,17 +1560,20 @@ def river_progress(
     months = _year_to_date_classes(ledger, settings, target, as_of, "month", cache)
     meeting = assessed = 0
     sections: dict[str, Any] = {}
+    first_rows: dict[str, dict[Hashable, Any]] = {}  # (each section's first row)
+    for record in year.to_dict("records"):
+        first_rows.setdefault(str(record["section"]), record)
     for section_id in target.sections:
         section = settings.section(section_id)
-        mine = year[year["section"] == section_id]
-        if section.target_class is None or mine.empty:
+        found = first_rows.get(section_id)
+        if section.target_class is None or found is None:
             sections[section_id] = {
-                "class": None if mine.empty else mine["water_class"].iloc[0],
+                "class": None if found is None else found["water_class"],
                 "target_class": section.target_class,
                 "assessable": False,
             }
             continue
-        row = mine.iloc[0]
+        row = found
         ok = bool(row["meets"])
         assessed += 1
         meeting += ok
@@ -1476,8 +1833,11 @@ def progress_series(
     """:func:`compute_progress` for each as-of date of ``dates`` (each of its own year), the
     same rows as each date alone, for less: what does not depend on the as-of date is read
     and counted once (the area's days as cumulative counts, indicator values, daily
-    statistics and their valid means, a river target's readings; the sets of readings its
-    as-of dates rest on are rated together, each once, a bounded number at a time).
+    statistics and their valid means, a river target's readings, checked once for the
+    whole year; the sets of readings its as-of dates rest on are cut from them, the
+    readings near each cut checked again, and rated together, each once, a bounded number
+    at a time: a set's year to date and open months on their means, its closed months as
+    the year's).
 
     ``progress(done, total)`` is called after each as-of date.
     """
