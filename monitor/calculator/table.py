@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -10,7 +9,7 @@ import functools
 import io
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from functools import partial
@@ -22,6 +21,7 @@ import numpy.typing as npt
 import polars as pl
 
 from monitor.calculator import read_bytes
+from monitor.csvfile import csv_cells_up_to, csv_lines
 from monitor.domain._threads import in_background, in_threads
 from monitor.errors import InputError
 
@@ -487,7 +487,7 @@ def _quoted_record_lines(
             last = line
             yield line
 
-    reader = csv.reader(remembered(io.StringIO(text, newline="")))
+    reader = csv.reader(remembered(csv_lines(text)))
     found: list[int] = []
     ended = 0  # the last line read
     try:
@@ -506,19 +506,6 @@ def _quoted_record_lines(
         return None
     lines = np.array(found[1:], dtype=np.int64)
     return lines if len(lines) == rows else None
-
-
-@contextlib.contextmanager
-def csv_cells_up_to(size: int) -> Iterator[None]:
-    """The ``csv`` module's cell limit (131,072 characters unless set otherwise) raised to
-    ``size`` meanwhile: a longer cell is an error to it, and pandas' Python reader skips
-    the row of such a cell without a word."""
-    before = csv.field_size_limit()
-    csv.field_size_limit(max(before, size))
-    try:
-        yield
-    finally:
-        csv.field_size_limit(before)
 
 
 _UNIT_SEPARATOR: Final = b"\x1f"
