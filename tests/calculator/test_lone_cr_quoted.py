@@ -36,9 +36,9 @@ _LINES = [
     '"A",2026-05-01T01:00,x3,"a"\r',  # 3
     "\r",  # 4: blank, ended by a lone CR
     ',2026-05-01T02:00,x5,"b"\r',  # 5: no site (begins with a comma, after the blank line)
-    '"B",2026-05-01T03:00,35,"two\rlines"\r',  # 6-7: a lone CR inside quotes
+    '"B",2026-05-01T03:00,7,"two\rlines"\r',  # 6-7: a lone CR inside quotes
     '"C",2026-05-01T04:00,x8,"c"\r\n',  # 8: CRLF among lone CRs
-    '"D",2026-05-01T05:00,36,"lf\nin"\r',  # 9-10: a LF inside quotes
+    '"D",2026-05-01T05:00,8,"lf\nin"\r',  # 9-10: a LF inside quotes
     '"E",2026-05-01T06:00,x11,e\r',  # 11
     "\r",  # 12: blank
     ",\r",  # 13: only a comma (lost before)
@@ -48,9 +48,9 @@ _LINES = [
 _ROWS = [
     ("A", "2026-05-01T01:00", "x3", "a"),
     ("", "2026-05-01T02:00", "x5", "b"),
-    ("B", "2026-05-01T03:00", "35", "two\rlines"),
+    ("B", "2026-05-01T03:00", "7", "two\rlines"),
     ("C", "2026-05-01T04:00", "x8", "c"),
-    ("D", "2026-05-01T05:00", "36", "lf\nin"),
+    ("D", "2026-05-01T05:00", "8", "lf\nin"),
     ("E", "2026-05-01T06:00", "x11", "e"),
     ("", "", "", ""),
 ]
