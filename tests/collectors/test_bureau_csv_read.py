@@ -28,6 +28,7 @@ import pytest
 import monitor.collectors.bureau_csv
 import monitor.csvfile
 from monitor.collectors.bureau_csv import parse_daily_aqi_csv, parse_indicator_csv
+from monitor.errors import InputError
 from tests.test_cli_ledger import config, run
 
 __all__ = ["config"]  # the fixture, used by name
@@ -154,3 +155,22 @@ def test_a_quoted_file_is_read_without_copies_of_it() -> None:
         tracemalloc.stop()
     assert len(frame) + len(warnings) >= 10_000 - 10  # (a few same area and date: conflicts)
     assert peak - kept < 4 * len(data), (peak - kept, len(data))
+
+
+@pytest.mark.parametrize("encoding", ["gbk", "utf-8-sig"])
+def test_gbk_and_a_byte_order_mark_read_as_utf_8(encoding: str) -> None:
+    """The text is decoded a block at a time now (UTF-8, else GBK/GB18030, checked before
+    the first row is read): the same rows as from UTF-8, the BOM not part of the header."""
+    text = (
+        '"area","date","aqi","category"\r\n"hunnan","2026-05-01","40","优"\r\n'
+        '"hunnan","2026-05-02","x","良"\r\n'
+    )
+    frame, warnings = parse_daily_aqi_csv(text.encode(encoding), "a.csv", ["hunnan"], now=_NOW)
+    expected, _ = parse_daily_aqi_csv(text.encode("utf-8"), "a.csv", ["hunnan"], now=_NOW)
+    assert frame.equals(expected) and frame["category"].tolist() == ["优"]
+    assert warnings == ["a.csv line 3: aqi 'x' is not a number (not imported)"]
+
+
+def test_a_file_in_no_known_encoding_is_refused_naming_it() -> None:
+    with pytest.raises(InputError, match="cannot decode the file; expected UTF-8 or GBK text"):
+        parse_daily_aqi_csv(b"area,date,aqi\n\xff\xfe\xff,2026-05-01,40\n", "a.csv", ["x"])
