@@ -33,6 +33,16 @@ whole-file baseline (b) is ``parse_xlsx(path.read_bytes())`` and one write, the 
 ``envmon import --format xlsx`` before it was streamed (commit 8671a41: 2 M cells took
 2,305 MB in the long layout and 1,725 MB in the wide one, growing 1,059 and 784 bytes a
 cell). Aim: the 2 M-cell import peaks well below 500 MB and does not grow with the workbook.
+
+``--format daily-aqi-csv``: the reader of the bureau's audited daily AQI files
+(:func:`monitor.collectors.bureau_csv.parse_daily_aqi_csv`, what ``envmon import --format
+daily-aqi-csv`` runs before writing), on a **quoted** file (every cell in quotes, CRLF, 10
+areas, Chinese category and pollutant texts) of ``--rows`` rows (default 200,000) and one
+of ``--small`` (default 100,000), each read in a fresh subprocess: peak RSS, wall and CPU
+time, and the peak's growth per row. The floor is the interpreter with pandas and the
+reader's module imported and the file's bytes read. The rows it returns (one frame row
+each) are part of the peak; what the reading itself holds is in
+``tests/collectors/test_bureau_csv_read.py`` (tracemalloc).
 """
 
 from __future__ import annotations
@@ -209,15 +219,85 @@ def import_peak(
     return mb, seconds
 
 
+def write_quoted_daily_aqi(path: Path, rows: int) -> None:
+    """``rows`` rows of a quoted daily-AQI file: 10 areas a day, back from 2026-02-28."""
+    first = datetime(2026, 3, 1) - timedelta(days=-(-rows // 10))
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write('"area","date","aqi","category","primary_pollutants","dust"\r\n')
+        for i in range(rows):
+            day = first + timedelta(days=i // 10)
+            out.write(
+                f'"a{i % 10}","{day:%Y-%m-%d}","{i % 300}","良",'
+                '"细颗粒物(PM2.5),颗粒物(PM10)","false"\r\n'
+            )
+
+
+_READ_DAILY_AQI = """\
+import resource, sys, time
+from pathlib import Path
+import pandas
+from monitor.collectors.bureau_csv import parse_daily_aqi_csv
+data = Path(sys.argv[1]).read_bytes()
+if sys.argv[2] == "read":
+    started, cpu = time.perf_counter(), time.process_time()
+    frame, warnings = parse_daily_aqi_csv(data, "q.csv", [f"a{i}" for i in range(10)])
+    print(len(frame), len(warnings), time.perf_counter() - started, time.process_time() - cpu)
+else:
+    print(0, 0, 0.0, 0.0)
+"""
+
+
+def daily_aqi_peaks(folder: Path, rows: int, small: int) -> None:
+    """:func:`parse_daily_aqi_csv` of quoted files of ``small`` and ``rows`` rows: peak RSS,
+    times and growth per row (see the module's docstring)."""
+    files = {n: folder / f"daily_aqi_{n}.csv" for n in (small, rows)}
+    for n, path in files.items():
+        if not path.exists():
+            write_quoted_daily_aqi(path, n)
+    print(
+        f"quoted daily-AQI files: {small:,} and {rows:,} rows "
+        f"({files[rows].stat().st_size / 1e6:,.0f} MB)"
+    )
+    floor, _, _ = peak([sys.executable, "-c", _READ_DAILY_AQI, str(files[rows]), "floor"], folder)
+    print(f"floor (modules imported, the {rows:,}-row file's bytes read): peak {floor:,.0f} MB")
+    peaks = {}
+    for n, path in files.items():
+        command = [sys.executable, "-c", _READ_DAILY_AQI, str(path), "read"]
+        started = time.perf_counter()
+        done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=Path.cwd())
+        kept, warned, wall, cpu = done.stdout.split()
+        mb, _, _ = peak(command, Path.cwd())
+        peaks[n] = mb
+        print(
+            f"{n:,} rows: {kept} kept, {warned} warnings; {float(wall):.2f} s wall, "
+            f"{float(cpu):.2f} s CPU ({n / float(cpu):,.0f} rows per CPU-second; "
+            f"{time.perf_counter() - started:.1f} s with start-up), peak {mb:,.0f} MB"
+        )
+    growth = peaks[rows] - peaks[small]
+    print(
+        f"growth from {small:,} to {rows:,} rows: {growth:+,.0f} MB "
+        f"({growth * 1e6 / (rows - small):,.0f} bytes/row, the returned rows included)"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--format", choices=["long-csv", "xlsx"], default="long-csv")
+    parser.add_argument(
+        "--format", choices=["long-csv", "xlsx", "daily-aqi-csv"], default="long-csv"
+    )
     parser.add_argument("--layout", choices=["long", "wide"], default="long")
     parser.add_argument("--rows", type=int, default=None)
     parser.add_argument("--small", type=int, default=500_000)
     parser.add_argument("--chunk-rows", type=int, default=CHUNK_ROWS)
     parser.add_argument("--folder", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.format == "daily-aqi-csv":
+        with tempfile.TemporaryDirectory() as tmp:
+            folder = args.folder or Path(tmp)
+            folder.mkdir(parents=True, exist_ok=True)
+            small = args.small if args.small != 500_000 else 100_000
+            daily_aqi_peaks(folder, args.rows or 200_000, small)
+        return
     xlsx = args.format == "xlsx"
     aim = 2_000_000 if xlsx else 5_000_000
     if args.rows is None:

@@ -266,15 +266,14 @@ def _on_hour_unique(table: InputTable) -> tuple[npt.NDArray[np.bool_], dict[int,
         duplicated = usable & ~first.to_series().to_numpy()
     if duplicated.any():
         keys = pd.DataFrame({"site": site_codes, "t": table.times_ns})
-        line = pd.Series(table.line_numbers(np.arange(table.row_count)), index=keys.index)
+        line = pd.Series(table.row_names(np.arange(table.row_count)), index=keys.index)
         first_line = (
             line[usable].groupby([keys["site"][usable], keys["t"][usable]]).transform("first")
         )
         position = np.cumsum(usable) - 1  # row i's place among the usable rows
         for i in map(int, np.flatnonzero(duplicated)):
             notes[i] = (
-                f"duplicate of line {first_line.iat[int(position[i])]} "
-                "(same site and hour); ignored"
+                f"duplicate of {first_line.iat[int(position[i])]} (same site and hour); ignored"
             )
     usable &= ~duplicated
     return usable, notes
@@ -354,11 +353,11 @@ def _shared_hour_notes(
     notes: dict[int, str] = {}
     for i in map(int, np.flatnonzero(holder >= 0)):
         label = _local_labels(series["time"].iloc[[i]])[0]
-        line = int(table.line_numbers([rows[holder[i]]])[0])
+        line = table.row_names([rows[holder[i]]])[0]
         notes[int(rows[i])] = (
-            f"local time {label:%Y-%m-%d %H:%M} also labels line {line} "
+            f"local time {label:%Y-%m-%d %H:%M} also labels {line} "
             "(summer-time change-back): this row's moving means end with it; "
-            "the later hours' take line "
+            "the later hours' take "
             f"{line}'s value"
         )
     return notes

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -10,7 +9,7 @@ import functools
 import io
 import re
 import zoneinfo
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from functools import partial
@@ -22,6 +21,7 @@ import numpy.typing as npt
 import polars as pl
 
 from monitor.calculator import read_bytes
+from monitor.csvfile import csv_cells_up_to, csv_lines
 from monitor.domain._threads import in_background, in_threads
 from monitor.errors import InputError
 
@@ -39,6 +39,14 @@ MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "/", "-", "
 
 #: Joins the problems of one row (the messages themselves may contain ";").
 PROBLEM_SEPARATOR: Final = " | "
+
+#: The warning that comes first when the rows read could not be matched to the file's lines
+#: (:attr:`InputTable.lines_known`).
+LINES_UNKNOWN: Final = (
+    "line numbers unavailable: the rows read could not be matched to the file's lines, so "
+    "the rows below are named by their place among the data rows (data row 1 is the first "
+    "after the header)"
+)
 
 _OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.I)
 _HOUR_24 = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]24(:00(:00)?)?$")
@@ -105,6 +113,11 @@ class InputTable:
     row_lines : ndarray of int64 or None
         The line of the file on which each row starts, when not the row's place + 2 (blank
         lines, a quoted cell over several lines); see :meth:`line_numbers`.
+    lines_known : bool
+        False when the rows read could not be matched to the file's lines (the reader
+        found other rows than a record-by-record count of the lines): then
+        :meth:`line_numbers` is only the row's place + 2, and messages name rows by
+        :meth:`row_names` (``data row N``), saying so, never by a line that may be wrong.
     """
 
     text: pl.DataFrame
@@ -123,6 +136,15 @@ class InputTable:
     value_codes: dict[str, _Distinct] | None = None
     text_values: dict[str, npt.NDArray[np.float64]] | None = None
     row_lines: npt.NDArray[np.int64] | None = None
+    lines_known: bool = True
+
+    def row_names(self, rows: npt.ArrayLike) -> list[str]:
+        """How messages name each of ``rows``: ``line N``, the line of the file on which it
+        starts (:meth:`line_numbers`), or when those are not known (:attr:`lines_known`)
+        ``data row N``, its place among the data rows (the first is 1)."""
+        if self.lines_known:
+            return [f"line {n}" for n in self.line_numbers(rows).tolist()]
+        return [f"data row {n}" for n in (np.asarray(rows, dtype=np.int64) + 1).tolist()]
 
     def line_numbers(self, rows: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """The line of the file on which each of ``rows`` starts, as an editor numbers
@@ -269,6 +291,7 @@ def read_input_csv(
     if utf8 is None:
         utf8 = (text or "").encode("utf-8")  # GBK/GB18030 → UTF-8 for the engine
     extra = None  # the cells beyond the header's of the rows that have more
+    lines_known = True  # (see InputTable.lines_known)
     measured = frozenset(measurement_columns)
     columnar = read_regular_csv(
         utf8,
@@ -288,9 +311,10 @@ def read_input_csv(
         starts_on = raw.attrs.get(_ROW_LINES)
         if starts_on is None:
             starts_on = record_lines(decoded, frame.height, python_reader=extra is not None)
+            lines_known = starts_on is not None
     else:
         columns, frame = columnar
-        starts_on = _regular_record_lines(utf8, frame.height)
+        starts_on, lines_known = _regular_record_lines(utf8, frame.height)
     header = [_normalise_header(c, aliases or {}) for c in columns]
     _refuse_repeated_names(header, {}, name)
     frame.columns = header
@@ -327,15 +351,18 @@ def read_input_csv(
         unquoted=unquoted,
         lines=None if row_lines is None else row_lines.result(),
         row_lines=starts_on,
+        lines_known=lines_known,
     )
 
 
-def _regular_record_lines(data: bytes, rows: int) -> npt.NDArray[np.int64] | None:
+def _regular_record_lines(data: bytes, rows: int) -> tuple[npt.NDArray[np.int64] | None, bool]:
     """:func:`record_lines` of a file :func:`read_regular_csv` read: None (each row on the
-    line after the one before, the header on line 1) unless a quoted cell spans lines."""
+    line after the one before, the header on line 1) unless a quoted cell spans lines; and
+    whether the lines are known (False: :func:`record_lines` found other rows)."""
     if b'"' not in data or data.count(b"\n") + (not data.endswith(b"\n")) == rows + 1:
-        return None
-    return record_lines(data.decode("utf-8"), rows)
+        return None, True
+    found = record_lines(data.decode("utf-8"), rows)
+    return found, found is not None
 
 
 def _lines(data: bytes, rows: int, columns: int) -> pl.Series | None:
@@ -487,7 +514,7 @@ def _quoted_record_lines(
             last = line
             yield line
 
-    reader = csv.reader(remembered(io.StringIO(text, newline="")))
+    reader = csv.reader(remembered(csv_lines(text)))
     found: list[int] = []
     ended = 0  # the last line read
     try:
@@ -506,19 +533,6 @@ def _quoted_record_lines(
         return None
     lines = np.array(found[1:], dtype=np.int64)
     return lines if len(lines) == rows else None
-
-
-@contextlib.contextmanager
-def csv_cells_up_to(size: int) -> Iterator[None]:
-    """The ``csv`` module's cell limit (131,072 characters unless set otherwise) raised to
-    ``size`` meanwhile: a longer cell is an error to it, and pandas' Python reader skips
-    the row of such a cell without a word."""
-    before = csv.field_size_limit()
-    csv.field_size_limit(max(before, size))
-    try:
-        yield
-    finally:
-        csv.field_size_limit(before)
 
 
 _UNIT_SEPARATOR: Final = b"\x1f"
@@ -559,9 +573,19 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
 
     In a text without quotes a lone CR (which no cell can hold there) is read as LF: after a
     blank line so ended, pandas' C reader drops the empty first cell of a line beginning
-    with a comma (its other cells moved one column left, a line ``,`` lost)."""
-    if '"' not in text and "\r" in text:
-        text = _LONE_CR.sub("\n", text)
+    with a comma (its other cells moved one column left, a line ``,`` lost). A text with
+    quotes, lone CRs and such a line is read by pandas' Python reader instead."""
+    if "\r" in text and _LONE_CR.search(text):
+        if '"' not in text:
+            text = _LONE_CR.sub("\n", text)
+        elif "\r," in text:
+            # With quotes a lone CR may end a line or sit in a quoted cell, which only a
+            # reader that follows the quotes tells apart: the Python one, whose records are
+            # those of record_lines. (Only such a text holds the line the C reader shifts:
+            # one beginning with a comma after a line ended by a CR; others keep the C
+            # reader, about 1.5 times faster.)
+            with csv_cells_up_to(len(text)):
+                return _read_long_rows(text, name)
     if '"' not in text and "\0" not in text:
         found = _read_unquoted(text)
         if found is not None:
@@ -1344,7 +1368,7 @@ class CalcResult:
     table: pl.DataFrame
     warnings: tuple[str, ...] = ()
     #: Whether a cell may hold a carriage return (False only when the calculator knows none
-    #: does: then the cells are not searched for one).
+    #: does). Kept for the callers; the writer quotes such a cell either way.
     carriage_returns: bool = True
     #: Whether the calculator knows that no text cell needs quotes in CSV (no separator,
     #: quote or line break) and none is an empty string (the empty ones are null): then
@@ -1375,11 +1399,11 @@ class CalcResult:
         Cells without a value are null in :attr:`table` (an empty string would be written
         ``""``).
 
-        Quoting as Python's :mod:`csv` does it (a cell is quoted when it holds a comma, a
-        quote or a line feed; a lone carriage return is written as it is).
+        A cell is quoted when it holds a comma, a quote, a line feed or a carriage return.
+        (Before, a lone carriage return was written unquoted, as Python's :mod:`csv` writes
+        it with ``\n`` line ends: every reader that ends a line there, Python's :mod:`csv`,
+        pandas, a spreadsheet, then read the rest of the row as a row of its own.)
         """
-        if self._has_carriage_return():  # polars would quote it
-            return self.frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
         out = io.BytesIO()
         self.table.write_csv(
             out, quote_style=self._quote_style(), null_value="", line_terminator="\n"
@@ -1388,28 +1412,14 @@ class CalcResult:
 
     def write_csv(self, path: Path | str) -> None:
         """:meth:`to_csv_bytes` written to a file (by polars directly, without the bytes in
-        memory, unless a cell holds a carriage return)."""
-        if self._has_carriage_return():
-            Path(path).write_bytes(self.to_csv_bytes())
-        else:
-            self.table.write_csv(
-                path, quote_style=self._quote_style(), null_value="", line_terminator="\n"
-            )
+        memory)."""
+        self.table.write_csv(
+            path, quote_style=self._quote_style(), null_value="", line_terminator="\n"
+        )
 
     def _quote_style(self) -> Literal["never", "necessary"]:
         """``never`` when :attr:`unquoted` (nothing to quote), else ``necessary``."""
         return "never" if self.unquoted else "necessary"
-
-    def _has_carriage_return(self) -> bool:
-        if not self.carriage_returns:
-            return False
-        texts = [c for c, t in self.table.schema.items() if t == pl.String]
-        if not texts:
-            return False
-        found = self.table.select(
-            pl.any_horizontal(pl.col(texts).str.contains("\r", literal=True).any())
-        )
-        return bool(found.item())
 
 
 #: The characters that make Python's :mod:`csv` (and polars) quote a cell.
@@ -1433,15 +1443,20 @@ def summarise_problems(
 ) -> tuple[str, ...]:
     """One warning line per flagged row (at most ``limit``), plus a count of the rest.
 
-    Row numbers are file line numbers (the header is line 1).
+    Rows are named by their line in the file (the header is line 1). When the rows could
+    not be matched to the lines (:attr:`InputTable.lines_known`), a first line says so and
+    rows are named ``data row N`` (the first row after the header is 1), never by a line
+    number that may be wrong.
     """
     if flagged is None:  # (or the rows with problems, when the caller knows them)
         flagged = np.flatnonzero(table.problem_texts != "")
     shown = flagged[:limit]
     lines = [
-        f"line {n}: {table.problem_texts[i]}"
-        for i, n in zip(shown, table.line_numbers(shown), strict=True)
+        f"{where}: {table.problem_texts[i]}"
+        for i, where in zip(shown, table.row_names(shown), strict=True)
     ]
+    if len(flagged) and not table.lines_known:
+        lines.insert(0, LINES_UNKNOWN)
     if len(flagged) > limit:
         lines.append(f"… and {len(flagged) - limit} more row(s) with problems")
     return tuple(lines)

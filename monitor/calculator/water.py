@@ -47,6 +47,7 @@ from monitor.calculator.table import (
     unquoted_texts,
 )
 from monitor.domain._threads import in_threads
+from monitor.domain.units import PLAUSIBLE_RANGES, WATER_PARAMETERS
 from monitor.domain.water_quality import (
     EVALUATED_PARAMETERS,
     REFERENCE_PARAMETERS,
@@ -129,6 +130,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     bodies = _water_bodies(table.text, row_problems)
     targets = _target_classes(table.text, row_problems)
     _check_ph(table, row_problems)
+    _check_plausible(table, row_problems)
     problems = row_problems.joined()
     table = dataclasses.replace(table, problem_texts=problems)
     ok = problems == ""
@@ -782,6 +784,34 @@ def _check_ph(table: InputTable, row_problems: _RowProblems) -> None:
     high_rows = np.flatnonzero(~below & (ph > 14))
     for i, cell in zip(map(int, high_rows), table.cells("ph", high_rows), strict=True):
         row_problems.append(i, f"ph {cell!r} is outside 0–14")
+
+
+def _check_plausible(table: InputTable, row_problems: _RowProblems) -> None:
+    """A value outside its item's plausible range is a problem of its row (whose results
+    are then empty), naming the value, the range and where it is set.
+
+    The ranges are those by which envmon's imports flag a value ``implausible`` and leave
+    it out of every class (:data:`monitor.domain.units.PLAUSIBLE_RANGES`: 100 × the GB
+    3838-2002 Class V limit for the chemical items, physical bounds for DO; project
+    choices, above every real 劣V reading). Before, ``cod = 1e308`` mg/L was rated 劣V
+    with an exceedance multiple of 308 digits. A pH is checked by :func:`_check_ph` (its
+    range is its scale, 0–14); values below 0 are refused when read."""
+    for j, code in enumerate(table.columns):
+        if code == "ph":
+            continue
+        low, high = PLAUSIBLE_RANGES[code]
+        values = table.value_matrix[:, j]
+        rows = np.flatnonzero((values > high) | (values < low))  # (NaN: neither)
+        if not len(rows):
+            continue
+        unit = WATER_PARAMETERS[code]
+        for i, cell in zip(map(int, rows), table.cells(code, rows), strict=True):
+            row_problems.append(
+                i,
+                f"{code} {cell!r} is implausible: expected {low:g}–{high:g} {unit} (envmon's "
+                "plausible range: monitor.domain.units.PLAUSIBLE_RANGES); check the value "
+                "and its unit",
+            )
 
 
 #: Whether long doubles hold x·1000 exactly for every double x (a 64-bit significand, as on

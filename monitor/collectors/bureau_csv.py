@@ -19,22 +19,23 @@ identically is imported once.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final
 
 import pandas as pd
 
-from monitor.calculator.table import csv_cells_up_to
 from monitor.collectors.intake import (
     DEFAULT_FUTURE_TOLERANCE,
     HEADER_ONLY,
     check_dates,
     out_of_range_time_text,
 )
+from monitor.csvfile import csv_cells_up_to
 from monitor.errors import InputError
 
 TRUE_TEXTS: Final = frozenset({"true", "1", "yes", "y", "是", "t"})
@@ -44,72 +45,111 @@ _END: Final = "\x00end of the file\x00"  # (see _read)
 
 
 def _read(
-    data: bytes, name: str, required: Sequence[str]
-) -> tuple[pd.DataFrame, list[int], list[str]]:
-    """Every cell as text, the line of the file each row starts on (header = line 1;
-    blank lines and the lines of a quoted cell over several lines counted, as an editor
-    numbers them; lines end with LF, CRLF or a lone CR), and a warning for each row with
-    more cells than the header, text in one of them (not imported: which cell belongs to
-    which column is not known). A row with fewer cells is read with empty ones (the checks
-    then refuse what it lacks). Rows of one cell of white space are blank lines.
+    data: bytes, name: str, required: Sequence[str], skipped: list[str]
+) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
+    """The header (names stripped, lower case) and, as they are read, each data row: the
+    line of the file it starts on (header = line 1; blank lines and the lines of a quoted
+    cell over several lines counted, as an editor numbers them; lines end with LF, CRLF or
+    a lone CR) and its cells as text, as many as the header's. A row with more cells than
+    the header, text in one of them, is not given but warned of in ``skipped`` (which cell
+    belongs to which column is not known); a row with fewer cells is given with empty ones
+    (the checks then refuse what it lacks). Rows of one cell of white space are blank lines.
 
-    Read with the csv module row by row (these files are kept by hand: small), so one bad
-    row never stops the others; a quote opened and never closed would swallow the rest of
-    the file into one cell, so such a file is refused whole, naming the line."""
-    for encoding in ("utf-8-sig", "gb18030"):
-        try:
-            text = data.decode(encoding)
-            break
-        except UnicodeDecodeError:
-            continue
-    else:
-        raise InputError(f"{name}: cannot decode the file; expected UTF-8 or GBK text")
-    if not text.strip():
+    Read once, with the csv module row by row (lenient: ``"4"0`` is ``40``, as pandas' C
+    reader and ``envmon calc`` read it), so one bad row never stops the others; the text
+    is decoded a block at a time and handed to the reader a line at a time, so what is held
+    besides ``data`` is a row, not a copy of the file. A quote opened and never closed
+    would swallow the rest of the file into one cell, so such a file is refused whole
+    (:class:`InputError` while the rows are read, before any is used), naming the line of
+    the row the quote is in: a sentinel line after the file's last one (:data:`_END`, then
+    a closing quote) ends up in a cell only when a quote is still open there."""
+    records = _records(data, name)
+    first = next(records, None)
+    if first is None:
         raise InputError(f"{name}: the file is empty; expected a header row and data rows")
-    if '"' in text:
-        _refuse_an_unclosed_quote(text, name)
-    header: list[str] | None = None
-    records: list[list[str]] = []
-    lines: list[int] = []
-    skipped: list[str] = []
-    # A last line the lenient reader reads as its own row, unless a quote is still open
-    # (one the strict pass missed: it skips the rest of a line after text after a closing
-    # quote, `"1"x,"2`); then it ends the open cell instead.
-    ended = text if text.endswith(("\n", "\r")) else text + "\n"
-    reader = csv.reader(io.StringIO(ended + _END + '"\n', newline=""), strict=False)
+    # An empty header cell names no column (pandas: `Unnamed: 3`; a spreadsheet's export
+    # leaves them after the last column): not one column named twice. (Its stand-in begins
+    # with a space: no stripped name can be the same.)
+    header = [c.strip().lower() or f" column {i + 1}" for i, c in enumerate(first[1])]
+    _check_header(header, name, required)
+
+    def rows() -> Iterator[tuple[int, list[str]]]:
+        width = len(header)
+        for line, cells in records:
+            if len(cells) > width and any(c.strip() for c in cells[width:]):
+                extra = cells[width:]
+                skipped.append(
+                    f"{name} line {line}: a row with {len(cells)} cells where the header has "
+                    f"{width} (the cells beyond, {','.join(extra)!r}, belong to no column); "
+                    "check the row's separators (not imported)"
+                )
+                continue
+            # (empty cells beyond the header's, as a spreadsheet writes them: none)
+            del cells[width:]
+            cells.extend([""] * (width - len(cells)))
+            yield line, cells
+
+    return header, rows()
+
+
+def _records(data: bytes, name: str) -> Iterator[tuple[int, list[str]]]:
+    """Each record of the file that is not a blank line: the line it starts on and its
+    cells (see :func:`_read`)."""
+    reader = csv.reader(_with_end(_decoded_lines(data, name)), strict=False)
     previous = 0
-    with csv_cells_up_to(len(ended) + len(_END) + 2):
+    with csv_cells_up_to(len(data) + len(_END) + 3):  # (a cell holds at most the file)
         for cells in reader:
             line, previous = previous + 1, reader.line_num
             if cells == [_END + '"']:
-                break
+                return
             if cells and cells[-1].endswith(_END):
                 raise InputError(
-                    f'{name}: a quote (") opened in the row beginning on line {line} is never '
-                    "closed, so the rest of the file would be one cell; close the quote and "
-                    "import the file again"
+                    f'{name}: a quote (") opened on line {line} is never closed, so the rest '
+                    "of the file would be one cell; close the quote and import the file again"
                 )
-            if not cells or (len(cells) == 1 and not cells[0].strip()):
-                continue  # a blank line
-            if header is None:
-                # An empty header cell names no column (pandas: `Unnamed: 3`; a spreadsheet's
-                # export leaves them after the last column): not one column named twice. (Its
-                # stand-in begins with a space: no stripped name can be the same.)
-                header = [c.strip().lower() or f" column {i + 1}" for i, c in enumerate(cells)]
-                _check_header(header, name, required)
-            elif len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
-                extra = cells[len(header) :]
-                skipped.append(
-                    f"{name} line {line}: a row with {len(cells)} cells where the header has "
-                    f"{len(header)} (the cells beyond, {','.join(extra)!r}, belong to no "
-                    "column); check the row's separators (not imported)"
-                )
-            else:  # (empty cells beyond the header's, as a spreadsheet writes them: none)
-                cells = cells[: len(header)]
-                records.append(cells + [""] * (len(header) - len(cells)))
-                lines.append(line)
-    assert header is not None  # (the text is not blank)
-    return pd.DataFrame(records, columns=header, dtype=object), lines, skipped
+            if cells and (len(cells) > 1 or cells[0].strip()):  # (else a blank line)
+                yield line, cells
+
+
+def _decoded_lines(data: bytes, name: str) -> Iterator[str]:
+    """The lines of ``data`` as text (UTF-8, else GBK/GB18030), as
+    :func:`~monitor.csvfile.csv_lines` ends them, decoded a block at a time."""
+    for encoding in ("utf-8-sig", "gb18030"):
+        if _decodes(data, encoding):
+            break
+    else:
+        raise InputError(f"{name}: cannot decode the file; expected UTF-8 or GBK text")
+    # (newline="": lines end with LF, CRLF or a lone CR, and keep their ends)
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline="")
+
+
+def _decodes(data: bytes, encoding: str) -> bool:
+    """Whether ``data`` is text in ``encoding`` (checked a block at a time: no copy of the
+    whole text)."""
+    if data.isascii():
+        return True
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        for start in range(0, len(data), _BLOCK_BYTES):
+            decoder.decode(data[start : start + _BLOCK_BYTES])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+_BLOCK_BYTES: Final = 1 << 20
+
+
+def _with_end(lines: Iterable[str]) -> Iterator[str]:
+    """``lines``, the last one ended, then the sentinel line (:data:`_END` and a closing
+    quote) that :func:`_records` looks for."""
+    last = ""
+    for last in lines:
+        yield last
+    if not last.endswith(("\n", "\r")):
+        yield "\n"  # (the last line's end: the sentinel is a line of its own)
+    yield _END + '"\n'
 
 
 def _check_header(header: list[str], name: str, required: Sequence[str]) -> None:
@@ -127,28 +167,6 @@ def _check_header(header: list[str], name: str, required: Sequence[str]) -> None
         )
 
 
-def _refuse_an_unclosed_quote(text: str, name: str) -> None:
-    """Raise :class:`InputError` if a quote of ``text`` is opened and never closed (the
-    strict csv reader reaches the end inside a quoted cell; its other complaints, such as
-    text after a closing quote, are read leniently by :func:`_read`)."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    previous = 0
-    with csv_cells_up_to(len(text)):
-        while True:
-            try:
-                next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:
-                if "unexpected end of data" in str(err):
-                    raise InputError(
-                        f'{name}: a quote (") opened on line {previous + 1} is never closed, '
-                        "so the rest of the file would be one cell; close the quote and import "
-                        "the file again"
-                    ) from None
-            previous = reader.line_num
-
-
 def _date(text: str) -> str | None:
     cleaned = text.strip().replace("/", "-")
     if out_of_range_time_text(cleaned) is not None and re.fullmatch(r"\d{4}-\d{2}-\d{2}", cleaned):
@@ -158,34 +176,51 @@ def _date(text: str) -> str | None:
     return None if pd.isna(parsed) else parsed.strftime("%Y-%m-%d")
 
 
-def _without_conflicts(
-    rows: list[dict[str, Any]],
-    lines: list[int],
-    key: Sequence[str],
-    name: str,
-    warnings: list[str],
-) -> list[dict[str, Any]]:
-    """The one import rule for rows of one file sharing a key: identical repeats are kept
-    once; rows that differ are all refused, each warning naming the other lines."""
-    groups: dict[tuple[Any, ...], list[int]] = {}
-    for i, row in enumerate(rows):
-        groups.setdefault(tuple(row[k] for k in key), []).append(i)
-    keep: list[int] = []
-    refused: dict[int, str] = {}
-    for members in groups.values():
-        contents = {tuple(sorted(rows[i].items())) for i in members}
-        if len(contents) == 1:
-            keep.append(members[0])
-            continue
-        for i in members:
-            others = ", ".join(str(lines[j]) for j in members if j != i)
-            refused[i] = (
-                f"{name} line {lines[i]}: same {', '.join(key)} as line(s) {others} with a "
-                "different content; none of them is imported: keep the right row and import "
-                "again (not imported)"
-            )
-    warnings.extend(refused[i] for i in sorted(refused))
-    return [rows[i] for i in sorted(keep)]
+class _Rows:
+    """The usable rows of one file, column by column (a tuple per row would cost about
+    three times the memory), with the line each starts on."""
+
+    def __init__(self, columns: Sequence[str]) -> None:
+        self.columns = tuple(columns)
+        self.cells: list[list[Any]] = [[] for _ in columns]
+        self.lines: list[int] = []
+
+    def add(self, line: int, *cells: Any) -> None:
+        for column, cell in zip(self.cells, cells, strict=True):
+            column.append(cell)
+        self.lines.append(line)
+
+    def without_conflicts(
+        self, key: Sequence[str], name: str, warnings: list[str]
+    ) -> pd.DataFrame:
+        """The rows as a frame, by the one import rule for rows of one file sharing a key:
+        identical repeats are kept once; rows that differ are all refused, each warning
+        naming the other lines."""
+        frame = pd.DataFrame(dict(zip(self.columns, self.cells, strict=True)))
+        self.cells = []
+        shared = frame.duplicated(list(key), keep=False).to_numpy()
+        if not shared.any():
+            return frame
+        groups: dict[tuple[Any, ...], list[int]] = {}
+        for i in map(int, shared.nonzero()[0]):
+            groups.setdefault(tuple(frame[k].iat[i] for k in key), []).append(i)
+        dropped: list[int] = []
+        refused: dict[int, str] = {}
+        for members in groups.values():
+            # (an empty aqi, NaN, equals an empty aqi here: the same content)
+            if len(frame.iloc[members].drop_duplicates()) == 1:
+                dropped += members[1:]
+                continue
+            dropped += members
+            for i in members:
+                others = ", ".join(str(self.lines[j]) for j in members if j != i)
+                refused[i] = (
+                    f"{name} line {self.lines[i]}: same {', '.join(key)} as line(s) {others} "
+                    "with a different content; none of them is imported: keep the right row "
+                    "and import again (not imported)"
+                )
+        warnings.extend(refused[i] for i in sorted(refused))
+        return frame.drop(index=dropped).reset_index(drop=True)
 
 
 def parse_daily_aqi_csv(
@@ -198,26 +233,24 @@ def parse_daily_aqi_csv(
 ) -> tuple[pd.DataFrame, list[str]]:
     """Official daily AQI rows (``area, date, aqi, category, primary_pollutants, dust``)
     and warnings for the rows left out (dates checked against ``now``, default the clock)."""
-    frame, file_lines, warnings = _read(data, name, ("area", "date", "aqi"))
+    warnings: list[str] = []
+    header, records = _read(data, name, ("area", "date", "aqi"), warnings)
     known = set(areas)
-    rows: list[dict[str, Any]] = []
-    lines: list[int] = []
-    if not len(frame) and not warnings:
-        warnings.append(f"{name}: {HEADER_ONLY}")  # not an error
-    for index, record in enumerate(frame.to_dict("records")):
-        line = file_lines[index]
+    rows = _Rows(["area", "date", "aqi", "category", "primary_pollutants", "dust"])
+    dates = _Dates(now, future_tolerance)
+    read = 0
+    for line, cells in records:
+        read += 1
+        record = dict(zip(header, cells, strict=True))
         problems = []
-        area = str(record["area"]).strip()
+        area = record["area"].strip()
         if area not in known:
             problems.append(
                 f"area {area!r} is not an area of the settings ({', '.join(sorted(known))})"
             )
-        day = _date(str(record["date"]))
-        if day is None:
-            problems.append(f"date {record['date']!r} is not a date (YYYY-MM-DD)")
-        else:
-            problems += _date_problems(day, now, future_tolerance)
-        text = str(record["aqi"]).strip()
+        day, date_problems = dates.check(record["date"])
+        problems += date_problems
+        text = record["aqi"].strip()
         aqi = float("nan")
         if text:
             try:
@@ -227,32 +260,49 @@ def parse_daily_aqi_csv(
             else:
                 if not 0 <= aqi <= 500 or aqi != int(aqi):
                     problems.append(f"aqi {text!r} is not an AQI; expected an integer 0–500")
-        dust_text = str(record.get("dust", "")).strip().lower()
+        dust_text = record.get("dust", "").strip().lower()
         if dust_text not in TRUE_TEXTS | FALSE_TEXTS:
             problems.append(f"dust {dust_text!r} is not true/false")
         if problems:
             warnings.append(f"{name} line {line}: " + " | ".join(problems) + " (not imported)")
             continue
-        assert day is not None
-        lines.append(line)
-        rows.append(
-            {
-                "area": area,
-                "date": day,
-                "aqi": aqi,
-                "category": str(record.get("category", "")).strip(),
-                "primary_pollutants": str(record.get("primary_pollutants", "")).strip(),
-                "dust": dust_text in TRUE_TEXTS,
-            }
+        rows.add(
+            line,
+            area,
+            day,
+            aqi,
+            record.get("category", "").strip(),
+            record.get("primary_pollutants", "").strip(),
+            dust_text in TRUE_TEXTS,
         )
-    rows = _without_conflicts(rows, lines, ("area", "date"), name, warnings)
-    columns = ["area", "date", "aqi", "category", "primary_pollutants", "dust"]
-    return pd.DataFrame(rows, columns=columns), _by_line(warnings)
+    if not read and not warnings:
+        warnings.append(f"{name}: {HEADER_ONLY}")  # not an error
+    frame = rows.without_conflicts(("area", "date"), name, warnings)
+    return frame, _by_line(warnings)
 
 
-def _date_problems(day: str, now: datetime | None, future_tolerance: timedelta) -> list[str]:
-    problem = check_dates([day], now=now, future_tolerance=future_tolerance)[0]
-    return [] if problem is None else [problem]
+class _Dates:
+    """The date cells of one file read and checked, each distinct text once (a file repeats
+    its dates, one row per area or target; pandas takes some tens of µs a date)."""
+
+    def __init__(self, now: datetime | None, future_tolerance: timedelta) -> None:
+        self._now = now
+        self._future_tolerance = future_tolerance
+        self._checked: dict[str, tuple[str | None, list[str]]] = {}
+
+    def check(self, text: str) -> tuple[str | None, list[str]]:
+        """The date of a cell as ``YYYY-MM-DD`` (None if it is no date) and its problems."""
+        found = self._checked.get(text)
+        if found is None:
+            found = self._checked[text] = self._read(text)
+        return found[0], list(found[1])
+
+    def _read(self, text: str) -> tuple[str | None, list[str]]:
+        day = _date(text)
+        if day is None:
+            return None, [f"date {text!r} is not a date (YYYY-MM-DD)"]
+        problem = check_dates([day], now=self._now, future_tolerance=self._future_tolerance)[0]
+        return day, [] if problem is None else [problem]
 
 
 def _by_line(warnings: list[str]) -> list[str]:
@@ -320,41 +370,30 @@ def parse_indicator_csv(
     checked as :func:`check_indicator_value` says, and its date against ``now`` (default
     the clock).
     """
-    frame, file_lines, warnings = _read(data, name, ("target", "date", "value"))
-    rows: list[dict[str, Any]] = []
-    lines: list[int] = []
-    if not len(frame) and not warnings:
-        warnings.append(f"{name}: {HEADER_ONLY}")  # not an error
-    for index, record in enumerate(frame.to_dict("records")):
+    warnings: list[str] = []
+    header, records = _read(data, name, ("target", "date", "value"), warnings)
+    rows = _Rows(["target", "item", "date", "value", "note"])
+    dates = _Dates(now, future_tolerance)
+    read = 0
+    for line, cells in records:
+        read += 1
+        record = dict(zip(header, cells, strict=True))
         problems = []
-        target = str(record["target"]).strip()
-        day = _date(str(record["date"]))
-        value = str(record["value"]).strip()
-        item = str(record.get("item", "")).strip()
+        target = record["target"].strip()
+        day, date_problems = dates.check(record["date"])
+        value = record["value"].strip()
+        item = record.get("item", "").strip()
         if target not in targets:
             problems.append(f"target {target!r} is not a target of the settings")
-        if day is None:
-            problems.append(f"date {record['date']!r} is not a date (YYYY-MM-DD)")
-        else:
-            problems += _date_problems(day, now, future_tolerance)
+        problems += date_problems
         if target in targets and day is not None:
             kind, year, items = targets[target]
             problems += check_indicator_value(kind, value, item, items, year, day)
         if problems:
-            warnings.append(
-                f"{name} line {file_lines[index]}: " + " | ".join(problems) + " (not imported)"
-            )
+            warnings.append(f"{name} line {line}: " + " | ".join(problems) + " (not imported)")
             continue
-        lines.append(file_lines[index])
-        rows.append(
-            {
-                "target": target,
-                "item": str(record.get("item", "")).strip(),
-                "date": day,
-                "value": value,
-                "note": str(record.get("note", "")).strip(),
-            }
-        )
-    rows = _without_conflicts(rows, lines, ("target", "item", "date"), name, warnings)
-    columns = ["target", "item", "date", "value", "note"]
-    return pd.DataFrame(rows, columns=columns), _by_line(warnings)
+        rows.add(line, target, item, day, value, record.get("note", "").strip())
+    if not read and not warnings:
+        warnings.append(f"{name}: {HEADER_ONLY}")  # not an error
+    frame = rows.without_conflicts(("target", "item", "date"), name, warnings)
+    return frame, _by_line(warnings)

@@ -451,3 +451,34 @@ def test_rate_samples_of_no_rows_and_of_nothing_measured() -> None:
     below = pd.DataFrame(index=nothing.index)
     row = rate_samples(nothing, below, [WaterBody.LAKE], None, WaterClass.III).iloc[0]
     assert set(row.tolist()) == {""}
+
+
+def test_an_implausible_value_refuses_its_row(tmp_path) -> None:
+    """A value beyond its item's plausible range is refused with its row, naming the value,
+    the range and where it is set (the range by which the imports flag a value
+    ``implausible``: monitor.domain.units.PLAUSIBLE_RANGES, 100 × the GB 3838-2002 Class V
+    limit for COD, 40 mg/L × 100 = 4000 mg/L). Before, COD 1e308 mg/L was rated 劣V with a
+    multiple of 308 digits (``cod=4999999999999999…``). A value at the range's end is
+    rated as before: COD 4000 mg/L, multiple (4000 − 20) / 20 = 199 against the Class III
+    limit 20 mg/L (GB 3838-2002 Table 1; 环办〔2011〕22号)."""
+    text = (
+        "site,time,cod,fecal_coliform\n"
+        "A,2026-03-01T08:00,1e308,\n"
+        "B,2026-03-01T08:00,4000,\n"
+        "C,2026-03-01T08:00,25,2e10\n"
+        "D,2026-03-01T08:00,25,1e10\n"
+    )
+    result = compute_water_class_csv(_write(tmp_path, text))
+    frame = result.frame
+    assert frame["input_problems"].tolist() == [
+        "cod '1e308' is implausible: expected 0–4000 mg/L (envmon's plausible range: "
+        "monitor.domain.units.PLAUSIBLE_RANGES); check the value and its unit",
+        "",
+        "fecal_coliform '2e10' is implausible: expected 0–1e+10 count/L (envmon's plausible "
+        "range: monitor.domain.units.PLAUSIBLE_RANGES); check the value and its unit",
+        "",
+    ]
+    assert frame["water_class"].tolist() == ["", "劣V", "", "IV"]
+    assert frame["exceedance_multiples"].tolist() == ["", "cod=199", "", "cod=0.25"]
+    assert max(len(line) for line in result.to_csv_bytes().splitlines()) < 400
+    assert result.warnings[0].startswith("line 2: cod '1e308' is implausible")
