@@ -154,9 +154,10 @@ def _check_hourly(frame: pd.DataFrame, labels: pd.DatetimeIndex) -> None:
         keys["t"] = frame["time"].to_numpy()
         dup = keys.duplicated()
     if dup.any():
-        first = keys[dup].iloc[0]
+        at = int(np.flatnonzero(dup.to_numpy())[0])  # (named by its local label, as before)
         raise ValueError(
-            f"site {first['site']!r} has two values labelled {first['t']}; expected one per hour"
+            f"site {keys['site'].iloc[at]!r} has two values labelled {labels[at]}; "
+            "expected one per hour"
         )
 
 
