@@ -1,0 +1,57 @@
+"""Review of the local days of 1986-1991 (Asia/Shanghai summer time, UTC+9): what an
+evaluation deletes and rewrites must be the hours of the days it evaluates, by the zone's
+history (a summer day's hours end 00:00 UTC+9 … 23:00 UTC+9), not by a fixed UTC+8."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from monitor.collectors.base import observations
+from monitor.ledger import Ledger
+from monitor.service.evaluate import evaluate_dirty
+from monitor.settings import load_settings
+from tests.conftest import HUNNAN_TWO_STATIONS
+
+
+def _pm25(ledger: Ledger, ends: pd.DatetimeIndex, values: list[float]) -> None:
+    starts = (ends - pd.Timedelta(hours=1)).to_numpy()
+    ledger.write_observations(observations("1099A", "pm2_5", starts, ends, values), "s")
+
+
+def test_a_flag_of_the_next_days_first_hour_survives_a_summer_days_evaluation(
+    tmp_path: Path,
+) -> None:
+    """1988-07-11 local 00:00 is UTC+9 (tz database: summer time 1988-04-17 … 09-11),
+    1988-07-10 15:00 UTC: the first hour of 07-11, where evaluation counts it. Evaluating
+    07-10 alone (a revised hour of its morning) recomputes 07-10's flags; the ``negative``
+    flag of 07-11's first hour is not 07-10's to delete and stays."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(config, {})
+    ends = pd.date_range("1988-07-08 01:00", "1988-07-13 00:00", freq="h", tz="Asia/Shanghai")
+    first_of_11 = pd.Timestamp("1988-07-11 00:00", tz="Asia/Shanghai")
+    assert first_of_11.utcoffset() == pd.Timedelta(hours=9)
+    values = [-5.0 if t == first_of_11 else 10.0 for t in ends]
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        _pm25(ledger, ends, values)
+        evaluate_dirty(ledger, settings, overlap=False)
+        flagged = "SELECT period_end FROM qc_flags WHERE flags LIKE '%negative%'"
+        at = int(first_of_11.timestamp())
+        assert ledger.query(flagged)["period_end"].tolist() == [at]
+
+        revised = pd.DatetimeIndex([pd.Timestamp("1988-07-10 12:00", tz="Asia/Shanghai")])
+        _pm25(ledger, revised, [20.0])
+        dirty = ledger.dirty_days()
+        assert "1988-07-11" not in set(dirty["date"])  # (07-11 is not re-evaluated)
+        report = evaluate_dirty(ledger, settings, overlap=False)
+        assert report.failed == ()
+        assert ledger.query(flagged)["period_end"].tolist() == [at]
+        # and 07-10's own hours were evaluated with the revised value: (23 × 10 + 20) / 24
+        day = ledger.query(
+            "SELECT pm2_5 FROM daily_aqi WHERE site = '1099A' AND date = '1988-07-10' "
+            "AND standard = 'hj633-2012'"
+        )["pm2_5"].tolist()
+        assert np.allclose(day, [round((23 * 10 + 20) / 24)])
