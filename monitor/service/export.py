@@ -1,7 +1,8 @@
 """Tables read back from the ledger: ``envmon export`` and ``envmon status``.
 
-Times are ISO 8601 with the +08:00 offset, labelling the hour by its end as the national
-platform does; dates are Asia/Shanghai calendar dates.
+Times are ISO 8601 with the +08:00 offset (+09:00 in the summer times before 1992),
+labelling the hour by its end as the national platform does; dates are Asia/Shanghai
+calendar dates.
 """
 
 from __future__ import annotations
@@ -29,8 +30,15 @@ def _local_bounds(first: date, last: date) -> tuple[int, int]:
 
 
 def _iso_local(seconds: pd.Series) -> pd.Series:
-    times = pd.to_datetime(seconds.astype("int64"), unit="s", utc=True).dt.tz_convert(LOCAL_TZ)
-    return times.dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    utc = pd.to_datetime(seconds.astype("int64"), unit="s", utc=True)
+    times = utc.dt.tz_convert(LOCAL_TZ)
+    text = times.dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    # the offset the local time had where it was not UTC+8 (summer time: 1919, 1940-1949,
+    # 1986-1991, UTC+9): the text reads back as the instant, each hour its own
+    other = (times.dt.tz_localize(None) - utc.dt.tz_localize(None)) != pd.Timedelta(hours=8)
+    if other.any():
+        text[other] = [moment.isoformat() for moment in times[other]]
+    return text
 
 
 def _site_filter(sites: Sequence[str] | None, column: str = "site") -> tuple[str, list[str]]:
@@ -203,6 +211,8 @@ def _fmt(seconds: int | None) -> str:
     if seconds is None:
         return ""
     moment = pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(LOCAL_TZ)
+    if moment.utcoffset() != pd.Timedelta(hours=8):  # (summer time, as _iso_local)
+        return moment.isoformat()
     return moment.strftime("%Y-%m-%dT%H:%M:%S+08:00")
 
 

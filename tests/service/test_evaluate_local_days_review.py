@@ -55,3 +55,43 @@ def test_a_flag_of_the_next_days_first_hour_survives_a_summer_days_evaluation(
             "AND standard = 'hj633-2012'"
         )["pm2_5"].tolist()
         assert np.allclose(day, [round((23 * 10 + 20) / 24)])
+
+
+def test_exported_times_carry_the_offset_the_local_time_had(tmp_path: Path) -> None:
+    """``envmon export``'s times are ISO 8601 with their offset: a 1991 summer hour is
+    UTC+9 (tz database), so 1991-09-15 has the label 01:00 twice, 01:00+09:00 and then
+    01:00+08:00 (17:00 UTC on 09-14 the clocks went back); each text reads back as the
+    instant stored (with a fixed "+08:00" the summer hours read one hour late and the two
+    01:00 were one text). From 1992 on every offset is +08:00, as before."""
+    from monitor.service.export import export_hourly_aqi, export_observations
+
+    config = tmp_path / "envmon.toml"
+    config.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(config, {})
+    ends = pd.date_range("1991-09-13 15:00", "1991-09-16 15:00", freq="h", tz="UTC")
+    ends = ends.append(pd.date_range("2026-07-01 00:00", periods=3, freq="h", tz="UTC"))
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        starts = (ends - pd.Timedelta(hours=1)).to_numpy()
+        rows = observations("1099A", "pm2_5", starts, ends.to_numpy(), [10.0] * len(ends))
+        ledger.write_observations(rows, "s")
+        evaluate_dirty(ledger, settings, overlap=False)
+        first, last = pd.Timestamp("1991-09-14").date(), pd.Timestamp("1991-09-16").date()
+        exported = export_observations(ledger, first, last)
+        hourly = export_hourly_aqi(ledger, first, last, sites=["1099A"])
+        later = export_observations(ledger, *(pd.Timestamp("2026-07-01").date(),) * 2)
+    # (labels 1991-09-14 00:00+09:00 … 09-16 23:00+08:00: 24 + 25 + 24 hours)
+    assert len(exported) == 73
+    read_back = pd.to_datetime(exported["time"], utc=True)
+    assert list(read_back) == list(ends[ends < pd.Timestamp("2026-01-01", tz="UTC")])
+    assert exported["time"].iloc[0] == "1991-09-14T00:00:00+09:00"
+    assert list(exported["time"].iloc[[24, 25, 26]]) == [
+        "1991-09-15T00:00:00+09:00",
+        "1991-09-15T01:00:00+09:00",
+        "1991-09-15T01:00:00+08:00",
+    ]
+    assert hourly["time"].is_unique and len(hourly) == 73  # (the rule set in force)
+    assert list(later["time"]) == [
+        "2026-07-01T08:00:00+08:00",
+        "2026-07-01T09:00:00+08:00",
+        "2026-07-01T10:00:00+08:00",
+    ]
