@@ -22,6 +22,7 @@ from monitor.ledger.connection import LedgerConnection, WriteResult
 from monitor.ledger.epoch import LOCAL_OFFSET_S, epoch_now, from_epoch, to_epoch
 from monitor.ledger.evaluation import MARK_DIRTY, dirty_mark
 from monitor.ledger.fetch_log import log_fetch
+from monitor.ledger.observation_rows import StoredValueError
 
 OBSERVATION_KEY: Final = ("period_end", "site", "parameter", "source")
 
@@ -301,7 +302,9 @@ class ObservationStore(LedgerConnection):
         """Stored observations with ``start < period_end <= end`` (UTC), as a frame.
 
         ``period_start``/``period_end`` come back tz-aware UTC; also ``source``,
-        ``ingested_at`` and ``revision``.
+        ``ingested_at`` and ``revision``. A value stored as a text or a blob (another
+        tool's edit) raises :class:`~monitor.ledger.observation_rows.StoredValueError`
+        naming its row.
         """
         where: list[str] = ["1"]
         params: list[Any] = []
@@ -321,6 +324,11 @@ class ObservationStore(LedgerConnection):
             "ORDER BY period_end, site, parameter, source",  # the key order: no sort
             params,
         )
+        if frame["value"].dtype.kind not in "fiu":  # (a text or a blob another tool wrote)
+            order = ["site", "parameter", "period_start", "period_end", "value", "flags"]
+            for row in frame[[*order, "source", "ingested_at"]].itertuples(index=False):
+                if not (row.value is None or isinstance(row.value, float | int)):
+                    raise StoredValueError(tuple(row))  # (in read_observation_rows' order)
         for column in ("period_start", "period_end", "ingested_at"):
             frame[column] = (
                 from_epoch(frame[column]) if len(frame) else pd.Series(dtype="datetime64[ns, UTC]")
