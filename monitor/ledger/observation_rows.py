@@ -37,11 +37,19 @@ class StoredValueError(ValueError):
             at = pd.Timestamp(int(period_end), unit="s", tz="UTC").isoformat()
         except (TypeError, ValueError, OverflowError):
             at = repr(period_end)
+        shown = repr(value)
+        if len(shown) > _SHOWN:  # (kept and logged for each day it fails, on every run)
+            unit = "bytes" if kind == "blob" else "characters"
+            shown = f"{shown[:_SHOWN]}… ({len(value)} {unit})"
         super().__init__(
             f"observation {site} {parameter} ending {at} from source {source!r}: stored "
-            f"value {value!r} is a {kind}; expected a number or NULL (set it right in "
+            f"value {shown} is a {kind}; expected a number or NULL (set it right in "
             "the ledger's observations table, or delete the row and import it again)"
         )
+
+
+#: Characters of a stored value's ``repr`` a :class:`StoredValueError` shows at most.
+_SHOWN: Final = 80
 
 
 def read_observation_rows(

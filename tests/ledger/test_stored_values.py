@@ -40,3 +40,19 @@ def test_a_text_or_blob_value_is_refused_with_its_row_named(
         # the rows around it are read as they are
         before = ledger.observations(end=ends[0].to_pydatetime())
         assert before["value"].tolist() == [5.0]
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"), [("x" * 100_000, "'xxxx"), (b"\x00" * 100_000, "b'\\x00")]
+)
+def test_a_long_stored_value_is_named_by_its_beginning_and_length(
+    stored: str | bytes, shown: str
+) -> None:
+    """The message is logged and kept for every site-day it fails, on every run, and shown
+    by /healthz: a value of 100,000 characters or bytes is named by its beginning and its
+    length, not written out whole (it was 100 kB of text per message, 400 kB for a blob)."""
+    error = StoredValueError(("S1", "pm2_5", 0, 1767225600, stored, "", "s", 0))
+    message = str(error)
+    assert len(message) < 400
+    assert f"stored value {shown}" in message and "100000 " in message
+    assert "expected a number or NULL" in message

@@ -77,3 +77,34 @@ def test_an_area_of_many_stations_is_not_failed_by_a_bad_value_outside_it(
         area = ledger.query("SELECT date, pm2_5 FROM daily_aqi WHERE site = 'big'")
         assert set(area["date"]) >= {"2026-01-01", "2026-01-02"}
         assert (area["pm2_5"].dropna() == 10.0).all()
+
+
+def test_the_days_refused_evaluate_on_the_next_run_once_the_value_is_set_right(
+    tmp_path: Path,
+) -> None:
+    from monitor.service.evaluate import evaluate_dirty
+    from monitor.settings import load_settings
+    from tests.conftest import HUNNAN_TWO_STATIONS
+
+    (tmp_path / "envmon.toml").write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(tmp_path / "envmon.toml", {})
+    edit = "UPDATE observations SET value = ? WHERE site = '2900A' AND period_end = ?"
+    with _ledger(tmp_path, ["1099A", "2900A"]) as ledger:
+        with ledger.transaction() as db:
+            db.execute(edit, ("abc", _EDITED))
+        first = evaluate_dirty(ledger, settings, overlap=False)
+        failed = {(site, day) for site, day, _, _ in first.failed}
+        assert ("2900A", "2026-01-02") in failed and ("hunnan", "2026-01-02") in failed
+        again = evaluate_dirty(ledger, settings, overlap=False)  # still there: still refused
+        assert {(site, day) for site, day, _, _ in again.failed} == failed
+        assert set(ledger.evaluation_failures()["attempts"]) == {2}
+        with ledger.transaction() as db:  # set right by hand (no new dirty day marked)
+            db.execute(edit, (10.0, _EDITED))
+        fixed = evaluate_dirty(ledger, settings, overlap=False)
+        assert fixed.failed == ()
+        assert ledger.evaluation_failures().empty and ledger.dirty_days().empty
+        daily = ledger.query(
+            "SELECT site, date, pm2_5 FROM daily_aqi WHERE standard = 'hj633-2012' "
+            "AND date IN ('2026-01-01', '2026-01-02')"
+        )
+        assert len(daily) == 6 and (daily["pm2_5"] == 10.0).all()
