@@ -95,3 +95,24 @@ def test_exported_times_carry_the_offset_the_local_time_had(tmp_path: Path) -> N
         "2026-07-01T09:00:00+08:00",
         "2026-07-01T10:00:00+08:00",
     ]
+
+
+def test_a_revised_so2_hour_marks_the_summer_day_of_an_hour_above_800_it_rates(
+    tmp_path: Path,
+) -> None:
+    """An SO2 hour above 800 µg/m³ is rated on its 24-hour moving mean (HJ 633-2012 Table 1
+    note), so revising an SO2 hour marks the days of the hours above 800 in the next 23
+    hours. 1988-07-11 00:00 is UTC+9 (summer time, tz database): the first hour of 07-11,
+    where evaluation rates it, not of 07-10 (its date by a fixed UTC+8)."""
+    ends = pd.date_range("1988-07-09 01:00", "1988-07-12 00:00", freq="h", tz="Asia/Shanghai")
+    above = pd.Timestamp("1988-07-11 00:00", tz="Asia/Shanghai")
+    assert above.utcoffset() == pd.Timedelta(hours=9)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        starts = (ends - pd.Timedelta(hours=1)).to_numpy()
+        values = [900.0 if t == above else 100.0 for t in ends]
+        ledger.write_observations(observations("1099A", "so2", starts, ends, values), "s")
+        ledger.clear_dirty(ledger.dirty_days())
+        revised = pd.DatetimeIndex([pd.Timestamp("1988-07-10 12:00", tz="Asia/Shanghai")])
+        rows = observations("1099A", "so2", revised - pd.Timedelta(hours=1), revised, [500.0])
+        ledger.write_observations(rows, "s")
+        assert "1988-07-11" in set(ledger.dirty_days()["date"])
