@@ -37,7 +37,7 @@ def _iso_local(seconds: pd.Series) -> pd.Series:
     # 1986-1991, UTC+9): the text reads back as the instant, each hour its own
     other = (times.dt.tz_localize(None) - utc.dt.tz_localize(None)) != pd.Timedelta(hours=8)
     if other.any():
-        text[other] = [moment.isoformat() for moment in times[other]]
+        text[other] = pd.Series([t.isoformat() for t in times[other]], index=text.index[other])
     return text
 
 

@@ -68,8 +68,10 @@ def test_exported_times_carry_the_offset_the_local_time_had(tmp_path: Path) -> N
     config = tmp_path / "envmon.toml"
     config.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
     settings = load_settings(config, {})
-    ends = pd.date_range("1991-09-13 15:00", "1991-09-16 15:00", freq="h", tz="UTC")
-    ends = ends.append(pd.date_range("2026-07-01 00:00", periods=3, freq="h", tz="UTC"))
+    summer = pd.date_range("1991-09-13 15:00", "1991-09-16 15:00", freq="h", tz="UTC")
+    ends = pd.DatetimeIndex(
+        summer.append(pd.date_range("2026-07-01 00:00", periods=3, freq="h", tz="UTC"))
+    )
     with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
         starts = (ends - pd.Timedelta(hours=1)).to_numpy()
         rows = observations("1099A", "pm2_5", starts, ends.to_numpy(), [10.0] * len(ends))
