@@ -118,3 +118,71 @@ def test_a_revised_so2_hour_marks_the_summer_day_of_an_hour_above_800_it_rates(
         rows = observations("1099A", "so2", revised - pd.Timedelta(hours=1), revised, [500.0])
         ledger.write_observations(rows, "s")
         assert "1988-07-11" in set(ledger.dirty_days()["date"])
+
+
+def _1940_ledger(tmp_path: Path) -> tuple[Ledger, pd.DatetimeIndex]:
+    """PM2.5 10.0 each hour of 1940-05-30 … 06-03 (local) at 1099A, evaluated: nothing dirty.
+    1940-06-01 began at 01:00 UTC+9 (tz database: 1940-06-01 00:00 UTC+8 became 01:00
+    UTC+9), a local midnight that never was."""
+    ends = pd.date_range("1940-05-29 17:00", "1940-06-03 15:00", freq="h", tz="UTC")
+    ledger = Ledger.open(tmp_path / "ledger.sqlite")
+    _pm25(ledger, ends, [10.0] * len(ends))
+    ledger.clear_dirty(ledger.dirty_days())
+    return ledger, ends
+
+
+def test_a_day_whose_midnight_never_was_evaluates_as_the_first_dirty_date(
+    tmp_path: Path,
+) -> None:
+    """A revised hour of 1940-06-01's afternoon marks 1940-06-01 alone; its window begins
+    the day before its first instant (pd.Timestamp("1940-06-01", tz=...) raises: a
+    nonexistent time), and it evaluates."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(config, {})
+    ledger, _ = _1940_ledger(tmp_path)
+    with ledger:
+        revised = pd.DatetimeIndex([pd.Timestamp("1940-06-01 06:00", tz="UTC")])  # 15:00 +9
+        _pm25(ledger, revised, [33.0])
+        assert ledger.dirty_days()["date"].tolist() == ["1940-06-01"]
+        report = evaluate_dirty(ledger, settings, overlap=False)
+        assert report.failed == ()
+        day = ledger.query(
+            "SELECT pm2_5 FROM daily_aqi WHERE site = '1099A' AND date = '1940-06-01' "
+            "AND standard = 'hj633-2012'"
+        )["pm2_5"].tolist()
+        assert day == [round((22 * 10 + 33) / 23)]  # its 23 hours: 01:00 … 23:00 UTC+9
+
+
+def test_a_later_chunk_beginning_on_a_day_whose_midnight_never_was_is_read_ahead(
+    tmp_path: Path,
+) -> None:
+    """More dirty dates than one chunk, the second chunk's first date 1940-06-01: its
+    window is worked out for the read-ahead (and to judge the cores) without stopping the
+    whole run (it raised there, outside the isolation of failing days)."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(config, {})
+    ledger, _ = _1940_ledger(tmp_path)
+    with ledger:
+        dirty = pd.DataFrame(
+            {
+                "site": "1099A",
+                "date": [f"1940-04-{d:02d}" for d in range(1, 31)]
+                + ["1940-05-01", "1940-06-01", "1940-06-02"],
+            }
+        )
+        with ledger.transaction() as db:
+            db.executemany(
+                "INSERT INTO dirty_days (site, date, marked) VALUES (?, ?, 0)",
+                list(zip(dirty["site"], dirty["date"], strict=True)),
+            )
+        for overlap in (True, None):
+            report = evaluate_dirty(ledger, settings, overlap=overlap)
+            assert report.failed == ()
+            assert ledger.dirty_days().empty
+            with ledger.transaction() as db:  # again, for the other way of reading
+                db.executemany(
+                    "INSERT INTO dirty_days (site, date, marked) VALUES (?, ?, 0)",
+                    list(zip(dirty["site"], dirty["date"], strict=True)),
+                )
