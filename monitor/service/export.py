@@ -8,7 +8,7 @@ calendar dates.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Final
 
 import numpy as np
@@ -23,10 +23,17 @@ LOCAL_TZ: Final = "Asia/Shanghai"
 
 
 def _local_bounds(first: date, last: date) -> tuple[int, int]:
-    """Epoch bounds (exclusive, inclusive] of labels 00:00 of ``first`` … 23:00 of ``last``."""
-    start = pd.Timestamp(first, tz=LOCAL_TZ) - pd.Timedelta(hours=1)
-    end = pd.Timestamp(last, tz=LOCAL_TZ) + pd.Timedelta(hours=23)
+    """Epoch bounds (exclusive, inclusive] of labels 00:00 of ``first`` … 23:00 of ``last``
+    (the hours labelled on those dates, 23 or 25 on a day the clocks changed)."""
+    start = _first_instant(first) - pd.Timedelta(hours=1)
+    end = _first_instant(last + timedelta(days=1)) - pd.Timedelta(hours=1)
     return int(start.timestamp()), int(end.timestamp())
+
+
+def _first_instant(day: date) -> pd.Timestamp:
+    """Local midnight of ``day``, or where it never was (clocks put forward at midnight:
+    1919, 1940-1949) the day's first instant, 01:00 UTC+9."""
+    return pd.Timestamp(day).tz_localize(LOCAL_TZ, ambiguous=True, nonexistent="shift_forward")
 
 
 def _iso_local(seconds: pd.Series) -> pd.Series:

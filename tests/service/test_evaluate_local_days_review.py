@@ -186,3 +186,37 @@ def test_a_later_chunk_beginning_on_a_day_whose_midnight_never_was_is_read_ahead
                     "INSERT INTO dirty_days (site, date, marked) VALUES (?, ?, 0)",
                     list(zip(dirty["site"], dirty["date"], strict=True)),
                 )
+
+
+def test_export_of_one_day_has_its_own_hours_whatever_their_number(tmp_path: Path) -> None:
+    """``envmon export --from D --to D``: the hours labelled on D, 25 on 1991-09-15 (the
+    last, 23:00 UTC+8, was left out), 23 on 1991-04-14 and 1940-06-01 (the next day's
+    00:00 was taken in), 24 on the days around them (tz database)."""
+    from datetime import date
+
+    from monitor.service.export import export_observations
+
+    ends = pd.DatetimeIndex(
+        pd.date_range("1991-09-13 15:00", "1991-09-16 15:00", freq="h", tz="UTC")
+        .append(pd.date_range("1991-04-12 16:00", "1991-04-15 15:00", freq="h", tz="UTC"))
+        .append(pd.date_range("1940-05-30 16:00", "1940-06-02 15:00", freq="h", tz="UTC"))
+    )
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        _pm25(ledger, ends, [10.0] * len(ends))
+        for day, hours in (
+            ("1991-09-14", 24),
+            ("1991-09-15", 25),
+            ("1991-09-16", 24),
+            ("1991-04-13", 24),
+            ("1991-04-14", 23),
+            ("1991-04-15", 24),
+            ("1940-05-31", 24),
+            ("1940-06-01", 23),
+            ("1940-06-02", 24),
+        ):
+            exported = export_observations(
+                ledger, date.fromisoformat(day), date.fromisoformat(day)
+            )
+            local = pd.to_datetime(exported["time"], utc=True).dt.tz_convert("Asia/Shanghai")
+            assert len(exported) == hours, day
+            assert set(local.dt.strftime("%Y-%m-%d")) == {day}
