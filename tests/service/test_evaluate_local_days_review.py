@@ -220,3 +220,26 @@ def test_export_of_one_day_has_its_own_hours_whatever_their_number(tmp_path: Pat
             local = pd.to_datetime(exported["time"], utc=True).dt.tz_convert("Asia/Shanghai")
             assert len(exported) == hours, day
             assert set(local.dt.strftime("%Y-%m-%d")) == {day}
+
+
+def test_the_daily_report_of_a_25_hour_day_has_its_25_hours(tmp_path: Path) -> None:
+    """The morning digest of 1991-09-15 lists the district's hours labelled on that date:
+    25 (local 01:00 twice), through 23:00; by 24 × 3600 s from its midnight it stopped at
+    22:00 (tz database: 1991-09-15 began at 00:00 UTC+9 and ended at 24:00 UTC+8)."""
+    from datetime import date
+
+    from monitor.service.reporting import gather_daily
+
+    config = tmp_path / "envmon.toml"
+    config.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(config, {})
+    ends = pd.date_range("1991-09-13 15:00", "1991-09-16 15:00", freq="h", tz="UTC")
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        for site in ("1099A", "2900A"):
+            rows = observations(site, "pm2_5", ends - pd.Timedelta(hours=1), ends, [10.0] * 73)
+            ledger.write_observations(rows, "s")
+        assert evaluate_dirty(ledger, settings, overlap=False).failed == ()
+        digest = gather_daily(ledger, settings, date(1991, 9, 15))
+    labels = [label for label, _ in digest.hourly]
+    assert len(labels) == 25
+    assert labels[0] == "00:00" and labels[-1] == "23:00"
