@@ -243,3 +243,20 @@ def test_the_daily_report_of_a_25_hour_day_has_its_25_hours(tmp_path: Path) -> N
     labels = [label for label, _ in digest.hourly]
     assert len(labels) == 25
     assert labels[0] == "00:00" and labels[-1] == "23:00"
+
+
+def test_water_readings_of_a_25_hour_day_are_all_counted_for_progress() -> None:
+    """Progress toward the water targets reads the readings whose local date is first …
+    last (``start < period_end <= end``): through the last instant of ``last``, 25 hours
+    after its start on 1991-09-15 (24 × 3600 s after it left out its 23:00 UTC+8)."""
+    from datetime import date
+
+    from monitor.service.progress_targets import _local_bounds
+
+    start, end = _local_bounds(date(1991, 9, 15), date(1991, 9, 15))
+    # 1991-09-15 00:00 UTC+9 = 09-14 15:00 UTC; 09-16 00:00 UTC+8 = 09-15 16:00 UTC
+    assert start == pd.Timestamp("1991-09-14 15:00", tz="UTC") - pd.Timedelta(seconds=1)
+    assert end == pd.Timestamp("1991-09-15 16:00", tz="UTC") - pd.Timedelta(seconds=1)
+    start, end = _local_bounds(date(2026, 3, 1), date(2026, 3, 2))  # (as before from 1992)
+    assert start == pd.Timestamp("2026-02-28 16:00", tz="UTC") - pd.Timedelta(seconds=1)
+    assert end == pd.Timestamp("2026-03-02 16:00", tz="UTC") - pd.Timedelta(seconds=1)
