@@ -154,9 +154,10 @@ def _check_hourly(frame: pd.DataFrame, labels: pd.DatetimeIndex) -> None:
         keys["t"] = frame["time"].to_numpy()
         dup = keys.duplicated()
     if dup.any():
-        first = keys[dup].iloc[0]
+        at = int(np.flatnonzero(dup.to_numpy())[0])  # (named by its local label, as before)
         raise ValueError(
-            f"site {first['site']!r} has two values labelled {first['t']}; expected one per hour"
+            f"site {keys['site'].iloc[at]!r} has two values labelled {labels[at]}; "
+            "expected one per hour"
         )
 
 
@@ -584,8 +585,18 @@ def with_so2_24h(hourly: pd.DataFrame, rules: ValidityRules = DEFAULT_RULES) -> 
     """
     out = hourly.copy()
     if "so2" in hourly.columns and bool((hourly["so2"] > _SO2_1H_TOP).any()):
-        out["so2_24h"] = moving_means(hourly[["site", "time", "so2"]], rules)["so2_24h"].to_numpy()
+        so2 = hourly[["site", "time", "so2"]]
+        if isinstance(so2["time"].dtype, pd.DatetimeTZDtype):
+            # the 24 hours ending at each instant, also where 24 local labels back span 25
+            # or 23 hours (summer time, 1986-1991): labelled on UTC+8 throughout, which are
+            # Asia/Shanghai's own labels from 1992 on
+            so2 = so2.assign(time=so2["time"].dt.tz_convert(_UTC8).dt.tz_localize(None))
+        out["so2_24h"] = moving_means(so2, rules)["so2_24h"].to_numpy()
     return out
+
+
+#: UTC+8 without summer time (the tz database's sign is inverted: ``Etc/GMT-8`` is UTC+8).
+_UTC8: Final = "Etc/GMT-8"
 
 
 #: Top of the SO2 1-hour breakpoints (HJ 633-2012 Table 1) [µg/m³].

@@ -37,6 +37,7 @@ from monitor.ledger.connection import reading_connection
 from monitor.ledger.epoch import from_epoch
 from monitor.ledger.evaluation_hours import (
     Fetched,
+    StoredValueError,
     fetch_snapshot,
     read_rows,
     read_rows_one_by_one,
@@ -117,7 +118,14 @@ class EvaluationInput:
         """
         lo, hi, in_sql = _window_key(start, end, sites)
         wanted = sorted(set(sites))
-        frame = self._window(lo, hi, in_sql)
+        try:
+            frame = self._window(lo, hi, in_sql)
+        except StoredValueError:
+            if in_sql is None:  # read for every site: the value may be another site's
+                in_sql = frozenset(wanted)  # (then these sites' rows alone; refused if theirs)
+                frame = self._window(lo, hi, in_sql)
+            else:
+                raise
         frame = frame.reset_index(drop=True)  # a copy, indexed as the times below
         if in_sql is None:
             frame = frame[frame["site"].isin(wanted).to_numpy()].reset_index(drop=True)

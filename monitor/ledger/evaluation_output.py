@@ -141,6 +141,7 @@ WRITE_SLICE: Final = 20_000
 #: rows (a quarter less time than a statement a row; at most 64 × 17 = 1,088 parameters).
 ROWS_PER_STATEMENT: Final = 64
 _LOCAL_OFFSET_S: Final = 8 * 3600  # Asia/Shanghai, no daylight saving since 1991
+_LOCAL_TZ: Final = "Asia/Shanghai"
 
 
 def write_derived(
@@ -327,6 +328,25 @@ def _queue(db: sqlite3.Connection, kind: str, keys: list[Any], days: list[Any]) 
     )
 
 
+def _day_bounds(days: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Epoch seconds of the first instant of each local date (``YYYY-MM-DD``) and of the
+    next one: the period ends evaluation counts in the day (Asia/Shanghai with its history:
+    a summer-time day of 1986-1991 begins at 00:00 UTC+9, a day whose midnight was skipped
+    (1919, 1940-1949) at 01:00 UTC+9; from 1992 on local midnight, UTC+8)."""
+    codes, distinct = pd.factorize(np.asarray(days, dtype="datetime64[D]"))
+    dates = pd.DatetimeIndex(distinct)
+
+    def first_instants(local: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
+        earlier = np.ones(len(local), dtype=bool)
+        aware = local.tz_localize(_LOCAL_TZ, ambiguous=earlier, nonexistent="shift_forward")
+        seconds: npt.NDArray[np.int64] = aware.as_unit("s").asi8
+        return seconds
+
+    starts = first_instants(dates)[codes]
+    ends = first_instants(dates + pd.Timedelta(days=1))[codes]
+    return starts, ends
+
+
 #: Envmon's QC flags of one site in [lo, hi) (epoch seconds): the site's parameters found by
 #: a loose index scan of the key (site, parameter, period_end), then one key range each.
 _DELETE_QC_SQL: Final = (
@@ -347,22 +367,21 @@ def delete_qc_flags(ledger: Ledger, site_days: pd.DataFrame) -> None:
     The ledger's version compares each flag's local date with the day's text, which visits
     every flag the site ever had for every site-day (a year of a national network: about a
     thousand rows per site-day); here each run of consecutive days of a site is one range
-    of ``period_end`` per parameter, from local midnight to local midnight (UTC+8).
+    of ``period_end`` per parameter, from the day's first instant to the next day's
+    (:func:`_day_bounds`: local midnight, UTC+8 from 1992 on).
     """
     sites = site_days["site"].tolist()
     days = site_days["date"].tolist()
     ranges: list[tuple[str, int, int]] = []
     if sites:
-        numbers = (
-            np.asarray(days, dtype="datetime64[D]").astype(np.int64) * 86400 - _LOCAL_OFFSET_S
-        )
-        order = sorted(range(len(sites)), key=lambda i: (sites[i], numbers[i]))
+        starts, ends = _day_bounds(days)
+        order = sorted(range(len(sites)), key=lambda i: (sites[i], starts[i]))
         for i in order:
-            lo = int(numbers[i])
+            lo, hi = int(starts[i]), int(ends[i])
             if ranges and ranges[-1][0] == sites[i] and ranges[-1][2] >= lo:
-                ranges[-1] = (sites[i], ranges[-1][1], max(ranges[-1][2], lo + 86400))
+                ranges[-1] = (sites[i], ranges[-1][1], max(ranges[-1][2], hi))
             else:
-                ranges.append((str(sites[i]), lo, lo + 86400))
+                ranges.append((str(sites[i]), lo, hi))
     with ledger.transaction() as db, announced_version(db):
         _queue(db, "observations", sites, days)
         db.executemany(_DELETE_QC_SQL, ranges)

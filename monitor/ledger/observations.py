@@ -22,12 +22,15 @@ from monitor.ledger.connection import LedgerConnection, WriteResult
 from monitor.ledger.epoch import LOCAL_OFFSET_S, epoch_now, from_epoch, to_epoch
 from monitor.ledger.evaluation import MARK_DIRTY, dirty_mark
 from monitor.ledger.fetch_log import log_fetch
+from monitor.ledger.observation_rows import StoredValueError
 
 OBSERVATION_KEY: Final = ("period_end", "site", "parameter", "source")
 
 #: Hours after midnight whose values can change the previous day's quality checks (the
 #: longest air "stuck" run is 12 hours, for CO; a spike needs the next hour).
 QC_LOOKAHEAD_HOURS: Final = 12
+#: 1992-01-01 00:00 UTC+8 (epoch seconds): from then on Asia/Shanghai kept UTC+8 all year.
+_UTC8_THROUGHOUT: Final = 694195200
 
 
 class ObservationStore(LedgerConnection):
@@ -185,18 +188,23 @@ class ObservationStore(LedgerConnection):
         # Table 1 note), which includes it.
         # One range scan per local date of changed SO2 (observations are time-first):
         # its first to last changed label + 23 h, kept to the sites changed that date.
+        # Before 1992 also the date at UTC+9 (summer time: a label at 23:00 UTC+8 is the
+        # next day's 00:00, which that day rates); the other rules mark it already.
         db.execute(
             "WITH so2 AS (SELECT site, period_end, date(period_end + ?, 'unixepoch') AS day "
             "FROM changed WHERE parameter = 'so2'), "
             "spans AS (SELECT day, min(period_end) AS lo, max(period_end) AS hi FROM so2 "
             "GROUP BY day), "
-            "sites AS (SELECT DISTINCT site, day FROM so2) "
+            "sites AS (SELECT DISTINCT site, day FROM so2), "
+            "shifts (shift) AS (VALUES (0), (3600)) "
             "INSERT INTO dirty_days (site, date, marked) SELECT DISTINCT o.site, "
-            "date(o.period_end + ?, 'unixepoch'), ? FROM spans s JOIN observations o "
+            "date(o.period_end + ? + k.shift, 'unixepoch'), ? FROM spans s JOIN observations o "
             "ON o.period_end > s.lo AND o.period_end < s.hi + 86400 "
             "JOIN sites c ON c.site = o.site AND c.day = s.day "
-            f"WHERE o.parameter = 'so2' AND o.value > 800 {MARK_DIRTY}",
-            (LOCAL_OFFSET_S, LOCAL_OFFSET_S, mark),
+            "CROSS JOIN shifts k "  # (innermost: the range is scanned once)
+            "WHERE o.parameter = 'so2' AND o.value > 800 AND (k.shift = 0 OR o.period_end < ?) "
+            f"{MARK_DIRTY}",
+            (LOCAL_OFFSET_S, LOCAL_OFFSET_S, mark, _UTC8_THROUGHOUT),
         )
         # ... and the day before when the label is early enough to change that day's
         # quality checks (stuck runs and spikes look at the following hours).
@@ -301,7 +309,9 @@ class ObservationStore(LedgerConnection):
         """Stored observations with ``start < period_end <= end`` (UTC), as a frame.
 
         ``period_start``/``period_end`` come back tz-aware UTC; also ``source``,
-        ``ingested_at`` and ``revision``.
+        ``ingested_at`` and ``revision``. A value stored as a text or a blob (another
+        tool's edit) raises :class:`~monitor.ledger.observation_rows.StoredValueError`
+        naming its row.
         """
         where: list[str] = ["1"]
         params: list[Any] = []
@@ -321,6 +331,11 @@ class ObservationStore(LedgerConnection):
             "ORDER BY period_end, site, parameter, source",  # the key order: no sort
             params,
         )
+        if frame["value"].dtype.kind not in "fiu":  # (a text or a blob another tool wrote)
+            order = ["site", "parameter", "period_start", "period_end", "value", "flags"]
+            for row in frame[[*order, "source", "ingested_at"]].itertuples(index=False):
+                if not (row.value is None or isinstance(row.value, float | int)):
+                    raise StoredValueError(tuple(row))  # (in read_observation_rows' order)
         for column in ("period_start", "period_end", "ingested_at"):
             frame[column] = (
                 from_epoch(frame[column]) if len(frame) else pd.Series(dtype="datetime64[ns, UTC]")

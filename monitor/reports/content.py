@@ -569,7 +569,7 @@ def _water_breaches(
     sections: Sequence[WaterSection], water: pd.DataFrame, day: date
 ) -> list[Breach]:
     start = int(pd.Timestamp(day, tz="Asia/Shanghai").timestamp())
-    end = start + 86400
+    end = int(pd.Timestamp(day + timedelta(days=1), tz="Asia/Shanghai").timestamp())
     recent = water[(water["period_end"] >= start) & (water["period_end"] < end)]
     out = []
     for section in sections:

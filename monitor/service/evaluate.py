@@ -504,10 +504,16 @@ def evaluation_health(ledger: Ledger, now: float) -> dict[str, object]:
 def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
     """UTC bounds (exclusive, inclusive] covering labels from the day before the first date
     00:00 to the first hours after the last date, local."""
-    first = pd.Timestamp(min(dates), tz=LOCAL_TZ) - pd.Timedelta(days=1)
+    first = _first_instant(min(dates)) - pd.Timedelta(days=1)
     # Through the next day's first hours: quality checks of the last hours look ahead.
-    last = pd.Timestamp(max(dates), tz=LOCAL_TZ) + pd.Timedelta(hours=24 + QC_LOOKAHEAD_HOURS)
+    last = _first_instant(max(dates)) + pd.Timedelta(hours=24 + QC_LOOKAHEAD_HOURS)
     return (first - pd.Timedelta(hours=1)).to_pydatetime(), last.to_pydatetime()
+
+
+def _first_instant(day: str) -> pd.Timestamp:
+    """The local midnight of a date, or where it never was (clocks put forward at midnight:
+    1919, 1940-1949) the day's first instant, 01:00 UTC+9."""
+    return pd.Timestamp(day).tz_localize(LOCAL_TZ, ambiguous=True, nonexistent="shift_forward")
 
 
 def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:

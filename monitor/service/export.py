@@ -1,13 +1,14 @@
 """Tables read back from the ledger: ``envmon export`` and ``envmon status``.
 
-Times are ISO 8601 with the +08:00 offset, labelling the hour by its end as the national
-platform does; dates are Asia/Shanghai calendar dates.
+Times are ISO 8601 with the +08:00 offset (+09:00 in the summer times before 1992),
+labelling the hour by its end as the national platform does; dates are Asia/Shanghai
+calendar dates.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Final
 
 import numpy as np
@@ -22,15 +23,29 @@ LOCAL_TZ: Final = "Asia/Shanghai"
 
 
 def _local_bounds(first: date, last: date) -> tuple[int, int]:
-    """Epoch bounds (exclusive, inclusive] of labels 00:00 of ``first`` … 23:00 of ``last``."""
-    start = pd.Timestamp(first, tz=LOCAL_TZ) - pd.Timedelta(hours=1)
-    end = pd.Timestamp(last, tz=LOCAL_TZ) + pd.Timedelta(hours=23)
+    """Epoch bounds (exclusive, inclusive] of labels 00:00 of ``first`` … 23:00 of ``last``
+    (the hours labelled on those dates, 23 or 25 on a day the clocks changed)."""
+    start = _first_instant(first) - pd.Timedelta(hours=1)
+    end = _first_instant(last + timedelta(days=1)) - pd.Timedelta(hours=1)
     return int(start.timestamp()), int(end.timestamp())
 
 
+def _first_instant(day: date) -> pd.Timestamp:
+    """Local midnight of ``day``, or where it never was (clocks put forward at midnight:
+    1919, 1940-1949) the day's first instant, 01:00 UTC+9."""
+    return pd.Timestamp(day).tz_localize(LOCAL_TZ, ambiguous=True, nonexistent="shift_forward")
+
+
 def _iso_local(seconds: pd.Series) -> pd.Series:
-    times = pd.to_datetime(seconds.astype("int64"), unit="s", utc=True).dt.tz_convert(LOCAL_TZ)
-    return times.dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    utc = pd.to_datetime(seconds.astype("int64"), unit="s", utc=True)
+    times = utc.dt.tz_convert(LOCAL_TZ)
+    text = times.dt.strftime("%Y-%m-%dT%H:%M:%S+08:00")
+    # the offset the local time had where it was not UTC+8 (summer time: 1919, 1940-1949,
+    # 1986-1991, UTC+9): the text reads back as the instant, each hour its own
+    other = (times.dt.tz_localize(None) - utc.dt.tz_localize(None)) != pd.Timedelta(hours=8)
+    if other.any():
+        text[other] = pd.Series([t.isoformat() for t in times[other]], index=text.index[other])
+    return text
 
 
 def _site_filter(sites: Sequence[str] | None, column: str = "site") -> tuple[str, list[str]]:
@@ -203,6 +218,8 @@ def _fmt(seconds: int | None) -> str:
     if seconds is None:
         return ""
     moment = pd.Timestamp(seconds, unit="s", tz="UTC").tz_convert(LOCAL_TZ)
+    if moment.utcoffset() != pd.Timedelta(hours=8):  # (summer time, as _iso_local)
+        return moment.isoformat()
     return moment.strftime("%Y-%m-%dT%H:%M:%S+08:00")
 
 

@@ -1064,7 +1064,8 @@ def _local_bounds(first: date, last: date) -> tuple[pd.Timestamp, pd.Timestamp]:
     """``(start, end)`` such that ``start < period_end <= end`` holds for the readings whose
     local (Asia/Shanghai) date is in first … last."""
     start = pd.Timestamp(first, tz="Asia/Shanghai") - pd.Timedelta(seconds=1)
-    end = pd.Timestamp(last, tz="Asia/Shanghai") + pd.Timedelta(days=1, seconds=-1)
+    # (the next date's start: 25 or 23 hours on, not 24, where the clocks changed)
+    end = pd.Timestamp(last + timedelta(days=1), tz="Asia/Shanghai") - pd.Timedelta(seconds=1)
     return start, end
 
 

@@ -935,10 +935,12 @@ def _numbers(values: list[Any]) -> np.ndarray:
     """A column of numbers as read (REAL or INTEGER; None: NaN) as float64: what
     ``pd.to_numeric(..., errors="coerce")`` of the column gives, without its object array
     when every value is a number or None (a text, which SQLite keeps only when it is not a
-    number, goes through ``pd.to_numeric`` as before)."""
+    number, goes through ``pd.to_numeric`` as before; a blob is no number, NaN, not what
+    its bytes spell: ``b"12"`` is not 12)."""
     if set(map(type, values)) <= {float, int, type(None)}:
         return np.array(values, dtype=np.float64)
-    return np.asarray(pd.to_numeric(np.array(values, dtype=object), errors="coerce"), np.float64)
+    cells = [None if isinstance(v, bytes | bytearray | memoryview) else v for v in values]
+    return np.asarray(pd.to_numeric(np.array(cells, dtype=object), errors="coerce"), np.float64)
 
 
 def _stamps(values: list[Any]) -> np.ndarray:

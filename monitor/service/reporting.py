@@ -133,6 +133,11 @@ def _day_start(day: date) -> int:
     return int(pd.Timestamp(day, tz="Asia/Shanghai").timestamp())
 
 
+def _day_end(day: date) -> int:
+    """The next day's start: 25 or 23 hours after ``day``'s where the clocks changed."""
+    return _day_start(day + timedelta(days=1))
+
+
 def _with_primary(
     ledger: Ledger, settings: Settings, area: str, first: date, last: date
 ) -> pd.DataFrame:
@@ -158,7 +163,7 @@ def gather_daily(ledger: Ledger, settings: Settings, day: date) -> DailyDigest:
     area = report_area(settings)
     stations = settings.stations_in(area.id)
     start = _day_start(day)
-    end = start + 86400
+    end = _day_end(day)
     days = _with_primary(ledger, settings, area.id, date(day.year, 1, 1), day)
     daily = ledger.query(
         "SELECT site, is_area, aqi, primary_pollutants FROM daily_aqi WHERE date = ? AND "
@@ -280,7 +285,7 @@ def gather_monthly(
     water = ledger.query(
         "SELECT site, period_end, water_class, limiting_parameters, exceedance_multiples "
         "FROM water_classes WHERE period_end >= ? AND period_end < ?",
-        (_day_start(first), _day_start(last) + 86400),
+        (_day_start(first), _day_end(last)),
     )
     as_of = min(last, today - timedelta(days=1))
     progress = compute_progress(ledger, settings, as_of=as_of, year=first.year)
@@ -344,12 +349,12 @@ def _monthly_grounds(
         observations=(
             (
                 _day_start(since),
-                _day_start(last) + 86400,
+                _day_end(last),
                 _averaged(settings, areas) | _section_sites(settings),
             ),
             (
                 _day_start(before_first),
-                _day_start(before_last) + 86400,
+                _day_end(before_last),
                 _averaged(settings, [area.id]),
             ),
             *history.observations,
@@ -404,7 +409,7 @@ def _earlier_years(
         period = (last - first).days + 1
         counted = sorted(str(a) for a, n in days.itertuples(index=False) if 2 * n >= period - 2)
         if counted:
-            span = (_day_start(first), _day_start(last) + 86400, _averaged(settings, counted))
+            span = (_day_start(first), _day_end(last), _averaged(settings, counted))
             observations.append(span)
             official.append((frozenset(counted), first, last))
     return Grounds(observations=tuple(observations), official_days=tuple(official))
