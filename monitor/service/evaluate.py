@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Final
 
 import numpy as np
@@ -219,7 +219,7 @@ def evaluate_dirty(
     dates = sorted(dirty["date"].unique())
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
-    chunks = [dirty[dirty["date"].isin(dates[i : i + step])] for i in range(0, len(dates), step)]
+    chunks = [dirty[dirty["date"].isin(run)] for run in _date_chunks(dates, step)]
     # (one chunk: nothing to read ahead or write beside.) Whether a core is free is judged
     # while the first chunk's rows are read (that read is not lost: the chunk takes it).
     probe = _CoreProbe() if overlap is None and len(chunks) > 1 else None
@@ -365,6 +365,28 @@ def _checkpoints_every(connection: sqlite3.Connection, pages: int) -> Iterator[N
         yield
     finally:
         connection.execute(f"PRAGMA wal_autocheckpoint={before}")
+
+
+def _date_chunks(dates: Sequence[str], step: int) -> list[list[str]]:
+    """The sorted local dates ``dates`` (``YYYY-MM-DD``) in chunks of at most ``step`` dates
+    that also span fewer than ``step`` days: a chunk's rows are read from its first date to
+    its last (:func:`_chunk_window`), so a correction of a day years back, dirty beside
+    today, must not make one chunk read every observation of the years between.
+
+    >>> _date_chunks(["2020-01-05", "2020-01-06", "2026-12-06"], 31)
+    [['2020-01-05', '2020-01-06'], ['2026-12-06']]
+    >>> _date_chunks(["2026-01-01", "2026-01-02", "2026-01-03"], 2)
+    [['2026-01-01', '2026-01-02'], ['2026-01-03']]
+    """
+    chunks: list[list[str]] = []
+    first = date.min
+    for text in dates:
+        day = date.fromisoformat(text)
+        if not chunks or len(chunks[-1]) >= step or (day - first).days >= step:
+            chunks.append([])
+            first = day
+        chunks[-1].append(text)
+    return chunks
 
 
 def _chunk_window(
