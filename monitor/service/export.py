@@ -337,10 +337,15 @@ def _write_csv(
     are no rows, as the whole-range frame writes it)."""
     written = 0
     iterator = iter(rows)
-    while batch := list(islice(iterator, batch_rows)):
-        frame = table(pd.DataFrame(batch, columns=list(columns)))
-        out.write(frame.to_csv(index=False, header=not written, lineterminator="\n"))
-        written += len(batch)
+    try:
+        while batch := list(islice(iterator, batch_rows)):
+            frame = table(pd.DataFrame(batch, columns=list(columns)))
+            out.write(frame.to_csv(index=False, header=not written, lineterminator="\n"))
+            written += len(batch)
+    finally:  # (a reader gone, ``| head``: the open cursor is let go before the ledger)
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
     if not written:
         empty = table(pd.DataFrame([], columns=list(columns)))
         out.write(empty.to_csv(index=False, lineterminator="\n"))
