@@ -270,7 +270,7 @@ def write_observations(
     last: date,
     out: TextIO,
     sites: Sequence[str] | None = None,
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> int:
     """Write :func:`export_observations`' CSV to ``out`` (the same bytes) piece by piece;
     return the rows written.
@@ -291,7 +291,7 @@ def write_hourly_aqi(
     out: TextIO,
     sites: Sequence[str] | None = None,
     standard: str = "official",
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> int:
     """Write :func:`export_hourly_aqi`'s CSV to ``out`` (the same bytes) piece by piece,
     one site's range at a time on its key (sites, then areas); return the rows written."""
@@ -312,7 +312,7 @@ def write_daily_aqi(
     out: TextIO,
     sites: Sequence[str] | None = None,
     standard: str = "official",
-    batch_rows: int = BATCH_ROWS,
+    batch_rows: int | None = None,
 ) -> int:
     """Write :func:`export_daily_aqi`'s CSV to ``out`` (the same bytes) piece by piece,
     one site's range at a time on its key (sites, then areas); return the rows written."""
@@ -331,10 +331,11 @@ def _write_csv(
     rows: Iterable[tuple[Any, ...]],
     columns: Sequence[str],
     table: Callable[[pd.DataFrame], pd.DataFrame],
-    batch_rows: int,
+    batch_rows: int | None,
 ) -> int:
     """``table`` of ``batch_rows`` rows at a time as CSV, the header once (alone when there
     are no rows, as the whole-range frame writes it)."""
+    batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
     written = 0
     iterator = iter(rows)
     try:
