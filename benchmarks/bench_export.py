@@ -32,6 +32,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from benchmarks.bench_evaluate import ROOT, baseline_tree, build_ledger, evaluate, load
 from benchmarks.bench_ledger_import import machine
@@ -41,7 +42,9 @@ BASELINE_COMMIT = "079958a"
 WHAT = ("observations", "hourly-aqi", "daily-aqi")
 
 
-def export(tree: Path, ledger: Path, what: str, first: date, last: date, out: Path) -> dict:
+def export(
+    tree: Path, ledger: Path, what: str, first: date, last: date, out: Path
+) -> dict[str, Any]:
     """``envmon export`` with the code in ``tree`` in a fresh process: wall and CPU seconds,
     peak RSS [MB], and the output's size and SHA-256.
 
@@ -110,7 +113,7 @@ def main() -> None:
                   f"hourly and {counts[2]:,} daily AQI rows, {counts[3]:,} QC flags")  # fmt: skip
         trees = {"new": ROOT, **({"baseline": base} if base else {})}
         for what in WHAT:
-            runs: dict[str, list[dict]] = {name: [] for name in trees}
+            runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
             for repeat in range(args.repeat):
                 for name, tree in trees.items() if repeat % 2 == 0 else reversed(trees.items()):
                     result = export(tree, ledger, what, first, last, folder / f"{name}.csv")

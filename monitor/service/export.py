@@ -7,8 +7,10 @@ calendar dates.
 
 from __future__ import annotations
 
+import csv
+import io
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, Final, TextIO
@@ -121,7 +123,8 @@ def _merged_flags(source: pd.Series, qc: pd.Series) -> list[str] | np.ndarray:
         [_merge(source_cells[p // width], qc_cells[p % width]) for p in pairs.tolist()],
         dtype=object,
     )
-    return merged[inverse.reshape(-1)]
+    result: np.ndarray = merged[inverse.reshape(-1)]
+    return result
 
 
 def _merge(source: object, qc: object) -> str:
@@ -281,7 +284,38 @@ def write_observations(
     a time, in key order (no temporary B-tree)."""
     start, end = _local_bounds(first, last)
     rows = _observation_rows(ledger.connection, start, end, sites)
-    return _write_csv(out, rows, _OBSERVATION_COLUMNS, _observation_table, batch_rows)
+    batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
+    header = ("site", "time", "parameter", "value", "unit", "source", "flags")
+    merged: dict[tuple[object, object], str] = {}  # flags of distinct (source, QC) pairs
+    written = 0
+    try:
+        while batch := list(islice(rows, batch_rows)):
+            # each instant's text once (its parameters and sources share it)
+            instants = sorted({r[1] for r in batch})
+            text = dict(
+                zip(instants, _iso_local(pd.Series(instants, dtype=np.int64)), strict=True)
+            )
+            if len(merged) > 100_000:  # (bounded: odd ledgers with ever new flag texts)
+                merged.clear()
+            for pair in {(r[6], r[7]) for r in batch} - merged.keys():
+                merged[pair] = _merge(pair[0], "" if pair[1] is None else pair[1])
+            # csv.writer as pandas' to_csv writes its cells: floats by repr (numpy's float64
+            # text is the same shortest repr), None empty, minimal quoting, "\n"
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            if not written:
+                writer.writerow(header)
+            writer.writerows(
+                (site, text[t], parameter, value, unit, source, merged[flags, qc])
+                for site, t, parameter, value, unit, source, flags, qc in batch
+            )
+            out.write(buffer.getvalue())
+            written += len(batch)
+    finally:  # (a reader gone, ``| head``: the open cursor is let go before the ledger)
+        rows.close()
+    if not written:
+        out.write(",".join(header) + "\n")
+    return written
 
 
 def write_hourly_aqi(
@@ -355,7 +389,7 @@ def _write_csv(
 
 def _observation_rows(
     connection: sqlite3.Connection, start: int, end: int, sites: Sequence[str] | None
-) -> Iterator[tuple[Any, ...]]:
+) -> Generator[tuple[Any, ...], None, None]:
     """Rows of :data:`_OBSERVATIONS_SELECT` in (site, time, parameter, source) order."""
     instants: list[int] = []  # the range's distinct times: 8,760 a year (70 KB)
     after = start
