@@ -12,7 +12,8 @@ Then ``envmon export --what observations|hourly-aqi|daily-aqi`` over the whole r
 in a fresh process (``python -m monitor``, standard output to a file) for the new code and
 for the baseline, alternating, ``--repeat`` times each: wall seconds, CPU seconds (user +
 system) and peak RSS of the child. Every output is compared byte for byte
-(size and SHA-256) with the baseline's in the same run. Needs GNU ``time``
+(size and SHA-256) with the baseline's in the same run. The ledger file is read once
+before the runs, so none of them reads it from the disk. Needs GNU ``time``
 (``/usr/bin/time``, Debian package ``time``).
 
 Baseline (named, measured in the same run): **commit 079958a**, the export that read the
@@ -112,6 +113,9 @@ def main() -> None:
             print(f"{dirty} site-days imported; evaluated in {seconds:.1f} s: {counts[1]:,} "
                   f"hourly and {counts[2]:,} daily AQI rows, {counts[3]:,} QC flags")  # fmt: skip
         trees = {"new": ROOT, **({"baseline": base} if base else {})}
+        with ledger.open("rb") as file:  # (into the OS's cache first: no run reads it cold)
+            while file.read(1 << 24):
+                pass
         for what in WHAT:
             runs: dict[str, list[dict[str, Any]]] = {name: [] for name in trees}
             for repeat in range(args.repeat):
