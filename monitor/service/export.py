@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import sqlite3
-from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from itertools import islice
 from typing import Any, Final, TextIO
@@ -336,7 +336,47 @@ def write_hourly_aqi(
         "AND period_end > ? AND period_end <= ? ORDER BY period_end"
     )
     rows = _site_rows(ledger.connection, "hourly_aqi", query, [*extra, start, end], sites)
-    return _write_csv(out, rows, _HOURLY_COLUMNS, _hourly_table, batch_rows)
+    header = list(_hourly_table(pd.DataFrame([], columns=list(_HOURLY_COLUMNS))).columns)
+    batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
+    written = 0
+    try:
+        while batch := list(islice(rows, batch_rows)):
+            instants = sorted({r[1] for r in batch})
+            text = dict(
+                zip(instants, _iso_local(pd.Series(instants, dtype=np.int64)), strict=True)
+            )
+            levels = np.array([r[3] for r in batch], dtype=np.int8)
+            categories = level_categories(levels).tolist()
+            # csv.writer as to_csv writes the frame: Int64 cells as integers or empty, the
+            # level 0 (no AQI) empty, booleans True/False
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            if not written:
+                writer.writerow(header)
+            writer.writerows(
+                (site, text[t], _whole(aqi), level or None, category, primary, standard,
+                 *map(_whole, iaqi), bool(complete), bool(is_area), _whole(stations))
+                for (site, t, aqi, level, primary, standard, is_area, complete, stations, *iaqi),
+                category in zip(batch, categories, strict=True)
+            )  # fmt: skip
+            out.write(buffer.getvalue())
+            written += len(batch)
+    finally:  # (a reader gone, ``| head``: the open cursor is let go before the ledger)
+        rows.close()
+    if not written:
+        out.write(",".join(header) + "\n")
+    return written
+
+
+def _whole(value: object) -> object:
+    """An Int64 cell as pandas writes it: None (empty) or the integer; a stored value that
+    is not a whole number is refused as ``astype("Int64")`` refuses it."""
+    if value is None or isinstance(value, int):
+        return value
+    number = float(value)  # type: ignore[arg-type]
+    if not number.is_integer():
+        raise ValueError(f"stored value {value!r} is not a whole number; expected an integer")
+    return int(number)
 
 
 def write_daily_aqi(
@@ -431,7 +471,7 @@ def _site_rows(
     query: str,
     bounds: list[Any],
     sites: Sequence[str] | None,
-) -> Iterator[tuple[Any, ...]]:
+) -> Generator[tuple[Any, ...], None, None]:
     """Rows of ``query`` (``site = ? AND is_area = ?`` then ``bounds``) for each site of
     ``table`` (or of ``sites``) in order: the sites' rows, then the areas'."""
     if sites:
