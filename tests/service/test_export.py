@@ -244,9 +244,12 @@ def test_streamed_observations_are_today_s_bytes(
     """Observations: streamed in pieces of any size, the CSV equals today's frame's."""
     expected = _csv(_reference_observations(varied, first, last, sites))
     out = io.StringIO()
+    cache = varied.connection.execute("PRAGMA cache_size").fetchone()
     rows = export.write_observations(varied, first, last, out, sites, batch_rows=batch_rows)
     assert out.getvalue() == expected
     assert rows == expected.count("\n") - 1
+    # the export's smaller SQLite cache is the ledger's own again afterwards
+    assert varied.connection.execute("PRAGMA cache_size").fetchone() == cache
 
 
 @pytest.mark.parametrize("standard", ["official", *STANDARDS])
