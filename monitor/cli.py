@@ -375,7 +375,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 def _cmd_export(args: argparse.Namespace) -> int:
     from monitor.ledger import Ledger
-    from monitor.service.export import export_daily_aqi, export_hourly_aqi, export_observations
+    from monitor.service.export import write_daily_aqi, write_hourly_aqi, write_observations
 
     first = _local_date(args.date_from, "--from")
     last = _local_date(args.date_to, "--to")
@@ -384,14 +384,13 @@ def _cmd_export(args: argparse.Namespace) -> int:
     _, path = _load(args)
     _existing_ledger(path)
     sites = args.site or None
-    with Ledger.open(path) as ledger:
+    with Ledger.open(path) as ledger:  # written piece by piece: memory bounded, any range
         if args.what == "observations":
-            frame = export_observations(ledger, first, last, sites)
+            write_observations(ledger, first, last, sys.stdout, sites)
         elif args.what == "hourly-aqi":
-            frame = export_hourly_aqi(ledger, first, last, sites, args.standard)
+            write_hourly_aqi(ledger, first, last, sys.stdout, sites, args.standard)
         else:
-            frame = export_daily_aqi(ledger, first, last, sites, args.standard)
-    sys.stdout.write(frame.to_csv(index=False, lineterminator="\n"))
+            write_daily_aqi(ledger, first, last, sys.stdout, sites, args.standard)
     return 0
 
 

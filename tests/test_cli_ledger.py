@@ -207,3 +207,36 @@ def test_reading_commands_refuse_a_missing_ledger(
     assert code == 2
     assert "no ledger at" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_export_command_writes_the_frames_csv(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`envmon export` (streamed piece by piece) writes exactly the CSV of the whole-range
+    frames, for each --what, a --site filter and an empty range (header only)."""
+    from datetime import date
+
+    from monitor.ledger import Ledger
+    from monitor.service.export import export_daily_aqi, export_hourly_aqi, export_observations
+
+    run(config, "import", "--format", "long-csv", str(long_csv(tmp_path)), capsys=capsys)
+    first, last = date(2026, 2, 27), date(2026, 3, 2)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        expected = {
+            "observations": export_observations(ledger, first, last),
+            "hourly-aqi": export_hourly_aqi(ledger, first, last, ["1099A"]),
+            "daily-aqi": export_daily_aqi(ledger, first, last, None, "hj633-2026"),
+            "empty": export_observations(ledger, date(2020, 1, 1), date(2020, 1, 1)),
+        }
+    for what, frame in expected.items():
+        args = ["export", "--from", str(first), "--to", str(last)]
+        if what == "hourly-aqi":
+            args += ["--what", what, "--site", "1099A"]
+        elif what == "daily-aqi":
+            args += ["--what", what, "--standard", "hj633-2026"]
+        elif what == "empty":
+            args = ["export", "--from", "2020-01-01", "--to", "2020-01-01"]
+        code, out, err = run(config, *args, capsys=capsys)
+        assert (code, err) == (0, "")
+        assert out == frame.to_csv(index=False, lineterminator="\n"), what
+        assert len(frame) > 0 or out == "site,time,parameter,value,unit,source,flags\n"

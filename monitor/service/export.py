@@ -7,9 +7,14 @@ calendar dates.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import csv
+import io
+import sqlite3
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import Final
+from itertools import islice
+from typing import Any, Final, TextIO
 
 import numpy as np
 import pandas as pd
@@ -57,33 +62,82 @@ def _site_filter(sites: Sequence[str] | None, column: str = "site") -> tuple[str
 def export_observations(
     ledger: Ledger, first: date, last: date, sites: Sequence[str] | None = None
 ) -> pd.DataFrame:
-    """``site,time,parameter,value,unit,source,flags`` (source flags and envmon's QC flags)."""
+    """``site,time,parameter,value,unit,source,flags`` (source flags and envmon's QC flags)
+    as one frame (the whole range in memory: ``envmon export`` streams with
+    :func:`write_observations`)."""
     start, end = _local_bounds(first, last)
     where, params = _site_filter(sites, "o.site")
     frame = ledger.query(
-        "SELECT o.site, o.period_end, o.parameter, o.value, o.unit, o.source, o.flags, "
-        "q.flags AS qc FROM observations o LEFT JOIN qc_flags q ON q.site = o.site AND "
-        "q.parameter = o.parameter AND q.period_end = o.period_end "
-        f"WHERE o.period_end > ? AND o.period_end <= ?{where} "
+        f"{_OBSERVATIONS_SELECT} WHERE o.period_end > ? AND o.period_end <= ?{where} "
         "ORDER BY o.site, o.period_end, o.parameter, o.source",
         [start, end, *params],
     )
-    qc = frame["qc"].astype(object).where(frame["qc"].notna(), "")
-    flags = [
-        ";".join(dict.fromkeys(t for t in f"{a};{b}".split(";") if t))
-        for a, b in zip(frame["flags"], qc, strict=True)
-    ]
+    return _observation_table(frame)
+
+
+_OBSERVATIONS_SELECT: Final = (
+    "SELECT o.site, o.period_end, o.parameter, o.value, o.unit, o.source, o.flags, "
+    "q.flags AS qc FROM observations o LEFT JOIN qc_flags q ON q.site = o.site AND "
+    "q.parameter = o.parameter AND q.period_end = o.period_end"
+)
+_OBSERVATION_COLUMNS: Final = (
+    "site",
+    "period_end",
+    "parameter",
+    "value",
+    "unit",
+    "source",
+    "flags",
+    "qc",
+)
+
+
+def _observation_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """The export's columns from rows of :data:`_OBSERVATIONS_SELECT`: the source's flags
+    and envmon's QC flags in one cell (``;``-separated, each once, source's first)."""
     return pd.DataFrame(
         {
             "site": frame["site"],
-            "time": _iso_local(frame["period_end"]) if len(frame) else [],
+            "time": _iso_local_distinct(frame["period_end"]) if len(frame) else [],
             "parameter": frame["parameter"],
             "value": frame["value"],
             "unit": frame["unit"],
             "source": frame["source"],
-            "flags": flags,
+            "flags": _merged_flags(frame["flags"], frame["qc"]),
         }
     )
+
+
+def _merged_flags(source: pd.Series, qc: pd.Series) -> list[str] | np.ndarray:
+    """``source;qc`` with empty and repeated flags left out, each distinct pair of cells
+    merged once (a few pairs recur over millions of rows)."""
+    if not len(source):
+        return []
+    qc = qc.astype(object).where(qc.notna(), "")
+    source_codes, source_cells = pd.factorize(source, use_na_sentinel=False)
+    qc_codes, qc_cells = pd.factorize(qc, use_na_sentinel=False)
+    pairs, inverse = np.unique(
+        source_codes.astype(np.int64) * len(qc_cells) + qc_codes, return_inverse=True
+    )
+    width = len(qc_cells)
+    merged = np.array(
+        [_merge(source_cells[p // width], qc_cells[p % width]) for p in pairs.tolist()],
+        dtype=object,
+    )
+    result: np.ndarray = merged[inverse.reshape(-1)]
+    return result
+
+
+def _merge(source: object, qc: object) -> str:
+    return ";".join(dict.fromkeys(t for t in f"{source};{qc}".split(";") if t))
+
+
+def _iso_local_distinct(seconds: pd.Series) -> pd.Series:
+    """:func:`_iso_local` of each distinct instant once (the parameters of an hour share
+    it), spread back over the rows."""
+    instants, inverse = np.unique(seconds.to_numpy(dtype=np.int64), return_inverse=True)
+    text = _iso_local(pd.Series(instants)).to_numpy(dtype=object)
+    return pd.Series(text[inverse.reshape(-1)], index=seconds.index)
 
 
 def export_hourly_aqi(
@@ -93,24 +147,44 @@ def export_hourly_aqi(
     sites: Sequence[str] | None = None,
     standard: str = "official",
 ) -> pd.DataFrame:
-    """``site,time,aqi,level,category,primary_pollutants,standard`` then the IAQIs."""
+    """``site,time,aqi,level,category,primary_pollutants,standard`` then the IAQIs, as one
+    frame (``envmon export`` streams with :func:`write_hourly_aqi`)."""
     start, end = _local_bounds(first, last)
     where, params = _site_filter(sites)
-    which = "official = 1" if standard == "official" else "standard = ?"
-    extra = [] if standard == "official" else [standard]
+    which, extra = _standard_filter(standard)
     frame = ledger.query(
-        "SELECT site, period_end, aqi, level, primary_pollutants, standard, is_area, complete, "
-        "stations, "
-        + ", ".join(f"iaqi_{p}" for p in AIR_PARAMETERS)
-        + f" FROM hourly_aqi WHERE {which} AND period_end > ? AND period_end <= ?{where} "
+        f"{_HOURLY_SELECT} WHERE {which} AND period_end > ? AND period_end <= ?{where} "
         "ORDER BY is_area, site, period_end",
         [*extra, start, end, *params],
     )
+    return _hourly_table(frame)
+
+
+_HOURLY_COLUMNS: Final = (
+    "site",
+    "period_end",
+    "aqi",
+    "level",
+    "primary_pollutants",
+    "standard",
+    "is_area",
+    "complete",
+    "stations",
+    *(f"iaqi_{p}" for p in AIR_PARAMETERS),
+)
+_HOURLY_SELECT: Final = f"SELECT {', '.join(_HOURLY_COLUMNS)} FROM hourly_aqi"
+
+
+def _standard_filter(standard: str) -> tuple[str, list[str]]:
+    return ("official = 1", []) if standard == "official" else ("standard = ?", [standard])
+
+
+def _hourly_table(frame: pd.DataFrame) -> pd.DataFrame:
     level = frame["level"].to_numpy(dtype=np.int8) if len(frame) else np.zeros(0, np.int8)
     out = pd.DataFrame(
         {
             "site": frame["site"],
-            "time": _iso_local(frame["period_end"]) if len(frame) else [],
+            "time": _iso_local_distinct(frame["period_end"]) if len(frame) else [],
             "aqi": frame["aqi"].astype("Int64") if len(frame) else [],
             "level": pd.Series(level).replace(0, pd.NA).astype("Int64"),
             "category": level_categories(level),
@@ -134,17 +208,36 @@ def export_daily_aqi(
     sites: Sequence[str] | None = None,
     standard: str = "official",
 ) -> pd.DataFrame:
-    """``site,date,aqi,level,category,primary_pollutants,standard`` then statistics."""
+    """``site,date,aqi,level,category,primary_pollutants,standard`` then statistics, as one
+    frame (``envmon export`` streams with :func:`write_daily_aqi`)."""
     where, params = _site_filter(sites)
-    which = "official = 1" if standard == "official" else "standard = ?"
-    extra = [] if standard == "official" else [standard]
+    which, extra = _standard_filter(standard)
     frame = ledger.query(
-        "SELECT site, date, aqi, level, primary_pollutants, standard, is_area, complete, "
-        f"stations, exceedance_pollutants, invalid_statistics, {', '.join(DAILY_STATISTICS)} "
-        f"FROM daily_aqi WHERE {which} AND date >= ? AND date <= ?{where} "
+        f"{_DAILY_SELECT} WHERE {which} AND date >= ? AND date <= ?{where} "
         "ORDER BY is_area, site, date",
         [*extra, first.isoformat(), last.isoformat(), *params],
     )
+    return _daily_table(frame)
+
+
+_DAILY_COLUMNS: Final = (
+    "site",
+    "date",
+    "aqi",
+    "level",
+    "primary_pollutants",
+    "standard",
+    "is_area",
+    "complete",
+    "stations",
+    "exceedance_pollutants",
+    "invalid_statistics",
+    *DAILY_STATISTICS,
+)
+_DAILY_SELECT: Final = f"SELECT {', '.join(_DAILY_COLUMNS)} FROM daily_aqi"
+
+
+def _daily_table(frame: pd.DataFrame) -> pd.DataFrame:
     level = frame["level"].to_numpy(dtype=np.int8) if len(frame) else np.zeros(0, np.int8)
     out = pd.DataFrame(
         {
@@ -166,6 +259,293 @@ def export_daily_aqi(
     # Area rows: the evaluation stations with a value the row rests on; empty for sites.
     out["stations"] = frame["stations"].astype("Int64") if len(frame) else []
     return out
+
+
+#: Rows read, formatted and written at a time by ``envmon export`` (the ``write_*``
+#: functions): what the export holds in memory is bounded by this, whatever the range.
+BATCH_ROWS: Final = 20_000
+#: Distinct instants of the range an observation read asks for at a time (one site's).
+INSTANTS_PER_READ: Final = 400
+
+
+#: SQLite's page cache while exporting [KiB]: each piece's pages are read about once (the
+#: ledger's 256 MiB cache would only grow with the range: 306 MB peak RSS for 42 days of 400
+#: stations, 111 MB with this, and no slower).
+EXPORT_CACHE_KIB: Final = 16_384
+
+
+@contextmanager
+def _export_cache(ledger: Ledger) -> Iterator[None]:
+    """The connection's page cache at :data:`EXPORT_CACHE_KIB` for the block (then as it
+    was: the pages above it are let go)."""
+    connection = ledger.connection
+    (before,) = connection.execute("PRAGMA cache_size").fetchone()
+    connection.execute(f"PRAGMA cache_size=-{EXPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        connection.execute(f"PRAGMA cache_size={int(before)}")
+
+
+def write_observations(
+    ledger: Ledger,
+    first: date,
+    last: date,
+    out: TextIO,
+    sites: Sequence[str] | None = None,
+    batch_rows: int | None = None,
+) -> int:
+    """Write :func:`export_observations`' CSV to ``out`` (the same bytes) piece by piece;
+    return the rows written.
+
+    The order is the whole range's (site, time, parameter, source) as before, but read
+    without sorting the range: the ledger's observations are keyed by time first, so each
+    site is read by seeks on its (time, site) keys, :data:`INSTANTS_PER_READ` instants at
+    a time, in key order (no temporary B-tree). Memory: :data:`BATCH_ROWS` rows, the
+    range's distinct times (8 bytes each) and :data:`EXPORT_CACHE_KIB` of SQLite cache."""
+    with _export_cache(ledger):
+        return _write_observations(ledger, first, last, out, sites, batch_rows)
+
+
+def write_hourly_aqi(
+    ledger: Ledger,
+    first: date,
+    last: date,
+    out: TextIO,
+    sites: Sequence[str] | None = None,
+    standard: str = "official",
+    batch_rows: int | None = None,
+) -> int:
+    """Write :func:`export_hourly_aqi`'s CSV to ``out`` (the same bytes) piece by piece,
+    one site's range at a time on its key (sites, then areas); return the rows written."""
+    with _export_cache(ledger):
+        return _write_hourly_aqi(ledger, first, last, out, sites, standard, batch_rows)
+
+
+def write_daily_aqi(
+    ledger: Ledger,
+    first: date,
+    last: date,
+    out: TextIO,
+    sites: Sequence[str] | None = None,
+    standard: str = "official",
+    batch_rows: int | None = None,
+) -> int:
+    """Write :func:`export_daily_aqi`'s CSV to ``out`` (the same bytes) piece by piece,
+    one site's range at a time on its key (sites, then areas); return the rows written."""
+    with _export_cache(ledger):
+        return _write_daily_aqi(ledger, first, last, out, sites, standard, batch_rows)
+
+
+def _write_observations(
+    ledger: Ledger,
+    first: date,
+    last: date,
+    out: TextIO,
+    sites: Sequence[str] | None = None,
+    batch_rows: int | None = None,
+) -> int:
+    start, end = _local_bounds(first, last)
+    rows = _observation_rows(ledger.connection, start, end, sites)
+    batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
+    header = ("site", "time", "parameter", "value", "unit", "source", "flags")
+    merged: dict[tuple[object, object], str] = {}  # flags of distinct (source, QC) pairs
+    written = 0
+    try:
+        while batch := list(islice(rows, batch_rows)):
+            # each instant's text once (its parameters and sources share it)
+            instants = sorted({r[1] for r in batch})
+            text = dict(
+                zip(instants, _iso_local(pd.Series(instants, dtype=np.int64)), strict=True)
+            )
+            if len(merged) > 100_000:  # (bounded: odd ledgers with ever new flag texts)
+                merged.clear()
+            for pair in {(r[6], r[7]) for r in batch} - merged.keys():
+                merged[pair] = _merge(pair[0], "" if pair[1] is None else pair[1])
+            # csv.writer as pandas' to_csv writes its cells: floats by repr (numpy's float64
+            # text is the same shortest repr), None empty, minimal quoting, "\n"
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            if not written:
+                writer.writerow(header)
+            writer.writerows(
+                (site, text[t], parameter, value, unit, source, merged[flags, qc])
+                for site, t, parameter, value, unit, source, flags, qc in batch
+            )
+            out.write(buffer.getvalue())
+            written += len(batch)
+    finally:  # (a reader gone, ``| head``: the open cursor is let go before the ledger)
+        rows.close()
+    if not written:
+        out.write(",".join(header) + "\n")
+    return written
+
+
+def _write_hourly_aqi(
+    ledger: Ledger,
+    first: date,
+    last: date,
+    out: TextIO,
+    sites: Sequence[str] | None = None,
+    standard: str = "official",
+    batch_rows: int | None = None,
+) -> int:
+    start, end = _local_bounds(first, last)
+    which, extra = _standard_filter(standard)
+    query = (
+        f"{_HOURLY_SELECT} WHERE site = ? AND is_area = ? AND {which} "
+        "AND period_end > ? AND period_end <= ? ORDER BY period_end"
+    )
+    rows = _site_rows(ledger.connection, "hourly_aqi", query, [*extra, start, end], sites)
+    header = list(_hourly_table(pd.DataFrame([], columns=list(_HOURLY_COLUMNS))).columns)
+    batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
+    written = 0
+    try:
+        while batch := list(islice(rows, batch_rows)):
+            instants = sorted({r[1] for r in batch})
+            text = dict(
+                zip(instants, _iso_local(pd.Series(instants, dtype=np.int64)), strict=True)
+            )
+            levels = np.array([r[3] for r in batch], dtype=np.int8)
+            categories = level_categories(levels).tolist()
+            # csv.writer as to_csv writes the frame: Int64 cells as integers or empty, the
+            # level 0 (no AQI) empty, booleans True/False
+            buffer = io.StringIO()
+            writer = csv.writer(buffer, lineterminator="\n")
+            if not written:
+                writer.writerow(header)
+            writer.writerows(
+                (site, text[t], _whole(aqi), level or None, category, primary, standard,
+                 *map(_whole, iaqi), bool(complete), bool(is_area), _whole(stations))
+                for (site, t, aqi, level, primary, standard, is_area, complete, stations, *iaqi),
+                category in zip(batch, categories, strict=True)
+            )  # fmt: skip
+            out.write(buffer.getvalue())
+            written += len(batch)
+    finally:  # (a reader gone, ``| head``: the open cursor is let go before the ledger)
+        rows.close()
+    if not written:
+        out.write(",".join(header) + "\n")
+    return written
+
+
+def _whole(value: object) -> object:
+    """An Int64 cell as pandas writes it: None (empty) or the integer; a stored value that
+    is not a whole number is refused as ``astype("Int64")`` refuses it."""
+    if value is None or isinstance(value, int):
+        return value
+    number = float(value)  # type: ignore[arg-type]
+    if not number.is_integer():
+        raise ValueError(f"stored value {value!r} is not a whole number; expected an integer")
+    return int(number)
+
+
+def _write_daily_aqi(
+    ledger: Ledger,
+    first: date,
+    last: date,
+    out: TextIO,
+    sites: Sequence[str] | None = None,
+    standard: str = "official",
+    batch_rows: int | None = None,
+) -> int:
+    which, extra = _standard_filter(standard)
+    query = (
+        f"{_DAILY_SELECT} WHERE site = ? AND is_area = ? AND {which} "
+        "AND date >= ? AND date <= ? ORDER BY date"
+    )
+    bounds = [*extra, first.isoformat(), last.isoformat()]
+    rows = _site_rows(ledger.connection, "daily_aqi", query, bounds, sites)
+    return _write_csv(out, rows, _DAILY_COLUMNS, _daily_table, batch_rows)
+
+
+def _write_csv(
+    out: TextIO,
+    rows: Iterable[tuple[Any, ...]],
+    columns: Sequence[str],
+    table: Callable[[pd.DataFrame], pd.DataFrame],
+    batch_rows: int | None,
+) -> int:
+    """``table`` of ``batch_rows`` rows at a time as CSV, the header once (alone when there
+    are no rows, as the whole-range frame writes it)."""
+    batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
+    written = 0
+    iterator = iter(rows)
+    try:
+        while batch := list(islice(iterator, batch_rows)):
+            frame = table(pd.DataFrame(batch, columns=list(columns)))
+            out.write(frame.to_csv(index=False, header=not written, lineterminator="\n"))
+            written += len(batch)
+    finally:  # (a reader gone, ``| head``: the open cursor is let go before the ledger)
+        close = getattr(iterator, "close", None)
+        if close is not None:
+            close()
+    if not written:
+        empty = table(pd.DataFrame([], columns=list(columns)))
+        out.write(empty.to_csv(index=False, lineterminator="\n"))
+    return written
+
+
+def _observation_rows(
+    connection: sqlite3.Connection, start: int, end: int, sites: Sequence[str] | None
+) -> Generator[tuple[Any, ...], None, None]:
+    """Rows of :data:`_OBSERVATIONS_SELECT` in (site, time, parameter, source) order."""
+    instants: list[int] = []  # the range's distinct times: 8,760 a year (70 KB)
+    after = start
+    while True:
+        (instant,) = connection.execute(
+            "SELECT min(period_end) FROM observations WHERE period_end > ? AND period_end <= ?",
+            (after, end),
+        ).fetchone()
+        if instant is None:
+            break
+        instants.append(int(instant))
+        after = instant
+    if not instants:
+        return
+    if sites:
+        ordered = sorted(set(sites))  # (code point order: SQLite's BINARY order of UTF-8)
+    else:
+        ordered = [
+            str(r[0])
+            for r in connection.execute(
+                "SELECT DISTINCT site FROM observations WHERE period_end > ? "
+                "AND period_end <= ? ORDER BY site",
+                (start, end),
+            )
+        ]
+    for site in ordered:
+        for begin in range(0, len(instants), INSTANTS_PER_READ):
+            some = instants[begin : begin + INSTANTS_PER_READ]
+            yield from connection.execute(
+                f"{_OBSERVATIONS_SELECT} WHERE o.site = ? AND o.period_end IN "
+                f"({','.join('?' * len(some))}) ORDER BY o.period_end, o.parameter, o.source",
+                [site, *some],
+            )
+
+
+def _site_rows(
+    connection: sqlite3.Connection,
+    table: str,
+    query: str,
+    bounds: list[Any],
+    sites: Sequence[str] | None,
+) -> Generator[tuple[Any, ...], None, None]:
+    """Rows of ``query`` (``site = ? AND is_area = ?`` then ``bounds``) for each site of
+    ``table`` (or of ``sites``) in order: the sites' rows, then the areas'."""
+    if sites:
+        ordered = sorted(set(sites))
+    else:
+        ordered = []
+        site = connection.execute(f"SELECT min(site) FROM {table}").fetchone()[0]
+        while site is not None:
+            ordered.append(site)
+            site = connection.execute(
+                f"SELECT min(site) FROM {table} WHERE site > ?", (site,)
+            ).fetchone()[0]
+    for is_area in (0, 1):
+        for site in ordered:
+            yield from connection.execute(query, [site, is_area, *bounds])
 
 
 def source_status(ledger: Ledger) -> pd.DataFrame:
@@ -248,9 +628,13 @@ def site_status(ledger: Ledger, now: datetime) -> pd.DataFrame:
 
 
 __all__ = [
+    "BATCH_ROWS",
     "export_daily_aqi",
     "export_hourly_aqi",
     "export_observations",
     "site_status",
     "source_status",
+    "write_daily_aqi",
+    "write_hourly_aqi",
+    "write_observations",
 ]
