@@ -1287,7 +1287,9 @@ def local_time_problems(texts: Sequence[str]) -> list[str | None]:
     walls = pd.to_datetime(stripped.where(naive, ""), format="ISO8601", errors="coerce")
     found: list[str | None] = [None] * len(stripped)
     zone = zoneinfo.ZoneInfo(LOCAL_TZ)
-    read = np.flatnonzero(walls.notna().to_numpy())
+    # (pandas reads `-1` or `0000-01-01` as a year before 1, which a datetime cannot hold;
+    # Asia/Shanghai kept no summer time then: nothing to name)
+    read = np.flatnonzero((walls.notna() & (walls.dt.year >= 1)).to_numpy())
     for i, stamp in zip(map(int, read), walls.iloc[read].tolist(), strict=True):
         wall: dt.datetime = stamp.to_pydatetime(warn=False)  # (without nanoseconds)
         first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
