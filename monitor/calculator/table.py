@@ -1462,3 +1462,16 @@ def summarise_problems(
     if len(flagged) > limit:
         lines.append(f"… and {len(flagged) - limit} more row(s) with problems")
     return tuple(lines)
+
+
+def first_problem(table: InputTable) -> str:
+    """The first flagged row's line of :func:`summarise_problems` (empty if none), for an
+    error that quotes one: when the rows could not be matched to the lines, the row named
+    ``data row N`` and then, in parentheses, why (:data:`LINES_UNKNOWN`), not that note
+    alone."""
+    lines = summarise_problems(table, 1)
+    if not lines:
+        return ""
+    if lines[0] == LINES_UNKNOWN:
+        return f"{lines[1]} ({LINES_UNKNOWN})"
+    return lines[0]

@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from monitor.calculator.table import LINES_UNKNOWN, read_input_csv, summarise_problems
+from monitor.cli import main
 from tests.calculator.running import run_calc
 
 #: Each row's bad value names the line it starts on (x3 → line 3); ``M`` is the
@@ -132,3 +133,22 @@ def test_rows_not_matched_to_lines_are_named_so_never_by_a_wrong_line(tmp_path: 
         "data row 2: pm2_5 'y' is not a number",
     )
     assert unknown.row_names(np.array([1])) == ["data row 2"]
+
+
+@pytest.mark.parametrize("scale", ["hour", "day"])
+def test_no_usable_row_with_lines_unknown_still_names_the_first_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scale: str
+) -> None:
+    """The error for a file without a usable row quotes its first problem. When the rows
+    could not be matched to the lines it quoted only the first line of the warnings, the
+    note that line numbers are unavailable ("the rows below ..."), and no row nor problem
+    (found by the csvfix review)."""
+    source = tmp_path / "in.csv"
+    # (text after a closing quote, a quote opened and never closed: pandas' C reader reads
+    # two rows; Python's csv module, which counts the lines, finds other records)
+    source.write_bytes(b'site,time,pm2_5\r\nA,nope,1\n"a"b"c,nope2,2\nd\r\n"')
+    assert not read_input_csv(source, ["pm2_5"]).lines_known  # (the premise)
+    assert main(["calc", "aqi", "--scale", scale, str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "data row 1: time 'nope' is not an ISO 8601 time (e.g. 2026-03-01T16:00)" in err
+    assert LINES_UNKNOWN in err  # (the reader learns why the row is not named by its line)
