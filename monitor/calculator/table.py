@@ -624,7 +624,15 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
         csv.writer(written, lineterminator="\r\n").writerows(records)
         text = written.getvalue()
     try:
-        header = pd.read_csv(io.StringIO(text), dtype=str, nrows=0, skip_blank_lines=True)
+        # (the header by the reader of the rows: pandas' C one drops the empty first cell
+        # of a line beginning with a comma after a blank line ended by a lone CR)
+        header = pd.read_csv(
+            io.StringIO(text, newline=""),
+            dtype=str,
+            nrows=0,
+            skip_blank_lines=True,
+            engine="python",
+        )
         width = len(header.columns)
         read = pd.read_csv(
             io.StringIO(text, newline=""),  # (lines also ended by a lone CR, as the C reader)

@@ -152,3 +152,33 @@ def test_no_usable_row_with_lines_unknown_still_names_the_first_problem(
     err = capsys.readouterr().err
     assert "data row 1: time 'nope' is not an ISO 8601 time (e.g. 2026-03-01T16:00)" in err
     assert LINES_UNKNOWN in err  # (the reader learns why the row is not named by its line)
+
+
+@pytest.mark.parametrize("command", ["aqi", "water-class"])
+def test_a_header_beginning_with_a_comma_after_a_blank_line_keeps_its_first_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """The header of a file that goes to the Python reader is read by that reader too.
+
+    A header whose first name is empty (``,site,time,...``: pandas' ``to_csv`` writes its
+    index so) after a blank line ended by a lone CR: the header was read by pandas' C
+    reader, which drops the empty first cell there (3 names), the rows by the Python one
+    (4 cells each): every row was "a row with 4 cells where the header has 3", not rated,
+    and the file refused (found by the csvfix review)."""
+    column = _COLUMN[command]
+    lines = [
+        "\r",  # 1: blank, ended by a lone CR
+        f',"site",time,{column}\r',  # 2: the header, its first name empty
+        "\r",  # 3: blank
+        ",A,2026-03-01T08:00,5\r",  # 4
+        '0,"B",2026-03-01T09:00,6\r',  # 5
+    ]
+    rows, warnings = _calc(tmp_path, capsys, command, "".join(lines).encode("utf-8"))
+    read = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert [(r["site"], r["time"], r["input_problems"]) for r in read] == [
+        ("A", "2026-03-01T08:00", ""),
+        ("B", "2026-03-01T09:00", ""),
+    ]
+    if command == "water-class":  # (its output repeats the input's columns)
+        assert [r[column] for r in read] == ["5", "6"]
+    assert not any("cells where the header has" in w for w in warnings)
