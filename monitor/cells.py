@@ -54,6 +54,26 @@ def _holdable(times: pd.Series) -> pd.Series:
     return kept
 
 
+def _wall_times(texts: pd.Series) -> pd.Series:
+    """ISO 8601 texts without an offset (:data:`_OFFSET` finds none) → naive times; NaT
+    where unreadable, and where pandas reads an offset ISO 8601 does not know (``-1``,
+    ``+123``: ISO 8601 offsets are ±hh, ±hhmm or ±hh:mm), which beside naive times made it
+    mix zones (an error) or give aware times."""
+    try:
+        walls = pd.to_datetime(texts, format="ISO8601", errors="coerce")
+        if walls.dt.tz is None:
+            return walls
+    except ValueError:  # (mixed time zones)
+        pass
+    lowest, highest = pd.Timestamp("1678-01-01"), pd.Timestamp("2262-01-01")  # (ns hold)
+    kept = []
+    for text in texts:
+        wall = pd.to_datetime(text, format="ISO8601", errors="coerce")
+        naive = wall is not pd.NaT and wall.tzinfo is None
+        kept.append(wall if naive and lowest < wall < highest else pd.NaT)
+    return pd.Series(kept, index=texts.index, dtype="datetime64[ns]")
+
+
 def parse_local_times(text: pd.Series) -> pd.Series:
     """ISO 8601 texts → tz-aware Asia/Shanghai times; NaT where unparseable.
 
@@ -69,7 +89,7 @@ def parse_local_times(text: pd.Series) -> pd.Series:
     aware = s.str.contains(_OFFSET)
     out = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {LOCAL_TZ}]")
     if (~aware).any():
-        naive = _holdable(pd.to_datetime(s[~aware], format="ISO8601", errors="coerce"))
+        naive = _holdable(_wall_times(s[~aware]))
         out[~aware] = naive.dt.tz_localize(LOCAL_TZ, ambiguous="NaT", nonexistent="NaT")
     if aware.any():
         parsed = pd.to_datetime(s[aware], format="ISO8601", errors="coerce", utc=True)
@@ -92,7 +112,7 @@ def local_time_problems(texts: Sequence[str]) -> list[str | None]:
     """
     stripped = pd.Series(list(texts), dtype=object).astype(str).str.strip()
     naive = ~stripped.str.contains(_OFFSET) & ~stripped.str.match(_HOUR_24)  # (no gap at 0h)
-    walls = pd.to_datetime(stripped.where(naive, ""), format="ISO8601", errors="coerce")
+    walls = _wall_times(stripped.where(naive, ""))
     found: list[str | None] = [None] * len(stripped)
     zone = zoneinfo.ZoneInfo(LOCAL_TZ)
     # (pandas reads `-1` or `0000-01-01` as a year before 1, which a datetime cannot hold;

@@ -6,8 +6,9 @@ import csv
 import dataclasses
 import functools
 import io
+import itertools
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -613,15 +614,16 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
 
     That reader skips, without a word, a row that Python's strict ``csv`` reader refuses
     (``"q"tail``: text after a quoted cell's end): then the text is first read by the
-    lenient one (``qtail``, as pandas' C reader reads it) and written back, quoted.
+    lenient one (``qtail``, as pandas' C reader reads it) and written back, quoted. A quote
+    opened and never closed refuses the file (:func:`_lenient_records`), as pandas' C
+    reader does.
     """
     try:
         for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
             pass
     except csv.Error:
         written = io.StringIO()  # (a line end of "\r\n": cells holding \r or \n quoted)
-        records = csv.reader(io.StringIO(text, newline=""))
-        csv.writer(written, lineterminator="\r\n").writerows(records)
+        csv.writer(written, lineterminator="\r\n").writerows(_lenient_records(text, name))
         text = written.getvalue()
     try:
         # (the header by the reader of the rows: pandas' C one drops the empty first cell
@@ -650,6 +652,33 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     # (the header row read as data); a short row's missing cells are empty, as the C reader
     read[list(read.columns[:width])] = read.iloc[:, :width].fillna("")
     return read.iloc[1:].reset_index(drop=True)
+
+
+#: A line after a text's last one (then a closing quote) that ends up in a cell only when a
+#: quote is still open there (see :func:`_lenient_records`).
+_TEXT_END: Final = "\x00end of the file\x00"
+
+
+def _lenient_records(text: str, name: str) -> Iterator[list[str]]:
+    """The records of ``text`` as Python's lenient ``csv`` reader reads them (``"q"tail``
+    is ``qtail``); :class:`InputError` naming the line when a quote is opened and never
+    closed (that reader would close it at the end: the rest of the file one cell, its rows
+    lost in it)."""
+    ended = [] if text.endswith(("\n", "\r")) else ["\n"]
+    reader = csv.reader(itertools.chain(csv_lines(text), ended, [_TEXT_END + '"\n']))
+    previous = 0
+    with csv_cells_up_to(len(text) + len(_TEXT_END) + 3):  # (a cell holds at most the text)
+        for record in reader:
+            line, previous = previous + 1, reader.line_num
+            if record == [_TEXT_END + '"']:
+                return
+            if record and record[-1].endswith(_TEXT_END):
+                raise InputError(
+                    f'{name}: a quote (") opened on line {line} is never closed, so the rest '
+                    "of the file would be one cell; close the quote and run the calculation "
+                    "again"
+                )
+            yield record
 
 
 def _read_unquoted(text: str) -> pd.DataFrame | None:

@@ -182,3 +182,37 @@ def test_a_header_beginning_with_a_comma_after_a_blank_line_keeps_its_first_colu
     if command == "water-class":  # (its output repeats the input's columns)
         assert [r[column] for r in read] == ["5", "6"]
     assert not any("cells where the header has" in w for w in warnings)
+
+
+@pytest.mark.parametrize("command", ["aqi", "water-class"])
+@pytest.mark.parametrize(
+    "before",
+    [
+        pytest.param('"C",2026-03-01T07:00,5\r', id="plain"),
+        # text after a closing quote first (the strict csv reader stops there)
+        pytest.param('"C"x,2026-03-01T07:00,5\r', id="text-after-a-quote-first"),
+    ],
+)
+def test_a_quote_never_closed_refuses_the_file_not_the_rest_of_it_as_one_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, before: str
+) -> None:
+    """A quote opened and never closed: the rest of the file would be one cell. pandas' C
+    reader refuses such a file ("EOF inside string"); the Python reader that csvfix gave
+    the quoted lone-CR files holding ``\\r,`` closed the quote at the end instead, so rows
+    D and E became the site of row B, reported only as "time '' is not an ISO 8601 time"
+    (exit 0; found by the csvfix review). Now refused, naming the line of the quote."""
+    column = _COLUMN[command]
+    lines = [
+        f'"site",time,{column}\r',  # 1
+        "\r",  # 2: blank
+        ",A,2026-03-01T08:00\r",  # 3: begins with a comma after the blank line
+        before,  # 4
+        '"B,2026-03-01T09:00,6\r',  # 5: the quote never closed
+        "D,2026-03-01T10:00,7\r",  # 6
+        "E,2026-03-01T11:00,8\r",  # 7
+    ]
+    source = tmp_path / "in.csv"
+    source.write_bytes("".join(lines).encode("utf-8"))
+    assert main(["calc", command, str(source)]) == 2
+    err = capsys.readouterr().err
+    assert 'a quote (") opened on line 5 is never closed' in err
