@@ -43,6 +43,7 @@ from monitor.calculator.table import (
     PROBLEM_SEPARATOR,
     CalcResult,
     InputTable,
+    first_problem,
     read_input_csv,
     summarise_problems,
     text_column,
@@ -635,7 +636,7 @@ def _hourly(
     if not computable.any():
         raise InputError(
             "no row has a usable time, so --standard auto cannot choose the rules; "
-            + (summarise_problems(table, 1) or ("",))[0]
+            + first_problem(table)
         )
     kept = _without_duplicates(notes)
     problems = _merge_problems(table, kept)
@@ -976,10 +977,10 @@ def _daily(
     usable, notes = _on_hour_unique(table)
     problems = _merge_problems(table, notes)
     if not usable.any():
-        first = summarise_problems(dataclasses.replace(table, problem_texts=problems), 1)
+        first = first_problem(dataclasses.replace(table, problem_texts=problems))
         raise InputError(
             f"{path}: no row usable for daily statistics (site and an hourly time needed); "
-            + (first[0] if first else "")
+            + first
         )
     days = _site_days(table, usable, windows)
     dates = pl.Series(days.days.astype(np.int32), dtype=pl.Date).cast(pl.String)

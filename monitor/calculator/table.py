@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 import functools
 import io
+import itertools
 import re
-import zoneinfo
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, Literal, NoReturn, TypeVar
@@ -21,6 +19,11 @@ import numpy.typing as npt
 import polars as pl
 
 from monitor.calculator import read_bytes
+from monitor.cells import LOCAL_TZ as LOCAL_TZ
+from monitor.cells import MISSING_MARKERS as MISSING_MARKERS
+from monitor.cells import PROBLEM_SEPARATOR as PROBLEM_SEPARATOR
+from monitor.cells import local_time_problems as local_time_problems
+from monitor.cells import parse_local_times as parse_local_times
 from monitor.csvfile import csv_cells_up_to, csv_lines
 from monitor.domain._threads import in_background, in_threads
 from monitor.errors import InputError
@@ -30,16 +33,6 @@ if TYPE_CHECKING:
 else:  # imported on first use: the common cells are read without pandas
     from monitor.domain._deferred import pandas as pd
 
-#: The time zone of Chinese monitoring data; times without an offset are read in it.
-LOCAL_TZ = "Asia/Shanghai"
-
-#: Cell texts that mean "no value" in bureau exports (HJ 633: ``NA`` missing, ``/`` not
-#: monitored) — read as missing, not as errors.
-MISSING_MARKERS = frozenset({"", "na", "n/a", "nan", "null", "none", "/", "-", "--", "—", "－"})
-
-#: Joins the problems of one row (the messages themselves may contain ";").
-PROBLEM_SEPARATOR: Final = " | "
-
 #: The warning that comes first when the rows read could not be matched to the file's lines
 #: (:attr:`InputTable.lines_known`).
 LINES_UNKNOWN: Final = (
@@ -48,8 +41,6 @@ LINES_UNKNOWN: Final = (
     "after the header)"
 )
 
-_OFFSET = re.compile(r"\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$", re.I)
-_HOUR_24 = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ]24(:00(:00)?)?$")
 # Below-detection-limit notations of Chinese laboratories: "0.01L" (GB/T 8170 practice of
 # writing the detection limit followed by L), "<0.01", "ND".
 _BELOW_DL = re.compile(r"^(?:<\s*([0-9.]+(?:[eE][-+]?\d+)?)|([0-9.]+(?:[eE][-+]?\d+)?)\s*L)$")
@@ -623,18 +614,27 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
 
     That reader skips, without a word, a row that Python's strict ``csv`` reader refuses
     (``"q"tail``: text after a quoted cell's end): then the text is first read by the
-    lenient one (``qtail``, as pandas' C reader reads it) and written back, quoted.
+    lenient one (``qtail``, as pandas' C reader reads it) and written back, quoted. A quote
+    opened and never closed refuses the file (:func:`_lenient_records`), as pandas' C
+    reader does.
     """
     try:
         for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
             pass
     except csv.Error:
         written = io.StringIO()  # (a line end of "\r\n": cells holding \r or \n quoted)
-        records = csv.reader(io.StringIO(text, newline=""))
-        csv.writer(written, lineterminator="\r\n").writerows(records)
+        csv.writer(written, lineterminator="\r\n").writerows(_lenient_records(text, name))
         text = written.getvalue()
     try:
-        header = pd.read_csv(io.StringIO(text), dtype=str, nrows=0, skip_blank_lines=True)
+        # (the header by the reader of the rows: pandas' C one drops the empty first cell
+        # of a line beginning with a comma after a blank line ended by a lone CR)
+        header = pd.read_csv(
+            io.StringIO(text, newline=""),
+            dtype=str,
+            nrows=0,
+            skip_blank_lines=True,
+            engine="python",
+        )
         width = len(header.columns)
         read = pd.read_csv(
             io.StringIO(text, newline=""),  # (lines also ended by a lone CR, as the C reader)
@@ -652,6 +652,33 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     # (the header row read as data); a short row's missing cells are empty, as the C reader
     read[list(read.columns[:width])] = read.iloc[:, :width].fillna("")
     return read.iloc[1:].reset_index(drop=True)
+
+
+#: A line after a text's last one (then a closing quote) that ends up in a cell only when a
+#: quote is still open there (see :func:`_lenient_records`).
+_TEXT_END: Final = "\x00end of the file\x00"
+
+
+def _lenient_records(text: str, name: str) -> Iterator[list[str]]:
+    """The records of ``text`` as Python's lenient ``csv`` reader reads them (``"q"tail``
+    is ``qtail``); :class:`InputError` naming the line when a quote is opened and never
+    closed (that reader would close it at the end: the rest of the file one cell, its rows
+    lost in it)."""
+    ended = [] if text.endswith(("\n", "\r")) else ["\n"]
+    reader = csv.reader(itertools.chain(csv_lines(text), ended, [_TEXT_END + '"\n']))
+    previous = 0
+    with csv_cells_up_to(len(text) + len(_TEXT_END) + 3):  # (a cell holds at most the text)
+        for record in reader:
+            line, previous = previous + 1, reader.line_num
+            if record == [_TEXT_END + '"']:
+                return
+            if record and record[-1].endswith(_TEXT_END):
+                raise InputError(
+                    f'{name}: a quote (") opened on line {line} is never closed, so the rest '
+                    "of the file would be one cell; close the quote and run the calculation "
+                    "again"
+                )
+            yield record
 
 
 def _read_unquoted(text: str) -> pd.DataFrame | None:
@@ -1237,88 +1264,6 @@ _FROM_1992_NS: Final = int(np.datetime64("1992-01-01", "ns").astype(np.int64))
 _UTC_OFFSET_NS: Final = 8 * 3600 * 1_000_000_000
 
 
-def _holdable(times: pd.Series) -> pd.Series:
-    """NaT where a parsed time lies outside what nanosecond times hold (years like 9999 or
-    1600 parse to coarser units and would reject the whole column on assignment)."""
-    lowest = pd.Timestamp("1678-01-01", tz=times.dt.tz)
-    highest = pd.Timestamp("2262-01-01", tz=times.dt.tz)
-    kept: pd.Series = times.where((times > lowest) & (times < highest)).dt.as_unit("ns")
-    return kept
-
-
-def parse_local_times(text: pd.Series) -> pd.Series:
-    """ISO 8601 texts → tz-aware Asia/Shanghai times; NaT where unparseable.
-
-    A text without an offset is Asia/Shanghai local time; one with an offset (or ``Z``) is
-    converted. ``24:00`` of a date is read as 00:00 of the next day.
-    """
-    s = text.astype(str).str.strip()
-    hour24 = s.str.match(_HOUR_24)
-    if hour24.any():
-        dates = s[hour24].str.slice(0, 10)
-        s = s.copy()
-        s[hour24] = dates + "T00:00"
-    aware = s.str.contains(_OFFSET)
-    out = pd.Series(pd.NaT, index=s.index, dtype=f"datetime64[ns, {LOCAL_TZ}]")
-    if (~aware).any():
-        naive = _holdable(pd.to_datetime(s[~aware], format="ISO8601", errors="coerce"))
-        out[~aware] = naive.dt.tz_localize(LOCAL_TZ, ambiguous="NaT", nonexistent="NaT")
-    if aware.any():
-        parsed = pd.to_datetime(s[aware], format="ISO8601", errors="coerce", utc=True)
-        out[aware] = _holdable(parsed).dt.tz_convert(LOCAL_TZ)
-    if hour24.any():  # (the next day's 00:00 on the wall clock: 23 or 25 h on a change day)
-        out[hour24] = (out[hour24].dt.tz_localize(None) + pd.Timedelta(days=1)).dt.tz_localize(
-            LOCAL_TZ, ambiguous="NaT", nonexistent="shift_forward"
-        )  # (a midnight clocks jumped over, 1940s: the jump, the day's end)
-    return out
-
-
-def local_time_problems(texts: Sequence[str]) -> list[str | None]:
-    """Why each of ``texts`` (times :func:`parse_local_times` could not read) names no
-    instant, when it is an ISO 8601 local time without an offset that Asia/Shanghai's
-    clocks showed twice (the hour after summer time ended, 1986–1991) or never (the hour
-    they jumped, 02:00 → 03:00); None for the others (not ISO 8601 times).
-
-    The text says what to do: give the offset (``+09:00`` summer time, ``+08:00``
-    standard time), which makes the instant unique.
-    """
-    stripped = pd.Series(list(texts), dtype=object).astype(str).str.strip()
-    naive = ~stripped.str.contains(_OFFSET) & ~stripped.str.match(_HOUR_24)  # (no gap at 0h)
-    walls = pd.to_datetime(stripped.where(naive, ""), format="ISO8601", errors="coerce")
-    found: list[str | None] = [None] * len(stripped)
-    zone = zoneinfo.ZoneInfo(LOCAL_TZ)
-    read = np.flatnonzero(walls.notna().to_numpy())
-    for i, stamp in zip(map(int, read), walls.iloc[read].tolist(), strict=True):
-        wall: dt.datetime = stamp.to_pydatetime(warn=False)  # (without nanoseconds)
-        first, second = wall.replace(tzinfo=zone, fold=0), wall.replace(tzinfo=zone, fold=1)
-        before, after = first.utcoffset(), second.utcoffset()
-        if before is None or after is None or before == after:
-            continue
-        seconds = "microseconds" if wall.microsecond else "seconds" if wall.second else "minutes"
-        shown, text = wall.isoformat(timespec=seconds), texts[i]
-        if first.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == wall:
-            found[i] = (
-                f"time {text!r} is ambiguous: Asia/Shanghai clocks showed {shown} twice "
-                f"(summer time ended that night); give the offset: {shown}{_offset(before)} "
-                f"for the first (summer time), {shown}{_offset(after)} for the second"
-            )
-        else:
-            found[i] = (
-                f"time {text!r} did not exist in Asia/Shanghai: clocks jumped an hour "
-                f"forward (summer time began) and never showed {shown}; give the offset "
-                f"the clock that read it kept: {shown}{_offset(before)} (standard time) or "
-                f"{shown}{_offset(after)} (summer time)"
-            )
-    return found
-
-
-def _offset(delta: dt.timedelta) -> str:
-    """A UTC offset as ISO 8601 writes it: ``+08:00``."""
-    minutes = int(delta.total_seconds()) // 60
-    sign = "-" if minutes < 0 else "+"
-    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
-
-
 def _parse_numbers(
     raw: pd.DataFrame,
     columns: Iterable[str],
@@ -1460,3 +1405,16 @@ def summarise_problems(
     if len(flagged) > limit:
         lines.append(f"… and {len(flagged) - limit} more row(s) with problems")
     return tuple(lines)
+
+
+def first_problem(table: InputTable) -> str:
+    """The first flagged row's line of :func:`summarise_problems` (empty if none), for an
+    error that quotes one: when the rows could not be matched to the lines, the row named
+    ``data row N`` and then, in parentheses, why (:data:`LINES_UNKNOWN`), not that note
+    alone."""
+    lines = summarise_problems(table, 1)
+    if not lines:
+        return ""
+    if lines[0] == LINES_UNKNOWN:
+        return f"{lines[1]} ({LINES_UNKNOWN})"
+    return lines[0]

@@ -20,7 +20,7 @@ Layout
   ignored with a warning.
 * Encoding UTF-8 (with or without BOM) or GBK/GB18030.
 * ``site``: the site id as the office uses it (station code, section id).
-* ``time``: read as ``envmon calc`` reads it (``monitor.calculator.table.parse_local_times``):
+* ``time``: read as ``envmon calc`` reads it (``monitor.cells.parse_local_times``):
   ISO 8601, without an offset = Asia/Shanghai wall time, ``24:00`` = 00:00 of the next day.
   It is the **end** of the measured period, as Chinese hourly data are labelled.
 * ``duration``: length of the period in minutes, default 60 (an hourly value labelled by the
@@ -62,7 +62,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from monitor.calculator.table import (
+from monitor.cells import (
     MISSING_MARKERS,
     PROBLEM_SEPARATOR,
     local_time_problems,

@@ -68,7 +68,7 @@ from openpyxl.utils.exceptions import (  # type: ignore[import-untyped, unused-i
     InvalidFileException,
 )
 
-from monitor.calculator.table import MISSING_MARKERS
+from monitor.cells import MISSING_MARKERS
 from monitor.collectors.base import empty_observations
 from monitor.collectors.intake import DEFAULT_FUTURE_TOLERANCE, HEADER_ONLY
 from monitor.collectors.long_csv import (

@@ -88,9 +88,12 @@ CANONICAL_UNITS: Final[Mapping[str, str]] = {**AIR_PARAMETERS, **WATER_PARAMETER
 #:
 #: Water, physical: pH 0–14 (the scale); water temperature −1 … 45 °C (fresh water freezes
 #: at 0 °C, −1 allows sensor tolerance; 45 is beyond any natural surface water in the
-#: district); DO 0–25 mg/L (saturation is 14.6 mg/L at 0 °C; algal supersaturation stays
-#: below ~200 %); conductivity 0–100,000 µS/cm (twice sea water, ~50,000 [M]); turbidity
-#: 0–40,000 NTU (ten times the 4,000 NTU full scale of common turbidimeters [M]).
+#: district); DO 0–50 mg/L (saturation is 14.6 mg/L at 0 °C, 7.6 at 30 °C; algal
+#: supersaturation goes further: CNEMC published 27.56 mg/L at 29.6 °C, ~360 %, for the
+#: Liao River section 红石碑入海前 on 2026-08-21 20:00, rated class III; 50 is the full scale
+#: of common optical DO probes [M]); conductivity 0–100,000 µS/cm (twice sea water,
+#: ~50,000 [M]); turbidity 0–40,000 NTU (ten times the 4,000 NTU full scale of common
+#: turbidimeters [M]).
 #:
 #: Water, chemistry (the GB 3838-2002 Table 1 items): **100 × the Class V limit** (rivers'
 #: column). The worst sections in Chinese bulletins are reported at a few to some tens of
@@ -110,7 +113,7 @@ PLAUSIBLE_RANGES: Final[Mapping[str, tuple[float, float]]] = MappingProxyType(
         "co": (0.0, 150.0),
         "ph": (0.0, 14.0),
         "water_temperature": (-1.0, 45.0),
-        "do": (0.0, 25.0),
+        "do": (0.0, 50.0),
         "conductivity": (0.0, 100_000.0),
         "turbidity": (0.0, 40_000.0),
         # 100 × GB 3838-2002 Table 1 Class V (rivers) [mg/L]; fecal coliform [count/L].

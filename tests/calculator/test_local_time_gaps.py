@@ -164,3 +164,100 @@ def test_hour_24_before_clocks_jumped_at_midnight_is_the_jump() -> None:
     assert never.astimezone(ZoneInfo("UTC")).astimezone(_SHANGHAI).hour == 1  # (premise)
     got = parse_local_times(pd.Series(["1940-05-31T24:00"], dtype=object))[0]
     assert got.to_pydatetime() == datetime(1940, 5, 31, 16, 0, tzinfo=ZoneInfo("UTC"))
+
+
+#: Times pandas' ISO 8601 reader takes for years before 1 (``-1`` is the year -1, ``0000``
+#: the year 0), which Python's datetime cannot hold (its years run 1–9999): no summer time
+#: to name, so they are "not an ISO 8601 time" like any other unreadable text.
+_BEFORE_YEAR_ONE = ("-1", "-5", "0000-01-01T00:00", "-0001-01-01", "-12-01")
+
+
+@pytest.mark.parametrize("time", _BEFORE_YEAR_ONE)
+@pytest.mark.parametrize(
+    ("command", "column", "value"), [("aqi", "pm2_5", "30"), ("water-class", "do", "5")]
+)
+def test_calc_a_time_before_year_one_is_a_row_problem_not_an_internal_error(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    column: str,
+    value: str,
+    time: str,
+) -> None:
+    """Was ``envmon: internal error: ValueError: year -1 is out of range`` (exit 1, no
+    output) for the whole file: found by the csvfix review (a quoted lone-CR file whose
+    line ``,-1`` the Python reader now reads as an empty site and the time ``-1``)."""
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text(
+        f"site,time,{column}\nA,{time},{value}\nA,2026-03-01T08:00,{value}\n", encoding="utf-8"
+    )
+    assert main(["calc", command, str(source), "-o", str(out)]) == 0
+    problems = [r["input_problems"] for r in csv.DictReader(io.StringIO(out.read_text()))]
+    assert problems == [
+        f"time {time!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)",
+        "",
+    ]
+    assert "internal error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("time", _BEFORE_YEAR_ONE)
+def test_import_a_time_before_year_one_is_a_row_problem_not_an_internal_error(
+    time: str,
+) -> None:
+    text = f"site,time,parameter,value\nA,{time},pm2_5,30\nA,2026-03-01T08:00,pm2_5,30\n"
+    frame, warnings = parse_long_csv(text.encode(), "in.csv")
+    assert len(frame) == 1
+    # (not an ISO 8601 time, or a year before 1900: either names the cell)
+    assert warnings[0].startswith(f"in.csv line 2: time {time!r} ")
+    assert warnings[0].endswith("(not imported)")
+
+
+def test_local_time_problems_of_times_before_year_one_are_none() -> None:
+    assert local_time_problems([*_BEFORE_YEAR_ONE, "1986-05-04T02:30"])[:-1] == [None] * 5
+
+
+#: Offsets pandas' ISO 8601 reader takes that ISO 8601 does not (±hh, ±hhmm or ±hh:mm):
+#: one digit, three digits, a minute of one digit. Beside a time without an offset such a
+#: text made pandas mix zones and envmon stop with an internal error.
+_ODD_OFFSETS = ("2026-03-01T07:00-1", "2026-03-01T07:00+1", "2026-03-01T07:00-123")
+
+
+@pytest.mark.parametrize("time", _ODD_OFFSETS)
+@pytest.mark.parametrize(
+    ("command", "column", "value"), [("aqi", "pm2_5", "30"), ("water-class", "do", "5")]
+)
+def test_calc_an_offset_iso_8601_does_not_know_is_a_row_problem_not_an_internal_error(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    column: str,
+    value: str,
+    time: str,
+) -> None:
+    """Was ``envmon: internal error: TypeError: Already tz-aware`` (or ``ValueError: Mixed
+    timezones detected``) for the whole file (found by the csvfix review's fuzzing)."""
+    source, out = tmp_path / "in.csv", tmp_path / "out.csv"
+    source.write_text(
+        f"site,time,{column}\nA,{time},{value}\nA,2026-03-01T08:00,{value}\n", encoding="utf-8"
+    )
+    assert main(["calc", command, str(source), "-o", str(out)]) == 0
+    problems = [r["input_problems"] for r in csv.DictReader(io.StringIO(out.read_text()))]
+    assert problems == [
+        f"time {time!r} is not an ISO 8601 time (e.g. 2026-03-01T16:00)",
+        "",
+    ]
+    assert "internal error" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("time", _ODD_OFFSETS)
+def test_import_an_offset_iso_8601_does_not_know_is_a_row_problem(time: str) -> None:
+    text = f"site,time,parameter,value\nA,{time},pm2_5,30\nA,2026-03-01T08:00,pm2_5,30\n"
+    frame, warnings = parse_long_csv(text.encode(), "in.csv")
+    assert len(frame) == 1
+    assert warnings[0].startswith(f"in.csv line 2: time {time!r} is not an ISO 8601 time")
+
+
+def test_times_with_an_offset_iso_8601_does_not_know_are_not_read() -> None:
+    read = parse_local_times(pd.Series([*_ODD_OFFSETS, "2026-03-01T08:00"]))
+    assert read.isna().tolist() == [True, True, True, False]
+    assert local_time_problems(list(_ODD_OFFSETS)) == [None, None, None]

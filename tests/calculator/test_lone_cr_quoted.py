@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 
 from monitor.calculator.table import LINES_UNKNOWN, read_input_csv, summarise_problems
+from monitor.cli import main
 from tests.calculator.running import run_calc
 
 #: Each row's bad value names the line it starts on (x3 → line 3); ``M`` is the
@@ -132,3 +133,86 @@ def test_rows_not_matched_to_lines_are_named_so_never_by_a_wrong_line(tmp_path: 
         "data row 2: pm2_5 'y' is not a number",
     )
     assert unknown.row_names(np.array([1])) == ["data row 2"]
+
+
+@pytest.mark.parametrize("scale", ["hour", "day"])
+def test_no_usable_row_with_lines_unknown_still_names_the_first_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], scale: str
+) -> None:
+    """The error for a file without a usable row quotes its first problem. When the rows
+    could not be matched to the lines it quoted only the first line of the warnings, the
+    note that line numbers are unavailable ("the rows below ..."), and no row nor problem
+    (found by the csvfix review)."""
+    source = tmp_path / "in.csv"
+    # (text after a closing quote, a quote opened and never closed: pandas' C reader reads
+    # two rows; Python's csv module, which counts the lines, finds other records)
+    source.write_bytes(b'site,time,pm2_5\r\nA,nope,1\n"a"b"c,nope2,2\nd\r\n"')
+    assert not read_input_csv(source, ["pm2_5"]).lines_known  # (the premise)
+    assert main(["calc", "aqi", "--scale", scale, str(source)]) == 2
+    err = capsys.readouterr().err
+    assert "data row 1: time 'nope' is not an ISO 8601 time (e.g. 2026-03-01T16:00)" in err
+    assert LINES_UNKNOWN in err  # (the reader learns why the row is not named by its line)
+
+
+@pytest.mark.parametrize("command", ["aqi", "water-class"])
+def test_a_header_beginning_with_a_comma_after_a_blank_line_keeps_its_first_column(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """The header of a file that goes to the Python reader is read by that reader too.
+
+    A header whose first name is empty (``,site,time,...``: pandas' ``to_csv`` writes its
+    index so) after a blank line ended by a lone CR: the header was read by pandas' C
+    reader, which drops the empty first cell there (3 names), the rows by the Python one
+    (4 cells each): every row was "a row with 4 cells where the header has 3", not rated,
+    and the file refused (found by the csvfix review)."""
+    column = _COLUMN[command]
+    lines = [
+        "\r",  # 1: blank, ended by a lone CR
+        f',"site",time,{column}\r',  # 2: the header, its first name empty
+        "\r",  # 3: blank
+        ",A,2026-03-01T08:00,5\r",  # 4
+        '0,"B",2026-03-01T09:00,6\r',  # 5
+    ]
+    rows, warnings = _calc(tmp_path, capsys, command, "".join(lines).encode("utf-8"))
+    read = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert [(r["site"], r["time"], r["input_problems"]) for r in read] == [
+        ("A", "2026-03-01T08:00", ""),
+        ("B", "2026-03-01T09:00", ""),
+    ]
+    if command == "water-class":  # (its output repeats the input's columns)
+        assert [r[column] for r in read] == ["5", "6"]
+    assert not any("cells where the header has" in w for w in warnings)
+
+
+@pytest.mark.parametrize("command", ["aqi", "water-class"])
+@pytest.mark.parametrize(
+    "before",
+    [
+        pytest.param('"C",2026-03-01T07:00,5\r', id="plain"),
+        # text after a closing quote first (the strict csv reader stops there)
+        pytest.param('"C"x,2026-03-01T07:00,5\r', id="text-after-a-quote-first"),
+    ],
+)
+def test_a_quote_never_closed_refuses_the_file_not_the_rest_of_it_as_one_cell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, before: str
+) -> None:
+    """A quote opened and never closed: the rest of the file would be one cell. pandas' C
+    reader refuses such a file ("EOF inside string"); the Python reader that csvfix gave
+    the quoted lone-CR files holding ``\\r,`` closed the quote at the end instead, so rows
+    D and E became the site of row B, reported only as "time '' is not an ISO 8601 time"
+    (exit 0; found by the csvfix review). Now refused, naming the line of the quote."""
+    column = _COLUMN[command]
+    lines = [
+        f'"site",time,{column}\r',  # 1
+        "\r",  # 2: blank
+        ",A,2026-03-01T08:00\r",  # 3: begins with a comma after the blank line
+        before,  # 4
+        '"B,2026-03-01T09:00,6\r',  # 5: the quote never closed
+        "D,2026-03-01T10:00,7\r",  # 6
+        "E,2026-03-01T11:00,8\r",  # 7
+    ]
+    source = tmp_path / "in.csv"
+    source.write_bytes("".join(lines).encode("utf-8"))
+    assert main(["calc", command, str(source)]) == 2
+    err = capsys.readouterr().err
+    assert 'a quote (") opened on line 5 is never closed' in err

@@ -482,3 +482,25 @@ def test_an_implausible_value_refuses_its_row(tmp_path) -> None:
     assert frame["exceedance_multiples"].tolist() == ["", "cod=199", "", "cod=0.25"]
     assert max(len(line) for line in result.to_csv_bytes().splitlines()) < 400
     assert result.warnings[0].startswith("line 2: cod '1e308' is implausible")
+
+
+def test_a_real_supersaturated_do_reading_is_rated_not_refused(tmp_path) -> None:
+    """A real automatic-station reading: 辽河流域 红石碑入海前 (Liaoning), 2026-08-21 20:00, as
+    the CNEMC real-time release system published it (raw values): water 29.64 °C, pH 8.68,
+    DO 27.56 mg/L (algal supersaturation, ~360 % at that temperature), CODMn 4.15, TP
+    0.053 mg/L, NH3-N not published; its class there: 3 (III). Source: a capture of
+    ``getRealDatas`` page 1 (480 sections) in repository Jesse-dry/AquaDetective, path
+    data/raw/cnemc_surface_water_realtime/cnemc_realtime_snapshot_20260821_p1.json, commit
+    7e1c9498a45e32102a6f93d1f3484643c05febf0 (the capture trimmed in tests/data/cnemc_water;
+    six more sections of that page read DO 18.95–22.82 mg/L the same hour).
+
+    The plausible DO range ended at 25 mg/L, so csvfix's check refused this row ("do
+    '27.56' is implausible"; the imports flagged it implausible and left it out). GB
+    3838-2002 Table 1 (rivers): pH 6–9 and DO ≥ 7.5 are class I, CODMn 4.15 ≤ 6 is III,
+    TP 0.053 ≤ 0.1 is II, so the section is class III, as CNEMC rated it (found by the
+    csvfix review)."""
+    text = "site,time,ph,do,codmn,tp\n红石碑入海前,2026-08-21T20:00,8.68,27.56,4.15,0.053\n"
+    frame = compute_water_class_csv(_write(tmp_path, text)).frame
+    assert frame["input_problems"].tolist() == [""]
+    assert frame["water_class"].tolist() == ["III"]
+    assert frame["limiting_parameters"].tolist() == ["codmn"]

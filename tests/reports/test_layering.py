@@ -77,3 +77,35 @@ def test_no_package_below_the_service_imports_it(package: str) -> None:
         if name.split(".")[:2] in (["monitor", "service"], ["monitor", "cli"])
     }
     assert climbing == {}
+
+
+def test_no_collector_imports_the_calculator() -> None:
+    """``monitor.calculator`` is the CLI's ``envmon calc``; an import adapter reaching into
+    it tied the two boundaries together (the long-CSV and xlsx imports took the missing
+    markers, the problem separator and the local-time readers from its table module).
+    What both read lives in neutral modules: :mod:`monitor.csvfile`, :mod:`monitor.cells`."""
+    folder = REPORTS.parent / "collectors"
+    modules = sorted(folder.rglob("*.py"))
+    assert len(modules) >= 10, folder
+    reaching = {
+        str(path.relative_to(folder.parent)): name
+        for path in modules
+        for name in _imported_modules(path.read_text(encoding="utf-8"), "monitor.collectors")
+        if name.split(".")[:2] == ["monitor", "calculator"]
+    }
+    assert reaching == {}
+
+
+def test_the_moved_names_are_still_those_of_the_calculator_table() -> None:
+    """Moved to :mod:`monitor.cells`, still importable where they were (the same objects)."""
+    import monitor.calculator.table
+    import monitor.cells
+
+    for name in (
+        "LOCAL_TZ",
+        "MISSING_MARKERS",
+        "PROBLEM_SEPARATOR",
+        "parse_local_times",
+        "local_time_problems",
+    ):
+        assert getattr(monitor.calculator.table, name) is getattr(monitor.cells, name), name
