@@ -277,14 +277,23 @@ EXPORT_CACHE_KIB: Final = 16_384
 @contextmanager
 def _export_cache(ledger: Ledger) -> Iterator[None]:
     """The connection's page cache at :data:`EXPORT_CACHE_KIB` for the block (then as it
-    was: the pages above it are let go)."""
+    was: the pages above it are let go), and the block's reads in one read transaction:
+    the pieces see one snapshot of the ledger (WAL), as the whole-range SELECT did, whatever
+    another connection writes meanwhile (no row half in the export)."""
     connection = ledger.connection
     (before,) = connection.execute("PRAGMA cache_size").fetchone()
     connection.execute(f"PRAGMA cache_size=-{EXPORT_CACHE_KIB}")
+    began = not connection.in_transaction  # (a caller's transaction is its own)
     try:
+        if began:
+            connection.execute("BEGIN")  # deferred: the snapshot is the first read's
         yield
     finally:
-        connection.execute(f"PRAGMA cache_size={int(before)}")
+        try:
+            if began and connection.in_transaction:
+                connection.execute("COMMIT")  # (read only: nothing to write)
+        finally:
+            connection.execute(f"PRAGMA cache_size={int(before)}")
 
 
 def write_observations(

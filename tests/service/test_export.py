@@ -395,3 +395,81 @@ def test_a_reader_gone_early_ends_the_export_quietly(tmp_path: Path) -> None:
         code = child.wait(timeout=120)
     assert code in (0, 1)
     assert err == ""
+
+
+# --- one snapshot: another connection writing during an export
+
+
+class _WritesWhileExported(io.StringIO):
+    """An export's output that, at the first piece written, has another connection (a
+    second real SQLite connection to the same file, as a collection run would be) add an
+    observation, an official hourly and daily AQI row of the last site, which the export
+    has not reached yet."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.done = False
+
+    def write(self, text: str) -> int:
+        if not self.done:
+            self.done = True
+            with Ledger.open(self.path) as other, other.connection as con:
+                t = _instants(date(2026, 3, 1), date(2026, 3, 1))[5]
+                con.execute(
+                    "INSERT INTO observations VALUES (?, 'so2', ?, 'src_late', ?, "
+                    "'ug/m3', 1.0, '', 0, 0)",
+                    (LAST_SITE, t, t - 3600),
+                )
+                con.execute(
+                    "INSERT INTO hourly_aqi (site, period_end, standard, official, is_area, "
+                    "aqi, level, primary_pollutants, complete, computed_at) "
+                    "VALUES (?, ?, 'late', 1, 0, 10, 1, '', 1, 0)",
+                    (LAST_SITE, t),
+                )
+                con.execute(
+                    "INSERT INTO daily_aqi (site, date, standard, official, is_area, "
+                    "invalid_statistics, aqi, level, primary_pollutants, "
+                    "exceedance_pollutants, complete, computed_at) VALUES (?, "
+                    "'2026-03-01', 'late', 1, 0, '', 10, 1, '', '', 1, 0)",
+                    (LAST_SITE,),
+                )
+        return super().write(text)
+
+
+#: The site the export writes last (code point order, stations before areas).
+LAST_SITE = max(s for s in SITES if s != AREA)
+
+
+@pytest.mark.parametrize("what", ["observations", "hourly", "daily"])
+def test_an_export_is_one_snapshot_of_the_ledger(tmp_path: Path, what: str) -> None:
+    """The whole-range export read the ledger in one SELECT: one snapshot, whatever another
+    connection wrote meanwhile (SQLite WAL: a read transaction sees the database as it was
+    when it began). Streamed piece by piece the pieces must still be read in one read
+    transaction: a row written between two pieces is not half in the export."""
+    path = tmp_path / "ledger.sqlite"
+    first, last = date(2026, 2, 27), date(2026, 3, 2)
+    with Ledger.open(path) as ledger:
+        fill(ledger)
+        before = {
+            "observations": _csv(_reference_observations(ledger, first, last, None)),
+            "hourly": _csv(_reference_hourly(ledger, first, last, None, "official")),
+            "daily": _csv(_reference_daily(ledger, first, last, None, "official")),
+        }[what]
+        out = _WritesWhileExported(path)
+        write = {
+            "observations": lambda: export.write_observations(ledger, first, last, out, None, 7),
+            "hourly": lambda: export.write_hourly_aqi(
+                ledger, first, last, out, None, "official", 7
+            ),
+            "daily": lambda: export.write_daily_aqi(ledger, first, last, out, None, "official", 7),
+        }[what]
+        write()
+        assert out.done
+        assert out.getvalue() == before
+        again = io.StringIO()  # the rows are in the ledger: a later export has them
+        {"observations": lambda: export.write_observations(ledger, first, last, again),
+         "hourly": lambda: export.write_hourly_aqi(ledger, first, last, again),
+         "daily": lambda: export.write_daily_aqi(ledger, first, last, again)}[what]()  # fmt: skip
+        assert again.getvalue() != before
+        assert not ledger.connection.in_transaction
