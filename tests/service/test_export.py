@@ -473,3 +473,50 @@ def test_an_export_is_one_snapshot_of_the_ledger(tmp_path: Path, what: str) -> N
          "daily": lambda: export.write_daily_aqi(ledger, first, last, again)}[what]()  # fmt: skip
         assert again.getvalue() != before
         assert not ledger.connection.in_transaction
+
+
+# --- work: sparse sites (a site with a few instants of a long range)
+
+
+def _vm_steps(ledger: Ledger, run: object) -> int:
+    """SQLite virtual-machine instructions (in thousands) that ``run()`` costs on the
+    ledger's connection (SQLite's progress handler: a deterministic measure of work)."""
+    steps = [0]
+
+    def count() -> int:
+        steps[0] += 1
+        return 0
+
+    ledger.connection.set_progress_handler(count, 1000)
+    try:
+        run()  # type: ignore[operator]
+    finally:
+        ledger.connection.set_progress_handler(None, 1000)
+    return steps[0]
+
+
+def test_sparse_sites_are_not_read_instant_by_instant(tmp_path: Path) -> None:
+    """200 sites sampled once a day (a water network beside hourly air stations: the range
+    has every hour) over 60 days: reading each site on each of the range's 1,440 instants
+    is 288,000 key seeks for 12,000 rows. The streamed export must not cost SQLite much
+    more than the whole-range sorted SELECT it replaces (at 2,000 sites and a year it was
+    6.6× the CPU time), and still write the same bytes."""
+    rng = np.random.default_rng(3)
+    first, last = date(2026, 1, 1), date(2026, 3, 1)
+    hours = _instants(first, last)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        rows = [
+            (f"W{s:04d}", "ph", t, "src", t - 3600, "1", 7.0, "", 0, 0)
+            for s in range(200)
+            for day in range(60)
+            for t in [hours[24 * day + int(rng.integers(24))]]
+        ]
+        rows += [("1001A", "so2", t, "src", t - 3600, "ug/m3", 5.0, "", 0, 0) for t in hours]
+        with ledger.connection as con:
+            con.executemany(f"INSERT INTO observations VALUES ({','.join('?' * 10)})", rows)
+        expected = _csv(_reference_observations(ledger, first, last, None))
+        whole = _vm_steps(ledger, lambda: _reference_observations(ledger, first, last, None))
+        out = io.StringIO()
+        streamed = _vm_steps(ledger, lambda: export.write_observations(ledger, first, last, out))
+    assert out.getvalue() == expected
+    assert streamed < 3 * whole, (streamed, whole)
