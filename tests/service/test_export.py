@@ -520,3 +520,32 @@ def test_sparse_sites_are_not_read_instant_by_instant(tmp_path: Path) -> None:
         streamed = _vm_steps(ledger, lambda: export.write_observations(ledger, first, last, out))
     assert out.getvalue() == expected
     assert streamed < 3 * whole, (streamed, whole)
+
+
+class _GoneReader(io.StringIO):
+    """An output whose reader went away at the first piece (``| head``: a broken pipe)."""
+
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("what", ["observations", "hourly", "daily"])
+def test_an_export_that_fails_leaves_the_connection_as_it_was(tmp_path: Path, what: str) -> None:
+    """A failed export (the reader gone) leaves no read transaction open (it would hold its
+    snapshot: a later write on the connection would fail to BEGIN IMMEDIATE, WAL
+    checkpoints could not pass it) and the ledger's page cache as it was."""
+    first, last = date(2026, 2, 27), date(2026, 3, 2)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        fill(ledger)
+        cache = ledger.connection.execute("PRAGMA cache_size").fetchone()
+        out = _GoneReader()
+        write = {
+            "observations": export.write_observations,
+            "hourly": export.write_hourly_aqi,
+            "daily": export.write_daily_aqi,
+        }[what]
+        with pytest.raises(BrokenPipeError):
+            write(ledger, first, last, out)
+        assert not ledger.connection.in_transaction
+        assert ledger.connection.execute("PRAGMA cache_size").fetchone() == cache
+        ledger.register_source("after", "long-csv", "measured")  # a write still begins
