@@ -539,13 +539,13 @@ def test_an_export_that_fails_leaves_the_connection_as_it_was(tmp_path: Path, wh
         fill(ledger)
         cache = ledger.connection.execute("PRAGMA cache_size").fetchone()
         out = _GoneReader()
-        write = {
-            "observations": export.write_observations,
-            "hourly": export.write_hourly_aqi,
-            "daily": export.write_daily_aqi,
-        }[what]
         with pytest.raises(BrokenPipeError):
-            write(ledger, first, last, out)
+            if what == "observations":
+                export.write_observations(ledger, first, last, out)
+            elif what == "hourly":
+                export.write_hourly_aqi(ledger, first, last, out)
+            else:
+                export.write_daily_aqi(ledger, first, last, out)
         assert not ledger.connection.in_transaction
         assert ledger.connection.execute("PRAGMA cache_size").fetchone() == cache
         ledger.register_source("after", "long-csv", "measured")  # a write still begins
