@@ -10,6 +10,8 @@ would tie two boundaries together).
   then the file's line, and the text is not copied (``io.StringIO`` holds a copy of four
   bytes a character).
 * :func:`csv_cells_up_to` — the :mod:`csv` module's cell limit raised for a while.
+* :func:`csv_records` — the records of a file's lines with the line each starts on, a file
+  whose quote is never closed refused instead of read as one last cell.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from __future__ import annotations
 import contextlib
 import csv
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Final
 
-__all__ = ["csv_cells_up_to", "csv_lines"]
+from monitor.errors import InputError
+
+__all__ = ["csv_cells_up_to", "csv_lines", "csv_records"]
 
 #: A line with its end (``\r\n``, a lone ``\r`` or ``\n``), or the last line without one.
 _LINE: Final = re.compile(r"[^\r\n]*(?:\r\n?|\n)|[^\r\n]+")
@@ -52,3 +56,49 @@ def csv_cells_up_to(size: int) -> Iterator[None]:
         yield
     finally:
         csv.field_size_limit(before)
+
+
+#: A line after a file's last one (then a closing quote) that ends up in a cell only when a
+#: quote is still open there (:func:`csv_records`).
+_FILE_END: Final = "\x00end of the file\x00"
+
+
+def csv_records(
+    lines: Iterable[str], longest: int, name: str, then: str
+) -> Iterator[tuple[int, list[str]]]:
+    """Each record of a file's ``lines`` (as :func:`csv_lines` ends them) as Python's
+    lenient :mod:`csv` reader reads it (``"q"tail`` is ``qtail``), with the line it starts
+    on; blank lines are records without cells.
+
+    A quote opened and never closed would make the rest of the file one cell, its rows lost
+    in it: :class:`InputError` naming the line of the quote (``then``: what to do once it is
+    closed, e.g. "import the file again"), raised while the records are read. A sentinel line
+    after the last one (then a closing quote) ends up in a cell only when a quote is still
+    open there. ``longest``: the most characters a cell can hold (the file's length).
+
+    >>> list(csv_records(["a,b\\n", '"1",2\\n'], 10, "f.csv", "try again"))
+    [(1, ['a', 'b']), (2, ['1', '2'])]
+    """
+    reader = csv.reader(_ended(lines), strict=False)
+    previous = 0
+    with csv_cells_up_to(longest + len(_FILE_END) + 3):
+        for cells in reader:
+            line, previous = previous + 1, reader.line_num
+            if cells == [_FILE_END + '"']:
+                return
+            if cells and cells[-1].endswith(_FILE_END):
+                raise InputError(
+                    f'{name}: a quote (") opened on line {line} is never closed, so the rest '
+                    f"of the file would be one cell; close the quote and {then}"
+                )
+            yield line, cells
+
+
+def _ended(lines: Iterable[str]) -> Iterator[str]:
+    """``lines``, the last one ended, then the sentinel line :func:`csv_records` looks for."""
+    last = ""
+    for last in lines:
+        yield last
+    if not last.endswith(("\n", "\r")):
+        yield "\n"  # (the last line's end: the sentinel is a line of its own)
+    yield _FILE_END + '"\n'

@@ -6,7 +6,6 @@ import csv
 import dataclasses
 import functools
 import io
-import itertools
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from monitor.cells import MISSING_MARKERS as MISSING_MARKERS
 from monitor.cells import PROBLEM_SEPARATOR as PROBLEM_SEPARATOR
 from monitor.cells import local_time_problems as local_time_problems
 from monitor.cells import parse_local_times as parse_local_times
-from monitor.csvfile import csv_cells_up_to, csv_lines
+from monitor.csvfile import csv_cells_up_to, csv_lines, csv_records
 from monitor.domain._threads import in_background, in_threads
 from monitor.errors import InputError
 
@@ -654,31 +653,13 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     return read.iloc[1:].reset_index(drop=True)
 
 
-#: A line after a text's last one (then a closing quote) that ends up in a cell only when a
-#: quote is still open there (see :func:`_lenient_records`).
-_TEXT_END: Final = "\x00end of the file\x00"
-
-
 def _lenient_records(text: str, name: str) -> Iterator[list[str]]:
     """The records of ``text`` as Python's lenient ``csv`` reader reads them (``"q"tail``
     is ``qtail``); :class:`InputError` naming the line when a quote is opened and never
     closed (that reader would close it at the end: the rest of the file one cell, its rows
-    lost in it)."""
-    ended = [] if text.endswith(("\n", "\r")) else ["\n"]
-    reader = csv.reader(itertools.chain(csv_lines(text), ended, [_TEXT_END + '"\n']))
-    previous = 0
-    with csv_cells_up_to(len(text) + len(_TEXT_END) + 3):  # (a cell holds at most the text)
-        for record in reader:
-            line, previous = previous + 1, reader.line_num
-            if record == [_TEXT_END + '"']:
-                return
-            if record and record[-1].endswith(_TEXT_END):
-                raise InputError(
-                    f'{name}: a quote (") opened on line {line} is never closed, so the rest '
-                    "of the file would be one cell; close the quote and run the calculation "
-                    "again"
-                )
-            yield record
+    lost in it; :func:`~monitor.csvfile.csv_records`)."""
+    for _, record in csv_records(csv_lines(text), len(text), name, "run the calculation again"):
+        yield record
 
 
 def _read_unquoted(text: str) -> pd.DataFrame | None:

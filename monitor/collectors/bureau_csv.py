@@ -20,7 +20,6 @@ identically is imported once.
 from __future__ import annotations
 
 import codecs
-import csv
 import io
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,13 +34,12 @@ from monitor.collectors.intake import (
     check_dates,
     out_of_range_time_text,
 )
-from monitor.csvfile import csv_cells_up_to
+from monitor.csvfile import csv_records
 from monitor.errors import InputError
 
 TRUE_TEXTS: Final = frozenset({"true", "1", "yes", "y", "是", "t"})
 FALSE_TEXTS: Final = frozenset({"false", "0", "no", "n", "否", "f", ""})
 MILESTONE_STATUSES: Final = ("not_started", "started", "completed")
-_END: Final = "\x00end of the file\x00"  # (see _read)
 
 
 def _read(
@@ -61,8 +59,7 @@ def _read(
     besides ``data`` is a row, not a copy of the file. A quote opened and never closed
     would swallow the rest of the file into one cell, so such a file is refused whole
     (:class:`InputError` while the rows are read, before any is used), naming the line of
-    the row the quote is in: a sentinel line after the file's last one (:data:`_END`, then
-    a closing quote) ends up in a cell only when a quote is still open there."""
+    the row the quote is in (:func:`~monitor.csvfile.csv_records`)."""
     records = _records(data, name)
     first = next(records, None)
     if first is None:
@@ -94,21 +91,11 @@ def _read(
 
 def _records(data: bytes, name: str) -> Iterator[tuple[int, list[str]]]:
     """Each record of the file that is not a blank line: the line it starts on and its
-    cells (see :func:`_read`)."""
-    reader = csv.reader(_with_end(_decoded_lines(data, name)), strict=False)
-    previous = 0
-    with csv_cells_up_to(len(data) + len(_END) + 3):  # (a cell holds at most the file)
-        for cells in reader:
-            line, previous = previous + 1, reader.line_num
-            if cells == [_END + '"']:
-                return
-            if cells and cells[-1].endswith(_END):
-                raise InputError(
-                    f'{name}: a quote (") opened on line {line} is never closed, so the rest '
-                    "of the file would be one cell; close the quote and import the file again"
-                )
-            if cells and (len(cells) > 1 or cells[0].strip()):  # (else a blank line)
-                yield line, cells
+    cells (see :func:`_read`; a quote never closed: :func:`~monitor.csvfile.csv_records`)."""
+    lines = _decoded_lines(data, name)
+    for line, cells in csv_records(lines, len(data), name, "import the file again"):
+        if cells and (len(cells) > 1 or cells[0].strip()):  # (else a blank line)
+            yield line, cells
 
 
 def _decoded_lines(data: bytes, name: str) -> Iterator[str]:
@@ -139,17 +126,6 @@ def _decodes(data: bytes, encoding: str) -> bool:
 
 
 _BLOCK_BYTES: Final = 1 << 20
-
-
-def _with_end(lines: Iterable[str]) -> Iterator[str]:
-    """``lines``, the last one ended, then the sentinel line (:data:`_END` and a closing
-    quote) that :func:`_records` looks for."""
-    last = ""
-    for last in lines:
-        yield last
-    if not last.endswith(("\n", "\r")):
-        yield "\n"  # (the last line's end: the sentinel is a line of its own)
-    yield _END + '"\n'
 
 
 def _check_header(header: list[str], name: str, required: Sequence[str]) -> None:
