@@ -1038,8 +1038,10 @@ def below_detection(flags: pd.Series) -> BoolArray:
     [False, True, True, False]
     """
     text = flags.fillna("").astype(str)
-    found = text.str.split(";").map(lambda codes: BELOW_DETECTION_FLAG in map(str.strip, codes))
-    return np.asarray(found.to_numpy(dtype=bool), dtype=bool)
+    # each distinct text split once (a year of readings holds a handful of flag texts)
+    codes, distinct = pd.factorize(text.to_numpy(dtype=object))
+    found = [BELOW_DETECTION_FLAG in map(str.strip, str(t).split(";")) for t in distinct]
+    return np.asarray(found, dtype=bool)[codes] if len(codes) else np.zeros(0, dtype=bool)
 
 
 def period_means(

@@ -581,3 +581,23 @@ def test_an_exceedance_multiple_too_large_for_a_double_is_infinite_without_a_war
         out = exceedance_multiple("tp", [1e308, 0.1], 3, water_body=["lake", "lake"])
     assert out[0] == math.inf
     assert out[1] == pytest.approx(1.0)
+
+
+def test_below_detection_judges_each_flag_text_as_it_is_written() -> None:
+    """Each distinct flag text is split once (a year of readings repeats a handful): the
+    result is still each reading's own, in its place, whatever the index."""
+    from monitor.domain.water_quality import BELOW_DETECTION_FLAG, below_detection
+
+    texts = [None, "", "below_detection_limit", " below_detection_limit ",
+             "x;below_detection_limit", "below_detection_limitx", "BELOW_DETECTION_LIMIT",
+             ";", "invalid;x", 12]  # fmt: skip
+    order = np.random.default_rng(3).integers(0, len(texts), 500)
+    flags = pd.Series([texts[i] for i in order], index=np.arange(500) * 7, dtype=object)
+    expected = [
+        t is not None and BELOW_DETECTION_FLAG in [c.strip() for c in str(t).split(";")]
+        for t in flags
+    ]
+    got = below_detection(flags)
+    assert got.dtype == bool and got.tolist() == expected
+    assert sum(expected) == sum(texts[i] in texts[2:5] for i in order)  # the three marked
+    assert below_detection(pd.Series([], dtype=object)).tolist() == []
