@@ -834,7 +834,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     aqi.add_argument("input", metavar="IN.csv")
     aqi.add_argument("-o", "--output", metavar="OUT.csv", help="output file (default: stdout)")
-    aqi.set_defaults(handler=_cmd_calc_aqi, end_at_once=True)
+    aqi.set_defaults(handler=_cmd_calc_aqi, end_at_once=True, data_output=True)
 
     water = calc_commands.add_parser(
         "water-class",
@@ -852,7 +852,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     water.add_argument("input", metavar="IN.csv")
     water.add_argument("-o", "--output", metavar="OUT.csv", help="output file (default: stdout)")
-    water.set_defaults(handler=_cmd_calc_water_class, end_at_once=True)
+    water.set_defaults(handler=_cmd_calc_water_class, end_at_once=True, data_output=True)
 
     run = commands.add_parser(
         "run",
@@ -943,7 +943,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="official",
         help="AQI rows: the rule set in force on each date (default) or one rule set throughout",
     )
-    export.set_defaults(handler=_cmd_export)
+    export.set_defaults(handler=_cmd_export, data_output=True)
 
     progress = commands.add_parser(
         "progress", help="progress toward the plan's targets, and the room left this year"
@@ -1046,8 +1046,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     streams = sys.stdout, sys.stderr
-    masked_out, masked_err = RedactingStream(sys.stdout), RedactingStream(sys.stderr)
-    sys.stdout, sys.stderr = masked_out, masked_err
+    # A command whose standard output is data (a CSV: `export`, `calc`) writes it as it is,
+    # as it writes a file with `-o`: the secrets are masked as whole words, and a data cell
+    # that happens to read as one (an HJ 212 password `123456`, a count of 123456) must not
+    # become `********`. Its messages on standard error are masked as every command's.
+    if not getattr(args, "data_output", False):
+        sys.stdout = RedactingStream(sys.stdout)
+    sys.stderr = RedactingStream(sys.stderr)
     args.ends_process = argv is None and getattr(args, "end_at_once", False)
     try:
         code = _run(handler, args)

@@ -10,7 +10,9 @@ server that echoes the request back), with ``********``.
 It is applied at the boundaries, where text leaves envmon: exception → message
 (server bodies quoted in errors are masked *before* they are shortened, so a cut never
 leaves half a secret), log lines (:class:`RedactingFilter` on the handlers; ``envmon``
-masks its stdout and stderr as a whole), health fields (``/healthz`` masks its document).
+masks its stdout and stderr as a whole, but for the CSV data that ``export`` and ``calc``
+write on stdout, as they write a file with ``-o``), health fields (``/healthz`` masks its
+document).
 """
 
 from __future__ import annotations

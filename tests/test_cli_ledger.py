@@ -240,3 +240,37 @@ def test_export_command_writes_the_frames_csv(
         assert (code, err) == (0, "")
         assert out == frame.to_csv(index=False, lineterminator="\n"), what
         assert len(frame) > 0 or out == "site,time,parameter,value,unit,source,flags\n"
+
+
+def test_export_data_is_written_as_it_is_and_its_messages_masked(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A registered secret is masked as a whole word wherever envmon writes a message, but
+    an export's CSV is data: a cell that reads as the secret (here every year of the times,
+    a 4-character numeric password, as HJ 212 passwords often are) is written as it is,
+    as `-o` writes a file; the command's messages on standard error stay masked."""
+    from datetime import date
+
+    from monitor import redact
+    from monitor.ledger import Ledger
+    from monitor.service.export import export_observations
+
+    run(config, "import", "--format", "long-csv", str(long_csv(tmp_path)), capsys=capsys)
+    first, last = date(2026, 2, 27), date(2026, 3, 2)
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        expected = export_observations(ledger, first, last).to_csv(
+            index=False, lineterminator="\n"
+        )
+    redact.register("2026")
+    code, out, err = run(config, "export", "--from", str(first), "--to", str(last), capsys=capsys)
+    assert (code, err) == (0, "")
+    assert out == expected and "2026-02-27T" in out and redact.MASK not in out
+    code, out, err = run(
+        config, "export", "--from", "2026-02-30", "--to", "2026-03-02", capsys=capsys
+    )
+    assert code != 0 and out == ""
+    assert "2026" not in err and f"{redact.MASK}-02-30" in err  # the message, masked
+    code, out, _ = run(config, "calc", "aqi", str(SAMPLE), capsys=capsys)
+    assert code == 0 and "2026-" in out and redact.MASK not in out  # calc's CSV: data too
+    code, out, _ = run(config, "status", capsys=capsys)
+    assert "2026" not in out  # a command's report (not data) stays masked
