@@ -19,6 +19,7 @@ evaluated for their own model points only and never enter an area mean.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import os
@@ -219,7 +220,9 @@ def evaluate_dirty(
     dates = sorted(dirty["date"].unique())
     sites = max(1, dirty["site"].nunique())
     step = max(1, min(CHUNK_DAYS, CHUNK_SITE_DAYS // sites))
-    chunks = [dirty[dirty["date"].isin(run)] for run in _date_chunks(dates, step)]
+    runs = _date_chunks(dates, step)
+    chunks = [dirty[dirty["date"].isin(run)] for run in runs]
+    done = list(itertools.accumulate(len(run) for run in runs))  # dates after each chunk
     # (one chunk: nothing to read ahead or write beside.) Whether a core is free is judged
     # while the first chunk's rows are read (that read is not lost: the chunk takes it).
     probe = _CoreProbe() if overlap is None and len(chunks) > 1 else None
@@ -289,7 +292,7 @@ def evaluate_dirty(
                     run(redo, BackgroundWrites(background=False), False)
             number = min(number + 1, len(chunks))
             if progress is not None:
-                progress(min(number * step, len(dates)), len(dates))
+                progress(done[number - 1], len(dates))
     report = EvaluationReport()
     for part in parts:
         report = report + part

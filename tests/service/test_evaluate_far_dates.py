@@ -77,3 +77,26 @@ def test_a_correction_long_past_is_read_apart_from_todays_days(
         )
         assert len(daily) == 2 * len(SITES) * 2  # both rule sets
         assert (daily["aqi"] >= 300).all()
+
+
+def test_the_progress_counts_the_dates_of_each_chunk_far_apart(tmp_path: Path) -> None:
+    """Days 40 days apart (each dirty with the day before and after) are chunks of three
+    dates each (2 stations: chunks of up to 31 dates): the progress after each chunk is the
+    dates evaluated so far, not a chunk's full ``step`` of 31 (that reported every date
+    done after the first chunk)."""
+    config = tmp_path / "envmon.toml"
+    config.write_text(HUNNAN_TWO_STATIONS, encoding="utf-8")
+    settings = load_settings(config, {})
+    days = ("2025-01-10", "2025-02-19", "2025-03-31")  # 40 days apart
+    with Ledger.open(tmp_path / "ledger.sqlite") as ledger:
+        for day in days:
+            hours = pd.date_range(f"{day} 01:00", periods=24, freq="h", tz="Asia/Shanghai")
+            _write(ledger, hours, 50.0, "s")
+        dirty = sorted(set(ledger.dirty_days()["date"]))
+        assert len(dirty) == 9 and all(day in dirty for day in days)
+        calls: list[tuple[int, int]] = []
+        report = evaluate_dirty(
+            ledger, settings, overlap=False, progress=lambda n, total: calls.append((n, total))
+        )
+    assert not report.failed
+    assert calls == [(3, 9), (6, 9), (9, 9)]
