@@ -8,13 +8,14 @@ calendar dates.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import sqlite3
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from itertools import islice
-from typing import Any, Final, TextIO
+from typing import Any, Concatenate, Final, ParamSpec, TextIO
 
 import numpy as np
 import pandas as pd
@@ -301,6 +302,23 @@ def _export_cache(ledger: Ledger) -> Iterator[None]:
             connection.execute(f"PRAGMA cache_size={int(before)}")
 
 
+_P = ParamSpec("_P")
+
+
+def _one_snapshot(
+    write: Callable[Concatenate[Ledger, _P], int],
+) -> Callable[Concatenate[Ledger, _P], int]:
+    """``write`` run in :func:`_export_cache` (one snapshot, a bounded page cache)."""
+
+    @functools.wraps(write)
+    def written(ledger: Ledger, /, *args: _P.args, **kwargs: _P.kwargs) -> int:
+        with _export_cache(ledger):
+            return write(ledger, *args, **kwargs)
+
+    return written
+
+
+@_one_snapshot
 def write_observations(
     ledger: Ledger,
     first: date,
@@ -317,48 +335,6 @@ def write_observations(
     site is read by seeks on its (time, site) keys, :data:`INSTANTS_PER_READ` instants at
     a time, in key order (no temporary B-tree). Memory: :data:`BATCH_ROWS` rows, the
     range's distinct times (8 bytes each) and :data:`EXPORT_CACHE_KIB` of SQLite cache."""
-    with _export_cache(ledger):
-        return _write_observations(ledger, first, last, out, sites, batch_rows)
-
-
-def write_hourly_aqi(
-    ledger: Ledger,
-    first: date,
-    last: date,
-    out: TextIO,
-    sites: Sequence[str] | None = None,
-    standard: str = "official",
-    batch_rows: int | None = None,
-) -> int:
-    """Write :func:`export_hourly_aqi`'s CSV to ``out`` (the same bytes) piece by piece,
-    one site's range at a time on its key (sites, then areas); return the rows written."""
-    with _export_cache(ledger):
-        return _write_hourly_aqi(ledger, first, last, out, sites, standard, batch_rows)
-
-
-def write_daily_aqi(
-    ledger: Ledger,
-    first: date,
-    last: date,
-    out: TextIO,
-    sites: Sequence[str] | None = None,
-    standard: str = "official",
-    batch_rows: int | None = None,
-) -> int:
-    """Write :func:`export_daily_aqi`'s CSV to ``out`` (the same bytes) piece by piece,
-    one site's range at a time on its key (sites, then areas); return the rows written."""
-    with _export_cache(ledger):
-        return _write_daily_aqi(ledger, first, last, out, sites, standard, batch_rows)
-
-
-def _write_observations(
-    ledger: Ledger,
-    first: date,
-    last: date,
-    out: TextIO,
-    sites: Sequence[str] | None = None,
-    batch_rows: int | None = None,
-) -> int:
     start, end = _local_bounds(first, last)
     rows = _observation_rows(ledger.connection, start, end, sites)
     batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
@@ -395,7 +371,8 @@ def _write_observations(
     return written
 
 
-def _write_hourly_aqi(
+@_one_snapshot
+def write_hourly_aqi(
     ledger: Ledger,
     first: date,
     last: date,
@@ -404,6 +381,8 @@ def _write_hourly_aqi(
     standard: str = "official",
     batch_rows: int | None = None,
 ) -> int:
+    """Write :func:`export_hourly_aqi`'s CSV to ``out`` (the same bytes) piece by piece,
+    one site's range at a time on its key (sites, then areas); return the rows written."""
     start, end = _local_bounds(first, last)
     which, extra = _standard_filter(standard)
     query = (
@@ -454,7 +433,8 @@ def _whole(value: object) -> object:
     return int(number)
 
 
-def _write_daily_aqi(
+@_one_snapshot
+def write_daily_aqi(
     ledger: Ledger,
     first: date,
     last: date,
@@ -463,6 +443,8 @@ def _write_daily_aqi(
     standard: str = "official",
     batch_rows: int | None = None,
 ) -> int:
+    """Write :func:`export_daily_aqi`'s CSV to ``out`` (the same bytes) piece by piece,
+    one site's range at a time on its key (sites, then areas); return the rows written."""
     which, extra = _standard_filter(standard)
     query = (
         f"{_DAILY_SELECT} WHERE site = ? AND is_area = ? AND {which} "
