@@ -57,6 +57,7 @@ __all__ = [
     "ValidityRules",
     "area_means",
     "daily_statistics",
+    "day_starts",
     "moving_means",
     "round_daily_statistics",
     "row_means",
@@ -173,6 +174,19 @@ def _hour_matrix(
     return matrix
 
 
+def day_starts(days: pd.DatetimeIndex) -> pd.DatetimeIndex:
+    """The first instant of each local date ``days`` (naive midnights), Asia/Shanghai with
+    its history: local midnight; in 1986-1991 the clocks changed at 01:00-03:00, but in 1919
+    and 1940-1949 at midnight (a 00:00 never shown: the day begins at 01:00 UTC+9; one
+    shown twice: at its first showing).
+
+    >>> [t.isoformat() for t in day_starts(pd.DatetimeIndex(["2026-01-01", "1940-06-01"]))]
+    ['2026-01-01T00:00:00+08:00', '1940-06-01T01:00:00+09:00']
+    """
+    earlier = np.ones(len(days), dtype=bool)
+    return days.tz_localize(LOCAL_TZ, ambiguous=earlier, nonexistent="shift_forward")
+
+
 #: Local midnight after which Asia/Shanghai kept UTC+8 all year (summer time 1986-1991).
 _UTC8_THROUGHOUT: Final = "1992-01-01"
 
@@ -195,16 +209,8 @@ def _hours_of_days(
         return None
     codes, distinct = pd.factorize(dates)
     days = pd.DatetimeIndex(distinct)
-
-    # A day begins at its first instant: in 1986-1991 the clocks changed at 01:00-03:00,
-    # but in 1919 and 1940-1949 at midnight (a 00:00 never shown: the day begins at
-    # 01:00 UTC+9; one shown twice: at its first showing).
-    def first_instant(local: pd.DatetimeIndex) -> pd.DatetimeIndex:
-        earlier = np.ones(len(local), dtype=bool)
-        return local.tz_localize(LOCAL_TZ, ambiguous=earlier, nonexistent="shift_forward")
-
-    starts = first_instant(days)
-    ends = first_instant(days + pd.Timedelta(days=1))
+    starts = day_starts(days)
+    ends = day_starts(days + pd.Timedelta(days=1))
     hours = ((ends - starts) // pd.Timedelta(hours=1)).to_numpy(dtype=np.int64)
     if (hours == 24).all():
         return None

@@ -21,6 +21,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from monitor.domain.daily import day_starts
 from monitor.ledger import Ledger
 from monitor.ledger.evaluation import forget_dirty
 from monitor.ledger.evaluation_input import announced_version
@@ -141,7 +142,6 @@ WRITE_SLICE: Final = 20_000
 #: rows (a quarter less time than a statement a row; at most 64 × 17 = 1,088 parameters).
 ROWS_PER_STATEMENT: Final = 64
 _LOCAL_OFFSET_S: Final = 8 * 3600  # Asia/Shanghai, no daylight saving since 1991
-_LOCAL_TZ: Final = "Asia/Shanghai"
 
 
 def write_derived(
@@ -337,9 +337,7 @@ def _day_bounds(days: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray
     dates = pd.DatetimeIndex(distinct)
 
     def first_instants(local: pd.DatetimeIndex) -> npt.NDArray[np.int64]:
-        earlier = np.ones(len(local), dtype=bool)
-        aware = local.tz_localize(_LOCAL_TZ, ambiguous=earlier, nonexistent="shift_forward")
-        seconds: npt.NDArray[np.int64] = aware.as_unit("s").asi8
+        seconds: npt.NDArray[np.int64] = day_starts(local).as_unit("s").asi8
         return seconds
 
     starts = first_instants(dates)[codes]

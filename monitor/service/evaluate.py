@@ -49,6 +49,7 @@ from monitor.domain.daily import (
     DAILY_STATISTICS,
     area_means,
     daily_statistics,
+    day_starts,
     round_daily_statistics,
     with_so2_24h,
 )
@@ -536,9 +537,9 @@ def _local_window(dates: Sequence[str]) -> tuple[datetime, datetime]:
 
 
 def _first_instant(day: str) -> pd.Timestamp:
-    """The local midnight of a date, or where it never was (clocks put forward at midnight:
-    1919, 1940-1949) the day's first instant, 01:00 UTC+9."""
-    return pd.Timestamp(day).tz_localize(LOCAL_TZ, ambiguous=True, nonexistent="shift_forward")
+    """The first instant of a local date (:func:`~monitor.domain.daily.day_starts`)."""
+    first: pd.Timestamp = day_starts(pd.DatetimeIndex([pd.Timestamp(day)]))[0]
+    return first
 
 
 def _date_text(times: pd.Series) -> npt.NDArray[np.object_]:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from monitor.domain.aqi import level_categories
-from monitor.domain.daily import DAILY_STATISTICS
+from monitor.domain.daily import DAILY_STATISTICS, day_starts
 from monitor.domain.units import AIR_PARAMETERS
 from monitor.ledger import Ledger
 
@@ -37,9 +37,9 @@ def _local_bounds(first: date, last: date) -> tuple[int, int]:
 
 
 def _first_instant(day: date) -> pd.Timestamp:
-    """Local midnight of ``day``, or where it never was (clocks put forward at midnight:
-    1919, 1940-1949) the day's first instant, 01:00 UTC+9."""
-    return pd.Timestamp(day).tz_localize(LOCAL_TZ, ambiguous=True, nonexistent="shift_forward")
+    """The first instant of the local date ``day`` (:func:`~monitor.domain.daily.day_starts`)."""
+    first: pd.Timestamp = day_starts(pd.DatetimeIndex([pd.Timestamp(day)]))[0]
+    return first
 
 
 def _iso_local(seconds: pd.Series) -> pd.Series:
