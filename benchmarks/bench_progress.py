@@ -203,7 +203,6 @@ def automatic(args: argparse.Namespace, folder: Path) -> None:
 
     def run(code: Path, ledger: Path) -> dict[str, object]:
         env = {**os.environ, "PYTHONPATH": str(code)}
-        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         done = subprocess.run(
             [sys.executable, "-c", REFRESH, str(config), str(ledger)],
             check=False,
@@ -217,9 +216,6 @@ def automatic(args: argparse.Namespace, folder: Path) -> None:
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
         result["peak_rss_mb"] = after.ru_maxrss / 1024
-        result["process_cpu"] = (after.ru_utime + after.ru_stime) - (
-            before.ru_utime + before.ru_stime
-        )
         return result
 
     pristine = folder / "pristine.sqlite"  # (the baseline refreshes the same ledger)
@@ -275,17 +271,15 @@ def main() -> None:
         "--baseline-commit", default="8c521ac", help="'none': this code only (no ratio)"
     )
     args = parser.parse_args()
+    folder = args.keep or Path(tempfile.mkdtemp(prefix="envmon-progress-"))
+    folder.mkdir(parents=True, exist_ok=True)
     if args.automatic_sections:
-        folder = args.keep or Path(tempfile.mkdtemp(prefix="envmon-progress-"))
-        folder.mkdir(parents=True, exist_ok=True)
         try:
             automatic(args, folder)
         finally:
             if args.keep is None:
                 shutil.rmtree(folder)
         return
-    folder = args.keep or Path(tempfile.mkdtemp(prefix="envmon-progress-"))
-    folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     config, ledger_path = build(folder)
     print(

@@ -101,6 +101,7 @@ from monitor.domain.quality import (
     checked_flags,
     excluded,
     quality_flags,
+    utc_nanoseconds,
 )
 from monitor.domain.statistics import (
     ANNUAL_ITEMS,
@@ -316,6 +317,7 @@ __all__ = [
     "standard_for_date",
     "standards_for_dates",
     "to_canonical",
+    "utc_nanoseconds",
     "wilson_interval",
     "with_so2_24h",
 ]

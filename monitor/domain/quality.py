@@ -78,6 +78,7 @@ __all__ = [
     "checked_flags",
     "excluded",
     "quality_flags",
+    "utc_nanoseconds",
 ]
 
 #: Flags raised by this module, in canonical order.
@@ -482,8 +483,8 @@ def _checked(observations: pd.DataFrame, rules: QualityRules) -> CheckedFlags:
         implausible = present & ~negative & ((value < low) | (value > high))
     usable = present & ~source_excluded & ~negative & ~implausible
 
-    start = _ns(observations["period_start"])
-    end = _ns(observations["period_end"])
+    start = utc_nanoseconds(observations["period_start"])
+    end = utc_nanoseconds(observations["period_end"])
     site = _factorized(observations["site"])[0]
     pm = _pm25_gt_pm10(site, parameter, start, end, value, usable, rules)
     stuck, spike = _series_checks(site, parameter, start, end, value, usable, rules)
@@ -526,8 +527,9 @@ def _factorized(column: pd.Series) -> tuple[npt.NDArray[np.intp], list[str]]:
     return found.astype(np.intp), [str(x) for x in uniques]
 
 
-def _ns(times: pd.Series) -> npt.NDArray[np.int64]:
-    """UTC nanoseconds since the epoch (NaT → minimum int64)."""
+def utc_nanoseconds(times: pd.Series) -> npt.NDArray[np.int64]:
+    """UTC nanoseconds since the epoch (NaT → minimum int64): the order the relational
+    checks (runs, spikes) put readings in."""
     converted = pd.to_datetime(times, utc=True).dt.as_unit("ns")
     ns: npt.NDArray[np.int64] = converted.to_numpy(dtype="datetime64[ns]").view(np.int64)
     return ns

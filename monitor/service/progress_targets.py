@@ -30,7 +30,7 @@ import pandas as pd
 from monitor.calculator.water import rate_samples
 from monitor.domain.aqi import GOOD_DAY_MAX_AQI, HEAVY_POLLUTION_MIN_AQI
 from monitor.domain.pollutants import Pollutant
-from monitor.domain.quality import excluded, quality_flags
+from monitor.domain.quality import excluded, quality_flags, utc_nanoseconds
 from monitor.domain.statistics import annual_validity
 from monitor.domain.targets import (
     Progress,
@@ -835,7 +835,6 @@ def section_period_classes(
     first: date,
     last: date,
     period: str,
-    readings: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Class of each section over each month or year, on the mean of each item.
 
@@ -852,10 +851,6 @@ def section_period_classes(
         Readings whose local (Asia/Shanghai) date of ``period_end`` is in first … last.
     period : str
         ``"month"`` (periods ``YYYY-MM``) or ``"year"`` (``YYYY``).
-    readings : DataFrame, optional
-        The sections' water readings of a span that holds first … last, as
-        :func:`_section_readings` reads them (a series of as-of dates reads its year once);
-        cut to first … last here. Default: read from the ledger.
 
     Returns
     -------
@@ -866,33 +861,11 @@ def section_period_classes(
         without a target class), ``exceedance_multiples_target``, ``worst_sample_class``
         (the worst single reading, for information) and ``last_reading`` (epoch s).
     """
-    return _section_classes(ledger, settings, section_ids, first, last, (period,), readings)[
-        period
-    ]
-
-
-def _section_classes(
-    ledger: Ledger,
-    settings: Settings,
-    section_ids: Sequence[str],
-    first: date,
-    last: date,
-    periods: Sequence[str],
-    readings: pd.DataFrame | None = None,
-) -> dict[str, pd.DataFrame]:
-    """:func:`section_period_classes` for each of ``periods``, the readings read, checked
-    and rated once."""
-    site_to_section = _section_sites(settings, section_ids)
-    start, end = _local_bounds(first, last)
-    if readings is None:
-        obs = _section_readings(ledger, site_to_section, first, last)
-    else:
-        stamps = readings["period_end"]
-        obs = readings[(stamps > start) & (stamps <= end)].reset_index(drop=True)
+    obs = _section_readings(ledger, _section_sites(settings, section_ids), first, last)
     samples = _checked_samples(settings, section_ids, obs)
     if samples is None:
-        return {period: pd.DataFrame(columns=_CLASS_COLUMNS) for period in periods}
-    return {period: _rate_periods(samples, period) for period in periods}
+        return pd.DataFrame(columns=_CLASS_COLUMNS)
+    return _rate_periods(samples, period)
 
 
 #: The columns of :func:`section_period_classes`.
@@ -1140,7 +1113,7 @@ def _rate_reading_sets(
     for n in sets:
         if (target.id, _RIVER_PERIODS[0], n) in cache.classes:
             continue
-        found = _set_samples(settings, target, year, int(ends[n - 1])) if n and year else None
+        found = _set_samples(year, int(ends[n - 1])) if n and year else None
         if found is None:
             for period in _RIVER_PERIODS:
                 cache.classes[(target.id, period, n)] = pd.DataFrame(columns=_CLASS_COLUMNS)
@@ -1229,13 +1202,6 @@ def _gathered(
     )
 
 
-def _series_ns(times: pd.Series) -> npt.NDArray[np.int64]:
-    """UTC nanoseconds of tz-aware times, as the quality checks order readings by."""
-    converted = pd.to_datetime(times, utc=True).dt.as_unit("ns")
-    ns: npt.NDArray[np.int64] = converted.to_numpy(dtype="datetime64[ns]").view(np.int64)
-    return ns
-
-
 @dataclasses.dataclass
 class _CheckedYear:
     """A river target's readings of its year, checked once, to cut each set of readings
@@ -1301,10 +1267,11 @@ class _CheckedYear:
         site = pd.factorize(obs["site"].astype(str).to_numpy())[0].astype(np.int64)
         item = pd.factorize(obs["parameter"].astype(str).to_numpy())[0].astype(np.int64)
         series_of = site * (int(item.max(initial=0)) + 1) + item
-        order = np.lexsort((_series_ns(obs["period_start"]), series_of)).astype(np.intp)
+        start_ns = utc_nanoseconds(obs["period_start"])  # (the checks' order)
+        order = np.lexsort((start_ns, series_of)).astype(np.intp)
         series = series_of[order]
         value = pd.to_numeric(obs["value"], errors="coerce").to_numpy(dtype=float)[order]
-        start, stop = _series_ns(obs["period_start"])[order], _series_ns(obs["period_end"])[order]
+        start, stop = start_ns[order], utc_nanoseconds(obs["period_end"])[order]
         hourly = (stop - start) == 3_600 * 10**9
         # the checks chain only hourly periods each starting when the one before ends, and
         # a run breaks where the value changes (quality_flags, Notes)
@@ -1465,14 +1432,12 @@ class _Cut:
     closed_months: npt.NDArray[np.int64]
 
 
-def _set_samples(
-    settings: Settings, target: RiverClassTarget, year: _CheckedYear, cut: int
-) -> _Cut | None:
+def _set_samples(year: _CheckedYear, cut: int) -> _Cut | None:
     """The set of readings up to ``cut`` [epoch s] (None: no sample with a value)."""
     gone = year.gone_up_to(cut)
     if gone is not None:  # a flag that excludes changed: the set is checked as it is
         obs = year.obs[year.end <= cut]
-        checked = _samples_of(settings, target.sections, obs, gone)
+        checked = _samples_of(year.settings, year.section_ids, obs, gone)
         if checked is None:
             return None
         checked = _labelled(checked)
