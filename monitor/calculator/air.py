@@ -487,26 +487,14 @@ class _Keyed:
     codes: npt.NDArray[np.uint32]
 
 
-def _keyed_values(
-    table: InputTable, values: Mapping[str, npt.NDArray[np.float64]], present: Sequence[str]
-) -> dict[str, _Keyed] | None:
+def _keyed_values(table: InputTable, present: Sequence[str]) -> dict[str, _Keyed] | None:
     """The columns ``present`` by the codes of their texts (:attr:`InputTable.value_codes`:
-    rows of one code hold the same value), or None unless the reader coded them all."""
-    codes = table.value_codes or {}
-    if not present or any(c not in codes for c in present):
+    rows of one code hold the same value, :attr:`InputTable.text_values` as the reader found
+    it; the two are set together), or None unless the reader coded them all."""
+    codes, known = table.value_codes or {}, table.text_values or {}
+    if not present or any(c not in codes or c not in known for c in present):
         return None
-    known = table.text_values or {}
-    if all(c in known for c in present):  # (as the reader found them)
-        return {c: _Keyed(known[c], codes[c].row_codes) for c in present}
-    order = np.arange(table.row_count)
-
-    def keyed(column: str) -> _Keyed:
-        row_codes = codes[column].row_codes
-        some_row = np.zeros(len(codes[column].texts), dtype=np.intp)
-        some_row[row_codes] = order  # a row of each code (codes of no row: row 0, unused)
-        return _Keyed(values[column][some_row], row_codes)
-
-    return dict(zip(present, in_threads(keyed, present), strict=True))
+    return {c: _Keyed(known[c], codes[c].row_codes) for c in present}
 
 
 def _gathered_numbers(
@@ -644,7 +632,7 @@ def _hourly(
     unquoted = table.unquoted and membership is None and unquoted_texts(problems[flagged])
     standards = _row_standards(standard, table)
     keyed = (
-        _keyed_values(table, values, present)
+        _keyed_values(table, present)
         if method is HourlyMethod.PLATFORM
         and series_rows is None
         and isinstance(standards, AqiStandard)
@@ -678,9 +666,7 @@ def _hourly(
         series = _series_frame(table, series_rows).reset_index(drop=True)
         area = _area_hour_rows(series, membership, standard, method, missing, present)
         out = pl.concat([out, area], how="diagonal_relaxed")
-    return CalcResult(
-        out, warnings, table.carriage_returns or membership is not None, unquoted=unquoted
-    )
+    return CalcResult(out, warnings, unquoted=unquoted)
 
 
 def _problem_column(
@@ -1008,7 +994,6 @@ def _daily(
     return CalcResult(
         out,
         warnings,
-        table.carriage_returns or membership is not None,
         unquoted=table.unquoted and membership is None,
     )
 

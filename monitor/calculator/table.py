@@ -73,8 +73,6 @@ class InputTable:
     problem_texts : ndarray of object
         One text per row, empty when the row is fine; otherwise what was wrong, naming the
         column, the value and what was expected.
-    carriage_returns : bool
-        Whether a cell of :attr:`text` may hold a carriage return (False: none does).
     unquoted : bool
         Whether every cell of :attr:`text` (and header name) is known to be written in CSV
         without quotes: read column-wise from a file without a quote character, so no cell
@@ -117,7 +115,6 @@ class InputTable:
     value_matrix: npt.NDArray[np.float64]
     below_matrix: npt.NDArray[np.bool_]
     problem_texts: npt.NDArray[np.object_]
-    carriage_returns: bool = True
     unquoted: bool = False
     lines: pl.Series | None = None
     site_codes: _Distinct | None = None
@@ -322,9 +319,6 @@ def read_input_csv(
         )
     if frame.height == 0:
         raise InputError(f"{name}: the file has a header but no data rows")
-    # a cell can hold a carriage return only if the file has one that does not end a line
-    # (pandas' reader) or one inside quotes
-    carriage_returns = b"\r" in utf8 and (columnar is None or b'"' in utf8)
     # without a quote, the columnar reader's cells hold no separator and no line break
     unquoted = columnar is not None and b'"' not in utf8
     row_lines = (
@@ -337,7 +331,6 @@ def read_input_csv(
         checked = _not_rated_when_long(checked, extra)
     return dataclasses.replace(
         checked,
-        carriage_returns=carriage_returns,
         unquoted=unquoted,
         lines=None if row_lines is None else row_lines.result(),
         row_lines=starts_on,
@@ -1293,9 +1286,6 @@ class CalcResult:
 
     table: pl.DataFrame
     warnings: tuple[str, ...] = ()
-    #: Whether a cell may hold a carriage return (False only when the calculator knows none
-    #: does). Kept for the callers; the writer quotes such a cell either way.
-    carriage_returns: bool = True
     #: Whether the calculator knows that no text cell needs quotes in CSV (no separator,
     #: quote or line break) and none is an empty string (the empty ones are null): then
     #: the writer does not look for characters to quote (the same bytes, written faster).

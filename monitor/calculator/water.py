@@ -173,7 +173,7 @@ def compute_water_class_csv(path: Path, *, target_reference: str = "III") -> Cal
     warnings = summarise_problems(table, flagged=flagged)
     if unknown:
         warnings = (f"column(s) not used: {', '.join(unknown)}", *warnings)
-    return CalcResult(out, warnings, table.carriage_returns, unquoted=unquoted)
+    return CalcResult(out, warnings, unquoted=unquoted)
 
 
 class _RowProblems:
