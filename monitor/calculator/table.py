@@ -567,8 +567,7 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
             # those of record_lines. (Only such a text holds the line the C reader shifts:
             # one beginning with a comma after a line ended by a CR; others keep the C
             # reader, about 1.5 times faster.)
-            with csv_cells_up_to(len(text)):
-                return _read_long_rows(text, name)
+            return _read_long_rows(text, name)
     if '"' not in text and "\0" not in text:
         found = _read_unquoted(text)
         if found is not None:
@@ -584,8 +583,7 @@ def _read_with_pandas(text: str, name: str) -> pd.DataFrame:
             _unreadable(name, err)
     except pd.errors.EmptyDataError as err:
         _unreadable(name, err)
-    with csv_cells_up_to(len(text)):  # (a longer cell: a row the Python reader skips)
-        return _read_long_rows(text, name)
+    return _read_long_rows(text, name)
 
 
 def _unreadable(name: str, err: Exception) -> NoReturn:
@@ -610,40 +608,41 @@ def _read_long_rows(text: str, name: str) -> pd.DataFrame:
     opened and never closed refuses the file (:func:`_lenient_records`), as pandas' C
     reader does.
     """
-    try:
-        for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
-            pass
-    except csv.Error:
-        written = io.StringIO()  # (a line end of "\r\n": cells holding \r or \n quoted)
-        csv.writer(written, lineterminator="\r\n").writerows(_lenient_records(text, name))
-        text = written.getvalue()
-    try:
-        # (the header by the reader of the rows: pandas' C one drops the empty first cell
-        # of a line beginning with a comma after a blank line ended by a lone CR)
-        header = pd.read_csv(
-            io.StringIO(text, newline=""),
-            dtype=str,
-            nrows=0,
-            skip_blank_lines=True,
-            engine="python",
-        )
-        width = len(header.columns)
-        read = pd.read_csv(
-            io.StringIO(text, newline=""),  # (lines also ended by a lone CR, as the C reader)
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=True,
-            header=None,
-            names=[*header.columns, _EXTRA_CELLS],
-            index_col=False,
-            engine="python",
-            on_bad_lines=lambda cells: [*cells[:width], "\x1f".join(cells[width:])],
-        )
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
-        _unreadable(name, err)
-    # (the header row read as data); a short row's missing cells are empty, as the C reader
-    read[list(read.columns[:width])] = read.iloc[:, :width].fillna("")
-    return read.iloc[1:].reset_index(drop=True)
+    with csv_cells_up_to(len(text)):  # (a longer cell: a row the Python reader skips)
+        try:
+            for _ in csv.reader(io.StringIO(text, newline=""), strict=True):
+                pass
+        except csv.Error:
+            written = io.StringIO()  # (a line end of "\r\n": cells holding \r or \n quoted)
+            csv.writer(written, lineterminator="\r\n").writerows(_lenient_records(text, name))
+            text = written.getvalue()
+        try:
+            # (the header by the reader of the rows: pandas' C one drops the empty first cell
+            # of a line beginning with a comma after a blank line ended by a lone CR)
+            header = pd.read_csv(
+                io.StringIO(text, newline=""),
+                dtype=str,
+                nrows=0,
+                skip_blank_lines=True,
+                engine="python",
+            )
+            width = len(header.columns)
+            read = pd.read_csv(
+                io.StringIO(text, newline=""),  # (lines also ended by a lone CR, as the C reader)
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=True,
+                header=None,
+                names=[*header.columns, _EXTRA_CELLS],
+                index_col=False,
+                engine="python",
+                on_bad_lines=lambda cells: [*cells[:width], "\x1f".join(cells[width:])],
+            )
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as err:
+            _unreadable(name, err)
+        # (the header row read as data); a short row's missing cells are empty, as the C reader
+        read[list(read.columns[:width])] = read.iloc[:, :width].fillna("")
+        return read.iloc[1:].reset_index(drop=True)
 
 
 def _lenient_records(text: str, name: str) -> Iterator[list[str]]:
