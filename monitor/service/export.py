@@ -337,38 +337,20 @@ def write_observations(
     range's distinct times (8 bytes each) and :data:`EXPORT_CACHE_KIB` of SQLite cache."""
     start, end = _local_bounds(first, last)
     rows = _observation_rows(ledger.connection, start, end, sites)
-    batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
     header = ("site", "time", "parameter", "value", "unit", "source", "flags")
     merged: dict[tuple[object, object], str] = {}  # flags of distinct (source, QC) pairs
-    written = 0
-    try:
-        while batch := list(islice(rows, batch_rows)):
-            # each instant's text once (its parameters and sources share it)
-            instants = sorted({r[1] for r in batch})
-            text = dict(
-                zip(instants, _iso_local(pd.Series(instants, dtype=np.int64)), strict=True)
-            )
-            if len(merged) > 100_000:  # (bounded: odd ledgers with ever new flag texts)
-                merged.clear()
-            for pair in {(r[6], r[7]) for r in batch} - merged.keys():
-                merged[pair] = _merge(pair[0], "" if pair[1] is None else pair[1])
-            # csv.writer as pandas' to_csv writes its cells: floats by repr (numpy's float64
-            # text is the same shortest repr), None empty, minimal quoting, "\n"
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, lineterminator="\n")
-            if not written:
-                writer.writerow(header)
-            writer.writerows(
-                (site, text[t], parameter, value, unit, source, merged[flags, qc])
-                for site, t, parameter, value, unit, source, flags, qc in batch
-            )
-            out.write(buffer.getvalue())
-            written += len(batch)
-    finally:  # (a reader gone, ``| head``: the open cursor is let go before the ledger)
-        rows.close()
-    if not written:
-        out.write(",".join(header) + "\n")
-    return written
+
+    def cells(batch: list[tuple[Any, ...]], text: dict[int, str]) -> Iterator[tuple[Any, ...]]:
+        if len(merged) > 100_000:  # (bounded: odd ledgers with ever new flag texts)
+            merged.clear()
+        for pair in {(r[6], r[7]) for r in batch} - merged.keys():
+            merged[pair] = _merge(pair[0], "" if pair[1] is None else pair[1])
+        return (
+            (site, text[t], parameter, value, unit, source, merged[flags, qc])
+            for site, t, parameter, value, unit, source, flags, qc in batch
+        )
+
+    return _write_rows(out, rows, header, batch_rows, cells)
 
 
 @_one_snapshot
@@ -391,6 +373,34 @@ def write_hourly_aqi(
     )
     rows = _site_rows(ledger.connection, "hourly_aqi", query, [*extra, start, end], sites)
     header = list(_hourly_table(pd.DataFrame([], columns=list(_HOURLY_COLUMNS))).columns)
+
+    def cells(batch: list[tuple[Any, ...]], text: dict[int, str]) -> Iterator[tuple[Any, ...]]:
+        levels = np.array([r[3] for r in batch], dtype=np.int8)
+        categories = level_categories(levels).tolist()
+        # as to_csv writes the frame: Int64 cells as integers or empty, the level 0 (no AQI)
+        # empty, booleans True/False
+        return (
+            (site, text[t], _whole(aqi), level or None, category, primary, standard,
+             *map(_whole, iaqi), bool(complete), bool(is_area), _whole(stations))
+            for (site, t, aqi, level, primary, standard, is_area, complete, stations, *iaqi),
+            category in zip(batch, categories, strict=True)
+        )  # fmt: skip
+
+    return _write_rows(out, rows, header, batch_rows, cells)
+
+
+def _write_rows(
+    out: TextIO,
+    rows: Generator[tuple[Any, ...], None, None],
+    header: Sequence[str],
+    batch_rows: int | None,
+    cells: Callable[[list[tuple[Any, ...]], dict[int, str]], Iterable[Sequence[Any]]],
+) -> int:
+    """``rows`` as CSV, :data:`BATCH_ROWS` (``batch_rows``) at a time, by :mod:`csv` as
+    pandas' ``to_csv`` writes its cells (floats by repr, None empty, minimal quoting,
+    ``"\\n"``): ``cells`` makes a batch's output rows, given the text of each distinct time
+    of the batch (a row's second value) formatted once; the header once (alone when there
+    are no rows, as the whole-range frame writes it). Returns the rows written."""
     batch_rows = batch_rows or BATCH_ROWS  # (read here: a test may set a smaller one)
     written = 0
     try:
@@ -399,20 +409,11 @@ def write_hourly_aqi(
             text = dict(
                 zip(instants, _iso_local(pd.Series(instants, dtype=np.int64)), strict=True)
             )
-            levels = np.array([r[3] for r in batch], dtype=np.int8)
-            categories = level_categories(levels).tolist()
-            # csv.writer as to_csv writes the frame: Int64 cells as integers or empty, the
-            # level 0 (no AQI) empty, booleans True/False
             buffer = io.StringIO()
             writer = csv.writer(buffer, lineterminator="\n")
             if not written:
                 writer.writerow(header)
-            writer.writerows(
-                (site, text[t], _whole(aqi), level or None, category, primary, standard,
-                 *map(_whole, iaqi), bool(complete), bool(is_area), _whole(stations))
-                for (site, t, aqi, level, primary, standard, is_area, complete, stations, *iaqi),
-                category in zip(batch, categories, strict=True)
-            )  # fmt: skip
+            writer.writerows(cells(batch, text))
             out.write(buffer.getvalue())
             written += len(batch)
     finally:  # (a reader gone, ``| head``: the open cursor is let go before the ledger)
